@@ -1,0 +1,10 @@
+//! gpbackup: turn a Google Photos Takeout export into a dated, deduplicated photo folder.
+
+pub mod manifest;
+pub mod matcher;
+pub mod media;
+pub mod metadata;
+pub mod names;
+pub mod output;
+pub mod sidecar;
+pub mod source;

@@ -1,0 +1,170 @@
+//! `.gpbackup/manifest.jsonl`: what the output folder holds and where each file came from.
+//!
+//! One JSON object per line, appended and never rewritten. A line is written *before* its file
+//! is renamed into place, so a crash leaves at worst a line whose file does not exist; such
+//! lines, and a torn last line, are ignored on load. Lines with the same `hash` add up (the
+//! first names the file, later ones add the Takeout entries that were duplicates of it).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sidecar::Geo;
+
+pub const FILE_NAME: &str = "manifest.jsonl";
+
+/// A Takeout entry: its path inside the archive or folder, size and CRC-32 (zips).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceKey {
+    pub entry: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
+}
+
+/// One manifest line.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Line {
+    /// xxh3-128 of the source bytes, as 32 hex digits: the identity of a photo.
+    pub hash: String,
+    /// Output path, relative to the output folder, `/`-separated.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// xxh3-128 of the file as written (after metadata), for `verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_size: Option<u64>,
+    /// Date taken, seconds since the epoch (UTC), and where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gps: Option<Geo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceKey>,
+}
+
+pub fn hash_hex(h: u128) -> String {
+    format!("{h:032x}")
+}
+
+/// The manifest as loaded, plus the open file that new lines go to.
+pub struct Manifest {
+    /// hash → output path of the files that exist.
+    by_hash: HashMap<String, String>,
+    /// Takeout entry → hash, for skipping unchanged entries without reading them.
+    by_source: HashMap<SourceKey, String>,
+    file: Option<Mutex<File>>,
+    path: PathBuf,
+}
+
+impl Manifest {
+    /// Loads `state_dir/manifest.jsonl` (if any) and opens it for appending (unless `dry_run`).
+    /// Lines whose file is gone from `root` are ignored.
+    pub fn open(root: &Path, state_dir: &Path, dry_run: bool) -> io::Result<Manifest> {
+        let path = state_dir.join(FILE_NAME);
+        let mut m = Manifest {
+            by_hash: HashMap::new(),
+            by_source: HashMap::new(),
+            file: None,
+            path: path.clone(),
+        };
+        let mut pending_sources: Vec<(SourceKey, String)> = Vec::new();
+        if let Ok(f) = File::open(&path) {
+            for line in BufReader::new(f).lines() {
+                let line = line?;
+                let Ok(l) = serde_json::from_str::<Line>(&line) else {
+                    continue; // a torn last line after a crash
+                };
+                if !m.by_hash.contains_key(&l.hash) && root.join(&l.path).is_file() {
+                    m.by_hash.insert(l.hash.clone(), l.path.clone());
+                }
+                pending_sources.extend(l.sources.into_iter().map(|s| (s, l.hash.clone())));
+            }
+        }
+        for (s, h) in pending_sources {
+            if m.by_hash.contains_key(&h) {
+                m.by_source.insert(s, h);
+            }
+        }
+        if !dry_run {
+            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            m.file = Some(Mutex::new(f));
+        }
+        Ok(m)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The output path of a file with this content hash, if the folder has one.
+    pub fn path_for_hash(&self, hash: &str) -> Option<&str> {
+        self.by_hash.get(hash).map(String::as_str)
+    }
+
+    /// The output path an identical Takeout entry went to in an earlier run.
+    pub fn path_for_source(&self, key: &SourceKey) -> Option<(&str, &str)> {
+        let h = self.by_source.get(key)?;
+        Some((h.as_str(), self.by_hash.get(h)?.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Appends one line (a single write, so concurrent appends never interleave).
+    pub fn append(&self, line: &Line) -> io::Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let mut text = serde_json::to_string(line).map_err(io::Error::other)?;
+        text.push('\n');
+        file.lock().expect("manifest lock").write_all(text.as_bytes())
+    }
+
+    /// Makes every appended line durable.
+    pub fn sync(&self) -> io::Result<()> {
+        match &self.file {
+            Some(f) => f.lock().expect("manifest lock").sync_all(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_torn_lines_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(dir.path().join("a.jpg"), b"a").unwrap();
+        let key = SourceKey { entry: "Takeout/x/a.jpg".into(), size: 1, crc32: Some(7) };
+        {
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            assert!(m.is_empty());
+            m.append(&Line { hash: "h1".into(), path: "a.jpg".into(), sources: vec![key.clone()], ..Line::default() }).unwrap();
+            m.append(&Line { hash: "h2".into(), path: "gone.jpg".into(), ..Line::default() }).unwrap();
+            m.sync().unwrap();
+        }
+        let mut f = OpenOptions::new().append(true).open(state.join(FILE_NAME)).unwrap();
+        f.write_all(b"{\"hash\":\"h3\",\"pa").unwrap();
+        let m = Manifest::open(dir.path(), &state, true).unwrap();
+        assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
+        assert_eq!(m.path_for_hash("h2"), None, "its file is missing");
+        assert_eq!(m.path_for_source(&key), Some(("h1", "a.jpg")));
+        assert_eq!(m.len(), 1);
+    }
+}

@@ -1,0 +1,431 @@
+//! JPEG: EXIF in the APP1 segment, rewritten while streaming.
+//!
+//! Only the header segments (everything before the first scan, usually a few KB) are held in
+//! memory; the compressed image data is copied through unchanged in one pass. The EXIF block is
+//! read with kamadak-exif to see what is already there, and re-encoded with little_exif only
+//! when a tag we would write is missing: a camera's own EXIF (and its maker notes) is left
+//! byte-for-byte alone whenever possible.
+
+use std::io::{self, Read, Write};
+
+use little_exif::exif_tag::ExifTag;
+use little_exif::filetype::FileExtension;
+use little_exif::metadata::Metadata;
+use little_exif::rational::uR64;
+
+use super::time::{parse_exif_datetime, parse_offset};
+use super::{dms, Tags, TimeZoneChoice, Written};
+
+/// Header segments larger than this in total are not parsed (the file is copied unchanged).
+const MAX_HEADER: usize = 16 * 1024 * 1024;
+const EXIF_PREFIX: &[u8] = b"Exif\0\0";
+
+/// A parsed JPEG header: `head` holds every byte read so far; `segments` index into it.
+struct Header {
+    head: Vec<u8>,
+    /// (marker, start, end) of each segment after SOI, end exclusive.
+    segments: Vec<(u8, usize, usize)>,
+    /// Where the first scan (or EOI) starts in `head`; `None` when the structure was not
+    /// understood, in which case `head` is written back unchanged.
+    body_start: Option<usize>,
+}
+
+fn read_into(src: &mut (impl Read + ?Sized), head: &mut Vec<u8>, n: usize) -> io::Result<bool> {
+    let start = head.len();
+    head.resize(start + n, 0);
+    let mut filled = 0;
+    while filled < n {
+        match src.read(&mut head[start + filled..]) {
+            Ok(0) => {
+                head.truncate(start + filled);
+                return Ok(false);
+            }
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                head.truncate(start + filled);
+                return Err(e);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn read_header(src: &mut (impl Read + ?Sized)) -> io::Result<Header> {
+    let mut h = Header { head: Vec::with_capacity(64 * 1024), segments: Vec::new(), body_start: None };
+    if !read_into(src, &mut h.head, 2)? || h.head[..] != [0xFF, 0xD8] {
+        return Ok(h);
+    }
+    loop {
+        let seg_start = h.head.len();
+        if !read_into(src, &mut h.head, 2)? || h.head[seg_start] != 0xFF {
+            return Ok(h);
+        }
+        let mut marker = h.head[seg_start + 1];
+        while marker == 0xFF {
+            if !read_into(src, &mut h.head, 1)? {
+                return Ok(h);
+            }
+            marker = h.head[h.head.len() - 1];
+        }
+        match marker {
+            0xDA | 0xD9 => {
+                h.body_start = Some(seg_start);
+                return Ok(h);
+            }
+            0xD0..=0xD7 | 0x01 => {
+                h.segments.push((marker, seg_start, h.head.len()));
+                continue;
+            }
+            _ => {}
+        }
+        let len_at = h.head.len();
+        if !read_into(src, &mut h.head, 2)? {
+            return Ok(h);
+        }
+        let len = u16::from_be_bytes([h.head[len_at], h.head[len_at + 1]]) as usize;
+        if len < 2 || h.head.len() + len > MAX_HEADER || !read_into(src, &mut h.head, len - 2)? {
+            return Ok(h);
+        }
+        h.segments.push((marker, seg_start, h.head.len()));
+    }
+}
+
+/// Copies a JPEG from `src` to `dst`, embedding `tags` in its EXIF where they are missing.
+/// I/O errors are returned; metadata problems are notes, and the bytes are then copied as-is.
+pub fn rewrite(
+    src: &mut (impl Read + ?Sized),
+    dst: &mut (impl Write + ?Sized),
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+) -> io::Result<Written> {
+    let header = read_header(src)?;
+    let mut written = Written::default();
+    let new_head = match header.body_start {
+        None => {
+            written.notes.push("not a JPEG structure we understand: copied unchanged".into());
+            None
+        }
+        Some(body) => match new_header(&header, body, tags, zone, &mut written) {
+            Ok(h) => h,
+            Err(reason) => {
+                written.notes.push(format!("EXIF not written: {reason}"));
+                written.written_date = None;
+                None
+            }
+        },
+    };
+    match new_head {
+        Some(h) => {
+            dst.write_all(&h)?;
+            written.changed = true;
+        }
+        None => dst.write_all(&header.head)?,
+    }
+    io::copy(src, dst)?;
+    Ok(written)
+}
+
+/// The header with the EXIF segment replaced or inserted, or `None` when nothing needs writing.
+fn new_header(
+    h: &Header,
+    body: usize,
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+    written: &mut Written,
+) -> Result<Option<Vec<u8>>, String> {
+    let exif_seg = h
+        .segments
+        .iter()
+        .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
+        .copied();
+    let existing = match exif_seg {
+        Some((_, s, e)) => Some(
+            Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..e])
+                .map_err(|e| format!("the file's EXIF cannot be read ({e}), left untouched"))?,
+        ),
+        None => None,
+    };
+    let ex = existing.clone().unwrap_or_default();
+    written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
+
+    let write_date = tags.taken.is_some() && (ex.date_original.is_none() || tags.overwrite_dates);
+    let write_gps = tags.geo.is_some() && !ex.has_gps;
+    let write_description = tags.description.is_some() && !ex.has_description;
+    if !write_date && !write_gps && !write_description {
+        return Ok(None);
+    }
+
+    // little_exif re-encodes the whole block; it has panicked on odd input before, so a
+    // panic here means "leave this file's metadata alone", never a lost photo.
+    let head = &h.head;
+    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut md = match exif_seg {
+            Some((_, s, e)) => {
+                let mut mini = vec![0xFF, 0xD8];
+                mini.extend_from_slice(&head[s..e]);
+                mini.extend_from_slice(&[0xFF, 0xD9]);
+                Metadata::new_from_vec(&mini, FileExtension::JPEG)
+                    .map_err(|e| format!("EXIF could not be decoded for rewriting ({e})"))?
+            }
+            None => Metadata::new(),
+        };
+        if !ex.has_exif_version {
+            md.set_tag(ExifTag::ExifVersion(b"0232".to_vec()));
+        }
+        let mut date = None;
+        if write_date {
+            let local = tags.taken.and_then(|t| zone.localize(t)).ok_or("date out of range")?;
+            let stamp = local.format("%Y:%m:%d %H:%M:%S").to_string();
+            let offset = local.format("%:z").to_string();
+            md.set_tag(ExifTag::DateTimeOriginal(stamp.clone()));
+            md.set_tag(ExifTag::OffsetTimeOriginal(offset.clone()));
+            if !ex.has_create_date || tags.overwrite_dates {
+                md.set_tag(ExifTag::CreateDate(stamp));
+                md.set_tag(ExifTag::OffsetTimeDigitized(offset));
+            }
+            date = Some(local);
+        }
+        if write_gps {
+            let g = tags.geo.expect("checked above");
+            let r = |v: [(u32, u32); 3]| {
+                v.iter()
+                    .map(|(n, d)| uR64 { nominator: *n, denominator: *d })
+                    .collect::<Vec<_>>()
+            };
+            md.set_tag(ExifTag::GPSVersionID(vec![2, 3, 0, 0]));
+            md.set_tag(ExifTag::GPSLatitudeRef(if g.lat < 0.0 { "S" } else { "N" }.into()));
+            md.set_tag(ExifTag::GPSLatitude(r(dms(g.lat))));
+            md.set_tag(ExifTag::GPSLongitudeRef(if g.lon < 0.0 { "W" } else { "E" }.into()));
+            md.set_tag(ExifTag::GPSLongitude(r(dms(g.lon))));
+            if let Some(alt) = g.alt {
+                md.set_tag(ExifTag::GPSAltitudeRef(vec![u8::from(alt < 0.0)]));
+                let cm = (alt.abs() * 100.0).round() as u32;
+                md.set_tag(ExifTag::GPSAltitude(vec![uR64 { nominator: cm, denominator: 100 }]));
+            }
+        }
+        if write_description {
+            md.set_tag(ExifTag::ImageDescription(tags.description.clone().unwrap_or_default()));
+        }
+        let tiff = md.encode().map_err(|e| format!("EXIF could not be encoded ({e})"))?;
+        Ok::<_, String>((tiff, date))
+    }))
+    .map_err(|_| "the EXIF library failed on this file".to_string())??;
+    let (tiff, date) = encoded;
+
+    let seg_len = 2 + EXIF_PREFIX.len() + tiff.len();
+    if seg_len > 0xFFFF {
+        return Err("the EXIF block would exceed 64 KB".into());
+    }
+    // Check the block we made with the independent reader before using it.
+    let check = Existing::read(&tiff).map_err(|e| format!("re-encoded EXIF is unreadable ({e})"))?;
+    if write_date && check.date_original.is_none() || write_gps && !check.has_gps {
+        return Err("re-encoded EXIF lost the new tags".into());
+    }
+    written.written_date = date;
+
+    let mut segment = Vec::with_capacity(seg_len + 2);
+    segment.extend_from_slice(&[0xFF, 0xE1]);
+    segment.extend_from_slice(&(seg_len as u16).to_be_bytes());
+    segment.extend_from_slice(EXIF_PREFIX);
+    segment.extend_from_slice(&tiff);
+
+    let mut out = Vec::with_capacity(h.head.len() + segment.len());
+    out.extend_from_slice(&h.head[..2]);
+    match exif_seg {
+        Some((_, s, e)) => {
+            out.extend_from_slice(&h.head[2..s]);
+            out.extend_from_slice(&segment);
+            out.extend_from_slice(&h.head[e..]);
+        }
+        None => {
+            // After a leading JFIF/JFXX APP0, which must stay first.
+            let insert_at = h
+                .segments
+                .iter()
+                .take_while(|(m, _, _)| *m == 0xE0)
+                .last()
+                .map_or(2, |(_, _, e)| *e);
+            out.extend_from_slice(&h.head[2..insert_at]);
+            out.extend_from_slice(&segment);
+            out.extend_from_slice(&h.head[insert_at..]);
+        }
+    }
+    debug_assert!(body <= h.head.len());
+    Ok(Some(out))
+}
+
+/// What an EXIF block already holds, read with kamadak-exif (an independent reader).
+#[derive(Debug, Clone, Default)]
+struct Existing {
+    date_original: Option<chrono::NaiveDateTime>,
+    offset_original: Option<chrono::FixedOffset>,
+    has_create_date: bool,
+    has_gps: bool,
+    has_description: bool,
+    has_exif_version: bool,
+}
+
+fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
+    let field = exif.get_field(tag, exif::In::PRIMARY)?;
+    match &field.value {
+        exif::Value::Ascii(v) => v.first().map(|b| String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+impl Existing {
+    fn read(tiff: &[u8]) -> Result<Existing, exif::Error> {
+        let exif = exif::Reader::new().read_raw(tiff.to_vec())?;
+        let has = |t| exif.get_field(t, exif::In::PRIMARY).is_some();
+        Ok(Existing {
+            date_original: ascii(&exif, exif::Tag::DateTimeOriginal).and_then(|s| parse_exif_datetime(&s)),
+            offset_original: ascii(&exif, exif::Tag::OffsetTimeOriginal).and_then(|s| parse_offset(&s)),
+            has_create_date: ascii(&exif, exif::Tag::DateTimeDigitized)
+                .and_then(|s| parse_exif_datetime(&s))
+                .is_some(),
+            has_gps: has(exif::Tag::GPSLatitude) && has(exif::Tag::GPSLongitude),
+            has_description: ascii(&exif, exif::Tag::ImageDescription)
+                .is_some_and(|s| !s.trim().is_empty()),
+            has_exif_version: has(exif::Tag::ExifVersion),
+        })
+    }
+}
+
+/// The file's own date taken and offset, from a JPEG header (for files without a sidecar).
+pub fn read_date(
+    src: &mut (impl Read + ?Sized),
+) -> io::Result<Option<(chrono::NaiveDateTime, Option<chrono::FixedOffset>)>> {
+    let h = read_header(src)?;
+    Ok(h.segments
+        .iter()
+        .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
+        .and_then(|(_, s, e)| Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..*e]).ok())
+        .and_then(|ex| ex.date_original.map(|d| (d, ex.offset_original))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sidecar::Geo;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/fixtures/media/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn paris() -> TimeZoneChoice {
+        TimeZoneChoice::parse("Europe/Paris").unwrap()
+    }
+
+    fn tags() -> Tags {
+        Tags {
+            taken: Some(1562253012),
+            geo: Some(Geo { lat: 48.8583701, lon: 2.2944813, alt: Some(35.2) }),
+            description: Some("Eiffel tower at dusk".into()),
+            overwrite_dates: false,
+        }
+    }
+
+    fn read_back(bytes: &[u8]) -> exif::Exif {
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(bytes))
+            .expect("EXIF readable by kamadak-exif")
+    }
+
+    /// Everything after the header (the scan data) must be identical.
+    fn body(bytes: &[u8]) -> &[u8] {
+        let h = read_header(&mut &bytes[..]).unwrap();
+        &bytes[h.body_start.unwrap()..]
+    }
+
+    #[test]
+    fn adds_exif_to_a_jpeg_without_any() {
+        let src = fixture("plain.jpg");
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed, "{:?}", w.notes);
+        let exif = read_back(&out);
+        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2019:07:04 17:10:12");
+        assert_eq!(ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(), "+02:00");
+        assert_eq!(ascii(&exif, exif::Tag::DateTimeDigitized).unwrap(), "2019:07:04 17:10:12");
+        assert_eq!(ascii(&exif, exif::Tag::GPSLatitudeRef).unwrap(), "N");
+        let lat = exif.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY).unwrap();
+        let exif::Value::Rational(r) = &lat.value else { panic!() };
+        let deg = r[0].to_f64() + r[1].to_f64() / 60.0 + r[2].to_f64() / 3600.0;
+        assert!((deg - 48.8583701).abs() < 1e-6);
+        assert_eq!(body(&out), body(&src));
+        // JFIF APP0 stays first.
+        assert_eq!(&out[2..4], &[0xFF, 0xE0]);
+    }
+
+    #[test]
+    fn keeps_the_cameras_date_and_tags() {
+        let src = fixture("camera.jpg");
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed, "GPS was missing, so it is added");
+        let (d, off) = w.existing_date.unwrap();
+        assert_eq!(d.to_string(), "2019-07-04 17:10:12");
+        assert_eq!(off.unwrap().local_minus_utc(), 7200);
+        let exif = read_back(&out);
+        assert_eq!(ascii(&exif, exif::Tag::Make).unwrap(), "Canon");
+        assert_eq!(ascii(&exif, exif::Tag::Model).unwrap(), "Canon EOS 80D");
+        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2019:07:04 17:10:12");
+        assert!(exif.get_field(exif::Tag::GPSLongitude, exif::In::PRIMARY).is_some());
+        assert_eq!(body(&out), body(&src));
+    }
+
+    #[test]
+    fn overwrite_dates_replaces_the_cameras_date() {
+        let src = fixture("camera.jpg");
+        let mut out = Vec::new();
+        let t = Tags { taken: Some(1262347200), overwrite_dates: true, ..tags() };
+        rewrite(&mut &src[..], &mut out, &t, &paris()).unwrap();
+        let exif = read_back(&out);
+        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2010:01:01 13:00:00");
+        assert_eq!(ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(), "+01:00");
+    }
+
+    #[test]
+    fn nothing_missing_means_byte_identical() {
+        let src = fixture("camera.jpg");
+        let mut once = Vec::new();
+        rewrite(&mut &src[..], &mut once, &tags(), &paris()).unwrap();
+        let mut twice = Vec::new();
+        let w = rewrite(&mut &once[..], &mut twice, &tags(), &paris()).unwrap();
+        assert!(!w.changed);
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn not_a_jpeg_is_copied_unchanged() {
+        for src in [b"GIF89a-not-a-jpeg".to_vec(), vec![0xFF, 0xD8, 0x00, 0x01], vec![0xFF], vec![]] {
+            let mut out = Vec::new();
+            let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+            assert!(!w.changed);
+            assert_eq!(out, src);
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbled_headers_never_lose_bytes() {
+        let src = fixture("camera.jpg");
+        for cut in [3, 10, 30, 100, 400] {
+            let part = &src[..cut.min(src.len())];
+            let mut out = Vec::new();
+            let w = rewrite(&mut &part[..], &mut out, &tags(), &paris()).unwrap();
+            assert!(!w.changed, "an incomplete header is never rewritten");
+            assert_eq!(out, part);
+        }
+        let mut bad = src.clone();
+        // Corrupt the TIFF header inside the EXIF segment.
+        let pos = bad.windows(6).position(|w| w == EXIF_PREFIX).unwrap() + 6;
+        bad[pos] = b'X';
+        bad[pos + 1] = b'Y';
+        let mut out = Vec::new();
+        let w = rewrite(&mut &bad[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(!w.changed);
+        assert_eq!(out, bad);
+        assert!(w.notes[0].contains("cannot be read"), "{:?}", w.notes);
+    }
+}

@@ -1,0 +1,69 @@
+//! Writing the date taken, position and description into the media files themselves.
+//!
+//! One writer per container format. Every writer streams: it reads the source once, writes the
+//! output once, and on any metadata problem writes the source bytes unchanged and says why.
+
+pub mod jpeg;
+mod time;
+
+pub use time::{parse_exif_datetime, TimeZoneChoice};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
+
+use crate::sidecar::Geo;
+
+/// What the sidecar says should be in the file.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    /// Date taken, seconds since the epoch (UTC).
+    pub taken: Option<i64>,
+    pub geo: Option<Geo>,
+    pub description: Option<String>,
+    /// Replace a date the camera already wrote.
+    pub overwrite_dates: bool,
+}
+
+/// What a writer found in the file and did to it.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// Metadata was embedded (the output differs from the input in its metadata only).
+    pub changed: bool,
+    /// The file's own date taken, as found before writing (wall clock and its offset, if any).
+    pub existing_date: Option<(NaiveDateTime, Option<FixedOffset>)>,
+    /// The date written into the file, with its offset.
+    pub written_date: Option<DateTime<FixedOffset>>,
+    /// Why nothing (or not everything) could be embedded; the file is still written.
+    pub notes: Vec<String>,
+}
+
+/// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.
+pub fn dms(value: f64) -> [(u32, u32); 3] {
+    let v = value.abs();
+    let mut deg = v.trunc();
+    let mut min = ((v - deg) * 60.0).trunc();
+    let mut sec_e4 = ((v - deg - min / 60.0) * 3600.0 * 10_000.0).round();
+    if sec_e4 >= 600_000.0 {
+        sec_e4 -= 600_000.0;
+        min += 1.0;
+    }
+    if min >= 60.0 {
+        min -= 60.0;
+        deg += 1.0;
+    }
+    [(deg as u32, 1), (min as u32, 1), (sec_e4 as u32, 10_000)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dms_round_trips() {
+        for v in [48.8583701, -2.2944813, 0.000001, 179.9999999, 35.689487] {
+            let [d, m, s] = dms(v);
+            let back = d.0 as f64 + m.0 as f64 / 60.0 + s.0 as f64 / s.1 as f64 / 3600.0;
+            assert!((back - v.abs()).abs() < 1e-7, "{v} → {back}");
+            assert!(m.0 < 60 && s.0 < 600_000);
+        }
+    }
+}

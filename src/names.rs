@@ -1,0 +1,200 @@
+//! File-name helpers shared by the matcher and the output stage: Unicode normalization,
+//! `(n)` duplicate counters and extensions, the way Google Photos spells them.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// NFC-normalized, lower-cased form used as a lookup key (zip names may be NFD, titles NFC).
+pub fn key(name: &str) -> String {
+    name.nfc().collect::<String>().to_lowercase()
+}
+
+/// NFC-normalized form of a name, case kept.
+pub fn nfc(name: &str) -> String {
+    name.nfc().collect()
+}
+
+/// A media file name split the way Takeout treats it: `IMG_0003(1).jpg` is stem `IMG_0003`,
+/// counter `Some(1)`, extension `.jpg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameParts {
+    pub stem: String,
+    pub counter: Option<u32>,
+    /// With its leading dot; empty when the name has none.
+    pub ext: String,
+}
+
+impl NameParts {
+    pub fn parse(name: &str) -> NameParts {
+        let (stem, ext) = split_ext(name);
+        let (stem, counter) = split_counter(stem);
+        NameParts {
+            stem: stem.to_string(),
+            counter,
+            ext: ext.to_string(),
+        }
+    }
+
+    /// The name without its counter: `IMG_0003.jpg` for `IMG_0003(1).jpg`.
+    pub fn base(&self) -> String {
+        format!("{}{}", self.stem, self.ext)
+    }
+
+    /// `(n)` or the empty string.
+    pub fn counter_suffix(&self) -> String {
+        counter_suffix(self.counter)
+    }
+}
+
+pub fn counter_suffix(counter: Option<u32>) -> String {
+    counter.map(|n| format!("({n})")).unwrap_or_default()
+}
+
+/// Splits `name` into stem and extension (with dot). An extension is at most 5 characters of
+/// letters and digits after the last dot, and never the whole name.
+pub fn split_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 && name.len() - i <= 6 && name.len() - i >= 2 => {
+            let ext = &name[i + 1..];
+            if ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+                (&name[..i], &name[i..])
+            } else {
+                (name, "")
+            }
+        }
+        _ => (name, ""),
+    }
+}
+
+/// Splits a trailing `(n)` counter off `s`.
+pub fn split_counter(s: &str) -> (&str, Option<u32>) {
+    if let Some(open) = s.strip_suffix(')').and_then(|t| t.rfind('(')) {
+        let digits = &s[open + 1..s.len() - 1];
+        if !digits.is_empty() && digits.len() <= 4 && digits.chars().all(|c| c.is_ascii_digit()) {
+            if let Ok(n) = digits.parse() {
+                return (&s[..open], Some(n));
+            }
+        }
+    }
+    (s, None)
+}
+
+/// The first `n` characters of `s` (not bytes: Takeout cuts names by characters).
+pub fn clip_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Splits an edited copy's stem into the original stem and the localized suffix word:
+/// `IMG_0005-edited` → (`IMG_0005`, `edited`), `Foto-bearbeitet` → (`Foto`, `bearbeitet`).
+/// The suffix must be one word of letters (any script).
+pub fn split_edited(stem: &str) -> Option<(&str, &str)> {
+    let (orig, word) = stem.rsplit_once('-')?;
+    if orig.is_empty() || word.is_empty() || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    Some((orig, word))
+}
+
+/// Makes a name safe as a single path component on Linux, macOS and Windows: no separators,
+/// no control or reserved characters, no `.`/`..`, no reserved device names, at most 255 bytes
+/// (the extension is kept when cutting). Returns `None` when nothing usable is left.
+pub fn sanitize_component(name: &str) -> Option<String> {
+    let mut out: String = nfc(name)
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    // Windows drops trailing dots and spaces; leading spaces are confusing everywhere.
+    while out.ends_with('.') || out.ends_with(' ') {
+        out.pop();
+    }
+    let trimmed = out.trim_start();
+    if trimmed.is_empty() || trimmed.chars().all(|c| c == '.' || c == '_') {
+        return None;
+    }
+    let mut out = trimmed.to_string();
+    let (stem, ext) = split_ext(&out);
+    const RESERVED: [&str; 22] = [
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
+        "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    ];
+    if RESERVED.contains(&stem.to_ascii_lowercase().as_str()) {
+        out = format!("{stem}_{ext}");
+    }
+    Some(truncate_keeping_ext(&out, 255))
+}
+
+/// Cuts `name` to at most `max_bytes` bytes on a character boundary, keeping its extension.
+pub fn truncate_keeping_ext(name: &str, max_bytes: usize) -> String {
+    if name.len() <= max_bytes {
+        return name.to_string();
+    }
+    let (stem, ext) = split_ext(name);
+    let budget = max_bytes.saturating_sub(ext.len());
+    let mut end = budget.min(stem.len());
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{}", &stem[..end], ext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_counters_and_extensions() {
+        let p = NameParts::parse("IMG_0003(1).jpg");
+        assert_eq!(p.stem, "IMG_0003");
+        assert_eq!(p.counter, Some(1));
+        assert_eq!(p.ext, ".jpg");
+        assert_eq!(p.base(), "IMG_0003.jpg");
+        let p = NameParts::parse("PXL_20240601_101112345.NIGHT.jpg");
+        assert_eq!(p.stem, "PXL_20240601_101112345.NIGHT");
+        assert_eq!(p.counter, None);
+        assert_eq!(NameParts::parse("README").ext, "");
+        assert_eq!(NameParts::parse("(1)").counter, Some(1));
+        assert_eq!(split_counter("a(x)"), ("a(x)", None));
+    }
+
+    #[test]
+    fn edited_suffixes_in_any_script() {
+        assert_eq!(split_edited("IMG_0005-edited"), Some(("IMG_0005", "edited")));
+        assert_eq!(split_edited("IMG-編集済み"), Some(("IMG", "編集済み")));
+        assert_eq!(split_edited("IMG_0005-modifié"), Some(("IMG_0005", "modifié")));
+        assert_eq!(split_edited("VID-20180102-WA0003"), None);
+        assert_eq!(split_edited("plain"), None);
+    }
+
+    #[test]
+    fn keys_are_nfc_and_case_folded() {
+        assert_eq!(key("E\u{301}te\u{301}.JPG"), key("Été.jpg"));
+    }
+
+    #[test]
+    fn sanitizes_hostile_names() {
+        assert_eq!(sanitize_component("a/b\\c.jpg").unwrap(), "a_b_c.jpg");
+        assert_eq!(sanitize_component(".."), None);
+        assert_eq!(sanitize_component("CON.jpg").unwrap(), "CON_.jpg");
+        assert_eq!(sanitize_component("x\0y.png").unwrap(), "x_y.png");
+        assert_eq!(sanitize_component("trail. . ").unwrap(), "trail");
+        let long = format!("{}.jpg", "é".repeat(200));
+        let s = sanitize_component(&long).unwrap();
+        assert!(s.len() <= 255 && s.ends_with(".jpg"));
+    }
+
+    #[test]
+    fn clips_by_characters() {
+        assert_eq!(clip_chars("äbc", 2), "äb");
+        assert_eq!(clip_chars("ab", 5), "ab");
+    }
+}

@@ -1,0 +1,307 @@
+//! Reading inputs: Takeout zips (streamed from their central directory, never extracted) and
+//! already-extracted Takeout folders (walked with walkdir).
+//!
+//! Every input is opened and indexed once, up front. Media bytes are then read by workers, each
+//! holding its own file handle per zip (`Reader`), built from the shared, already-parsed
+//! central directory.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zip::read::ZipArchiveMetadata;
+use zip::ZipArchive;
+
+/// Why an input cannot be used at all. Reported before any work starts (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}: no such file or directory")]
+    Missing(PathBuf),
+    #[error("{0}: the file is empty (expected a Takeout .zip)")]
+    Empty(PathBuf),
+    #[error("{0}: tar archives are not supported; extract it, or ask Takeout for .zip files")]
+    Tar(PathBuf),
+    #[error("{path}: not a readable zip archive ({reason}); expected a Takeout .zip or folder")]
+    NotZip { path: PathBuf, reason: String },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot list folder: {reason}")]
+    Walk { path: PathBuf, reason: String },
+}
+
+enum InputKind {
+    Zip(Arc<ZipArchiveMetadata>),
+    Dir,
+}
+
+/// One input given on the command line.
+pub struct Input {
+    pub path: PathBuf,
+    kind: InputKind,
+}
+
+impl Input {
+    pub fn is_zip(&self) -> bool {
+        matches!(self.kind, InputKind::Zip(_))
+    }
+}
+
+/// Where an entry's bytes are.
+#[derive(Debug, Clone)]
+pub enum Locator {
+    /// Index in the zip's central directory.
+    Zip(usize),
+    /// A file of an extracted folder.
+    File(PathBuf),
+}
+
+/// One file inside an input.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub input: usize,
+    pub locator: Locator,
+    /// Path inside the input, `/`-separated, as stored (may be hostile: never used as a path).
+    pub path: String,
+    pub size: u64,
+    /// CRC-32 from the central directory (zips only): a free pre-hash for duplicate grouping.
+    pub crc32: Option<u32>,
+    /// Position in the input, to read entries in disk order.
+    pub order: u64,
+    pub symlink: bool,
+}
+
+impl Entry {
+    /// The file name (last path component).
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The folder part of the path, from below `Takeout/` when present, so that the same
+    /// folder in different zips (or in an extracted copy) has the same key.
+    pub fn dir(&self) -> &str {
+        let dir = self.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        strip_takeout_prefix(dir)
+    }
+}
+
+fn strip_takeout_prefix(dir: &str) -> &str {
+    let mut rest = dir;
+    let mut from = dir;
+    while let Some((head, tail)) = rest.split_once('/') {
+        if head == "Takeout" {
+            from = tail;
+        }
+        rest = tail;
+    }
+    if rest == "Takeout" {
+        return "";
+    }
+    from.strip_prefix("Takeout/").unwrap_or(from)
+}
+
+/// All inputs and all their entries, indexed once.
+pub struct Catalog {
+    pub inputs: Vec<Input>,
+    pub entries: Vec<Entry>,
+    /// Inputs given twice (same file), skipped.
+    pub skipped_inputs: Vec<PathBuf>,
+}
+
+impl Catalog {
+    /// Opens and indexes every input. `exclude` is skipped when walking folders (the output
+    /// folder may sit inside an input folder).
+    pub fn open(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Catalog, SourceError> {
+        let mut catalog = Catalog {
+            inputs: Vec::new(),
+            entries: Vec::new(),
+            skipped_inputs: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for path in paths {
+            let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => SourceError::Missing(path.clone()),
+                _ => SourceError::Io { path: path.clone(), source: e },
+            })?;
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if !seen.insert(canonical.clone()) {
+                catalog.skipped_inputs.push(path.clone());
+                continue;
+            }
+            let index = catalog.inputs.len();
+            if meta.is_dir() {
+                catalog.index_dir(index, path, &canonical, exclude)?;
+                catalog.inputs.push(Input { path: path.clone(), kind: InputKind::Dir });
+            } else {
+                let zip_meta = open_zip(path, meta.len())?;
+                catalog.index_zip(index, &zip_meta);
+                catalog.inputs.push(Input { path: path.clone(), kind: InputKind::Zip(zip_meta) });
+            }
+        }
+        Ok(catalog)
+    }
+
+    fn index_zip(&mut self, input: usize, meta: &ZipArchiveMetadata) {
+        for i in 0..meta.len() {
+            let Ok(e) = meta.entry(i) else { continue };
+            if e.is_dir() {
+                continue;
+            }
+            let path = match e.name() {
+                Ok(n) => n.into_owned(),
+                Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
+            };
+            self.entries.push(Entry {
+                input,
+                locator: Locator::Zip(i),
+                path,
+                size: e.size(),
+                crc32: Some(e.crc32()),
+                order: e.header_start(),
+                symlink: e.is_symlink(),
+            });
+        }
+    }
+
+    fn index_dir(
+        &mut self,
+        input: usize,
+        root: &Path,
+        canonical: &Path,
+        exclude: Option<&Path>,
+    ) -> Result<(), SourceError> {
+        // Paths are keyed from below `Takeout/` when the folder is inside one, like zip entries.
+        let prefix: String = {
+            let comps: Vec<String> = canonical
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            match comps.iter().rposition(|c| c == "Takeout") {
+                Some(i) => comps[i..].iter().map(|c| format!("{c}/")).collect(),
+                None => String::new(),
+            }
+        };
+        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+        let mut order = 0u64;
+        for item in walker.into_iter().filter_entry(|d| {
+            exclude.is_none_or(|ex| d.path().canonicalize().map(|p| p != ex).unwrap_or(true))
+        }) {
+            let item = item.map_err(|e| SourceError::Walk {
+                path: root.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            if item.file_type().is_dir() {
+                continue;
+            }
+            let rel = item.path().strip_prefix(root).unwrap_or(item.path());
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let size = item.metadata().map(|m| m.len()).unwrap_or(0);
+            self.entries.push(Entry {
+                input,
+                locator: Locator::File(item.path().to_path_buf()),
+                path: format!("{prefix}{}", rel.join("/")),
+                size,
+                crc32: None,
+                order,
+                symlink: item.path_is_symlink(),
+            });
+            order += 1;
+        }
+        Ok(())
+    }
+
+    /// How an entry is named in messages and the report: `takeout-001.zip:Takeout/…/a.jpg`.
+    pub fn describe(&self, e: &Entry) -> String {
+        let input = &self.inputs[e.input];
+        match &e.locator {
+            Locator::Zip(_) => format!("{}:{}", input.path.display(), e.path),
+            Locator::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// A reader for one worker thread. Zip handles are opened lazily, one per zip.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            catalog: self,
+            zips: (0..self.inputs.len()).map(|_| None).collect(),
+        }
+    }
+}
+
+fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceError> {
+    let lower = path.to_string_lossy().to_lowercase();
+    if lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".tar") {
+        return Err(SourceError::Tar(path.to_path_buf()));
+    }
+    if len == 0 {
+        return Err(SourceError::Empty(path.to_path_buf()));
+    }
+    let file = File::open(path).map_err(|e| SourceError::Io { path: path.to_path_buf(), source: e })?;
+    let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| SourceError::NotZip {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(archive.metadata())
+}
+
+/// Reads entries' bytes; one per worker thread (file handles are not shared between threads).
+pub struct Reader<'c> {
+    catalog: &'c Catalog,
+    zips: Vec<Option<ZipArchive<BufReader<File>>>>,
+}
+
+impl Reader<'_> {
+    /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
+    /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
+    pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {
+        match &e.locator {
+            Locator::File(p) => Ok(Box::new(File::open(p)?)),
+            Locator::Zip(index) => {
+                let slot = &mut self.zips[e.input];
+                if slot.is_none() {
+                    let input = &self.catalog.inputs[e.input];
+                    let InputKind::Zip(meta) = &input.kind else {
+                        return Err(io::Error::other("entry is not in a zip"));
+                    };
+                    let file = BufReader::with_capacity(256 * 1024, File::open(&input.path)?);
+                    // SAFETY: `meta` was parsed from this very file by `open_zip`, and inputs
+                    // are read-only for the whole run.
+                    *slot = Some(unsafe { ZipArchive::unsafe_new_with_metadata(file, meta.clone()) });
+                }
+                let archive = slot.as_mut().expect("opened above");
+                let file = archive.by_index(*index).map_err(io::Error::other)?;
+                Ok(Box::new(file))
+            }
+        }
+    }
+
+    /// Reads a small entry (a JSON sidecar) whole, refusing anything over `max` bytes.
+    pub fn read_small(&mut self, e: &Entry, max: u64) -> io::Result<Vec<u8>> {
+        if e.size > max {
+            return Err(io::Error::other(format!("{} bytes is too large for a sidecar", e.size)));
+        }
+        let mut buf = Vec::with_capacity(e.size as usize);
+        self.open(e)?.take(max + 1).read_to_end(&mut buf)?;
+        if buf.len() as u64 > max {
+            return Err(io::Error::other("larger than its declared size"));
+        }
+        Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_keys_start_below_takeout() {
+        assert_eq!(strip_takeout_prefix("Takeout/Google Photos/Photos from 2019"), "Google Photos/Photos from 2019");
+        assert_eq!(strip_takeout_prefix("x/Takeout/Google Fotos/Album"), "Google Fotos/Album");
+        assert_eq!(strip_takeout_prefix("Google Photos/Album"), "Google Photos/Album");
+        assert_eq!(strip_takeout_prefix("Takeout"), "");
+        assert_eq!(strip_takeout_prefix(""), "");
+    }
+}
