@@ -1,10 +1,14 @@
 //! gpbackup: turn a Google Photos Takeout export into a dated, deduplicated photo folder.
 
+pub mod dates;
+pub mod hash;
 pub mod manifest;
 pub mod matcher;
 pub mod media;
 pub mod metadata;
 pub mod names;
 pub mod output;
+pub mod process;
+pub mod report;
 pub mod sidecar;
 pub mod source;

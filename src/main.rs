@@ -1,1 +1,136 @@
-fn main(){}
+//! The `gpbackup` command line: parses arguments and hands over to the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use gpbackup::metadata::TimeZoneChoice;
+use gpbackup::process::{self, Options};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every media file was written or found to be a duplicate
+  1  the run could not be done (output folder not writable, report not writable, …)
+  2  usage error: bad option, or an input that is missing or not a Takeout
+  3  completed with failures: some media files could not be written (see the report)";
+
+/// Turn a Google Photos Takeout export into a dated, deduplicated photo folder.
+///
+/// gpbackup reads Takeout .zip files without extracting them (or already extracted Takeout
+/// folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
+/// location into the file's own metadata, sets its modification time, and writes each photo
+/// once into a flat output folder.
+#[derive(Parser)]
+#[command(name = "gpbackup", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read Takeout zips or folders and write the photo library.
+    #[command(after_help = EXIT_CODES)]
+    Process(ProcessArgs),
+}
+
+#[derive(clap::Args)]
+struct ProcessArgs {
+    /// Takeout .zip files and/or extracted Takeout folders (all parts of one export).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+
+    /// Output folder (created if missing; files already there are never overwritten).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+
+    /// Read and check everything, but write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Write the full per-file report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+
+    /// Number of worker threads [default: one per CPU core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
+    /// Print nothing but failures: no progress bar, no summary.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Time zone for dates written into files: `local` (this machine's), `UTC`, or an IANA
+    /// name such as `Europe/Paris`. Takeout dates are UTC; EXIF dates are local wall-clock time.
+    #[arg(long, value_name = "ZONE", default_value = "local")]
+    timezone: String,
+
+    /// Replace a date taken that a file already carries with the sidecar's date.
+    #[arg(long)]
+    overwrite_dates: bool,
+
+    /// fsync every output file before it is renamed into place (slower; for flaky storage).
+    #[arg(long)]
+    sync: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Process(args) => run_process(args),
+    }
+}
+
+fn run_process(args: ProcessArgs) -> ExitCode {
+    let timezone = match TimeZoneChoice::parse(&args.timezone) {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("gpbackup: --timezone: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = Options {
+        inputs: args.inputs,
+        output: args.output,
+        dry_run: args.dry_run,
+        report: args.report,
+        jobs: args.jobs.map(usize::from),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        timezone,
+        overwrite_dates: args.overwrite_dates,
+        sync: args.sync,
+    };
+    match process::run(&opts) {
+        Ok(report) => {
+            if args.quiet {
+                for m in report
+                    .media
+                    .iter()
+                    .filter(|m| m.status == gpbackup::report::Status::Failed)
+                {
+                    eprintln!(
+                        "failed: {}: {}",
+                        m.source,
+                        m.reason.as_deref().unwrap_or("unknown reason")
+                    );
+                }
+            } else {
+                eprint!("{}", report.summary());
+            }
+            if report.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                if !args.quiet {
+                    eprintln!("gpbackup: completed with failures; every other file was written");
+                }
+                ExitCode::from(3)
+            }
+        }
+        Err(e) => {
+            eprintln!("gpbackup: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}

@@ -1,8 +1,10 @@
 //! `.gpbackup/manifest.jsonl`: what the output folder holds and where each file came from.
 //!
-//! One JSON object per line, appended and never rewritten. A line is written *before* its file
-//! is renamed into place, so a crash leaves at worst a line whose file does not exist; such
-//! lines, and a torn last line, are ignored on load. Lines with the same `hash` add up (the
+//! One JSON object per line, appended and never rewritten. A line is written *after* its file
+//! is renamed into place, so a line never names a file that was not complete; a crash between
+//! the two leaves a file the manifest does not know (it is written again, under a new name, by
+//! the next run: nothing is lost). Lines whose file is gone, and a torn last line, are ignored
+//! on load. Lines with the same `hash` add up (the
 //! first names the file, later ones add the Takeout entries that were duplicates of it).
 
 use std::collections::HashMap;
@@ -49,10 +51,6 @@ pub struct Line {
     pub gps: Option<Geo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceKey>,
-}
-
-pub fn hash_hex(h: u128) -> String {
-    format!("{h:032x}")
 }
 
 /// The manifest as loaded, plus the open file that new lines go to.
@@ -116,6 +114,11 @@ impl Manifest {
         Some((h.as_str(), self.by_hash.get(h)?.as_str()))
     }
 
+    /// (content hash, output path) of every file the folder holds.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_hash.iter().map(|(h, p)| (h.as_str(), p.as_str()))
+    }
+
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }
@@ -126,10 +129,14 @@ impl Manifest {
 
     /// Appends one line (a single write, so concurrent appends never interleave).
     pub fn append(&self, line: &Line) -> io::Result<()> {
-        let Some(file) = &self.file else { return Ok(()) };
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
         let mut text = serde_json::to_string(line).map_err(io::Error::other)?;
         text.push('\n');
-        file.lock().expect("manifest lock").write_all(text.as_bytes())
+        file.lock()
+            .expect("manifest lock")
+            .write_all(text.as_bytes())
     }
 
     /// Makes every appended line durable.
@@ -151,15 +158,33 @@ mod tests {
         let state = dir.path().join(".gpbackup");
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(dir.path().join("a.jpg"), b"a").unwrap();
-        let key = SourceKey { entry: "Takeout/x/a.jpg".into(), size: 1, crc32: Some(7) };
+        let key = SourceKey {
+            entry: "Takeout/x/a.jpg".into(),
+            size: 1,
+            crc32: Some(7),
+        };
         {
             let m = Manifest::open(dir.path(), &state, false).unwrap();
             assert!(m.is_empty());
-            m.append(&Line { hash: "h1".into(), path: "a.jpg".into(), sources: vec![key.clone()], ..Line::default() }).unwrap();
-            m.append(&Line { hash: "h2".into(), path: "gone.jpg".into(), ..Line::default() }).unwrap();
+            m.append(&Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                sources: vec![key.clone()],
+                ..Line::default()
+            })
+            .unwrap();
+            m.append(&Line {
+                hash: "h2".into(),
+                path: "gone.jpg".into(),
+                ..Line::default()
+            })
+            .unwrap();
             m.sync().unwrap();
         }
-        let mut f = OpenOptions::new().append(true).open(state.join(FILE_NAME)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(state.join(FILE_NAME))
+            .unwrap();
         f.write_all(b"{\"hash\":\"h3\",\"pa").unwrap();
         let m = Manifest::open(dir.path(), &state, true).unwrap();
         assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));

@@ -121,7 +121,13 @@ pub struct SidecarIndex<'a> {
 fn loose_key(name: &str) -> String {
     key(name)
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -140,7 +146,10 @@ impl<'a> SidecarIndex<'a> {
             let lower = key(&s.name);
             let without_json = lower.strip_suffix(".json").unwrap_or(&lower);
             let (core, n) = names::split_counter(without_json);
-            idx.by_core.entry((dir, core.to_string(), n)).or_default().push(i);
+            idx.by_core
+                .entry((dir, core.to_string(), n))
+                .or_default()
+                .push(i);
             if let Some(t) = &s.title {
                 idx.by_title.entry(loose_key(t)).or_default().push(i);
             }
@@ -226,7 +235,10 @@ impl<'a> SidecarIndex<'a> {
             if chars + 1 < min {
                 break;
             }
-            if let Some(ids) = self.by_core.get(&(dir.clone(), full[..end].to_string(), p.counter)) {
+            if let Some(ids) = self
+                .by_core
+                .get(&(dir.clone(), full[..end].to_string(), p.counter))
+            {
                 out.extend(ids.iter().copied());
             }
         }
@@ -315,7 +327,10 @@ pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Matc
         if let Some((orig, _word)) = names::split_edited(&p.stem) {
             let original = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
             if let Some(s) = index.shared(dir, &original) {
-                result[m] = Some(Match { sidecar: s, rule: Rule::Edited });
+                result[m] = Some(Match {
+                    sidecar: s,
+                    rule: Rule::Edited,
+                });
                 continue;
             }
         }
@@ -328,7 +343,10 @@ pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Matc
                     .find_map(|ext| index.shared(dir, &format!("{stem}{ext}")))
             });
             if let Some(s) = found {
-                result[m] = Some(Match { sidecar: s, rule: Rule::LivePhoto });
+                result[m] = Some(Match {
+                    sidecar: s,
+                    rule: Rule::LivePhoto,
+                });
             }
         }
     }
@@ -355,10 +373,18 @@ mod tests {
     const DIR: &str = "Google Photos/Photos from 2019";
 
     fn sc(name: &str) -> SidecarRef {
-        SidecarRef { dir: DIR.into(), name: name.into(), title: None }
+        SidecarRef {
+            dir: DIR.into(),
+            name: name.into(),
+            title: None,
+        }
     }
     fn sc_titled(name: &str, title: &str) -> SidecarRef {
-        SidecarRef { dir: DIR.into(), name: name.into(), title: Some(title.into()) }
+        SidecarRef {
+            dir: DIR.into(),
+            name: name.into(),
+            title: Some(title.into()),
+        }
     }
     fn md(name: &str) -> MediaRef {
         MediaRef {
@@ -382,7 +408,11 @@ mod tests {
     }
 
     fn assert_pair(media: &str, sidecar: &str, rule: Rule) {
-        assert_eq!(one(media, sidecar), Some((sidecar.to_string(), rule)), "{media} → {sidecar}");
+        assert_eq!(
+            one(media, sidecar),
+            Some((sidecar.to_string(), rule)),
+            "{media} → {sidecar}"
+        );
     }
 
     #[test]
@@ -392,14 +422,22 @@ mod tests {
 
     #[test]
     fn supplemental_metadata() {
-        assert_pair("IMG_0002.jpg", "IMG_0002.jpg.supplemental-metadata.json", Rule::Supplemental);
+        assert_pair(
+            "IMG_0002.jpg",
+            "IMG_0002.jpg.supplemental-metadata.json",
+            Rule::Supplemental,
+        );
     }
 
     #[test]
     fn supplemental_suffix_cut_anywhere() {
         let media = "PXL_20240601_101112345.NIGHT.jpg";
         // The rule's own cut: 46 characters of name + suffix.
-        assert_pair(media, "PXL_20240601_101112345.NIGHT.jpg.supplemental-.json", Rule::Clipped);
+        assert_pair(
+            media,
+            "PXL_20240601_101112345.NIGHT.jpg.supplemental-.json",
+            Rule::Clipped,
+        );
         for s in [
             "PXL_20240601_101112345.NIGHT.jpg.supplemental-metad.json",
             "PXL_20240601_101112345.NIGHT.jpg.supplem.json",
@@ -445,26 +483,49 @@ mod tests {
     fn counted_long_name_keeps_counter_after_the_cut() {
         let media = "PXL_20240601_101112345.NIGHT_and_more(1).jpg";
         let base = "PXL_20240601_101112345.NIGHT_and_more.jpg";
-        let s = format!("{}(1).json", clip_chars(&format!("{base}{SUPPLEMENTAL}"), 46));
+        let s = format!(
+            "{}(1).json",
+            clip_chars(&format!("{base}{SUPPLEMENTAL}"), 46)
+        );
         assert_pair(media, &s, Rule::Clipped);
     }
 
     #[test]
     fn edited_copies_share_the_original_sidecar() {
         let words = [
-            "edited", "bearbeitet", "modifié", "editado", "modificato", "bewerkt", "redigeret",
-            "muokattu", "edytowane", "編集済み", "편집됨", "已编辑",
+            "edited",
+            "bearbeitet",
+            "modifié",
+            "editado",
+            "modificato",
+            "bewerkt",
+            "redigeret",
+            "muokattu",
+            "edytowane",
+            "編集済み",
+            "편집됨",
+            "已编辑",
         ];
         for w in words {
             let edited = format!("IMG_0005-{w}.jpg");
             let r = run(&["IMG_0005.jpg", &edited], &[sc("IMG_0005.jpg.json")]);
             assert_eq!(r[0], Some(("IMG_0005.jpg.json".into(), Rule::Exact)));
-            assert_eq!(r[1], Some(("IMG_0005.jpg.json".into(), Rule::Edited)), "{w}");
+            assert_eq!(
+                r[1],
+                Some(("IMG_0005.jpg.json".into(), Rule::Edited)),
+                "{w}"
+            );
         }
         // Even when the original itself is not in the export.
         assert_eq!(
-            one("IMG_0006-edited.jpg", "IMG_0006.jpg.supplemental-metadata.json"),
-            Some(("IMG_0006.jpg.supplemental-metadata.json".into(), Rule::Edited))
+            one(
+                "IMG_0006-edited.jpg",
+                "IMG_0006.jpg.supplemental-metadata.json"
+            ),
+            Some((
+                "IMG_0006.jpg.supplemental-metadata.json".into(),
+                Rule::Edited
+            ))
         );
     }
 
@@ -475,7 +536,10 @@ mod tests {
 
     #[test]
     fn live_photo_video_takes_the_still_sidecar() {
-        let r = run(&["IMG_0013.HEIC", "IMG_0013.MOV"], &[sc("IMG_0013.HEIC.json")]);
+        let r = run(
+            &["IMG_0013.HEIC", "IMG_0013.MOV"],
+            &[sc("IMG_0013.HEIC.json")],
+        );
         assert_eq!(r[0], Some(("IMG_0013.HEIC.json".into(), Rule::Exact)));
         assert_eq!(r[1], Some(("IMG_0013.HEIC.json".into(), Rule::LivePhoto)));
     }
@@ -512,7 +576,11 @@ mod tests {
     fn extension_case_and_spelling() {
         assert_pair("IMG_0009.JPG", "IMG_0009.jpg.json", Rule::Exact);
         assert_pair("IMG_0010.jpeg", "IMG_0010.jpg.json", Rule::ExtensionVariant);
-        assert_pair("IMG_0011.jpg", "IMG_0011.jpeg.supplemental-metadata.json", Rule::ExtensionVariant);
+        assert_pair(
+            "IMG_0011.jpg",
+            "IMG_0011.jpeg.supplemental-metadata.json",
+            Rule::ExtensionVariant,
+        );
     }
 
     #[test]
@@ -537,9 +605,15 @@ mod tests {
         assert_eq!(r[1].as_ref().unwrap().0, "IMG_11.jpg.json");
         let r = run(&["IMG_11.jpg"], &[sc("IMG_1.jpg.json"), sc("IMG_1.json")]);
         assert_eq!(r[0], None);
-        let r = run(&["IMG_0003.jpg", "IMG_0003(1).jpg"], &[sc("IMG_0003.jpg.json")]);
+        let r = run(
+            &["IMG_0003.jpg", "IMG_0003(1).jpg"],
+            &[sc("IMG_0003.jpg.json")],
+        );
         assert_eq!(r[0].as_ref().unwrap().1, Rule::Exact);
-        assert_eq!(r[1], None, "a (1) copy must not take the original's sidecar");
+        assert_eq!(
+            r[1], None,
+            "a (1) copy must not take the original's sidecar"
+        );
         let r = run(
             &["IMG_0003(1).jpg", "IMG_0003.jpg"],
             &[sc("IMG_0003.jpg(1).json"), sc("IMG_0003.jpg.json")],
@@ -550,7 +624,11 @@ mod tests {
 
     #[test]
     fn sidecars_in_other_folders_are_not_used_by_name() {
-        let s = SidecarRef { dir: "Google Photos/Album".into(), name: "IMG_1.jpg.json".into(), title: None };
+        let s = SidecarRef {
+            dir: "Google Photos/Album".into(),
+            name: "IMG_1.jpg.json".into(),
+            title: None,
+        };
         assert_eq!(run(&["IMG_1.jpg"], &[s]), vec![None]);
     }
 

@@ -38,8 +38,8 @@ impl MediaKind {
             "bmp" => MediaKind::Bmp,
             "tif" | "tiff" => MediaKind::Tiff,
             "jxl" => MediaKind::Jxl,
-            "dng" | "cr2" | "cr3" | "crw" | "nef" | "nrw" | "arw" | "srw" | "orf" | "rw2" | "raf"
-            | "pef" | "raw" => MediaKind::Raw,
+            "dng" | "cr2" | "cr3" | "crw" | "nef" | "nrw" | "arw" | "srw" | "orf" | "rw2"
+            | "raf" | "pef" | "raw" => MediaKind::Raw,
             "mp4" | "mov" | "m4v" | "3gp" | "3g2" | "qt" => MediaKind::IsoVideo,
             // `.MP` is the separate video half of some Pixel motion photos.
             "avi" | "mkv" | "webm" | "mts" | "m2ts" | "ts" | "wmv" | "mpg" | "mpeg" | "flv"
@@ -126,7 +126,10 @@ mod tests {
             MediaKind::Heif
         );
         assert_eq!(MediaKind::sniff(b"\xFF\xD8\xFF\xE0"), Some(MediaKind::Jpeg));
-        assert_eq!(MediaKind::sniff(b"\0\0\0\x14ftypqt  "), Some(MediaKind::IsoVideo));
+        assert_eq!(
+            MediaKind::sniff(b"\0\0\0\x14ftypqt  "),
+            Some(MediaKind::IsoVideo)
+        );
         assert_eq!(MediaKind::sniff(b"hello"), None);
     }
 }

@@ -124,8 +124,8 @@ pub fn sanitize_component(name: &str) -> Option<String> {
     let mut out = trimmed.to_string();
     let (stem, ext) = split_ext(&out);
     const RESERVED: [&str; 22] = [
-        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
-        "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+        "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
     ];
     if RESERVED.contains(&stem.to_ascii_lowercase().as_str()) {
         out = format!("{stem}_{ext}");
@@ -168,9 +168,15 @@ mod tests {
 
     #[test]
     fn edited_suffixes_in_any_script() {
-        assert_eq!(split_edited("IMG_0005-edited"), Some(("IMG_0005", "edited")));
+        assert_eq!(
+            split_edited("IMG_0005-edited"),
+            Some(("IMG_0005", "edited"))
+        );
         assert_eq!(split_edited("IMG-編集済み"), Some(("IMG", "編集済み")));
-        assert_eq!(split_edited("IMG_0005-modifié"), Some(("IMG_0005", "modifié")));
+        assert_eq!(
+            split_edited("IMG_0005-modifié"),
+            Some(("IMG_0005", "modifié"))
+        );
         assert_eq!(split_edited("VID-20180102-WA0003"), None);
         assert_eq!(split_edited("plain"), None);
     }

@@ -90,13 +90,22 @@ impl OutputDir {
     pub fn temp_file(&self) -> io::Result<(PathBuf, File)> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp.join(format!("{}-{n}.part", std::process::id()));
-        let file = fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         Ok((path, file))
     }
 
     /// Sets the times, makes the data durable (with `sync`), and moves the temp file to
     /// `name`. Never replaces an existing file.
-    pub fn commit(&self, tmp: &Path, file: File, name: &str, mtime: Option<i64>) -> io::Result<PathBuf> {
+    pub fn commit(
+        &self,
+        tmp: &Path,
+        file: File,
+        name: &str,
+        mtime: Option<i64>,
+    ) -> io::Result<PathBuf> {
         if let Some(t) = mtime {
             let ft = filetime::FileTime::from_unix_time(t, 0);
             filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
@@ -109,7 +118,10 @@ impl OutputDir {
         if dest.symlink_metadata().is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} appeared during the run; not overwritten", dest.display()),
+                format!(
+                    "{} appeared during the run; not overwritten",
+                    dest.display()
+                ),
             ));
         }
         fs::rename(tmp, &dest)?;

@@ -63,9 +63,15 @@ pub fn parse(bytes: &[u8]) -> Result<JsonFile, String> {
     let Value::Object(obj) = value else {
         return Ok(JsonFile::Other);
     };
-    let looks_like_media = ["photoTakenTime", "creationTime", "geoData", "imageViews", "url"]
-        .iter()
-        .any(|k| obj.contains_key(*k));
+    let looks_like_media = [
+        "photoTakenTime",
+        "creationTime",
+        "geoData",
+        "imageViews",
+        "url",
+    ]
+    .iter()
+    .any(|k| obj.contains_key(*k));
     if looks_like_media {
         return Ok(JsonFile::Media(media_sidecar(&obj)));
     }
@@ -90,7 +96,8 @@ fn media_sidecar(obj: &Map<String, Value>) -> Sidecar {
     s.description = s.description.filter(|d| !d.is_empty());
     s.taken = timestamp(obj, "photoTakenTime", &mut s.problems);
     s.created = timestamp(obj, "creationTime", &mut s.problems);
-    s.geo = geo(obj, "geoData", &mut s.problems).or_else(|| geo(obj, "geoDataExif", &mut s.problems));
+    s.geo =
+        geo(obj, "geoData", &mut s.problems).or_else(|| geo(obj, "geoDataExif", &mut s.problems));
     if let Some(Value::Array(people)) = obj.get("people") {
         s.people = people
             .iter()
@@ -187,7 +194,11 @@ mod tests {
         assert_eq!(s.created, Some(1562254512));
         assert_eq!(
             s.geo,
-            Some(Geo { lat: 48.8583701, lon: 2.2944813, alt: Some(35.2) })
+            Some(Geo {
+                lat: 48.8583701,
+                lon: 2.2944813,
+                alt: Some(35.2)
+            })
         );
         assert_eq!(s.people, vec!["Alice".to_string()]);
         assert!(s.favorited && s.archived && !s.trashed);
@@ -200,8 +211,17 @@ mod tests {
             r#"{"photoTakenTime":{"timestamp":1},"geoData":{"latitude":0.0,"longitude":0.0},
             "geoDataExif":{"latitude":35.6,"longitude":139.7}}"#,
         );
-        assert_eq!(s.geo, Some(Geo { lat: 35.6, lon: 139.7, alt: None }));
-        let s = media(r#"{"photoTakenTime":{"timestamp":1},"geoData":{"latitude":0.0,"longitude":0.0}}"#);
+        assert_eq!(
+            s.geo,
+            Some(Geo {
+                lat: 35.6,
+                lon: 139.7,
+                alt: None
+            })
+        );
+        let s = media(
+            r#"{"photoTakenTime":{"timestamp":1},"geoData":{"latitude":0.0,"longitude":0.0}}"#,
+        );
         assert_eq!(s.geo, None);
     }
 
@@ -209,7 +229,9 @@ mod tests {
     fn lenient_numbers_strict_ranges() {
         let s = media(r#"{"photoTakenTime":{"timestamp":1562253012}}"#);
         assert_eq!(s.taken, Some(1562253012));
-        let s = media(r#"{"photoTakenTime":{"timestamp":"99999999999999999"},"geoData":{"latitude":91,"longitude":2}}"#);
+        let s = media(
+            r#"{"photoTakenTime":{"timestamp":"99999999999999999"},"geoData":{"latitude":91,"longitude":2}}"#,
+        );
         assert_eq!(s.taken, None);
         assert_eq!(s.geo, None);
         assert_eq!(s.problems.len(), 2, "{:?}", s.problems);
@@ -231,9 +253,14 @@ mod tests {
 
     #[test]
     fn malformed_json_is_an_error_with_a_reason() {
-        assert!(parse(br#"{"title": "x", "photoTakenTime": {"#).unwrap_err().contains("not valid JSON"));
+        assert!(parse(br#"{"title": "x", "photoTakenTime": {"#)
+            .unwrap_err()
+            .contains("not valid JSON"));
         assert!(parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
         // A byte-order mark is tolerated.
-        assert!(matches!(parse("\u{feff}{\"photoTakenTime\":{\"timestamp\":\"5\"}}".as_bytes()), Ok(JsonFile::Media(_))));
+        assert!(matches!(
+            parse("\u{feff}{\"photoTakenTime\":{\"timestamp\":\"5\"}}".as_bytes()),
+            Ok(JsonFile::Media(_))
+        ));
     }
 }

@@ -121,7 +121,10 @@ impl Catalog {
         for path in paths {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => SourceError::Missing(path.clone()),
-                _ => SourceError::Io { path: path.clone(), source: e },
+                _ => SourceError::Io {
+                    path: path.clone(),
+                    source: e,
+                },
             })?;
             let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
             if !seen.insert(canonical.clone()) {
@@ -131,11 +134,17 @@ impl Catalog {
             let index = catalog.inputs.len();
             if meta.is_dir() {
                 catalog.index_dir(index, path, &canonical, exclude)?;
-                catalog.inputs.push(Input { path: path.clone(), kind: InputKind::Dir });
+                catalog.inputs.push(Input {
+                    path: path.clone(),
+                    kind: InputKind::Dir,
+                });
             } else {
                 let zip_meta = open_zip(path, meta.len())?;
                 catalog.index_zip(index, &zip_meta);
-                catalog.inputs.push(Input { path: path.clone(), kind: InputKind::Zip(zip_meta) });
+                catalog.inputs.push(Input {
+                    path: path.clone(),
+                    kind: InputKind::Zip(zip_meta),
+                });
             }
         }
         Ok(catalog)
@@ -181,7 +190,9 @@ impl Catalog {
                 None => String::new(),
             }
         };
-        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name();
         let mut order = 0u64;
         for item in walker.into_iter().filter_entry(|d| {
             exclude.is_none_or(|ex| d.path().canonicalize().map(|p| p != ex).unwrap_or(true))
@@ -239,7 +250,10 @@ fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceErro
     if len == 0 {
         return Err(SourceError::Empty(path.to_path_buf()));
     }
-    let file = File::open(path).map_err(|e| SourceError::Io { path: path.to_path_buf(), source: e })?;
+    let file = File::open(path).map_err(|e| SourceError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| SourceError::NotZip {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -269,7 +283,8 @@ impl Reader<'_> {
                     let file = BufReader::with_capacity(256 * 1024, File::open(&input.path)?);
                     // SAFETY: `meta` was parsed from this very file by `open_zip`, and inputs
                     // are read-only for the whole run.
-                    *slot = Some(unsafe { ZipArchive::unsafe_new_with_metadata(file, meta.clone()) });
+                    *slot =
+                        Some(unsafe { ZipArchive::unsafe_new_with_metadata(file, meta.clone()) });
                 }
                 let archive = slot.as_mut().expect("opened above");
                 let file = archive.by_index(*index).map_err(io::Error::other)?;
@@ -281,7 +296,10 @@ impl Reader<'_> {
     /// Reads a small entry (a JSON sidecar) whole, refusing anything over `max` bytes.
     pub fn read_small(&mut self, e: &Entry, max: u64) -> io::Result<Vec<u8>> {
         if e.size > max {
-            return Err(io::Error::other(format!("{} bytes is too large for a sidecar", e.size)));
+            return Err(io::Error::other(format!(
+                "{} bytes is too large for a sidecar",
+                e.size
+            )));
         }
         let mut buf = Vec::with_capacity(e.size as usize);
         self.open(e)?.take(max + 1).read_to_end(&mut buf)?;
@@ -298,9 +316,18 @@ mod tests {
 
     #[test]
     fn dir_keys_start_below_takeout() {
-        assert_eq!(strip_takeout_prefix("Takeout/Google Photos/Photos from 2019"), "Google Photos/Photos from 2019");
-        assert_eq!(strip_takeout_prefix("x/Takeout/Google Fotos/Album"), "Google Fotos/Album");
-        assert_eq!(strip_takeout_prefix("Google Photos/Album"), "Google Photos/Album");
+        assert_eq!(
+            strip_takeout_prefix("Takeout/Google Photos/Photos from 2019"),
+            "Google Photos/Photos from 2019"
+        );
+        assert_eq!(
+            strip_takeout_prefix("x/Takeout/Google Fotos/Album"),
+            "Google Fotos/Album"
+        );
+        assert_eq!(
+            strip_takeout_prefix("Google Photos/Album"),
+            "Google Photos/Album"
+        );
         assert_eq!(strip_takeout_prefix("Takeout"), "");
         assert_eq!(strip_takeout_prefix(""), "");
     }

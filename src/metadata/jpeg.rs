@@ -52,7 +52,11 @@ fn read_into(src: &mut (impl Read + ?Sized), head: &mut Vec<u8>, n: usize) -> io
 }
 
 fn read_header(src: &mut (impl Read + ?Sized)) -> io::Result<Header> {
-    let mut h = Header { head: Vec::with_capacity(64 * 1024), segments: Vec::new(), body_start: None };
+    let mut h = Header {
+        head: Vec::with_capacity(64 * 1024),
+        segments: Vec::new(),
+        body_start: None,
+    };
     if !read_into(src, &mut h.head, 2)? || h.head[..] != [0xFF, 0xD8] {
         return Ok(h);
     }
@@ -103,7 +107,9 @@ pub fn rewrite(
     let mut written = Written::default();
     let new_head = match header.body_start {
         None => {
-            written.notes.push("not a JPEG structure we understand: copied unchanged".into());
+            written
+                .notes
+                .push("not a JPEG structure we understand: copied unchanged".into());
             None
         }
         Some(body) => match new_header(&header, body, tags, zone, &mut written) {
@@ -170,12 +176,13 @@ fn new_header(
             }
             None => Metadata::new(),
         };
-        if !ex.has_exif_version {
-            md.set_tag(ExifTag::ExifVersion(b"0232".to_vec()));
-        }
+        add_required_tags(&mut md, &ex, h);
         let mut date = None;
         if write_date {
-            let local = tags.taken.and_then(|t| zone.localize(t)).ok_or("date out of range")?;
+            let local = tags
+                .taken
+                .and_then(|t| zone.localize(t))
+                .ok_or("date out of range")?;
             let stamp = local.format("%Y:%m:%d %H:%M:%S").to_string();
             let offset = local.format("%:z").to_string();
             md.set_tag(ExifTag::DateTimeOriginal(stamp.clone()));
@@ -190,24 +197,38 @@ fn new_header(
             let g = tags.geo.expect("checked above");
             let r = |v: [(u32, u32); 3]| {
                 v.iter()
-                    .map(|(n, d)| uR64 { nominator: *n, denominator: *d })
+                    .map(|(n, d)| uR64 {
+                        nominator: *n,
+                        denominator: *d,
+                    })
                     .collect::<Vec<_>>()
             };
             md.set_tag(ExifTag::GPSVersionID(vec![2, 3, 0, 0]));
-            md.set_tag(ExifTag::GPSLatitudeRef(if g.lat < 0.0 { "S" } else { "N" }.into()));
+            md.set_tag(ExifTag::GPSLatitudeRef(
+                if g.lat < 0.0 { "S" } else { "N" }.into(),
+            ));
             md.set_tag(ExifTag::GPSLatitude(r(dms(g.lat))));
-            md.set_tag(ExifTag::GPSLongitudeRef(if g.lon < 0.0 { "W" } else { "E" }.into()));
+            md.set_tag(ExifTag::GPSLongitudeRef(
+                if g.lon < 0.0 { "W" } else { "E" }.into(),
+            ));
             md.set_tag(ExifTag::GPSLongitude(r(dms(g.lon))));
             if let Some(alt) = g.alt {
                 md.set_tag(ExifTag::GPSAltitudeRef(vec![u8::from(alt < 0.0)]));
                 let cm = (alt.abs() * 100.0).round() as u32;
-                md.set_tag(ExifTag::GPSAltitude(vec![uR64 { nominator: cm, denominator: 100 }]));
+                md.set_tag(ExifTag::GPSAltitude(vec![uR64 {
+                    nominator: cm,
+                    denominator: 100,
+                }]));
             }
         }
         if write_description {
-            md.set_tag(ExifTag::ImageDescription(tags.description.clone().unwrap_or_default()));
+            md.set_tag(ExifTag::ImageDescription(
+                tags.description.clone().unwrap_or_default(),
+            ));
         }
-        let tiff = md.encode().map_err(|e| format!("EXIF could not be encoded ({e})"))?;
+        let tiff = md
+            .encode()
+            .map_err(|e| format!("EXIF could not be encoded ({e})"))?;
         Ok::<_, String>((tiff, date))
     }))
     .map_err(|_| "the EXIF library failed on this file".to_string())??;
@@ -218,7 +239,8 @@ fn new_header(
         return Err("the EXIF block would exceed 64 KB".into());
     }
     // Check the block we made with the independent reader before using it.
-    let check = Existing::read(&tiff).map_err(|e| format!("re-encoded EXIF is unreadable ({e})"))?;
+    let check =
+        Existing::read(&tiff).map_err(|e| format!("re-encoded EXIF is unreadable ({e})"))?;
     if write_date && check.date_original.is_none() || write_gps && !check.has_gps {
         return Err("re-encoded EXIF lost the new tags".into());
     }
@@ -255,6 +277,85 @@ fn new_header(
     Ok(Some(out))
 }
 
+/// The tags EXIF 2.3 requires in a JPEG (as exiftool `-validate` checks them), with the
+/// value gpbackup writes when a file lacks one. Only added when the block is re-encoded anyway.
+fn add_required_tags(md: &mut Metadata, ex: &Existing, h: &Header) {
+    let missing = |t: exif::Tag| !ex.tags.contains(&t.number());
+    let r = |n: u32| {
+        vec![uR64 {
+            nominator: n,
+            denominator: 1,
+        }]
+    };
+    if missing(exif::Tag::ExifVersion) {
+        md.set_tag(ExifTag::ExifVersion(b"0232".to_vec()));
+    }
+    if missing(exif::Tag::ComponentsConfiguration) {
+        md.set_tag(ExifTag::ComponentsConfiguration(vec![1, 2, 3, 0]));
+    }
+    if missing(exif::Tag::FlashpixVersion) {
+        md.set_tag(ExifTag::FlashpixVersion(b"0100".to_vec()));
+    }
+    if missing(exif::Tag::ColorSpace) {
+        md.set_tag(ExifTag::ColorSpace(vec![1]));
+    }
+    if let Some((w, hgt)) = h.dimensions() {
+        if missing(exif::Tag::PixelXDimension) {
+            md.set_tag(ExifTag::ExifImageWidth(vec![w]));
+        }
+        if missing(exif::Tag::PixelYDimension) {
+            md.set_tag(ExifTag::ExifImageHeight(vec![hgt]));
+        }
+    }
+    // The pixel density the JFIF header states, else the customary 72 dpi.
+    let (unit, x, y) = h.jfif_density().unwrap_or((2, 72, 72));
+    if missing(exif::Tag::XResolution)
+        || missing(exif::Tag::YResolution)
+        || missing(exif::Tag::ResolutionUnit)
+    {
+        md.set_tag(ExifTag::XResolution(r(x)));
+        md.set_tag(ExifTag::YResolution(r(y)));
+        md.set_tag(ExifTag::ResolutionUnit(vec![unit]));
+    }
+    if missing(exif::Tag::YCbCrPositioning) {
+        md.set_tag(ExifTag::YCbCrPositioning(vec![1]));
+    }
+}
+
+impl Header {
+    /// Width and height from the start-of-frame segment.
+    fn dimensions(&self) -> Option<(u32, u32)> {
+        let (_, s, e) = self
+            .segments
+            .iter()
+            .find(|(m, _, _)| matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC))?;
+        let seg = &self.head[*s..*e];
+        if seg.len() < 9 {
+            return None;
+        }
+        let hgt = u16::from_be_bytes([seg[5], seg[6]]) as u32;
+        let w = u16::from_be_bytes([seg[7], seg[8]]) as u32;
+        (w > 0 && hgt > 0).then_some((w, hgt))
+    }
+
+    /// (EXIF resolution unit, x, y) from a JFIF APP0 segment that states a real density.
+    fn jfif_density(&self) -> Option<(u16, u32, u32)> {
+        let (_, s, e) = self.segments.iter().find(|(m, _, _)| *m == 0xE0)?;
+        let seg = &self.head[*s..*e];
+        if seg.len() < 16 || &seg[4..9] != b"JFIF\0" {
+            return None;
+        }
+        let unit = match seg[11] {
+            1 => 2, // dots per inch
+            2 => 3, // dots per cm
+            _ => return None,
+        };
+        let x = u16::from_be_bytes([seg[12], seg[13]]) as u32;
+        let y = u16::from_be_bytes([seg[14], seg[15]]) as u32;
+        (x > 0 && y > 0).then_some((unit, x, y))
+    }
+}
+
 /// What an EXIF block already holds, read with kamadak-exif (an independent reader).
 #[derive(Debug, Clone, Default)]
 struct Existing {
@@ -263,7 +364,8 @@ struct Existing {
     has_create_date: bool,
     has_gps: bool,
     has_description: bool,
-    has_exif_version: bool,
+    /// Numbers of the tags present in the primary image's IFDs.
+    tags: Vec<u16>,
 }
 
 fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
@@ -279,15 +381,21 @@ impl Existing {
         let exif = exif::Reader::new().read_raw(tiff.to_vec())?;
         let has = |t| exif.get_field(t, exif::In::PRIMARY).is_some();
         Ok(Existing {
-            date_original: ascii(&exif, exif::Tag::DateTimeOriginal).and_then(|s| parse_exif_datetime(&s)),
-            offset_original: ascii(&exif, exif::Tag::OffsetTimeOriginal).and_then(|s| parse_offset(&s)),
+            date_original: ascii(&exif, exif::Tag::DateTimeOriginal)
+                .and_then(|s| parse_exif_datetime(&s)),
+            offset_original: ascii(&exif, exif::Tag::OffsetTimeOriginal)
+                .and_then(|s| parse_offset(&s)),
             has_create_date: ascii(&exif, exif::Tag::DateTimeDigitized)
                 .and_then(|s| parse_exif_datetime(&s))
                 .is_some(),
             has_gps: has(exif::Tag::GPSLatitude) && has(exif::Tag::GPSLongitude),
             has_description: ascii(&exif, exif::Tag::ImageDescription)
                 .is_some_and(|s| !s.trim().is_empty()),
-            has_exif_version: has(exif::Tag::ExifVersion),
+            tags: exif
+                .fields()
+                .filter(|f| f.ifd_num == exif::In::PRIMARY)
+                .map(|f| f.tag.number())
+                .collect(),
         })
     }
 }
@@ -310,7 +418,11 @@ mod tests {
     use crate::sidecar::Geo;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/fixtures/media/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/fixtures/media/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     fn paris() -> TimeZoneChoice {
@@ -320,7 +432,11 @@ mod tests {
     fn tags() -> Tags {
         Tags {
             taken: Some(1562253012),
-            geo: Some(Geo { lat: 48.8583701, lon: 2.2944813, alt: Some(35.2) }),
+            geo: Some(Geo {
+                lat: 48.8583701,
+                lon: 2.2944813,
+                alt: Some(35.2),
+            }),
             description: Some("Eiffel tower at dusk".into()),
             overwrite_dates: false,
         }
@@ -345,12 +461,25 @@ mod tests {
         let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
         assert!(w.changed, "{:?}", w.notes);
         let exif = read_back(&out);
-        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2019:07:04 17:10:12");
-        assert_eq!(ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(), "+02:00");
-        assert_eq!(ascii(&exif, exif::Tag::DateTimeDigitized).unwrap(), "2019:07:04 17:10:12");
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(),
+            "2019:07:04 17:10:12"
+        );
+        assert_eq!(
+            ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(),
+            "+02:00"
+        );
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeDigitized).unwrap(),
+            "2019:07:04 17:10:12"
+        );
         assert_eq!(ascii(&exif, exif::Tag::GPSLatitudeRef).unwrap(), "N");
-        let lat = exif.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY).unwrap();
-        let exif::Value::Rational(r) = &lat.value else { panic!() };
+        let lat = exif
+            .get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY)
+            .unwrap();
+        let exif::Value::Rational(r) = &lat.value else {
+            panic!()
+        };
         let deg = r[0].to_f64() + r[1].to_f64() / 60.0 + r[2].to_f64() / 3600.0;
         assert!((deg - 48.8583701).abs() < 1e-6);
         assert_eq!(body(&out), body(&src));
@@ -370,8 +499,13 @@ mod tests {
         let exif = read_back(&out);
         assert_eq!(ascii(&exif, exif::Tag::Make).unwrap(), "Canon");
         assert_eq!(ascii(&exif, exif::Tag::Model).unwrap(), "Canon EOS 80D");
-        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2019:07:04 17:10:12");
-        assert!(exif.get_field(exif::Tag::GPSLongitude, exif::In::PRIMARY).is_some());
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(),
+            "2019:07:04 17:10:12"
+        );
+        assert!(exif
+            .get_field(exif::Tag::GPSLongitude, exif::In::PRIMARY)
+            .is_some());
         assert_eq!(body(&out), body(&src));
     }
 
@@ -379,11 +513,21 @@ mod tests {
     fn overwrite_dates_replaces_the_cameras_date() {
         let src = fixture("camera.jpg");
         let mut out = Vec::new();
-        let t = Tags { taken: Some(1262347200), overwrite_dates: true, ..tags() };
+        let t = Tags {
+            taken: Some(1262347200),
+            overwrite_dates: true,
+            ..tags()
+        };
         rewrite(&mut &src[..], &mut out, &t, &paris()).unwrap();
         let exif = read_back(&out);
-        assert_eq!(ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(), "2010:01:01 13:00:00");
-        assert_eq!(ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(), "+01:00");
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(),
+            "2010:01:01 13:00:00"
+        );
+        assert_eq!(
+            ascii(&exif, exif::Tag::OffsetTimeOriginal).unwrap(),
+            "+01:00"
+        );
     }
 
     #[test]
@@ -399,7 +543,12 @@ mod tests {
 
     #[test]
     fn not_a_jpeg_is_copied_unchanged() {
-        for src in [b"GIF89a-not-a-jpeg".to_vec(), vec![0xFF, 0xD8, 0x00, 0x01], vec![0xFF], vec![]] {
+        for src in [
+            b"GIF89a-not-a-jpeg".to_vec(),
+            vec![0xFF, 0xD8, 0x00, 0x01],
+            vec![0xFF],
+            vec![],
+        ] {
             let mut out = Vec::new();
             let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
             assert!(!w.changed);

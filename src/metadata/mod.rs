@@ -6,7 +6,7 @@
 pub mod jpeg;
 mod time;
 
-pub use time::{parse_exif_datetime, TimeZoneChoice};
+pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 

@@ -17,7 +17,9 @@ impl TimeZoneChoice {
             "local" => Ok(TimeZoneChoice::Zone(local_zone()?)),
             "UTC" | "utc" | "Z" => Ok(TimeZoneChoice::Zone(Tz::UTC)),
             name => name.parse::<Tz>().map(TimeZoneChoice::Zone).map_err(|_| {
-                format!("unknown time zone '{name}' (use local, UTC or an IANA name like Europe/Paris)")
+                format!(
+                    "unknown time zone '{name}' (use local, UTC or an IANA name like Europe/Paris)"
+                )
             }),
         }
     }
@@ -66,16 +68,20 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 }
 
 /// The instant a wall-clock EXIF date stands for, given its own offset or else the zone.
-pub fn exif_to_utc(
+pub fn local_to_utc(
     local: NaiveDateTime,
     offset: Option<FixedOffset>,
     zone: &TimeZoneChoice,
 ) -> Option<i64> {
     match (offset, zone) {
-        (Some(off), _) => off.from_local_datetime(&local).single().map(|d| d.timestamp()),
-        (None, TimeZoneChoice::Zone(tz)) => {
-            tz.from_local_datetime(&local).earliest().map(|d| d.timestamp())
-        }
+        (Some(off), _) => off
+            .from_local_datetime(&local)
+            .single()
+            .map(|d| d.timestamp()),
+        (None, TimeZoneChoice::Zone(tz)) => tz
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|d| d.timestamp()),
     }
 }
 
@@ -88,7 +94,10 @@ mod tests {
         let z = TimeZoneChoice::parse("Europe/Paris").unwrap();
         // 2019-07-04 15:10:12 UTC → 17:10:12 +02:00
         let d = z.localize(1562253012).unwrap();
-        assert_eq!(d.format("%Y:%m:%d %H:%M:%S %:z").to_string(), "2019:07:04 17:10:12 +02:00");
+        assert_eq!(
+            d.format("%Y:%m:%d %H:%M:%S %:z").to_string(),
+            "2019:07:04 17:10:12 +02:00"
+        );
         // 2020-01-15 12:00:00 UTC → 13:00:00 +01:00
         let d = z.localize(1579089600).unwrap();
         assert_eq!(d.format("%H:%M %:z").to_string(), "13:00 +01:00");
@@ -96,11 +105,20 @@ mod tests {
 
     #[test]
     fn tokyo_new_york_utc() {
-        let t = TimeZoneChoice::parse("Asia/Tokyo").unwrap().localize(1562253012).unwrap();
+        let t = TimeZoneChoice::parse("Asia/Tokyo")
+            .unwrap()
+            .localize(1562253012)
+            .unwrap();
         assert_eq!(t.format("%H:%M:%S %:z").to_string(), "00:10:12 +09:00");
-        let n = TimeZoneChoice::parse("America/New_York").unwrap().localize(1562253012).unwrap();
+        let n = TimeZoneChoice::parse("America/New_York")
+            .unwrap()
+            .localize(1562253012)
+            .unwrap();
         assert_eq!(n.format("%H:%M:%S %:z").to_string(), "11:10:12 -04:00");
-        let u = TimeZoneChoice::parse("UTC").unwrap().localize(1562253012).unwrap();
+        let u = TimeZoneChoice::parse("UTC")
+            .unwrap()
+            .localize(1562253012)
+            .unwrap();
         assert_eq!(u.format("%H:%M:%S %:z").to_string(), "15:10:12 +00:00");
         assert!(TimeZoneChoice::parse("Mars/Olympus").is_err());
     }
@@ -111,7 +129,7 @@ mod tests {
         let off = parse_offset("+02:00");
         assert_eq!(off.unwrap().local_minus_utc(), 7200);
         let z = TimeZoneChoice::parse("UTC").unwrap();
-        assert_eq!(exif_to_utc(d, off, &z), Some(1562253012));
+        assert_eq!(local_to_utc(d, off, &z), Some(1562253012));
         assert_eq!(parse_exif_datetime("0000:00:00 00:00:00"), None);
         assert_eq!(parse_exif_datetime("    :  :     :  :  "), None);
     }

@@ -1,0 +1,105 @@
+//! Hashing bytes as they stream past, so that media are read once: the content hash used for
+//! deduplication is computed while the file is being copied, never in a second pass.
+
+use std::io::{self, Read, Write};
+
+use xxhash_rust::xxh3::Xxh3;
+
+/// Wraps a reader and hashes (xxh3-128) and counts every byte read through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Xxh3,
+    len: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Xxh3::new(),
+            len: 0,
+        }
+    }
+
+    /// The hash and length of what has been read so far.
+    pub fn finish(&self) -> (u128, u64) {
+        (self.hasher.digest128(), self.len)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Wraps a writer and hashes (xxh3-128) and counts every byte written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Xxh3,
+    len: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Xxh3::new(),
+            len: 0,
+        }
+    }
+
+    pub fn finish(self) -> (W, u128, u64) {
+        (self.inner, self.hasher.digest128(), self.len)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Hashes a whole stream (xxh3-128) without keeping it.
+pub fn hash_stream(r: impl Read) -> io::Result<(u128, u64)> {
+    let mut h = HashingReader::new(r);
+    io::copy(&mut h, &mut io::sink())?;
+    Ok(h.finish())
+}
+
+pub fn hex(h: u128) -> String {
+    format!("{h:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reader_and_writer_agree_with_one_shot_hash() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let expected = xxhash_rust::xxh3::xxh3_128(&data);
+        assert_eq!(
+            hash_stream(&data[..]).unwrap(),
+            (expected, data.len() as u64)
+        );
+        let mut w = HashingWriter::new(Vec::new());
+        for chunk in data.chunks(777) {
+            w.write_all(chunk).unwrap();
+        }
+        let (out, h, n) = w.finish();
+        assert_eq!((h, n), (expected, data.len() as u64));
+        assert_eq!(out, data);
+        assert_eq!(hex(1), "00000000000000000000000000000001");
+    }
+}

@@ -1,0 +1,853 @@
+//! The `process` command: inputs → sidecars → matching → each media entry read once, enriched,
+//! written once → report.
+//!
+//! 1. Every input is opened and indexed (`source`); entries are classified as JSON, media, or
+//!    not part of Google Photos.
+//! 2. All JSON files are read and parsed (small), in parallel (`sidecar`).
+//! 3. Media are paired with sidecars (`matcher`).
+//! 4. Media are grouped by a free pre-hash (size and the zip's CRC-32): members of a group are
+//!    almost surely byte-identical (a photo and its album copies). Each group is one unit of
+//!    parallel work: its best member (the one with a sidecar, in a year folder) is written with
+//!    its metadata while its bytes are hashed; the others are only hashed and recorded as
+//!    duplicates when their hash matches. A global hash registry (seeded from the output's
+//!    manifest) catches duplicates across groups and across runs.
+//! 5. The report accounts for every media entry.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::hash::{self, HashingReader, HashingWriter};
+use crate::manifest::{self, Manifest, SourceKey};
+use crate::matcher::{self, Match, MediaRef, SidecarRef};
+use crate::media::{resolve_kind, MediaKind};
+use crate::metadata::{self, jpeg, Tags, TimeZoneChoice, Written};
+use crate::names::{key, NameParts};
+use crate::output::OutputDir;
+use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
+use crate::sidecar::{self, AlbumInfo, JsonFile, Sidecar};
+use crate::source::{Catalog, Entry, Reader, SourceError};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub dry_run: bool,
+    /// Write the full report as JSON here.
+    pub report: Option<PathBuf>,
+    /// Worker threads; `None` for one per core.
+    pub jobs: Option<usize>,
+    /// Show a progress bar (the caller decides: a terminal, not `--quiet`).
+    pub progress: bool,
+    pub timezone: TimeZoneChoice,
+    /// Replace a date taken that the file already has with the sidecar's.
+    pub overwrite_dates: bool,
+    /// fsync every output file before it is renamed into place.
+    pub sync: bool,
+}
+
+/// Why a run could not be done at all. Per-file problems are never errors: they are in the
+/// report.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// An input is unusable: nothing was started (exit code 2).
+    #[error(transparent)]
+    Input(#[from] SourceError),
+    #[error("{path}: {reason}")]
+    NotTakeout { path: PathBuf, reason: String },
+    #[error("output folder {path}: {source}")]
+    Output { path: PathBuf, source: io::Error },
+    #[error("cannot write the report {path}: {source}")]
+    Report { path: PathBuf, source: io::Error },
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+impl ProcessError {
+    /// True when the command line named something unusable (exit code 2), rather than the run
+    /// failing (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ProcessError::Input(_) | ProcessError::NotTakeout { .. }
+        )
+    }
+}
+
+/// How an input entry is treated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Class {
+    Json,
+    /// A media file (its kind by extension; `None` for an unknown file among the photos).
+    Media(Option<MediaKind>),
+    Ignored,
+}
+
+/// A media entry on its way through the stages.
+struct Item {
+    entry: usize,
+    by_name: Option<MediaKind>,
+    found: Option<Match>,
+}
+
+/// A sidecar as read: its entry and what it says (or why it could not be read).
+struct SidecarData {
+    entry: usize,
+    parsed: Result<Sidecar, String>,
+}
+
+/// Shared, read-only state of the media stage, plus the hash registry.
+struct Ctx<'a> {
+    opts: &'a Options,
+    catalog: &'a Catalog,
+    items: &'a [Item],
+    sidecars: &'a [SidecarData],
+    out: &'a OutputDir,
+    manifest: &'a Manifest,
+    /// Content hash → output path, for everything in the output (this run and earlier ones).
+    registry: Mutex<HashMap<u128, String>>,
+    progress: ProgressBar,
+}
+
+/// Runs `gpbackup process`. Returns the report; per-file failures are in it, not errors.
+pub fn run(opts: &Options) -> Result<Report, ProcessError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| ProcessError::Threads(e.to_string()))?;
+    pool.install(|| run_in_pool(opts))
+}
+
+fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
+    let out_err = |source| ProcessError::Output {
+        path: opts.output.clone(),
+        source,
+    };
+    let exclude = opts.output.canonicalize().ok();
+    let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
+    let classes = classify(&catalog.entries);
+    for (i, input) in catalog.inputs.iter().enumerate() {
+        let useful = catalog
+            .entries
+            .iter()
+            .zip(&classes)
+            .any(|(e, c)| e.input == i && *c != Class::Ignored);
+        if !useful {
+            return Err(ProcessError::NotTakeout {
+                path: input.path.clone(),
+                reason: "contains no photos, videos or JSON sidecars; expected a Google Takeout \
+                         .zip or an extracted Takeout folder"
+                    .into(),
+            });
+        }
+    }
+
+    let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
+    let manifest = Manifest::open(out.root(), &out.state_dir(), opts.dry_run).map_err(out_err)?;
+
+    let mut report = Report {
+        output: opts.output.clone(),
+        dry_run: opts.dry_run,
+        repeated_inputs: catalog.skipped_inputs.clone(),
+        ..Report::default()
+    };
+
+    // Stage 2: every JSON file, read whole (they are small), in disk order.
+    let mut json_entries: Vec<usize> = (0..catalog.entries.len())
+        .filter(|i| classes[*i] == Class::Json)
+        .collect();
+    sort_by_disk_order(&catalog.entries, &mut json_entries);
+    let parsed: Vec<(usize, Result<JsonFile, String>)> = json_entries
+        .par_iter()
+        .map_init(
+            || catalog.reader(),
+            |reader, &i| {
+                let e = &catalog.entries[i];
+                let res = reader
+                    .read_small(e, sidecar::MAX_JSON_BYTES)
+                    .map_err(|err| format!("cannot read: {err}"))
+                    .and_then(|bytes| sidecar::parse(&bytes));
+                (i, res)
+            },
+        )
+        .collect();
+
+    let mut sidecars: Vec<SidecarData> = Vec::new();
+    let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
+    for (i, res) in parsed {
+        let e = &catalog.entries[i];
+        match res {
+            Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
+                entry: i,
+                parsed: Ok(s),
+            }),
+            Ok(JsonFile::Album(a)) => {
+                albums.insert(key(e.dir()), a);
+            }
+            Ok(JsonFile::Other) => report.ignored.push(catalog.describe(e)),
+            Err(reason) => {
+                report.bad_json.push(JsonReport {
+                    source: catalog.describe(e),
+                    title: None,
+                    reason: Some(reason.clone()),
+                });
+                // Still matched by name, so that its media file is reported with the reason.
+                sidecars.push(SidecarData {
+                    entry: i,
+                    parsed: Err(reason),
+                });
+            }
+        }
+    }
+
+    // Stage 3: pair media with sidecars.
+    let mut items: Vec<Item> = classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Class::Media(kind) => Some(Item {
+                entry: i,
+                by_name: *kind,
+                found: None,
+            }),
+            _ => None,
+        })
+        .collect();
+    items.sort_by_key(|it| disk_order(&catalog.entries[it.entry]));
+    let media_refs: Vec<MediaRef> = items
+        .iter()
+        .map(|it| {
+            let e = &catalog.entries[it.entry];
+            MediaRef {
+                dir: e.dir().to_string(),
+                name: e.name().to_string(),
+                video: it.by_name.is_some_and(MediaKind::is_video),
+            }
+        })
+        .collect();
+    let sidecar_refs: Vec<SidecarRef> = sidecars
+        .iter()
+        .map(|s| {
+            let e = &catalog.entries[s.entry];
+            SidecarRef {
+                dir: e.dir().to_string(),
+                name: e.name().to_string(),
+                title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
+            }
+        })
+        .collect();
+    let matches = matcher::match_all(&media_refs, &sidecar_refs);
+    let mut used = vec![false; sidecars.len()];
+    for (item, m) in items.iter_mut().zip(matches) {
+        if let Some(m) = m {
+            used[m.sidecar] = true;
+        }
+        item.found = m;
+    }
+    for (s, used) in sidecars.iter().zip(&used) {
+        if let (false, Ok(parsed)) = (used, &s.parsed) {
+            report.unused_sidecars.push(JsonReport {
+                source: catalog.describe(&catalog.entries[s.entry]),
+                title: parsed.title.clone(),
+                reason: None,
+            });
+        }
+    }
+    for (i, c) in classes.iter().enumerate() {
+        if *c == Class::Ignored {
+            report.ignored.push(catalog.describe(&catalog.entries[i]));
+        }
+    }
+
+    // Stage 4: group, name, and write.
+    let ctx = Ctx {
+        opts,
+        catalog: &catalog,
+        items: &items,
+        sidecars: &sidecars,
+        out: &out,
+        manifest: &manifest,
+        registry: Mutex::new(
+            manifest
+                .entries()
+                .filter_map(|(h, p)| Some((u128::from_str_radix(h, 16).ok()?, p.to_string())))
+                .collect(),
+        ),
+        progress: progress_bar(opts.progress, &items, &catalog.entries),
+    };
+    let mut results: Vec<Option<MediaReport>> = (0..items.len()).map(|_| None).collect();
+    let mut pending: Vec<usize> = Vec::new();
+    for (idx, item) in items.iter().enumerate() {
+        let e = &catalog.entries[item.entry];
+        match e
+            .crc32
+            .and_then(|crc| manifest.path_for_source(&source_key(e, Some(crc))))
+        {
+            Some((_, path)) => {
+                let mut r = ctx.base_report(idx);
+                r.status = Status::Duplicate;
+                r.output = Some(path.to_string());
+                r.notes
+                    .push("already in the output from an earlier run".into());
+                results[idx] = Some(r);
+                ctx.progress.inc(e.size);
+            }
+            None => pending.push(idx),
+        }
+    }
+    let groups = group_duplicates(&ctx, pending, &albums);
+    // Names are reserved here, in a deterministic order, so that collisions are numbered the
+    // same way on every run whatever the thread timing.
+    let planned: Vec<(Vec<usize>, String)> = groups
+        .into_iter()
+        .map(|g| {
+            let name = out.reserve(&ctx.wanted_name(g[0]));
+            (g, name)
+        })
+        .collect();
+    let done: Vec<Vec<(usize, MediaReport)>> = planned
+        .par_iter()
+        .map_init(
+            || catalog.reader(),
+            |reader, (group, name)| ctx.process_group(reader, group, name),
+        )
+        .collect();
+    ctx.progress.finish_and_clear();
+    for (idx, r) in done.into_iter().flatten() {
+        results[idx] = Some(r);
+    }
+    report.media = results
+        .into_iter()
+        .map(|r| r.expect("every media entry has a result"))
+        .collect();
+    manifest.sync().map_err(out_err)?;
+
+    if let Some(path) = &opts.report {
+        write_report(&report, path).map_err(|source| ProcessError::Report {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(report)
+}
+
+fn write_report(report: &Report, path: &Path) -> io::Result<()> {
+    let mut f = BufWriter::new(File::create(path)?);
+    serde_json::to_writer_pretty(&mut f, report).map_err(io::Error::other)?;
+    f.write_all(b"\n")?;
+    f.flush()
+}
+
+fn progress_bar(show: bool, items: &[Item], entries: &[Entry]) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = items.iter().map(|i| entries[i.entry].size).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn disk_order(e: &Entry) -> (usize, u64) {
+    (e.input, e.order)
+}
+
+fn sort_by_disk_order(entries: &[Entry], idx: &mut [usize]) {
+    idx.sort_by_key(|i| disk_order(&entries[*i]));
+}
+
+fn source_key(e: &Entry, crc32: Option<u32>) -> SourceKey {
+    SourceKey {
+        entry: e.path.clone(),
+        size: e.size,
+        crc32,
+    }
+}
+
+/// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
+/// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
+/// Takeout products' files) is ignored and listed.
+fn classify(entries: &[Entry]) -> Vec<Class> {
+    let is_json = |e: &Entry| e.name().to_ascii_lowercase().ends_with(".json");
+    let photo_dirs: HashSet<String> = entries
+        .iter()
+        .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())
+        .map(|e| key(e.dir()))
+        .collect();
+    entries
+        .iter()
+        .map(|e| {
+            if e.symlink {
+                Class::Ignored
+            } else if is_json(e) {
+                Class::Json
+            } else if let Some(kind) = MediaKind::from_name(e.name()) {
+                Class::Media(Some(kind))
+            } else if !e.dir().is_empty() && photo_dirs.contains(&key(e.dir())) {
+                Class::Media(None)
+            } else {
+                Class::Ignored
+            }
+        })
+        .collect()
+}
+
+/// A year folder: "Photos from 2019", "Fotos von 2019", "Photos de 2019", … — words and one
+/// four-digit year — that is not an album (albums have a metadata JSON).
+fn is_year_folder(dir: &str, albums: &HashMap<String, AlbumInfo>) -> bool {
+    let last = dir.rsplit('/').next().unwrap_or(dir);
+    let digits: Vec<&str> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
+    digits.len() == 1 && digits[0].len() == 4 && !albums.contains_key(&key(dir))
+}
+
+/// Groups media that are probably byte-identical (same size and, for zips, same CRC-32), best
+/// member first, groups in disk order of their first member.
+fn group_duplicates(
+    ctx: &Ctx,
+    pending: Vec<usize>,
+    albums: &HashMap<String, AlbumInfo>,
+) -> Vec<Vec<usize>> {
+    let mut by_key: HashMap<(u64, Option<u32>), Vec<usize>> = HashMap::new();
+    for idx in pending {
+        let e = &ctx.catalog.entries[ctx.items[idx].entry];
+        by_key.entry((e.size, e.crc32)).or_default().push(idx);
+    }
+    let mut groups: Vec<Vec<usize>> = by_key.into_values().collect();
+    for g in &mut groups {
+        g.sort_by_key(|idx| {
+            let item = &ctx.items[*idx];
+            let e = &ctx.catalog.entries[item.entry];
+            let usable = ctx.sidecar_of(*idx).is_some_and(|s| s.is_ok());
+            let own = item.found.is_some_and(|m| !m.rule.is_shared());
+            (
+                !usable,
+                !own,
+                !is_year_folder(e.dir(), albums),
+                disk_order(e),
+            )
+        });
+    }
+    groups.sort_by_key(|g| disk_order(&ctx.catalog.entries[ctx.items[g[0]].entry]));
+    groups
+}
+
+impl Ctx<'_> {
+    fn entry(&self, idx: usize) -> &Entry {
+        &self.catalog.entries[self.items[idx].entry]
+    }
+
+    /// The matched sidecar's data, or why it could not be read.
+    fn sidecar_of(&self, idx: usize) -> Option<Result<&Sidecar, &str>> {
+        let m = self.items[idx].found?;
+        Some(
+            self.sidecars[m.sidecar]
+                .parsed
+                .as_ref()
+                .map_err(String::as_str),
+        )
+    }
+
+    /// The report line of an item before anything is read.
+    fn base_report(&self, idx: usize) -> MediaReport {
+        let item = &self.items[idx];
+        let e = self.entry(idx);
+        let mut r = MediaReport {
+            source: self.catalog.describe(e),
+            status: Status::Failed,
+            kind: item.by_name.unwrap_or(MediaKind::Unknown),
+            output: None,
+            rule: item.found.map(|m| m.rule),
+            sidecar: item.found.map(|m| {
+                self.catalog
+                    .describe(&self.catalog.entries[self.sidecars[m.sidecar].entry])
+            }),
+            taken: None,
+            local_date: None,
+            date_source: None,
+            gps: None,
+            embedded: false,
+            reason: None,
+            tried: Vec::new(),
+            notes: Vec::new(),
+        };
+        match self.sidecar_of(idx) {
+            None => r.tried = matcher::tried_names(e.name()),
+            Some(Err(why)) => r
+                .notes
+                .push(format!("its sidecar could not be used: {why}")),
+            Some(Ok(s)) => {
+                r.notes
+                    .extend(s.problems.iter().map(|p| format!("sidecar: {p}")));
+                r.gps = s.geo;
+            }
+        }
+        if item.by_name.is_none() {
+            r.notes
+                .push("not a known photo or video type: copied unchanged".into());
+        }
+        r
+    }
+
+    /// The file name to give an item: the sidecar's `title` when the zip name is a cut-down or
+    /// character-replaced form of it, else the name in the zip.
+    fn wanted_name(&self, idx: usize) -> String {
+        let name = self.entry(idx).name();
+        let title = match (self.items[idx].found, self.sidecar_of(idx)) {
+            (Some(m), Some(Ok(s))) if !m.rule.is_shared() => s.title.as_deref(),
+            _ => None,
+        };
+        let Some(title) = title else {
+            return name.to_string();
+        };
+        let (n, t) = (NameParts::parse(name), NameParts::parse(title));
+        let loose = |s: &str| -> String {
+            key(s)
+                .chars()
+                .map(|c| if c.is_alphanumeric() { c } else { '_' })
+                .collect()
+        };
+        let same_ext = key(&n.ext) == key(&t.ext) && !n.ext.is_empty();
+        if n.counter.is_none() && same_ext && loose(&t.stem).starts_with(&loose(&n.stem)) {
+            title.to_string()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Processes one group of probably-identical entries, best first. Returns a report line
+    /// per member.
+    fn process_group(
+        &self,
+        reader: &mut Reader,
+        group: &[usize],
+        name: &str,
+    ) -> Vec<(usize, MediaReport)> {
+        let mut out = Vec::with_capacity(group.len());
+        let mut reserved = Some(name.to_string());
+        let mut resolved = false;
+        for &idx in group {
+            let e = self.entry(idx);
+            // Once one member's bytes are in the output, a zip member with the same CRC-32
+            // is only hashed to confirm it is the same photo.
+            if resolved && e.crc32.is_some() {
+                // `None`: different content after all, written below.
+                if let Some(r) = self.hash_only(reader, idx) {
+                    out.push((idx, r));
+                    self.progress.inc(e.size);
+                    continue;
+                }
+            }
+            let name = reserved
+                .take()
+                .unwrap_or_else(|| self.out.reserve(&self.wanted_name(idx)));
+            let r = self.write_item(reader, idx, &name);
+            if r.status != Status::Written && r.status != Status::WrittenWithoutMetadata {
+                self.out.release(&name);
+            }
+            resolved |= r.status != Status::Failed;
+            out.push((idx, r));
+            self.progress.inc(e.size);
+        }
+        if let Some(name) = reserved {
+            self.out.release(&name);
+        }
+        out
+    }
+
+    /// Hashes an entry without writing it. Its report line when it duplicates something in
+    /// the output or cannot be read; `None` when its content is new.
+    fn hash_only(&self, reader: &mut Reader, idx: usize) -> Option<MediaReport> {
+        let e = self.entry(idx);
+        let mut r = self.base_report(idx);
+        let h = match reader.open(e).and_then(hash::hash_stream) {
+            Ok((h, _)) => h,
+            Err(err) => {
+                r.reason = Some(read_or_write_error(&err));
+                return Some(r);
+            }
+        };
+        let path = self.registry.lock().expect("registry").get(&h).cloned()?;
+        self.fill_dates_without_reading(idx, &mut r);
+        r.status = Status::Duplicate;
+        r.output = Some(path.clone());
+        self.record_duplicate(idx, h, &path);
+        Some(r)
+    }
+
+    /// For a duplicate: the date the sidecar or the name gives (the file's own EXIF date is
+    /// in the copy that was written).
+    fn fill_dates_without_reading(&self, idx: usize, r: &mut MediaReport) {
+        let (taken, source) = self.planned_date(idx);
+        r.taken = taken;
+        r.date_source = taken.and(source);
+    }
+
+    /// The date the sidecar (or failing that the file name) gives, before the file is read.
+    fn planned_date(&self, idx: usize) -> (Option<i64>, Option<DateSource>) {
+        if let Some(Ok(s)) = self.sidecar_of(idx) {
+            if let Some(t) = s.taken {
+                return (Some(t), Some(DateSource::Sidecar));
+            }
+        }
+        let from_name = crate::dates::from_file_name(self.entry(idx).name())
+            .and_then(|d| metadata::local_to_utc(d, None, &self.opts.timezone));
+        (from_name, from_name.map(|_| DateSource::FileName))
+    }
+
+    fn record_duplicate(&self, idx: usize, h: u128, path: &str) {
+        let e = self.entry(idx);
+        let line = manifest::Line {
+            hash: hash::hex(h),
+            path: path.to_string(),
+            sources: vec![source_key(e, e.crc32)],
+            ..manifest::Line::default()
+        };
+        // The manifest only speeds up later runs: a failed append loses nothing.
+        let _ = self.manifest.append(&line);
+    }
+
+    /// Reads one entry once: sniffs its type, embeds its metadata while copying it to a temp
+    /// file in the output folder, hashes it on the way, and renames it into place unless the
+    /// same content is already there.
+    fn write_item(&self, reader: &mut Reader, idx: usize, name: &str) -> MediaReport {
+        let mut r = self.base_report(idx);
+        match self.try_write(reader, idx, name, &mut r) {
+            Ok(()) => {}
+            Err(reason) => {
+                r.status = Status::Failed;
+                r.output = None;
+                r.reason = Some(reason);
+            }
+        }
+        r
+    }
+
+    fn try_write(
+        &self,
+        reader: &mut Reader,
+        idx: usize,
+        name: &str,
+        r: &mut MediaReport,
+    ) -> Result<(), String> {
+        let item = &self.items[idx];
+        let e = self.entry(idx);
+        let sidecar = self.sidecar_of(idx).and_then(Result::ok);
+        let (planned, planned_source) = self.planned_date(idx);
+        let tags = Tags {
+            taken: planned,
+            geo: sidecar.and_then(|s| s.geo),
+            description: sidecar.and_then(|s| s.description.clone()),
+            overwrite_dates: self.opts.overwrite_dates
+                && planned_source == Some(DateSource::Sidecar),
+        };
+
+        let src = reader
+            .open(e)
+            .map_err(|err| format!("cannot open: {err}"))?;
+        let mut src = HashingReader::new(src);
+        let mut head = Vec::with_capacity(32);
+        (&mut src)
+            .take(32)
+            .read_to_end(&mut head)
+            .map_err(|err| format!("cannot read: {err}"))?;
+        let kind = match item.by_name {
+            None => MediaKind::Unknown,
+            by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
+        };
+        r.kind = kind;
+        if item.by_name.is_some_and(|k| k != kind) {
+            r.notes.push(format!(
+                "its content is {kind:?}, not what its extension says"
+            ));
+        }
+        let mut chained = Cursor::new(head).chain(&mut src);
+
+        let temp = if self.opts.dry_run {
+            None
+        } else {
+            Some(
+                self.out
+                    .temp_file()
+                    .map_err(|err| format!("cannot create a temp file: {err}"))?,
+            )
+        };
+        let sink: Box<dyn Write> = match &temp {
+            Some((_, f)) => Box::new(BufWriter::with_capacity(
+                1 << 20,
+                f.try_clone()
+                    .map_err(|err| format!("cannot write: {err}"))?,
+            )),
+            None => Box::new(io::sink()),
+        };
+        let mut dst = HashingWriter::new(sink);
+        let copied: io::Result<Written> = match kind {
+            MediaKind::Jpeg => jpeg::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
+            _ => io::copy(&mut chained, &mut dst).map(|_| Written::default()),
+        }
+        .and_then(|w| dst.flush().map(|_| w));
+        let cleanup = |temp: &Option<(PathBuf, File)>| {
+            if let Some((p, _)) = temp {
+                let _ = std::fs::remove_file(p);
+            }
+        };
+        let written = match copied {
+            Ok(w) => w,
+            Err(err) => {
+                cleanup(&temp);
+                return Err(read_or_write_error(&err));
+            }
+        };
+        drop(chained);
+        let (src_hash, src_len) = src.finish();
+        let (_, out_hash, out_len) = dst.finish();
+        if src_len != e.size && e.crc32.is_some() {
+            cleanup(&temp);
+            return Err(format!("read {src_len} bytes, the zip says {}", e.size));
+        }
+        r.embedded = written.changed;
+        r.notes.extend(written.notes.iter().cloned());
+
+        // The date taken, best source first.
+        let existing = written
+            .existing_date
+            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone));
+        let (taken, source) = match (planned_source, existing) {
+            (Some(DateSource::Sidecar), _) => (planned, planned_source),
+            (_, Some(t)) => (Some(t), Some(DateSource::Exif)),
+            (Some(_), None) => (planned, planned_source),
+            (None, None) => match sidecar.and_then(|s| s.created) {
+                Some(c) => (Some(c), Some(DateSource::UploadTime)),
+                None => (None, None),
+            },
+        };
+        if let (Some(DateSource::Sidecar), Some(t), Some(ex)) = (source, taken, existing) {
+            if (t - ex).abs() > 86_400 {
+                r.notes.push(format!(
+                    "the file's own date taken differs from the sidecar's by {} days; the file's was kept{}",
+                    (t - ex).abs() / 86_400,
+                    if self.opts.overwrite_dates { " (it could not be replaced)" } else { " (use --overwrite-dates to replace it)" },
+                ));
+            }
+        }
+        r.taken = taken;
+        r.date_source = source;
+        r.local_date = written.written_date.map(|d| d.to_rfc3339());
+
+        // Already in the output (another group, or an earlier run)?
+        {
+            let mut registry = self.registry.lock().expect("registry");
+            if let Some(existing_path) = registry.get(&src_hash).cloned() {
+                drop(registry);
+                cleanup(&temp);
+                r.status = Status::Duplicate;
+                r.output = Some(existing_path.clone());
+                self.record_duplicate(idx, src_hash, &existing_path);
+                return Ok(());
+            }
+            registry.insert(src_hash, name.to_string());
+        }
+        if let Some((tmp_path, file)) = temp {
+            if let Err(err) = self.out.commit(&tmp_path, file, name, taken) {
+                let _ = std::fs::remove_file(&tmp_path);
+                self.registry.lock().expect("registry").remove(&src_hash);
+                return Err(format!("cannot write {name}: {err}"));
+            }
+        }
+        let line = manifest::Line {
+            hash: hash::hex(src_hash),
+            path: name.to_string(),
+            size: Some(src_len),
+            output_hash: Some(hash::hex(out_hash)),
+            output_size: Some(out_len),
+            taken,
+            date_source: source.map(|s| format!("{s:?}").to_lowercase()),
+            gps: if r.embedded { tags.geo } else { None },
+            sources: vec![source_key(e, e.crc32)],
+        };
+        if let Err(err) = self.manifest.append(&line) {
+            r.notes.push(format!("manifest not updated: {err}"));
+        }
+        r.status = if sidecar.is_some() {
+            Status::Written
+        } else {
+            Status::WrittenWithoutMetadata
+        };
+        r.output = Some(name.to_string());
+        Ok(())
+    }
+}
+
+/// A read error names the input's problem (corrupt data, bad CRC); a write error the output's.
+fn read_or_write_error(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            format!("corrupt data in the input: {err}")
+        }
+        _ => format!("{err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_folders_in_any_language_but_not_albums() {
+        let none = HashMap::new();
+        for d in [
+            "Google Photos/Photos from 2019",
+            "Google Fotos/Fotos von 2019",
+            "Google Photos/Foto del 2019",
+        ] {
+            assert!(is_year_folder(d, &none), "{d}");
+        }
+        assert!(!is_year_folder("Google Photos/Trip to Paris", &none));
+        let mut albums = HashMap::new();
+        albums.insert(key("Google Photos/Paris 2019"), AlbumInfo::default());
+        assert!(!is_year_folder("Google Photos/Paris 2019", &albums));
+    }
+
+    #[test]
+    fn classification() {
+        let e = |path: &str| Entry {
+            input: 0,
+            locator: crate::source::Locator::Zip(0),
+            path: path.into(),
+            size: 1,
+            crc32: Some(1),
+            order: 0,
+            symlink: false,
+        };
+        let entries = vec![
+            e("Takeout/archive_browser.html"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg.json"),
+            e("Takeout/Google Photos/Photos from 2019/odd.xyz"),
+            e("Takeout/Google Drive/notes.txt"),
+        ];
+        assert_eq!(
+            classify(&entries),
+            vec![
+                Class::Ignored,
+                Class::Media(Some(MediaKind::Jpeg)),
+                Class::Json,
+                Class::Media(None),
+                Class::Ignored
+            ]
+        );
+    }
+}

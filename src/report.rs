@@ -1,0 +1,283 @@
+//! The run's account of every input entry: a human summary for stderr and the full list as
+//! JSON (`--report FILE`).
+//!
+//! Every media entry of the input ends in exactly one [`Status`]. Sidecars that no media file
+//! used, JSON files that could not be read, and files that are not part of Google Photos are
+//! listed too, so that nothing in a Takeout goes unmentioned.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::matcher::Rule;
+use crate::media::MediaKind;
+use crate::sidecar::Geo;
+
+/// What happened to one media entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Written to the output, with the metadata of its sidecar.
+    Written,
+    /// Written byte-for-byte or with only the file's own metadata: no sidecar was found.
+    WrittenWithoutMetadata,
+    /// Identical content is already in the output (this run or an earlier one).
+    Duplicate,
+    /// Not written; `reason` says why.
+    Failed,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Written => "written",
+            Status::WrittenWithoutMetadata => "written without metadata",
+            Status::Duplicate => "duplicate",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Where the date taken (and so the file's modification time) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DateSource {
+    /// `photoTakenTime` of the sidecar.
+    Sidecar,
+    /// The file's own EXIF date (no sidecar date).
+    Exif,
+    /// A date in the file name, such as `IMG_20190704_153012.jpg`.
+    FileName,
+    /// `creationTime` of the sidecar: when it was uploaded (last resort).
+    UploadTime,
+}
+
+/// The report line of one media entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaReport {
+    /// `zip:path` or the file's path.
+    pub source: String,
+    pub status: Status,
+    pub kind: MediaKind,
+    /// Output path relative to the output folder: the file written, or for a duplicate the
+    /// file it duplicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<String>,
+    /// Date taken, seconds since the epoch (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<i64>,
+    /// The date as written into the file (local wall clock with offset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_source: Option<DateSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gps: Option<Geo>,
+    /// True when metadata was embedded into the file.
+    pub embedded: bool,
+    /// Why it failed (status `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Sidecar names looked for, for a file without one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<String>,
+    /// Warnings: metadata that could not be written, dates that disagree, ….
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A JSON file that was not used, or could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonReport {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Everything a run did.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub output: PathBuf,
+    pub dry_run: bool,
+    pub media: Vec<MediaReport>,
+    /// Media sidecars that no media file used.
+    pub unused_sidecars: Vec<JsonReport>,
+    /// JSON files that could not be read or parsed.
+    pub bad_json: Vec<JsonReport>,
+    /// Files outside the photo folders (e.g. `archive_browser.html`), not copied.
+    pub ignored: Vec<String>,
+    /// Inputs named twice on the command line, read once.
+    pub repeated_inputs: Vec<PathBuf>,
+}
+
+impl Report {
+    pub fn count(&self, status: Status) -> usize {
+        self.media.iter().filter(|m| m.status == status).count()
+    }
+
+    /// True when every media entry was written or deduplicated.
+    pub fn all_ok(&self) -> bool {
+        self.count(Status::Failed) == 0
+    }
+
+    /// Media entries that have a sidecar, per rule.
+    pub fn rule_counts(&self) -> BTreeMap<Rule, usize> {
+        let mut counts = BTreeMap::new();
+        for m in &self.media {
+            if let Some(r) = m.rule {
+                *counts.entry(r).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// The human summary printed on stderr.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let total = self.media.len();
+        let matched = self.media.iter().filter(|m| m.rule.is_some()).count();
+        let verb = if self.dry_run {
+            "would write"
+        } else {
+            "written"
+        };
+        let _ = writeln!(
+            s,
+            "{total} media files: {} {verb} ({} without sidecar), {} duplicates, {} failed",
+            self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
+            self.count(Status::WrittenWithoutMetadata),
+            self.count(Status::Duplicate),
+            self.count(Status::Failed),
+        );
+        let rules: Vec<String> = self
+            .rule_counts()
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.name()))
+            .collect();
+        let _ = write!(s, "matched {matched}/{total}");
+        if !rules.is_empty() {
+            let _ = write!(s, " ({})", rules.join(", "));
+        }
+        let _ = writeln!(s);
+        let mut sources: BTreeMap<DateSource, usize> = BTreeMap::new();
+        for m in &self.media {
+            if let (Some(d), true) = (m.date_source, m.status != Status::Failed) {
+                *sources.entry(d).or_insert(0) += 1;
+            }
+        }
+        let undated = self
+            .media
+            .iter()
+            .filter(|m| m.status != Status::Failed && m.date_source.is_none())
+            .count();
+        let dated: Vec<String> = sources
+            .iter()
+            .map(|(d, n)| format!("{} {n}", date_source_label(*d)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "dates from: {}{}",
+            if dated.is_empty() {
+                "-".to_string()
+            } else {
+                dated.join(", ")
+            },
+            if undated > 0 {
+                format!("; {undated} without any date")
+            } else {
+                String::new()
+            }
+        );
+        if !self.unused_sidecars.is_empty() {
+            let _ = writeln!(
+                s,
+                "{} sidecars matched no media file",
+                self.unused_sidecars.len()
+            );
+        }
+        if !self.bad_json.is_empty() {
+            let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
+        }
+        for m in self
+            .media
+            .iter()
+            .filter(|m| m.status == Status::Failed)
+            .take(20)
+        {
+            let _ = writeln!(
+                s,
+                "failed: {}: {}",
+                m.source,
+                m.reason.as_deref().unwrap_or("unknown reason")
+            );
+        }
+        let failed = self.count(Status::Failed);
+        if failed > 20 {
+            let _ = writeln!(s, "… and {} more failures (see --report)", failed - 20);
+        }
+        s
+    }
+}
+
+fn date_source_label(d: DateSource) -> &'static str {
+    match d {
+        DateSource::Sidecar => "sidecar",
+        DateSource::Exif => "exif",
+        DateSource::FileName => "file name",
+        DateSource::UploadTime => "upload time",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: Status, rule: Option<Rule>) -> MediaReport {
+        MediaReport {
+            source: "t.zip:a.jpg".into(),
+            status,
+            kind: MediaKind::Jpeg,
+            output: None,
+            rule,
+            sidecar: None,
+            taken: None,
+            local_date: None,
+            date_source: rule.map(|_| DateSource::Sidecar),
+            gps: None,
+            embedded: false,
+            reason: (status == Status::Failed).then(|| "bad CRC".to_string()),
+            tried: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn summary_counts_every_status_and_rule() {
+        let r = Report {
+            media: vec![
+                entry(Status::Written, Some(Rule::Exact)),
+                entry(Status::Written, Some(Rule::Numbered)),
+                entry(Status::Duplicate, Some(Rule::Exact)),
+                entry(Status::WrittenWithoutMetadata, None),
+                entry(Status::Failed, None),
+            ],
+            ..Report::default()
+        };
+        let s = r.summary();
+        assert!(
+            s.contains("5 media files: 3 written (1 without sidecar), 1 duplicates, 1 failed"),
+            "{s}"
+        );
+        assert!(s.contains("matched 3/5 (exact 2, numbered 1)"), "{s}");
+        assert!(s.contains("failed: t.zip:a.jpg: bad CRC"), "{s}");
+        assert!(!r.all_ok());
+    }
+}

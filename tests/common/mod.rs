@@ -1,0 +1,244 @@
+//! Test helpers: build Takeout-shaped zips from the real media in `fixtures/media/`, run the
+//! real `gpbackup` binary, and read results back with independent readers.
+#![allow(dead_code)]
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+pub const YEAR: &str = "Takeout/Google Photos/Photos from 2019";
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/media")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = fixture_path(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A distinct but valid JPEG: `base` with a comment segment carrying `tag` after SOI.
+pub fn jpeg_variant(base: &[u8], tag: &str) -> Vec<u8> {
+    assert_eq!(&base[..2], &[0xFF, 0xD8]);
+    let mut out = vec![0xFF, 0xD8];
+    // JFIF APP0 stays first when present.
+    let mut rest = &base[2..];
+    if rest.starts_with(&[0xFF, 0xE0]) {
+        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize + 2;
+        out.extend_from_slice(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&((tag.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(tag.as_bytes());
+    out.extend_from_slice(rest);
+    out
+}
+
+/// A media sidecar as Google writes it.
+pub fn sidecar(title: &str, taken: i64, geo: Option<(f64, f64, f64)>) -> Vec<u8> {
+    let (lat, lon, alt) = geo.unwrap_or((0.0, 0.0, 0.0));
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "title": title,
+        "description": "",
+        "imageViews": "3",
+        "creationTime": { "timestamp": (taken + 3600).to_string(), "formatted": "x" },
+        "photoTakenTime": { "timestamp": taken.to_string(), "formatted": "x" },
+        "geoData": { "latitude": lat, "longitude": lon, "altitude": alt,
+                     "latitudeSpan": 0.0, "longitudeSpan": 0.0 },
+        "geoDataExif": { "latitude": lat, "longitude": lon, "altitude": alt,
+                         "latitudeSpan": 0.0, "longitudeSpan": 0.0 },
+        "url": "https://photos.google.com/photo/x",
+        "googlePhotosOrigin": { "mobileUpload": { "deviceType": "ANDROID_PHONE" } }
+    }))
+    .unwrap()
+}
+
+/// An album's metadata.json.
+pub fn album_json(title: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "title": title, "description": "", "access": "protected",
+        "date": { "timestamp": "1562253012", "formatted": "x" }
+    }))
+    .unwrap()
+}
+
+/// The parts of a Takeout export: each a list of (path in zip, bytes).
+#[derive(Default)]
+pub struct Takeout {
+    pub parts: Vec<Vec<(String, Vec<u8>)>>,
+}
+
+impl Takeout {
+    pub fn new(parts: usize) -> Self {
+        Takeout {
+            parts: (0..parts).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    pub fn add(
+        &mut self,
+        part: usize,
+        path: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> &mut Self {
+        self.parts[part].push((path.into(), bytes.into()));
+        self
+    }
+
+    /// Writes `takeout-20231030T151007Z-00N.zip` files into `dir`.
+    pub fn write(&self, dir: &Path) -> Vec<PathBuf> {
+        std::fs::create_dir_all(dir).unwrap();
+        self.parts
+            .iter()
+            .enumerate()
+            .map(|(i, files)| {
+                let path = dir.join(format!("takeout-20231030T151007Z-{:03}.zip", i + 1));
+                std::fs::write(&path, zip_bytes(files)).unwrap();
+                path
+            })
+            .collect()
+    }
+}
+
+pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::from_date_and_time(2023, 10, 30, 15, 10, 7).unwrap());
+    for (name, bytes) in files {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+pub fn gpbackup(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run gpbackup")
+}
+
+/// Runs `gpbackup process INPUTS -o OUT --timezone Europe/Paris --report OUT.report.json`
+/// and returns (output, parsed report).
+pub fn process(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let report = out.with_extension("report.json");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["process".as_ref()];
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    args.extend([
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--timezone".as_ref(),
+        "Europe/Paris".as_ref(),
+    ]);
+    args.extend(["--report".as_ref(), report.as_os_str()]);
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let output = gpbackup(&args);
+    let report = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (output, report)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Names of the files in `dir` (not folders, not `.gpbackup`), sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn mtime(p: &Path) -> i64 {
+    filetime::FileTime::from_last_modification_time(&std::fs::metadata(p).unwrap()).unix_seconds()
+}
+
+/// EXIF read back with kamadak-exif.
+pub fn exif_of(p: &Path) -> exif::Exif {
+    let bytes = std::fs::read(p).unwrap();
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .unwrap_or_else(|e| panic!("{}: no EXIF: {e}", p.display()))
+}
+
+pub fn exif_ascii(e: &exif::Exif, tag: exif::Tag) -> Option<String> {
+    match &e.get_field(tag, exif::In::PRIMARY)?.value {
+        exif::Value::Ascii(v) => v.first().map(|b| String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+/// A GPS coordinate in signed degrees.
+pub fn exif_coord(e: &exif::Exif, tag: exif::Tag, ref_tag: exif::Tag) -> Option<f64> {
+    let exif::Value::Rational(r) = &e.get_field(tag, exif::In::PRIMARY)?.value else {
+        return None;
+    };
+    let deg = r[0].to_f64() + r[1].to_f64() / 60.0 + r[2].to_f64() / 3600.0;
+    let neg = matches!(exif_ascii(e, ref_tag).as_deref(), Some("S") | Some("W"));
+    Some(if neg { -deg } else { deg })
+}
+
+/// Bytes and mtime of every input, to assert they are untouched.
+pub fn snapshot(paths: &[PathBuf]) -> Vec<(Vec<u8>, i64)> {
+    paths
+        .iter()
+        .map(|p| (std::fs::read(p).unwrap(), mtime(p)))
+        .collect()
+}
+
+/// Media report lines by the file name at the end of their source.
+pub fn report_entry<'a>(
+    report: &'a serde_json::Value,
+    source_suffix: &str,
+) -> &'a serde_json::Value {
+    report["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["source"].as_str().unwrap().ends_with(source_suffix))
+        .unwrap_or_else(|| panic!("no report line for {source_suffix}"))
+}
+
+/// True when exiftool runs. In CI (CI=true) its absence is a failure, not a skip.
+pub fn have_exiftool() -> bool {
+    let ok = Command::new("exiftool")
+        .arg("-ver")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("exiftool is required in CI (apt-get install libimage-exiftool-perl)");
+    }
+    ok
+}
+
+/// `exiftool -j -n` of one file, as its JSON object.
+pub fn exiftool(p: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new("exiftool")
+        .args(["-j", "-n"])
+        .args(extra)
+        .arg(p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "exiftool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0].clone()
+}

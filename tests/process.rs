@@ -1,0 +1,434 @@
+//! End to end: Takeout zips in, dated and deduplicated photo folder out, through the real binary.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+const T1: i64 = 1562253012; // 2019-07-04 15:10:12 UTC = 17:10:12 in Paris
+const T2: i64 = 1579089600; // 2020-01-15 12:00:00 UTC = 13:00:00 in Paris
+const T3: i64 = 1500000000; // 2017-07-14 02:40:00 UTC
+const T5: i64 = 1600000000; // 2020-09-13 12:26:40 UTC
+const EIFFEL: (f64, f64, f64) = (48.8583701, 2.2944813, 35.2);
+const TOKYO: (f64, f64, f64) = (35.6585805, 139.7454329, 0.0);
+
+/// A two-zip Takeout with the usual quirks. Returns the zips.
+fn quirky_takeout(dir: &Path) -> Vec<std::path::PathBuf> {
+    let plain = fixture("plain.jpg");
+    let album = "Takeout/Google Photos/Trip to Paris";
+    let mut t = Takeout::new(2);
+    t.add(0, "Takeout/archive_browser.html", b"<html></html>".to_vec())
+        // Sidecar in the other zip.
+        .add(0, format!("{YEAR}/IMG_0001.jpg"), plain.clone())
+        .add(
+            1,
+            format!("{YEAR}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", T1, Some(EIFFEL)),
+        )
+        // An album copy of the same photo, with its own sidecar and the album's metadata.
+        .add(1, format!("{album}/IMG_0001.jpg"), plain.clone())
+        .add(
+            1,
+            format!("{album}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", T1, Some(EIFFEL)),
+        )
+        .add(
+            1,
+            format!("{album}/metadata.json"),
+            album_json("Trip to Paris"),
+        )
+        // Camera JPEG with its own date; new-style sidecar name.
+        .add(0, format!("{YEAR}/IMG_0002.jpg"), fixture("camera.jpg"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_0002.jpg.supplemental-metadata.json"),
+            sidecar("IMG_0002.jpg", T1, Some(TOKYO)),
+        )
+        // A second upload with the same name: (1) moves after the extension.
+        .add(
+            0,
+            format!("{YEAR}/IMG_0003.jpg"),
+            jpeg_variant(&plain, "three"),
+        )
+        .add(
+            0,
+            format!("{YEAR}/IMG_0003.jpg.json"),
+            sidecar("IMG_0003.jpg", T3, None),
+        )
+        .add(
+            1,
+            format!("{YEAR}/IMG_0003(1).jpg"),
+            jpeg_variant(&plain, "three-again"),
+        )
+        .add(
+            0,
+            format!("{YEAR}/IMG_0003.jpg(1).json"),
+            sidecar("IMG_0003.jpg", T2, None),
+        )
+        // An edited copy shares its original's sidecar.
+        .add(
+            0,
+            format!("{YEAR}/IMG_0005.jpg"),
+            jpeg_variant(&plain, "five"),
+        )
+        .add(
+            1,
+            format!("{YEAR}/IMG_0005-edited.jpg"),
+            jpeg_variant(&plain, "five-edited"),
+        )
+        .add(
+            1,
+            format!("{YEAR}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", T5, Some(EIFFEL)),
+        )
+        // No sidecar anywhere.
+        .add(
+            1,
+            format!("{YEAR}/lonely.jpg"),
+            jpeg_variant(&plain, "lonely"),
+        )
+        // A video: copied as-is, mtime set.
+        .add(0, format!("{YEAR}/VID_0006.mp4"), fixture("clip.mp4"))
+        .add(
+            1,
+            format!("{YEAR}/VID_0006.mp4.json"),
+            sidecar("VID_0006.mp4", T2, None),
+        );
+    t.write(&dir.join("in"))
+}
+
+#[test]
+fn two_zip_takeout_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zips = quirky_takeout(tmp.path());
+    let before = snapshot(&zips);
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    assert_eq!(
+        listing(&out),
+        [
+            "IMG_0001.jpg",
+            "IMG_0002.jpg",
+            "IMG_0003(1).jpg",
+            "IMG_0003.jpg",
+            "IMG_0005-edited.jpg",
+            "IMG_0005.jpg",
+            "VID_0006.mp4",
+            "lonely.jpg"
+        ]
+    );
+
+    // Dates and GPS, read back with kamadak-exif.
+    let e = exif_of(&out.join("IMG_0001.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::OffsetTimeOriginal).as_deref(),
+        Some("+02:00")
+    );
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeDigitized).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+    let lat = exif_coord(&e, exif::Tag::GPSLatitude, exif::Tag::GPSLatitudeRef).unwrap();
+    let lon = exif_coord(&e, exif::Tag::GPSLongitude, exif::Tag::GPSLongitudeRef).unwrap();
+    assert!(
+        (lat - EIFFEL.0).abs() < 1e-6 && (lon - EIFFEL.1).abs() < 1e-6,
+        "{lat},{lon}"
+    );
+
+    // The camera's own date is kept; its make survives; the sidecar's position is added.
+    let e = exif_of(&out.join("IMG_0002.jpg"));
+    assert_eq!(exif_ascii(&e, exif::Tag::Make).as_deref(), Some("Canon"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+    let lon = exif_coord(&e, exif::Tag::GPSLongitude, exif::Tag::GPSLongitudeRef).unwrap();
+    assert!((lon - TOKYO.1).abs() < 1e-6);
+
+    let e = exif_of(&out.join("IMG_0003(1).jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:01:15 13:00:00")
+    );
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::OffsetTimeOriginal).as_deref(),
+        Some("+01:00")
+    );
+    let e = exif_of(&out.join("IMG_0003.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2017:07:14 04:40:00")
+    );
+    assert!(
+        e.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY)
+            .is_none(),
+        "no GPS in its sidecar"
+    );
+    let e = exif_of(&out.join("IMG_0005-edited.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:09:13 14:26:40")
+    );
+
+    // Modification times are the date taken.
+    for (name, t) in [
+        ("IMG_0001.jpg", T1),
+        ("IMG_0002.jpg", T1),
+        ("IMG_0003.jpg", T3),
+        ("IMG_0003(1).jpg", T2),
+        ("IMG_0005.jpg", T5),
+        ("IMG_0005-edited.jpg", T5),
+        ("VID_0006.mp4", T2),
+    ] {
+        assert_eq!(mtime(&out.join(name)), t, "{name}");
+    }
+    // The video and the file without sidecar are byte-for-byte copies.
+    assert_eq!(
+        std::fs::read(out.join("VID_0006.mp4")).unwrap(),
+        fixture("clip.mp4")
+    );
+    assert_eq!(
+        std::fs::read(out.join("lonely.jpg")).unwrap(),
+        jpeg_variant(&fixture("plain.jpg"), "lonely")
+    );
+
+    // The report accounts for every media entry.
+    let media = report["media"].as_array().unwrap();
+    assert_eq!(media.len(), 9);
+    let status = |s: &str| {
+        report_entry(&report, s)["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status("Photos from 2019/IMG_0001.jpg"), "written");
+    assert_eq!(status("Trip to Paris/IMG_0001.jpg"), "duplicate");
+    assert_eq!(
+        report_entry(&report, "Trip to Paris/IMG_0001.jpg")["output"],
+        "IMG_0001.jpg"
+    );
+    assert_eq!(status("lonely.jpg"), "written-without-metadata");
+    assert!(!report_entry(&report, "lonely.jpg")["tried"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let rule = |s: &str| {
+        report_entry(&report, s)["rule"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(rule("IMG_0002.jpg"), "supplemental");
+    assert_eq!(rule("IMG_0003(1).jpg"), "numbered");
+    assert_eq!(rule("IMG_0005-edited.jpg"), "edited");
+    assert!(report["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i.as_str().unwrap().ends_with("archive_browser.html")));
+    assert!(
+        report["unused_sidecars"].as_array().unwrap().is_empty(),
+        "{}",
+        report["unused_sidecars"]
+    );
+    let summary = stderr(&o);
+    assert!(
+        summary.contains("9 media files: 8 written (1 without sidecar), 1 duplicates, 0 failed"),
+        "{summary}"
+    );
+    assert!(summary.contains("matched 8/9"), "{summary}");
+
+    assert_eq!(snapshot(&zips), before, "inputs must be untouched");
+}
+
+#[test]
+fn the_same_input_twice_and_a_rerun_write_nothing_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zips = quirky_takeout(tmp.path());
+    let before = snapshot(&zips);
+    let out = tmp.path().join("photos");
+    // The same zips named twice in one run (a re-download).
+    let copy = tmp.path().join("redownload.zip");
+    std::fs::copy(&zips[0], &copy).unwrap();
+    let mut inputs = zips.clone();
+    inputs.push(copy);
+    let (o, _) = process(&inputs, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = listing(&out);
+    assert_eq!(first.len(), 8);
+    let stamp: Vec<i64> = first.iter().map(|n| mtime(&out.join(n))).collect();
+
+    let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), first, "a rerun writes no new file");
+    assert_eq!(
+        first
+            .iter()
+            .map(|n| mtime(&out.join(n)))
+            .collect::<Vec<_>>(),
+        stamp
+    );
+    for m in report["media"].as_array().unwrap() {
+        assert_eq!(m["status"], "duplicate", "{m}");
+    }
+    assert_eq!(snapshot(&zips), before);
+    // No temp files are left behind.
+    assert_eq!(
+        std::fs::read_dir(out.join(".gpbackup/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing_but_counts_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zips = quirky_takeout(tmp.path());
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&zips, &out, &["--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(stderr(&o).contains("8 would write"), "{}", stderr(&o));
+    assert_eq!(report["media"].as_array().unwrap().len(), 9);
+}
+
+#[test]
+fn extracted_folders_work_like_zips() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("extracted");
+    let mut t = Takeout::new(1);
+    t.add(0, format!("{YEAR}/IMG_0001.jpg"), fixture("plain.jpg"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", T1, Some(EIFFEL)),
+        );
+    for (path, bytes) in &t.parts[0] {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&[root.join("Takeout")], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = exif_of(&out.join("IMG_0001.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+    assert_eq!(mtime(&out.join("IMG_0001.jpg")), T1);
+}
+
+#[test]
+fn name_collisions_between_different_photos_are_numbered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut t = Takeout::new(1);
+    t.add(0, format!("{YEAR}/IMG_0001.jpg"), jpeg_variant(&plain, "a"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", T1, None),
+        )
+        .add(
+            0,
+            "Takeout/Google Photos/Photos from 2020/IMG_0001.jpg",
+            jpeg_variant(&plain, "b"),
+        )
+        .add(
+            0,
+            "Takeout/Google Photos/Photos from 2020/IMG_0001.jpg.json",
+            sidecar("IMG_0001.jpg", T2, None),
+        );
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), ["IMG_0001 (2).jpg", "IMG_0001.jpg"]);
+    assert_eq!(mtime(&out.join("IMG_0001.jpg")), T1);
+    assert_eq!(mtime(&out.join("IMG_0001 (2).jpg")), T2);
+}
+
+#[test]
+fn unusable_inputs_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("photos");
+    let missing = tmp.path().join("nope.zip");
+    let (o, _) = process(&[missing], &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.zip"), "{}", stderr(&o));
+    let notzip = tmp.path().join("notes.zip");
+    std::fs::write(&notzip, b"this is not a zip").unwrap();
+    let (o, _) = process(&[notzip], &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a readable zip"), "{}", stderr(&o));
+    assert!(
+        !out.exists(),
+        "nothing is created before the inputs are checked"
+    );
+}
+
+#[test]
+fn exiftool_reads_what_we_wrote() {
+    if !have_exiftool() {
+        eprintln!("exiftool not installed: skipped outside CI");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let zips = quirky_takeout(tmp.path());
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = exiftool(&out.join("IMG_0001.jpg"), &[]);
+    assert_eq!(j["DateTimeOriginal"], "2019:07:04 17:10:12");
+    assert_eq!(j["OffsetTimeOriginal"], "+02:00");
+    assert_eq!(j["CreateDate"], "2019:07:04 17:10:12");
+    assert!(
+        (j["GPSLatitude"].as_f64().unwrap() - EIFFEL.0).abs() < 1e-6,
+        "{j}"
+    );
+    assert!(
+        (j["GPSLongitude"].as_f64().unwrap() - EIFFEL.1).abs() < 1e-6,
+        "{j}"
+    );
+    assert!(
+        (j["GPSAltitude"].as_f64().unwrap() - EIFFEL.2).abs() < 0.01,
+        "{j}"
+    );
+    let j = exiftool(&out.join("IMG_0002.jpg"), &[]);
+    assert_eq!(j["Make"], "Canon");
+    assert_eq!(j["Model"], "Canon EOS 80D");
+    assert!(
+        (j["GPSLatitude"].as_f64().unwrap() - TOKYO.0).abs() < 1e-6,
+        "{j}"
+    );
+    // The EXIF we create, and the camera EXIF we extend, pass exiftool's validation.
+    for name in ["IMG_0001.jpg", "IMG_0002.jpg", "IMG_0005-edited.jpg"] {
+        let v = exiftool(&out.join(name), &["-validate", "-warning", "-error", "-a"]);
+        assert_eq!(
+            v["Validate"], "0 0 0",
+            "{name}: errors, warnings, minor: {v}"
+        );
+    }
+    // Maker-independent camera tags survive the rewrite unchanged.
+    let before = exiftool(&fixture_path("camera.jpg"), &["-EXIF:all"]);
+    let after = exiftool(&out.join("IMG_0002.jpg"), &["-EXIF:all"]);
+    for tag in [
+        "Make",
+        "Model",
+        "Orientation",
+        "Software",
+        "DateTimeOriginal",
+        "OffsetTimeOriginal",
+        "ExifVersion",
+    ] {
+        assert_eq!(before[tag], after[tag], "{tag}");
+    }
+}
