@@ -1,0 +1,51 @@
+//! The README's first command, on the committed sample Takeout in `fixtures/sample/`.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+#[test]
+fn sample_takeout_summary_and_dates() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let mut zips: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    zips.sort();
+    assert_eq!(zips.len(), 2);
+    let before = snapshot(&zips);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stderr(&o);
+    assert!(
+        s.contains("13 media files: 12 written (1 without sidecar), 1 duplicates, 0 failed"),
+        "{s}"
+    );
+    assert!(
+        s.contains("matched 12/13 (exact 7, supplemental 2, numbered 1, edited 1, live-photo 1)"),
+        "{s}"
+    );
+    assert_eq!(listing(&out).len(), 12);
+    // The Live Photo's video half takes its still's date.
+    assert_eq!(mtime(&out.join("IMG_0013.MOV")), 1562000000);
+    assert_eq!(report_entry(&report, "IMG_0013.MOV")["rule"], "live-photo");
+    // The file without a sidecar is dated from its name.
+    let lonely = report_entry(&report, "IMG_20200614_093000.jpg");
+    assert_eq!(lonely["status"], "written-without-metadata");
+    assert_eq!(lonely["date_source"], "file-name");
+    let e = exif_of(&out.join("IMG_20200614_093000.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:06:14 09:30:00")
+    );
+    // The description reaches the file.
+    let e = exif_of(&out.join("IMG_20190704_171012.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::ImageDescription).as_deref(),
+        Some("Eiffel tower at dusk")
+    );
+    assert_eq!(snapshot(&zips), before);
+}
