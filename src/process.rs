@@ -163,19 +163,28 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         .filter(|i| classes[*i] == Class::Json)
         .collect();
     sort_by_disk_order(&catalog.entries, &mut json_entries);
+    // One reader (one open file per zip) per worker thread, built from the central
+    // directories parsed once above.
+    let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(catalog.reader()))
+        .collect();
+    let with_reader = |f: &mut dyn FnMut(&mut Reader)| {
+        let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+        f(&mut readers[slot].lock().expect("reader lock"))
+    };
     let parsed: Vec<(usize, Result<JsonFile, String>)> = json_entries
         .par_iter()
-        .map_init(
-            || catalog.reader(),
-            |reader, &i| {
-                let e = &catalog.entries[i];
-                let res = reader
+        .map(|&i| {
+            let e = &catalog.entries[i];
+            let mut res = Err(String::new());
+            with_reader(&mut |reader| {
+                res = reader
                     .read_small(e, sidecar::MAX_JSON_BYTES)
                     .map_err(|err| format!("cannot read: {err}"))
                     .and_then(|bytes| sidecar::parse(&bytes));
-                (i, res)
-            },
-        )
+            });
+            (i, res)
+        })
         .collect();
 
     let mut sidecars: Vec<SidecarData> = Vec::new();
@@ -313,10 +322,11 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         .collect();
     let done: Vec<Vec<(usize, MediaReport)>> = planned
         .par_iter()
-        .map_init(
-            || catalog.reader(),
-            |reader, (group, name)| ctx.process_group(reader, group, name),
-        )
+        .map(|(group, name)| {
+            let mut done = Vec::new();
+            with_reader(&mut |reader| done = ctx.process_group(reader, group, name));
+            done
+        })
         .collect();
     ctx.progress.finish_and_clear();
     for (idx, r) in done.into_iter().flatten() {

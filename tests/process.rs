@@ -432,3 +432,31 @@ fn exiftool_reads_what_we_wrote() {
         assert_eq!(before[tag], after[tag], "{tag}");
     }
 }
+
+#[test]
+fn zip64_archives_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = vec![
+        (format!("{YEAR}/IMG_0001.jpg"), fixture("plain.jpg")),
+        (
+            format!("{YEAR}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", T1, Some(EIFFEL)),
+        ),
+    ];
+    let bytes = zip_bytes_with(&files, true);
+    // The archive really is zip64: its end-of-central-directory locator is there.
+    assert!(
+        bytes.windows(4).any(|w| w == b"PK\x06\x07"),
+        "no zip64 locator"
+    );
+    let zip = tmp.path().join("takeout-001.zip");
+    std::fs::write(&zip, bytes).unwrap();
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&[zip], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = exif_of(&out.join("IMG_0001.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+}

@@ -107,8 +107,19 @@ impl Takeout {
 }
 
 pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    zip_bytes_with(files, false)
+}
+
+/// A zip of `files`; with `zip64`, every entry carries zip64 extra fields (as Takeout parts
+/// over 4 GB do).
+pub fn zip_bytes_with(files: &[(String, Vec<u8>)], zip64: bool) -> Vec<u8> {
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    if zip64 {
+        // Forces the zip64 end-of-central-directory record and locator.
+        w.set_raw_zip64_extensible_data_sector(Box::new([]));
+    }
     let opts = SimpleFileOptions::default()
+        .large_file(zip64)
         .compression_method(CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::from_date_and_time(2023, 10, 30, 15, 10, 7).unwrap());
     for (name, bytes) in files {
