@@ -460,3 +460,50 @@ fn zip64_archives_are_read() {
         Some("2019:07:04 17:10:12")
     );
 }
+
+#[test]
+fn the_cameras_date_is_kept_unless_overwrite_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(1);
+    // The camera says 2019-07-04; the user corrected it to 2020-01-15 in Google Photos.
+    t.add(0, format!("{YEAR}/IMG_0002.jpg"), fixture("camera.jpg"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_0002.jpg.json"),
+            sidecar("IMG_0002.jpg", T2, None),
+        );
+    let zips = t.write(&tmp.path().join("in"));
+
+    let out = tmp.path().join("kept");
+    let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = exif_of(&out.join("IMG_0002.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:04 17:10:12")
+    );
+    let notes = report_entry(&report, "IMG_0002.jpg")["notes"].to_string();
+    assert!(
+        notes.contains("differs from the sidecar's by 194 days"),
+        "{notes}"
+    );
+    assert_eq!(
+        mtime(&out.join("IMG_0002.jpg")),
+        T2,
+        "the mtime is the sidecar's date taken"
+    );
+
+    let out = tmp.path().join("overwritten");
+    let (o, _) = process(&zips, &out, &["--overwrite-dates"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = exif_of(&out.join("IMG_0002.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:01:15 13:00:00")
+    );
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::OffsetTimeOriginal).as_deref(),
+        Some("+01:00")
+    );
+    assert_eq!(exif_ascii(&e, exif::Tag::Make).as_deref(), Some("Canon"));
+}
