@@ -114,6 +114,8 @@ pub struct SidecarIndex<'a> {
     by_core: HashMap<(String, String, Option<u32>), Vec<usize>>,
     /// loose title key → sidecars
     by_title: HashMap<String, Vec<usize>>,
+    /// first `MIN_TRUNCATED_STEM` characters of a long title's loose stem → its loose title
+    by_title_start: HashMap<String, Vec<String>>,
 }
 
 /// Lower-cased NFC with every character that Takeout may have replaced in a zip name
@@ -138,6 +140,7 @@ impl<'a> SidecarIndex<'a> {
             by_name: HashMap::with_capacity(sidecars.len()),
             by_core: HashMap::with_capacity(sidecars.len()),
             by_title: HashMap::new(),
+            by_title_start: HashMap::new(),
         };
         for (i, s) in sidecars.iter().enumerate() {
             let dir = key(&s.dir);
@@ -151,7 +154,16 @@ impl<'a> SidecarIndex<'a> {
                 .or_default()
                 .push(i);
             if let Some(t) = &s.title {
-                idx.by_title.entry(loose_key(t)).or_default().push(i);
+                let loose = loose_key(t);
+                let (stem, _) = split_ext(&loose);
+                if char_len(stem) > MIN_TRUNCATED_STEM {
+                    let start = clip_chars(stem, MIN_TRUNCATED_STEM).to_string();
+                    let titles = idx.by_title_start.entry(start).or_default();
+                    if !titles.contains(&loose) {
+                        titles.push(loose.clone());
+                    }
+                }
+                idx.by_title.entry(loose).or_default().push(i);
             }
         }
         idx
@@ -264,14 +276,17 @@ impl<'a> SidecarIndex<'a> {
             // The zip cut a long title down to about 47 characters, keeping the extension.
             let stem = loose_key(&p.stem);
             let ext = loose_key(&p.ext);
+            let start = clip_chars(&stem, MIN_TRUNCATED_STEM);
             let mut found: Vec<usize> = self
-                .by_title
-                .iter()
-                .filter(|(t, _)| {
+                .by_title_start
+                .get(start)
+                .into_iter()
+                .flatten()
+                .filter(|t| {
                     let (ts, te) = split_ext(t);
                     te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
                 })
-                .flat_map(|(_, ids)| ids.iter().copied())
+                .flat_map(|t| self.by_title[t].iter().copied())
                 .filter(|i| in_dir(i))
                 .collect();
             found.sort_unstable();

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::hash::{self, HashingReader, HashingWriter};
 use crate::manifest::{self, Manifest, SourceKey};
-use crate::matcher::{self, Match, MediaRef, SidecarRef};
+use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
 use crate::metadata::{self, jpeg, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
@@ -102,6 +102,13 @@ struct SidecarData {
     parsed: Result<Sidecar, String>,
 }
 
+/// A content already in the output: its path, and the sidecar its metadata came from.
+#[derive(Debug, Clone)]
+struct Known {
+    path: String,
+    sidecar: Option<usize>,
+}
+
 /// Shared, read-only state of the media stage, plus the hash registry.
 struct Ctx<'a> {
     opts: &'a Options,
@@ -111,7 +118,7 @@ struct Ctx<'a> {
     out: &'a OutputDir,
     manifest: &'a Manifest,
     /// Content hash → output path, for everything in the output (this run and earlier ones).
-    registry: Mutex<HashMap<u128, String>>,
+    registry: Mutex<HashMap<u128, Known>>,
     progress: ProgressBar,
 }
 
@@ -259,8 +266,18 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         }
         item.found = m;
     }
-    for (s, used) in sidecars.iter().zip(&used) {
-        if let (false, Ok(parsed)) = (used, &s.parsed) {
+    // A second copy of a used sidecar (a part downloaded twice) is not "unused".
+    let used_names: HashSet<(String, String)> = sidecar_refs
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(r, _)| (key(&r.dir), key(&r.name)))
+        .collect();
+    for ((s, r), used) in sidecars.iter().zip(&sidecar_refs).zip(&used) {
+        if *used || used_names.contains(&(key(&r.dir), key(&r.name))) {
+            continue;
+        }
+        if let Ok(parsed) = &s.parsed {
             report.unused_sidecars.push(JsonReport {
                 source: catalog.describe(&catalog.entries[s.entry]),
                 title: parsed.title.clone(),
@@ -285,7 +302,13 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         registry: Mutex::new(
             manifest
                 .entries()
-                .filter_map(|(h, p)| Some((u128::from_str_radix(h, 16).ok()?, p.to_string())))
+                .filter_map(|(h, p)| {
+                    let known = Known {
+                        path: p.to_string(),
+                        sidecar: None,
+                    };
+                    Some((u128::from_str_radix(h, 16).ok()?, known))
+                })
                 .collect(),
         ),
         progress: progress_bar(opts.progress, &items, &catalog.entries),
@@ -590,20 +613,35 @@ impl Ctx<'_> {
                 return Some(r);
             }
         };
-        let path = self.registry.lock().expect("registry").get(&h).cloned()?;
-        self.fill_dates_without_reading(idx, &mut r);
-        r.status = Status::Duplicate;
-        r.output = Some(path.clone());
-        self.record_duplicate(idx, h, &path);
+        let known = self.registry.lock().expect("registry").get(&h).cloned()?;
+        let (taken, source) = self.planned_date(idx);
+        r.taken = taken;
+        r.date_source = source;
+        self.mark_duplicate(idx, h, &known, &mut r);
         Some(r)
     }
 
-    /// For a duplicate: the date the sidecar or the name gives (the file's own EXIF date is
-    /// in the copy that was written).
-    fn fill_dates_without_reading(&self, idx: usize, r: &mut MediaReport) {
-        let (taken, source) = self.planned_date(idx);
-        r.taken = taken;
-        r.date_source = taken.and(source);
+    /// Records `r` as a duplicate of `known`. A copy without a sidecar of its own (an album
+    /// copy) takes the sidecar of its twin: that is the metadata its content carries.
+    fn mark_duplicate(&self, idx: usize, h: u128, known: &Known, r: &mut MediaReport) {
+        r.status = Status::Duplicate;
+        r.output = Some(known.path.clone());
+        if let (None, Some(s)) = (self.items[idx].found, known.sidecar) {
+            r.rule = Some(Rule::AlbumTwin);
+            r.tried.clear();
+            r.sidecar = Some(
+                self.catalog
+                    .describe(&self.catalog.entries[self.sidecars[s].entry]),
+            );
+            if let Ok(twin) = &self.sidecars[s].parsed {
+                if r.date_source != Some(DateSource::Exif) && twin.taken.is_some() {
+                    r.taken = twin.taken;
+                    r.date_source = Some(DateSource::Sidecar);
+                }
+                r.gps = twin.geo;
+            }
+        }
+        self.record_duplicate(idx, h, &known.path);
     }
 
     /// The date the sidecar (or failing that the file name) gives, before the file is read.
@@ -760,15 +798,20 @@ impl Ctx<'_> {
         // Already in the output (another group, or an earlier run)?
         {
             let mut registry = self.registry.lock().expect("registry");
-            if let Some(existing_path) = registry.get(&src_hash).cloned() {
+            if let Some(known) = registry.get(&src_hash).cloned() {
                 drop(registry);
                 cleanup(&temp);
-                r.status = Status::Duplicate;
-                r.output = Some(existing_path.clone());
-                self.record_duplicate(idx, src_hash, &existing_path);
+                self.mark_duplicate(idx, src_hash, &known, r);
                 return Ok(());
             }
-            registry.insert(src_hash, name.to_string());
+            let sidecar = self.items[idx].found.map(|m| m.sidecar);
+            registry.insert(
+                src_hash,
+                Known {
+                    path: name.to_string(),
+                    sidecar,
+                },
+            );
         }
         if let Some((tmp_path, file)) = temp {
             if let Err(err) = self.out.commit(&tmp_path, file, name, taken) {

@@ -40,6 +40,16 @@ pub fn jpeg_variant(base: &[u8], tag: &str) -> Vec<u8> {
     out
 }
 
+/// A distinct but valid ISO-BMFF file (HEIC, MP4, MOV): `base` with a `free` box carrying
+/// `tag` appended.
+pub fn isobmff_variant(base: &[u8], tag: &str) -> Vec<u8> {
+    let mut out = base.to_vec();
+    out.extend_from_slice(&((tag.len() + 8) as u32).to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.extend_from_slice(tag.as_bytes());
+    out
+}
+
 /// A media sidecar as Google writes it.
 pub fn sidecar(title: &str, taken: i64, geo: Option<(f64, f64, f64)>) -> Vec<u8> {
     let (lat, lon, alt) = geo.unwrap_or((0.0, 0.0, 0.0));
