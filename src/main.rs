@@ -62,9 +62,11 @@ struct ProcessArgs {
     #[arg(short, long)]
     quiet: bool,
 
-    /// Time zone for dates written into files: `local` (this machine's), `UTC`, or an IANA
-    /// name such as `Europe/Paris`. Takeout dates are UTC; EXIF dates are local wall-clock time.
-    #[arg(long, value_name = "ZONE", default_value = "local")]
+    /// Time zone for dates written into files. `auto`: the file's own offset, else the zone
+    /// at its GPS position (offline lookup), else this machine's zone. Or one zone for every
+    /// file: `local` (this machine's), `UTC`, or an IANA name such as `Europe/Paris`.
+    /// Takeout dates are UTC; EXIF dates are local wall-clock time.
+    #[arg(long, value_name = "ZONE", default_value = "auto")]
     timezone: String,
 
     /// Replace a date taken that a file already carries with the sidecar's date.

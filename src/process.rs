@@ -644,6 +644,13 @@ impl Ctx<'_> {
         self.record_duplicate(idx, h, &known.path);
     }
 
+    /// The position the sidecar gives.
+    fn geo_of(&self, idx: usize) -> Option<crate::sidecar::Geo> {
+        self.sidecar_of(idx)
+            .and_then(Result::ok)
+            .and_then(|s| s.geo)
+    }
+
     /// The date the sidecar (or failing that the file name) gives, before the file is read.
     fn planned_date(&self, idx: usize) -> (Option<i64>, Option<DateSource>) {
         if let Some(Ok(s)) = self.sidecar_of(idx) {
@@ -652,7 +659,7 @@ impl Ctx<'_> {
             }
         }
         let from_name = crate::dates::from_file_name(self.entry(idx).name())
-            .and_then(|d| metadata::local_to_utc(d, None, &self.opts.timezone));
+            .and_then(|d| metadata::local_to_utc(d, None, &self.opts.timezone, self.geo_of(idx)));
         (from_name, from_name.map(|_| DateSource::FileName))
     }
 
@@ -772,7 +779,7 @@ impl Ctx<'_> {
         // The date taken, best source first.
         let existing = written
             .existing_date
-            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone));
+            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone, tags.geo));
         let (taken, source) = match (planned_source, existing) {
             (Some(DateSource::Sidecar), _) => (planned, planned_source),
             (_, Some(t)) => (Some(t), Some(DateSource::Exif)),

@@ -181,7 +181,7 @@ fn new_header(
         if write_date {
             let local = tags
                 .taken
-                .and_then(|t| zone.localize(t))
+                .and_then(|t| zone.localize(t, tags.geo, ex.offset_original))
                 .ok_or("date out of range")?;
             let stamp = local.format("%Y:%m:%d %H:%M:%S").to_string();
             let offset = local.format("%:z").to_string();

@@ -1,39 +1,79 @@
 //! Turning UTC instants from sidecars into the wall-clock time and offset that EXIF wants.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
+use std::sync::OnceLock;
+
 use chrono_tz::Tz;
+
+use crate::sidecar::Geo;
 
 /// Which zone a UTC date taken is shown in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TimeZoneChoice {
-    /// One IANA zone (or UTC) for every file.
+    /// One IANA zone (or UTC) for every file, as the user asked.
     Zone(Tz),
+    /// Per file: the file's own offset, else the zone at its GPS position (offline lookup),
+    /// else `fallback` (this machine's zone).
+    Auto { fallback: Tz },
 }
 
 impl TimeZoneChoice {
-    /// Parses `local`, `UTC` or an IANA name such as `Europe/Paris`.
+    /// Parses `auto`, `local`, `UTC` or an IANA name such as `Europe/Paris`.
     pub fn parse(s: &str) -> Result<TimeZoneChoice, String> {
         match s {
+            "auto" => Ok(TimeZoneChoice::Auto { fallback: local_zone()? }),
             "local" => Ok(TimeZoneChoice::Zone(local_zone()?)),
             "UTC" | "utc" | "Z" => Ok(TimeZoneChoice::Zone(Tz::UTC)),
             name => name.parse::<Tz>().map(TimeZoneChoice::Zone).map_err(|_| {
                 format!(
-                    "unknown time zone '{name}' (use local, UTC or an IANA name like Europe/Paris)"
+                    "unknown time zone '{name}' (use auto, local, UTC or an IANA name like Europe/Paris)"
                 )
             }),
         }
     }
 
-    /// The date taken at `utc` seconds as local wall-clock time with its offset.
-    pub fn localize(&self, utc: i64) -> Option<DateTime<FixedOffset>> {
-        let instant = DateTime::<Utc>::from_timestamp(utc, 0)?;
+    /// The zone a photo taken at `geo` is shown in (its own offset aside).
+    pub fn zone_for(&self, geo: Option<Geo>) -> Tz {
         match self {
-            TimeZoneChoice::Zone(tz) => {
-                let local = instant.with_timezone(tz);
-                Some(local.with_timezone(&local.offset().fix()))
-            }
+            TimeZoneChoice::Zone(tz) => *tz,
+            TimeZoneChoice::Auto { fallback } => geo.and_then(zone_at).unwrap_or(*fallback),
         }
     }
+
+    /// The date taken at `utc` seconds as wall-clock time with its offset. In `auto` mode a
+    /// file's own offset (`own`, from its OffsetTimeOriginal) wins over its position.
+    pub fn localize(
+        &self,
+        utc: i64,
+        geo: Option<Geo>,
+        own: Option<FixedOffset>,
+    ) -> Option<DateTime<FixedOffset>> {
+        let instant = DateTime::<Utc>::from_timestamp(utc, 0)?;
+        if let (TimeZoneChoice::Auto { .. }, Some(off)) = (self, own) {
+            return Some(instant.with_timezone(&off));
+        }
+        let local = instant.with_timezone(&self.zone_for(geo));
+        Some(local.with_timezone(&local.offset().fix()))
+    }
+}
+
+/// The IANA zone at a position, from the boundary data built into the binary (no network).
+/// Positions at sea get the nautical `Etc/GMT±N` zones.
+fn zone_at(geo: Geo) -> Option<Tz> {
+    static FINDER: OnceLock<tzf_rs::DefaultFinder> = OnceLock::new();
+    let finder = FINDER.get_or_init(tzf_rs::DefaultFinder::new);
+    let name = finder.get_tz_name(geo.lon, geo.lat);
+    if let Ok(tz) = name.parse::<Tz>() {
+        return Some(tz);
+    }
+    // Outside every boundary: the nautical zone of the longitude (15° each, sign inverted).
+    let hours = (geo.lon / 15.0).round() as i32;
+    let name = match hours {
+        0 => "Etc/GMT".to_string(),
+        h if h > 0 => format!("Etc/GMT-{h}"),
+        h => format!("Etc/GMT+{}", -h),
+    };
+    name.parse::<Tz>().ok()
 }
 
 /// This machine's zone (the `TZ` variable, then the system setting).
@@ -67,18 +107,21 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
         .map(|d| *d.offset())
 }
 
-/// The instant a wall-clock EXIF date stands for, given its own offset or else the zone.
+/// The instant a wall-clock date (from EXIF or a file name) stands for, given its own offset,
+/// or else the zone the photo was taken in.
 pub fn local_to_utc(
     local: NaiveDateTime,
     offset: Option<FixedOffset>,
     zone: &TimeZoneChoice,
+    geo: Option<Geo>,
 ) -> Option<i64> {
-    match (offset, zone) {
-        (Some(off), _) => off
+    match offset {
+        Some(off) => off
             .from_local_datetime(&local)
             .single()
             .map(|d| d.timestamp()),
-        (None, TimeZoneChoice::Zone(tz)) => tz
+        None => zone
+            .zone_for(geo)
             .from_local_datetime(&local)
             .earliest()
             .map(|d| d.timestamp()),
@@ -89,38 +132,91 @@ pub fn local_to_utc(
 mod tests {
     use super::*;
 
-    #[test]
-    fn paris_summer_and_winter() {
-        let z = TimeZoneChoice::parse("Europe/Paris").unwrap();
-        // 2019-07-04 15:10:12 UTC → 17:10:12 +02:00
-        let d = z.localize(1562253012).unwrap();
-        assert_eq!(
-            d.format("%Y:%m:%d %H:%M:%S %:z").to_string(),
-            "2019:07:04 17:10:12 +02:00"
-        );
-        // 2020-01-15 12:00:00 UTC → 13:00:00 +01:00
-        let d = z.localize(1579089600).unwrap();
-        assert_eq!(d.format("%H:%M %:z").to_string(), "13:00 +01:00");
+    const JULY: i64 = 1562253012; // 2019-07-04 15:10:12 UTC
+    const JANUARY: i64 = 1579089600; // 2020-01-15 12:00:00 UTC
+
+    fn fmt(z: &TimeZoneChoice, t: i64, geo: Option<Geo>, own: Option<FixedOffset>) -> String {
+        z.localize(t, geo, own)
+            .unwrap()
+            .format("%Y:%m:%d %H:%M:%S %:z")
+            .to_string()
+    }
+
+    fn at(lat: f64, lon: f64) -> Option<Geo> {
+        Some(Geo {
+            lat,
+            lon,
+            alt: None,
+        })
+    }
+
+    fn auto() -> TimeZoneChoice {
+        // The machine's zone is the fallback: make it something far from every test position.
+        TimeZoneChoice::Auto {
+            fallback: "Pacific/Honolulu".parse().unwrap(),
+        }
     }
 
     #[test]
-    fn tokyo_new_york_utc() {
-        let t = TimeZoneChoice::parse("Asia/Tokyo")
-            .unwrap()
-            .localize(1562253012)
-            .unwrap();
-        assert_eq!(t.format("%H:%M:%S %:z").to_string(), "00:10:12 +09:00");
-        let n = TimeZoneChoice::parse("America/New_York")
-            .unwrap()
-            .localize(1562253012)
-            .unwrap();
-        assert_eq!(n.format("%H:%M:%S %:z").to_string(), "11:10:12 -04:00");
-        let u = TimeZoneChoice::parse("UTC")
-            .unwrap()
-            .localize(1562253012)
-            .unwrap();
-        assert_eq!(u.format("%H:%M:%S %:z").to_string(), "15:10:12 +00:00");
+    fn explicit_zones() {
+        let paris = TimeZoneChoice::parse("Europe/Paris").unwrap();
+        assert_eq!(fmt(&paris, JULY, None, None), "2019:07:04 17:10:12 +02:00");
+        assert_eq!(
+            fmt(&paris, JANUARY, None, None),
+            "2020:01:15 13:00:00 +01:00"
+        );
+        // An explicit zone applies whatever the position.
+        assert_eq!(
+            fmt(&paris, JULY, at(35.66, 139.75), None),
+            "2019:07:04 17:10:12 +02:00"
+        );
+        let tokyo = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
+        assert_eq!(fmt(&tokyo, JULY, None, None), "2019:07:05 00:10:12 +09:00");
+        let ny = TimeZoneChoice::parse("America/New_York").unwrap();
+        assert_eq!(fmt(&ny, JULY, None, None), "2019:07:04 11:10:12 -04:00");
+        let utc = TimeZoneChoice::parse("UTC").unwrap();
+        assert_eq!(fmt(&utc, JULY, None, None), "2019:07:04 15:10:12 +00:00");
         assert!(TimeZoneChoice::parse("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn auto_uses_the_position() {
+        let z = auto();
+        // Paris, summer and winter.
+        assert_eq!(
+            fmt(&z, JULY, at(48.8584, 2.2945), None),
+            "2019:07:04 17:10:12 +02:00"
+        );
+        assert_eq!(
+            fmt(&z, JANUARY, at(48.8584, 2.2945), None),
+            "2020:01:15 13:00:00 +01:00"
+        );
+        // Tokyo: 09:00 UTC is 18:00 there.
+        assert_eq!(
+            fmt(&z, 1562230800, at(35.6586, 139.7454), None),
+            "2019:07:04 18:00:00 +09:00"
+        );
+        // New York, summer.
+        assert_eq!(
+            fmt(&z, JULY, at(40.7484, -73.9857), None),
+            "2019:07:04 11:10:12 -04:00"
+        );
+        // Mid-Atlantic, at sea: the nautical zone (30°W → UTC-2).
+        assert_eq!(
+            fmt(&z, JULY, at(30.0, -30.0), None),
+            "2019:07:04 13:10:12 -02:00"
+        );
+        // No position: the machine's zone.
+        assert_eq!(fmt(&z, JULY, None, None), "2019:07:04 05:10:12 -10:00");
+    }
+
+    #[test]
+    fn auto_prefers_the_files_own_offset() {
+        let own = FixedOffset::east_opt(3 * 3600);
+        assert_eq!(
+            fmt(&auto(), JULY, at(48.8584, 2.2945), own),
+            "2019:07:04 18:10:12 +03:00"
+        );
     }
 
     #[test]
@@ -129,7 +225,12 @@ mod tests {
         let off = parse_offset("+02:00");
         assert_eq!(off.unwrap().local_minus_utc(), 7200);
         let z = TimeZoneChoice::parse("UTC").unwrap();
-        assert_eq!(local_to_utc(d, off, &z), Some(1562253012));
+        assert_eq!(local_to_utc(d, off, &z, None), Some(JULY));
+        // Without an offset: the zone of the position.
+        assert_eq!(
+            local_to_utc(d, None, &auto(), at(48.8584, 2.2945)),
+            Some(JULY)
+        );
         assert_eq!(parse_exif_datetime("0000:00:00 00:00:00"), None);
         assert_eq!(parse_exif_datetime("    :  :     :  :  "), None);
     }
