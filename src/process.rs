@@ -26,7 +26,7 @@ use crate::hash::{self, HashingReader, HashingWriter};
 use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
-use crate::metadata::{self, jpeg, Tags, TimeZoneChoice, Written};
+use crate::metadata::{self, isobmff, jpeg, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
 use crate::output::OutputDir;
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
@@ -751,6 +751,7 @@ impl Ctx<'_> {
         let mut dst = HashingWriter::new(sink);
         let copied: io::Result<Written> = match kind {
             MediaKind::Jpeg => jpeg::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
+            MediaKind::IsoVideo => isobmff::rewrite(&mut chained, &mut dst, &tags),
             _ => io::copy(&mut chained, &mut dst).map(|_| Written::default()),
         }
         .and_then(|w| dst.flush().map(|_| w));
