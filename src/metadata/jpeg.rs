@@ -8,17 +8,11 @@
 
 use std::io::{self, Read, Write};
 
-use little_exif::exif_tag::ExifTag;
-use little_exif::filetype::FileExtension;
-use little_exif::metadata::Metadata;
-use little_exif::rational::uR64;
-
-use super::time::{parse_exif_datetime, parse_offset};
-use super::{dms, Tags, TimeZoneChoice, Written};
+use super::exif_block::{self, ascii, ImageFacts, EXIF_PREFIX};
+use super::{Tags, TimeZoneChoice, Written};
 
 /// Header segments larger than this in total are not parsed (the file is copied unchanged).
 const MAX_HEADER: usize = 16 * 1024 * 1024;
-const EXIF_PREFIX: &[u8] = b"Exif\0\0";
 
 /// A parsed JPEG header: `head` holds every byte read so far; `segments` index into it.
 struct Header {
@@ -145,107 +139,18 @@ fn new_header(
         .iter()
         .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
         .copied();
-    let existing = match exif_seg {
-        Some((_, s, e)) => Some(
-            Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..e])
-                .map_err(|e| format!("the file's EXIF cannot be read ({e}), left untouched"))?,
-        ),
-        None => None,
+    let existing = exif_seg.map(|(_, s, e)| &h.head[s + 4 + EXIF_PREFIX.len()..e]);
+    let facts = ImageFacts {
+        dimensions: h.dimensions(),
+        density: h.jfif_density(),
     };
-    let ex = existing.clone().unwrap_or_default();
-    written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
-
-    let write_date = tags.taken.is_some() && (ex.date_original.is_none() || tags.overwrite_dates);
-    let write_gps = tags.geo.is_some() && !ex.has_gps;
-    let write_description = tags.description.is_some() && !ex.has_description;
-    if !write_date && !write_gps && !write_description {
+    let Some(tiff) = exif_block::encode(existing, &facts, tags, zone, written)? else {
         return Ok(None);
-    }
-
-    // little_exif re-encodes the whole block; it has panicked on odd input before, so a
-    // panic here means "leave this file's metadata alone", never a lost photo.
-    let head = &h.head;
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut md = match exif_seg {
-            Some((_, s, e)) => {
-                let mut mini = vec![0xFF, 0xD8];
-                mini.extend_from_slice(&head[s..e]);
-                mini.extend_from_slice(&[0xFF, 0xD9]);
-                Metadata::new_from_vec(&mini, FileExtension::JPEG)
-                    .map_err(|e| format!("EXIF could not be decoded for rewriting ({e})"))?
-            }
-            None => Metadata::new(),
-        };
-        add_required_tags(&mut md, &ex, h);
-        let mut date = None;
-        if write_date {
-            let local = tags
-                .taken
-                .and_then(|t| zone.localize(t, tags.geo, ex.offset_original))
-                .ok_or("date out of range")?;
-            let stamp = local.format("%Y:%m:%d %H:%M:%S").to_string();
-            let offset = local.format("%:z").to_string();
-            md.set_tag(ExifTag::DateTimeOriginal(stamp.clone()));
-            md.set_tag(ExifTag::OffsetTimeOriginal(offset.clone()));
-            if !ex.has_create_date || tags.overwrite_dates {
-                md.set_tag(ExifTag::CreateDate(stamp));
-                md.set_tag(ExifTag::OffsetTimeDigitized(offset));
-            }
-            date = Some(local);
-        }
-        if write_gps {
-            let g = tags.geo.expect("checked above");
-            let r = |v: [(u32, u32); 3]| {
-                v.iter()
-                    .map(|(n, d)| uR64 {
-                        nominator: *n,
-                        denominator: *d,
-                    })
-                    .collect::<Vec<_>>()
-            };
-            md.set_tag(ExifTag::GPSVersionID(vec![2, 3, 0, 0]));
-            md.set_tag(ExifTag::GPSLatitudeRef(
-                if g.lat < 0.0 { "S" } else { "N" }.into(),
-            ));
-            md.set_tag(ExifTag::GPSLatitude(r(dms(g.lat))));
-            md.set_tag(ExifTag::GPSLongitudeRef(
-                if g.lon < 0.0 { "W" } else { "E" }.into(),
-            ));
-            md.set_tag(ExifTag::GPSLongitude(r(dms(g.lon))));
-            if let Some(alt) = g.alt {
-                md.set_tag(ExifTag::GPSAltitudeRef(vec![u8::from(alt < 0.0)]));
-                let cm = (alt.abs() * 100.0).round() as u32;
-                md.set_tag(ExifTag::GPSAltitude(vec![uR64 {
-                    nominator: cm,
-                    denominator: 100,
-                }]));
-            }
-        }
-        if write_description {
-            md.set_tag(ExifTag::ImageDescription(
-                tags.description.clone().unwrap_or_default(),
-            ));
-        }
-        let tiff = md
-            .encode()
-            .map_err(|e| format!("EXIF could not be encoded ({e})"))?;
-        Ok::<_, String>((tiff, date))
-    }))
-    .map_err(|_| "the EXIF library failed on this file".to_string())??;
-    let (tiff, date) = encoded;
-
+    };
     let seg_len = 2 + EXIF_PREFIX.len() + tiff.len();
     if seg_len > 0xFFFF {
         return Err("the EXIF block would exceed 64 KB".into());
     }
-    // Check the block we made with the independent reader before using it.
-    let check =
-        Existing::read(&tiff).map_err(|e| format!("re-encoded EXIF is unreadable ({e})"))?;
-    if write_date && check.date_original.is_none() || write_gps && !check.has_gps {
-        return Err("re-encoded EXIF lost the new tags".into());
-    }
-    written.written_date = date;
-
     let mut segment = Vec::with_capacity(seg_len + 2);
     segment.extend_from_slice(&[0xFF, 0xE1]);
     segment.extend_from_slice(&(seg_len as u16).to_be_bytes());
@@ -275,51 +180,6 @@ fn new_header(
     }
     debug_assert!(body <= h.head.len());
     Ok(Some(out))
-}
-
-/// The tags EXIF 2.3 requires in a JPEG (as exiftool `-validate` checks them), with the
-/// value gpbackup writes when a file lacks one. Only added when the block is re-encoded anyway.
-fn add_required_tags(md: &mut Metadata, ex: &Existing, h: &Header) {
-    let missing = |t: exif::Tag| !ex.tags.contains(&t.number());
-    let r = |n: u32| {
-        vec![uR64 {
-            nominator: n,
-            denominator: 1,
-        }]
-    };
-    if missing(exif::Tag::ExifVersion) {
-        md.set_tag(ExifTag::ExifVersion(b"0232".to_vec()));
-    }
-    if missing(exif::Tag::ComponentsConfiguration) {
-        md.set_tag(ExifTag::ComponentsConfiguration(vec![1, 2, 3, 0]));
-    }
-    if missing(exif::Tag::FlashpixVersion) {
-        md.set_tag(ExifTag::FlashpixVersion(b"0100".to_vec()));
-    }
-    if missing(exif::Tag::ColorSpace) {
-        md.set_tag(ExifTag::ColorSpace(vec![1]));
-    }
-    if let Some((w, hgt)) = h.dimensions() {
-        if missing(exif::Tag::PixelXDimension) {
-            md.set_tag(ExifTag::ExifImageWidth(vec![w]));
-        }
-        if missing(exif::Tag::PixelYDimension) {
-            md.set_tag(ExifTag::ExifImageHeight(vec![hgt]));
-        }
-    }
-    // The pixel density the JFIF header states, else the customary 72 dpi.
-    let (unit, x, y) = h.jfif_density().unwrap_or((2, 72, 72));
-    if missing(exif::Tag::XResolution)
-        || missing(exif::Tag::YResolution)
-        || missing(exif::Tag::ResolutionUnit)
-    {
-        md.set_tag(ExifTag::XResolution(r(x)));
-        md.set_tag(ExifTag::YResolution(r(y)));
-        md.set_tag(ExifTag::ResolutionUnit(vec![unit]));
-    }
-    if missing(exif::Tag::YCbCrPositioning) {
-        md.set_tag(ExifTag::YCbCrPositioning(vec![1]));
-    }
 }
 
 impl Header {
@@ -356,50 +216,6 @@ impl Header {
     }
 }
 
-/// What an EXIF block already holds, read with kamadak-exif (an independent reader).
-#[derive(Debug, Clone, Default)]
-struct Existing {
-    date_original: Option<chrono::NaiveDateTime>,
-    offset_original: Option<chrono::FixedOffset>,
-    has_create_date: bool,
-    has_gps: bool,
-    has_description: bool,
-    /// Numbers of the tags present in the primary image's IFDs.
-    tags: Vec<u16>,
-}
-
-fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
-    let field = exif.get_field(tag, exif::In::PRIMARY)?;
-    match &field.value {
-        exif::Value::Ascii(v) => v.first().map(|b| String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    }
-}
-
-impl Existing {
-    fn read(tiff: &[u8]) -> Result<Existing, exif::Error> {
-        let exif = exif::Reader::new().read_raw(tiff.to_vec())?;
-        let has = |t| exif.get_field(t, exif::In::PRIMARY).is_some();
-        Ok(Existing {
-            date_original: ascii(&exif, exif::Tag::DateTimeOriginal)
-                .and_then(|s| parse_exif_datetime(&s)),
-            offset_original: ascii(&exif, exif::Tag::OffsetTimeOriginal)
-                .and_then(|s| parse_offset(&s)),
-            has_create_date: ascii(&exif, exif::Tag::DateTimeDigitized)
-                .and_then(|s| parse_exif_datetime(&s))
-                .is_some(),
-            has_gps: has(exif::Tag::GPSLatitude) && has(exif::Tag::GPSLongitude),
-            has_description: ascii(&exif, exif::Tag::ImageDescription)
-                .is_some_and(|s| !s.trim().is_empty()),
-            tags: exif
-                .fields()
-                .filter(|f| f.ifd_num == exif::In::PRIMARY)
-                .map(|f| f.tag.number())
-                .collect(),
-        })
-    }
-}
-
 /// The file's own date taken and offset, from a JPEG header (for files without a sidecar).
 pub fn read_date(
     src: &mut (impl Read + ?Sized),
@@ -408,7 +224,9 @@ pub fn read_date(
     Ok(h.segments
         .iter()
         .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
-        .and_then(|(_, s, e)| Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..*e]).ok())
+        .and_then(|(_, s, e)| {
+            exif_block::Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..*e]).ok()
+        })
         .and_then(|ex| ex.date_original.map(|d| (d, ex.offset_original))))
 }
 

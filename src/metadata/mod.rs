@@ -3,6 +3,7 @@
 //! One writer per container format. Every writer streams: it reads the source once, writes the
 //! output once, and on any metadata problem writes the source bytes unchanged and says why.
 
+mod exif_block;
 pub mod isobmff;
 pub mod jpeg;
 mod time;
