@@ -8,7 +8,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::exif_block::{self, ascii, ImageFacts, EXIF_PREFIX};
+use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
 use super::{Tags, TimeZoneChoice, Written};
 
 /// Header segments larger than this in total are not parsed (the file is copied unchanged).
@@ -233,6 +233,7 @@ pub fn read_date(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::exif_block::ascii;
     use crate::sidecar::Geo;
 
     fn fixture(name: &str) -> Vec<u8> {
