@@ -26,7 +26,7 @@ use crate::hash::{self, HashingReader, HashingWriter};
 use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
-use crate::metadata::{self, isobmff, jpeg, Tags, TimeZoneChoice, Written};
+use crate::metadata::{self, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
 use crate::output::OutputDir;
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
@@ -752,6 +752,8 @@ impl Ctx<'_> {
         let copied: io::Result<Written> = match kind {
             MediaKind::Jpeg => jpeg::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
             MediaKind::IsoVideo => isobmff::rewrite(&mut chained, &mut dst, &tags),
+            MediaKind::Png => png::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
+            MediaKind::Webp => webp::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
             _ => io::copy(&mut chained, &mut dst).map(|_| Written::default()),
         }
         .and_then(|w| dst.flush().map(|_| w));

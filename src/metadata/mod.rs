@@ -6,7 +6,9 @@
 mod exif_block;
 pub mod isobmff;
 pub mod jpeg;
+pub mod png;
 mod time;
+pub mod webp;
 
 pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 

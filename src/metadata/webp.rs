@@ -1,0 +1,271 @@
+//! WebP: EXIF in the RIFF container's `EXIF` chunk.
+//!
+//! Hand-written because little_exif cannot add EXIF to a lossy (`VP8 `) WebP held in memory
+//! (`shared/crate-notes.md`). A simple WebP (one `VP8 ` or `VP8L` chunk) becomes an extended
+//! one: a `VP8X` header chunk with the EXIF flag and the canvas size goes first, the image
+//! chunk stays as it is, the `EXIF` chunk goes after the image data (before `XMP `, as the
+//! container spec orders them). WebP files are small: a whole file up to `MAX_WEBP` is held in
+//! memory and its structure checked before anything is changed.
+
+use std::io::{self, Read, Write};
+
+use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
+use super::{Tags, TimeZoneChoice, Written};
+
+const MAX_WEBP: u64 = 64 * 1024 * 1024;
+const FLAG_EXIF: u8 = 0x08;
+const FLAG_ALPHA: u8 = 0x10;
+
+/// A chunk of the RIFF container: its FourCC and where its payload is in the file.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    kind: [u8; 4],
+    start: usize,
+    data: usize,
+    len: usize,
+    /// End including the padding byte.
+    end: usize,
+}
+
+/// The chunks of a well-formed WebP file, or `None`.
+fn chunks(buf: &[u8]) -> Option<Vec<Chunk>> {
+    if buf.len() < 12 || &buf[0..4] != b"RIFF" || &buf[8..12] != b"WEBP" {
+        return None;
+    }
+    let riff = u32::from_le_bytes(buf[4..8].try_into().ok()?) as usize;
+    if riff + 8 != buf.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut pos = 12;
+    while pos < buf.len() {
+        if pos + 8 > buf.len() {
+            return None;
+        }
+        let kind: [u8; 4] = buf[pos..pos + 4].try_into().ok()?;
+        let len = u32::from_le_bytes(buf[pos + 4..pos + 8].try_into().ok()?) as usize;
+        let end = pos + 8 + len + (len & 1);
+        if end > buf.len() {
+            return None;
+        }
+        out.push(Chunk {
+            kind,
+            start: pos,
+            data: pos + 8,
+            len,
+            end,
+        });
+        pos = end;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Canvas size and alpha of a simple WebP's image chunk.
+fn simple_image_facts(buf: &[u8], c: Chunk) -> Option<(u32, u32, bool)> {
+    let d = &buf[c.data..c.data + c.len];
+    match &c.kind {
+        b"VP8 " if d.len() >= 10 && d[3..6] == [0x9d, 0x01, 0x2a] => {
+            let w = u16::from_le_bytes([d[6], d[7]]) as u32 & 0x3fff;
+            let h = u16::from_le_bytes([d[8], d[9]]) as u32 & 0x3fff;
+            Some((w, h, false))
+        }
+        b"VP8L" if d.len() >= 5 && d[0] == 0x2f => {
+            let bits = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
+            Some((
+                (bits & 0x3fff) + 1,
+                ((bits >> 14) & 0x3fff) + 1,
+                bits >> 28 & 1 == 1,
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn chunk_bytes(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + data.len());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+    out
+}
+
+/// Copies a WebP from `src` to `dst`, adding the EXIF tags of `tags` that are missing.
+pub fn rewrite(
+    src: &mut (impl Read + ?Sized),
+    dst: &mut (impl Write + ?Sized),
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+) -> io::Result<Written> {
+    let mut w = Written::default();
+    let mut buf = Vec::new();
+    src.take(MAX_WEBP + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_WEBP {
+        w.notes
+            .push("WebP too large to rewrite: copied unchanged".into());
+        dst.write_all(&buf)?;
+        io::copy(src, dst)?;
+        return Ok(w);
+    }
+    match edit(&buf, tags, zone, &mut w) {
+        Ok(Some(out)) => {
+            dst.write_all(&out)?;
+            w.changed = true;
+        }
+        Ok(None) => dst.write_all(&buf)?,
+        Err(reason) => {
+            w.notes.push(format!("EXIF not written: {reason}"));
+            w.written_date = None;
+            dst.write_all(&buf)?;
+        }
+    }
+    Ok(w)
+}
+
+fn edit(
+    buf: &[u8],
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+    w: &mut Written,
+) -> Result<Option<Vec<u8>>, String> {
+    let cs = chunks(buf).ok_or("not a WebP structure we understand, copied unchanged")?;
+    let first = cs[0];
+    let extended = &first.kind == b"VP8X";
+    let (width, height, alpha) = if extended {
+        if first.len < 10 {
+            return Err("malformed VP8X chunk".into());
+        }
+        let d = &buf[first.data..first.data + 10];
+        let w24 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], 0]) + 1;
+        (w24(&d[4..7]), w24(&d[7..10]), false)
+    } else {
+        if cs.len() != 1 {
+            return Err("unexpected chunks in a simple WebP".into());
+        }
+        simple_image_facts(buf, first).ok_or("unknown WebP image chunk")?
+    };
+    let exif_chunk = cs.iter().find(|c| &c.kind == b"EXIF").copied();
+    let tiff = exif_chunk.map(|c| {
+        let d = &buf[c.data..c.data + c.len];
+        d.strip_prefix(EXIF_PREFIX).unwrap_or(d)
+    });
+    let facts = ImageFacts {
+        dimensions: Some((width, height)),
+        density: None,
+    };
+    let Some(block) = exif_block::encode(tiff, &facts, tags, zone, w)? else {
+        return Ok(None);
+    };
+    let new_exif = chunk_bytes(b"EXIF", &block);
+
+    let mut body = Vec::with_capacity(buf.len() + new_exif.len() + 18);
+    if extended {
+        let mut vp8x = buf[first.start..first.end].to_vec();
+        vp8x[8] |= FLAG_EXIF;
+        body.extend_from_slice(&vp8x);
+        let mut placed = false;
+        for c in &cs[1..] {
+            match &c.kind {
+                b"EXIF" => {
+                    body.extend_from_slice(&new_exif);
+                    placed = true;
+                }
+                b"XMP " if !placed => {
+                    body.extend_from_slice(&new_exif);
+                    placed = true;
+                    body.extend_from_slice(&buf[c.start..c.end]);
+                }
+                _ => body.extend_from_slice(&buf[c.start..c.end]),
+            }
+        }
+        if !placed {
+            body.extend_from_slice(&new_exif);
+        }
+    } else {
+        let mut vp8x = [0u8; 10];
+        vp8x[0] = FLAG_EXIF | if alpha { FLAG_ALPHA } else { 0 };
+        vp8x[4..7].copy_from_slice(&(width - 1).to_le_bytes()[..3]);
+        vp8x[7..10].copy_from_slice(&(height - 1).to_le_bytes()[..3]);
+        body.extend_from_slice(&chunk_bytes(b"VP8X", &vp8x));
+        body.extend_from_slice(&buf[first.start..first.end]);
+        body.extend_from_slice(&new_exif);
+    }
+    let riff = u32::try_from(body.len() + 4).map_err(|_| "file too large")?;
+    let mut out = Vec::with_capacity(body.len() + 12);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&riff.to_le_bytes());
+    out.extend_from_slice(b"WEBP");
+    out.extend_from_slice(&body);
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sidecar::Geo;
+
+    fn fixture() -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/fixtures/media/sticker.webp",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn tags() -> Tags {
+        Tags {
+            taken: Some(1590000000),
+            geo: Some(Geo {
+                lat: -33.8688,
+                lon: 151.2093,
+                alt: None,
+            }),
+            ..Tags::default()
+        }
+    }
+
+    #[test]
+    fn lossy_webp_becomes_extended_with_exif() {
+        let src = fixture();
+        let zone = TimeZoneChoice::parse("Australia/Sydney").unwrap();
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
+        assert!(w.changed, "{:?}", w.notes);
+        let cs = chunks(&out).expect("well-formed output");
+        let kinds: Vec<&[u8; 4]> = cs.iter().map(|c| &c.kind).collect();
+        assert_eq!(kinds, [b"VP8X", b"VP8 ", b"EXIF"]);
+        assert_eq!(out[cs[0].data], FLAG_EXIF);
+        // Canvas 48×48 stored as width-1, height-1.
+        assert_eq!(&out[cs[0].data + 4..cs[0].data + 10], &[47, 0, 0, 47, 0, 0]);
+        // The image chunk is byte-identical.
+        let orig = chunks(&src).unwrap()[0];
+        assert_eq!(out[cs[1].start..cs[1].end], src[orig.start..orig.end]);
+        let exif = exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&out))
+            .unwrap();
+        let f = exif
+            .get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
+            .unwrap();
+        assert_eq!(f.display_value().to_string(), "2020-05-21 04:40:00");
+        let mut again = Vec::new();
+        let w = rewrite(&mut &out[..], &mut again, &tags(), &zone).unwrap();
+        assert!(!w.changed, "{:?}", w.notes);
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn malformed_webp_is_copied_unchanged() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        let src = fixture();
+        let mut bad_size = src.clone();
+        bad_size[4] ^= 0x10;
+        for part in [&src[..10], &src[..50], &bad_size[..], &b"RIFF"[..]] {
+            let mut out = Vec::new();
+            let w = rewrite(&mut &part[..], &mut out, &tags(), &zone).unwrap();
+            assert!(!w.changed);
+            assert_eq!(out, part);
+        }
+    }
+}
