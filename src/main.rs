@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
 use gpbackup::process::{self, Options};
 
@@ -76,6 +77,12 @@ struct ProcessArgs {
     /// fsync every output file before it is renamed into place (slower; for flaky storage).
     #[arg(long)]
     sync: bool,
+
+    /// Write `NAME.EXT.xmp` sidecars (read by digiKam, darktable, Immich, Lightroom): `auto`
+    /// for files whose metadata cannot be embedded (GIF, HEIC, RAW, …, failed writes) or that
+    /// have people or a favourite flag; `always` for every file; `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    xmp: XmpMode,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +110,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         timezone,
         overwrite_dates: args.overwrite_dates,
         sync: args.sync,
+        xmp: args.xmp,
     };
     match process::run(&opts) {
         Ok(report) => {

@@ -51,6 +51,9 @@ pub struct Line {
     pub gps: Option<Geo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceKey>,
+    /// The XMP sidecar written beside the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xmp: Option<String>,
 }
 
 /// The manifest as loaded, plus the open file that new lines go to.

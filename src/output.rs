@@ -81,6 +81,11 @@ impl OutputDir {
         unreachable!("names run out")
     }
 
+    /// Reserves exactly `name` (already safe), or returns false when it is taken.
+    pub fn reserve_exact(&self, name: &str) -> bool {
+        self.taken.lock().expect("name lock").insert(key(name))
+    }
+
     /// Gives a reserved name back (its file was never written).
     pub fn release(&self, name: &str) {
         self.taken.lock().expect("name lock").remove(&key(name));

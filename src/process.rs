@@ -26,6 +26,7 @@ use crate::hash::{self, HashingReader, HashingWriter};
 use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
+use crate::metadata::xmp::{self, XmpData, XmpMode};
 use crate::metadata::{self, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
 use crate::output::OutputDir;
@@ -50,6 +51,8 @@ pub struct Options {
     pub overwrite_dates: bool,
     /// fsync every output file before it is renamed into place.
     pub sync: bool,
+    /// When to write `NAME.xmp` sidecars.
+    pub xmp: XmpMode,
 }
 
 /// Why a run could not be done at all. Per-file problems are never errors: they are in the
@@ -513,6 +516,7 @@ impl Ctx<'_> {
             date_source: None,
             gps: None,
             embedded: false,
+            xmp: None,
             reason: None,
             tried: Vec::new(),
             notes: Vec::new(),
@@ -830,9 +834,11 @@ impl Ctx<'_> {
                 return Err(format!("cannot write {name}: {err}"));
             }
         }
+        let xmp = self.write_xmp(idx, kind, name, &tags, taken, &written, r);
         let line = manifest::Line {
             hash: hash::hex(src_hash),
             path: name.to_string(),
+            xmp: xmp.clone(),
             size: Some(src_len),
             output_hash: Some(hash::hex(out_hash)),
             output_size: Some(out_len),
@@ -850,7 +856,74 @@ impl Ctx<'_> {
             Status::WrittenWithoutMetadata
         };
         r.output = Some(name.to_string());
+        r.xmp = xmp;
         Ok(())
+    }
+
+    /// Writes `NAME.xmp` beside the output file when `--xmp` asks for it: in `auto` mode for
+    /// formats we cannot embed into, failed embeds, and what no embedded tag holds (people,
+    /// favourites). Returns its name.
+    #[allow(clippy::too_many_arguments)]
+    fn write_xmp(
+        &self,
+        idx: usize,
+        kind: MediaKind,
+        name: &str,
+        tags: &Tags,
+        taken: Option<i64>,
+        written: &Written,
+        r: &mut MediaReport,
+    ) -> Option<String> {
+        let sidecar = self.sidecar_of(idx).and_then(Result::ok);
+        let favorite = sidecar.is_some_and(|s| s.favorited);
+        let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
+        let embeds = matches!(
+            kind,
+            MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::IsoVideo
+        );
+        let wanted = match self.opts.xmp {
+            XmpMode::Never => false,
+            XmpMode::Always => true,
+            XmpMode::Auto => !embeds || written.incomplete || favorite || !people.is_empty(),
+        };
+        if !wanted {
+            return None;
+        }
+        let local = written
+            .written_date
+            .or_else(|| taken.and_then(|t| self.opts.timezone.localize(t, tags.geo, None)));
+        let data = XmpData {
+            taken: local,
+            geo: tags.geo,
+            description: tags.description.clone(),
+            rating: favorite.then_some(5),
+            people,
+        };
+        let text = xmp::packet(&data)?;
+        let xmp_name = format!("{name}.xmp");
+        if !self.out.reserve_exact(&xmp_name) {
+            r.notes.push(format!(
+                "{xmp_name} exists already: XMP sidecar not written"
+            ));
+            return None;
+        }
+        if self.opts.dry_run {
+            return Some(xmp_name);
+        }
+        let result = self.out.temp_file().and_then(|(tmp, mut f)| {
+            f.write_all(text.as_bytes())?;
+            self.out.commit(&tmp, f, &xmp_name, taken).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+        });
+        match result {
+            Ok(_) => Some(xmp_name),
+            Err(err) => {
+                self.out.release(&xmp_name);
+                r.notes.push(format!("XMP sidecar not written: {err}"));
+                None
+            }
+        }
     }
 }
 

@@ -81,6 +81,9 @@ pub struct MediaReport {
     pub gps: Option<Geo>,
     /// True when metadata was embedded into the file.
     pub embedded: bool,
+    /// The XMP sidecar written beside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xmp: Option<String>,
     /// Why it failed (status `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -253,6 +256,7 @@ mod tests {
             date_source: rule.map(|_| DateSource::Sidecar),
             gps: None,
             embedded: false,
+            xmp: None,
             reason: (status == Status::Failed).then(|| "bad CRC".to_string()),
             tried: Vec::new(),
             notes: Vec::new(),

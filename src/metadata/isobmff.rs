@@ -362,6 +362,8 @@ pub fn rewrite(
         w.notes
             .push("no movie header (moov) found: copied unchanged".into());
     }
+    // Every note above says that something was not embedded.
+    w.incomplete = !w.notes.is_empty();
     Ok(w)
 }
 

@@ -104,6 +104,7 @@ pub fn rewrite(
             written
                 .notes
                 .push("not a JPEG structure we understand: copied unchanged".into());
+            written.incomplete = true;
             None
         }
         Some(body) => match new_header(&header, body, tags, zone, &mut written) {
@@ -111,6 +112,7 @@ pub fn rewrite(
             Err(reason) => {
                 written.notes.push(format!("EXIF not written: {reason}"));
                 written.written_date = None;
+                written.incomplete = true;
                 None
             }
         },

@@ -9,6 +9,7 @@ pub mod jpeg;
 pub mod png;
 mod time;
 pub mod webp;
+pub mod xmp;
 
 pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 
@@ -38,6 +39,8 @@ pub struct Written {
     pub written_date: Option<DateTime<FixedOffset>>,
     /// Why nothing (or not everything) could be embedded; the file is still written.
     pub notes: Vec<String>,
+    /// Some of the metadata could not be embedded (an XMP sidecar should carry it).
+    pub incomplete: bool,
 }
 
 /// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.

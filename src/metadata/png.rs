@@ -79,12 +79,14 @@ pub fn rewrite(
             Err(reason) => {
                 w.notes.push(format!("EXIF not written: {reason}"));
                 w.written_date = None;
+                w.incomplete = true;
                 None
             }
         },
         _ => {
             w.notes
                 .push("not a PNG structure we understand: copied unchanged".into());
+            w.incomplete = true;
             None
         }
     };

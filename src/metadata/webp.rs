@@ -105,6 +105,7 @@ pub fn rewrite(
     if buf.len() as u64 > MAX_WEBP {
         w.notes
             .push("WebP too large to rewrite: copied unchanged".into());
+        w.incomplete = true;
         dst.write_all(&buf)?;
         io::copy(src, dst)?;
         return Ok(w);
@@ -118,6 +119,7 @@ pub fn rewrite(
         Err(reason) => {
             w.notes.push(format!("EXIF not written: {reason}"));
             w.written_date = None;
+            w.incomplete = true;
             dst.write_all(&buf)?;
         }
     }

@@ -1,0 +1,189 @@
+//! XMP sidecar files (`IMG_1234.jpg.xmp`, the name digiKam, darktable and Immich read) for
+//! files whose metadata cannot be embedded (GIF, HEIC, RAW, unknown types, failed writes), or
+//! for every file with `--xmp always`.
+//!
+//! A fixed template with escaped values: the packet is small and flat, and a full XMP toolkit
+//! (C++) would be a heavy build for it.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::sidecar::Geo;
+
+/// When XMP sidecars are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum XmpMode {
+    /// For files whose metadata could not be embedded in the file itself.
+    Auto,
+    /// For every file written.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// What an XMP sidecar says.
+#[derive(Debug, Clone, Default)]
+pub struct XmpData {
+    pub taken: Option<DateTime<FixedOffset>>,
+    pub geo: Option<Geo>,
+    pub description: Option<String>,
+    /// `xmp:Rating`: 5 for a favourite.
+    pub rating: Option<u8>,
+    pub people: Vec<String>,
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters are not allowed in XML 1.0 (tab and newlines are).
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// XMP's GPS coordinate form: `DDD,MM.mmmmmmR` (degrees, decimal minutes, direction).
+fn coordinate(value: f64, pos: char, neg: char) -> String {
+    let v = value.abs();
+    let mut deg = v.trunc();
+    let mut min = (v - deg) * 60.0;
+    if (min * 1e6).round() >= 60e6 {
+        min = 0.0;
+        deg += 1.0;
+    }
+    format!(
+        "{},{:.6}{}",
+        deg as u32,
+        min,
+        if value < 0.0 { neg } else { pos }
+    )
+}
+
+/// The XMP packet, or `None` when there is nothing to say.
+pub fn packet(d: &XmpData) -> Option<String> {
+    if d.taken.is_none()
+        && d.geo.is_none()
+        && d.description.is_none()
+        && d.rating.is_none()
+        && d.people.is_empty()
+    {
+        return None;
+    }
+    let mut attrs = String::new();
+    if let Some(t) = d.taken {
+        let iso = t.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        for name in [
+            "exif:DateTimeOriginal",
+            "xmp:CreateDate",
+            "photoshop:DateCreated",
+        ] {
+            let _ = write!(attrs, "\n   {name}=\"{iso}\"");
+        }
+    }
+    if let Some(g) = d.geo {
+        let _ = write!(attrs, "\n   exif:GPSVersionID=\"2.3.0.0\"");
+        let _ = write!(
+            attrs,
+            "\n   exif:GPSLatitude=\"{}\"",
+            coordinate(g.lat, 'N', 'S')
+        );
+        let _ = write!(
+            attrs,
+            "\n   exif:GPSLongitude=\"{}\"",
+            coordinate(g.lon, 'E', 'W')
+        );
+        if let Some(alt) = g.alt {
+            let cm = (alt.abs() * 100.0).round() as u64;
+            let _ = write!(
+                attrs,
+                "\n   exif:GPSAltitudeRef=\"{}\"",
+                u8::from(alt < 0.0)
+            );
+            let _ = write!(attrs, "\n   exif:GPSAltitude=\"{cm}/100\"");
+        }
+    }
+    if let Some(r) = d.rating {
+        let _ = write!(attrs, "\n   xmp:Rating=\"{r}\"");
+    }
+    let mut elements = String::new();
+    if let Some(desc) = &d.description {
+        let _ = write!(
+            elements,
+            "\n   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt></dc:description>",
+            escape(desc)
+        );
+    }
+    if !d.people.is_empty() {
+        let items: String = d
+            .people
+            .iter()
+            .map(|p| format!("<rdf:li>{}</rdf:li>", escape(p)))
+            .collect();
+        let _ = write!(
+            elements,
+            "\n   <Iptc4xmpExt:PersonInImage><rdf:Bag>{items}</rdf:Bag></Iptc4xmpExt:PersonInImage>"
+        );
+    }
+    Some(format!(
+        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="gpbackup {version}">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+   xmlns:exif="http://ns.adobe.com/exif/1.0/"
+   xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+   xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
+   xmlns:dc="http://purl.org/dc/elements/1.1/"
+   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"{attrs}>{elements}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"#,
+        bom = '\u{feff}',
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_in_degrees_and_decimal_minutes() {
+        assert_eq!(coordinate(48.8583701, 'N', 'S'), "48,51.502206N");
+        assert_eq!(coordinate(-73.9856644, 'E', 'W'), "73,59.139864W");
+        assert_eq!(coordinate(-0.5, 'N', 'S'), "0,30.000000S");
+    }
+
+    #[test]
+    fn packet_with_everything_escaped() {
+        let d = XmpData {
+            taken: DateTime::parse_from_rfc3339("2019-07-04T17:10:12+02:00").ok(),
+            geo: Some(Geo {
+                lat: 48.8583701,
+                lon: 2.2944813,
+                alt: Some(-3.5),
+            }),
+            description: Some("Tom & Jerry <3 \"quotes\"\u{7}".into()),
+            rating: Some(5),
+            people: vec!["Alice".into(), "Bob <b>".into()],
+        };
+        let p = packet(&d).unwrap();
+        assert!(p.contains(r#"exif:DateTimeOriginal="2019-07-04T17:10:12+02:00""#));
+        assert!(p.contains(r#"exif:GPSLatitude="48,51.502206N""#));
+        assert!(p.contains(r#"exif:GPSAltitudeRef="1""#));
+        assert!(p.contains(r#"exif:GPSAltitude="350/100""#));
+        assert!(p.contains(r#"xmp:Rating="5""#));
+        assert!(p.contains("Tom &amp; Jerry &lt;3 &quot;quotes&quot;</rdf:li>"));
+        assert!(p.contains("<rdf:li>Bob &lt;b&gt;</rdf:li>"));
+        assert!(packet(&XmpData::default()).is_none());
+    }
+}
