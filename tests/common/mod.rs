@@ -148,17 +148,15 @@ pub fn gpbackup(args: &[&std::ffi::OsStr]) -> Output {
 }
 
 /// Runs `gpbackup process INPUTS -o OUT --timezone Europe/Paris --report OUT.report.json`
-/// and returns (output, parsed report).
+/// (unless `extra` gives another `--timezone`) with TZ=UTC, and returns (output, report).
 pub fn process(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
     let report = out.with_extension("report.json");
     let mut args: Vec<&std::ffi::OsStr> = vec!["process".as_ref()];
     args.extend(inputs.iter().map(|p| p.as_os_str()));
-    args.extend([
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--timezone".as_ref(),
-        "Europe/Paris".as_ref(),
-    ]);
+    args.extend(["-o".as_ref(), out.as_os_str()]);
+    if !extra.contains(&"--timezone") {
+        args.extend(["--timezone", "Europe/Paris"].map(std::ffi::OsStr::new));
+    }
     args.extend(["--report".as_ref(), report.as_os_str()]);
     args.extend(extra.iter().map(std::ffi::OsStr::new));
     let output = gpbackup(&args);
@@ -247,9 +245,10 @@ pub fn have_exiftool() -> bool {
     ok
 }
 
-/// `exiftool -j -n` of one file, as its JSON object.
+/// `exiftool -j -n` of one file, as its JSON object (times shown in UTC).
 pub fn exiftool(p: &Path, extra: &[&str]) -> serde_json::Value {
     let out = Command::new("exiftool")
+        .env("TZ", "UTC")
         .args(["-j", "-n"])
         .args(extra)
         .arg(p)
@@ -262,4 +261,37 @@ pub fn exiftool(p: &Path, extra: &[&str]) -> serde_json::Value {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v[0].clone()
+}
+
+/// True when `tool` runs (`tool -version`). In CI (CI=true) its absence is a failure.
+pub fn have_tool(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{tool} is required in CI");
+    }
+    ok
+}
+
+/// MD5 of every decoded frame (ffmpeg's framemd5): equal when the pixels are equal.
+pub fn frame_hashes(p: &Path) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(p)
+        .args(["-map", "0:v", "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg cannot decode {}: {}",
+        p.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(',').next().unwrap().trim().to_string())
+        .collect()
 }
