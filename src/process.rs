@@ -27,7 +27,7 @@ use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData, XmpMode};
-use crate::metadata::{self, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
+use crate::metadata::{self, heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
 use crate::output::OutputDir;
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
@@ -758,6 +758,9 @@ impl Ctx<'_> {
             MediaKind::IsoVideo => isobmff::rewrite(&mut chained, &mut dst, &tags),
             MediaKind::Png => png::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
             MediaKind::Webp => webp::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
+            MediaKind::Heif | MediaKind::Avif => {
+                heif::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone)
+            }
             _ => io::copy(&mut chained, &mut dst).map(|_| Written::default()),
         }
         .and_then(|w| dst.flush().map(|_| w));

@@ -4,6 +4,7 @@
 //! output once, and on any metadata problem writes the source bytes unchanged and says why.
 
 mod exif_block;
+pub mod heif;
 pub mod isobmff;
 pub mod jpeg;
 pub mod png;
