@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
+use gpbackup::output::Layout;
 use gpbackup::process::{self, Options};
 
 const EXIT_CODES: &str = "\
@@ -83,6 +84,11 @@ struct ProcessArgs {
     /// have people or a favourite flag; `always` for every file; `never`.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     xmp: XmpMode,
+
+    /// How the output folder is organised: `flat`, or in folders by local date taken: `year`
+    /// (`2019/`) or `year-month` (`2019/07/`); files without a date go to `undated/`.
+    #[arg(long, value_enum, value_name = "LAYOUT", default_value = "flat")]
+    layout: Layout,
 }
 
 fn main() -> ExitCode {
@@ -111,6 +117,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         overwrite_dates: args.overwrite_dates,
         sync: args.sync,
         xmp: args.xmp,
+        layout: args.layout,
     };
     match process::run(&opts) {
         Ok(report) => {

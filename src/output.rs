@@ -1,5 +1,5 @@
 //! The output folder: unique names, atomic writes (temp file in the folder, fsync, rename),
-//! modification times.
+//! modification times. Paths inside it are relative and `/`-separated (`2019/07/IMG_1.jpg`).
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -13,11 +13,40 @@ use crate::names::{self, key, split_ext};
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
 pub const STATE_DIR: &str = ".gpbackup";
 const TMP_DIR: &str = "tmp";
+/// Album folders (`--albums links|copy`) and the album list.
+pub const ALBUMS_DIR: &str = "albums";
+pub const ALBUMS_FILE: &str = "albums.json";
+
+/// How the output folder is organised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// Every file in the top folder.
+    Flat,
+    /// `2019/IMG_1.jpg`, by local date taken.
+    Year,
+    /// `2019/07/IMG_1.jpg`, by local date taken.
+    YearMonth,
+}
+
+/// Folder for files whose date taken is unknown, in the dated layouts.
+pub const UNDATED_DIR: &str = "undated";
+
+impl Layout {
+    /// The folder (relative, `/`-separated) of a file taken at `local` (wall-clock date).
+    pub fn dir_for(self, local: Option<chrono::DateTime<chrono::FixedOffset>>) -> String {
+        match (self, local) {
+            (Layout::Flat, _) => String::new(),
+            (_, None) => UNDATED_DIR.to_string(),
+            (Layout::Year, Some(d)) => d.format("%Y").to_string(),
+            (Layout::YearMonth, Some(d)) => d.format("%Y/%m").to_string(),
+        }
+    }
+}
 
 pub struct OutputDir {
     root: PathBuf,
     tmp: PathBuf,
-    /// Keys (NFC, lower-case: safe on case-insensitive file systems) of names in use.
+    /// Keys (NFC, lower-case: safe on case-insensitive file systems) of relative paths in use.
     taken: Mutex<HashSet<String>>,
     counter: AtomicU64,
     sync: bool,
@@ -29,10 +58,24 @@ impl OutputDir {
     pub fn open(root: &Path, sync: bool, dry_run: bool) -> io::Result<OutputDir> {
         let tmp = root.join(STATE_DIR).join(TMP_DIR);
         let mut taken = HashSet::new();
-        taken.insert(key(STATE_DIR));
+        for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE] {
+            taken.insert(key(own));
+        }
         if root.is_dir() {
-            for e in fs::read_dir(root)? {
-                taken.insert(key(&e?.file_name().to_string_lossy()));
+            let walker = walkdir::WalkDir::new(root)
+                .min_depth(1)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() > 1 || (e.file_name() != STATE_DIR && e.file_name() != ALBUMS_DIR)
+                });
+            for e in walker {
+                let e = e.map_err(io::Error::other)?;
+                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                taken.insert(key(&rel.join("/")));
             }
         } else if root.exists() {
             return Err(io::Error::new(
@@ -63,17 +106,28 @@ impl OutputDir {
         self.root.join(STATE_DIR)
     }
 
-    /// Reserves a free name based on `wanted`: `IMG_0001.jpg`, then `IMG_0001 (2).jpg`, ….
-    /// Deterministic when called in a deterministic order.
-    pub fn reserve(&self, wanted: &str) -> String {
+    /// Reserves a free path in the folder `dir` (relative, `/`-separated, already safe; empty
+    /// for the top) based on the file name `wanted`: `IMG_0001.jpg`, then `IMG_0001 (2).jpg`,
+    /// …. Deterministic when called in a deterministic order.
+    pub fn reserve(&self, dir: &str, wanted: &str) -> String {
         let wanted = names::sanitize_component(wanted).unwrap_or_else(|| "unnamed".to_string());
+        let join = |name: &str| {
+            if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            }
+        };
         let mut taken = self.taken.lock().expect("name lock");
-        if taken.insert(key(&wanted)) {
-            return wanted;
+        if taken.insert(key(&join(&wanted))) {
+            return join(&wanted);
         }
         let (stem, ext) = split_ext(&wanted);
         for n in 2.. {
-            let candidate = names::truncate_keeping_ext(&format!("{stem} ({n}){ext}"), 255);
+            let candidate = join(&names::truncate_keeping_ext(
+                &format!("{stem} ({n}){ext}"),
+                255,
+            ));
             if taken.insert(key(&candidate)) {
                 return candidate;
             }
@@ -120,6 +174,9 @@ impl OutputDir {
         }
         drop(file);
         let dest = self.root.join(name);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
+        }
         if dest.symlink_metadata().is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -143,11 +200,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("IMG_0001.jpg"), b"x").unwrap();
         let out = OutputDir::open(dir.path(), false, false).unwrap();
-        assert_eq!(out.reserve("img_0001.JPG"), "img_0001 (2).JPG");
-        assert_eq!(out.reserve("IMG_0001.jpg"), "IMG_0001 (3).jpg");
-        assert_eq!(out.reserve("new.png"), "new.png");
-        assert_eq!(out.reserve(".gpbackup"), ".gpbackup (2)");
-        assert_eq!(out.reserve("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(out.reserve("", "img_0001.JPG"), "img_0001 (2).JPG");
+        assert_eq!(out.reserve("", "IMG_0001.jpg"), "IMG_0001 (3).jpg");
+        assert_eq!(out.reserve("", "new.png"), "new.png");
+        assert_eq!(out.reserve("", ".gpbackup"), ".gpbackup (2)");
+        assert_eq!(out.reserve("", "../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(out.reserve("2019/07", "new.png"), "2019/07/new.png");
+        assert_eq!(out.reserve("2019/07", "NEW.png"), "2019/07/NEW (2).png");
+        assert_eq!(out.reserve("", "albums"), "albums (2)");
     }
 
     #[test]
@@ -157,6 +217,12 @@ mod tests {
         let (tmp, mut f) = out.temp_file().unwrap();
         io::Write::write_all(&mut f, b"photo").unwrap();
         let dest = out.commit(&tmp, f, "a.jpg", Some(1562253012)).unwrap();
+        let (tmp2, f2) = out.temp_file().unwrap();
+        let nested = out.commit(&tmp2, f2, "2019/07/b.jpg", None).unwrap();
+        assert!(nested.ends_with("2019/07/b.jpg") && nested.is_file());
+        // Existing nested files are known to a new run.
+        let again = OutputDir::open(dir.path(), false, true).unwrap();
+        assert_eq!(again.reserve("2019/07", "b.jpg"), "2019/07/b (2).jpg");
         assert_eq!(fs::read(&dest).unwrap(), b"photo");
         let mtime = filetime::FileTime::from_last_modification_time(&fs::metadata(&dest).unwrap());
         assert_eq!(mtime.unix_seconds(), 1562253012);

@@ -29,7 +29,7 @@ use crate::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData, XmpMode};
 use crate::metadata::{self, heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
-use crate::output::OutputDir;
+use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
 use crate::sidecar::{self, AlbumInfo, JsonFile, Sidecar};
 use crate::source::{Catalog, Entry, Reader, SourceError};
@@ -53,6 +53,7 @@ pub struct Options {
     pub sync: bool,
     /// When to write `NAME.xmp` sidecars.
     pub xmp: XmpMode,
+    pub layout: Layout,
 }
 
 /// Why a run could not be done at all. Per-file problems are never errors: they are in the
@@ -339,10 +340,13 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
     let groups = group_duplicates(&ctx, pending, &albums);
     // Names are reserved here, in a deterministic order, so that collisions are numbered the
     // same way on every run whatever the thread timing.
-    let planned: Vec<(Vec<usize>, String)> = groups
+    // A file whose folder depends on a date only its own bytes hold gets its name later.
+    let planned: Vec<(Vec<usize>, Option<String>)> = groups
         .into_iter()
         .map(|g| {
-            let name = out.reserve(&ctx.wanted_name(g[0]));
+            let name = ctx
+                .planned_dir(g[0])
+                .map(|dir| out.reserve(&dir, &ctx.wanted_name(g[0])));
             (g, name)
         })
         .collect();
@@ -350,7 +354,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         .par_iter()
         .map(|(group, name)| {
             let mut done = Vec::new();
-            with_reader(&mut |reader| done = ctx.process_group(reader, group, name));
+            with_reader(&mut |reader| done = ctx.process_group(reader, group, name.as_deref()));
             done
         })
         .collect();
@@ -571,10 +575,10 @@ impl Ctx<'_> {
         &self,
         reader: &mut Reader,
         group: &[usize],
-        name: &str,
+        name: Option<&str>,
     ) -> Vec<(usize, MediaReport)> {
         let mut out = Vec::with_capacity(group.len());
-        let mut reserved = Some(name.to_string());
+        let mut reserved = name.map(str::to_string);
         let mut resolved = false;
         for &idx in group {
             let e = self.entry(idx);
@@ -588,13 +592,7 @@ impl Ctx<'_> {
                     continue;
                 }
             }
-            let name = reserved
-                .take()
-                .unwrap_or_else(|| self.out.reserve(&self.wanted_name(idx)));
-            let r = self.write_item(reader, idx, &name);
-            if r.status != Status::Written && r.status != Status::WrittenWithoutMetadata {
-                self.out.release(&name);
-            }
+            let r = self.write_item(reader, idx, reserved.take());
             resolved |= r.status != Status::Failed;
             out.push((idx, r));
             self.progress.inc(e.size);
@@ -648,6 +646,29 @@ impl Ctx<'_> {
         self.record_duplicate(idx, h, &known.path);
     }
 
+    /// The folder of an item when it is known before its bytes are read: always in the flat
+    /// layout, and when the sidecar gives the date in the dated ones.
+    fn planned_dir(&self, idx: usize) -> Option<String> {
+        match (self.opts.layout, self.planned_date(idx)) {
+            (Layout::Flat, _) => Some(String::new()),
+            (_, (Some(t), Some(DateSource::Sidecar))) => {
+                Some(self.layout_dir(Some(t), self.geo_of(idx), None))
+            }
+            _ => None,
+        }
+    }
+
+    /// The layout folder for a file taken at `taken` (UTC), in the zone it was taken in.
+    fn layout_dir(
+        &self,
+        taken: Option<i64>,
+        geo: Option<crate::sidecar::Geo>,
+        own: Option<chrono::FixedOffset>,
+    ) -> String {
+        let local = taken.and_then(|t| self.opts.timezone.localize(t, geo, own));
+        self.opts.layout.dir_for(local)
+    }
+
     /// The position the sidecar gives.
     fn geo_of(&self, idx: usize) -> Option<crate::sidecar::Geo> {
         self.sidecar_of(idx)
@@ -682,14 +703,19 @@ impl Ctx<'_> {
     /// Reads one entry once: sniffs its type, embeds its metadata while copying it to a temp
     /// file in the output folder, hashes it on the way, and renames it into place unless the
     /// same content is already there.
-    fn write_item(&self, reader: &mut Reader, idx: usize, name: &str) -> MediaReport {
+    /// `name` is the output path reserved for it, if one was; otherwise one is reserved once
+    /// its date is known. A name that ends up unused is given back.
+    fn write_item(&self, reader: &mut Reader, idx: usize, name: Option<String>) -> MediaReport {
         let mut r = self.base_report(idx);
-        match self.try_write(reader, idx, name, &mut r) {
-            Ok(()) => {}
-            Err(reason) => {
-                r.status = Status::Failed;
-                r.output = None;
-                r.reason = Some(reason);
+        let mut name = name;
+        if let Err(reason) = self.try_write(reader, idx, &mut name, &mut r) {
+            r.status = Status::Failed;
+            r.output = None;
+            r.reason = Some(reason);
+        }
+        if r.status != Status::Written && r.status != Status::WrittenWithoutMetadata {
+            if let Some(n) = name {
+                self.out.release(&n);
             }
         }
         r
@@ -699,7 +725,7 @@ impl Ctx<'_> {
         &self,
         reader: &mut Reader,
         idx: usize,
-        name: &str,
+        name: &mut Option<String>,
         r: &mut MediaReport,
     ) -> Result<(), String> {
         let item = &self.items[idx];
@@ -811,6 +837,11 @@ impl Ctx<'_> {
         r.taken = taken;
         r.date_source = source;
         r.local_date = written.written_date.map(|d| d.to_rfc3339());
+        let own_offset = written.existing_date.and_then(|(_, off)| off);
+        let name: &str = name.get_or_insert_with(|| {
+            let dir = self.layout_dir(taken, tags.geo, own_offset);
+            self.out.reserve(&dir, &self.wanted_name(idx))
+        });
 
         // Already in the output (another group, or an earlier run)?
         {
