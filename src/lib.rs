@@ -1,5 +1,6 @@
 //! gpbackup: turn a Google Photos Takeout export into a dated, deduplicated photo folder.
 
+pub mod albums;
 pub mod dates;
 pub mod hash;
 pub mod manifest;

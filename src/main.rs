@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use gpbackup::albums::AlbumsMode;
 use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
 use gpbackup::output::Layout;
-use gpbackup::process::{self, Options};
+use gpbackup::process::{self, EditedMode, Options};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -89,6 +90,22 @@ struct ProcessArgs {
     /// (`2019/`) or `year-month` (`2019/07/`); files without a date go to `undated/`.
     #[arg(long, value_enum, value_name = "LAYOUT", default_value = "flat")]
     layout: Layout,
+
+    /// Albums: `json` writes `albums.json` (each album and its files); `links` also makes
+    /// `albums/<Album>/` folders of hard links (symbolic links where the file system has no
+    /// hard links); `copy` makes them of copies; `none` nothing.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "json")]
+    albums: AlbumsMode,
+
+    /// Edited copies (`IMG_1-edited.jpg`, in any language): `keep` writes both the original
+    /// and the edited copy, `only` the edited copy instead of its original, `skip` the
+    /// original only.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "keep")]
+    edited: EditedMode,
+
+    /// Also write photos that are in Google Photos' trash (left out by default).
+    #[arg(long)]
+    keep_trashed: bool,
 }
 
 fn main() -> ExitCode {
@@ -118,6 +135,9 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         sync: args.sync,
         xmp: args.xmp,
         layout: args.layout,
+        albums: args.albums,
+        edited: args.edited,
+        keep_trashed: args.keep_trashed,
     };
     match process::run(&opts) {
         Ok(report) => {

@@ -7,9 +7,9 @@
 //! on load. Lines with the same `hash` add up (the
 //! first names the file, later ones add the Takeout entries that were duplicates of it).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -54,6 +54,12 @@ pub struct Line {
     /// The XMP sidecar written beside the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xmp: Option<String>,
+    /// Albums the file (or this copy of it) is in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub albums: Vec<String>,
+    /// Archived in Google Photos.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 /// The manifest as loaded, plus the open file that new lines go to.
@@ -62,8 +68,30 @@ pub struct Manifest {
     by_hash: HashMap<String, String>,
     /// Takeout entry → hash, for skipping unchanged entries without reading them.
     by_source: HashMap<SourceKey, String>,
+    /// album → output paths of its files that exist.
+    albums: BTreeMap<String, BTreeSet<String>>,
     file: Option<Mutex<File>>,
     path: PathBuf,
+}
+
+/// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
+/// middle of an append) is skipped. No manifest: no lines.
+pub fn read_lines(state_dir: &Path) -> io::Result<Vec<Line>> {
+    let f = match File::open(state_dir.join(FILE_NAME)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut reader = BufReader::new(f);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        if let Ok(l) = serde_json::from_slice::<Line>(&buf) {
+            out.push(l);
+        }
+        buf.clear();
+    }
+    Ok(out)
 }
 
 impl Manifest {
@@ -74,32 +102,52 @@ impl Manifest {
         let mut m = Manifest {
             by_hash: HashMap::new(),
             by_source: HashMap::new(),
+            albums: BTreeMap::new(),
             file: None,
             path: path.clone(),
         };
-        let mut pending_sources: Vec<(SourceKey, String)> = Vec::new();
-        if let Ok(f) = File::open(&path) {
-            for line in BufReader::new(f).lines() {
-                let line = line?;
-                let Ok(l) = serde_json::from_str::<Line>(&line) else {
-                    continue; // a torn last line after a crash
-                };
-                if !m.by_hash.contains_key(&l.hash) && root.join(&l.path).is_file() {
-                    m.by_hash.insert(l.hash.clone(), l.path.clone());
-                }
-                pending_sources.extend(l.sources.into_iter().map(|s| (s, l.hash.clone())));
+        let lines = read_lines(state_dir)?;
+        for l in &lines {
+            if !m.by_hash.contains_key(&l.hash) && root.join(&l.path).is_file() {
+                m.by_hash.insert(l.hash.clone(), l.path.clone());
             }
         }
-        for (s, h) in pending_sources {
-            if m.by_hash.contains_key(&h) {
-                m.by_source.insert(s, h);
+        for l in lines {
+            let Some(path) = m.by_hash.get(&l.hash).cloned() else {
+                continue;
+            };
+            for album in l.albums {
+                m.albums.entry(album).or_default().insert(path.clone());
+            }
+            for s in l.sources {
+                m.by_source.insert(s, l.hash.clone());
             }
         }
         if !dry_run {
-            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)?;
+            // After a crash mid-append the last line has no end: end it, so that the next
+            // line is not glued to it.
+            let len = f.metadata()?.len();
+            if len > 0 {
+                let mut last = [0u8; 1];
+                f.seek(SeekFrom::Start(len - 1))?;
+                f.read_exact(&mut last)?;
+                if last[0] != b'\n' {
+                    f.write_all(b"\n")?;
+                }
+            }
             m.file = Some(Mutex::new(f));
         }
         Ok(m)
+    }
+
+    /// Album memberships recorded by earlier runs, of files that still exist.
+    pub fn albums(&self) -> &BTreeMap<String, BTreeSet<String>> {
+        &self.albums
     }
 
     pub fn path(&self) -> &Path {
@@ -189,7 +237,24 @@ mod tests {
             .open(state.join(FILE_NAME))
             .unwrap();
         f.write_all(b"{\"hash\":\"h3\",\"pa").unwrap();
+        {
+            // Appending after a torn line starts a new line.
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            let mut l = Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                ..Line::default()
+            };
+            l.albums = vec!["Paris".into()];
+            m.append(&l).unwrap();
+        }
         let m = Manifest::open(dir.path(), &state, true).unwrap();
+        assert_eq!(
+            read_lines(&state).unwrap().len(),
+            3,
+            "torn line skipped, the rest readable"
+        );
+        assert_eq!(m.albums()["Paris"].iter().collect::<Vec<_>>(), ["a.jpg"]);
         assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
         assert_eq!(m.path_for_hash("h2"), None, "its file is missing");
         assert_eq!(m.path_for_source(&key), Some(("h1", "a.jpg")));

@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::albums::{self, AlbumsMode};
 use crate::hash::{self, HashingReader, HashingWriter};
 use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
@@ -54,6 +55,21 @@ pub struct Options {
     /// When to write `NAME.xmp` sidecars.
     pub xmp: XmpMode,
     pub layout: Layout,
+    pub albums: AlbumsMode,
+    pub edited: EditedMode,
+    /// Also write photos that are in Google Photos' trash.
+    pub keep_trashed: bool,
+}
+
+/// What to do with edited copies (`IMG_1-edited.jpg`) and their originals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EditedMode {
+    /// Write both the original and the edited copy.
+    Keep,
+    /// Write the edited copy instead of its original.
+    Only,
+    /// Write the original only.
+    Skip,
 }
 
 /// Why a run could not be done at all. Per-file problems are never errors: they are in the
@@ -124,6 +140,8 @@ struct Ctx<'a> {
     /// Content hash → output path, for everything in the output (this run and earlier ones).
     registry: Mutex<HashMap<u128, Known>>,
     progress: ProgressBar,
+    /// Album metadata by folder key.
+    album_info: &'a HashMap<String, AlbumInfo>,
 }
 
 /// Runs `gpbackup process`. Returns the report; per-file failures are in it, not errors.
@@ -316,11 +334,21 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
                 .collect(),
         ),
         progress: progress_bar(opts.progress, &items, &catalog.entries),
+        album_info: &albums,
     };
+    let skips = skip_reasons(&ctx);
     let mut results: Vec<Option<MediaReport>> = (0..items.len()).map(|_| None).collect();
     let mut pending: Vec<usize> = Vec::new();
     for (idx, item) in items.iter().enumerate() {
         let e = &catalog.entries[item.entry];
+        if let Some(reason) = &skips[idx] {
+            let mut r = ctx.base_report(idx);
+            r.status = Status::Skipped;
+            r.reason = Some(reason.clone());
+            results[idx] = Some(r);
+            ctx.progress.inc(e.size);
+            continue;
+        }
         match e
             .crc32
             .and_then(|crc| manifest.path_for_source(&source_key(e, Some(crc))))
@@ -366,6 +394,26 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         .into_iter()
         .map(|r| r.expect("every media entry has a result"))
         .collect();
+    drop(ctx);
+
+    // Albums: this run's memberships merged with earlier runs'.
+    let members = report.media.iter().filter(|m| {
+        matches!(
+            m.status,
+            Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate
+        )
+    });
+    report.albums = albums::merge(
+        manifest.albums(),
+        members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
+    );
+    if !opts.dry_run && opts.albums != AlbumsMode::None {
+        albums::write_json(out.root(), &report.albums).map_err(out_err)?;
+        if matches!(opts.albums, AlbumsMode::Links | AlbumsMode::Copy) {
+            report.album_notes =
+                albums::make_folders(out.root(), &report.albums, opts.albums == AlbumsMode::Copy);
+        }
+    }
     manifest.sync().map_err(out_err)?;
 
     if let Some(path) = &opts.report {
@@ -443,15 +491,52 @@ fn classify(entries: &[Entry]) -> Vec<Class> {
         .collect()
 }
 
-/// A year folder: "Photos from 2019", "Fotos von 2019", "Photos de 2019", … — words and one
-/// four-digit year — that is not an album (albums have a metadata JSON).
-fn is_year_folder(dir: &str, albums: &HashMap<String, AlbumInfo>) -> bool {
-    let last = dir.rsplit('/').next().unwrap_or(dir);
-    let digits: Vec<&str> = last
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
+/// Why an item is left out on purpose (`None`: it is processed): photos in the trash (unless
+/// `--keep-trashed`), and edited copies or their originals as `--edited` says.
+fn skip_reasons(ctx: &Ctx) -> Vec<Option<String>> {
+    // (folder, name) keys of every media file, to find edited copies' originals.
+    let names: HashSet<(String, String)> = ctx
+        .items
+        .iter()
+        .map(|it| {
+            let e = &ctx.catalog.entries[it.entry];
+            (key(e.dir()), key(e.name()))
+        })
         .collect();
-    digits.len() == 1 && digits[0].len() == 4 && !albums.contains_key(&key(dir))
+    let original_of = |idx: usize| -> Option<(String, String)> {
+        let e = ctx.entry(idx);
+        let p = NameParts::parse(e.name());
+        let (orig, _) = crate::names::split_edited(&p.stem)?;
+        let original = (
+            key(e.dir()),
+            key(&format!("{orig}{}{}", p.counter_suffix(), p.ext)),
+        );
+        let shares = ctx.items[idx].found.is_some_and(|m| m.rule == Rule::Edited);
+        (shares || names.contains(&original)).then_some(original)
+    };
+    let edited: Vec<Option<(String, String)>> = (0..ctx.items.len()).map(original_of).collect();
+    let have_edits: HashSet<&(String, String)> = edited.iter().flatten().collect();
+    (0..ctx.items.len())
+        .map(|idx| {
+            let e = ctx.entry(idx);
+            let trashed = ctx
+                .sidecar_of(idx)
+                .is_some_and(|s| s.is_ok_and(|s| s.trashed));
+            if trashed && !ctx.opts.keep_trashed {
+                return Some("in the Google Photos trash (use --keep-trashed to keep it)".into());
+            }
+            match ctx.opts.edited {
+                EditedMode::Keep => None,
+                EditedMode::Skip if edited[idx].is_some() => {
+                    Some("an edited copy (--edited skip)".into())
+                }
+                EditedMode::Only if have_edits.contains(&(key(e.dir()), key(e.name()))) => {
+                    Some("its edited copy is written instead (--edited only)".into())
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Groups media that are probably byte-identical (same size and, for zips, same CRC-32), best
@@ -476,7 +561,7 @@ fn group_duplicates(
             (
                 !usable,
                 !own,
-                !is_year_folder(e.dir(), albums),
+                !albums::is_year_folder(e.dir(), albums),
                 disk_order(e),
             )
         });
@@ -521,6 +606,7 @@ impl Ctx<'_> {
             gps: None,
             embedded: false,
             xmp: None,
+            album: albums::album_title(e.dir(), self.album_info),
             reason: None,
             tried: Vec::new(),
             notes: Vec::new(),
@@ -694,6 +780,9 @@ impl Ctx<'_> {
             hash: hash::hex(h),
             path: path.to_string(),
             sources: vec![source_key(e, e.crc32)],
+            albums: albums::album_title(e.dir(), self.album_info)
+                .into_iter()
+                .collect(),
             ..manifest::Line::default()
         };
         // The manifest only speeds up later runs: a failed append loses nothing.
@@ -880,6 +969,8 @@ impl Ctx<'_> {
             date_source: source.map(|s| format!("{s:?}").to_lowercase()),
             gps: if r.embedded { tags.geo } else { None },
             sources: vec![source_key(e, e.crc32)],
+            albums: r.album.clone().into_iter().collect(),
+            archived: sidecar.is_some_and(|s| s.archived),
         };
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
@@ -974,22 +1065,6 @@ fn read_or_write_error(err: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn year_folders_in_any_language_but_not_albums() {
-        let none = HashMap::new();
-        for d in [
-            "Google Photos/Photos from 2019",
-            "Google Fotos/Fotos von 2019",
-            "Google Photos/Foto del 2019",
-        ] {
-            assert!(is_year_folder(d, &none), "{d}");
-        }
-        assert!(!is_year_folder("Google Photos/Trip to Paris", &none));
-        let mut albums = HashMap::new();
-        albums.insert(key("Google Photos/Paris 2019"), AlbumInfo::default());
-        assert!(!is_year_folder("Google Photos/Paris 2019", &albums));
-    }
 
     #[test]
     fn classification() {

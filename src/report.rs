@@ -27,6 +27,8 @@ pub enum Status {
     Duplicate,
     /// Not written; `reason` says why.
     Failed,
+    /// Left out on purpose (`--edited`, the trash); `reason` says why.
+    Skipped,
 }
 
 impl Status {
@@ -36,6 +38,7 @@ impl Status {
             Status::WrittenWithoutMetadata => "written without metadata",
             Status::Duplicate => "duplicate",
             Status::Failed => "failed",
+            Status::Skipped => "skipped",
         }
     }
 }
@@ -84,6 +87,9 @@ pub struct MediaReport {
     /// The XMP sidecar written beside it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xmp: Option<String>,
+    /// The album whose folder it was in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
     /// Why it failed (status `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -119,6 +125,11 @@ pub struct Report {
     pub ignored: Vec<String>,
     /// Inputs named twice on the command line, read once.
     pub repeated_inputs: Vec<PathBuf>,
+    /// Albums and their files (from this run and earlier ones).
+    pub albums: Vec<crate::albums::Album>,
+    /// Problems making album folders (`--albums links|copy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub album_notes: Vec<String>,
 }
 
 impl Report {
@@ -152,7 +163,7 @@ impl Report {
         } else {
             "written"
         };
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{total} media files: {} {verb} ({} without sidecar), {} duplicates, {} failed",
             self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
@@ -160,6 +171,11 @@ impl Report {
             self.count(Status::Duplicate),
             self.count(Status::Failed),
         );
+        let skipped = self.count(Status::Skipped);
+        if skipped > 0 {
+            let _ = write!(s, ", {skipped} skipped");
+        }
+        let _ = writeln!(s);
         let rules: Vec<String> = self
             .rule_counts()
             .iter()
@@ -199,6 +215,12 @@ impl Report {
                 String::new()
             }
         );
+        if !self.albums.is_empty() {
+            let _ = writeln!(s, "{} albums", self.albums.len());
+        }
+        for n in self.album_notes.iter().take(5) {
+            let _ = writeln!(s, "albums: {n}");
+        }
         if !self.unused_sidecars.is_empty() {
             let _ = writeln!(
                 s,
@@ -257,6 +279,7 @@ mod tests {
             gps: None,
             embedded: false,
             xmp: None,
+            album: None,
             reason: (status == Status::Failed).then(|| "bad CRC".to_string()),
             tried: Vec::new(),
             notes: Vec::new(),

@@ -171,12 +171,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Names of the files in `dir` (not folders, not `.gpbackup`), sorted.
+/// Names of the files in `dir` (not folders, not `albums.json`), sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "albums.json")
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     v.sort();
