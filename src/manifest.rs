@@ -60,6 +60,30 @@ pub struct Line {
     /// Archived in Google Photos.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// The file of the line before, with the same path, was not written after all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retracted: bool,
+}
+
+impl Line {
+    /// True for a line that says a file was written (not a duplicate's line).
+    pub fn is_file(&self) -> bool {
+        self.output_hash.is_some() && !self.retracted
+    }
+}
+
+/// The file each path holds, from the last line that wrote it (`path` → line index). A later
+/// line for the same path supersedes an earlier one; a retraction removes it.
+pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
+    let mut current = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.retracted {
+            current.remove(l.path.as_str());
+        } else if l.output_hash.is_some() {
+            current.insert(l.path.as_str(), i);
+        }
+    }
+    current
 }
 
 /// The manifest as loaded, plus the open file that new lines go to.
@@ -107,7 +131,10 @@ impl Manifest {
             path: path.clone(),
         };
         let lines = read_lines(state_dir)?;
-        for l in &lines {
+        let mut current: Vec<usize> = current_files(&lines).into_values().collect();
+        current.sort_unstable();
+        for i in current {
+            let l = &lines[i];
             if !m.by_hash.contains_key(&l.hash) && root.join(&l.path).is_file() {
                 m.by_hash.insert(l.hash.clone(), l.path.clone());
             }
@@ -220,6 +247,7 @@ mod tests {
             m.append(&Line {
                 hash: "h1".into(),
                 path: "a.jpg".into(),
+                output_hash: Some("o1".into()),
                 sources: vec![key.clone()],
                 ..Line::default()
             })
@@ -227,6 +255,7 @@ mod tests {
             m.append(&Line {
                 hash: "h2".into(),
                 path: "gone.jpg".into(),
+                output_hash: Some("o2".into()),
                 ..Line::default()
             })
             .unwrap();

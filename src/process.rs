@@ -950,13 +950,9 @@ impl Ctx<'_> {
                 },
             );
         }
-        if let Some((tmp_path, file)) = temp {
-            if let Err(err) = self.out.commit(&tmp_path, file, name, taken) {
-                let _ = std::fs::remove_file(&tmp_path);
-                self.registry.lock().expect("registry").remove(&src_hash);
-                return Err(format!("cannot write {name}: {err}"));
-            }
-        }
+        // Order matters for a crash at any point: the XMP sidecar first, then the manifest
+        // line, then the photo appears under its name. A line whose file never appeared is
+        // ignored on load; an XMP sidecar left without its photo is taken over by the rerun.
         let xmp = self.write_xmp(idx, kind, name, &tags, taken, &written, r);
         let line = manifest::Line {
             hash: hash::hex(src_hash),
@@ -971,9 +967,26 @@ impl Ctx<'_> {
             sources: vec![source_key(e, e.crc32)],
             albums: r.album.clone().into_iter().collect(),
             archived: sidecar.is_some_and(|s| s.archived),
+            retracted: false,
         };
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
+        }
+        if let Some((tmp_path, file)) = temp {
+            if let Err(err) = self.out.commit(&tmp_path, file, name, taken) {
+                let _ = std::fs::remove_file(&tmp_path);
+                if let Some(x) = &xmp {
+                    let _ = std::fs::remove_file(self.out.root().join(x));
+                    self.out.release(x);
+                }
+                self.registry.lock().expect("registry").remove(&src_hash);
+                let retract = manifest::Line {
+                    retracted: true,
+                    ..line
+                };
+                let _ = self.manifest.append(&retract);
+                return Err(format!("cannot write {name}: {err}"));
+            }
         }
         r.status = if sidecar.is_some() {
             Status::Written
@@ -1027,6 +1040,11 @@ impl Ctx<'_> {
         let text = xmp::packet(&data)?;
         let xmp_name = format!("{name}.xmp");
         if !self.out.reserve_exact(&xmp_name) {
+            // Left by an interrupted run for this very photo: keep it.
+            let existing = std::fs::read(self.out.root().join(&xmp_name));
+            if existing.is_ok_and(|b| b == text.as_bytes()) {
+                return Some(xmp_name);
+            }
             r.notes.push(format!(
                 "{xmp_name} exists already: XMP sidecar not written"
             ));
