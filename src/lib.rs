@@ -13,3 +13,4 @@ pub mod process;
 pub mod report;
 pub mod sidecar;
 pub mod source;
+pub mod verify;

@@ -37,6 +37,32 @@ enum Command {
     /// Read Takeout zips or folders and write the photo library.
     #[command(after_help = EXIT_CODES)]
     Process(ProcessArgs),
+    /// Check an output folder against its manifest: re-hash every file, report missing,
+    /// changed and unknown files.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(VerifyArgs),
+}
+
+const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every file is as it was written, and nothing else is there
+  1  the check could not be done
+  2  usage error: the folder is not a gpbackup output folder
+  3  files are missing, changed, or unknown to the manifest";
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The output folder of `gpbackup process`.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+
+    /// Number of worker threads [default: one per CPU core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
+    /// Print only problems: no progress bar, no summary line.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -112,6 +138,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Process(args) => run_process(args),
+        Command::Verify(args) => run_verify(args),
+    }
+}
+
+fn run_verify(args: VerifyArgs) -> ExitCode {
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    match gpbackup::verify::run(&args.dir, args.jobs.map(usize::from), progress) {
+        Ok(report) => {
+            let summary = report.summary();
+            if args.quiet {
+                for line in summary.lines().skip(1) {
+                    eprintln!("{line}");
+                }
+            } else {
+                eprint!("{summary}");
+            }
+            ExitCode::from(if report.all_ok() { 0 } else { 3 })
+        }
+        Err(e) => {
+            eprintln!("gpbackup: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
     }
 }
 

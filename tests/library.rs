@@ -1,0 +1,393 @@
+//! A library that lasts: incremental re-runs, albums, layouts, edited copies, the trash,
+//! `verify`, and interrupted runs.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const T: i64 = 1562253012;
+
+fn photo(n: usize) -> Vec<u8> {
+    jpeg_variant(&fixture("plain.jpg"), &format!("photo {n}"))
+}
+
+fn album_of(report: &serde_json::Value, title: &str) -> Vec<String> {
+    let albums = report["albums"].as_array().unwrap();
+    let a = albums
+        .iter()
+        .find(|a| a["title"] == title)
+        .unwrap_or_else(|| panic!("no album {title}: {albums:?}"));
+    a["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Takeout A: 6 photos, album "Paris" with 2 of them. Takeout B: the same plus 3 new photos,
+/// and the album renamed "Paris 2019" with one more photo.
+fn takeouts(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let build = |n_photos: usize, album: &str, album_members: &[usize]| {
+        let mut t = Takeout::new(2);
+        for i in 0..n_photos {
+            let name = format!("IMG_{i:04}.jpg");
+            t.add(i % 2, format!("{YEAR}/{name}"), photo(i)).add(
+                (i + 1) % 2,
+                format!("{YEAR}/{name}.json"),
+                sidecar(&name, T + i as i64 * 86_400, None),
+            );
+        }
+        let dir = format!("Takeout/Google Photos/{album}");
+        t.add(0, format!("{dir}/metadata.json"), album_json(album));
+        for &i in album_members {
+            let name = format!("IMG_{i:04}.jpg");
+            t.add(1, format!("{dir}/{name}"), photo(i)).add(
+                1,
+                format!("{dir}/{name}.json"),
+                sidecar(&name, T + i as i64 * 86_400, None),
+            );
+        }
+        t
+    };
+    let a = build(6, "Paris", &[1, 2]).write(&dir.join("a"));
+    let b = build(9, "Paris 2019", &[1, 2, 7]).write(&dir.join("b"));
+    (a, b)
+}
+
+#[test]
+fn incremental_runs_add_only_what_is_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = takeouts(tmp.path());
+    let out = tmp.path().join("photos");
+
+    let (o, ra) = process(&a, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out).len(), 6);
+    assert_eq!(album_of(&ra, "Paris"), ["IMG_0001.jpg", "IMG_0002.jpg"]);
+    let stamps: BTreeMap<String, i64> = listing(&out)
+        .into_iter()
+        .map(|n| (n.clone(), mtime(&out.join(&n))))
+        .collect();
+
+    let (o, rb) = process(&b, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = listing(&out);
+    assert_eq!(files.len(), 9, "the union, each photo once: {files:?}");
+    // What run A wrote is untouched.
+    for (name, t) in &stamps {
+        assert_eq!(mtime(&out.join(name)), *t, "{name}");
+    }
+    let written: Vec<&serde_json::Value> = rb["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "written")
+        .collect();
+    assert_eq!(written.len(), 3, "only the new photos are written");
+    // Albums of both runs: the old name keeps its members, the new one has its own.
+    assert_eq!(album_of(&rb, "Paris"), ["IMG_0001.jpg", "IMG_0002.jpg"]);
+    assert_eq!(
+        album_of(&rb, "Paris 2019"),
+        ["IMG_0001.jpg", "IMG_0002.jpg", "IMG_0007.jpg"]
+    );
+    let albums_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("albums.json")).unwrap()).unwrap();
+    assert_eq!(albums_json["albums"], rb["albums"]);
+
+    // The manifest lists every file once, with its hash, date and sources.
+    let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = manifest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let files_listed: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .filter(|l| l.get("output_hash").is_some())
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files_listed.len(), 9);
+    assert!(lines
+        .iter()
+        .all(|l| l["hash"].as_str().unwrap().len() == 32));
+
+    // Run B again: nothing to do, nothing read.
+    let (o, again) = process(&b, &out, &[]);
+    assert!(o.status.success());
+    assert_eq!(listing(&out), files);
+    for m in again["media"].as_array().unwrap() {
+        assert_eq!(m["status"], "duplicate", "{m}");
+        assert_eq!(
+            m["notes"][0], "already in the output from an earlier run",
+            "{m}"
+        );
+    }
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
+#[test]
+fn album_folders_of_hard_links_with_safe_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(1);
+    for (album, title) in [
+        ("Trip_ Paris_Rome_", "Trip: Paris/Rome?"),
+        ("CON", "CON"),
+        ("Trip_ Paris_Rome_ (x)", "trip: paris/rome?"),
+    ] {
+        let dir = format!("Takeout/Google Photos/{album}");
+        t.add(0, format!("{dir}/metadata.json"), album_json(title));
+        t.add(0, format!("{dir}/IMG_1.jpg"), photo(1)).add(
+            0,
+            format!("{dir}/IMG_1.jpg.json"),
+            sidecar("IMG_1.jpg", T, None),
+        );
+    }
+    t.add(0, format!("{YEAR}/IMG_1.jpg"), photo(1)).add(
+        0,
+        format!("{YEAR}/IMG_1.jpg.json"),
+        sidecar("IMG_1.jpg", T, None),
+    );
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips, &out, &["--albums", "links"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut folders: Vec<String> = std::fs::read_dir(out.join("albums"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        ["CON_", "Trip_ Paris_Rome_", "trip_ paris_rome_ (2)"]
+    );
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(out.join("IMG_1.jpg")).unwrap().ino();
+    for f in &folders {
+        let m = std::fs::metadata(out.join("albums").join(f).join("IMG_1.jpg")).unwrap();
+        assert_eq!(m.ino(), inode, "{f}: the same file, not a copy");
+    }
+    // Running again changes nothing and verify still passes.
+    let (o, _) = process(&zips, &out, &["--albums", "links"]);
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read_dir(out.join("albums/CON_")).unwrap().count(),
+        1
+    );
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
+#[test]
+fn layouts_edited_copies_and_the_trash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(1);
+    let trashed = {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&sidecar("gone.jpg", T, None)).unwrap();
+        v["trashed"] = true.into();
+        serde_json::to_vec(&v).unwrap()
+    };
+    t.add(0, format!("{YEAR}/IMG_1.jpg"), photo(1))
+        .add(
+            0,
+            format!("{YEAR}/IMG_1.jpg.json"),
+            sidecar("IMG_1.jpg", T, None),
+        )
+        .add(0, format!("{YEAR}/IMG_1-edited.jpg"), photo(2))
+        .add(0, format!("{YEAR}/IMG_2.jpg"), photo(3))
+        .add(
+            0,
+            format!("{YEAR}/IMG_2.jpg.json"),
+            sidecar("IMG_2.jpg", 1579089600, None),
+        )
+        .add(0, format!("{YEAR}/gone.jpg"), photo(4))
+        .add(0, format!("{YEAR}/gone.jpg.json"), trashed)
+        .add(0, format!("{YEAR}/mystery.jpg"), photo(5));
+    let zips = t.write(&tmp.path().join("in"));
+
+    let out = tmp.path().join("ym");
+    let (o, r) = process(&zips, &out, &["--layout", "year-month"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for p in [
+        "2019/07/IMG_1.jpg",
+        "2019/07/IMG_1-edited.jpg",
+        "2020/01/IMG_2.jpg",
+        "undated/mystery.jpg",
+    ] {
+        assert!(out.join(p).is_file(), "{p}");
+    }
+    assert!(
+        !out.join("2019/07/gone.jpg").exists(),
+        "trashed photos are left out"
+    );
+    assert_eq!(report_entry(&r, "gone.jpg")["status"], "skipped");
+    assert!(stderr(&o).contains("1 skipped"), "{}", stderr(&o));
+
+    let out = tmp.path().join("only");
+    let (o, _) = process(
+        &zips,
+        &out,
+        &["--edited", "only", "--layout", "year", "--keep-trashed"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("2019/IMG_1-edited.jpg").is_file());
+    assert!(!out.join("2019/IMG_1.jpg").exists());
+    assert!(out.join("2019/gone.jpg").is_file(), "--keep-trashed");
+
+    let out = tmp.path().join("skip");
+    let (o, r) = process(&zips, &out, &["--edited", "skip"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("IMG_1-edited.jpg").exists());
+    assert!(out.join("IMG_1.jpg").is_file());
+    assert_eq!(
+        report_entry(&r, "IMG_1-edited.jpg")["reason"],
+        "an edited copy (--edited skip)"
+    );
+}
+
+#[test]
+fn verify_finds_flipped_deleted_and_stray_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = takeouts(tmp.path());
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&a, &out, &[]);
+    assert!(o.status.success());
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("6 files ok, 0 missing, 0 changed, 0 unknown"),
+        "{}",
+        stderr(&v)
+    );
+
+    let target = out.join("IMG_0003.jpg");
+    let mut bytes = std::fs::read(&target).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    std::fs::write(&target, bytes).unwrap();
+    std::fs::remove_file(out.join("IMG_0004.jpg")).unwrap();
+    std::fs::write(out.join("stray.jpg"), b"not ours").unwrap();
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert_eq!(v.status.code(), Some(3));
+    let s = stderr(&v);
+    assert!(
+        s.contains("4 files ok, 1 missing, 1 changed, 1 unknown"),
+        "{s}"
+    );
+    assert!(
+        s.contains("changed: IMG_0003.jpg")
+            && s.contains("missing: IMG_0004.jpg")
+            && s.contains("unknown: stray.jpg"),
+        "{s}"
+    );
+
+    let v = gpbackup(&["verify".as_ref(), tmp.path().as_os_str()]);
+    assert_eq!(v.status.code(), Some(2), "not an output folder");
+}
+
+/// (relative path → content hash) of every file below `dir`, but gpbackup's own state.
+fn tree(dir: &Path) -> BTreeMap<String, u128> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".gpbackup")
+    {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.insert(
+                rel,
+                xxhash_rust::xxh3::xxh3_128(&std::fs::read(e.path()).unwrap()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn killed_runs_resume_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(3);
+    // 300 photos of ~60 KB, with name collisions, favourites (XMP) and an album.
+    let padding = "x".repeat(60_000);
+    for i in 0..300 {
+        let name = format!("IMG_{:04}.jpg", i % 250);
+        let dir = if i < 250 {
+            YEAR.to_string()
+        } else {
+            "Takeout/Google Photos/Photos from 2020".into()
+        };
+        let bytes = jpeg_variant(&fixture("plain.jpg"), &format!("{i} {padding}"));
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&sidecar(&name, T + i as i64, None)).unwrap();
+        if i % 7 == 0 {
+            json["favorited"] = true.into();
+        }
+        t.add(i % 3, format!("{dir}/{name}"), bytes.clone()).add(
+            (i + 1) % 3,
+            format!("{dir}/{name}.json"),
+            serde_json::to_vec(&json).unwrap(),
+        );
+        if i % 10 == 0 {
+            t.add(i % 3, format!("Takeout/Google Photos/Best/{name}"), bytes);
+        }
+    }
+    let zips = t.write(&tmp.path().join("in"));
+    let reference = tmp.path().join("reference");
+    let (o, _) = process(&zips, &reference, &["-j", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = tree(&reference);
+    assert!(expected.len() > 300);
+
+    let out = tmp.path().join("photos");
+    let bin = env!("CARGO_BIN_EXE_gpbackup");
+    let mut killed = 0;
+    for delay_ms in [40, 120, 250, 500] {
+        let mut child = Command::new(bin)
+            .args([
+                "process",
+                "-q",
+                "-j",
+                "2",
+                "--timezone",
+                "Europe/Paris",
+                "-o",
+            ])
+            .arg(&out)
+            .args(&zips)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+    }
+    eprintln!("{killed} of 4 runs were killed mid-way");
+    let (o, _) = process(&zips, &out, &["-j", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        tree(&out),
+        expected,
+        "the same files, names and contents as an uninterrupted run"
+    );
+    assert_eq!(
+        std::fs::read_dir(out.join(".gpbackup/tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "no temp files"
+    );
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
