@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod names;
 pub mod output;
 pub mod process;
+pub mod recover;
 pub mod report;
 pub mod sidecar;
 pub mod source;

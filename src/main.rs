@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -14,10 +16,12 @@ use gpbackup::process::{self, EditedMode, Options};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  every media file was written or found to be a duplicate
-  1  the run could not be done (output folder not writable, report not writable, …)
-  2  usage error: bad option, or an input that is missing or not a Takeout
-  3  completed with failures: some media files could not be written (see the report)";
+  0    every media file was written or found to be a duplicate
+  1    the run could not be done or finished (output not writable, output disk full, …)
+  2    usage error: bad option, or an input that is missing, empty, or not a Takeout
+  3    completed with failures: some media files could not be written, or a zip was
+       truncated (see the summary and the report)
+  130  interrupted (Ctrl-C): run the same command again to finish";
 
 /// Turn a Google Photos Takeout export into a dated, deduplicated photo folder.
 ///
@@ -171,6 +175,16 @@ fn run_process(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Ctrl-C: finish cleanly (files done so far are kept, the rest is reported); a second
+    // Ctrl-C ends at once (temp files are cleared by the next run).
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ngpbackup: stopping…");
+    });
     let opts = Options {
         inputs: args.inputs,
         output: args.output,
@@ -182,6 +196,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         overwrite_dates: args.overwrite_dates,
         sync: args.sync,
         xmp: args.xmp,
+        cancel,
         layout: args.layout,
         albums: args.albums,
         edited: args.edited,
@@ -190,27 +205,35 @@ fn run_process(args: ProcessArgs) -> ExitCode {
     match process::run(&opts) {
         Ok(report) => {
             if args.quiet {
-                for m in report
-                    .media
-                    .iter()
-                    .filter(|m| m.status == gpbackup::report::Status::Failed)
-                {
-                    eprintln!(
-                        "failed: {}: {}",
-                        m.source,
-                        m.reason.as_deref().unwrap_or("unknown reason")
-                    );
+                for m in report.failures() {
+                    let why = m.reason.as_deref().unwrap_or("unknown reason");
+                    eprintln!("failed: {}: {why}", m.source);
                 }
             } else {
                 eprint!("{}", report.summary());
             }
-            if report.all_ok() {
-                ExitCode::SUCCESS
-            } else {
-                if !args.quiet {
-                    eprintln!("gpbackup: completed with failures; every other file was written");
+            match report.stopped.as_deref() {
+                Some(why) => {
+                    let fix = if why == "interrupted" {
+                        ""
+                    } else {
+                        "free some space there, then "
+                    };
+                    eprintln!(
+                        "gpbackup: stopped early: {why}. What was written is kept; {fix}run the \
+                         same command again to finish."
+                    );
+                    ExitCode::from(if why == "interrupted" { 130 } else { 1 })
                 }
-                ExitCode::from(3)
+                None if report.all_ok() => ExitCode::SUCCESS,
+                None => {
+                    if !args.quiet {
+                        eprintln!(
+                            "gpbackup: completed with failures; every other file was written"
+                        );
+                    }
+                    ExitCode::from(3)
+                }
             }
         }
         Err(e) => {

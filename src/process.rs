@@ -17,7 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -54,6 +55,8 @@ pub struct Options {
     pub sync: bool,
     /// When to write `NAME.xmp` sidecars.
     pub xmp: XmpMode,
+    /// Set (by a Ctrl-C handler) to stop the run early; files done so far are kept.
+    pub cancel: Arc<AtomicBool>,
     pub layout: Layout,
     pub albums: AlbumsMode,
     pub edited: EditedMode,
@@ -142,6 +145,27 @@ struct Ctx<'a> {
     progress: ProgressBar,
     /// Album metadata by folder key.
     album_info: &'a HashMap<String, AlbumInfo>,
+    /// Why the run stopped early (disk full), for the items not yet done.
+    stop: Mutex<Option<String>>,
+}
+
+const INTERRUPTED: &str = "interrupted";
+const DISK_FULL: &str = "the output disk is full";
+
+/// Fails reads once the run is interrupted, so that a long copy stops within a moment (its
+/// temp file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.
+struct Interruptible<'f, R> {
+    inner: R,
+    flag: &'f AtomicBool,
+}
+
+impl<R: Read> Read for Interruptible<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.flag.load(Ordering::Relaxed) {
+            return Err(io::Error::other(INTERRUPTED));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Runs `gpbackup process`. Returns the report; per-file failures are in it, not errors.
@@ -167,7 +191,8 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
             .iter()
             .zip(&classes)
             .any(|(e, c)| e.input == i && *c != Class::Ignored);
-        if !useful {
+        let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
+        if !useful && !damaged {
             return Err(ProcessError::NotTakeout {
                 path: input.path.clone(),
                 reason: "contains no photos, videos or JSON sidecars; expected a Google Takeout \
@@ -184,6 +209,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         output: opts.output.clone(),
         dry_run: opts.dry_run,
         repeated_inputs: catalog.skipped_inputs.clone(),
+        damaged_inputs: catalog.damaged.clone(),
         ..Report::default()
     };
 
@@ -335,6 +361,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         ),
         progress: progress_bar(opts.progress, &items, &catalog.entries),
         album_info: &albums,
+        stop: Mutex::new(None),
     };
     let skips = skip_reasons(&ctx);
     let mut results: Vec<Option<MediaReport>> = (0..items.len()).map(|_| None).collect();
@@ -394,6 +421,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         .into_iter()
         .map(|r| r.expect("every media entry has a result"))
         .collect();
+    report.stopped = ctx.stopped();
     drop(ctx);
 
     // Albums: this run's memberships merged with earlier runs'.
@@ -668,6 +696,13 @@ impl Ctx<'_> {
         let mut resolved = false;
         for &idx in group {
             let e = self.entry(idx);
+            if let Some(why) = self.stopped() {
+                let mut r = self.base_report(idx);
+                r.reason = Some(format!("not attempted: {why}"));
+                out.push((idx, r));
+                self.progress.inc(e.size);
+                continue;
+            }
             // Once one member's bytes are in the output, a zip member with the same CRC-32
             // is only hashed to confirm it is the same photo.
             if resolved && e.crc32.is_some() {
@@ -755,6 +790,22 @@ impl Ctx<'_> {
         self.opts.layout.dir_for(local)
     }
 
+    /// Why the run stops early, if it does: interrupted (Ctrl-C), or the output disk is full.
+    fn stopped(&self) -> Option<String> {
+        if self.opts.cancel.load(Ordering::Relaxed) {
+            return Some(INTERRUPTED.into());
+        }
+        self.stop.lock().expect("stop lock").clone()
+    }
+
+    /// Stops the run when an error means that no further file can be written.
+    fn note_fatal(&self, err: &io::Error) {
+        if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+            let mut stop = self.stop.lock().expect("stop lock");
+            stop.get_or_insert_with(|| DISK_FULL.into());
+        }
+    }
+
     /// The position the sidecar gives.
     fn geo_of(&self, idx: usize) -> Option<crate::sidecar::Geo> {
         self.sidecar_of(idx)
@@ -832,6 +883,10 @@ impl Ctx<'_> {
         let src = reader
             .open(e)
             .map_err(|err| format!("cannot open: {err}"))?;
+        let src = Interruptible {
+            inner: src,
+            flag: &self.opts.cancel,
+        };
         let mut src = HashingReader::new(src);
         let mut head = Vec::with_capacity(32);
         (&mut src)
@@ -853,11 +908,10 @@ impl Ctx<'_> {
         let temp = if self.opts.dry_run {
             None
         } else {
-            Some(
-                self.out
-                    .temp_file()
-                    .map_err(|err| format!("cannot create a temp file: {err}"))?,
-            )
+            Some(self.out.temp_file().map_err(|err| {
+                self.note_fatal(&err);
+                format!("cannot create a temp file: {err}")
+            })?)
         };
         let sink: Box<dyn Write> = match &temp {
             Some((_, f)) => Box::new(BufWriter::with_capacity(
@@ -888,6 +942,7 @@ impl Ctx<'_> {
             Ok(w) => w,
             Err(err) => {
                 cleanup(&temp);
+                self.note_fatal(&err);
                 return Err(read_or_write_error(&err));
             }
         };
@@ -1091,6 +1146,7 @@ mod tests {
             locator: crate::source::Locator::Zip(0),
             path: path.into(),
             size: 1,
+            compressed: 1,
             crc32: Some(1),
             order: 0,
             symlink: false,

@@ -125,6 +125,11 @@ pub struct Report {
     pub ignored: Vec<String>,
     /// Inputs named twice on the command line, read once.
     pub repeated_inputs: Vec<PathBuf>,
+    /// Truncated zips: read as far as they go.
+    pub damaged_inputs: Vec<crate::source::Damaged>,
+    /// Why the run stopped before the end (interrupted, disk full).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Albums and their files (from this run and earlier ones).
     pub albums: Vec<crate::albums::Album>,
     /// Problems making album folders (`--albums links|copy`).
@@ -137,9 +142,20 @@ impl Report {
         self.media.iter().filter(|m| m.status == status).count()
     }
 
-    /// True when every media entry was written or deduplicated.
+    /// True when every media entry was written or deduplicated, and every input was whole.
     pub fn all_ok(&self) -> bool {
-        self.count(Status::Failed) == 0
+        self.count(Status::Failed) == 0 && self.damaged_inputs.is_empty() && self.stopped.is_none()
+    }
+
+    /// Media entries that failed, but those not attempted because the run stopped early.
+    pub fn failures(&self) -> impl Iterator<Item = &MediaReport> {
+        self.media.iter().filter(|m| {
+            m.status == Status::Failed
+                && !m
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("not attempted"))
+        })
     }
 
     /// Media entries that have a sidecar, per rule.
@@ -231,22 +247,33 @@ impl Report {
         if !self.bad_json.is_empty() {
             let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
         }
-        for m in self
-            .media
-            .iter()
-            .filter(|m| m.status == Status::Failed)
-            .take(20)
-        {
+        for d in &self.damaged_inputs {
             let _ = writeln!(
                 s,
-                "failed: {}: {}",
-                m.source,
-                m.reason.as_deref().unwrap_or("unknown reason")
+                "damaged: {}: {}; {} entries recovered{}. Download this part again.",
+                d.path.display(),
+                d.reason,
+                d.recovered,
+                match &d.lost {
+                    Some(name) => format!(", lost from {name} on"),
+                    None => String::new(),
+                }
             );
         }
-        let failed = self.count(Status::Failed);
+        for m in self.failures().take(20) {
+            let why = m.reason.as_deref().unwrap_or("unknown reason");
+            let _ = writeln!(s, "failed: {}: {why}", m.source);
+        }
+        let failed = self.failures().count();
         if failed > 20 {
             let _ = writeln!(s, "… and {} more failures (see --report)", failed - 20);
+        }
+        let not_attempted = self.count(Status::Failed) - failed;
+        if not_attempted > 0 {
+            let _ = writeln!(
+                s,
+                "{not_attempted} files not attempted: the run stopped early"
+            );
         }
         s
     }

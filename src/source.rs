@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zip::read::ZipArchiveMetadata;
+
+use crate::recover::{self, RawEntry};
 use zip::ZipArchive;
 
 /// Why an input cannot be used at all. Reported before any work starts (exit code 2).
@@ -32,6 +34,8 @@ pub enum SourceError {
 
 enum InputKind {
     Zip(Arc<ZipArchiveMetadata>),
+    /// A truncated zip: the entries recovered from its local headers.
+    Recovered(Arc<Vec<RawEntry>>),
     Dir,
 }
 
@@ -43,7 +47,7 @@ pub struct Input {
 
 impl Input {
     pub fn is_zip(&self) -> bool {
-        matches!(self.kind, InputKind::Zip(_))
+        matches!(self.kind, InputKind::Zip(_) | InputKind::Recovered(_))
     }
 }
 
@@ -52,6 +56,8 @@ impl Input {
 pub enum Locator {
     /// Index in the zip's central directory.
     Zip(usize),
+    /// Index in a truncated zip's recovered entries.
+    Recovered(usize),
     /// A file of an extracted folder.
     File(PathBuf),
 }
@@ -64,6 +70,8 @@ pub struct Entry {
     /// Path inside the input, `/`-separated, as stored (may be hostile: never used as a path).
     pub path: String,
     pub size: u64,
+    /// Size of its compressed data (the size itself for files of a folder).
+    pub compressed: u64,
     /// CRC-32 from the central directory (zips only): a free pre-hash for duplicate grouping.
     pub crc32: Option<u32>,
     /// Position in the input, to read entries in disk order.
@@ -100,12 +108,24 @@ fn strip_takeout_prefix(dir: &str) -> &str {
     from.strip_prefix("Takeout/").unwrap_or(from)
 }
 
+/// A zip whose end is missing (a download cut off): what could be recovered, what was lost.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Damaged {
+    pub path: PathBuf,
+    pub recovered: usize,
+    /// The entry cut off, when its header was readable; entries after it are lost unnamed.
+    pub lost: Option<String>,
+    pub reason: String,
+}
+
 /// All inputs and all their entries, indexed once.
 pub struct Catalog {
     pub inputs: Vec<Input>,
     pub entries: Vec<Entry>,
     /// Inputs given twice (same file), skipped.
     pub skipped_inputs: Vec<PathBuf>,
+    /// Truncated zips, read as far as they go.
+    pub damaged: Vec<Damaged>,
 }
 
 impl Catalog {
@@ -116,6 +136,7 @@ impl Catalog {
             inputs: Vec::new(),
             entries: Vec::new(),
             skipped_inputs: Vec::new(),
+            damaged: Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
         for path in paths {
@@ -139,12 +160,37 @@ impl Catalog {
                     kind: InputKind::Dir,
                 });
             } else {
-                let zip_meta = open_zip(path, meta.len())?;
-                catalog.index_zip(index, &zip_meta);
-                catalog.inputs.push(Input {
-                    path: path.clone(),
-                    kind: InputKind::Zip(zip_meta),
-                });
+                match open_zip(path, meta.len()) {
+                    Ok(zip_meta) => {
+                        catalog.index_zip(index, &zip_meta);
+                        catalog.inputs.push(Input {
+                            path: path.clone(),
+                            kind: InputKind::Zip(zip_meta),
+                        });
+                    }
+                    // No central directory, but it starts like a zip: a cut-off download.
+                    Err(SourceError::NotZip { .. }) if recover::looks_like_zip(path) => {
+                        let found = recover::scan(path).map_err(|e| SourceError::Io {
+                            path: path.clone(),
+                            source: e,
+                        })?;
+                        catalog.damaged.push(Damaged {
+                            path: path.clone(),
+                            recovered: found.entries.len(),
+                            lost: found.lost.clone(),
+                            reason: format!(
+                                "truncated zip (no central directory); stopped at {}",
+                                found.stopped
+                            ),
+                        });
+                        catalog.index_recovered(index, &found.entries);
+                        catalog.inputs.push(Input {
+                            path: path.clone(),
+                            kind: InputKind::Recovered(Arc::new(found.entries)),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(catalog)
@@ -165,9 +211,25 @@ impl Catalog {
                 locator: Locator::Zip(i),
                 path,
                 size: e.size(),
+                compressed: e.compressed_size(),
                 crc32: Some(e.crc32()),
                 order: e.header_start(),
                 symlink: e.is_symlink(),
+            });
+        }
+    }
+
+    fn index_recovered(&mut self, input: usize, found: &[RawEntry]) {
+        for (i, e) in found.iter().enumerate() {
+            self.entries.push(Entry {
+                input,
+                locator: Locator::Recovered(i),
+                path: e.name.clone(),
+                size: e.size,
+                compressed: e.compressed,
+                crc32: Some(e.crc32),
+                order: e.data_start,
+                symlink: false,
             });
         }
     }
@@ -215,6 +277,7 @@ impl Catalog {
                 locator: Locator::File(item.path().to_path_buf()),
                 path: format!("{prefix}{}", rel.join("/")),
                 size,
+                compressed: size,
                 crc32: None,
                 order,
                 symlink: item.path_is_symlink(),
@@ -228,7 +291,9 @@ impl Catalog {
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input];
         match &e.locator {
-            Locator::Zip(_) => format!("{}:{}", input.path.display(), e.path),
+            Locator::Zip(_) | Locator::Recovered(_) => {
+                format!("{}:{}", input.path.display(), e.path)
+            }
             Locator::File(p) => p.display().to_string(),
         }
     }
@@ -271,8 +336,31 @@ impl Reader<'_> {
     /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
     /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
     pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {
+        if e.size > BOMB_MIN_SIZE && e.size / e.compressed.max(1) > BOMB_MAX_RATIO {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "suspected zip bomb: {} MB from {} KB of compressed data (limit {BOMB_MAX_RATIO}:1 \
+                     above {} MB); not read",
+                    e.size >> 20,
+                    e.compressed >> 10,
+                    BOMB_MIN_SIZE >> 20
+                ),
+            ));
+        }
         match &e.locator {
             Locator::File(p) => Ok(Box::new(File::open(p)?)),
+            Locator::Recovered(index) => {
+                let InputKind::Recovered(found) = &self.catalog.inputs[e.input].kind else {
+                    return Err(io::Error::other("entry is not in a recovered zip"));
+                };
+                let raw = recover::open(&self.catalog.inputs[e.input].path, &found[*index])?;
+                Ok(Box::new(Checked::new(
+                    raw,
+                    e.size,
+                    Some(found[*index].crc32),
+                )))
+            }
             Locator::Zip(index) => {
                 let slot = &mut self.zips[e.input];
                 if slot.is_none() {
@@ -288,7 +376,9 @@ impl Reader<'_> {
                 }
                 let archive = slot.as_mut().expect("opened above");
                 let file = archive.by_index(*index).map_err(io::Error::other)?;
-                Ok(Box::new(file))
+                // The zip crate checks the CRC-32; the size is checked here, so that an entry
+                // that inflates past what it declares never fills the disk.
+                Ok(Box::new(Checked::new(file, e.size, None)))
             }
         }
     }
@@ -307,6 +397,72 @@ impl Reader<'_> {
             return Err(io::Error::other("larger than its declared size"));
         }
         Ok(buf)
+    }
+}
+
+/// Entries over this size are checked against `BOMB_MAX_RATIO`.
+pub const BOMB_MIN_SIZE: u64 = 64 * 1024 * 1024;
+/// Largest uncompressed-to-compressed ratio accepted for a large entry. Photos and videos
+/// hardly compress (JPEG, HEIC, H.264 are compressed already); 100:1 is only reached by
+/// crafted data.
+pub const BOMB_MAX_RATIO: u64 = 100;
+
+/// Passes an entry's bytes through, failing when they exceed its declared size, end before
+/// it, or (when given) do not match its CRC-32.
+struct Checked<R> {
+    inner: R,
+    expected: u64,
+    read: u64,
+    crc: Option<(u32, crc32fast::Hasher)>,
+}
+
+impl<R: Read> Checked<R> {
+    fn new(inner: R, expected: u64, crc: Option<u32>) -> Self {
+        Checked {
+            inner,
+            expected,
+            read: 0,
+            crc: crc.map(|c| (c, crc32fast::Hasher::new())),
+        }
+    }
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.expected {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "more data than the {} bytes the zip declares (corrupt entry or zip bomb)",
+                    self.expected
+                ),
+            ));
+        }
+        if let Some((_, h)) = &mut self.crc {
+            h.update(&buf[..n]);
+        }
+        if n == 0 && !buf.is_empty() {
+            if self.read < self.expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "entry ends after {} of its {} bytes",
+                        self.read, self.expected
+                    ),
+                ));
+            }
+            if let Some((want, h)) = self.crc.take() {
+                if h.finalize() != want {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "Invalid checksum",
+                    ));
+                }
+            }
+        }
+        Ok(n)
     }
 }
 
