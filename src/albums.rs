@@ -79,7 +79,12 @@ pub fn album_title(dir: &str, albums: &HashMap<String, AlbumInfo>) -> Option<Str
         return Some(info.title.clone());
     }
     let (parent, last) = dir.rsplit_once('/')?;
-    if parent.is_empty() || is_year_folder(dir, albums) || SPECIAL.contains(&key(last).as_str()) {
+    let odd = last.trim().is_empty() || last == "." || last == "..";
+    if odd
+        || parent.is_empty()
+        || is_year_folder(dir, albums)
+        || SPECIAL.contains(&key(last).as_str())
+    {
         return None;
     }
     Some(last.to_string())
@@ -276,6 +281,7 @@ mod tests {
             Some("Wedding")
         );
         assert_eq!(album_title("Google Photos", &meta), None);
+        assert_eq!(album_title("../..", &meta), None);
     }
 
     #[test]
