@@ -2,6 +2,8 @@
 
 pub mod albums;
 pub mod dates;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod manifest;
 pub mod matcher;
