@@ -63,8 +63,8 @@ fn parse_args() -> Args {
         zips: 4,
         seed: 42,
         tiny: false,
-        photo_kb: (60, 400),
-        video_mb: (1, 6),
+        photo_kb: (40, 250),
+        video_mb: (1, 3),
         video_percent: 5,
     };
     let mut it = std::env::args().skip(1);

@@ -34,7 +34,7 @@ if [ ! -f "$takeout/done" ]; then
 fi
 zips=("$takeout"/*.zip)
 in_bytes=$(cat "${zips[@]}" | wc -c)
-entries=$(unzip -Z1 "${zips[0]}" >/dev/null 2>&1; for z in "${zips[@]}"; do unzip -Z1 "$z"; done | grep -vic '\.json$')
+entries=$(unzip -Z1 "${zips[0]}" >/dev/null 2>&1; for z in "${zips[@]}"; do unzip -Z1 "$z"; done | grep -vicE '\.(json|html)$')
 
 drop_caches() {
   sync

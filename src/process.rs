@@ -34,7 +34,7 @@ use crate::names::{key, NameParts};
 use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
 use crate::sidecar::{self, AlbumInfo, JsonFile, Sidecar};
-use crate::source::{Catalog, Entry, Reader, SourceError};
+use crate::source::{self, Catalog, Entry, Reader, SourceError};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -221,55 +221,12 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
     // One reader (one open file per zip) per worker thread, built from the central
     // directories parsed once above.
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new(catalog.reader()))
+        .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
         .collect();
     let with_reader = |f: &mut dyn FnMut(&mut Reader)| {
         let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
         f(&mut readers[slot].lock().expect("reader lock"))
     };
-    let parsed: Vec<(usize, Result<JsonFile, String>)> = json_entries
-        .par_iter()
-        .map(|&i| {
-            let e = &catalog.entries[i];
-            let mut res = Err(String::new());
-            with_reader(&mut |reader| {
-                res = reader
-                    .read_small(e, sidecar::MAX_JSON_BYTES)
-                    .map_err(|err| format!("cannot read: {err}"))
-                    .and_then(|bytes| sidecar::parse(&bytes));
-            });
-            (i, res)
-        })
-        .collect();
-
-    let mut sidecars: Vec<SidecarData> = Vec::new();
-    let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
-    for (i, res) in parsed {
-        let e = &catalog.entries[i];
-        match res {
-            Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
-                entry: i,
-                parsed: Ok(s),
-            }),
-            Ok(JsonFile::Album(a)) => {
-                albums.insert(key(e.dir()), a);
-            }
-            Ok(JsonFile::Other) => report.ignored.push(catalog.describe(e)),
-            Err(reason) => {
-                report.bad_json.push(JsonReport {
-                    source: catalog.describe(e),
-                    title: None,
-                    reason: Some(reason.clone()),
-                });
-                // Still matched by name, so that its media file is reported with the reason.
-                sidecars.push(SidecarData {
-                    entry: i,
-                    parsed: Err(reason),
-                });
-            }
-        }
-    }
-
     // Stage 3: pair media with sidecars.
     let mut items: Vec<Item> = classes
         .iter()
@@ -295,18 +252,104 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
             }
         })
         .collect();
-    let sidecar_refs: Vec<SidecarRef> = sidecars
-        .iter()
-        .map(|s| {
-            let e = &catalog.entries[s.entry];
-            SidecarRef {
-                dir: e.dir().to_string(),
-                name: e.name().to_string(),
-                title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
-            }
+
+    // Stage 2: the JSON files, read whole (they are small), in disk order. Media already in the
+    // output from an earlier run need no sidecar: first only the JSON files of folders with
+    // new media are read; the rest only if some new media file found no sidecar there.
+    let is_known = |e: &Entry| {
+        e.crc32.is_some_and(|crc| {
+            manifest
+                .path_for_source(&source_key(e, Some(crc)))
+                .is_some()
         })
+    };
+    let pending_dirs: HashSet<String> = items
+        .iter()
+        .map(|it| &catalog.entries[it.entry])
+        .filter(|e| !is_known(e))
+        .map(|e| key(e.dir()))
         .collect();
-    let matches = matcher::match_all(&media_refs, &sidecar_refs);
+    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
+        .iter()
+        .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
+    let read_jsons = |batch: &[usize]| -> Vec<(usize, Result<JsonFile, String>)> {
+        batch
+            .par_iter()
+            .map(|&i| {
+                let e = &catalog.entries[i];
+                let mut res = Err(String::new());
+                with_reader(&mut |reader| {
+                    res = reader
+                        .read_small(e, sidecar::MAX_JSON_BYTES)
+                        .map_err(|err| format!("cannot read: {err}"))
+                        .and_then(|bytes| sidecar::parse(&bytes));
+                });
+                (i, res)
+            })
+            .collect()
+    };
+    let mut parsed = read_jsons(&first);
+    let (sidecars, albums, sidecar_refs, matches) = loop {
+        let mut sidecars: Vec<SidecarData> = Vec::new();
+        let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
+        let (mut ignored_json, mut bad_json) = (Vec::new(), Vec::new());
+        for (i, res) in &parsed {
+            let (i, res) = (*i, res.clone());
+            let e = &catalog.entries[i];
+            match res {
+                Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
+                    entry: i,
+                    parsed: Ok(s),
+                }),
+                Ok(JsonFile::Album(a)) => {
+                    albums.insert(key(e.dir()), a);
+                }
+                Ok(JsonFile::Other) => ignored_json.push(catalog.describe(e)),
+                Err(reason) => {
+                    bad_json.push(JsonReport {
+                        source: catalog.describe(e),
+                        title: None,
+                        reason: Some(reason.clone()),
+                    });
+                    // Still matched by name, so that its media file is reported with the reason.
+                    sidecars.push(SidecarData {
+                        entry: i,
+                        parsed: Err(reason),
+                    });
+                }
+            }
+        }
+        let sidecar_refs: Vec<SidecarRef> = sidecars
+            .iter()
+            .map(|s| {
+                let e = &catalog.entries[s.entry];
+                SidecarRef {
+                    dir: e.dir().to_string(),
+                    name: e.name().to_string(),
+                    title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
+                }
+            })
+            .collect();
+        let matches = matcher::match_all(&media_refs, &sidecar_refs);
+        let unmatched_new = items
+            .iter()
+            .zip(&matches)
+            .any(|(it, m)| m.is_none() && !is_known(&catalog.entries[it.entry]));
+        if unmatched_new && !rest.is_empty() {
+            parsed.extend(read_jsons(&std::mem::take(&mut rest)));
+            continue;
+        }
+        report.ignored.extend(ignored_json);
+        report.bad_json.extend(bad_json);
+        break (sidecars, albums, sidecar_refs, matches);
+    };
+    // Folders whose JSON files were not read: their albums' titles are not known this run.
+    let unread_dir = |e: &Entry| !rest.is_empty() && !pending_dirs.contains(&key(e.dir()));
+    for r in &readers {
+        r.lock()
+            .expect("reader lock")
+            .set_buffer(source::LARGE_BUFFER);
+    }
     let mut used = vec![false; sidecars.len()];
     for (item, m) in items.iter_mut().zip(matches) {
         if let Some(m) = m {
@@ -386,6 +429,9 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
                 r.output = Some(path.to_string());
                 r.notes
                     .push("already in the output from an earlier run".into());
+                if unread_dir(e) {
+                    r.album = None; // its memberships are in the manifest already
+                }
                 results[idx] = Some(r);
                 ctx.progress.inc(e.size);
             }
@@ -715,6 +761,7 @@ impl Ctx<'_> {
             }
             let r = self.write_item(reader, idx, reserved.take());
             resolved |= r.status != Status::Failed;
+            release_freed_memory();
             out.push((idx, r));
             self.progress.inc(e.size);
         }
@@ -1120,6 +1167,27 @@ impl Ctx<'_> {
                 self.out.release(&xmp_name);
                 r.notes.push(format!("XMP sidecar not written: {err}"));
                 None
+            }
+        }
+    }
+}
+
+/// Gives freed memory back to the system every few dozen files. glibc keeps what a worker
+/// thread frees in that thread's arena and, with this mix of allocation sizes (write buffers,
+/// inflate state, long-lived report strings), kept ~30 KB per photo resident: 300 MB for
+/// 10,000 photos while the live heap stayed under 10 MB (massif). Trimming keeps peak RSS
+/// flat; it costs a few microseconds per call.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        thread_local!(static WRITTEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+        if WRITTEN.with(|n| {
+            n.set(n.get().wrapping_add(1));
+            n.get() % 64 == 0
+        }) {
+            // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
+            unsafe {
+                libc::malloc_trim(0);
             }
         }
     }

@@ -298,11 +298,14 @@ impl Catalog {
         }
     }
 
-    /// A reader for one worker thread. Zip handles are opened lazily, one per zip.
-    pub fn reader(&self) -> Reader<'_> {
+    /// A reader for one worker thread. Zip handles are opened lazily, one per zip, with a
+    /// read buffer of `buffer` bytes: small for sidecars (every entry is a seek, and a large
+    /// buffer would be refilled for a few hundred bytes), large for media.
+    pub fn reader(&self, buffer: usize) -> Reader<'_> {
         Reader {
             catalog: self,
             zips: (0..self.inputs.len()).map(|_| None).collect(),
+            buffer,
         }
     }
 }
@@ -330,9 +333,21 @@ fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceErro
 pub struct Reader<'c> {
     catalog: &'c Catalog,
     zips: Vec<Option<ZipArchive<BufReader<File>>>>,
+    buffer: usize,
 }
 
+/// Read buffer for sidecars (each is a seek and a few hundred bytes).
+pub const SMALL_BUFFER: usize = 8 * 1024;
+/// Read buffer for media.
+pub const LARGE_BUFFER: usize = 256 * 1024;
+
 impl Reader<'_> {
+    /// Changes the read buffer size (zip handles are reopened on their next use).
+    pub fn set_buffer(&mut self, buffer: usize) {
+        self.buffer = buffer;
+        self.zips.iter_mut().for_each(|z| *z = None);
+    }
+
     /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
     /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
     pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {
@@ -368,7 +383,7 @@ impl Reader<'_> {
                     let InputKind::Zip(meta) = &input.kind else {
                         return Err(io::Error::other("entry is not in a zip"));
                     };
-                    let file = BufReader::with_capacity(256 * 1024, File::open(&input.path)?);
+                    let file = BufReader::with_capacity(self.buffer, File::open(&input.path)?);
                     // SAFETY: `meta` was parsed from this very file by `open_zip`, and inputs
                     // are read-only for the whole run.
                     *slot =
