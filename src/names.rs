@@ -5,11 +5,18 @@ use unicode_normalization::UnicodeNormalization;
 
 /// NFC-normalized, lower-cased form used as a lookup key (zip names may be NFD, titles NFC).
 pub fn key(name: &str) -> String {
+    // Most names are ASCII, already in NFC: skip the normalizer (a hot path on re-runs).
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
     name.nfc().collect::<String>().to_lowercase()
 }
 
 /// NFC-normalized form of a name, case kept.
 pub fn nfc(name: &str) -> String {
+    if name.is_ascii() {
+        return name.to_string();
+    }
     name.nfc().collect()
 }
 

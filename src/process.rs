@@ -330,7 +330,18 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
                 }
             })
             .collect();
-        let matches = matcher::match_all(&media_refs, &sidecar_refs);
+        // Media in folders whose JSON files were not read cannot match anything there.
+        let included: Vec<usize> = (0..items.len())
+            .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
+            .collect();
+        let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
+        let mut matches = vec![None; items.len()];
+        for (&k, m) in included
+            .iter()
+            .zip(matcher::match_all(&subset, &sidecar_refs))
+        {
+            matches[k] = m;
+        }
         let unmatched_new = items
             .iter()
             .zip(&matches)
