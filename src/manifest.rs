@@ -122,6 +122,16 @@ impl Manifest {
     /// Loads `state_dir/manifest.jsonl` (if any) and opens it for appending (unless `dry_run`).
     /// Lines whose file is gone from `root` are ignored.
     pub fn open(root: &Path, state_dir: &Path, dry_run: bool) -> io::Result<Manifest> {
+        Self::open_with(state_dir, dry_run, |p| root.join(p).is_file())
+    }
+
+    /// Like `open`, with `exists` telling whether an output path holds a file (the output
+    /// folder's own listing: no disk access per line).
+    pub fn open_with(
+        state_dir: &Path,
+        dry_run: bool,
+        exists: impl Fn(&str) -> bool,
+    ) -> io::Result<Manifest> {
         let path = state_dir.join(FILE_NAME);
         let mut m = Manifest {
             by_hash: HashMap::new(),
@@ -135,7 +145,7 @@ impl Manifest {
         current.sort_unstable();
         for i in current {
             let l = &lines[i];
-            if !m.by_hash.contains_key(&l.hash) && root.join(&l.path).is_file() {
+            if !m.by_hash.contains_key(&l.hash) && exists(&l.path) {
                 m.by_hash.insert(l.hash.clone(), l.path.clone());
             }
         }

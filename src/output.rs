@@ -48,6 +48,8 @@ pub struct OutputDir {
     tmp: PathBuf,
     /// Keys (NFC, lower-case: safe on case-insensitive file systems) of relative paths in use.
     taken: Mutex<HashSet<String>>,
+    /// Exact relative paths of the files present when the folder was opened.
+    present: HashSet<String>,
     counter: AtomicU64,
     sync: bool,
 }
@@ -58,6 +60,7 @@ impl OutputDir {
     pub fn open(root: &Path, sync: bool, dry_run: bool) -> io::Result<OutputDir> {
         let tmp = root.join(STATE_DIR).join(TMP_DIR);
         let mut taken = HashSet::new();
+        let mut present = HashSet::new();
         for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE] {
             taken.insert(key(own));
         }
@@ -75,7 +78,11 @@ impl OutputDir {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                taken.insert(key(&rel.join("/")));
+                let rel = rel.join("/");
+                taken.insert(key(&rel));
+                if e.file_type().is_file() {
+                    present.insert(rel);
+                }
             }
         } else if root.exists() {
             return Err(io::Error::new(
@@ -93,9 +100,15 @@ impl OutputDir {
             root: root.to_path_buf(),
             tmp,
             taken: Mutex::new(taken),
+            present,
             counter: AtomicU64::new(0),
             sync,
         })
+    }
+
+    /// True when the file `rel` was in the folder when it was opened (no disk access).
+    pub fn was_present(&self, rel: &str) -> bool {
+        self.present.contains(rel)
     }
 
     pub fn root(&self) -> &Path {
