@@ -170,6 +170,15 @@ impl<R: Read> Read for Interruptible<'_, R> {
 
 /// Runs `gpbackup process`. Returns the report; per-file failures are in it, not errors.
 pub fn run(opts: &Options) -> Result<Report, ProcessError> {
+    // One malloc arena for all threads: memory freed by one stage (the zip crate's central
+    // directories, parsed JSON) is then reused by the next instead of staying resident in
+    // another thread's arena. Halves peak RSS on large Takeouts (benches/BENCHMARKS.md).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; M_ARENA_MAX takes effect for arenas
+    // created afterwards.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
@@ -185,6 +194,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
     let exclude = opts.output.canonicalize().ok();
     let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
     let classes = classify(&catalog.entries);
+    trim_heap(); // the zip crate's central directories are freed
     for (i, input) in catalog.inputs.iter().enumerate() {
         let useful = catalog
             .entries
@@ -355,6 +365,8 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         report.bad_json.extend(bad_json);
         break (sidecars, albums, sidecar_refs, matches);
     };
+    drop(parsed);
+    trim_heap();
     // Folders whose JSON files were not read: their albums' titles are not known this run.
     let unread_dir = |e: &Entry| !rest.is_empty() && !pending_dirs.contains(&key(e.dir()));
     for r in &readers {
@@ -393,6 +405,9 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
             report.ignored.push(catalog.describe(&catalog.entries[i]));
         }
     }
+    // The matcher's copies of every name are not needed any more.
+    drop((used_names, sidecar_refs, media_refs));
+    trim_heap();
 
     // Stage 4: group, name, and write.
     let ctx = Ctx {
@@ -773,7 +788,7 @@ impl Ctx<'_> {
             }
             let r = self.write_item(reader, idx, reserved.take());
             resolved |= r.status != Status::Failed;
-            release_freed_memory();
+            release_freed_memory(e.size);
             out.push((idx, r));
             self.progress.inc(e.size);
         }
@@ -1184,24 +1199,36 @@ impl Ctx<'_> {
     }
 }
 
-/// Gives freed memory back to the system every few dozen files. glibc keeps what a worker
-/// thread frees in that thread's arena and, with this mix of allocation sizes (write buffers,
-/// inflate state, long-lived report strings), kept ~30 KB per photo resident: 300 MB for
-/// 10,000 photos while the live heap stayed under 10 MB (massif). Trimming keeps peak RSS
-/// flat; it costs a few microseconds per call.
-fn release_freed_memory() {
+/// Gives freed memory back to the system after every 128 MB of media a worker has read.
+/// glibc keeps what a worker thread frees in that thread's arena and, with this mix of
+/// allocation sizes (write buffers, inflate state, long-lived report strings), kept ~30 KB
+/// per photo resident: 300 MB for 10,000 photos while the live heap stayed under 10 MB
+/// (massif). A trim walks the whole heap, so it is done by volume, not per file.
+fn release_freed_memory(bytes: u64) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        thread_local!(static WRITTEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
-        if WRITTEN.with(|n| {
-            n.set(n.get().wrapping_add(1));
-            n.get() % 64 == 0
-        }) {
-            // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+        const EVERY: u64 = 128 << 20;
+        thread_local!(static READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+        // Each file counts at least 64 KB: small files trim every 2,048 files.
+        let due = READ.with(|n| {
+            let total = n.get() + bytes.max(EVERY / 2048);
+            n.set(total % EVERY);
+            total >= EVERY
+        });
+        if due {
+            trim_heap();
         }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = bytes;
+}
+
+/// Returns freed heap memory to the system (glibc only; elsewhere the allocator does).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -1223,7 +1250,7 @@ mod tests {
     fn classification() {
         let e = |path: &str| Entry {
             input: 0,
-            locator: crate::source::Locator::Zip(0),
+            locator: crate::source::Locator::Zip { method: 8 },
             path: path.into(),
             size: 1,
             compressed: 1,

@@ -7,7 +7,7 @@
 //! CRC-32 is checked then and again whenever the entry is read.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use flate2::bufread::DeflateDecoder;
@@ -15,8 +15,8 @@ use flate2::bufread::DeflateDecoder;
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
 const FLAG_DESCRIPTOR: u16 = 0x0008;
-const STORED: u16 = 0;
-const DEFLATED: u16 = 8;
+pub const STORED: u16 = 0;
+pub const DEFLATED: u16 = 8;
 
 /// An entry found by its local header, complete in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +186,35 @@ fn zip64_sizes(extra: &[u8]) -> Option<(u64, u64)> {
         at += 4 + len;
     }
     None
+}
+
+/// The decompressed bytes of the entry whose local header is at `header` in `file` (size and
+/// CRC are checked by the caller's reader, see `source`).
+pub fn open_at<'f, R: BufRead + Seek>(
+    file: &'f mut R,
+    header: u64,
+    compressed: u64,
+    method: u16,
+) -> io::Result<Box<dyn Read + 'f>> {
+    file.seek(SeekFrom::Start(header))?;
+    let mut head = [0u8; 30];
+    file.read_exact(&mut head)?;
+    if u32_at(&head, 0) != LOCAL_HEADER {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no local file header where the central directory says",
+        ));
+    }
+    let skip = u16_at(&head, 26) as i64 + u16_at(&head, 28) as i64;
+    file.seek_relative(skip)?;
+    let raw = file.take(compressed);
+    match method {
+        STORED => Ok(Box::new(raw)),
+        DEFLATED => Ok(Box::new(DeflateDecoder::new(raw))),
+        m => Err(io::Error::other(format!(
+            "compression method {m} is not supported (or the entry is encrypted)"
+        ))),
+    }
 }
 
 /// The bytes of a recovered entry (decompressed; size and CRC are checked by the caller's

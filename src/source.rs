@@ -33,7 +33,9 @@ pub enum SourceError {
 }
 
 enum InputKind {
-    Zip(Arc<ZipArchiveMetadata>),
+    /// A zip, indexed from its central directory (kept in `Entry`s: the zip crate's own,
+    /// much larger, in-memory directory is dropped after indexing).
+    Zip,
     /// A truncated zip: the entries recovered from its local headers.
     Recovered(Arc<Vec<RawEntry>>),
     Dir,
@@ -47,15 +49,16 @@ pub struct Input {
 
 impl Input {
     pub fn is_zip(&self) -> bool {
-        matches!(self.kind, InputKind::Zip(_) | InputKind::Recovered(_))
+        matches!(self.kind, InputKind::Zip | InputKind::Recovered(_))
     }
 }
 
 /// Where an entry's bytes are.
 #[derive(Debug, Clone)]
 pub enum Locator {
-    /// Index in the zip's central directory.
-    Zip(usize),
+    /// An entry of a zip: its local header is at `Entry::order`; compression method as in
+    /// the zip format (0 stored, 8 deflated; anything else cannot be read).
+    Zip { method: u16 },
     /// Index in a truncated zip's recovered entries.
     Recovered(usize),
     /// A file of an extracted folder.
@@ -165,7 +168,7 @@ impl Catalog {
                         catalog.index_zip(index, &zip_meta);
                         catalog.inputs.push(Input {
                             path: path.clone(),
-                            kind: InputKind::Zip(zip_meta),
+                            kind: InputKind::Zip,
                         });
                     }
                     // No central directory, but it starts like a zip: a cut-off download.
@@ -193,6 +196,7 @@ impl Catalog {
                 }
             }
         }
+        catalog.entries.shrink_to_fit();
         Ok(catalog)
     }
 
@@ -206,9 +210,15 @@ impl Catalog {
                 Ok(n) => n.into_owned(),
                 Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
             };
+            let method = match e.compression() {
+                _ if e.encrypted() => UNSUPPORTED,
+                zip::CompressionMethod::Stored => recover::STORED,
+                zip::CompressionMethod::Deflated => recover::DEFLATED,
+                _ => UNSUPPORTED,
+            };
             self.entries.push(Entry {
                 input,
-                locator: Locator::Zip(i),
+                locator: Locator::Zip { method },
                 path,
                 size: e.size(),
                 compressed: e.compressed_size(),
@@ -291,7 +301,7 @@ impl Catalog {
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input];
         match &e.locator {
-            Locator::Zip(_) | Locator::Recovered(_) => {
+            Locator::Zip { .. } | Locator::Recovered(_) => {
                 format!("{}:{}", input.path.display(), e.path)
             }
             Locator::File(p) => p.display().to_string(),
@@ -332,9 +342,12 @@ fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceErro
 /// Reads entries' bytes; one per worker thread (file handles are not shared between threads).
 pub struct Reader<'c> {
     catalog: &'c Catalog,
-    zips: Vec<Option<ZipArchive<BufReader<File>>>>,
+    zips: Vec<Option<BufReader<File>>>,
     buffer: usize,
 }
+
+/// A compression method gpbackup cannot read (or an encrypted entry).
+const UNSUPPORTED: u16 = u16::MAX;
 
 /// Read buffer for sidecars (each is a seek and a few hundred bytes).
 pub const SMALL_BUFFER: usize = 8 * 1024;
@@ -376,24 +389,15 @@ impl Reader<'_> {
                     Some(found[*index].crc32),
                 )))
             }
-            Locator::Zip(index) => {
+            Locator::Zip { method } => {
                 let slot = &mut self.zips[e.input];
                 if slot.is_none() {
-                    let input = &self.catalog.inputs[e.input];
-                    let InputKind::Zip(meta) = &input.kind else {
-                        return Err(io::Error::other("entry is not in a zip"));
-                    };
-                    let file = BufReader::with_capacity(self.buffer, File::open(&input.path)?);
-                    // SAFETY: `meta` was parsed from this very file by `open_zip`, and inputs
-                    // are read-only for the whole run.
-                    *slot =
-                        Some(unsafe { ZipArchive::unsafe_new_with_metadata(file, meta.clone()) });
+                    let path = &self.catalog.inputs[e.input].path;
+                    *slot = Some(BufReader::with_capacity(self.buffer, File::open(path)?));
                 }
-                let archive = slot.as_mut().expect("opened above");
-                let file = archive.by_index(*index).map_err(io::Error::other)?;
-                // The zip crate checks the CRC-32; the size is checked here, so that an entry
-                // that inflates past what it declares never fills the disk.
-                Ok(Box::new(Checked::new(file, e.size, None)))
+                let file = slot.as_mut().expect("opened above");
+                let raw = recover::open_at(file, e.order, e.compressed, *method)?;
+                Ok(Box::new(Checked::new(raw, e.size, e.crc32)))
             }
         }
     }
