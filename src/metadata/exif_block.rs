@@ -22,6 +22,19 @@ pub(super) struct ImageFacts {
     pub density: Option<(u16, u32, u32)>,
 }
 
+/// A little_exif `Metadata` holding the EXIF (TIFF) block `tiff`. little_exif reads blocks
+/// only from containers, so the block is wrapped in a minimal JPEG.
+pub(super) fn load(tiff: &[u8]) -> Result<Metadata, String> {
+    let len = u16::try_from(2 + EXIF_PREFIX.len() + tiff.len())
+        .map_err(|_| "the EXIF block is too large".to_string())?;
+    let mut mini = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    mini.extend_from_slice(&len.to_be_bytes());
+    mini.extend_from_slice(EXIF_PREFIX);
+    mini.extend_from_slice(tiff);
+    mini.extend_from_slice(&[0xFF, 0xD9]);
+    Metadata::new_from_vec(&mini, FileExtension::JPEG).map_err(|e| e.to_string())
+}
+
 /// A new EXIF (TIFF) block: the file's own block `existing_tiff` (kept whole) plus the tags of
 /// `tags` it lacks. `Ok(None)` when nothing is missing; `Err` with a reason when the block
 /// cannot be made safely (the caller then leaves the file's metadata alone).
@@ -54,16 +67,7 @@ pub(super) fn encode(
     let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut md = match existing_tiff {
             Some(tiff) => {
-                // little_exif reads a block from a container: wrap it in a minimal JPEG.
-                let len = u16::try_from(2 + EXIF_PREFIX.len() + tiff.len())
-                    .map_err(|_| "the file's EXIF block is too large to rewrite".to_string())?;
-                let mut mini = vec![0xFF, 0xD8, 0xFF, 0xE1];
-                mini.extend_from_slice(&len.to_be_bytes());
-                mini.extend_from_slice(EXIF_PREFIX);
-                mini.extend_from_slice(tiff);
-                mini.extend_from_slice(&[0xFF, 0xD9]);
-                Metadata::new_from_vec(&mini, FileExtension::JPEG)
-                    .map_err(|e| format!("EXIF could not be decoded for rewriting ({e})"))?
+                load(tiff).map_err(|e| format!("EXIF could not be decoded for rewriting ({e})"))?
             }
             None => Metadata::new(),
         };

@@ -9,9 +9,8 @@
 use std::io::{self, Read, Write};
 
 use little_exif::filetype::FileExtension;
-use little_exif::metadata::Metadata;
 
-use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
+use super::exif_block::{self, ImageFacts};
 use super::{Tags, TimeZoneChoice, Written};
 
 const MAX_HEIF: u64 = 64 * 1024 * 1024;
@@ -24,31 +23,9 @@ pub fn rewrite(
     tags: &Tags,
     zone: &TimeZoneChoice,
 ) -> io::Result<Written> {
-    let mut w = Written::default();
-    let mut buf = Vec::new();
-    src.take(MAX_HEIF + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_HEIF {
-        w.notes
-            .push("HEIF image too large to rewrite: copied unchanged".into());
-        w.incomplete = true;
-        dst.write_all(&buf)?;
-        io::copy(src, dst)?;
-        return Ok(w);
-    }
-    match edit(&buf, tags, zone, &mut w) {
-        Ok(Some(out)) => {
-            dst.write_all(&out)?;
-            w.changed = true;
-        }
-        Ok(None) => dst.write_all(&buf)?,
-        Err(reason) => {
-            w.notes.push(reason);
-            w.written_date = None;
-            w.incomplete = true;
-            dst.write_all(&buf)?;
-        }
-    }
-    Ok(w)
+    super::rewrite_whole(src, dst, MAX_HEIF, "HEIF image", |buf, w| {
+        edit(buf, tags, zone, w)
+    })
 }
 
 fn edit(
@@ -67,14 +44,7 @@ fn edit(
     };
     // little_exif has panicked on odd containers: a panic means "leave the file alone".
     let out = std::panic::catch_unwind(|| -> Result<Vec<u8>, String> {
-        let len =
-            u16::try_from(2 + EXIF_PREFIX.len() + tiff.len()).map_err(|_| "EXIF too large")?;
-        let mut mini = vec![0xFF, 0xD8, 0xFF, 0xE1];
-        mini.extend_from_slice(&len.to_be_bytes());
-        mini.extend_from_slice(EXIF_PREFIX);
-        mini.extend_from_slice(&tiff);
-        mini.extend_from_slice(&[0xFF, 0xD9]);
-        let md = Metadata::new_from_vec(&mini, FileExtension::JPEG).map_err(|e| e.to_string())?;
+        let md = exif_block::load(&tiff)?;
         let mut out = buf.to_vec();
         md.write_to_vec(&mut out, FileExtension::HEIF)
             .map_err(|e| e.to_string())?;
@@ -133,7 +103,7 @@ mod tests {
         // Give the fixture an Exif item first (as an iPhone would), through the same path.
         let src = fixture();
         let mut seeded = src.clone();
-        let mut md = Metadata::new();
+        let mut md = little_exif::metadata::Metadata::new();
         md.set_tag(little_exif::exif_tag::ExifTag::Make("Apple".into()));
         md.write_to_vec(&mut seeded, FileExtension::HEIF).unwrap();
         let tags = Tags {

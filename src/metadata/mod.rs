@@ -44,6 +44,44 @@ pub struct Written {
     pub incomplete: bool,
 }
 
+/// For formats edited whole in memory (WebP, HEIF: small files). Reads `src` (at most `max`
+/// bytes are held) and writes what `edit` makes of it; the bytes unchanged when it changes
+/// nothing, when it fails (its reason becomes a note), or when the file is larger than `max`.
+pub(crate) fn rewrite_whole(
+    src: &mut (impl std::io::Read + ?Sized),
+    dst: &mut (impl std::io::Write + ?Sized),
+    max: u64,
+    what: &str,
+    edit: impl FnOnce(&[u8], &mut Written) -> Result<Option<Vec<u8>>, String>,
+) -> std::io::Result<Written> {
+    use std::io::Read as _;
+    let mut w = Written::default();
+    let mut buf = Vec::new();
+    src.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        w.notes
+            .push(format!("{what} too large to rewrite: copied unchanged"));
+        w.incomplete = true;
+        dst.write_all(&buf)?;
+        std::io::copy(src, dst)?;
+        return Ok(w);
+    }
+    match edit(&buf, &mut w) {
+        Ok(Some(out)) => {
+            dst.write_all(&out)?;
+            w.changed = true;
+        }
+        Ok(None) => dst.write_all(&buf)?,
+        Err(reason) => {
+            w.notes.push(reason);
+            w.written_date = None;
+            w.incomplete = true;
+            dst.write_all(&buf)?;
+        }
+    }
+    Ok(w)
+}
+
 /// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.
 pub fn dms(value: f64) -> [(u32, u32); 3] {
     let v = value.abs();

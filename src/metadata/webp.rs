@@ -99,31 +99,9 @@ pub fn rewrite(
     tags: &Tags,
     zone: &TimeZoneChoice,
 ) -> io::Result<Written> {
-    let mut w = Written::default();
-    let mut buf = Vec::new();
-    src.take(MAX_WEBP + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_WEBP {
-        w.notes
-            .push("WebP too large to rewrite: copied unchanged".into());
-        w.incomplete = true;
-        dst.write_all(&buf)?;
-        io::copy(src, dst)?;
-        return Ok(w);
-    }
-    match edit(&buf, tags, zone, &mut w) {
-        Ok(Some(out)) => {
-            dst.write_all(&out)?;
-            w.changed = true;
-        }
-        Ok(None) => dst.write_all(&buf)?,
-        Err(reason) => {
-            w.notes.push(format!("EXIF not written: {reason}"));
-            w.written_date = None;
-            w.incomplete = true;
-            dst.write_all(&buf)?;
-        }
-    }
-    Ok(w)
+    super::rewrite_whole(src, dst, MAX_WEBP, "WebP", |buf, w| {
+        edit(buf, tags, zone, w).map_err(|r| format!("EXIF not written: {r}"))
+    })
 }
 
 fn edit(
