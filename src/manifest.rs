@@ -65,13 +65,6 @@ pub struct Line {
     pub retracted: bool,
 }
 
-impl Line {
-    /// True for a line that says a file was written (not a duplicate's line).
-    pub fn is_file(&self) -> bool {
-        self.output_hash.is_some() && !self.retracted
-    }
-}
-
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
 /// line for the same path supersedes an earlier one; a retraction removes it.
 pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {

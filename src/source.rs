@@ -47,12 +47,6 @@ pub struct Input {
     kind: InputKind,
 }
 
-impl Input {
-    pub fn is_zip(&self) -> bool {
-        matches!(self.kind, InputKind::Zip | InputKind::Recovered(_))
-    }
-}
-
 /// Where an entry's bytes are.
 #[derive(Debug, Clone)]
 pub enum Locator {

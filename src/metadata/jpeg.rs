@@ -218,20 +218,6 @@ impl Header {
     }
 }
 
-/// The file's own date taken and offset, from a JPEG header (for files without a sidecar).
-pub fn read_date(
-    src: &mut (impl Read + ?Sized),
-) -> io::Result<Option<(chrono::NaiveDateTime, Option<chrono::FixedOffset>)>> {
-    let h = read_header(src)?;
-    Ok(h.segments
-        .iter()
-        .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
-        .and_then(|(_, s, e)| {
-            exif_block::Existing::read(&h.head[s + 4 + EXIF_PREFIX.len()..*e]).ok()
-        })
-        .and_then(|ex| ex.date_original.map(|d| (d, ex.offset_original))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
