@@ -299,13 +299,12 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
             })
             .collect()
     };
-    let mut parsed = read_jsons(&first);
-    let (sidecars, albums, sidecar_refs, matches) = loop {
-        let mut sidecars: Vec<SidecarData> = Vec::new();
-        let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
-        let (mut ignored_json, mut bad_json) = (Vec::new(), Vec::new());
-        for (i, res) in &parsed {
-            let (i, res) = (*i, res.clone());
+    // Each batch read is added to what earlier batches gave.
+    let mut sidecars: Vec<SidecarData> = Vec::new();
+    let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
+    let mut batch = read_jsons(&first);
+    let (sidecar_refs, matches) = loop {
+        for (i, res) in batch.drain(..) {
             let e = &catalog.entries[i];
             match res {
                 Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
@@ -315,9 +314,9 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
                 Ok(JsonFile::Album(a)) => {
                     albums.insert(key(e.dir()), a);
                 }
-                Ok(JsonFile::Other) => ignored_json.push(catalog.describe(e)),
+                Ok(JsonFile::Other) => report.ignored.push(catalog.describe(e)),
                 Err(reason) => {
-                    bad_json.push(JsonReport {
+                    report.bad_json.push(JsonReport {
                         source: catalog.describe(e),
                         title: None,
                         reason: Some(reason.clone()),
@@ -358,14 +357,11 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
             .zip(&matches)
             .any(|(it, m)| m.is_none() && !is_known(&catalog.entries[it.entry]));
         if unmatched_new && !rest.is_empty() {
-            parsed.extend(read_jsons(&std::mem::take(&mut rest)));
+            batch = read_jsons(&std::mem::take(&mut rest));
             continue;
         }
-        report.ignored.extend(ignored_json);
-        report.bad_json.extend(bad_json);
-        break (sidecars, albums, sidecar_refs, matches);
+        break (sidecar_refs, matches);
     };
-    drop(parsed);
     trim_heap();
     // Folders whose JSON files were not read: their albums' titles are not known this run.
     let unread_dir = |e: &Entry| !rest.is_empty() && !pending_dirs.contains(&key(e.dir()));
