@@ -69,19 +69,12 @@ fn edit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::fixture;
     use crate::sidecar::Geo;
-
-    fn fixture() -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/media/iphone.heic",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     #[test]
     fn heic_without_exif_is_left_for_the_xmp_sidecar() {
-        let src = fixture();
+        let src = fixture("iphone.heic");
         let tags = Tags {
             taken: Some(1562253012),
             ..Tags::default()
@@ -101,7 +94,7 @@ mod tests {
     #[test]
     fn heic_with_exif_gets_the_missing_tags() {
         // Give the fixture an Exif item first (as an iPhone would), through the same path.
-        let src = fixture();
+        let src = fixture("iphone.heic");
         let mut seeded = src.clone();
         let mut md = little_exif::metadata::Metadata::new();
         md.set_tag(little_exif::exif_tag::ExifTag::Make("Apple".into()));

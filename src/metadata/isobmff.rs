@@ -370,14 +370,7 @@ pub fn rewrite(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/media/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::metadata::fixture;
 
     fn tags() -> Tags {
         Tags {

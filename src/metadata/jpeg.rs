@@ -222,15 +222,8 @@ impl Header {
 mod tests {
     use super::*;
     use crate::metadata::exif_block::ascii;
+    use crate::metadata::fixture;
     use crate::sidecar::Geo;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/media/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     fn paris() -> TimeZoneChoice {
         TimeZoneChoice::parse("Europe/Paris").unwrap()

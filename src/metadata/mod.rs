@@ -82,6 +82,13 @@ pub(crate) fn rewrite_whole(
     Ok(w)
 }
 
+/// The bytes of `fixtures/media/NAME`, for the writers' unit tests.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/media/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.
 pub fn dms(value: f64) -> [(u32, u32); 3] {
     let v = value.abs();

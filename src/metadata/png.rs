@@ -159,15 +159,8 @@ fn new_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::fixture;
     use crate::sidecar::Geo;
-
-    fn fixture() -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/media/screenshot.png",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     fn tags() -> Tags {
         Tags {
@@ -204,7 +197,7 @@ mod tests {
 
     #[test]
     fn adds_an_exif_chunk_before_the_image_data() {
-        let src = fixture();
+        let src = fixture("screenshot.png");
         let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
         let mut out = Vec::new();
         let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
@@ -233,7 +226,7 @@ mod tests {
     #[test]
     fn odd_input_is_copied_unchanged() {
         let zone = TimeZoneChoice::parse("UTC").unwrap();
-        let src = fixture();
+        let src = fixture("screenshot.png");
         for part in [&src[..5], &src[..20], &src[..40], &b"not a png at all"[..]] {
             let mut out = Vec::new();
             let w = rewrite(&mut &part[..], &mut out, &tags(), &zone).unwrap();

@@ -184,15 +184,8 @@ fn edit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::fixture;
     use crate::sidecar::Geo;
-
-    fn fixture() -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/media/sticker.webp",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     fn tags() -> Tags {
         Tags {
@@ -208,7 +201,7 @@ mod tests {
 
     #[test]
     fn lossy_webp_becomes_extended_with_exif() {
-        let src = fixture();
+        let src = fixture("sticker.webp");
         let zone = TimeZoneChoice::parse("Australia/Sydney").unwrap();
         let mut out = Vec::new();
         let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
@@ -238,7 +231,7 @@ mod tests {
     #[test]
     fn malformed_webp_is_copied_unchanged() {
         let zone = TimeZoneChoice::parse("UTC").unwrap();
-        let src = fixture();
+        let src = fixture("sticker.webp");
         let mut bad_size = src.clone();
         bad_size[4] ^= 0x10;
         for part in [&src[..10], &src[..50], &bad_size[..], &b"RIFF"[..]] {
