@@ -35,14 +35,22 @@ fn find(hay: &[u8], needle: &[u8]) -> usize {
 
 /// Photo `IMG_000n.jpg` with its sidecar, `n` in `range`.
 fn photos(range: std::ops::Range<usize>) -> Vec<(String, Vec<u8>)> {
+    padded_photos(range, 0)
+}
+
+/// The same, each photo made about `padding` bytes larger (its comment segment).
+fn padded_photos(range: std::ops::Range<usize>, padding: usize) -> Vec<(String, Vec<u8>)> {
+    let pad = "p".repeat(padding);
     range
         .flat_map(|i| {
             let name = format!("IMG_{i:04}.jpg");
+            let tag = if padding == 0 {
+                format!("photo number {i}")
+            } else {
+                format!("photo number {i} {pad}")
+            };
             [
-                (
-                    format!("{YEAR}/{name}"),
-                    photo(&format!("photo number {i}")),
-                ),
+                (format!("{YEAR}/{name}"), photo(&tag)),
                 (
                     format!("{YEAR}/{name}.json"),
                     sidecar(&name, T + i as i64, None),
@@ -416,16 +424,7 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
         eprintln!("cannot mount a tmpfs here (not root?): skipped");
         return;
     };
-    let padding = "p".repeat(60_000);
-    let files: Vec<(String, Vec<u8>)> = (0..12)
-        .flat_map(|i| {
-            let name = format!("IMG_{i:04}.jpg");
-            [
-                (format!("{YEAR}/{name}"), photo(&format!("{i} {padding}"))),
-                (format!("{YEAR}/{name}.json"), sidecar(&name, T + i, None)),
-            ]
-        })
-        .collect();
+    let files = padded_photos(0..12, 60_000);
     let part = write(
         &tmp.path().join("in"),
         "t.zip",
@@ -469,16 +468,7 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
 #[test]
 fn ctrl_c_stops_within_a_second_and_says_how_to_resume() {
     let tmp = tempfile::tempdir().unwrap();
-    let padding = "p".repeat(60_000);
-    let files: Vec<(String, Vec<u8>)> = (0..400)
-        .flat_map(|i| {
-            let name = format!("IMG_{i:04}.jpg");
-            [
-                (format!("{YEAR}/{name}"), photo(&format!("{i} {padding}"))),
-                (format!("{YEAR}/{name}.json"), sidecar(&name, T + i, None)),
-            ]
-        })
-        .collect();
+    let files = padded_photos(0..400, 60_000);
     let part = write(
         &tmp.path().join("in"),
         "t.zip",
