@@ -1,9 +1,7 @@
 //! A library that lasts: incremental re-runs, albums, layouts, edited copies, the trash,
 //! `verify`, and interrupted runs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

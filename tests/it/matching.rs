@@ -2,9 +2,7 @@
 //! naming rule, spread over three zips with sidecars in other zips than their media. Every
 //! file must be matched, by exactly the rule expected.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 
 const BASE_T: i64 = 1_400_000_000;

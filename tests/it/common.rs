@@ -1,6 +1,5 @@
 //! Test helpers: build Takeout-shaped zips from the real media in `fixtures/media/`, run the
 //! real `gpbackup` binary, and read results back with independent readers.
-#![allow(dead_code)]
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};

@@ -2,9 +2,7 @@
 //! the sidecar end up in the file (or its XMP sidecar), and the image or video data is
 //! unchanged.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 // 2019-07-04 09:00:00 UTC = 18:00 in Tokyo.

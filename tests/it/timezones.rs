@@ -1,9 +1,7 @@
 //! Dates are written as the wall-clock time where the photo was taken, whatever this
 //! machine's zone.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn auto_zone_from_gps_whatever_the_machines_zone() {

@@ -1,8 +1,6 @@
 //! The README's first command, on the committed sample Takeout in `fixtures/sample/`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 
 #[test]

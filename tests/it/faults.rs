@@ -1,9 +1,7 @@
 //! Bad input, faults and hostile archives: nothing lost, nothing escapes the output folder,
 //! and a clear word on what went wrong. Every test checks that the inputs are untouched.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! End to end: Takeout zips in, dated and deduplicated photo folder out, through the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 const T1: i64 = 1562253012; // 2019-07-04 15:10:12 UTC = 17:10:12 in Paris
