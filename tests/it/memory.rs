@@ -9,7 +9,7 @@ const PADDING: usize = 200 * 1024 * 1024;
 
 /// Runs `gpbackup ARGS` and returns (exit status, that child's peak resident set size in bytes).
 fn run_with_peak_rss(args: &[&std::ffi::OsStr]) -> (i32, u64) {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
         .args(args)
         .env("TZ", "UTC")
         .stdout(std::process::Stdio::null())
@@ -21,6 +21,8 @@ fn run_with_peak_rss(args: &[&std::ffi::OsStr]) -> (i32, u64) {
     // SAFETY: wait4 reaps our own child and writes into the values we own.
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t);
+    // Already reaped: this only lets std know the child is gone.
+    let _ = child.try_wait();
     (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
 }
 
