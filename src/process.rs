@@ -29,7 +29,7 @@ use crate::manifest::{self, Manifest, SourceKey};
 use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
 use crate::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData, XmpMode};
-use crate::metadata::{self, heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
+use crate::metadata::{self, Tags, TimeZoneChoice, Written};
 use crate::names::{key, NameParts};
 use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, JsonReport, MediaReport, Report, Status};
@@ -992,17 +992,9 @@ impl Ctx<'_> {
             None => Box::new(io::sink()),
         };
         let mut dst = HashingWriter::new(sink);
-        let copied: io::Result<Written> = match kind {
-            MediaKind::Jpeg => jpeg::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
-            MediaKind::IsoVideo => isobmff::rewrite(&mut chained, &mut dst, &tags),
-            MediaKind::Png => png::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
-            MediaKind::Webp => webp::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone),
-            MediaKind::Heif | MediaKind::Avif => {
-                heif::rewrite(&mut chained, &mut dst, &tags, &self.opts.timezone)
-            }
-            _ => io::copy(&mut chained, &mut dst).map(|_| Written::default()),
-        }
-        .and_then(|w| dst.flush().map(|_| w));
+        let copied: io::Result<Written> =
+            metadata::rewrite(kind, &mut chained, &mut dst, &tags, &self.opts.timezone)
+                .and_then(|w| dst.flush().map(|_| w));
         let cleanup = |temp: &Option<(PathBuf, File)>| {
             if let Some((p, _)) = temp {
                 let _ = std::fs::remove_file(p);
@@ -1140,10 +1132,7 @@ impl Ctx<'_> {
         let sidecar = self.sidecar_of(idx).and_then(Result::ok);
         let favorite = sidecar.is_some_and(|s| s.favorited);
         let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
-        let embeds = matches!(
-            kind,
-            MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::IsoVideo
-        );
+        let embeds = metadata::embeds_fully(kind);
         let wanted = match self.opts.xmp {
             XmpMode::Never => false,
             XmpMode::Always => true,

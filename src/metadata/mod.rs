@@ -16,6 +16,7 @@ pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
+use crate::media::MediaKind;
 use crate::sidecar::Geo;
 
 /// What the sidecar says should be in the file.
@@ -42,6 +43,35 @@ pub struct Written {
     pub notes: Vec<String>,
     /// Some of the metadata could not be embedded (an XMP sidecar should carry it).
     pub incomplete: bool,
+}
+
+/// Copies one media file of `kind` from `src` to `dst`, embedding `tags` where its format can
+/// hold them (the one place that knows which writer serves which format). Formats without a
+/// writer are copied byte-for-byte.
+pub fn rewrite(
+    kind: MediaKind,
+    src: &mut (impl std::io::Read + ?Sized),
+    dst: &mut (impl std::io::Write + ?Sized),
+    tags: &Tags,
+    tz: &TimeZoneChoice,
+) -> std::io::Result<Written> {
+    match kind {
+        MediaKind::Jpeg => jpeg::rewrite(src, dst, tags, tz),
+        MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags),
+        MediaKind::Png => png::rewrite(src, dst, tags, tz),
+        MediaKind::Webp => webp::rewrite(src, dst, tags, tz),
+        MediaKind::Heif | MediaKind::Avif => heif::rewrite(src, dst, tags, tz),
+        _ => std::io::copy(src, dst).map(|_| Written::default()),
+    }
+}
+
+/// Whether a file of `kind` holds everything the date, place and description need once
+/// [`rewrite`] has embedded them (so no XMP sidecar is needed for those).
+pub fn embeds_fully(kind: MediaKind) -> bool {
+    matches!(
+        kind,
+        MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::IsoVideo
+    )
 }
 
 /// For formats edited whole in memory (WebP, HEIF: small files). Reads `src` (at most `max`
