@@ -6,13 +6,20 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use gpbackup::albums::AlbumsMode;
 use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
 use gpbackup::output::Layout;
 use gpbackup::process::{self, EditedMode, Options};
+use gpbackup::report::{Report, Status, StopReason};
+
+// mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
+// stage to the next and across many small files without allocator tuning or heap trimming
+// (glibc's arenas kept ~30 KB per photo; benches/BENCHMARKS.md has the comparison).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -45,6 +52,13 @@ enum Command {
     /// changed and unknown files.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Print a shell completion script: `gpbackup completions bash > ~/.local/share/bash-completion/completions/gpbackup`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `gpbackup man > gpbackup.1`.
+    Man,
 }
 
 const VERIFY_EXIT_CODES: &str = "\
@@ -92,8 +106,12 @@ struct ProcessArgs {
     jobs: Option<u16>,
 
     /// Print nothing but failures: no progress bar, no summary.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
+
+    /// Also print one line per media file on stdout: what happened to it and where it went.
+    #[arg(short, long)]
+    verbose: bool,
 
     /// Time zone for dates written into files. `auto`: the file's own offset, else the zone
     /// at its GPS position (offline lookup), else this machine's zone. Or one zone for every
@@ -143,7 +161,46 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Process(args) => run_process(args),
         Command::Verify(args) => run_verify(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "gpbackup",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gpbackup: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
+}
+
+/// `-v`: one line per media file, in input order: status, source, and the output file (or
+/// why there is none).
+fn print_per_file(report: &Report) {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for m in &report.media {
+        let result = match (&m.output, &m.reason) {
+            (Some(o), _) if m.status == Status::Duplicate => {
+                writeln!(out, "{:<10} {} = {o}", m.status.label(), m.source)
+            }
+            (Some(o), _) => writeln!(out, "{:<10} {} -> {o}", m.status.label(), m.source),
+            (None, Some(why)) => writeln!(out, "{:<10} {}: {why}", m.status.label(), m.source),
+            (None, None) => writeln!(out, "{:<10} {}", m.status.label(), m.source),
+        };
+        if result.is_err() {
+            return; // stdout closed (a pager quit): the summary still goes to stderr
+        }
+    }
+    let _ = out.flush();
 }
 
 fn run_verify(args: VerifyArgs) -> ExitCode {
@@ -185,6 +242,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         }
         eprintln!("\ngpbackup: stopping…");
     });
+    let verbose = args.verbose;
     let opts = Options {
         inputs: args.inputs,
         output: args.output,
@@ -204,26 +262,33 @@ fn run_process(args: ProcessArgs) -> ExitCode {
     };
     match process::run(&opts) {
         Ok(report) => {
+            if verbose {
+                print_per_file(&report);
+            }
             if args.quiet {
                 for m in report.failures() {
-                    let why = m.reason.as_deref().unwrap_or("unknown reason");
-                    eprintln!("failed: {}: {why}", m.source);
+                    match &m.reason {
+                        Some(why) => eprintln!("failed: {}: {why}", m.source),
+                        None => eprintln!("failed: {}", m.source),
+                    }
                 }
             } else {
                 eprint!("{}", report.summary());
             }
-            match report.stopped.as_deref() {
+            match report.stopped {
                 Some(why) => {
-                    let fix = if why == "interrupted" {
-                        ""
-                    } else {
-                        "free some space there, then "
+                    let fix = match why {
+                        StopReason::Interrupted => "",
+                        StopReason::DiskFull => "free some space there, then ",
                     };
                     eprintln!(
                         "gpbackup: stopped early: {why}. What was written is kept; {fix}run the \
                          same command again to finish."
                     );
-                    ExitCode::from(if why == "interrupted" { 130 } else { 1 })
+                    ExitCode::from(match why {
+                        StopReason::Interrupted => 130,
+                        StopReason::DiskFull => 1,
+                    })
                 }
                 None if report.all_ok() => ExitCode::SUCCESS,
                 None => {

@@ -46,7 +46,7 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_source: Option<String>,
+    pub date_source: Option<crate::report::DateSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gps: Option<Geo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -44,17 +44,105 @@ impl Status {
 }
 
 /// Where the date taken (and so the file's modification time) came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DateSource {
     /// `photoTakenTime` of the sidecar.
     Sidecar,
-    /// The file's own EXIF date (no sidecar date).
+    /// The file's own EXIF date (kept over the sidecar's unless `--overwrite-dates`).
     Exif,
     /// A date in the file name, such as `IMG_20190704_153012.jpg`.
+    // Manifests of version 0.1 wrote the Debug form in lower case.
+    #[serde(alias = "filename")]
     FileName,
     /// `creationTime` of the sidecar: when it was uploaded (last resort).
+    #[serde(alias = "uploadtime")]
     UploadTime,
+}
+
+/// Why a run stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted,
+    /// The output disk is full.
+    DiskFull,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::Interrupted => "interrupted",
+            StopReason::DiskFull => "the output disk is full",
+        })
+    }
+}
+
+/// Why an entry is left out on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    Trashed,
+    EditedCopy,
+    OriginalOfEdited,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SkipReason::Trashed => "in the Google Photos trash (use --keep-trashed to keep it)",
+            SkipReason::EditedCopy => "an edited copy (--edited skip)",
+            SkipReason::OriginalOfEdited => "its edited copy is written instead (--edited only)",
+        })
+    }
+}
+
+/// Why a media entry was not written (its status `failed` or `skipped`). In the JSON report
+/// it is the sentence `Display` gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Left out on purpose.
+    Skipped(SkipReason),
+    /// Not attempted: the run stopped first.
+    NotAttempted(StopReason),
+    /// Reading, converting or writing it failed.
+    Failed {
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+}
+
+impl Reason {
+    /// A failure of another kind than an I/O error's.
+    pub fn other(message: impl Into<String>) -> Reason {
+        Reason::Failed {
+            kind: std::io::ErrorKind::Other,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Skipped(s) => write!(f, "{s}"),
+            Reason::NotAttempted(s) => write!(f, "not attempted: {s}"),
+            Reason::Failed { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for StopReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The report line of one media entry.
@@ -90,9 +178,9 @@ pub struct MediaReport {
     /// The album whose folder it was in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
-    /// Why it failed (status `failed`).
+    /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// Sidecar names looked for, for a file without one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<String>,
@@ -129,7 +217,7 @@ pub struct Report {
     pub damaged_inputs: Vec<crate::source::Damaged>,
     /// Why the run stopped before the end (interrupted, disk full).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
+    pub stopped: Option<StopReason>,
     /// Albums and their files (from this run and earlier ones).
     pub albums: Vec<crate::albums::Album>,
     /// Problems making album folders (`--albums links|copy`).
@@ -150,11 +238,7 @@ impl Report {
     /// Media entries that failed, but those not attempted because the run stopped early.
     pub fn failures(&self) -> impl Iterator<Item = &MediaReport> {
         self.media.iter().filter(|m| {
-            m.status == Status::Failed
-                && !m
-                    .reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("not attempted"))
+            m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_)))
         })
     }
 
@@ -261,8 +345,11 @@ impl Report {
             );
         }
         for m in self.failures().take(20) {
-            let why = m.reason.as_deref().unwrap_or("unknown reason");
-            let _ = writeln!(s, "failed: {}: {why}", m.source);
+            match &m.reason {
+                Some(why) => writeln!(s, "failed: {}: {why}", m.source),
+                None => writeln!(s, "failed: {}: unknown reason", m.source),
+            }
+            .expect("writing to a String");
         }
         let failed = self.failures().count();
         if failed > 20 {
@@ -307,7 +394,7 @@ mod tests {
             embedded: false,
             xmp: None,
             album: None,
-            reason: (status == Status::Failed).then(|| "bad CRC".to_string()),
+            reason: (status == Status::Failed).then(|| Reason::other("bad CRC")),
             tried: Vec::new(),
             notes: Vec::new(),
         }

@@ -489,15 +489,31 @@ fn the_cameras_date_is_kept_unless_overwrite_dates() {
         notes.contains("differs from the sidecar's by 194 days"),
         "{notes}"
     );
+    // One date per photo: the date the file keeps drives its mtime and the report too.
     assert_eq!(
         mtime(&out.join("IMG_0002.jpg")),
-        T2,
-        "the mtime is the sidecar's date taken"
+        T1,
+        "the mtime is the camera's date taken, the one in the file"
+    );
+    assert_eq!(report_entry(&report, "IMG_0002.jpg")["taken"], T1);
+    assert_eq!(report_entry(&report, "IMG_0002.jpg")["date_source"], "exif");
+    let by_year = tmp.path().join("by-year");
+    let (o, _) = process(&zips, &by_year, &["--layout", "year"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        by_year.join("2019/IMG_0002.jpg").is_file(),
+        "the camera's year"
     );
 
     let out = tmp.path().join("overwritten");
-    let (o, _) = process(&zips, &out, &["--overwrite-dates"]);
+    let (o, report) = process(&zips, &out, &["--overwrite-dates", "--layout", "year"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        report_entry(&report, "IMG_0002.jpg")["date_source"],
+        "sidecar"
+    );
+    let out = out.join("2020");
+    assert_eq!(mtime(&out.join("IMG_0002.jpg")), T2);
     let e = exif_of(&out.join("IMG_0002.jpg"));
     assert_eq!(
         exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),

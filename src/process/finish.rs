@@ -1,0 +1,68 @@
+//! Stage 3, the finish: album memberships merged with earlier runs' and written, the manifest
+//! synced, the report completed and written.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use crate::albums::{self, AlbumsMode};
+use crate::manifest::Manifest;
+use crate::output::OutputDir;
+use crate::report::{Report, Status};
+
+use super::plan::Plan;
+use super::write::Outcome;
+use super::{Options, ProcessError};
+
+/// Completes the run: the report of the plan with the write stage's outcome, albums,
+/// manifest, and the report file.
+pub fn run(
+    opts: &Options,
+    plan: Plan,
+    outcome: Outcome,
+    out: &OutputDir,
+    manifest: &Manifest,
+) -> Result<Report, ProcessError> {
+    let out_err = |source| ProcessError::Output {
+        path: opts.output.clone(),
+        source,
+    };
+    let mut report = plan.report;
+    report.media = outcome.media;
+    report.stopped = outcome.stopped;
+
+    // Albums: this run's memberships merged with earlier runs'.
+    let members = report.media.iter().filter(|m| {
+        matches!(
+            m.status,
+            Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate
+        )
+    });
+    report.albums = albums::merge(
+        manifest.albums(),
+        members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
+    );
+    if !opts.dry_run && opts.albums != AlbumsMode::None {
+        albums::write_json(out.root(), &report.albums).map_err(out_err)?;
+        if matches!(opts.albums, AlbumsMode::Links | AlbumsMode::Copy) {
+            report.album_notes =
+                albums::make_folders(out.root(), &report.albums, opts.albums == AlbumsMode::Copy);
+        }
+    }
+    manifest.sync().map_err(out_err)?;
+
+    if let Some(path) = &opts.report {
+        write_report(&report, path).map_err(|source| ProcessError::Report {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(report)
+}
+
+fn write_report(report: &Report, path: &Path) -> io::Result<()> {
+    let mut f = BufWriter::new(File::create(path)?);
+    serde_json::to_writer_pretty(&mut f, report).map_err(io::Error::other)?;
+    f.write_all(b"\n")?;
+    f.flush()
+}

@@ -1,0 +1,151 @@
+//! The `process` command: Takeout inputs in, a dated, deduplicated photo folder out.
+//!
+//! The run is three stages, each handing a typed value to the next:
+//!
+//! 1. [`plan`]: every input is indexed (`source`), entries are classified, the JSON sidecars
+//!    read (small, in parallel) and paired with media (`matcher`), and everything that needs
+//!    no media bytes is decided (skips, entries already in the library, duplicate groups by
+//!    size and CRC-32). → a [`plan::Plan`] with one record per media entry.
+//! 2. [`write`]: each duplicate group is one unit of parallel work. Its best member is read
+//!    once, enriched (`metadata`) and written atomically into the output folder (`output`)
+//!    while its bytes are hashed; the others are only hashed and recorded as duplicates. A
+//!    hash registry seeded from the manifest catches duplicates across groups and runs.
+//!    → a report line per record.
+//! 3. [`finish`]: albums, the manifest's final sync, the report. → the [`Report`].
+//!
+//! The decisions themselves (which date, name, folder, member, skip) are pure functions in
+//! [`policy`].
+
+pub mod finish;
+pub mod plan;
+pub mod policy;
+pub mod write;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::albums::AlbumsMode;
+use crate::manifest::Manifest;
+use crate::metadata::xmp::XmpMode;
+use crate::metadata::TimeZoneChoice;
+use crate::output::{Layout, OutputDir};
+use crate::report::Report;
+use crate::source::SourceError;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub dry_run: bool,
+    /// Write the full report as JSON here.
+    pub report: Option<PathBuf>,
+    /// Worker threads; `None` for one per core.
+    pub jobs: Option<usize>,
+    /// Show a progress bar (the caller decides: a terminal, not `--quiet`).
+    pub progress: bool,
+    pub timezone: TimeZoneChoice,
+    /// Replace a date taken that the file already has with the sidecar's.
+    pub overwrite_dates: bool,
+    /// fsync every output file before it is renamed into place.
+    pub sync: bool,
+    /// When to write `NAME.xmp` sidecars.
+    pub xmp: XmpMode,
+    /// Set (by a Ctrl-C handler) to stop the run early; files done so far are kept.
+    pub cancel: Arc<AtomicBool>,
+    pub layout: Layout,
+    pub albums: AlbumsMode,
+    pub edited: EditedMode,
+    /// Also write photos that are in Google Photos' trash.
+    pub keep_trashed: bool,
+}
+
+/// What to do with edited copies (`IMG_1-edited.jpg`) and their originals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EditedMode {
+    /// Write both the original and the edited copy.
+    Keep,
+    /// Write the edited copy instead of its original.
+    Only,
+    /// Write the original only.
+    Skip,
+}
+
+/// Why a run could not be done at all. Per-file problems are never errors: they are in the
+/// report.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// An input is unusable: nothing was started (exit code 2).
+    #[error(transparent)]
+    Input(#[from] SourceError),
+    #[error("{path}: {reason}")]
+    NotTakeout { path: PathBuf, reason: String },
+    #[error("output folder {path}: {source}")]
+    Output { path: PathBuf, source: io::Error },
+    #[error("cannot write the report {path}: {source}")]
+    Report { path: PathBuf, source: io::Error },
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+impl Options {
+    /// True once the user asked the run to stop (Ctrl-C, SIGTERM, SIGHUP).
+    pub fn stop_requested(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+impl ProcessError {
+    /// True when the command line named something unusable (exit code 2), rather than the run
+    /// failing (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ProcessError::Input(_) | ProcessError::NotTakeout { .. }
+        )
+    }
+}
+
+/// Runs `gpbackup process`. Returns the report; per-file failures are in it, not errors.
+pub fn run(opts: &Options) -> Result<Report, ProcessError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| ProcessError::Threads(e.to_string()))?;
+    pool.install(|| run_stages(opts))
+}
+
+fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
+    let out_err = |source| ProcessError::Output {
+        path: opts.output.clone(),
+        source,
+    };
+    let catalog = plan::index_inputs(opts)?;
+    let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
+    let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
+        .map_err(out_err)?;
+    let plan = plan::build(opts, catalog, &manifest);
+    let progress = progress_bar(opts.progress, &plan);
+    let outcome = write::run(opts, &plan, &out, &manifest, &progress);
+    progress.finish_and_clear();
+    finish::run(opts, plan, outcome, &out, &manifest)
+}
+
+fn progress_bar(show: bool, plan: &plan::Plan) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = plan.ids().map(|id| plan.entry(id).size).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}

@@ -1,0 +1,593 @@
+//! Stage 1, the plan: inputs indexed, entries classified, sidecars read and matched, and every
+//! decision that needs no media bytes taken. The result is one [`MediaRecord`] per media entry
+//! and the duplicate groups the write stage works through.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::albums;
+use crate::manifest::{Manifest, SourceKey};
+use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
+use crate::media::MediaKind;
+use crate::metadata;
+use crate::names::key;
+use crate::report::{JsonReport, MediaReport, Report, Status};
+use crate::sidecar::{self, AlbumInfo, Geo, JsonFile, Sidecar};
+use crate::source::{self, Catalog, Entry, Reader};
+
+use super::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
+use super::{Options, ProcessError};
+
+/// Addresses one media record of a [`Plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MediaId(pub usize);
+
+/// A sidecar as read: its entry and what it says (or why it could not be read).
+pub struct SidecarData {
+    pub entry: usize,
+    pub parsed: Result<Sidecar, String>,
+}
+
+/// What the write stage is to do with a media entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Read, written (or found to duplicate something written).
+    Write,
+    /// Left out on purpose.
+    Skip(SkipReason),
+    /// Already in the output from an earlier run, at this path.
+    InLibrary(String),
+}
+
+/// One media entry and everything decided about it before its bytes are read.
+pub struct MediaRecord {
+    /// Index into the catalog's entries.
+    pub entry: usize,
+    /// Its kind by extension; `None` for an unknown file type among the photos.
+    pub by_name: Option<MediaKind>,
+    /// Its sidecar and the rule that found it.
+    pub found: Option<Match>,
+    /// The album whose folder it is in.
+    pub album: Option<String>,
+    /// A date in its file name (UTC), if any.
+    pub name_date: Option<i64>,
+    pub disposition: Disposition,
+}
+
+/// Everything the later stages need: the inputs, one record per media entry (in disk order),
+/// the sidecars, the albums, the groups of probably-identical entries to write, and the
+/// report's lists of what is not media.
+pub struct Plan {
+    pub catalog: Catalog,
+    pub records: Vec<MediaRecord>,
+    pub sidecars: Vec<SidecarData>,
+    /// Album metadata by folder key.
+    pub albums: HashMap<String, AlbumInfo>,
+    /// Entries to write, grouped by size and CRC-32, best member first, in disk order.
+    pub groups: Vec<Vec<MediaId>>,
+    /// The report so far: inputs, ignored files, unreadable and unused JSON.
+    pub report: Report,
+}
+
+impl Plan {
+    pub fn record(&self, id: MediaId) -> &MediaRecord {
+        &self.records[id.0]
+    }
+
+    pub fn entry(&self, id: MediaId) -> &Entry {
+        &self.catalog.entries[self.records[id.0].entry]
+    }
+
+    /// The matched sidecar's data, or why it could not be read.
+    pub fn sidecar_of(&self, id: MediaId) -> Option<Result<&Sidecar, &str>> {
+        let m = self.records[id.0].found?;
+        Some(self.sidecar(m.sidecar))
+    }
+
+    pub fn sidecar(&self, index: usize) -> Result<&Sidecar, &str> {
+        self.sidecars[index].parsed.as_ref().map_err(String::as_str)
+    }
+
+    /// `zip:path` of a sidecar.
+    pub fn describe_sidecar(&self, index: usize) -> String {
+        self.catalog
+            .describe(&self.catalog.entries[self.sidecars[index].entry])
+    }
+
+    /// The usable sidecar of a media entry.
+    pub fn usable_sidecar(&self, id: MediaId) -> Option<&Sidecar> {
+        self.sidecar_of(id).and_then(Result::ok)
+    }
+
+    /// The position its sidecar gives.
+    pub fn geo(&self, id: MediaId) -> Option<Geo> {
+        self.usable_sidecar(id).and_then(|s| s.geo)
+    }
+
+    /// The dates known before the file is read.
+    pub fn date_candidates(&self, id: MediaId) -> DateCandidates {
+        let s = self.usable_sidecar(id);
+        DateCandidates {
+            sidecar: s.and_then(|s| s.taken),
+            embedded: None,
+            name: self.records[id.0].name_date,
+            upload: s.and_then(|s| s.created),
+        }
+    }
+
+    /// The name its output file should have (see [`policy::output_name`]).
+    pub fn wanted_name(&self, id: MediaId) -> String {
+        let title = match (self.records[id.0].found, self.usable_sidecar(id)) {
+            (Some(m), Some(s)) if !m.rule.is_shared() => s.title.as_deref(),
+            _ => None,
+        };
+        policy::output_name(self.entry(id).name(), title)
+    }
+
+    /// The report line of a record before anything is read: where it is, its sidecar (or the
+    /// names looked for), its album; status `failed` until a stage says otherwise.
+    pub fn base_report(&self, id: MediaId) -> MediaReport {
+        let record = self.record(id);
+        let mut r = MediaReport {
+            source: self.catalog.describe(self.entry(id)),
+            status: Status::Failed,
+            kind: record.by_name.unwrap_or(MediaKind::Unknown),
+            output: None,
+            rule: record.found.map(|m| m.rule),
+            sidecar: record.found.map(|m| self.describe_sidecar(m.sidecar)),
+            taken: None,
+            local_date: None,
+            date_source: None,
+            gps: None,
+            embedded: false,
+            xmp: None,
+            album: record.album.clone(),
+            reason: None,
+            tried: Vec::new(),
+            notes: Vec::new(),
+        };
+        match self.sidecar_of(id) {
+            None => r.tried = matcher::tried_names(self.entry(id).name()),
+            Some(Err(why)) => r
+                .notes
+                .push(format!("its sidecar could not be used: {why}")),
+            Some(Ok(s)) => {
+                r.notes
+                    .extend(s.problems.iter().map(|p| format!("sidecar: {p}")));
+                r.gps = s.geo;
+            }
+        }
+        if record.by_name.is_none() {
+            r.notes
+                .push("not a known photo or video type: copied unchanged".into());
+        }
+        r
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = MediaId> {
+        (0..self.records.len()).map(MediaId)
+    }
+}
+
+/// How an input entry is treated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Class {
+    Json,
+    /// A media file (its kind by extension; `None` for an unknown file among the photos).
+    Media(Option<MediaKind>),
+    Ignored,
+}
+
+/// Opens and indexes every input; refuses an input with nothing of Google Photos in it.
+pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
+    let exclude = opts.output.canonicalize().ok();
+    let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
+    let classes = classify(&catalog.entries);
+    for (i, input) in catalog.inputs.iter().enumerate() {
+        let useful = catalog
+            .entries
+            .iter()
+            .zip(&classes)
+            .any(|(e, c)| e.input == i && *c != Class::Ignored);
+        let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
+        if !useful && !damaged {
+            return Err(ProcessError::NotTakeout {
+                path: input.path.clone(),
+                reason: "contains no photos, videos or JSON sidecars; expected a Google Takeout \
+                         .zip or an extracted Takeout folder"
+                    .into(),
+            });
+        }
+    }
+    Ok(catalog)
+}
+
+/// The manifest key of an entry.
+pub fn source_key(e: &Entry) -> SourceKey {
+    SourceKey {
+        entry: e.path.clone(),
+        size: e.size,
+        crc32: e.crc32,
+    }
+}
+
+/// Where an entry of this run stands in the library of earlier runs: its output path when the
+/// same entry (path, size and CRC-32) was written or deduplicated before.
+fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m str> {
+    e.crc32?;
+    manifest.path_for_source(&source_key(e)).map(|(_, p)| p)
+}
+
+/// Builds the plan: reads the sidecars (only those a new media file may need), matches,
+/// decides skips and groups.
+pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
+    let classes = classify(&catalog.entries);
+    let mut plan = Plan {
+        report: Report {
+            output: opts.output.clone(),
+            dry_run: opts.dry_run,
+            repeated_inputs: catalog.skipped_inputs.clone(),
+            damaged_inputs: catalog.damaged.clone(),
+            ..Report::default()
+        },
+        records: Vec::new(),
+        sidecars: Vec::new(),
+        albums: HashMap::new(),
+        groups: Vec::new(),
+        catalog,
+    };
+    let mut media: Vec<(usize, Option<MediaKind>)> = classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Class::Media(kind) => Some((i, *kind)),
+            _ => None,
+        })
+        .collect();
+    media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
+    let (matches, unread) = read_and_match(opts, &mut plan, &classes, &media, manifest);
+    plan.records = media
+        .iter()
+        .zip(matches)
+        .map(|(&(entry, by_name), found)| {
+            let e = &plan.catalog.entries[entry];
+            MediaRecord {
+                entry,
+                by_name,
+                found,
+                album: albums::album_title(e.dir(), &plan.albums),
+                name_date: crate::dates::from_file_name(e.name()).and_then(|d| {
+                    let geo = found
+                        .and_then(|m| plan.sidecars[m.sidecar].parsed.as_ref().ok())
+                        .and_then(|s| s.geo);
+                    metadata::local_to_utc(d, None, &opts.timezone, geo)
+                }),
+                disposition: Disposition::Write,
+            }
+        })
+        .collect();
+    for (i, c) in classes.iter().enumerate() {
+        if *c == Class::Ignored {
+            let e = &plan.catalog.entries[i];
+            plan.report.ignored.push(plan.catalog.describe(e));
+        }
+    }
+    let skips = skip_reasons(&plan, opts);
+    for (id, skip) in plan.ids().zip(skips) {
+        let e = plan.entry(id);
+        let disposition = match (skip, in_library(manifest, e)) {
+            (Some(why), _) => Disposition::Skip(why),
+            (None, Some(path)) => Disposition::InLibrary(path.to_string()),
+            (None, None) => Disposition::Write,
+        };
+        // Known entries of folders whose JSON was not read: their memberships are in the
+        // manifest already, and their album's title is not known this run.
+        let unread_dir = unread.contains(&key(e.dir()));
+        let r = &mut plan.records[id.0];
+        if unread_dir && matches!(disposition, Disposition::InLibrary(_)) {
+            r.album = None;
+        }
+        r.disposition = disposition;
+    }
+    plan.groups = group_duplicates(&plan);
+    plan
+}
+
+/// Reads the JSON files and pairs media with sidecars. Media already in the output from an
+/// earlier run need no sidecar: first only the JSON files of folders with new media are read;
+/// the rest only if some new media file found no sidecar there. Returns each media entry's
+/// match, and the folder keys whose JSON files were not read.
+fn read_and_match(
+    opts: &Options,
+    plan: &mut Plan,
+    classes: &[Class],
+    media: &[(usize, Option<MediaKind>)],
+    manifest: &Manifest,
+) -> (Vec<Option<Match>>, HashSet<String>) {
+    let catalog = &plan.catalog;
+    let mut json_entries: Vec<usize> = (0..catalog.entries.len())
+        .filter(|i| classes[*i] == Class::Json)
+        .collect();
+    json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
+    let media_refs: Vec<MediaRef> = media
+        .iter()
+        .map(|&(i, kind)| {
+            let e = &catalog.entries[i];
+            MediaRef {
+                dir: e.dir().to_string(),
+                name: e.name().to_string(),
+                video: kind.is_some_and(MediaKind::is_video),
+            }
+        })
+        .collect();
+    let is_new = |i: usize| in_library(manifest, &catalog.entries[i]).is_none();
+    let pending_dirs: HashSet<String> = media
+        .iter()
+        .filter(|(i, _)| is_new(*i))
+        .map(|(i, _)| key(catalog.entries[*i].dir()))
+        .collect();
+    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
+        .iter()
+        .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
+    // One reader (one open file per zip) per worker thread.
+    let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
+        .collect();
+    let read_jsons = |batch: &[usize]| -> Vec<(usize, Result<JsonFile, String>)> {
+        batch
+            .par_iter()
+            .map(|&i| {
+                if opts.stop_requested() {
+                    return (i, Err("not read: the run was stopped".to_string()));
+                }
+                let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                let mut reader = readers[slot].lock().expect("reader lock");
+                let res = reader
+                    .read_small(&catalog.entries[i], sidecar::MAX_JSON_BYTES)
+                    .map_err(|err| format!("cannot read: {err}"))
+                    .and_then(|bytes| sidecar::parse(&bytes));
+                (i, res)
+            })
+            .collect()
+    };
+    let mut batch = read_jsons(&first);
+    let mut sidecars: Vec<SidecarData> = Vec::new();
+    let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
+    let mut report_lists = (Vec::new(), Vec::new());
+    let (sidecar_refs, matches) = loop {
+        for (i, res) in batch.drain(..) {
+            let e = &catalog.entries[i];
+            match res {
+                Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
+                    entry: i,
+                    parsed: Ok(s),
+                }),
+                Ok(JsonFile::Album(a)) => {
+                    albums.insert(key(e.dir()), a);
+                }
+                Ok(JsonFile::Other) => report_lists.0.push(catalog.describe(e)),
+                Err(reason) => {
+                    report_lists.1.push(JsonReport {
+                        source: catalog.describe(e),
+                        title: None,
+                        reason: Some(reason.clone()),
+                    });
+                    // Still matched by name, so that its media file is reported with the reason.
+                    sidecars.push(SidecarData {
+                        entry: i,
+                        parsed: Err(reason),
+                    });
+                }
+            }
+        }
+        let sidecar_refs: Vec<SidecarRef> = sidecars
+            .iter()
+            .map(|s| {
+                let e = &catalog.entries[s.entry];
+                SidecarRef {
+                    dir: e.dir().to_string(),
+                    name: e.name().to_string(),
+                    title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
+                }
+            })
+            .collect();
+        // Media in folders whose JSON files were not read cannot match anything there.
+        let included: Vec<usize> = (0..media.len())
+            .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
+            .collect();
+        let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
+        let mut matches = vec![None; media.len()];
+        for (&k, m) in included
+            .iter()
+            .zip(matcher::match_all(&subset, &sidecar_refs))
+        {
+            matches[k] = m;
+        }
+        let unmatched_new = media
+            .iter()
+            .zip(&matches)
+            .any(|((i, _), m)| m.is_none() && is_new(*i));
+        if unmatched_new && !rest.is_empty() {
+            batch = read_jsons(&std::mem::take(&mut rest));
+            continue;
+        }
+        break (sidecar_refs, matches);
+    };
+    let unread: HashSet<String> = rest
+        .iter()
+        .map(|i| key(catalog.entries[*i].dir()))
+        .filter(|d| !pending_dirs.contains(d))
+        .collect();
+    let unused = unused_sidecars(catalog, &sidecars, &sidecar_refs, &matches);
+    plan.report.ignored.extend(report_lists.0);
+    plan.report.bad_json.extend(report_lists.1);
+    plan.report.unused_sidecars = unused;
+    plan.sidecars = sidecars;
+    plan.albums = albums;
+    (matches, unread)
+}
+
+/// Sidecars no media file used. A second copy of a used sidecar (a part downloaded twice) is
+/// not "unused".
+fn unused_sidecars(
+    catalog: &Catalog,
+    sidecars: &[SidecarData],
+    refs: &[SidecarRef],
+    matches: &[Option<Match>],
+) -> Vec<JsonReport> {
+    let mut used = vec![false; sidecars.len()];
+    for m in matches.iter().flatten() {
+        used[m.sidecar] = true;
+    }
+    let used_names: HashSet<(String, String)> = refs
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(r, _)| (key(&r.dir), key(&r.name)))
+        .collect();
+    sidecars
+        .iter()
+        .zip(refs)
+        .zip(&used)
+        .filter(|((_, r), used)| !**used && !used_names.contains(&(key(&r.dir), key(&r.name))))
+        .filter_map(|((s, _), _)| {
+            let parsed = s.parsed.as_ref().ok()?;
+            Some(JsonReport {
+                source: catalog.describe(&catalog.entries[s.entry]),
+                title: parsed.title.clone(),
+                reason: None,
+            })
+        })
+        .collect()
+}
+
+fn disk_order(e: &Entry) -> (usize, u64) {
+    (e.input, e.order)
+}
+
+/// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
+/// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
+/// Takeout products' files) is ignored and listed.
+fn classify(entries: &[Entry]) -> Vec<Class> {
+    let is_json = |e: &Entry| e.name().to_ascii_lowercase().ends_with(".json");
+    let photo_dirs: HashSet<String> = entries
+        .iter()
+        .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())
+        .map(|e| key(e.dir()))
+        .collect();
+    entries
+        .iter()
+        .map(|e| {
+            if e.symlink {
+                Class::Ignored
+            } else if is_json(e) {
+                Class::Json
+            } else if let Some(kind) = MediaKind::from_name(e.name()) {
+                Class::Media(Some(kind))
+            } else if !e.dir().is_empty() && photo_dirs.contains(&key(e.dir())) {
+                Class::Media(None)
+            } else {
+                Class::Ignored
+            }
+        })
+        .collect()
+}
+
+/// Why each record is left out on purpose, if it is: the trash, and edited copies or their
+/// originals as `--edited` says.
+fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
+    let folder_name = |id: MediaId| {
+        let e = plan.entry(id);
+        (key(e.dir()), key(e.name()))
+    };
+    let names: HashSet<(String, String)> = plan.ids().map(folder_name).collect();
+    // The original of each edited copy, when that original is in the export (or shares its
+    // sidecar with the copy).
+    let original_of: Vec<Option<(String, String)>> = plan
+        .ids()
+        .map(|id| {
+            let e = plan.entry(id);
+            let original = (key(e.dir()), key(&policy::original_name(e.name())?));
+            let shares = plan
+                .record(id)
+                .found
+                .is_some_and(|m| m.rule == Rule::Edited);
+            (shares || names.contains(&original)).then_some(original)
+        })
+        .collect();
+    let have_edits: HashSet<&(String, String)> = original_of.iter().flatten().collect();
+    plan.ids()
+        .map(|id| {
+            let facts = SkipFacts {
+                trashed: plan.usable_sidecar(id).is_some_and(|s| s.trashed),
+                is_edited_copy: original_of[id.0].is_some(),
+                has_edited_copy: have_edits.contains(&folder_name(id)),
+            };
+            policy::skip_reason(facts, opts.keep_trashed, opts.edited)
+        })
+        .collect()
+}
+
+/// Groups the records to write that are probably byte-identical (same size and, for zips,
+/// same CRC-32), best member first, groups in disk order of their first member.
+fn group_duplicates(plan: &Plan) -> Vec<Vec<MediaId>> {
+    let mut by_key: HashMap<(u64, Option<u32>), Vec<MediaId>> = HashMap::new();
+    for id in plan.ids() {
+        if plan.record(id).disposition == Disposition::Write {
+            let e = plan.entry(id);
+            by_key.entry((e.size, e.crc32)).or_default().push(id);
+        }
+    }
+    let mut groups: Vec<Vec<MediaId>> = by_key.into_values().collect();
+    for g in &mut groups {
+        g.sort_by_key(|&id| {
+            let e = plan.entry(id);
+            policy::member_rank(&MemberFacts {
+                usable_sidecar: plan.usable_sidecar(id).is_some(),
+                own_sidecar: plan.record(id).found.is_some_and(|m| !m.rule.is_shared()),
+                in_year_folder: albums::is_year_folder(e.dir(), &plan.albums),
+                disk_order: disk_order(e),
+            })
+        });
+    }
+    groups.sort_by_key(|g| disk_order(plan.entry(g[0])));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let e = |path: &str| Entry {
+            input: 0,
+            locator: crate::source::Locator::Zip { method: 8 },
+            path: path.into(),
+            size: 1,
+            compressed: 1,
+            crc32: Some(1),
+            order: 0,
+            symlink: false,
+        };
+        let entries = vec![
+            e("Takeout/archive_browser.html"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg.json"),
+            e("Takeout/Google Photos/Photos from 2019/odd.xyz"),
+            e("Takeout/Google Drive/notes.txt"),
+        ];
+        assert_eq!(
+            classify(&entries),
+            vec![
+                Class::Ignored,
+                Class::Media(Some(MediaKind::Jpeg)),
+                Class::Json,
+                Class::Media(None),
+                Class::Ignored
+            ]
+        );
+    }
+}

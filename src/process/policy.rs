@@ -1,0 +1,513 @@
+//! The decisions of a run, as pure functions over plain data: which date wins and why, which
+//! name and folder a file gets, why an entry is left out, which member of a duplicate group is
+//! written, when an XMP sidecar is wanted. Nothing here touches the disk, so each decision has
+//! a table test.
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::metadata::xmp::XmpMode;
+use crate::metadata::TimeZoneChoice;
+use crate::names::{key, split_edited, NameParts};
+use crate::output::Layout;
+use crate::report::DateSource;
+pub use crate::report::SkipReason;
+use crate::sidecar::Geo;
+
+use super::EditedMode;
+
+/// A date taken (seconds since the epoch, UTC) and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DateChoice {
+    pub when: Option<i64>,
+    pub source: Option<DateSource>,
+}
+
+impl DateChoice {
+    fn from(when: Option<i64>, source: DateSource) -> DateChoice {
+        DateChoice {
+            source: when.map(|_| source),
+            when,
+        }
+    }
+}
+
+/// Every date a file may have, best known before or after its bytes are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DateCandidates {
+    /// `photoTakenTime` of its sidecar.
+    pub sidecar: Option<i64>,
+    /// The date the file itself carries (EXIF, QuickTime), as UTC.
+    pub embedded: Option<i64>,
+    /// A date in its file name.
+    pub name: Option<i64>,
+    /// `creationTime` of its sidecar: the upload.
+    pub upload: Option<i64>,
+}
+
+/// The date known before a file's bytes are read: its sidecar's, else its name's. A
+/// `photoTakenTime` of 0 means "unknown" (Google writes it for photos without a date).
+pub fn planned_date(c: &DateCandidates) -> DateChoice {
+    match usable(c.sidecar) {
+        Some(t) => DateChoice::from(Some(t), DateSource::Sidecar),
+        None => DateChoice::from(c.name, DateSource::FileName),
+    }
+}
+
+/// The one effective date of a file, once its own date is known: the date the file keeps in
+/// its metadata drives its mtime, folder, XMP, report and manifest too. With
+/// `overwrite_dates` the sidecar's date replaces the file's own; otherwise the camera's date
+/// is kept, then the sidecar's, the name's, and the upload time last.
+pub fn effective_date(c: &DateCandidates, overwrite_dates: bool) -> DateChoice {
+    let sidecar = usable(c.sidecar);
+    if overwrite_dates && sidecar.is_some() {
+        return DateChoice::from(sidecar, DateSource::Sidecar);
+    }
+    [
+        (c.embedded, DateSource::Exif),
+        (sidecar, DateSource::Sidecar),
+        (c.name, DateSource::FileName),
+        (c.upload, DateSource::UploadTime),
+    ]
+    .into_iter()
+    .find(|(t, _)| t.is_some())
+    .map(|(t, s)| DateChoice::from(t, s))
+    .unwrap_or_default()
+}
+
+fn usable(t: Option<i64>) -> Option<i64> {
+    t.filter(|t| *t != 0)
+}
+
+/// How many whole days the sidecar's date and the file's own date differ by, when the file's
+/// date was kept and the two disagree by more than a day (worth a note in the report).
+pub fn date_disagreement(c: &DateCandidates, chosen: &DateChoice) -> Option<i64> {
+    let (Some(s), Some(e)) = (usable(c.sidecar), c.embedded) else {
+        return None;
+    };
+    let days = (s - e).abs() / 86_400;
+    ((s - e).abs() > 86_400 && chosen.source == Some(DateSource::Exif)).then_some(days)
+}
+
+/// The file name to give a media file: the sidecar's `title` when the zip's name is a
+/// cut-down or character-replaced form of it (same extension, no `(n)` counter), else the name
+/// in the zip. `title` is only given when the sidecar is the file's own (not an original's).
+pub fn output_name(zip_name: &str, title: Option<&str>) -> String {
+    let Some(title) = title else {
+        return zip_name.to_string();
+    };
+    let (n, t) = (NameParts::parse(zip_name), NameParts::parse(title));
+    let loose = |s: &str| -> String {
+        key(s)
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .collect()
+    };
+    let same_ext = !n.ext.is_empty() && key(&n.ext) == key(&t.ext);
+    if n.counter.is_none() && same_ext && loose(&t.stem).starts_with(&loose(&n.stem)) {
+        title.to_string()
+    } else {
+        zip_name.to_string()
+    }
+}
+
+/// The layout folder of a file taken at `taken` (UTC), in the zone it was taken in.
+pub fn folder(
+    layout: Layout,
+    tz: &TimeZoneChoice,
+    taken: Option<i64>,
+    geo: Option<Geo>,
+    own_offset: Option<FixedOffset>,
+) -> String {
+    let local: Option<DateTime<FixedOffset>> = taken.and_then(|t| tz.localize(t, geo, own_offset));
+    layout.dir_for(local)
+}
+
+/// What [`skip_reason`] needs to know of one media file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkipFacts {
+    pub trashed: bool,
+    /// It is the edited copy of another file.
+    pub is_edited_copy: bool,
+    /// Another file is its edited copy.
+    pub has_edited_copy: bool,
+}
+
+pub fn skip_reason(f: SkipFacts, keep_trashed: bool, edited: EditedMode) -> Option<SkipReason> {
+    if f.trashed && !keep_trashed {
+        return Some(SkipReason::Trashed);
+    }
+    match edited {
+        EditedMode::Skip if f.is_edited_copy => Some(SkipReason::EditedCopy),
+        EditedMode::Only if f.has_edited_copy => Some(SkipReason::OriginalOfEdited),
+        _ => None,
+    }
+}
+
+/// The original's file name of an edited copy (`IMG_1-edited(1).jpg` → `IMG_1(1).jpg`), or
+/// `None` when `name` is not an edited copy.
+pub fn original_name(name: &str) -> Option<String> {
+    let p = NameParts::parse(name);
+    let (orig, _) = split_edited(&p.stem)?;
+    Some(format!("{orig}{}{}", p.counter_suffix(), p.ext))
+}
+
+/// What decides which member of a group of identical files is written (the others are
+/// recorded as its duplicates).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemberFacts {
+    /// Its sidecar could be read.
+    pub usable_sidecar: bool,
+    /// The sidecar is its own, not borrowed from an original or a Live Photo's still.
+    pub own_sidecar: bool,
+    /// In a year folder, not an album.
+    pub in_year_folder: bool,
+    /// (input, position in it): the earliest read wins ties.
+    pub disk_order: (usize, u64),
+}
+
+/// Sort key: the smallest is the best member (a usable, own sidecar, in a year folder, first
+/// on disk).
+pub fn member_rank(f: &MemberFacts) -> (bool, bool, bool, (usize, u64)) {
+    (
+        !f.usable_sidecar,
+        !f.own_sidecar,
+        !f.in_year_folder,
+        f.disk_order,
+    )
+}
+
+/// Whether an XMP sidecar is written beside a file.
+pub fn xmp_wanted(
+    mode: XmpMode,
+    embeds_fully: bool,
+    incomplete: bool,
+    favorite: bool,
+    has_people: bool,
+) -> bool {
+    match mode {
+        XmpMode::Never => false,
+        XmpMode::Always => true,
+        XmpMode::Auto => !embeds_fully || incomplete || favorite || has_people,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_562_253_012;
+    const E: i64 = 1_451_606_400; // 2016-01-01
+    const N: i64 = 1_500_000_000;
+    const U: i64 = 1_600_000_000;
+
+    fn c(
+        sidecar: Option<i64>,
+        embedded: Option<i64>,
+        name: Option<i64>,
+        upload: Option<i64>,
+    ) -> DateCandidates {
+        DateCandidates {
+            sidecar,
+            embedded,
+            name,
+            upload,
+        }
+    }
+
+    #[test]
+    fn planned_date_table() {
+        use DateSource::*;
+        let table = [
+            (c(Some(S), None, Some(N), None), Some(S), Some(Sidecar)),
+            (c(Some(0), None, Some(N), None), Some(N), Some(FileName)),
+            (c(None, Some(E), Some(N), Some(U)), Some(N), Some(FileName)),
+            (c(None, Some(E), None, Some(U)), None, None),
+            (
+                c(Some(-86_400 * 365 * 5), None, None, None),
+                Some(-86_400 * 365 * 5),
+                Some(Sidecar),
+            ),
+        ];
+        for (i, (cands, when, source)) in table.into_iter().enumerate() {
+            assert_eq!(planned_date(&cands), DateChoice { when, source }, "row {i}");
+        }
+    }
+
+    #[test]
+    fn effective_date_table() {
+        use DateSource::*;
+        let table = [
+            // The camera's date is kept unless --overwrite-dates.
+            (
+                c(Some(S), Some(E), Some(N), Some(U)),
+                false,
+                Some(E),
+                Some(Exif),
+            ),
+            (
+                c(Some(S), Some(E), Some(N), Some(U)),
+                true,
+                Some(S),
+                Some(Sidecar),
+            ),
+            (
+                c(Some(S), None, Some(N), Some(U)),
+                false,
+                Some(S),
+                Some(Sidecar),
+            ),
+            (
+                c(None, None, Some(N), Some(U)),
+                false,
+                Some(N),
+                Some(FileName),
+            ),
+            (
+                c(None, None, None, Some(U)),
+                false,
+                Some(U),
+                Some(UploadTime),
+            ),
+            (c(None, None, None, None), false, None, None),
+            // photoTakenTime 0 is unknown, also with --overwrite-dates.
+            (
+                c(Some(0), None, Some(N), Some(U)),
+                true,
+                Some(N),
+                Some(FileName),
+            ),
+            (
+                c(Some(0), None, None, Some(U)),
+                false,
+                Some(U),
+                Some(UploadTime),
+            ),
+            (
+                c(Some(0), Some(E), None, Some(U)),
+                true,
+                Some(E),
+                Some(Exif),
+            ),
+            // Before 1970 is a real date.
+            (
+                c(Some(-1_000_000), None, None, None),
+                false,
+                Some(-1_000_000),
+                Some(Sidecar),
+            ),
+            (c(None, None, None, None), true, None, None),
+        ];
+        for (i, (cands, overwrite, when, source)) in table.into_iter().enumerate() {
+            assert_eq!(
+                effective_date(&cands, overwrite),
+                DateChoice { when, source },
+                "row {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn date_disagreement_table() {
+        let exif = DateChoice {
+            when: Some(E),
+            source: Some(DateSource::Exif),
+        };
+        let side = DateChoice {
+            when: Some(S),
+            source: Some(DateSource::Sidecar),
+        };
+        assert_eq!(
+            date_disagreement(&c(Some(S), Some(E), None, None), &exif),
+            Some((S - E) / 86_400)
+        );
+        assert_eq!(
+            date_disagreement(&c(Some(E), Some(S), None, None), &exif),
+            Some((S - E) / 86_400)
+        );
+        // Overwritten: nothing kept to disagree with.
+        assert_eq!(
+            date_disagreement(&c(Some(S), Some(E), None, None), &side),
+            None
+        );
+        // Within a day, exactly a day, and no sidecar date.
+        assert_eq!(
+            date_disagreement(&c(Some(E + 3600), Some(E), None, None), &exif),
+            None
+        );
+        assert_eq!(
+            date_disagreement(&c(Some(E + 86_400), Some(E), None, None), &exif),
+            None
+        );
+        assert_eq!(
+            date_disagreement(&c(Some(E + 86_401), Some(E), None, None), &exif),
+            Some(1)
+        );
+        assert_eq!(
+            date_disagreement(&c(None, Some(E), None, None), &exif),
+            None
+        );
+        assert_eq!(
+            date_disagreement(&c(Some(0), Some(E), None, None), &exif),
+            None
+        );
+    }
+
+    #[test]
+    fn output_name_table() {
+        let long = "a_very_long_original_file_name_from_a_camera_app.jpg";
+        let table = [
+            ("IMG_1.jpg", None, "IMG_1.jpg"),
+            ("IMG_1.jpg", Some("IMG_1.jpg"), "IMG_1.jpg"),
+            // Cut by the zip: the title is the real name.
+            (
+                "a_very_long_original_file_name_from_a_camer.jpg",
+                Some(long),
+                long,
+            ),
+            // The same name, decomposed in the zip.
+            ("cafe\u{301}.jpg", Some("café.jpg"), "café.jpg"),
+            // Characters the zip replaced.
+            ("IMG:6.jpg", Some("IMG_6 copy.jpg"), "IMG_6 copy.jpg"),
+            // A counter: the title is the first upload's name.
+            ("IMG_2(1).jpg", Some("IMG_2.jpg"), "IMG_2(1).jpg"),
+            // Another extension, or another stem: the zip's name stays.
+            ("IMG_3.heic", Some("IMG_3.jpg"), "IMG_3.heic"),
+            ("IMG_4.jpg", Some("holiday.jpg"), "IMG_4.jpg"),
+            ("noext", Some("noext"), "noext"),
+            ("IMG_5.JPG", Some("img_5_long.jpg"), "img_5_long.jpg"),
+        ];
+        for (zip, title, want) in table {
+            assert_eq!(output_name(zip, title), want, "{zip} / {title:?}");
+        }
+    }
+
+    #[test]
+    fn folder_table() {
+        let utc = TimeZoneChoice::parse("UTC").unwrap();
+        let tokyo = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
+        // 2015-12-31 20:00 UTC: still 2015 in UTC, already 2016 in Tokyo.
+        let t = 1_451_592_000;
+        assert_eq!(folder(Layout::Flat, &utc, Some(t), None, None), "");
+        assert_eq!(folder(Layout::Year, &utc, Some(t), None, None), "2015");
+        assert_eq!(folder(Layout::Year, &tokyo, Some(t), None, None), "2016");
+        assert_eq!(
+            folder(Layout::YearMonth, &tokyo, Some(t), None, None),
+            "2016/01"
+        );
+        // The file's own offset wins in `auto` mode only.
+        let auto = TimeZoneChoice::parse("auto").unwrap();
+        let own = FixedOffset::west_opt(5 * 3600);
+        assert_eq!(
+            folder(Layout::YearMonth, &auto, Some(t), None, own),
+            "2015/12"
+        );
+        assert_eq!(
+            folder(Layout::YearMonth, &tokyo, Some(t), None, own),
+            "2016/01"
+        );
+        assert_eq!(folder(Layout::Year, &utc, None, None, None), "undated");
+        assert_eq!(folder(Layout::Flat, &utc, None, None, None), "");
+        assert_eq!(
+            folder(Layout::Year, &utc, Some(-1_000_000_000), None, None),
+            "1938"
+        );
+    }
+
+    #[test]
+    fn skip_reason_table() {
+        use EditedMode::*;
+        let f = |trashed, is_edited_copy, has_edited_copy| SkipFacts {
+            trashed,
+            is_edited_copy,
+            has_edited_copy,
+        };
+        let table = [
+            (
+                f(true, false, false),
+                false,
+                Keep,
+                Some(SkipReason::Trashed),
+            ),
+            (f(true, false, false), true, Keep, None),
+            (f(true, true, false), false, Skip, Some(SkipReason::Trashed)),
+            (
+                f(false, true, false),
+                false,
+                Skip,
+                Some(SkipReason::EditedCopy),
+            ),
+            (f(false, true, false), false, Keep, None),
+            (f(false, true, false), false, Only, None),
+            (
+                f(false, false, true),
+                false,
+                Only,
+                Some(SkipReason::OriginalOfEdited),
+            ),
+            (f(false, false, true), false, Skip, None),
+            (f(false, false, true), false, Keep, None),
+            (f(false, false, false), false, Only, None),
+        ];
+        for (i, (facts, keep, mode, want)) in table.into_iter().enumerate() {
+            assert_eq!(skip_reason(facts, keep, mode), want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn original_name_table() {
+        assert_eq!(
+            original_name("IMG_1-edited.jpg").as_deref(),
+            Some("IMG_1.jpg")
+        );
+        assert_eq!(
+            original_name("IMG_1-edited(2).jpg").as_deref(),
+            Some("IMG_1(2).jpg")
+        );
+        assert_eq!(
+            original_name("IMG_1-bearbeitet.JPG").as_deref(),
+            Some("IMG_1.JPG")
+        );
+        assert_eq!(original_name("IMG_1.jpg"), None);
+    }
+
+    #[test]
+    fn member_rank_orders_the_best_first() {
+        let m = |usable_sidecar, own_sidecar, in_year_folder, pos| MemberFacts {
+            usable_sidecar,
+            own_sidecar,
+            in_year_folder,
+            disk_order: (0, pos),
+        };
+        let mut members = [
+            m(false, false, true, 0),
+            m(true, false, true, 1),
+            m(true, true, false, 2),
+            m(true, true, true, 4),
+            m(true, true, true, 3),
+        ];
+        members.sort_by_key(member_rank);
+        let order: Vec<u64> = members.iter().map(|m| m.disk_order.1).collect();
+        assert_eq!(order, [3, 4, 2, 1, 0]);
+    }
+
+    #[test]
+    fn xmp_wanted_table() {
+        use XmpMode::*;
+        let table = [
+            (Never, false, true, true, true, false),
+            (Always, true, false, false, false, true),
+            (Auto, true, false, false, false, false),
+            (Auto, false, false, false, false, true),
+            (Auto, true, true, false, false, true),
+            (Auto, true, false, true, false, true),
+            (Auto, true, false, false, true, true),
+        ];
+        for (i, (mode, embeds, incomplete, fav, people, want)) in table.into_iter().enumerate() {
+            assert_eq!(
+                xmp_wanted(mode, embeds, incomplete, fav, people),
+                want,
+                "row {i}"
+            );
+        }
+    }
+}
