@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every media file was written or found to be a duplicate
-  1    the run could not be done or finished (output not writable, output disk full, …)
+  1    the run could not be done or finished (output not writable, output disk full, ...)
   2    usage error: bad option, or an input that is missing, empty, or not a Takeout
   3    completed with failures: some media files could not be written, or a zip was
        truncated (see the summary and the report)
@@ -129,7 +129,7 @@ struct ProcessArgs {
     sync: bool,
 
     /// Write `NAME.EXT.xmp` sidecars (read by digiKam, darktable, Immich, Lightroom): `auto`
-    /// for files whose metadata cannot be embedded (GIF, HEIC, RAW, …, failed writes) or that
+    /// for files whose metadata cannot be embedded (GIF, HEIC, RAW, ..., failed writes) or that
     /// have people or a favourite flag; `always` for every file; `never`.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     xmp: XmpMode,
@@ -171,7 +171,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            use std::io::Write as _;
+            match man_page().and_then(|page| std::io::stdout().write_all(&page)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gpbackup: {e}");
@@ -180,6 +181,47 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The manual page, from the same definitions as `--help`: the command's page, then the
+/// options and exit codes of each subcommand that does work.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let cmd = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    let mut page = String::from_utf8_lossy(&page)
+        .replace(".SH EXTRA", ".SH \"EXIT CODES\"")
+        .into_bytes();
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| s.get_arguments().count() > 1)
+    {
+        let name = sub.get_name();
+        let mut section = Vec::new();
+        let man = clap_mangen::Man::new(sub.clone());
+        man.render_synopsis_section(&mut section)?;
+        man.render_options_section(&mut section)?;
+        man.render_extra_section(&mut section)?;
+        let section = String::from_utf8_lossy(&section)
+            .replace(
+                ".SH SYNOPSIS",
+                &format!(".SH \"GPBACKUP {}\"", name.to_uppercase()),
+            )
+            .replace(
+                ".SH OPTIONS",
+                &format!(".SS \"Options of gpbackup {name}\""),
+            )
+            .replace(
+                ".SH EXTRA",
+                &format!(".SS \"Exit codes of gpbackup {name}\""),
+            )
+            .replace(
+                &format!("\\fB{name}\\fR"),
+                &format!("\\fBgpbackup {name}\\fR"),
+            );
+        page.extend_from_slice(section.as_bytes());
+    }
+    Ok(page)
 }
 
 /// `-v`: one line per media file, in input order: status, source, and the output file (or
@@ -240,7 +282,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ngpbackup: stopping…");
+        eprintln!("\ngpbackup: stopping...");
     });
     let verbose = args.verbose;
     let opts = Options {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod cli;
 mod faults;
 mod formats;
 mod fuzz_regression;
