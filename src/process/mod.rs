@@ -17,9 +17,11 @@
 //! [`policy`].
 
 pub mod finish;
+mod pairing;
 pub mod plan;
 pub mod policy;
 pub mod write;
+mod write_file;
 
 use std::io;
 use std::path::PathBuf;

@@ -3,20 +3,18 @@
 //! and the duplicate groups the write stage works through.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-
-use rayon::prelude::*;
 
 use crate::albums;
 use crate::manifest::{Manifest, SourceKey};
-use crate::matcher::{self, Match, MediaRef, Rule, SidecarRef};
+use crate::matcher::{self, Match, Rule};
 use crate::media::MediaKind;
 use crate::metadata;
 use crate::names::key;
-use crate::report::{JsonReport, MediaReport, Report, Status};
-use crate::sidecar::{self, AlbumInfo, Geo, JsonFile, Sidecar};
-use crate::source::{self, Catalog, Entry, Reader};
+use crate::report::{MediaReport, Report, Status};
+use crate::sidecar::{AlbumInfo, Geo, Sidecar};
+use crate::source::{Catalog, Entry};
 
+use super::pairing;
 use super::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
 use super::{Options, ProcessError};
 
@@ -173,7 +171,7 @@ impl Plan {
 
 /// How an input entry is treated.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Class {
+pub(super) enum Class {
     Json,
     /// A media file (its kind by extension; `None` for an unknown file among the photos).
     Media(Option<MediaKind>),
@@ -215,7 +213,7 @@ pub fn source_key(e: &Entry) -> SourceKey {
 
 /// Where an entry of this run stands in the library of earlier runs: its output path when the
 /// same entry (path, size and CRC-32) was written or deduplicated before.
-fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m str> {
+pub(super) fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m str> {
     e.crc32?;
     manifest.path_for_source(&source_key(e)).map(|(_, p)| p)
 }
@@ -247,7 +245,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
         })
         .collect();
     media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
-    let (matches, unread) = read_and_match(opts, &mut plan, &classes, &media, manifest);
+    let (matches, unread) = pairing::read_and_match(opts, &mut plan, &classes, &media, manifest);
     plan.records = media
         .iter()
         .zip(matches)
@@ -295,175 +293,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
     plan
 }
 
-/// Reads the JSON files and pairs media with sidecars. Media already in the output from an
-/// earlier run need no sidecar: first only the JSON files of folders with new media are read;
-/// the rest only if some new media file found no sidecar there. Returns each media entry's
-/// match, and the folder keys whose JSON files were not read.
-fn read_and_match(
-    opts: &Options,
-    plan: &mut Plan,
-    classes: &[Class],
-    media: &[(usize, Option<MediaKind>)],
-    manifest: &Manifest,
-) -> (Vec<Option<Match>>, HashSet<String>) {
-    let catalog = &plan.catalog;
-    let mut json_entries: Vec<usize> = (0..catalog.entries.len())
-        .filter(|i| classes[*i] == Class::Json)
-        .collect();
-    json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
-    let media_refs: Vec<MediaRef> = media
-        .iter()
-        .map(|&(i, kind)| {
-            let e = &catalog.entries[i];
-            MediaRef {
-                dir: e.dir().to_string(),
-                name: e.name().to_string(),
-                video: kind.is_some_and(MediaKind::is_video),
-            }
-        })
-        .collect();
-    let is_new = |i: usize| in_library(manifest, &catalog.entries[i]).is_none();
-    let pending_dirs: HashSet<String> = media
-        .iter()
-        .filter(|(i, _)| is_new(*i))
-        .map(|(i, _)| key(catalog.entries[*i].dir()))
-        .collect();
-    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
-        .iter()
-        .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
-    // One reader (one open file per zip) per worker thread.
-    let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
-        .collect();
-    let read_jsons = |batch: &[usize]| -> Vec<(usize, Result<JsonFile, String>)> {
-        batch
-            .par_iter()
-            .map(|&i| {
-                if opts.stop_requested() {
-                    return (i, Err("not read: the run was stopped".to_string()));
-                }
-                let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                let mut reader = readers[slot].lock().expect("reader lock");
-                let res = reader
-                    .read_small(&catalog.entries[i], sidecar::MAX_JSON_BYTES)
-                    .map_err(|err| format!("cannot read: {err}"))
-                    .and_then(|bytes| sidecar::parse(&bytes));
-                (i, res)
-            })
-            .collect()
-    };
-    let mut batch = read_jsons(&first);
-    let mut sidecars: Vec<SidecarData> = Vec::new();
-    let mut albums: HashMap<String, AlbumInfo> = HashMap::new();
-    let mut report_lists = (Vec::new(), Vec::new());
-    let (sidecar_refs, matches) = loop {
-        for (i, res) in batch.drain(..) {
-            let e = &catalog.entries[i];
-            match res {
-                Ok(JsonFile::Media(s)) => sidecars.push(SidecarData {
-                    entry: i,
-                    parsed: Ok(s),
-                }),
-                Ok(JsonFile::Album(a)) => {
-                    albums.insert(key(e.dir()), a);
-                }
-                Ok(JsonFile::Other) => report_lists.0.push(catalog.describe(e)),
-                Err(reason) => {
-                    report_lists.1.push(JsonReport {
-                        source: catalog.describe(e),
-                        title: None,
-                        reason: Some(reason.clone()),
-                    });
-                    // Still matched by name, so that its media file is reported with the reason.
-                    sidecars.push(SidecarData {
-                        entry: i,
-                        parsed: Err(reason),
-                    });
-                }
-            }
-        }
-        let sidecar_refs: Vec<SidecarRef> = sidecars
-            .iter()
-            .map(|s| {
-                let e = &catalog.entries[s.entry];
-                SidecarRef {
-                    dir: e.dir().to_string(),
-                    name: e.name().to_string(),
-                    title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
-                }
-            })
-            .collect();
-        // Media in folders whose JSON files were not read cannot match anything there.
-        let included: Vec<usize> = (0..media.len())
-            .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
-            .collect();
-        let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-        let mut matches = vec![None; media.len()];
-        for (&k, m) in included
-            .iter()
-            .zip(matcher::match_all(&subset, &sidecar_refs))
-        {
-            matches[k] = m;
-        }
-        let unmatched_new = media
-            .iter()
-            .zip(&matches)
-            .any(|((i, _), m)| m.is_none() && is_new(*i));
-        if unmatched_new && !rest.is_empty() {
-            batch = read_jsons(&std::mem::take(&mut rest));
-            continue;
-        }
-        break (sidecar_refs, matches);
-    };
-    let unread: HashSet<String> = rest
-        .iter()
-        .map(|i| key(catalog.entries[*i].dir()))
-        .filter(|d| !pending_dirs.contains(d))
-        .collect();
-    let unused = unused_sidecars(catalog, &sidecars, &sidecar_refs, &matches);
-    plan.report.ignored.extend(report_lists.0);
-    plan.report.bad_json.extend(report_lists.1);
-    plan.report.unused_sidecars = unused;
-    plan.sidecars = sidecars;
-    plan.albums = albums;
-    (matches, unread)
-}
-
-/// Sidecars no media file used. A second copy of a used sidecar (a part downloaded twice) is
-/// not "unused".
-fn unused_sidecars(
-    catalog: &Catalog,
-    sidecars: &[SidecarData],
-    refs: &[SidecarRef],
-    matches: &[Option<Match>],
-) -> Vec<JsonReport> {
-    let mut used = vec![false; sidecars.len()];
-    for m in matches.iter().flatten() {
-        used[m.sidecar] = true;
-    }
-    let used_names: HashSet<(String, String)> = refs
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| **u)
-        .map(|(r, _)| (key(&r.dir), key(&r.name)))
-        .collect();
-    sidecars
-        .iter()
-        .zip(refs)
-        .zip(&used)
-        .filter(|((_, r), used)| !**used && !used_names.contains(&(key(&r.dir), key(&r.name))))
-        .filter_map(|((s, _), _)| {
-            let parsed = s.parsed.as_ref().ok()?;
-            Some(JsonReport {
-                source: catalog.describe(&catalog.entries[s.entry]),
-                title: parsed.title.clone(),
-                reason: None,
-            })
-        })
-        .collect()
-}
-
-fn disk_order(e: &Entry) -> (usize, u64) {
+pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
     (e.input, e.order)
 }
 

@@ -3,27 +3,22 @@
 //! others hashed and recorded as its duplicates. The only stage that writes media.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
 use std::sync::Mutex;
 
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::hash::{self, HashingReader, HashingWriter};
+use crate::hash;
 use crate::manifest::{self, Manifest};
 use crate::matcher::Rule;
-use crate::media::{resolve_kind, MediaKind};
-use crate::metadata::xmp::{self, XmpData};
-use crate::metadata::{self, Tags, Written};
 use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
 
 use super::plan::{source_key, Disposition, MediaId, Plan};
-use super::policy::{self, DateChoice};
+use super::policy;
+use super::write_file::io_reason;
 use super::Options;
 
 /// What the write stage did: a report line per record (indexed by [`MediaId`]), and why it
@@ -35,22 +30,22 @@ pub struct Outcome {
 
 /// A content already in the output: its path, and the sidecar its metadata came from.
 #[derive(Debug, Clone)]
-struct Known {
-    path: String,
-    sidecar: Option<usize>,
+pub(super) struct Known {
+    pub(super) path: String,
+    pub(super) sidecar: Option<usize>,
 }
 
 /// The write stage's state: the plan (read-only), the output, and what is in it.
-struct Writer<'a> {
-    opts: &'a Options,
-    plan: &'a Plan,
-    out: &'a OutputDir,
-    manifest: &'a Manifest,
+pub(super) struct Writer<'a> {
+    pub(super) opts: &'a Options,
+    pub(super) plan: &'a Plan,
+    pub(super) out: &'a OutputDir,
+    pub(super) manifest: &'a Manifest,
     /// Content hash → output path, for everything in the output (this run and earlier ones).
-    registry: Mutex<HashMap<u128, Known>>,
-    progress: &'a ProgressBar,
+    pub(super) registry: Mutex<HashMap<u128, Known>>,
+    pub(super) progress: &'a ProgressBar,
     /// Why the run stops early (disk full), for the records not yet done.
-    stop: Mutex<Option<StopReason>>,
+    pub(super) stop: Mutex<Option<StopReason>>,
 }
 
 /// Writes every record the plan says to write; accounts for the others.
@@ -118,41 +113,6 @@ pub fn run(
     }
 }
 
-/// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
-/// file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.
-struct Interruptible<'f, R> {
-    inner: R,
-    flag: &'f AtomicBool,
-}
-
-impl<R: Read> Read for Interruptible<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.flag.load(Ordering::Relaxed) {
-            return Err(io::Error::other(StopReason::Interrupted.to_string()));
-        }
-        self.inner.read(buf)
-    }
-}
-
-/// An entry's bytes: its first bytes (read to tell its type), then the rest, hashed.
-type Hashed<R> = io::Chain<Cursor<Vec<u8>>, HashingReader<R>>;
-
-/// An entry opened for reading, its type known from its first bytes.
-struct Opened<R> {
-    kind: MediaKind,
-    src: R,
-}
-
-/// Where a copy went: the temp file (none in a dry run) and what was written.
-struct Copied {
-    temp: Option<(PathBuf, File)>,
-    written: Written,
-    src_hash: u128,
-    src_len: u64,
-    out_hash: u128,
-    out_len: u64,
-}
-
 impl Writer<'_> {
     /// The report line of a record that is not written by this stage (skipped, or already in
     /// the library); `None` for those it writes.
@@ -195,7 +155,7 @@ impl Writer<'_> {
     }
 
     /// Why the run stops early, if it does: interrupted, or the output disk is full.
-    fn stopped(&self) -> Option<StopReason> {
+    pub(super) fn stopped(&self) -> Option<StopReason> {
         if self.opts.stop_requested() {
             return Some(StopReason::Interrupted);
         }
@@ -203,7 +163,7 @@ impl Writer<'_> {
     }
 
     /// Stops the run when an error means that no further file can be written.
-    fn note_fatal(&self, err: &io::Error) {
+    pub(super) fn note_fatal(&self, err: &io::Error) {
         if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
             let mut stop = self.stop.lock().expect("stop lock");
             stop.get_or_insert(StopReason::DiskFull);
@@ -269,7 +229,7 @@ impl Writer<'_> {
 
     /// Records `r` as a duplicate of `known`. A copy without a sidecar of its own (an album
     /// copy) takes the sidecar of its twin: that is the metadata its content carries.
-    fn mark_duplicate(&self, id: MediaId, h: u128, known: &Known, r: &mut MediaReport) {
+    pub(super) fn mark_duplicate(&self, id: MediaId, h: u128, known: &Known, r: &mut MediaReport) {
         r.status = Status::Duplicate;
         r.output = Some(known.path.clone());
         if let (None, Some(s)) = (self.plan.record(id).found, known.sidecar) {
@@ -295,343 +255,4 @@ impl Writer<'_> {
         // The manifest only speeds up later runs: a failed append loses nothing.
         let _ = self.manifest.append(&line);
     }
-
-    /// Reads one entry once, writes it (or finds it is a duplicate); its report line. `name`
-    /// is the output path reserved for it, if one was; otherwise one is reserved once its date
-    /// is known. A name that ends up unused is given back.
-    fn write_one(&self, reader: &mut Reader, id: MediaId, name: Option<String>) -> MediaReport {
-        let mut r = self.plan.base_report(id);
-        let mut name = name;
-        if let Err(reason) = self.try_write(reader, id, &mut name, &mut r) {
-            r.status = Status::Failed;
-            r.output = None;
-            r.reason = Some(match self.stopped() {
-                Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
-                _ => reason,
-            });
-        }
-        if !matches!(r.status, Status::Written | Status::WrittenWithoutMetadata) {
-            if let Some(n) = name {
-                self.out.release(&n);
-            }
-        }
-        r
-    }
-
-    fn try_write(
-        &self,
-        reader: &mut Reader,
-        id: MediaId,
-        name: &mut Option<String>,
-        r: &mut MediaReport,
-    ) -> Result<(), Reason> {
-        let plan = self.plan;
-        let e = plan.entry(id);
-        let sidecar = plan.usable_sidecar(id);
-        let mut dates = plan.date_candidates(id);
-        let planned = policy::planned_date(&dates);
-        let tags = Tags {
-            taken: planned.when,
-            geo: plan.geo(id),
-            description: sidecar.and_then(|s| s.description.clone()),
-            overwrite_dates: self.opts.overwrite_dates
-                && planned.source == Some(DateSource::Sidecar),
-        };
-        let src = reader
-            .open(e)
-            .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-        let src = Interruptible {
-            inner: src,
-            flag: &self.opts.cancel,
-        };
-        let mut opened = self.sniff(id, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, &tags)?;
-        if copied.src_len != e.size && e.crc32.is_some() {
-            remove_temp(&copied.temp);
-            return Err(Reason::Failed {
-                kind: io::ErrorKind::InvalidData,
-                message: format!("read {} bytes, the zip says {}", copied.src_len, e.size),
-            });
-        }
-        let written = &copied.written;
-        r.embedded = written.changed;
-        r.notes.extend(written.notes.iter().cloned());
-
-        // The one date of this file, decided once: it drives the mtime, the folder, the XMP,
-        // the report and the manifest alike.
-        dates.embedded = written
-            .existing_date
-            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone, tags.geo));
-        let date = policy::effective_date(&dates, self.opts.overwrite_dates);
-        if let Some(days) = policy::date_disagreement(&dates, &date) {
-            r.notes.push(format!(
-                "the file's own date taken differs from the sidecar's by {days} days; the \
-                 file's was kept (use --overwrite-dates to replace it)"
-            ));
-        }
-        r.taken = date.when;
-        r.date_source = date.source;
-        r.local_date = written.written_date.map(|d| d.to_rfc3339());
-        let own_offset = written.existing_date.and_then(|(_, off)| off);
-        let name: &str = name.get_or_insert_with(|| {
-            let dir = policy::folder(
-                self.opts.layout,
-                &self.opts.timezone,
-                date.when,
-                tags.geo,
-                own_offset,
-            );
-            self.out.reserve(&dir, &plan.wanted_name(id))
-        });
-        // Already in the output (another group, or an earlier run)?
-        {
-            let mut registry = self.registry.lock().expect("registry");
-            if let Some(known) = registry.get(&copied.src_hash).cloned() {
-                drop(registry);
-                remove_temp(&copied.temp);
-                self.mark_duplicate(id, copied.src_hash, &known, r);
-                return Ok(());
-            }
-            let known = Known {
-                path: name.to_string(),
-                sidecar: plan.record(id).found.map(|m| m.sidecar),
-            };
-            registry.insert(copied.src_hash, known);
-        }
-        self.commit(id, opened.kind, name, &tags, date, copied, r)
-    }
-
-    /// Reads the first bytes of an entry and tells its type from them.
-    fn sniff<R: Read>(
-        &self,
-        id: MediaId,
-        mut src: HashingReader<R>,
-        r: &mut MediaReport,
-    ) -> Result<Opened<Hashed<R>>, Reason> {
-        let mut head = Vec::with_capacity(32);
-        (&mut src)
-            .take(32)
-            .read_to_end(&mut head)
-            .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-        let by_name = self.plan.record(id).by_name;
-        let kind = match by_name {
-            None => MediaKind::Unknown,
-            by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
-        };
-        r.kind = kind;
-        if by_name.is_some_and(|k| k != kind) {
-            r.notes.push(format!(
-                "its content is {kind:?}, not what its extension says"
-            ));
-        }
-        Ok(Opened {
-            kind,
-            src: Cursor::new(head).chain(src),
-        })
-    }
-
-    /// Copies an opened entry to a temp file in the output folder (nowhere in a dry run),
-    /// embedding `tags`, hashing what is read and what is written.
-    fn copy<R: Read>(&self, opened: &mut Opened<Hashed<R>>, tags: &Tags) -> Result<Copied, Reason> {
-        let temp = if self.opts.dry_run {
-            None
-        } else {
-            Some(self.out.temp_file().map_err(|err| {
-                self.note_fatal(&err);
-                failed(&err, format!("cannot create a temp file: {err}"))
-            })?)
-        };
-        let sink: Box<dyn Write> = match &temp {
-            Some((_, f)) => Box::new(BufWriter::with_capacity(
-                1 << 20,
-                f.try_clone()
-                    .map_err(|err| failed(&err, format!("cannot write: {err}")))?,
-            )),
-            None => Box::new(io::sink()),
-        };
-        let mut dst = HashingWriter::new(sink);
-        let copied = metadata::rewrite(
-            opened.kind,
-            &mut opened.src,
-            &mut dst,
-            tags,
-            &self.opts.timezone,
-        )
-        .and_then(|w| dst.flush().map(|_| w));
-        let written = match copied {
-            Ok(w) => w,
-            Err(err) => {
-                remove_temp(&temp);
-                self.note_fatal(&err);
-                return Err(io_reason(&err));
-            }
-        };
-        let (src_hash, src_len) = opened.src.get_ref().1.finish();
-        let (_, out_hash, out_len) = dst.finish();
-        Ok(Copied {
-            temp,
-            written,
-            src_hash,
-            src_len,
-            out_hash,
-            out_len,
-        })
-    }
-
-    /// Puts a copied file in place under `name`, with its XMP sidecar and manifest line.
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &self,
-        id: MediaId,
-        kind: MediaKind,
-        name: &str,
-        tags: &Tags,
-        date: DateChoice,
-        copied: Copied,
-        r: &mut MediaReport,
-    ) -> Result<(), Reason> {
-        let sidecar = self.plan.usable_sidecar(id);
-        // Order matters for a crash at any point: the XMP sidecar first, then the manifest
-        // line, then the photo appears under its name. A line whose file never appeared is
-        // ignored on load; an XMP sidecar left without its photo is taken over by the rerun.
-        let xmp = self.write_xmp(id, kind, name, tags, date.when, &copied.written, r);
-        let line = manifest::Line {
-            hash: hash::hex(copied.src_hash),
-            path: name.to_string(),
-            xmp: xmp.clone(),
-            size: Some(copied.src_len),
-            output_hash: Some(hash::hex(copied.out_hash)),
-            output_size: Some(copied.out_len),
-            taken: date.when,
-            date_source: date.source,
-            gps: if r.embedded { tags.geo } else { None },
-            sources: vec![source_key(self.plan.entry(id))],
-            albums: r.album.clone().into_iter().collect(),
-            archived: sidecar.is_some_and(|s| s.archived),
-            retracted: false,
-        };
-        if let Err(err) = self.manifest.append(&line) {
-            r.notes.push(format!("manifest not updated: {err}"));
-        }
-        if let Some((tmp_path, file)) = copied.temp {
-            if let Err(err) = self.out.commit(&tmp_path, file, name, date.when) {
-                let _ = std::fs::remove_file(&tmp_path);
-                if let Some(x) = &xmp {
-                    let _ = std::fs::remove_file(self.out.root().join(x));
-                    self.out.release(x);
-                }
-                self.registry
-                    .lock()
-                    .expect("registry")
-                    .remove(&copied.src_hash);
-                let retract = manifest::Line {
-                    retracted: true,
-                    ..line
-                };
-                let _ = self.manifest.append(&retract);
-                self.note_fatal(&err);
-                return Err(failed(&err, format!("cannot write {name}: {err}")));
-            }
-        }
-        r.status = if sidecar.is_some() {
-            Status::Written
-        } else {
-            Status::WrittenWithoutMetadata
-        };
-        r.output = Some(name.to_string());
-        r.xmp = xmp;
-        Ok(())
-    }
-
-    /// Writes `NAME.xmp` beside the output file when `--xmp` asks for it (see
-    /// [`policy::xmp_wanted`]). Returns its name.
-    #[allow(clippy::too_many_arguments)]
-    fn write_xmp(
-        &self,
-        id: MediaId,
-        kind: MediaKind,
-        name: &str,
-        tags: &Tags,
-        taken: Option<i64>,
-        written: &Written,
-        r: &mut MediaReport,
-    ) -> Option<String> {
-        let sidecar = self.plan.usable_sidecar(id);
-        let favorite = sidecar.is_some_and(|s| s.favorited);
-        let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
-        let wanted = policy::xmp_wanted(
-            self.opts.xmp,
-            metadata::embeds_fully(kind),
-            written.incomplete,
-            favorite,
-            !people.is_empty(),
-        );
-        if !wanted {
-            return None;
-        }
-        let local = written
-            .written_date
-            .or_else(|| taken.and_then(|t| self.opts.timezone.localize(t, tags.geo, None)));
-        let data = XmpData {
-            taken: local,
-            geo: tags.geo,
-            description: tags.description.clone(),
-            rating: favorite.then_some(5),
-            people,
-        };
-        let text = xmp::packet(&data)?;
-        let xmp_name = format!("{name}.xmp");
-        if !self.out.reserve_exact(&xmp_name) {
-            // Left by an interrupted run for this very photo: keep it.
-            let existing = std::fs::read(self.out.root().join(&xmp_name));
-            if existing.is_ok_and(|b| b == text.as_bytes()) {
-                return Some(xmp_name);
-            }
-            r.notes.push(format!(
-                "{xmp_name} exists already: XMP sidecar not written"
-            ));
-            return None;
-        }
-        if self.opts.dry_run {
-            return Some(xmp_name);
-        }
-        let result = self.out.temp_file().and_then(|(tmp, mut f)| {
-            f.write_all(text.as_bytes())?;
-            self.out.commit(&tmp, f, &xmp_name, taken).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
-        });
-        match result {
-            Ok(_) => Some(xmp_name),
-            Err(err) => {
-                self.out.release(&xmp_name);
-                r.notes.push(format!("XMP sidecar not written: {err}"));
-                None
-            }
-        }
-    }
-}
-
-fn remove_temp(temp: &Option<(PathBuf, File)>) {
-    if let Some((p, _)) = temp {
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-fn failed(err: &io::Error, message: String) -> Reason {
-    Reason::Failed {
-        kind: err.kind(),
-        message,
-    }
-}
-
-/// A read error names the input's problem (corrupt data, bad CRC); a write error the output's.
-fn io_reason(err: &io::Error) -> Reason {
-    let message = match err.kind() {
-        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            format!("corrupt data in the input: {err}")
-        }
-        _ => format!("{err}"),
-    };
-    failed(err, message)
 }
