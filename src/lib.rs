@@ -11,6 +11,7 @@ pub mod media;
 pub mod metadata;
 pub mod names;
 pub mod output;
+pub mod parts;
 pub mod process;
 pub mod recover;
 pub mod report;

@@ -231,7 +231,7 @@ fn print_per_file(report: &Report) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for m in &report.media {
         let result = match (&m.output, &m.reason) {
-            (Some(o), _) if m.status == Status::Duplicate => {
+            (Some(o), _) if matches!(m.status, Status::Duplicate | Status::InLibrary) => {
                 writeln!(out, "{:<10} {} = {o}", m.status.label(), m.source)
             }
             (Some(o), _) => writeln!(out, "{:<10} {} -> {o}", m.status.label(), m.source),

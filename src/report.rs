@@ -23,8 +23,10 @@ pub enum Status {
     Written,
     /// Written byte-for-byte or with only the file's own metadata: no sidecar was found.
     WrittenWithoutMetadata,
-    /// Identical content is already in the output (this run or an earlier one).
+    /// Identical content was written by this run (from another entry).
     Duplicate,
+    /// Already in the output folder from an earlier run: the same entry, or the same content.
+    InLibrary,
     /// Not written; `reason` says why.
     Failed,
     /// Left out on purpose (`--edited`, the trash); `reason` says why.
@@ -37,6 +39,7 @@ impl Status {
             Status::Written => "written",
             Status::WrittenWithoutMetadata => "written without metadata",
             Status::Duplicate => "duplicate",
+            Status::InLibrary => "in library",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
         }
@@ -215,6 +218,9 @@ pub struct Report {
     pub repeated_inputs: Vec<PathBuf>,
     /// Truncated zips: read as far as they go.
     pub damaged_inputs: Vec<crate::source::Damaged>,
+    /// Parts of an export that were not given although later parts were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_parts: Vec<crate::parts::MissingParts>,
     /// Why the run stopped before the end (interrupted, disk full).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<StopReason>,
@@ -256,8 +262,16 @@ impl Report {
     /// The human summary printed on stderr.
     pub fn summary(&self) -> String {
         let mut s = String::new();
+        self.summary_counts(&mut s);
+        self.summary_dates(&mut s);
+        self.summary_lists(&mut s);
+        self.summary_failures(&mut s);
+        s
+    }
+
+    /// What happened to the media entries, and how those new to the library were matched.
+    fn summary_counts(&self, s: &mut String) {
         let total = self.media.len();
-        let matched = self.media.iter().filter(|m| m.rule.is_some()).count();
         let verb = if self.dry_run {
             "would write"
         } else {
@@ -265,9 +279,17 @@ impl Report {
         };
         let _ = write!(
             s,
-            "{total} media files: {} {verb} ({} without sidecar), {} duplicates, {} failed",
+            "{total} media files: {} {verb} ({} without sidecar)",
             self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
             self.count(Status::WrittenWithoutMetadata),
+        );
+        let in_library = self.count(Status::InLibrary);
+        if in_library > 0 {
+            let _ = write!(s, ", {in_library} already in the library");
+        }
+        let _ = write!(
+            s,
+            ", {} duplicates, {} failed",
             self.count(Status::Duplicate),
             self.count(Status::Failed),
         );
@@ -276,27 +298,48 @@ impl Report {
             let _ = write!(s, ", {skipped} skipped");
         }
         let _ = writeln!(s);
+        // Entries already in the library were matched by the run that wrote them.
+        let new = self.media.iter().filter(|m| m.status != Status::InLibrary);
+        let (mut considered, mut matched) = (0, 0);
+        for m in new {
+            considered += 1;
+            matched += usize::from(m.rule.is_some());
+        }
+        if considered == 0 {
+            return;
+        }
         let rules: Vec<String> = self
             .rule_counts()
             .iter()
             .map(|(r, n)| format!("{} {n}", r.name()))
             .collect();
-        let _ = write!(s, "matched {matched}/{total}");
+        let _ = write!(s, "matched {matched}/{considered}");
         if !rules.is_empty() {
             let _ = write!(s, " ({})", rules.join(", "));
         }
         let _ = writeln!(s);
+    }
+
+    /// Where the dates of the files written by this run came from.
+    fn summary_dates(&self, s: &mut String) {
+        let written = self.media.iter().filter(|m| {
+            matches!(
+                m.status,
+                Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate
+            )
+        });
         let mut sources: BTreeMap<DateSource, usize> = BTreeMap::new();
-        for m in &self.media {
-            if let (Some(d), true) = (m.date_source, m.status != Status::Failed) {
-                *sources.entry(d).or_insert(0) += 1;
+        let mut undated = 0;
+        for m in written {
+            match m.date_source {
+                Some(d) => *sources.entry(d).or_insert(0) += 1,
+                None if m.status != Status::Duplicate => undated += 1,
+                None => {}
             }
         }
-        let undated = self
-            .media
-            .iter()
-            .filter(|m| m.status != Status::Failed && m.date_source.is_none())
-            .count();
+        if sources.is_empty() && undated == 0 {
+            return;
+        }
         let dated: Vec<String> = sources
             .iter()
             .map(|(d, n)| format!("{} {n}", date_source_label(*d)))
@@ -310,11 +353,15 @@ impl Report {
                 dated.join(", ")
             },
             if undated > 0 {
-                format!("; {undated} without any date")
+                format!("; {undated} written without any date")
             } else {
                 String::new()
             }
         );
+    }
+
+    /// Albums, unused and unreadable JSON, missing and damaged parts.
+    fn summary_lists(&self, s: &mut String) {
         if !self.albums.is_empty() {
             let _ = writeln!(s, "{} albums", self.albums.len());
         }
@@ -331,6 +378,21 @@ impl Report {
         if !self.bad_json.is_empty() {
             let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
         }
+        for p in &self.missing_parts {
+            let many = p.missing.len() > 1;
+            let _ = writeln!(
+                s,
+                "missing: part{} {} of {} (parts up to {} were given): {} may hold the sidecars \
+                 of the {} files written without one and the photos of the {} unused sidecars",
+                if many { "s" } else { "" },
+                p.missing.join(", "),
+                p.export,
+                p.last_given,
+                if many { "they" } else { "it" },
+                self.count(Status::WrittenWithoutMetadata),
+                self.unused_sidecars.len(),
+            );
+        }
         for d in &self.damaged_inputs {
             let _ = writeln!(
                 s,
@@ -344,16 +406,19 @@ impl Report {
                 }
             );
         }
+    }
+
+    /// The first failures, and how many were not attempted.
+    fn summary_failures(&self, s: &mut String) {
         for m in self.failures().take(20) {
-            match &m.reason {
+            let _ = match &m.reason {
                 Some(why) => writeln!(s, "failed: {}: {why}", m.source),
                 None => writeln!(s, "failed: {}: unknown reason", m.source),
-            }
-            .expect("writing to a String");
+            };
         }
         let failed = self.failures().count();
         if failed > 20 {
-            let _ = writeln!(s, "… and {} more failures (see --report)", failed - 20);
+            let _ = writeln!(s, "... and {} more failures (see --report)", failed - 20);
         }
         let not_attempted = self.count(Status::Failed) - failed;
         if not_attempted > 0 {
@@ -362,7 +427,6 @@ impl Report {
                 "{not_attempted} files not attempted: the run stopped early"
             );
         }
-        s
     }
 }
 

@@ -35,7 +35,10 @@ pub fn run(
     let members = report.media.iter().filter(|m| {
         matches!(
             m.status,
-            Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate
+            Status::Written
+                | Status::WrittenWithoutMetadata
+                | Status::Duplicate
+                | Status::InLibrary
         )
     });
     report.albums = albums::merge(

@@ -228,6 +228,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
             dry_run: opts.dry_run,
             repeated_inputs: catalog.skipped_inputs.clone(),
             damaged_inputs: catalog.damaged.clone(),
+            missing_parts: crate::parts::missing(&opts.inputs),
             ..Report::default()
         },
         records: Vec::new(),

@@ -33,6 +33,8 @@ pub struct Outcome {
 pub(super) struct Known {
     pub(super) path: String,
     pub(super) sidecar: Option<usize>,
+    /// Written by an earlier run (known from the manifest).
+    pub(super) earlier: bool,
 }
 
 /// The write stage's state: the plan (read-only), the output, and what is in it.
@@ -68,6 +70,7 @@ pub fn run(
                     let known = Known {
                         path: p.to_string(),
                         sidecar: None,
+                        earlier: true,
                     };
                     Some((u128::from_str_radix(h, 16).ok()?, known))
                 })
@@ -126,7 +129,7 @@ impl Writer<'_> {
                 r.reason = Some(Reason::Skipped(*why));
             }
             Disposition::InLibrary(path) => {
-                r.status = Status::Duplicate;
+                r.status = Status::InLibrary;
                 r.output = Some(path.clone());
                 r.notes
                     .push("already in the output from an earlier run".into());
@@ -230,7 +233,11 @@ impl Writer<'_> {
     /// Records `r` as a duplicate of `known`. A copy without a sidecar of its own (an album
     /// copy) takes the sidecar of its twin: that is the metadata its content carries.
     pub(super) fn mark_duplicate(&self, id: MediaId, h: u128, known: &Known, r: &mut MediaReport) {
-        r.status = Status::Duplicate;
+        r.status = if known.earlier {
+            Status::InLibrary
+        } else {
+            Status::Duplicate
+        };
         r.output = Some(known.path.clone());
         if let (None, Some(s)) = (self.plan.record(id).found, known.sidecar) {
             r.rule = Some(Rule::AlbumTwin);

@@ -159,6 +159,7 @@ impl Writer<'_> {
             let known = Known {
                 path: name.to_string(),
                 sidecar: plan.record(id).found.map(|m| m.sidecar),
+                earlier: false,
             };
             registry.insert(copied.src_hash, known);
         }

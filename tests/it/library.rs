@@ -112,12 +112,20 @@ fn incremental_runs_add_only_what_is_new() {
         .iter()
         .all(|l| l["hash"].as_str().unwrap().len() == 32));
 
-    // Run B again: nothing to do, nothing read.
+    // Run B again: nothing to do, nothing read, and the summary says so.
     let (o, again) = process(&b, &out, &[]);
     assert!(o.status.success());
+    let summary = stderr(&o);
+    let n = again["media"].as_array().unwrap().len();
+    assert!(
+        summary.contains(&format!("{n} media files: 0 written (0 without sidecar), {n} already in the library, 0 duplicates, 0 failed")),
+        "{summary}"
+    );
+    assert!(!summary.contains("matched 0/"), "{summary}");
+    assert!(!summary.contains("without any date"), "{summary}");
     assert_eq!(listing(&out), files);
     for m in again["media"].as_array().unwrap() {
-        assert_eq!(m["status"], "duplicate", "{m}");
+        assert_eq!(m["status"], "in-library", "{m}");
         assert_eq!(
             m["notes"][0], "already in the output from an earlier run",
             "{m}"

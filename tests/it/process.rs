@@ -277,7 +277,7 @@ fn the_same_input_twice_and_a_rerun_write_nothing_new() {
         stamp
     );
     for m in report["media"].as_array().unwrap() {
-        assert_eq!(m["status"], "duplicate", "{m}");
+        assert_eq!(m["status"], "in-library", "{m}");
     }
     assert_eq!(snapshot(&zips), before);
     // No temp files are left behind.
@@ -524,4 +524,36 @@ fn the_cameras_date_is_kept_unless_overwrite_dates() {
         Some("+01:00")
     );
     assert_eq!(exif_ascii(&e, exif::Tag::Make).as_deref(), Some("Canon"));
+}
+
+#[test]
+fn a_missing_part_is_named_with_what_it_may_explain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut t = Takeout::new(3);
+    // a.jpg's sidecar is in part 2, b.jpg is in part 2 and its sidecar in part 3.
+    t.add(0, format!("{YEAR}/a.jpg"), jpeg_variant(&plain, "a"))
+        .add(1, format!("{YEAR}/a.jpg.json"), sidecar("a.jpg", T1, None))
+        .add(1, format!("{YEAR}/b.jpg"), jpeg_variant(&plain, "b"))
+        .add(2, format!("{YEAR}/b.jpg.json"), sidecar("b.jpg", T2, None))
+        .add(2, format!("{YEAR}/c.jpg"), jpeg_variant(&plain, "c"))
+        .add(2, format!("{YEAR}/c.jpg.json"), sidecar("c.jpg", T3, None));
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&[zips[0].clone(), zips[2].clone()], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stderr(&o);
+    assert!(
+        s.contains(
+            "missing: part 002 of takeout-20231030T151007Z (parts up to 003 were given): it may \
+             hold the sidecars of the 1 files written without one and the photos of the 1 \
+             unused sidecars"
+        ),
+        "{s}"
+    );
+    assert_eq!(report["missing_parts"][0]["missing"][0], "002");
+    // All parts given: nothing is said to be missing.
+    let (o, report) = process(&zips, &tmp.path().join("all"), &[]);
+    assert!(!stderr(&o).contains("missing:"), "{}", stderr(&o));
+    assert!(report.get("missing_parts").is_none());
 }
