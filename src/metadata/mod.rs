@@ -4,6 +4,7 @@
 //! output once, and on any metadata problem writes the source bytes unchanged and says why.
 
 mod exif_block;
+mod exif_edit;
 pub mod heif;
 pub mod isobmff;
 pub mod jpeg;

@@ -138,6 +138,7 @@ fn new_header(
     let facts = ImageFacts {
         dimensions,
         density,
+        ..ImageFacts::default()
     };
     let Some(block) = exif_block::encode(tiff, &facts, tags, zone, w)? else {
         return Ok(None);

@@ -133,7 +133,7 @@ fn edit(
     });
     let facts = ImageFacts {
         dimensions: Some((width, height)),
-        density: None,
+        ..ImageFacts::default()
     };
     let Some(block) = exif_block::encode(tiff, &facts, tags, zone, w)? else {
         return Ok(None);
