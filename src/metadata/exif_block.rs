@@ -114,18 +114,31 @@ pub(super) fn plan(
     let ex = before.as_ref().map(Existing::of).unwrap_or_default();
     written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
 
-    let write_date = tags.taken.is_some() && (ex.date_original.is_none() || tags.overwrite_dates);
-    let write_gps = tags.geo.is_some() && !ex.has_gps;
-    let write_description = tags.description.is_some() && !ex.has_description;
-    if !write_date && !write_gps && !write_description {
-        return Ok(Edit::default());
-    }
     let mut ed = match existing_tiff {
         Some(tiff) => Editor::parse(tiff).map_err(|e| {
             format!("the file's EXIF cannot be edited safely ({e}), left untouched")
         })?,
         None => Editor::fresh(),
     };
+    // A tag kamadak-exif could not read (a partly broken block) but the block holds is not
+    // "missing": it is left alone. (One it read as no valid date is replaced.)
+    let unread = |dir: Dir, tag: exif::Tag| {
+        ed.has(dir, tag.number())
+            && before
+                .as_ref()
+                .is_none_or(|b| b.get_field(tag, exif::In::PRIMARY).is_none())
+    };
+    let has_date = ex.date_original.is_some() || unread(Dir::Exif, exif::Tag::DateTimeOriginal);
+    let has_create_date = ex.has_create_date || unread(Dir::Exif, exif::Tag::DateTimeDigitized);
+    let has_gps = ex.has_gps
+        || unread(Dir::Gps, exif::Tag::GPSLatitude)
+        || unread(Dir::Gps, exif::Tag::GPSLongitude);
+    let write_date = tags.taken.is_some() && (!has_date || tags.overwrite_dates);
+    let write_gps = tags.geo.is_some() && !has_gps;
+    let write_description = tags.description.is_some() && !ex.has_description;
+    if !write_date && !write_gps && !write_description {
+        return Ok(Edit::default());
+    }
     // OffsetTime* exist from EXIF 2.31 on; a block without a version gets 0232 below.
     let version = ed.value(Dir::Exif, EXIF_VERSION).and_then(|v| {
         std::str::from_utf8(v)
@@ -147,7 +160,7 @@ pub(super) fn plan(
             .ok_or("date out of range")?;
         let stamp = Val::Ascii(local.format("%Y:%m:%d %H:%M:%S").to_string());
         let offset = Val::Ascii(local.format("%:z").to_string());
-        let create = !ex.has_create_date || tags.overwrite_dates;
+        let create = !has_create_date || tags.overwrite_dates;
         ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
         if create {
             ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
@@ -296,8 +309,14 @@ fn add_required_tags(ed: &mut Editor, facts: &ImageFacts) {
     ed.set_missing(Dir::Ifd0, 0x0213, Val::Short(vec![1]));
 }
 
+/// The fields kamadak-exif reads in `tiff`. Structural oddities it reports alongside what it
+/// read (a camera's Exif IFD with a next-IFD pointer, a third IFD) are not errors here: the
+/// editor copies what it does not touch byte-for-byte.
 fn read(tiff: &[u8]) -> Result<exif::Exif, exif::Error> {
-    exif::Reader::new().read_raw(tiff.to_vec())
+    exif::Reader::new()
+        .continue_on_error(true)
+        .read_raw(tiff.to_vec())
+        .or_else(|e| e.distill_partial_result(|_| {}))
 }
 
 /// What an EXIF block already holds, read with kamadak-exif (an independent reader).

@@ -3,6 +3,8 @@
 
 mod common;
 
+mod camera;
+
 mod faults;
 mod formats;
 mod fuzz_regression;
