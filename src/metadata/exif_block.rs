@@ -184,6 +184,13 @@ pub(super) fn plan(
     if write_gps {
         let g = tags.geo.expect("checked above");
         let r = |v: [(u32, u32); 3]| Val::Rational(v.to_vec());
+        // exiftool -validate requires the method in a TIFF's GPS IFD (EXIF 2.2+). The position
+        // was not measured by the device at capture time: of the values allowed, MANUAL.
+        if facts.tiff_file && !ed.has(Dir::Gps, 0x0000) {
+            let mut method = b"ASCII\0\0\0".to_vec();
+            method.extend_from_slice(b"MANUAL");
+            ed.set_missing(Dir::Gps, 0x001B, Val::Undefined(method));
+        }
         ed.set_missing(Dir::Gps, 0x0000, Val::Byte(vec![2, 3, 0, 0]));
         let ns = if g.lat < 0.0 { "S" } else { "N" };
         let ew = if g.lon < 0.0 { "W" } else { "E" };
@@ -288,15 +295,16 @@ fn same_value(a: &exif::Value, b: &exif::Value) -> bool {
 }
 
 /// The tags EXIF requires in a JPEG (as exiftool `-validate` checks them), each added with
-/// gpbackup's value when the file lacks it. A TIFF file only gets the version tags.
+/// gpbackup's value when the file lacks it. A TIFF file gets those its ExifIFD requires (the
+/// JPEG-only ones are not allowed there).
 fn add_required_tags(ed: &mut Editor, facts: &ImageFacts) {
     ed.set_missing(Dir::Exif, EXIF_VERSION, Val::Undefined(b"0232".to_vec()));
+    ed.set_missing(Dir::Exif, 0xA000, Val::Undefined(b"0100".to_vec()));
+    ed.set_missing(Dir::Exif, 0xA001, Val::Short(vec![1]));
     if facts.tiff_file {
         return;
     }
     ed.set_missing(Dir::Exif, 0x9101, Val::Undefined(vec![1, 2, 3, 0]));
-    ed.set_missing(Dir::Exif, 0xA000, Val::Undefined(b"0100".to_vec()));
-    ed.set_missing(Dir::Exif, 0xA001, Val::Short(vec![1]));
     if let Some((w, h)) = facts.dimensions {
         ed.set_missing(Dir::Exif, 0xA002, Val::Long(vec![w]));
         ed.set_missing(Dir::Exif, 0xA003, Val::Long(vec![h]));

@@ -2,9 +2,13 @@
 //!
 //! Only the header segments (everything before the first scan, usually a few KB) are held in
 //! memory; the compressed image data is copied through unchanged in one pass. The EXIF block is
-//! read with kamadak-exif to see what is already there, and re-encoded with little_exif only
-//! when a tag we would write is missing: a camera's own EXIF (and its maker notes) is left
-//! byte-for-byte alone whenever possible.
+//! read with kamadak-exif to see what is already there; when a tag we would write is missing,
+//! the in-place editor (`exif_edit`) appends it: every byte the camera wrote (maker notes,
+//! thumbnail, sub-IFDs) stays at its offset in the block, and the EXIF segment stays where it
+//! was in the file. Values EXIF cannot take go into an XMP APP1 segment right after it: the
+//! time-zone offset when the file's ExifVersion predates 0231, or everything new when the
+//! block would outgrow the 64 KB of an APP1 segment (then the XMP sidecar is written too).
+//! A file whose EXIF cannot be read or edited safely keeps its bytes and gets the sidecar.
 
 use std::io::{self, Read, Write};
 
@@ -368,6 +372,60 @@ mod tests {
         let w = rewrite(&mut &once[..], &mut twice, &tags(), &paris()).unwrap();
         assert!(!w.changed);
         assert_eq!(once, twice);
+    }
+
+    /// A JPEG whose EXIF block is `size` bytes (a large UserComment fills it).
+    fn jpeg_with_exif_of(size: usize) -> Vec<u8> {
+        use crate::metadata::exif_edit::{Dir, Editor, Val};
+        let mut ed = Editor::fresh();
+        ed.set(Dir::Ifd0, 0x010F, Val::Ascii("Canon".into()));
+        ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
+        ed.set(Dir::Exif, 0x9286, Val::Undefined(vec![0; 16]));
+        let small = ed.finish().unwrap().unwrap().len();
+        let mut ed = Editor::fresh();
+        ed.set(Dir::Ifd0, 0x010F, Val::Ascii("Canon".into()));
+        ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
+        ed.set(
+            Dir::Exif,
+            0x9286,
+            Val::Undefined(vec![0; 16 + size - small]),
+        );
+        let tiff = ed.finish().unwrap().unwrap();
+        assert_eq!(tiff.len(), size);
+        let plain = fixture("plain.jpg");
+        let h = read_header(&mut &plain[..]).unwrap();
+        let mut out = vec![0xFF, 0xD8];
+        out.extend_from_slice(&app1(EXIF_PREFIX, &tiff).unwrap());
+        let (_, _, jfif_end) = h.segments[0];
+        out.extend_from_slice(&plain[jfif_end..]);
+        out
+    }
+
+    #[test]
+    fn a_full_exif_segment_sends_the_new_values_to_xmp() {
+        let src = jpeg_with_exif_of(MAX_TIFF - 21);
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed, "{:?}", w.notes);
+        assert!(w.incomplete, "the sidecar is written too");
+        assert!(w.notes[0].contains("exceed"), "{:?}", w.notes);
+        // The EXIF segment is byte-identical; an XMP segment follows it.
+        let exif_len = 4 + EXIF_PREFIX.len() + MAX_TIFF - 21;
+        assert_eq!(out[..2 + exif_len], src[..2 + exif_len]);
+        let xmp = &out[2 + exif_len..];
+        assert_eq!(&xmp[..2], &[0xFF, 0xE1]);
+        assert!(xmp[4..].starts_with(XMP_PREFIX));
+        let text = String::from_utf8_lossy(xmp);
+        assert!(text.contains(r#"exif:DateTimeOriginal="2019-07-04T17:10:12+02:00""#));
+        assert!(text.contains(r#"exif:GPSLatitude="48,51.502206N""#));
+        assert!(text.contains("Eiffel tower at dusk"));
+        assert_eq!(body(&out), body(&src));
+        // A block that still fits is edited in place.
+        let src = jpeg_with_exif_of(2000);
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed && !w.incomplete, "{:?}", w.notes);
+        assert!(!out.windows(XMP_PREFIX.len()).any(|x| x == XMP_PREFIX));
     }
 
     #[test]

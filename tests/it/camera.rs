@@ -247,3 +247,128 @@ fn check_cameras(overwrite: bool) {
         "only {maker_tags} maker-note tags compared"
     );
 }
+
+/// `src` rewritten by exiftool with `args` (to make test inputs with EXIF of a given shape).
+fn exiftool_made(tmp: &Path, name: &str, src: &[u8], args: &[&str]) -> Vec<u8> {
+    let p = tmp.join(name);
+    std::fs::write(&p, src).unwrap();
+    let o = Command::new("exiftool")
+        .args(["-q", "-overwrite_original"])
+        .args(args)
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(&p).unwrap()
+}
+
+/// A 1965 scan (JPEG without EXIF), a TIFF, a JPEG whose ExifVersion 0220 has no time-zone
+/// tags, and a PNG and a WebP with a camera's EXIF: each gets the date and position, keeps
+/// what it had, raises no new validation warning and keeps its pixels.
+#[test]
+fn old_dates_tiff_old_exif_versions_png_and_webp() {
+    if !have_exiftool() || !have_tool("ffmpeg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let made = tmp.path().join("made");
+    std::fs::create_dir_all(&made).unwrap();
+    let camera = [
+        "-Make=Nikon",
+        "-Model=COOLPIX P100",
+        "-ExifVersion=0220",
+        "-ExposureTime=1/60",
+        "-FNumber=2.8",
+    ];
+    // 1965-08-14 10:30:00 UTC: 11:30 in Paris (no summer time in France in 1965).
+    let old = -138_288_600;
+    let inputs: Vec<(&str, Vec<u8>, i64)> = vec![
+        ("scan1965.jpg", fixture("plain.jpg"), old),
+        ("scan.tif", fixture("scan.tif"), TAKEN),
+        (
+            "v0220.jpg",
+            exiftool_made(&made, "v0220.jpg", &fixture("plain.jpg"), &camera),
+            TAKEN,
+        ),
+        (
+            "camera.png",
+            exiftool_made(&made, "camera.png", &fixture("screenshot.png"), &camera),
+            TAKEN,
+        ),
+        (
+            "camera.webp",
+            exiftool_made(&made, "camera.webp", &fixture("sticker.webp"), &camera),
+            TAKEN,
+        ),
+    ];
+    let mut t = Takeout::new(1);
+    for (name, bytes, taken) in &inputs {
+        t.add(0, format!("{YEAR}/{name}"), bytes.clone()).add(
+            0,
+            format!("{YEAR}/{name}.json"),
+            sidecar(name, *taken, Some(PLACE)),
+        );
+        std::fs::write(made.join(name), bytes).unwrap();
+    }
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (name, _, taken) in &inputs {
+        let m = report_entry(&report, &format!("/{name}"));
+        assert_eq!(m["embedded"], true, "{name}: {m}");
+        let input = made.join(name);
+        let output = out.join(m["output"].as_str().unwrap());
+        let b = exiftool(&input, &["-a", "-G0:1"]);
+        let a = exiftool(&output, &["-a", "-G0:1"]);
+        // What the file had is unchanged.
+        for (k, v) in b.as_object().unwrap() {
+            if k.starts_with("EXIF:") && !k.starts_with("EXIF:IFD0:") || k == "EXIF:IFD0:Make" {
+                assert_eq!(a.get(k), Some(v), "{name}: {k}");
+            }
+        }
+        // The date (pre-1970 too), in EXIF; the offset in EXIF from ExifVersion 0231 on, else
+        // in XMP inside the file.
+        let expected = if *taken == old {
+            ("1965:08:14 11:30:00", "1965:08:14 11:30:00+01:00")
+        } else {
+            ("2010:01:01 13:00:00", "2010:01:01 13:00:00+01:00")
+        };
+        assert_eq!(a["EXIF:ExifIFD:DateTimeOriginal"], expected.0, "{name}");
+        let version = a["EXIF:ExifIFD:ExifVersion"].as_str().unwrap();
+        if version == "0220" {
+            assert!(a.get("EXIF:ExifIFD:OffsetTimeOriginal").is_none(), "{name}");
+            assert_eq!(a["XMP:XMP-exif:DateTimeOriginal"], expected.1, "{name}");
+            assert!(
+                m["notes"]
+                    .to_string()
+                    .contains("written to XMP in the file"),
+                "{m}"
+            );
+        } else {
+            assert_eq!(a["EXIF:ExifIFD:OffsetTimeOriginal"], "+01:00", "{name}");
+        }
+        assert!(
+            (a["Composite:GPSLatitude"].as_f64().unwrap() - PLACE.0).abs() < 1e-6,
+            "{name}"
+        );
+        assert!(
+            (a["Composite:GPSLongitude"].as_f64().unwrap() - PLACE.1).abs() < 1e-6,
+            "{name}"
+        );
+        assert_eq!(mtime(&output), *taken, "{name}");
+        assert!(
+            m["xmp"].is_null(),
+            "{name}: everything is in the file, no sidecar: {m}"
+        );
+        let wb = warnings(std::slice::from_ref(&input));
+        let wa = warnings(std::slice::from_ref(&output));
+        let new: Vec<_> = wa[&output].difference(&wb[&input]).collect();
+        assert!(new.is_empty(), "{name}: new warnings {new:?}");
+        assert_eq!(
+            frame_hashes(&input),
+            frame_hashes(&output),
+            "{name}: pixels"
+        );
+    }
+}
