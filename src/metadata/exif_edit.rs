@@ -96,6 +96,10 @@ struct Entry {
     at: usize,
 }
 
+/// An entry of a rewritten IFD: (tag, type, count, the new value's bytes or `None` for the
+/// existing value-or-offset field, that field).
+type OutEntry = (u16, u16, u32, Option<Vec<u8>>, [u8; 4]);
+
 /// An IFD found in the block.
 #[derive(Debug, Clone, Default)]
 struct Ifd {
@@ -343,8 +347,7 @@ impl Editor {
         // 3. Lay out the new IFDs, each followed by its out-of-line values.
         struct Planned {
             dir: Dir,
-            /// (tag, type, count, Some(new value bytes) | None = the existing 12-byte entry)
-            entries: Vec<(u16, u16, u32, Option<Vec<u8>>, [u8; 4])>,
+            entries: Vec<OutEntry>,
             next: u32,
             offset: usize,
             size: usize,
