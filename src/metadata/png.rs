@@ -61,7 +61,13 @@ pub fn rewrite(
             raw.truncate(start);
             break;
         }
-        if raw.len() + len + 4 > MAX_HEADER {
+        // A length near u32::MAX must not wrap (on 32-bit targets usize is u32).
+        if raw
+            .len()
+            .checked_add(len)
+            .and_then(|n| n.checked_add(4))
+            .is_none_or(|n| n > MAX_HEADER)
+        {
             ok = false;
             break;
         }
@@ -240,6 +246,21 @@ mod tests {
         let w = rewrite(&mut &out[..], &mut again, &tags(), &zone).unwrap();
         assert!(!w.changed);
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn huge_chunk_lengths_are_copied_unchanged() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        let src = fixture("screenshot.png");
+        for len in [u32::MAX, u32::MAX - 3, 0x8000_0000] {
+            let mut bad = src.clone();
+            // The first chunk after IHDR gets an absurd length.
+            bad[33..37].copy_from_slice(&len.to_be_bytes());
+            let mut out = Vec::new();
+            let w = rewrite(&mut &bad[..], &mut out, &tags(), &zone).unwrap();
+            assert!(!w.changed);
+            assert_eq!(out, bad);
+        }
     }
 
     #[test]
