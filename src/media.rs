@@ -62,6 +62,10 @@ impl MediaKind {
         if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
             return Some(MediaKind::Webp);
         }
+        if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
+            // RAW files built on TIFF keep their RAW kind by name (`resolve_kind`).
+            return Some(MediaKind::Tiff);
+        }
         if head.starts_with(b"BM") && head.len() >= 14 {
             return Some(MediaKind::Bmp);
         }
@@ -131,5 +135,10 @@ mod tests {
             Some(MediaKind::IsoVideo)
         );
         assert_eq!(MediaKind::sniff(b"hello"), None);
+        assert_eq!(MediaKind::sniff(b"MM\0*\0\0\0\x08"), Some(MediaKind::Tiff));
+        assert_eq!(
+            resolve_kind(MediaKind::from_name("a.NEF"), MediaKind::sniff(b"II*\0")),
+            MediaKind::Raw
+        );
     }
 }

@@ -1,13 +1,14 @@
 //! EXIF blocks, whatever the container: reading what a file already has (kamadak-exif, an
-//! independent reader) and encoding a block with the tags that are missing (little_exif).
-//! The JPEG, PNG and WebP writers only differ in where the block goes.
+//! independent reader), deciding which tags are missing and adding them with the in-place
+//! editor (`exif_edit`), which never moves the camera's bytes. The JPEG, PNG, WebP and TIFF
+//! writers only differ in where the block goes.
 
-use little_exif::exif_tag::ExifTag;
 use little_exif::filetype::FileExtension;
 use little_exif::metadata::Metadata;
-use little_exif::rational::uR64;
 
+use super::exif_edit::{Dir, Editor, Val};
 use super::time::{parse_exif_datetime, parse_offset};
+use super::xmp::{packet, XmpData};
 use super::{dms, Tags, TimeZoneChoice, Written};
 
 /// What precedes the TIFF block in a JPEG APP1 segment (and may in a WebP EXIF chunk).
@@ -20,9 +21,14 @@ pub(super) struct ImageFacts {
     pub dimensions: Option<(u32, u32)>,
     /// (EXIF resolution unit, x, y).
     pub density: Option<(u16, u32, u32)>,
+    /// The most bytes the container holds in its EXIF block (64 KB less headers in JPEG).
+    pub max_len: Option<usize>,
+    /// The block is a TIFF file itself: no JPEG-only required tags, XMP goes into IFD0.
+    pub tiff_file: bool,
 }
 
-/// A little_exif `Metadata` holding the EXIF (TIFF) block `tiff`. little_exif reads blocks
+/// A little_exif `Metadata` holding the EXIF (TIFF) block `tiff` (for the HEIF writer, which
+/// still puts the block into its container with little_exif). little_exif reads blocks
 /// only from containers, so the block is wrapped in a minimal JPEG.
 pub(super) fn load(tiff: &[u8]) -> Result<Metadata, String> {
     let len = u16::try_from(2 + EXIF_PREFIX.len() + tiff.len())
@@ -35,9 +41,21 @@ pub(super) fn load(tiff: &[u8]) -> Result<Metadata, String> {
     Metadata::new_from_vec(&mini, FileExtension::JPEG).map_err(|e| e.to_string())
 }
 
-/// A new EXIF (TIFF) block: the file's own block `existing_tiff` (kept whole) plus the tags of
-/// `tags` it lacks. `Ok(None)` when nothing is missing; `Err` with a reason when the block
-/// cannot be made safely (the caller then leaves the file's metadata alone).
+/// What [`plan`] decided for one file.
+#[derive(Debug, Default)]
+pub(super) struct Edit {
+    /// The new EXIF block, when it changes.
+    pub(super) tiff: Option<Vec<u8>>,
+    /// Values that belong in XMP inside the file rather than EXIF, and why.
+    pub(super) xmp: Option<(XmpData, String)>,
+    /// The EXIF block could not take the new values at all (they are all in `xmp`).
+    pub(super) overflow: bool,
+}
+
+/// A new EXIF (TIFF) block: the file's own block `existing_tiff` (kept byte-for-byte) plus
+/// the tags of `tags` it lacks. `Ok(None)` when nothing is missing; `Err` with a reason when
+/// the block cannot be edited safely (the caller then leaves the file's metadata alone).
+/// Values EXIF cannot take here are left to the XMP sidecar (`written.incomplete`).
 pub(super) fn encode(
     existing_tiff: Option<&[u8]>,
     facts: &ImageFacts,
@@ -45,144 +63,268 @@ pub(super) fn encode(
     zone: &TimeZoneChoice,
     written: &mut Written,
 ) -> Result<Option<Vec<u8>>, String> {
-    let existing = match existing_tiff {
+    let edit = plan(existing_tiff, facts, tags, zone, written)?;
+    xmp_outcome(&edit, false, written);
+    Ok(edit.tiff)
+}
+
+/// Records in `w` what became of `edit.xmp`: `placed` when the container wrote it into the
+/// file, else it goes to the XMP sidecar.
+pub(super) fn xmp_outcome(edit: &Edit, placed: bool, w: &mut Written) {
+    let Some((_, reason)) = &edit.xmp else {
+        return;
+    };
+    if placed {
+        w.notes
+            .push(format!("{reason}: written to XMP in the file"));
+        if edit.overflow {
+            // Readers that ignore XMP would see nothing: the sidecar carries it too.
+            w.incomplete = true;
+        }
+    } else {
+        w.notes.push(format!("{reason}: left to the XMP sidecar"));
+        w.incomplete = true;
+    }
+}
+
+const IMAGE_DESCRIPTION: u16 = 0x010E;
+const XMP_PACKET: u16 = 0x02BC;
+const EXIF_VERSION: u16 = 0x9000;
+const DATE_ORIGINAL: u16 = 0x9003;
+const DATE_DIGITIZED: u16 = 0x9004;
+const OFFSET_ORIGINAL: u16 = 0x9011;
+const OFFSET_DIGITIZED: u16 = 0x9012;
+
+/// Decides what to add to the file's EXIF (`existing_tiff`, or a new block) and makes the new
+/// block with [`Editor`], which never moves the camera's bytes.
+pub(super) fn plan(
+    existing_tiff: Option<&[u8]>,
+    facts: &ImageFacts,
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+    written: &mut Written,
+) -> Result<Edit, String> {
+    let before = match existing_tiff {
         Some(tiff) => Some(
-            Existing::read(tiff)
+            read(tiff)
                 .map_err(|e| format!("the file's EXIF cannot be read ({e}), left untouched"))?,
         ),
         None => None,
     };
-    let ex = existing.clone().unwrap_or_default();
+    let ex = before.as_ref().map(Existing::of).unwrap_or_default();
     written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
 
-    let write_date = tags.taken.is_some() && (ex.date_original.is_none() || tags.overwrite_dates);
-    let write_gps = tags.geo.is_some() && !ex.has_gps;
+    let mut ed = match existing_tiff {
+        Some(tiff) => Editor::parse(tiff).map_err(|e| {
+            format!("the file's EXIF cannot be edited safely ({e}), left untouched")
+        })?,
+        None => Editor::fresh(),
+    };
+    // A tag kamadak-exif could not read (a partly broken block) but the block holds is not
+    // "missing": it is left alone. (One it read as no valid date is replaced.)
+    let unread = |dir: Dir, tag: exif::Tag| {
+        ed.has(dir, tag.number())
+            && before
+                .as_ref()
+                .is_none_or(|b| b.get_field(tag, exif::In::PRIMARY).is_none())
+    };
+    let has_date = ex.date_original.is_some() || unread(Dir::Exif, exif::Tag::DateTimeOriginal);
+    let has_create_date = ex.has_create_date || unread(Dir::Exif, exif::Tag::DateTimeDigitized);
+    let has_gps = ex.has_gps
+        || unread(Dir::Gps, exif::Tag::GPSLatitude)
+        || unread(Dir::Gps, exif::Tag::GPSLongitude);
+    let write_date = tags.taken.is_some() && (!has_date || tags.overwrite_dates);
+    let write_gps = tags.geo.is_some() && !has_gps;
     let write_description = tags.description.is_some() && !ex.has_description;
     if !write_date && !write_gps && !write_description {
-        return Ok(None);
+        return Ok(Edit::default());
+    }
+    // OffsetTime* exist from EXIF 2.31 on; a block without a version gets 0232 below.
+    let version = ed.value(Dir::Exif, EXIF_VERSION).and_then(|v| {
+        std::str::from_utf8(v)
+            .ok()?
+            .trim_end_matches('\0')
+            .parse::<u32>()
+            .ok()
+    });
+    let offsets_allowed = version.is_none_or(|v| v >= 231);
+    add_required_tags(&mut ed, facts);
+
+    let mut date = None;
+    let mut xmp = XmpData::default();
+    let mut xmp_reason = None;
+    if write_date {
+        let local = tags
+            .taken
+            .and_then(|t| zone.localize(t, tags.geo, ex.offset_original))
+            .ok_or("date out of range")?;
+        let stamp = Val::Ascii(local.format("%Y:%m:%d %H:%M:%S").to_string());
+        let offset = Val::Ascii(local.format("%:z").to_string());
+        let create = !has_create_date || tags.overwrite_dates;
+        ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
+        if create {
+            ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
+        }
+        // A tag the file already has (even against its version) is kept up to date.
+        for (tag, wanted) in [(OFFSET_ORIGINAL, true), (OFFSET_DIGITIZED, create)] {
+            if wanted && (offsets_allowed || ed.has(Dir::Exif, tag)) {
+                ed.set(Dir::Exif, tag, offset.clone());
+            }
+        }
+        if !offsets_allowed {
+            xmp.taken = Some(local);
+            xmp_reason = Some(format!(
+                "the file's ExifVersion {:04} has no time-zone tags, so the offset {}",
+                version.unwrap_or(0),
+                local.format("%:z")
+            ));
+        }
+        date = Some(local);
+    }
+    if write_gps {
+        let g = tags.geo.expect("checked above");
+        let r = |v: [(u32, u32); 3]| Val::Rational(v.to_vec());
+        // exiftool -validate requires the method in a TIFF's GPS IFD (EXIF 2.2+). The position
+        // was not measured by the device at capture time: of the values allowed, MANUAL.
+        if facts.tiff_file && !ed.has(Dir::Gps, 0x0000) {
+            let mut method = b"ASCII\0\0\0".to_vec();
+            method.extend_from_slice(b"MANUAL");
+            ed.set_missing(Dir::Gps, 0x001B, Val::Undefined(method));
+        }
+        ed.set_missing(Dir::Gps, 0x0000, Val::Byte(vec![2, 3, 0, 0]));
+        let ns = if g.lat < 0.0 { "S" } else { "N" };
+        let ew = if g.lon < 0.0 { "W" } else { "E" };
+        ed.set(Dir::Gps, 0x0001, Val::Ascii(ns.into()));
+        ed.set(Dir::Gps, 0x0002, r(dms(g.lat)));
+        ed.set(Dir::Gps, 0x0003, Val::Ascii(ew.into()));
+        ed.set(Dir::Gps, 0x0004, r(dms(g.lon)));
+        if let Some(alt) = g.alt {
+            if !ed.has(Dir::Gps, 0x0006) {
+                let cm = (alt.abs() * 100.0).round() as u32;
+                ed.set(Dir::Gps, 0x0005, Val::Byte(vec![u8::from(alt < 0.0)]));
+                ed.set(Dir::Gps, 0x0006, Val::Rational(vec![(cm, 100)]));
+            }
+        }
+    }
+    if write_description {
+        let text = tags.description.clone().unwrap_or_default();
+        ed.set(Dir::Ifd0, IMAGE_DESCRIPTION, Val::Ascii(text));
+    }
+    // A TIFF file holds XMP in IFD0 itself.
+    let mut xmp_placed_note = None;
+    if facts.tiff_file && xmp_reason.is_some() && !ed.has(Dir::Ifd0, XMP_PACKET) {
+        if let Some(packet) = packet(&xmp) {
+            ed.set(Dir::Ifd0, XMP_PACKET, Val::Byte(packet.into_bytes()));
+            xmp_placed_note = xmp_reason.take();
+        }
+    }
+    let set_tags = ed.changed_tags();
+    let tiff = ed
+        .finish()
+        .map_err(|e| format!("EXIF could not be edited ({e})"))?
+        .ok_or("nothing to write")?;
+    let mut edit = Edit::default();
+    if let Some(max) = facts.max_len.filter(|m| tiff.len() > *m) {
+        // The container cannot hold the grown block: everything new goes to XMP.
+        let reason = format!(
+            "the EXIF block would exceed the {} bytes the file allows, so the new date, place and description",
+            max
+        );
+        edit.overflow = true;
+        edit.xmp = Some((
+            XmpData {
+                taken: date,
+                geo: tags.geo.filter(|_| write_gps),
+                description: tags.description.clone().filter(|_| write_description),
+                ..XmpData::default()
+            },
+            reason,
+        ));
+        written.written_date = date;
+        return Ok(edit);
     }
 
-    // little_exif re-encodes the whole block; it has panicked on odd input before, so a
-    // panic here means "leave this file's metadata alone", never a lost photo.
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut md = match existing_tiff {
-            Some(tiff) => {
-                load(tiff).map_err(|e| format!("EXIF could not be decoded for rewriting ({e})"))?
-            }
-            None => Metadata::new(),
-        };
-        add_required_tags(&mut md, &ex, facts);
-        let mut date = None;
-        if write_date {
-            let local = tags
-                .taken
-                .and_then(|t| zone.localize(t, tags.geo, ex.offset_original))
-                .ok_or("date out of range")?;
-            let stamp = local.format("%Y:%m:%d %H:%M:%S").to_string();
-            let offset = local.format("%:z").to_string();
-            md.set_tag(ExifTag::DateTimeOriginal(stamp.clone()));
-            md.set_tag(ExifTag::OffsetTimeOriginal(offset.clone()));
-            if !ex.has_create_date || tags.overwrite_dates {
-                md.set_tag(ExifTag::CreateDate(stamp));
-                md.set_tag(ExifTag::OffsetTimeDigitized(offset));
-            }
-            date = Some(local);
-        }
-        if write_gps {
-            let g = tags.geo.expect("checked above");
-            let r = |v: [(u32, u32); 3]| {
-                v.iter()
-                    .map(|(n, d)| uR64 {
-                        nominator: *n,
-                        denominator: *d,
-                    })
-                    .collect::<Vec<_>>()
-            };
-            md.set_tag(ExifTag::GPSVersionID(vec![2, 3, 0, 0]));
-            md.set_tag(ExifTag::GPSLatitudeRef(
-                if g.lat < 0.0 { "S" } else { "N" }.into(),
-            ));
-            md.set_tag(ExifTag::GPSLatitude(r(dms(g.lat))));
-            md.set_tag(ExifTag::GPSLongitudeRef(
-                if g.lon < 0.0 { "W" } else { "E" }.into(),
-            ));
-            md.set_tag(ExifTag::GPSLongitude(r(dms(g.lon))));
-            if let Some(alt) = g.alt {
-                md.set_tag(ExifTag::GPSAltitudeRef(vec![u8::from(alt < 0.0)]));
-                let cm = (alt.abs() * 100.0).round() as u32;
-                md.set_tag(ExifTag::GPSAltitude(vec![uR64 {
-                    nominator: cm,
-                    denominator: 100,
-                }]));
-            }
-        }
-        if write_description {
-            md.set_tag(ExifTag::ImageDescription(
-                tags.description.clone().unwrap_or_default(),
-            ));
-        }
-        let tiff = md
-            .encode()
-            .map_err(|e| format!("EXIF could not be encoded ({e})"))?;
-        Ok::<_, String>((tiff, date))
-    }))
-    .map_err(|_| "the EXIF library failed on this file".to_string())??;
-    let (tiff, date) = encoded;
-
-    // Check the block we made with the independent reader before using it.
-    let check =
-        Existing::read(&tiff).map_err(|e| format!("re-encoded EXIF is unreadable ({e})"))?;
+    // Check the block we made with the independent reader before using it: the new tags are
+    // there and every tag that was there and not replaced reads back the same.
+    let after = read(&tiff).map_err(|e| format!("the edited EXIF is unreadable ({e})"))?;
+    let check = Existing::of(&after);
     if write_date && check.date_original.is_none() || write_gps && !check.has_gps {
-        return Err("re-encoded EXIF lost the new tags".into());
+        return Err("the edited EXIF lost the new tags".into());
+    }
+    if let Some(before) = &before {
+        for f in before.fields() {
+            let tag = f.tag.number();
+            let dir = match f.tag.context() {
+                exif::Context::Tiff => Dir::Ifd0,
+                exif::Context::Exif => Dir::Exif,
+                exif::Context::Gps => Dir::Gps,
+                _ => Dir::Ifd0,
+            };
+            let replaced = f.ifd_num == exif::In::PRIMARY && set_tags.contains(&(dir, tag));
+            if replaced || matches!(tag, 0x8769 | 0x8825) {
+                continue;
+            }
+            let same = after
+                .get_field(f.tag, f.ifd_num)
+                .is_some_and(|g| same_value(&g.value, &f.value));
+            if !same {
+                return Err(format!("editing EXIF would change its {}", f.tag));
+            }
+        }
+    }
+    if let Some(reason) = xmp_placed_note {
+        written
+            .notes
+            .push(format!("{reason}: written to XMP in the file"));
     }
     written.written_date = date;
-
-    Ok(Some(tiff))
+    edit.tiff = Some(tiff);
+    edit.xmp = xmp_reason.map(|r| (xmp, r));
+    Ok(edit)
 }
 
-/// The tags EXIF 2.3 requires (as exiftool `-validate` checks them), with the
-/// value gpbackup writes when a file lacks one. Only added when the block is re-encoded anyway.
-fn add_required_tags(md: &mut Metadata, ex: &Existing, facts: &ImageFacts) {
-    let missing = |t: exif::Tag| !ex.tags.contains(&t.number());
-    let r = |n: u32| {
-        vec![uR64 {
-            nominator: n,
-            denominator: 1,
-        }]
-    };
-    if missing(exif::Tag::ExifVersion) {
-        md.set_tag(ExifTag::ExifVersion(b"0232".to_vec()));
-    }
-    if missing(exif::Tag::ComponentsConfiguration) {
-        md.set_tag(ExifTag::ComponentsConfiguration(vec![1, 2, 3, 0]));
-    }
-    if missing(exif::Tag::FlashpixVersion) {
-        md.set_tag(ExifTag::FlashpixVersion(b"0100".to_vec()));
-    }
-    if missing(exif::Tag::ColorSpace) {
-        md.set_tag(ExifTag::ColorSpace(vec![1]));
-    }
-    if let Some((w, hgt)) = facts.dimensions {
-        if missing(exif::Tag::PixelXDimension) {
-            md.set_tag(ExifTag::ExifImageWidth(vec![w]));
+/// Equal values; for UNDEFINED ones also at the same place in the block (a maker note), unless
+/// they are small enough to sit inside their (possibly moved) entry.
+fn same_value(a: &exif::Value, b: &exif::Value) -> bool {
+    match (a, b) {
+        (exif::Value::Undefined(x, xo), exif::Value::Undefined(y, yo)) => {
+            x == y && (x.len() <= 4 || xo == yo)
         }
-        if missing(exif::Tag::PixelYDimension) {
-            md.set_tag(ExifTag::ExifImageHeight(vec![hgt]));
-        }
+        _ => format!("{a:?}") == format!("{b:?}"),
     }
-    // The pixel density the JFIF header states, else the customary 72 dpi.
+}
+
+/// The tags EXIF requires in a JPEG (as exiftool `-validate` checks them), each added with
+/// gpbackup's value when the file lacks it. A TIFF file gets those its ExifIFD requires (the
+/// JPEG-only ones are not allowed there).
+fn add_required_tags(ed: &mut Editor, facts: &ImageFacts) {
+    ed.set_missing(Dir::Exif, EXIF_VERSION, Val::Undefined(b"0232".to_vec()));
+    ed.set_missing(Dir::Exif, 0xA000, Val::Undefined(b"0100".to_vec()));
+    ed.set_missing(Dir::Exif, 0xA001, Val::Short(vec![1]));
+    if facts.tiff_file {
+        return;
+    }
+    ed.set_missing(Dir::Exif, 0x9101, Val::Undefined(vec![1, 2, 3, 0]));
+    if let Some((w, h)) = facts.dimensions {
+        ed.set_missing(Dir::Exif, 0xA002, Val::Long(vec![w]));
+        ed.set_missing(Dir::Exif, 0xA003, Val::Long(vec![h]));
+    }
+    // The pixel density the container states, else the customary 72 dpi.
     let (unit, x, y) = facts.density.unwrap_or((2, 72, 72));
-    if missing(exif::Tag::XResolution)
-        || missing(exif::Tag::YResolution)
-        || missing(exif::Tag::ResolutionUnit)
-    {
-        md.set_tag(ExifTag::XResolution(r(x)));
-        md.set_tag(ExifTag::YResolution(r(y)));
-        md.set_tag(ExifTag::ResolutionUnit(vec![unit]));
-    }
-    if missing(exif::Tag::YCbCrPositioning) {
-        md.set_tag(ExifTag::YCbCrPositioning(vec![1]));
-    }
+    ed.set_missing(Dir::Ifd0, 0x011A, Val::Rational(vec![(x, 1)]));
+    ed.set_missing(Dir::Ifd0, 0x011B, Val::Rational(vec![(y, 1)]));
+    ed.set_missing(Dir::Ifd0, 0x0128, Val::Short(vec![unit]));
+    ed.set_missing(Dir::Ifd0, 0x0213, Val::Short(vec![1]));
+}
+
+/// The fields kamadak-exif reads in `tiff`. Structural oddities it reports alongside what it
+/// read (a camera's Exif IFD with a next-IFD pointer, a third IFD) are not errors here: the
+/// editor copies what it does not touch byte-for-byte.
+fn read(tiff: &[u8]) -> Result<exif::Exif, exif::Error> {
+    exif::Reader::new()
+        .continue_on_error(true)
+        .read_raw(tiff.to_vec())
+        .or_else(|e| e.distill_partial_result(|_| {}))
 }
 
 /// What an EXIF block already holds, read with kamadak-exif (an independent reader).
@@ -193,8 +335,6 @@ pub(super) struct Existing {
     pub(super) has_create_date: bool,
     pub(super) has_gps: bool,
     pub(super) has_description: bool,
-    /// Numbers of the tags present in the primary image's IFDs.
-    pub(super) tags: Vec<u16>,
 }
 
 pub(super) fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
@@ -206,25 +346,19 @@ pub(super) fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
 }
 
 impl Existing {
-    pub(super) fn read(tiff: &[u8]) -> Result<Existing, exif::Error> {
-        let exif = exif::Reader::new().read_raw(tiff.to_vec())?;
+    fn of(exif: &exif::Exif) -> Existing {
         let has = |t| exif.get_field(t, exif::In::PRIMARY).is_some();
-        Ok(Existing {
-            date_original: ascii(&exif, exif::Tag::DateTimeOriginal)
+        Existing {
+            date_original: ascii(exif, exif::Tag::DateTimeOriginal)
                 .and_then(|s| parse_exif_datetime(&s)),
-            offset_original: ascii(&exif, exif::Tag::OffsetTimeOriginal)
+            offset_original: ascii(exif, exif::Tag::OffsetTimeOriginal)
                 .and_then(|s| parse_offset(&s)),
-            has_create_date: ascii(&exif, exif::Tag::DateTimeDigitized)
+            has_create_date: ascii(exif, exif::Tag::DateTimeDigitized)
                 .and_then(|s| parse_exif_datetime(&s))
                 .is_some(),
             has_gps: has(exif::Tag::GPSLatitude) && has(exif::Tag::GPSLongitude),
-            has_description: ascii(&exif, exif::Tag::ImageDescription)
+            has_description: ascii(exif, exif::Tag::ImageDescription)
                 .is_some_and(|s| !s.trim().is_empty()),
-            tags: exif
-                .fields()
-                .filter(|f| f.ifd_num == exif::In::PRIMARY)
-                .map(|f| f.tag.number())
-                .collect(),
-        })
+        }
     }
 }

@@ -2,14 +2,18 @@
 //!
 //! Only the header segments (everything before the first scan, usually a few KB) are held in
 //! memory; the compressed image data is copied through unchanged in one pass. The EXIF block is
-//! read with kamadak-exif to see what is already there, and re-encoded with little_exif only
-//! when a tag we would write is missing: a camera's own EXIF (and its maker notes) is left
-//! byte-for-byte alone whenever possible.
+//! read with kamadak-exif to see what is already there; when a tag we would write is missing,
+//! the in-place editor (`exif_edit`) appends it: every byte the camera wrote (maker notes,
+//! thumbnail, sub-IFDs) stays at its offset in the block, and the EXIF segment stays where it
+//! was in the file. Values EXIF cannot take go into an XMP APP1 segment right after it: the
+//! time-zone offset when the file's ExifVersion predates 0231, or everything new when the
+//! block would outgrow the 64 KB of an APP1 segment (then the XMP sidecar is written too).
+//! A file whose EXIF cannot be read or edited safely keeps its bytes and gets the sidecar.
 
 use std::io::{self, Read, Write};
 
 use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
-use super::{Tags, TimeZoneChoice, Written};
+use super::{xmp, Tags, TimeZoneChoice, Written};
 
 /// Header segments larger than this in total are not parsed (the file is copied unchanged).
 const MAX_HEADER: usize = 16 * 1024 * 1024;
@@ -128,7 +132,24 @@ pub fn rewrite(
     Ok(written)
 }
 
-/// The header with the EXIF segment replaced or inserted, or `None` when nothing needs writing.
+/// The signature of an XMP APP1 segment.
+const XMP_PREFIX: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+/// The largest TIFF block an APP1 segment holds (length field, "Exif\0\0").
+const MAX_TIFF: usize = 0xFFFF - 2 - EXIF_PREFIX.len();
+
+/// An APP1 segment with `prefix` and `data`, or `None` when it would exceed 64 KB.
+fn app1(prefix: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let len = u16::try_from(2 + prefix.len() + data.len()).ok()?;
+    let mut segment = Vec::with_capacity(len as usize + 2);
+    segment.extend_from_slice(&[0xFF, 0xE1]);
+    segment.extend_from_slice(&len.to_be_bytes());
+    segment.extend_from_slice(prefix);
+    segment.extend_from_slice(data);
+    Some(segment)
+}
+
+/// The header with the EXIF segment replaced (at the same place) or inserted, and an XMP
+/// segment added when the plan needs one; `None` when nothing needs writing.
 fn new_header(
     h: &Header,
     body: usize,
@@ -136,35 +157,46 @@ fn new_header(
     zone: &TimeZoneChoice,
     written: &mut Written,
 ) -> Result<Option<Vec<u8>>, String> {
-    let exif_seg = h
-        .segments
-        .iter()
-        .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(EXIF_PREFIX))
-        .copied();
+    let app1_with = |prefix: &[u8]| {
+        h.segments
+            .iter()
+            .find(|(m, s, e)| *m == 0xE1 && h.head[s + 4..*e].starts_with(prefix))
+            .copied()
+    };
+    let exif_seg = app1_with(EXIF_PREFIX);
+    let has_xmp = app1_with(XMP_PREFIX).is_some();
     let existing = exif_seg.map(|(_, s, e)| &h.head[s + 4 + EXIF_PREFIX.len()..e]);
     let facts = ImageFacts {
         dimensions: h.dimensions(),
         density: h.jfif_density(),
+        max_len: Some(MAX_TIFF),
+        tiff_file: false,
     };
-    let Some(tiff) = exif_block::encode(existing, &facts, tags, zone, written)? else {
+    let edit = exif_block::plan(existing, &facts, tags, zone, written)?;
+    let exif_segment = match &edit.tiff {
+        Some(tiff) => Some(app1(EXIF_PREFIX, tiff).ok_or("the EXIF block exceeds 64 KB")?),
+        None => None,
+    };
+    let xmp_segment = match &edit.xmp {
+        Some((data, _)) if !has_xmp => {
+            xmp::packet(data).and_then(|p| app1(XMP_PREFIX, p.as_bytes()))
+        }
+        _ => None,
+    };
+    exif_block::xmp_outcome(&edit, xmp_segment.is_some(), written);
+    if exif_segment.is_none() && xmp_segment.is_none() {
         return Ok(None);
-    };
-    let seg_len = 2 + EXIF_PREFIX.len() + tiff.len();
-    if seg_len > 0xFFFF {
-        return Err("the EXIF block would exceed 64 KB".into());
     }
-    let mut segment = Vec::with_capacity(seg_len + 2);
-    segment.extend_from_slice(&[0xFF, 0xE1]);
-    segment.extend_from_slice(&(seg_len as u16).to_be_bytes());
-    segment.extend_from_slice(EXIF_PREFIX);
-    segment.extend_from_slice(&tiff);
-
-    let mut out = Vec::with_capacity(h.head.len() + segment.len());
+    let xmp_segment = xmp_segment.unwrap_or_default();
+    let mut out = Vec::with_capacity(h.head.len() + xmp_segment.len() + 0x1_0000);
     out.extend_from_slice(&h.head[..2]);
     match exif_seg {
         Some((_, s, e)) => {
+            // The EXIF segment stays where it was (replaced when its block changed), the XMP
+            // segment follows it.
             out.extend_from_slice(&h.head[2..s]);
-            out.extend_from_slice(&segment);
+            out.extend_from_slice(exif_segment.as_deref().unwrap_or(&h.head[s..e]));
+            out.extend_from_slice(&xmp_segment);
             out.extend_from_slice(&h.head[e..]);
         }
         None => {
@@ -176,7 +208,8 @@ fn new_header(
                 .last()
                 .map_or(2, |(_, _, e)| *e);
             out.extend_from_slice(&h.head[2..insert_at]);
-            out.extend_from_slice(&segment);
+            out.extend_from_slice(exif_segment.as_deref().unwrap_or_default());
+            out.extend_from_slice(&xmp_segment);
             out.extend_from_slice(&h.head[insert_at..]);
         }
     }
@@ -292,7 +325,7 @@ mod tests {
         let src = fixture("camera.jpg");
         let mut out = Vec::new();
         let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
-        assert!(w.changed, "GPS was missing, so it is added");
+        assert!(w.changed, "GPS was missing, so it is added: {:?}", w.notes);
         let (d, off) = w.existing_date.unwrap();
         assert_eq!(d.to_string(), "2019-07-04 17:10:12");
         assert_eq!(off.unwrap().local_minus_utc(), 7200);
@@ -339,6 +372,60 @@ mod tests {
         let w = rewrite(&mut &once[..], &mut twice, &tags(), &paris()).unwrap();
         assert!(!w.changed);
         assert_eq!(once, twice);
+    }
+
+    /// A JPEG whose EXIF block is `size` bytes (a large UserComment fills it).
+    fn jpeg_with_exif_of(size: usize) -> Vec<u8> {
+        use crate::metadata::exif_edit::{Dir, Editor, Val};
+        let mut ed = Editor::fresh();
+        ed.set(Dir::Ifd0, 0x010F, Val::Ascii("Canon".into()));
+        ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
+        ed.set(Dir::Exif, 0x9286, Val::Undefined(vec![0; 16]));
+        let small = ed.finish().unwrap().unwrap().len();
+        let mut ed = Editor::fresh();
+        ed.set(Dir::Ifd0, 0x010F, Val::Ascii("Canon".into()));
+        ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
+        ed.set(
+            Dir::Exif,
+            0x9286,
+            Val::Undefined(vec![0; 16 + size - small]),
+        );
+        let tiff = ed.finish().unwrap().unwrap();
+        assert_eq!(tiff.len(), size);
+        let plain = fixture("plain.jpg");
+        let h = read_header(&mut &plain[..]).unwrap();
+        let mut out = vec![0xFF, 0xD8];
+        out.extend_from_slice(&app1(EXIF_PREFIX, &tiff).unwrap());
+        let (_, _, jfif_end) = h.segments[0];
+        out.extend_from_slice(&plain[jfif_end..]);
+        out
+    }
+
+    #[test]
+    fn a_full_exif_segment_sends_the_new_values_to_xmp() {
+        let src = jpeg_with_exif_of(MAX_TIFF - 21);
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed, "{:?}", w.notes);
+        assert!(w.incomplete, "the sidecar is written too");
+        assert!(w.notes[0].contains("exceed"), "{:?}", w.notes);
+        // The EXIF segment is byte-identical; an XMP segment follows it.
+        let exif_len = 4 + EXIF_PREFIX.len() + MAX_TIFF - 21;
+        assert_eq!(out[..2 + exif_len], src[..2 + exif_len]);
+        let xmp = &out[2 + exif_len..];
+        assert_eq!(&xmp[..2], &[0xFF, 0xE1]);
+        assert!(xmp[4..].starts_with(XMP_PREFIX));
+        let text = String::from_utf8_lossy(xmp);
+        assert!(text.contains(r#"exif:DateTimeOriginal="2019-07-04T17:10:12+02:00""#));
+        assert!(text.contains(r#"exif:GPSLatitude="48,51.502206N""#));
+        assert!(text.contains("Eiffel tower at dusk"));
+        assert_eq!(body(&out), body(&src));
+        // A block that still fits is edited in place.
+        let src = jpeg_with_exif_of(2000);
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(w.changed && !w.incomplete, "{:?}", w.notes);
+        assert!(!out.windows(XMP_PREFIX.len()).any(|x| x == XMP_PREFIX));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! output once, and on any metadata problem writes the source bytes unchanged and says why.
 
 mod exif_block;
+mod exif_edit;
 pub mod heif;
 pub mod isobmff;
 pub mod jpeg;
 pub mod png;
+pub mod tiff;
 mod time;
 pub mod webp;
 pub mod xmp;
@@ -60,6 +62,7 @@ pub fn rewrite(
         MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags),
         MediaKind::Png => png::rewrite(src, dst, tags, tz),
         MediaKind::Webp => webp::rewrite(src, dst, tags, tz),
+        MediaKind::Tiff => tiff::rewrite(src, dst, tags, tz),
         MediaKind::Heif | MediaKind::Avif => heif::rewrite(src, dst, tags, tz),
         _ => std::io::copy(src, dst).map(|_| Written::default()),
     }
@@ -70,11 +73,11 @@ pub fn rewrite(
 pub fn embeds_fully(kind: MediaKind) -> bool {
     matches!(
         kind,
-        MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::IsoVideo
+        MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::Tiff | MediaKind::IsoVideo
     )
 }
 
-/// For formats edited whole in memory (WebP, HEIF: small files). Reads `src` (at most `max`
+/// For formats edited whole in memory (WebP, HEIF, TIFF). Reads `src` (at most `max`
 /// bytes are held) and writes what `edit` makes of it; the bytes unchanged when it changes
 /// nothing, when it fails (its reason becomes a note), or when the file is larger than `max`.
 pub(crate) fn rewrite_whole(

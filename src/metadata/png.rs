@@ -7,9 +7,11 @@
 use std::io::{self, Read, Write};
 
 use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
-use super::{Tags, TimeZoneChoice, Written};
+use super::{xmp, Tags, TimeZoneChoice, Written};
 
 const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+/// The keyword (with its NUL) of the `iTXt` chunk that holds XMP.
+const XMP_KEYWORD: &[u8] = b"XML:com.adobe.xmp\0";
 /// Header chunks larger than this in total are not parsed (the file is copied unchanged).
 const MAX_HEADER: usize = 16 * 1024 * 1024;
 
@@ -59,7 +61,13 @@ pub fn rewrite(
             raw.truncate(start);
             break;
         }
-        if raw.len() + len + 4 > MAX_HEADER {
+        // A length near u32::MAX must not wrap (on 32-bit targets usize is u32).
+        if raw
+            .len()
+            .checked_add(len)
+            .and_then(|n| n.checked_add(4))
+            .is_none_or(|n| n > MAX_HEADER)
+        {
             ok = false;
             break;
         }
@@ -138,21 +146,38 @@ fn new_header(
     let facts = ImageFacts {
         dimensions,
         density,
+        ..ImageFacts::default()
     };
-    let Some(block) = exif_block::encode(tiff, &facts, tags, zone, w)? else {
+    let edit = exif_block::plan(tiff, &facts, tags, zone, w)?;
+    let has_xmp = chunks
+        .iter()
+        .any(|c| &c.kind == b"iTXt" && c.data.starts_with(XMP_KEYWORD));
+    let xmp_chunk = match &edit.xmp {
+        Some((data, _)) if !has_xmp => xmp::packet(data).map(|p| {
+            // Keyword, no compression, empty language and translated keyword, the packet.
+            let mut d = XMP_KEYWORD.to_vec();
+            d.extend_from_slice(&[0, 0, 0, 0]);
+            d.extend_from_slice(p.as_bytes());
+            chunk_bytes(b"iTXt", &d)
+        }),
+        _ => None,
+    };
+    exif_block::xmp_outcome(&edit, xmp_chunk.is_some(), w);
+    if edit.tiff.is_none() && xmp_chunk.is_none() {
         return Ok(None);
-    };
+    }
+    let new_exif = edit.tiff.as_ref().map(|b| chunk_bytes(b"eXIf", b));
     let mut out = SIGNATURE.to_vec();
     for (i, c) in chunks.iter().enumerate() {
-        if Some(i) == existing {
-            out.extend_from_slice(&chunk_bytes(b"eXIf", &block));
-        } else {
-            out.extend_from_slice(&chunk_bytes(&c.kind, &c.data));
+        match &new_exif {
+            Some(e) if Some(i) == existing => out.extend_from_slice(e),
+            _ => out.extend_from_slice(&chunk_bytes(&c.kind, &c.data)),
         }
     }
     if existing.is_none() {
-        out.extend_from_slice(&chunk_bytes(b"eXIf", &block));
+        out.extend_from_slice(new_exif.as_deref().unwrap_or_default());
     }
+    out.extend_from_slice(&xmp_chunk.unwrap_or_default());
     Ok(Some(out))
 }
 
@@ -221,6 +246,21 @@ mod tests {
         let w = rewrite(&mut &out[..], &mut again, &tags(), &zone).unwrap();
         assert!(!w.changed);
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn huge_chunk_lengths_are_copied_unchanged() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        let src = fixture("screenshot.png");
+        for len in [u32::MAX, u32::MAX - 3, 0x8000_0000] {
+            let mut bad = src.clone();
+            // The first chunk after IHDR gets an absurd length.
+            bad[33..37].copy_from_slice(&len.to_be_bytes());
+            let mut out = Vec::new();
+            let w = rewrite(&mut &bad[..], &mut out, &tags(), &zone).unwrap();
+            assert!(!w.changed);
+            assert_eq!(out, bad);
+        }
     }
 
     #[test]

@@ -90,13 +90,17 @@ fn local_zone() -> Result<Tz, String> {
         .map_err(|_| format!("this machine's time zone '{name}' is unknown; pass --timezone"))
 }
 
+/// 1826-01-01 00:00:00 UTC: no photograph is older (the sidecar reader uses the same bound).
+const OLDEST_PHOTO: i64 = -4_575_744_000;
+
 /// Parses EXIF's `YYYY:MM:DD HH:MM:SS` (also with `-` date separators, as some phones write).
+/// Dates before 1970 are real (scans of old prints); dates before 1826 are not.
 pub fn parse_exif_datetime(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim().trim_end_matches('\0');
     NaiveDateTime::parse_from_str(s, "%Y:%m:%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S"))
         .ok()
-        .filter(|d| d.and_utc().timestamp() > 0)
+        .filter(|d| d.and_utc().timestamp() >= OLDEST_PHOTO)
 }
 
 /// Parses an EXIF offset such as `+02:00`.
@@ -233,5 +237,16 @@ mod tests {
         );
         assert_eq!(parse_exif_datetime("0000:00:00 00:00:00"), None);
         assert_eq!(parse_exif_datetime("    :  :     :  :  "), None);
+        // A 1965 scan has a date; 1800 is not a photograph's.
+        let old = parse_exif_datetime("1965:08:14 10:30:00").unwrap();
+        assert_eq!(old.and_utc().timestamp(), -138_288_600);
+        assert_eq!(local_to_utc(old, off, &z, None), Some(-138_288_600 - 7200));
+        assert!(parse_exif_datetime("1826:01:01 00:00:00").is_some());
+        assert_eq!(parse_exif_datetime("1800:01:01 00:00:00"), None);
+        let paris = TimeZoneChoice::parse("Europe/Paris").unwrap();
+        assert_eq!(
+            fmt(&paris, -138_288_600, None, None),
+            "1965:08:14 11:30:00 +01:00"
+        );
     }
 }

@@ -10,10 +10,11 @@
 use std::io::{self, Read, Write};
 
 use super::exif_block::{self, ImageFacts, EXIF_PREFIX};
-use super::{Tags, TimeZoneChoice, Written};
+use super::{xmp, Tags, TimeZoneChoice, Written};
 
 const MAX_WEBP: u64 = 64 * 1024 * 1024;
 const FLAG_EXIF: u8 = 0x08;
+const FLAG_XMP: u8 = 0x04;
 const FLAG_ALPHA: u8 = 0x10;
 
 /// A chunk of the RIFF container: its FourCC and where its payload is in the file.
@@ -33,7 +34,7 @@ fn chunks(buf: &[u8]) -> Option<Vec<Chunk>> {
         return None;
     }
     let riff = u32::from_le_bytes(buf[4..8].try_into().ok()?) as usize;
-    if riff + 8 != buf.len() {
+    if riff.checked_add(8)? != buf.len() {
         return None;
     }
     let mut out = Vec::new();
@@ -44,7 +45,7 @@ fn chunks(buf: &[u8]) -> Option<Vec<Chunk>> {
         }
         let kind: [u8; 4] = buf[pos..pos + 4].try_into().ok()?;
         let len = u32::from_le_bytes(buf[pos + 4..pos + 8].try_into().ok()?) as usize;
-        let end = pos + 8 + len + (len & 1);
+        let end = (pos + 8).checked_add(len)?.checked_add(len & 1)?;
         if end > buf.len() {
             return None;
         }
@@ -67,7 +68,8 @@ fn simple_image_facts(buf: &[u8], c: Chunk) -> Option<(u32, u32, bool)> {
         b"VP8 " if d.len() >= 10 && d[3..6] == [0x9d, 0x01, 0x2a] => {
             let w = u16::from_le_bytes([d[6], d[7]]) as u32 & 0x3fff;
             let h = u16::from_le_bytes([d[8], d[9]]) as u32 & 0x3fff;
-            Some((w, h, false))
+            // A zero size is not an image (and would underflow the VP8X canvas size).
+            (w > 0 && h > 0).then_some((w, h, false))
         }
         b"VP8L" if d.len() >= 5 && d[0] == 0x2f => {
             let bits = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
@@ -133,27 +135,46 @@ fn edit(
     });
     let facts = ImageFacts {
         dimensions: Some((width, height)),
-        density: None,
+        ..ImageFacts::default()
     };
-    let Some(block) = exif_block::encode(tiff, &facts, tags, zone, w)? else {
+    let edit = exif_block::plan(tiff, &facts, tags, zone, w)?;
+    let has_xmp = cs.iter().any(|c| &c.kind == b"XMP ");
+    let new_xmp = match &edit.xmp {
+        Some((data, _)) if !has_xmp => {
+            xmp::packet(data).map(|p| chunk_bytes(b"XMP ", p.as_bytes()))
+        }
+        _ => None,
+    };
+    exif_block::xmp_outcome(&edit, new_xmp.is_some(), w);
+    if edit.tiff.is_none() && new_xmp.is_none() {
         return Ok(None);
-    };
-    let new_exif = chunk_bytes(b"EXIF", &block);
+    }
+    // The container's order: VP8X, image data, EXIF, XMP (other chunks keep their places).
+    let new_exif = edit.tiff.as_ref().map(|b| chunk_bytes(b"EXIF", b));
+    let mut meta = new_exif.clone().unwrap_or_default();
+    meta.extend_from_slice(new_xmp.as_deref().unwrap_or_default());
+    let flags = if new_exif.is_some() { FLAG_EXIF } else { 0 }
+        | if new_xmp.is_some() { FLAG_XMP } else { 0 };
 
-    let mut body = Vec::with_capacity(buf.len() + new_exif.len() + 18);
+    let mut body = Vec::with_capacity(buf.len() + meta.len() + 18);
     if extended {
         let mut vp8x = buf[first.start..first.end].to_vec();
-        vp8x[8] |= FLAG_EXIF;
+        vp8x[8] |= flags;
         body.extend_from_slice(&vp8x);
         let mut placed = false;
         for c in &cs[1..] {
             match &c.kind {
-                b"EXIF" => {
-                    body.extend_from_slice(&new_exif);
+                b"EXIF" if new_exif.is_some() => {
+                    body.extend_from_slice(&meta);
+                    placed = true;
+                }
+                b"EXIF" if !placed => {
+                    body.extend_from_slice(&buf[c.start..c.end]);
+                    body.extend_from_slice(&meta);
                     placed = true;
                 }
                 b"XMP " if !placed => {
-                    body.extend_from_slice(&new_exif);
+                    body.extend_from_slice(&meta);
                     placed = true;
                     body.extend_from_slice(&buf[c.start..c.end]);
                 }
@@ -161,16 +182,17 @@ fn edit(
             }
         }
         if !placed {
-            body.extend_from_slice(&new_exif);
+            body.extend_from_slice(&meta);
         }
     } else {
         let mut vp8x = [0u8; 10];
-        vp8x[0] = FLAG_EXIF | if alpha { FLAG_ALPHA } else { 0 };
-        vp8x[4..7].copy_from_slice(&(width - 1).to_le_bytes()[..3]);
-        vp8x[7..10].copy_from_slice(&(height - 1).to_le_bytes()[..3]);
+        vp8x[0] = flags | if alpha { FLAG_ALPHA } else { 0 };
+        let (w1, h1) = (width - 1, height - 1);
+        vp8x[4..7].copy_from_slice(&w1.to_le_bytes()[..3]);
+        vp8x[7..10].copy_from_slice(&h1.to_le_bytes()[..3]);
         body.extend_from_slice(&chunk_bytes(b"VP8X", &vp8x));
         body.extend_from_slice(&buf[first.start..first.end]);
-        body.extend_from_slice(&new_exif);
+        body.extend_from_slice(&meta);
     }
     let riff = u32::try_from(body.len() + 4).map_err(|_| "file too large")?;
     let mut out = Vec::with_capacity(body.len() + 12);
@@ -226,6 +248,42 @@ mod tests {
         let w = rewrite(&mut &out[..], &mut again, &tags(), &zone).unwrap();
         assert!(!w.changed, "{:?}", w.notes);
         assert_eq!(again, out);
+    }
+
+    /// A simple lossy WebP whose `VP8 ` frame header says `width`×`height`.
+    fn vp8_with_size(width: u16, height: u16) -> Vec<u8> {
+        let mut src = fixture("sticker.webp");
+        let c = chunks(&src).unwrap()[0];
+        src[c.data + 6..c.data + 8].copy_from_slice(&width.to_le_bytes());
+        src[c.data + 8..c.data + 10].copy_from_slice(&height.to_le_bytes());
+        src
+    }
+
+    #[test]
+    fn zero_sizes_and_huge_lengths_are_refused_without_panic() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        for src in [vp8_with_size(0, 48), vp8_with_size(48, 0)] {
+            let mut out = Vec::new();
+            let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
+            assert!(!w.changed);
+            assert_eq!(out, src);
+            assert!(
+                w.notes[0].contains("unknown WebP image chunk"),
+                "{:?}",
+                w.notes
+            );
+        }
+        // A RIFF size or chunk length near u32::MAX.
+        let mut src = fixture("sticker.webp");
+        src[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(chunks(&src).is_none());
+        let mut src = fixture("sticker.webp");
+        src[16..20].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+        assert!(chunks(&src).is_none());
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
+        assert!(!w.changed);
+        assert_eq!(out, src);
     }
 
     #[test]

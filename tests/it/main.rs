@@ -3,6 +3,7 @@
 
 mod common;
 
+mod camera;
 mod cli;
 mod faults;
 mod formats;
