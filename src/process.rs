@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -90,16 +90,19 @@ pub enum ProcessError {
     Report { path: PathBuf, source: io::Error },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// The output folder inside an input, or an unsafe `--report` path (exit code 2).
+    #[error(transparent)]
+    Safety(#[from] crate::output::SafetyError),
 }
 
 impl ProcessError {
     /// True when the command line named something unusable (exit code 2), rather than the run
     /// failing (exit code 1).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            ProcessError::Input(_) | ProcessError::NotTakeout { .. }
-        )
+        match self {
+            ProcessError::Safety(e) => e.is_usage(),
+            e => matches!(e, ProcessError::Input(_) | ProcessError::NotTakeout { .. }),
+        }
     }
 }
 
@@ -191,6 +194,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         path: opts.output.clone(),
         source,
     };
+    crate::output::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
     let exclude = opts.output.canonicalize().ok();
     let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
     let classes = classify(&catalog.entries);
@@ -214,7 +218,8 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
 
     let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
-        .map_err(out_err)?;
+        .map_err(out_err)?
+        .durable(opts.sync);
 
     let mut report = Report {
         output: opts.output.clone(),
@@ -505,28 +510,26 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
     );
     if !opts.dry_run && opts.albums != AlbumsMode::None {
-        albums::write_json(out.root(), &report.albums).map_err(out_err)?;
+        report
+            .album_notes
+            .extend(albums::write_json(&out, &report.albums).map_err(out_err)?);
         if matches!(opts.albums, AlbumsMode::Links | AlbumsMode::Copy) {
-            report.album_notes =
-                albums::make_folders(out.root(), &report.albums, opts.albums == AlbumsMode::Copy);
+            report.album_notes.extend(albums::make_folders(
+                &out,
+                &report.albums,
+                opts.albums == AlbumsMode::Copy,
+            ));
         }
     }
     manifest.sync().map_err(out_err)?;
 
     if let Some(path) = &opts.report {
-        write_report(&report, path).map_err(|source| ProcessError::Report {
+        crate::report::write_file(&report, path).map_err(|source| ProcessError::Report {
             path: path.clone(),
             source,
         })?;
     }
     Ok(report)
-}
-
-fn write_report(report: &Report, path: &Path) -> io::Result<()> {
-    let mut f = BufWriter::new(File::create(path)?);
-    serde_json::to_writer_pretty(&mut f, report).map_err(io::Error::other)?;
-    f.write_all(b"\n")?;
-    f.flush()
 }
 
 fn progress_bar(show: bool, items: &[Item], entries: &[Entry]) -> ProgressBar {
@@ -1089,20 +1092,45 @@ impl Ctx<'_> {
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
         }
+        let mut final_name = name.to_string();
         if let Some((tmp_path, file)) = temp {
-            if let Err(err) = self.out.commit(&tmp_path, file, name, taken) {
-                let _ = std::fs::remove_file(&tmp_path);
-                if let Some(x) = &xmp {
-                    let _ = std::fs::remove_file(self.out.root().join(x));
-                    self.out.release(x);
+            match self.out.commit(&tmp_path, file, name, taken) {
+                // The name was taken meanwhile by something else: the line follows the file.
+                Ok(got) if got != name => {
+                    let moved = manifest::Line {
+                        path: got.clone(),
+                        ..line.clone()
+                    };
+                    let _ = self.manifest.append(&moved);
+                    let _ = self.manifest.append(&manifest::Line {
+                        retracted: true,
+                        ..line.clone()
+                    });
+                    self.registry.lock().expect("registry").insert(
+                        src_hash,
+                        Known {
+                            path: got.clone(),
+                            sidecar: self.items[idx].found.map(|m| m.sidecar),
+                        },
+                    );
+                    final_name = got;
                 }
-                self.registry.lock().expect("registry").remove(&src_hash);
-                let retract = manifest::Line {
-                    retracted: true,
-                    ..line
-                };
-                let _ = self.manifest.append(&retract);
-                return Err(format!("cannot write {name}: {err}"));
+                Ok(_) => {}
+                Err(err) => {
+                    self.note_fatal(&err);
+                    let _ = std::fs::remove_file(&tmp_path);
+                    if let Some(x) = &xmp {
+                        let _ = std::fs::remove_file(self.out.root().join(x));
+                        self.out.release(x);
+                    }
+                    self.registry.lock().expect("registry").remove(&src_hash);
+                    let retract = manifest::Line {
+                        retracted: true,
+                        ..line
+                    };
+                    let _ = self.manifest.append(&retract);
+                    return Err(format!("cannot write {name}: {err}"));
+                }
             }
         }
         r.status = if sidecar.is_some() {
@@ -1110,7 +1138,7 @@ impl Ctx<'_> {
         } else {
             Status::WrittenWithoutMetadata
         };
-        r.output = Some(name.to_string());
+        r.output = Some(final_name);
         r.xmp = xmp;
         Ok(())
     }
@@ -1169,9 +1197,11 @@ impl Ctx<'_> {
         }
         let result = self.out.temp_file().and_then(|(tmp, mut f)| {
             f.write_all(text.as_bytes())?;
-            self.out.commit(&tmp, f, &xmp_name, taken).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
+            self.out
+                .commit_exact(&tmp, f, &xmp_name, taken)
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&tmp);
+                })
         });
         match result {
             Ok(_) => Some(xmp_name),
