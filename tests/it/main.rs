@@ -10,5 +10,6 @@ mod library;
 mod matching;
 mod memory;
 mod process;
+mod safety;
 mod sample;
 mod timezones;
