@@ -190,9 +190,19 @@ impl Manifest {
     /// With `on` (`--sync`), every appended line is on disk before `append` returns: a line
     /// is appended before its file is renamed into place, so after a power cut every file
     /// that is there has its line.
-    pub fn durable(mut self, on: bool) -> Manifest {
+    /// The manifest file itself (which may have just been created) is made durable at once.
+    pub fn durable(mut self, on: bool) -> io::Result<Manifest> {
         self.durable = on;
-        self
+        if let (true, Some(f)) = (on, &self.file) {
+            f.lock().expect("manifest lock").sync_all()?;
+            if let Some(dir) = self.path.parent() {
+                crate::output::sync_dir(dir)?;
+                if let Some(root) = dir.parent() {
+                    crate::output::sync_dir(root)?;
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// Album memberships recorded by earlier runs, of files that still exist.

@@ -218,8 +218,8 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
 
     let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
-        .map_err(out_err)?
-        .durable(opts.sync);
+        .and_then(|m| m.durable(opts.sync))
+        .map_err(out_err)?;
 
     let mut report = Report {
         output: opts.output.clone(),

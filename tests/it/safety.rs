@@ -281,8 +281,14 @@ fn temp_cleanup_removes_only_gpbackups_own_temp_files() {
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("4242-7.part"), b"left by a killed run").unwrap();
     std::fs::write(state.join("notes.txt"), b"not ours").unwrap();
-    let (o, _) = process(std::slice::from_ref(&input), &out, &[]);
+    let (o, _) = process(
+        std::slice::from_ref(&input),
+        &out,
+        &["--sync", "--layout", "year"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files(&out).len(), 2);
+    assert!(verify(&out).status.success());
     assert!(!state.join("4242-7.part").exists());
     assert_eq!(std::fs::read(state.join("notes.txt")).unwrap(), b"not ours");
 }
@@ -333,7 +339,7 @@ fn the_report_is_never_an_input_or_a_users_file() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("inside the input folder"));
     assert!(!folder.join("Takeout/report.json").exists());
-    assert_eq!(snapshot(&[input.clone()]), before);
+    assert_eq!(snapshot(std::slice::from_ref(&input)), before);
     assert_eq!(std::fs::read(&notes).unwrap(), b"{\"mine\": true}\n");
     // Its own report is replaced on a re-run, atomically: no temp file left beside it.
     let (o, r1) = process(std::slice::from_ref(&input), &out, &[]);
