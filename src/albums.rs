@@ -1,19 +1,26 @@
 //! Albums: which Takeout folders are albums, the album list (`albums.json`), and album folders
 //! of links or copies (`--albums links|copy`).
 //!
+//! The album list is gpbackup's own file only when its first field is
+//! `"generator": "gpbackup"`: an `albums.json` without it is the user's and is never touched (the
+//! list goes to `albums.gpbackup.json` instead, and the summary says so). The list is rewritten
+//! only when its content changes, so a backup tool watching the folder sees no change.
+//!
 //! A folder is an album when it holds an album metadata JSON (any language's file name:
 //! recognised by content), or when it is neither a year folder ("Photos from 2019", "Fotos von
 //! 2019", …) nor one of Google Photos' special folders (Archive, Trash, …).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::names::{key, sanitize_component, split_ext};
-use crate::output::{ALBUMS_DIR, ALBUMS_FILE};
+use crate::output::{
+    open_nofollow, rename_noreplace, OutputDir, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE, GENERATOR,
+};
 use crate::sidecar::AlbumInfo;
 
 /// What to make of albums.
@@ -108,20 +115,71 @@ pub fn merge(
         .collect()
 }
 
-/// Writes `albums.json` atomically (temp file, then rename over the old one).
-pub fn write_json(root: &Path, albums: &[Album]) -> io::Result<()> {
-    let tmp = root.join(format!(".{ALBUMS_FILE}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        #[derive(Serialize)]
-        struct AlbumsFile<'a> {
-            albums: &'a [Album],
-        }
-        serde_json::to_writer_pretty(&mut f, &AlbumsFile { albums }).map_err(io::Error::other)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
+/// What a top-level file of the output holds.
+enum Existing {
+    Absent,
+    /// gpbackup's, with these bytes.
+    Ours(Vec<u8>),
+    /// The user's.
+    Theirs,
+}
+
+fn existing(out: &OutputDir, name: &str) -> io::Result<Existing> {
+    let path = out.root().join(name);
+    let mut f = match open_nofollow(&path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Absent),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    let ours = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .is_ok_and(|v| v.get("generator").and_then(|g| g.as_str()) == Some(GENERATOR));
+    Ok(if ours {
+        Existing::Ours(bytes)
+    } else {
+        Existing::Theirs
+    })
+}
+
+/// Writes the album list atomically (temp file, then rename over gpbackup's own old one):
+/// `albums.json`, or `albums.gpbackup.json` when `albums.json` is the user's; nothing when the
+/// content is unchanged. Returns a note for the summary when the user's file was left alone.
+pub fn write_json(out: &OutputDir, albums: &[Album]) -> io::Result<Option<String>> {
+    #[derive(Serialize)]
+    struct AlbumsFile<'a> {
+        generator: &'static str,
+        albums: &'a [Album],
     }
-    fs::rename(&tmp, root.join(ALBUMS_FILE))
+    let mut text = serde_json::to_vec_pretty(&AlbumsFile {
+        generator: GENERATOR,
+        albums,
+    })
+    .map_err(io::Error::other)?;
+    text.push(b'\n');
+    let (name, old, note) = match existing(out, ALBUMS_FILE)? {
+        Existing::Theirs => {
+            let note = format!(
+                "{ALBUMS_FILE} is not gpbackup's (no \"generator\" field): left as it is; the \
+                 album list is in {ALBUMS_OWN_FILE}"
+            );
+            match existing(out, ALBUMS_OWN_FILE)? {
+                Existing::Theirs => {
+                    return Ok(Some(format!(
+                        "{ALBUMS_FILE} and {ALBUMS_OWN_FILE} are not gpbackup's: left as they \
+                         are; the album list is only in the report"
+                    )))
+                }
+                old => (ALBUMS_OWN_FILE, old, Some(note)),
+            }
+        }
+        old => (ALBUMS_FILE, old, None),
+    };
+    if matches!(&old, Existing::Ours(bytes) if *bytes == text) {
+        return Ok(note);
+    }
+    out.replace_own(name, &text)?;
+    Ok(note)
 }
 
 /// Folder names for album titles, safe on every OS and distinct (case-insensitively).
@@ -143,21 +201,22 @@ pub fn folder_names(albums: &[Album]) -> Vec<String> {
 }
 
 /// Makes `albums/<Album>/` folders of hard links (or copies). Existing entries that already
-/// are the file are kept; nothing is ever overwritten. Returns notes for the report.
-pub fn make_folders(root: &Path, albums: &[Album], copy: bool) -> Vec<String> {
+/// are the file are kept; nothing is ever overwritten, and no link is followed to a folder.
+/// Returns notes for the report.
+pub fn make_folders(out: &OutputDir, albums: &[Album], copy: bool) -> Vec<String> {
     let mut notes = Vec::new();
     let mut symlinked = 0usize;
     for (album, folder) in albums.iter().zip(folder_names(albums)) {
-        let dir = root.join(ALBUMS_DIR).join(&folder);
-        if let Err(e) = fs::create_dir_all(&dir) {
-            notes.push(format!("{}: {e}", dir.display()));
+        let rel = format!("{ALBUMS_DIR}/{folder}");
+        if let Err(e) = out.ensure_rel_dir(&rel) {
+            notes.push(format!("{rel}: {e}"));
             continue;
         }
+        let dir = out.root().join(&rel);
         let mut used = HashSet::new();
         for file in &album.files {
-            let target = root.join(file);
             let base = file.rsplit('/').next().unwrap_or(file);
-            match place(&dir, base, &target, file, copy, &mut used) {
+            match place(out, &dir, base, file, copy, &mut used) {
                 Ok(Placed::Symlink) => symlinked += 1,
                 Ok(_) => {}
                 Err(e) => notes.push(format!("{folder}/{base}: {e}")),
@@ -179,15 +238,17 @@ enum Placed {
     Copied,
 }
 
-/// Puts `target` into `dir` under `base` (or `base (2)`, … when that name holds another file).
+/// Puts the output file `rel_target` into `dir` under `base` (or `base (2)`, … when that name
+/// holds another file). Every way in fails rather than replaces when the name is taken.
 fn place(
+    out: &OutputDir,
     dir: &Path,
     base: &str,
-    target: &Path,
     rel_target: &str,
     copy: bool,
     used: &mut HashSet<String>,
 ) -> io::Result<Placed> {
+    let target = out.root().join(rel_target);
     let (stem, ext) = split_ext(base);
     for n in 1.. {
         let name = if n == 1 {
@@ -200,27 +261,47 @@ fn place(
         }
         let link = dir.join(&name);
         if link.symlink_metadata().is_ok() {
-            if same_file(&link, target) {
+            if same_file(&link, &target) {
                 return Ok(Placed::Already);
             }
             continue;
         }
-        if copy {
-            fs::copy(target, &link)?;
-            let meta = fs::metadata(target)?;
-            let mtime = filetime::FileTime::from_last_modification_time(&meta);
-            filetime::set_file_times(&link, mtime, mtime)?;
-            return Ok(Placed::Copied);
-        }
-        return match fs::hard_link(target, &link) {
-            Ok(()) => Ok(Placed::HardLink),
-            Err(_) => {
-                symlink(&relative_target(rel_target), &link)?;
-                Ok(Placed::Symlink)
+        let made = if copy {
+            copy_file(out, &target, &link).map(|()| Placed::Copied)
+        } else {
+            match fs::hard_link(&target, &link) {
+                Ok(()) => Ok(Placed::HardLink),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+                Err(_) => symlink(&relative_target(rel_target), &link).map(|()| Placed::Symlink),
             }
         };
+        match made {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            made => return made,
+        }
     }
     unreachable!("names run out")
+}
+
+/// Copies the output file `target` to `dest` through a temp file (same times), never
+/// replacing `dest`.
+fn copy_file(out: &OutputDir, target: &Path, dest: &Path) -> io::Result<()> {
+    let (tmp, mut f) = out.temp_file()?;
+    let result = (|| {
+        let mut src = open_nofollow(target, OpenOptions::new().read(true))?;
+        io::copy(&mut src, &mut f)?;
+        let mtime = filetime::FileTime::from_last_modification_time(&src.metadata()?);
+        filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))?;
+        if out.sync() {
+            f.sync_all()?;
+        }
+        drop(f);
+        rename_noreplace(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// From `albums/<Album>/` back to the output file.

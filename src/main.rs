@@ -274,8 +274,10 @@ fn run_process(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Ctrl-C: finish cleanly (files done so far are kept, the rest is reported); a second
-    // Ctrl-C ends at once (temp files are cleared by the next run).
+    // Ctrl-C, SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed): finish
+    // cleanly (files done so far are kept, the rest is reported); a second signal ends at once
+    // (temp files are cleared by the next run). The ctrlc crate's `termination` feature
+    // handles all three.
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     let _ = ctrlc::set_handler(move || {

@@ -1,11 +1,12 @@
 //! `.gpbackup/manifest.jsonl`: what the output folder holds and where each file came from.
 //!
-//! One JSON object per line, appended and never rewritten. A line is written *after* its file
-//! is renamed into place, so a line never names a file that was not complete; a crash between
-//! the two leaves a file the manifest does not know (it is written again, under a new name, by
-//! the next run: nothing is lost). Lines whose file is gone, and a torn last line, are ignored
-//! on load. Lines with the same `hash` add up (the
-//! first names the file, later ones add the Takeout entries that were duplicates of it).
+//! One JSON object per line, appended and never rewritten. A line is appended *before* its file
+//! is renamed into place (with `--sync` it is on disk first), so a file that is there always
+//! has its line; a crash between the two leaves a line whose file never appeared, which is
+//! ignored on load. A file that could not be renamed into place is retracted by a line with
+//! `retracted` and the same path and hash. Lines whose file is gone, and a torn last line, are
+//! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
+//! add the Takeout entries that were duplicates of it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -15,6 +16,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::output::open_nofollow;
 use crate::sidecar::Geo;
 
 pub const FILE_NAME: &str = "manifest.jsonl";
@@ -60,18 +62,25 @@ pub struct Line {
     /// Archived in Google Photos.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
-    /// The file of the line before, with the same path, was not written after all.
+    /// The file of the line before with the same path and hash was not written after all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
 }
 
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
-/// line for the same path supersedes an earlier one; a retraction removes it.
+/// line for the same path supersedes an earlier one; a retraction removes it only when it
+/// retracts that very line (same path and same `hash`), so that it can never erase the record
+/// of another photo written under the same name.
 pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
-    let mut current = HashMap::new();
+    let mut current: HashMap<&str, usize> = HashMap::new();
     for (i, l) in lines.iter().enumerate() {
         if l.retracted {
-            current.remove(l.path.as_str());
+            if current
+                .get(l.path.as_str())
+                .is_some_and(|&j| lines[j].hash == l.hash)
+            {
+                current.remove(l.path.as_str());
+            }
         } else if l.output_hash.is_some() {
             current.insert(l.path.as_str(), i);
         }
@@ -89,12 +98,15 @@ pub struct Manifest {
     albums: BTreeMap<String, BTreeSet<String>>,
     file: Option<Mutex<File>>,
     path: PathBuf,
+    /// Each appended line is made durable before `append` returns (`--sync`).
+    durable: bool,
 }
 
 /// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
 /// middle of an append) is skipped. No manifest: no lines.
 pub fn read_lines(state_dir: &Path) -> io::Result<Vec<Line>> {
-    let f = match File::open(state_dir.join(FILE_NAME)) {
+    let path = state_dir.join(FILE_NAME);
+    let f = match open_nofollow(&path, OpenOptions::new().read(true)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -132,6 +144,7 @@ impl Manifest {
             albums: BTreeMap::new(),
             file: None,
             path: path.clone(),
+            durable: false,
         };
         let lines = read_lines(state_dir)?;
         let mut current: Vec<usize> = current_files(&lines).into_values().collect();
@@ -154,11 +167,10 @@ impl Manifest {
             }
         }
         if !dry_run {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)?;
+            let mut f = open_nofollow(
+                &path,
+                OpenOptions::new().create(true).read(true).append(true),
+            )?;
             // After a crash mid-append the last line has no end: end it, so that the next
             // line is not glued to it.
             let len = f.metadata()?.len();
@@ -173,6 +185,24 @@ impl Manifest {
             m.file = Some(Mutex::new(f));
         }
         Ok(m)
+    }
+
+    /// With `on` (`--sync`), every appended line is on disk before `append` returns: a line
+    /// is appended before its file is renamed into place, so after a power cut every file
+    /// that is there has its line.
+    /// The manifest file itself (which may have just been created) is made durable at once.
+    pub fn durable(mut self, on: bool) -> io::Result<Manifest> {
+        self.durable = on;
+        if let (true, Some(f)) = (on, &self.file) {
+            f.lock().expect("manifest lock").sync_all()?;
+            if let Some(dir) = self.path.parent() {
+                crate::output::sync_dir(dir)?;
+                if let Some(root) = dir.parent() {
+                    crate::output::sync_dir(root)?;
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// Album memberships recorded by earlier runs, of files that still exist.
@@ -215,9 +245,12 @@ impl Manifest {
         };
         let mut text = serde_json::to_string(line).map_err(io::Error::other)?;
         text.push('\n');
-        file.lock()
-            .expect("manifest lock")
-            .write_all(text.as_bytes())
+        let mut f = file.lock().expect("manifest lock");
+        f.write_all(text.as_bytes())?;
+        if self.durable {
+            f.sync_data()?;
+        }
+        Ok(())
     }
 
     /// Makes every appended line durable.
@@ -291,5 +324,27 @@ mod tests {
         assert_eq!(m.path_for_hash("h2"), None, "its file is missing");
         assert_eq!(m.path_for_source(&key), Some(("h1", "a.jpg")));
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn a_retraction_removes_only_its_own_line() {
+        let line = |hash: &str, path: &str, retracted: bool| Line {
+            hash: hash.into(),
+            path: path.into(),
+            output_hash: Some(format!("o{hash}")),
+            retracted,
+            ..Line::default()
+        };
+        // Another photo's line for the same path, then a retraction of a different photo.
+        let lines = vec![
+            line("h1", "a.jpg", false),
+            line("h2", "a.jpg", true),
+            line("h3", "b.jpg", false),
+            line("h3", "b.jpg", true),
+        ];
+        let current = current_files(&lines);
+        assert_eq!(current.get("a.jpg"), Some(&0), "h1's record survives");
+        assert_eq!(current.get("b.jpg"), None, "h3's own line is retracted");
+        assert_eq!(current.len(), 1);
     }
 }

@@ -1,9 +1,16 @@
-//! The output folder: unique names, atomic writes (temp file in the folder, fsync, rename),
-//! modification times. Paths inside it are relative and `/`-separated (`2019/07/IMG_1.jpg`).
+//! The output folder: one writer at a time (`.gpbackup/lock`), unique names, atomic writes
+//! (temp file in the folder, fsync, a rename that never replaces), modification times, and no
+//! link followed inside it. Paths inside it are relative and `/`-separated
+//! (`2019/07/IMG_1.jpg`).
+//!
+//! Test hook: `GPBACKUP_FAIL_AFTER_BYTES=N` makes the commit that would take the bytes written
+//! by this run past N fail with "no space left on device", as a full disk does, so that the
+//! full-disk path is tested without root (tests/it/safety.rs). It is read in every build (a
+//! debug-only hook would make the test depend on the profile) and can only make a run stop.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -13,9 +20,18 @@ use crate::names::{self, key, split_ext};
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
 pub const STATE_DIR: &str = ".gpbackup";
 const TMP_DIR: &str = "tmp";
+/// The lock file inside [`STATE_DIR`]: one run at a time; it holds the pid of the holder.
+pub const LOCK_FILE: &str = "lock";
+const TEMP_SUFFIX: &str = ".part";
 /// Album folders (`--albums links|copy`) and the album list.
 pub const ALBUMS_DIR: &str = "albums";
 pub const ALBUMS_FILE: &str = "albums.json";
+/// The album list's name when `albums.json` is the user's own file.
+pub const ALBUMS_OWN_FILE: &str = "albums.gpbackup.json";
+/// The first field of gpbackup's JSON files (album list, report): `"generator": "gpbackup"`.
+pub const GENERATOR: &str = "gpbackup";
+/// The test hook's environment variable (see the module documentation).
+pub const FAIL_AFTER_ENV: &str = "GPBACKUP_FAIL_AFTER_BYTES";
 
 /// How the output folder is organised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,6 +59,475 @@ impl Layout {
     }
 }
 
+/// Why the output folder (or the report path) cannot be used safely.
+#[derive(Debug, thiserror::Error)]
+pub enum SafetyError {
+    /// Another run holds `.gpbackup/lock`.
+    #[error("in use by another gpbackup run (pid {pid}, holding {STATE_DIR}/{LOCK_FILE}); wait for it to finish")]
+    Locked { pid: String },
+    /// A link where gpbackup keeps its own folder or file.
+    #[error("{} is a symbolic link: gpbackup follows no links inside its output folder; remove the link or choose another output folder", path.display())]
+    Link { path: PathBuf },
+    #[error("--report {}: {reason}", path.display())]
+    Report { path: PathBuf, reason: String },
+    #[error("the output folder {} is inside the input folder {}: choose an output folder outside it", output.display(), input.display())]
+    OutputInInput { output: PathBuf, input: PathBuf },
+}
+
+impl SafetyError {
+    /// True when the command line named something unusable (exit code 2), rather than the
+    /// folder being busy or unsafe (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SafetyError::Report { .. } | SafetyError::OutputInInput { .. }
+        )
+    }
+
+    /// The safety error an I/O error carries, if it carries one.
+    pub fn of(err: &io::Error) -> Option<&SafetyError> {
+        err.get_ref()?.downcast_ref()
+    }
+}
+
+fn link_error(path: &Path) -> io::Error {
+    io::Error::other(SafetyError::Link {
+        path: path.to_path_buf(),
+    })
+}
+
+/// True for the top-level names that hold gpbackup's own state and album list, not photos.
+pub fn is_own_top_level(name: &str) -> bool {
+    [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE].contains(&name)
+}
+
+/// Opens an existing-or-new regular file without following a link at `path` (its folders are
+/// checked by the caller) and without blocking on a FIFO. A link is a [`SafetyError::Link`].
+pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(link_error(path));
+    }
+    let file = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return link_error(path);
+        }
+        e
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// Errors unless `path` is absent or not a link.
+fn refuse_link(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(link_error(path)),
+        _ => Ok(()),
+    }
+}
+
+/// Makes sure `path` is a real folder (not a link to one), creating it when missing (its
+/// parent must exist). Returns true when it was created.
+fn ensure_dir(path: &Path) -> io::Result<bool> {
+    let check = |m: fs::Metadata| {
+        if m.file_type().is_symlink() {
+            Err(link_error(path))
+        } else if m.is_dir() {
+            Ok(false)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a folder", path.display()),
+            ))
+        }
+    };
+    match fs::symlink_metadata(path) {
+        Ok(m) => check(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(path) {
+            Ok(()) => Ok(true),
+            // Made meanwhile (another thread of this run): check what it is.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                check(fs::symlink_metadata(path)?)
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes a folder's entries (a rename, a new file) durable.
+pub fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(path)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Moves `from` to `to` unless `to` exists (then `ErrorKind::AlreadyExists`, and nothing
+/// moved). Linux: `renameat2(RENAME_NOREPLACE)`, one atomic step. Where the file system does
+/// not support it (EINVAL), and elsewhere: a hard link to `to` (which fails if `to` exists),
+/// then `from` unlinked. Where there are no hard links either (FAT, some shares): a check and
+/// a rename, safe against other gpbackup runs because they are locked out.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
+        };
+        let (f, t) = (c(from)?, c(to)?);
+        // SAFETY: two valid NUL-terminated paths; the syscall only reads them. The raw syscall
+        // needs no glibc 2.28 wrapper.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(err);
+        }
+    }
+    link_then_unlink(from, to)
+}
+
+fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
+    match fs::hard_link(from, to) {
+        Ok(()) => {
+            // `to` is complete; a temp name left behind is removed by the next run.
+            let _ = fs::remove_file(from);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(io::ErrorKind::AlreadyExists.into());
+            }
+            fs::rename(from, to)
+        }
+    }
+}
+
+/// "No space left on device", as a full disk reports it.
+fn disk_full() -> io::Error {
+    #[cfg(unix)]
+    {
+        io::Error::from_raw_os_error(libc::ENOSPC)
+    }
+    #[cfg(not(unix))]
+    {
+        io::Error::new(io::ErrorKind::StorageFull, "no space left on device")
+    }
+}
+
+/// True for the names of gpbackup's temp files (`<pid>-<n>.part`): the only files cleanup
+/// removes.
+fn is_temp_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(TEMP_SUFFIX) else {
+        return false;
+    };
+    let Some((pid, n)) = stem.split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(pid) && digits(n)
+}
+
+/// Where gpbackup makes its own folders, at the top of the output: a link there is refused.
+fn is_own_position(rel: &str) -> bool {
+    let year = |s: &str| s.len() >= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts[..] {
+        [one] => is_own_top_level(one) || one == UNDATED_DIR || year(one),
+        [y, m] => year(y) && m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// The exclusive lock on an output folder: `.gpbackup/lock`, held (with this process's id
+/// written in it) for as long as the value lives. The operating system releases it when the
+/// process ends, however it ends.
+pub struct OutputLock {
+    _file: File,
+}
+
+impl OutputLock {
+    /// Takes the lock of the output folder `root`, creating `.gpbackup/` and the lock file if
+    /// needed. Another holder: an error carrying [`SafetyError::Locked`] with its pid.
+    pub fn acquire(root: &Path) -> io::Result<OutputLock> {
+        let state = root.join(STATE_DIR);
+        ensure_dir(&state)?;
+        let path = state.join(LOCK_FILE);
+        let file = open_nofollow(
+            &path,
+            OpenOptions::new().read(true).write(true).create(true),
+        )?;
+        Self::lock(file, &path, true)
+    }
+
+    /// For `verify`, which only reads: like [`acquire`](Self::acquire), but on a folder that
+    /// cannot be written (a read-only mount, another user's folder) the existing lock file is
+    /// locked as it is, and without one no lock is needed (nobody can be writing there).
+    pub fn acquire_for_reading(root: &Path) -> io::Result<Option<OutputLock>> {
+        match Self::acquire(root) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                let path = root.join(STATE_DIR).join(LOCK_FILE);
+                match open_nofollow(&path, OpenOptions::new().read(true)) {
+                    Ok(file) => Self::lock(file, &path, false).map(Some),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn lock(mut file: File, path: &Path, write_pid: bool) -> io::Result<OutputLock> {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(SafetyError::Locked {
+                    pid: holder_pid(&mut file),
+                }))
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot lock {}: {e}", path.display()),
+                ))
+            }
+        }
+        if write_pid {
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        }
+        Ok(OutputLock { _file: file })
+    }
+}
+
+/// The pid the lock holder wrote (it writes it right after taking the lock: wait for it a
+/// moment).
+fn holder_pid(file: &mut File) -> String {
+    for _ in 0..50 {
+        let mut text = String::new();
+        if file.seek(SeekFrom::Start(0)).is_ok() && file.read_to_string(&mut text).is_ok() {
+            if let Ok(pid) = text.trim().parse::<u32>() {
+                return pid.to_string();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    "unknown".into()
+}
+
+/// An existing path's canonical form; for a path that does not exist yet, its nearest
+/// existing ancestor's canonical form with the rest appended.
+fn canonical_lenient(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest.iter().rev().fold(c, |acc: PathBuf, r| acc.join(r));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// True when `a` and `b` are the same file (device and inode; elsewhere the same canonical
+/// path).
+fn same_file(a: &fs::Metadata, b: &fs::Metadata, pa: &Path, pb: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = (pa, pb);
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        pa.canonicalize()
+            .ok()
+            .is_some_and(|x| pb.canonicalize().ok() == Some(x))
+    }
+}
+
+/// True when the file at `path` starts as gpbackup writes its JSON files: an object whose
+/// first field is `"generator": "gpbackup"`.
+pub fn written_by_us(path: &Path) -> io::Result<bool> {
+    let mut head = Vec::with_capacity(256);
+    open_nofollow(path, OpenOptions::new().read(true))?
+        .take(256)
+        .read_to_end(&mut head)?;
+    Ok(starts_with_generator(&head))
+}
+
+fn starts_with_generator(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    for token in ["{", "\"generator\"", ":", &format!("\"{GENERATOR}\"")] {
+        rest = rest.trim_ascii_start();
+        match rest.strip_prefix(token.as_bytes()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Refuses, before any work, what would write where it must not: an output folder inside (or
+/// equal to) an input folder, and a `--report` path that is an input, lies inside an input
+/// folder, is a link, or is an existing file gpbackup did not write (an empty file is fine).
+pub fn check_paths(
+    output: &Path,
+    inputs: &[PathBuf],
+    report: Option<&Path>,
+) -> Result<(), SafetyError> {
+    let folders: Vec<(PathBuf, PathBuf)> = inputs
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((p.clone(), p.canonicalize().ok()?)))
+        .collect();
+    let out = canonical_lenient(output);
+    if let Some((input, _)) = folders.iter().find(|(_, c)| out.starts_with(c)) {
+        return Err(SafetyError::OutputInInput {
+            output: output.to_path_buf(),
+            input: input.clone(),
+        });
+    }
+    if let Some(report) = report {
+        check_report_path(report, inputs, &folders)?;
+    }
+    Ok(())
+}
+
+fn check_report_path(
+    report: &Path,
+    inputs: &[PathBuf],
+    folders: &[(PathBuf, PathBuf)],
+) -> Result<(), SafetyError> {
+    let refuse = |reason: String| SafetyError::Report {
+        path: report.to_path_buf(),
+        reason,
+    };
+    if let Ok(meta) = fs::metadata(report) {
+        for input in inputs {
+            if fs::metadata(input).is_ok_and(|m| same_file(&meta, &m, report, input)) {
+                return Err(refuse(format!(
+                    "is the input {}: inputs are only ever read",
+                    input.display()
+                )));
+            }
+        }
+    }
+    let canonical = canonical_lenient(report);
+    if let Some((input, _)) = folders.iter().find(|(_, c)| canonical.starts_with(c)) {
+        return Err(refuse(format!(
+            "is inside the input folder {}: inputs are only ever read",
+            input.display()
+        )));
+    }
+    check_report_file(report).map_err(refuse)
+}
+
+/// The checks of the report path itself: absent, an empty file, or a report gpbackup wrote.
+/// Also made just before the report is written.
+pub fn check_report_file(report: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(report) {
+        Err(_) => Ok(()),
+        Ok(m) if m.file_type().is_symlink() => {
+            Err("is a symbolic link: not followed; name the file itself".into())
+        }
+        Ok(m) if m.is_dir() => Err("is a folder".into()),
+        Ok(m) if !m.is_file() => Err("is not a regular file".into()),
+        Ok(m) if m.len() == 0 => Ok(()),
+        Ok(_) => match written_by_us(report) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(
+                "exists and is not a report gpbackup wrote: choose another path, or remove it"
+                    .into(),
+            ),
+            Err(e) => Err(format!("cannot read it: {e}")),
+        },
+    }
+}
+
+/// Writes `path` atomically with what `write` writes (streamed): a temp file beside it,
+/// fsynced, renamed over it. The caller has checked that replacing `path` is right.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.gpbackup-tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    // Left by a killed run that had this pid: ours, a regular file (not a link).
+    if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
+        let _ = fs::remove_file(&tmp);
+    }
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut w = io::BufWriter::new(&mut f);
+        write(&mut w)?;
+        w.flush()?;
+        drop(w);
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 pub struct OutputDir {
     root: PathBuf,
     tmp: PathBuf,
@@ -50,18 +535,68 @@ pub struct OutputDir {
     taken: Mutex<HashSet<String>>,
     /// Exact relative paths of the files present when the folder was opened.
     present: HashSet<String>,
+    /// Folders (relative) known to be real folders, not links.
+    dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
     sync: bool,
+    /// Held for the whole run (none in a dry run, which writes nothing).
+    _lock: Option<OutputLock>,
+    /// Test hook: commits fail as on a full disk once this many bytes were committed.
+    fail_after: Option<u64>,
+    committed: AtomicU64,
 }
 
 impl OutputDir {
-    /// Creates the folder if needed, removes temp files left by an interrupted run, and notes
-    /// the names already present. With `dry_run` nothing is created.
+    /// Creates the folder if needed, takes its lock, removes temp files left by an interrupted
+    /// run, and notes the names already present. Refuses a link where gpbackup keeps its own
+    /// folders and files. With `dry_run` nothing is created and no lock is taken.
     pub fn open(root: &Path, sync: bool, dry_run: bool) -> io::Result<OutputDir> {
-        let tmp = root.join(STATE_DIR).join(TMP_DIR);
+        let state = root.join(STATE_DIR);
+        let tmp = state.join(TMP_DIR);
+        // The output folder itself may be a link the user made: it is theirs to choose.
+        match fs::metadata(root) {
+            Ok(m) if !m.is_dir() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a folder", root.display()),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !dry_run => fs::create_dir_all(root)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let lock = if dry_run {
+            refuse_link(&state)?;
+            refuse_link(&tmp)?;
+            None
+        } else {
+            let lock = OutputLock::acquire(root)?;
+            ensure_dir(&tmp)?;
+            for e in fs::read_dir(&tmp)? {
+                let e = e?;
+                let ours = e.file_name().to_str().is_some_and(is_temp_name);
+                if ours && e.file_type()?.is_file() {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+            Some(lock)
+        };
+        refuse_link(&state.join(crate::manifest::FILE_NAME))?;
+        let albums = root.join(ALBUMS_DIR);
+        refuse_link(&albums)?;
+        if albums.is_dir() {
+            for e in fs::read_dir(&albums)? {
+                let e = e?;
+                if e.file_type()?.is_symlink() {
+                    return Err(link_error(&e.path()));
+                }
+            }
+        }
+
         let mut taken = HashSet::new();
         let mut present = HashSet::new();
-        for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE] {
+        for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
             taken.insert(key(own));
         }
         if root.is_dir() {
@@ -79,30 +614,29 @@ impl OutputDir {
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
                 let rel = rel.join("/");
+                if e.path_is_symlink() && is_own_position(&rel) {
+                    return Err(link_error(e.path()));
+                }
                 taken.insert(key(&rel));
                 if e.file_type().is_file() {
                     present.insert(rel);
                 }
             }
-        } else if root.exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a folder", root.display()),
-            ));
         }
-        if !dry_run {
-            fs::create_dir_all(&tmp)?;
-            for e in fs::read_dir(&tmp)? {
-                let _ = fs::remove_file(e?.path());
-            }
-        }
+        let fail_after = std::env::var(FAIL_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
         Ok(OutputDir {
             root: root.to_path_buf(),
             tmp,
             taken: Mutex::new(taken),
             present,
+            dirs: Mutex::new(HashSet::new()),
             counter: AtomicU64::new(0),
             sync,
+            _lock: lock,
+            fail_after,
+            committed: AtomicU64::new(0),
         })
     }
 
@@ -119,9 +653,15 @@ impl OutputDir {
         self.root.join(STATE_DIR)
     }
 
+    /// True when files and folders are fsynced (`--sync`).
+    pub fn sync(&self) -> bool {
+        self.sync
+    }
+
     /// Reserves a free path in the folder `dir` (relative, `/`-separated, already safe; empty
     /// for the top) based on the file name `wanted`: `IMG_0001.jpg`, then `IMG_0001 (2).jpg`,
-    /// …. Deterministic when called in a deterministic order.
+    /// …. A name too long for the suffix is cut before the suffix is added. Deterministic
+    /// when called in a deterministic order.
     pub fn reserve(&self, dir: &str, wanted: &str) -> String {
         let wanted = names::sanitize_component(wanted).unwrap_or_else(|| "unnamed".to_string());
         let join = |name: &str| {
@@ -136,11 +676,13 @@ impl OutputDir {
             return join(&wanted);
         }
         let (stem, ext) = split_ext(&wanted);
-        for n in 2.. {
-            let candidate = join(&names::truncate_keeping_ext(
-                &format!("{stem} ({n}){ext}"),
-                255,
-            ));
+        for n in 2u64.. {
+            let suffix = format!(" ({n}){ext}");
+            let mut end = stem.len().min(255usize.saturating_sub(suffix.len()));
+            while !stem.is_char_boundary(end) {
+                end -= 1;
+            }
+            let candidate = join(&format!("{}{suffix}", &stem[..end]));
             if taken.insert(key(&candidate)) {
                 return candidate;
             }
@@ -158,11 +700,46 @@ impl OutputDir {
         self.taken.lock().expect("name lock").remove(&key(name));
     }
 
+    /// The next free name after `name` was found taken on disk: its ` (n)` counter (if any)
+    /// dropped, then numbered afresh.
+    fn next_free(&self, name: &str) -> String {
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        let (stem, ext) = split_ext(base);
+        let stem = match stem.strip_suffix(')').and_then(|s| s.rsplit_once(" (")) {
+            Some((s, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => s,
+            _ => stem,
+        };
+        self.reserve(dir, &format!("{stem}{ext}"))
+    }
+
+    /// Makes sure every folder of `rel_dir` (relative, `/`-separated) is a real folder inside
+    /// the output, creating what is missing; a link is an error.
+    pub fn ensure_rel_dir(&self, rel_dir: &str) -> io::Result<()> {
+        let mut prefix = String::new();
+        for part in rel_dir.split('/').filter(|p| !p.is_empty()) {
+            let parent = self.root.join(&prefix);
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if self.dirs.lock().expect("dirs lock").contains(&prefix) {
+                continue;
+            }
+            if ensure_dir(&self.root.join(&prefix))? && self.sync {
+                sync_dir(&parent)?;
+            }
+            self.dirs.lock().expect("dirs lock").insert(prefix.clone());
+        }
+        Ok(())
+    }
+
     /// A new temp file inside the output folder (same file system, so rename is atomic).
     pub fn temp_file(&self) -> io::Result<(PathBuf, File)> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self.tmp.join(format!("{}-{n}.part", std::process::id()));
-        let file = fs::OpenOptions::new()
+        let path = self
+            .tmp
+            .join(format!("{}-{n}{TEMP_SUFFIX}", std::process::id()));
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)?;
@@ -170,37 +747,96 @@ impl OutputDir {
     }
 
     /// Sets the times, makes the data durable (with `sync`), and moves the temp file to
-    /// `name`. Never replaces an existing file.
+    /// `name`, never replacing anything: when `name` was taken meanwhile (by something other
+    /// than this run), the next free name is used. Returns the name the file got.
     pub fn commit(
         &self,
         tmp: &Path,
         file: File,
         name: &str,
         mtime: Option<i64>,
-    ) -> io::Result<PathBuf> {
+    ) -> io::Result<String> {
+        self.commit_as(tmp, file, name, mtime, true)
+    }
+
+    /// Like [`commit`](Self::commit), but to `name` only: when it is taken, an
+    /// `ErrorKind::AlreadyExists` error (an XMP sidecar must keep its photo's name).
+    pub fn commit_exact(
+        &self,
+        tmp: &Path,
+        file: File,
+        name: &str,
+        mtime: Option<i64>,
+    ) -> io::Result<()> {
+        self.commit_as(tmp, file, name, mtime, false).map(|_| ())
+    }
+
+    fn commit_as(
+        &self,
+        tmp: &Path,
+        file: File,
+        name: &str,
+        mtime: Option<i64>,
+        renumber: bool,
+    ) -> io::Result<String> {
         if let Some(t) = mtime {
             let ft = filetime::FileTime::from_unix_time(t, 0);
             filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
+        }
+        if let Some(limit) = self.fail_after {
+            let len = file.metadata()?.len();
+            if self.committed.fetch_add(len, Ordering::SeqCst) + len > limit {
+                return Err(disk_full());
+            }
         }
         if self.sync {
             file.sync_all()?;
         }
         drop(file);
+        let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+        self.ensure_rel_dir(dir)?;
+        let mut name = name.to_string();
+        loop {
+            match rename_noreplace(tmp, &self.root.join(&name)) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && renumber => {
+                    name = self.next_free(&name);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{name} appeared during the run; not overwritten"),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if self.sync {
+            sync_dir(&self.root.join(dir))?;
+        }
+        Ok(name)
+    }
+
+    /// Replaces gpbackup's own top-level file `name` (the album list) atomically with `bytes`.
+    /// The caller has checked that the file there is gpbackup's; a link there is an error.
+    pub fn replace_own(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let dest = self.root.join(name);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)?;
+        let (tmp, mut f) = self.temp_file()?;
+        let result = (|| {
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            drop(f);
+            refuse_link(&dest)?;
+            fs::rename(&tmp, &dest)?;
+            if self.sync {
+                sync_dir(&self.root)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
         }
-        if dest.symlink_metadata().is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} appeared during the run; not overwritten",
-                    dest.display()
-                ),
-            ));
-        }
-        fs::rename(tmp, &dest)?;
-        Ok(dest)
+        result
     }
 }
 
@@ -229,10 +865,14 @@ mod tests {
         let out = OutputDir::open(dir.path(), true, false).unwrap();
         let (tmp, mut f) = out.temp_file().unwrap();
         io::Write::write_all(&mut f, b"photo").unwrap();
-        let dest = out.commit(&tmp, f, "a.jpg", Some(1562253012)).unwrap();
+        assert_eq!(
+            out.commit(&tmp, f, "a.jpg", Some(1562253012)).unwrap(),
+            "a.jpg"
+        );
+        let dest = dir.path().join("a.jpg");
         let (tmp2, f2) = out.temp_file().unwrap();
         let nested = out.commit(&tmp2, f2, "2019/07/b.jpg", None).unwrap();
-        assert!(nested.ends_with("2019/07/b.jpg") && nested.is_file());
+        assert!(nested == "2019/07/b.jpg" && dir.path().join(&nested).is_file());
         // Existing nested files are known to a new run.
         let again = OutputDir::open(dir.path(), false, true).unwrap();
         assert_eq!(again.reserve("2019/07", "b.jpg"), "2019/07/b (2).jpg");
@@ -240,18 +880,211 @@ mod tests {
         let mtime = filetime::FileTime::from_last_modification_time(&fs::metadata(&dest).unwrap());
         assert_eq!(mtime.unix_seconds(), 1562253012);
         assert!(!tmp.exists());
+        // A name taken on disk: the next free name, or (exact) an error.
+        let (tmp, mut f) = out.temp_file().unwrap();
+        io::Write::write_all(&mut f, b"other").unwrap();
+        assert_eq!(out.commit(&tmp, f, "a.jpg", None).unwrap(), "a (2).jpg");
         let (tmp, f) = out.temp_file().unwrap();
-        assert!(out.commit(&tmp, f, "a.jpg", None).is_err());
+        let err = out.commit_exact(&tmp, f, "a.jpg", None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(tmp.exists(), "left for the caller to remove");
         assert_eq!(fs::read(&dest).unwrap(), b"photo");
+        assert_eq!(fs::read(dir.path().join("a (2).jpg")).unwrap(), b"other");
     }
 
     #[test]
-    fn leftover_temp_files_are_removed() {
+    fn leftover_temp_files_are_removed_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::open(dir.path(), false, false).unwrap();
         let (tmp, _f) = out.temp_file().unwrap();
+        let tmp_dir = tmp.parent().unwrap().to_path_buf();
+        fs::write(tmp_dir.join("notes.txt"), b"mine").unwrap();
+        fs::create_dir(tmp_dir.join("12-3.part")).unwrap();
         drop(out);
         OutputDir::open(dir.path(), false, false).unwrap();
         assert!(!tmp.exists());
+        assert!(tmp_dir.join("notes.txt").is_file());
+        assert!(tmp_dir.join("12-3.part").is_dir());
+        assert!(is_temp_name("123-0.part") && !is_temp_name("x-0.part"));
+        assert!(!is_temp_name("1-2.part.jpg") && !is_temp_name("-2.part"));
+    }
+
+    #[test]
+    fn long_names_are_cut_before_the_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::open(dir.path(), false, false).unwrap();
+        let a = format!("{}.jpg", "a".repeat(251));
+        let b = format!("{}b.jpg", "a".repeat(250));
+        assert_eq!(a.len(), 255);
+        assert_eq!(out.reserve("", &a), a);
+        let a2 = out.reserve("", &a);
+        let a3 = out.reserve("", &a);
+        assert_eq!(a2, format!("{} (2).jpg", "a".repeat(247)));
+        assert_eq!(a3, format!("{} (3).jpg", "a".repeat(247)));
+        assert_eq!(out.reserve("", &b), b);
+        // Cut to the same 247 bytes as `a`'s numbered forms: the next number free for both.
+        assert_eq!(out.reserve("", &b), format!("{} (4).jpg", "a".repeat(247)));
+        // Multi-byte characters are cut on a boundary.
+        let e = format!("{}.jpg", "é".repeat(125));
+        out.reserve("", &e);
+        let e2 = out.reserve("", &e);
+        assert!(e2.len() <= 255 && e2.ends_with("é (2).jpg"), "{e2}");
+    }
+
+    #[test]
+    fn racing_commits_for_one_name_get_two_names() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let out = OutputDir::open(dir.path(), false, false).unwrap();
+            let barrier = std::sync::Barrier::new(2);
+            let names: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = [b"one".as_slice(), b"two".as_slice()]
+                    .into_iter()
+                    .map(|bytes| {
+                        let (out, barrier) = (&out, &barrier);
+                        s.spawn(move || {
+                            let (tmp, mut f) = out.temp_file().unwrap();
+                            io::Write::write_all(&mut f, bytes).unwrap();
+                            barrier.wait();
+                            out.commit(&tmp, f, "2019/07/same.jpg", None).unwrap()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut sorted = names.clone();
+            sorted.sort();
+            assert_eq!(sorted, ["2019/07/same (2).jpg", "2019/07/same.jpg"]);
+            let mut contents: Vec<Vec<u8>> = names
+                .iter()
+                .map(|n| fs::read(dir.path().join(n)).unwrap())
+                .collect();
+            contents.sort();
+            assert_eq!(contents, [b"one".to_vec(), b"two".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn rename_noreplace_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"new").unwrap();
+        fs::write(&b, b"old").unwrap();
+        let err = rename_noreplace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&b).unwrap(), b"old");
+        assert!(a.exists());
+        link_then_unlink(&a, &b).unwrap_err();
+        assert_eq!(fs::read(&b).unwrap(), b"old");
+        let c = dir.path().join("c");
+        link_then_unlink(&a, &c).unwrap();
+        assert_eq!(fs::read(&c).unwrap(), b"new");
+        assert!(!a.exists());
+    }
+
+    #[test]
+    fn a_second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = OutputDir::open(dir.path(), false, false).unwrap();
+        let err = OutputDir::open(dir.path(), false, false)
+            .err()
+            .expect("locked");
+        let pid = std::process::id().to_string();
+        assert!(
+            matches!(SafetyError::of(&err), Some(SafetyError::Locked { pid: p }) if *p == pid),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
+        // A dry run writes nothing and takes no lock.
+        OutputDir::open(dir.path(), false, true).unwrap();
+        drop(_held);
+        OutputLock::acquire(dir.path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_where_gpbackup_keeps_its_own_are_refused() {
+        use std::os::unix::fs::symlink;
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join("keep.txt"), b"keep").unwrap();
+        for link in [
+            ".gpbackup",
+            ".gpbackup/tmp",
+            ".gpbackup/manifest.jsonl",
+            ".gpbackup/lock",
+            "2019",
+            "2019/07",
+            "undated",
+            "albums",
+            "albums/Paris",
+            "albums.json",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(link);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            symlink(elsewhere.path(), &path).unwrap();
+            let err = OutputDir::open(dir.path(), false, false)
+                .err()
+                .unwrap_or_else(|| panic!("{link}: accepted"));
+            assert!(
+                matches!(SafetyError::of(&err), Some(SafetyError::Link { .. })),
+                "{link}: {err}"
+            );
+            assert_eq!(
+                fs::read_dir(elsewhere.path()).unwrap().count(),
+                1,
+                "{link}: nothing written through the link"
+            );
+        }
+        // A user's own link elsewhere in the folder is just a taken name.
+        let dir = tempfile::tempdir().unwrap();
+        symlink(elsewhere.path(), dir.path().join("holiday")).unwrap();
+        let out = OutputDir::open(dir.path(), false, false).unwrap();
+        assert_eq!(out.reserve("", "holiday"), "holiday (2)");
+        // A link made after the start is refused when a file goes there.
+        symlink(elsewhere.path(), dir.path().join("2020")).unwrap();
+        let (tmp, f) = out.temp_file().unwrap();
+        let err = out.commit(&tmp, f, "2020/01/x.jpg", None).unwrap_err();
+        assert!(matches!(
+            SafetyError::of(&err),
+            Some(SafetyError::Link { .. })
+        ));
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn report_paths_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("takeout.zip");
+        fs::write(&input, b"PK").unwrap();
+        let folder = dir.path().join("Takeout");
+        fs::create_dir(&folder).unwrap();
+        let out = dir.path().join("photos");
+        let inputs = [input.clone(), folder.clone()];
+        let check = |report: &Path| check_paths(&out, &inputs, Some(report));
+        assert!(matches!(check(&input), Err(SafetyError::Report { .. })));
+        assert!(matches!(
+            check(&folder.join("r.json")),
+            Err(SafetyError::Report { .. })
+        ));
+        let theirs = dir.path().join("notes.json");
+        fs::write(&theirs, b"{\"mine\": 1}").unwrap();
+        assert!(matches!(check(&theirs), Err(SafetyError::Report { .. })));
+        let ours = dir.path().join("ours.json");
+        fs::write(
+            &ours,
+            b"{\n  \"generator\": \"gpbackup\",\n  \"media\": []}",
+        )
+        .unwrap();
+        check(&ours).unwrap();
+        check(&dir.path().join("new.json")).unwrap();
+        fs::write(dir.path().join("empty.json"), b"").unwrap();
+        check(&dir.path().join("empty.json")).unwrap();
+        assert!(check(&out).is_ok(), "a folder that does not exist yet");
+        let err = check_paths(&folder.join("out"), &inputs, None).unwrap_err();
+        assert!(matches!(err, SafetyError::OutputInInput { .. }) && err.is_usage());
+        let err = check_paths(&folder, &inputs, None).unwrap_err();
+        assert!(matches!(err, SafetyError::OutputInInput { .. }));
+        check_paths(&out, &inputs, None).unwrap();
     }
 }

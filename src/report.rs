@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -229,6 +230,29 @@ pub struct Report {
     /// Problems making album folders (`--albums links|copy`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub album_notes: Vec<String>,
+}
+
+/// Writes the report as JSON to `path` (`--report FILE`), atomically (a temp file beside it,
+/// then a rename), with `"generator": "gpbackup"` as its first field: that is how a later run
+/// knows the file is a report it may replace. The path is checked again first: it must be
+/// absent, empty, or a report gpbackup wrote.
+pub fn write_file(report: &Report, path: &Path) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Stamped<'a> {
+        generator: &'static str,
+        #[serde(flatten)]
+        report: &'a Report,
+    }
+    crate::output::check_report_file(path)
+        .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
+    crate::output::write_atomic(path, |w| {
+        let stamped = Stamped {
+            generator: crate::output::GENERATOR,
+            report,
+        };
+        serde_json::to_writer_pretty(&mut *w, &stamped).map_err(io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 impl Report {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::hash;
 use crate::manifest::{self, FILE_NAME};
 use crate::names::key;
-use crate::output::{ALBUMS_DIR, ALBUMS_FILE, STATE_DIR};
+use crate::output::{is_own_top_level, STATE_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -89,6 +89,7 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
         let path = path.to_path_buf();
         move |source| VerifyError::Io { path, source }
     };
+    let _lock = crate::output::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
     let lines = manifest::read_lines(&state).map_err(io_err(&state))?;
     let mut expected: Vec<Expected> = Vec::new();
     let mut current: Vec<usize> = manifest::current_files(&lines).into_values().collect();
@@ -114,12 +115,9 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
         .min_depth(1)
         .sort_by_file_name()
         .into_iter();
-    for entry in walker.filter_entry(|e| {
-        e.depth() > 1
-            || (e.file_name() != STATE_DIR
-                && e.file_name() != ALBUMS_DIR
-                && e.file_name() != ALBUMS_FILE)
-    }) {
+    for entry in walker
+        .filter_entry(|e| e.depth() > 1 || !e.file_name().to_str().is_some_and(is_own_top_level))
+    {
         let entry = entry.map_err(|e| VerifyError::Io {
             path: root.to_path_buf(),
             source: e.into(),

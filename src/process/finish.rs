@@ -1,10 +1,6 @@
 //! Stage 3, the finish: album memberships merged with earlier runs' and written, the manifest
 //! synced, the report completed and written.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
-
 use crate::albums::{self, AlbumsMode};
 use crate::manifest::Manifest;
 use crate::output::OutputDir;
@@ -46,26 +42,24 @@ pub fn run(
         members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
     );
     if !opts.dry_run && opts.albums != AlbumsMode::None {
-        albums::write_json(out.root(), &report.albums).map_err(out_err)?;
+        report
+            .album_notes
+            .extend(albums::write_json(out, &report.albums).map_err(out_err)?);
         if matches!(opts.albums, AlbumsMode::Links | AlbumsMode::Copy) {
-            report.album_notes =
-                albums::make_folders(out.root(), &report.albums, opts.albums == AlbumsMode::Copy);
+            report.album_notes.extend(albums::make_folders(
+                out,
+                &report.albums,
+                opts.albums == AlbumsMode::Copy,
+            ));
         }
     }
     manifest.sync().map_err(out_err)?;
 
     if let Some(path) = &opts.report {
-        write_report(&report, path).map_err(|source| ProcessError::Report {
+        crate::report::write_file(&report, path).map_err(|source| ProcessError::Report {
             path: path.clone(),
             source,
         })?;
     }
     Ok(report)
-}
-
-fn write_report(report: &Report, path: &Path) -> io::Result<()> {
-    let mut f = BufWriter::new(File::create(path)?);
-    serde_json::to_writer_pretty(&mut f, report).map_err(io::Error::other)?;
-    f.write_all(b"\n")?;
-    f.flush()
 }

@@ -92,6 +92,10 @@ pub enum ProcessError {
     Report { path: PathBuf, source: io::Error },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// A locked output folder, a link where gpbackup keeps its files (exit code 1), the
+    /// output folder inside an input, or an unsafe `--report` path (exit code 2).
+    #[error(transparent)]
+    Safety(#[from] crate::output::SafetyError),
 }
 
 impl Options {
@@ -105,10 +109,10 @@ impl ProcessError {
     /// True when the command line named something unusable (exit code 2), rather than the run
     /// failing (exit code 1).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            ProcessError::Input(_) | ProcessError::NotTakeout { .. }
-        )
+        match self {
+            ProcessError::Safety(e) => e.is_usage(),
+            e => matches!(e, ProcessError::Input(_) | ProcessError::NotTakeout { .. }),
+        }
     }
 }
 
@@ -126,9 +130,20 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         path: opts.output.clone(),
         source,
     };
-    let catalog = plan::index_inputs(opts)?;
-    let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
+    crate::output::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
+    // An existing output folder is locked before the inputs are indexed (which can take a
+    // while), so that a second run into it stops at once; a new one is only created once the
+    // inputs are known to be usable.
+    let open_out = || OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err);
+    let (catalog, out) = if opts.output.is_dir() {
+        let out = open_out()?;
+        (plan::index_inputs(opts)?, out)
+    } else {
+        let catalog = plan::index_inputs(opts)?;
+        (catalog, open_out()?)
+    };
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
+        .and_then(|m| m.durable(opts.sync))
         .map_err(out_err)?;
     let plan = plan::build(opts, catalog, &manifest);
     let progress = progress_bar(opts.progress, &plan);

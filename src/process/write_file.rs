@@ -278,24 +278,46 @@ impl Writer<'_> {
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
         }
+        let mut final_name = name.to_string();
         if let Some((tmp_path, file)) = copied.temp {
-            if let Err(err) = self.out.commit(&tmp_path, file, name, date.when) {
-                let _ = std::fs::remove_file(&tmp_path);
-                if let Some(x) = &xmp {
-                    let _ = std::fs::remove_file(self.out.root().join(x));
-                    self.out.release(x);
+            match self.out.commit(&tmp_path, file, name, date.when) {
+                // The name was taken meanwhile by something else: the line follows the file.
+                Ok(got) if got != name => {
+                    let moved = manifest::Line {
+                        path: got.clone(),
+                        ..line.clone()
+                    };
+                    let _ = self.manifest.append(&moved);
+                    let _ = self.manifest.append(&manifest::Line {
+                        retracted: true,
+                        ..line
+                    });
+                    let known = Known {
+                        path: got.clone(),
+                        sidecar: self.plan.record(id).found.map(|m| m.sidecar),
+                        earlier: false,
+                    };
+                    let mut registry = self.registry.lock().expect("registry");
+                    registry.insert(copied.src_hash, known);
+                    final_name = got;
                 }
-                self.registry
-                    .lock()
-                    .expect("registry")
-                    .remove(&copied.src_hash);
-                let retract = manifest::Line {
-                    retracted: true,
-                    ..line
-                };
-                let _ = self.manifest.append(&retract);
-                self.note_fatal(&err);
-                return Err(failed(&err, format!("cannot write {name}: {err}")));
+                Ok(_) => {}
+                Err(err) => {
+                    self.note_fatal(&err);
+                    let _ = std::fs::remove_file(&tmp_path);
+                    if let Some(x) = &xmp {
+                        let _ = std::fs::remove_file(self.out.root().join(x));
+                        self.out.release(x);
+                    }
+                    let mut registry = self.registry.lock().expect("registry");
+                    registry.remove(&copied.src_hash);
+                    let retract = manifest::Line {
+                        retracted: true,
+                        ..line
+                    };
+                    let _ = self.manifest.append(&retract);
+                    return Err(failed(&err, format!("cannot write {name}: {err}")));
+                }
             }
         }
         r.status = if sidecar.is_some() {
@@ -303,7 +325,7 @@ impl Writer<'_> {
         } else {
             Status::WrittenWithoutMetadata
         };
-        r.output = Some(name.to_string());
+        r.output = Some(final_name);
         r.xmp = xmp;
         Ok(())
     }
@@ -362,9 +384,11 @@ impl Writer<'_> {
         }
         let result = self.out.temp_file().and_then(|(tmp, mut f)| {
             f.write_all(text.as_bytes())?;
-            self.out.commit(&tmp, f, &xmp_name, taken).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
+            self.out
+                .commit_exact(&tmp, f, &xmp_name, taken)
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&tmp);
+                })
         });
         match result {
             Ok(_) => Some(xmp_name),

@@ -12,5 +12,6 @@ mod library;
 mod matching;
 mod memory;
 mod process;
+mod safety;
 mod sample;
 mod timezones;
