@@ -8,14 +8,14 @@
 //! full-disk path is tested without root (tests/it/safety.rs). It is read in every build (a
 //! debug-only hook would make the test depend on the profile) and can only make a run stop.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::names::{self, key, split_ext};
+use crate::names::{self, key, nfc, split_ext};
 
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
 pub const STATE_DIR: &str = ".gpbackup";
@@ -533,8 +533,9 @@ pub struct OutputDir {
     tmp: PathBuf,
     /// Keys (NFC, lower-case: safe on case-insensitive file systems) of relative paths in use.
     taken: Mutex<HashSet<String>>,
-    /// Exact relative paths of the files present when the folder was opened.
-    present: HashSet<String>,
+    /// Relative paths of the files present when the folder was opened, NFC-normalized (macOS
+    /// volumes give names back decomposed), each with its name as found on disk.
+    present: HashMap<String, String>,
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
@@ -595,7 +596,7 @@ impl OutputDir {
         }
 
         let mut taken = HashSet::new();
-        let mut present = HashSet::new();
+        let mut present = HashMap::new();
         for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
             taken.insert(key(own));
         }
@@ -619,7 +620,7 @@ impl OutputDir {
                 }
                 taken.insert(key(&rel));
                 if e.file_type().is_file() {
-                    present.insert(rel);
+                    present.insert(nfc(&rel), rel);
                 }
             }
         }
@@ -640,9 +641,10 @@ impl OutputDir {
         })
     }
 
-    /// True when the file `rel` was in the folder when it was opened (no disk access).
+    /// True when the file `rel` was in the folder when it was opened (no disk access), also
+    /// when the file system gives its name back in another Unicode normalization form.
     pub fn was_present(&self, rel: &str) -> bool {
-        self.present.contains(rel)
+        self.present.contains_key(&nfc(rel))
     }
 
     pub fn root(&self) -> &Path {

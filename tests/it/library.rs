@@ -397,3 +397,26 @@ fn killed_runs_resume_to_the_same_result() {
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
     assert!(v.status.success(), "{}", stderr(&v));
 }
+
+#[test]
+fn a_rerun_on_a_volume_that_stores_names_decomposed_writes_no_copies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nfc = "\u{c9}t\u{e9} \u{e0} la plage.jpg";
+    let nfd = "E\u{301}te\u{301} a\u{300} la plage.jpg";
+    let mut t = Takeout::new(1);
+    t.add(0, format!("{YEAR}/{nfc}"), photo(1)).add(
+        0,
+        format!("{YEAR}/{nfc}.json"),
+        sidecar(nfc, T, None),
+    );
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // What macOS (HFS+) hands back when the folder is listed: the decomposed name.
+    std::fs::rename(out.join(nfc), out.join(nfd)).unwrap();
+    let (o, again) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), vec![nfd.to_string()], "no second copy");
+    assert_eq!(again["media"][0]["status"], "in-library");
+}
