@@ -94,12 +94,18 @@ impl Writer<'_> {
         let sidecar = plan.usable_sidecar(id);
         let mut dates = plan.date_candidates(id);
         let planned = policy::planned_date(&dates);
-        let tags = Tags {
-            taken: planned.when,
-            geo: plan.geo(id),
-            description: sidecar.and_then(|s| s.description.clone()),
-            overwrite_dates: self.opts.overwrite_dates
-                && planned.source == Some(DateSource::Sidecar),
+        // Only a sidecar's metadata is embedded: a file without one is copied as it is (its
+        // date from its name still sets its mtime and folder), so that when its sidecar
+        // comes in a later run the file becomes what one run over all parts would make.
+        let tags = match sidecar {
+            Some(s) => Tags {
+                taken: planned.when,
+                geo: s.geo,
+                description: s.description.clone(),
+                overwrite_dates: self.opts.overwrite_dates
+                    && planned.source == Some(DateSource::Sidecar),
+            },
+            None => Tags::default(),
         };
         let src = reader
             .open(e)
