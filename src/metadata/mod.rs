@@ -70,7 +70,12 @@ pub fn rewrite(
 pub fn embeds_fully(kind: MediaKind) -> bool {
     matches!(
         kind,
-        MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::IsoVideo
+        MediaKind::Jpeg
+            | MediaKind::Png
+            | MediaKind::Webp
+            | MediaKind::IsoVideo
+            | MediaKind::Heif
+            | MediaKind::Avif
     )
 }
 
