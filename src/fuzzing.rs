@@ -73,7 +73,9 @@ pub fn writers(data: &[u8]) {
         ("jpeg", |d, t, z, o| jpeg::rewrite(&mut &d[..], o, t, z)),
         ("png", |d, t, z, o| png::rewrite(&mut &d[..], o, t, z)),
         ("webp", |d, t, z, o| webp::rewrite(&mut &d[..], o, t, z)),
-        ("isobmff", |d, t, _, o| isobmff::rewrite(&mut &d[..], o, t)),
+        ("isobmff", |d, t, z, o| {
+            isobmff::rewrite(&mut &d[..], o, t, z)
+        }),
     ];
     for (name, write) in all {
         let mut out = Vec::new();

@@ -57,7 +57,7 @@ pub fn rewrite(
 ) -> std::io::Result<Written> {
     match kind {
         MediaKind::Jpeg => jpeg::rewrite(src, dst, tags, tz),
-        MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags),
+        MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags, tz),
         MediaKind::Png => png::rewrite(src, dst, tags, tz),
         MediaKind::Webp => webp::rewrite(src, dst, tags, tz),
         MediaKind::Heif | MediaKind::Avif => heif::rewrite(src, dst, tags, tz),
