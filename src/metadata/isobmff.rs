@@ -1110,4 +1110,39 @@ mod tests {
             "+40.7484-073.9857-3.500/"
         );
     }
+
+    #[test]
+    fn random_mutations_never_panic() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
+        for name in ["clip.mp4", "live.mov", "reserved.mp4"] {
+            let src = fixture(name);
+            for _ in 0..300 {
+                let mut m = src.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % m.len();
+                    m[at] = match next() % 3 {
+                        0 => next() as u8,
+                        1 => m[at] ^ (1 << (next() % 8)),
+                        _ => [0, 1, 0xFF, 0x7F, 0x80][next() as usize % 5],
+                    };
+                }
+                let t = Tags {
+                    overwrite_dates: next() % 2 == 0,
+                    ..tags()
+                };
+                let mut out = Vec::new();
+                let w = rewrite(&mut &m[..], &mut out, &t, &zone).unwrap();
+                if !w.changed {
+                    assert!(out == m, "{name}: unchanged output differs");
+                }
+            }
+        }
+    }
 }

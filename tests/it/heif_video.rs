@@ -116,3 +116,101 @@ fn heif_images_get_exif_for_their_primary_image() {
         );
     }
 }
+
+/// Where `kind` (a top-level box) starts in `bytes`.
+fn top_box(bytes: &[u8], kind: &[u8; 4]) -> usize {
+    let mut pos = 0;
+    while pos + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        if &bytes[pos + 4..pos + 8] == kind {
+            return pos;
+        }
+        assert!(size >= 8, "test fixtures have plain 32-bit box sizes");
+        pos += size;
+    }
+    panic!("no {}", String::from_utf8_lossy(kind));
+}
+
+#[test]
+fn videos_get_apple_keys_and_still_play() {
+    if !have_exiftool() || !have_tool("ffprobe") || !have_tool("ffmpeg") {
+        eprintln!("exiftool or ffmpeg missing: skipped outside CI");
+        return;
+    }
+    // clip.mp4: moov before mdat, only an 8-byte free after it, so moov grows and the chunk
+    // offsets move; live.mov: moov after mdat; reserved.mp4: moov before mdat with 3 KB of
+    // free space after it (ffmpeg -moov_size), which takes the growth.
+    for name in ["clip.mp4", "live.mov", "reserved.mp4"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = fixture(name);
+        let (p, report) = process_one(tmp.path(), name, src.clone());
+        let entry = report_entry(&report, name);
+        assert_eq!(entry["status"], "written", "{entry}");
+        assert_eq!(entry["embedded"], true, "{entry}");
+        let out = std::fs::read(&p).unwrap();
+
+        let j = exiftool(&p, &["-G1", "-a", "-api", "QuickTimeUTC"]);
+        assert_eq!(
+            j["Keys:CreationDate"], "2019:07:04 18:00:00+09:00",
+            "{name}: {j}"
+        );
+        assert_eq!(
+            j["Keys:GPSCoordinates"], "35.6586 139.7454 12",
+            "{name}: {j}"
+        );
+        assert_eq!(
+            j["UserData:GPSCoordinates"], "35.6586 139.7454 12",
+            "{name}"
+        );
+        for tag in [
+            "QuickTime:CreateDate",
+            "Track1:TrackCreateDate",
+            "Track1:MediaCreateDate",
+        ] {
+            assert_eq!(j[tag], "2019:07:04 09:00:00+00:00", "{name} {tag}: {j}");
+        }
+        let v = exiftool(&p, &["-validate", "-warning", "-error", "-a"]);
+        assert_eq!(v["Validate"], "0 0 0", "{name}: {v}");
+
+        // ffprobe reads the file and the keys without a complaint; the frames are identical.
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format_tags", "-of", "json"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(
+            probe.status.success() && probe.stderr.is_empty(),
+            "{name}: {probe:?}"
+        );
+        let tags: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+        let tags = &tags["format"]["tags"];
+        assert_eq!(
+            tags["com.apple.quicktime.creationdate"], "2019-07-04T18:00:00+0900",
+            "{name}: {tags}"
+        );
+        assert_eq!(
+            tags["com.apple.quicktime.location.ISO6709"], "+35.6586+139.7454+12.000/",
+            "{name}: {tags}"
+        );
+        assert_eq!(
+            frame_hashes(&p),
+            frame_hashes(&fixture_path(name)),
+            "{name}"
+        );
+
+        let (mdat_in, mdat_out) = (top_box(&src, b"mdat"), top_box(&out, b"mdat"));
+        match name {
+            "reserved.mp4" => {
+                assert_eq!(mdat_out, mdat_in, "the free atom took the growth");
+                assert_eq!(out.len(), src.len());
+                assert!(out[mdat_out..] == src[mdat_in..]);
+            }
+            "clip.mp4" => assert!(mdat_out > mdat_in, "moov grew in front of mdat"),
+            _ => assert!(
+                out[..top_box(&src, b"moov")] == src[..top_box(&src, b"moov")],
+                "everything before moov is unchanged"
+            ),
+        }
+        assert!(!p.with_file_name(format!("{name}.xmp")).exists(), "{name}");
+    }
+}
