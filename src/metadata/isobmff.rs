@@ -586,8 +586,17 @@ fn finish(
         added.extend_from_slice(&atom(b"udta", x)?);
     }
     let old_len: usize = top.iter().map(|k| k.end - k.start).sum();
-    let new_len: usize = parts.iter().map(len).sum::<usize>() + added.len();
-    let growth = (new_len - old_len) as u64; // only ever adds
+    let mut new_len: usize = parts.iter().map(len).sum::<usize>() + added.len();
+    if new_len < old_len {
+        // A replaced key value was longer than the new one: free space keeps moov's size.
+        let short = (old_len - new_len) as u64;
+        if short < 8 {
+            return Err("the movie metadata would shrink by less than a free atom".into());
+        }
+        added.extend_from_slice(&free_atom(short)?);
+        new_len = old_len;
+    }
+    let growth = (new_len - old_len) as u64;
 
     let mvex = top.iter().any(|b| &b.kind == b"mvex");
     // 1. A free atom inside moov that can give up `growth` bytes.
@@ -950,6 +959,47 @@ mod tests {
         assert_eq!(chunk_bytes(&thrice), chunk_bytes(&fixture("clip.mp4")));
     }
 
+    #[test]
+    fn a_shorter_replaced_value_leaves_free_space() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        let first = Tags {
+            geo: None,
+            ..tags()
+        };
+        let mut once = Vec::new();
+        rewrite(&mut &fixture("clip.mp4")[..], &mut once, &first, &zone).unwrap();
+        // Make the stored value longer than any date we write (as fractional seconds do).
+        let at = once
+            .windows(24)
+            .position(|w| w == b"2019-07-04T15:10:12+0000")
+            .unwrap();
+        let mut long = once[..at].to_vec();
+        long.extend_from_slice(b"2019-07-04T15:10:12.123456789+0000");
+        long.extend_from_slice(&once[at + 24..]);
+        // Every atom around the value grows by 10: moov, meta, ilst, the item, its data atom.
+        let find = |kind: &[u8]| long[..at].windows(4).rposition(|w| w == kind).unwrap() - 4;
+        let data = find(b"data");
+        for p in [find(b"moov"), find(b"meta"), find(b"ilst"), data - 8, data] {
+            let size = u32::from_be_bytes(long[p..p + 4].try_into().unwrap()) + 10;
+            long[p..p + 4].copy_from_slice(&size.to_be_bytes());
+        }
+        let moov = *top(&long).iter().find(|b| &b.kind == b"moov").unwrap();
+        let mut m = long[moov.start..moov.end].to_vec();
+        let mb = children(&m, 0, m.len())[0];
+        shift_chunk_offsets(&mut m, mb, 0, 10).unwrap();
+        long.splice(moov.start..moov.end, m);
+        assert_eq!(chunk_bytes(&long), chunk_bytes(&once));
+        let over = Tags {
+            overwrite_dates: true,
+            ..first
+        };
+        let (out, w) = rewrite_vec(&long, &over);
+        assert!(w.changed, "{:?}", w.notes);
+        assert_eq!(out.len(), long.len(), "moov keeps its size");
+        assert_eq!(chunk_bytes(&out), chunk_bytes(&long));
+        assert_eq!(keys_of(&out)[0].1, "2019-07-04T17:10:12+0200");
+    }
+
     /// clip.mp4 (moov before mdat) with `n` bytes of free space: a `free` atom right after
     /// moov, or as moov's last child; chunk offsets shifted to match.
     fn with_free(n: usize, inside: bool) -> Vec<u8> {
@@ -1121,8 +1171,13 @@ mod tests {
             seed
         };
         let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
-        for name in ["clip.mp4", "live.mov", "reserved.mp4"] {
-            let src = fixture(name);
+        let (written, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
+        for name in ["clip.mp4", "live.mov", "reserved.mp4", "written"] {
+            let src = if name == "written" {
+                written.clone()
+            } else {
+                fixture(name)
+            };
             for _ in 0..300 {
                 let mut m = src.clone();
                 for _ in 0..1 + next() % 4 {
