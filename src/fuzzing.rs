@@ -3,7 +3,7 @@
 //! property does not hold, and must never panic otherwise, whatever the input.
 
 use crate::matcher::{self, MediaRef, SidecarRef};
-use crate::metadata::{isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
+use crate::metadata::{heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::sidecar::{self, Geo};
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each
@@ -73,7 +73,9 @@ pub fn writers(data: &[u8]) {
         ("jpeg", |d, t, z, o| jpeg::rewrite(&mut &d[..], o, t, z)),
         ("png", |d, t, z, o| png::rewrite(&mut &d[..], o, t, z)),
         ("webp", |d, t, z, o| webp::rewrite(&mut &d[..], o, t, z)),
-        ("isobmff", |d, t, _, o| isobmff::rewrite(&mut &d[..], o, t)),
+        ("isobmff", |d, t, z, o| {
+            isobmff::rewrite(&mut &d[..], o, t, z)
+        }),
     ];
     for (name, write) in all {
         let mut out = Vec::new();
@@ -87,4 +89,35 @@ pub fn writers(data: &[u8]) {
             assert!(!out.is_empty(), "{name}: changed to nothing");
         }
     }
+}
+
+/// The HEIF/AVIF writer on any bytes: when it changes nothing the output is the input; when it
+/// does, the independent reader (kamadak-exif) finds EXIF with a date in the result.
+pub fn heif_writer(data: &[u8]) {
+    let tags = Tags {
+        taken: Some(1_562_253_012),
+        geo: Some(Geo {
+            lat: -33.8688,
+            lon: 151.2093,
+            alt: None,
+        }),
+        description: None,
+        overwrite_dates: data.len() % 2 == 1,
+    };
+    let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Australia__Sydney);
+    let mut out = Vec::new();
+    let w = heif::rewrite(&mut &data[..], &mut out, &tags, &zone)
+        .expect("reading from memory cannot fail");
+    if !w.changed {
+        assert!(out == data, "heif: unchanged output differs from the input");
+        return;
+    }
+    let e = exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(&out))
+        .expect("heif: changed output without readable EXIF");
+    assert!(
+        e.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
+            .is_some(),
+        "heif: changed output without a date"
+    );
 }

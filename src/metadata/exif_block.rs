@@ -3,9 +3,6 @@
 //! editor (`exif_edit`), which never moves the camera's bytes. The JPEG, PNG, WebP and TIFF
 //! writers only differ in where the block goes.
 
-use little_exif::filetype::FileExtension;
-use little_exif::metadata::Metadata;
-
 use super::exif_edit::{Dir, Editor, Val};
 use super::time::{parse_exif_datetime, parse_offset};
 use super::xmp::{packet, XmpData};
@@ -25,20 +22,6 @@ pub(super) struct ImageFacts {
     pub max_len: Option<usize>,
     /// The block is a TIFF file itself: no JPEG-only required tags, XMP goes into IFD0.
     pub tiff_file: bool,
-}
-
-/// A little_exif `Metadata` holding the EXIF (TIFF) block `tiff` (for the HEIF writer, which
-/// still puts the block into its container with little_exif). little_exif reads blocks
-/// only from containers, so the block is wrapped in a minimal JPEG.
-pub(super) fn load(tiff: &[u8]) -> Result<Metadata, String> {
-    let len = u16::try_from(2 + EXIF_PREFIX.len() + tiff.len())
-        .map_err(|_| "the EXIF block is too large".to_string())?;
-    let mut mini = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    mini.extend_from_slice(&len.to_be_bytes());
-    mini.extend_from_slice(EXIF_PREFIX);
-    mini.extend_from_slice(tiff);
-    mini.extend_from_slice(&[0xFF, 0xD9]);
-    Metadata::new_from_vec(&mini, FileExtension::JPEG).map_err(|e| e.to_string())
 }
 
 /// What [`plan`] decided for one file.

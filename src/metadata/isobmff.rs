@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
-use super::{Tags, Written};
+use super::{Tags, TimeZoneChoice, Written};
 use crate::sidecar::Geo;
 
 /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01.
@@ -119,21 +119,31 @@ fn xyz_atom(g: Geo) -> Vec<u8> {
     atom
 }
 
-/// Adds `delta` to a box's size field (32- or 64-bit).
-fn grow(buf: &mut [u8], b: BoxRef, delta: u64) -> Result<(), String> {
-    if b.body - b.start == 16 {
-        let size = u64::from_be_bytes(buf[b.start + 8..b.start + 16].try_into().expect("8 bytes"));
-        buf[b.start + 8..b.start + 16].copy_from_slice(&(size + delta).to_be_bytes());
+/// Sets a box's size field (32- or 64-bit) to `size`.
+fn set_size(out: &mut [u8], header_len: usize, size: u64) -> Result<(), String> {
+    if header_len == 16 {
+        out[8..16].copy_from_slice(&size.to_be_bytes());
     } else {
-        let size =
-            u32::from_be_bytes(buf[b.start..b.start + 4].try_into().expect("4 bytes")) as u64;
-        if size == 0 {
-            return Ok(()); // "to the end": still right
-        }
-        let new = u32::try_from(size + delta).map_err(|_| "box too large to grow".to_string())?;
-        buf[b.start..b.start + 4].copy_from_slice(&new.to_be_bytes());
+        let s = u32::try_from(size).map_err(|_| "box too large to grow".to_string())?;
+        out[0..4].copy_from_slice(&s.to_be_bytes());
     }
     Ok(())
+}
+
+/// An atom of type `kind` holding `body` (8-byte header).
+fn atom(kind: &[u8; 4], body: &[u8]) -> Result<Vec<u8>, String> {
+    let size = u32::try_from(body.len() + 8).map_err(|_| "atom too large".to_string())?;
+    let mut out = Vec::with_capacity(body.len() + 8);
+    out.extend_from_slice(&size.to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// A `free` atom of exactly `size` bytes (at least 8).
+fn free_atom(size: u64) -> Result<Vec<u8>, String> {
+    let body = usize::try_from(size - 8).map_err(|_| "free atom too large".to_string())?;
+    atom(b"free", &vec![0; body])
 }
 
 /// Shifts every chunk offset at or past `from` by `delta`.
@@ -148,22 +158,30 @@ fn shift_chunk_offsets(buf: &mut [u8], moov: BoxRef, from: u64, delta: u64) -> R
             let count =
                 u32::from_be_bytes(buf[b.body + 4..b.body + 8].try_into().expect("4")) as usize;
             let table = b.body + 8;
-            if count.checked_mul(width).is_none_or(|n| table + n > b.end) {
+            if count
+                .checked_mul(width)
+                .and_then(|n| n.checked_add(table))
+                .is_none_or(|e| e > b.end)
+            {
                 return Err("malformed chunk offset table".into());
             }
             for i in 0..count {
                 let at = table + i * width;
+                let overflow = || "a chunk offset would overflow".to_string();
                 if width == 4 {
                     let v = u32::from_be_bytes(buf[at..at + 4].try_into().expect("4")) as u64;
                     if v >= from {
-                        let nv = u32::try_from(v + delta)
-                            .map_err(|_| "a chunk offset would overflow".to_string())?;
+                        let nv = v
+                            .checked_add(delta)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(overflow)?;
                         buf[at..at + 4].copy_from_slice(&nv.to_be_bytes());
                     }
                 } else {
                     let v = u64::from_be_bytes(buf[at..at + 8].try_into().expect("8"));
                     if v >= from {
-                        buf[at..at + 8].copy_from_slice(&(v + delta).to_be_bytes());
+                        let nv = v.checked_add(delta).ok_or_else(overflow)?;
+                        buf[at..at + 8].copy_from_slice(&nv.to_be_bytes());
                     }
                 }
             }
@@ -172,15 +190,204 @@ fn shift_chunk_offsets(buf: &mut [u8], moov: BoxRef, from: u64, delta: u64) -> R
     Ok(())
 }
 
-/// Edits a whole `moov` box in memory. `moov_end_in` is where it ends in the input file and
-/// `media_follows` says whether media data comes after it (chunk offsets then move).
+/// Apple's QuickTime metadata keys (`moov/meta` with handler `mdta`, `keys`, `ilst`), which
+/// Apple Photos reads instead of `©xyz`.
+const KEY_LOCATION: &str = "com.apple.quicktime.location.ISO6709";
+const KEY_CREATION: &str = "com.apple.quicktime.creationdate";
+
+/// An `ilst` item for the key at 1-based `index`: one `data` atom of type 1 (UTF-8).
+fn ilst_item(index: u32, value: &str) -> Result<Vec<u8>, String> {
+    let mut data = vec![0, 0, 0, 1, 0, 0, 0, 0]; // type UTF-8, default locale
+    data.extend_from_slice(value.as_bytes());
+    atom(&index.to_be_bytes(), &atom(b"data", &data)?)
+}
+
+/// A `keys` entry: size, namespace `mdta`, name.
+fn key_entry(name: &str) -> Result<Vec<u8>, String> {
+    atom(b"mdta", name.as_bytes())
+}
+
+/// A movie-level `meta` of handler `mdta` found in `moov`.
+struct KeyedMeta {
+    meta: BoxRef,
+    /// Its children start after a version/flags word (ISO form) rather than at once
+    /// (QuickTime form).
+    full_box: bool,
+    kids: Vec<BoxRef>,
+    keys: BoxRef,
+    /// Key names, in order (index 1 first).
+    names: Vec<String>,
+}
+
+impl KeyedMeta {
+    /// `Ok(None)` when `meta` is not an `mdta` one (then no keys are added there).
+    fn parse(buf: &[u8], meta: BoxRef) -> Result<Option<KeyedMeta>, String> {
+        let hdlr_at = |at: usize| buf.get(at + 4..at + 8) == Some(b"hdlr".as_slice());
+        let full_box = if hdlr_at(meta.body) {
+            false
+        } else if hdlr_at(meta.body + 4) {
+            true
+        } else {
+            return Ok(None);
+        };
+        let kids = children(buf, meta.body + if full_box { 4 } else { 0 }, meta.end);
+        let Some(hdlr) = kids.first().filter(|k| &k.kind == b"hdlr") else {
+            return Ok(None);
+        };
+        if buf.get(hdlr.body + 8..hdlr.body + 12) != Some(b"mdta".as_slice()) {
+            return Ok(None);
+        }
+        let Some(keys) = kids.iter().find(|k| &k.kind == b"keys").copied() else {
+            return Ok(None);
+        };
+        if kids.iter().filter(|k| &k.kind == b"ilst").count() > 1 {
+            return Err("two ilst atoms in the movie metadata".into());
+        }
+        let bad = || "malformed keys atom".to_string();
+        let count = buf
+            .get(keys.body + 4..keys.body + 8)
+            .ok_or_else(bad)?
+            .iter()
+            .fold(0u32, |v, b| (v << 8) | u32::from(*b));
+        let entries = children(buf, keys.body + 8, keys.end);
+        if entries.len() as u64 != u64::from(count)
+            || entries.last().map_or(keys.body + 8, |e| e.end) != keys.end
+        {
+            return Err(bad());
+        }
+        let names = entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&buf[e.body..e.end]).into_owned())
+            .collect();
+        Ok(Some(KeyedMeta {
+            meta,
+            full_box,
+            kids,
+            keys,
+            names,
+        }))
+    }
+
+    /// The 1-based index of key `name`.
+    fn index(&self, name: &str) -> Option<u32> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u32 + 1)
+    }
+
+    /// The text of the `ilst` item for key `index` (its first `data` atom).
+    fn value(&self, buf: &[u8], index: u32) -> Option<String> {
+        let ilst = self.kids.iter().find(|k| &k.kind == b"ilst")?;
+        let item = children(buf, ilst.body, ilst.end)
+            .into_iter()
+            .find(|i| i.kind == index.to_be_bytes())?;
+        let data = children(buf, item.body, item.end)
+            .into_iter()
+            .find(|d| &d.kind == b"data")?;
+        let text = buf.get(data.body + 8..data.end)?;
+        Some(String::from_utf8_lossy(text).into_owned())
+    }
+
+    /// This `meta` with `set` (name, value) pairs: existing keys get their item replaced,
+    /// new keys are appended to `keys` and `ilst`.
+    fn with(&self, buf: &[u8], set: &[(&str, String)]) -> Result<Vec<u8>, String> {
+        let mut new_names = Vec::new();
+        let mut items: Vec<(u32, Vec<u8>)> = Vec::new();
+        for (name, value) in set {
+            let index = match self.index(name) {
+                Some(i) => i,
+                None => {
+                    new_names.push(*name);
+                    u32::try_from(self.names.len() + new_names.len())
+                        .map_err(|_| "too many keys")?
+                }
+            };
+            items.push((index, ilst_item(index, value)?));
+        }
+        let mut body = if self.full_box {
+            buf[self.meta.body..self.meta.body + 4].to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut had_ilst = false;
+        for kid in &self.kids {
+            if kid.start == self.keys.start {
+                let mut k = buf[kid.body..kid.body + 4].to_vec();
+                let count = u32::try_from(self.names.len() + new_names.len())
+                    .map_err(|_| "too many keys")?;
+                k.extend_from_slice(&count.to_be_bytes());
+                k.extend_from_slice(&buf[kid.body + 8..kid.end]);
+                for n in &new_names {
+                    k.extend_from_slice(&key_entry(n)?);
+                }
+                body.extend_from_slice(&atom(b"keys", &k)?);
+            } else if &kid.kind == b"ilst" {
+                had_ilst = true;
+                let mut l = Vec::new();
+                let old = children(buf, kid.body, kid.end);
+                for item in &old {
+                    let index = u32::from_be_bytes(item.kind);
+                    if !items.iter().any(|(i, _)| *i == index) {
+                        l.extend_from_slice(&buf[item.start..item.end]);
+                    }
+                }
+                l.extend_from_slice(&buf[old.last().map_or(kid.body, |b| b.end)..kid.end]);
+                for (_, item) in &items {
+                    l.extend_from_slice(item);
+                }
+                body.extend_from_slice(&atom(b"ilst", &l)?);
+            } else {
+                body.extend_from_slice(&buf[kid.start..kid.end]);
+            }
+        }
+        if !had_ilst {
+            let l: Vec<u8> = items.iter().flat_map(|(_, i)| i.clone()).collect();
+            body.extend_from_slice(&atom(b"ilst", &l)?);
+        }
+        atom(b"meta", &body)
+    }
+}
+
+/// A new movie-level `meta` (QuickTime form, as Apple and Android write it) holding `set`.
+fn new_keyed_meta(set: &[(&str, String)]) -> Result<Vec<u8>, String> {
+    let mut hdlr = vec![0; 8]; // version, flags, pre_defined
+    hdlr.extend_from_slice(b"mdta");
+    hdlr.extend_from_slice(&[0; 13]); // reserved, empty name
+    let mut keys = vec![0; 4];
+    keys.extend_from_slice(&(set.len() as u32).to_be_bytes());
+    let mut ilst = Vec::new();
+    for (i, (name, value)) in set.iter().enumerate() {
+        keys.extend_from_slice(&key_entry(name)?);
+        ilst.extend_from_slice(&ilst_item(i as u32 + 1, value)?);
+    }
+    let mut body = atom(b"hdlr", &hdlr)?;
+    body.extend_from_slice(&atom(b"keys", &keys)?);
+    body.extend_from_slice(&atom(b"ilst", &ilst)?);
+    atom(b"meta", &body)
+}
+
+/// What the edited `moov` needs from the box after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// The size of a `free`/`skip` box right after `moov` (it may be shortened).
+    FreeAfter(u64),
+    None,
+}
+
+/// Edits a whole `moov` box in memory. `moov_end_in` is where it ends in the input file,
+/// `media_follows` says whether media data comes after it (chunk offsets then move unless
+/// free space absorbs the growth). Returns how many bytes of the `free` box after `moov`
+/// (`room`) the growth used: the caller shortens that box by as much.
 fn edit_moov(
     buf: &mut Vec<u8>,
     tags: &Tags,
+    zone: &TimeZoneChoice,
     moov_end_in: u64,
     media_follows: bool,
+    room: Room,
     w: &mut Written,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     let moov = *children(buf, 0, buf.len())
         .first()
         .ok_or("malformed moov")?;
@@ -190,87 +397,252 @@ fn edit_moov(
         .find(|b| &b.kind == b"mvhd")
         .ok_or("no mvhd in moov")?;
     let (created, _, _) = time_fields(buf, *mvhd).ok_or("malformed mvhd")?;
-    if created > EPOCH_1904 as u64 {
-        let utc =
-            DateTime::<Utc>::from_timestamp(created as i64 - EPOCH_1904, 0).map(|d| d.naive_utc());
+    let own_unix = i64::try_from(created)
+        .ok()
+        .and_then(|c| c.checked_sub(EPOCH_1904))
+        .filter(|_| created > EPOCH_1904 as u64);
+    if let Some(unix) = own_unix {
+        let utc = DateTime::<Utc>::from_timestamp(unix, 0).map(|d| d.naive_utc());
         w.existing_date = utc.map(|d: NaiveDateTime| (d, FixedOffset::east_opt(0)));
     }
+    let metas: Vec<BoxRef> = top.iter().filter(|b| &b.kind == b"meta").copied().collect();
+    let (keyed, other_meta) = match metas.as_slice() {
+        [] => (None, false),
+        [m] => match KeyedMeta::parse(buf, *m)? {
+            Some(k) => (Some(k), false),
+            None => (None, true),
+        },
+        _ => return Err("two meta atoms in moov".into()),
+    };
+    // Apple's creation date, with its offset, is the better reading of the file's own date.
+    let own_key = keyed.as_ref().and_then(|k| {
+        let text = k.value(buf, k.index(KEY_CREATION)?)?;
+        DateTime::parse_from_str(text.trim_end_matches('\0'), "%Y-%m-%dT%H:%M:%S%z").ok()
+    });
+    if let Some(d) = own_key {
+        w.existing_date = Some((d.naive_local(), Some(*d.offset())));
+    }
+    let has_creation = keyed
+        .as_ref()
+        .is_some_and(|k| k.index(KEY_CREATION).is_some());
 
     // Times: written when the file has none (or when asked to overwrite).
-    if let Some(t) = tags.taken {
-        if w.existing_date.is_none() || tags.overwrite_dates {
-            let qt = (t + EPOCH_1904) as u64;
-            let mut boxes = vec![*mvhd];
-            find_all(buf, moov, b"tkhd", &mut boxes);
-            find_all(buf, moov, b"mdhd", &mut boxes);
-            for b in boxes {
-                let Some((_, at, width)) = time_fields(buf, b) else {
-                    continue;
-                };
-                for field in [at, at + width] {
-                    if width == 4 {
-                        let v =
-                            u32::try_from(qt).map_err(|_| "date beyond 2040 in a 32-bit box")?;
-                        buf[field..field + 4].copy_from_slice(&v.to_be_bytes());
-                    } else {
-                        buf[field..field + 8].copy_from_slice(&qt.to_be_bytes());
+    let date_to_write = tags
+        .taken
+        .filter(|_| w.existing_date.is_none() || tags.overwrite_dates);
+    if let Some(t) = date_to_write {
+        match t
+            .checked_add(EPOCH_1904)
+            .and_then(|q| u64::try_from(q).ok())
+        {
+            None => w.notes.push(
+                "date before 1904: not a QuickTime time, the movie's times are left as they are"
+                    .into(),
+            ),
+            Some(qt) => {
+                let mut boxes = vec![*mvhd];
+                find_all(buf, moov, b"tkhd", &mut boxes);
+                find_all(buf, moov, b"mdhd", &mut boxes);
+                for b in boxes {
+                    let Some((_, at, width)) = time_fields(buf, b) else {
+                        continue;
+                    };
+                    for field in [at, at + width] {
+                        if width == 4 {
+                            let v = u32::try_from(qt)
+                                .map_err(|_| "date beyond 2040 in a 32-bit box")?;
+                            buf[field..field + 4].copy_from_slice(&v.to_be_bytes());
+                        } else {
+                            buf[field..field + 8].copy_from_slice(&qt.to_be_bytes());
+                        }
                     }
                 }
+                w.written_date = DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.fixed_offset());
+                w.changed = true;
             }
-            w.written_date = DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.fixed_offset());
-            w.changed = true;
         }
     }
 
-    // Location: added when the file has none, and moov may grow safely.
-    let Some(g) = tags.geo else { return Ok(()) };
+    // What is added: Apple's keys, and ©xyz in udta.
     let udta = top.iter().find(|b| &b.kind == b"udta").copied();
-    if let Some(u) = udta {
-        if children(buf, u.body, u.end)
-            .iter()
-            .any(|b| &b.kind == b"\xa9xyz")
-        {
-            return Ok(());
-        }
-    }
-    let mut mvex = Vec::new();
-    find_all(buf, moov, b"mvex", &mut mvex);
-    if !mvex.is_empty() {
-        w.notes
-            .push("fragmented video: location not embedded".into());
-        return Ok(());
-    }
-    let atom = xyz_atom(g);
-    let mut insert = atom.clone();
-    let at = match udta {
-        Some(u) => {
-            // After the last user-data atom (before a QuickTime zero terminator, if any).
+    let want_xyz = tags.geo.is_some()
+        && !udta.is_some_and(|u| {
             children(buf, u.body, u.end)
-                .last()
-                .map_or(u.body, |b| b.end)
+                .iter()
+                .any(|b| &b.kind == b"\xa9xyz")
+        });
+    if other_meta {
+        w.notes
+            .push("movie metadata of another kind: Apple keys not written".into());
+        return finish(
+            buf,
+            moov,
+            top,
+            udta,
+            None,
+            want_xyz,
+            tags,
+            moov_end_in,
+            media_follows,
+            room,
+            w,
+        );
+    }
+    let mut set: Vec<(&str, String)> = Vec::new();
+    if let Some(g) = tags.geo {
+        if keyed
+            .as_ref()
+            .is_none_or(|k| k.index(KEY_LOCATION).is_none())
+        {
+            set.push((KEY_LOCATION, iso6709(g)));
         }
-        None => {
-            let mut u = Vec::with_capacity(8 + atom.len());
-            u.extend_from_slice(&((8 + atom.len()) as u32).to_be_bytes());
-            u.extend_from_slice(b"udta");
-            u.extend_from_slice(&atom);
-            insert = u;
-            moov.end
+    }
+    // The creation date key: the date written now, else the file's own instant (from its
+    // movie header) in its local time, when the file has no such key yet.
+    let instant = date_to_write.or(own_unix.filter(|_| !has_creation));
+    if let Some(t) = instant {
+        let local = zone
+            .localize(t, tags.geo, None)
+            .ok_or("date out of range")?;
+        set.push((
+            KEY_CREATION,
+            local.format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+        ));
+        if date_to_write.is_some() {
+            w.written_date = Some(local);
         }
+    }
+    let meta = match (&keyed, set.is_empty()) {
+        (_, true) => None,
+        (Some(k), false) => Some((Some(k.meta), k.with(buf, &set)?)),
+        (None, false) => Some((None, new_keyed_meta(&set)?)),
     };
-    let delta = insert.len() as u64;
-    let mut edited = buf.clone();
-    if media_follows {
-        shift_chunk_offsets(&mut edited, moov, moov_end_in, delta)?;
+    finish(
+        buf,
+        moov,
+        top,
+        udta,
+        meta,
+        want_xyz,
+        tags,
+        moov_end_in,
+        media_follows,
+        room,
+        w,
+    )
+}
+
+/// Lays out the new `moov`: `meta` replaces (or is added as) the movie metadata, `©xyz` goes
+/// into `udta` when `want_xyz`; the growth is taken from a `free` atom in `moov` or right
+/// after it when one has room, else chunk offsets past `moov` are shifted.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    buf: &mut Vec<u8>,
+    moov: BoxRef,
+    top: Vec<BoxRef>,
+    udta: Option<BoxRef>,
+    meta: Option<(Option<BoxRef>, Vec<u8>)>,
+    want_xyz: bool,
+    tags: &Tags,
+    moov_end_in: u64,
+    media_follows: bool,
+    room: Room,
+    w: &mut Written,
+) -> Result<u64, String> {
+    let xyz = match tags.geo {
+        Some(g) if want_xyz => Some(xyz_atom(g)),
+        _ => None,
+    };
+    if meta.is_none() && xyz.is_none() {
+        return Ok(0);
     }
-    grow(&mut edited, moov, delta)?;
-    if let Some(u) = udta {
-        grow(&mut edited, u, delta)?;
+    // The children of moov, edited (`None`: the child as it is, read after any shift).
+    let mut parts: Vec<(BoxRef, Option<Vec<u8>>)> = Vec::new();
+    for kid in &top {
+        let bytes = match (&meta, &xyz) {
+            (Some((Some(m), new)), _) if m.start == kid.start => Some(new.clone()),
+            (_, Some(x)) if udta.is_some_and(|u| u.start == kid.start) => {
+                // After the last user-data atom (before a QuickTime zero terminator, if any).
+                let at = children(buf, kid.body, kid.end)
+                    .last()
+                    .map_or(kid.body, |b| b.end);
+                let mut u = buf[kid.start..at].to_vec();
+                u.extend_from_slice(x);
+                u.extend_from_slice(&buf[at..kid.end]);
+                let size = (kid.end - kid.start + x.len()) as u64;
+                set_size(&mut u, kid.body - kid.start, size)?;
+                Some(u)
+            }
+            _ => None,
+        };
+        parts.push((*kid, bytes));
     }
-    edited.splice(at..at, insert);
-    *buf = edited;
+    let len = |(k, b): &(BoxRef, Option<Vec<u8>>)| b.as_ref().map_or(k.end - k.start, Vec::len);
+    let mut added = Vec::new();
+    if let Some((None, new)) = &meta {
+        added.extend_from_slice(new);
+    }
+    if let (Some(x), None) = (&xyz, udta) {
+        added.extend_from_slice(&atom(b"udta", x)?);
+    }
+    let old_len: usize = top.iter().map(|k| k.end - k.start).sum();
+    let mut new_len: usize = parts.iter().map(len).sum::<usize>() + added.len();
+    if new_len < old_len {
+        // A replaced key value was longer than the new one: free space keeps moov's size.
+        let short = (old_len - new_len) as u64;
+        if short < 8 {
+            return Err("the movie metadata would shrink by less than a free atom".into());
+        }
+        added.extend_from_slice(&free_atom(short)?);
+        new_len = old_len;
+    }
+    let growth = (new_len - old_len) as u64;
+
+    let mvex = top.iter().any(|b| &b.kind == b"mvex");
+    // 1. A free atom inside moov that can give up `growth` bytes.
+    let fits = |size: u64| size == growth || size >= growth + 8;
+    let inside = parts
+        .iter()
+        .position(|p| (&p.0.kind == b"free" || &p.0.kind == b"skip") && fits(len(p) as u64));
+    let mut consumed_after = 0;
+    let mut moov_growth = growth;
+    if let Some(i) = inside {
+        let size = len(&parts[i]) as u64;
+        parts[i].1 = Some(if size == growth {
+            Vec::new()
+        } else {
+            free_atom(size - growth)?
+        });
+        moov_growth = 0;
+    } else if matches!(room, Room::FreeAfter(size) if media_follows && fits(size)) {
+        // 2. The free atom right after moov: shortened by the caller, media stays put.
+        consumed_after = growth;
+    } else if mvex {
+        w.notes
+            .push("fragmented video without free space: location not embedded".into());
+        return Ok(0);
+    } else if media_follows {
+        // 3. Media moves by the growth: so do the chunk offsets that point at it.
+        shift_chunk_offsets(buf, moov, moov_end_in, growth)?;
+    }
+
+    let header = moov.body - moov.start;
+    let mut out = buf[moov.start..moov.body].to_vec();
+    let size = (moov.end - moov.start) as u64;
+    set_size(
+        &mut out,
+        header,
+        size.checked_add(moov_growth).ok_or("moov too large")?,
+    )?;
+    for (k, b) in &parts {
+        out.extend_from_slice(b.as_deref().unwrap_or(&buf[k.start..k.end]));
+    }
+    out.extend_from_slice(&added);
+    // Whatever followed the last child (a terminator, padding) stays last.
+    out.extend_from_slice(&buf[top.last().map_or(moov.body, |k| k.end)..moov.end]);
+    *buf = out;
     w.changed = true;
-    Ok(())
+    Ok(consumed_after)
 }
 
 /// Reads exactly `n` bytes, or fewer at the end of the stream.
@@ -286,13 +658,19 @@ pub fn rewrite(
     src: &mut (impl Read + ?Sized),
     dst: &mut (impl Write + ?Sized),
     tags: &Tags,
+    zone: &TimeZoneChoice,
 ) -> io::Result<Written> {
     let mut w = Written::default();
     let mut pos: u64 = 0; // input position
     let mut seen_media = false;
     let mut done_moov = false;
+    // A box header read ahead (to see whether free space follows moov).
+    let mut pending: Option<Vec<u8>> = None;
     loop {
-        let mut header = read_up_to(src, 8)?;
+        let mut header = match pending.take() {
+            Some(h) => h,
+            None => read_up_to(src, 8)?,
+        };
         if header.len() < 8 {
             dst.write_all(&header)?;
             break;
@@ -331,16 +709,53 @@ pub fn rewrite(
                 w.notes.push("truncated video: copied unchanged".into());
                 break;
             }
+            let next = read_up_to(src, 8)?;
+            let room = match next.get(0..8) {
+                Some(h) if &h[4..8] == b"free" || &h[4..8] == b"skip" => {
+                    match u32::from_be_bytes(h[0..4].try_into().expect("4")) {
+                        s @ 8.. => Room::FreeAfter(s.into()),
+                        _ => Room::None,
+                    }
+                }
+                _ => Room::None,
+            };
             let original = buf.clone();
+            let before = (w.notes.len(), w.written_date);
             // Media data after moov: we cannot know yet, so assume it if none was seen.
-            match edit_moov(&mut buf, tags, pos + size, !seen_media, &mut w) {
-                Ok(()) => dst.write_all(&buf)?,
+            let end_in = pos.saturating_add(size);
+            match edit_moov(&mut buf, tags, zone, end_in, !seen_media, room, &mut w) {
+                Ok(consumed) => {
+                    dst.write_all(&buf)?;
+                    if consumed > 0 {
+                        let Room::FreeAfter(free) = room else {
+                            unreachable!("consumed only from a free box")
+                        };
+                        if free > consumed {
+                            dst.write_all(&((free - consumed) as u32).to_be_bytes())?;
+                            dst.write_all(b"free")?;
+                        }
+                        // The free box's first `consumed` bytes of contents go, the rest stays.
+                        let dropped = io::copy(&mut src.take(consumed), &mut io::sink())?;
+                        let rest = (free - 8).saturating_sub(consumed);
+                        let kept = io::copy(&mut src.take(rest), dst)?;
+                        if dropped < consumed || kept < rest {
+                            w.notes
+                                .push("truncated video: copied as far as it goes".into());
+                            break;
+                        }
+                        pos = pos.saturating_add(free);
+                    } else {
+                        pending = Some(next);
+                    }
+                }
                 Err(reason) => {
+                    w.notes.truncate(before.0);
                     w.notes
                         .push(format!("video metadata not written: {reason}"));
                     w.changed = false;
-                    w.written_date = None;
+                    w.written_date = before.1;
                     dst.write_all(&original)?;
+                    pending = Some(next);
                 }
             }
             done_moov = true;
@@ -356,7 +771,7 @@ pub fn rewrite(
                 break;
             }
         }
-        pos += size;
+        pos = pos.saturating_add(size);
     }
     if !done_moov && !w.notes.iter().any(|n| n.contains("video")) {
         w.notes
@@ -406,7 +821,8 @@ mod tests {
 
     fn rewrite_vec(src: &[u8], t: &Tags) -> (Vec<u8>, Written) {
         let mut out = Vec::new();
-        let w = rewrite(&mut &src[..], &mut out, t).unwrap();
+        let zone = TimeZoneChoice::parse("Europe/Paris").unwrap();
+        let w = rewrite(&mut &src[..], &mut out, t, &zone).unwrap();
         (out, w)
     }
 
@@ -453,10 +869,234 @@ mod tests {
         // The new atom went into the existing udta, after ©swr.
         let find = |pat: &[u8]| out.windows(4).position(|w| w == pat).unwrap();
         assert!(find(b"\xa9xyz") > find(b"\xa9swr"));
+        let keys = keys_of(&out);
+        let keys_len = 8
+            + 33
+            + 16
+            + 8 * 2
+            + KEY_LOCATION.len()
+            + KEY_CREATION.len()
+            + 8
+            + keys.iter().map(|(_, v)| 24 + v.len()).sum::<usize>();
         assert_eq!(
             out.len(),
-            src.len() + 12 + "+48.8584+002.2945+35.200/".len()
+            src.len() + 12 + "+48.8584+002.2945+35.200/".len() + keys_len
         );
+    }
+
+    /// (name, value) of every Apple key in the file.
+    fn keys_of(buf: &[u8]) -> Vec<(String, String)> {
+        let moov = *top(buf).iter().find(|b| &b.kind == b"moov").unwrap();
+        let meta = *children(buf, moov.body, moov.end)
+            .iter()
+            .find(|b| &b.kind == b"meta")
+            .unwrap();
+        let k = KeyedMeta::parse(buf, meta).unwrap().unwrap();
+        (0..k.names.len())
+            .map(|i| (k.names[i].clone(), k.value(buf, i as u32 + 1).unwrap()))
+            .collect()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn apple_keys_with_the_local_offset() {
+        let (out, w) = rewrite_vec(&fixture("clip.mp4"), &tags());
+        assert!(w.changed && !w.incomplete, "{:?}", w.notes);
+        assert_eq!(
+            keys_of(&out),
+            pairs(&[
+                (KEY_LOCATION, "+48.8584+002.2945+35.200/"),
+                (KEY_CREATION, "2019-07-04T17:10:12+0200"),
+            ])
+        );
+        assert_eq!(
+            w.written_date.unwrap().to_rfc3339(),
+            "2019-07-04T17:10:12+02:00"
+        );
+    }
+
+    #[test]
+    fn keys_are_merged_and_never_duplicated() {
+        let date_only = Tags {
+            geo: None,
+            ..tags()
+        };
+        let (once, _) = rewrite_vec(&fixture("clip.mp4"), &date_only);
+        assert_eq!(
+            keys_of(&once),
+            pairs(&[(KEY_CREATION, "2019-07-04T17:10:12+0200")])
+        );
+        let (twice, w) = rewrite_vec(&once, &tags());
+        assert!(w.changed);
+        let (d, off) = w.existing_date.unwrap();
+        assert_eq!(d.to_string(), "2019-07-04 17:10:12", "read from the key");
+        assert_eq!(off.unwrap().local_minus_utc(), 7200);
+        assert_eq!(
+            keys_of(&twice),
+            pairs(&[
+                (KEY_CREATION, "2019-07-04T17:10:12+0200"),
+                (KEY_LOCATION, "+48.8584+002.2945+35.200/"),
+            ])
+        );
+        let over = Tags {
+            taken: Some(1600000000),
+            overwrite_dates: true,
+            ..tags()
+        };
+        let (thrice, _) = rewrite_vec(&twice, &over);
+        assert_eq!(
+            keys_of(&thrice),
+            pairs(&[
+                (KEY_CREATION, "2020-09-13T14:26:40+0200"),
+                (KEY_LOCATION, "+48.8584+002.2945+35.200/"),
+            ])
+        );
+        assert_eq!(chunk_bytes(&thrice), chunk_bytes(&fixture("clip.mp4")));
+    }
+
+    #[test]
+    fn a_shorter_replaced_value_leaves_free_space() {
+        let zone = TimeZoneChoice::parse("UTC").unwrap();
+        let first = Tags {
+            geo: None,
+            ..tags()
+        };
+        let mut once = Vec::new();
+        rewrite(&mut &fixture("clip.mp4")[..], &mut once, &first, &zone).unwrap();
+        // Make the stored value longer than any date we write (as fractional seconds do).
+        let at = once
+            .windows(24)
+            .position(|w| w == b"2019-07-04T15:10:12+0000")
+            .unwrap();
+        let mut long = once[..at].to_vec();
+        long.extend_from_slice(b"2019-07-04T15:10:12.123456789+0000");
+        long.extend_from_slice(&once[at + 24..]);
+        // Every atom around the value grows by 10: moov, meta, ilst, the item, its data atom.
+        let find = |kind: &[u8]| long[..at].windows(4).rposition(|w| w == kind).unwrap() - 4;
+        let data = find(b"data");
+        for p in [find(b"moov"), find(b"meta"), find(b"ilst"), data - 8, data] {
+            let size = u32::from_be_bytes(long[p..p + 4].try_into().unwrap()) + 10;
+            long[p..p + 4].copy_from_slice(&size.to_be_bytes());
+        }
+        let moov = *top(&long).iter().find(|b| &b.kind == b"moov").unwrap();
+        let mut m = long[moov.start..moov.end].to_vec();
+        let mb = children(&m, 0, m.len())[0];
+        shift_chunk_offsets(&mut m, mb, 0, 10).unwrap();
+        long.splice(moov.start..moov.end, m);
+        assert_eq!(chunk_bytes(&long), chunk_bytes(&once));
+        let over = Tags {
+            overwrite_dates: true,
+            ..first
+        };
+        let (out, w) = rewrite_vec(&long, &over);
+        assert!(w.changed, "{:?}", w.notes);
+        assert_eq!(out.len(), long.len(), "moov keeps its size");
+        assert_eq!(chunk_bytes(&out), chunk_bytes(&long));
+        assert_eq!(keys_of(&out)[0].1, "2019-07-04T17:10:12+0200");
+    }
+
+    /// clip.mp4 (moov before mdat) with `n` bytes of free space: a `free` atom right after
+    /// moov, or as moov's last child; chunk offsets shifted to match.
+    fn with_free(n: usize, inside: bool) -> Vec<u8> {
+        let src = fixture("clip.mp4");
+        let moov = *top(&src).iter().find(|b| &b.kind == b"moov").unwrap();
+        let mut m = src[moov.start..moov.end].to_vec();
+        let mb = children(&m, 0, m.len())[0];
+        shift_chunk_offsets(&mut m, mb, 0, n as u64).unwrap();
+        if inside {
+            m.extend_from_slice(&free_atom(n as u64).unwrap());
+            let len = m.len() as u64;
+            set_size(&mut m, 8, len).unwrap();
+        } else {
+            m.extend_from_slice(&free_atom(n as u64).unwrap());
+        }
+        let mut out = src[..moov.start].to_vec();
+        out.extend_from_slice(&m);
+        out.extend_from_slice(&src[moov.end..]);
+        assert_eq!(chunk_bytes(&out), chunk_bytes(&src));
+        out
+    }
+
+    fn mdat_at(buf: &[u8]) -> usize {
+        top(buf).iter().find(|b| &b.kind == b"mdat").unwrap().start
+    }
+
+    #[test]
+    fn free_space_takes_the_growth_and_media_stays_put() {
+        for inside in [false, true] {
+            let src = with_free(400, inside);
+            let (out, w) = rewrite_vec(&src, &tags());
+            assert!(w.changed, "{:?}", w.notes);
+            assert_eq!(out.len(), src.len(), "inside: {inside}");
+            assert_eq!(mdat_at(&out), mdat_at(&src));
+            assert!(
+                out[mdat_at(&src)..] == src[mdat_at(&src)..],
+                "media untouched"
+            );
+            assert_eq!(chunk_bytes(&out), chunk_bytes(&src));
+            assert_eq!(keys_of(&out).len(), 2);
+        }
+        // Too little room: moov grows, the chunk offsets follow, the free atom stays.
+        let src = with_free(16, false);
+        let (out, w) = rewrite_vec(&src, &tags());
+        assert!(w.changed);
+        assert!(mdat_at(&out) > mdat_at(&src));
+        assert_eq!(chunk_bytes(&out), chunk_bytes(&src));
+        assert!(top(&out)
+            .iter()
+            .any(|b| &b.kind == b"free" && b.end - b.start == 16));
+    }
+
+    #[test]
+    fn dates_before_1904_leave_the_movie_times() {
+        let old = Tags {
+            taken: Some(-2_100_000_000), // 1903-06-15
+            ..tags()
+        };
+        let src = fixture("clip.mp4");
+        let (out, w) = rewrite_vec(&src, &old);
+        assert!(w.incomplete && w.notes[0].contains("1904"), "{:?}", w.notes);
+        let moov = *top(&out).iter().find(|b| &b.kind == b"moov").unwrap();
+        let mvhd = children(&out, moov.body, moov.end)[0];
+        assert_eq!(time_fields(&out, mvhd).unwrap().0, 0, "mvhd left as it was");
+        // Paris kept local mean time (+00:09:21) until 1911.
+        assert!(keys_of(&out)[1].1.starts_with("1903-06-16T10:49:"));
+        // Far-future and far-past sidecar times never overflow.
+        for t in [i64::MIN, i64::MAX, -EPOCH_1904 - 1, u32::MAX as i64] {
+            let (_, w) = rewrite_vec(
+                &src,
+                &Tags {
+                    taken: Some(t),
+                    ..tags()
+                },
+            );
+            assert!(!w.notes.is_empty() || w.changed, "{t}");
+        }
+    }
+
+    #[test]
+    fn chunk_offsets_that_would_overflow_are_refused() {
+        let mut co64 = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        co64.extend_from_slice(&(u64::MAX - 3).to_be_bytes());
+        let stbl = atom(b"stbl", &atom(b"co64", &co64).unwrap()).unwrap();
+        let moov = atom(
+            b"moov",
+            &atom(
+                b"trak",
+                &atom(b"mdia", &atom(b"minf", &stbl).unwrap()).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut buf = moov.clone();
+        let b = children(&buf, 0, buf.len())[0];
+        assert!(shift_chunk_offsets(&mut buf, b, 0, 100).is_err());
+        assert!(shift_chunk_offsets(&mut buf, b, 0, 3).is_ok());
     }
 
     #[test]
@@ -469,9 +1109,10 @@ mod tests {
         let (twice, w) = rewrite_vec(&once, &later);
         assert!(!w.changed);
         assert_eq!(twice, once);
+        // The file's own date, from Apple's key (local time and offset).
         let (d, off) = w.existing_date.unwrap();
-        assert_eq!(d.and_utc().timestamp(), 1562253012);
-        assert_eq!(off.unwrap().local_minus_utc(), 0);
+        assert_eq!(d.and_utc().timestamp(), 1562253012 + 7200);
+        assert_eq!(off.unwrap().local_minus_utc(), 7200);
         let over = Tags {
             overwrite_dates: true,
             ..later
@@ -518,5 +1159,45 @@ mod tests {
             }),
             "+40.7484-073.9857-3.500/"
         );
+    }
+
+    #[test]
+    fn random_mutations_never_panic() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
+        let (written, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
+        for name in ["clip.mp4", "live.mov", "reserved.mp4", "written"] {
+            let src = if name == "written" {
+                written.clone()
+            } else {
+                fixture(name)
+            };
+            for _ in 0..300 {
+                let mut m = src.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % m.len();
+                    m[at] = match next() % 3 {
+                        0 => next() as u8,
+                        1 => m[at] ^ (1 << (next() % 8)),
+                        _ => [0, 1, 0xFF, 0x7F, 0x80][next() as usize % 5],
+                    };
+                }
+                let t = Tags {
+                    overwrite_dates: next() % 2 == 0,
+                    ..tags()
+                };
+                let mut out = Vec::new();
+                let w = rewrite(&mut &m[..], &mut out, &t, &zone).unwrap();
+                if !w.changed {
+                    assert!(out == m, "{name}: unchanged output differs");
+                }
+            }
+        }
     }
 }

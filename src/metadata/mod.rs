@@ -59,7 +59,7 @@ pub fn rewrite(
 ) -> std::io::Result<Written> {
     match kind {
         MediaKind::Jpeg => jpeg::rewrite(src, dst, tags, tz),
-        MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags),
+        MediaKind::IsoVideo => isobmff::rewrite(src, dst, tags, tz),
         MediaKind::Png => png::rewrite(src, dst, tags, tz),
         MediaKind::Webp => webp::rewrite(src, dst, tags, tz),
         MediaKind::Tiff => tiff::rewrite(src, dst, tags, tz),
@@ -73,7 +73,13 @@ pub fn rewrite(
 pub fn embeds_fully(kind: MediaKind) -> bool {
     matches!(
         kind,
-        MediaKind::Jpeg | MediaKind::Png | MediaKind::Webp | MediaKind::Tiff | MediaKind::IsoVideo
+        MediaKind::Jpeg
+            | MediaKind::Png
+            | MediaKind::Webp
+            | MediaKind::Tiff
+            | MediaKind::IsoVideo
+            | MediaKind::Heif
+            | MediaKind::Avif
     )
 }
 

@@ -27,3 +27,8 @@ fn sidecar_matcher_corpus() {
 fn writers_corpus() {
     replay("writers", gpbackup::fuzzing::writers);
 }
+
+#[test]
+fn heif_corpus() {
+    replay("heif", gpbackup::fuzzing::heif_writer);
+}

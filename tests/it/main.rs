@@ -8,6 +8,7 @@ mod cli;
 mod faults;
 mod formats;
 mod fuzz_regression;
+mod heif_video;
 mod library;
 mod matching;
 mod memory;
