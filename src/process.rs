@@ -221,6 +221,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, ProcessError> {
         dry_run: opts.dry_run,
         repeated_inputs: catalog.skipped_inputs.clone(),
         damaged_inputs: catalog.damaged.clone(),
+        entry_notes: catalog.entry_notes.clone(),
         ..Report::default()
     };
 
@@ -945,7 +946,7 @@ impl Ctx<'_> {
         let tags = Tags {
             taken: planned,
             geo: sidecar.and_then(|s| s.geo),
-            description: sidecar.and_then(|s| s.description.clone()),
+            description: sidecar.and_then(|s| s.embeddable_description()),
             overwrite_dates: self.opts.overwrite_dates
                 && planned_source == Some(DateSource::Sidecar),
         };
@@ -1136,8 +1137,21 @@ impl Ctx<'_> {
         let wanted = match self.opts.xmp {
             XmpMode::Never => false,
             XmpMode::Always => true,
-            XmpMode::Auto => !embeds || written.incomplete || favorite || !people.is_empty(),
+            XmpMode::Auto => {
+                !embeds
+                    || written.incomplete
+                    || favorite
+                    || !people.is_empty()
+                    || sidecar.is_some_and(|s| s.description_xmp_only())
+            }
         };
+        if sidecar.is_some_and(|s| s.description_xmp_only()) {
+            r.notes.push(if wanted {
+                "the description is too long for EXIF: it is in the XMP sidecar only".into()
+            } else {
+                "the description is too long for EXIF and --xmp never: it is not written".into()
+            });
+        }
         if !wanted {
             return None;
         }
@@ -1147,7 +1161,7 @@ impl Ctx<'_> {
         let data = XmpData {
             taken: local,
             geo: tags.geo,
-            description: tags.description.clone(),
+            description: sidecar.and_then(|s| s.description.clone()),
             rating: favorite.then_some(5),
             people,
         };

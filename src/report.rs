@@ -127,6 +127,10 @@ pub struct Report {
     pub repeated_inputs: Vec<PathBuf>,
     /// Truncated zips: read as far as they go.
     pub damaged_inputs: Vec<crate::source::Damaged>,
+    /// Entries read despite something odd about them: the same name twice in one zip, a
+    /// folder entry holding data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry_notes: Vec<crate::source::EntryNote>,
     /// Why the run stopped before the end (interrupted, disk full).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -259,6 +263,9 @@ impl Report {
                     None => String::new(),
                 }
             );
+        }
+        for n in &self.entry_notes {
+            let _ = writeln!(s, "note: {}: {}", n.source, n.note);
         }
         for m in self.failures().take(20) {
             let why = m.reason.as_deref().unwrap_or("unknown reason");

@@ -27,3 +27,8 @@ fn sidecar_matcher_corpus() {
 fn writers_corpus() {
     replay("writers", gpbackup::fuzzing::writers);
 }
+
+#[test]
+fn recover_scan_corpus() {
+    replay("recover_scan", gpbackup::fuzzing::recover_scan);
+}

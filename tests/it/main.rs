@@ -6,6 +6,7 @@ mod common;
 mod faults;
 mod formats;
 mod fuzz_regression;
+mod inputs;
 mod library;
 mod matching;
 mod memory;
