@@ -105,7 +105,7 @@ impl ProcessError {
 
 /// How an input entry is treated.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Class {
+pub(crate) enum Class {
     Json,
     /// A media file (its kind by extension; `None` for an unknown file among the photos).
     Media(Option<MediaKind>),
@@ -564,7 +564,7 @@ fn source_key(e: &Entry, crc32: Option<u32>) -> SourceKey {
 /// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
 /// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
 /// Takeout products' files) is ignored and listed.
-fn classify(entries: &[Entry]) -> Vec<Class> {
+pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
     let is_json = |e: &Entry| e.name().to_ascii_lowercase().ends_with(".json");
     let photo_dirs: HashSet<String> = entries
         .iter()

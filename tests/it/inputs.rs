@@ -12,17 +12,17 @@ const T1: i64 = 1562253012; // 2019-07-04 15:10:12 UTC = 17:10:12 in Paris
 const EIFFEL: (f64, f64, f64) = (48.8583701, 2.2944813, 35.2);
 
 /// One entry of a hand-written zip.
-struct Raw {
-    name: String,
-    data: Vec<u8>,
+pub(crate) struct Raw {
+    pub name: String,
+    pub data: Vec<u8>,
     /// Zip method number: 0 and 8 are stored and deflated; any other stores `data` as is
     /// under that number.
-    method: u16,
+    pub method: u16,
     /// General purpose flags besides the data-descriptor bit.
-    flags: u16,
+    pub flags: u16,
 }
 
-fn raw(name: impl Into<String>, data: Vec<u8>) -> Raw {
+pub(crate) fn raw(name: impl Into<String>, data: Vec<u8>) -> Raw {
     Raw {
         name: name.into(),
         data,
@@ -33,7 +33,7 @@ fn raw(name: impl Into<String>, data: Vec<u8>) -> Raw {
 
 /// Zip layout choices.
 #[derive(Clone, Copy, PartialEq)]
-enum Layout {
+pub(crate) enum Layout {
     /// Sizes and CRC in the local header.
     Plain,
     /// Streamed, as Takeout writes: general purpose bit 3, zero sizes in the local header, a
@@ -45,7 +45,7 @@ enum Layout {
 
 /// A zip written byte by byte, so that it can hold what the zip crate's writer refuses (the
 /// same name twice, any method number) and be laid out as a streaming writer does.
-fn raw_zip(entries: &[Raw], layout: Layout) -> Vec<u8> {
+pub(crate) fn raw_zip(entries: &[Raw], layout: Layout) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for e in entries {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod check;
 mod faults;
 mod formats;
 mod fuzz_regression;
