@@ -551,6 +551,40 @@ mod tests {
     }
 
     #[test]
+    fn the_central_directory_walk_agrees_with_the_zip_crate() {
+        use zip::write::SimpleFileOptions;
+        for zip64 in [false, true] {
+            let mut w = zip::ZipWriter::new(io::Cursor::new(b"prefix".to_vec()));
+            let opts = SimpleFileOptions::default().large_file(zip64);
+            for (name, data) in [("a/x.jpg", &b"abc"[..]), ("a/y.mp4", &[7u8; 5000][..])] {
+                w.start_file(name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+            w.add_directory("a/b/", opts).unwrap();
+            let bytes = w.finish().unwrap().into_inner();
+            let archive = zip::ZipArchive::new(io::Cursor::new(&bytes)).unwrap();
+            let walked = central_entries(
+                io::Cursor::new(&bytes),
+                archive.central_directory_start(),
+                archive.offset(),
+            )
+            .unwrap();
+            let meta = archive.metadata();
+            assert_eq!(walked.len(), meta.len());
+            for (i, w) in walked.iter().enumerate() {
+                let e = meta.entry(i).unwrap();
+                assert_eq!(w.name, e.name().unwrap(), "{zip64}");
+                assert_eq!(
+                    (w.size, w.compressed, w.crc32, w.header_start),
+                    (e.size(), e.compressed_size(), e.crc32(), e.header_start()),
+                    "{zip64} {}",
+                    w.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn cut_inside_a_header_or_garbage() {
         let zip = streamed_zip(&[("a.jpg", vec![1, 2, 3])]);
         let dir = tempfile::tempdir().unwrap();

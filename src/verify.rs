@@ -30,12 +30,17 @@ pub enum VerifyError {
     Threads(String),
     #[error("{0}")]
     Input(SourceError),
+    #[error("{0}: holds no photos or videos; expected a Google Takeout .zip or an extracted Takeout folder")]
+    NoMedia(PathBuf),
 }
 
 impl VerifyError {
     /// True when the folder or an input named is not one to verify (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, VerifyError::NotOutput(_) | VerifyError::Input(_))
+        matches!(
+            self,
+            VerifyError::NotOutput(_) | VerifyError::Input(_) | VerifyError::NoMedia(_)
+        )
     }
 }
 
@@ -578,6 +583,14 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
     let media: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| matches!(classes[*i], Class::Media(_)))
         .collect();
+    // An input without a single photo or video is not part of a Takeout's photos: checking
+    // nothing must not pass.
+    for (k, input) in catalog.inputs.iter().enumerate() {
+        let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
+        if !damaged && !media.iter().any(|&i| catalog.entries[i].input == k) {
+            return Err(VerifyError::NoMedia(input.path.clone()));
+        }
+    }
     let mut report = AgainstReport {
         library: root.to_path_buf(),
         inputs: catalog.inputs.iter().map(|i| i.path.clone()).collect(),
@@ -750,11 +763,15 @@ fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&String>) -> 
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned(),
-            _ => catalog
-                .describe(e)
-                .split_once(':')
-                .map(|(_, rest)| rest.to_string())
-                .unwrap_or_else(|| e.path.clone()),
+            // The path in the zip, with "(entry k of n with this name)" for same-name entries.
+            _ => {
+                let described = catalog.describe(e);
+                let prefix = format!("{}:", catalog.inputs[e.input].path.display());
+                described
+                    .strip_prefix(&prefix)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.path.clone())
+            }
         },
         size: e.size,
         why,

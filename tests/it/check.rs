@@ -336,3 +336,48 @@ fn the_report_refuses_an_input() {
     assert!(stderr(&o).contains("one of the inputs"), "{}", stderr(&o));
     assert_eq!(snapshot(&zips), before);
 }
+
+#[test]
+fn an_input_without_photos_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lib) = library(dir.path());
+    let mut t = Takeout::new(1);
+    t.add(0, "Takeout/Google Drive/notes.txt", b"hello".to_vec());
+    let zip = t.write(&dir.path().join("drive"));
+    let (o, _) = check(&lib, &zip, false, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no photos or videos"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn same_name_entries_are_each_accounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let name = format!("{YEAR}/IMG_0001.jpg");
+    let entries = vec![
+        raw(&name, jpeg_variant(&plain, "first")),
+        raw(&name, jpeg_variant(&plain, "second")),
+    ];
+    let zip = dir.path().join("odd: name.zip");
+    std::fs::write(&zip, raw_zip(&entries, Layout::Plain)).unwrap();
+    let lib = dir.path().join("photos");
+    let (o, _) = process(std::slice::from_ref(&zip), &lib, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, err, r) = both(&lib, std::slice::from_ref(&zip), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(r["in_library"], 2);
+    // The second one deleted: named as the second entry of that name.
+    std::fs::remove_file(lib.join("IMG_0001 (2).jpg")).unwrap();
+    let (code, err, r) = both(&lib, &[zip], &[]);
+    assert_eq!(code, Some(3), "{err}");
+    let missing = listed(&r, "not_in_library");
+    assert_eq!(
+        missing[0].0,
+        format!("{name} (entry 2 of 2 with this name)"),
+        "{missing:?}"
+    );
+}
