@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: on one generated Takeout, time `unzip -q` of all zips (the near-limit reference:
 # read + inflate + write, no metadata work), a cold `gpbackup process`, an unchanged re-run,
-# and `gpbackup verify`; report wall time, input MB/s, files/s, peak RSS and the ratio to unzip.
+# `gpbackup verify` and `gpbackup verify --against` (fast mode); report wall time, input MB/s, files/s, peak RSS and the ratio to unzip.
 #
 #   bash benches/run.sh                      # ~2 GB, ~10,000 media
 #   BENCH_MEDIA=100000 BENCH_TINY=1 bash benches/run.sh   # 100,000 tiny media (memory)
@@ -60,6 +60,7 @@ rm -rf "$dir/unzipped"
 results+=("$(run cold "$bin" process -q $jobs "${zips[@]}" -o "$dir/out")")
 results+=("$(run rerun "$bin" process -q $jobs "${zips[@]}" -o "$dir/out")")
 results+=("$(run verify "$bin" verify -q $jobs "$dir/out")")
+results+=("$(run against "$bin" verify -q $jobs "$dir/out" --against "${zips[@]}")")
 
 nproc_=$(nproc)
 echo "Takeout: ${#zips[@]} zips, $((in_bytes / 1048576)) MB, $entries media entries; $nproc_ cores; $(date -u +%F)"

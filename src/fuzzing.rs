@@ -121,3 +121,27 @@ pub fn heif_writer(data: &[u8]) {
         "heif: changed output without a date"
     );
 }
+
+/// Walking the local headers of a damaged zip (`recover::scan`): any bytes end the walk (no
+/// endless loop, no overflow), every entry found lies inside the file, in file order, and
+/// reading one never panics.
+pub fn recover_scan(data: &[u8]) {
+    use std::io::{Cursor, Read};
+    let len = data.len() as u64;
+    let found = crate::recover::scan_reader(Cursor::new(data), len).expect("memory reads");
+    assert!(
+        found.entries.len() as u64 <= len / 30,
+        "more entries than headers fit"
+    );
+    let mut last_end = 0u64;
+    for e in &found.entries {
+        let end = e.data_start.checked_add(e.compressed).expect("no overflow");
+        assert!(end <= len, "entry {} ends past the file", e.name);
+        assert!(e.data_start >= last_end + 30, "entries overlap or go back");
+        last_end = end;
+        if let Ok(r) = crate::recover::open_in(Cursor::new(data), e) {
+            let mut sink = Vec::new();
+            let _ = r.take(1 << 20).read_to_end(&mut sink);
+        }
+    }
+}

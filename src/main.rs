@@ -63,10 +63,13 @@ enum Command {
 
 const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
-  0  every file is as it was written, and nothing else is there
+  0  every file is as it was written, and nothing else is there; with --against: every
+     photo and video of the inputs is in the library (left out on purpose only: the trash,
+     --edited; with --strict those fail too)
   1  the check could not be done
-  2  usage error: the folder is not a gpbackup output folder
-  3  files are missing, changed, or unknown to the manifest";
+  2  usage error: the folder is not a gpbackup output folder, or an input is not a Takeout
+  3  files are missing, changed, unknown to the manifest, or named outside the folder; with
+     --against: some photos or videos of the inputs are not in the library (listed)";
 
 #[derive(clap::Args)]
 struct VerifyArgs {
@@ -81,6 +84,24 @@ struct VerifyArgs {
     /// Print only problems: no progress bar, no summary line.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Check instead that the library holds every photo and video of these Takeout zips or
+    /// folders (all parts, in any grouping; they are only read): "can I delete my Takeout?"
+    #[arg(long, value_name = "INPUT", num_args = 1.., required = false)]
+    against: Vec<PathBuf>,
+
+    /// With --against: read every entry and compare its content hash (as slow as a run);
+    /// by default entries are matched by name, size and CRC-32 from the zips' directories.
+    #[arg(long, requires = "against")]
+    full: bool,
+
+    /// With --against: photos left out on purpose (the trash, --edited) fail the check too.
+    #[arg(long, requires = "against")]
+    strict: bool,
+
+    /// With --against: write the full result as JSON to FILE.
+    #[arg(long, value_name = "FILE", requires = "against")]
+    report: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +268,9 @@ fn print_per_file(report: &Report) {
 
 fn run_verify(args: VerifyArgs) -> ExitCode {
     let progress = !args.quiet && std::io::stderr().is_terminal();
+    if !args.against.is_empty() {
+        return run_verify_against(args, progress);
+    }
     match gpbackup::verify::run(&args.dir, args.jobs.map(usize::from), progress) {
         Ok(report) => {
             let summary = report.summary();
@@ -258,6 +282,35 @@ fn run_verify(args: VerifyArgs) -> ExitCode {
                 eprint!("{summary}");
             }
             ExitCode::from(if report.all_ok() { 0 } else { 3 })
+        }
+        Err(e) => {
+            eprintln!("gpbackup: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+fn run_verify_against(args: VerifyArgs, progress: bool) -> ExitCode {
+    let opts = gpbackup::verify::AgainstOptions {
+        inputs: &args.against,
+        full: args.full,
+        jobs: args.jobs.map(usize::from),
+        progress,
+    };
+    match gpbackup::verify::against(&args.dir, &opts) {
+        Ok(report) => {
+            let library = gpbackup::verify::display_home(&args.dir);
+            let summary = report.summary(&library, args.strict);
+            if !(args.quiet && report.passes(args.strict)) {
+                eprint!("{summary}");
+            }
+            if let Some(path) = &args.report {
+                if let Err(e) = gpbackup::verify::write_report(&report, path, &args.against) {
+                    eprintln!("gpbackup: --report {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+            ExitCode::from(if report.passes(args.strict) { 0 } else { 3 })
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");

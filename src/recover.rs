@@ -15,8 +15,54 @@ use flate2::bufread::DeflateDecoder;
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
 const FLAG_DESCRIPTOR: u16 = 0x0008;
+/// General purpose bit 0: the entry is encrypted.
+pub const FLAG_ENCRYPTED: u16 = 0x0001;
 pub const STORED: u16 = 0;
 pub const DEFLATED: u16 = 8;
+/// The method number of WinZip's AES encryption (the real method is in its extra field).
+pub const AES: u16 = 99;
+
+/// What an entry gpbackup cannot read is, in words ("bzip2-compressed", "encrypted (AES)"),
+/// from its zip method number and its encryption flag; `None` for a readable entry.
+pub fn unsupported(method: u16, encrypted: bool) -> Option<String> {
+    if method == AES {
+        return Some("encrypted (AES)".into());
+    }
+    if encrypted {
+        return Some("encrypted (zip password)".into());
+    }
+    let what = match method {
+        STORED | DEFLATED => return None,
+        1 => "compressed with the legacy Shrink method",
+        2..=5 => "compressed with the legacy Reduce method",
+        6 => "compressed with the legacy Implode method",
+        9 => "Deflate64-compressed",
+        10 => "compressed with the legacy PKWARE DCL Implode method",
+        12 => "bzip2-compressed",
+        14 => "LZMA-compressed",
+        18 => "IBM TERSE-compressed",
+        19 => "IBM LZ77-compressed",
+        93 => "zstd-compressed",
+        94 => "MP3-compressed",
+        95 => "xz-compressed",
+        96 => "compressed with WinZip's JPEG method",
+        97 => "WavPack-compressed",
+        98 => "PPMd-compressed",
+        m => return Some(format!("compressed with unknown method {m}")),
+    };
+    Some(what.into())
+}
+
+/// The error for an entry that cannot be read (see [`unsupported`]).
+pub fn unsupported_error(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "{what}: gpbackup reads stored and deflate-compressed entries only; extract this \
+             zip with a tool that reads it (7-Zip) and give gpbackup the folder"
+        ),
+    )
+}
 
 /// An entry found by its local header, complete in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +74,8 @@ pub struct RawEntry {
     pub compressed: u64,
     pub size: u64,
     pub crc32: u32,
+    /// General purpose bit 0 (traditional zip encryption) was set.
+    pub encrypted: bool,
 }
 
 /// What a walk over a damaged zip found.
@@ -65,13 +113,21 @@ pub fn looks_like_zip(path: &Path) -> bool {
 /// Walks the local headers of the zip at `path` from its start.
 pub fn scan(path: &Path) -> io::Result<Recovered> {
     let len = std::fs::metadata(path)?.len();
-    let mut f = BufReader::with_capacity(256 * 1024, File::open(path)?);
+    scan_reader(BufReader::with_capacity(256 * 1024, File::open(path)?), len)
+}
+
+/// Walks the local headers of a zip of `len` bytes read from `f`, from its start.
+///
+/// Every size comes from the input, so every sum is checked: a header whose sizes point past
+/// the end of the file (or overflow) ends the walk, and each step moves strictly forward, so
+/// the walk ends after at most `len / 30` entries whatever the bytes say.
+pub fn scan_reader<R: BufRead + Seek>(mut f: R, len: u64) -> io::Result<Recovered> {
     let mut out = Recovered::default();
     let mut pos = 0u64;
     loop {
         f.seek(SeekFrom::Start(pos))?;
         let mut head = [0u8; 30];
-        if pos + 30 > len || f.read_exact(&mut head).is_err() {
+        if pos.checked_add(30).is_none_or(|e| e > len) || f.read_exact(&mut head).is_err() {
             out.stopped = "the file ends inside an entry header".into();
             break;
         }
@@ -100,8 +156,9 @@ pub fn scan(path: &Path) -> io::Result<Recovered> {
                 compressed = c;
             }
         }
+        // pos + 30 <= len was checked, and a header is at most 30 + 2 * 65535 bytes.
         let data_start = pos + 30 + (name_len + extra_len) as u64;
-        let mut end = data_start + compressed;
+        let end;
         if flags & FLAG_DESCRIPTOR != 0 {
             if method != DEFLATED {
                 out.lost = Some(name);
@@ -127,8 +184,9 @@ pub fn scan(path: &Path) -> io::Result<Recovered> {
             compressed = dec.total_in();
             size = dec.total_out();
             let actual_crc = hasher.finalize();
-            end = data_start + compressed;
-            f.seek(SeekFrom::Start(end))?;
+            // What was inflated was read from the file: it ends inside it.
+            let data_end = data_start.saturating_add(compressed);
+            f.seek(SeekFrom::Start(data_end))?;
             let wide = zip64.is_some();
             let mut desc = [0u8; 24];
             let n = if wide { 24 } else { 16 };
@@ -150,13 +208,18 @@ pub fn scan(path: &Path) -> io::Result<Recovered> {
                 out.stopped = "an entry with a bad checksum".into();
                 break;
             }
-            end += desc_len as u64;
-        } else if end > len {
-            out.lost = Some(name);
-            out.stopped = "the file ends inside an entry".into();
-            break;
+            end = data_end.saturating_add(desc_len);
+        } else {
+            match data_start.checked_add(compressed) {
+                Some(e) if e <= len => end = e,
+                _ => {
+                    out.lost = Some(name);
+                    out.stopped = "the file ends inside an entry".into();
+                    break;
+                }
+            }
         }
-        if !name.ends_with('/') {
+        if !name.ends_with('/') || size > 0 {
             out.entries.push(RawEntry {
                 name,
                 method,
@@ -164,13 +227,94 @@ pub fn scan(path: &Path) -> io::Result<Recovered> {
                 compressed,
                 size,
                 crc32: crc,
+                encrypted: flags & FLAG_ENCRYPTED != 0,
             });
         }
-        pos = if flags & FLAG_DESCRIPTOR != 0 {
-            end
-        } else {
-            data_start + compressed
-        };
+        // Never backwards, never in place: the walk always ends.
+        if end <= pos {
+            out.stopped = "an entry header that points backwards".into();
+            break;
+        }
+        pos = end;
+    }
+    Ok(out)
+}
+
+const CENTRAL_HEADER: u32 = 0x0201_4b50;
+
+/// One record of a zip's central directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CentralEntry {
+    pub name: String,
+    pub method: u16,
+    pub encrypted: bool,
+    pub crc32: u32,
+    pub compressed: u64,
+    pub size: u64,
+    /// Where its local header is, from the start of the file.
+    pub header_start: u64,
+    pub symlink: bool,
+}
+
+/// Every record of the central directory that starts at `start` (the zip crate's
+/// `central_directory_start`), in order, duplicates included (the zip crate keys entries by
+/// name and keeps one of each). `offset` is added to each local header position (data
+/// prepended to the zip). Stops at the first record that is not a central header.
+pub fn central_entries<R: BufRead + Seek>(
+    mut f: R,
+    start: u64,
+    offset: u64,
+) -> io::Result<Vec<CentralEntry>> {
+    f.seek(SeekFrom::Start(start))?;
+    let mut out = Vec::new();
+    loop {
+        let mut head = [0u8; 46];
+        if f.read_exact(&mut head).is_err() || u32_at(&head, 0) != CENTRAL_HEADER {
+            break;
+        }
+        let made_by_unix = head[5] == 3;
+        let flags = u16_at(&head, 8);
+        let method = u16_at(&head, 10);
+        let crc32 = u32_at(&head, 16);
+        let mut compressed = u32_at(&head, 20) as u64;
+        let mut size = u32_at(&head, 24) as u64;
+        let name_len = u16_at(&head, 28) as usize;
+        let extra_len = u16_at(&head, 30) as usize;
+        let comment_len = u16_at(&head, 32) as usize;
+        let external = u32_at(&head, 38);
+        let mut header = u32_at(&head, 42) as u64;
+        let mut rest = vec![0u8; name_len + extra_len];
+        f.read_exact(&mut rest)?;
+        f.seek_relative(comment_len as i64)?;
+        // The zip64 field holds, in this order, only the values whose 32-bit field is full.
+        let mut extra = &rest[name_len..];
+        while extra.len() >= 4 {
+            let (id, len) = (u16_at(extra, 0), u16_at(extra, 2) as usize);
+            let body = &extra[4..(4 + len).min(extra.len())];
+            if id == 0x0001 {
+                let mut at = 0;
+                let mut take = |v: &mut u64| {
+                    if *v == 0xFFFF_FFFF && at + 8 <= body.len() {
+                        *v = u64_at(body, at);
+                        at += 8;
+                    }
+                };
+                take(&mut size);
+                take(&mut compressed);
+                take(&mut header);
+            }
+            extra = &extra[(4 + len).min(extra.len())..];
+        }
+        out.push(CentralEntry {
+            name: String::from_utf8_lossy(&rest[..name_len]).into_owned(),
+            method,
+            encrypted: flags & FLAG_ENCRYPTED != 0,
+            crc32,
+            compressed,
+            size,
+            header_start: header.saturating_add(offset),
+            symlink: made_by_unix && (external >> 16) & 0o170000 == 0o120000,
+        });
     }
     Ok(out)
 }
@@ -208,27 +352,32 @@ pub fn open_at<'f, R: BufRead + Seek>(
     let skip = u16_at(&head, 26) as i64 + u16_at(&head, 28) as i64;
     file.seek_relative(skip)?;
     let raw = file.take(compressed);
+    let encrypted = u16_at(&head, 6) & FLAG_ENCRYPTED != 0;
+    if let Some(what) = unsupported(method, encrypted) {
+        return Err(unsupported_error(&what));
+    }
     match method {
-        STORED => Ok(Box::new(raw)),
         DEFLATED => Ok(Box::new(DeflateDecoder::new(raw))),
-        m => Err(io::Error::other(format!(
-            "compression method {m} is not supported (or the entry is encrypted)"
-        ))),
+        _ => Ok(Box::new(raw)),
     }
 }
 
 /// The bytes of a recovered entry (decompressed; size and CRC are checked by the caller's
 /// reader, see `source`).
 pub fn open(path: &Path, e: &RawEntry) -> io::Result<Box<dyn Read>> {
-    let mut f = File::open(path)?;
+    open_in(File::open(path)?, e)
+}
+
+/// [`open`] over any reader of the whole zip.
+pub fn open_in<'r, R: Read + Seek + 'r>(mut f: R, e: &RawEntry) -> io::Result<Box<dyn Read + 'r>> {
+    if let Some(what) = unsupported(e.method, e.encrypted) {
+        return Err(unsupported_error(&what));
+    }
     f.seek(SeekFrom::Start(e.data_start))?;
     let raw = BufReader::with_capacity(256 * 1024, f.take(e.compressed));
     match e.method {
-        STORED => Ok(Box::new(raw)),
         DEFLATED => Ok(Box::new(DeflateDecoder::new(raw))),
-        m => Err(io::Error::other(format!(
-            "compression method {m} is not supported"
-        ))),
+        _ => Ok(Box::new(raw)),
     }
 }
 
@@ -295,6 +444,144 @@ mod tests {
         assert_eq!(read_all(&path, &r.entries[1]), b);
         assert_eq!(r.entries[0].crc32, crc32fast::hash(&a));
         assert!(looks_like_zip(&path));
+    }
+
+    /// A local header (no descriptor) with zip64 sizes `(size, compressed)` and `data`.
+    fn zip64_header(name: &str, method: u16, size: u64, compressed: u64, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&LOCAL_HEADER.to_le_bytes());
+        out.extend_from_slice(&[45, 0, 0, 0]); // version, flags
+        out.extend_from_slice(&method.to_le_bytes());
+        out.extend_from_slice(&[0; 8]); // time, date, crc
+        out.extend_from_slice(&[0xFF; 8]); // sizes: in the zip64 field
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&compressed.to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn scan_bytes(b: &[u8]) -> Recovered {
+        scan_reader(io::Cursor::new(b), b.len() as u64).unwrap()
+    }
+
+    #[test]
+    fn a_zip64_size_that_wraps_around_ends_the_walk() {
+        // A stored entry, then one whose zip64 compressed size makes `data_start + size`
+        // wrap to 0 (the start of the file): before, the walk went back to the first entry
+        // and round again, forever, collecting entries (or overflowed in a debug build).
+        let mut zip = zip64_header("a.jpg", STORED, 3, 3, b"abc");
+        let second_data_start = (zip.len() + 30 + "b.jpg".len() + 20) as u64;
+        zip.extend(zip64_header(
+            "b.jpg",
+            STORED,
+            1,
+            0u64.wrapping_sub(second_data_start),
+            b"x",
+        ));
+        let r = scan_bytes(&zip);
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.entries[0].name, "a.jpg");
+        assert_eq!(r.lost.as_deref(), Some("b.jpg"));
+        assert_eq!(r.stopped, "the file ends inside an entry");
+        // The largest size, and one that lands back inside the first entry.
+        for compressed in [u64::MAX, u64::MAX - second_data_start - 10] {
+            let mut zip = zip64_header("a.jpg", STORED, 3, 3, b"abc");
+            zip.extend(zip64_header("b.jpg", STORED, 1, compressed, b"x"));
+            let r = scan_bytes(&zip);
+            assert_eq!(r.entries.len(), 1, "{compressed}");
+            assert_eq!(r.lost.as_deref(), Some("b.jpg"));
+        }
+    }
+
+    #[test]
+    fn every_step_moves_forward() {
+        // Many empty entries: each is a header and nothing else; the walk ends at the end.
+        let mut zip = Vec::new();
+        for i in 0..100 {
+            zip.extend(zip64_header(&format!("{i}.jpg"), STORED, 0, 0, b""));
+        }
+        let r = scan_bytes(&zip);
+        assert_eq!(r.entries.len(), 100);
+        assert_eq!(r.stopped, "the file ends inside an entry header");
+        let starts: Vec<u64> = r.entries.iter().map(|e| e.data_start).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn unsupported_entries_are_named_by_what_they_are() {
+        assert_eq!(unsupported(12, false).as_deref(), Some("bzip2-compressed"));
+        assert_eq!(unsupported(93, false).as_deref(), Some("zstd-compressed"));
+        assert_eq!(unsupported(14, false).as_deref(), Some("LZMA-compressed"));
+        assert_eq!(unsupported(AES, true).as_deref(), Some("encrypted (AES)"));
+        assert_eq!(
+            unsupported(DEFLATED, true).as_deref(),
+            Some("encrypted (zip password)")
+        );
+        assert_eq!(
+            unsupported(65535, false).as_deref(),
+            Some("compressed with unknown method 65535")
+        );
+        assert_eq!(unsupported(STORED, false), None);
+        assert_eq!(unsupported(DEFLATED, false), None);
+        // A recovered bzip2 entry says so when it is opened.
+        let zip = zip64_header("a.jpg", 12, 3, 3, b"abc");
+        let r = scan_bytes(&zip);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, &zip).unwrap();
+        let err = open(&path, &r.entries[0]).err().unwrap().to_string();
+        assert!(err.starts_with("bzip2-compressed: "), "{err}");
+        let mut f = BufReader::new(File::open(&path).unwrap());
+        let err = open_at(&mut f, 0, 3, 12).err().unwrap().to_string();
+        assert!(err.starts_with("bzip2-compressed: "), "{err}");
+    }
+
+    #[test]
+    fn a_folder_entry_with_data_is_kept() {
+        let mut zip = zip64_header("dir/", STORED, 0, 0, b"");
+        zip.extend(zip64_header("X.jpg/", STORED, 3, 3, b"abc"));
+        let r = scan_bytes(&zip);
+        let names: Vec<&str> = r.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["X.jpg/"]);
+    }
+
+    #[test]
+    fn the_central_directory_walk_agrees_with_the_zip_crate() {
+        use zip::write::SimpleFileOptions;
+        for zip64 in [false, true] {
+            let mut w = zip::ZipWriter::new(io::Cursor::new(b"prefix".to_vec()));
+            let opts = SimpleFileOptions::default().large_file(zip64);
+            for (name, data) in [("a/x.jpg", &b"abc"[..]), ("a/y.mp4", &[7u8; 5000][..])] {
+                w.start_file(name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+            w.add_directory("a/b/", opts).unwrap();
+            let bytes = w.finish().unwrap().into_inner();
+            let archive = zip::ZipArchive::new(io::Cursor::new(&bytes)).unwrap();
+            let walked = central_entries(
+                io::Cursor::new(&bytes),
+                archive.central_directory_start(),
+                archive.offset(),
+            )
+            .unwrap();
+            let meta = archive.metadata();
+            assert_eq!(walked.len(), meta.len());
+            for (i, w) in walked.iter().enumerate() {
+                let e = meta.entry(i).unwrap();
+                assert_eq!(w.name, e.name().unwrap(), "{zip64}");
+                assert_eq!(
+                    (w.size, w.compressed, w.crc32, w.header_start),
+                    (e.size(), e.compressed_size(), e.crc32(), e.header_start()),
+                    "{zip64} {}",
+                    w.name
+                );
+            }
+        }
     }
 
     #[test]

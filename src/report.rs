@@ -222,6 +222,10 @@ pub struct Report {
     /// Parts of an export that were not given although later parts were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_parts: Vec<crate::parts::MissingParts>,
+    /// Entries read despite something odd about them: the same name twice in one zip, a
+    /// folder entry holding data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry_notes: Vec<crate::source::EntryNote>,
     /// Why the run stopped before the end (interrupted, disk full).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<StopReason>,
@@ -429,6 +433,9 @@ impl Report {
                     None => String::new(),
                 }
             );
+        }
+        for n in &self.entry_notes {
+            let _ = writeln!(s, "note: {}: {}", n.source, n.note);
         }
     }
 

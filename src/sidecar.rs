@@ -55,14 +55,172 @@ pub enum JsonFile {
 const MIN_TS: i64 = -4_575_744_000;
 const MAX_TS: i64 = 7_258_118_400;
 
+/// Longest description embedded into a file's own metadata, in bytes. EXIF's
+/// ImageDescription counts its bytes in a u32, but in a JPEG the whole EXIF block lives in one
+/// APP1 segment of at most 65,533 bytes, which also holds the date, GPS and the camera's own
+/// tags: a description that takes most of it cannot be written without losing those. A longer
+/// description goes to the XMP sidecar only (XMP has no such limit), and the date and place
+/// are still embedded.
+pub const MAX_EMBEDDED_DESCRIPTION: usize = 60_000;
+
+impl Sidecar {
+    /// The description to embed into the file itself: `None` when there is none or it is too
+    /// long for EXIF (see [`MAX_EMBEDDED_DESCRIPTION`]; it then goes to XMP only).
+    pub fn embeddable_description(&self) -> Option<String> {
+        self.description
+            .clone()
+            .filter(|d| d.len() <= MAX_EMBEDDED_DESCRIPTION)
+    }
+
+    /// True when the description is too long to embed (it needs the XMP sidecar).
+    pub fn description_xmp_only(&self) -> bool {
+        self.description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_EMBEDDED_DESCRIPTION)
+    }
+}
+
 /// Parses one JSON file. Errors are human-readable reasons ("not valid JSON: …").
+///
+/// A `\u` escape of a lone UTF-16 surrogate (`"\ud83d"` without its pair: a cut emoji) is
+/// valid JSON syntax but no character, and serde_json refuses the whole file for it. Such a file
+/// is parsed again with each bad escape replaced by a marker character, and every string
+/// holding a marker is dropped (named in `problems`): a bad escape costs that string only.
 pub fn parse(bytes: &[u8]) -> Result<JsonFile, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let mut problems = Vec::new();
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => match lenient(text) {
+            Some((mut v, marker)) => {
+                drop_marked(&mut v, marker, "", &mut problems);
+                v
+            }
+            None => return Err(format!("not valid JSON: {e}")),
+        },
+    };
     let Value::Object(obj) = value else {
         return Ok(JsonFile::Other);
     };
+    let result = parse_object(obj);
+    Ok(match result {
+        JsonFile::Media(mut s) => {
+            problems.append(&mut s.problems);
+            s.problems = problems;
+            JsonFile::Media(s)
+        }
+        other => other,
+    })
+}
+
+/// Characters that stand in for a bad escape: Unicode noncharacters (never in real text).
+/// The one chosen appears nowhere in the file, raw or escaped, so every one found after
+/// parsing is a replaced escape.
+const MARKERS: std::ops::RangeInclusive<u32> = 0xFDD0..=0xFDEF;
+
+/// `text` parsed with every escape of a lone surrogate replaced by a marker, and the marker;
+/// `None` when it still does not parse (or holds every marker already).
+fn lenient(text: &str) -> Option<(Value, char)> {
+    let lower = text.to_ascii_lowercase();
+    let marker = MARKERS
+        .filter_map(char::from_u32)
+        .find(|m| !text.contains(*m) && !lower.contains(&format!("\\u{:04x}", *m as u32)))?;
+    let fixed = replace_lone_surrogates(text, marker)?;
+    Some((serde_json::from_str(&fixed).ok()?, marker))
+}
+
+/// Rewrites `\uD800`–`\uDFFF` escapes that are not a high-low pair as `\uXXXX` of `marker`;
+/// `None` when there are none (the error was something else).
+fn replace_lone_surrogates(text: &str, marker: char) -> Option<String> {
+    let b = text.as_bytes();
+    let hex = |at: usize| -> Option<u32> {
+        let h = text.get(at..at + 4)?;
+        h.bytes()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(h, 16).ok())?
+    };
+    // `\uXXXX` at `at` (the backslash), its value.
+    let escape_at = |at: usize| -> Option<u32> {
+        (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut replaced = false;
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                in_string = !in_string;
+                i += 1;
+            }
+            b'\\' if in_string => {
+                let Some(v) = escape_at(i) else {
+                    i += 2; // any other escape: two bytes
+                    continue;
+                };
+                let high = (0xD800..0xDC00).contains(&v);
+                let low = (0xDC00..0xE000).contains(&v);
+                let paired =
+                    high && escape_at(i + 6).is_some_and(|w| (0xDC00..0xE000).contains(&w));
+                if paired {
+                    i += 12;
+                } else if high || low {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(&format!("\\u{:04x}", marker as u32));
+                    i += 6;
+                    copied = i;
+                    replaced = true;
+                } else {
+                    i += 6;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    replaced.then_some(out)
+}
+
+/// Replaces every string holding the marker with `null` (object keys holding it: the entry
+/// is removed), naming each in `problems`.
+fn drop_marked(v: &mut Value, marker: char, at: &str, problems: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.contains(marker) => {
+            problems.push(format!(
+                "{} holds an invalid \\u escape (half of an emoji?): that text is left out",
+                if at.is_empty() { "a value" } else { at }
+            ));
+            *v = Value::Null;
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                drop_marked(item, marker, &format!("{at}[{i}]"), problems);
+            }
+        }
+        Value::Object(map) => {
+            let bad: Vec<String> = map.keys().filter(|k| k.contains(marker)).cloned().collect();
+            for k in bad {
+                map.remove(&k);
+                problems.push(
+                    "a field name holds an invalid \\u escape: that field is left out".into(),
+                );
+            }
+            for (k, item) in map.iter_mut() {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                drop_marked(item, marker, &path, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn parse_object(obj: Map<String, Value>) -> JsonFile {
     let looks_like_media = [
         "photoTakenTime",
         "creationTime",
@@ -73,14 +231,14 @@ pub fn parse(bytes: &[u8]) -> Result<JsonFile, String> {
     .iter()
     .any(|k| obj.contains_key(*k));
     if looks_like_media {
-        return Ok(JsonFile::Media(media_sidecar(&obj)));
+        return JsonFile::Media(media_sidecar(&obj));
     }
     match obj.get("title") {
-        Some(Value::String(title)) => Ok(JsonFile::Album(AlbumInfo {
+        Some(Value::String(title)) => JsonFile::Album(AlbumInfo {
             title: title.clone(),
             description: non_empty_string(obj.get("description")),
-        })),
-        _ => Ok(JsonFile::Other),
+        }),
+        _ => JsonFile::Other,
     }
 }
 
@@ -249,6 +407,62 @@ mod tests {
         );
         assert_eq!(parse(b"[1,2]").unwrap(), JsonFile::Other);
         assert_eq!(parse(br#"{"subscriptions":[]}"#).unwrap(), JsonFile::Other);
+    }
+
+    #[test]
+    fn a_lone_surrogate_escape_costs_that_string_only() {
+        // serde_json alone refuses the whole file (all of its metadata was lost).
+        let json = r#"{"title":"IMG_1.jpg","description":"sunset \ud83d over the sea",
+            "photoTakenTime":{"timestamp":"1562253012"},
+            "geoData":{"latitude":48.85,"longitude":2.29},
+            "people":[{"name":"Al\udc00ice"},{"name":"Bob \ud83d\ude00"}]}"#;
+        assert!(serde_json::from_str::<Value>(json).is_err());
+        let s = media(json);
+        assert_eq!(s.title.as_deref(), Some("IMG_1.jpg"));
+        assert_eq!(s.description, None);
+        assert_eq!(s.taken, Some(1562253012));
+        assert_eq!(s.geo.map(|g| g.lat), Some(48.85));
+        // A valid pair is kept; the broken name is left out.
+        assert_eq!(s.people, vec!["Bob \u{1F600}".to_string()]);
+        assert_eq!(s.problems.len(), 2, "{:?}", s.problems);
+        assert!(
+            s.problems[0].starts_with("description holds an invalid"),
+            "{:?}",
+            s.problems
+        );
+        assert!(
+            s.problems[1].starts_with("people[0].name holds"),
+            "{:?}",
+            s.problems
+        );
+        // An escaped backslash before `u` is not an escape; other errors stay errors.
+        let s = media(r#"{"photoTakenTime":{"timestamp":"5"},"description":"C:\\ud83d"}"#);
+        assert_eq!(s.description.as_deref(), Some("C:\\ud83d"));
+        assert!(s.problems.is_empty());
+        assert!(parse(br#"{"description":"\ud83d", "#)
+            .unwrap_err()
+            .contains("not valid JSON"));
+        // The marker is chosen from characters the file does not hold.
+        let s = media("{\"photoTakenTime\":{\"timestamp\":\"5\"},\"title\":\"\u{FDD0}\\ufdd1\",\"description\":\"x\\udc00\"}");
+        assert_eq!(s.title.as_deref(), Some("\u{FDD0}\u{FDD1}"));
+        assert_eq!(s.description, None);
+    }
+
+    #[test]
+    fn an_over_long_description_is_for_xmp_only() {
+        let long = "a".repeat(MAX_EMBEDDED_DESCRIPTION + 1);
+        let s = media(&format!(
+            r#"{{"photoTakenTime":{{"timestamp":"5"}},"description":"{long}"}}"#
+        ));
+        assert_eq!(s.description.as_deref(), Some(long.as_str()));
+        assert_eq!(s.embeddable_description(), None);
+        assert!(s.description_xmp_only());
+        let fits = "é".repeat(MAX_EMBEDDED_DESCRIPTION / 2);
+        let s = media(&format!(
+            r#"{{"photoTakenTime":{{"timestamp":"5"}},"description":"{fits}"}}"#
+        ));
+        assert_eq!(s.embeddable_description().as_deref(), Some(fits.as_str()));
+        assert!(!s.description_xmp_only());
     }
 
     #[test]

@@ -5,14 +5,13 @@
 //! holding its own file handle per zip (`Reader`), built from the shared, already-parsed
 //! central directory.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use zip::read::ZipArchiveMetadata;
-
-use crate::recover::{self, RawEntry};
+use crate::recover::{self, CentralEntry, RawEntry};
 use zip::ZipArchive;
 
 /// Why an input cannot be used at all. Reported before any work starts (exit code 2).
@@ -51,7 +50,8 @@ pub struct Input {
 #[derive(Debug, Clone)]
 pub enum Locator {
     /// An entry of a zip: its local header is at `Entry::order`; compression method as in
-    /// the zip format (0 stored, 8 deflated; anything else cannot be read).
+    /// the zip format (0 stored, 8 deflated; anything else, or an encrypted entry, cannot be
+    /// read and says what it is: see `recover::unsupported`).
     Zip { method: u16 },
     /// Index in a truncated zip's recovered entries.
     Recovered(usize),
@@ -115,6 +115,15 @@ pub struct Damaged {
     pub reason: String,
 }
 
+/// Something odd about an input entry that is still read (the same name twice in one zip, a
+/// folder entry that holds data), for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EntryNote {
+    /// `zip:path` as the entry is stored.
+    pub source: String,
+    pub note: String,
+}
+
 /// All inputs and all their entries, indexed once.
 pub struct Catalog {
     pub inputs: Vec<Input>,
@@ -123,6 +132,11 @@ pub struct Catalog {
     pub skipped_inputs: Vec<PathBuf>,
     /// Truncated zips, read as far as they go.
     pub damaged: Vec<Damaged>,
+    /// Entries read despite something odd about them (listed in the report).
+    pub entry_notes: Vec<EntryNote>,
+    /// (input, `Entry::order`) → (k, n): the k-th of n entries of one zip with the same path.
+    /// Only such entries are here (in most zips, none).
+    copies: HashMap<(usize, u64), (u32, u32)>,
 }
 
 impl Catalog {
@@ -134,6 +148,8 @@ impl Catalog {
             entries: Vec::new(),
             skipped_inputs: Vec::new(),
             damaged: Vec::new(),
+            entry_notes: Vec::new(),
+            copies: HashMap::new(),
         };
         let mut seen = std::collections::HashSet::new();
         for path in paths {
@@ -157,9 +173,9 @@ impl Catalog {
                     kind: InputKind::Dir,
                 });
             } else {
-                match open_zip(path, meta.len()) {
-                    Ok(zip_meta) => {
-                        catalog.index_zip(index, &zip_meta);
+                match central_directory(path, meta.len()) {
+                    Ok(central) => {
+                        catalog.index_zip(index, path, central);
                         catalog.inputs.push(Input {
                             path: path.clone(),
                             kind: InputKind::Zip,
@@ -180,7 +196,7 @@ impl Catalog {
                                 found.stopped
                             ),
                         });
-                        catalog.index_recovered(index, &found.entries);
+                        catalog.index_recovered(index, path, &found.entries);
                         catalog.inputs.push(Input {
                             path: path.clone(),
                             kind: InputKind::Recovered(Arc::new(found.entries)),
@@ -189,46 +205,101 @@ impl Catalog {
                     Err(e) => return Err(e),
                 }
             }
+            catalog.number_copies(index);
         }
         catalog.entries.shrink_to_fit();
         Ok(catalog)
     }
 
-    fn index_zip(&mut self, input: usize, meta: &ZipArchiveMetadata) {
-        for i in 0..meta.len() {
-            let Ok(e) = meta.entry(i) else { continue };
-            if e.is_dir() {
+    /// A zip entry named like a folder (`X.jpg/`) that holds data is read as the file `X.jpg`,
+    /// and said so: a photo is never dropped for its name. Returns the path to index it under,
+    /// `None` for a real (empty) folder entry.
+    fn file_path(&mut self, zip: &Path, name: String, size: u64) -> Option<String> {
+        if !name.ends_with('/') {
+            return Some(name);
+        }
+        let trimmed = name.trim_end_matches('/');
+        if size == 0 || trimmed.is_empty() {
+            return None;
+        }
+        self.entry_notes.push(EntryNote {
+            source: format!("{}:{name}", zip.display()),
+            note: format!(
+                "named like a folder but holds {size} bytes of data: read as the file {trimmed}"
+            ),
+        });
+        Some(trimmed.to_string())
+    }
+
+    /// Numbers the entries of `input` that share a path (a zip may hold the same name twice):
+    /// each is still read as its own file, and named apart in the report.
+    fn number_copies(&mut self, input: usize) {
+        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, e) in self.entries.iter().enumerate().rev() {
+            if e.input != input {
+                break;
+            }
+            by_path.entry(e.path.as_str()).or_default().push(i);
+        }
+        let mut notes = Vec::new();
+        for (path, mut idx) in by_path {
+            if idx.len() < 2 {
                 continue;
             }
-            let path = match e.name() {
-                Ok(n) => n.into_owned(),
-                Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
+            idx.sort_unstable();
+            let n = idx.len() as u32;
+            for (k, i) in idx.iter().enumerate() {
+                self.copies
+                    .insert((input, self.entries[*i].order), (k as u32 + 1, n));
+            }
+            notes.push(EntryNote {
+                source: format!("{}:{path}", self.inputs_path(input).display()),
+                note: format!(
+                    "the zip holds {n} entries with this name; each is read as its own file"
+                ),
+            });
+        }
+        notes.sort_by(|a, b| a.source.cmp(&b.source));
+        self.entry_notes.extend(notes);
+    }
+
+    fn inputs_path(&self, input: usize) -> &Path {
+        // Called while indexing, before the input is pushed.
+        self.inputs
+            .get(input)
+            .map(|i| i.path.as_path())
+            .unwrap_or(Path::new(""))
+    }
+
+    fn index_zip(&mut self, input: usize, zip: &Path, central: Vec<CentralEntry>) {
+        for e in central {
+            let Some(path) = self.file_path(zip, e.name, e.size) else {
+                continue;
             };
-            let method = match e.compression() {
-                _ if e.encrypted() => UNSUPPORTED,
-                zip::CompressionMethod::Stored => recover::STORED,
-                zip::CompressionMethod::Deflated => recover::DEFLATED,
-                _ => UNSUPPORTED,
-            };
+            // An encrypted entry keeps its method; the local header's flag makes it unreadable
+            // (`recover::open_at`), and it is named as encrypted there.
             self.entries.push(Entry {
                 input,
-                locator: Locator::Zip { method },
+                locator: Locator::Zip { method: e.method },
                 path,
-                size: e.size(),
-                compressed: e.compressed_size(),
-                crc32: Some(e.crc32()),
-                order: e.header_start(),
-                symlink: e.is_symlink(),
+                size: e.size,
+                compressed: e.compressed,
+                crc32: Some(e.crc32),
+                order: e.header_start,
+                symlink: e.symlink,
             });
         }
     }
 
-    fn index_recovered(&mut self, input: usize, found: &[RawEntry]) {
+    fn index_recovered(&mut self, input: usize, zip: &Path, found: &[RawEntry]) {
         for (i, e) in found.iter().enumerate() {
+            let Some(path) = self.file_path(zip, e.name.clone(), e.size) else {
+                continue;
+            };
             self.entries.push(Entry {
                 input,
                 locator: Locator::Recovered(i),
-                path: e.name.clone(),
+                path,
                 size: e.size,
                 compressed: e.compressed,
                 crc32: Some(e.crc32),
@@ -296,7 +367,14 @@ impl Catalog {
         let input = &self.inputs[e.input];
         match &e.locator {
             Locator::Zip { .. } | Locator::Recovered(_) => {
-                format!("{}:{}", input.path.display(), e.path)
+                match self.copies.get(&(e.input, e.order)) {
+                    Some((k, n)) => format!(
+                        "{}:{} (entry {k} of {n} with this name)",
+                        input.path.display(),
+                        e.path
+                    ),
+                    None => format!("{}:{}", input.path.display(), e.path),
+                }
             }
             Locator::File(p) => p.display().to_string(),
         }
@@ -314,7 +392,10 @@ impl Catalog {
     }
 }
 
-fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceError> {
+/// The records of a zip's central directory, every one (the same name twice included). The
+/// zip crate parses and checks the directory (an unreadable one is `NotZip`); when it reports
+/// duplicate names, which its index keeps only one of, the directory is walked again here.
+fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceError> {
     let lower = path.to_string_lossy().to_lowercase();
     if lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".tar") {
         return Err(SourceError::Tar(path.to_path_buf()));
@@ -322,15 +403,49 @@ fn open_zip(path: &Path, len: u64) -> Result<Arc<ZipArchiveMetadata>, SourceErro
     if len == 0 {
         return Err(SourceError::Empty(path.to_path_buf()));
     }
-    let file = File::open(path).map_err(|e| SourceError::Io {
+    let io_err = |e| SourceError::Io {
         path: path.to_path_buf(),
         source: e,
-    })?;
+    };
+    let file = File::open(path).map_err(io_err)?;
     let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| SourceError::NotZip {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    Ok(archive.metadata())
+    if archive.has_duplicate_names() {
+        let (start, offset) = (archive.central_directory_start(), archive.offset());
+        let all = recover::central_entries(archive.into_inner(), start, offset).map_err(io_err)?;
+        return Ok(all);
+    }
+    let meta = archive.metadata();
+    drop(archive);
+    let mut out = Vec::with_capacity(meta.len());
+    for i in 0..meta.len() {
+        let Ok(e) = meta.entry(i) else { continue };
+        let name = match e.name() {
+            Ok(n) => n.into_owned(),
+            Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
+        };
+        #[allow(deprecated)]
+        let method = match e.compression() {
+            zip::CompressionMethod::Stored => recover::STORED,
+            zip::CompressionMethod::Deflated => recover::DEFLATED,
+            zip::CompressionMethod::Unsupported(m) => m,
+            // Methods of features this build does not enable are `Unsupported` above.
+            _ => u16::MAX,
+        };
+        out.push(CentralEntry {
+            name,
+            method,
+            encrypted: e.encrypted(),
+            crc32: e.crc32(),
+            compressed: e.compressed_size(),
+            size: e.size(),
+            header_start: e.header_start(),
+            symlink: e.is_symlink(),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads entries' bytes; one per worker thread (file handles are not shared between threads).
@@ -339,9 +454,6 @@ pub struct Reader<'c> {
     zips: Vec<Option<BufReader<File>>>,
     buffer: usize,
 }
-
-/// A compression method gpbackup cannot read (or an encrypted entry).
-const UNSUPPORTED: u16 = u16::MAX;
 
 /// Read buffer for sidecars (each is a seek and a few hundred bytes).
 pub const SMALL_BUFFER: usize = 8 * 1024;

@@ -42,8 +42,12 @@ fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0 (tab and newlines are).
+            // Characters XML 1.0 does not allow: C0 controls but tab and newlines, and U+FFFE,
+            // U+FFFF (a parser stops at them: the whole sidecar would be unreadable). C1
+            // controls and DEL are allowed but discouraged: left out too. Lone surrogates
+            // cannot occur in a Rust string (the sidecar parser drops them).
             c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -185,5 +189,25 @@ mod tests {
         assert!(p.contains("Tom &amp; Jerry &lt;3 &quot;quotes&quot;</rdf:li>"));
         assert!(p.contains("<rdf:li>Bob &lt;b&gt;</rdf:li>"));
         assert!(packet(&XmpData::default()).is_none());
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_left_out() {
+        let d = XmpData {
+            description: Some("a\u{FFFE}b\u{FFFF}c\u{0}d\u{1F}e\tf\ng\u{10FFFF}h\u{FFFD}".into()),
+            people: vec!["Al\u{FFFE}ice\u{8}".into()],
+            ..XmpData::default()
+        };
+        let p = packet(&d).unwrap();
+        assert!(
+            p.contains(">abcde\tf\ng\u{10FFFF}h\u{FFFD}</rdf:li>"),
+            "{p}"
+        );
+        assert!(p.contains("<rdf:li>Alice</rdf:li>"), "{p}");
+        let forbidden = |c: char| {
+            let u = c as u32;
+            (u < 0x20 && !matches!(c, '\t' | '\n' | '\r')) || u == 0xFFFE || u == 0xFFFF
+        };
+        assert!(!p.chars().any(forbidden));
     }
 }

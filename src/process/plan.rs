@@ -171,7 +171,7 @@ impl Plan {
 
 /// How an input entry is treated.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Class {
+pub(crate) enum Class {
     Json,
     /// A media file (its kind by extension; `None` for an unknown file among the photos).
     Media(Option<MediaKind>),
@@ -229,6 +229,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
             repeated_inputs: catalog.skipped_inputs.clone(),
             damaged_inputs: catalog.damaged.clone(),
             missing_parts: crate::parts::missing(&opts.inputs),
+            entry_notes: catalog.entry_notes.clone(),
             ..Report::default()
         },
         records: Vec::new(),
@@ -301,7 +302,7 @@ pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
 /// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
 /// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
 /// Takeout products' files) is ignored and listed.
-fn classify(entries: &[Entry]) -> Vec<Class> {
+pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
     let is_json = |e: &Entry| e.name().to_ascii_lowercase().ends_with(".json");
     let photo_dirs: HashSet<String> = entries
         .iter()

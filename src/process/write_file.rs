@@ -101,7 +101,7 @@ impl Writer<'_> {
             Some(s) => Tags {
                 taken: planned.when,
                 geo: s.geo,
-                description: s.description.clone(),
+                description: s.embeddable_description(),
                 overwrite_dates: self.opts.overwrite_dates
                     && planned.source == Some(DateSource::Sidecar),
             },
@@ -352,13 +352,21 @@ impl Writer<'_> {
         let sidecar = self.plan.usable_sidecar(id);
         let favorite = sidecar.is_some_and(|s| s.favorited);
         let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
+        let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
         let wanted = policy::xmp_wanted(
             self.opts.xmp,
             metadata::embeds_fully(kind),
-            written.incomplete,
+            written.incomplete || long_description,
             favorite,
             !people.is_empty(),
         );
+        if long_description {
+            r.notes.push(if wanted {
+                "the description is too long for EXIF: it is in the XMP sidecar only".into()
+            } else {
+                "the description is too long for EXIF and --xmp never: it is not written".into()
+            });
+        }
         if !wanted {
             return None;
         }
@@ -368,7 +376,7 @@ impl Writer<'_> {
         let data = XmpData {
             taken: local,
             geo: tags.geo,
-            description: tags.description.clone(),
+            description: sidecar.and_then(|s| s.description.clone()),
             rating: favorite.then_some(5),
             people,
         };

@@ -32,3 +32,8 @@ fn writers_corpus() {
 fn heif_corpus() {
     replay("heif", gpbackup::fuzzing::heif_writer);
 }
+
+#[test]
+fn recover_scan_corpus() {
+    replay("recover_scan", gpbackup::fuzzing::recover_scan);
+}

@@ -4,11 +4,13 @@
 mod common;
 
 mod camera;
+mod check;
 mod cli;
 mod faults;
 mod formats;
 mod fuzz_regression;
 mod heif_video;
+mod inputs;
 mod library;
 mod matching;
 mod memory;

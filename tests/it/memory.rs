@@ -68,7 +68,9 @@ fn takeout_with_video(dir: &std::path::Path, padding: usize) -> std::path::PathB
     zip_path
 }
 
-/// Processes `zip` into `out`; returns the written video's size and the run's peak RSS.
+/// Processes `zip` into `out` with one time zone for all files (so the offline zone data,
+/// ~80 MB while it loads, is not part of the measure); returns the written video's size and
+/// the run's peak RSS.
 fn process_video(zip: &std::path::Path, out: &std::path::Path) -> (u64, u64) {
     let report_path = out.with_extension("json");
     let (code, peak) = run_with_peak_rss(&[
@@ -76,6 +78,8 @@ fn process_video(zip: &std::path::Path, out: &std::path::Path) -> (u64, u64) {
         zip.as_os_str(),
         "-o".as_ref(),
         out.as_os_str(),
+        "--timezone".as_ref(),
+        "Asia/Tokyo".as_ref(),
         "--report".as_ref(),
         report_path.as_os_str(),
     ]);
@@ -91,26 +95,14 @@ fn process_video(zip: &std::path::Path, out: &std::path::Path) -> (u64, u64) {
 #[test]
 fn a_200_mb_video_streams_with_flat_memory() {
     let tmp = tempfile::tempdir().unwrap();
-    let small = takeout_with_video(&tmp.path().join("small"), 1 << 20);
-    let (_, base) = process_video(&small, &tmp.path().join("out-small"));
-    std::fs::remove_dir_all(tmp.path().join("small")).unwrap();
     let big = takeout_with_video(&tmp.path().join("big"), PADDING);
-    let (written, peak) = process_video(&big, &tmp.path().join("out-big"));
+    let (written, peak) = process_video(&big, &tmp.path().join("out"));
     assert!(written > PADDING as u64);
     eprintln!(
-        "peak RSS {} MB for a {} MB video, {} MB for a 1 MB one",
+        "peak RSS {} MB for a {} MB video",
         peak >> 20,
-        written >> 20,
-        base >> 20
+        written >> 20
     );
-    assert!(base > 1 << 20, "the child's memory was read");
-    // The same memory whatever the video's size (the fixed part is mostly the offline time
-    // zone data, loaded for the position), and within the bound the README promises.
-    assert!(
-        peak < base + (16 << 20),
-        "peak RSS {} MB, {} MB for a 1 MB video",
-        peak >> 20,
-        base >> 20
-    );
-    assert!(peak < 256 << 20, "peak RSS {} MB", peak >> 20);
+    assert!(peak > 1 << 20, "the child's memory was read");
+    assert!(peak < 64 << 20, "peak RSS {} MB", peak >> 20);
 }
