@@ -1,10 +1,13 @@
 //! MP4 / MOV / M4V / 3GP (ISO base media and QuickTime files): the creation and modification
-//! times of `mvhd`, `tkhd` and `mdhd`, and an ISO 6709 location (`©xyz` in `moov/udta`).
+//! times of `mvhd`, `tkhd` and `mdhd`, Apple's `com.apple.quicktime.creationdate` and
+//! `com.apple.quicktime.location.ISO6709` keys (`moov/meta`: what Apple Photos reads), and an
+//! ISO 6709 location (`©xyz` in `moov/udta`).
 //!
-//! Hand-written because no maintained crate writes these (see `shared/crate-notes.md`): the
+//! Hand-written because no maintained Rust crate writes QuickTime dates or locations: the
 //! file is streamed box by box; only the `moov` box (the index, kilobytes to a few MB) is held
 //! in memory and edited. Media data (`mdat`, gigabytes) is copied through unchanged. When the
-//! location makes `moov` grow and `moov` precedes media data, every chunk offset (`stco`,
+//! new atoms make `moov` grow and `moov` precedes media data, the growth is taken from a `free`
+//! atom in or right after `moov` when one has room; otherwise every chunk offset (`stco`,
 //! `co64`) that points past `moov` is shifted by the growth, so the video still plays.
 //! Fragmented files (`mvex`) only get their times patched: their fragment offsets are not
 //! adjusted, so `moov` never grows there.

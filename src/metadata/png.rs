@@ -1,7 +1,8 @@
 //! PNG: EXIF in a standard `eXIf` chunk before the first `IDAT`.
 //!
-//! Hand-written (a few lines) because little_exif writes a non-standard `zTXt` "Raw profile"
-//! chunk that kamadak-exif cannot read and exiftool warns about (`shared/crate-notes.md`).
+//! Hand-written (a few lines) because the EXIF crates that write PNG (little_exif) put EXIF
+//! into a non-standard `zTXt` "Raw profile type exif" chunk, which kamadak-exif cannot read
+//! and exiftool warns about; the standard place is an `eXIf` chunk.
 //! Only the chunks before the image data are held in memory; the image data is streamed.
 
 use std::io::{self, Read, Write};

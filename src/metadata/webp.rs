@@ -1,7 +1,7 @@
 //! WebP: EXIF in the RIFF container's `EXIF` chunk.
 //!
 //! Hand-written because little_exif cannot add EXIF to a lossy (`VP8 `) WebP held in memory
-//! (`shared/crate-notes.md`). A simple WebP (one `VP8 ` or `VP8L` chunk) becomes an extended
+//! (its in-memory writer fails with "conversion not yet implemented"). A simple WebP (one `VP8 ` or `VP8L` chunk) becomes an extended
 //! one: a `VP8X` header chunk with the EXIF flag and the canvas size goes first, the image
 //! chunk stays as it is, the `EXIF` chunk goes after the image data (before `XMP `, as the
 //! container spec orders them). WebP files are small: a whole file up to `MAX_WEBP` is held in
