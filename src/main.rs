@@ -339,7 +339,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         }
         eprintln!("\ngpbackup: stopping...");
     });
-    let verbose = args.verbose;
+    let (verbose, quiet) = (args.verbose, args.quiet);
     let opts = Options {
         inputs: args.inputs,
         output: args.output,
@@ -362,45 +362,49 @@ fn run_process(args: ProcessArgs) -> ExitCode {
             if verbose {
                 print_per_file(&report);
             }
-            if args.quiet {
-                for m in report.failures() {
-                    match &m.reason {
-                        Some(why) => eprintln!("failed: {}: {why}", m.source),
-                        None => eprintln!("failed: {}", m.source),
-                    }
-                }
-            } else {
-                eprint!("{}", report.summary());
-            }
-            match report.stopped {
-                Some(why) => {
-                    let fix = match why {
-                        StopReason::Interrupted => "",
-                        StopReason::DiskFull => "free some space there, then ",
-                    };
-                    eprintln!(
-                        "gpbackup: stopped early: {why}. What was written is kept; {fix}run the \
-                         same command again to finish."
-                    );
-                    ExitCode::from(match why {
-                        StopReason::Interrupted => 130,
-                        StopReason::DiskFull => 1,
-                    })
-                }
-                None if report.all_ok() => ExitCode::SUCCESS,
-                None => {
-                    if !args.quiet {
-                        eprintln!(
-                            "gpbackup: completed with failures; every other file was written"
-                        );
-                    }
-                    ExitCode::from(3)
-                }
-            }
+            tell_outcome(&report, quiet)
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");
             ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+/// Prints the summary (or, with `-q`, the failures only) and says how the run ended: its exit
+/// code.
+fn tell_outcome(report: &Report, quiet: bool) -> ExitCode {
+    if quiet {
+        for m in report.failures() {
+            match &m.reason {
+                Some(why) => eprintln!("failed: {}: {why}", m.source),
+                None => eprintln!("failed: {}", m.source),
+            }
+        }
+    } else {
+        eprint!("{}", report.summary());
+    }
+    match report.stopped {
+        Some(why) => {
+            let fix = match why {
+                StopReason::Interrupted => "",
+                StopReason::DiskFull => "free some space there, then ",
+            };
+            eprintln!(
+                "gpbackup: stopped early: {why}. What was written is kept; {fix}run the same \
+                 command again to finish."
+            );
+            ExitCode::from(match why {
+                StopReason::Interrupted => 130,
+                StopReason::DiskFull => 1,
+            })
+        }
+        None if report.all_ok() => ExitCode::SUCCESS,
+        None => {
+            if !quiet {
+                eprintln!("gpbackup: completed with failures; every other file was written");
+            }
+            ExitCode::from(3)
         }
     }
 }
