@@ -26,6 +26,14 @@ fn sample_takeout_summary_and_dates() {
         s.contains("matched 12/13 (exact 7, supplemental 2, numbered 1, edited 1, live-photo 1)"),
         "{s}"
     );
+    // The README shows this summary: it stays true.
+    let readme = std::fs::read_to_string(dir.join("../../README.md")).unwrap();
+    for line in s.lines().take(4) {
+        assert!(
+            readme.contains(&format!("    {line}\n")),
+            "README lacks {line:?}"
+        );
+    }
     // 12 media files, plus XMP sidecars for the GIF (not embeddable) and for the
     // favourite photo and its edited copy (rating and people have no EXIF tag).
     let files = listing(&out);
