@@ -100,7 +100,9 @@ pub fn run(
         .into_par_iter()
         .map(|(group, name)| {
             let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-            let mut reader = readers[slot].lock().expect("reader lock");
+            // A panic while a reader was held (caught in `write_group`) leaves it usable: every
+            // entry is opened afresh.
+            let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
             w.write_group(&mut reader, group, name)
         })
         .collect();
@@ -186,22 +188,30 @@ impl Writer<'_> {
         let mut resolved = false;
         for &id in group {
             let e = self.plan.entry(id);
-            let r = if let Some(why) = self.stopped() {
+            // A bug (a panic in a parser or writer) fails this file alone, by its name.
+            let r = guarded(|| {
+                if let Some(why) = self.stopped() {
+                    let mut r = self.plan.base_report(id);
+                    r.reason = Some(Reason::NotAttempted(why));
+                    r
+                } else if let Some(r) = (resolved && e.crc32.is_some())
+                    .then(|| self.hash_only(reader, id))
+                    .flatten()
+                {
+                    // Once one member's bytes are in the output, a zip member with the same
+                    // CRC-32 is only hashed to confirm it is the same photo (`None`: it is not).
+                    r
+                } else {
+                    let r = self.write_one(reader, id, reserved.take());
+                    resolved |= r.status != Status::Failed;
+                    r
+                }
+            })
+            .unwrap_or_else(|why| {
                 let mut r = self.plan.base_report(id);
-                r.reason = Some(Reason::NotAttempted(why));
+                r.reason = Some(why);
                 r
-            } else if let Some(r) = (resolved && e.crc32.is_some())
-                .then(|| self.hash_only(reader, id))
-                .flatten()
-            {
-                // Once one member's bytes are in the output, a zip member with the same
-                // CRC-32 is only hashed to confirm it is the same photo (`None`: it is not).
-                r
-            } else {
-                let r = self.write_one(reader, id, reserved.take());
-                resolved |= r.status != Status::Failed;
-                r
-            };
+            });
             out.push((id, r));
             self.progress.inc(e.size);
         }
@@ -261,5 +271,36 @@ impl Writer<'_> {
         };
         // The manifest only speeds up later runs: a failed append loses nothing.
         let _ = self.manifest.append(&line);
+    }
+}
+
+/// Runs `f`, turning a panic into a failure reason (the file's temp file, if any, is cleared
+/// by the next run), so that a bug costs one file, not the run.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Reason> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        Reason::other(format!(
+            "internal error (a bug in gpbackup, please report it): {what}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_failure_of_that_file() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        let r = guarded(|| -> u8 { panic!("index out of bounds") }).unwrap_err();
+        assert!(r.to_string().contains("internal error"), "{r}");
+        assert!(r.to_string().contains("index out of bounds"), "{r}");
+        let n = 3;
+        let r = guarded(|| -> u8 { panic!("{n} formatted") }).unwrap_err();
+        assert!(r.to_string().contains("3 formatted"), "{r}");
     }
 }
