@@ -121,123 +121,165 @@ pub fn scan(path: &Path) -> io::Result<Recovered> {
 /// Every size comes from the input, so every sum is checked: a header whose sizes point past
 /// the end of the file (or overflow) ends the walk, and each step moves strictly forward, so
 /// the walk ends after at most `len / 30` entries whatever the bytes say.
-pub fn scan_reader<R: BufRead + Seek>(mut f: R, len: u64) -> io::Result<Recovered> {
-    let mut out = Recovered::default();
+pub fn scan_reader<R: BufRead + Seek>(f: R, len: u64) -> io::Result<Recovered> {
+    let mut scan = Scan {
+        f,
+        len,
+        out: Recovered::default(),
+    };
     let mut pos = 0u64;
-    loop {
-        f.seek(SeekFrom::Start(pos))?;
-        let mut head = [0u8; 30];
-        if pos.checked_add(30).is_none_or(|e| e > len) || f.read_exact(&mut head).is_err() {
-            out.stopped = "the file ends inside an entry header".into();
-            break;
-        }
-        if u32_at(&head, 0) != LOCAL_HEADER {
-            out.stopped = "no further entries".into();
-            break;
-        }
-        let flags = u16_at(&head, 6);
-        let method = u16_at(&head, 8);
-        let mut crc = u32_at(&head, 14);
-        let mut compressed = u32_at(&head, 18) as u64;
-        let mut size = u32_at(&head, 22) as u64;
-        let (name_len, extra_len) = (u16_at(&head, 26) as usize, u16_at(&head, 28) as usize);
-        let mut name_extra = vec![0u8; name_len + extra_len];
-        if f.read_exact(&mut name_extra).is_err() {
-            out.stopped = "the file ends inside an entry header".into();
-            break;
-        }
-        let name = String::from_utf8_lossy(&name_extra[..name_len]).into_owned();
-        let zip64 = zip64_sizes(&name_extra[name_len..]);
-        if let Some((s, c)) = zip64 {
-            if size == 0xFFFF_FFFF {
-                size = s;
-            }
-            if compressed == 0xFFFF_FFFF {
-                compressed = c;
-            }
-        }
-        // pos + 30 <= len was checked, and a header is at most 30 + 2 * 65535 bytes.
-        let data_start = pos + 30 + (name_len + extra_len) as u64;
-        let end;
-        if flags & FLAG_DESCRIPTOR != 0 {
-            if method != DEFLATED {
-                out.lost = Some(name);
-                out.stopped = "an entry whose size is only known after its data".into();
-                break;
-            }
-            // Inflate to find where the data ends, then read the descriptor.
-            let mut dec = DeflateDecoder::new(&mut f);
-            let mut hasher = crc32fast::Hasher::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            let inflated = loop {
-                match dec.read(&mut buf) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => hasher.update(&buf[..n]),
-                    Err(e) => break Err(e),
-                }
-            };
-            if inflated.is_err() {
-                out.lost = Some(name);
-                out.stopped = "the file ends inside an entry".into();
-                break;
-            }
-            compressed = dec.total_in();
-            size = dec.total_out();
-            let actual_crc = hasher.finalize();
-            // What was inflated was read from the file: it ends inside it.
-            let data_end = data_start.saturating_add(compressed);
-            f.seek(SeekFrom::Start(data_end))?;
-            let wide = zip64.is_some();
-            let mut desc = [0u8; 24];
-            let n = if wide { 24 } else { 16 };
-            if f.read_exact(&mut desc[..n]).is_err() {
-                out.lost = Some(name);
-                out.stopped = "the file ends inside an entry".into();
-                break;
-            }
-            // The descriptor's signature is optional.
-            let (fields, sig_len) = if u32_at(&desc, 0) == DATA_DESCRIPTOR {
-                (&desc[4..], 4)
-            } else {
-                (&desc[..], 0)
-            };
-            crc = u32_at(fields, 0);
-            let desc_len = sig_len + 4 + if wide { 16 } else { 8 };
-            if crc != actual_crc {
-                out.lost = Some(name);
-                out.stopped = "an entry with a bad checksum".into();
-                break;
-            }
-            end = data_end.saturating_add(desc_len);
-        } else {
-            match data_start.checked_add(compressed) {
-                Some(e) if e <= len => end = e,
-                _ => {
-                    out.lost = Some(name);
-                    out.stopped = "the file ends inside an entry".into();
-                    break;
-                }
-            }
-        }
-        if !name.ends_with('/') || size > 0 {
-            out.entries.push(RawEntry {
-                name,
-                method,
-                data_start,
-                compressed,
-                size,
-                crc32: crc,
-                encrypted: flags & FLAG_ENCRYPTED != 0,
-            });
-        }
+    while let Some(end) = scan.entry_at(pos)? {
         // Never backwards, never in place: the walk always ends.
         if end <= pos {
-            out.stopped = "an entry header that points backwards".into();
+            scan.out.stopped = "an entry header that points backwards".into();
             break;
         }
         pos = end;
     }
-    Ok(out)
+    Ok(scan.out)
+}
+
+/// A local file header as read, its sizes taken from its zip64 field where they overflow.
+struct LocalHeader {
+    name: String,
+    flags: u16,
+    method: u16,
+    crc: u32,
+    compressed: u64,
+    size: u64,
+    /// It has a zip64 field (its data descriptor then holds 64-bit sizes).
+    zip64: bool,
+    /// Where its data starts in the file.
+    data_start: u64,
+}
+
+/// The walk of [`scan_reader`]: the zip of `len` bytes and what was found so far.
+struct Scan<R> {
+    f: R,
+    len: u64,
+    out: Recovered,
+}
+
+impl<R: BufRead + Seek> Scan<R> {
+    /// Ends the walk for `reason`, with the entry `lost` there when its name is known.
+    fn stop<T>(&mut self, reason: &str, lost: Option<String>) -> Option<T> {
+        self.out.stopped = reason.into();
+        self.out.lost = lost;
+        None
+    }
+
+    /// Reads the entry whose header is at `pos` into `out.entries` (unless it is a folder);
+    /// where the next one starts, or `None` when the walk stops here.
+    fn entry_at(&mut self, pos: u64) -> io::Result<Option<u64>> {
+        let Some(mut h) = self.local_header(pos)? else {
+            return Ok(None);
+        };
+        let end = if h.flags & FLAG_DESCRIPTOR != 0 {
+            self.through_descriptor(&mut h)?
+        } else {
+            match h.data_start.checked_add(h.compressed) {
+                Some(e) if e <= self.len => Some(e),
+                _ => self.stop("the file ends inside an entry", Some(h.name.clone())),
+            }
+        };
+        if end.is_some() && (!h.name.ends_with('/') || h.size > 0) {
+            self.out.entries.push(RawEntry {
+                name: h.name,
+                method: h.method,
+                data_start: h.data_start,
+                compressed: h.compressed,
+                size: h.size,
+                crc32: h.crc,
+                encrypted: h.flags & FLAG_ENCRYPTED != 0,
+            });
+        }
+        Ok(end)
+    }
+
+    /// The local header at `pos`, or `None` (the walk stopped) when there is none.
+    fn local_header(&mut self, pos: u64) -> io::Result<Option<LocalHeader>> {
+        self.f.seek(SeekFrom::Start(pos))?;
+        let mut head = [0u8; 30];
+        if pos.checked_add(30).is_none_or(|e| e > self.len) || self.f.read_exact(&mut head).is_err()
+        {
+            return Ok(self.stop("the file ends inside an entry header", None));
+        }
+        if u32_at(&head, 0) != LOCAL_HEADER {
+            return Ok(self.stop("no further entries", None));
+        }
+        let (name_len, extra_len) = (u16_at(&head, 26) as usize, u16_at(&head, 28) as usize);
+        let mut name_extra = vec![0u8; name_len + extra_len];
+        if self.f.read_exact(&mut name_extra).is_err() {
+            return Ok(self.stop("the file ends inside an entry header", None));
+        }
+        let mut h = LocalHeader {
+            name: String::from_utf8_lossy(&name_extra[..name_len]).into_owned(),
+            flags: u16_at(&head, 6),
+            method: u16_at(&head, 8),
+            crc: u32_at(&head, 14),
+            compressed: u32_at(&head, 18) as u64,
+            size: u32_at(&head, 22) as u64,
+            zip64: false,
+            // pos + 30 <= len was checked, and a header is at most 30 + 2 * 65535 bytes.
+            data_start: pos + 30 + (name_len + extra_len) as u64,
+        };
+        if let Some((s, c)) = zip64_sizes(&name_extra[name_len..]) {
+            h.zip64 = true;
+            if h.size == 0xFFFF_FFFF {
+                h.size = s;
+            }
+            if h.compressed == 0xFFFF_FFFF {
+                h.compressed = c;
+            }
+        }
+        Ok(Some(h))
+    }
+
+    /// Inflates the data of `h` (whose sizes are only known after it) to find where it ends,
+    /// then reads its data descriptor into `h`; where the entry ends, or `None` (the walk
+    /// stopped, the entry lost).
+    fn through_descriptor(&mut self, h: &mut LocalHeader) -> io::Result<Option<u64>> {
+        if h.method != DEFLATED {
+            let reason = "an entry whose size is only known after its data";
+            return Ok(self.stop(reason, Some(h.name.clone())));
+        }
+        let mut dec = DeflateDecoder::new(&mut self.f);
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let inflated = loop {
+            match dec.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) => break Err(e),
+            }
+        };
+        if inflated.is_err() {
+            return Ok(self.stop("the file ends inside an entry", Some(h.name.clone())));
+        }
+        h.compressed = dec.total_in();
+        h.size = dec.total_out();
+        let actual_crc = hasher.finalize();
+        // What was inflated was read from the file: it ends inside it.
+        let data_end = h.data_start.saturating_add(h.compressed);
+        self.f.seek(SeekFrom::Start(data_end))?;
+        let mut desc = [0u8; 24];
+        let n = if h.zip64 { 24 } else { 16 };
+        if self.f.read_exact(&mut desc[..n]).is_err() {
+            return Ok(self.stop("the file ends inside an entry", Some(h.name.clone())));
+        }
+        // The descriptor's signature is optional.
+        let (fields, sig_len) = if u32_at(&desc, 0) == DATA_DESCRIPTOR {
+            (&desc[4..], 4)
+        } else {
+            (&desc[..], 0)
+        };
+        h.crc = u32_at(fields, 0);
+        let desc_len = sig_len + 4 + if h.zip64 { 16 } else { 8 };
+        if h.crc != actual_crc {
+            return Ok(self.stop("an entry with a bad checksum", Some(h.name.clone())));
+        }
+        Ok(Some(data_end.saturating_add(desc_len)))
+    }
 }
 
 const CENTRAL_HEADER: u32 = 0x0201_4b50;

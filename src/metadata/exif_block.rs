@@ -7,6 +7,7 @@ use super::exif_edit::{Dir, Editor, Val};
 use super::time::{parse_exif_datetime, parse_offset};
 use super::xmp::{packet, XmpData};
 use super::{dms, Tags, TimeZoneChoice, Written};
+use crate::sidecar::Geo;
 
 /// What precedes the TIFF block in a JPEG APP1 segment (and may in a WebP EXIF chunk).
 pub(super) const EXIF_PREFIX: &[u8] = b"Exif\0\0";
@@ -87,183 +88,260 @@ pub(super) fn plan(
     zone: &TimeZoneChoice,
     written: &mut Written,
 ) -> Result<Edit, String> {
-    let before = match existing_tiff {
-        Some(tiff) => Some(
-            read(tiff)
-                .map_err(|e| format!("the file's EXIF cannot be read ({e}), left untouched"))?,
-        ),
-        None => None,
-    };
+    let before = existing_tiff.map(read_existing).transpose()?;
     let ex = before.as_ref().map(Existing::of).unwrap_or_default();
     written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
-
-    let mut ed = match existing_tiff {
-        Some(tiff) => Editor::parse(tiff).map_err(|e| {
-            format!("the file's EXIF cannot be edited safely ({e}), left untouched")
-        })?,
-        None => Editor::fresh(),
-    };
-    // A tag kamadak-exif could not read (a partly broken block) but the block holds is not
-    // "missing": it is left alone. (One it read as no valid date is replaced.)
-    let unread = |dir: Dir, tag: exif::Tag| {
-        ed.has(dir, tag.number())
-            && before
-                .as_ref()
-                .is_none_or(|b| b.get_field(tag, exif::In::PRIMARY).is_none())
-    };
-    let has_date = ex.date_original.is_some() || unread(Dir::Exif, exif::Tag::DateTimeOriginal);
-    let has_create_date = ex.has_create_date || unread(Dir::Exif, exif::Tag::DateTimeDigitized);
-    let has_gps = ex.has_gps
-        || unread(Dir::Gps, exif::Tag::GPSLatitude)
-        || unread(Dir::Gps, exif::Tag::GPSLongitude);
-    let write_date = tags.taken.is_some() && (!has_date || tags.overwrite_dates);
-    let write_gps = tags.geo.is_some() && !has_gps;
-    let write_description = tags.description.is_some() && !ex.has_description;
-    if !write_date && !write_gps && !write_description {
+    let mut ed = open_editor(existing_tiff)?;
+    let wanted = Wanted::decide(&ed, before.as_ref(), &ex, tags);
+    if !wanted.anything() {
         return Ok(Edit::default());
     }
-    // OffsetTime* exist from EXIF 2.31 on; a block without a version gets 0232 below.
-    let version = ed.value(Dir::Exif, EXIF_VERSION).and_then(|v| {
-        std::str::from_utf8(v)
-            .ok()?
-            .trim_end_matches('\0')
-            .parse::<u32>()
-            .ok()
-    });
-    let offsets_allowed = version.is_none_or(|v| v >= 231);
+    let version = exif_version(&ed);
     add_required_tags(&mut ed, facts);
 
-    let mut date = None;
     let mut xmp = XmpData::default();
     let mut xmp_reason = None;
-    if write_date {
+    let date = if wanted.date {
         let local = tags
             .taken
             .and_then(|t| zone.localize(t, tags.geo, ex.offset_original))
             .ok_or("date out of range")?;
-        let stamp = Val::Ascii(local.format("%Y:%m:%d %H:%M:%S").to_string());
-        let offset = Val::Ascii(local.format("%:z").to_string());
-        let create = !has_create_date || tags.overwrite_dates;
-        ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
-        if create {
-            ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
-        }
-        // A tag the file already has (even against its version) is kept up to date.
-        for (tag, wanted) in [(OFFSET_ORIGINAL, true), (OFFSET_DIGITIZED, create)] {
-            if wanted && (offsets_allowed || ed.has(Dir::Exif, tag)) {
-                ed.set(Dir::Exif, tag, offset.clone());
-            }
-        }
-        if !offsets_allowed {
+        if let Some(reason) = set_date(&mut ed, local, wanted.create_date, version) {
             xmp.taken = Some(local);
-            xmp_reason = Some(format!(
-                "the file's ExifVersion {:04} has no time-zone tags, so the offset {}",
-                version.unwrap_or(0),
-                local.format("%:z")
-            ));
+            xmp_reason = Some(reason);
         }
-        date = Some(local);
+        Some(local)
+    } else {
+        None
+    };
+    if wanted.gps {
+        set_gps(&mut ed, tags.geo.expect("checked above"), facts.tiff_file);
     }
-    if write_gps {
-        let g = tags.geo.expect("checked above");
-        let r = |v: [(u32, u32); 3]| Val::Rational(v.to_vec());
-        // exiftool -validate requires the method in a TIFF's GPS IFD (EXIF 2.2+). The position
-        // was not measured by the device at capture time: of the values allowed, MANUAL.
-        if facts.tiff_file && !ed.has(Dir::Gps, 0x0000) {
-            let mut method = b"ASCII\0\0\0".to_vec();
-            method.extend_from_slice(b"MANUAL");
-            ed.set_missing(Dir::Gps, 0x001B, Val::Undefined(method));
-        }
-        ed.set_missing(Dir::Gps, 0x0000, Val::Byte(vec![2, 3, 0, 0]));
-        let ns = if g.lat < 0.0 { "S" } else { "N" };
-        let ew = if g.lon < 0.0 { "W" } else { "E" };
-        ed.set(Dir::Gps, 0x0001, Val::Ascii(ns.into()));
-        ed.set(Dir::Gps, 0x0002, r(dms(g.lat)));
-        ed.set(Dir::Gps, 0x0003, Val::Ascii(ew.into()));
-        ed.set(Dir::Gps, 0x0004, r(dms(g.lon)));
-        if let Some(alt) = g.alt {
-            if !ed.has(Dir::Gps, 0x0006) {
-                let cm = (alt.abs() * 100.0).round() as u32;
-                ed.set(Dir::Gps, 0x0005, Val::Byte(vec![u8::from(alt < 0.0)]));
-                ed.set(Dir::Gps, 0x0006, Val::Rational(vec![(cm, 100)]));
-            }
-        }
-    }
-    if write_description {
+    if wanted.description {
         let text = tags.description.clone().unwrap_or_default();
         ed.set(Dir::Ifd0, IMAGE_DESCRIPTION, Val::Ascii(text));
     }
     // A TIFF file holds XMP in IFD0 itself.
     let mut xmp_placed_note = None;
-    if facts.tiff_file && xmp_reason.is_some() && !ed.has(Dir::Ifd0, XMP_PACKET) {
-        if let Some(packet) = packet(&xmp) {
-            ed.set(Dir::Ifd0, XMP_PACKET, Val::Byte(packet.into_bytes()));
-            xmp_placed_note = xmp_reason.take();
-        }
+    if facts.tiff_file && xmp_reason.is_some() && place_xmp_in_ifd0(&mut ed, &xmp) {
+        xmp_placed_note = xmp_reason.take();
     }
     let set_tags = ed.changed_tags();
     let tiff = ed
         .finish()
         .map_err(|e| format!("EXIF could not be edited ({e})"))?
         .ok_or("nothing to write")?;
-    let mut edit = Edit::default();
     if let Some(max) = facts.max_len.filter(|m| tiff.len() > *m) {
-        // The container cannot hold the grown block: everything new goes to XMP.
-        let reason = format!(
-            "the EXIF block would exceed the {} bytes the file allows, so the new date, place and description",
-            max
-        );
-        edit.overflow = true;
-        edit.xmp = Some((
-            XmpData {
-                taken: date,
-                geo: tags.geo.filter(|_| write_gps),
-                description: tags.description.clone().filter(|_| write_description),
-                ..XmpData::default()
-            },
-            reason,
-        ));
         written.written_date = date;
-        return Ok(edit);
+        return Ok(overflow(max, date, tags, &wanted));
     }
-
-    // Check the block we made with the independent reader before using it: the new tags are
-    // there and every tag that was there and not replaced reads back the same.
-    let after = read(&tiff).map_err(|e| format!("the edited EXIF is unreadable ({e})"))?;
-    let check = Existing::of(&after);
-    if write_date && check.date_original.is_none() || write_gps && !check.has_gps {
-        return Err("the edited EXIF lost the new tags".into());
-    }
-    if let Some(before) = &before {
-        for f in before.fields() {
-            let tag = f.tag.number();
-            let dir = match f.tag.context() {
-                exif::Context::Tiff => Dir::Ifd0,
-                exif::Context::Exif => Dir::Exif,
-                exif::Context::Gps => Dir::Gps,
-                _ => Dir::Ifd0,
-            };
-            let replaced = f.ifd_num == exif::In::PRIMARY && set_tags.contains(&(dir, tag));
-            if replaced || matches!(tag, 0x8769 | 0x8825) {
-                continue;
-            }
-            let same = after
-                .get_field(f.tag, f.ifd_num)
-                .is_some_and(|g| same_value(&g.value, &f.value));
-            if !same {
-                return Err(format!("editing EXIF would change its {}", f.tag));
-            }
-        }
-    }
+    check_edit(before.as_ref(), &tiff, &wanted, &set_tags)?;
     if let Some(reason) = xmp_placed_note {
         written
             .notes
             .push(format!("{reason}: written to XMP in the file"));
     }
     written.written_date = date;
-    edit.tiff = Some(tiff);
-    edit.xmp = xmp_reason.map(|r| (xmp, r));
-    Ok(edit)
+    Ok(Edit {
+        tiff: Some(tiff),
+        xmp: xmp_reason.map(|r| (xmp, r)),
+        overflow: false,
+    })
+}
+
+/// The file's own block read with kamadak-exif, or why it cannot be.
+fn read_existing(tiff: &[u8]) -> Result<exif::Exif, String> {
+    read(tiff).map_err(|e| format!("the file's EXIF cannot be read ({e}), left untouched"))
+}
+
+/// The in-place editor over the file's own block, or over a bare new one.
+fn open_editor(existing_tiff: Option<&[u8]>) -> Result<Editor, String> {
+    match existing_tiff {
+        Some(tiff) => Editor::parse(tiff)
+            .map_err(|e| format!("the file's EXIF cannot be edited safely ({e}), left untouched")),
+        None => Ok(Editor::fresh()),
+    }
+}
+
+/// Which of the sidecar's values the block lacks, so that [`plan`] writes them.
+struct Wanted {
+    date: bool,
+    /// With `date`: DateTimeDigitized (and its offset) is written too.
+    create_date: bool,
+    gps: bool,
+    description: bool,
+}
+
+impl Wanted {
+    fn decide(ed: &Editor, before: Option<&exif::Exif>, ex: &Existing, tags: &Tags) -> Wanted {
+        // A tag kamadak-exif could not read (a partly broken block) but the block holds is not
+        // "missing": it is left alone. (One it read as no valid date is replaced.)
+        let unread = |dir: Dir, tag: exif::Tag| {
+            ed.has(dir, tag.number())
+                && before.is_none_or(|b| b.get_field(tag, exif::In::PRIMARY).is_none())
+        };
+        let has_date = ex.date_original.is_some() || unread(Dir::Exif, exif::Tag::DateTimeOriginal);
+        let has_create_date = ex.has_create_date || unread(Dir::Exif, exif::Tag::DateTimeDigitized);
+        let has_gps = ex.has_gps
+            || unread(Dir::Gps, exif::Tag::GPSLatitude)
+            || unread(Dir::Gps, exif::Tag::GPSLongitude);
+        Wanted {
+            date: tags.taken.is_some() && (!has_date || tags.overwrite_dates),
+            create_date: !has_create_date || tags.overwrite_dates,
+            gps: tags.geo.is_some() && !has_gps,
+            description: tags.description.is_some() && !ex.has_description,
+        }
+    }
+
+    fn anything(&self) -> bool {
+        self.date || self.gps || self.description
+    }
+}
+
+/// The block's ExifVersion as a number (0232 → 232), when it has a readable one.
+fn exif_version(ed: &Editor) -> Option<u32> {
+    ed.value(Dir::Exif, EXIF_VERSION).and_then(|v| {
+        std::str::from_utf8(v)
+            .ok()?
+            .trim_end_matches('\0')
+            .parse::<u32>()
+            .ok()
+    })
+}
+
+/// Sets DateTimeOriginal (and DateTimeDigitized when `create`) to `local`, with their offsets
+/// where the block's `version` has OffsetTime* tags. Returns why the offset is left to XMP
+/// when it has not.
+fn set_date(
+    ed: &mut Editor,
+    local: chrono::DateTime<chrono::FixedOffset>,
+    create: bool,
+    version: Option<u32>,
+) -> Option<String> {
+    // OffsetTime* exist from EXIF 2.31 on; a block without a version gets 0232.
+    let offsets_allowed = version.is_none_or(|v| v >= 231);
+    let stamp = Val::Ascii(local.format("%Y:%m:%d %H:%M:%S").to_string());
+    let offset = Val::Ascii(local.format("%:z").to_string());
+    ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
+    if create {
+        ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
+    }
+    // A tag the file already has (even against its version) is kept up to date.
+    for (tag, wanted) in [(OFFSET_ORIGINAL, true), (OFFSET_DIGITIZED, create)] {
+        if wanted && (offsets_allowed || ed.has(Dir::Exif, tag)) {
+            ed.set(Dir::Exif, tag, offset.clone());
+        }
+    }
+    (!offsets_allowed).then(|| {
+        format!(
+            "the file's ExifVersion {:04} has no time-zone tags, so the offset {}",
+            version.unwrap_or(0),
+            local.format("%:z")
+        )
+    })
+}
+
+/// Sets the GPS position (and the altitude, unless the block has one).
+fn set_gps(ed: &mut Editor, g: Geo, tiff_file: bool) {
+    let r = |v: [(u32, u32); 3]| Val::Rational(v.to_vec());
+    // exiftool -validate requires the method in a TIFF's GPS IFD (EXIF 2.2+). The position
+    // was not measured by the device at capture time: of the values allowed, MANUAL.
+    if tiff_file && !ed.has(Dir::Gps, 0x0000) {
+        let mut method = b"ASCII\0\0\0".to_vec();
+        method.extend_from_slice(b"MANUAL");
+        ed.set_missing(Dir::Gps, 0x001B, Val::Undefined(method));
+    }
+    ed.set_missing(Dir::Gps, 0x0000, Val::Byte(vec![2, 3, 0, 0]));
+    let ns = if g.lat < 0.0 { "S" } else { "N" };
+    let ew = if g.lon < 0.0 { "W" } else { "E" };
+    ed.set(Dir::Gps, 0x0001, Val::Ascii(ns.into()));
+    ed.set(Dir::Gps, 0x0002, r(dms(g.lat)));
+    ed.set(Dir::Gps, 0x0003, Val::Ascii(ew.into()));
+    ed.set(Dir::Gps, 0x0004, r(dms(g.lon)));
+    if let Some(alt) = g.alt {
+        if !ed.has(Dir::Gps, 0x0006) {
+            let cm = (alt.abs() * 100.0).round() as u32;
+            ed.set(Dir::Gps, 0x0005, Val::Byte(vec![u8::from(alt < 0.0)]));
+            ed.set(Dir::Gps, 0x0006, Val::Rational(vec![(cm, 100)]));
+        }
+    }
+}
+
+/// Puts `xmp` into IFD0's XMP tag (a TIFF file's place for it) unless the block has one;
+/// whether it did.
+fn place_xmp_in_ifd0(ed: &mut Editor, xmp: &XmpData) -> bool {
+    if ed.has(Dir::Ifd0, XMP_PACKET) {
+        return false;
+    }
+    let Some(packet) = packet(xmp) else {
+        return false;
+    };
+    ed.set(Dir::Ifd0, XMP_PACKET, Val::Byte(packet.into_bytes()));
+    true
+}
+
+/// The edit when the grown block exceeds the `max` bytes the container holds: everything new
+/// goes to XMP instead.
+fn overflow(
+    max: usize,
+    date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    tags: &Tags,
+    wanted: &Wanted,
+) -> Edit {
+    let reason = format!(
+        "the EXIF block would exceed the {} bytes the file allows, so the new date, place and description",
+        max
+    );
+    let data = XmpData {
+        taken: date,
+        geo: tags.geo.filter(|_| wanted.gps),
+        description: tags.description.clone().filter(|_| wanted.description),
+        ..XmpData::default()
+    };
+    Edit {
+        tiff: None,
+        xmp: Some((data, reason)),
+        overflow: true,
+    }
+}
+
+/// Checks the block we made with the independent reader before using it: the new tags are
+/// there and every tag that was there (`before`) and not replaced (`set_tags`) reads back
+/// the same.
+fn check_edit(
+    before: Option<&exif::Exif>,
+    tiff: &[u8],
+    wanted: &Wanted,
+    set_tags: &[(Dir, u16)],
+) -> Result<(), String> {
+    let after = read(tiff).map_err(|e| format!("the edited EXIF is unreadable ({e})"))?;
+    let check = Existing::of(&after);
+    if wanted.date && check.date_original.is_none() || wanted.gps && !check.has_gps {
+        return Err("the edited EXIF lost the new tags".into());
+    }
+    let Some(before) = before else {
+        return Ok(());
+    };
+    for f in before.fields() {
+        let tag = f.tag.number();
+        let dir = match f.tag.context() {
+            exif::Context::Tiff => Dir::Ifd0,
+            exif::Context::Exif => Dir::Exif,
+            exif::Context::Gps => Dir::Gps,
+            _ => Dir::Ifd0,
+        };
+        let replaced = f.ifd_num == exif::In::PRIMARY && set_tags.contains(&(dir, tag));
+        if replaced || matches!(tag, 0x8769 | 0x8825) {
+            continue;
+        }
+        let same = after
+            .get_field(f.tag, f.ifd_num)
+            .is_some_and(|g| same_value(&g.value, &f.value));
+        if !same {
+            return Err(format!("editing EXIF would change its {}", f.tag));
+        }
+    }
+    Ok(())
 }
 
 /// Equal values; for UNDEFINED ones also at the same place in the block (a maker note), unless

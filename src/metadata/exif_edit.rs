@@ -311,8 +311,27 @@ impl Editor {
         if !self.is_changed() {
             return Ok(None);
         }
-        // 1. Same type, same size: patch the value where it is.
-        let mut patches: Vec<(usize, Vec<u8>)> = Vec::new();
+        let patches = self.take_in_place_patches();
+        let rewrite = self.ifds_to_rewrite();
+        let mut out = self.block.clone();
+        for (at, bytes) in patches {
+            out[at..at + bytes.len()].copy_from_slice(&bytes);
+        }
+        let mut plans = self.lay_out(&rewrite, out.len() + out.len() % 2)?;
+        self.point_to_new_ifds(&mut plans, &mut out);
+        if !plans.is_empty() {
+            out.resize(out.len() + out.len() % 2, 0);
+        }
+        for p in &plans {
+            self.write_ifd(p, &mut out);
+        }
+        Ok(Some(out))
+    }
+
+    /// Takes out of `changes` every value of the same type and size as the existing one and
+    /// returns them as (where, bytes) patches of the block: they are written where they are.
+    fn take_in_place_patches(&mut self) -> Vec<(usize, Vec<u8>)> {
+        let mut patches = Vec::new();
         for d in [Dir::Ifd0, Dir::Exif, Dir::Gps] {
             let mut keep = Vec::new();
             for (tag, val) in std::mem::take(&mut self.changes[d as usize]) {
@@ -329,86 +348,93 @@ impl Editor {
             }
             self.changes[d as usize] = keep;
         }
-        // 2. Which IFDs are written anew at the end.
+        patches
+    }
+
+    /// Which IFDs (by [`Dir`]) are written anew at the end: those with changes left, and IFD0
+    /// when a new sub-IFD needs a pointer entry in it (added to `changes` here, its value
+    /// filled in by [`Editor::point_to_new_ifds`]).
+    fn ifds_to_rewrite(&mut self) -> [bool; 3] {
         let needs = |ed: &Editor, d: Dir| !ed.changes[d as usize].is_empty();
         let mut rewrite = [
-            needs(&self, Dir::Ifd0),
-            needs(&self, Dir::Exif),
-            needs(&self, Dir::Gps),
+            needs(self, Dir::Ifd0),
+            needs(self, Dir::Exif),
+            needs(self, Dir::Gps),
         ];
         for (d, tag) in [(Dir::Exif, EXIF_POINTER), (Dir::Gps, GPS_POINTER)] {
             if rewrite[d as usize] && !self.has(Dir::Ifd0, tag) {
-                // A new sub-IFD needs a pointer entry in IFD0 (its value is filled in below).
                 self.changes[0].push((tag, Val::Long(vec![0])));
                 rewrite[0] = true;
             }
         }
+        rewrite
+    }
 
-        // 3. Lay out the new IFDs, each followed by its out-of-line values.
-        struct Planned {
-            dir: Dir,
-            entries: Vec<OutEntry>,
-            next: u32,
-            offset: usize,
-            size: usize,
-        }
-        let mut out = self.block.clone();
-        for (at, bytes) in patches {
-            out[at..at + bytes.len()].copy_from_slice(&bytes);
-        }
-        let mut end = out.len() + out.len() % 2;
+    /// The IFDs to `rewrite`, laid out one after the other from `end`, each followed by its
+    /// out-of-line values.
+    fn lay_out(&self, rewrite: &[bool; 3], mut end: usize) -> Result<Vec<Planned>, String> {
         let mut plans = Vec::new();
         for d in [Dir::Ifd0, Dir::Exif, Dir::Gps] {
-            if !rewrite[d as usize] {
-                continue;
+            if rewrite[d as usize] {
+                let p = self.plan_ifd(d, end)?;
+                end += p.size;
+                plans.push(p);
             }
-            let changes = &self.changes[d as usize];
-            let found = self.found[d as usize].clone().unwrap_or_default();
-            let mut entries: Vec<_> = found
-                .entries
-                .iter()
-                .filter(|e| !changes.iter().any(|(t, _)| *t == e.tag))
-                .map(|e| (e.tag, e.typ, e.count, None, e.field))
-                .collect();
-            for (tag, val) in changes {
-                let count = u32::try_from(val.count()).map_err(|_| "value too large")?;
-                entries.push((
-                    *tag,
-                    val.type_code(),
-                    count,
-                    Some(val.encode(self.le)),
-                    [0; 4],
-                ));
-            }
-            entries.sort_by_key(|e| e.0);
-            let n = entries.len();
-            if n > u16::MAX as usize {
-                return Err("too many entries in one IFD".into());
-            }
-            let values: usize = entries
-                .iter()
-                .filter_map(|e| e.3.as_ref())
-                .filter(|b| b.len() > 4)
-                .map(|b| b.len() + b.len() % 2)
-                .sum();
-            let size = 2 + 12 * n + 4 + values;
-            plans.push(Planned {
-                dir: d,
-                entries,
-                next: found.next,
-                offset: end,
-                size,
-            });
-            end += size;
         }
         if end > u32::MAX as usize {
             return Err("the EXIF block would exceed 4 GB".into());
         }
+        Ok(plans)
+    }
+
+    /// IFD `d` as rewritten at `offset`: its entries that are not changed, and the changed
+    /// ones with their new values, sorted by tag.
+    fn plan_ifd(&self, d: Dir, offset: usize) -> Result<Planned, String> {
+        let changes = &self.changes[d as usize];
+        let found = self.found[d as usize].clone().unwrap_or_default();
+        let mut entries: Vec<_> = found
+            .entries
+            .iter()
+            .filter(|e| !changes.iter().any(|(t, _)| *t == e.tag))
+            .map(|e| (e.tag, e.typ, e.count, None, e.field))
+            .collect();
+        for (tag, val) in changes {
+            let count = u32::try_from(val.count()).map_err(|_| "value too large")?;
+            entries.push((
+                *tag,
+                val.type_code(),
+                count,
+                Some(val.encode(self.le)),
+                [0; 4],
+            ));
+        }
+        entries.sort_by_key(|e| e.0);
+        let n = entries.len();
+        if n > u16::MAX as usize {
+            return Err("too many entries in one IFD".into());
+        }
+        let values: usize = entries
+            .iter()
+            .filter_map(|e| e.3.as_ref())
+            .filter(|b| b.len() > 4)
+            .map(|b| b.len() + b.len() % 2)
+            .sum();
+        Ok(Planned {
+            dir: d,
+            entries,
+            next: found.next,
+            offset,
+            size: 2 + 12 * n + 4 + values,
+        })
+    }
+
+    /// Points IFD0's Exif and GPS entries to the moved or new sub-IFDs (in the rewritten IFD0
+    /// of `plans`, else in place in `out`), and the header to a rewritten IFD0.
+    fn point_to_new_ifds(&self, plans: &mut [Planned], out: &mut [u8]) {
         let offset_of =
             |plans: &[Planned], d: Dir| plans.iter().find(|p| p.dir == d).map(|p| p.offset as u32);
-        // Pointers to moved or new sub-IFDs.
         for (d, tag) in [(Dir::Exif, EXIF_POINTER), (Dir::Gps, GPS_POINTER)] {
-            let Some(off) = offset_of(&plans, d) else {
+            let Some(off) = offset_of(plans, d) else {
                 continue;
             };
             let bytes = self.u32_bytes(off);
@@ -430,44 +456,55 @@ impl Editor {
                 out[at..at + 4].copy_from_slice(&bytes);
             }
         }
-        if let Some(off) = offset_of(&plans, Dir::Ifd0) {
+        if let Some(off) = offset_of(plans, Dir::Ifd0) {
             out[4..8].copy_from_slice(&self.u32_bytes(off));
         }
-        if !plans.is_empty() {
-            out.resize(out.len() + out.len() % 2, 0);
-        }
-        for p in &plans {
-            debug_assert_eq!(out.len(), p.offset);
-            let mut values_at = p.offset + 2 + 12 * p.entries.len() + 4;
-            let mut values = Vec::new();
-            out.extend_from_slice(&self.u16_bytes(p.entries.len() as u16));
-            for (tag, typ, count, new, field) in &p.entries {
-                out.extend_from_slice(&self.u16_bytes(*tag));
-                out.extend_from_slice(&self.u16_bytes(*typ));
-                out.extend_from_slice(&self.u32_bytes(*count));
-                match new {
-                    None => out.extend_from_slice(field),
-                    Some(b) if b.len() <= 4 => {
-                        let mut f = [0u8; 4];
-                        f[..b.len()].copy_from_slice(b);
-                        out.extend_from_slice(&f);
+    }
+
+    /// Appends the planned IFD `p` to `out` (which ends at `p.offset`): its entries, the
+    /// next-IFD pointer, then the values longer than four bytes.
+    fn write_ifd(&self, p: &Planned, out: &mut Vec<u8>) {
+        debug_assert_eq!(out.len(), p.offset);
+        let mut values_at = p.offset + 2 + 12 * p.entries.len() + 4;
+        let mut values = Vec::new();
+        out.extend_from_slice(&self.u16_bytes(p.entries.len() as u16));
+        for (tag, typ, count, new, field) in &p.entries {
+            out.extend_from_slice(&self.u16_bytes(*tag));
+            out.extend_from_slice(&self.u16_bytes(*typ));
+            out.extend_from_slice(&self.u32_bytes(*count));
+            match new {
+                None => out.extend_from_slice(field),
+                Some(b) if b.len() <= 4 => {
+                    let mut f = [0u8; 4];
+                    f[..b.len()].copy_from_slice(b);
+                    out.extend_from_slice(&f);
+                }
+                Some(b) => {
+                    out.extend_from_slice(&self.u32_bytes(values_at as u32));
+                    values.extend_from_slice(b);
+                    if b.len() % 2 == 1 {
+                        values.push(0);
                     }
-                    Some(b) => {
-                        out.extend_from_slice(&self.u32_bytes(values_at as u32));
-                        values.extend_from_slice(b);
-                        if b.len() % 2 == 1 {
-                            values.push(0);
-                        }
-                        values_at += b.len() + b.len() % 2;
-                    }
+                    values_at += b.len() + b.len() % 2;
                 }
             }
-            out.extend_from_slice(&self.u32_bytes(p.next));
-            out.extend_from_slice(&values);
-            debug_assert_eq!(out.len(), p.offset + p.size);
         }
-        Ok(Some(out))
+        out.extend_from_slice(&self.u32_bytes(p.next));
+        out.extend_from_slice(&values);
+        debug_assert_eq!(out.len(), p.offset + p.size);
     }
+}
+
+/// An IFD as it will be written at the end of the block.
+struct Planned {
+    dir: Dir,
+    entries: Vec<OutEntry>,
+    /// The next-IFD pointer the IFD had.
+    next: u32,
+    /// Where it starts in the new block.
+    offset: usize,
+    /// Its bytes: count, entries, next pointer and out-of-line values.
+    size: usize,
 }
 
 #[cfg(test)]

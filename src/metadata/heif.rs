@@ -315,6 +315,136 @@ struct Ref {
     to: Vec<u32>,
 }
 
+/// The file's top-level boxes and its one `meta` box: a still image (`ftyp` first, nothing of
+/// an image sequence or a fragmented file).
+fn top_level(buf: &[u8]) -> R<(Vec<Bx>, Bx)> {
+    let top = boxes(buf, 0, buf.len())?;
+    if top.first().is_none_or(|b| &b.kind != b"ftyp") {
+        return Err(bad("no ftyp first"));
+    }
+    if top
+        .iter()
+        .any(|b| [b"moov", b"moof", b"sidx", b"mfra"].contains(&&b.kind))
+    {
+        return Err(bad("an image sequence or fragmented file"));
+    }
+    let mut metas = top.iter().filter(|b| &b.kind == b"meta");
+    let meta = *metas.next().ok_or_else(|| bad("no meta box"))?;
+    if metas.next().is_some() {
+        return Err(bad("two meta boxes"));
+    }
+    if uint(buf, meta.body, 4)? != 0 {
+        return Err(bad("meta version"));
+    }
+    Ok((top, meta))
+}
+
+/// The `iinf` box: its version and (item ID, item type) from every `infe`; the type is zero
+/// for `infe` versions 0 and 1.
+fn parse_iinf(buf: &[u8], iinf: Bx) -> R<(u8, Vec<Item>)> {
+    let version = uint(buf, iinf.body, 1)? as u8;
+    let count_size = if version == 0 { 2 } else { 4 };
+    let count = uint(buf, iinf.body + 4, count_size)?;
+    let entries = boxes(buf, iinf.body + 4 + count_size, iinf.end)?;
+    if entries.len() as u64 != count || entries.iter().any(|e| &e.kind != b"infe" || e.to_end) {
+        return Err(bad("iinf entries"));
+    }
+    let mut items = Vec::new();
+    for e in entries {
+        let v = uint(buf, e.body, 1)?;
+        let (id, kind_at) = match v {
+            0 | 1 => (uint(buf, e.body + 4, 2)?, None),
+            2 => (uint(buf, e.body + 4, 2)?, Some(e.body + 8)),
+            3 => (uint(buf, e.body + 4, 4)?, Some(e.body + 10)),
+            _ => return Err(bad("infe version")),
+        };
+        let kind = match kind_at {
+            Some(at) if at + 4 <= e.end => buf[at..at + 4].try_into().expect("4"),
+            Some(_) => return Err(bad("truncated infe")),
+            None => [0; 4],
+        };
+        items.push((id as u32, kind));
+    }
+    Ok((version, items))
+}
+
+/// The `iref` box `b`: its version and its references.
+fn parse_iref(buf: &[u8], b: Bx) -> R<(u8, Vec<Ref>)> {
+    let version = uint(buf, b.body, 1)? as u8;
+    let id_size = match version {
+        0 => 2,
+        1 => 4,
+        _ => return Err(bad("iref version")),
+    };
+    let mut refs = Vec::new();
+    for r in boxes(buf, b.body + 4, b.end)? {
+        let from = uint(buf, r.body, id_size)? as u32;
+        let n = uint(buf, r.body + id_size, 2)? as usize;
+        let mut to = Vec::with_capacity(n.min(1024));
+        let mut at = r.body + id_size + 2;
+        for _ in 0..n {
+            if at + id_size > r.end {
+                return Err(bad("truncated iref"));
+            }
+            to.push(uint(buf, at, id_size)? as u32);
+            at += id_size;
+        }
+        if at != r.end || r.to_end {
+            return Err(bad("iref entry size"));
+        }
+        refs.push(Ref {
+            kind: r.kind,
+            from,
+            to,
+        });
+    }
+    Ok((version, refs))
+}
+
+/// Points item `id` of `iloc` (added when it has none) at `len` bytes at file offset `at`,
+/// widening fields of size zero that must now hold a value.
+fn locate(iloc: &mut Iloc, id: u32, at: u64, len: usize) -> R<()> {
+    if iloc.offset_size == 0 && iloc.base_size == 0 {
+        iloc.offset_size = 4;
+    }
+    if iloc.length_size == 0 {
+        iloc.length_size = 4;
+    }
+    let (base, offset) = if iloc.offset_size == 0 {
+        (at, 0)
+    } else {
+        (0, at)
+    };
+    let located = IlocItem {
+        id,
+        method_field: 0,
+        data_ref: 0,
+        base,
+        extents: vec![Extent {
+            index: 0,
+            offset,
+            length: len as u64,
+        }],
+    };
+    match iloc.items.iter_mut().find(|i| i.id == id) {
+        // The reserved bits stay; the method becomes 0 (file offsets).
+        Some(item) => {
+            *item = IlocItem {
+                method_field: item.method_field & !0xF,
+                ..located
+            }
+        }
+        None => iloc.items.push(located),
+    }
+    if iloc.version < 2 && id > 0xFFFF {
+        return Err(bad("item ID too large for iloc"));
+    }
+    Ok(())
+}
+
+/// (item ID, item type) from an `infe`; the type is zero for `infe` versions 0 and 1.
+type Item = (u32, [u8; 4]);
+
 /// What gpbackup understands of a HEIF file's structure.
 struct Heif {
     top: Vec<Bx>,
@@ -326,8 +456,7 @@ struct Heif {
     iloc: Iloc,
     iinf_at: usize,
     iinf_version: u8,
-    /// (item ID, item type) from every `infe`; the type is zero for `infe` versions 0 and 1.
-    items: Vec<(u32, [u8; 4])>,
+    items: Vec<Item>,
     iref_at: Option<usize>,
     iref_version: u8,
     refs: Vec<Ref>,
@@ -336,24 +465,7 @@ struct Heif {
 
 impl Heif {
     fn parse(buf: &[u8]) -> R<Heif> {
-        let top = boxes(buf, 0, buf.len())?;
-        if top.first().is_none_or(|b| &b.kind != b"ftyp") {
-            return Err(bad("no ftyp first"));
-        }
-        if top
-            .iter()
-            .any(|b| [b"moov", b"moof", b"sidx", b"mfra"].contains(&&b.kind))
-        {
-            return Err(bad("an image sequence or fragmented file"));
-        }
-        let mut metas = top.iter().filter(|b| &b.kind == b"meta");
-        let meta = *metas.next().ok_or_else(|| bad("no meta box"))?;
-        if metas.next().is_some() {
-            return Err(bad("two meta boxes"));
-        }
-        if uint(buf, meta.body, 4)? != 0 {
-            return Err(bad("meta version"));
-        }
+        let (top, meta) = top_level(buf)?;
         let kids = boxes(buf, meta.body + 4, meta.end)?;
         if kids.iter().any(|k| k.to_end) {
             return Err(bad("open-ended box in meta"));
@@ -380,62 +492,12 @@ impl Heif {
         let iloc_at = one(b"iloc")?.ok_or_else(|| bad("no iloc"))?;
         let iloc = Iloc::parse(buf, kids[iloc_at])?;
         let iinf_at = one(b"iinf")?.ok_or_else(|| bad("no iinf"))?;
-        let iinf = kids[iinf_at];
-        let iinf_version = uint(buf, iinf.body, 1)? as u8;
-        let count_size = if iinf_version == 0 { 2 } else { 4 };
-        let count = uint(buf, iinf.body + 4, count_size)?;
-        let entries = boxes(buf, iinf.body + 4 + count_size, iinf.end)?;
-        if entries.len() as u64 != count || entries.iter().any(|e| &e.kind != b"infe" || e.to_end) {
-            return Err(bad("iinf entries"));
-        }
-        let mut items = Vec::new();
-        for e in entries {
-            let v = uint(buf, e.body, 1)?;
-            let (id, kind_at) = match v {
-                0 | 1 => (uint(buf, e.body + 4, 2)?, None),
-                2 => (uint(buf, e.body + 4, 2)?, Some(e.body + 8)),
-                3 => (uint(buf, e.body + 4, 4)?, Some(e.body + 10)),
-                _ => return Err(bad("infe version")),
-            };
-            let kind = match kind_at {
-                Some(at) if at + 4 <= e.end => buf[at..at + 4].try_into().expect("4"),
-                Some(_) => return Err(bad("truncated infe")),
-                None => [0; 4],
-            };
-            items.push((id as u32, kind));
-        }
+        let (iinf_version, items) = parse_iinf(buf, kids[iinf_at])?;
         let iref_at = one(b"iref")?;
-        let (mut iref_version, mut refs) = (0, Vec::new());
-        if let Some(i) = iref_at {
-            let b = kids[i];
-            iref_version = uint(buf, b.body, 1)? as u8;
-            let id_size = match iref_version {
-                0 => 2,
-                1 => 4,
-                _ => return Err(bad("iref version")),
-            };
-            for r in boxes(buf, b.body + 4, b.end)? {
-                let from = uint(buf, r.body, id_size)? as u32;
-                let n = uint(buf, r.body + id_size, 2)? as usize;
-                let mut to = Vec::with_capacity(n.min(1024));
-                let mut at = r.body + id_size + 2;
-                for _ in 0..n {
-                    if at + id_size > r.end {
-                        return Err(bad("truncated iref"));
-                    }
-                    to.push(uint(buf, at, id_size)? as u32);
-                    at += id_size;
-                }
-                if at != r.end || r.to_end {
-                    return Err(bad("iref entry size"));
-                }
-                refs.push(Ref {
-                    kind: r.kind,
-                    from,
-                    to,
-                });
-            }
-        }
+        let (iref_version, refs) = match iref_at {
+            Some(i) => parse_iref(buf, kids[i])?,
+            None => (0, Vec::new()),
+        };
         let idat = one(b"idat")?.map(|i| kids[i]);
         Ok(Heif {
             top,
@@ -610,75 +672,13 @@ impl Heif {
     /// `len` bytes) and, when `add`, declared (`infe`) and linked to the primary (`iref`);
     /// every other item's offsets shifted by `delta`, the growth of `meta`.
     fn new_meta(&self, buf: &[u8], id: u32, add: bool, delta: i64, len: usize) -> R<Vec<u8>> {
-        let (meta_start, meta_end) = (self.meta.start as u64, self.meta.end as u64);
         let mut iloc = self.iloc.clone();
-        for item in &mut iloc.items {
-            if item.id == id || item.method() != 0 || item.data_ref != 0 {
-                continue;
-            }
-            for e in &item.extents {
-                let start = item
-                    .base
-                    .checked_add(e.offset)
-                    .ok_or_else(|| bad("offset"))?;
-                let end = start.checked_add(e.length).ok_or_else(|| bad("length"))?;
-                if e.length == 0 {
-                    return Err(bad("an item that runs to the end of the file"));
-                }
-                if start < meta_end && end > meta_start {
-                    return Err(bad("item data inside meta"));
-                }
-            }
-            if iloc.base_size > 0 && item.base >= meta_end {
-                item.base = shifted(item.base, delta)?;
-            } else {
-                let base = item.base;
-                for e in &mut item.extents {
-                    if base + e.offset >= meta_end {
-                        e.offset = shifted(e.offset, delta)?;
-                    }
-                }
-            }
-        }
+        self.shift_items(&mut iloc, id, delta)?;
         // Where the payload lands: after the shifted file and the new mdat's header.
         let at = shifted(buf.len() as u64, delta)?
             .checked_add(8)
             .ok_or_else(|| bad("offset"))?;
-        if iloc.offset_size == 0 && iloc.base_size == 0 {
-            iloc.offset_size = 4;
-        }
-        if iloc.length_size == 0 {
-            iloc.length_size = 4;
-        }
-        let (base, offset) = if iloc.offset_size == 0 {
-            (at, 0)
-        } else {
-            (0, at)
-        };
-        let located = IlocItem {
-            id,
-            method_field: 0,
-            data_ref: 0,
-            base,
-            extents: vec![Extent {
-                index: 0,
-                offset,
-                length: len as u64,
-            }],
-        };
-        match iloc.items.iter_mut().find(|i| i.id == id) {
-            // The reserved bits stay; the method becomes 0 (file offsets).
-            Some(item) => {
-                *item = IlocItem {
-                    method_field: item.method_field & !0xF,
-                    ..located
-                }
-            }
-            None => iloc.items.push(located),
-        }
-        if iloc.version < 2 && id > 0xFFFF {
-            return Err(bad("item ID too large for iloc"));
-        }
+        locate(&mut iloc, id, at, len)?;
 
         let mut body = buf[self.meta.body..self.meta.body + 4].to_vec(); // version, flags
         for (i, kid) in self.kids.iter().enumerate() {
@@ -708,6 +708,43 @@ impl Heif {
             return Ok(out);
         }
         Ok(boxed(b"meta", &body))
+    }
+
+    /// Shifts by `delta` (the growth of `meta`) the offsets in `iloc` of every item other than
+    /// `id` whose data lies after `meta`. An item whose data is inside `meta` or runs to the
+    /// end of the file is an error: it could not follow.
+    fn shift_items(&self, iloc: &mut Iloc, id: u32, delta: i64) -> R<()> {
+        let (meta_start, meta_end) = (self.meta.start as u64, self.meta.end as u64);
+        let base_size = iloc.base_size;
+        for item in &mut iloc.items {
+            if item.id == id || item.method() != 0 || item.data_ref != 0 {
+                continue;
+            }
+            for e in &item.extents {
+                let start = item
+                    .base
+                    .checked_add(e.offset)
+                    .ok_or_else(|| bad("offset"))?;
+                let end = start.checked_add(e.length).ok_or_else(|| bad("length"))?;
+                if e.length == 0 {
+                    return Err(bad("an item that runs to the end of the file"));
+                }
+                if start < meta_end && end > meta_start {
+                    return Err(bad("item data inside meta"));
+                }
+            }
+            if base_size > 0 && item.base >= meta_end {
+                item.base = shifted(item.base, delta)?;
+            } else {
+                let base = item.base;
+                for e in &mut item.extents {
+                    if base + e.offset >= meta_end {
+                        e.offset = shifted(e.offset, delta)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `iinf` with one more entry: an `infe` of type `Exif` for item `id`.

@@ -292,6 +292,12 @@ impl KeyedMeta {
         Some(String::from_utf8_lossy(text).into_owned())
     }
 
+    /// The value of Apple's creation date key, when it holds a date with its offset.
+    fn creation_date(&self, buf: &[u8]) -> Option<DateTime<FixedOffset>> {
+        let text = self.value(buf, self.index(KEY_CREATION)?)?;
+        DateTime::parse_from_str(text.trim_end_matches('\0'), "%Y-%m-%dT%H:%M:%S%z").ok()
+    }
+
     /// This `meta` with `set` (name, value) pairs: existing keys get their item replaced,
     /// new keys are appended to `keys` and `ilst`.
     fn with(&self, buf: &[u8], set: &[(&str, String)]) -> Result<Vec<u8>, String> {
@@ -378,131 +384,182 @@ enum Room {
     None,
 }
 
-/// Edits a whole `moov` box in memory. `moov_end_in` is where it ends in the input file,
-/// `media_follows` says whether media data comes after it (chunk offsets then move unless
-/// free space absorbs the growth). Returns how many bytes of the `free` box after `moov`
-/// (`room`) the growth used: the caller shortens that box by as much.
+impl Room {
+    /// The room a box `header` (read right after `moov`) offers.
+    fn after(header: &[u8]) -> Room {
+        match header.get(0..8) {
+            Some(h) if &h[4..8] == b"free" || &h[4..8] == b"skip" => {
+                match u32::from_be_bytes(h[0..4].try_into().expect("4")) {
+                    s @ 8.. => Room::FreeAfter(s.into()),
+                    _ => Room::None,
+                }
+            }
+            _ => Room::None,
+        }
+    }
+}
+
+/// Where `moov` is in the input file, which decides where its growth can go.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Where `moov` ends in the input file.
+    moov_end_in: u64,
+    /// Media data comes after `moov`: chunk offsets move unless free space absorbs the growth.
+    media_follows: bool,
+    /// The free box right after `moov`.
+    room: Room,
+}
+
+/// The boxes of a `moov` the edit works on.
+struct MoovBoxes {
+    moov: BoxRef,
+    /// Its children.
+    top: Vec<BoxRef>,
+    udta: Option<BoxRef>,
+}
+
+/// Edits a whole `moov` box in memory (at `place` in the input file). Returns how many bytes
+/// of the `free` box after `moov` (`place.room`) the growth used: the caller shortens that box
+/// by as much.
 fn edit_moov(
     buf: &mut Vec<u8>,
     tags: &Tags,
     zone: &TimeZoneChoice,
-    moov_end_in: u64,
-    media_follows: bool,
-    room: Room,
+    place: Place,
     w: &mut Written,
 ) -> Result<u64, String> {
     let moov = *children(buf, 0, buf.len())
         .first()
         .ok_or("malformed moov")?;
     let top = children(buf, moov.body, moov.end);
-    let mvhd = top
+    let mvhd = *top
         .iter()
         .find(|b| &b.kind == b"mvhd")
         .ok_or("no mvhd in moov")?;
-    let (created, _, _) = time_fields(buf, *mvhd).ok_or("malformed mvhd")?;
-    let own_unix = i64::try_from(created)
-        .ok()
-        .and_then(|c| c.checked_sub(EPOCH_1904))
-        .filter(|_| created > EPOCH_1904 as u64);
+    let own_unix = movie_creation(buf, mvhd)?;
     if let Some(unix) = own_unix {
         let utc = DateTime::<Utc>::from_timestamp(unix, 0).map(|d| d.naive_utc());
         w.existing_date = utc.map(|d: NaiveDateTime| (d, FixedOffset::east_opt(0)));
     }
-    let metas: Vec<BoxRef> = top.iter().filter(|b| &b.kind == b"meta").copied().collect();
-    let (keyed, other_meta) = match metas.as_slice() {
-        [] => (None, false),
-        [m] => match KeyedMeta::parse(buf, *m)? {
-            Some(k) => (Some(k), false),
-            None => (None, true),
-        },
-        _ => return Err("two meta atoms in moov".into()),
-    };
+    let (keyed, other_meta) = movie_meta(buf, &top)?;
     // Apple's creation date, with its offset, is the better reading of the file's own date.
-    let own_key = keyed.as_ref().and_then(|k| {
-        let text = k.value(buf, k.index(KEY_CREATION)?)?;
-        DateTime::parse_from_str(text.trim_end_matches('\0'), "%Y-%m-%dT%H:%M:%S%z").ok()
-    });
-    if let Some(d) = own_key {
+    if let Some(d) = keyed.as_ref().and_then(|k| k.creation_date(buf)) {
         w.existing_date = Some((d.naive_local(), Some(*d.offset())));
     }
-    let has_creation = keyed
-        .as_ref()
-        .is_some_and(|k| k.index(KEY_CREATION).is_some());
 
     // Times: written when the file has none (or when asked to overwrite).
     let date_to_write = tags
         .taken
         .filter(|_| w.existing_date.is_none() || tags.overwrite_dates);
     if let Some(t) = date_to_write {
-        match t
-            .checked_add(EPOCH_1904)
-            .and_then(|q| u64::try_from(q).ok())
-        {
-            None => w.notes.push(
-                "date before 1904: not a QuickTime time, the movie's times are left as they are"
-                    .into(),
-            ),
-            Some(qt) => {
-                let mut boxes = vec![*mvhd];
-                find_all(buf, moov, b"tkhd", &mut boxes);
-                find_all(buf, moov, b"mdhd", &mut boxes);
-                for b in boxes {
-                    let Some((_, at, width)) = time_fields(buf, b) else {
-                        continue;
-                    };
-                    for field in [at, at + width] {
-                        if width == 4 {
-                            let v = u32::try_from(qt)
-                                .map_err(|_| "date beyond 2040 in a 32-bit box")?;
-                            buf[field..field + 4].copy_from_slice(&v.to_be_bytes());
-                        } else {
-                            buf[field..field + 8].copy_from_slice(&qt.to_be_bytes());
-                        }
-                    }
-                }
-                w.written_date = DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.fixed_offset());
-                w.changed = true;
-            }
-        }
+        set_movie_times(buf, moov, mvhd, t, w)?;
     }
 
     // What is added: Apple's keys, and ©xyz in udta.
     let udta = top.iter().find(|b| &b.kind == b"udta").copied();
-    let want_xyz = tags.geo.is_some()
-        && !udta.is_some_and(|u| {
-            children(buf, u.body, u.end)
-                .iter()
-                .any(|b| &b.kind == b"\xa9xyz")
-        });
-    if other_meta {
+    let has_xyz = udta.is_some_and(|u| {
+        children(buf, u.body, u.end)
+            .iter()
+            .any(|b| &b.kind == b"\xa9xyz")
+    });
+    let xyz = tags.geo.filter(|_| !has_xyz).map(xyz_atom);
+    let meta = if other_meta {
         w.notes
             .push("movie metadata of another kind: Apple keys not written".into());
-        return finish(
-            buf,
-            moov,
-            top,
-            udta,
-            None,
-            want_xyz,
-            tags,
-            moov_end_in,
-            media_follows,
-            room,
-            w,
+        None
+    } else {
+        let set = apple_keys(keyed.as_ref(), tags, zone, date_to_write, own_unix, w)?;
+        match (&keyed, set.is_empty()) {
+            (_, true) => None,
+            (Some(k), false) => Some((Some(k.meta), k.with(buf, &set)?)),
+            (None, false) => Some((None, new_keyed_meta(&set)?)),
+        }
+    };
+    let boxes = MoovBoxes { moov, top, udta };
+    finish(buf, &boxes, meta, xyz, place, w)
+}
+
+/// The creation time of the movie header as Unix seconds, when it is after 1904 (zero is the
+/// usual "unknown").
+fn movie_creation(buf: &[u8], mvhd: BoxRef) -> Result<Option<i64>, String> {
+    let (created, _, _) = time_fields(buf, mvhd).ok_or("malformed mvhd")?;
+    Ok(i64::try_from(created)
+        .ok()
+        .and_then(|c| c.checked_sub(EPOCH_1904))
+        .filter(|_| created > EPOCH_1904 as u64))
+}
+
+/// The movie-level `meta` among `top`: its Apple keys, or `true` when it is of another kind.
+fn movie_meta(buf: &[u8], top: &[BoxRef]) -> Result<(Option<KeyedMeta>, bool), String> {
+    let metas: Vec<BoxRef> = top.iter().filter(|b| &b.kind == b"meta").copied().collect();
+    Ok(match metas.as_slice() {
+        [] => (None, false),
+        [m] => match KeyedMeta::parse(buf, *m)? {
+            Some(k) => (Some(k), false),
+            None => (None, true),
+        },
+        _ => return Err("two meta atoms in moov".into()),
+    })
+}
+
+/// Sets the creation and modification times of `mvhd` and of every `tkhd` and `mdhd` to
+/// `t` (Unix seconds); a date before 1904 is left out with a note.
+fn set_movie_times(
+    buf: &mut [u8],
+    moov: BoxRef,
+    mvhd: BoxRef,
+    t: i64,
+    w: &mut Written,
+) -> Result<(), String> {
+    let Some(qt) = t
+        .checked_add(EPOCH_1904)
+        .and_then(|q| u64::try_from(q).ok())
+    else {
+        w.notes.push(
+            "date before 1904: not a QuickTime time, the movie's times are left as they are".into(),
         );
+        return Ok(());
+    };
+    let mut boxes = vec![mvhd];
+    find_all(buf, moov, b"tkhd", &mut boxes);
+    find_all(buf, moov, b"mdhd", &mut boxes);
+    for b in boxes {
+        let Some((_, at, width)) = time_fields(buf, b) else {
+            continue;
+        };
+        for field in [at, at + width] {
+            if width == 4 {
+                let v = u32::try_from(qt).map_err(|_| "date beyond 2040 in a 32-bit box")?;
+                buf[field..field + 4].copy_from_slice(&v.to_be_bytes());
+            } else {
+                buf[field..field + 8].copy_from_slice(&qt.to_be_bytes());
+            }
+        }
     }
-    let mut set: Vec<(&str, String)> = Vec::new();
+    w.written_date = DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.fixed_offset());
+    w.changed = true;
+    Ok(())
+}
+
+/// The Apple keys to set: the location when the file has none, and the creation date: the
+/// date written now (`date_to_write`), else the file's own instant (`own_unix`, from its
+/// movie header) in its local time, when the file has no such key yet.
+fn apple_keys(
+    keyed: Option<&KeyedMeta>,
+    tags: &Tags,
+    zone: &TimeZoneChoice,
+    date_to_write: Option<i64>,
+    own_unix: Option<i64>,
+    w: &mut Written,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let has = |key: &str| keyed.is_some_and(|k| k.index(key).is_some());
+    let mut set = Vec::new();
     if let Some(g) = tags.geo {
-        if keyed
-            .as_ref()
-            .is_none_or(|k| k.index(KEY_LOCATION).is_none())
-        {
+        if !has(KEY_LOCATION) {
             set.push((KEY_LOCATION, iso6709(g)));
         }
     }
-    // The creation date key: the date written now, else the file's own instant (from its
-    // movie header) in its local time, when the file has no such key yet.
-    let instant = date_to_write.or(own_unix.filter(|_| !has_creation));
+    let instant = date_to_write.or(own_unix.filter(|_| !has(KEY_CREATION)));
     if let Some(t) = instant {
         let local = zone
             .localize(t, tags.geo, None)
@@ -515,56 +572,59 @@ fn edit_moov(
             w.written_date = Some(local);
         }
     }
-    let meta = match (&keyed, set.is_empty()) {
-        (_, true) => None,
-        (Some(k), false) => Some((Some(k.meta), k.with(buf, &set)?)),
-        (None, false) => Some((None, new_keyed_meta(&set)?)),
-    };
-    finish(
-        buf,
-        moov,
-        top,
-        udta,
-        meta,
-        want_xyz,
-        tags,
-        moov_end_in,
-        media_follows,
-        room,
-        w,
-    )
+    Ok(set)
 }
 
-/// Lays out the new `moov`: `meta` replaces (or is added as) the movie metadata, `©xyz` goes
-/// into `udta` when `want_xyz`; the growth is taken from a `free` atom in `moov` or right
-/// after it when one has room, else chunk offsets past `moov` are shifted.
-#[allow(clippy::too_many_arguments)]
+/// A child of `moov` and its new bytes (`None`: the child as it is, read after any shift).
+type Part = (BoxRef, Option<Vec<u8>>);
+
+fn part_len((k, b): &Part) -> usize {
+    b.as_ref().map_or(k.end - k.start, Vec::len)
+}
+
+/// Lays out the new `moov`: `meta` replaces (or is added as) the movie metadata, `xyz` goes
+/// into `udta`; the growth is taken from a `free` atom in `moov` or right after it when one
+/// has room, else chunk offsets past `moov` are shifted.
 fn finish(
     buf: &mut Vec<u8>,
-    moov: BoxRef,
-    top: Vec<BoxRef>,
-    udta: Option<BoxRef>,
+    boxes: &MoovBoxes,
     meta: Option<(Option<BoxRef>, Vec<u8>)>,
-    want_xyz: bool,
-    tags: &Tags,
-    moov_end_in: u64,
-    media_follows: bool,
-    room: Room,
+    xyz: Option<Vec<u8>>,
+    place: Place,
     w: &mut Written,
 ) -> Result<u64, String> {
-    let xyz = match tags.geo {
-        Some(g) if want_xyz => Some(xyz_atom(g)),
-        _ => None,
-    };
     if meta.is_none() && xyz.is_none() {
         return Ok(0);
     }
-    // The children of moov, edited (`None`: the child as it is, read after any shift).
-    let mut parts: Vec<(BoxRef, Option<Vec<u8>>)> = Vec::new();
-    for kid in &top {
-        let bytes = match (&meta, &xyz) {
+    let mut parts = edited_children(buf, boxes, &meta, xyz.as_deref())?;
+    let mut added = Vec::new();
+    if let Some((None, new)) = &meta {
+        added.extend_from_slice(new);
+    }
+    if let (Some(x), None) = (&xyz, boxes.udta) {
+        added.extend_from_slice(&atom(b"udta", x)?);
+    }
+    let growth = growth_or_free(&boxes.top, &parts, &mut added)?;
+    let Some(room) = make_room(buf, boxes, &mut parts, growth, place, w)? else {
+        return Ok(0);
+    };
+    *buf = assemble(buf, boxes, &parts, &added, room.moov_growth)?;
+    w.changed = true;
+    Ok(room.consumed_after)
+}
+
+/// The children of `moov`, with the movie `meta` replaced and `xyz` added to `udta`.
+fn edited_children(
+    buf: &[u8],
+    boxes: &MoovBoxes,
+    meta: &Option<(Option<BoxRef>, Vec<u8>)>,
+    xyz: Option<&[u8]>,
+) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    for kid in &boxes.top {
+        let bytes = match (meta, xyz) {
             (Some((Some(m), new)), _) if m.start == kid.start => Some(new.clone()),
-            (_, Some(x)) if udta.is_some_and(|u| u.start == kid.start) => {
+            (_, Some(x)) if boxes.udta.is_some_and(|u| u.start == kid.start) => {
                 // After the last user-data atom (before a QuickTime zero terminator, if any).
                 let at = children(buf, kid.body, kid.end)
                     .last()
@@ -580,16 +640,14 @@ fn finish(
         };
         parts.push((*kid, bytes));
     }
-    let len = |(k, b): &(BoxRef, Option<Vec<u8>>)| b.as_ref().map_or(k.end - k.start, Vec::len);
-    let mut added = Vec::new();
-    if let Some((None, new)) = &meta {
-        added.extend_from_slice(new);
-    }
-    if let (Some(x), None) = (&xyz, udta) {
-        added.extend_from_slice(&atom(b"udta", x)?);
-    }
+    Ok(parts)
+}
+
+/// How many bytes the edited children (`parts` and `added`) grow `moov` by. When they are
+/// shorter than the old children (`top`), a `free` atom is added to keep `moov`'s size.
+fn growth_or_free(top: &[BoxRef], parts: &[Part], added: &mut Vec<u8>) -> Result<u64, String> {
     let old_len: usize = top.iter().map(|k| k.end - k.start).sum();
-    let mut new_len: usize = parts.iter().map(len).sum::<usize>() + added.len();
+    let mut new_len: usize = parts.iter().map(part_len).sum::<usize>() + added.len();
     if new_len < old_len {
         // A replaced key value was longer than the new one: free space keeps moov's size.
         let short = (old_len - new_len) as u64;
@@ -599,36 +657,69 @@ fn finish(
         added.extend_from_slice(&free_atom(short)?);
         new_len = old_len;
     }
-    let growth = (new_len - old_len) as u64;
+    Ok((new_len - old_len) as u64)
+}
 
-    let mvex = top.iter().any(|b| &b.kind == b"mvex");
-    // 1. A free atom inside moov that can give up `growth` bytes.
+/// Where the growth went.
+struct Growth {
+    /// By how much `moov` itself grows (0 when a free atom inside it gave the room).
+    moov_growth: u64,
+    /// How many bytes of the free box after `moov` were used.
+    consumed_after: u64,
+}
+
+/// Finds room for `growth` bytes: a free atom inside `moov` (shortened in `parts`), the free
+/// box right after it, or else shifted chunk offsets. `None` when a fragmented video has no
+/// free space (its fragment offsets cannot be shifted).
+fn make_room(
+    buf: &mut [u8],
+    boxes: &MoovBoxes,
+    parts: &mut [Part],
+    growth: u64,
+    place: Place,
+    w: &mut Written,
+) -> Result<Option<Growth>, String> {
     let fits = |size: u64| size == growth || size >= growth + 8;
+    let mut room = Growth {
+        moov_growth: growth,
+        consumed_after: 0,
+    };
+    // 1. A free atom inside moov that can give up `growth` bytes.
     let inside = parts
         .iter()
-        .position(|p| (&p.0.kind == b"free" || &p.0.kind == b"skip") && fits(len(p) as u64));
-    let mut consumed_after = 0;
-    let mut moov_growth = growth;
+        .position(|p| (&p.0.kind == b"free" || &p.0.kind == b"skip") && fits(part_len(p) as u64));
     if let Some(i) = inside {
-        let size = len(&parts[i]) as u64;
+        let size = part_len(&parts[i]) as u64;
         parts[i].1 = Some(if size == growth {
             Vec::new()
         } else {
             free_atom(size - growth)?
         });
-        moov_growth = 0;
-    } else if matches!(room, Room::FreeAfter(size) if media_follows && fits(size)) {
+        room.moov_growth = 0;
+    } else if matches!(place.room, Room::FreeAfter(size) if place.media_follows && fits(size)) {
         // 2. The free atom right after moov: shortened by the caller, media stays put.
-        consumed_after = growth;
-    } else if mvex {
+        room.consumed_after = growth;
+    } else if boxes.top.iter().any(|b| &b.kind == b"mvex") {
         w.notes
             .push("fragmented video without free space: location not embedded".into());
-        return Ok(0);
-    } else if media_follows {
+        return Ok(None);
+    } else if place.media_follows {
         // 3. Media moves by the growth: so do the chunk offsets that point at it.
-        shift_chunk_offsets(buf, moov, moov_end_in, growth)?;
+        shift_chunk_offsets(buf, boxes.moov, place.moov_end_in, growth)?;
     }
+    Ok(Some(room))
+}
 
+/// The new `moov`: its header with the size grown by `moov_growth`, the edited children
+/// `parts`, the `added` atoms, and whatever followed the last child.
+fn assemble(
+    buf: &[u8],
+    boxes: &MoovBoxes,
+    parts: &[Part],
+    added: &[u8],
+    moov_growth: u64,
+) -> Result<Vec<u8>, String> {
+    let moov = boxes.moov;
     let header = moov.body - moov.start;
     let mut out = buf[moov.start..moov.body].to_vec();
     let size = (moov.end - moov.start) as u64;
@@ -637,15 +728,13 @@ fn finish(
         header,
         size.checked_add(moov_growth).ok_or("moov too large")?,
     )?;
-    for (k, b) in &parts {
+    for (k, b) in parts {
         out.extend_from_slice(b.as_deref().unwrap_or(&buf[k.start..k.end]));
     }
-    out.extend_from_slice(&added);
+    out.extend_from_slice(added);
     // Whatever followed the last child (a terminator, padding) stays last.
-    out.extend_from_slice(&buf[top.last().map_or(moov.body, |k| k.end)..moov.end]);
-    *buf = out;
-    w.changed = true;
-    Ok(consumed_after)
+    out.extend_from_slice(&buf[boxes.top.last().map_or(moov.body, |k| k.end)..moov.end]);
+    Ok(out)
 }
 
 /// Reads exactly `n` bytes, or fewer at the end of the stream.
@@ -663,126 +752,202 @@ pub fn rewrite(
     tags: &Tags,
     zone: &TimeZoneChoice,
 ) -> io::Result<Written> {
-    let mut w = Written::default();
-    let mut pos: u64 = 0; // input position
-    let mut seen_media = false;
-    let mut done_moov = false;
-    // A box header read ahead (to see whether free space follows moov).
-    let mut pending: Option<Vec<u8>> = None;
-    loop {
-        let mut header = match pending.take() {
-            Some(h) => h,
-            None => read_up_to(src, 8)?,
-        };
-        if header.len() < 8 {
-            dst.write_all(&header)?;
-            break;
-        }
-        let size32 = u32::from_be_bytes(header[0..4].try_into().expect("4"));
-        let kind: [u8; 4] = header[4..8].try_into().expect("4");
-        let size = match size32 {
-            0 => None, // to the end of the file
-            1 => {
-                let ext = read_up_to(src, 8)?;
-                header.extend_from_slice(&ext);
-                if ext.len() < 8 {
-                    dst.write_all(&header)?;
-                    break;
-                }
-                Some(u64::from_be_bytes(ext.try_into().expect("8")))
-            }
-            s => Some(s as u64),
-        };
-        let header_len = header.len() as u64;
-        let Some(size) = size.filter(|s| *s >= header_len) else {
-            // The rest of the file, as it is.
-            dst.write_all(&header)?;
-            io::copy(src, dst)?;
-            if size32 != 0 && !done_moov {
-                w.notes
-                    .push("video structure not understood: copied unchanged".into());
-            }
-            break;
-        };
-        if &kind == b"moov" && !done_moov && size <= MAX_MOOV {
-            let mut buf = header;
-            buf.extend_from_slice(&read_up_to(src, (size - header_len) as usize)?);
-            if (buf.len() as u64) < size {
-                dst.write_all(&buf)?;
-                w.notes.push("truncated video: copied unchanged".into());
-                break;
-            }
-            let next = read_up_to(src, 8)?;
-            let room = match next.get(0..8) {
-                Some(h) if &h[4..8] == b"free" || &h[4..8] == b"skip" => {
-                    match u32::from_be_bytes(h[0..4].try_into().expect("4")) {
-                        s @ 8.. => Room::FreeAfter(s.into()),
-                        _ => Room::None,
-                    }
-                }
-                _ => Room::None,
-            };
-            let original = buf.clone();
-            let before = (w.notes.len(), w.written_date);
-            // Media data after moov: we cannot know yet, so assume it if none was seen.
-            let end_in = pos.saturating_add(size);
-            match edit_moov(&mut buf, tags, zone, end_in, !seen_media, room, &mut w) {
-                Ok(consumed) => {
-                    dst.write_all(&buf)?;
-                    if consumed > 0 {
-                        let Room::FreeAfter(free) = room else {
-                            unreachable!("consumed only from a free box")
-                        };
-                        if free > consumed {
-                            dst.write_all(&((free - consumed) as u32).to_be_bytes())?;
-                            dst.write_all(b"free")?;
-                        }
-                        // The free box's first `consumed` bytes of contents go, the rest stays.
-                        let dropped = io::copy(&mut src.take(consumed), &mut io::sink())?;
-                        let rest = (free - 8).saturating_sub(consumed);
-                        let kept = io::copy(&mut src.take(rest), dst)?;
-                        if dropped < consumed || kept < rest {
-                            w.notes
-                                .push("truncated video: copied as far as it goes".into());
-                            break;
-                        }
-                        pos = pos.saturating_add(free);
-                    } else {
-                        pending = Some(next);
-                    }
-                }
-                Err(reason) => {
-                    w.notes.truncate(before.0);
-                    w.notes
-                        .push(format!("video metadata not written: {reason}"));
-                    w.changed = false;
-                    w.written_date = before.1;
-                    dst.write_all(&original)?;
-                    pending = Some(next);
-                }
-            }
-            done_moov = true;
-        } else {
-            if &kind == b"mdat" || &kind == b"moof" {
-                seen_media = true;
-            }
-            dst.write_all(&header)?;
-            let body = size - header_len;
-            let copied = io::copy(&mut src.take(body), dst)?;
-            if copied < body {
-                w.notes.push("truncated video: copied unchanged".into());
-                break;
-            }
-        }
-        pos = pos.saturating_add(size);
-    }
-    if !done_moov && !w.notes.iter().any(|n| n.contains("video")) {
+    let mut copy = Copy {
+        src,
+        dst,
+        tags,
+        zone,
+        w: Written::default(),
+        pos: 0,
+        seen_media: false,
+        done_moov: false,
+        pending: None,
+    };
+    while copy.next_box()? {}
+    let mut w = copy.w;
+    if !copy.done_moov && !w.notes.iter().any(|n| n.contains("video")) {
         w.notes
             .push("no movie header (moov) found: copied unchanged".into());
     }
     // Every note above says that something was not embedded.
     w.incomplete = !w.notes.is_empty();
     Ok(w)
+}
+
+/// One top-level box header as read.
+struct BoxHeader {
+    /// Its bytes (8, or 16 with a 64-bit size).
+    bytes: Vec<u8>,
+    /// The 32-bit size field (0: to the end of the file, 1: a 64-bit size follows).
+    size32: u32,
+    kind: [u8; 4],
+    /// The box's size; `None` for "to the end of the file".
+    size: Option<u64>,
+}
+
+/// The state of [`rewrite`]'s copy, box by box.
+struct Copy<'a, R: Read + ?Sized, W: Write + ?Sized> {
+    src: &'a mut R,
+    dst: &'a mut W,
+    tags: &'a Tags,
+    zone: &'a TimeZoneChoice,
+    w: Written,
+    /// The input position.
+    pos: u64,
+    seen_media: bool,
+    done_moov: bool,
+    /// A box header read ahead (to see whether free space follows moov).
+    pending: Option<Vec<u8>>,
+}
+
+impl<R: Read + ?Sized, W: Write + ?Sized> Copy<'_, R, W> {
+    /// Copies (or edits) the next top-level box; `false` when the copy is over.
+    fn next_box(&mut self) -> io::Result<bool> {
+        let Some(header) = self.read_header()? else {
+            return Ok(false);
+        };
+        let header_len = header.bytes.len() as u64;
+        let Some(size) = header.size.filter(|s| *s >= header_len) else {
+            // The rest of the file, as it is.
+            self.dst.write_all(&header.bytes)?;
+            io::copy(self.src, self.dst)?;
+            if header.size32 != 0 && !self.done_moov {
+                self.w
+                    .notes
+                    .push("video structure not understood: copied unchanged".into());
+            }
+            return Ok(false);
+        };
+        let more = if &header.kind == b"moov" && !self.done_moov && size <= MAX_MOOV {
+            self.moov(header.bytes, size)?
+        } else {
+            self.copy_box(header, size)?
+        };
+        self.pos = self.pos.saturating_add(size);
+        Ok(more)
+    }
+
+    /// The next box header; `None` (what there was copied) when the file ends inside it.
+    fn read_header(&mut self) -> io::Result<Option<BoxHeader>> {
+        let mut bytes = match self.pending.take() {
+            Some(h) => h,
+            None => read_up_to(self.src, 8)?,
+        };
+        if bytes.len() < 8 {
+            self.dst.write_all(&bytes)?;
+            return Ok(None);
+        }
+        let size32 = u32::from_be_bytes(bytes[0..4].try_into().expect("4"));
+        let kind: [u8; 4] = bytes[4..8].try_into().expect("4");
+        let size = match size32 {
+            0 => None, // to the end of the file
+            1 => {
+                let ext = read_up_to(self.src, 8)?;
+                bytes.extend_from_slice(&ext);
+                if ext.len() < 8 {
+                    self.dst.write_all(&bytes)?;
+                    return Ok(None);
+                }
+                Some(u64::from_be_bytes(ext.try_into().expect("8")))
+            }
+            s => Some(s as u64),
+        };
+        Ok(Some(BoxHeader {
+            bytes,
+            size32,
+            kind,
+            size,
+        }))
+    }
+
+    /// Copies a box other than the `moov` we edit, as it is.
+    fn copy_box(&mut self, header: BoxHeader, size: u64) -> io::Result<bool> {
+        if &header.kind == b"mdat" || &header.kind == b"moof" {
+            self.seen_media = true;
+        }
+        self.dst.write_all(&header.bytes)?;
+        let body = size - header.bytes.len() as u64;
+        let copied = io::copy(&mut self.src.take(body), self.dst)?;
+        if copied < body {
+            self.w
+                .notes
+                .push("truncated video: copied unchanged".into());
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Reads the `moov` box of `size` bytes (whose header is `buf`), edits it and writes it;
+    /// on an error writes it unchanged with a note.
+    fn moov(&mut self, mut buf: Vec<u8>, size: u64) -> io::Result<bool> {
+        let header_len = buf.len() as u64;
+        buf.extend_from_slice(&read_up_to(self.src, (size - header_len) as usize)?);
+        if (buf.len() as u64) < size {
+            self.dst.write_all(&buf)?;
+            self.w
+                .notes
+                .push("truncated video: copied unchanged".into());
+            return Ok(false);
+        }
+        let next = read_up_to(self.src, 8)?;
+        let place = Place {
+            moov_end_in: self.pos.saturating_add(size),
+            // Media data after moov: we cannot know yet, so assume it if none was seen.
+            media_follows: !self.seen_media,
+            room: Room::after(&next),
+        };
+        let original = buf.clone();
+        let before = (self.w.notes.len(), self.w.written_date);
+        match edit_moov(&mut buf, self.tags, self.zone, place, &mut self.w) {
+            Ok(consumed) => {
+                self.dst.write_all(&buf)?;
+                if consumed > 0 {
+                    if !self.shorten_free(place.room, consumed)? {
+                        return Ok(false);
+                    }
+                } else {
+                    self.pending = Some(next);
+                }
+            }
+            Err(reason) => {
+                self.w.notes.truncate(before.0);
+                self.w
+                    .notes
+                    .push(format!("video metadata not written: {reason}"));
+                self.w.changed = false;
+                self.w.written_date = before.1;
+                self.dst.write_all(&original)?;
+                self.pending = Some(next);
+            }
+        }
+        self.done_moov = true;
+        Ok(true)
+    }
+
+    /// Copies the free box after `moov` (whose header was read) less the `consumed` bytes
+    /// the grown `moov` took; `false` when the file ends inside it.
+    fn shorten_free(&mut self, room: Room, consumed: u64) -> io::Result<bool> {
+        let Room::FreeAfter(free) = room else {
+            unreachable!("consumed only from a free box")
+        };
+        if free > consumed {
+            self.dst
+                .write_all(&((free - consumed) as u32).to_be_bytes())?;
+            self.dst.write_all(b"free")?;
+        }
+        // The free box's first `consumed` bytes of contents go, the rest stays.
+        let dropped = io::copy(&mut self.src.take(consumed), &mut io::sink())?;
+        let rest = (free - 8).saturating_sub(consumed);
+        let kept = io::copy(&mut self.src.take(rest), self.dst)?;
+        if dropped < consumed || kept < rest {
+            self.w
+                .notes
+                .push("truncated video: copied as far as it goes".into());
+            return Ok(false);
+        }
+        self.pos = self.pos.saturating_add(free);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

@@ -106,6 +106,8 @@ pub fn rewrite(
     })
 }
 
+/// The WebP in `buf` with the missing EXIF tags (and XMP, where EXIF cannot hold a value)
+/// added; `Ok(None)` when nothing is missing.
 fn edit(
     buf: &[u8],
     tags: &Tags,
@@ -113,21 +115,7 @@ fn edit(
     w: &mut Written,
 ) -> Result<Option<Vec<u8>>, String> {
     let cs = chunks(buf).ok_or("not a WebP structure we understand, copied unchanged")?;
-    let first = cs[0];
-    let extended = &first.kind == b"VP8X";
-    let (width, height, alpha) = if extended {
-        if first.len < 10 {
-            return Err("malformed VP8X chunk".into());
-        }
-        let d = &buf[first.data..first.data + 10];
-        let w24 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], 0]) + 1;
-        (w24(&d[4..7]), w24(&d[7..10]), false)
-    } else {
-        if cs.len() != 1 {
-            return Err("unexpected chunks in a simple WebP".into());
-        }
-        simple_image_facts(buf, first).ok_or("unknown WebP image chunk")?
-    };
+    let (width, height, alpha) = canvas(buf, &cs)?;
     let exif_chunk = cs.iter().find(|c| &c.kind == b"EXIF").copied();
     let tiff = exif_chunk.map(|c| {
         let d = &buf[c.data..c.data + c.len];
@@ -155,45 +143,12 @@ fn edit(
     meta.extend_from_slice(new_xmp.as_deref().unwrap_or_default());
     let flags = if new_exif.is_some() { FLAG_EXIF } else { 0 }
         | if new_xmp.is_some() { FLAG_XMP } else { 0 };
-
-    let mut body = Vec::with_capacity(buf.len() + meta.len() + 18);
-    if extended {
-        let mut vp8x = buf[first.start..first.end].to_vec();
-        vp8x[8] |= flags;
-        body.extend_from_slice(&vp8x);
-        let mut placed = false;
-        for c in &cs[1..] {
-            match &c.kind {
-                b"EXIF" if new_exif.is_some() => {
-                    body.extend_from_slice(&meta);
-                    placed = true;
-                }
-                b"EXIF" if !placed => {
-                    body.extend_from_slice(&buf[c.start..c.end]);
-                    body.extend_from_slice(&meta);
-                    placed = true;
-                }
-                b"XMP " if !placed => {
-                    body.extend_from_slice(&meta);
-                    placed = true;
-                    body.extend_from_slice(&buf[c.start..c.end]);
-                }
-                _ => body.extend_from_slice(&buf[c.start..c.end]),
-            }
-        }
-        if !placed {
-            body.extend_from_slice(&meta);
-        }
+    let body = if &cs[0].kind == b"VP8X" {
+        extended_body(buf, &cs, flags, &meta, new_exif.is_some())
     } else {
-        let mut vp8x = [0u8; 10];
-        vp8x[0] = flags | if alpha { FLAG_ALPHA } else { 0 };
-        let (w1, h1) = (width - 1, height - 1);
-        vp8x[4..7].copy_from_slice(&w1.to_le_bytes()[..3]);
-        vp8x[7..10].copy_from_slice(&h1.to_le_bytes()[..3]);
-        body.extend_from_slice(&chunk_bytes(b"VP8X", &vp8x));
-        body.extend_from_slice(&buf[first.start..first.end]);
-        body.extend_from_slice(&meta);
-    }
+        let flags = flags | if alpha { FLAG_ALPHA } else { 0 };
+        simple_body(buf, cs[0], flags, (width, height), &meta)
+    };
     let riff = u32::try_from(body.len() + 4).map_err(|_| "file too large")?;
     let mut out = Vec::with_capacity(body.len() + 12);
     out.extend_from_slice(b"RIFF");
@@ -201,6 +156,79 @@ fn edit(
     out.extend_from_slice(b"WEBP");
     out.extend_from_slice(&body);
     Ok(Some(out))
+}
+
+/// Width, height and whether it has alpha (of a simple WebP: the extended header keeps its
+/// own flag), from the first chunk.
+fn canvas(buf: &[u8], cs: &[Chunk]) -> Result<(u32, u32, bool), String> {
+    let first = cs[0];
+    if &first.kind == b"VP8X" {
+        if first.len < 10 {
+            return Err("malformed VP8X chunk".into());
+        }
+        let d = &buf[first.data..first.data + 10];
+        let w24 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], 0]) + 1;
+        return Ok((w24(&d[4..7]), w24(&d[7..10]), false));
+    }
+    if cs.len() != 1 {
+        return Err("unexpected chunks in a simple WebP".into());
+    }
+    simple_image_facts(buf, first).ok_or_else(|| "unknown WebP image chunk".to_string())
+}
+
+/// The chunks of an extended WebP with `flags` set in its header and the new `meta` chunks
+/// in place: replacing the EXIF chunk when `new_exif`, else after the EXIF chunk or before
+/// the XMP one, else at the end.
+fn extended_body(buf: &[u8], cs: &[Chunk], flags: u8, meta: &[u8], new_exif: bool) -> Vec<u8> {
+    let mut body = Vec::with_capacity(buf.len() + meta.len() + 18);
+    let mut vp8x = buf[cs[0].start..cs[0].end].to_vec();
+    vp8x[8] |= flags;
+    body.extend_from_slice(&vp8x);
+    let mut placed = false;
+    for c in &cs[1..] {
+        match &c.kind {
+            b"EXIF" if new_exif => {
+                body.extend_from_slice(meta);
+                placed = true;
+            }
+            b"EXIF" if !placed => {
+                body.extend_from_slice(&buf[c.start..c.end]);
+                body.extend_from_slice(meta);
+                placed = true;
+            }
+            b"XMP " if !placed => {
+                body.extend_from_slice(meta);
+                placed = true;
+                body.extend_from_slice(&buf[c.start..c.end]);
+            }
+            _ => body.extend_from_slice(&buf[c.start..c.end]),
+        }
+    }
+    if !placed {
+        body.extend_from_slice(meta);
+    }
+    body
+}
+
+/// A simple WebP's `image` chunk made extended: a new VP8X header with `flags` and the
+/// canvas size, the image, then the `meta` chunks.
+fn simple_body(
+    buf: &[u8],
+    image: Chunk,
+    flags: u8,
+    (width, height): (u32, u32),
+    meta: &[u8],
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(buf.len() + meta.len() + 18);
+    let mut vp8x = [0u8; 10];
+    vp8x[0] = flags;
+    let (w1, h1) = (width - 1, height - 1);
+    vp8x[4..7].copy_from_slice(&w1.to_le_bytes()[..3]);
+    vp8x[7..10].copy_from_slice(&h1.to_le_bytes()[..3]);
+    body.extend_from_slice(&chunk_bytes(b"VP8X", &vp8x));
+    body.extend_from_slice(&buf[image.start..image.end]);
+    body.extend_from_slice(meta);
+    body
 }
 
 #[cfg(test)]

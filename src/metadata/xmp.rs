@@ -81,6 +81,30 @@ pub fn packet(d: &XmpData) -> Option<String> {
     {
         return None;
     }
+    let attrs = attributes(d);
+    let elements = elements(d);
+    Some(format!(
+        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="gpbackup {version}">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+   xmlns:exif="http://ns.adobe.com/exif/1.0/"
+   xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+   xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
+   xmlns:dc="http://purl.org/dc/elements/1.1/"
+   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"{attrs}>{elements}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"#,
+        bom = '\u{feff}',
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// The simple values (dates, position, rating) as attributes of `rdf:Description`, one a line.
+fn attributes(d: &XmpData) -> String {
     let mut attrs = String::new();
     if let Some(t) = d.taken {
         let iso = t.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
@@ -117,6 +141,11 @@ pub fn packet(d: &XmpData) -> Option<String> {
     if let Some(r) = d.rating {
         let _ = write!(attrs, "\n   xmp:Rating=\"{r}\"");
     }
+    attrs
+}
+
+/// The structured values (description, people) as elements inside `rdf:Description`.
+fn elements(d: &XmpData) -> String {
     let mut elements = String::new();
     if let Some(desc) = &d.description {
         let _ = write!(
@@ -136,24 +165,7 @@ pub fn packet(d: &XmpData) -> Option<String> {
             "\n   <Iptc4xmpExt:PersonInImage><rdf:Bag>{items}</rdf:Bag></Iptc4xmpExt:PersonInImage>"
         );
     }
-    Some(format!(
-        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="gpbackup {version}">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-   xmlns:exif="http://ns.adobe.com/exif/1.0/"
-   xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-   xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
-   xmlns:dc="http://purl.org/dc/elements/1.1/"
-   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"{attrs}>{elements}
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>
-"#,
-        bom = '\u{feff}',
-        version = env!("CARGO_PKG_VERSION"),
-    ))
+    elements
 }
 
 #[cfg(test)]

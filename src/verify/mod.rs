@@ -1,0 +1,311 @@
+//! `gpbackup verify DIR`: every file the manifest lists is re-hashed and compared with the
+//! hash recorded when it was written; files that are missing, changed, or not known to the
+//! manifest are reported. `verify DIR --against INPUT...` (in [`against`]) checks instead that
+//! the folder holds every photo and video of the inputs.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::hash;
+use crate::manifest::{self, FILE_NAME};
+use crate::names::key;
+use crate::output::{is_own_top_level, STATE_DIR};
+use crate::source::SourceError;
+
+mod against;
+mod findings;
+mod library;
+
+pub use against::{against, AgainstOptions};
+pub use findings::{display_home, write_report, AgainstReport, EntryFinding};
+pub use library::Unwritten;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}: not a gpbackup output folder (no {STATE_DIR}/{FILE_NAME})")]
+    NotOutput(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+    #[error("{0}")]
+    Input(SourceError),
+    #[error("{0}: holds no photos or videos; expected a Google Takeout .zip or an extracted Takeout folder")]
+    NoMedia(PathBuf),
+}
+
+impl VerifyError {
+    /// True when the folder or an input named is not one to verify (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::NotOutput(_) | VerifyError::Input(_) | VerifyError::NoMedia(_)
+        )
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Files checked and found as written.
+    pub ok: usize,
+    /// Listed in the manifest, not in the folder.
+    pub missing: Vec<String>,
+    /// Content differs from what was written.
+    pub changed: Vec<String>,
+    /// In the folder, not listed in the manifest.
+    pub unknown: Vec<String>,
+    /// Paths the manifest names outside the folder (`../x`, absolute): never opened.
+    pub invalid: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn all_ok(&self) -> bool {
+        self.missing.is_empty()
+            && self.changed.is_empty()
+            && self.unknown.is_empty()
+            && self.invalid.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} files ok, {} missing, {} changed, {} unknown",
+            self.ok,
+            self.missing.len(),
+            self.changed.len(),
+            self.unknown.len()
+        );
+        if !self.invalid.is_empty() {
+            s.push_str(&format!(", {} invalid", self.invalid.len()));
+        }
+        s.push('\n');
+        for (what, list) in [
+            ("missing", &self.missing),
+            ("changed", &self.changed),
+            ("unknown", &self.unknown),
+            ("invalid (outside the folder, not opened)", &self.invalid),
+        ] {
+            for p in list {
+                s.push_str(&format!("{what}: {p}\n"));
+            }
+        }
+        s
+    }
+}
+
+/// One file the manifest expects.
+struct Expected {
+    path: String,
+    /// Hash and size as written; `None` for XMP sidecars (only their presence is checked).
+    content: Option<(String, u64)>,
+}
+
+/// Checks `root` against its manifest, hashing files in parallel on `jobs` threads.
+pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyReport, VerifyError> {
+    let state = root.join(STATE_DIR);
+    if !state.join(FILE_NAME).is_file() {
+        return Err(VerifyError::NotOutput(root.to_path_buf()));
+    }
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VerifyError::Io { path, source }
+    };
+    let _lock = crate::output::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
+    let lines = manifest::read_lines(&state).map_err(io_err(&state))?;
+    let mut report = VerifyReport::default();
+    let expected = expected_files(&lines, &mut report.invalid);
+    let known: HashSet<String> = expected.iter().map(|e| key(&e.path)).collect();
+    report.unknown = unknown_files(root, &known)?;
+
+    let pool = thread_pool(jobs)?;
+    let total = expected
+        .iter()
+        .filter_map(|e| e.content.as_ref().map(|c| c.1))
+        .sum();
+    let bar = progress_bar(
+        progress,
+        total,
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    );
+    let results: Vec<FileState> = pool.install(|| {
+        expected
+            .par_iter()
+            .map(|e| {
+                let state = check(&root.join(&e.path), e.content.as_ref());
+                if let Some((_, size)) = &e.content {
+                    bar.inc(*size);
+                }
+                state
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    for (e, state) in expected.into_iter().zip(results) {
+        match state {
+            FileState::Intact => report.ok += 1,
+            FileState::Missing => report.missing.push(e.path),
+            FileState::Changed => report.changed.push(e.path),
+        }
+    }
+    Ok(report)
+}
+
+/// The indices of the manifest's current lines, in file order.
+fn current_lines(lines: &[manifest::Line]) -> Vec<usize> {
+    let mut current: Vec<usize> = manifest::current_files(lines).into_values().collect();
+    current.sort_unstable();
+    current
+}
+
+/// The files (and XMP sidecars) the current manifest lines name; the paths that leave the
+/// folder go to `invalid` instead, once each.
+fn expected_files(lines: &[manifest::Line], invalid: &mut Vec<String>) -> Vec<Expected> {
+    let mut expected = Vec::new();
+    for i in current_lines(lines) {
+        let l = &lines[i];
+        let content = l.output_hash.clone().zip(l.output_size);
+        let xmp = l.xmp.iter().map(|x| (x, None));
+        for (path, content) in std::iter::once((&l.path, content)).chain(xmp) {
+            if is_inside(path) {
+                expected.push(Expected {
+                    path: path.clone(),
+                    content,
+                });
+            } else if !invalid.contains(path) {
+                invalid.push(path.clone());
+            }
+        }
+    }
+    expected
+}
+
+/// The files in `root` (outside gpbackup's own top-level folders) whose path is not `known`,
+/// sorted by name.
+fn unknown_files(root: &Path, known: &HashSet<String>) -> Result<Vec<String>, VerifyError> {
+    let mut unknown = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter();
+    for entry in walker
+        .filter_entry(|e| e.depth() > 1 || !e.file_name().to_str().is_some_and(is_own_top_level))
+    {
+        let entry = entry.map_err(|e| VerifyError::Io {
+            path: root.to_path_buf(),
+            source: e.into(),
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let rel = rel.join("/");
+        if !known.contains(&key(&rel)) {
+            unknown.push(rel);
+        }
+    }
+    Ok(unknown)
+}
+
+/// A pool of `jobs` worker threads (all cores when `None`).
+fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, VerifyError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| VerifyError::Threads(e.to_string()))
+}
+
+/// A progress bar on stderr up to `total` drawn with `template`, or a hidden one when
+/// `show` is false.
+fn progress_bar(show: bool, total: u64, template: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// The state of one file the manifest lists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FileState {
+    Intact,
+    Missing,
+    Changed,
+}
+
+/// Checks one listed file: present, and with `content` of that hash and size.
+fn check(path: &Path, content: Option<&(String, u64)>) -> FileState {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return FileState::Missing;
+    };
+    let Some((want_hash, want_size)) = content else {
+        return FileState::Intact;
+    };
+    if meta.len() != *want_size {
+        return FileState::Changed;
+    }
+    compare_hash(path, want_hash)
+}
+
+/// Hashes the file at `path` and compares it with `want_hash` (unreadable: missing).
+fn compare_hash(path: &Path, want_hash: &str) -> FileState {
+    match File::open(path).and_then(|f| hash::hash_stream(BufReader::with_capacity(1 << 20, f))) {
+        Ok((h, _)) if hash::hex(h) == want_hash => FileState::Intact,
+        Ok(_) => FileState::Changed,
+        Err(_) => FileState::Missing,
+    }
+}
+
+/// True when a path the manifest names stays inside the output folder: relative, and only
+/// plain names (no `..`, no `.`, no empty part). Others are reported, never opened.
+pub fn is_inside(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_leave_the_folder_are_not_inside() {
+        for ok in [
+            "a.jpg",
+            "2019/07/a.jpg",
+            "albums/Paris/a (2).jpg",
+            "..a.jpg",
+            "a..jpg",
+        ] {
+            assert!(is_inside(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "a/../../b.jpg",
+            "./a.jpg",
+            "a//b.jpg",
+            "a/",
+            "..",
+            "a\0b",
+        ] {
+            assert!(!is_inside(&bad.replace("\\0", "\0")), "{bad}");
+        }
+    }
+}
