@@ -28,6 +28,12 @@ pub struct AgainstOptions<'a> {
 
 /// Checks that `root` holds every photo and video of `opts.inputs`.
 pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, VerifyError> {
+    // Like plain verify: not while a run writes there (its manifest is still growing).
+    let _lock =
+        crate::output::OutputLock::acquire_for_reading(root).map_err(|source| VerifyError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
     let lib = load_library(root)?;
     let exclude = root.canonicalize().ok();
     let catalog = Catalog::open(opts.inputs, exclude.as_deref()).map_err(VerifyError::Input)?;

@@ -206,8 +206,14 @@ fn a_held_folder_refuses_process_and_verify_at_once_naming_the_holder() {
     let start = Instant::now();
     let (o, _) = process(std::slice::from_ref(&input), &out, &[]);
     let v = verify(&out);
+    let against = gpbackup(&[
+        "verify".as_ref(),
+        out.as_os_str(),
+        "--against".as_ref(),
+        input.as_os_str(),
+    ]);
     assert!(start.elapsed() < Duration::from_secs(10));
-    for r in [&o, &v] {
+    for r in [&o, &v, &against] {
         let s = stderr(r);
         assert_eq!(r.status.code(), Some(1), "{s}");
         assert_eq!(s.lines().count(), 1, "{s}");
