@@ -243,12 +243,18 @@ impl<'a> SidecarIndex<'a> {
         for (i, s) in sidecars.iter().enumerate() {
             let dir = key(&s.dir);
             let name = nfc(&s.name);
-            let same = idx.by_name.entry((dir.clone(), key(&name))).or_default();
-            if !same.iter().any(|&j| idx.names[j] == name) {
-                same.push(i);
-            }
             let (core, n) = sidecar_core(&name);
             let core = trim_half_pair(core).to_string();
+            let same = idx.by_name.entry((dir.clone(), key(&name))).or_default();
+            let copy = same.iter().any(|&j| idx.names[j] == name);
+            idx.names.push(name);
+            idx.counters.push(n);
+            idx.cores.push(core.clone());
+            if copy {
+                // A second copy of a sidecar (a part downloaded twice) is never a candidate.
+                continue;
+            }
+            same.push(i);
             idx.by_core.entry((dir, key(&core), n)).or_default().push(i);
             if let Some(t) = &s.title {
                 let loose_title = loose(t, true);
@@ -262,9 +268,6 @@ impl<'a> SidecarIndex<'a> {
                 }
                 idx.by_title.entry(loose_title).or_default().push(i);
             }
-            idx.names.push(name);
-            idx.counters.push(n);
-            idx.cores.push(core);
         }
         idx
     }
@@ -895,5 +898,458 @@ mod tests {
         assert!(t.contains(&"IMG_0003(1).jpg.json".to_string()));
         assert!(t.contains(&"IMG_0003.jpg(1).json".to_string()));
         assert!(t.contains(&"IMG_0003(1).json".to_string()));
+    }
+
+    fn sc_in(dir: &str, name: &str, title: &str) -> SidecarRef {
+        SidecarRef {
+            dir: dir.into(),
+            name: name.into(),
+            title: Some(title.into()),
+        }
+    }
+
+    // Issue 13, 1: NFC before every comparison.
+
+    #[test]
+    fn nfd_edited_word_and_names() {
+        // The edited word decomposed, with and without its original in the folder.
+        let nfd = "IMG_5001-modifie\u{301}.jpg";
+        let r = run(&["IMG_5001.jpg", nfd], &[sc("IMG_5001.jpg.json")]);
+        assert_eq!(r[1], Some(("IMG_5001.jpg.json".into(), Rule::Edited)));
+        assert_eq!(
+            one(nfd, "IMG_5001.jpg.supplemental-metadata.json"),
+            Some((
+                "IMG_5001.jpg.supplemental-metadata.json".into(),
+                Rule::Edited
+            ))
+        );
+        // NFD media, NFC sidecar; and the other way round.
+        let nfd = "E\u{301}te\u{301} a\u{300} la plage.jpg";
+        assert_pair(nfd, "Été à la plage.jpg.json", Rule::Exact);
+        assert_pair("Été à la plage.jpg", &format!("{nfd}.json"), Rule::Exact);
+        assert_pair(
+            nfd,
+            "Été à la plage.jpg.supplemental-metadata.json",
+            Rule::Supplemental,
+        );
+        // A title in NFD names an NFC zip name with replaced characters.
+        let s = sc_titled("odd.json", "E\u{301}te\u{301}: a\u{300} la plage.jpg");
+        let r = run(&["Été_ à la plage.jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+    }
+
+    #[test]
+    fn nfd_names_are_clipped_as_nfc() {
+        // 41 characters in NFC, 47 in NFD: only the NFC count gives the sidecar's cut.
+        let nfc_name = "Été à Saint-Émilion, château élégant é.jpg";
+        assert_eq!(utf16_len(nfc_name), 42);
+        let nfd_name: String = unicode_normalization::UnicodeNormalization::nfd(nfc_name).collect();
+        assert!(utf16_len(&nfd_name) > CLIP_LEN);
+        let long = format!("{nfc_name}{SUPPLEMENTAL}");
+        let cut = clip_utf16(&long, CLIP_LEN).0;
+        assert_eq!(cut, "Été à Saint-Émilion, château élégant é.jpg.sup");
+        assert_pair(&nfd_name, &format!("{cut}.json"), Rule::Clipped);
+    }
+
+    // Issue 13, 2: exact case first.
+
+    #[test]
+    fn names_differing_only_in_case_keep_their_own_sidecars() {
+        let sidecar_sets = [
+            [sc("IMG_0042.JPG.json"), sc("IMG_0042.jpg.json")],
+            [sc("IMG_0042.jpg.json"), sc("IMG_0042.JPG.json")],
+        ];
+        for sidecars in sidecar_sets {
+            for media in [
+                ["IMG_0042.JPG", "IMG_0042.jpg"],
+                ["IMG_0042.jpg", "IMG_0042.JPG"],
+            ] {
+                let r = run(&media, &sidecars);
+                for (m, got) in media.iter().zip(&r) {
+                    assert_eq!(got, &Some((format!("{m}.json"), Rule::Exact)), "{media:?}");
+                }
+            }
+        }
+        // The same with the new suffix, and with their edited copies.
+        let r = run(
+            &[
+                "IMG_0042.jpg",
+                "IMG_0042.JPG",
+                "IMG_0042-edited.jpg",
+                "IMG_0042-edited.JPG",
+            ],
+            &[
+                sc("IMG_0042.jpg.supplemental-metadata.json"),
+                sc("IMG_0042.JPG.supplemental-metadata.json"),
+            ],
+        );
+        let got: Vec<&str> = r.iter().map(|x| x.as_ref().unwrap().0.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "IMG_0042.jpg.supplemental-metadata.json",
+                "IMG_0042.JPG.supplemental-metadata.json",
+                "IMG_0042.jpg.supplemental-metadata.json",
+                "IMG_0042.JPG.supplemental-metadata.json",
+            ]
+        );
+        // Edited copies whose originals are not in the export: exact case too.
+        let r = run(
+            &["IMG_0043-edited.jpg", "IMG_0043-edited.JPG"],
+            &[sc("IMG_0043.JPG.json"), sc("IMG_0043.jpg.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().0, "IMG_0043.jpg.json");
+        assert_eq!(r[1].as_ref().unwrap().0, "IMG_0043.JPG.json");
+        // By title.
+        let r = run(
+            &["IMG_0044.JPG", "IMG_0044.jpg"],
+            &[
+                sc_titled("a.json", "IMG_0044.jpg"),
+                sc_titled("b.json", "IMG_0044.JPG"),
+            ],
+        );
+        assert_eq!(r[0], Some(("b.json".into(), Rule::Title)));
+        assert_eq!(r[1], Some(("a.json".into(), Rule::Title)));
+        // Only the other case there: still found, case-insensitively.
+        assert_pair("IMG_0045.JPG", "IMG_0045.jpg.json", Rule::Exact);
+    }
+
+    #[test]
+    fn a_second_copy_of_one_sidecar_is_not_a_case_variant() {
+        // The same part downloaded twice: two `IMG_0046.jpg.json`. `IMG_0046.JPG` has no
+        // sidecar and must not take the second copy of the other photo's.
+        let copy = sc_titled("IMG_0046.jpg.json", "IMG_0046.jpg");
+        let r = run(&["IMG_0046.JPG", "IMG_0046.jpg"], &[copy.clone(), copy]);
+        assert_eq!(r[0], None);
+        assert_eq!(r[1], Some(("IMG_0046.jpg.json".into(), Rule::Exact)));
+    }
+
+    // Issue 13, 3: only Google's words for "edited".
+
+    #[test]
+    fn other_dash_words_are_other_photos() {
+        let r = run(
+            &["Holiday.jpg", "Holiday-Paris.jpg"],
+            &[sc("Holiday.jpg.json")],
+        );
+        assert_eq!(r[0], Some(("Holiday.jpg.json".into(), Rule::Exact)));
+        assert_eq!(r[1], None);
+        assert_eq!(one("Holiday-Paris.jpg", "Holiday.jpg.json"), None);
+        assert_eq!(one("Scan003-Copy.jpg", "Scan003.jpg.json"), None);
+        for (word, lang) in names::EDITED_WORDS {
+            let edited = format!("Holiday-{word}.jpg");
+            assert_eq!(
+                one(&edited, "Holiday.jpg.json"),
+                Some(("Holiday.jpg.json".into(), Rule::Edited)),
+                "{lang}"
+            );
+        }
+        // Upper case and the Spanish two-word form.
+        assert_eq!(
+            one("IMG_1-EDITED.JPG", "IMG_1.JPG.json").map(|x| x.1),
+            Some(Rule::Edited)
+        );
+        assert_eq!(
+            one(
+                "2021-05-22 23.19.26-ha editado.jpeg",
+                "2021-05-22 23.19.26.jpeg.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::Edited)
+        );
+    }
+
+    // Issue 13, 4: `X-edited(1)` is the edit of `X(1)`.
+
+    #[test]
+    fn counted_edited_copies_share_only_their_own_counters_sidecar() {
+        for (edited, original) in [
+            ("IMG_20120216_094016-edited(1).jpg", "IMG_20120216_094016"),
+            ("IMG-20150125-WA0003-modifié(1).jpg", "IMG-20150125-WA0003"),
+            (
+                "IMG-20150125-WA0004-modifie\u{301}(1).jpg",
+                "IMG-20150125-WA0004",
+            ),
+            ("IMG_0007-bearbeitet(12).jpg", "IMG_0007"),
+        ] {
+            let n = NameParts::parse(edited).counter_suffix();
+            let title = format!("{original}.jpg");
+            let plain = sc_titled(&format!("{title}.json"), &title);
+            for own in [
+                format!("{title}{n}.json"),
+                format!("{title}{SUPPLEMENTAL}{n}.json"),
+                format!("{original}{n}.json"),
+                format!("{original}{SUPPLEMENTAL}{n}.json"),
+            ] {
+                // The counter's sidecar wins even when the original is not in the export.
+                let sidecars = [plain.clone(), sc_titled(&own, &title)];
+                let r = run(&[edited], &sidecars);
+                assert_eq!(r[0], Some((own.clone(), Rule::Edited)), "{edited}");
+                // With both originals present, each takes its own.
+                let counted = format!("{original}{n}.jpg");
+                let r = run(&[&title, &counted, edited], &sidecars);
+                assert_eq!(r[0].as_ref().unwrap().0, plain.name);
+                assert_eq!(r[1].as_ref().unwrap().0, own);
+                assert_eq!(r[2], Some((own.clone(), Rule::Edited)), "{edited}");
+            }
+            // Only `X`'s sidecar, titled `X.jpg`: not the edit's, whatever the title says.
+            assert_eq!(run(&[edited], std::slice::from_ref(&plain)), vec![None]);
+            let counted = format!("{original}{n}.jpg");
+            assert_eq!(run(&[&counted, edited], &[plain]), vec![None, None]);
+        }
+        // And the other way round: `X-edited.jpg` never takes `X(1)`'s.
+        assert_eq!(
+            run(
+                &["IMG_0008-edited.jpg"],
+                &[sc_titled("IMG_0008.jpg(1).json", "IMG_0008.jpg")]
+            ),
+            vec![None]
+        );
+    }
+
+    #[test]
+    fn counted_copies_never_take_the_uncounted_title() {
+        // `X(1)` alone with `X`'s sidecar (its own part missing): no match by title.
+        let s = sc_titled("IMG_0003.jpg.json", "IMG_0003.jpg");
+        assert_eq!(run(&["IMG_0003(1).jpg"], &[s]), vec![None]);
+        // But a counted sidecar named after a replaced title is its.
+        let s = sc_titled("Party: 1?.jpg(1).json", "Party: 1?.jpg");
+        let r = run(&["Party_ 1_(1).jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+        // A file uploaded as `X(1).jpg`: its title is the whole name, its sidecar has no counter.
+        let s = sc_titled("weird.json", "Photo(1).jpg");
+        let r = run(&["Photo(1).jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+    }
+
+    // Issue 13, 5: UTF-16 code units.
+
+    #[test]
+    fn emoji_dense_names_are_cut_in_utf16_units() {
+        let media = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋😛.jpg";
+        assert_eq!(media.chars().count(), 29);
+        assert_eq!(utf16_len(media), 52);
+        let sidecar = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋.json";
+        assert_pair(media, sidecar, Rule::Clipped);
+        // Counted in characters, the name and 17 characters of the suffix would be kept.
+        let by_chars: String = format!("{media}{SUPPLEMENTAL}").chars().take(46).collect();
+        let tried = tried_names(media);
+        assert!(tried.contains(&sidecar.to_string()), "{tried:?}");
+        assert!(!tried.contains(&format!("{by_chars}.json")), "{tried:?}");
+    }
+
+    #[test]
+    fn a_cut_inside_a_surrogate_pair() {
+        // 45 units of name, then an emoji: the 46-unit cut keeps half of it.
+        let media = format!("{}🎉party.jpg", "a".repeat(45));
+        let stem = "a".repeat(45);
+        for half in ["", "\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"] {
+            assert_pair(&media, &format!("{stem}{half}.json"), Rule::Clipped);
+            let counted = format!("{}🎉party(3).jpg", "a".repeat(45));
+            assert_pair(&counted, &format!("{stem}{half}(3).json"), Rule::Clipped);
+        }
+    }
+
+    #[test]
+    fn fifteen_emoji_and_some_words() {
+        let emoji = "🎉🎂🎈🎁🥳🍰🕯️🎊🎶🍾🥂🌟💐🎵🌈";
+        let titles = [
+            format!("{emoji} Birthday party at the lake house with everyone.jpg"),
+            format!("Birthday party at the lake {emoji}{emoji}.jpg"),
+        ];
+        for title in titles {
+            // The zip name: the title cut to 47 units keeping the extension (the cut may fall
+            // inside an emoji: the half is dropped); the sidecar: the title cut to 46 + `.json`.
+            let (stem, ext) = split_ext(&title);
+            let media = format!("{}{ext}", clip_utf16(stem, 47 - utf16_len(ext)).0);
+            let sidecar = format!("{}.json", clip_utf16(&title, 46).0);
+            let r = run(&[&media], &[sc_titled(&sidecar, &title)]);
+            assert_eq!(r[0], Some((sidecar.clone(), Rule::Title)), "{media}");
+            // The same with the half left as U+FFFD in the zip name.
+            if clip_utf16(stem, 47 - utf16_len(ext)).1 {
+                let media = format!("{}\u{FFFD}{ext}", clip_utf16(stem, 47 - utf16_len(ext)).0);
+                let r = run(&[&media], &[sc_titled(&sidecar, &title)]);
+                assert_eq!(r[0], Some((sidecar, Rule::Title)), "{media}");
+            }
+        }
+        // Two titles sharing their first thirty units: each cut name finds its own.
+        let a = format!("{emoji} Birthday party at the lake house, morning.jpg");
+        let b = format!("{emoji} Birthday party at the lake house, evening.jpg");
+        let cut = |t: &str| format!("{}.jpg", clip_utf16(split_ext(t).0, 43).0);
+        assert_eq!(cut(&a), cut(&b), "the zip names collide: Google adds (1)");
+        let ma = format!("{}(1).jpg", clip_utf16(split_ext(&b).0, 43).0);
+        let r = run(
+            &[&cut(&a), &ma],
+            &[
+                sc_titled(&format!("{}.json", clip_utf16(&a, 46).0), &a),
+                sc_titled(&format!("{}(1).json", clip_utf16(&b, 46).0), &b),
+            ],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::Title);
+        assert!(r[1].as_ref().unwrap().0.ends_with("(1).json"), "{r:?}");
+    }
+
+    // Issue 13, 6: names from real exports.
+
+    #[test]
+    fn real_export_names() {
+        let r = run(
+            &["2013-12-23.jpg", "2013-12-23(1).jpg"],
+            &[
+                sc_titled("2013-12-23.supplemental-metadata(1).json", "2013-12-23.jpg"),
+                sc_titled("2013-12-23.supplemental-metadata.json", "2013-12-23.jpg"),
+            ],
+        );
+        assert_eq!(
+            r[0],
+            Some((
+                "2013-12-23.supplemental-metadata.json".into(),
+                Rule::WithoutExtension
+            ))
+        );
+        assert_eq!(
+            r[1],
+            Some((
+                "2013-12-23.supplemental-metadata(1).json".into(),
+                Rule::WithoutExtension
+            ))
+        );
+        // Its cut-down forms.
+        for cut in [".supplemental-me", ".supplem", ".su"] {
+            assert_pair(
+                "2013-12-23.jpg",
+                &format!("2013-12-23{cut}.json"),
+                Rule::Prefix,
+            );
+            assert_pair(
+                "2013-12-23(2).jpg",
+                &format!("2013-12-23{cut}(2).json"),
+                Rule::Prefix,
+            );
+        }
+        // Too little of the suffix to tell it from an extension.
+        assert_eq!(one("2013-12-23.jpg", "2013-12-23.s.json"), None);
+        // A long one, cut at 46 units.
+        let media = "Screenshot_20190704-153012_Some Application.png";
+        let stem = split_ext(media).0;
+        let long = format!("{stem}{SUPPLEMENTAL}");
+        let cut = clip_utf16(&long, 46).0;
+        assert_eq!(cut, "Screenshot_20190704-153012_Some Application.su");
+        assert_pair(media, &format!("{cut}.json"), Rule::Clipped);
+        // An edited copy of such a photo.
+        let r = run(
+            &["2234089303984509579.jpg", "2234089303984509579-edited.jpg"],
+            &[sc("2234089303984509579.supplemental-metadata.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::WithoutExtension);
+        assert_eq!(
+            r[1],
+            Some((
+                "2234089303984509579.supplemental-metadata.json".into(),
+                Rule::Edited
+            ))
+        );
+        assert_eq!(
+            one(
+                "2234089303984509579-edited.jpg",
+                "2234089303984509579.supplemental-metadata.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::Edited)
+        );
+        // A motion photo's video half with the camera's `~2` copy counter.
+        let r = run(
+            &[
+                "PXL_20210102_221126856.MP~2.jpg",
+                "PXL_20210102_221126856.MP~2",
+            ],
+            &[sc("PXL_20210102_221126856.MP~2.jpg.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::Exact);
+        assert_eq!(
+            r[1],
+            Some((
+                "PXL_20210102_221126856.MP~2.jpg.json".into(),
+                Rule::LivePhoto
+            ))
+        );
+        assert_eq!(
+            one(
+                "PXL_20210102_221126856.MP~2",
+                "PXL_20210102_221126856.MP~2.jpg.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::LivePhoto)
+        );
+        // Not every `~` name is a motion half.
+        assert_eq!(one("notes.txt~2", "notes.txt~2.jpg.json"), None);
+    }
+
+    #[test]
+    fn motion_half_names() {
+        for yes in ["X.MP", "X.mp", "X.MP~2", "X.MP~12"] {
+            assert!(is_motion_half(yes), "{yes}");
+        }
+        for no in [".MP", "X.MP~", "X.MP~a", "X.MPG", "X.MP4", "X.jpg", "XMP"] {
+            assert!(!is_motion_half(no), "{no}");
+        }
+    }
+
+    // Issue 13, 7: counters of several digits; clipping in UTF-16 units, not bytes.
+
+    #[test]
+    fn counters_of_several_digits() {
+        assert_pair("IMG_0003(12).jpg", "IMG_0003.jpg(12).json", Rule::Numbered);
+        assert_pair(
+            "IMG_0003(123).jpg",
+            "IMG_0003.jpg.supplemental-metadata(123).json",
+            Rule::Numbered,
+        );
+        assert_pair(
+            "IMG_0003(12).jpg",
+            "IMG_0003(12).json",
+            Rule::WithoutExtension,
+        );
+        // Never another counter's.
+        assert_eq!(one("IMG_0003(12).jpg", "IMG_0003.jpg(1).json"), None);
+        assert_eq!(one("IMG_0003(1).jpg", "IMG_0003.jpg(12).json"), None);
+        let media = "PXL_20240601_101112345.NIGHT_and_more(12).jpg";
+        let s = format!(
+            "{}(12).json",
+            clip_utf16(
+                &format!("PXL_20240601_101112345.NIGHT_and_more.jpg{SUPPLEMENTAL}"),
+                46
+            )
+            .0
+        );
+        assert_pair(media, &s, Rule::Clipped);
+        assert_pair(
+            "PXL_20240601_101112345.NIGHT(12).jpg",
+            "PXL_20240601_101112345.NIGHT.jpg.supplem(12).json",
+            Rule::Prefix,
+        );
+    }
+
+    #[test]
+    fn clipping_counts_utf16_units_not_bytes_nor_characters() {
+        // 50 × "é" is 50 units (100 bytes): the cut keeps 46 of them.
+        let media = format!("{}.jpg", "é".repeat(50));
+        assert_pair(&media, &format!("{}.json", "é".repeat(46)), Rule::Clipped);
+        assert_eq!(one(&media, &format!("{}.json", "é".repeat(23))), None);
+        // 20 × "😀" is 20 characters but 40 units: with `.jpg` and the suffix it is cut at
+        // `.jpg.s`; counted in characters it would not be cut at all.
+        let media = format!("{}.jpg", "😀".repeat(20));
+        assert_pair(
+            &media,
+            &format!("{}.jpg.s.json", "😀".repeat(20)),
+            Rule::Clipped,
+        );
+        assert_eq!(
+            tried_names(&media)
+                .iter()
+                .filter(|n| n.ends_with(".jpg.s.json"))
+                .count(),
+            1
+        );
     }
 }
