@@ -8,6 +8,7 @@ mod formats;
 mod fuzz_regression;
 mod library;
 mod matching;
+mod matching_real;
 mod memory;
 mod process;
 mod sample;
