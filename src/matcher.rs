@@ -900,14 +900,6 @@ mod tests {
         assert!(t.contains(&"IMG_0003(1).json".to_string()));
     }
 
-    fn sc_in(dir: &str, name: &str, title: &str) -> SidecarRef {
-        SidecarRef {
-            dir: dir.into(),
-            name: name.into(),
-            title: Some(title.into()),
-        }
-    }
-
     // Issue 13, 1: NFC before every comparison.
 
     #[test]

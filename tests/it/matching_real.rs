@@ -327,15 +327,27 @@ fn names_from_real_exports() {
         t(4),
     );
     // An edited copy of such a photo, with and without the original.
-    c.media(Y, "2234089303984509579.jpg", Want::By("without-extension", t(5)));
-    c.media(Y, "2234089303984509579-edited.jpg", Want::By("edited", t(5)));
+    c.media(
+        Y,
+        "2234089303984509579.jpg",
+        Want::By("without-extension", t(5)),
+    );
+    c.media(
+        Y,
+        "2234089303984509579-edited.jpg",
+        Want::By("edited", t(5)),
+    );
     c.sidecar(
         Y,
         "2234089303984509579.supplemental-metadata.json",
         "2234089303984509579.jpg",
         t(5),
     );
-    c.media(Y, "2234089303984509580-edited.jpg", Want::By("edited", t(6)));
+    c.media(
+        Y,
+        "2234089303984509580-edited.jpg",
+        Want::By("edited", t(6)),
+    );
     c.sidecar(
         Y,
         "2234089303984509580.supplemental-metadata.json",
@@ -343,8 +355,16 @@ fn names_from_real_exports() {
         t(6),
     );
     // A Pixel motion photo's halves with the camera's `~2` copy counter.
-    c.media(Y, "PXL_20210102_221126856.MP~2.jpg", Want::By("exact", t(7)));
-    c.media(Y, "PXL_20210102_221126856.MP~2", Want::By("live-photo", t(7)));
+    c.media(
+        Y,
+        "PXL_20210102_221126856.MP~2.jpg",
+        Want::By("exact", t(7)),
+    );
+    c.media(
+        Y,
+        "PXL_20210102_221126856.MP~2",
+        Want::By("live-photo", t(7)),
+    );
     c.sidecar(
         Y,
         "PXL_20210102_221126856.MP~2.jpg.json",
@@ -352,7 +372,11 @@ fn names_from_real_exports() {
         t(7),
     );
     // The video half alone.
-    c.media(Y, "PXL_20210102_221126857.MP~2", Want::By("live-photo", t(8)));
+    c.media(
+        Y,
+        "PXL_20210102_221126857.MP~2",
+        Want::By("live-photo", t(8)),
+    );
     c.sidecar(
         Y,
         "PXL_20210102_221126857.MP~2.jpg.json",
