@@ -176,9 +176,9 @@ pub struct Match {
 type Candidate = (usize, bool);
 
 /// Takeout replaces characters that are not allowed in zip names (`:`, `?`, `/`, …) by `_`:
-/// NFC with every ASCII character but letters, digits, `.` and space mapped to `_`, and
-/// controls too; lower-cased with `fold`. Other characters (letters of any script, emoji) are
-/// kept as they are in zip names.
+/// NFC with every ASCII character but letters, digits and `.` mapped to `_` (space too, as
+/// before: both sides are mapped alike), and controls too; lower-cased with `fold`. Other
+/// characters (letters of any script, emoji) are kept: they survive in zip names.
 fn loose(name: &str, fold: bool) -> String {
     let n = if fold { key(name) } else { nfc(name) };
     n.chars()
@@ -272,16 +272,15 @@ impl<'a> SidecarIndex<'a> {
         idx
     }
 
-    /// Sidecars named `name` in `dir`, in any case: the one of exact case first.
+    /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
     fn lookup(&self, dir: &str, name: &str) -> Vec<Candidate> {
-        let mut out: Vec<Candidate> = self
+        let out: Vec<Candidate> = self
             .by_name
             .get(&(key(dir), key(name)))
             .into_iter()
             .flatten()
             .map(|&i| (i, self.names[i] == name))
             .collect();
-        out.sort_by_key(|c| !c.1);
         out
     }
 
@@ -457,7 +456,8 @@ impl<'a> SidecarIndex<'a> {
         out
     }
 
-    /// Whether sidecar `i`'s title fits the media name `name` with case kept.
+    /// Whether sidecar `i`'s title fits the media name `name` with case kept, as
+    /// [`Self::title_candidates`] found it case-insensitively.
     fn title_exact_case(&self, i: usize, name: &str) -> bool {
         let Some(title) = &self.sidecars[i].title else {
             return false;
@@ -468,7 +468,8 @@ impl<'a> SidecarIndex<'a> {
             return true;
         }
         let (ts, te) = split_ext(&t);
-        te == loose(&p.ext, false) && ts.starts_with(&loose(trim_half_pair(&p.stem), false))
+        let stem = loose(trim_half_pair(&p.stem), false);
+        te == loose(&p.ext, false) && ts.starts_with(&stem) && ts.len() > stem.len()
     }
 
     /// The sidecar a direct rule gives `name` (NFC), claimed or not, exact case first (for
@@ -1343,5 +1344,135 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    // Found by `cargo mutants --file src/matcher.rs`.
+
+    #[test]
+    fn only_shared_rules_are_shared() {
+        for rule in Rule::DIRECT {
+            assert!(!rule.is_shared(), "{}", rule.name());
+        }
+        for rule in [Rule::Edited, Rule::LivePhoto, Rule::AlbumTwin] {
+            assert!(rule.is_shared(), "{}", rule.name());
+        }
+    }
+
+    #[test]
+    fn only_a_json_ending_is_taken_off_a_sidecar_name() {
+        assert_pair("IMG_0001.jpg", "IMG_0001.jpg.supplem.JSON", Rule::Prefix);
+        // `xjson` is not `.json`: nothing of it is a cut-down suffix.
+        assert_eq!(one("IMG_0001.jpg", "IMG_0001.jpg.xjson"), None);
+        // Names whose last five bytes are not whole characters.
+        assert_eq!(one("IMG_0001.jpg", "IMG_0001.jpg.😀"), None);
+        assert_eq!(one("😀.jpg", "😀😀"), None);
+    }
+
+    #[test]
+    fn a_name_whose_without_extension_form_is_46_units_is_not_cut() {
+        // 24 + 22 = 46 units: `NAME.supplemental-metadata` whole, by the without-extension rule.
+        let stem = "abcdefghijklmnopqrstuvwx";
+        assert_pair(
+            &format!("{stem}.jpg"),
+            &format!("{stem}{SUPPLEMENTAL}.json"),
+            Rule::WithoutExtension,
+        );
+        // One more unit and it is cut.
+        let stem = "abcdefghijklmnopqrstuvwxy";
+        assert_pair(
+            &format!("{stem}.jpg"),
+            &format!("{stem}.supplemental-metadat.json"),
+            Rule::Clipped,
+        );
+    }
+
+    #[test]
+    fn every_extension_variant() {
+        for (media, sidecar) in [
+            ("IMG_1.jpg", "IMG_1.jpeg.json"),
+            ("IMG_1.jpeg", "IMG_1.jpg.json"),
+            ("IMG_1.tif", "IMG_1.tiff.json"),
+            ("IMG_1.TIFF", "IMG_1.tif.json"),
+            ("IMG_1.heic", "IMG_1.heif.json"),
+            ("IMG_1.HEIF", "IMG_1.heic.supplemental-metadata.json"),
+            ("IMG_1(2).tif", "IMG_1.tiff(2).json"),
+        ] {
+            assert_pair(media, sidecar, Rule::ExtensionVariant);
+        }
+        assert_eq!(one("IMG_1.png", "IMG_1.jpg.json"), None);
+    }
+
+    #[test]
+    fn case_variants_of_cut_down_sidecars() {
+        for sidecars in [
+            [
+                sc("IMG_0047.jpg.supplem.json"),
+                sc("IMG_0047.JPG.supplem.json"),
+            ],
+            [
+                sc("IMG_0047.JPG.supplem.json"),
+                sc("IMG_0047.jpg.supplem.json"),
+            ],
+        ] {
+            let r = run(&["IMG_0047.JPG", "IMG_0047.jpg"], &sidecars);
+            assert_eq!(
+                r[0],
+                Some(("IMG_0047.JPG.supplem.json".into(), Rule::Prefix))
+            );
+            assert_eq!(
+                r[1],
+                Some(("IMG_0047.jpg.supplem.json".into(), Rule::Prefix))
+            );
+        }
+        // Counted case variants matched by title.
+        for sidecars in [
+            [
+                sc_titled("a(1).json", "IMG_0048.jpg"),
+                sc_titled("b(1).json", "IMG_0048.JPG"),
+            ],
+            [
+                sc_titled("b(1).json", "IMG_0048.JPG"),
+                sc_titled("a(1).json", "IMG_0048.jpg"),
+            ],
+        ] {
+            let r = run(&["IMG_0048(1).JPG", "IMG_0048(1).jpg"], &sidecars);
+            assert_eq!(r[0], Some(("b(1).json".into(), Rule::Title)));
+            assert_eq!(r[1], Some(("a(1).json".into(), Rule::Title)));
+        }
+    }
+
+    #[test]
+    fn cut_titles_must_continue_the_media_name() {
+        let media = "a_very_long_original_file_name_from_a_camer.jpg";
+        // A photo titled exactly so wins over a longer title the name could be cut from.
+        let exact = sc_titled("x.json", media);
+        let longer = sc_titled(
+            "y.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        for sidecars in [[exact.clone(), longer.clone()], [longer, exact]] {
+            let r = run(&[media], &sidecars);
+            assert_eq!(r[0], Some(("x.json".into(), Rule::Title)));
+        }
+        // The same first 30 units, then another name: not a cut of it.
+        let other = sc_titled(
+            "z.json",
+            "a_very_long_original_file_name_XXXX_another_camera_name.jpg",
+        );
+        assert_eq!(run(&[media], &[other]), vec![None]);
+        // A longer title of another type.
+        let png = sc_titled(
+            "p.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.png",
+        );
+        assert_eq!(run(&[media], &[png]), vec![None]);
+        // A title no longer than the cut name (less the U+FFFD of a split emoji).
+        let stem = "a".repeat(40);
+        let same = sc_titled("s.json", &format!("{stem}.jpg"));
+        assert_eq!(run(&[&format!("{stem}\u{FFFD}.jpg")], &[same]), vec![None]);
+        // And the genuine cut, with the half left as U+FFFD.
+        let emoji = sc_titled("e.json", &format!("{stem}😀 and more words.jpg"));
+        let r = run(&[&format!("{stem}\u{FFFD}.jpg")], &[emoji]);
+        assert_eq!(r[0], Some(("e.json".into(), Rule::Title)));
     }
 }
