@@ -456,20 +456,18 @@ impl<'a> SidecarIndex<'a> {
         out
     }
 
-    /// Whether sidecar `i`'s title fits the media name `name` with case kept, as
-    /// [`Self::title_candidates`] found it case-insensitively.
+    /// Whether sidecar `i`'s title fits the media name `name` with case kept, given that
+    /// [`Self::title_candidates`] found it case-insensitively: the title is the media name, its
+    /// name without the counter, or a longer name the media name was cut from, so with case kept
+    /// it must have the media's extension and begin with its stem.
     fn title_exact_case(&self, i: usize, name: &str) -> bool {
         let Some(title) = &self.sidecars[i].title else {
             return false;
         };
         let p = NameParts::parse(name);
         let t = loose(title, false);
-        if t == loose(name, false) || t == loose(&p.base(), false) {
-            return true;
-        }
         let (ts, te) = split_ext(&t);
-        let stem = loose(trim_half_pair(&p.stem), false);
-        te == loose(&p.ext, false) && ts.starts_with(&stem) && ts.len() > stem.len()
+        te == loose(&p.ext, false) && ts.starts_with(&loose(trim_half_pair(&p.stem), false))
     }
 
     /// The sidecar a direct rule gives `name` (NFC), claimed or not, exact case first (for
@@ -1438,6 +1436,26 @@ mod tests {
             let r = run(&["IMG_0048(1).JPG", "IMG_0048(1).jpg"], &sidecars);
             assert_eq!(r[0], Some(("b(1).json".into(), Rule::Title)));
             assert_eq!(r[1], Some(("a(1).json".into(), Rule::Title)));
+        }
+        // Media names cut from long titles that differ only in case.
+        let upper = sc_titled(
+            "u.json",
+            "A_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        let lower = sc_titled(
+            "l.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        for sidecars in [[upper.clone(), lower.clone()], [lower, upper]] {
+            let r = run(
+                &[
+                    "A_very_long_original_file_name_from_a_camer.jpg",
+                    "a_very_long_original_file_name_from_a_camer.jpg",
+                ],
+                &sidecars,
+            );
+            assert_eq!(r[0], Some(("u.json".into(), Rule::Title)));
+            assert_eq!(r[1], Some(("l.json".into(), Rule::Title)));
         }
     }
 
