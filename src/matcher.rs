@@ -5,10 +5,69 @@
 //! its most specific match and never stolen by a vaguer one later. Edited copies and the video
 //! halves of Live Photos then share the sidecar of their original. See
 //! `../shared/takeout-format.md` for the naming quirks each rule handles.
+//!
+//! Before any comparison, media names, sidecar names and titles are NFC-normalized (macOS and
+//! some zip tools store `Été` decomposed); lookups ignore case, but within each rule a sidecar
+//! whose name has the media's exact case wins first (`IMG_0042.JPG` → `IMG_0042.JPG.json` and
+//! `IMG_0042.jpg` → `IMG_0042.jpg.json`, both in one folder), then the case-insensitive ones
+//! are handed out (`IMG_0009.JPG` → `IMG_0009.jpg.json`). A sidecar is only looked for in the
+//! media's own folder, except by the title-elsewhere rule. Lengths are counted as Google counts
+//! them, in UTF-16 code units: an emoji outside the BMP counts two, and a cut may fall inside
+//! it (the half is dropped, or written as U+FFFD). A `(n)` counter (`(1)`, `(12)`, …) is never
+//! cut and always stays with its own photo: `X(1)`'s sidecar carries `(1)`, `X`'s none.
+//!
+//! The direct rules, in the order they are tried (`NAME(n).EXT` is the media file, `(n)` the
+//! optional counter):
+//!
+//! 1. **exact** — `NAME(n).EXT.json`: `IMG_0001.JPG` → `IMG_0001.JPG.json`.
+//! 2. **supplemental** — `NAME(n).EXT.supplemental-metadata.json`: `IMG_0002.jpg` →
+//!    `IMG_0002.jpg.supplemental-metadata.json`.
+//! 3. **numbered** — the counter moves behind the extension: `IMG_0003(12).jpg` →
+//!    `IMG_0003.jpg(12).json`, `IMG_0004(2).jpg` → `IMG_0004.jpg.supplemental-metadata(2).json`.
+//! 4. **clipped** — `NAME.EXT.supplemental-metadata`, `NAME.EXT` or `NAME.supplemental-metadata`
+//!    cut to 46 UTF-16 units, then `(n)` and `.json`: `PXL_20240601_101112345.NIGHT.jpg` →
+//!    `PXL_20240601_101112345.NIGHT.jpg.supplemental-.json`;
+//!    `😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋😛.jpg` (29 characters, 52 units) →
+//!    the same less `😛.jpg` + `.json`; a cut inside an emoji leaves nothing or U+FFFD of it.
+//! 5. **without-extension** — older exports and some newer ones drop the media extension:
+//!    `IMG_0008.jpg` → `IMG_0008.json`; `2013-12-23(1).jpg` →
+//!    `2013-12-23.supplemental-metadata(1).json`.
+//! 6. **extension-variant** — `.jpeg`/`.jpg`, `.tif`/`.tiff`, `.heic`/`.heif` swapped:
+//!    `IMG_0010.jpeg` → `IMG_0010.jpg.json`.
+//! 7. **prefix** — the sidecar's name before `(n).json` is `NAME.EXT.supplemental-metadata` cut
+//!    anywhere after the whole media name (or after 36 units of a long one), or
+//!    `NAME.supplemental-metadata` cut after at least `NAME.su`:
+//!    `PXL_20240601_101112345.NIGHT.jpg` → `PXL_20240601_101112345.NIGHT.jpg.supplem.json`,
+//!    `2013-12-23.jpg` → `2013-12-23.supplemental-me.json`.
+//! 8. **title** — a sidecar in the same folder whose `title` is the media name, allowing for
+//!    characters the zip name replaced (`Party_ 1_.jpg` ← title `Party: 1?.jpg`) and for a
+//!    media name cut from a longer title (`a_very_long_original_file_name_from_a_camer.jpg` ←
+//!    title `a_very_long_original_file_name_from_a_camera_abcdefgh.jpg`, also when the title
+//!    is fifteen emoji and some words). The sidecar's own `(n)` must be the media's.
+//! 9. **title-elsewhere** — the same in another folder, only when exactly one sidecar fits:
+//!    `Scans/Scan 1 from grandma.jpg` ← `Elsewhere/odd-name-1.json`.
+//!
+//! Then the shared rules, for files that found no sidecar of their own:
+//!
+//! 10. **edited** — `NAME-WORD(n).EXT`, where `WORD` is one of Google's localized words for
+//!     "edited" ([`names::EDITED_WORDS`]), shares the sidecar of `NAME(n).EXT`: the sidecar that
+//!     file got when it is in the folder, else the one the direct rules give its name:
+//!     `IMG_0005-edited.jpg` → `IMG_0005.jpg.json`, `IMG_20120216_094016-edited(1).jpg` →
+//!     `IMG_20120216_094016.jpg(1).json` (never `IMG_20120216_094016.jpg.json`: `X(1)` is
+//!     another photo than `X`), `IMG-20150125-WA0003-modifié(1).jpg` → `IMG-20150125-WA0003.jpg(1).json`.
+//!     Any other word is another photo: `Holiday-Paris.jpg` never takes `Holiday.jpg`'s sidecar.
+//!     The alternative of proving an edit by equal camera and date in both files' EXIF is not
+//!     implemented here: the matcher sees names only, not media bytes.
+//! 11. **live-photo** — a video (or a Pixel `.MP`/`.MP~2` half) shares its still's sidecar:
+//!     `IMG_0013.MOV` → `IMG_0013.HEIC.json`, `PXL_20210102_221126856.MP~2` →
+//!     `PXL_20210102_221126856.MP~2.jpg.json`.
+//!
+//! (The last rule, **album-twin**, is applied by the caller, by content: an album copy without a
+//! sidecar takes its byte-identical year-folder twin's.)
 
 use std::collections::HashMap;
 
-use crate::names::{self, char_len, clip_chars, counter_suffix, key, split_ext, NameParts};
+use crate::names::{self, clip_utf16, counter_suffix, key, nfc, split_ext, utf16_len, NameParts};
 
 /// Which rule paired a media file with its sidecar (in the report and the summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -20,9 +79,9 @@ pub enum Rule {
     Supplemental,
     /// `NAME(n).EXT` → `NAME.EXT(n).json` / `NAME.EXT.supplemental-metadata(n).json`
     Numbered,
-    /// The sidecar name cut to 46 characters before `(n)` and `.json`.
+    /// The sidecar name cut to 46 UTF-16 code units before `(n)` and `.json`.
     Clipped,
-    /// `NAME.json` (older exports).
+    /// `NAME.json` / `NAME.supplemental-metadata.json` (no media extension).
     WithoutExtension,
     /// `.jpeg`/`.jpg`, `.tif`/`.tiff`, `.heic`/`.heif` spelled differently in the sidecar.
     ExtensionVariant,
@@ -76,13 +135,19 @@ impl Rule {
     }
 }
 
-/// Takeout cuts a sidecar's name (before any `(n)` and `.json`) to this many characters.
+/// Takeout cuts a sidecar's name (before any `(n)` and `.json`) to this many UTF-16 code units.
 pub const CLIP_LEN: usize = 46;
-/// Shortest cut-down sidecar name the prefix rule accepts for a long media name.
+/// Shortest cut-down sidecar name (UTF-16 units) the prefix rule accepts for a long media name.
 const MIN_PREFIX_LEN: usize = 36;
-/// Shortest media stem accepted as a cut-down form of a sidecar's title.
+/// Shortest media stem (UTF-16 units) accepted as a cut-down form of a sidecar's title.
 const MIN_TRUNCATED_STEM: usize = 30;
+/// How much of `.supplemental-metadata` the prefix rule wants after a name without extension
+/// (`.su`: a lone `.s` could be the start of an extension).
+const MIN_SUFFIX_WITHOUT_EXT: usize = 3;
 const SUPPLEMENTAL: &str = ".supplemental-metadata";
+/// What a zip name holds where Google's cut split a surrogate pair, depending on the decoder:
+/// nothing, one U+FFFD, or one per byte of the lone surrogate's WTF-8 encoding.
+const HALF_PAIR: [&str; 3] = ["", "\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"];
 
 /// A sidecar as the matcher sees it.
 #[derive(Debug, Clone)]
@@ -106,37 +171,70 @@ pub struct Match {
     pub rule: Rule,
 }
 
-/// Lookup tables over all sidecars of all inputs.
-pub struct SidecarIndex<'a> {
-    sidecars: &'a [SidecarRef],
-    by_name: HashMap<(String, String), usize>,
-    /// (dir, sidecar name without `.json` and `(n)`, n) → sidecars
-    by_core: HashMap<(String, String, Option<u32>), Vec<usize>>,
-    /// loose title key → sidecars
-    by_title: HashMap<String, Vec<usize>>,
-    /// first `MIN_TRUNCATED_STEM` characters of a long title's loose stem → its loose title
-    by_title_start: HashMap<String, Vec<String>>,
-}
+/// A candidate sidecar for a media file: its index, and whether its name (or title) has the
+/// media's exact case.
+type Candidate = (usize, bool);
 
-/// Lower-cased NFC with every character that Takeout may have replaced in a zip name
-/// (anything but letters, digits and dots) mapped to `_`.
-fn loose_key(name: &str) -> String {
-    key(name)
-        .chars()
+/// Takeout replaces characters that are not allowed in zip names (`:`, `?`, `/`, …) by `_`:
+/// NFC with every ASCII character but letters, digits and `.` mapped to `_` (space too, as
+/// before: both sides are mapped alike), and controls too; lower-cased with `fold`. Other
+/// characters (letters of any script, emoji) are kept: they survive in zip names.
+fn loose(name: &str, fold: bool) -> String {
+    let n = if fold { key(name) } else { nfc(name) };
+    n.chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '.' {
-                c
-            } else {
+            if c.is_control() || (c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '.')) {
                 '_'
+            } else {
+                c
             }
         })
         .collect()
+}
+
+/// `name` without the U+FFFD a cut inside a surrogate pair may have left at its end.
+fn trim_half_pair(name: &str) -> &str {
+    name.trim_end_matches('\u{FFFD}')
+}
+
+/// The sidecar name without `.json` (any case), split into core and `(n)` counter.
+fn sidecar_core(name: &str) -> (&str, Option<u32>) {
+    let without_json = match name.len().checked_sub(5) {
+        Some(i) if name.is_char_boundary(i) && name[i..].eq_ignore_ascii_case(".json") => {
+            &name[..i]
+        }
+        _ => name,
+    };
+    names::split_counter(without_json)
+}
+
+/// Lookup tables over all sidecars of all inputs.
+pub struct SidecarIndex<'a> {
+    sidecars: &'a [SidecarRef],
+    /// NFC sidecar names, case kept.
+    names: Vec<String>,
+    /// Each sidecar's `(n)` counter.
+    counters: Vec<Option<u32>>,
+    /// NFC name without `(n).json` and a trailing U+FFFD, case kept.
+    cores: Vec<String>,
+    /// (dir, lower-case NFC name) → sidecars of distinct exact names (of two with one exact
+    /// name, the first: a zip downloaded twice).
+    by_name: HashMap<(String, String), Vec<usize>>,
+    /// (dir, lower-case core, n) → sidecars
+    by_core: HashMap<(String, String, Option<u32>), Vec<usize>>,
+    /// loose title key → sidecars
+    by_title: HashMap<String, Vec<usize>>,
+    /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → its loose title
+    by_title_start: HashMap<String, Vec<String>>,
 }
 
 impl<'a> SidecarIndex<'a> {
     pub fn new(sidecars: &'a [SidecarRef]) -> Self {
         let mut idx = SidecarIndex {
             sidecars,
+            names: Vec::with_capacity(sidecars.len()),
+            counters: Vec::with_capacity(sidecars.len()),
+            cores: Vec::with_capacity(sidecars.len()),
             by_name: HashMap::with_capacity(sidecars.len()),
             by_core: HashMap::with_capacity(sidecars.len()),
             by_title: HashMap::new(),
@@ -144,41 +242,54 @@ impl<'a> SidecarIndex<'a> {
         };
         for (i, s) in sidecars.iter().enumerate() {
             let dir = key(&s.dir);
-            // The first of two same-named sidecars wins (a zip downloaded twice).
-            idx.by_name.entry((dir.clone(), key(&s.name))).or_insert(i);
-            let lower = key(&s.name);
-            let without_json = lower.strip_suffix(".json").unwrap_or(&lower);
-            let (core, n) = names::split_counter(without_json);
-            idx.by_core
-                .entry((dir, core.to_string(), n))
-                .or_default()
-                .push(i);
+            let name = nfc(&s.name);
+            let (core, n) = sidecar_core(&name);
+            let core = trim_half_pair(core).to_string();
+            let same = idx.by_name.entry((dir.clone(), key(&name))).or_default();
+            let copy = same.iter().any(|&j| idx.names[j] == name);
+            idx.names.push(name);
+            idx.counters.push(n);
+            idx.cores.push(core.clone());
+            if copy {
+                // A second copy of a sidecar (a part downloaded twice) is never a candidate.
+                continue;
+            }
+            same.push(i);
+            idx.by_core.entry((dir, key(&core), n)).or_default().push(i);
             if let Some(t) = &s.title {
-                let loose = loose_key(t);
-                let (stem, _) = split_ext(&loose);
-                if char_len(stem) > MIN_TRUNCATED_STEM {
-                    let start = clip_chars(stem, MIN_TRUNCATED_STEM).to_string();
+                let loose_title = loose(t, true);
+                let (stem, _) = split_ext(&loose_title);
+                if utf16_len(stem) > MIN_TRUNCATED_STEM {
+                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0.to_string();
                     let titles = idx.by_title_start.entry(start).or_default();
-                    if !titles.contains(&loose) {
-                        titles.push(loose.clone());
+                    if !titles.contains(&loose_title) {
+                        titles.push(loose_title.clone());
                     }
                 }
-                idx.by_title.entry(loose).or_default().push(i);
+                idx.by_title.entry(loose_title).or_default().push(i);
             }
         }
         idx
     }
 
-    fn lookup(&self, dir: &str, name: &str) -> Option<usize> {
-        self.by_name.get(&(key(dir), key(name))).copied()
+    /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
+    fn lookup(&self, dir: &str, name: &str) -> Vec<Candidate> {
+        let out: Vec<Candidate> = self
+            .by_name
+            .get(&(key(dir), key(name)))
+            .into_iter()
+            .flatten()
+            .map(|&i| (i, self.names[i] == name))
+            .collect();
+        out
     }
 
-    /// Sidecar file names the name-based rule `rule` would accept for `name`.
+    /// Sidecar file names the name-based rule `rule` would accept for `name` (NFC).
     fn candidate_names(rule: Rule, name: &str) -> Vec<String> {
         let p = NameParts::parse(name);
         let base = p.base();
         let n = p.counter_suffix();
-        match rule {
+        let mut v = match rule {
             Rule::Exact => vec![format!("{name}.json")],
             Rule::Supplemental => vec![format!("{name}{SUPPLEMENTAL}.json")],
             Rule::Numbered if p.counter.is_some() => vec![
@@ -187,14 +298,29 @@ impl<'a> SidecarIndex<'a> {
             ],
             Rule::Clipped => {
                 let mut v = Vec::new();
-                for long in [format!("{base}{SUPPLEMENTAL}"), base.clone()] {
-                    if char_len(&long) > CLIP_LEN {
-                        v.push(format!("{}{n}.json", clip_chars(&long, CLIP_LEN)));
+                let mut longs = vec![format!("{base}{SUPPLEMENTAL}"), base.clone()];
+                if !p.ext.is_empty() {
+                    longs.push(format!("{}{SUPPLEMENTAL}", p.stem));
+                }
+                for long in longs {
+                    if utf16_len(&long) > CLIP_LEN {
+                        let (cut, split) = clip_utf16(&long, CLIP_LEN);
+                        let halves = if split {
+                            &HALF_PAIR[..]
+                        } else {
+                            &HALF_PAIR[..1]
+                        };
+                        for half in halves {
+                            v.push(format!("{cut}{half}{n}.json"));
+                        }
                     }
                 }
                 v
             }
-            Rule::WithoutExtension if !p.ext.is_empty() => vec![format!("{}{n}.json", p.stem)],
+            Rule::WithoutExtension if !p.ext.is_empty() => vec![
+                format!("{}{n}.json", p.stem),
+                format!("{}{SUPPLEMENTAL}{n}.json", p.stem),
+            ],
             Rule::ExtensionVariant => {
                 let alt = match p.ext.to_ascii_lowercase().as_str() {
                     ".jpg" => ".jpeg",
@@ -212,71 +338,102 @@ impl<'a> SidecarIndex<'a> {
                 ]
             }
             _ => Vec::new(),
-        }
+        };
+        let mut seen = Vec::with_capacity(v.len());
+        v.retain(|c| {
+            let new = !seen.contains(c);
+            seen.push(c.clone());
+            new
+        });
+        v
     }
 
-    /// Every sidecar rule `rule` offers for the media file `name` in `dir`, best first.
-    fn candidates(&self, rule: Rule, dir: &str, name: &str) -> Vec<usize> {
+    /// Every sidecar rule `rule` offers for the media file `name` (NFC) in `dir`, best first,
+    /// each with whether it has the media's exact case.
+    fn candidates(&self, rule: Rule, dir: &str, name: &str) -> Vec<Candidate> {
         match rule {
             Rule::Prefix => self.prefix_candidates(dir, name),
             Rule::Title => self.title_candidates(name, Some(dir)),
             Rule::TitleElsewhere => self.title_candidates(name, None),
-            _ => Self::candidate_names(rule, name)
-                .iter()
-                .filter_map(|c| self.lookup(dir, c))
-                .collect(),
+            _ => {
+                let mut out: Vec<Candidate> = Vec::new();
+                for c in Self::candidate_names(rule, name) {
+                    for cand in self.lookup(dir, &c) {
+                        if !out.iter().any(|o| o.0 == cand.0) {
+                            out.push(cand);
+                        }
+                    }
+                }
+                out
+            }
         }
     }
 
-    /// Sidecars whose name before `(n).json` is a prefix of `NAME.EXT.supplemental-metadata`,
-    /// covering at least the whole media name (or, for long names, most of it); longest first.
-    fn prefix_candidates(&self, dir: &str, name: &str) -> Vec<usize> {
+    /// Sidecars whose name before `(n).json` is a prefix of `NAME.EXT.supplemental-metadata`
+    /// covering at least the whole media name (or, for long names, most of it), or of
+    /// `NAME.supplemental-metadata` covering `NAME.su`; longest first.
+    fn prefix_candidates(&self, dir: &str, name: &str) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let base = key(&p.base());
-        let full = format!("{base}{SUPPLEMENTAL}");
-        let min = char_len(&base).min(MIN_PREFIX_LEN);
         let dir = key(dir);
-        let mut out = Vec::new();
-        let ends: Vec<usize> = full
-            .char_indices()
-            .map(|(i, _)| i)
-            .skip(1)
-            .chain(std::iter::once(full.len()))
-            .collect();
-        for (chars, &end) in ends.iter().enumerate().rev() {
-            if chars + 1 < min {
-                break;
+        let mut fulls = vec![{
+            let full = format!("{}{SUPPLEMENTAL}", p.base());
+            let min = utf16_len(&p.base()).min(MIN_PREFIX_LEN);
+            (full, min)
+        }];
+        if !p.ext.is_empty() {
+            let full = format!("{}{SUPPLEMENTAL}", p.stem);
+            fulls.push((full, utf16_len(&p.stem) + MIN_SUFFIX_WITHOUT_EXT));
+        }
+        let mut out: Vec<Candidate> = Vec::new();
+        for (full, min) in fulls {
+            let folded = key(&full);
+            let mut ends: Vec<(usize, usize)> = Vec::new();
+            let mut units = 0;
+            for (i, c) in folded.char_indices() {
+                units += c.len_utf16();
+                ends.push((i + c.len_utf8(), units));
             }
-            if let Some(ids) = self
-                .by_core
-                .get(&(dir.clone(), full[..end].to_string(), p.counter))
-            {
-                out.extend(ids.iter().copied());
+            for &(end, units) in ends.iter().rev() {
+                if units < min {
+                    break;
+                }
+                let k = (dir.clone(), folded[..end].to_string(), p.counter);
+                for &i in self.by_core.get(&k).into_iter().flatten() {
+                    if !out.iter().any(|o| o.0 == i) {
+                        out.push((i, full.starts_with(self.cores[i].as_str())));
+                    }
+                }
             }
         }
         out
     }
 
-    /// Sidecars whose `title` is this media name, allowing for `(n)`, for characters the zip
-    /// name replaced, and for a media name cut down from a longer title.
-    fn title_candidates(&self, name: &str, dir: Option<&str>) -> Vec<usize> {
+    /// Sidecars whose `title` is this media name, allowing for characters the zip name
+    /// replaced and for a media name cut down from a longer title. The title never carries the
+    /// `(n)` counter: the sidecar's own name does, and it must be the media's.
+    fn title_candidates(&self, name: &str, dir: Option<&str>) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let in_dir = |i: &usize| dir.is_none_or(|d| key(&self.sidecars[*i].dir) == key(d));
-        let mut out: Vec<usize> = Vec::new();
-        for probe in [loose_key(name), loose_key(&p.base())] {
-            if let Some(ids) = self.by_title.get(&probe) {
-                for &i in ids {
-                    if in_dir(&i) && !out.contains(&i) {
-                        out.push(i);
-                    }
+        let in_dir = |i: usize| dir.is_none_or(|d| key(&self.sidecars[i].dir) == key(d));
+        let own = |i: usize| self.counters[i] == p.counter;
+        let mut out: Vec<Candidate> = Vec::new();
+        // The title is the whole name (a file uploaded as `X(1).jpg`), or the name without its
+        // counter.
+        let probes = [
+            (loose(name, true), None),
+            (loose(&p.base(), true), p.counter),
+        ];
+        for (probe, counter) in probes {
+            for &i in self.by_title.get(&probe).into_iter().flatten() {
+                if in_dir(i) && self.counters[i] == counter && !out.iter().any(|o| o.0 == i) {
+                    out.push((i, self.title_exact_case(i, name)));
                 }
             }
         }
-        if out.is_empty() && char_len(&p.stem) >= MIN_TRUNCATED_STEM {
-            // The zip cut a long title down to about 47 characters, keeping the extension.
-            let stem = loose_key(&p.stem);
-            let ext = loose_key(&p.ext);
-            let start = clip_chars(&stem, MIN_TRUNCATED_STEM);
+        let stem = loose(trim_half_pair(&p.stem), true);
+        if out.is_empty() && utf16_len(&stem) >= MIN_TRUNCATED_STEM {
+            // The zip cut a long title down to about 47 units, keeping the extension.
+            let ext = loose(&p.ext, true);
+            let start = clip_utf16(&stem, MIN_TRUNCATED_STEM).0;
             let mut found: Vec<usize> = self
                 .by_title_start
                 .get(start)
@@ -287,61 +444,139 @@ impl<'a> SidecarIndex<'a> {
                     te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
                 })
                 .flat_map(|t| self.by_title[t].iter().copied())
-                .filter(|i| in_dir(i))
+                .filter(|&i| in_dir(i) && own(i))
                 .collect();
             found.sort_unstable();
-            out = found;
+            found.dedup();
+            out = found
+                .into_iter()
+                .map(|i| (i, self.title_exact_case(i, name)))
+                .collect();
         }
         out
     }
 
-    /// The sidecar a direct rule gives `name`, claimed or not (for edited copies and Live
-    /// Photo halves, which share their original's).
+    /// Whether sidecar `i`'s title fits the media name `name` with case kept, given that
+    /// [`Self::title_candidates`] found it case-insensitively: the title is the media name, its
+    /// name without the counter, or a longer name the media name was cut from, so with case kept
+    /// it must have the media's extension and begin with its stem.
+    fn title_exact_case(&self, i: usize, name: &str) -> bool {
+        let Some(title) = &self.sidecars[i].title else {
+            return false;
+        };
+        let p = NameParts::parse(name);
+        let t = loose(title, false);
+        let (ts, te) = split_ext(&t);
+        te == loose(&p.ext, false) && ts.starts_with(&loose(trim_half_pair(&p.stem), false))
+    }
+
+    /// The sidecar a direct rule gives `name` (NFC), claimed or not, exact case first (for
+    /// edited copies and Live Photo halves whose original is not in the folder: they share
+    /// the sidecar their original would have).
     fn shared(&self, dir: &str, name: &str) -> Option<usize> {
         Rule::DIRECT
             .iter()
             .filter(|r| **r != Rule::TitleElsewhere)
-            .find_map(|r| self.candidates(*r, dir, name).into_iter().next())
+            .find_map(|r| {
+                let c = self.candidates(*r, dir, name);
+                c.iter().find(|c| c.1).or(c.first()).map(|c| c.0)
+            })
     }
 }
 
 /// Still-image extensions a Live Photo's video half may belong to, most likely first.
 const STILL_EXTS: [&str; 6] = [".HEIC", ".JPG", ".jpg", ".heic", ".jpeg", ".png"];
 
+/// True for the separate video half of a Pixel motion photo, `X.MP` or, with the camera's copy
+/// counter, `X.MP~2` (which has no media extension at all).
+fn is_motion_half(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    match upper.rsplit_once(".MP") {
+        Some((stem, rest)) => {
+            !stem.is_empty()
+                && (rest.is_empty()
+                    || rest
+                        .strip_prefix('~')
+                        .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())))
+        }
+        None => false,
+    }
+}
+
 /// Pairs every media file with a sidecar, or `None`. Deterministic for a given input.
 pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Match>> {
     let index = SidecarIndex::new(sidecars);
+    let names: Vec<String> = media.iter().map(|m| nfc(&m.name)).collect();
+    let dirs: Vec<String> = media.iter().map(|m| key(&m.dir)).collect();
     let mut order: Vec<usize> = (0..media.len()).collect();
-    order.sort_by(|a, b| (&media[*a].dir, &media[*a].name).cmp(&(&media[*b].dir, &media[*b].name)));
+    order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
     let mut claimed = vec![false; sidecars.len()];
     let mut result: Vec<Option<Match>> = vec![None; media.len()];
 
     for rule in Rule::DIRECT {
-        for &m in &order {
-            if result[m].is_some() {
-                continue;
-            }
-            let cands = index.candidates(rule, &media[m].dir, &media[m].name);
-            let free: Vec<usize> = cands.into_iter().filter(|s| !claimed[*s]).collect();
-            // Matching across folders is only safe when it is unambiguous.
-            if rule == Rule::TitleElsewhere && free.len() != 1 {
-                continue;
-            }
-            if let Some(&s) = free.first() {
-                claimed[s] = true;
-                result[m] = Some(Match { sidecar: s, rule });
+        let cands: Vec<(usize, Vec<Candidate>)> = order
+            .iter()
+            .filter(|&&m| result[m].is_none())
+            .map(|&m| (m, index.candidates(rule, &media[m].dir, &names[m])))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        // Exact-case names first, for every file, then the case-insensitive ones.
+        for exact_only in [true, false] {
+            for (m, c) in &cands {
+                if result[*m].is_some() {
+                    continue;
+                }
+                let free: Vec<&Candidate> = c.iter().filter(|(s, _)| !claimed[*s]).collect();
+                // Matching across folders is only safe when it is unambiguous.
+                if rule == Rule::TitleElsewhere && free.len() != 1 {
+                    continue;
+                }
+                if let Some(&&(s, _)) = free.iter().find(|(_, exact)| *exact || !exact_only) {
+                    claimed[s] = true;
+                    result[*m] = Some(Match { sidecar: s, rule });
+                }
             }
         }
     }
+
+    // The media of each folder by lower-case name, to find an edited copy's or a video half's
+    // original.
+    let mut by_name: HashMap<(&str, String), Vec<usize>> = HashMap::new();
+    for &m in &order {
+        by_name
+            .entry((dirs[m].as_str(), key(&names[m])))
+            .or_default()
+            .push(m);
+    }
+    // The sidecar the media file `name` in folder `m`'s has by a direct rule, if it is there
+    // (`Some(None)`: it is there without one); exact case first.
+    let original = |m: usize, name: &str, result: &[Option<Match>]| -> Option<Option<usize>> {
+        let files = by_name.get(&(dirs[m].as_str(), key(name)))?;
+        let o = files
+            .iter()
+            .find(|&&o| names[o] == name)
+            .or(files.first())?;
+        Some(
+            result[*o]
+                .filter(|r| !r.rule.is_shared())
+                .map(|r| r.sidecar),
+        )
+    };
     for &m in &order {
         if result[m].is_some() {
             continue;
         }
-        let MediaRef { dir, name, video } = &media[m];
+        let name = &names[m];
+        let dir = &media[m].dir;
         let p = NameParts::parse(name);
         if let Some((orig, _word)) = names::split_edited(&p.stem) {
-            let original = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
-            if let Some(s) = index.shared(dir, &original) {
+            // `X-edited(1).jpg` is the edit of `X(1).jpg`, never of `X.jpg`.
+            let orig = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
+            let found = match original(m, &orig, &result) {
+                Some(own) => own,
+                None => index.shared(dir, &orig),
+            };
+            if let Some(s) = found {
                 result[m] = Some(Match {
                     sidecar: s,
                     rule: Rule::Edited,
@@ -349,14 +584,19 @@ pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Matc
                 continue;
             }
         }
-        if *video {
+        if media[m].video || is_motion_half(name) {
             // `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half belongs to `X.MP.jpg`.
             let (without_ext, _) = split_ext(name);
-            let found = [without_ext, name.as_str()].iter().find_map(|stem| {
-                STILL_EXTS
-                    .iter()
-                    .find_map(|ext| index.shared(dir, &format!("{stem}{ext}")))
-            });
+            let stills: Vec<String> = [without_ext, name.as_str()]
+                .iter()
+                .flat_map(|stem| STILL_EXTS.iter().map(move |ext| format!("{stem}{ext}")))
+                .collect();
+            let found = stills
+                .iter()
+                .find_map(|still| match original(m, still, &result) {
+                    Some(own) => own,
+                    None => index.shared(dir, still),
+                });
             if let Some(s) = found {
                 result[m] = Some(Match {
                     sidecar: s,
@@ -370,9 +610,10 @@ pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Matc
 
 /// The sidecar names the name-based rules looked for, for the report of an unmatched file.
 pub fn tried_names(name: &str) -> Vec<String> {
+    let name = nfc(name);
     let mut out: Vec<String> = Vec::new();
     for rule in Rule::DIRECT {
-        for c in SidecarIndex::candidate_names(rule, name) {
+        for c in SidecarIndex::candidate_names(rule, &name) {
             if !out.contains(&c) {
                 out.push(c);
             }
@@ -467,10 +708,13 @@ mod tests {
     fn long_names_clipped_sidecar() {
         // The media name is 51 characters: the sidecar is its first 46 characters + `.json`.
         let media = "Screenshot_20240102-101112_Some Long App Name.png";
-        let clipped = format!("{}.json", clip_chars(&format!("{media}{SUPPLEMENTAL}"), 46));
+        let clipped = format!(
+            "{}.json",
+            clip_utf16(&format!("{media}{SUPPLEMENTAL}"), 46).0
+        );
         assert_pair(media, &clipped, Rule::Clipped);
         let media = "a_very_long_original_file_name_from_a_camera_abcdef.jpg";
-        let old = format!("{}.json", clip_chars(media, 46));
+        let old = format!("{}.json", clip_utf16(media, 46).0);
         assert_pair(media, &old, Rule::Clipped);
     }
 
@@ -500,7 +744,7 @@ mod tests {
         let base = "PXL_20240601_101112345.NIGHT_and_more.jpg";
         let s = format!(
             "{}(1).json",
-            clip_chars(&format!("{base}{SUPPLEMENTAL}"), 46)
+            clip_utf16(&format!("{base}{SUPPLEMENTAL}"), 46).0
         );
         assert_pair(media, &s, Rule::Clipped);
     }
@@ -653,5 +897,600 @@ mod tests {
         assert!(t.contains(&"IMG_0003(1).jpg.json".to_string()));
         assert!(t.contains(&"IMG_0003.jpg(1).json".to_string()));
         assert!(t.contains(&"IMG_0003(1).json".to_string()));
+    }
+
+    // Issue 13, 1: NFC before every comparison.
+
+    #[test]
+    fn nfd_edited_word_and_names() {
+        // The edited word decomposed, with and without its original in the folder.
+        let nfd = "IMG_5001-modifie\u{301}.jpg";
+        let r = run(&["IMG_5001.jpg", nfd], &[sc("IMG_5001.jpg.json")]);
+        assert_eq!(r[1], Some(("IMG_5001.jpg.json".into(), Rule::Edited)));
+        assert_eq!(
+            one(nfd, "IMG_5001.jpg.supplemental-metadata.json"),
+            Some((
+                "IMG_5001.jpg.supplemental-metadata.json".into(),
+                Rule::Edited
+            ))
+        );
+        // NFD media, NFC sidecar; and the other way round.
+        let nfd = "E\u{301}te\u{301} a\u{300} la plage.jpg";
+        assert_pair(nfd, "Été à la plage.jpg.json", Rule::Exact);
+        assert_pair("Été à la plage.jpg", &format!("{nfd}.json"), Rule::Exact);
+        assert_pair(
+            nfd,
+            "Été à la plage.jpg.supplemental-metadata.json",
+            Rule::Supplemental,
+        );
+        // A title in NFD names an NFC zip name with replaced characters.
+        let s = sc_titled("odd.json", "E\u{301}te\u{301}: a\u{300} la plage.jpg");
+        let r = run(&["Été_ à la plage.jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+    }
+
+    #[test]
+    fn nfd_names_are_clipped_as_nfc() {
+        // 41 characters in NFC, 47 in NFD: only the NFC count gives the sidecar's cut.
+        let nfc_name = "Été à Saint-Émilion, château élégant é.jpg";
+        assert_eq!(utf16_len(nfc_name), 42);
+        let nfd_name: String = unicode_normalization::UnicodeNormalization::nfd(nfc_name).collect();
+        assert!(utf16_len(&nfd_name) > CLIP_LEN);
+        let long = format!("{nfc_name}{SUPPLEMENTAL}");
+        let cut = clip_utf16(&long, CLIP_LEN).0;
+        assert_eq!(cut, "Été à Saint-Émilion, château élégant é.jpg.sup");
+        assert_pair(&nfd_name, &format!("{cut}.json"), Rule::Clipped);
+    }
+
+    // Issue 13, 2: exact case first.
+
+    #[test]
+    fn names_differing_only_in_case_keep_their_own_sidecars() {
+        let sidecar_sets = [
+            [sc("IMG_0042.JPG.json"), sc("IMG_0042.jpg.json")],
+            [sc("IMG_0042.jpg.json"), sc("IMG_0042.JPG.json")],
+        ];
+        for sidecars in sidecar_sets {
+            for media in [
+                ["IMG_0042.JPG", "IMG_0042.jpg"],
+                ["IMG_0042.jpg", "IMG_0042.JPG"],
+            ] {
+                let r = run(&media, &sidecars);
+                for (m, got) in media.iter().zip(&r) {
+                    assert_eq!(got, &Some((format!("{m}.json"), Rule::Exact)), "{media:?}");
+                }
+            }
+        }
+        // The same with the new suffix, and with their edited copies.
+        let r = run(
+            &[
+                "IMG_0042.jpg",
+                "IMG_0042.JPG",
+                "IMG_0042-edited.jpg",
+                "IMG_0042-edited.JPG",
+            ],
+            &[
+                sc("IMG_0042.jpg.supplemental-metadata.json"),
+                sc("IMG_0042.JPG.supplemental-metadata.json"),
+            ],
+        );
+        let got: Vec<&str> = r.iter().map(|x| x.as_ref().unwrap().0.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "IMG_0042.jpg.supplemental-metadata.json",
+                "IMG_0042.JPG.supplemental-metadata.json",
+                "IMG_0042.jpg.supplemental-metadata.json",
+                "IMG_0042.JPG.supplemental-metadata.json",
+            ]
+        );
+        // Edited copies whose originals are not in the export: exact case too.
+        let r = run(
+            &["IMG_0043-edited.jpg", "IMG_0043-edited.JPG"],
+            &[sc("IMG_0043.JPG.json"), sc("IMG_0043.jpg.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().0, "IMG_0043.jpg.json");
+        assert_eq!(r[1].as_ref().unwrap().0, "IMG_0043.JPG.json");
+        // By title.
+        let r = run(
+            &["IMG_0044.JPG", "IMG_0044.jpg"],
+            &[
+                sc_titled("a.json", "IMG_0044.jpg"),
+                sc_titled("b.json", "IMG_0044.JPG"),
+            ],
+        );
+        assert_eq!(r[0], Some(("b.json".into(), Rule::Title)));
+        assert_eq!(r[1], Some(("a.json".into(), Rule::Title)));
+        // Only the other case there: still found, case-insensitively.
+        assert_pair("IMG_0045.JPG", "IMG_0045.jpg.json", Rule::Exact);
+    }
+
+    #[test]
+    fn a_second_copy_of_one_sidecar_is_not_a_case_variant() {
+        // The same part downloaded twice: two `IMG_0046.jpg.json`. `IMG_0046.JPG` has no
+        // sidecar and must not take the second copy of the other photo's.
+        let copy = sc_titled("IMG_0046.jpg.json", "IMG_0046.jpg");
+        let r = run(&["IMG_0046.JPG", "IMG_0046.jpg"], &[copy.clone(), copy]);
+        assert_eq!(r[0], None);
+        assert_eq!(r[1], Some(("IMG_0046.jpg.json".into(), Rule::Exact)));
+    }
+
+    // Issue 13, 3: only Google's words for "edited".
+
+    #[test]
+    fn other_dash_words_are_other_photos() {
+        let r = run(
+            &["Holiday.jpg", "Holiday-Paris.jpg"],
+            &[sc("Holiday.jpg.json")],
+        );
+        assert_eq!(r[0], Some(("Holiday.jpg.json".into(), Rule::Exact)));
+        assert_eq!(r[1], None);
+        assert_eq!(one("Holiday-Paris.jpg", "Holiday.jpg.json"), None);
+        assert_eq!(one("Scan003-Copy.jpg", "Scan003.jpg.json"), None);
+        for (word, lang) in names::EDITED_WORDS {
+            let edited = format!("Holiday-{word}.jpg");
+            assert_eq!(
+                one(&edited, "Holiday.jpg.json"),
+                Some(("Holiday.jpg.json".into(), Rule::Edited)),
+                "{lang}"
+            );
+        }
+        // Upper case and the Spanish two-word form.
+        assert_eq!(
+            one("IMG_1-EDITED.JPG", "IMG_1.JPG.json").map(|x| x.1),
+            Some(Rule::Edited)
+        );
+        assert_eq!(
+            one(
+                "2021-05-22 23.19.26-ha editado.jpeg",
+                "2021-05-22 23.19.26.jpeg.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::Edited)
+        );
+    }
+
+    // Issue 13, 4: `X-edited(1)` is the edit of `X(1)`.
+
+    #[test]
+    fn counted_edited_copies_share_only_their_own_counters_sidecar() {
+        for (edited, original) in [
+            ("IMG_20120216_094016-edited(1).jpg", "IMG_20120216_094016"),
+            ("IMG-20150125-WA0003-modifié(1).jpg", "IMG-20150125-WA0003"),
+            (
+                "IMG-20150125-WA0004-modifie\u{301}(1).jpg",
+                "IMG-20150125-WA0004",
+            ),
+            ("IMG_0007-bearbeitet(12).jpg", "IMG_0007"),
+        ] {
+            let n = NameParts::parse(edited).counter_suffix();
+            let title = format!("{original}.jpg");
+            let plain = sc_titled(&format!("{title}.json"), &title);
+            for own in [
+                format!("{title}{n}.json"),
+                format!("{title}{SUPPLEMENTAL}{n}.json"),
+                format!("{original}{n}.json"),
+                format!("{original}{SUPPLEMENTAL}{n}.json"),
+            ] {
+                // The counter's sidecar wins even when the original is not in the export.
+                let sidecars = [plain.clone(), sc_titled(&own, &title)];
+                let r = run(&[edited], &sidecars);
+                assert_eq!(r[0], Some((own.clone(), Rule::Edited)), "{edited}");
+                // With both originals present, each takes its own.
+                let counted = format!("{original}{n}.jpg");
+                let r = run(&[&title, &counted, edited], &sidecars);
+                assert_eq!(r[0].as_ref().unwrap().0, plain.name);
+                assert_eq!(r[1].as_ref().unwrap().0, own);
+                assert_eq!(r[2], Some((own.clone(), Rule::Edited)), "{edited}");
+            }
+            // Only `X`'s sidecar, titled `X.jpg`: not the edit's, whatever the title says.
+            assert_eq!(run(&[edited], std::slice::from_ref(&plain)), vec![None]);
+            let counted = format!("{original}{n}.jpg");
+            assert_eq!(run(&[&counted, edited], &[plain]), vec![None, None]);
+        }
+        // And the other way round: `X-edited.jpg` never takes `X(1)`'s.
+        assert_eq!(
+            run(
+                &["IMG_0008-edited.jpg"],
+                &[sc_titled("IMG_0008.jpg(1).json", "IMG_0008.jpg")]
+            ),
+            vec![None]
+        );
+    }
+
+    #[test]
+    fn counted_copies_never_take_the_uncounted_title() {
+        // `X(1)` alone with `X`'s sidecar (its own part missing): no match by title.
+        let s = sc_titled("IMG_0003.jpg.json", "IMG_0003.jpg");
+        assert_eq!(run(&["IMG_0003(1).jpg"], &[s]), vec![None]);
+        // But a counted sidecar named after a replaced title is its.
+        let s = sc_titled("Party: 1?.jpg(1).json", "Party: 1?.jpg");
+        let r = run(&["Party_ 1_(1).jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+        // A file uploaded as `X(1).jpg`: its title is the whole name, its sidecar has no counter.
+        let s = sc_titled("weird.json", "Photo(1).jpg");
+        let r = run(&["Photo(1).jpg"], &[s]);
+        assert_eq!(r[0].as_ref().map(|x| x.1), Some(Rule::Title));
+    }
+
+    // Issue 13, 5: UTF-16 code units.
+
+    #[test]
+    fn emoji_dense_names_are_cut_in_utf16_units() {
+        let media = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋😛.jpg";
+        assert_eq!(media.chars().count(), 29);
+        assert_eq!(utf16_len(media), 52);
+        let sidecar = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋.json";
+        assert_pair(media, sidecar, Rule::Clipped);
+        // Counted in characters, the name and 17 characters of the suffix would be kept.
+        let by_chars: String = format!("{media}{SUPPLEMENTAL}").chars().take(46).collect();
+        let tried = tried_names(media);
+        assert!(tried.contains(&sidecar.to_string()), "{tried:?}");
+        assert!(!tried.contains(&format!("{by_chars}.json")), "{tried:?}");
+    }
+
+    #[test]
+    fn a_cut_inside_a_surrogate_pair() {
+        // 45 units of name, then an emoji: the 46-unit cut keeps half of it.
+        let media = format!("{}🎉party.jpg", "a".repeat(45));
+        let stem = "a".repeat(45);
+        for half in ["", "\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"] {
+            assert_pair(&media, &format!("{stem}{half}.json"), Rule::Clipped);
+            let counted = format!("{}🎉party(3).jpg", "a".repeat(45));
+            assert_pair(&counted, &format!("{stem}{half}(3).json"), Rule::Clipped);
+        }
+    }
+
+    #[test]
+    fn fifteen_emoji_and_some_words() {
+        let emoji = "🎉🎂🎈🎁🥳🍰🕯️🎊🎶🍾🥂🌟💐🎵🌈";
+        let titles = [
+            format!("{emoji} Birthday party at the lake house with everyone.jpg"),
+            format!("Birthday party at the lake {emoji}{emoji}.jpg"),
+        ];
+        for title in titles {
+            // The zip name: the title cut to 47 units keeping the extension (the cut may fall
+            // inside an emoji: the half is dropped); the sidecar: the title cut to 46 + `.json`.
+            let (stem, ext) = split_ext(&title);
+            let media = format!("{}{ext}", clip_utf16(stem, 47 - utf16_len(ext)).0);
+            let sidecar = format!("{}.json", clip_utf16(&title, 46).0);
+            let r = run(&[&media], &[sc_titled(&sidecar, &title)]);
+            assert_eq!(r[0], Some((sidecar.clone(), Rule::Title)), "{media}");
+            // The same with the half left as U+FFFD in the zip name.
+            if clip_utf16(stem, 47 - utf16_len(ext)).1 {
+                let media = format!("{}\u{FFFD}{ext}", clip_utf16(stem, 47 - utf16_len(ext)).0);
+                let r = run(&[&media], &[sc_titled(&sidecar, &title)]);
+                assert_eq!(r[0], Some((sidecar, Rule::Title)), "{media}");
+            }
+        }
+        // Two titles sharing their first thirty units: each cut name finds its own.
+        let a = format!("{emoji} Birthday party at the lake house, morning.jpg");
+        let b = format!("{emoji} Birthday party at the lake house, evening.jpg");
+        let cut = |t: &str| format!("{}.jpg", clip_utf16(split_ext(t).0, 43).0);
+        assert_eq!(cut(&a), cut(&b), "the zip names collide: Google adds (1)");
+        let ma = format!("{}(1).jpg", clip_utf16(split_ext(&b).0, 43).0);
+        let r = run(
+            &[&cut(&a), &ma],
+            &[
+                sc_titled(&format!("{}.json", clip_utf16(&a, 46).0), &a),
+                sc_titled(&format!("{}(1).json", clip_utf16(&b, 46).0), &b),
+            ],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::Title);
+        assert!(r[1].as_ref().unwrap().0.ends_with("(1).json"), "{r:?}");
+    }
+
+    // Issue 13, 6: names from real exports.
+
+    #[test]
+    fn real_export_names() {
+        let r = run(
+            &["2013-12-23.jpg", "2013-12-23(1).jpg"],
+            &[
+                sc_titled("2013-12-23.supplemental-metadata(1).json", "2013-12-23.jpg"),
+                sc_titled("2013-12-23.supplemental-metadata.json", "2013-12-23.jpg"),
+            ],
+        );
+        assert_eq!(
+            r[0],
+            Some((
+                "2013-12-23.supplemental-metadata.json".into(),
+                Rule::WithoutExtension
+            ))
+        );
+        assert_eq!(
+            r[1],
+            Some((
+                "2013-12-23.supplemental-metadata(1).json".into(),
+                Rule::WithoutExtension
+            ))
+        );
+        // Its cut-down forms.
+        for cut in [".supplemental-me", ".supplem", ".su"] {
+            assert_pair(
+                "2013-12-23.jpg",
+                &format!("2013-12-23{cut}.json"),
+                Rule::Prefix,
+            );
+            assert_pair(
+                "2013-12-23(2).jpg",
+                &format!("2013-12-23{cut}(2).json"),
+                Rule::Prefix,
+            );
+        }
+        // Too little of the suffix to tell it from an extension.
+        assert_eq!(one("2013-12-23.jpg", "2013-12-23.s.json"), None);
+        // A long one, cut at 46 units.
+        let media = "Screenshot_20190704-153012_Some Application.png";
+        let stem = split_ext(media).0;
+        let long = format!("{stem}{SUPPLEMENTAL}");
+        let cut = clip_utf16(&long, 46).0;
+        assert_eq!(cut, "Screenshot_20190704-153012_Some Application.su");
+        assert_pair(media, &format!("{cut}.json"), Rule::Clipped);
+        // An edited copy of such a photo.
+        let r = run(
+            &["2234089303984509579.jpg", "2234089303984509579-edited.jpg"],
+            &[sc("2234089303984509579.supplemental-metadata.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::WithoutExtension);
+        assert_eq!(
+            r[1],
+            Some((
+                "2234089303984509579.supplemental-metadata.json".into(),
+                Rule::Edited
+            ))
+        );
+        assert_eq!(
+            one(
+                "2234089303984509579-edited.jpg",
+                "2234089303984509579.supplemental-metadata.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::Edited)
+        );
+        // A motion photo's video half with the camera's `~2` copy counter.
+        let r = run(
+            &[
+                "PXL_20210102_221126856.MP~2.jpg",
+                "PXL_20210102_221126856.MP~2",
+            ],
+            &[sc("PXL_20210102_221126856.MP~2.jpg.json")],
+        );
+        assert_eq!(r[0].as_ref().unwrap().1, Rule::Exact);
+        assert_eq!(
+            r[1],
+            Some((
+                "PXL_20210102_221126856.MP~2.jpg.json".into(),
+                Rule::LivePhoto
+            ))
+        );
+        assert_eq!(
+            one(
+                "PXL_20210102_221126856.MP~2",
+                "PXL_20210102_221126856.MP~2.jpg.json"
+            )
+            .map(|x| x.1),
+            Some(Rule::LivePhoto)
+        );
+        // Not every `~` name is a motion half.
+        assert_eq!(one("notes.txt~2", "notes.txt~2.jpg.json"), None);
+    }
+
+    #[test]
+    fn motion_half_names() {
+        for yes in ["X.MP", "X.mp", "X.MP~2", "X.MP~12"] {
+            assert!(is_motion_half(yes), "{yes}");
+        }
+        for no in [".MP", "X.MP~", "X.MP~a", "X.MPG", "X.MP4", "X.jpg", "XMP"] {
+            assert!(!is_motion_half(no), "{no}");
+        }
+    }
+
+    // Issue 13, 7: counters of several digits; clipping in UTF-16 units, not bytes.
+
+    #[test]
+    fn counters_of_several_digits() {
+        assert_pair("IMG_0003(12).jpg", "IMG_0003.jpg(12).json", Rule::Numbered);
+        assert_pair(
+            "IMG_0003(123).jpg",
+            "IMG_0003.jpg.supplemental-metadata(123).json",
+            Rule::Numbered,
+        );
+        assert_pair(
+            "IMG_0003(12).jpg",
+            "IMG_0003(12).json",
+            Rule::WithoutExtension,
+        );
+        // Never another counter's.
+        assert_eq!(one("IMG_0003(12).jpg", "IMG_0003.jpg(1).json"), None);
+        assert_eq!(one("IMG_0003(1).jpg", "IMG_0003.jpg(12).json"), None);
+        let media = "PXL_20240601_101112345.NIGHT_and_more(12).jpg";
+        let s = format!(
+            "{}(12).json",
+            clip_utf16(
+                &format!("PXL_20240601_101112345.NIGHT_and_more.jpg{SUPPLEMENTAL}"),
+                46
+            )
+            .0
+        );
+        assert_pair(media, &s, Rule::Clipped);
+        assert_pair(
+            "PXL_20240601_101112345.NIGHT(12).jpg",
+            "PXL_20240601_101112345.NIGHT.jpg.supplem(12).json",
+            Rule::Prefix,
+        );
+    }
+
+    #[test]
+    fn clipping_counts_utf16_units_not_bytes_nor_characters() {
+        // 50 × "é" is 50 units (100 bytes): the cut keeps 46 of them.
+        let media = format!("{}.jpg", "é".repeat(50));
+        assert_pair(&media, &format!("{}.json", "é".repeat(46)), Rule::Clipped);
+        assert_eq!(one(&media, &format!("{}.json", "é".repeat(23))), None);
+        // 20 × "😀" is 20 characters but 40 units: with `.jpg` and the suffix it is cut at
+        // `.jpg.s`; counted in characters it would not be cut at all.
+        let media = format!("{}.jpg", "😀".repeat(20));
+        assert_pair(
+            &media,
+            &format!("{}.jpg.s.json", "😀".repeat(20)),
+            Rule::Clipped,
+        );
+        assert_eq!(
+            tried_names(&media)
+                .iter()
+                .filter(|n| n.ends_with(".jpg.s.json"))
+                .count(),
+            1
+        );
+    }
+
+    // Found by `cargo mutants --file src/matcher.rs`.
+
+    #[test]
+    fn only_shared_rules_are_shared() {
+        for rule in Rule::DIRECT {
+            assert!(!rule.is_shared(), "{}", rule.name());
+        }
+        for rule in [Rule::Edited, Rule::LivePhoto, Rule::AlbumTwin] {
+            assert!(rule.is_shared(), "{}", rule.name());
+        }
+    }
+
+    #[test]
+    fn only_a_json_ending_is_taken_off_a_sidecar_name() {
+        assert_pair("IMG_0001.jpg", "IMG_0001.jpg.supplem.JSON", Rule::Prefix);
+        // `xjson` is not `.json`: nothing of it is a cut-down suffix.
+        assert_eq!(one("IMG_0001.jpg", "IMG_0001.jpg.xjson"), None);
+        // Names whose last five bytes are not whole characters.
+        assert_eq!(one("IMG_0001.jpg", "IMG_0001.jpg.😀"), None);
+        assert_eq!(one("😀.jpg", "😀😀"), None);
+    }
+
+    #[test]
+    fn a_name_whose_without_extension_form_is_46_units_is_not_cut() {
+        // 24 + 22 = 46 units: `NAME.supplemental-metadata` whole, by the without-extension rule.
+        let stem = "abcdefghijklmnopqrstuvwx";
+        assert_pair(
+            &format!("{stem}.jpg"),
+            &format!("{stem}{SUPPLEMENTAL}.json"),
+            Rule::WithoutExtension,
+        );
+        // One more unit and it is cut.
+        let stem = "abcdefghijklmnopqrstuvwxy";
+        assert_pair(
+            &format!("{stem}.jpg"),
+            &format!("{stem}.supplemental-metadat.json"),
+            Rule::Clipped,
+        );
+    }
+
+    #[test]
+    fn every_extension_variant() {
+        for (media, sidecar) in [
+            ("IMG_1.jpg", "IMG_1.jpeg.json"),
+            ("IMG_1.jpeg", "IMG_1.jpg.json"),
+            ("IMG_1.tif", "IMG_1.tiff.json"),
+            ("IMG_1.TIFF", "IMG_1.tif.json"),
+            ("IMG_1.heic", "IMG_1.heif.json"),
+            ("IMG_1.HEIF", "IMG_1.heic.supplemental-metadata.json"),
+            ("IMG_1(2).tif", "IMG_1.tiff(2).json"),
+        ] {
+            assert_pair(media, sidecar, Rule::ExtensionVariant);
+        }
+        assert_eq!(one("IMG_1.png", "IMG_1.jpg.json"), None);
+    }
+
+    #[test]
+    fn case_variants_of_cut_down_sidecars() {
+        for sidecars in [
+            [
+                sc("IMG_0047.jpg.supplem.json"),
+                sc("IMG_0047.JPG.supplem.json"),
+            ],
+            [
+                sc("IMG_0047.JPG.supplem.json"),
+                sc("IMG_0047.jpg.supplem.json"),
+            ],
+        ] {
+            let r = run(&["IMG_0047.JPG", "IMG_0047.jpg"], &sidecars);
+            assert_eq!(
+                r[0],
+                Some(("IMG_0047.JPG.supplem.json".into(), Rule::Prefix))
+            );
+            assert_eq!(
+                r[1],
+                Some(("IMG_0047.jpg.supplem.json".into(), Rule::Prefix))
+            );
+        }
+        // Counted case variants matched by title.
+        for sidecars in [
+            [
+                sc_titled("a(1).json", "IMG_0048.jpg"),
+                sc_titled("b(1).json", "IMG_0048.JPG"),
+            ],
+            [
+                sc_titled("b(1).json", "IMG_0048.JPG"),
+                sc_titled("a(1).json", "IMG_0048.jpg"),
+            ],
+        ] {
+            let r = run(&["IMG_0048(1).JPG", "IMG_0048(1).jpg"], &sidecars);
+            assert_eq!(r[0], Some(("b(1).json".into(), Rule::Title)));
+            assert_eq!(r[1], Some(("a(1).json".into(), Rule::Title)));
+        }
+        // Media names cut from long titles that differ only in case.
+        let upper = sc_titled(
+            "u.json",
+            "A_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        let lower = sc_titled(
+            "l.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        for sidecars in [[upper.clone(), lower.clone()], [lower, upper]] {
+            let r = run(
+                &[
+                    "A_very_long_original_file_name_from_a_camer.jpg",
+                    "a_very_long_original_file_name_from_a_camer.jpg",
+                ],
+                &sidecars,
+            );
+            assert_eq!(r[0], Some(("u.json".into(), Rule::Title)));
+            assert_eq!(r[1], Some(("l.json".into(), Rule::Title)));
+        }
+    }
+
+    #[test]
+    fn cut_titles_must_continue_the_media_name() {
+        let media = "a_very_long_original_file_name_from_a_camer.jpg";
+        // A photo titled exactly so wins over a longer title the name could be cut from.
+        let exact = sc_titled("x.json", media);
+        let longer = sc_titled(
+            "y.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.jpg",
+        );
+        for sidecars in [[exact.clone(), longer.clone()], [longer, exact]] {
+            let r = run(&[media], &sidecars);
+            assert_eq!(r[0], Some(("x.json".into(), Rule::Title)));
+        }
+        // The same first 30 units, then another name: not a cut of it.
+        let other = sc_titled(
+            "z.json",
+            "a_very_long_original_file_name_XXXX_another_camera_name.jpg",
+        );
+        assert_eq!(run(&[media], &[other]), vec![None]);
+        // A longer title of another type.
+        let png = sc_titled(
+            "p.json",
+            "a_very_long_original_file_name_from_a_camera_abcdefgh.png",
+        );
+        assert_eq!(run(&[media], &[png]), vec![None]);
+        // A title no longer than the cut name (less the U+FFFD of a split emoji).
+        let stem = "a".repeat(40);
+        let same = sc_titled("s.json", &format!("{stem}.jpg"));
+        assert_eq!(run(&[&format!("{stem}\u{FFFD}.jpg")], &[same]), vec![None]);
+        // And the genuine cut, with the half left as U+FFFD.
+        let emoji = sc_titled("e.json", &format!("{stem}😀 and more words.jpg"));
+        let r = run(&[&format!("{stem}\u{FFFD}.jpg")], &[emoji]);
+        assert_eq!(r[0], Some(("e.json".into(), Rule::Title)));
     }
 }

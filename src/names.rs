@@ -85,27 +85,79 @@ pub fn split_counter(s: &str) -> (&str, Option<u32>) {
     (s, None)
 }
 
-/// The first `n` characters of `s` (not bytes: Takeout cuts names by characters).
-pub fn clip_chars(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
+/// Length of `s` in UTF-16 code units, the unit Google counts names in (an emoji outside the
+/// Basic Multilingual Plane counts two).
+pub fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The longest prefix of `s` that is at most `n` UTF-16 code units long, and whether a cut at
+/// `n` units falls inside a surrogate pair (Google then drops the half it keeps, or writes it
+/// as U+FFFD).
+pub fn clip_utf16(s: &str, n: usize) -> (&str, bool) {
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        let w = c.len_utf16();
+        if units + w > n {
+            return (&s[..i], units < n);
+        }
+        units += w;
     }
+    (s, false)
 }
 
-pub fn char_len(s: &str) -> usize {
-    s.chars().count()
+/// Google Photos' localized words for an edited copy (`IMG_0005-edited.jpg`), lower-case NFC,
+/// with their language. An edited copy has no sidecar of its own: it shares its original's.
+/// Any other `-word` ends a different photo's name (`Holiday-Paris.jpg`).
+///
+/// Reported from real exports (users' bug reports and other Takeout tools' lists that cite
+/// them): `edited`, `bearbeitet`, `modifié`, `ha editado` (es), `editado`, `editat` (ca),
+/// `modificato`, `bewerkt`, `edytowane`, `redigeret`, `編集済み`. The others are the language's
+/// usual word for "edited" as other Takeout tools list them, not confirmed from an export;
+/// where those tools disagree (ru, uk, cs, zh) every candidate is listed.
+pub const EDITED_WORDS: &[(&str, &str)] = &[
+    ("edited", "en"),
+    ("bearbeitet", "de"),
+    ("modifié", "fr"),
+    ("editado", "es, pt"),
+    ("ha editado", "es"),
+    ("editat", "ca"),
+    ("modificato", "it"),
+    ("bewerkt", "nl"),
+    ("redigeret", "da"),
+    ("redigerad", "sv"),
+    ("redigert", "nb"),
+    ("muokattu", "fi"),
+    ("edytowane", "pl"),
+    ("upraveno", "cs"),
+    ("upravené", "cs, sk"),
+    ("szerkesztett", "hu"),
+    ("düzenlendi", "tr"),
+    ("изменено", "ru"),
+    ("отредактировано", "ru"),
+    ("змінено", "uk"),
+    ("відредаговано", "uk"),
+    ("επεξεργασμένο", "el"),
+    ("編集済み", "ja"),
+    ("편집됨", "ko"),
+    ("已编辑", "zh-Hans"),
+    ("编辑", "zh-Hans"),
+    ("已編輯", "zh-Hant"),
+    ("編輯", "zh-Hant"),
+];
+
+/// True when `word` (in any case, NFC or NFD) is one of Google's words for "edited".
+pub fn is_edited_word(word: &str) -> bool {
+    let w = key(word);
+    EDITED_WORDS.iter().any(|(e, _)| *e == w)
 }
 
-/// Splits an edited copy's stem into the original stem and the localized suffix word:
+/// Splits an edited copy's stem into the original stem and the localized "edited" word:
 /// `IMG_0005-edited` → (`IMG_0005`, `edited`), `Foto-bearbeitet` → (`Foto`, `bearbeitet`).
-/// The suffix must be one word of letters (any script).
+/// `None` unless the text after the last `-` is one of [`EDITED_WORDS`].
 pub fn split_edited(stem: &str) -> Option<(&str, &str)> {
     let (orig, word) = stem.rsplit_once('-')?;
-    if orig.is_empty() || word.is_empty() || !word.chars().all(char::is_alphabetic) {
-        return None;
-    }
-    Some((orig, word))
+    (!orig.is_empty() && is_edited_word(word)).then_some((orig, word))
 }
 
 /// Makes a name safe as a single path component on Linux, macOS and Windows: no separators,
@@ -174,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn edited_suffixes_in_any_script() {
+    fn edited_words_in_any_script_and_form() {
         assert_eq!(
             split_edited("IMG_0005-edited"),
             Some(("IMG_0005", "edited"))
@@ -184,8 +236,45 @@ mod tests {
             split_edited("IMG_0005-modifié"),
             Some(("IMG_0005", "modifié"))
         );
+        // Decomposed (macOS) and upper-case spellings of a known word.
+        assert_eq!(
+            split_edited("IMG_5001-modifie\u{301}"),
+            Some(("IMG_5001", "modifie\u{301}"))
+        );
+        assert_eq!(split_edited("IMG_1-EDITED"), Some(("IMG_1", "EDITED")));
+        // The Spanish form has a space in it; the counter stays with the original.
+        assert_eq!(
+            split_edited("2021-05-22 23.19.26-ha editado"),
+            Some(("2021-05-22 23.19.26", "ha editado"))
+        );
+        assert_eq!(
+            split_edited("IMG-20150125-WA0003-modifié"),
+            Some(("IMG-20150125-WA0003", "modifié"))
+        );
+        for (word, lang) in EDITED_WORDS {
+            let stem = format!("IMG_1-{word}");
+            assert_eq!(split_edited(&stem), Some(("IMG_1", *word)), "{lang}");
+            assert_eq!(key(word), *word, "{lang}: the list is lower-case NFC");
+        }
+        // Any other word is part of another photo's name.
+        assert_eq!(split_edited("Holiday-Paris"), None);
         assert_eq!(split_edited("VID-20180102-WA0003"), None);
+        assert_eq!(split_edited("IMG_1-editedx"), None);
+        assert_eq!(split_edited("-edited"), None);
         assert_eq!(split_edited("plain"), None);
+    }
+
+    #[test]
+    fn counters_of_several_digits() {
+        assert_eq!(split_counter("IMG_0003(12)"), ("IMG_0003", Some(12)));
+        assert_eq!(split_counter("IMG_0003(1234)"), ("IMG_0003", Some(1234)));
+        // Five digits is a name, not a counter; so is an empty or signed one.
+        assert_eq!(split_counter("IMG_0003(12345)"), ("IMG_0003(12345)", None));
+        assert_eq!(split_counter("IMG_0003()"), ("IMG_0003()", None));
+        assert_eq!(split_counter("IMG_0003(-1)"), ("IMG_0003(-1)", None));
+        let p = NameParts::parse("IMG_0003(12).jpg");
+        assert_eq!((p.stem.as_str(), p.counter), ("IMG_0003", Some(12)));
+        assert_eq!(p.counter_suffix(), "(12)");
     }
 
     #[test]
@@ -206,8 +295,18 @@ mod tests {
     }
 
     #[test]
-    fn clips_by_characters() {
-        assert_eq!(clip_chars("äbc", 2), "äb");
-        assert_eq!(clip_chars("ab", 5), "ab");
+    fn clips_by_utf16_code_units() {
+        assert_eq!(utf16_len("äbc"), 3);
+        assert_eq!(utf16_len("a😀"), 3);
+        assert_eq!(clip_utf16("äbc", 2), ("äb", false));
+        assert_eq!(clip_utf16("ab", 5), ("ab", false));
+        assert_eq!(clip_utf16("ab", 2), ("ab", false));
+        // An emoji is two units: a cut after one unit of it falls inside the pair.
+        assert_eq!(clip_utf16("a😀b", 2), ("a", true));
+        assert_eq!(clip_utf16("a😀b", 3), ("a😀", false));
+        assert_eq!(clip_utf16("a😀b", 1), ("a", false));
+        assert_eq!(clip_utf16("😀", 0), ("", false));
+        // Bytes would give other cuts: "é" is two bytes but one unit.
+        assert_eq!(clip_utf16("ééé", 2), ("éé", false));
     }
 }

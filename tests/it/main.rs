@@ -13,6 +13,7 @@ mod heif_video;
 mod inputs;
 mod library;
 mod matching;
+mod matching_real;
 mod memory;
 mod process;
 mod safety;
