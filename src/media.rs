@@ -28,6 +28,12 @@ impl MediaKind {
     /// Classifies a file name by its extension; `None` when the extension is not a media type.
     pub fn from_name(name: &str) -> Option<MediaKind> {
         let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        // A copy counter after the extension (`PXL_….MP~2`, a motion photo's second video
+        // half) does not change the type.
+        let ext = match ext.split_once('~') {
+            Some((e, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => e.to_string(),
+            _ => ext,
+        };
         Some(match ext.as_str() {
             "jpg" | "jpeg" | "jpe" | "jfif" => MediaKind::Jpeg,
             "png" => MediaKind::Png,
@@ -117,6 +123,13 @@ mod tests {
         assert_eq!(MediaKind::from_name("IMG_1.JPG"), Some(MediaKind::Jpeg));
         assert_eq!(MediaKind::from_name("a.HEIC"), Some(MediaKind::Heif));
         assert_eq!(MediaKind::from_name("v.MOV"), Some(MediaKind::IsoVideo));
+        assert_eq!(
+            MediaKind::from_name("PXL_20210102_221126856.MP~2"),
+            Some(MediaKind::OtherVideo)
+        );
+        assert_eq!(MediaKind::from_name("a.jpg~1"), Some(MediaKind::Jpeg));
+        assert_eq!(MediaKind::from_name("a.jpg~"), None);
+        assert_eq!(MediaKind::from_name("a.jpg~x"), None);
         assert_eq!(MediaKind::from_name("x.json"), None);
         assert_eq!(MediaKind::from_name("noext"), None);
     }
