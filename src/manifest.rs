@@ -7,6 +7,16 @@
 //! `retracted` and the same path and hash. Lines whose file is gone, and a torn last line, are
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
+//!
+//! Two more kinds of line have no `hash`/`path` (so [`read_lines`], and gpbackup versions
+//! before them, skip them):
+//! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
+//!   media sidecar a run read, with what it says, so that a later run can use it without the
+//!   part that held it (its photo in a later part; an edited copy or a Live Photo's video
+//!   sharing it). `claimed`: a media file took it by its own name. A later record for the same
+//!   source supersedes an earlier one.
+//! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
+//!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -17,7 +27,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::output::open_nofollow;
-use crate::sidecar::Geo;
+use crate::sidecar::{Geo, Sidecar};
 
 pub const FILE_NAME: &str = "manifest.jsonl";
 
@@ -65,6 +75,208 @@ pub struct Line {
     /// The file of the line before with the same path and hash was not written after all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
+    /// Written without a sidecar, byte-for-byte: a later run that brings its sidecar rewrites
+    /// it with the sidecar's metadata (see [`remembered`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_sidecar: bool,
+}
+
+/// What a media sidecar says, as a `sidecar` line keeps it. Coordinates are kept as text
+/// (Rust's shortest exact form), so that they read back bit for bit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredSidecar {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Latitude, longitude and altitude.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<(String, String, Option<String>)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub favorited: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trashed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl StoredSidecar {
+    pub fn from_sidecar(s: &Sidecar) -> StoredSidecar {
+        StoredSidecar {
+            title: s.title.clone(),
+            description: s.description.clone(),
+            taken: s.taken,
+            created: s.created,
+            geo: s.geo.map(|g| {
+                (
+                    g.lat.to_string(),
+                    g.lon.to_string(),
+                    g.alt.map(|a| a.to_string()),
+                )
+            }),
+            people: s.people.clone(),
+            favorited: s.favorited,
+            archived: s.archived,
+            trashed: s.trashed,
+            problems: s.problems.clone(),
+        }
+    }
+
+    /// The sidecar back; `None` when its coordinates are not numbers (an edited line).
+    pub fn to_sidecar(&self) -> Option<Sidecar> {
+        let geo = match &self.geo {
+            None => None,
+            Some((lat, lon, alt)) => Some(Geo {
+                lat: lat.parse().ok()?,
+                lon: lon.parse().ok()?,
+                alt: match alt {
+                    Some(a) => Some(a.parse().ok()?),
+                    None => None,
+                },
+            }),
+        };
+        Some(Sidecar {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            taken: self.taken,
+            created: self.created,
+            geo,
+            people: self.people.clone(),
+            favorited: self.favorited,
+            archived: self.archived,
+            trashed: self.trashed,
+            problems: self.problems.clone(),
+        })
+    }
+}
+
+/// A media sidecar a run read (a `sidecar` line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarRecord {
+    pub source: SourceKey,
+    /// `zip:path` as the run that read it named it.
+    pub from: String,
+    pub data: StoredSidecar,
+    /// A media file took it by its own name; only an edited copy or a Live Photo's video may
+    /// still share it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claimed: bool,
+}
+
+/// An input entry a run did not write (an `unwritten` line), read by `verify --against`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unwritten {
+    pub source: SourceKey,
+    /// `failed` or `skipped`.
+    pub status: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SidecarLine<T> {
+    sidecar: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UnwrittenLine<T> {
+    unwritten: T,
+}
+
+/// A library file written without a sidecar, as the manifest records it.
+#[derive(Debug, Clone)]
+pub struct BareFile {
+    /// Its current line.
+    pub line: Line,
+    /// Every Takeout entry with its content (the one written first, then its duplicates).
+    pub sources: Vec<SourceKey>,
+}
+
+/// What earlier runs left for later ones to complete: files written without a sidecar, and
+/// the sidecars they read (latest record per source, in order of first appearance).
+#[derive(Debug, Clone, Default)]
+pub struct Remembered {
+    pub bare_files: Vec<BareFile>,
+    pub sidecars: Vec<SidecarRecord>,
+}
+
+impl Remembered {
+    /// The sidecar a run recorded for this entry.
+    pub fn sidecar(&self, key: &SourceKey) -> Option<&SidecarRecord> {
+        self.sidecars.iter().find(|s| &s.source == key)
+    }
+}
+
+/// Reads what earlier runs left to complete from the manifest in `state_dir`. `exists`
+/// tells whether an output path holds a file: a bare file that is gone is not remembered.
+pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
+    let path = state_dir.join(FILE_NAME);
+    let f = match open_nofollow(&path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Remembered::default()),
+        Err(e) => return Err(e),
+    };
+    let mut lines = Vec::new();
+    let mut sidecars: Vec<SidecarRecord> = Vec::new();
+    let mut sidecar_at: HashMap<SourceKey, usize> = HashMap::new();
+    let mut reader = BufReader::new(f);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        if buf.starts_with(b"{\"sidecar\"") {
+            if let Ok(SidecarLine { sidecar }) =
+                serde_json::from_slice::<SidecarLine<SidecarRecord>>(&buf)
+            {
+                match sidecar_at.get(&sidecar.source) {
+                    Some(&i) => sidecars[i] = sidecar,
+                    None => {
+                        sidecar_at.insert(sidecar.source.clone(), sidecars.len());
+                        sidecars.push(sidecar);
+                    }
+                }
+            }
+        } else if let Ok(l) = serde_json::from_slice::<Line>(&buf) {
+            lines.push(l);
+        }
+        buf.clear();
+    }
+    let mut current: Vec<usize> = current_files(&lines).into_values().collect();
+    current.sort_unstable();
+    let mut bare: HashMap<&str, BareFile> = HashMap::new();
+    let mut order = Vec::new();
+    for i in current {
+        let l = &lines[i];
+        if l.no_sidecar && exists(&l.path) && !bare.contains_key(l.hash.as_str()) {
+            order.push(l.hash.as_str());
+            let file = BareFile {
+                line: l.clone(),
+                sources: Vec::new(),
+            };
+            bare.insert(l.hash.as_str(), file);
+        }
+    }
+    for l in &lines {
+        if let Some(b) = bare.get_mut(l.hash.as_str()) {
+            for s in &l.sources {
+                if !b.sources.contains(s) {
+                    b.sources.push(s.clone());
+                }
+            }
+        }
+    }
+    let bare_files = order.iter().filter_map(|h| bare.remove(h)).collect();
+    Ok(Remembered {
+        bare_files,
+        sidecars,
+    })
 }
 
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
@@ -244,6 +456,30 @@ impl Manifest {
             return Ok(());
         };
         let mut text = serde_json::to_string(line).map_err(io::Error::other)?;
+        text.push('\n');
+        let mut f = file.lock().expect("manifest lock");
+        f.write_all(text.as_bytes())?;
+        if self.durable {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a `sidecar` line.
+    pub fn append_sidecar(&self, record: &SidecarRecord) -> io::Result<()> {
+        self.append_value(&SidecarLine { sidecar: record })
+    }
+
+    /// Appends an `unwritten` line.
+    pub fn append_unwritten(&self, record: &Unwritten) -> io::Result<()> {
+        self.append_value(&UnwrittenLine { unwritten: record })
+    }
+
+    fn append_value(&self, value: &impl Serialize) -> io::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
         text.push('\n');
         let mut f = file.lock().expect("manifest lock");
         f.write_all(text.as_bytes())?;

@@ -14,6 +14,7 @@ mod inputs;
 mod library;
 mod matching;
 mod memory;
+mod parts;
 mod process;
 mod safety;
 mod sample;
