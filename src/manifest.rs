@@ -18,7 +18,7 @@
 //! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -76,7 +76,8 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
     /// Written without a sidecar, byte-for-byte: a later run that brings its sidecar rewrites
-    /// it with the sidecar's metadata (see [`remembered`]).
+    /// it with the sidecar's metadata (see [`remembered`]). On a duplicate's line: that entry
+    /// had no sidecar of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_sidecar: bool,
 }
@@ -207,6 +208,9 @@ pub struct BareFile {
 pub struct Remembered {
     pub bare_files: Vec<BareFile>,
     pub sidecars: Vec<SidecarRecord>,
+    /// Entries recorded as duplicates of a file that has its metadata, which had no sidecar
+    /// of their own: a later run that finds theirs takes it (so that it is not "unused").
+    pub waiting: Vec<SourceKey>,
 }
 
 impl Remembered {
@@ -272,10 +276,28 @@ pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result
             }
         }
     }
+    let held: HashSet<&str> = current_files(&lines)
+        .into_iter()
+        .filter(|(p, _)| exists(p))
+        .map(|(_, i)| lines[i].hash.as_str())
+        .collect();
+    let mut waiting: Vec<SourceKey> = Vec::new();
+    let mut seen: HashSet<&SourceKey> = HashSet::new();
+    for l in &lines {
+        let dup = l.output_hash.is_none() && !l.retracted && l.no_sidecar;
+        if dup && held.contains(l.hash.as_str()) && !bare.contains_key(l.hash.as_str()) {
+            for s in &l.sources {
+                if seen.insert(s) {
+                    waiting.push(s.clone());
+                }
+            }
+        }
+    }
     let bare_files = order.iter().filter_map(|h| bare.remove(h)).collect();
     Ok(Remembered {
         bare_files,
         sidecars,
+        waiting,
     })
 }
 

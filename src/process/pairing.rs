@@ -115,8 +115,9 @@ pub(super) struct Paired {
 /// An entry of an earlier run whose library file has no sidecar yet, not among this run's
 /// inputs: the matcher sees it as a media file in its folder.
 pub(super) struct Extra {
-    /// Index into the remembered bare files.
-    pub bare: usize,
+    /// Index into the remembered bare files; `None` for an entry recorded as a duplicate
+    /// without a sidecar of its own (its file has its metadata: it only takes its sidecar).
+    pub bare: Option<usize>,
     pub source: SourceKey,
 }
 
@@ -164,8 +165,12 @@ fn extras(
         .map(|(i, _)| source_key(&catalog.entries[*i]))
         .collect();
     let mut out = Vec::new();
-    for (bare, f) in remembered.bare_files.iter().enumerate() {
-        for s in f.sources.iter().filter(|s| !here.contains(*s)) {
+    let bare = remembered.bare_files.iter().enumerate();
+    let sources = bare
+        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(b), s)))
+        .chain(remembered.waiting.iter().map(|s| (None, s)));
+    {
+        for (bare, s) in sources.filter(|(_, s)| !here.contains(*s)) {
             let (dir, name) = split_entry_path(&s.entry);
             let video = MediaKind::from_name(&name).is_some_and(MediaKind::is_video);
             let extra = Extra {
@@ -273,6 +278,14 @@ pub(super) fn read_and_match(
     plan.albums = read.albums;
     let mut matches = matches;
     let extra_matches = matches.split_off(media.len());
+    plan.waiting_claims = extras
+        .iter()
+        .zip(&extra_matches)
+        .filter_map(|((x, _), m)| match (x.bare, m) {
+            (None, Some(m)) if !m.rule.is_shared() => Some(m.sidecar),
+            _ => None,
+        })
+        .collect();
     Paired {
         matches,
         extra: extras

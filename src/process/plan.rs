@@ -135,6 +135,8 @@ pub struct Plan {
     pub bare_files: Vec<crate::manifest::BareFile>,
     /// Those of them this run found a sidecar for.
     pub updates: Vec<Update>,
+    /// Sidecars taken by entries earlier runs recorded as duplicates without one.
+    pub waiting_claims: Vec<usize>,
     /// The report so far: inputs, ignored files, unreadable and unused JSON.
     pub report: Report,
 }
@@ -378,6 +380,7 @@ pub fn build(
         groups: Vec::new(),
         bare_files: Vec::new(),
         updates: Vec::new(),
+        waiting_claims: Vec::new(),
         catalog,
     };
     let mut media: Vec<(usize, Option<MediaKind>)> = classes

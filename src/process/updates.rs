@@ -65,10 +65,12 @@ pub(super) fn plan_updates(plan: &mut Plan, opts: &Options, extra: Vec<(Extra, O
         }
     }
     for (k, (x, found)) in extra.into_iter().enumerate() {
-        let Some(found) = found else { continue };
+        let (Some(found), Some(bare)) = (found, x.bare) else {
+            continue;
+        };
         let (dir, _) = split_entry_path(&x.source.entry);
         cands.push(Candidate {
-            bare: x.bare,
+            bare,
             source: format!("{} (from an earlier run)", x.source.entry),
             rank: rank(plan, &dir, found, (usize::MAX, k as u64)),
             entry: x.source.entry,

@@ -180,6 +180,9 @@ impl Writer<'_> {
                 _ => {}
             }
         }
+        for &s in &plan.waiting_claims {
+            claimed[s] = true;
+        }
         let extra = plan.updates.iter().filter(|u| u.record.is_none());
         for (u, r) in extra.zip(updated) {
             if !u.found.rule.is_shared() && settled(r) {
@@ -349,6 +352,7 @@ impl Writer<'_> {
             path: known.path.clone(),
             sources: vec![source_key(e)],
             albums: self.plan.record(id).album.clone().into_iter().collect(),
+            no_sidecar: self.plan.usable_sidecar(id).is_none(),
             ..manifest::Line::default()
         };
         // The manifest only speeds up later runs: a failed append loses nothing.
