@@ -605,4 +605,91 @@ mod tests {
         assert_eq!(current.get("b.jpg"), None, "h3's own line is retracted");
         assert_eq!(current.len(), 1);
     }
+
+    #[test]
+    fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        let key = |e: &str| SourceKey {
+            entry: e.into(),
+            size: 1,
+            crc32: Some(1),
+        };
+        let geo = Geo {
+            lat: 0.1 + 0.2,
+            lon: -122.419_415_5,
+            alt: Some(1e-7),
+        };
+        let sidecar = Sidecar {
+            title: Some("b.jpg".into()),
+            taken: Some(-1_000),
+            geo: Some(geo),
+            people: vec!["Ann".into()],
+            favorited: true,
+            ..Sidecar::default()
+        };
+        // A line of an older version (no `no_sidecar`), then the new kinds.
+        let old = r#"{"hash":"h0","path":"old.jpg","output_hash":"h0","output_size":1}"#;
+        std::fs::write(state.join(FILE_NAME), format!("{old}\n")).unwrap();
+        for p in ["old.jpg", "a.jpg"] {
+            std::fs::write(dir.path().join(p), b"x").unwrap();
+        }
+        {
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            let bare = Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                output_hash: Some("h1".into()),
+                sources: vec![key("T/x/a.jpg")],
+                no_sidecar: true,
+                ..Line::default()
+            };
+            m.append(&bare).unwrap();
+            let dup = Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                sources: vec![key("T/album/a.jpg")],
+                ..Line::default()
+            };
+            m.append(&dup).unwrap();
+            let record = |claimed| SidecarRecord {
+                source: key("T/x/b.jpg.json"),
+                from: "z.zip:T/x/b.jpg.json".into(),
+                data: StoredSidecar::from_sidecar(&sidecar),
+                claimed,
+            };
+            m.append_sidecar(&record(false)).unwrap();
+            m.append_sidecar(&record(true)).unwrap();
+            m.append_unwritten(&Unwritten {
+                source: key("T/x/c.jpg"),
+                status: "failed".into(),
+                reason: "corrupt".into(),
+            })
+            .unwrap();
+        }
+        let text = std::fs::read_to_string(state.join(FILE_NAME)).unwrap();
+        assert!(text
+            .lines()
+            .any(|l| l.starts_with(r#"{"unwritten":{"source""#)));
+        assert_eq!(read_lines(&state).unwrap().len(), 3, "only the file lines");
+        let m = Manifest::open(dir.path(), &state, true).unwrap();
+        assert_eq!(m.len(), 2);
+        let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+        assert_eq!(r.bare_files.len(), 1, "the old line has no no_sidecar");
+        assert_eq!(r.bare_files[0].line.path, "a.jpg");
+        assert_eq!(
+            r.bare_files[0].sources,
+            [key("T/x/a.jpg"), key("T/album/a.jpg")]
+        );
+        assert_eq!(r.sidecars.len(), 1, "the later record supersedes");
+        assert!(r.sidecars[0].claimed);
+        let back = r.sidecars[0].data.to_sidecar().unwrap();
+        assert_eq!(back, sidecar, "read back bit for bit");
+        assert_eq!(back.geo.unwrap().lat.to_bits(), (0.1f64 + 0.2).to_bits());
+        // A bare file that is gone is not remembered.
+        std::fs::remove_file(dir.path().join("a.jpg")).unwrap();
+        let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+        assert!(r.bare_files.is_empty());
+    }
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::albums;
 use crate::hash::{self, HashingReader};
@@ -26,7 +26,7 @@ use super::pairing::Extra;
 use super::plan::{disk_order, split_entry_path, Disposition, MediaId, Plan, Update};
 use super::policy::{self, MemberFacts, UpdateAction, UpdateFacts, XmpCleanup};
 use super::write::{Known, Writer};
-use super::write_file::{failed, remove_temp};
+use super::write_file::{failed, remove_temp, Copied};
 use super::Options;
 
 /// One entry of a bare library file that found a sidecar this run.
@@ -78,7 +78,7 @@ pub(super) fn plan_updates(plan: &mut Plan, opts: &Options, extra: Vec<(Extra, O
             record: None,
         });
     }
-    cands.sort_by(|a, b| (a.bare, a.rank).cmp(&(b.bare, b.rank)));
+    cands.sort_by_key(|c| (c.bare, c.rank));
     cands.dedup_by_key(|c| c.bare);
     for c in cands {
         let Ok(sidecar) = plan.sidecar(c.found.sidecar) else {
@@ -195,22 +195,7 @@ impl Writer<'_> {
         let old = &plan.bare_files[u.bare].line;
         let subject = plan.update_subject(k);
         let tags = self.tags_for(&subject);
-        let full = self.out.root().join(&old.path);
-        let file = open_nofollow(&full, OpenOptions::new().read(true))
-            .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-        let before = file
-            .metadata()
-            .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-        let src = io::BufReader::with_capacity(1 << 20, file);
-        let mut opened = self.sniff(subject.by_name, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, &tags)?;
-        // Our own file, unchanged since it was written: then it is its source, byte for byte.
-        if Some(hash::hex(copied.src_hash)) != old.output_hash
-            || Some(copied.src_len) != old.output_size
-        {
-            remove_temp(&copied.temp);
-            return Err(Reason::other("it was changed since it was written"));
-        }
+        let (kind, copied, before) = self.reread(old, subject.by_name, &tags, r)?;
         let mut dates = subject.dates();
         let date = self.decide_date(&mut dates, &copied.written, &tags, r);
         let own_offset = copied.written.existing_date.and_then(|(_, off)| off);
@@ -229,7 +214,7 @@ impl Writer<'_> {
         let own_xmp = old.xmp.as_deref().filter(|_| in_place.is_some());
         let xmp = self.write_xmp(
             subject.sidecar,
-            opened.kind,
+            kind,
             &name,
             &tags,
             date.when,
@@ -253,38 +238,13 @@ impl Writer<'_> {
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
         }
-        let final_name = match copied.temp {
-            None => name.clone(), // dry run
-            Some((tmp, file)) => {
-                let put = match &in_place {
-                    Some(_) if unchanged_since(&full, &before) => self
-                        .replace_own_file(&tmp, file, &name, date.when)
-                        .map(|_| name.clone()),
-                    Some(_) => Err(io::Error::other("it was changed while it was read")),
-                    None => self.out.commit(&tmp, file, &name, date.when),
-                };
-                match put {
-                    Ok(got) => got,
-                    Err(err) => {
-                        self.note_fatal(&err);
-                        let _ = std::fs::remove_file(&tmp);
-                        if in_place.is_none() {
-                            self.out.release(&name);
-                        }
-                        // The earlier line stands again for the file that is still there.
-                        let undo = match in_place {
-                            Some(_) => old.clone(),
-                            None => manifest::Line {
-                                retracted: true,
-                                ..line
-                            },
-                        };
-                        let _ = self.manifest.append(&undo);
-                        return Err(failed(&err, format!("{err}")));
-                    }
-                }
-            }
+        let target = Target {
+            name: &name,
+            in_place: in_place.is_some(),
+            xmp: xmp.as_deref(),
+            mtime: date.when,
         };
+        let final_name = self.put_in_place(old, &line, copied.temp, &target, &before)?;
         if final_name != old.path && !self.opts.dry_run {
             self.move_away(old, &final_name, r);
         }
@@ -296,22 +256,7 @@ impl Writer<'_> {
                 let _ = std::fs::remove_file(self.out.root().join(&x));
             }
         }
-        let mut registry = self.registry.lock().expect("registry");
-        registry.insert(
-            copied.src_hash,
-            Known {
-                path: final_name.clone(),
-                sidecar: Some(u.found.sidecar),
-                earlier: true,
-            },
-        );
-        drop(registry);
-        if final_name != old.path {
-            self.moved
-                .lock()
-                .expect("moved")
-                .push((old.path.clone(), final_name.clone()));
-        }
+        self.settle(copied.src_hash, u.found.sidecar, &old.path, &final_name);
         r.status = Status::Updated;
         r.output = Some(final_name);
         r.xmp = xmp;
@@ -320,6 +265,97 @@ impl Writer<'_> {
             r.sidecar.clone().unwrap_or_default()
         ));
         Ok(())
+    }
+
+    /// What the rest of the run needs to know of a file updated (and perhaps moved).
+    fn settle(&self, src_hash: u128, sidecar: usize, old: &str, new: &str) {
+        let known = Known {
+            path: new.to_string(),
+            sidecar: Some(sidecar),
+            earlier: true,
+        };
+        self.registry
+            .lock()
+            .expect("registry")
+            .insert(src_hash, known);
+        if new != old {
+            let mut moved = self.moved.lock().expect("moved");
+            moved.push((old.to_string(), new.to_string()));
+        }
+    }
+
+    /// Reads the library file of `old` back through the normal writer (embedding `tags` into
+    /// a temp file), and checks it is our own file, unchanged since it was written: then it
+    /// is its source, byte for byte. Its type, the copy, and its metadata as opened.
+    fn reread(
+        &self,
+        old: &manifest::Line,
+        by_name: Option<MediaKind>,
+        tags: &crate::metadata::Tags,
+        r: &mut MediaReport,
+    ) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
+        let full = self.out.root().join(&old.path);
+        let file = open_nofollow(&full, OpenOptions::new().read(true))
+            .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+        let before = file
+            .metadata()
+            .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+        let src = io::BufReader::with_capacity(1 << 20, file);
+        let mut opened = self.sniff(by_name, HashingReader::new(src), r)?;
+        let copied = self.copy(&mut opened, tags)?;
+        if Some(hash::hex(copied.src_hash)) != old.output_hash
+            || Some(copied.src_len) != old.output_size
+        {
+            remove_temp(&copied.temp);
+            return Err(Reason::other("it was changed since it was written"));
+        }
+        Ok((opened.kind, copied, before))
+    }
+
+    /// Puts the updated temp file in place: over the old file (after checking nobody wrote to
+    /// it meanwhile), or under its new name. On failure the old file stays, and its line
+    /// stands again. The name the file got.
+    fn put_in_place(
+        &self,
+        old: &manifest::Line,
+        line: &manifest::Line,
+        temp: Option<(PathBuf, File)>,
+        target: &Target,
+        before: &std::fs::Metadata,
+    ) -> Result<String, Reason> {
+        let name = target.name;
+        let Some((tmp, file)) = temp else {
+            return Ok(name.to_string()); // a dry run
+        };
+        let put = if !target.in_place {
+            self.out.commit(&tmp, file, name, target.mtime)
+        } else if unchanged_since(&self.out.root().join(&old.path), before) {
+            let done = self.replace_own_file(&tmp, file, name, target.mtime);
+            done.map(|_| name.to_string())
+        } else {
+            Err(io::Error::other("it was changed while it was read"))
+        };
+        let err = match put {
+            Ok(got) => return Ok(got),
+            Err(err) => err,
+        };
+        self.note_fatal(&err);
+        let _ = std::fs::remove_file(&tmp);
+        let undo = if target.in_place {
+            old.clone()
+        } else {
+            self.out.release(name);
+            if let Some(x) = target.xmp.filter(|x| Some(*x) != old.xmp.as_deref()) {
+                let _ = std::fs::remove_file(self.out.root().join(x));
+                self.out.release(x);
+            }
+            manifest::Line {
+                retracted: true,
+                ..line.clone()
+            }
+        };
+        let _ = self.manifest.append(&undo);
+        Err(failed(&err, format!("{err}")))
     }
 
     /// Once the updated file is in its new place: the old file and its XMP sidecar removed,
@@ -377,6 +413,16 @@ impl Writer<'_> {
         }
         Ok(())
     }
+}
+
+/// Where an updated file goes.
+struct Target<'a> {
+    name: &'a str,
+    /// Over the old file (same path).
+    in_place: bool,
+    /// Its XMP sidecar, if one was written.
+    xmp: Option<&'a str>,
+    mtime: Option<i64>,
 }
 
 /// True when the file at `path` still has the size and modification time it had when it

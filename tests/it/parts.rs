@@ -334,7 +334,7 @@ fn a_sidecar_in_an_earlier_part_waits_for_its_photo() {
 fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let good = jpeg_variant(&fixture("plain.jpg"), "marker-for-the-corruption");
-    let files = vec![
+    let files = [
         (format!("{YEAR}/IMG_1.jpg"), good.clone()),
         (
             format!("{YEAR}/IMG_2.jpg"),
@@ -359,7 +359,7 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
     let part = dir.join("takeout-20231030T151007Z-001.zip");
     std::fs::write(&part, &bad).unwrap();
     let out = tmp.path().join("photos");
-    let (o, _) = process(&[part.clone()], &out, &[]);
+    let (o, _) = process(std::slice::from_ref(&part), &out, &[]);
     assert_ne!(o.status.code(), Some(0));
     let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
     let line = manifest
@@ -376,7 +376,7 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
             .contains("corrupt"),
         "{v}"
     );
-    let check = verify(&out, &[part.clone()]);
+    let check = verify(&out, std::slice::from_ref(&part));
     assert!(!check.status.success());
     assert!(
         stderr(&check).contains("failed in its run: corrupt"),
@@ -385,7 +385,7 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
     );
     // The good download of the same part: written now, and verify no longer names it.
     std::fs::write(&part, &zip).unwrap();
-    let (o, _) = process(&[part.clone()], &out, &[]);
+    let (o, _) = process(std::slice::from_ref(&part), &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let check = verify(&out, &[part]);
     assert!(check.status.success(), "{}", stderr(&check));
