@@ -7,8 +7,18 @@
 //! `retracted` and the same path and hash. Lines whose file is gone, and a torn last line, are
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
+//!
+//! Two more kinds of line have no `hash`/`path` (so [`read_lines`], and gpbackup versions
+//! before them, skip them):
+//! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
+//!   media sidecar a run read, with what it says, so that a later run can use it without the
+//!   part that held it (its photo in a later part; an edited copy or a Live Photo's video
+//!   sharing it). `claimed`: a media file took it by its own name. A later record for the same
+//!   source supersedes an earlier one.
+//! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
+//!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -17,7 +27,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::output::open_nofollow;
-use crate::sidecar::Geo;
+use crate::sidecar::{Geo, Sidecar};
 
 pub const FILE_NAME: &str = "manifest.jsonl";
 
@@ -65,6 +75,230 @@ pub struct Line {
     /// The file of the line before with the same path and hash was not written after all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
+    /// Written without a sidecar, byte-for-byte: a later run that brings its sidecar rewrites
+    /// it with the sidecar's metadata (see [`remembered`]). On a duplicate's line: that entry
+    /// had no sidecar of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_sidecar: bool,
+}
+
+/// What a media sidecar says, as a `sidecar` line keeps it. Coordinates are kept as text
+/// (Rust's shortest exact form), so that they read back bit for bit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredSidecar {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Latitude, longitude and altitude.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<(String, String, Option<String>)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub favorited: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trashed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl StoredSidecar {
+    pub fn from_sidecar(s: &Sidecar) -> StoredSidecar {
+        StoredSidecar {
+            title: s.title.clone(),
+            description: s.description.clone(),
+            taken: s.taken,
+            created: s.created,
+            geo: s.geo.map(|g| {
+                (
+                    g.lat.to_string(),
+                    g.lon.to_string(),
+                    g.alt.map(|a| a.to_string()),
+                )
+            }),
+            people: s.people.clone(),
+            favorited: s.favorited,
+            archived: s.archived,
+            trashed: s.trashed,
+            problems: s.problems.clone(),
+        }
+    }
+
+    /// The sidecar back; `None` when its coordinates are not numbers (an edited line).
+    pub fn to_sidecar(&self) -> Option<Sidecar> {
+        let geo = match &self.geo {
+            None => None,
+            Some((lat, lon, alt)) => Some(Geo {
+                lat: lat.parse().ok()?,
+                lon: lon.parse().ok()?,
+                alt: match alt {
+                    Some(a) => Some(a.parse().ok()?),
+                    None => None,
+                },
+            }),
+        };
+        Some(Sidecar {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            taken: self.taken,
+            created: self.created,
+            geo,
+            people: self.people.clone(),
+            favorited: self.favorited,
+            archived: self.archived,
+            trashed: self.trashed,
+            problems: self.problems.clone(),
+        })
+    }
+}
+
+/// A media sidecar a run read (a `sidecar` line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarRecord {
+    pub source: SourceKey,
+    /// `zip:path` as the run that read it named it.
+    pub from: String,
+    pub data: StoredSidecar,
+    /// A media file took it by its own name; only an edited copy or a Live Photo's video may
+    /// still share it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claimed: bool,
+}
+
+/// An input entry a run did not write (an `unwritten` line), read by `verify --against`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unwritten {
+    pub source: SourceKey,
+    /// `failed` or `skipped`.
+    pub status: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SidecarLine<T> {
+    sidecar: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UnwrittenLine<T> {
+    unwritten: T,
+}
+
+/// A library file written without a sidecar, as the manifest records it.
+#[derive(Debug, Clone)]
+pub struct BareFile {
+    /// Its current line.
+    pub line: Line,
+    /// Every Takeout entry with its content (the one written first, then its duplicates).
+    pub sources: Vec<SourceKey>,
+}
+
+/// What earlier runs left for later ones to complete: files written without a sidecar, and
+/// the sidecars they read (latest record per source, in order of first appearance).
+#[derive(Debug, Clone, Default)]
+pub struct Remembered {
+    pub bare_files: Vec<BareFile>,
+    pub sidecars: Vec<SidecarRecord>,
+    /// Entries recorded as duplicates of a file that has its metadata, which had no sidecar
+    /// of their own: a later run that finds theirs takes it (so that it is not "unused").
+    pub waiting: Vec<SourceKey>,
+}
+
+impl Remembered {
+    /// The sidecar a run recorded for this entry.
+    pub fn sidecar(&self, key: &SourceKey) -> Option<&SidecarRecord> {
+        self.sidecars.iter().find(|s| &s.source == key)
+    }
+}
+
+/// Reads what earlier runs left to complete from the manifest in `state_dir`. `exists`
+/// tells whether an output path holds a file: a bare file that is gone is not remembered.
+pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
+    let path = state_dir.join(FILE_NAME);
+    let f = match open_nofollow(&path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Remembered::default()),
+        Err(e) => return Err(e),
+    };
+    let mut lines = Vec::new();
+    let mut sidecars: Vec<SidecarRecord> = Vec::new();
+    let mut sidecar_at: HashMap<SourceKey, usize> = HashMap::new();
+    let mut reader = BufReader::new(f);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        if buf.starts_with(b"{\"sidecar\"") {
+            if let Ok(SidecarLine { sidecar }) =
+                serde_json::from_slice::<SidecarLine<SidecarRecord>>(&buf)
+            {
+                match sidecar_at.get(&sidecar.source) {
+                    Some(&i) => sidecars[i] = sidecar,
+                    None => {
+                        sidecar_at.insert(sidecar.source.clone(), sidecars.len());
+                        sidecars.push(sidecar);
+                    }
+                }
+            }
+        } else if let Ok(l) = serde_json::from_slice::<Line>(&buf) {
+            lines.push(l);
+        }
+        buf.clear();
+    }
+    let mut current: Vec<usize> = current_files(&lines).into_values().collect();
+    current.sort_unstable();
+    let mut bare: HashMap<&str, BareFile> = HashMap::new();
+    let mut order = Vec::new();
+    for i in current {
+        let l = &lines[i];
+        if l.no_sidecar && exists(&l.path) && !bare.contains_key(l.hash.as_str()) {
+            order.push(l.hash.as_str());
+            let file = BareFile {
+                line: l.clone(),
+                sources: Vec::new(),
+            };
+            bare.insert(l.hash.as_str(), file);
+        }
+    }
+    for l in &lines {
+        if let Some(b) = bare.get_mut(l.hash.as_str()) {
+            for s in &l.sources {
+                if !b.sources.contains(s) {
+                    b.sources.push(s.clone());
+                }
+            }
+        }
+    }
+    let held: HashSet<&str> = current_files(&lines)
+        .into_iter()
+        .filter(|(p, _)| exists(p))
+        .map(|(_, i)| lines[i].hash.as_str())
+        .collect();
+    let mut waiting: Vec<SourceKey> = Vec::new();
+    let mut seen: HashSet<&SourceKey> = HashSet::new();
+    for l in &lines {
+        let dup = l.output_hash.is_none() && !l.retracted && l.no_sidecar;
+        if dup && held.contains(l.hash.as_str()) && !bare.contains_key(l.hash.as_str()) {
+            for s in &l.sources {
+                if seen.insert(s) {
+                    waiting.push(s.clone());
+                }
+            }
+        }
+    }
+    let bare_files = order.iter().filter_map(|h| bare.remove(h)).collect();
+    Ok(Remembered {
+        bare_files,
+        sidecars,
+        waiting,
+    })
 }
 
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
@@ -253,6 +487,30 @@ impl Manifest {
         Ok(())
     }
 
+    /// Appends a `sidecar` line.
+    pub fn append_sidecar(&self, record: &SidecarRecord) -> io::Result<()> {
+        self.append_value(&SidecarLine { sidecar: record })
+    }
+
+    /// Appends an `unwritten` line.
+    pub fn append_unwritten(&self, record: &Unwritten) -> io::Result<()> {
+        self.append_value(&UnwrittenLine { unwritten: record })
+    }
+
+    fn append_value(&self, value: &impl Serialize) -> io::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
+        text.push('\n');
+        let mut f = file.lock().expect("manifest lock");
+        f.write_all(text.as_bytes())?;
+        if self.durable {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
     /// Makes every appended line durable.
     pub fn sync(&self) -> io::Result<()> {
         match &self.file {
@@ -346,5 +604,92 @@ mod tests {
         assert_eq!(current.get("a.jpg"), Some(&0), "h1's record survives");
         assert_eq!(current.get("b.jpg"), None, "h3's own line is retracted");
         assert_eq!(current.len(), 1);
+    }
+
+    #[test]
+    fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        let key = |e: &str| SourceKey {
+            entry: e.into(),
+            size: 1,
+            crc32: Some(1),
+        };
+        let geo = Geo {
+            lat: 0.1 + 0.2,
+            lon: -122.419_415_5,
+            alt: Some(1e-7),
+        };
+        let sidecar = Sidecar {
+            title: Some("b.jpg".into()),
+            taken: Some(-1_000),
+            geo: Some(geo),
+            people: vec!["Ann".into()],
+            favorited: true,
+            ..Sidecar::default()
+        };
+        // A line of an older version (no `no_sidecar`), then the new kinds.
+        let old = r#"{"hash":"h0","path":"old.jpg","output_hash":"h0","output_size":1}"#;
+        std::fs::write(state.join(FILE_NAME), format!("{old}\n")).unwrap();
+        for p in ["old.jpg", "a.jpg"] {
+            std::fs::write(dir.path().join(p), b"x").unwrap();
+        }
+        {
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            let bare = Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                output_hash: Some("h1".into()),
+                sources: vec![key("T/x/a.jpg")],
+                no_sidecar: true,
+                ..Line::default()
+            };
+            m.append(&bare).unwrap();
+            let dup = Line {
+                hash: "h1".into(),
+                path: "a.jpg".into(),
+                sources: vec![key("T/album/a.jpg")],
+                ..Line::default()
+            };
+            m.append(&dup).unwrap();
+            let record = |claimed| SidecarRecord {
+                source: key("T/x/b.jpg.json"),
+                from: "z.zip:T/x/b.jpg.json".into(),
+                data: StoredSidecar::from_sidecar(&sidecar),
+                claimed,
+            };
+            m.append_sidecar(&record(false)).unwrap();
+            m.append_sidecar(&record(true)).unwrap();
+            m.append_unwritten(&Unwritten {
+                source: key("T/x/c.jpg"),
+                status: "failed".into(),
+                reason: "corrupt".into(),
+            })
+            .unwrap();
+        }
+        let text = std::fs::read_to_string(state.join(FILE_NAME)).unwrap();
+        assert!(text
+            .lines()
+            .any(|l| l.starts_with(r#"{"unwritten":{"source""#)));
+        assert_eq!(read_lines(&state).unwrap().len(), 3, "only the file lines");
+        let m = Manifest::open(dir.path(), &state, true).unwrap();
+        assert_eq!(m.len(), 2);
+        let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+        assert_eq!(r.bare_files.len(), 1, "the old line has no no_sidecar");
+        assert_eq!(r.bare_files[0].line.path, "a.jpg");
+        assert_eq!(
+            r.bare_files[0].sources,
+            [key("T/x/a.jpg"), key("T/album/a.jpg")]
+        );
+        assert_eq!(r.sidecars.len(), 1, "the later record supersedes");
+        assert!(r.sidecars[0].claimed);
+        let back = r.sidecars[0].data.to_sidecar().unwrap();
+        assert_eq!(back, sidecar, "read back bit for bit");
+        assert_eq!(back.geo.unwrap().lat.to_bits(), (0.1f64 + 0.2).to_bits());
+        // A bare file that is gone is not remembered.
+        std::fs::remove_file(dir.path().join("a.jpg")).unwrap();
+        let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+        assert!(r.bare_files.is_empty());
     }
 }

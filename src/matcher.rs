@@ -505,12 +505,22 @@ fn is_motion_half(name: &str) -> bool {
 
 /// Pairs every media file with a sidecar, or `None`. Deterministic for a given input.
 pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Match>> {
+    match_all_claimed(media, sidecars, vec![false; sidecars.len()])
+}
+
+/// Like [`match_all`], with some sidecars claimed already (by a media file of an earlier
+/// run): no direct rule gives them to another file, but edited copies and Live Photo videos
+/// still share them.
+pub fn match_all_claimed(
+    media: &[MediaRef],
+    sidecars: &[SidecarRef],
+    mut claimed: Vec<bool>,
+) -> Vec<Option<Match>> {
     let index = SidecarIndex::new(sidecars);
     let names: Vec<String> = media.iter().map(|m| nfc(&m.name)).collect();
     let dirs: Vec<String> = media.iter().map(|m| key(&m.dir)).collect();
     let mut order: Vec<usize> = (0..media.len()).collect();
     order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
-    let mut claimed = vec![false; sidecars.len()];
     let mut result: Vec<Option<Match>> = vec![None; media.len()];
 
     for rule in Rule::DIRECT {

@@ -28,6 +28,9 @@ pub enum Status {
     Duplicate,
     /// Already in the output folder from an earlier run: the same entry, or the same content.
     InLibrary,
+    /// Written by an earlier run without a sidecar, rewritten now with the sidecar this run
+    /// found (and moved to where its date and name put it).
+    Updated,
     /// Not written; `reason` says why.
     Failed,
     /// Left out on purpose (`--edited`, the trash); `reason` says why.
@@ -41,6 +44,7 @@ impl Status {
             Status::WrittenWithoutMetadata => "written without metadata",
             Status::Duplicate => "duplicate",
             Status::InLibrary => "in library",
+            Status::Updated => "updated",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
         }
@@ -315,6 +319,10 @@ impl Report {
         if in_library > 0 {
             let _ = write!(s, ", {in_library} already in the library");
         }
+        let updated = self.count(Status::Updated);
+        if updated > 0 {
+            let _ = write!(s, ", {updated} updated with a sidecar");
+        }
         let _ = write!(
             s,
             ", {} duplicates, {} failed",
@@ -353,7 +361,10 @@ impl Report {
         let written = self.media.iter().filter(|m| {
             matches!(
                 m.status,
-                Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate
+                Status::Written
+                    | Status::WrittenWithoutMetadata
+                    | Status::Duplicate
+                    | Status::Updated
             )
         });
         let mut sources: BTreeMap<DateSource, usize> = BTreeMap::new();

@@ -90,6 +90,12 @@ impl Entry {
     }
 }
 
+/// The folder part of an entry path, as [`Entry::dir`] gives it (for paths the manifest
+/// recorded).
+pub fn dir_of_path(path: &str) -> &str {
+    strip_takeout_prefix(path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+}
+
 fn strip_takeout_prefix(dir: &str) -> &str {
     let mut rest = dir;
     let mut from = dir;

@@ -1,6 +1,8 @@
 //! Stage 3, the finish: album memberships merged with earlier runs' and written, the manifest
 //! synced, the report completed and written.
 
+use std::collections::HashMap;
+
 use crate::albums::{self, AlbumsMode};
 use crate::manifest::Manifest;
 use crate::output::OutputDir;
@@ -25,7 +27,26 @@ pub fn run(
     };
     let mut report = plan.report;
     report.media = outcome.media;
+    report.media.extend(outcome.updated);
     report.stopped = outcome.stopped;
+    // Files an update moved: every mention of their old path follows them.
+    let moved: HashMap<&str, &str> = outcome
+        .moved
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    for m in &mut report.media {
+        if let Some(new) = m.output.as_deref().and_then(|p| moved.get(p)) {
+            m.output = Some(new.to_string());
+        }
+    }
+    let mut earlier = manifest.albums().clone();
+    for paths in earlier.values_mut() {
+        *paths = paths
+            .iter()
+            .map(|p| moved.get(p.as_str()).map_or(p.clone(), |n| n.to_string()))
+            .collect();
+    }
 
     // Albums: this run's memberships merged with earlier runs'.
     let members = report.media.iter().filter(|m| {
@@ -35,10 +56,11 @@ pub fn run(
                 | Status::WrittenWithoutMetadata
                 | Status::Duplicate
                 | Status::InLibrary
+                | Status::Updated
         )
     });
     report.albums = albums::merge(
-        manifest.albums(),
+        &earlier,
         members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
     );
     if !opts.dry_run && opts.albums != AlbumsMode::None {

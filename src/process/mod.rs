@@ -11,6 +11,8 @@
 //!    while its bytes are hashed; the others are only hashed and recorded as duplicates. A
 //!    hash registry seeded from the manifest catches duplicates across groups and runs.
 //!    → a report line per record.
+//!    Library files earlier runs wrote without a sidecar, whose sidecar this run found, are
+//!    rewritten with it first (`updates`).
 //! 3. [`finish`]: albums, the manifest's final sync, the report. → the [`Report`].
 //!
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in
@@ -20,6 +22,7 @@ pub mod finish;
 mod pairing;
 pub mod plan;
 pub mod policy;
+mod updates;
 pub mod write;
 mod write_file;
 
@@ -145,7 +148,11 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
         .and_then(|m| m.durable(opts.sync))
         .map_err(out_err)?;
-    let plan = plan::build(opts, catalog, &manifest);
+    // What earlier runs left to complete: files without their sidecar, sidecars without
+    // their file.
+    let remembered =
+        crate::manifest::remembered(&out.state_dir(), |p| out.was_present(p)).map_err(out_err)?;
+    let plan = plan::build(opts, catalog, &manifest, remembered);
     let progress = progress_bar(opts.progress, &plan);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress);
     progress.finish_and_clear();

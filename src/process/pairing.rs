@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Remembered, SourceKey};
 use crate::matcher::{self, Match, MediaRef, SidecarRef};
 use crate::media::MediaKind;
 use crate::names::key;
@@ -15,7 +15,9 @@ use crate::report::JsonReport;
 use crate::sidecar::{self, AlbumInfo, JsonFile};
 use crate::source::{self, Catalog, Reader};
 
-use super::plan::{disk_order, in_library, Class, Plan, SidecarData};
+use super::plan::{
+    disk_order, in_library, source_key, split_entry_path, Class, Plan, SidecarData, SidecarOrigin,
+};
 use super::Options;
 
 /// What the JSON files read so far hold.
@@ -35,8 +37,9 @@ impl JsonRead {
             let e = &catalog.entries[i];
             match res {
                 Ok(JsonFile::Media(s)) => self.sidecars.push(SidecarData {
-                    entry: i,
+                    origin: SidecarOrigin::Entry(i),
                     parsed: Ok(s),
+                    recorded: None,
                 }),
                 Ok(JsonFile::Album(a)) => {
                     self.albums.insert(key(e.dir()), a);
@@ -50,23 +53,25 @@ impl JsonRead {
                     });
                     // Still matched by name, so that its media file is reported with the reason.
                     self.sidecars.push(SidecarData {
-                        entry: i,
+                        origin: SidecarOrigin::Entry(i),
                         parsed: Err(reason),
+                        recorded: None,
                     });
                 }
             }
         }
     }
 
-    /// The matcher's view of the sidecars.
-    fn refs(&self, catalog: &Catalog) -> Vec<SidecarRef> {
+    /// The matcher's view of the sidecars: this run's, then earlier runs' (`earlier`).
+    fn refs(&self, catalog: &Catalog, earlier: &[SidecarData]) -> Vec<SidecarRef> {
         self.sidecars
             .iter()
+            .chain(earlier)
             .map(|s| {
-                let e = &catalog.entries[s.entry];
+                let (dir, name) = s.dir_name(catalog);
                 SidecarRef {
-                    dir: e.dir().to_string(),
-                    name: e.name().to_string(),
+                    dir,
+                    name,
                     title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
                 }
             })
@@ -99,22 +104,104 @@ fn read_jsons(
         .collect()
 }
 
+/// What pairing found: each media entry's match, each remembered media file's (see
+/// [`Extra`]), and the folder keys whose JSON files were not read.
+pub(super) struct Paired {
+    pub matches: Vec<Option<Match>>,
+    pub extra: Vec<(Extra, Option<Match>)>,
+    pub unread: HashSet<String>,
+}
+
+/// An entry of an earlier run whose library file has no sidecar yet, not among this run's
+/// inputs: the matcher sees it as a media file in its folder.
+pub(super) struct Extra {
+    /// Index into the remembered bare files; `None` for an entry recorded as a duplicate
+    /// without a sidecar of its own (its file has its metadata: it only takes its sidecar).
+    pub bare: Option<usize>,
+    pub source: SourceKey,
+}
+
+/// Sidecars earlier runs read from parts not given now, and this run's sidecars' records.
+fn earlier_sidecars(
+    catalog: &Catalog,
+    classes: &[Class],
+    remembered: &Remembered,
+) -> (Vec<SidecarData>, HashMap<SourceKey, bool>) {
+    let recorded: HashMap<SourceKey, bool> = remembered
+        .sidecars
+        .iter()
+        .map(|r| (r.source.clone(), r.claimed))
+        .collect();
+    let here: HashSet<SourceKey> = (0..catalog.entries.len())
+        .filter(|i| classes[*i] == Class::Json)
+        .map(|i| source_key(&catalog.entries[i]))
+        .collect();
+    let earlier = remembered
+        .sidecars
+        .iter()
+        .filter(|r| !here.contains(&r.source))
+        .filter_map(|r| {
+            Some(SidecarData {
+                origin: SidecarOrigin::Earlier {
+                    source: r.source.clone(),
+                    from: r.from.clone(),
+                },
+                parsed: Ok(r.data.to_sidecar()?),
+                recorded: Some(r.claimed),
+            })
+        })
+        .collect();
+    (earlier, recorded)
+}
+
+/// The remembered bare files' entries that are not among this run's media.
+fn extras(
+    catalog: &Catalog,
+    media: &[(usize, Option<MediaKind>)],
+    remembered: &Remembered,
+) -> Vec<(Extra, MediaRef)> {
+    let here: HashSet<SourceKey> = media
+        .iter()
+        .map(|(i, _)| source_key(&catalog.entries[*i]))
+        .collect();
+    let mut out = Vec::new();
+    let bare = remembered.bare_files.iter().enumerate();
+    let sources = bare
+        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(b), s)))
+        .chain(remembered.waiting.iter().map(|s| (None, s)));
+    {
+        for (bare, s) in sources.filter(|(_, s)| !here.contains(*s)) {
+            let (dir, name) = split_entry_path(&s.entry);
+            let video = MediaKind::from_name(&name).is_some_and(MediaKind::is_video);
+            let extra = Extra {
+                bare,
+                source: s.clone(),
+            };
+            out.push((extra, MediaRef { dir, name, video }));
+        }
+    }
+    out
+}
+
 /// Reads the JSON files and pairs media with sidecars. Media already in the output from an
-/// earlier run need no sidecar: first only the JSON files of folders with new media are read;
-/// the rest only if some new media file found no sidecar there. Returns each media entry's
-/// match, and the folder keys whose JSON files were not read.
+/// earlier run need no sidecar: first only the JSON files of folders with new media (or with
+/// library files still without a sidecar) are read; the rest only if some new media file
+/// found no sidecar there. The sidecars earlier runs read from parts not given now take part
+/// (those a file claimed are left to edited copies and Live Photo videos).
 pub(super) fn read_and_match(
     opts: &Options,
     plan: &mut Plan,
     classes: &[Class],
     media: &[(usize, Option<MediaKind>)],
     manifest: &Manifest,
-) -> (Vec<Option<Match>>, HashSet<String>) {
+    remembered: &Remembered,
+) -> Paired {
     let catalog = &plan.catalog;
     let mut json_entries: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| classes[*i] == Class::Json)
         .collect();
     json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
+    let extras = extras(catalog, media, remembered);
     let media_refs: Vec<MediaRef> = media
         .iter()
         .map(|&(i, kind)| {
@@ -125,12 +212,13 @@ pub(super) fn read_and_match(
                 video: kind.is_some_and(MediaKind::is_video),
             }
         })
+        .chain(extras.iter().map(|(_, r)| r.clone()))
         .collect();
-    let is_new = |i: usize| in_library(manifest, &catalog.entries[i]).is_none();
-    let pending_dirs: HashSet<String> = media
-        .iter()
-        .filter(|(i, _)| is_new(*i))
-        .map(|(i, _)| key(catalog.entries[*i].dir()))
+    let is_new =
+        |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
+    let pending_dirs: HashSet<String> = (0..media_refs.len())
+        .filter(|k| is_new(*k))
+        .map(|k| key(&media_refs[k].dir))
         .collect();
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
         .iter()
@@ -138,26 +226,34 @@ pub(super) fn read_and_match(
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
         .collect();
+    let (earlier, recorded) = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
     read.absorb(catalog, read_jsons(opts, catalog, &readers, &first));
     let (sidecar_refs, matches) = loop {
-        let sidecar_refs = read.refs(catalog);
+        let sidecar_refs = read.refs(catalog, &earlier);
+        let claimed: Vec<bool> = read
+            .sidecars
+            .iter()
+            .map(|_| false)
+            .chain(earlier.iter().map(|s| s.recorded == Some(true)))
+            .collect();
         // Media in folders whose JSON files were not read cannot match anything there.
-        let included: Vec<usize> = (0..media.len())
+        let included: Vec<usize> = (0..media_refs.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
         let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-        let mut matches = vec![None; media.len()];
-        for (&k, m) in included
-            .iter()
-            .zip(matcher::match_all(&subset, &sidecar_refs))
+        let mut matches = vec![None; media_refs.len()];
+        for (&k, m) in
+            included
+                .iter()
+                .zip(matcher::match_all_claimed(&subset, &sidecar_refs, claimed))
         {
             matches[k] = m;
         }
-        let unmatched_new = media
+        let unmatched_new = matches
             .iter()
-            .zip(&matches)
-            .any(|((i, _), m)| m.is_none() && is_new(*i));
+            .enumerate()
+            .any(|(k, m)| m.is_none() && is_new(k));
         if !unmatched_new || rest.is_empty() {
             break (sidecar_refs, matches);
         }
@@ -169,12 +265,36 @@ pub(super) fn read_and_match(
         .map(|i| key(catalog.entries[*i].dir()))
         .filter(|d| !pending_dirs.contains(d))
         .collect();
+    for s in &mut read.sidecars {
+        if let Some(i) = s.entry() {
+            s.recorded = recorded.get(&source_key(&catalog.entries[i])).copied();
+        }
+    }
+    read.sidecars.extend(earlier);
     plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &sidecar_refs, &matches);
     plan.report.ignored.extend(read.other);
     plan.report.bad_json.extend(read.bad);
     plan.sidecars = read.sidecars;
     plan.albums = read.albums;
-    (matches, unread)
+    let mut matches = matches;
+    let extra_matches = matches.split_off(media.len());
+    plan.waiting_claims = extras
+        .iter()
+        .zip(&extra_matches)
+        .filter_map(|((x, _), m)| match (x.bare, m) {
+            (None, Some(m)) if !m.rule.is_shared() => Some(m.sidecar),
+            _ => None,
+        })
+        .collect();
+    Paired {
+        matches,
+        extra: extras
+            .into_iter()
+            .map(|(e, _)| e)
+            .zip(extra_matches)
+            .collect(),
+        unread,
+    }
 }
 
 /// Sidecars no media file used. A second copy of a used sidecar (a part downloaded twice) is
@@ -203,7 +323,7 @@ fn unused_sidecars(
         .filter_map(|((s, _), _)| {
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
-                source: catalog.describe(&catalog.entries[s.entry]),
+                source: catalog.describe(&catalog.entries[s.entry()?]),
                 title: parsed.title.clone(),
                 reason: None,
             })

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::albums;
-use crate::manifest::{Manifest, SourceKey};
+use crate::manifest::{Manifest, Remembered, SourceKey};
 use crate::matcher::{self, Match, Rule};
 use crate::media::MediaKind;
 use crate::metadata;
@@ -22,10 +22,55 @@ use super::{Options, ProcessError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MediaId(pub usize);
 
-/// A sidecar as read: its entry and what it says (or why it could not be read).
+/// A sidecar as read: where it is and what it says (or why it could not be read).
 pub struct SidecarData {
-    pub entry: usize,
+    pub origin: SidecarOrigin,
     pub parsed: Result<Sidecar, String>,
+    /// What the manifest says of it already: `Some(claimed)` when a run recorded it.
+    pub recorded: Option<bool>,
+}
+
+/// Where a sidecar comes from.
+#[derive(Debug, Clone)]
+pub enum SidecarOrigin {
+    /// An entry of this run's inputs (index into the catalog's entries).
+    Entry(usize),
+    /// A `sidecar` line of the manifest: read by an earlier run from a part not given now.
+    Earlier {
+        source: SourceKey,
+        /// `zip:path` as that run named it.
+        from: String,
+    },
+}
+
+impl SidecarData {
+    /// The entry of this run it was read from.
+    pub fn entry(&self) -> Option<usize> {
+        match self.origin {
+            SidecarOrigin::Entry(i) => Some(i),
+            SidecarOrigin::Earlier { .. } => None,
+        }
+    }
+
+    /// (folder, file name), as the matcher compares them.
+    pub fn dir_name(&self, catalog: &Catalog) -> (String, String) {
+        match &self.origin {
+            SidecarOrigin::Entry(i) => {
+                let e = &catalog.entries[*i];
+                (e.dir().to_string(), e.name().to_string())
+            }
+            SidecarOrigin::Earlier { source, .. } => split_entry_path(&source.entry),
+        }
+    }
+}
+
+/// (folder as [`Entry::dir`] gives it, file name) of an entry path.
+pub fn split_entry_path(path: &str) -> (String, String) {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    (
+        crate::source::dir_of_path(path).to_string(),
+        name.to_string(),
+    )
 }
 
 /// What the write stage is to do with a media entry.
@@ -37,6 +82,27 @@ pub enum Disposition {
     Skip(SkipReason),
     /// Already in the output from an earlier run, at this path.
     InLibrary(String),
+    /// Already in the output from an earlier run without a sidecar: rewritten with the one
+    /// found now (index into [`Plan::updates`]).
+    Update(usize),
+}
+
+/// A library file written by an earlier run without a sidecar, and the sidecar this run
+/// found for one of its entries: the file is rewritten with it (see `super::update`).
+pub struct Update {
+    /// Index into [`Plan::bare_files`].
+    pub bare: usize,
+    /// The entry path the sidecar was matched for.
+    pub entry: String,
+    /// `zip:path` for the report.
+    pub source: String,
+    pub found: Match,
+    /// This run's record of the entry, when it is among the inputs.
+    pub record: Option<MediaId>,
+    pub by_name: Option<MediaKind>,
+    /// A date in its file name (UTC), if any.
+    pub name_date: Option<i64>,
+    pub album: Option<String>,
 }
 
 /// One media entry and everything decided about it before its bytes are read.
@@ -65,6 +131,12 @@ pub struct Plan {
     pub albums: HashMap<String, AlbumInfo>,
     /// Entries to write, grouped by size and CRC-32, best member first, in disk order.
     pub groups: Vec<Vec<MediaId>>,
+    /// Library files earlier runs wrote without a sidecar.
+    pub bare_files: Vec<crate::manifest::BareFile>,
+    /// Those of them this run found a sidecar for.
+    pub updates: Vec<Update>,
+    /// Sidecars taken by entries earlier runs recorded as duplicates without one.
+    pub waiting_claims: Vec<usize>,
     /// The report so far: inputs, ignored files, unreadable and unused JSON.
     pub report: Report,
 }
@@ -90,13 +162,25 @@ impl Plan {
 
     /// `zip:path` of a sidecar.
     pub fn describe_sidecar(&self, index: usize) -> String {
-        self.catalog
-            .describe(&self.catalog.entries[self.sidecars[index].entry])
+        match &self.sidecars[index].origin {
+            SidecarOrigin::Entry(i) => self.catalog.describe(&self.catalog.entries[*i]),
+            SidecarOrigin::Earlier { from, .. } => format!("{from} (read by an earlier run)"),
+        }
     }
 
     /// The usable sidecar of a media entry.
     pub fn usable_sidecar(&self, id: MediaId) -> Option<&Sidecar> {
         self.sidecar_of(id).and_then(Result::ok)
+    }
+
+    /// A date in the file name `name` (UTC, in the zone its sidecar's place suggests).
+    pub fn name_date(&self, opts: &Options, name: &str, found: Option<Match>) -> Option<i64> {
+        crate::dates::from_file_name(name).and_then(|d| {
+            let geo = found
+                .and_then(|m| self.sidecars[m.sidecar].parsed.as_ref().ok())
+                .and_then(|s| s.geo);
+            metadata::local_to_utc(d, None, &opts.timezone, geo)
+        })
     }
 
     /// The position its sidecar gives.
@@ -106,22 +190,36 @@ impl Plan {
 
     /// The dates known before the file is read.
     pub fn date_candidates(&self, id: MediaId) -> DateCandidates {
-        let s = self.usable_sidecar(id);
-        DateCandidates {
-            sidecar: s.and_then(|s| s.taken),
-            embedded: None,
-            name: self.records[id.0].name_date,
-            upload: s.and_then(|s| s.created),
-        }
+        self.subject(id).dates()
     }
 
     /// The name its output file should have (see [`policy::output_name`]).
     pub fn wanted_name(&self, id: MediaId) -> String {
-        let title = match (self.records[id.0].found, self.usable_sidecar(id)) {
-            (Some(m), Some(s)) if !m.rule.is_shared() => s.title.as_deref(),
-            _ => None,
-        };
-        policy::output_name(self.entry(id).name(), title)
+        self.subject(id).wanted_name()
+    }
+
+    /// What the write stage needs of a record.
+    pub fn subject(&self, id: MediaId) -> Subject<'_> {
+        let record = &self.records[id.0];
+        Subject {
+            name: self.entry(id).name(),
+            by_name: record.by_name,
+            found: record.found,
+            sidecar: self.usable_sidecar(id),
+            name_date: record.name_date,
+        }
+    }
+
+    /// What the write stage needs of an update.
+    pub fn update_subject(&self, k: usize) -> Subject<'_> {
+        let u = &self.updates[k];
+        Subject {
+            name: u.entry.rsplit('/').next().unwrap_or(&u.entry),
+            by_name: u.by_name,
+            found: Some(u.found),
+            sidecar: self.sidecar(u.found.sidecar).ok(),
+            name_date: u.name_date,
+        }
     }
 
     /// The report line of a record before anything is read: where it is, its sidecar (or the
@@ -166,6 +264,45 @@ impl Plan {
 
     pub fn ids(&self) -> impl Iterator<Item = MediaId> {
         (0..self.records.len()).map(MediaId)
+    }
+}
+
+/// What the write stage needs to know of one file, whatever it is read from (an entry of
+/// this run, or a library file an update rewrites).
+pub struct Subject<'p> {
+    /// Its file name in the Takeout.
+    pub name: &'p str,
+    /// Its kind by extension; `None` for an unknown file type among the photos.
+    pub by_name: Option<MediaKind>,
+    pub found: Option<Match>,
+    /// Its usable sidecar.
+    pub sidecar: Option<&'p Sidecar>,
+    /// A date in its file name (UTC), if any.
+    pub name_date: Option<i64>,
+}
+
+impl Subject<'_> {
+    /// The dates known before the file is read.
+    pub fn dates(&self) -> DateCandidates {
+        DateCandidates {
+            sidecar: self.sidecar.and_then(|s| s.taken),
+            embedded: None,
+            name: self.name_date,
+            upload: self.sidecar.and_then(|s| s.created),
+        }
+    }
+
+    /// The name its output file should have (see [`policy::output_name`]).
+    pub fn wanted_name(&self) -> String {
+        let title = match (self.found, self.sidecar) {
+            (Some(m), Some(s)) if !m.rule.is_shared() => s.title.as_deref(),
+            _ => None,
+        };
+        policy::output_name(self.name, title)
+    }
+
+    pub fn geo(&self) -> Option<Geo> {
+        self.sidecar.and_then(|s| s.geo)
     }
 }
 
@@ -220,7 +357,12 @@ pub(super) fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m st
 
 /// Builds the plan: reads the sidecars (only those a new media file may need), matches,
 /// decides skips and groups.
-pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
+pub fn build(
+    opts: &Options,
+    catalog: Catalog,
+    manifest: &Manifest,
+    remembered: Remembered,
+) -> Plan {
     let classes = classify(&catalog.entries);
     let mut plan = Plan {
         report: Report {
@@ -236,6 +378,9 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
         sidecars: Vec::new(),
         albums: HashMap::new(),
         groups: Vec::new(),
+        bare_files: Vec::new(),
+        updates: Vec::new(),
+        waiting_claims: Vec::new(),
         catalog,
     };
     let mut media: Vec<(usize, Option<MediaKind>)> = classes
@@ -247,10 +392,12 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
         })
         .collect();
     media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
-    let (matches, unread) = pairing::read_and_match(opts, &mut plan, &classes, &media, manifest);
+    let paired = pairing::read_and_match(opts, &mut plan, &classes, &media, manifest, &remembered);
+    let unread = paired.unread;
+    plan.bare_files = remembered.bare_files;
     plan.records = media
         .iter()
-        .zip(matches)
+        .zip(paired.matches)
         .map(|(&(entry, by_name), found)| {
             let e = &plan.catalog.entries[entry];
             MediaRecord {
@@ -258,12 +405,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
                 by_name,
                 found,
                 album: albums::album_title(e.dir(), &plan.albums),
-                name_date: crate::dates::from_file_name(e.name()).and_then(|d| {
-                    let geo = found
-                        .and_then(|m| plan.sidecars[m.sidecar].parsed.as_ref().ok())
-                        .and_then(|s| s.geo);
-                    metadata::local_to_utc(d, None, &opts.timezone, geo)
-                }),
+                name_date: plan.name_date(opts, e.name(), found),
                 disposition: Disposition::Write,
             }
         })
@@ -291,6 +433,7 @@ pub fn build(opts: &Options, catalog: Catalog, manifest: &Manifest) -> Plan {
         }
         r.disposition = disposition;
     }
+    super::updates::plan_updates(&mut plan, opts, paired.extra);
     plan.groups = group_duplicates(&plan);
     plan
 }

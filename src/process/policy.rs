@@ -191,6 +191,68 @@ pub fn xmp_wanted(
     }
 }
 
+/// What [`update_action`] needs to know of a library file written without a sidecar, for
+/// which a later run found one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpdateFacts {
+    /// The manifest says the file is its source byte for byte (what a run writes without a
+    /// sidecar), so the file itself can stand in for its source.
+    pub byte_for_byte: bool,
+    /// The sidecar says the photo is in Google Photos' trash.
+    pub trashed: bool,
+    pub keep_trashed: bool,
+}
+
+/// What a later run does with such a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateAction {
+    /// Rewrite it with the sidecar's metadata, as one run over all parts would have.
+    Rewrite,
+    /// Leave it: it cannot stand in for its source (an old manifest, a file changed since),
+    /// or the sidecar says it is in the trash (one run would have left it out, but a photo
+    /// already in the library is never deleted).
+    Leave,
+}
+
+pub fn update_action(f: UpdateFacts) -> UpdateAction {
+    if !f.byte_for_byte || (f.trashed && !f.keep_trashed) {
+        UpdateAction::Leave
+    } else {
+        UpdateAction::Rewrite
+    }
+}
+
+/// Where an updated file goes: `Some(path)` when it stays where it is (the one-run path is
+/// its own, compared as the file system would), `None` when it moves to a new name in
+/// `dir` (the layout folder of its date, the sidecar's title).
+pub fn update_in_place(old: &str, dir: &str, wanted: &str) -> Option<String> {
+    let wanted = crate::names::sanitize_component(wanted)?;
+    let target = if dir.is_empty() {
+        wanted
+    } else {
+        format!("{dir}/{wanted}")
+    };
+    (key(&target) == key(old)).then(|| old.to_string())
+}
+
+/// What happens to the XMP sidecar beside an updated file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmpCleanup {
+    /// Nothing to remove.
+    Keep,
+    /// Remove the old one (moved away with its photo, or no longer wanted).
+    Remove(String),
+}
+
+/// The old XMP sidecar of an updated file is removed when the new one (if any) has another
+/// name; a new one under the same name replaced it.
+pub fn xmp_cleanup(old: Option<&str>, new: Option<&str>) -> XmpCleanup {
+    match old {
+        Some(o) if new.is_none_or(|n| key(n) != key(o)) => XmpCleanup::Remove(o.to_string()),
+        _ => XmpCleanup::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +550,66 @@ mod tests {
         members.sort_by_key(member_rank);
         let order: Vec<u64> = members.iter().map(|m| m.disk_order.1).collect();
         assert_eq!(order, [3, 4, 2, 1, 0]);
+    }
+
+    #[test]
+    fn update_action_table() {
+        use UpdateAction::*;
+        let f = |byte_for_byte, trashed, keep_trashed| UpdateFacts {
+            byte_for_byte,
+            trashed,
+            keep_trashed,
+        };
+        let table = [
+            (f(true, false, false), Rewrite),
+            (f(false, false, false), Leave),
+            (f(true, true, false), Leave),
+            (f(true, true, true), Rewrite),
+            (f(false, true, true), Leave),
+        ];
+        for (i, (facts, want)) in table.into_iter().enumerate() {
+            assert_eq!(update_action(facts), want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn update_in_place_table() {
+        let table = [
+            ("undated/IMG_1.jpg", "undated", "IMG_1.jpg", true),
+            ("2019/IMG_1.jpg", "2019", "IMG_1.jpg", true),
+            // Another folder (the sidecar's date), another name (its title).
+            ("undated/IMG_1.jpg", "2019", "IMG_1.jpg", false),
+            ("IMG_1.jpg", "", "holiday.jpg", false),
+            // The same name as the file system compares it.
+            ("IMG_1.JPG", "", "img_1.jpg", true),
+            ("cafe\u{301}.jpg", "", "café.jpg", true),
+            // An earlier run's collision number: the one-run name is elsewhere.
+            ("IMG_1 (2).jpg", "", "IMG_1.jpg", false),
+            ("IMG_1.jpg", "", "IMG_1.jpg", true),
+        ];
+        for (old, dir, wanted, same) in table {
+            assert_eq!(
+                update_in_place(old, dir, wanted).is_some(),
+                same,
+                "{old} / {dir} / {wanted}"
+            );
+        }
+    }
+
+    #[test]
+    fn xmp_cleanup_table() {
+        use XmpCleanup::*;
+        assert_eq!(xmp_cleanup(None, None), Keep);
+        assert_eq!(xmp_cleanup(None, Some("a.jpg.xmp")), Keep);
+        assert_eq!(xmp_cleanup(Some("a.jpg.xmp"), Some("a.jpg.xmp")), Keep);
+        assert_eq!(
+            xmp_cleanup(Some("a.jpg.xmp"), Some("2019/a.jpg.xmp")),
+            Remove("a.jpg.xmp".into())
+        );
+        assert_eq!(
+            xmp_cleanup(Some("a.mp4.xmp"), None),
+            Remove("a.mp4.xmp".into())
+        );
     }
 
     #[test]

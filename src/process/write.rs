@@ -16,7 +16,7 @@ use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
 
-use super::plan::{source_key, Disposition, MediaId, Plan};
+use super::plan::{source_key, Disposition, MediaId, Plan, SidecarOrigin};
 use super::policy;
 use super::write_file::io_reason;
 use super::Options;
@@ -25,6 +25,10 @@ use super::Options;
 /// stopped early, if it did.
 pub struct Outcome {
     pub media: Vec<MediaReport>,
+    /// Library files updated whose entries are not among this run's inputs.
+    pub updated: Vec<MediaReport>,
+    /// (old path, new path) of library files an update moved.
+    pub moved: Vec<(String, String)>,
     pub stopped: Option<StopReason>,
 }
 
@@ -48,6 +52,8 @@ pub(super) struct Writer<'a> {
     pub(super) progress: &'a ProgressBar,
     /// Why the run stops early (disk full), for the records not yet done.
     pub(super) stop: Mutex<Option<StopReason>>,
+    /// (old path, new path) of library files an update moved.
+    pub(super) moved: Mutex<Vec<(String, String)>>,
 }
 
 /// Writes every record the plan says to write; accounts for the others.
@@ -78,8 +84,22 @@ pub fn run(
         ),
         progress,
         stop: Mutex::new(None),
+        moved: Mutex::new(Vec::new()),
     };
     let mut media: Vec<Option<MediaReport>> = plan.ids().map(|id| w.not_written(id)).collect();
+    // Library files that get their sidecar now, before anything new is written, so that a
+    // new duplicate of one names its final path.
+    let mut updated = Vec::new();
+    let done: Vec<(usize, MediaReport)> = (0..plan.updates.len())
+        .into_par_iter()
+        .map(|k| (k, w.apply_update(k)))
+        .collect();
+    for (k, r) in done {
+        match plan.updates[k].record {
+            Some(id) => media[id.0] = Some(r),
+            None => updated.push(r),
+        }
+    }
     // Names are reserved here, in a deterministic order, so that collisions are numbered the
     // same way on every run whatever the thread timing. A file whose folder depends on a date
     // only its own bytes hold gets its name once it is read.
@@ -109,23 +129,98 @@ pub fn run(
     for (id, r) in done.into_iter().flatten() {
         media[id.0] = Some(r);
     }
+    let media: Vec<MediaReport> = media
+        .into_iter()
+        .map(|r| r.expect("every media record has a result"))
+        .collect();
+    w.record_unwritten(&media);
+    w.record_sidecars(&media, &updated);
+    let stopped = w.stopped();
     Outcome {
-        media: media
-            .into_iter()
-            .map(|r| r.expect("every media record has a result"))
-            .collect(),
-        stopped: w.stopped(),
+        media,
+        updated,
+        moved: w.moved.into_inner().expect("moved"),
+        stopped,
     }
 }
 
 impl Writer<'_> {
+    /// Records in the manifest the entries not written (failed, left out on purpose), for
+    /// `verify --against`. One that a later run writes is found there by its line.
+    fn record_unwritten(&self, media: &[MediaReport]) {
+        for (id, r) in self.plan.ids().zip(media) {
+            let status = match r.status {
+                Status::Failed => "failed",
+                Status::Skipped => "skipped",
+                _ => continue,
+            };
+            let record = manifest::Unwritten {
+                source: source_key(self.plan.entry(id)),
+                status: status.into(),
+                reason: r
+                    .reason
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            };
+            let _ = self.manifest.append_unwritten(&record);
+        }
+    }
+
+    /// Records in the manifest the sidecars this run read (what they say), and which a media
+    /// file took by its own name, so that later runs can use them without their part: a
+    /// sidecar whose photo comes later, or one an edited copy or a Live Photo video shares.
+    /// A sidecar is taken only by a file that is now in the library (or left out on
+    /// purpose): one whose file failed is still free for the retry.
+    fn record_sidecars(&self, media: &[MediaReport], updated: &[MediaReport]) {
+        let plan = self.plan;
+        let mut claimed = vec![false; plan.sidecars.len()];
+        let settled = |r: &MediaReport| r.status != Status::Failed;
+        for (id, r) in plan.ids().zip(media) {
+            match plan.record(id).found {
+                Some(m) if !m.rule.is_shared() && settled(r) => claimed[m.sidecar] = true,
+                _ => {}
+            }
+        }
+        for &s in &plan.waiting_claims {
+            claimed[s] = true;
+        }
+        let extra = plan.updates.iter().filter(|u| u.record.is_none());
+        for (u, r) in extra.zip(updated) {
+            if !u.found.rule.is_shared() && settled(r) {
+                claimed[u.found.sidecar] = true;
+            }
+        }
+        for (s, now) in plan.sidecars.iter().zip(claimed) {
+            let Ok(parsed) = &s.parsed else { continue };
+            let claimed = now || s.recorded == Some(true);
+            if s.recorded == Some(claimed) {
+                continue;
+            }
+            let (source, from) = match &s.origin {
+                SidecarOrigin::Entry(i) => {
+                    let e = &plan.catalog.entries[*i];
+                    (source_key(e), plan.catalog.describe(e))
+                }
+                SidecarOrigin::Earlier { source, from } => (source.clone(), from.clone()),
+            };
+            let record = manifest::SidecarRecord {
+                source,
+                from,
+                data: manifest::StoredSidecar::from_sidecar(parsed),
+                claimed,
+            };
+            let _ = self.manifest.append_sidecar(&record);
+        }
+    }
+
     /// The report line of a record that is not written by this stage (skipped, or already in
     /// the library); `None` for those it writes.
     fn not_written(&self, id: MediaId) -> Option<MediaReport> {
         let plan = self.plan;
         let mut r = plan.base_report(id);
         match &plan.record(id).disposition {
-            Disposition::Write => return None,
+            Disposition::Write | Disposition::Update(_) => return None,
             Disposition::Skip(why) => {
                 r.status = Status::Skipped;
                 r.reason = Some(Reason::Skipped(*why));
@@ -267,6 +362,7 @@ impl Writer<'_> {
             path: known.path.clone(),
             sources: vec![source_key(e)],
             albums: self.plan.record(id).album.clone().into_iter().collect(),
+            no_sidecar: self.plan.usable_sidecar(id).is_none(),
             ..manifest::Line::default()
         };
         // The manifest only speeds up later runs: a failed append loses nothing.

@@ -13,10 +13,11 @@ use crate::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData};
 use crate::metadata::{self, Tags, Written};
 use crate::report::{DateSource, MediaReport, Reason, Status, StopReason};
+use crate::sidecar::Sidecar;
 use crate::source::Reader;
 
-use super::plan::{source_key, MediaId};
-use super::policy::{self, DateChoice};
+use super::plan::{source_key, MediaId, Subject};
+use super::policy::{self, DateCandidates, DateChoice};
 use super::write::{Known, Writer};
 
 /// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
@@ -36,22 +37,22 @@ impl<R: Read> Read for Interruptible<'_, R> {
 }
 
 /// An entry's bytes: its first bytes (read to tell its type), then the rest, hashed.
-type Hashed<R> = io::Chain<Cursor<Vec<u8>>, HashingReader<R>>;
+pub(super) type Hashed<R> = io::Chain<Cursor<Vec<u8>>, HashingReader<R>>;
 
 /// An entry opened for reading, its type known from its first bytes.
-struct Opened<R> {
-    kind: MediaKind,
-    src: R,
+pub(super) struct Opened<R> {
+    pub(super) kind: MediaKind,
+    pub(super) src: R,
 }
 
 /// Where a copy went: the temp file (none in a dry run) and what was written.
-struct Copied {
-    temp: Option<(PathBuf, File)>,
-    written: Written,
-    src_hash: u128,
-    src_len: u64,
-    out_hash: u128,
-    out_len: u64,
+pub(super) struct Copied {
+    pub(super) temp: Option<(PathBuf, File)>,
+    pub(super) written: Written,
+    pub(super) src_hash: u128,
+    pub(super) src_len: u64,
+    pub(super) out_hash: u128,
+    pub(super) out_len: u64,
 }
 
 impl Writer<'_> {
@@ -91,22 +92,9 @@ impl Writer<'_> {
     ) -> Result<(), Reason> {
         let plan = self.plan;
         let e = plan.entry(id);
-        let sidecar = plan.usable_sidecar(id);
-        let mut dates = plan.date_candidates(id);
-        let planned = policy::planned_date(&dates);
-        // Only a sidecar's metadata is embedded: a file without one is copied as it is (its
-        // date from its name still sets its mtime and folder), so that when its sidecar
-        // comes in a later run the file becomes what one run over all parts would make.
-        let tags = match sidecar {
-            Some(s) => Tags {
-                taken: planned.when,
-                geo: s.geo,
-                description: s.embeddable_description(),
-                overwrite_dates: self.opts.overwrite_dates
-                    && planned.source == Some(DateSource::Sidecar),
-            },
-            None => Tags::default(),
-        };
+        let subject = plan.subject(id);
+        let mut dates = subject.dates();
+        let tags = self.tags_for(&subject);
         let src = reader
             .open(e)
             .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
@@ -114,7 +102,7 @@ impl Writer<'_> {
             inner: src,
             flag: &self.opts.cancel,
         };
-        let mut opened = self.sniff(id, HashingReader::new(src), r)?;
+        let mut opened = self.sniff(subject.by_name, HashingReader::new(src), r)?;
         let copied = self.copy(&mut opened, &tags)?;
         if copied.src_len != e.size && e.crc32.is_some() {
             remove_temp(&copied.temp);
@@ -124,24 +112,7 @@ impl Writer<'_> {
             });
         }
         let written = &copied.written;
-        r.embedded = written.changed;
-        r.notes.extend(written.notes.iter().cloned());
-
-        // The one date of this file, decided once: it drives the mtime, the folder, the XMP,
-        // the report and the manifest alike.
-        dates.embedded = written
-            .existing_date
-            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone, tags.geo));
-        let date = policy::effective_date(&dates, self.opts.overwrite_dates);
-        if let Some(days) = policy::date_disagreement(&dates, &date) {
-            r.notes.push(format!(
-                "the file's own date taken differs from the sidecar's by {days} days; the \
-                 file's was kept (use --overwrite-dates to replace it)"
-            ));
-        }
-        r.taken = date.when;
-        r.date_source = date.source;
-        r.local_date = written.written_date.map(|d| d.to_rfc3339());
+        let date = self.decide_date(&mut dates, written, &tags, r);
         let own_offset = written.existing_date.and_then(|(_, off)| off);
         let name: &str = name.get_or_insert_with(|| {
             let dir = policy::folder(
@@ -151,7 +122,7 @@ impl Writer<'_> {
                 tags.geo,
                 own_offset,
             );
-            self.out.reserve(&dir, &plan.wanted_name(id))
+            self.out.reserve(&dir, &subject.wanted_name())
         });
         // Already in the output (another group, or an earlier run)?
         {
@@ -172,10 +143,54 @@ impl Writer<'_> {
         self.commit(id, opened.kind, name, &tags, date, copied, r)
     }
 
-    /// Reads the first bytes of an entry and tells its type from them.
-    fn sniff<R: Read>(
+    /// What is embedded into a file: only a sidecar's metadata. A file without one is copied
+    /// as it is (its date from its name still sets its mtime and folder), so that when its
+    /// sidecar comes in a later run the file becomes what one run over all parts would make.
+    pub(super) fn tags_for(&self, subject: &Subject) -> Tags {
+        let planned = policy::planned_date(&subject.dates());
+        match subject.sidecar {
+            Some(s) => Tags {
+                taken: planned.when,
+                geo: s.geo,
+                description: s.embeddable_description(),
+                overwrite_dates: self.opts.overwrite_dates
+                    && planned.source == Some(DateSource::Sidecar),
+            },
+            None => Tags::default(),
+        }
+    }
+
+    /// The one date of a file, decided once its own date is known: it drives the mtime, the
+    /// folder, the XMP, the report and the manifest alike.
+    pub(super) fn decide_date(
         &self,
-        id: MediaId,
+        dates: &mut DateCandidates,
+        written: &Written,
+        tags: &Tags,
+        r: &mut MediaReport,
+    ) -> DateChoice {
+        r.embedded = written.changed;
+        r.notes.extend(written.notes.iter().cloned());
+        dates.embedded = written
+            .existing_date
+            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone, tags.geo));
+        let date = policy::effective_date(dates, self.opts.overwrite_dates);
+        if let Some(days) = policy::date_disagreement(dates, &date) {
+            r.notes.push(format!(
+                "the file's own date taken differs from the sidecar's by {days} days; the \
+                 file's was kept (use --overwrite-dates to replace it)"
+            ));
+        }
+        r.taken = date.when;
+        r.date_source = date.source;
+        r.local_date = written.written_date.map(|d| d.to_rfc3339());
+        date
+    }
+
+    /// Reads the first bytes of an entry and tells its type from them.
+    pub(super) fn sniff<R: Read>(
+        &self,
+        by_name: Option<MediaKind>,
         mut src: HashingReader<R>,
         r: &mut MediaReport,
     ) -> Result<Opened<Hashed<R>>, Reason> {
@@ -184,7 +199,6 @@ impl Writer<'_> {
             .take(32)
             .read_to_end(&mut head)
             .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-        let by_name = self.plan.record(id).by_name;
         let kind = match by_name {
             None => MediaKind::Unknown,
             by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
@@ -203,7 +217,11 @@ impl Writer<'_> {
 
     /// Copies an opened entry to a temp file in the output folder (nowhere in a dry run),
     /// embedding `tags`, hashing what is read and what is written.
-    fn copy<R: Read>(&self, opened: &mut Opened<Hashed<R>>, tags: &Tags) -> Result<Copied, Reason> {
+    pub(super) fn copy<R: Read>(
+        &self,
+        opened: &mut Opened<Hashed<R>>,
+        tags: &Tags,
+    ) -> Result<Copied, Reason> {
         let temp = if self.opts.dry_run {
             None
         } else {
@@ -265,7 +283,16 @@ impl Writer<'_> {
         // Order matters for a crash at any point: the XMP sidecar first, then the manifest
         // line, then the photo appears under its name. A line whose file never appeared is
         // ignored on load; an XMP sidecar left without its photo is taken over by the rerun.
-        let xmp = self.write_xmp(id, kind, name, tags, date.when, &copied.written, r);
+        let xmp = self.write_xmp(
+            sidecar,
+            kind,
+            name,
+            tags,
+            date.when,
+            &copied.written,
+            r,
+            None,
+        );
         let line = manifest::Line {
             hash: hash::hex(copied.src_hash),
             path: name.to_string(),
@@ -280,6 +307,7 @@ impl Writer<'_> {
             albums: r.album.clone().into_iter().collect(),
             archived: sidecar.is_some_and(|s| s.archived),
             retracted: false,
+            no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
         };
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
@@ -338,18 +366,19 @@ impl Writer<'_> {
 
     /// Writes `NAME.xmp` beside the output file when `--xmp` asks for it (see
     /// [`policy::xmp_wanted`]). Returns its name.
+    /// `own`: an XMP sidecar of ours that may be replaced (an update's).
     #[allow(clippy::too_many_arguments)]
-    fn write_xmp(
+    pub(super) fn write_xmp(
         &self,
-        id: MediaId,
+        sidecar: Option<&Sidecar>,
         kind: MediaKind,
         name: &str,
         tags: &Tags,
         taken: Option<i64>,
         written: &Written,
         r: &mut MediaReport,
+        own: Option<&str>,
     ) -> Option<String> {
-        let sidecar = self.plan.usable_sidecar(id);
         let favorite = sidecar.is_some_and(|s| s.favorited);
         let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
         let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
@@ -382,7 +411,8 @@ impl Writer<'_> {
         };
         let text = xmp::packet(&data)?;
         let xmp_name = format!("{name}.xmp");
-        if !self.out.reserve_exact(&xmp_name) {
+        let replace = own == Some(xmp_name.as_str());
+        if !self.out.reserve_exact(&xmp_name) && !replace {
             // Left by an interrupted run for this very photo: keep it.
             let existing = std::fs::read(self.out.root().join(&xmp_name));
             if existing.is_ok_and(|b| b == text.as_bytes()) {
@@ -398,16 +428,21 @@ impl Writer<'_> {
         }
         let result = self.out.temp_file().and_then(|(tmp, mut f)| {
             f.write_all(text.as_bytes())?;
-            self.out
-                .commit_exact(&tmp, f, &xmp_name, taken)
-                .inspect_err(|_| {
-                    let _ = std::fs::remove_file(&tmp);
-                })
+            let done = if replace {
+                self.replace_own_file(&tmp, f, &xmp_name, taken)
+            } else {
+                self.out.commit_exact(&tmp, f, &xmp_name, taken)
+            };
+            done.inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
         });
         match result {
             Ok(_) => Some(xmp_name),
             Err(err) => {
-                self.out.release(&xmp_name);
+                if !replace {
+                    self.out.release(&xmp_name);
+                }
                 r.notes.push(format!("XMP sidecar not written: {err}"));
                 None
             }
@@ -415,13 +450,13 @@ impl Writer<'_> {
     }
 }
 
-fn remove_temp(temp: &Option<(PathBuf, File)>) {
+pub(super) fn remove_temp(temp: &Option<(PathBuf, File)>) {
     if let Some((p, _)) = temp {
         let _ = std::fs::remove_file(p);
     }
 }
 
-fn failed(err: &io::Error, message: String) -> Reason {
+pub(super) fn failed(err: &io::Error, message: String) -> Reason {
     Reason::Failed {
         kind: err.kind(),
         message,

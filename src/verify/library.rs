@@ -3,24 +3,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::{compare_hash, current_lines, is_inside, FileState, VerifyError};
 use crate::manifest::{self, FILE_NAME};
 use crate::output::STATE_DIR;
 use crate::source::Entry;
 
 /// A manifest record of an input entry that was not written (failed, or left out on
-/// purpose), read when present: one line `{"unwritten": {"source": {...}, "status":
-/// "failed"|"skipped", "reason": "..."}}`. It has no `hash`/`path`, so readers of the other
-/// lines skip it.
-#[derive(Debug, Clone, serde::Deserialize, Serialize)]
-pub struct Unwritten {
-    pub source: manifest::SourceKey,
-    pub status: String,
-    #[serde(default)]
-    pub reason: String,
-}
+/// purpose): one line `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason":
+/// "..."}}`, written by `process`. It has no `hash`/`path`, so readers of the other lines skip
+/// it. Consulted only for entries the library does not hold: a later run that wrote the entry
+/// supersedes it.
+pub use crate::manifest::Unwritten;
 
 #[derive(serde::Deserialize)]
 struct UnwrittenLine {

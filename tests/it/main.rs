@@ -15,6 +15,7 @@ mod library;
 mod matching;
 mod matching_real;
 mod memory;
+mod parts;
 mod process;
 mod safety;
 mod sample;

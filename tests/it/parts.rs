@@ -1,0 +1,392 @@
+//! Parts of one Takeout processed over several runs, in any grouping and order, make the same
+//! library as one run over all of them: a sidecar in a later part than its photo updates
+//! the photo, a sidecar in an earlier part waits in the manifest for its photo.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+const TRIP: &str = "Takeout/Google Photos/Trip to Rome";
+/// 2019-07-04 15:10:12 UTC.
+const T: i64 = 1_562_253_012;
+
+/// A Takeout of three parts whose sidecars are mostly in other parts than their media.
+fn three_parts() -> Takeout {
+    let camera = fixture("camera.jpg");
+    let plain = fixture("plain.jpg");
+    let rome = Some((41.9, 12.5, 20.0));
+    let a = jpeg_variant(&plain, "a");
+    let mut t = Takeout::new(3);
+    // A photo in part 1, its sidecar in part 2; its album copy in part 1 with the album's
+    // own sidecar in part 3.
+    t.add(0, format!("{YEAR}/IMG_A.jpg"), a.clone())
+        .add(0, format!("{TRIP}/IMG_A.jpg"), a)
+        .add(
+            0,
+            format!("{TRIP}/metadata.json"),
+            album_json("Trip to Rome"),
+        )
+        .add(
+            1,
+            format!("{YEAR}/IMG_A.jpg.json"),
+            sidecar("IMG_A.jpg", T, rome),
+        )
+        .add(
+            2,
+            format!("{TRIP}/IMG_A.jpg.json"),
+            sidecar("IMG_A.jpg", T, rome),
+        );
+    // A photo without a date of its own in part 3, its sidecar in part 1 (with a longer
+    // title: the file takes it).
+    t.add(2, format!("{YEAR}/IMG_B.jpg"), jpeg_variant(&plain, "b"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_B.jpg.json"),
+            sidecar("IMG_B.jpg", T + 86_400, None),
+        );
+    // A camera photo (its own date kept) in part 2, its sidecar in part 3.
+    t.add(1, format!("{YEAR}/IMG_C.jpg"), camera.clone()).add(
+        2,
+        format!("{YEAR}/IMG_C.jpg.json"),
+        sidecar("IMG_C.jpg", T, rome),
+    );
+    // A video in part 2 with its sidecar in part 1.
+    t.add(1, format!("{YEAR}/VID_D.mp4"), fixture("clip.mp4"))
+        .add(
+            0,
+            format!("{YEAR}/VID_D.mp4.json"),
+            sidecar("VID_D.mp4", T - 86_400 * 40, rome),
+        );
+    // An edited copy in part 2; its original and the sidecar they share in part 3.
+    t.add(2, format!("{YEAR}/IMG_E.jpg"), jpeg_variant(&plain, "e"))
+        .add(
+            2,
+            format!("{YEAR}/IMG_E.jpg.json"),
+            sidecar("IMG_E.jpg", T - 86_400 * 400, None),
+        )
+        .add(
+            1,
+            format!("{YEAR}/IMG_E-edited.jpg"),
+            jpeg_variant(&plain, "e-edited"),
+        );
+    // A Live Photo: the still and its sidecar in part 2, the video in part 3.
+    t.add(1, format!("{YEAR}/IMG_F.HEIC"), fixture("iphone.heic"))
+        .add(
+            1,
+            format!("{YEAR}/IMG_F.HEIC.json"),
+            sidecar("IMG_F.HEIC", T + 600, rome),
+        )
+        .add(2, format!("{YEAR}/IMG_F.MOV"), fixture("live.mov"));
+    // A photo and its sidecar in the same part.
+    t.add(2, format!("{YEAR}/IMG_G.jpg"), jpeg_variant(&plain, "g"))
+        .add(
+            2,
+            format!("{YEAR}/IMG_G.jpg.json"),
+            sidecar("IMG_G.jpg", T + 7200, None),
+        );
+    t
+}
+
+/// Every file of a library but gpbackup's own: relative path → (bytes, mtime); and its
+/// albums.json, parsed.
+fn library(root: &Path) -> (BTreeMap<String, (Vec<u8>, i64)>, serde_json::Value) {
+    let mut files = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with(".gpbackup") || rel == "albums.json" || !e.file_type().is_file() {
+            continue;
+        }
+        files.insert(rel, (std::fs::read(e.path()).unwrap(), mtime(e.path())));
+    }
+    let albums = std::fs::read(root.join("albums.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (files, albums)
+}
+
+fn verify(out: &Path, against: &[PathBuf]) -> std::process::Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["verify".as_ref(), out.as_os_str()];
+    if !against.is_empty() {
+        args.push("--against".as_ref());
+        args.extend(against.iter().map(|p| p.as_os_str()));
+    }
+    gpbackup(&args)
+}
+
+/// Runs the parts in `runs` (each a list of part indices) into `out`; `verify` must pass
+/// after each run. Returns the last report.
+fn run_in_order(
+    parts: &[PathBuf],
+    runs: &[&[usize]],
+    out: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    run_counting(parts, runs, out, extra).0
+}
+
+/// Like [`run_in_order`]; also counts the files updated over all runs.
+fn run_counting(
+    parts: &[PathBuf],
+    runs: &[&[usize]],
+    out: &Path,
+    extra: &[&str],
+) -> (serde_json::Value, usize) {
+    let mut report = serde_json::Value::Null;
+    let mut updated = 0;
+    for run in runs {
+        let inputs: Vec<PathBuf> = run.iter().map(|&i| parts[i].clone()).collect();
+        let (o, r) = process(&inputs, out, extra);
+        assert_eq!(o.status.code(), Some(0), "run {run:?}: {}", stderr(&o));
+        let v = verify(out, &[]);
+        assert!(
+            v.status.success(),
+            "verify after run {run:?}: {}",
+            stderr(&v)
+        );
+        updated += statuses(&r).iter().filter(|(_, s)| s == "updated").count();
+        if std::env::var_os("PARTS_DEBUG").is_some() {
+            eprintln!("{run:?}: {:?}\n{}", statuses(&r), stderr(&o));
+        }
+        report = r;
+    }
+    (report, updated)
+}
+
+fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let src = m["source"].as_str().unwrap();
+            let name = src.rsplit('/').next().unwrap().to_string();
+            (name, m["status"].as_str().unwrap().to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn parts_in_any_grouping_and_order_make_the_same_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = three_parts().write(&tmp.path().join("in"));
+    let extra = ["--layout", "year"];
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1, 2]], &one, &extra);
+    let (want, want_albums) = library(&one);
+    assert!(want.len() >= 8, "{:?}", want.keys());
+
+    // (the runs, how many files an update completes)
+    for (k, (order, updates)) in [
+        // Updated: IMG_B, the Live Photo's video. Written with a remembered sidecar: IMG_A
+        // (its album's), IMG_C, VID_D, the edited copy (its original's).
+        (&[&[2usize][..], &[0], &[1]][..], 2),
+        // Updated: IMG_C, the edited copy, IMG_B, VID_D. The Live Photo's video takes the
+        // still's remembered sidecar.
+        (&[&[1], &[2], &[0]], 4),
+        // Updated: IMG_A (and its album copy with it).
+        (&[&[0], &[1, 2]], 1),
+        // Updated: IMG_B, VID_D.
+        (&[&[1, 2], &[0]], 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("split-{k}"));
+        let (last, updated) = run_counting(&parts, order, &out, &extra);
+        assert_eq!(updated, updates, "{order:?}: updates");
+        let (got, got_albums) = library(&out);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{order:?}: file names ({})",
+            out.display()
+        );
+        for (path, (bytes, mtime)) in &want {
+            let (b, m) = &got[path];
+            assert!(b == bytes, "{order:?}: {path} differs in content");
+            assert_eq!(m, mtime, "{order:?}: {path} mtime");
+        }
+        assert_eq!(got_albums, want_albums, "{order:?}: albums.json");
+        let v = verify(&out, &parts);
+        assert!(
+            v.status.success(),
+            "{order:?}: verify --against: {}",
+            stderr(&v)
+        );
+        assert!(
+            last["unused_sidecars"].as_array().unwrap().is_empty(),
+            "{order:?}: {}",
+            last["unused_sidecars"]
+        );
+    }
+}
+
+#[test]
+fn a_sidecar_in_a_later_part_updates_its_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = three_parts().write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let extra = ["--layout", "year"];
+    // Part 3 alone: IMG_B has no date yet, the Live Photo's video no sidecar.
+    let r = run_in_order(&parts, &[&[2]], &out, &extra);
+    let st = statuses(&r);
+    assert!(
+        st.contains(&("IMG_B.jpg".into(), "written-without-metadata".into())),
+        "{st:?}"
+    );
+    assert!(out.join("undated/IMG_B.jpg").is_file());
+    assert_eq!(
+        std::fs::read(out.join("undated/IMG_B.jpg")).unwrap(),
+        jpeg_variant(&fixture("plain.jpg"), "b")
+    );
+
+    // Part 1 brings IMG_B's sidecar: the file is rewritten, dated, moved to its year.
+    let (o, r) = process(&[parts[0].clone()], &out, &extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let b = report_entry(&r, "IMG_B.jpg (from an earlier run)");
+    assert_eq!(b["status"], "updated", "{b}");
+    assert_eq!(b["output"], "2019/IMG_B.jpg", "{b}");
+    assert!(!out.join("undated/IMG_B.jpg").exists());
+    let e = exif_of(&out.join("2019/IMG_B.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2019:07:05 17:10:12"),
+        "Paris time of the sidecar's date"
+    );
+    assert_eq!(mtime(&out.join("2019/IMG_B.jpg")), T + 86_400);
+    assert!(
+        stderr(&o).contains("1 updated with a sidecar"),
+        "{}",
+        stderr(&o)
+    );
+    let v = verify(&out, &[]);
+    assert!(v.status.success(), "{}", stderr(&v));
+
+    // Part 2: the Live Photo's still and sidecar, which its video (from part 3) shares.
+    let (o, r) = process(&[parts[1].clone()], &out, &extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mov = report_entry(&r, "IMG_F.MOV (from an earlier run)");
+    assert_eq!(mov["status"], "updated", "{mov}");
+    assert_eq!(mov["rule"], "live-photo", "{mov}");
+    let v = verify(&out, &parts);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
+#[test]
+fn a_sidecar_in_an_earlier_part_waits_for_its_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = three_parts().write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let extra = ["--layout", "year"];
+    // Part 1 alone: VID_D's and IMG_B's sidecars match nothing.
+    let r = run_in_order(&parts, &[&[0]], &out, &extra);
+    let unused: Vec<&str> = r["unused_sidecars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        unused.iter().any(|s| s.ends_with("VID_D.mp4.json")),
+        "{unused:?}"
+    );
+    let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+    assert!(manifest
+        .lines()
+        .any(|l| l.starts_with("{\"sidecar\"") && l.contains("VID_D.mp4.json")));
+
+    // Part 2 brings the video: it is written with the remembered sidecar.
+    let (o, r) = process(&[parts[1].clone()], &out, &extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let d = report_entry(&r, "VID_D.mp4");
+    assert_eq!(d["status"], "written", "{d}");
+    assert!(
+        d["sidecar"].as_str().unwrap().contains("VID_D.mp4.json"),
+        "{d}"
+    );
+    assert_eq!(d["output"], "2019/VID_D.mp4", "{d}");
+    assert_eq!(mtime(&out.join("2019/VID_D.mp4")), T - 86_400 * 40);
+    assert!(
+        r["unused_sidecars"].as_array().unwrap().is_empty(),
+        "{}",
+        r["unused_sidecars"]
+    );
+    // Part 3 brings the edited copy's original and sidecar, and IMG_B for its sidecar.
+    let (o, r) = process(&[parts[2].clone()], &out, &extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report_entry(&r, "IMG_B.jpg")["status"], "written");
+    assert_eq!(report_entry(&r, "IMG_B.jpg")["output"], "2019/IMG_B.jpg");
+    let v = verify(&out, &parts);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
+#[test]
+fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = jpeg_variant(&fixture("plain.jpg"), "marker-for-the-corruption");
+    let files = [
+        (format!("{YEAR}/IMG_1.jpg"), good.clone()),
+        (
+            format!("{YEAR}/IMG_2.jpg"),
+            jpeg_variant(&fixture("plain.jpg"), "two"),
+        ),
+    ];
+    let zip = zip_bytes(&files);
+    // Deflated: garbage in of the compressed data of IMG_1 to make it unreadable.
+    let mut bad = zip.clone();
+    let name = format!("{YEAR}/IMG_1.jpg");
+    let at = bad
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .unwrap()
+        - 30;
+    let data = at + 30 + name.len() + u16::from_le_bytes([bad[at + 28], bad[at + 29]]) as usize;
+    for b in &mut bad[data + 10..data + 60] {
+        *b = 0xA5;
+    }
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let part = dir.join("takeout-20231030T151007Z-001.zip");
+    std::fs::write(&part, &bad).unwrap();
+    let out = tmp.path().join("photos");
+    let (o, _) = process(std::slice::from_ref(&part), &out, &[]);
+    assert_ne!(o.status.code(), Some(0));
+    let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("{\"unwritten\""))
+        .expect("an unwritten line");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["unwritten"]["status"], "failed");
+    assert_eq!(v["unwritten"]["source"]["entry"], name);
+    assert!(
+        v["unwritten"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{v}"
+    );
+    let check = verify(&out, std::slice::from_ref(&part));
+    assert!(!check.status.success());
+    assert!(
+        stderr(&check).contains("failed in its run: corrupt"),
+        "{}",
+        stderr(&check)
+    );
+    // The good download of the same part: written now, and verify no longer names it.
+    std::fs::write(&part, &zip).unwrap();
+    let (o, _) = process(std::slice::from_ref(&part), &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let check = verify(&out, &[part]);
+    assert!(check.status.success(), "{}", stderr(&check));
+}
