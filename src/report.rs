@@ -418,19 +418,7 @@ impl Report {
             let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
         }
         for p in &self.missing_parts {
-            let many = p.missing.len() > 1;
-            let _ = writeln!(
-                s,
-                "missing: part{} {} of {} (parts up to {} were given): {} may hold the sidecars \
-                 of the {} files written without one and the photos of the {} unused sidecars",
-                if many { "s" } else { "" },
-                p.missing.join(", "),
-                p.export,
-                p.last_given,
-                if many { "they" } else { "it" },
-                self.count(Status::WrittenWithoutMetadata),
-                self.unused_sidecars.len(),
-            );
+            let _ = writeln!(s, "{}", self.missing_parts_line(p));
         }
         for d in &self.damaged_inputs {
             let _ = writeln!(
@@ -448,6 +436,35 @@ impl Report {
         for n in &self.entry_notes {
             let _ = writeln!(s, "note: {}: {}", n.source, n.note);
         }
+    }
+
+    /// `missing: part 017 of takeout-… (parts up to 052 were given): it may hold …`, naming
+    /// only what the missing part may explain.
+    fn missing_parts_line(&self, p: &crate::parts::MissingParts) -> String {
+        let many = p.missing.len() > 1;
+        let mut line = format!(
+            "missing: part{} {} of {} (parts up to {} were given)",
+            if many { "s" } else { "" },
+            p.missing.join(", "),
+            p.export,
+            p.last_given,
+        );
+        let lonely = self.count(Status::WrittenWithoutMetadata);
+        let unused = self.unused_sidecars.len();
+        let mut holds = Vec::new();
+        if lonely > 0 {
+            holds.push(format!(
+                "the sidecars of the {lonely} files written without one"
+            ));
+        }
+        if unused > 0 {
+            holds.push(format!("the photos of the {unused} unused sidecars"));
+        }
+        if !holds.is_empty() {
+            let it = if many { "they" } else { "it" };
+            line += &format!(": {it} may hold {}", holds.join(" and "));
+        }
+        line + ". Process it when you have it: the files it completes are updated."
     }
 
     /// The first failures, and how many were not attempted.
@@ -504,6 +521,31 @@ mod tests {
             tried: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_missing_part_names_only_what_it_may_explain() {
+        let mut r = Report {
+            missing_parts: vec![crate::parts::MissingParts {
+                export: "takeout-x".into(),
+                missing: vec!["002".into(), "004".into()],
+                last_given: "005".into(),
+            }],
+            ..Report::default()
+        };
+        let s = r.summary();
+        assert!(
+            s.contains(
+                "missing: parts 002, 004 of takeout-x (parts up to 005 were given). Process it"
+            ),
+            "{s}"
+        );
+        r.media.push(entry(Status::WrittenWithoutMetadata, None));
+        let s = r.summary();
+        assert!(
+            s.contains("given): they may hold the sidecars of the 1 files written without one."),
+            "{s}"
+        );
     }
 
     #[test]

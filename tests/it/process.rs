@@ -547,7 +547,7 @@ fn a_missing_part_is_named_with_what_it_may_explain() {
         s.contains(
             "missing: part 002 of takeout-20231030T151007Z (parts up to 003 were given): it may \
              hold the sidecars of the 1 files written without one and the photos of the 1 \
-             unused sidecars"
+             unused sidecars. Process it when you have it: the files it completes are updated."
         ),
         "{s}"
     );
