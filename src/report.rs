@@ -197,6 +197,31 @@ pub struct MediaReport {
     pub notes: Vec<String>,
 }
 
+impl MediaReport {
+    /// The report line of `source` before anything is known of it: status `failed` until a
+    /// stage says otherwise.
+    pub fn new(source: String, kind: MediaKind) -> MediaReport {
+        MediaReport {
+            source,
+            status: Status::Failed,
+            kind,
+            output: None,
+            rule: None,
+            sidecar: None,
+            taken: None,
+            local_date: None,
+            date_source: None,
+            gps: None,
+            embedded: false,
+            xmp: None,
+            album: None,
+            reason: None,
+            tried: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// A JSON file that was not used, or could not be read.
 #[derive(Debug, Clone, Serialize)]
 pub struct JsonReport {
@@ -504,22 +529,11 @@ mod tests {
 
     fn entry(status: Status, rule: Option<Rule>) -> MediaReport {
         MediaReport {
-            source: "t.zip:a.jpg".into(),
             status,
-            kind: MediaKind::Jpeg,
-            output: None,
             rule,
-            sidecar: None,
-            taken: None,
-            local_date: None,
             date_source: rule.map(|_| DateSource::Sidecar),
-            gps: None,
-            embedded: false,
-            xmp: None,
-            album: None,
             reason: (status == Status::Failed).then(|| Reason::other("bad CRC")),
-            tried: Vec::new(),
-            notes: Vec::new(),
+            ..MediaReport::new("t.zip:a.jpg".into(), MediaKind::Jpeg)
         }
     }
 

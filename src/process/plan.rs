@@ -10,7 +10,7 @@ use crate::matcher::{self, Match, Rule};
 use crate::media::MediaKind;
 use crate::metadata;
 use crate::names::key;
-use crate::report::{MediaReport, Report, Status};
+use crate::report::{MediaReport, Report};
 use crate::sidecar::{AlbumInfo, Geo, Sidecar};
 use crate::source::{Catalog, Entry};
 
@@ -227,22 +227,13 @@ impl Plan {
     pub fn base_report(&self, id: MediaId) -> MediaReport {
         let record = self.record(id);
         let mut r = MediaReport {
-            source: self.catalog.describe(self.entry(id)),
-            status: Status::Failed,
-            kind: record.by_name.unwrap_or(MediaKind::Unknown),
-            output: None,
             rule: record.found.map(|m| m.rule),
             sidecar: record.found.map(|m| self.describe_sidecar(m.sidecar)),
-            taken: None,
-            local_date: None,
-            date_source: None,
-            gps: None,
-            embedded: false,
-            xmp: None,
             album: record.album.clone(),
-            reason: None,
-            tried: Vec::new(),
-            notes: Vec::new(),
+            ..MediaReport::new(
+                self.catalog.describe(self.entry(id)),
+                record.by_name.unwrap_or(MediaKind::Unknown),
+            )
         };
         match self.sidecar_of(id) {
             None => r.tried = matcher::tried_names(self.entry(id).name()),

@@ -136,22 +136,10 @@ impl Plan {
         let mut r = match u.record {
             Some(id) => self.base_report(id),
             None => MediaReport {
-                source: u.source.clone(),
-                status: Status::Failed,
-                kind: u.by_name.unwrap_or(MediaKind::Unknown),
-                output: None,
                 rule: Some(u.found.rule),
                 sidecar: Some(self.describe_sidecar(u.found.sidecar)),
-                taken: None,
-                local_date: None,
-                date_source: None,
-                gps: None,
-                embedded: false,
-                xmp: None,
                 album: u.album.clone(),
-                reason: None,
-                tried: Vec::new(),
-                notes: Vec::new(),
+                ..MediaReport::new(u.source.clone(), u.by_name.unwrap_or(MediaKind::Unknown))
             },
         };
         if let Ok(s) = self.sidecar(u.found.sidecar) {
@@ -198,14 +186,7 @@ impl Writer<'_> {
         let (kind, copied, before) = self.reread(old, subject.by_name, &tags, r)?;
         let mut dates = subject.dates();
         let date = self.decide_date(&mut dates, &copied.written, &tags, r);
-        let own_offset = copied.written.existing_date.and_then(|(_, off)| off);
-        let dir = policy::folder(
-            self.opts.layout,
-            &self.opts.timezone,
-            date.when,
-            tags.geo,
-            own_offset,
-        );
+        let dir = self.folder_for(date, &copied.written, &tags);
         let wanted = subject.wanted_name();
         let in_place = policy::update_in_place(&old.path, &dir, &wanted);
         let name = in_place

@@ -113,15 +113,8 @@ impl Writer<'_> {
         }
         let written = &copied.written;
         let date = self.decide_date(&mut dates, written, &tags, r);
-        let own_offset = written.existing_date.and_then(|(_, off)| off);
         let name: &str = name.get_or_insert_with(|| {
-            let dir = policy::folder(
-                self.opts.layout,
-                &self.opts.timezone,
-                date.when,
-                tags.geo,
-                own_offset,
-            );
+            let dir = self.folder_for(date, written, &tags);
             self.out.reserve(&dir, &subject.wanted_name())
         });
         // Already in the output (another group, or an earlier run)?
@@ -185,6 +178,19 @@ impl Writer<'_> {
         r.date_source = date.source;
         r.local_date = written.written_date.map(|d| d.to_rfc3339());
         date
+    }
+
+    /// The layout folder of a file with this date, in the zone it was taken in (its own
+    /// offset first).
+    pub(super) fn folder_for(&self, date: DateChoice, written: &Written, tags: &Tags) -> String {
+        let own_offset = written.existing_date.and_then(|(_, off)| off);
+        policy::folder(
+            self.opts.layout,
+            &self.opts.timezone,
+            date.when,
+            tags.geo,
+            own_offset,
+        )
     }
 
     /// Reads the first bytes of an entry and tells its type from them.
