@@ -514,108 +514,150 @@ pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Matc
 pub fn match_all_claimed(
     media: &[MediaRef],
     sidecars: &[SidecarRef],
-    mut claimed: Vec<bool>,
+    claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
-    let index = SidecarIndex::new(sidecars);
-    let names: Vec<String> = media.iter().map(|m| nfc(&m.name)).collect();
-    let dirs: Vec<String> = media.iter().map(|m| key(&m.dir)).collect();
-    let mut order: Vec<usize> = (0..media.len()).collect();
-    order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
-    let mut result: Vec<Option<Match>> = vec![None; media.len()];
+    let mut m = Matching::new(media, sidecars);
+    m.direct(claimed);
+    m.shared();
+    m.result
+}
 
-    for rule in Rule::DIRECT {
-        let cands: Vec<(usize, Vec<Candidate>)> = order
-            .iter()
-            .filter(|&&m| result[m].is_none())
-            .map(|&m| (m, index.candidates(rule, &media[m].dir, &names[m])))
-            .filter(|(_, c)| !c.is_empty())
-            .collect();
-        // Exact-case names first, for every file, then the case-insensitive ones.
-        for exact_only in [true, false] {
-            for (m, c) in &cands {
-                if result[*m].is_some() {
-                    continue;
-                }
-                let free: Vec<&Candidate> = c.iter().filter(|(s, _)| !claimed[*s]).collect();
-                // Matching across folders is only safe when it is unambiguous.
-                if rule == Rule::TitleElsewhere && free.len() != 1 {
-                    continue;
-                }
-                if let Some(&&(s, _)) = free.iter().find(|(_, exact)| *exact || !exact_only) {
-                    claimed[s] = true;
-                    result[*m] = Some(Match { sidecar: s, rule });
+/// One matching pass: the media in a fixed order (folder, then name) and what each got.
+struct Matching<'a> {
+    media: &'a [MediaRef],
+    index: SidecarIndex<'a>,
+    /// NFC names and folder keys of the media.
+    names: Vec<String>,
+    dirs: Vec<String>,
+    order: Vec<usize>,
+    result: Vec<Option<Match>>,
+}
+
+impl<'a> Matching<'a> {
+    fn new(media: &'a [MediaRef], sidecars: &'a [SidecarRef]) -> Matching<'a> {
+        let names: Vec<String> = media.iter().map(|m| nfc(&m.name)).collect();
+        let dirs: Vec<String> = media.iter().map(|m| key(&m.dir)).collect();
+        let mut order: Vec<usize> = (0..media.len()).collect();
+        order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
+        Matching {
+            media,
+            index: SidecarIndex::new(sidecars),
+            names,
+            dirs,
+            order,
+            result: vec![None; media.len()],
+        }
+    }
+
+    /// The direct rules, most specific first, each over all media before the next: a sidecar
+    /// goes to one file only.
+    fn direct(&mut self, mut claimed: Vec<bool>) {
+        for rule in Rule::DIRECT {
+            let cands: Vec<(usize, Vec<Candidate>)> = self
+                .order
+                .iter()
+                .filter(|&&m| self.result[m].is_none())
+                .map(|&m| {
+                    let c = self
+                        .index
+                        .candidates(rule, &self.media[m].dir, &self.names[m]);
+                    (m, c)
+                })
+                .filter(|(_, c)| !c.is_empty())
+                .collect();
+            // Exact-case names first, for every file, then the case-insensitive ones.
+            for exact_only in [true, false] {
+                for (m, c) in &cands {
+                    if self.result[*m].is_some() {
+                        continue;
+                    }
+                    let free: Vec<&Candidate> = c.iter().filter(|(s, _)| !claimed[*s]).collect();
+                    // Matching across folders is only safe when it is unambiguous.
+                    if rule == Rule::TitleElsewhere && free.len() != 1 {
+                        continue;
+                    }
+                    if let Some(&&(s, _)) = free.iter().find(|(_, exact)| *exact || !exact_only) {
+                        claimed[s] = true;
+                        self.result[*m] = Some(Match { sidecar: s, rule });
+                    }
                 }
             }
         }
     }
 
-    // The media of each folder by lower-case name, to find an edited copy's or a video half's
-    // original.
-    let mut by_name: HashMap<(&str, String), Vec<usize>> = HashMap::new();
-    for &m in &order {
-        by_name
-            .entry((dirs[m].as_str(), key(&names[m])))
-            .or_default()
-            .push(m);
-    }
-    // The sidecar the media file `name` in folder `m`'s has by a direct rule, if it is there
-    // (`Some(None)`: it is there without one); exact case first.
-    let original = |m: usize, name: &str, result: &[Option<Match>]| -> Option<Option<usize>> {
-        let files = by_name.get(&(dirs[m].as_str(), key(name)))?;
-        let o = files
-            .iter()
-            .find(|&&o| names[o] == name)
-            .or(files.first())?;
-        Some(
-            result[*o]
-                .filter(|r| !r.rule.is_shared())
-                .map(|r| r.sidecar),
-        )
-    };
-    for &m in &order {
-        if result[m].is_some() {
-            continue;
+    /// The shared rules: an edited copy takes its original's sidecar, a Live Photo video or
+    /// motion-photo half its still's.
+    fn shared(&mut self) {
+        // The media of each folder by lower-case name, to find an original.
+        let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for &m in &self.order {
+            let k = (self.dirs[m].clone(), key(&self.names[m]));
+            by_name.entry(k).or_default().push(m);
         }
-        let name = &names[m];
-        let dir = &media[m].dir;
-        let p = NameParts::parse(name);
-        if let Some((orig, _word)) = names::split_edited(&p.stem) {
-            // `X-edited(1).jpg` is the edit of `X(1).jpg`, never of `X.jpg`.
-            let orig = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
-            let found = match original(m, &orig, &result) {
-                Some(own) => own,
-                None => index.shared(dir, &orig),
-            };
-            if let Some(s) = found {
-                result[m] = Some(Match {
-                    sidecar: s,
-                    rule: Rule::Edited,
-                });
+        for k in 0..self.order.len() {
+            let m = self.order[k];
+            if self.result[m].is_some() {
                 continue;
             }
-        }
-        if media[m].video || is_motion_half(name) {
-            // `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half belongs to `X.MP.jpg`.
-            let (without_ext, _) = split_ext(name);
-            let stills: Vec<String> = [without_ext, name.as_str()]
-                .iter()
-                .flat_map(|stem| STILL_EXTS.iter().map(move |ext| format!("{stem}{ext}")))
-                .collect();
-            let found = stills
-                .iter()
-                .find_map(|still| match original(m, still, &result) {
-                    Some(own) => own,
-                    None => index.shared(dir, still),
-                });
-            if let Some(s) = found {
-                result[m] = Some(Match {
-                    sidecar: s,
-                    rule: Rule::LivePhoto,
-                });
-            }
+            let found = self
+                .edited_original(m, &by_name)
+                .map(|s| (s, Rule::Edited))
+                .or_else(|| self.still_of(m, &by_name).map(|s| (s, Rule::LivePhoto)));
+            self.result[m] = found.map(|(sidecar, rule)| Match { sidecar, rule });
         }
     }
-    result
+
+    /// The sidecar the media file `name` in `m`'s folder has by a direct rule, if that file is
+    /// there (`Some(None)`: it is there without one), exact case first; else a sidecar of that
+    /// name's that no file claimed.
+    fn original_sidecar(
+        &self,
+        m: usize,
+        name: &str,
+        by_name: &HashMap<(String, String), Vec<usize>>,
+    ) -> Option<usize> {
+        let there = by_name
+            .get(&(self.dirs[m].clone(), key(name)))
+            .and_then(|files| {
+                files
+                    .iter()
+                    .find(|&&o| self.names[o] == name)
+                    .or(files.first())
+            });
+        match there {
+            Some(&o) => self.result[o]
+                .filter(|r| !r.rule.is_shared())
+                .map(|r| r.sidecar),
+            None => self.index.shared(&self.media[m].dir, name),
+        }
+    }
+
+    /// An edited copy's original's sidecar: `X-edited(1).jpg` is the edit of `X(1).jpg`,
+    /// never of `X.jpg`.
+    fn edited_original(
+        &self,
+        m: usize,
+        by_name: &HashMap<(String, String), Vec<usize>>,
+    ) -> Option<usize> {
+        let p = NameParts::parse(&self.names[m]);
+        let (orig, _word) = names::split_edited(&p.stem)?;
+        let orig = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
+        self.original_sidecar(m, &orig, by_name)
+    }
+
+    /// A video half's still's sidecar: `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half
+    /// belongs to `X.MP.jpg`.
+    fn still_of(&self, m: usize, by_name: &HashMap<(String, String), Vec<usize>>) -> Option<usize> {
+        let name = &self.names[m];
+        if !self.media[m].video && !is_motion_half(name) {
+            return None;
+        }
+        let (without_ext, _) = split_ext(name);
+        [without_ext, name.as_str()]
+            .iter()
+            .flat_map(|stem| STILL_EXTS.iter().map(move |ext| format!("{stem}{ext}")))
+            .find_map(|still| self.original_sidecar(m, &still, by_name))
+    }
 }
 
 /// The sidecar names the name-based rules looked for, for the report of an unmatched file.
