@@ -847,6 +847,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn safety_errors_that_are_usage_errors() {
+        let p = PathBuf::from("x");
+        let report = SafetyError::Report {
+            path: p.clone(),
+            reason: "is an input".into(),
+        };
+        let inside = SafetyError::OutputInInput {
+            output: p.clone(),
+            input: p.clone(),
+        };
+        assert!(report.is_usage() && inside.is_usage());
+        assert!(!SafetyError::Locked { pid: "1".into() }.is_usage());
+        assert!(!SafetyError::Link { path: p }.is_usage());
+    }
+
+    #[test]
+    fn own_positions_at_the_top_of_the_output() {
+        for own in [
+            ".gpbackup",
+            "albums",
+            "albums.json",
+            "undated",
+            "2019",
+            "2019/07",
+            "1826/12",
+        ] {
+            assert!(is_own_position(own), "{own}");
+        }
+        for theirs in [
+            "IMG_1.jpg",
+            "201",
+            "2019/7",
+            "2019/07/IMG_1.jpg",
+            "19x9",
+            "2019/ab",
+            "x/07",
+        ] {
+            assert!(!is_own_position(theirs), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn verify_takes_the_lock_of_a_writable_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = OutputLock::acquire_for_reading(dir.path()).unwrap();
+        assert!(held.is_some());
+        let Err(again) = OutputLock::acquire(dir.path()) else {
+            panic!("a second lock was granted");
+        };
+        assert!(matches!(
+            SafetyError::of(&again),
+            Some(SafetyError::Locked { .. })
+        ));
+        drop(held);
+        assert!(OutputLock::acquire(dir.path()).is_ok());
+    }
+
+    #[test]
     fn collisions_get_numbered_case_insensitively() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("IMG_0001.jpg"), b"x").unwrap();
