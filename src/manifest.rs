@@ -525,6 +525,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unreadable_manifest_is_an_error_not_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_lines(dir.path()).unwrap().is_empty(), "none yet: empty");
+        // Something that is not a regular file where the manifest belongs: taking it as
+        // empty would make the next run write every photo again.
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        assert!(read_lines(dir.path()).is_err());
+    }
+
+    #[test]
     fn round_trip_torn_lines_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".gpbackup");
