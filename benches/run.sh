@@ -113,7 +113,7 @@ results+=("$(run verify "$bin" verify -q $jobs "$outdir/out-$a")")
 results+=("$(run against "$bin" verify -q $jobs "$outdir/out-$a" --against "${zips_[@]}")")
 if [ -n "${BENCH_PROFILE:-}" ]; then
   rm -rf "$outdir/out-prof"; drop_caches
-  perf record -q -e cpu-clock -g -o "$dir/perf.data" "$bin" process -q $jobs "${zips_[@]}" -o "$outdir/out-prof" >/dev/null 2>&1 || true
+  perf record -q -e cpu-clock -o "$dir/perf.data" "$bin" process -q $jobs "${zips_[@]}" -o "$outdir/out-prof" >/dev/null 2>&1 || true
   rm -rf "$outdir/out-prof"
 fi
 for a in $allocators; do rm -rf "$outdir/out-$a"; done
@@ -123,17 +123,18 @@ best() { printf '%s\n' "${results[@]}" | awk -v p="$1#" 'index($1,p)==1 {if (b==
 unzip_best=$(best unzip); cp_best=$(best cp)
 echo "Scenario $scenario: ${#zips_[@]} zips, $in_bytes bytes ($((in_bytes / 1048576)) MB), $all_entries zip entries ($media_entries media); $(nproc) cores; outputs in $outdir; $(date -u +%F)"
 echo
-printf '| %-15s | %7s | %7s | %7s | %7s | %7s | %11s | %11s |\n' step "wall s" "user s" "sys s" "÷ unzip" "÷ cp" "peak RSS MB" "B/entry"
-printf '|-----------------|---------|---------|---------|---------|---------|-------------|-------------|\n'
+printf '| %-17s | %7s | %7s | %7s | %7s | %7s | %11s | %11s |\n' step "wall s" "user s" "sys s" "÷ unzip" "÷ cp" "peak RSS MB" "B/entry"
+printf '|-------------------|---------|---------|---------|---------|---------|-------------|-------------|\n'
 for r in "${results[@]}"; do
   read -r name wall rss user sys <<<"$r"
   awk -v n="$name" -v w="$wall" -v r="$rss" -v u="$user" -v s="$sys" -v e="$all_entries" -v uz="$unzip_best" -v c="$cp_best" \
-    'BEGIN { printf "| %-15s | %7.2f | %7.2f | %7.2f | %7.2f | %7.2f | %11.1f | %11.0f |\n", n, w, u, s, w/uz, w/c, r/1024, r*1024/e }'
+    'BEGIN { printf "| %-17s | %7.2f | %7.2f | %7.2f | %7.2f | %7.2f | %11.1f | %11.0f |\n", n, w, u, s, w/uz, w/c, r/1024, r*1024/e }'
 done
 if [ -n "${BENCH_PROFILE:-}" ]; then
   echo
   echo "Profile of the cold run (perf record -e cpu-clock, top entries by self time):"
-  perf report -i "$dir/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -15
+  perf report -i "$dir/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' \
+    | sed -E 's/ +$//' | cut -c1-110 | head -15
   rm -f "$dir/perf.data"
 fi
 [ -n "${BENCH_KEEP:-}" ] || rm -rf "$takeout"
