@@ -741,9 +741,7 @@ impl OutputDir {
     /// A new temp file inside the output folder (same file system, so rename is atomic).
     pub fn temp_file(&self) -> io::Result<(PathBuf, File)> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .tmp
-            .join(format!("{}-{n}{TEMP_SUFFIX}", self.pid));
+        let path = self.tmp.join(format!("{}-{n}{TEMP_SUFFIX}", self.pid));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)

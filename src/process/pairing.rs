@@ -146,14 +146,20 @@ pub(super) fn read_and_match(
         let included: Vec<usize> = (0..media.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
-        let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-        let mut matches = vec![None; media.len()];
-        for (&k, m) in included
-            .iter()
-            .zip(matcher::match_all(&subset, &sidecar_refs))
-        {
-            matches[k] = m;
-        }
+        let matches = if included.len() == media.len() {
+            // Every media entry (a first run): no subset to copy.
+            matcher::match_all(&media_refs, &sidecar_refs)
+        } else {
+            let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
+            let mut matches = vec![None; media.len()];
+            for (&k, m) in included
+                .iter()
+                .zip(matcher::match_all(&subset, &sidecar_refs))
+            {
+                matches[k] = m;
+            }
+            matches
+        };
         let unmatched_new = media
             .iter()
             .zip(&matches)
