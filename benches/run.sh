@@ -20,8 +20,9 @@
 #   BENCH_ROUNDS    rounds of unzip / cp / cold run, alternated (default 2; million 1)
 #   BENCH_JOBS      worker threads (default: all cores)
 #   BENCH_ALLOCATORS  allocator builds compared on the cold run and the re-run
-#                   (default "mimalloc"; "mimalloc glibc glibc-trim" adds the system
-#                   allocator, as it is and with one arena and malloc_trim between stages)
+#                   (default "mimalloc"; "mimalloc glibc" adds the system allocator:
+#                   `--no-default-features`; the "glibc-trim" variant of BENCHMARKS.md, one
+#                   arena and malloc_trim between stages, is in commit 2179d56)
 #   BENCH_PROFILE=1 record the cold run with `perf record -e cpu-clock` and print its top entries
 #   BENCH_KEEP=1    keep the generated Takeout (it is deleted at the end otherwise)
 # Page caches are dropped before each step when this runs as root, so inputs are read from disk.
@@ -52,8 +53,6 @@ for a in $allocators; do
     mimalloc) cargo build --release --quiet; cp target/release/gpbackup "$dir/gpbackup-mimalloc" ;;
     glibc) cargo build --release --quiet --no-default-features
            cp target/release/gpbackup "$dir/gpbackup-glibc" ;;
-    glibc-trim) cargo build --release --quiet --no-default-features --features glibc-trim
-           cp target/release/gpbackup "$dir/gpbackup-glibc-trim" ;;
     *) echo "unknown allocator $a" >&2; exit 2 ;;
   esac
   bins[$a]="$dir/gpbackup-$a"

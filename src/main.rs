@@ -17,7 +17,8 @@ use gpbackup::report::{Report, Status, StopReason};
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
 // stage to the next and across many small files without allocator tuning or heap trimming
-// (glibc's arenas kept ~30 KB per photo; benches/BENCHMARKS.md has the comparison).
+// (glibc's arenas kept 3-5 times as much; benches/BENCHMARKS.md has the comparison, which
+// `cargo build --no-default-features` reproduces with the system allocator).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -320,22 +321,6 @@ fn run_verify_against(args: VerifyArgs, progress: bool) -> ExitCode {
     }
 }
 
-/// The benchmark's glibc variant: one malloc arena, and the heap trimmed between stages.
-#[cfg(all(feature = "glibc-trim", target_os = "linux", target_env = "gnu"))]
-fn between_stages() -> Option<fn()> {
-    // SAFETY: plain calls into glibc's allocator settings; no pointers are involved.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    Some(|| {
-        // SAFETY: as above.
-        unsafe { libc::malloc_trim(0) };
-    })
-}
-
-#[cfg(not(all(feature = "glibc-trim", target_os = "linux", target_env = "gnu")))]
-fn between_stages() -> Option<fn()> {
-    None
-}
-
 fn run_process(args: ProcessArgs) -> ExitCode {
     let timezone = match TimeZoneChoice::parse(&args.timezone) {
         Ok(z) => z,
@@ -373,7 +358,6 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         albums: args.albums,
         edited: args.edited,
         keep_trashed: args.keep_trashed,
-        between_stages: between_stages(),
     };
     match process::run(&opts) {
         Ok(report) => {

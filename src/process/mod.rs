@@ -64,8 +64,6 @@ pub struct Options {
     pub edited: EditedMode,
     /// Also write photos that are in Google Photos' trash.
     pub keep_trashed: bool,
-    /// Called between stages (the binary's allocator policy may trim its heap there).
-    pub between_stages: Option<fn()>,
 }
 
 /// What to do with edited copies (`IMG_1-edited.jpg`) and their originals.
@@ -104,12 +102,6 @@ impl Options {
     /// True once the user asked the run to stop (Ctrl-C, SIGTERM, SIGHUP).
     pub fn stop_requested(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
-    }
-
-    fn stage_done(&self) {
-        if let Some(f) = self.between_stages {
-            f();
-        }
     }
 }
 
@@ -153,13 +145,10 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
         .and_then(|m| m.durable(opts.sync))
         .map_err(out_err)?;
-    opts.stage_done();
     let plan = plan::build(opts, catalog, &manifest);
-    opts.stage_done();
     let progress = progress_bar(opts.progress, &plan);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress);
     progress.finish_and_clear();
-    opts.stage_done();
     finish::run(opts, plan, outcome, &out, &manifest)
 }
 
