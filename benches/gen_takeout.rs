@@ -9,6 +9,9 @@
 //! sidecars are spread over other zips than their media.
 //!
 //! `--tiny` makes every media file a few hundred bytes: for memory runs with many sidecars.
+//! `--zips N` spreads the export over N parts (Takeout's 52 parts of the guide's export:
+//! `--zips 52`); `--entries N` stops at N zip entries (media, sidecars and the rest) instead
+//! of at `--media` media entries.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -46,6 +49,8 @@ impl Rng {
 struct Args {
     out: PathBuf,
     media: usize,
+    /// Stop at this many zip entries instead (0: at `media` media entries).
+    entries: usize,
     zips: usize,
     seed: u64,
     tiny: bool,
@@ -60,6 +65,7 @@ fn parse_args() -> Args {
     let mut a = Args {
         out: PathBuf::new(),
         media: 10_000,
+        entries: 0,
         zips: 4,
         seed: 42,
         tiny: false,
@@ -76,6 +82,7 @@ fn parse_args() -> Args {
         match arg.as_str() {
             "--out" => a.out = it.next().expect("--out DIR").into(),
             "--media" => a.media = it.next().expect("--media N").parse().expect("number"),
+            "--entries" => a.entries = it.next().expect("--entries N").parse().expect("number"),
             "--zips" => a.zips = it.next().expect("--zips N").parse().expect("number"),
             "--seed" => a.seed = it.next().expect("--seed S").parse().expect("number"),
             "--photo-kb" => a.photo_kb = range(it.next().expect("--photo-kb MIN-MAX")),
@@ -241,11 +248,13 @@ fn main() {
             ZipWriter::new(BufWriter::with_capacity(1 << 20, File::create(p).unwrap()))
         })
         .collect();
+    let total = std::cell::Cell::new(0usize);
     let add =
         |zips: &mut Vec<ZipWriter<BufWriter<File>>>, part: usize, path: &str, bytes: &[u8]| {
             let z = &mut zips[part % args.zips];
             z.start_file(path, deflated).unwrap();
             z.write_all(bytes).unwrap();
+            total.set(total.get() + 1);
         };
     let pool = jpeg_pool(&mut rng, args.tiny);
     let exif = camera_exif();
@@ -272,7 +281,14 @@ fn main() {
 
     let (mut count, mut bytes) = (0usize, 0u64);
     let mut i = 0u64;
-    while count < args.media {
+    let more = |count: usize| {
+        if args.entries > 0 {
+            total.get() < args.entries
+        } else {
+            count < args.media
+        }
+    };
+    while more(count) {
         i += 1;
         let taken = 1_262_304_000 + rng.below(14 * 365 * 86_400) as i64; // 2010..2024
         let year = 1970 + taken / 31_556_952;
@@ -439,7 +455,8 @@ fn main() {
         z.finish().unwrap().flush().unwrap();
     }
     println!(
-        "{count} media entries, {} MB of media, in {} zips in {}",
+        "{count} media entries ({} zip entries), {} MB of media, in {} zips in {}",
+        total.get(),
         bytes >> 20,
         args.zips,
         args.out.display()

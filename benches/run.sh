@@ -1,75 +1,139 @@
 #!/usr/bin/env bash
-# Benchmark: on one generated Takeout, time `unzip -q` of all zips (the near-limit reference:
-# read + inflate + write, no metadata work), a cold `gpbackup process`, an unchanged re-run,
-# `gpbackup verify` and `gpbackup verify --against` (fast mode); report wall time, input MB/s, files/s, peak RSS and the ratio to unzip.
+# Benchmark: on one generated Takeout, time `unzip -q` and `cp -r` of all zips (the references:
+# unzip reads, inflates and writes once with no metadata work; cp only moves the bytes), a cold
+# `gpbackup process`, an unchanged re-run, `gpbackup verify` and `gpbackup verify --against`
+# (fast mode); report wall and CPU time, peak RSS, bytes of peak RSS per zip entry and the
+# ratios to unzip and cp measured in the same run.
 #
-#   bash benches/run.sh                      # ~2 GB, ~10,000 media
-#   BENCH_MEDIA=100000 BENCH_TINY=1 bash benches/run.sh   # 100,000 tiny media (memory)
+#   bash benches/run.sh                          # "large": ~2 GB, ~10,000 media in 4 zips
+#   BENCH_SCENARIO=seed bash benches/run.sh      # the guide's export: 52 zips, ~95,000 tiny
+#                                                #   media + ~95,000 sidecars + album copies
+#   BENCH_SCENARIO=million bash benches/run.sh   # 1,000,000 zip entries in 52 zips, tiny media
 #
-# Environment: BENCH_DIR (default /tmp/gpbackup-bench), BENCH_MEDIA (10000), BENCH_SEED (42),
-# BENCH_TINY (unset), BENCH_JOBS (all cores). Page caches are dropped before each step when
-# this runs as root, so every step reads from disk.
+# Environment:
+#   BENCH_SCENARIO  large | seed | million (default large)
+#   BENCH_DIR       where the generated Takeout is kept (default /tmp/gpbackup-bench)
+#   BENCH_OUT       where outputs go (default /dev/shm/gpbackup-bench: a tmpfs, so that CPU and
+#                   system-call work is measured, not the disk's write-back, which swings
+#                   single timings 2-4x). Every output is deleted after its step.
+#   BENCH_MEDIA, BENCH_ENTRIES, BENCH_ZIPS, BENCH_SEED (42), BENCH_TINY: the generator's shape
+#   BENCH_ROUNDS    rounds of unzip / cp / cold run, alternated (default 2; million 1)
+#   BENCH_JOBS      worker threads (default: all cores)
+#   BENCH_ALLOCATORS  allocator builds compared on the cold run and the re-run
+#                   (default "mimalloc"; "mimalloc glibc" adds the system allocator:
+#                   `--no-default-features`; the "glibc-trim" variant of BENCHMARKS.md, one
+#                   arena and malloc_trim between stages, is in commit 2179d56)
+#   BENCH_PROFILE=1 record the cold run with `perf record -e cpu-clock` and print its top entries
+#   BENCH_KEEP=1    keep the generated Takeout (it is deleted at the end otherwise)
+# Page caches are dropped before each step when this runs as root, so inputs are read from disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scenario=${BENCH_SCENARIO:-large}
+case $scenario in
+  large) media=${BENCH_MEDIA:-10000}; entries=0; zips=${BENCH_ZIPS:-4}; tiny=${BENCH_TINY:+--tiny}; rounds=${BENCH_ROUNDS:-2} ;;
+  seed) media=${BENCH_MEDIA:-95000}; entries=0; zips=${BENCH_ZIPS:-52}; tiny=--tiny; rounds=${BENCH_ROUNDS:-2} ;;
+  million) media=0; entries=${BENCH_ENTRIES:-1000000}; zips=${BENCH_ZIPS:-52}; tiny=--tiny; rounds=${BENCH_ROUNDS:-1} ;;
+  *) echo "BENCH_SCENARIO: large, seed or million" >&2; exit 2 ;;
+esac
 dir=${BENCH_DIR:-/tmp/gpbackup-bench}
-media=${BENCH_MEDIA:-10000}
+outdir=${BENCH_OUT:-/dev/shm/gpbackup-bench}
 seed=${BENCH_SEED:-42}
-tiny=${BENCH_TINY:+--tiny}
 jobs=${BENCH_JOBS:+-j $BENCH_JOBS}
+allocators=${BENCH_ALLOCATORS:-mimalloc}
 
 if [ ! -x /usr/bin/time ] || ! command -v unzip >/dev/null; then
   apt-get update -qq && apt-get install -y -qq time unzip >/dev/null
 fi
+mkdir -p "$dir" "$outdir"
+# One binary per allocator; the default build (mimalloc) is target/release/gpbackup.
+declare -A bins
+for a in $allocators; do
+  case $a in
+    mimalloc) cargo build --release --quiet; cp target/release/gpbackup "$dir/gpbackup-mimalloc" ;;
+    glibc) cargo build --release --quiet --no-default-features
+           cp target/release/gpbackup "$dir/gpbackup-glibc" ;;
+    *) echo "unknown allocator $a" >&2; exit 2 ;;
+  esac
+  bins[$a]="$dir/gpbackup-$a"
+done
 cargo build --release --quiet
 cargo build --release --quiet --example gen_takeout
 bin=target/release/gpbackup
 
-takeout="$dir/takeout-$media-$seed${tiny:+-tiny}"
+takeout="$dir/takeout-$scenario-$media-$entries-$zips-$seed${tiny:+-tiny}"
 if [ ! -f "$takeout/done" ]; then
   rm -rf "$takeout"
   echo "generating $takeout …" >&2
-  target/release/examples/gen_takeout --out "$takeout" --media "$media" --seed "$seed" $tiny >&2
+  target/release/examples/gen_takeout --out "$takeout" --media "$media" --entries "$entries" \
+    --zips "$zips" --seed "$seed" $tiny >&2
   touch "$takeout/done"
 fi
-zips=("$takeout"/*.zip)
-in_bytes=$(cat "${zips[@]}" | wc -c)
-entries=$(unzip -Z1 "${zips[0]}" >/dev/null 2>&1; for z in "${zips[@]}"; do unzip -Z1 "$z"; done | grep -vicE '\.(json|html)$')
+zips_=("$takeout"/*.zip)
+in_bytes=$(cat "${zips_[@]}" | wc -c)
+all_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | wc -l)
+media_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | grep -vicE '\.(json|html)$')
 
 drop_caches() {
   sync
   if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
 }
 
-# run NAME COMMAND…: time one step; prints "NAME wall_s peak_rss_kb".
+# run NAME COMMAND…: time one step; prints "NAME wall_s peak_rss_kb cpu_s".
 run() {
   local name=$1; shift
   drop_caches
   /usr/bin/time -v -o "$dir/$name.time" "$@" >/dev/null 2>"$dir/$name.err" || {
     local rc=$?; echo "$name failed (exit $rc):" >&2; tail -5 "$dir/$name.err" >&2; [ "$rc" = 3 ] || exit 1; }
-  local wall rss
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/$name.time")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/$name.time")
-  echo "$name $wall $rss"
+  awk -F': ' -v n="$name" '
+    /Elapsed \(wall clock\)/ {k=split($2,a,":"); w=0; for(i=1;i<=k;i++) w=w*60+a[i]}
+    /Maximum resident set size/ {r=$2}
+    /User time/ {u=$2} /System time/ {s=$2}
+    END {printf "%s %s %s %.2f %.2f\n", n, w, r, u, s}' "$dir/$name.time"
 }
 
-rm -rf "$dir/unzipped" "$dir/out"
 results=()
-results+=("$(run unzip bash -c 'for z in "$@"; do unzip -q -o "$z" -d "$0"; done' "$dir/unzipped" "${zips[@]}")")
-rm -rf "$dir/unzipped"
-results+=("$(run cold "$bin" process -q $jobs "${zips[@]}" -o "$dir/out")")
-results+=("$(run rerun "$bin" process -q $jobs "${zips[@]}" -o "$dir/out")")
-results+=("$(run verify "$bin" verify -q $jobs "$dir/out")")
-results+=("$(run against "$bin" verify -q $jobs "$dir/out" --against "${zips[@]}")")
-
-nproc_=$(nproc)
-echo "Takeout: ${#zips[@]} zips, $((in_bytes / 1048576)) MB, $entries media entries; $nproc_ cores; $(date -u +%F)"
-echo
-printf '| %-7s | %8s | %9s | %9s | %12s | %9s |\n' step "wall s" "input MB/s" "files/s" "peak RSS MB" "÷ unzip"
-printf '|---------|----------|-----------|-----------|--------------|-----------|\n'
-unzip_wall=$(echo "${results[0]}" | cut -d' ' -f2)
-for r in "${results[@]}"; do
-  read -r name wall rss <<<"$r"
-  awk -v n="$name" -v w="$wall" -v r="$rss" -v b="$in_bytes" -v e="$entries" -v u="$unzip_wall" \
-    'BEGIN { printf "| %-7s | %8.2f | %9.1f | %9.0f | %12.1f | %9.2f |\n", n, w, b/1048576/w, e/w, r/1024, w/u }'
+unzip_best=; cp_best=
+for r in $(seq 1 "$rounds"); do
+  results+=("$(run "unzip#$r" bash -c 'for z in "$@"; do unzip -q -o "$z" -d "$0"; done' "$outdir/unzipped" "${zips_[@]}")")
+  rm -rf "$outdir/unzipped"
+  results+=("$(run "cp#$r" cp -r "$takeout" "$outdir/copied")")
+  rm -rf "$outdir/copied"
+  for a in $allocators; do
+    rm -rf "$outdir/out-$a"
+    results+=("$(run "cold-$a#$r" "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
+  done
 done
+for a in $allocators; do
+  results+=("$(run "rerun-$a" "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
+done
+a=${allocators%% *}
+results+=("$(run verify "$bin" verify -q $jobs "$outdir/out-$a")")
+results+=("$(run against "$bin" verify -q $jobs "$outdir/out-$a" --against "${zips_[@]}")")
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  rm -rf "$outdir/out-prof"; drop_caches
+  perf record -q -e cpu-clock -o "$dir/perf.data" "$bin" process -q $jobs "${zips_[@]}" -o "$outdir/out-prof" >/dev/null 2>&1 || true
+  rm -rf "$outdir/out-prof"
+fi
+for a in $allocators; do rm -rf "$outdir/out-$a"; done
+
+# The best round of each reference: the ratios compare a step with the references' best.
+best() { printf '%s\n' "${results[@]}" | awk -v p="$1#" 'index($1,p)==1 {if (b=="" || $2<b) b=$2} END {print b}'; }
+unzip_best=$(best unzip); cp_best=$(best cp)
+echo "Scenario $scenario: ${#zips_[@]} zips, $in_bytes bytes ($((in_bytes / 1048576)) MB), $all_entries zip entries ($media_entries media); $(nproc) cores; outputs in $outdir; $(date -u +%F)"
+echo
+printf '| %-17s | %7s | %7s | %7s | %7s | %7s | %11s | %11s |\n' step "wall s" "user s" "sys s" "÷ unzip" "÷ cp" "peak RSS MB" "B/entry"
+printf '|-------------------|---------|---------|---------|---------|---------|-------------|-------------|\n'
+for r in "${results[@]}"; do
+  read -r name wall rss user sys <<<"$r"
+  awk -v n="$name" -v w="$wall" -v r="$rss" -v u="$user" -v s="$sys" -v e="$all_entries" -v uz="$unzip_best" -v c="$cp_best" \
+    'BEGIN { printf "| %-17s | %7.2f | %7.2f | %7.2f | %7.2f | %7.2f | %11.1f | %11.0f |\n", n, w, u, s, w/uz, w/c, r/1024, r*1024/e }'
+done
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  echo
+  echo "Profile of the cold run (perf record -e cpu-clock, top entries by self time):"
+  perf report -i "$dir/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' \
+    | sed -E 's/ +$//' | cut -c1-110 | head -15
+  rm -f "$dir/perf.data"
+fi
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$takeout"

@@ -17,7 +17,9 @@ use gpbackup::report::{Report, Status, StopReason};
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
 // stage to the next and across many small files without allocator tuning or heap trimming
-// (glibc's arenas kept ~30 KB per photo; benches/BENCHMARKS.md has the comparison).
+// (glibc's arenas kept 3-5 times as much; benches/BENCHMARKS.md has the comparison, which
+// `cargo build --no-default-features` reproduces with the system allocator).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -527,7 +527,10 @@ mod tests {
     #[test]
     fn an_unreadable_manifest_is_an_error_not_an_empty_one() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read_lines(dir.path()).unwrap().is_empty(), "none yet: empty");
+        assert!(
+            read_lines(dir.path()).unwrap().is_empty(),
+            "none yet: empty"
+        );
         // Something that is not a regular file where the manifest belongs: taking it as
         // empty would make the next run write every photo again.
         std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();

@@ -539,6 +539,8 @@ pub struct OutputDir {
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
+    /// This process's id, for temp file names (asked once: `getpid` is a system call).
+    pid: u32,
     sync: bool,
     /// Held for the whole run (none in a dry run, which writes nothing).
     _lock: Option<OutputLock>,
@@ -634,6 +636,7 @@ impl OutputDir {
             present,
             dirs: Mutex::new(HashSet::new()),
             counter: AtomicU64::new(0),
+            pid: std::process::id(),
             sync,
             _lock: lock,
             fail_after,
@@ -738,9 +741,7 @@ impl OutputDir {
     /// A new temp file inside the output folder (same file system, so rename is atomic).
     pub fn temp_file(&self) -> io::Result<(PathBuf, File)> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .tmp
-            .join(format!("{}-{n}{TEMP_SUFFIX}", std::process::id()));
+        let path = self.tmp.join(format!("{}-{n}{TEMP_SUFFIX}", self.pid));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)

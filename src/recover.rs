@@ -376,8 +376,8 @@ fn zip64_sizes(extra: &[u8]) -> Option<(u64, u64)> {
 
 /// The decompressed bytes of the entry whose local header is at `header` in `file` (size and
 /// CRC are checked by the caller's reader, see `source`).
-pub fn open_at<'f, R: BufRead + Seek>(
-    file: &'f mut R,
+pub fn open_at<'f, R: BufRead + Seek + 'f>(
+    mut file: R,
     header: u64,
     compressed: u64,
     method: u16,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -387,13 +387,18 @@ impl Catalog {
     }
 
     /// A reader for one worker thread. Zip handles are opened lazily, one per zip, with a
-    /// read buffer of `buffer` bytes: small for sidecars (every entry is a seek, and a large
-    /// buffer would be refilled for a few hundred bytes), large for media.
+    /// read buffer of `buffer` bytes: small for sidecars (an entry away from the last one
+    /// refills the buffer, a few hundred bytes wanted), large for media.
     pub fn reader(&self, buffer: usize) -> Reader<'_> {
         Reader {
             catalog: self,
             zips: (0..self.inputs.len()).map(|_| None).collect(),
-            buffer,
+            buf: PosBuffer {
+                data: vec![0; buffer.max(64)].into_boxed_slice(),
+                input: usize::MAX,
+                start: 0,
+                len: 0,
+            },
         }
     }
 }
@@ -455,10 +460,105 @@ fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceE
 }
 
 /// Reads entries' bytes; one per worker thread (file handles are not shared between threads).
+/// Each zip is opened once; one read buffer serves them all (one entry is read at a time).
 pub struct Reader<'c> {
     catalog: &'c Catalog,
-    zips: Vec<Option<BufReader<File>>>,
-    buffer: usize,
+    zips: Vec<Option<File>>,
+    buf: PosBuffer,
+}
+
+/// A read buffer that remembers which file and which bytes of it it holds.
+struct PosBuffer {
+    data: Box<[u8]>,
+    /// The input whose bytes are in `data` (`usize::MAX`: none).
+    input: usize,
+    /// File position of `data[0]`, and how many bytes of `data` are valid.
+    start: u64,
+    len: usize,
+}
+
+/// A zip read through the reader's buffer at explicit positions (`pread`): a seek only moves
+/// the position, so entries read in disk order are served from one buffer refill after
+/// another, with no `lseek` and no refill of bytes already in the buffer.
+pub struct PosReader<'r> {
+    file: &'r File,
+    input: usize,
+    buf: &'r mut PosBuffer,
+    pos: u64,
+}
+
+impl PosReader<'_> {
+    fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        loop {
+            #[cfg(unix)]
+            let r = std::os::unix::fs::FileExt::read_at(file, buf, at);
+            #[cfg(windows)]
+            let r = std::os::windows::fs::FileExt::seek_read(file, buf, at);
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn buffered(&self) -> bool {
+        let b = &self.buf;
+        b.input == self.input && self.pos >= b.start && self.pos < b.start + b.len as u64
+    }
+}
+
+impl Read for PosReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        // A read as large as the buffer, with nothing buffered at the position: straight in.
+        if !self.buffered() && out.len() >= self.buf.data.len() {
+            let n = Self::read_at(self.file, out, self.pos)?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for PosReader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if !self.buffered() {
+            self.buf.input = usize::MAX;
+            self.buf.len = Self::read_at(self.file, &mut self.buf.data, self.pos)?;
+            self.buf.input = self.input;
+            self.buf.start = self.pos;
+        }
+        let off = (self.pos - self.buf.start) as usize;
+        Ok(&self.buf.data[off..self.buf.len])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n as u64;
+    }
+}
+
+impl Seek for PosReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
+        self.pos = match to {
+            SeekFrom::Start(p) => p,
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d).ok_or_else(invalid)?,
+            SeekFrom::End(d) => self
+                .file
+                .metadata()?
+                .len()
+                .checked_add_signed(d)
+                .ok_or_else(invalid)?,
+        };
+        Ok(self.pos)
+    }
+
+    fn stream_position(&mut self) -> io::Result<u64> {
+        Ok(self.pos)
+    }
 }
 
 /// Read buffer for sidecars (each is a seek and a few hundred bytes).
@@ -467,12 +567,6 @@ pub const SMALL_BUFFER: usize = 8 * 1024;
 pub const LARGE_BUFFER: usize = 256 * 1024;
 
 impl Reader<'_> {
-    /// Changes the read buffer size (zip handles are reopened on their next use).
-    pub fn set_buffer(&mut self, buffer: usize) {
-        self.buffer = buffer;
-        self.zips.iter_mut().for_each(|z| *z = None);
-    }
-
     /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
     /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
     pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {
@@ -505,9 +599,14 @@ impl Reader<'_> {
                 let slot = &mut self.zips[e.input];
                 if slot.is_none() {
                     let path = &self.catalog.inputs[e.input].path;
-                    *slot = Some(BufReader::with_capacity(self.buffer, File::open(path)?));
+                    *slot = Some(File::open(path)?);
                 }
-                let file = slot.as_mut().expect("opened above");
+                let file = PosReader {
+                    file: slot.as_ref().expect("opened above"),
+                    input: e.input,
+                    buf: &mut self.buf,
+                    pos: 0,
+                };
                 let raw = recover::open_at(file, e.order, e.compressed, *method)?;
                 Ok(Box::new(Checked::new(raw, e.size, e.crc32)))
             }

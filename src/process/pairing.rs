@@ -241,15 +241,21 @@ pub(super) fn read_and_match(
         let included: Vec<usize> = (0..media_refs.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
-        let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-        let mut matches = vec![None; media_refs.len()];
-        for (&k, m) in
-            included
-                .iter()
-                .zip(matcher::match_all_claimed(&subset, &sidecar_refs, claimed))
-        {
-            matches[k] = m;
-        }
+        let matches = if included.len() == media_refs.len() {
+            // Every media entry (a first run): no subset to copy.
+            matcher::match_all_claimed(&media_refs, &sidecar_refs, claimed)
+        } else {
+            let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
+            let mut matches = vec![None; media_refs.len()];
+            for (&k, m) in
+                included
+                    .iter()
+                    .zip(matcher::match_all_claimed(&subset, &sidecar_refs, claimed))
+            {
+                matches[k] = m;
+            }
+            matches
+        };
         let unmatched_new = matches
             .iter()
             .enumerate()

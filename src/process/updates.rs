@@ -283,7 +283,7 @@ impl Writer<'_> {
             .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
         let src = io::BufReader::with_capacity(1 << 20, file);
         let mut opened = self.sniff(by_name, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, tags)?;
+        let copied = self.copy(&mut opened, tags, before.len())?;
         if Some(hash::hex(copied.src_hash)) != old.output_hash
             || Some(copied.src_len) != old.output_size
         {

@@ -21,6 +21,9 @@ use super::policy;
 use super::write_file::io_reason;
 use super::Options;
 
+/// Groups written between two hand-overs of their report lines.
+const BATCH_GROUPS: usize = 2048;
+
 /// What the write stage did: a report line per record (indexed by [`MediaId`]), and why it
 /// stopped early, if it did.
 pub struct Outcome {
@@ -116,18 +119,24 @@ pub fn run(
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
         .collect();
-    let done: Vec<Vec<(MediaId, MediaReport)>> = named
-        .into_par_iter()
-        .map(|(group, name)| {
-            let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-            // A panic while a reader was held (caught in `write_group`) leaves it usable: every
-            // entry is opened afresh.
-            let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-            w.write_group(&mut reader, group, name)
-        })
-        .collect();
-    for (id, r) in done.into_iter().flatten() {
-        media[id.0] = Some(r);
+    // Groups are written in batches whose report lines go straight to their slots, so that
+    // the lines of a whole run are never held twice.
+    let mut named = named;
+    while !named.is_empty() {
+        let batch: Vec<_> = named.drain(..named.len().min(BATCH_GROUPS)).collect();
+        let done: Vec<Vec<(MediaId, MediaReport)>> = batch
+            .into_par_iter()
+            .map(|(group, name)| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                // A panic while a reader was held (caught in `write_group`) leaves it usable:
+                // every entry is opened afresh.
+                let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                w.write_group(&mut reader, group, name)
+            })
+            .collect();
+        for (id, r) in done.into_iter().flatten() {
+            media[id.0] = Some(r);
+        }
     }
     let media: Vec<MediaReport> = media
         .into_iter()

@@ -36,6 +36,11 @@ impl<R: Read> Read for Interruptible<'_, R> {
     }
 }
 
+/// Room in an output file's write buffer for what metadata adds to it.
+const WRITE_SLACK: u64 = 64 * 1024;
+/// The largest write buffer (large files are written in pieces of this size).
+const MAX_WRITE_BUFFER: u64 = 1 << 20;
+
 /// An entry's bytes: its first bytes (read to tell its type), then the rest, hashed.
 pub(super) type Hashed<R> = io::Chain<Cursor<Vec<u8>>, HashingReader<R>>;
 
@@ -103,7 +108,7 @@ impl Writer<'_> {
             flag: &self.opts.cancel,
         };
         let mut opened = self.sniff(subject.by_name, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, &tags)?;
+        let copied = self.copy(&mut opened, &tags, e.size)?;
         if copied.src_len != e.size && e.crc32.is_some() {
             remove_temp(&copied.temp);
             return Err(Reason::Failed {
@@ -221,12 +226,13 @@ impl Writer<'_> {
         })
     }
 
-    /// Copies an opened entry to a temp file in the output folder (nowhere in a dry run),
-    /// embedding `tags`, hashing what is read and what is written.
+    /// Copies an opened entry of `size` bytes to a temp file in the output folder (nowhere in
+    /// a dry run), embedding `tags`, hashing what is read and what is written.
     pub(super) fn copy<R: Read>(
         &self,
         opened: &mut Opened<Hashed<R>>,
         tags: &Tags,
+        size: u64,
     ) -> Result<Copied, Reason> {
         let temp = if self.opts.dry_run {
             None
@@ -236,24 +242,29 @@ impl Writer<'_> {
                 failed(&err, format!("cannot create a temp file: {err}"))
             })?)
         };
-        let sink: Box<dyn Write> = match &temp {
-            Some((_, f)) => Box::new(BufWriter::with_capacity(
-                1 << 20,
-                f.try_clone()
-                    .map_err(|err| failed(&err, format!("cannot write: {err}")))?,
-            )),
-            None => Box::new(io::sink()),
+        // The write buffer fits the file (what metadata adds included), up to 1 MB: a small
+        // file does not allocate and free a large one.
+        let capacity = size.saturating_add(WRITE_SLACK).min(MAX_WRITE_BUFFER) as usize;
+        let copied = {
+            let sink: Box<dyn Write + '_> = match &temp {
+                Some((_, f)) => Box::new(BufWriter::with_capacity(capacity, f)),
+                None => Box::new(io::sink()),
+            };
+            let mut dst = HashingWriter::new(sink);
+            metadata::rewrite(
+                opened.kind,
+                &mut opened.src,
+                &mut dst,
+                tags,
+                &self.opts.timezone,
+            )
+            .and_then(|w| dst.flush().map(|_| w))
+            .map(|w| {
+                let (_, out_hash, out_len) = dst.finish();
+                (w, out_hash, out_len)
+            })
         };
-        let mut dst = HashingWriter::new(sink);
-        let copied = metadata::rewrite(
-            opened.kind,
-            &mut opened.src,
-            &mut dst,
-            tags,
-            &self.opts.timezone,
-        )
-        .and_then(|w| dst.flush().map(|_| w));
-        let written = match copied {
+        let (written, out_hash, out_len) = match copied {
             Ok(w) => w,
             Err(err) => {
                 remove_temp(&temp);
@@ -262,7 +273,6 @@ impl Writer<'_> {
             }
         };
         let (src_hash, src_len) = opened.src.get_ref().1.finish();
-        let (_, out_hash, out_len) = dst.finish();
         Ok(Copied {
             temp,
             written,
