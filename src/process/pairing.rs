@@ -241,21 +241,7 @@ pub(super) fn read_and_match(
         let included: Vec<usize> = (0..media_refs.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
-        let matches = if included.len() == media_refs.len() {
-            // Every media entry (a first run): no subset to copy.
-            matcher::match_all_claimed(&media_refs, &sidecar_refs, claimed)
-        } else {
-            let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-            let mut matches = vec![None; media_refs.len()];
-            for (&k, m) in
-                included
-                    .iter()
-                    .zip(matcher::match_all_claimed(&subset, &sidecar_refs, claimed))
-            {
-                matches[k] = m;
-            }
-            matches
-        };
+        let matches = match_included(&media_refs, &included, &sidecar_refs, claimed);
         let unmatched_new = matches
             .iter()
             .enumerate()
@@ -282,8 +268,39 @@ pub(super) fn read_and_match(
     plan.report.bad_json.extend(read.bad);
     plan.sidecars = read.sidecars;
     plan.albums = read.albums;
-    let mut matches = matches;
-    let extra_matches = matches.split_off(media.len());
+    split_extras(plan, matches, media.len(), extras, unread)
+}
+
+/// Matches the media `included` (indexes into `media_refs`); the others get `None`.
+fn match_included(
+    media_refs: &[MediaRef],
+    included: &[usize],
+    sidecar_refs: &[SidecarRef],
+    claimed: Vec<bool>,
+) -> Vec<Option<Match>> {
+    if included.len() == media_refs.len() {
+        // Every media entry (a first run): no subset to copy.
+        return matcher::match_all_claimed(media_refs, sidecar_refs, claimed);
+    }
+    let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
+    let mut matches = vec![None; media_refs.len()];
+    let found = matcher::match_all_claimed(&subset, sidecar_refs, claimed);
+    for (&k, m) in included.iter().zip(found) {
+        matches[k] = m;
+    }
+    matches
+}
+
+/// Splits the matches of this run's media (the first `n`) from those of the library files
+/// that took part (`extras`), and notes the sidecars those claimed.
+fn split_extras(
+    plan: &mut Plan,
+    mut matches: Vec<Option<Match>>,
+    n: usize,
+    extras: Vec<(Extra, MediaRef)>,
+    unread: HashSet<String>,
+) -> Paired {
+    let extra_matches = matches.split_off(n);
     plan.waiting_claims = extras
         .iter()
         .zip(&extra_matches)
