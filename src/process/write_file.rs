@@ -328,48 +328,13 @@ impl Writer<'_> {
         if let Err(err) = self.manifest.append(&line) {
             r.notes.push(format!("manifest not updated: {err}"));
         }
-        let mut final_name = name.to_string();
-        if let Some((tmp_path, file)) = copied.temp {
-            match self.out.commit(&tmp_path, file, name, date.when) {
-                // The name was taken meanwhile by something else: the line follows the file.
-                Ok(got) if got != name => {
-                    let moved = manifest::Line {
-                        path: got.clone(),
-                        ..line.clone()
-                    };
-                    let _ = self.manifest.append(&moved);
-                    let _ = self.manifest.append(&manifest::Line {
-                        retracted: true,
-                        ..line
-                    });
-                    let known = Known {
-                        path: got.clone(),
-                        sidecar: self.plan.record(id).found.map(|m| m.sidecar),
-                        earlier: false,
-                    };
-                    let mut registry = self.registry.lock().expect("registry");
-                    registry.insert(copied.src_hash, known);
-                    final_name = got;
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    self.note_fatal(&err);
-                    let _ = std::fs::remove_file(&tmp_path);
-                    if let Some(x) = &xmp {
-                        let _ = std::fs::remove_file(self.out.root().join(x));
-                        self.out.release(x);
-                    }
-                    let mut registry = self.registry.lock().expect("registry");
-                    registry.remove(&copied.src_hash);
-                    let retract = manifest::Line {
-                        retracted: true,
-                        ..line
-                    };
-                    let _ = self.manifest.append(&retract);
-                    return Err(failed(&err, format!("cannot write {name}: {err}")));
-                }
+        let final_name = match copied.temp {
+            Some((tmp_path, file)) => {
+                let renamed = self.out.commit(&tmp_path, file, name, date.when);
+                self.after_rename(id, name, &tmp_path, renamed, line, copied.src_hash, &xmp)?
             }
-        }
+            None => name.to_string(),
+        };
         r.status = if sidecar.is_some() {
             Status::Written
         } else {
@@ -378,6 +343,60 @@ impl Writer<'_> {
         r.output = Some(final_name);
         r.xmp = xmp;
         Ok(())
+    }
+
+    /// Follows up the rename of a written file into place: when the name was taken meanwhile
+    /// by something else, the manifest line follows the file to the name it got; when the
+    /// rename failed, the temp file, its XMP sidecar and its manifest line are taken back.
+    /// Returns the file's final name.
+    #[allow(clippy::too_many_arguments)]
+    fn after_rename(
+        &self,
+        id: MediaId,
+        name: &str,
+        tmp_path: &std::path::Path,
+        renamed: io::Result<String>,
+        line: manifest::Line,
+        src_hash: u128,
+        xmp: &Option<String>,
+    ) -> Result<String, Reason> {
+        match renamed {
+            Ok(got) if got != name => {
+                let moved = manifest::Line {
+                    path: got.clone(),
+                    ..line.clone()
+                };
+                let _ = self.manifest.append(&moved);
+                let _ = self.manifest.append(&manifest::Line {
+                    retracted: true,
+                    ..line
+                });
+                let known = Known {
+                    path: got.clone(),
+                    sidecar: self.plan.record(id).found.map(|m| m.sidecar),
+                    earlier: false,
+                };
+                let mut registry = self.registry.lock().expect("registry");
+                registry.insert(src_hash, known);
+                Ok(got)
+            }
+            Ok(got) => Ok(got),
+            Err(err) => {
+                self.note_fatal(&err);
+                let _ = std::fs::remove_file(tmp_path);
+                if let Some(x) = xmp {
+                    let _ = std::fs::remove_file(self.out.root().join(x));
+                    self.out.release(x);
+                }
+                self.registry.lock().expect("registry").remove(&src_hash);
+                let retract = manifest::Line {
+                    retracted: true,
+                    ..line
+                };
+                let _ = self.manifest.append(&retract);
+                Err(failed(&err, format!("cannot write {name}: {err}")))
+            }
+        }
     }
 
     /// Writes `NAME.xmp` beside the output file when `--xmp` asks for it (see
