@@ -90,54 +90,8 @@ pub fn run(
         moved: Mutex::new(Vec::new()),
     };
     let mut media: Vec<Option<MediaReport>> = plan.ids().map(|id| w.not_written(id)).collect();
-    // Library files that get their sidecar now, before anything new is written, so that a
-    // new duplicate of one names its final path.
-    let mut updated = Vec::new();
-    let done: Vec<(usize, MediaReport)> = (0..plan.updates.len())
-        .into_par_iter()
-        .map(|k| (k, w.apply_update(k)))
-        .collect();
-    for (k, r) in done {
-        match plan.updates[k].record {
-            Some(id) => media[id.0] = Some(r),
-            None => updated.push(r),
-        }
-    }
-    // Names are reserved here, in a deterministic order, so that collisions are numbered the
-    // same way on every run whatever the thread timing. A file whose folder depends on a date
-    // only its own bytes hold gets its name once it is read.
-    let named: Vec<(&[MediaId], Option<String>)> = plan
-        .groups
-        .iter()
-        .map(|g| {
-            let name = w
-                .planned_folder(g[0])
-                .map(|dir| out.reserve(&dir, &plan.wanted_name(g[0])));
-            (g.as_slice(), name)
-        })
-        .collect();
-    let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
-        .collect();
-    // Groups are written in batches whose report lines go straight to their slots, so that
-    // the lines of a whole run are never held twice.
-    let mut named = named;
-    while !named.is_empty() {
-        let batch: Vec<_> = named.drain(..named.len().min(BATCH_GROUPS)).collect();
-        let done: Vec<Vec<(MediaId, MediaReport)>> = batch
-            .into_par_iter()
-            .map(|(group, name)| {
-                let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                // A panic while a reader was held (caught in `write_group`) leaves it usable:
-                // every entry is opened afresh.
-                let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                w.write_group(&mut reader, group, name)
-            })
-            .collect();
-        for (id, r) in done.into_iter().flatten() {
-            media[id.0] = Some(r);
-        }
-    }
+    let updated = w.apply_updates(&mut media);
+    w.write_groups(&mut media);
     let media: Vec<MediaReport> = media
         .into_iter()
         .map(|r| r.expect("every media record has a result"))
@@ -154,6 +108,64 @@ pub fn run(
 }
 
 impl Writer<'_> {
+    /// Library files that get their sidecar now, before anything new is written, so that a
+    /// new duplicate of one names its final path. Returns the report lines of the updates
+    /// that are not of a record of this run (their entry came in an earlier run).
+    fn apply_updates(&self, media: &mut [Option<MediaReport>]) -> Vec<MediaReport> {
+        let plan = self.plan;
+        let mut updated = Vec::new();
+        let done: Vec<(usize, MediaReport)> = (0..plan.updates.len())
+            .into_par_iter()
+            .map(|k| (k, self.apply_update(k)))
+            .collect();
+        for (k, r) in done {
+            match plan.updates[k].record {
+                Some(id) => media[id.0] = Some(r),
+                None => updated.push(r),
+            }
+        }
+        updated
+    }
+
+    /// Writes the duplicate groups, in parallel, their report lines into `media`.
+    fn write_groups(&self, media: &mut [Option<MediaReport>]) {
+        let plan = self.plan;
+        // Names are reserved here, in a deterministic order, so that collisions are numbered
+        // the same way on every run whatever the thread timing. A file whose folder depends
+        // on a date only its own bytes hold gets its name once it is read.
+        let mut named: Vec<(&[MediaId], Option<String>)> = plan
+            .groups
+            .iter()
+            .map(|g| {
+                let name = self
+                    .planned_folder(g[0])
+                    .map(|dir| self.out.reserve(&dir, &plan.wanted_name(g[0])));
+                (g.as_slice(), name)
+            })
+            .collect();
+        let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
+            .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
+            .collect();
+        // Groups are written in batches whose report lines go straight to their slots, so
+        // that the lines of a whole run are never held twice.
+        while !named.is_empty() {
+            let batch: Vec<_> = named.drain(..named.len().min(BATCH_GROUPS)).collect();
+            let done: Vec<Vec<(MediaId, MediaReport)>> = batch
+                .into_par_iter()
+                .map(|(group, name)| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                    // A panic while a reader was held (caught in `write_group`) leaves it
+                    // usable: every entry is opened afresh.
+                    let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    self.write_group(&mut reader, group, name)
+                })
+                .collect();
+            for (id, r) in done.into_iter().flatten() {
+                media[id.0] = Some(r);
+            }
+        }
+    }
+
     /// Records in the manifest the entries not written (failed, left out on purpose), for
     /// `verify --against`. One that a later run writes is found there by its line.
     fn record_unwritten(&self, media: &[MediaReport]) {
