@@ -259,6 +259,44 @@ fn is_temp_name(name: &str) -> bool {
     digits(pid) && digits(n)
 }
 
+/// The names already in the output folder, below its own folders: their keys (NFC, lower
+/// case: names in use on any file system), and its files' paths NFC-normalized, each with its
+/// name as found on disk. A link where gpbackup makes its own folders is refused.
+#[allow(clippy::type_complexity)]
+fn list_names(root: &Path) -> io::Result<(HashSet<String>, HashMap<String, String>)> {
+    let mut taken = HashSet::new();
+    let mut present = HashMap::new();
+    for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
+        taken.insert(key(own));
+    }
+    if !root.is_dir() {
+        return Ok((taken, present));
+    }
+    let walker = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() > 1 || (e.file_name() != STATE_DIR && e.file_name() != ALBUMS_DIR)
+        });
+    for e in walker {
+        let e = e.map_err(io::Error::other)?;
+        let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let rel = rel.join("/");
+        if e.path_is_symlink() && is_own_position(&rel) {
+            return Err(link_error(e.path()));
+        }
+        taken.insert(key(&rel));
+        if e.file_type().is_file() {
+            present.insert(nfc(&rel), rel);
+        }
+    }
+    Ok((taken, present))
+}
+
 /// Where gpbackup makes its own folders, at the top of the output: a link there is refused.
 fn is_own_position(rel: &str) -> bool {
     let year = |s: &str| s.len() >= 4 && s.bytes().all(|b| b.is_ascii_digit());
@@ -597,35 +635,7 @@ impl OutputDir {
             }
         }
 
-        let mut taken = HashSet::new();
-        let mut present = HashMap::new();
-        for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
-            taken.insert(key(own));
-        }
-        if root.is_dir() {
-            let walker = walkdir::WalkDir::new(root)
-                .min_depth(1)
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() > 1 || (e.file_name() != STATE_DIR && e.file_name() != ALBUMS_DIR)
-                });
-            for e in walker {
-                let e = e.map_err(io::Error::other)?;
-                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                let rel: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                let rel = rel.join("/");
-                if e.path_is_symlink() && is_own_position(&rel) {
-                    return Err(link_error(e.path()));
-                }
-                taken.insert(key(&rel));
-                if e.file_type().is_file() {
-                    present.insert(nfc(&rel), rel);
-                }
-            }
-        }
+        let (taken, present) = list_names(root)?;
         let fail_after = std::env::var(FAIL_AFTER_ENV)
             .ok()
             .and_then(|v| v.trim().parse().ok());
