@@ -474,17 +474,7 @@ impl Manifest {
 
     /// Appends one line (a single write, so concurrent appends never interleave).
     pub fn append(&self, line: &Line) -> io::Result<()> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let mut text = serde_json::to_string(line).map_err(io::Error::other)?;
-        text.push('\n');
-        let mut f = file.lock().expect("manifest lock");
-        f.write_all(text.as_bytes())?;
-        if self.durable {
-            f.sync_data()?;
-        }
-        Ok(())
+        self.append_value(line)
     }
 
     /// Appends a `sidecar` line.
@@ -497,6 +487,8 @@ impl Manifest {
         self.append_value(&UnwrittenLine { unwritten: record })
     }
 
+    /// Appends any line as one write (concurrent appends never interleave), made durable
+    /// before it returns with `--sync`.
     fn append_value(&self, value: &impl Serialize) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
