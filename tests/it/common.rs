@@ -294,3 +294,19 @@ pub fn frame_hashes(p: &Path) -> Vec<String> {
         .map(|l| l.rsplit(',').next().unwrap().trim().to_string())
         .collect()
 }
+
+/// Asserts that a run stopped on a full output disk as promised: exit 1, the words that say so
+/// and how to finish, and no temp file left behind.
+pub fn assert_stopped_on_full_disk(o: &Output, out: &Path) {
+    let s = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(s.contains("stopped early: the output disk is full"), "{s}");
+    assert!(
+        s.contains("free some space there, then run the same command again"),
+        "{s}"
+    );
+    let temps = std::fs::read_dir(out.join(".gpbackup/tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(temps, 0, "the file in progress removed");
+}

@@ -442,20 +442,7 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
         gpbackup(&args)
     };
     let o = run();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let s = stderr(&o);
-    assert!(s.contains("stopped early: the output disk is full"), "{s}");
-    assert!(
-        s.contains("free some space there, then run the same command again"),
-        "{s}"
-    );
-    assert_eq!(
-        std::fs::read_dir(out.join(".gpbackup/tmp"))
-            .unwrap()
-            .count(),
-        0,
-        "temp files removed"
-    );
+    assert_stopped_on_full_disk(&o, &out);
     let partial = listing(&out).len();
     assert!(partial > 0 && partial < 12, "{partial}");
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);

@@ -521,20 +521,7 @@ fn an_injected_full_disk_stops_cleanly_and_a_rerun_finishes() {
     };
     // Room for three photos of about 30 KB, not four.
     let o = run(Some("100000"));
-    let s = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
-    assert!(s.contains("stopped early: the output disk is full"), "{s}");
-    assert!(
-        s.contains("free some space there, then run the same command again"),
-        "{s}"
-    );
-    assert_eq!(
-        std::fs::read_dir(out.join(".gpbackup/tmp"))
-            .unwrap()
-            .count(),
-        0,
-        "the file in progress removed"
-    );
+    assert_stopped_on_full_disk(&o, &out);
     assert_eq!(files(&out).len(), 3);
     let v = verify(&out);
     assert!(v.status.success(), "consistent: {}", stderr(&v));
