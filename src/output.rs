@@ -857,6 +857,55 @@ impl OutputDir {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn a_report_path_that_is_not_a_plain_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        assert!(check_report_file(&p.join("new.json")).is_ok());
+        fs::write(p.join("empty.json"), b"").unwrap();
+        assert!(check_report_file(&p.join("empty.json")).is_ok());
+        fs::create_dir(p.join("folder")).unwrap();
+        let why = check_report_file(&p.join("folder")).unwrap_err();
+        assert!(why.contains("is a folder"), "{why}");
+        std::os::unix::fs::symlink(p.join("empty.json"), p.join("link.json")).unwrap();
+        let why = check_report_file(&p.join("link.json")).unwrap_err();
+        assert!(why.contains("symbolic link"), "{why}");
+        let fifo = std::ffi::CString::new(p.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads the NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let why = check_report_file(&p.join("fifo")).unwrap_err();
+        assert!(why.contains("not a regular file"), "{why}");
+    }
+
+    #[test]
+    fn names_reserved_exactly_and_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("old.jpg"), b"x").unwrap();
+        let out = OutputDir::open(dir.path(), false, false).unwrap();
+        assert!(out.was_present("old.jpg") && !out.was_present("new.jpg"));
+        assert!(out.reserve_exact("a.jpg.xmp"));
+        assert!(!out.reserve_exact("A.JPG.xmp"), "taken, whatever the case");
+        out.release("a.jpg.xmp");
+        assert!(out.reserve_exact("a.jpg.xmp"), "free again once given back");
+        assert!(!out.reserve_exact("old.jpg"), "names on disk are taken");
+    }
+
+    #[test]
+    fn the_next_free_name_drops_a_counter_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::open(dir.path(), false, false).unwrap();
+        for taken in ["a.jpg", "a (2).jpg", "b (x).jpg", "c ().jpg"] {
+            assert!(out.reserve_exact(taken));
+        }
+        assert_eq!(out.next_free("a (2).jpg"), "a (3).jpg");
+        assert_eq!(out.next_free("a.jpg"), "a (4).jpg");
+        // Not a counter: part of the name.
+        assert_eq!(out.next_free("b (x).jpg"), "b (x) (2).jpg");
+        assert_eq!(out.next_free("c ().jpg"), "c () (2).jpg");
+        assert_eq!(out.next_free("2019/d (7).jpg"), "2019/d.jpg");
+    }
+
     #[test]
     fn safety_errors_that_are_usage_errors() {
         let p = PathBuf::from("x");
