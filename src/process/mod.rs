@@ -137,6 +137,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // An existing output folder is locked before the inputs are indexed (which can take a
     // while), so that a second run into it stops at once; a new one is only created once the
     // inputs are known to be usable.
+    let stage = stage_bar(opts.progress);
     let open_out = || OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err);
     let (catalog, out) = if opts.output.is_dir() {
         let out = open_out()?;
@@ -152,11 +153,38 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // their file.
     let remembered =
         crate::manifest::remembered(&out.state_dir(), |p| out.was_present(p)).map_err(out_err)?;
-    let plan = plan::build(opts, catalog, &manifest, remembered);
+    let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    stage.finish_and_clear();
     let progress = progress_bar(opts.progress, &plan);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress);
     progress.finish_and_clear();
     finish::run(opts, plan, outcome, &out, &manifest)
+}
+
+/// The progress shown before any media is written (on stderr, only on a terminal): a
+/// spinner while the inputs are indexed, then the count and rate of sidecars read (at a
+/// million entries these stages take a while).
+fn stage_bar(show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} indexing the inputs {elapsed}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
+/// Turns the stage spinner into a count of the sidecars read.
+pub(crate) fn show_sidecar_count(bar: &ProgressBar) {
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} reading sidecars {human_pos}/{human_len} {elapsed}",
+        )
+        .expect("valid template"),
+    );
 }
 
 fn progress_bar(show: bool, plan: &plan::Plan) -> ProgressBar {

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::manifest::{Manifest, Remembered, SourceKey};
@@ -86,7 +87,9 @@ fn read_jsons(
     catalog: &Catalog,
     readers: &[Mutex<Reader>],
     batch: &[usize],
+    stage: &ProgressBar,
 ) -> Vec<(usize, Result<JsonFile, String>)> {
+    stage.inc_length(batch.len() as u64);
     batch
         .par_iter()
         .map(|&i| {
@@ -99,6 +102,7 @@ fn read_jsons(
                 .read_small(&catalog.entries[i], sidecar::MAX_JSON_BYTES)
                 .map_err(|err| format!("cannot read: {err}"))
                 .and_then(|bytes| sidecar::parse(&bytes));
+            stage.inc(1);
             (i, res)
         })
         .collect()
@@ -195,6 +199,7 @@ pub(super) fn read_and_match(
     media: &[(usize, Option<MediaKind>)],
     manifest: &Manifest,
     remembered: &Remembered,
+    stage: &ProgressBar,
 ) -> Paired {
     let catalog = &plan.catalog;
     let mut json_entries: Vec<usize> = (0..catalog.entries.len())
@@ -223,12 +228,13 @@ pub(super) fn read_and_match(
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
         .iter()
         .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
+    super::show_sidecar_count(stage);
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
         .collect();
     let (earlier, recorded) = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
-    read.absorb(catalog, read_jsons(opts, catalog, &readers, &first));
+    read.absorb(catalog, read_jsons(opts, catalog, &readers, &first, stage));
     let (sidecar_refs, matches) = loop {
         let sidecar_refs = read.refs(catalog, &earlier);
         let claimed: Vec<bool> = read
@@ -250,7 +256,7 @@ pub(super) fn read_and_match(
             break (sidecar_refs, matches);
         }
         let batch = std::mem::take(&mut rest);
-        read.absorb(catalog, read_jsons(opts, catalog, &readers, &batch));
+        read.absorb(catalog, read_jsons(opts, catalog, &readers, &batch, stage));
     };
     let unread: HashSet<String> = rest
         .iter()

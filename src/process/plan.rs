@@ -353,6 +353,7 @@ pub fn build(
     catalog: Catalog,
     manifest: &Manifest,
     remembered: Remembered,
+    stage: &indicatif::ProgressBar,
 ) -> Plan {
     let classes = classify(&catalog.entries);
     let mut plan = Plan {
@@ -383,7 +384,15 @@ pub fn build(
         })
         .collect();
     media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
-    let paired = pairing::read_and_match(opts, &mut plan, &classes, &media, manifest, &remembered);
+    let paired = pairing::read_and_match(
+        opts,
+        &mut plan,
+        &classes,
+        &media,
+        manifest,
+        &remembered,
+        stage,
+    );
     let unread = paired.unread;
     plan.bare_files = remembered.bare_files;
     plan.records = media
