@@ -827,18 +827,9 @@ fn shifted(v: u64, delta: i64) -> R<u64> {
 mod tests {
     use super::*;
     use crate::metadata::fixture;
-    use crate::sidecar::Geo;
 
     fn tags() -> Tags {
-        Tags {
-            taken: Some(1562253012),
-            geo: Some(Geo {
-                lat: 48.8583701,
-                lon: 2.2944813,
-                alt: None,
-            }),
-            ..Tags::default()
-        }
+        crate::metadata::paris_tags(None)
     }
 
     fn run(src: &[u8], tags: &Tags) -> (Vec<u8>, Written) {

@@ -956,15 +956,7 @@ mod tests {
     use crate::metadata::fixture;
 
     fn tags() -> Tags {
-        Tags {
-            taken: Some(1562253012),
-            geo: Some(Geo {
-                lat: 48.8583701,
-                lon: 2.2944813,
-                alt: Some(35.2),
-            }),
-            ..Tags::default()
-        }
+        crate::metadata::paris_tags(Some(35.2))
     }
 
     fn top(buf: &[u8]) -> Vec<BoxRef> {

@@ -256,7 +256,6 @@ mod tests {
     use super::*;
     use crate::metadata::exif_block::ascii;
     use crate::metadata::fixture;
-    use crate::sidecar::Geo;
 
     fn paris() -> TimeZoneChoice {
         TimeZoneChoice::parse("Europe/Paris").unwrap()
@@ -264,14 +263,8 @@ mod tests {
 
     fn tags() -> Tags {
         Tags {
-            taken: Some(1562253012),
-            geo: Some(Geo {
-                lat: 48.8583701,
-                lon: 2.2944813,
-                alt: Some(35.2),
-            }),
             description: Some("Eiffel tower at dusk".into()),
-            overwrite_dates: false,
+            ..crate::metadata::paris_tags(Some(35.2))
         }
     }
 

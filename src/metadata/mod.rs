@@ -121,6 +121,21 @@ pub(crate) fn rewrite_whole(
     Ok(w)
 }
 
+/// The date and place the writers' unit tests embed: 2019-07-04 15:10:12 UTC at the Eiffel
+/// tower, with or without an altitude.
+#[cfg(test)]
+pub(crate) fn paris_tags(alt: Option<f64>) -> Tags {
+    Tags {
+        taken: Some(1562253012),
+        geo: Some(Geo {
+            lat: 48.8583701,
+            lon: 2.2944813,
+            alt,
+        }),
+        ..Tags::default()
+    }
+}
+
 /// The bytes of `fixtures/media/NAME`, for the writers' unit tests.
 #[cfg(test)]
 pub(crate) fn fixture(name: &str) -> Vec<u8> {

@@ -86,7 +86,6 @@ fn is_dng(buf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sidecar::Geo;
 
     /// A 2×2 RGB uncompressed TIFF (big- or little-endian) with only the baseline tags.
     pub(crate) fn tiny_tiff(le: bool) -> Vec<u8> {
@@ -124,15 +123,7 @@ mod tests {
     }
 
     fn tags() -> Tags {
-        Tags {
-            taken: Some(1562253012),
-            geo: Some(Geo {
-                lat: 48.8583701,
-                lon: 2.2944813,
-                alt: None,
-            }),
-            ..Tags::default()
-        }
+        crate::metadata::paris_tags(None)
     }
 
     #[test]
