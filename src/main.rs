@@ -13,7 +13,7 @@ use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
 use gpbackup::output::Layout;
 use gpbackup::process::{self, EditedMode, Options};
-use gpbackup::report::{Report, Status, StopReason};
+use gpbackup::report::{Report, StopReason};
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
 // stage to the next and across many small files without allocator tuning or heap trimming
@@ -247,27 +247,6 @@ fn man_page() -> std::io::Result<Vec<u8>> {
     Ok(page)
 }
 
-/// `-v`: one line per media file, in input order: status, source, and the output file (or
-/// why there is none).
-fn print_per_file(report: &Report) {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for m in &report.media {
-        let result = match (&m.output, &m.reason) {
-            (Some(o), _) if matches!(m.status, Status::Duplicate | Status::InLibrary) => {
-                writeln!(out, "{:<10} {} = {o}", m.status.label(), m.source)
-            }
-            (Some(o), _) => writeln!(out, "{:<10} {} -> {o}", m.status.label(), m.source),
-            (None, Some(why)) => writeln!(out, "{:<10} {}: {why}", m.status.label(), m.source),
-            (None, None) => writeln!(out, "{:<10} {}", m.status.label(), m.source),
-        };
-        if result.is_err() {
-            return; // stdout closed (a pager quit): the summary still goes to stderr
-        }
-    }
-    let _ = out.flush();
-}
-
 fn run_verify(args: VerifyArgs) -> ExitCode {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     if !args.against.is_empty() {
@@ -341,12 +320,13 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         }
         eprintln!("\ngpbackup: stopping...");
     });
-    let (verbose, quiet) = (args.verbose, args.quiet);
+    let quiet = args.quiet;
     let opts = Options {
         inputs: args.inputs,
         output: args.output,
         dry_run: args.dry_run,
         report: args.report,
+        per_file: args.verbose,
         jobs: args.jobs.map(usize::from),
         progress: !args.quiet && std::io::stderr().is_terminal(),
         timezone,
@@ -360,12 +340,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         keep_trashed: args.keep_trashed,
     };
     match process::run(&opts) {
-        Ok(report) => {
-            if verbose {
-                print_per_file(&report);
-            }
-            tell_outcome(&report, quiet)
-        }
+        Ok(report) => tell_outcome(&report, quiet),
         Err(e) => {
             eprintln!("gpbackup: {e}");
             ExitCode::from(if e.is_usage() { 2 } else { 1 })

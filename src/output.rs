@@ -528,42 +528,64 @@ pub fn check_report_file(report: &Path) -> Result<(), String> {
     }
 }
 
-/// Writes `path` atomically with what `write` writes (streamed): a temp file beside it,
-/// fsynced, renamed over it. The caller has checked that replacing `path` is right.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.gpbackup-tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    // Left by a killed run that had this pid: ours, a regular file (not a link).
-    if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
-        let _ = fs::remove_file(&tmp);
+/// A file written in a temp file beside its path, renamed into place (fsynced) by
+/// [`AtomicFile::commit`]; dropped without it, the temp file is removed and `path` untouched.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    w: Option<io::BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.gpbackup-tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        // Left by a killed run that had this pid: ours, a regular file (not a link).
+        if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
+            let _ = fs::remove_file(&tmp);
+        }
+        let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            w: Some(io::BufWriter::new(f)),
+        })
     }
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut w = io::BufWriter::new(&mut f);
-        write(&mut w)?;
-        w.flush()?;
-        drop(w);
+
+    pub fn writer(&mut self) -> &mut io::BufWriter<File> {
+        self.w.as_mut().expect("not committed yet")
+    }
+
+    /// Flushes, fsyncs and renames the file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let w = self.w.take().expect("committed once");
+        let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        fs::rename(&self.tmp, &self.path)?;
+        // Renamed: nothing left for `drop` to remove.
+        self.tmp = PathBuf::new();
+        Ok(())
     }
-    result
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        self.w = None;
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 pub struct OutputDir {

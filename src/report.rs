@@ -232,12 +232,21 @@ pub struct JsonReport {
     pub reason: Option<String>,
 }
 
-/// Everything a run did.
+/// Everything a run did. The per-file lines are not held here: they go to the JSON report as
+/// they come ([`MediaLog`]); the run keeps their counts, its failures and album memberships.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// Written in the JSON report's header, before the streamed media lines.
+    #[serde(skip)]
     pub output: PathBuf,
+    #[serde(skip)]
     pub dry_run: bool,
-    pub media: Vec<MediaReport>,
+    /// Counts of the media lines.
+    #[serde(skip)]
+    pub tally: Tally,
+    /// The media entries that failed, but those not attempted because the run stopped early.
+    #[serde(skip)]
+    pub failures: Vec<MediaReport>,
     /// Media sidecars that no media file used.
     pub unused_sidecars: Vec<JsonReport>,
     /// JSON files that could not be read or parsed.
@@ -265,32 +274,208 @@ pub struct Report {
     pub album_notes: Vec<String>,
 }
 
-/// Writes the report as JSON to `path` (`--report FILE`), atomically (a temp file beside it,
-/// then a rename), with `"generator": "gpbackup"` as its first field: that is how a later run
-/// knows the file is a report it may replace. The path is checked again first: it must be
-/// absent, empty, or a report gpbackup wrote.
-pub fn write_file(report: &Report, path: &Path) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Stamped<'a> {
-        generator: &'static str,
-        #[serde(flatten)]
-        report: &'a Report,
+/// The counts of the media lines the summary needs.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    by_status: BTreeMap<Status, usize>,
+    /// Lines with a sidecar, per rule.
+    rules: BTreeMap<Rule, usize>,
+    /// Lines not already in the library, and those of them with a sidecar.
+    considered: usize,
+    matched: usize,
+    /// Lines written or deduplicated by this run, per date source; those without a date.
+    dates: BTreeMap<DateSource, usize>,
+    undated: usize,
+    not_attempted: usize,
+}
+
+impl Tally {
+    /// Counts one media line.
+    pub fn add(&mut self, m: &MediaReport) {
+        *self.by_status.entry(m.status).or_insert(0) += 1;
+        if let Some(r) = m.rule {
+            *self.rules.entry(r).or_insert(0) += 1;
+        }
+        if m.status != Status::InLibrary {
+            self.considered += 1;
+            self.matched += usize::from(m.rule.is_some());
+        }
+        let written = matches!(
+            m.status,
+            Status::Written | Status::WrittenWithoutMetadata | Status::Duplicate | Status::Updated
+        );
+        match m.date_source {
+            Some(d) if written => *self.dates.entry(d).or_insert(0) += 1,
+            None if written && m.status != Status::Duplicate => self.undated += 1,
+            _ => {}
+        }
+        if matches!(m.reason, Some(Reason::NotAttempted(_))) {
+            self.not_attempted += 1;
+        }
     }
-    crate::output::check_report_file(path)
-        .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
-    crate::output::write_atomic(path, |w| {
-        let stamped = Stamped {
-            generator: crate::output::GENERATOR,
-            report,
+
+    /// Media lines counted.
+    pub fn total(&self) -> usize {
+        self.by_status.values().sum()
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
+}
+
+/// Where the media lines go as each entry is done: counted, the failures and album
+/// memberships kept, and the line itself written to the JSON report (`--report`) and, with
+/// `-v`, printed on stdout. A run of a million entries never holds their lines.
+pub struct MediaLog {
+    pub tally: Tally,
+    pub failures: Vec<MediaReport>,
+    /// (album, output path) of every line that is an album's member.
+    pub members: Vec<(String, String)>,
+    /// Library files an update moved: old path → new path. Lines naming the old one are
+    /// given the new one.
+    moved: std::collections::HashMap<String, String>,
+    file: Option<ReportFile>,
+    per_file: Option<io::BufWriter<io::Stdout>>,
+    /// The first error writing the JSON report.
+    error: Option<io::Error>,
+}
+
+/// The JSON report being written: its header and the media lines so far, in a temp file
+/// beside it that is renamed into place once the rest is written.
+struct ReportFile {
+    file: crate::output::AtomicFile,
+    lines: usize,
+}
+
+impl MediaLog {
+    /// Starts the log; with `report`, its JSON file (checked again: it must be absent, empty
+    /// or a report gpbackup wrote) and its header.
+    pub fn new(
+        report: Option<&Path>,
+        per_file: bool,
+        output: &Path,
+        dry_run: bool,
+    ) -> io::Result<MediaLog> {
+        let file = match report {
+            None => None,
+            Some(path) => {
+                crate::output::check_report_file(path)
+                    .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
+                let mut file = crate::output::AtomicFile::create(path)?;
+                let w = file.writer();
+                write!(
+                    w,
+                    "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
+                    crate::output::GENERATOR,
+                    serde_json::to_string(output).map_err(io::Error::other)?,
+                )?;
+                Some(ReportFile { file, lines: 0 })
+            }
         };
-        serde_json::to_writer_pretty(&mut *w, &stamped).map_err(io::Error::other)?;
-        w.write_all(b"\n")
-    })
+        Ok(MediaLog {
+            tally: Tally::default(),
+            failures: Vec::new(),
+            members: Vec::new(),
+            moved: Default::default(),
+            file,
+            per_file: per_file.then(|| io::BufWriter::new(io::stdout())),
+            error: None,
+        })
+    }
+
+    /// Library files an update moved (old path, new path): lines pushed from now on follow them.
+    pub fn set_moved(&mut self, moved: &[(String, String)]) {
+        self.moved = moved.iter().cloned().collect();
+    }
+
+    /// One media entry done.
+    pub fn push(&mut self, mut m: MediaReport) {
+        if let Some(new) = m.output.as_deref().and_then(|p| self.moved.get(p)) {
+            m.output = Some(new.clone());
+        }
+        self.tally.add(&m);
+        if let Some(out) = &mut self.per_file {
+            // stdout closed (a pager quit): the summary still goes to stderr.
+            if writeln!(out, "{}", per_file_line(&m)).is_err() {
+                self.per_file = None;
+            }
+        }
+        if let Some(f) = &mut self.file {
+            if self.error.is_none() {
+                let sep = if f.lines == 0 { "\n    " } else { ",\n    " };
+                f.lines += 1;
+                let w = f.file.writer();
+                let res = w
+                    .write_all(sep.as_bytes())
+                    .and_then(|()| serde_json::to_writer(&mut *w, &m).map_err(io::Error::other));
+                if let Err(e) = res {
+                    self.error = Some(e);
+                }
+            }
+        }
+        let member = matches!(
+            m.status,
+            Status::Written
+                | Status::WrittenWithoutMetadata
+                | Status::Duplicate
+                | Status::InLibrary
+                | Status::Updated
+        );
+        if member {
+            if let (Some(album), Some(output)) = (&m.album, &m.output) {
+                self.members.push((album.clone(), output.clone()));
+            }
+        }
+        if m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_))) {
+            self.failures.push(m);
+        }
+    }
+
+    /// Ends the log: the counts and failures go into `report`, and the JSON report, if any,
+    /// is completed with the rest of `report` and renamed into place.
+    pub fn finish(mut self, report: &mut Report) -> io::Result<()> {
+        report.tally = std::mem::take(&mut self.tally);
+        report.failures = std::mem::take(&mut self.failures);
+        if let Some(out) = &mut self.per_file {
+            let _ = out.flush();
+        }
+        let Some(mut f) = self.file.take() else {
+            return Ok(());
+        };
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let rest = serde_json::to_string_pretty(&*report).map_err(io::Error::other)?;
+        let w = f.file.writer();
+        w.write_all(if f.lines == 0 { b"],\n" } else { b"\n  ],\n" })?;
+        // `rest` is a JSON object: its fields follow the media lines in the same object.
+        w.write_all(
+            rest.trim_start_matches('{')
+                .trim_start_matches('\n')
+                .as_bytes(),
+        )?;
+        w.write_all(b"\n")?;
+        f.file.commit()
+    }
+}
+
+/// The `-v` line of one media entry: status, source, and the output file (or why there is
+/// none).
+pub fn per_file_line(m: &MediaReport) -> String {
+    match (&m.output, &m.reason) {
+        (Some(o), _) if matches!(m.status, Status::Duplicate | Status::InLibrary) => {
+            format!("{:<10} {} = {o}", m.status.label(), m.source)
+        }
+        (Some(o), _) => format!("{:<10} {} -> {o}", m.status.label(), m.source),
+        (None, Some(why)) => format!("{:<10} {}: {why}", m.status.label(), m.source),
+        (None, None) => format!("{:<10} {}", m.status.label(), m.source),
+    }
 }
 
 impl Report {
     pub fn count(&self, status: Status) -> usize {
-        self.media.iter().filter(|m| m.status == status).count()
+        self.tally.count(status)
     }
 
     /// True when every media entry was written or deduplicated, and every input was whole.
@@ -300,20 +485,7 @@ impl Report {
 
     /// Media entries that failed, but those not attempted because the run stopped early.
     pub fn failures(&self) -> impl Iterator<Item = &MediaReport> {
-        self.media.iter().filter(|m| {
-            m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_)))
-        })
-    }
-
-    /// Media entries that have a sidecar, per rule.
-    pub fn rule_counts(&self) -> BTreeMap<Rule, usize> {
-        let mut counts = BTreeMap::new();
-        for m in &self.media {
-            if let Some(r) = m.rule {
-                *counts.entry(r).or_insert(0) += 1;
-            }
-        }
-        counts
+        self.failures.iter()
     }
 
     /// The human summary printed on stderr.
@@ -328,7 +500,7 @@ impl Report {
 
     /// What happened to the media entries, and how those new to the library were matched.
     fn summary_counts(&self, s: &mut String) {
-        let total = self.media.len();
+        let total = self.tally.total();
         let verb = if self.dry_run {
             "would write"
         } else {
@@ -360,17 +532,13 @@ impl Report {
         }
         let _ = writeln!(s);
         // Entries already in the library were matched by the run that wrote them.
-        let new = self.media.iter().filter(|m| m.status != Status::InLibrary);
-        let (mut considered, mut matched) = (0, 0);
-        for m in new {
-            considered += 1;
-            matched += usize::from(m.rule.is_some());
-        }
+        let (considered, matched) = (self.tally.considered, self.tally.matched);
         if considered == 0 {
             return;
         }
         let rules: Vec<String> = self
-            .rule_counts()
+            .tally
+            .rules
             .iter()
             .map(|(r, n)| format!("{} {n}", r.name()))
             .collect();
@@ -383,24 +551,7 @@ impl Report {
 
     /// Where the dates of the files written by this run came from.
     fn summary_dates(&self, s: &mut String) {
-        let written = self.media.iter().filter(|m| {
-            matches!(
-                m.status,
-                Status::Written
-                    | Status::WrittenWithoutMetadata
-                    | Status::Duplicate
-                    | Status::Updated
-            )
-        });
-        let mut sources: BTreeMap<DateSource, usize> = BTreeMap::new();
-        let mut undated = 0;
-        for m in written {
-            match m.date_source {
-                Some(d) => *sources.entry(d).or_insert(0) += 1,
-                None if m.status != Status::Duplicate => undated += 1,
-                None => {}
-            }
-        }
+        let (sources, undated) = (&self.tally.dates, self.tally.undated);
         if sources.is_empty() && undated == 0 {
             return;
         }
@@ -500,11 +651,11 @@ impl Report {
                 None => writeln!(s, "failed: {}: unknown reason", m.source),
             };
         }
-        let failed = self.failures().count();
+        let failed = self.failures.len();
         if failed > 20 {
             let _ = writeln!(s, "... and {} more failures (see --report)", failed - 20);
         }
-        let not_attempted = self.count(Status::Failed) - failed;
+        let not_attempted = self.tally.not_attempted;
         if not_attempted > 0 {
             let _ = writeln!(
                 s,
@@ -554,7 +705,7 @@ mod tests {
             ),
             "{s}"
         );
-        r.media.push(entry(Status::WrittenWithoutMetadata, None));
+        r.tally.add(&entry(Status::WrittenWithoutMetadata, None));
         let s = r.summary();
         assert!(
             s.contains("given): they may hold the sidecars of the 1 files written without one."),
@@ -564,16 +715,18 @@ mod tests {
 
     #[test]
     fn summary_counts_every_status_and_rule() {
-        let r = Report {
-            media: vec![
-                entry(Status::Written, Some(Rule::Exact)),
-                entry(Status::Written, Some(Rule::Numbered)),
-                entry(Status::Duplicate, Some(Rule::Exact)),
-                entry(Status::WrittenWithoutMetadata, None),
-                entry(Status::Failed, None),
-            ],
-            ..Report::default()
-        };
+        let mut log = MediaLog::new(None, false, Path::new("out"), false).unwrap();
+        for m in [
+            entry(Status::Written, Some(Rule::Exact)),
+            entry(Status::Written, Some(Rule::Numbered)),
+            entry(Status::Duplicate, Some(Rule::Exact)),
+            entry(Status::WrittenWithoutMetadata, None),
+            entry(Status::Failed, None),
+        ] {
+            log.push(m);
+        }
+        let mut r = Report::default();
+        log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
             s.contains("5 media files: 3 written (1 without sidecar), 1 duplicates, 1 failed"),
@@ -582,5 +735,73 @@ mod tests {
         assert!(s.contains("matched 3/5 (exact 2, numbered 1)"), "{s}");
         assert!(s.contains("failed: t.zip:a.jpg: bad CRC"), "{s}");
         assert!(!r.all_ok());
+    }
+
+    #[test]
+    fn the_streamed_report_is_one_json_object_with_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let mut log = MediaLog::new(Some(&path), false, Path::new("/o \"u\\t"), true).unwrap();
+        log.set_moved(&[("old.jpg".into(), "2019/new.jpg".into())]);
+        let mut member = entry(Status::Duplicate, Some(Rule::Exact));
+        member.output = Some("old.jpg".into());
+        member.album = Some("Trip".into());
+        let mut stopped = entry(Status::Failed, None);
+        stopped.reason = Some(Reason::NotAttempted(StopReason::DiskFull));
+        let mut skipped = entry(Status::Skipped, None);
+        skipped.album = Some("Trip".into());
+        skipped.output = Some("x.jpg".into());
+        for m in [member, entry(Status::Failed, None), stopped, skipped] {
+            log.push(m);
+        }
+        assert!(!path.exists(), "only complete reports appear");
+        assert_eq!(
+            log.members,
+            [("Trip".to_string(), "2019/new.jpg".to_string())]
+        );
+        let mut r = Report {
+            ignored: vec!["archive_browser.html".into()],
+            ..Report::default()
+        };
+        log.finish(&mut r).unwrap();
+        assert_eq!(r.failures.len(), 1, "not-attempted lines are no failures");
+        assert_eq!(r.count(Status::Failed), 2);
+        assert_eq!(r.tally.total(), 4);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["generator"], "gpbackup");
+        assert_eq!(v["output"], "/o \"u\\t");
+        assert_eq!(v["dry_run"], true);
+        assert_eq!(v["media"].as_array().unwrap().len(), 4);
+        assert_eq!(v["media"][0]["output"], "2019/new.jpg");
+        assert_eq!(v["media"][1]["reason"], "bad CRC");
+        assert_eq!(v["ignored"][0], "archive_browser.html");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn a_report_of_no_media_is_valid_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let log = MediaLog::new(Some(&path), false, Path::new("o"), false).unwrap();
+        log.finish(&mut Report::default()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["media"], serde_json::json!([]));
+        assert_eq!(v["albums"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn an_unfinished_report_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let mut log = MediaLog::new(Some(&path), false, Path::new("o"), false).unwrap();
+        log.push(entry(Status::Written, None));
+        drop(log);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

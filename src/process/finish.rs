@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::albums::{self, AlbumsMode};
 use crate::manifest::Manifest;
 use crate::output::OutputDir;
-use crate::report::{Report, Status};
+use crate::report::Report;
 
 use super::plan::Plan;
 use super::write::Outcome;
@@ -26,20 +26,15 @@ pub fn run(
         source,
     };
     let mut report = plan.report;
-    report.media = outcome.media;
-    report.media.extend(outcome.updated);
     report.stopped = outcome.stopped;
-    // Files an update moved: every mention of their old path follows them.
+    let mut log = outcome.log;
+    // Files an update moved: earlier runs' album memberships follow them (this run's lines
+    // did as they were logged).
     let moved: HashMap<&str, &str> = outcome
         .moved
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    for m in &mut report.media {
-        if let Some(new) = m.output.as_deref().and_then(|p| moved.get(p)) {
-            m.output = Some(new.to_string());
-        }
-    }
     let mut earlier = manifest.albums().clone();
     for paths in earlier.values_mut() {
         *paths = paths
@@ -49,20 +44,7 @@ pub fn run(
     }
 
     // Albums: this run's memberships merged with earlier runs'.
-    let members = report.media.iter().filter(|m| {
-        matches!(
-            m.status,
-            Status::Written
-                | Status::WrittenWithoutMetadata
-                | Status::Duplicate
-                | Status::InLibrary
-                | Status::Updated
-        )
-    });
-    report.albums = albums::merge(
-        &earlier,
-        members.filter_map(|m| Some((m.album.clone()?, m.output.clone()?))),
-    );
+    report.albums = albums::merge(&earlier, std::mem::take(&mut log.members));
     if !opts.dry_run && opts.albums != AlbumsMode::None {
         report
             .album_notes
@@ -77,11 +59,11 @@ pub fn run(
     }
     manifest.sync().map_err(out_err)?;
 
-    if let Some(path) = &opts.report {
-        crate::report::write_file(&report, path).map_err(|source| ProcessError::Report {
-            path: path.clone(),
+    if let Err(source) = log.finish(&mut report) {
+        return Err(ProcessError::Report {
+            path: opts.report.clone().unwrap_or_default(),
             source,
-        })?;
+        });
     }
     Ok(report)
 }

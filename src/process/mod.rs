@@ -38,7 +38,7 @@ use crate::manifest::Manifest;
 use crate::metadata::xmp::XmpMode;
 use crate::metadata::TimeZoneChoice;
 use crate::output::{Layout, OutputDir};
-use crate::report::Report;
+use crate::report::{MediaLog, Report};
 use crate::source::SourceError;
 
 /// What the user asked for.
@@ -51,6 +51,8 @@ pub struct Options {
     pub report: Option<PathBuf>,
     /// Worker threads; `None` for one per core.
     pub jobs: Option<usize>,
+    /// Print a line per media file on stdout as each is done (`-v`).
+    pub per_file: bool,
     /// Show a progress bar (the caller decides: a terminal, not `--quiet`).
     pub progress: bool,
     pub timezone: TimeZoneChoice,
@@ -146,6 +148,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         let catalog = plan::index_inputs(opts)?;
         (catalog, open_out()?)
     };
+    trace_memory("indexed");
     let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
         .and_then(|m| m.durable(opts.sync))
         .map_err(out_err)?;
@@ -153,12 +156,27 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // their file.
     let remembered =
         crate::manifest::remembered(&out.state_dir(), |p| out.was_present(p)).map_err(out_err)?;
+    trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    trace_memory("planned");
     stage.finish_and_clear();
+    let log = MediaLog::new(
+        opts.report.as_deref(),
+        opts.per_file,
+        &opts.output,
+        opts.dry_run,
+    )
+    .map_err(|source| ProcessError::Report {
+        path: opts.report.clone().unwrap_or_default(),
+        source,
+    })?;
     let progress = progress_bar(opts.progress, &plan);
-    let outcome = write::run(opts, &plan, &out, &manifest, &progress);
+    let outcome = write::run(opts, &plan, &out, &manifest, &progress, log);
     progress.finish_and_clear();
-    finish::run(opts, plan, outcome, &out, &manifest)
+    trace_memory("written");
+    let r = finish::run(opts, plan, outcome, &out, &manifest);
+    trace_memory("finished");
+    r
 }
 
 /// The progress shown before any media is written (on stderr, only on a terminal): a
@@ -200,4 +218,25 @@ fn progress_bar(show: bool, plan: &plan::Plan) -> ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+/// With `GPBACKUP_TRACE_MEMORY` set, prints the process's resident and peak memory (kB) at a
+/// point of the run on stderr: how `benches/run.sh` finds where the peak is.
+pub(crate) fn trace_memory(point: &str) {
+    if std::env::var_os("GPBACKUP_TRACE_MEMORY").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or("?", str::trim)
+            .trim_end_matches(" kB")
+            .to_string()
+    };
+    eprintln!(
+        "memory {point}: rss {} kB, peak {} kB",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
 }

@@ -219,6 +219,7 @@ pub(super) fn read_and_match(
         })
         .chain(extras.iter().map(|(_, r)| r.clone()))
         .collect();
+    super::trace_memory("media_refs");
     let is_new =
         |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
     let pending_dirs: HashSet<String> = (0..media_refs.len())
@@ -235,6 +236,7 @@ pub(super) fn read_and_match(
     let (earlier, recorded) = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
     read.absorb(catalog, read_jsons(opts, catalog, &readers, &first, stage));
+    super::trace_memory("jsons read");
     let (sidecar_refs, matches) = loop {
         let sidecar_refs = read.refs(catalog, &earlier);
         let claimed: Vec<bool> = read
@@ -247,7 +249,9 @@ pub(super) fn read_and_match(
         let included: Vec<usize> = (0..media_refs.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
+        super::trace_memory("sidecar refs");
         let matches = match_included(&media_refs, &included, &sidecar_refs, claimed);
+        super::trace_memory("matched");
         let unmatched_new = matches
             .iter()
             .enumerate()

@@ -13,7 +13,7 @@ use crate::hash;
 use crate::manifest::{self, Manifest};
 use crate::matcher::Rule;
 use crate::output::{Layout, OutputDir};
-use crate::report::{DateSource, MediaReport, Reason, Status, StopReason};
+use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
 
 use super::plan::{source_key, Disposition, MediaId, Plan, SidecarOrigin};
@@ -24,12 +24,10 @@ use super::Options;
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
-/// What the write stage did: a report line per record (indexed by [`MediaId`]), and why it
-/// stopped early, if it did.
+/// What the write stage did: every record's line handed to the log, and why it stopped
+/// early, if it did.
 pub struct Outcome {
-    pub media: Vec<MediaReport>,
-    /// Library files updated whose entries are not among this run's inputs.
-    pub updated: Vec<MediaReport>,
+    pub log: MediaLog,
     /// (old path, new path) of library files an update moved.
     pub moved: Vec<(String, String)>,
     pub stopped: Option<StopReason>,
@@ -59,13 +57,15 @@ pub(super) struct Writer<'a> {
     pub(super) moved: Mutex<Vec<(String, String)>>,
 }
 
-/// Writes every record the plan says to write; accounts for the others.
+/// Writes every record the plan says to write; accounts for the others. Each record's line
+/// goes to `log` as soon as it is done (in batches), never held for the whole run.
 pub fn run(
     opts: &Options,
     plan: &Plan,
     out: &OutputDir,
     manifest: &Manifest,
     progress: &ProgressBar,
+    log: MediaLog,
 ) -> Outcome {
     let w = Writer {
         opts,
@@ -89,46 +89,59 @@ pub fn run(
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
     };
-    let mut media: Vec<Option<MediaReport>> = plan.ids().map(|id| w.not_written(id)).collect();
-    let updated = w.apply_updates(&mut media);
-    w.write_groups(&mut media);
-    let media: Vec<MediaReport> = media
-        .into_iter()
-        .map(|r| r.expect("every media record has a result"))
-        .collect();
-    w.record_unwritten(&media);
-    w.record_sidecars(&media, &updated);
+    let mut done = Done {
+        log,
+        claimed: vec![false; plan.sidecars.len()],
+    };
+    w.apply_updates(&mut done);
+    let moved = w.moved.lock().expect("moved").clone();
+    done.log.set_moved(&moved);
+    for id in plan.ids() {
+        if let Some(r) = w.not_written(id) {
+            w.hand_over(&mut done, Some(id), r);
+        }
+    }
+    w.write_groups(&mut done);
+    w.record_sidecars(&done.claimed);
     let stopped = w.stopped();
     Outcome {
-        media,
-        updated,
-        moved: w.moved.into_inner().expect("moved"),
+        log: done.log,
+        moved,
         stopped,
     }
 }
 
+/// The lines handed over so far, and the sidecars their files took.
+struct Done {
+    log: MediaLog,
+    claimed: Vec<bool>,
+}
+
 impl Writer<'_> {
     /// Library files that get their sidecar now, before anything new is written, so that a
-    /// new duplicate of one names its final path. Returns the report lines of the updates
-    /// that are not of a record of this run (their entry came in an earlier run).
-    fn apply_updates(&self, media: &mut [Option<MediaReport>]) -> Vec<MediaReport> {
+    /// new duplicate of one names its final path.
+    fn apply_updates(&self, done: &mut Done) {
         let plan = self.plan;
-        let mut updated = Vec::new();
-        let done: Vec<(usize, MediaReport)> = (0..plan.updates.len())
+        let lines: Vec<(usize, MediaReport)> = (0..plan.updates.len())
             .into_par_iter()
             .map(|k| (k, self.apply_update(k)))
             .collect();
-        for (k, r) in done {
-            match plan.updates[k].record {
-                Some(id) => media[id.0] = Some(r),
-                None => updated.push(r),
+        for (k, r) in lines {
+            let u = &plan.updates[k];
+            match u.record {
+                Some(id) => self.hand_over(done, Some(id), r),
+                None => {
+                    if !u.found.rule.is_shared() && r.status != Status::Failed {
+                        done.claimed[u.found.sidecar] = true;
+                    }
+                    self.hand_over(done, None, r);
+                }
             }
         }
-        updated
     }
 
-    /// Writes the duplicate groups, in parallel, their report lines into `media`.
-    fn write_groups(&self, media: &mut [Option<MediaReport>]) {
+    /// Writes the duplicate groups, in parallel, handing their lines over per batch.
+    fn write_groups(&self, done: &mut Done) {
         let plan = self.plan;
         // Names are reserved here, in a deterministic order, so that collisions are numbered
         // the same way on every run whatever the thread timing. A file whose folder depends
@@ -146,11 +159,9 @@ impl Writer<'_> {
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
             .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
             .collect();
-        // Groups are written in batches whose report lines go straight to their slots, so
-        // that the lines of a whole run are never held twice.
         while !named.is_empty() {
             let batch: Vec<_> = named.drain(..named.len().min(BATCH_GROUPS)).collect();
-            let done: Vec<Vec<(MediaId, MediaReport)>> = batch
+            let lines: Vec<Vec<(MediaId, MediaReport)>> = batch
                 .into_par_iter()
                 .map(|(group, name)| {
                     let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
@@ -160,57 +171,57 @@ impl Writer<'_> {
                     self.write_group(&mut reader, group, name)
                 })
                 .collect();
-            for (id, r) in done.into_iter().flatten() {
-                media[id.0] = Some(r);
+            for (id, r) in lines.into_iter().flatten() {
+                self.hand_over(done, Some(id), r);
             }
         }
     }
 
-    /// Records in the manifest the entries not written (failed, left out on purpose), for
-    /// `verify --against`. One that a later run writes is found there by its line.
-    fn record_unwritten(&self, media: &[MediaReport]) {
-        for (id, r) in self.plan.ids().zip(media) {
-            let status = match r.status {
-                Status::Failed => "failed",
-                Status::Skipped => "skipped",
-                _ => continue,
-            };
-            let record = manifest::Unwritten {
-                source: source_key(self.plan.entry(id)),
-                status: status.into(),
-                reason: r
-                    .reason
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            };
-            let _ = self.manifest.append_unwritten(&record);
+    /// Hands a finished line to the log. A record's line also settles its sidecar (taken
+    /// only by a file now in the library, or left out on purpose: one whose file failed is
+    /// still free for the retry) and, when it was not written, its manifest line.
+    fn hand_over(&self, done: &mut Done, id: Option<MediaId>, r: MediaReport) {
+        if let Some(id) = id {
+            match self.plan.record(id).found {
+                Some(m) if !m.rule.is_shared() && r.status != Status::Failed => {
+                    done.claimed[m.sidecar] = true;
+                }
+                _ => {}
+            }
+            self.record_unwritten(id, &r);
         }
+        done.log.push(r);
+    }
+
+    /// Records in the manifest an entry not written (failed, left out on purpose), for
+    /// `verify --against`. One that a later run writes is found there by its line.
+    fn record_unwritten(&self, id: MediaId, r: &MediaReport) {
+        let status = match r.status {
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            _ => return,
+        };
+        let record = manifest::Unwritten {
+            source: source_key(self.plan.entry(id)),
+            status: status.into(),
+            reason: r
+                .reason
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        };
+        let _ = self.manifest.append_unwritten(&record);
     }
 
     /// Records in the manifest the sidecars this run read (what they say), and which a media
-    /// file took by its own name, so that later runs can use them without their part: a
-    /// sidecar whose photo comes later, or one an edited copy or a Live Photo video shares.
-    /// A sidecar is taken only by a file that is now in the library (or left out on
-    /// purpose): one whose file failed is still free for the retry.
-    fn record_sidecars(&self, media: &[MediaReport], updated: &[MediaReport]) {
+    /// file took by its own name (`claimed`), so that later runs can use them without their
+    /// part: a sidecar whose photo comes later, or one an edited copy or a Live Photo video
+    /// shares.
+    fn record_sidecars(&self, claimed: &[bool]) {
         let plan = self.plan;
-        let mut claimed = vec![false; plan.sidecars.len()];
-        let settled = |r: &MediaReport| r.status != Status::Failed;
-        for (id, r) in plan.ids().zip(media) {
-            match plan.record(id).found {
-                Some(m) if !m.rule.is_shared() && settled(r) => claimed[m.sidecar] = true,
-                _ => {}
-            }
-        }
+        let mut claimed = claimed.to_vec();
         for &s in &plan.waiting_claims {
             claimed[s] = true;
-        }
-        let extra = plan.updates.iter().filter(|u| u.record.is_none());
-        for (u, r) in extra.zip(updated) {
-            if !u.found.rule.is_shared() && settled(r) {
-                claimed[u.found.sidecar] = true;
-            }
         }
         for (s, now) in plan.sidecars.iter().zip(claimed) {
             let Ok(parsed) = &s.parsed else { continue };
