@@ -67,7 +67,11 @@
 
 use std::collections::HashMap;
 
-use crate::names::{self, clip_utf16, counter_suffix, key, nfc, split_ext, utf16_len, NameParts};
+use std::borrow::Cow;
+
+use crate::names::{
+    self, clip_utf16, counter_suffix, key, nfc, nfc_cow, split_ext, utf16_len, NameParts,
+};
 
 /// Which rule paired a media file with its sidecar (in the report and the summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -151,17 +155,17 @@ const HALF_PAIR: [&str; 3] = ["", "\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"];
 
 /// A sidecar as the matcher sees it.
 #[derive(Debug, Clone)]
-pub struct SidecarRef {
-    pub dir: String,
-    pub name: String,
-    pub title: Option<String>,
+pub struct SidecarRef<'a> {
+    pub dir: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub title: Option<Cow<'a, str>>,
 }
 
 /// A media file as the matcher sees it.
 #[derive(Debug, Clone)]
-pub struct MediaRef {
-    pub dir: String,
-    pub name: String,
+pub struct MediaRef<'a> {
+    pub dir: Cow<'a, str>,
+    pub name: Cow<'a, str>,
     pub video: bool,
 }
 
@@ -210,18 +214,24 @@ fn sidecar_core(name: &str) -> (&str, Option<u32>) {
 
 /// Lookup tables over all sidecars of all inputs.
 pub struct SidecarIndex<'a> {
-    sidecars: &'a [SidecarRef],
-    /// NFC sidecar names, case kept.
-    names: Vec<String>,
+    sidecars: &'a [SidecarRef<'a>],
+    /// Folder keys, each once: the index's folders are numbers into it (a million sidecars
+    /// live in a few thousand folders).
+    folders: HashMap<String, u32>,
+    /// Each sidecar's folder.
+    dirs: Vec<u32>,
+    /// NFC sidecar names, case kept (borrowed where the name is NFC already).
+    names: Vec<Cow<'a, str>>,
     /// Each sidecar's `(n)` counter.
     counters: Vec<Option<u32>>,
-    /// NFC name without `(n).json` and a trailing U+FFFD, case kept.
-    cores: Vec<String>,
-    /// (dir, lower-case NFC name) → sidecars of distinct exact names (of two with one exact
-    /// name, the first: a zip downloaded twice).
-    by_name: HashMap<(String, String), Vec<usize>>,
-    /// (dir, lower-case core, n) → sidecars
-    by_core: HashMap<(String, String, Option<u32>), Vec<usize>>,
+    /// Length of the NFC name without `(n).json` and a trailing U+FFFD (its "core"), a
+    /// prefix of the name.
+    cores: Vec<u32>,
+    /// (folder, lower-case NFC name) → sidecars of distinct exact names (of two with one
+    /// exact name, the first: a zip downloaded twice).
+    by_name: HashMap<(u32, String), Vec<usize>>,
+    /// (folder, lower-case core, n) → sidecars
+    by_core: HashMap<(u32, String, Option<u32>), Vec<usize>>,
     /// loose title key → sidecars
     by_title: HashMap<String, Vec<usize>>,
     /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → its loose title
@@ -229,9 +239,11 @@ pub struct SidecarIndex<'a> {
 }
 
 impl<'a> SidecarIndex<'a> {
-    pub fn new(sidecars: &'a [SidecarRef]) -> Self {
+    pub fn new(sidecars: &'a [SidecarRef<'a>]) -> Self {
         let mut idx = SidecarIndex {
             sidecars,
+            folders: HashMap::new(),
+            dirs: Vec::with_capacity(sidecars.len()),
             names: Vec::with_capacity(sidecars.len()),
             counters: Vec::with_capacity(sidecars.len()),
             cores: Vec::with_capacity(sidecars.len()),
@@ -241,21 +253,24 @@ impl<'a> SidecarIndex<'a> {
             by_title_start: HashMap::new(),
         };
         for (i, s) in sidecars.iter().enumerate() {
-            let dir = key(&s.dir);
-            let name = nfc(&s.name);
+            let dir = idx.folder_id(&s.dir);
+            let name = nfc_cow(&s.name);
             let (core, n) = sidecar_core(&name);
-            let core = trim_half_pair(core).to_string();
-            let same = idx.by_name.entry((dir.clone(), key(&name))).or_default();
+            let core = trim_half_pair(core);
+            let core_key = key(core);
+            let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
+            let same = idx.by_name.entry((dir, key(&name))).or_default();
             let copy = same.iter().any(|&j| idx.names[j] == name);
             idx.names.push(name);
+            idx.dirs.push(dir);
             idx.counters.push(n);
-            idx.cores.push(core.clone());
+            idx.cores.push(core_len);
             if copy {
                 // A second copy of a sidecar (a part downloaded twice) is never a candidate.
                 continue;
             }
             same.push(i);
-            idx.by_core.entry((dir, key(&core), n)).or_default().push(i);
+            idx.by_core.entry((dir, core_key, n)).or_default().push(i);
             if let Some(t) = &s.title {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
@@ -272,11 +287,31 @@ impl<'a> SidecarIndex<'a> {
         idx
     }
 
+    /// The number of folder `dir` (any case), a new one if it has none yet.
+    fn folder_id(&mut self, dir: &str) -> u32 {
+        let k = key(dir);
+        let next = u32::try_from(self.folders.len()).expect("under 4 billion folders");
+        *self.folders.entry(k).or_insert(next)
+    }
+
+    /// The number of folder `dir` (any case), if a sidecar is there.
+    fn find_folder(&self, dir: &str) -> Option<u32> {
+        self.folders.get(&key(dir)).copied()
+    }
+
+    /// The core of sidecar `i`'s name (see [`Self::cores`]).
+    fn core(&self, i: usize) -> &str {
+        &self.names[i][..self.cores[i] as usize]
+    }
+
     /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
     fn lookup(&self, dir: &str, name: &str) -> Vec<Candidate> {
+        let Some(dir) = self.find_folder(dir) else {
+            return Vec::new();
+        };
         let out: Vec<Candidate> = self
             .by_name
-            .get(&(key(dir), key(name)))
+            .get(&(dir, key(name)))
             .into_iter()
             .flatten()
             .map(|&i| (i, self.names[i] == name))
@@ -374,7 +409,9 @@ impl<'a> SidecarIndex<'a> {
     /// `NAME.supplemental-metadata` covering `NAME.su`; longest first.
     fn prefix_candidates(&self, dir: &str, name: &str) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let dir = key(dir);
+        let Some(dir) = self.find_folder(dir) else {
+            return Vec::new();
+        };
         let mut fulls = vec![{
             let full = format!("{}{SUPPLEMENTAL}", p.base());
             let min = utf16_len(&p.base()).min(MIN_PREFIX_LEN);
@@ -397,10 +434,10 @@ impl<'a> SidecarIndex<'a> {
                 if units < min {
                     break;
                 }
-                let k = (dir.clone(), folded[..end].to_string(), p.counter);
+                let k = (dir, folded[..end].to_string(), p.counter);
                 for &i in self.by_core.get(&k).into_iter().flatten() {
                     if !out.iter().any(|o| o.0 == i) {
-                        out.push((i, full.starts_with(self.cores[i].as_str())));
+                        out.push((i, full.starts_with(self.core(i))));
                     }
                 }
             }
@@ -413,7 +450,8 @@ impl<'a> SidecarIndex<'a> {
     /// `(n)` counter: the sidecar's own name does, and it must be the media's.
     fn title_candidates(&self, name: &str, dir: Option<&str>) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let in_dir = |i: usize| dir.is_none_or(|d| key(&self.sidecars[i].dir) == key(d));
+        let folder = dir.map(|d| self.find_folder(d));
+        let in_dir = |i: usize| folder.is_none_or(|f| f == Some(self.dirs[i]));
         let own = |i: usize| self.counters[i] == p.counter;
         let mut out: Vec<Candidate> = Vec::new();
         // The title is the whole name (a file uploaded as `X(1).jpg`), or the name without its
@@ -484,6 +522,33 @@ impl<'a> SidecarIndex<'a> {
     }
 }
 
+/// Each media file's folder as a number, numbered in the order of the folders' keys (so that
+/// sorting by it sorts by folder).
+fn folder_ranks(media: &[MediaRef]) -> Vec<u32> {
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut last: Option<(&str, u32)> = None;
+    let first: Vec<u32> = media
+        .iter()
+        .map(|m| match last {
+            // Files of one folder mostly come together: one key per folder, not per file.
+            Some((dir, id)) if dir == m.dir => id,
+            _ => {
+                let next = u32::try_from(ids.len()).expect("under 4 billion folders");
+                let id = *ids.entry(key(&m.dir)).or_insert(next);
+                last = Some((&m.dir, id));
+                id
+            }
+        })
+        .collect();
+    let mut sorted: Vec<(&String, u32)> = ids.iter().map(|(k, id)| (k, *id)).collect();
+    sorted.sort_unstable();
+    let mut rank = vec![0; sorted.len()];
+    for (r, (_, id)) in (0..).zip(sorted) {
+        rank[id as usize] = r;
+    }
+    first.into_iter().map(|id| rank[id as usize]).collect()
+}
+
 /// Still-image extensions a Live Photo's video half may belong to, most likely first.
 const STILL_EXTS: [&str; 6] = [".HEIC", ".JPG", ".jpg", ".heic", ".jpeg", ".png"];
 
@@ -526,19 +591,20 @@ pub fn match_all_claimed(
 
 /// One matching pass: the media in a fixed order (folder, then name) and what each got.
 struct Matching<'a> {
-    media: &'a [MediaRef],
+    media: &'a [MediaRef<'a>],
     index: SidecarIndex<'a>,
-    /// NFC names and folder keys of the media.
-    names: Vec<String>,
-    dirs: Vec<String>,
+    /// NFC names of the media (borrowed where NFC already), and their folders, numbered in
+    /// the order of their keys.
+    names: Vec<Cow<'a, str>>,
+    dirs: Vec<u32>,
     order: Vec<usize>,
     result: Vec<Option<Match>>,
 }
 
 impl<'a> Matching<'a> {
-    fn new(media: &'a [MediaRef], sidecars: &'a [SidecarRef]) -> Matching<'a> {
-        let names: Vec<String> = media.iter().map(|m| nfc(&m.name)).collect();
-        let dirs: Vec<String> = media.iter().map(|m| key(&m.dir)).collect();
+    fn new(media: &'a [MediaRef<'a>], sidecars: &'a [SidecarRef<'a>]) -> Matching<'a> {
+        let names: Vec<Cow<str>> = media.iter().map(|m| nfc_cow(&m.name)).collect();
+        let dirs = folder_ranks(media);
         let mut order: Vec<usize> = (0..media.len()).collect();
         order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
         Matching {
@@ -591,9 +657,9 @@ impl<'a> Matching<'a> {
     /// motion-photo half its still's.
     fn shared(&mut self) {
         // The media of each folder by lower-case name, to find an original.
-        let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_name: HashMap<(u32, String), Vec<usize>> = HashMap::new();
         for &m in &self.order {
-            let k = (self.dirs[m].clone(), key(&self.names[m]));
+            let k = (self.dirs[m], key(&self.names[m]));
             by_name.entry(k).or_default().push(m);
         }
         for k in 0..self.order.len() {
@@ -616,16 +682,14 @@ impl<'a> Matching<'a> {
         &self,
         m: usize,
         name: &str,
-        by_name: &HashMap<(String, String), Vec<usize>>,
+        by_name: &HashMap<(u32, String), Vec<usize>>,
     ) -> Option<usize> {
-        let there = by_name
-            .get(&(self.dirs[m].clone(), key(name)))
-            .and_then(|files| {
-                files
-                    .iter()
-                    .find(|&&o| self.names[o] == name)
-                    .or(files.first())
-            });
+        let there = by_name.get(&(self.dirs[m], key(name))).and_then(|files| {
+            files
+                .iter()
+                .find(|&&o| self.names[o] == name)
+                .or(files.first())
+        });
         match there {
             Some(&o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
@@ -639,7 +703,7 @@ impl<'a> Matching<'a> {
     fn edited_original(
         &self,
         m: usize,
-        by_name: &HashMap<(String, String), Vec<usize>>,
+        by_name: &HashMap<(u32, String), Vec<usize>>,
     ) -> Option<usize> {
         let p = NameParts::parse(&self.names[m]);
         let (orig, _word) = names::split_edited(&p.stem)?;
@@ -649,13 +713,13 @@ impl<'a> Matching<'a> {
 
     /// A video half's still's sidecar: `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half
     /// belongs to `X.MP.jpg`.
-    fn still_of(&self, m: usize, by_name: &HashMap<(String, String), Vec<usize>>) -> Option<usize> {
+    fn still_of(&self, m: usize, by_name: &HashMap<(u32, String), Vec<usize>>) -> Option<usize> {
         let name = &self.names[m];
         if !self.media[m].video && !is_motion_half(name) {
             return None;
         }
         let (without_ext, _) = split_ext(name);
-        [without_ext, name.as_str()]
+        [without_ext, name.as_ref()]
             .iter()
             .flat_map(|stem| STILL_EXTS.iter().map(move |ext| format!("{stem}{ext}")))
             .find_map(|still| self.original_sidecar(m, &still, by_name))
@@ -682,24 +746,24 @@ mod tests {
 
     const DIR: &str = "Google Photos/Photos from 2019";
 
-    fn sc(name: &str) -> SidecarRef {
+    fn sc(name: &str) -> SidecarRef<'static> {
         SidecarRef {
             dir: DIR.into(),
-            name: name.into(),
+            name: name.to_string().into(),
             title: None,
         }
     }
-    fn sc_titled(name: &str, title: &str) -> SidecarRef {
+    fn sc_titled(name: &str, title: &str) -> SidecarRef<'static> {
         SidecarRef {
             dir: DIR.into(),
-            name: name.into(),
-            title: Some(title.into()),
+            name: name.to_string().into(),
+            title: Some(title.to_string().into()),
         }
     }
-    fn md(name: &str) -> MediaRef {
+    fn md(name: &str) -> MediaRef<'static> {
         MediaRef {
             dir: DIR.into(),
-            name: name.into(),
+            name: name.to_string().into(),
             video: crate::media::MediaKind::from_name(name).is_some_and(|k| k.is_video()),
         }
     }
@@ -709,7 +773,7 @@ mod tests {
         let m: Vec<MediaRef> = media.iter().map(|n| md(n)).collect();
         match_all(&m, sidecars)
             .into_iter()
-            .map(|r| r.map(|x| (sidecars[x.sidecar].name.clone(), x.rule)))
+            .map(|r| r.map(|x| (sidecars[x.sidecar].name.to_string(), x.rule)))
             .collect()
     }
 

@@ -20,6 +20,14 @@ pub fn nfc(name: &str) -> String {
     name.nfc().collect()
 }
 
+/// Like [`nfc`], borrowing `name` when it is in NFC already (nearly always).
+pub fn nfc_cow(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_ascii() || unicode_normalization::is_nfc(name) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    std::borrow::Cow::Owned(name.nfc().collect())
+}
+
 /// A media file name split the way Takeout treats it: `IMG_0003(1).jpg` is stem `IMG_0003`,
 /// counter `Some(1)`, extension `.jpg`.
 #[derive(Debug, Clone, PartialEq, Eq)]

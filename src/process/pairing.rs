@@ -64,16 +64,20 @@ impl JsonRead {
     }
 
     /// The matcher's view of the sidecars: this run's, then earlier runs' (`earlier`).
-    fn refs(&self, catalog: &Catalog, earlier: &[SidecarData]) -> Vec<SidecarRef> {
+    fn refs<'a>(&'a self, catalog: &'a Catalog, earlier: &'a [SidecarData]) -> Vec<SidecarRef<'a>> {
         self.sidecars
             .iter()
             .chain(earlier)
             .map(|s| {
                 let (dir, name) = s.dir_name(catalog);
                 SidecarRef {
-                    dir,
-                    name,
-                    title: s.parsed.as_ref().ok().and_then(|s| s.title.clone()),
+                    dir: dir.into(),
+                    name: name.into(),
+                    title: s
+                        .parsed
+                        .as_ref()
+                        .ok()
+                        .and_then(|s| s.title.as_deref().map(Into::into)),
                 }
             })
             .collect()
@@ -159,11 +163,11 @@ fn earlier_sidecars(
 }
 
 /// The remembered bare files' entries that are not among this run's media.
-fn extras(
+fn extras<'a>(
     catalog: &Catalog,
     media: &[(usize, Option<MediaKind>)],
-    remembered: &Remembered,
-) -> Vec<(Extra, MediaRef)> {
+    remembered: &'a Remembered,
+) -> Vec<(Extra, MediaRef<'a>)> {
     let here: HashSet<SourceKey> = media
         .iter()
         .map(|(i, _)| source_key(&catalog.entries[*i]))
@@ -176,11 +180,12 @@ fn extras(
     {
         for (bare, s) in sources.filter(|(_, s)| !here.contains(*s)) {
             let (dir, name) = split_entry_path(&s.entry);
-            let video = MediaKind::from_name(&name).is_some_and(MediaKind::is_video);
+            let video = MediaKind::from_name(name).is_some_and(MediaKind::is_video);
             let extra = Extra {
                 bare,
                 source: s.clone(),
             };
+            let (dir, name) = (dir.into(), name.into());
             out.push((extra, MediaRef { dir, name, video }));
         }
     }
@@ -212,8 +217,8 @@ pub(super) fn read_and_match(
         .map(|&(i, kind)| {
             let e = &catalog.entries[i];
             MediaRef {
-                dir: e.dir().to_string(),
-                name: e.name().to_string(),
+                dir: e.dir().into(),
+                name: e.name().into(),
                 video: kind.is_some_and(MediaKind::is_video),
             }
         })
@@ -267,13 +272,15 @@ pub(super) fn read_and_match(
         .map(|i| key(catalog.entries[*i].dir()))
         .filter(|d| !pending_dirs.contains(d))
         .collect();
+    // This run's sidecars (the first of `sidecar_refs`; earlier runs' are never "unused").
+    plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &sidecar_refs, &matches);
+    drop(sidecar_refs);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
             s.recorded = recorded.get(&source_key(&catalog.entries[i])).copied();
         }
     }
     read.sidecars.extend(earlier);
-    plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &sidecar_refs, &matches);
     plan.report.ignored.extend(read.other);
     plan.report.bad_json.extend(read.bad);
     plan.sidecars = read.sidecars;
@@ -338,7 +345,7 @@ fn unused_sidecars(
     refs: &[SidecarRef],
     matches: &[Option<Match>],
 ) -> Vec<JsonReport> {
-    let mut used = vec![false; sidecars.len()];
+    let mut used = vec![false; refs.len()];
     for m in matches.iter().flatten() {
         used[m.sidecar] = true;
     }

@@ -53,11 +53,11 @@ impl SidecarData {
     }
 
     /// (folder, file name), as the matcher compares them.
-    pub fn dir_name(&self, catalog: &Catalog) -> (String, String) {
+    pub fn dir_name<'a>(&'a self, catalog: &'a Catalog) -> (&'a str, &'a str) {
         match &self.origin {
             SidecarOrigin::Entry(i) => {
                 let e = &catalog.entries[*i];
-                (e.dir().to_string(), e.name().to_string())
+                (e.dir(), e.name())
             }
             SidecarOrigin::Earlier { source, .. } => split_entry_path(&source.entry),
         }
@@ -65,12 +65,9 @@ impl SidecarData {
 }
 
 /// (folder as [`Entry::dir`] gives it, file name) of an entry path.
-pub fn split_entry_path(path: &str) -> (String, String) {
+pub fn split_entry_path(path: &str) -> (&str, &str) {
     let name = path.rsplit('/').next().unwrap_or(path);
-    (
-        crate::source::dir_of_path(path).to_string(),
-        name.to_string(),
-    )
+    (crate::source::dir_of_path(path), name)
 }
 
 /// What the write stage is to do with a media entry.

@@ -94,6 +94,7 @@ pub(super) fn plan_updates(plan: &mut Plan, opts: &Options, extra: Vec<(Extra, O
             continue;
         }
         let (dir, name) = split_entry_path(&c.entry);
+        let (dir, name) = (dir.to_string(), name.to_string());
         let update = Update {
             bare: c.bare,
             by_name: match c.record {

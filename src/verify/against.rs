@@ -424,9 +424,9 @@ fn trashed_entries(
         .map(|(i, s)| {
             let e = &catalog.entries[*i];
             SidecarRef {
-                dir: e.dir().to_string(),
-                name: e.name().to_string(),
-                title: s.title.clone(),
+                dir: e.dir().into(),
+                name: e.name().into(),
+                title: s.title.as_deref().map(Into::into),
             }
         })
         .collect();
@@ -435,8 +435,8 @@ fn trashed_entries(
         .map(|&i| {
             let e = &catalog.entries[i];
             MediaRef {
-                dir: e.dir().to_string(),
-                name: e.name().to_string(),
+                dir: e.dir().into(),
+                name: e.name().into(),
                 video: matches!(classes[i], Class::Media(Some(k)) if k.is_video()),
             }
         })
