@@ -72,7 +72,7 @@ pub(super) fn plan_updates(plan: &mut Plan, opts: &Options, extra: Vec<(Extra, O
         cands.push(Candidate {
             bare,
             source: format!("{} (from an earlier run)", x.source.entry),
-            rank: rank(plan, &dir, found, (usize::MAX, k as u64)),
+            rank: rank(plan, dir, found, (usize::MAX, k as u64)),
             entry: x.source.entry,
             found,
             record: None,
