@@ -229,11 +229,11 @@ pub struct SidecarIndex<'a> {
     cores: Vec<u32>,
     /// (folder, lower-case NFC name) → sidecars of distinct exact names (of two with one
     /// exact name, the first: a zip downloaded twice).
-    by_name: HashMap<(u32, String), Vec<usize>>,
+    by_name: KeyIndex,
     /// (folder, lower-case core, n) → sidecars
-    by_core: HashMap<(u32, String, Option<u32>), Vec<usize>>,
+    by_core: KeyIndex,
     /// loose title key → sidecars
-    by_title: HashMap<String, Vec<usize>>,
+    by_title: KeyIndex,
     /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → its loose title
     by_title_start: HashMap<String, Vec<String>>,
 }
@@ -247,20 +247,21 @@ impl<'a> SidecarIndex<'a> {
             names: Vec::with_capacity(sidecars.len()),
             counters: Vec::with_capacity(sidecars.len()),
             cores: Vec::with_capacity(sidecars.len()),
-            by_name: HashMap::with_capacity(sidecars.len()),
-            by_core: HashMap::with_capacity(sidecars.len()),
-            by_title: HashMap::new(),
+            by_name: KeyIndex::default(),
+            by_core: KeyIndex::default(),
+            by_title: KeyIndex::default(),
             by_title_start: HashMap::new(),
         };
+        // (folder, exact name) of the sidecars so far, to leave out second copies.
+        let mut exact: std::collections::HashSet<u128> = Default::default();
         for (i, s) in sidecars.iter().enumerate() {
             let dir = idx.folder_id(&s.dir);
             let name = nfc_cow(&s.name);
             let (core, n) = sidecar_core(&name);
             let core = trim_half_pair(core);
-            let core_key = key(core);
             let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
-            let same = idx.by_name.entry((dir, key(&name))).or_default();
-            let copy = same.iter().any(|&j| idx.names[j] == name);
+            let copy = !exact.insert(hash_key(Some(dir), &name, None));
+            let (name_key, core_key) = (key(&name), key(core));
             idx.names.push(name);
             idx.dirs.push(dir);
             idx.counters.push(n);
@@ -269,8 +270,8 @@ impl<'a> SidecarIndex<'a> {
                 // A second copy of a sidecar (a part downloaded twice) is never a candidate.
                 continue;
             }
-            same.push(i);
-            idx.by_core.entry((dir, core_key, n)).or_default().push(i);
+            idx.by_name.push(hash_key(Some(dir), &name_key, None), i);
+            idx.by_core.push(hash_key(Some(dir), &core_key, n), i);
             if let Some(t) = &s.title {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
@@ -281,9 +282,12 @@ impl<'a> SidecarIndex<'a> {
                         titles.push(loose_title.clone());
                     }
                 }
-                idx.by_title.entry(loose_title).or_default().push(i);
+                idx.by_title.push(hash_key(None, &loose_title, None), i);
             }
         }
+        idx.by_name.seal();
+        idx.by_core.seal();
+        idx.by_title.seal();
         idx
     }
 
@@ -311,10 +315,8 @@ impl<'a> SidecarIndex<'a> {
         };
         let out: Vec<Candidate> = self
             .by_name
-            .get(&(dir, key(name)))
-            .into_iter()
-            .flatten()
-            .map(|&i| (i, self.names[i] == name))
+            .get(hash_key(Some(dir), &key(name), None))
+            .map(|i| (i, self.names[i] == name))
             .collect();
         out
     }
@@ -434,8 +436,8 @@ impl<'a> SidecarIndex<'a> {
                 if units < min {
                     break;
                 }
-                let k = (dir, folded[..end].to_string(), p.counter);
-                for &i in self.by_core.get(&k).into_iter().flatten() {
+                let k = hash_key(Some(dir), &folded[..end], p.counter);
+                for i in self.by_core.get(k) {
                     if !out.iter().any(|o| o.0 == i) {
                         out.push((i, full.starts_with(self.core(i))));
                     }
@@ -461,7 +463,7 @@ impl<'a> SidecarIndex<'a> {
             (loose(&p.base(), true), p.counter),
         ];
         for (probe, counter) in probes {
-            for &i in self.by_title.get(&probe).into_iter().flatten() {
+            for i in self.by_title.get(hash_key(None, &probe, None)) {
                 if in_dir(i) && self.counters[i] == counter && !out.iter().any(|o| o.0 == i) {
                     out.push((i, self.title_exact_case(i, name)));
                 }
@@ -481,7 +483,7 @@ impl<'a> SidecarIndex<'a> {
                     let (ts, te) = split_ext(t);
                     te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
                 })
-                .flat_map(|t| self.by_title[t].iter().copied())
+                .flat_map(|t| self.by_title.get(hash_key(None, t, None)))
                 .filter(|&i| in_dir(i) && own(i))
                 .collect();
             found.sort_unstable();
@@ -520,6 +522,55 @@ impl<'a> SidecarIndex<'a> {
                 c.iter().find(|c| c.1).or(c.first()).map(|c| c.0)
             })
     }
+}
+
+/// A multimap from keys (a folder, a name key, a counter) to indexes, in a sorted vector of
+/// 24-byte pairs rather than a map of strings to vectors: at a million entries the strings
+/// and small vectors of a `HashMap<(String, …), Vec<usize>>` were most of the matcher's
+/// memory. A key is its 128-bit XXH3 hash; two keys of one export sharing a hash is as
+/// unlikely as two photos sharing a content hash (which the duplicate detection relies on too).
+#[derive(Default)]
+struct KeyIndex {
+    /// (hash, index), sorted once all are in: the indexes of one key in the order pushed.
+    pairs: Vec<(u64, u64, u32)>,
+}
+
+impl KeyIndex {
+    fn push(&mut self, key: u128, index: usize) {
+        let index = u32::try_from(index).expect("under 4 billion entries");
+        self.pairs.push(((key >> 64) as u64, key as u64, index));
+    }
+
+    /// Sorts the pairs (indexes were pushed in increasing order: they stay so per key).
+    fn seal(&mut self) {
+        self.pairs.sort_unstable();
+        self.pairs.shrink_to_fit();
+    }
+
+    fn get(&self, key: u128) -> impl Iterator<Item = usize> + '_ {
+        let (hi, lo) = ((key >> 64) as u64, key as u64);
+        let start = self.pairs.partition_point(|p| (p.0, p.1) < (hi, lo));
+        self.pairs[start..]
+            .iter()
+            .take_while(move |p| (p.0, p.1) == (hi, lo))
+            .map(|p| p.2 as usize)
+    }
+}
+
+/// The hash of a key of a [`KeyIndex`]: a folder (if any), a string, a counter (if any).
+fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [folder, counter] {
+        match part {
+            Some(n) => {
+                h.update(&[1]);
+                h.update(&n.to_le_bytes());
+            }
+            None => h.update(&[0]),
+        }
+    }
+    h.update(s.as_bytes());
+    h.digest128()
 }
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
@@ -657,11 +708,12 @@ impl<'a> Matching<'a> {
     /// motion-photo half its still's.
     fn shared(&mut self) {
         // The media of each folder by lower-case name, to find an original.
-        let mut by_name: HashMap<(u32, String), Vec<usize>> = HashMap::new();
-        for &m in &self.order {
-            let k = (self.dirs[m], key(&self.names[m]));
-            by_name.entry(k).or_default().push(m);
+        // Positions in `order`, so that the files of one name come in that order.
+        let mut by_name = KeyIndex::default();
+        for (k, &m) in self.order.iter().enumerate() {
+            by_name.push(hash_key(Some(self.dirs[m]), &key(&self.names[m]), None), k);
         }
+        by_name.seal();
         for k in 0..self.order.len() {
             let m = self.order[k];
             if self.result[m].is_some() {
@@ -678,20 +730,15 @@ impl<'a> Matching<'a> {
     /// The sidecar the media file `name` in `m`'s folder has by a direct rule, if that file is
     /// there (`Some(None)`: it is there without one), exact case first; else a sidecar of that
     /// name's that no file claimed.
-    fn original_sidecar(
-        &self,
-        m: usize,
-        name: &str,
-        by_name: &HashMap<(u32, String), Vec<usize>>,
-    ) -> Option<usize> {
-        let there = by_name.get(&(self.dirs[m], key(name))).and_then(|files| {
-            files
-                .iter()
-                .find(|&&o| self.names[o] == name)
-                .or(files.first())
-        });
+    fn original_sidecar(&self, m: usize, name: &str, by_name: &KeyIndex) -> Option<usize> {
+        let files = || {
+            by_name
+                .get(hash_key(Some(self.dirs[m]), &key(name), None))
+                .map(|k| self.order[k])
+        };
+        let there = files().find(|&o| self.names[o] == name).or(files().next());
         match there {
-            Some(&o) => self.result[o]
+            Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
                 .map(|r| r.sidecar),
             None => self.index.shared(&self.media[m].dir, name),
@@ -700,11 +747,7 @@ impl<'a> Matching<'a> {
 
     /// An edited copy's original's sidecar: `X-edited(1).jpg` is the edit of `X(1).jpg`,
     /// never of `X.jpg`.
-    fn edited_original(
-        &self,
-        m: usize,
-        by_name: &HashMap<(u32, String), Vec<usize>>,
-    ) -> Option<usize> {
+    fn edited_original(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
         let p = NameParts::parse(&self.names[m]);
         let (orig, _word) = names::split_edited(&p.stem)?;
         let orig = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
@@ -713,7 +756,7 @@ impl<'a> Matching<'a> {
 
     /// A video half's still's sidecar: `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half
     /// belongs to `X.MP.jpg`.
-    fn still_of(&self, m: usize, by_name: &HashMap<(u32, String), Vec<usize>>) -> Option<usize> {
+    fn still_of(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
         let name = &self.names[m];
         if !self.media[m].video && !is_motion_half(name) {
             return None;
