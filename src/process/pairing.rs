@@ -17,7 +17,8 @@ use crate::sidecar::{self, AlbumInfo, JsonFile};
 use crate::source::{self, Catalog, Reader};
 
 use super::plan::{
-    disk_order, in_library, source_key, split_entry_path, Class, Plan, SidecarData, SidecarOrigin,
+    disk_order, in_library, source_key, split_entry_path, Class, EarlierSidecar, Plan, SidecarData,
+    SidecarOrigin,
 };
 use super::Options;
 
@@ -84,17 +85,34 @@ impl JsonRead {
     }
 }
 
+/// JSON files parsed in parallel between two hand-overs to [`JsonRead::absorb`].
+const JSON_CHUNK: usize = 4096;
+
 /// Reads JSON files whole (they are small), in parallel, one reader (one open file per zip)
-/// per worker thread. Once a stop is requested the rest are skipped.
+/// per worker thread, into `read` a chunk at a time (the parsed files of a whole export are
+/// never held twice). Once a stop is requested the rest are skipped.
 fn read_jsons(
     opts: &Options,
     catalog: &Catalog,
     readers: &[Mutex<Reader>],
     batch: &[usize],
     stage: &ProgressBar,
-) -> Vec<(usize, Result<JsonFile, String>)> {
+    read: &mut JsonRead,
+) {
     stage.inc_length(batch.len() as u64);
-    batch
+    for chunk in batch.chunks(JSON_CHUNK) {
+        read.absorb(catalog, read_chunk(opts, catalog, readers, chunk, stage));
+    }
+}
+
+fn read_chunk(
+    opts: &Options,
+    catalog: &Catalog,
+    readers: &[Mutex<Reader>],
+    chunk: &[usize],
+    stage: &ProgressBar,
+) -> Vec<(usize, Result<JsonFile, String>)> {
+    chunk
         .par_iter()
         .map(|&i| {
             if opts.stop_requested() {
@@ -150,10 +168,10 @@ fn earlier_sidecars(
         .filter(|r| !here.contains(&r.source))
         .filter_map(|r| {
             Some(SidecarData {
-                origin: SidecarOrigin::Earlier {
+                origin: SidecarOrigin::Earlier(Box::new(EarlierSidecar {
                     source: r.source.clone(),
                     from: r.from.clone(),
-                },
+                })),
                 parsed: Ok(r.data.to_sidecar()?),
                 recorded: Some(r.claimed),
             })
@@ -211,6 +229,7 @@ pub(super) fn read_and_match(
         .filter(|i| classes[*i] == Class::Json)
         .collect();
     json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
+    super::trace_memory("TMP read_and_match");
     let extras = extras(catalog, media, remembered);
     let media_refs: Vec<MediaRef> = media
         .iter()
@@ -240,7 +259,8 @@ pub(super) fn read_and_match(
         .collect();
     let (earlier, recorded) = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
-    read.absorb(catalog, read_jsons(opts, catalog, &readers, &first, stage));
+    read.sidecars.reserve_exact(first.len());
+    read_jsons(opts, catalog, &readers, &first, stage, &mut read);
     super::trace_memory("jsons read");
     let (sidecar_refs, matches) = loop {
         let sidecar_refs = read.refs(catalog, &earlier);
@@ -265,7 +285,8 @@ pub(super) fn read_and_match(
             break (sidecar_refs, matches);
         }
         let batch = std::mem::take(&mut rest);
-        read.absorb(catalog, read_jsons(opts, catalog, &readers, &batch, stage));
+        read.sidecars.reserve_exact(batch.len());
+        read_jsons(opts, catalog, &readers, &batch, stage, &mut read);
     };
     let unread: HashSet<String> = rest
         .iter()

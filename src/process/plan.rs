@@ -35,12 +35,17 @@ pub struct SidecarData {
 pub enum SidecarOrigin {
     /// An entry of this run's inputs (index into the catalog's entries).
     Entry(usize),
-    /// A `sidecar` line of the manifest: read by an earlier run from a part not given now.
-    Earlier {
-        source: SourceKey,
-        /// `zip:path` as that run named it.
-        from: String,
-    },
+    /// A `sidecar` line of the manifest: read by an earlier run from a part not given now
+    /// (boxed: rare, and most sidecars are of this run).
+    Earlier(Box<EarlierSidecar>),
+}
+
+/// Where an earlier run read a sidecar.
+#[derive(Debug, Clone)]
+pub struct EarlierSidecar {
+    pub source: SourceKey,
+    /// `zip:path` as that run named it.
+    pub from: String,
 }
 
 impl SidecarData {
@@ -48,7 +53,7 @@ impl SidecarData {
     pub fn entry(&self) -> Option<usize> {
         match self.origin {
             SidecarOrigin::Entry(i) => Some(i),
-            SidecarOrigin::Earlier { .. } => None,
+            SidecarOrigin::Earlier(_) => None,
         }
     }
 
@@ -59,7 +64,7 @@ impl SidecarData {
                 let e = &catalog.entries[*i];
                 (e.dir(), e.name())
             }
-            SidecarOrigin::Earlier { source, .. } => split_entry_path(&source.entry),
+            SidecarOrigin::Earlier(e) => split_entry_path(&e.source.entry),
         }
     }
 }
@@ -161,7 +166,7 @@ impl Plan {
     pub fn describe_sidecar(&self, index: usize) -> String {
         match &self.sidecars[index].origin {
             SidecarOrigin::Entry(i) => self.catalog.describe(&self.catalog.entries[*i]),
-            SidecarOrigin::Earlier { from, .. } => format!("{from} (read by an earlier run)"),
+            SidecarOrigin::Earlier(e) => format!("{} (read by an earlier run)", e.from),
         }
     }
 
@@ -308,6 +313,7 @@ pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
     let exclude = opts.output.canonicalize().ok();
     let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
     let classes = classify(&catalog.entries);
+    super::trace_memory("TMP classified");
     for (i, input) in catalog.inputs.iter().enumerate() {
         let useful = catalog
             .entries
@@ -390,6 +396,7 @@ pub fn build(
         &remembered,
         stage,
     );
+    super::trace_memory("TMP paired");
     let unread = paired.unread;
     plan.bare_files = remembered.bare_files;
     plan.records = media
@@ -413,7 +420,9 @@ pub fn build(
             plan.report.ignored.push(plan.catalog.describe(e));
         }
     }
+    super::trace_memory("TMP records");
     let skips = skip_reasons(&plan, opts);
+    super::trace_memory("TMP skips");
     for (id, skip) in plan.ids().zip(skips) {
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
@@ -431,6 +440,7 @@ pub fn build(
         r.disposition = disposition;
     }
     super::updates::plan_updates(&mut plan, opts, paired.extra);
+    super::trace_memory("TMP updates");
     plan.groups = group_duplicates(&plan);
     plan
 }
@@ -470,18 +480,27 @@ pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
 /// Why each record is left out on purpose, if it is: the trash, and edited copies or their
 /// originals as `--edited` says.
 fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
-    let folder_name = |id: MediaId| {
-        let e = plan.entry(id);
-        (key(e.dir()), key(e.name()))
+    // (folder, name) pairs as 128-bit hashes of their keys: at a million entries, sets of
+    // string pairs were a transient peak of their own.
+    let folder_name = |dir: &str, name: &str| {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(key(dir).as_bytes());
+        h.update(&[0]);
+        h.update(key(name).as_bytes());
+        h.digest128()
     };
-    let names: HashSet<(String, String)> = plan.ids().map(folder_name).collect();
+    let own = |id: MediaId| {
+        let e = plan.entry(id);
+        folder_name(e.dir(), e.name())
+    };
+    let names: HashSet<u128> = plan.ids().map(own).collect();
     // The original of each edited copy, when that original is in the export (or shares its
     // sidecar with the copy).
-    let original_of: Vec<Option<(String, String)>> = plan
+    let original_of: Vec<Option<u128>> = plan
         .ids()
         .map(|id| {
             let e = plan.entry(id);
-            let original = (key(e.dir()), key(&policy::original_name(e.name())?));
+            let original = folder_name(e.dir(), &policy::original_name(e.name())?);
             let shares = plan
                 .record(id)
                 .found
@@ -489,13 +508,14 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
             (shares || names.contains(&original)).then_some(original)
         })
         .collect();
-    let have_edits: HashSet<&(String, String)> = original_of.iter().flatten().collect();
+    drop(names);
+    let have_edits: HashSet<u128> = original_of.iter().flatten().copied().collect();
     plan.ids()
         .map(|id| {
             let facts = SkipFacts {
                 trashed: plan.usable_sidecar(id).is_some_and(|s| s.trashed),
                 is_edited_copy: original_of[id.0].is_some(),
-                has_edited_copy: have_edits.contains(&folder_name(id)),
+                has_edited_copy: have_edits.contains(&own(id)),
             };
             policy::skip_reason(facts, opts.keep_trashed, opts.edited)
         })
@@ -562,4 +582,11 @@ mod tests {
             ]
         );
     }
+}
+#[test]
+fn tmp_sizes() {
+    eprintln!("SidecarData {} Sidecar {} Origin {} MediaRecord {} Entry {} MediaRef {} Match {} Disposition {}",
+        std::mem::size_of::<SidecarData>(), std::mem::size_of::<crate::sidecar::Sidecar>(), std::mem::size_of::<SidecarOrigin>(),
+        std::mem::size_of::<MediaRecord>(), std::mem::size_of::<crate::source::Entry>(), std::mem::size_of::<crate::matcher::MediaRef>(),
+        std::mem::size_of::<Match>(), std::mem::size_of::<Disposition>());
 }

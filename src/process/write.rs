@@ -234,7 +234,7 @@ impl Writer<'_> {
                     let e = &plan.catalog.entries[*i];
                     (source_key(e), plan.catalog.describe(e))
                 }
-                SidecarOrigin::Earlier { source, from } => (source.clone(), from.clone()),
+                SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone()),
             };
             let record = manifest::SidecarRecord {
                 source,
