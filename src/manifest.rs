@@ -18,6 +18,7 @@
 //! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -38,6 +39,38 @@ pub struct SourceKey {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc32: Option<u32>,
+}
+
+impl SourceKey {
+    /// The entry as a 128-bit number, for compact maps (see [`source_id`]).
+    pub fn id(&self) -> u128 {
+        source_id(&self.entry, self.size, self.crc32)
+    }
+}
+
+/// A Takeout entry (path, size, CRC-32) as a 128-bit XXH3 hash: the key of the manifest's
+/// maps of entries, so that a million of them are not a million strings in memory.
+pub fn source_id(entry: &str, size: u64, crc32: Option<u32>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&size.to_le_bytes());
+    match crc32 {
+        Some(c) => {
+            h.update(&[1]);
+            h.update(&c.to_le_bytes());
+        }
+        None => h.update(&[0]),
+    }
+    h.update(entry.as_bytes());
+    h.digest128()
+}
+
+/// A content hash as a number: its 32 hex digits, or (for a hash of another form, which no
+/// gpbackup writes) a hash of its text.
+pub fn hash_id(hash: &str) -> u128 {
+    match u128::from_str_radix(hash, 16) {
+        Ok(n) if hash.len() == 32 => n,
+        _ => xxhash_rust::xxh3::xxh3_128(hash.as_bytes()),
+    }
 }
 
 /// One manifest line.
@@ -207,98 +240,134 @@ pub struct BareFile {
 #[derive(Debug, Clone, Default)]
 pub struct Remembered {
     pub bare_files: Vec<BareFile>,
+    /// The sidecars read from entries that are not among this run's inputs, whole.
     pub sidecars: Vec<SidecarRecord>,
+    /// Whether a media file took it, for every sidecar recorded (by [`SourceKey::id`]).
+    pub claimed: HashMap<u128, bool>,
     /// Entries recorded as duplicates of a file that has its metadata, which had no sidecar
     /// of their own: a later run that finds theirs takes it (so that it is not "unused").
     pub waiting: Vec<SourceKey>,
 }
 
-impl Remembered {
-    /// The sidecar a run recorded for this entry.
-    pub fn sidecar(&self, key: &SourceKey) -> Option<&SidecarRecord> {
-        self.sidecars.iter().find(|s| &s.source == key)
+/// Reads what earlier runs left to complete from the manifest in `state_dir` (every
+/// sidecar record whole). `exists` tells whether an output path holds a file: a bare file
+/// that is gone is not remembered.
+pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
+    Ok(Manifest::load(state_dir, true, exists, |_| true)?.1)
+}
+
+/// A file line as loading needs it, borrowing from the line's text where it can.
+#[derive(Deserialize)]
+struct LoadLine<'a> {
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default)]
+    output_hash: Option<serde::de::IgnoredAny>,
+    #[serde(default, borrow)]
+    sources: Vec<LoadSource<'a>>,
+    #[serde(default, borrow)]
+    albums: Vec<Cow<'a, str>>,
+    #[serde(default)]
+    retracted: bool,
+    #[serde(default)]
+    no_sidecar: bool,
+}
+
+#[derive(Deserialize)]
+struct LoadSource<'a> {
+    #[serde(borrow)]
+    entry: Cow<'a, str>,
+    size: u64,
+    #[serde(default)]
+    crc32: Option<u32>,
+}
+
+impl LoadSource<'_> {
+    fn id(&self) -> u128 {
+        source_id(&self.entry, self.size, self.crc32)
+    }
+
+    fn key(&self) -> SourceKey {
+        SourceKey {
+            entry: self.entry.to_string(),
+            size: self.size,
+            crc32: self.crc32,
+        }
     }
 }
 
-/// Reads what earlier runs left to complete from the manifest in `state_dir`. `exists`
-/// tells whether an output path holds a file: a bare file that is gone is not remembered.
-pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
-    let path = state_dir.join(FILE_NAME);
-    let f = match open_nofollow(&path, OpenOptions::new().read(true)) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Remembered::default()),
-        Err(e) => return Err(e),
-    };
-    let mut lines = Vec::new();
-    let mut sidecars: Vec<SidecarRecord> = Vec::new();
-    let mut sidecar_at: HashMap<SourceKey, usize> = HashMap::new();
-    let mut reader = BufReader::new(f);
-    let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf)? > 0 {
-        if buf.starts_with(b"{\"sidecar\"") {
-            if let Ok(SidecarLine { sidecar }) =
-                serde_json::from_slice::<SidecarLine<SidecarRecord>>(&buf)
+/// What one pass over the manifest gathers, compactly: per file line only numbers, but for
+/// the lines of files without a sidecar (few), which are kept whole.
+#[derive(Default)]
+struct Loading {
+    /// Output path → (content hash, line number) of the line that wrote the file there.
+    current: HashMap<Box<str>, (u128, u32)>,
+    /// (entry, content hash) of every line's sources, in order.
+    sources: Vec<(u128, u128)>,
+    /// (content hash, album) of every line's albums, in order.
+    albums: Vec<(u128, Box<str>)>,
+    /// Lines written without a sidecar (by line number).
+    bare: Vec<(u32, Line)>,
+    /// (content hash, entry) of duplicates recorded without a sidecar of their own.
+    dup_without: Vec<(u128, SourceKey)>,
+    sidecars: Vec<SidecarRecord>,
+    sidecar_at: HashMap<u128, usize>,
+    claimed: HashMap<u128, bool>,
+}
+
+impl Loading {
+    fn file_line(&mut self, n: u32, text: &[u8]) {
+        let Ok(l) = serde_json::from_slice::<LoadLine>(text) else {
+            return;
+        };
+        let hash = hash_id(&l.hash);
+        if l.retracted {
+            if self
+                .current
+                .get(l.path.as_ref())
+                .is_some_and(|&(h, _)| h == hash)
             {
-                match sidecar_at.get(&sidecar.source) {
-                    Some(&i) => sidecars[i] = sidecar,
-                    None => {
-                        sidecar_at.insert(sidecar.source.clone(), sidecars.len());
-                        sidecars.push(sidecar);
-                    }
+                self.current.remove(l.path.as_ref());
+            }
+        } else if l.output_hash.is_some() {
+            self.current.insert(l.path.as_ref().into(), (hash, n));
+            if l.no_sidecar {
+                if let Ok(line) = serde_json::from_slice::<Line>(text) {
+                    self.bare.push((n, line));
                 }
             }
-        } else if let Ok(l) = serde_json::from_slice::<Line>(&buf) {
-            lines.push(l);
-        }
-        buf.clear();
-    }
-    let mut current: Vec<usize> = current_files(&lines).into_values().collect();
-    current.sort_unstable();
-    let mut bare: HashMap<&str, BareFile> = HashMap::new();
-    let mut order = Vec::new();
-    for i in current {
-        let l = &lines[i];
-        if l.no_sidecar && exists(&l.path) && !bare.contains_key(l.hash.as_str()) {
-            order.push(l.hash.as_str());
-            let file = BareFile {
-                line: l.clone(),
-                sources: Vec::new(),
-            };
-            bare.insert(l.hash.as_str(), file);
-        }
-    }
-    for l in &lines {
-        if let Some(b) = bare.get_mut(l.hash.as_str()) {
+        } else if l.no_sidecar {
             for s in &l.sources {
-                if !b.sources.contains(s) {
-                    b.sources.push(s.clone());
-                }
+                self.dup_without.push((hash, s.key()));
+            }
+        }
+        self.sources
+            .extend(l.sources.iter().map(|s| (s.id(), hash)));
+        self.albums
+            .extend(l.albums.iter().map(|a| (hash, a.as_ref().into())));
+    }
+
+    fn sidecar_line(&mut self, text: &[u8], keep: &impl Fn(&SourceKey) -> bool) {
+        let Ok(SidecarLine { sidecar }) =
+            serde_json::from_slice::<SidecarLine<SidecarRecord>>(text)
+        else {
+            return;
+        };
+        let id = sidecar.source.id();
+        self.claimed.insert(id, sidecar.claimed);
+        if !keep(&sidecar.source) {
+            return;
+        }
+        match self.sidecar_at.get(&id) {
+            Some(&i) => self.sidecars[i] = sidecar,
+            None => {
+                self.sidecar_at.insert(id, self.sidecars.len());
+                self.sidecars.push(sidecar);
             }
         }
     }
-    let held: HashSet<&str> = current_files(&lines)
-        .into_iter()
-        .filter(|(p, _)| exists(p))
-        .map(|(_, i)| lines[i].hash.as_str())
-        .collect();
-    let mut waiting: Vec<SourceKey> = Vec::new();
-    let mut seen: HashSet<&SourceKey> = HashSet::new();
-    for l in &lines {
-        let dup = l.output_hash.is_none() && !l.retracted && l.no_sidecar;
-        if dup && held.contains(l.hash.as_str()) && !bare.contains_key(l.hash.as_str()) {
-            for s in &l.sources {
-                if seen.insert(s) {
-                    waiting.push(s.clone());
-                }
-            }
-        }
-    }
-    let bare_files = order.iter().filter_map(|h| bare.remove(h)).collect();
-    Ok(Remembered {
-        bare_files,
-        sidecars,
-        waiting,
-    })
 }
 
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
@@ -322,12 +391,43 @@ pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
     current
 }
 
+/// Every entry of the lines of the files without a sidecar (`bare_at`: content hash → index
+/// into `bare`), in the order of the lines: a second pass over the manifest, made only when
+/// there are such files.
+fn bare_sources(
+    state_dir: &Path,
+    bare_at: &HashMap<u128, usize>,
+    bare: &mut [BareFile],
+) -> io::Result<()> {
+    let f = open_nofollow(&state_dir.join(FILE_NAME), OpenOptions::new().read(true))?;
+    let mut reader = BufReader::with_capacity(1 << 16, f);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        if !buf.starts_with(b"{\"sidecar\"") && !buf.starts_with(b"{\"unwritten\"") {
+            if let Ok(l) = serde_json::from_slice::<LoadLine>(&buf) {
+                if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
+                    for s in &l.sources {
+                        let key = s.key();
+                        if !bare[b].sources.contains(&key) {
+                            bare[b].sources.push(key);
+                        }
+                    }
+                }
+            }
+        }
+        buf.clear();
+    }
+    Ok(())
+}
+
 /// The manifest as loaded, plus the open file that new lines go to.
 pub struct Manifest {
-    /// hash → output path of the files that exist.
-    by_hash: HashMap<String, String>,
-    /// Takeout entry → hash, for skipping unchanged entries without reading them.
-    by_source: HashMap<SourceKey, String>,
+    /// Content hash → index into `paths`, for the files that exist.
+    by_hash: HashMap<u128, u32>,
+    paths: Vec<Box<str>>,
+    /// Takeout entry ([`SourceKey::id`]) → content hash, for skipping unchanged entries
+    /// without reading them.
+    by_source: HashMap<u128, u128>,
     /// album → output paths of its files that exist.
     albums: BTreeMap<String, BTreeSet<String>>,
     file: Option<Mutex<File>>,
@@ -371,35 +471,49 @@ impl Manifest {
         dry_run: bool,
         exists: impl Fn(&str) -> bool,
     ) -> io::Result<Manifest> {
+        Ok(Self::load(state_dir, dry_run, exists, |_| false)?.0)
+    }
+
+    /// Loads the manifest and what earlier runs left to complete in one pass over it (it
+    /// holds a line per entry: at a million entries, hundreds of MB), keeping numbers rather
+    /// than lines. Sidecar records are kept whole only when `keep_sidecar` says so (those of
+    /// entries not among this run's inputs); of the others, only whether a file took them.
+    pub fn load(
+        state_dir: &Path,
+        dry_run: bool,
+        exists: impl Fn(&str) -> bool,
+        keep_sidecar: impl Fn(&SourceKey) -> bool,
+    ) -> io::Result<(Manifest, Remembered)> {
         let path = state_dir.join(FILE_NAME);
         let mut m = Manifest {
             by_hash: HashMap::new(),
+            paths: Vec::new(),
             by_source: HashMap::new(),
             albums: BTreeMap::new(),
             file: None,
             path: path.clone(),
             durable: false,
         };
-        let lines = read_lines(state_dir)?;
-        let mut current: Vec<usize> = current_files(&lines).into_values().collect();
-        current.sort_unstable();
-        for i in current {
-            let l = &lines[i];
-            if !m.by_hash.contains_key(&l.hash) && exists(&l.path) {
-                m.by_hash.insert(l.hash.clone(), l.path.clone());
+        let mut loading = Loading::default();
+        match open_nofollow(&path, OpenOptions::new().read(true)) {
+            Ok(f) => {
+                let mut reader = BufReader::with_capacity(1 << 16, f);
+                let mut buf = Vec::new();
+                let mut n: u32 = 0;
+                while reader.read_until(b'\n', &mut buf)? > 0 {
+                    if buf.starts_with(b"{\"sidecar\"") {
+                        loading.sidecar_line(&buf, &keep_sidecar);
+                    } else if !buf.starts_with(b"{\"unwritten\"") {
+                        loading.file_line(n, &buf);
+                    }
+                    n = n.saturating_add(1);
+                    buf.clear();
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        for l in lines {
-            let Some(path) = m.by_hash.get(&l.hash).cloned() else {
-                continue;
-            };
-            for album in l.albums {
-                m.albums.entry(album).or_default().insert(path.clone());
-            }
-            for s in l.sources {
-                m.by_source.insert(s, l.hash.clone());
-            }
-        }
+        let remembered = m.settle(loading, &exists, state_dir)?;
         if !dry_run {
             let mut f = open_nofollow(
                 &path,
@@ -418,7 +532,78 @@ impl Manifest {
             }
             m.file = Some(Mutex::new(f));
         }
-        Ok(m)
+        Ok((m, remembered))
+    }
+
+    /// Turns what the pass gathered into the maps, and what is left to complete.
+    fn settle(
+        &mut self,
+        loading: Loading,
+        exists: &impl Fn(&str) -> bool,
+        state_dir: &Path,
+    ) -> io::Result<Remembered> {
+        let mut current: Vec<(Box<str>, u128, u32)> = loading
+            .current
+            .into_iter()
+            .map(|(p, (h, n))| (p, h, n))
+            .collect();
+        current.sort_unstable_by_key(|c| c.2);
+        let current_lines: HashSet<u32> = current.iter().map(|c| c.2).collect();
+        // (hash, line) of the files there now.
+        let mut held: HashMap<u128, u32> = HashMap::new();
+        for (path, hash, n) in current {
+            if !exists(&path) {
+                continue;
+            }
+            held.entry(hash).or_insert(n);
+            if !self.by_hash.contains_key(&hash) {
+                let at = u32::try_from(self.paths.len()).expect("under 4 billion files");
+                self.by_hash.insert(hash, at);
+                self.paths.push(path);
+            }
+        }
+        for (source, hash) in loading.sources {
+            if self.by_hash.contains_key(&hash) {
+                self.by_source.insert(source, hash);
+            }
+        }
+        for (hash, album) in loading.albums {
+            if let Some(&at) = self.by_hash.get(&hash) {
+                let path = self.paths[at as usize].to_string();
+                self.albums.entry(album.into()).or_default().insert(path);
+            }
+        }
+        // Files written without a sidecar: those whose line is the current one of a file
+        // that is there.
+        let mut bare: Vec<BareFile> = Vec::new();
+        let mut bare_at: HashMap<u128, usize> = HashMap::new();
+        for (n, line) in loading.bare {
+            let hash = hash_id(&line.hash);
+            if current_lines.contains(&n) && exists(&line.path) && !bare_at.contains_key(&hash) {
+                bare_at.insert(hash, bare.len());
+                bare.push(BareFile {
+                    line,
+                    sources: Vec::new(),
+                });
+            }
+        }
+        if !bare.is_empty() {
+            bare_sources(state_dir, &bare_at, &mut bare)?;
+        }
+        let mut waiting: Vec<SourceKey> = Vec::new();
+        let mut seen: HashSet<u128> = HashSet::new();
+        for (hash, source) in loading.dup_without {
+            if held.contains_key(&hash) && !bare_at.contains_key(&hash) && seen.insert(source.id())
+            {
+                waiting.push(source);
+            }
+        }
+        Ok(Remembered {
+            bare_files: bare,
+            sidecars: loading.sidecars,
+            claimed: loading.claimed,
+            waiting,
+        })
     }
 
     /// With `on` (`--sync`), every appended line is on disk before `append` returns: a line
@@ -450,18 +635,22 @@ impl Manifest {
 
     /// The output path of a file with this content hash, if the folder has one.
     pub fn path_for_hash(&self, hash: &str) -> Option<&str> {
-        self.by_hash.get(hash).map(String::as_str)
+        let at = *self.by_hash.get(&hash_id(hash))?;
+        Some(&self.paths[at as usize])
     }
 
-    /// The output path an identical Takeout entry went to in an earlier run.
-    pub fn path_for_source(&self, key: &SourceKey) -> Option<(&str, &str)> {
-        let h = self.by_source.get(key)?;
-        Some((h.as_str(), self.by_hash.get(h)?.as_str()))
+    /// The output path the same Takeout entry ([`source_id`]) went to in an earlier run.
+    pub fn path_for_source(&self, source: u128) -> Option<&str> {
+        let h = self.by_source.get(&source)?;
+        let at = *self.by_hash.get(h)?;
+        Some(&self.paths[at as usize])
     }
 
     /// (content hash, output path) of every file the folder holds.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.by_hash.iter().map(|(h, p)| (h.as_str(), p.as_str()))
+    pub fn entries(&self) -> impl Iterator<Item = (u128, &str)> {
+        self.by_hash
+            .iter()
+            .map(|(h, at)| (*h, &*self.paths[*at as usize]))
     }
 
     pub fn len(&self) -> usize {
@@ -585,7 +774,7 @@ mod tests {
         assert_eq!(m.albums()["Paris"].iter().collect::<Vec<_>>(), ["a.jpg"]);
         assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
         assert_eq!(m.path_for_hash("h2"), None, "its file is missing");
-        assert_eq!(m.path_for_source(&key), Some(("h1", "a.jpg")));
+        assert_eq!(m.path_for_source(key.id()), Some("a.jpg"));
         assert_eq!(m.len(), 1);
     }
 

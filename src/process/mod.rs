@@ -149,13 +149,23 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         (catalog, open_out()?)
     };
     trace_memory("indexed");
-    let manifest = Manifest::open_with(&out.state_dir(), opts.dry_run, |p| out.was_present(p))
-        .and_then(|m| m.durable(opts.sync))
-        .map_err(out_err)?;
-    // What earlier runs left to complete: files without their sidecar, sidecars without
-    // their file.
-    let remembered =
-        crate::manifest::remembered(&out.state_dir(), |p| out.was_present(p)).map_err(out_err)?;
+    // The manifest and what earlier runs left to complete (files without their sidecar,
+    // sidecars without their file); sidecars of this run's inputs are read again from them.
+    let json_here: std::collections::HashSet<u128> = catalog
+        .entries
+        .iter()
+        .filter(|e| plan::is_json(e))
+        .map(pairing::source_id)
+        .collect();
+    let (manifest, remembered) = Manifest::load(
+        &out.state_dir(),
+        opts.dry_run,
+        |p| out.was_present(p),
+        |s| !json_here.contains(&s.id()),
+    )
+    .map_err(out_err)?;
+    drop(json_here);
+    let manifest = manifest.durable(opts.sync).map_err(out_err)?;
     trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
     trace_memory("planned");

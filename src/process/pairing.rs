@@ -9,6 +9,12 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::manifest::{Manifest, Remembered, SourceKey};
+use crate::source::Entry;
+
+/// An entry as the manifest's maps key it.
+pub(super) fn source_id(e: &Entry) -> u128 {
+    crate::manifest::source_id(&e.path, e.size, e.crc32)
+}
 use crate::matcher::{self, Match, MediaRef, SidecarRef};
 use crate::media::MediaKind;
 use crate::names::key;
@@ -152,20 +158,15 @@ fn earlier_sidecars(
     catalog: &Catalog,
     classes: &[Class],
     remembered: &Remembered,
-) -> (Vec<SidecarData>, HashMap<SourceKey, bool>) {
-    let recorded: HashMap<SourceKey, bool> = remembered
-        .sidecars
-        .iter()
-        .map(|r| (r.source.clone(), r.claimed))
-        .collect();
-    let here: HashSet<SourceKey> = (0..catalog.entries.len())
+) -> Vec<SidecarData> {
+    let here: HashSet<u128> = (0..catalog.entries.len())
         .filter(|i| classes[*i] == Class::Json)
-        .map(|i| source_key(&catalog.entries[i]))
+        .map(|i| source_id(&catalog.entries[i]))
         .collect();
-    let earlier = remembered
+    remembered
         .sidecars
         .iter()
-        .filter(|r| !here.contains(&r.source))
+        .filter(|r| !here.contains(&r.source.id()))
         .filter_map(|r| {
             Some(SidecarData {
                 origin: SidecarOrigin::Earlier(Box::new(EarlierSidecar {
@@ -176,8 +177,7 @@ fn earlier_sidecars(
                 recorded: Some(r.claimed),
             })
         })
-        .collect();
-    (earlier, recorded)
+        .collect()
 }
 
 /// The remembered bare files' entries that are not among this run's media.
@@ -257,7 +257,7 @@ pub(super) fn read_and_match(
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
         .collect();
-    let (earlier, recorded) = earlier_sidecars(catalog, classes, remembered);
+    let earlier = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
     read.sidecars.reserve_exact(first.len());
     read_jsons(opts, catalog, &readers, &first, stage, &mut read);
@@ -298,7 +298,10 @@ pub(super) fn read_and_match(
     drop(sidecar_refs);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
-            s.recorded = recorded.get(&source_key(&catalog.entries[i])).copied();
+            s.recorded = remembered
+                .claimed
+                .get(&source_id(&catalog.entries[i]))
+                .copied();
         }
     }
     read.sidecars.extend(earlier);

@@ -346,7 +346,7 @@ pub fn source_key(e: &Entry) -> SourceKey {
 /// same entry (path, size and CRC-32) was written or deduplicated before.
 pub(super) fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m str> {
     e.crc32?;
-    manifest.path_for_source(&source_key(e)).map(|(_, p)| p)
+    manifest.path_for_source(crate::manifest::source_id(&e.path, e.size, e.crc32))
 }
 
 /// Builds the plan: reads the sidecars (only those a new media file may need), matches,
@@ -452,8 +452,13 @@ pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
 /// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
 /// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
 /// Takeout products' files) is ignored and listed.
+/// A JSON file: a sidecar, an album's metadata, or another Takeout JSON.
+pub(crate) fn is_json(e: &Entry) -> bool {
+    let name = e.name().as_bytes();
+    name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
+}
+
 pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
-    let is_json = |e: &Entry| e.name().to_ascii_lowercase().ends_with(".json");
     let photo_dirs: HashSet<String> = entries
         .iter()
         .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())

@@ -75,13 +75,13 @@ pub fn run(
         registry: Mutex::new(
             manifest
                 .entries()
-                .filter_map(|(h, p)| {
+                .map(|(h, p)| {
                     let known = Known {
                         path: p.to_string(),
                         sidecar: None,
                         earlier: true,
                     };
-                    Some((u128::from_str_radix(h, 16).ok()?, known))
+                    (h, known)
                 })
                 .collect(),
         ),
