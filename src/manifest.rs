@@ -639,6 +639,12 @@ impl Manifest {
         Some(&self.paths[at as usize])
     }
 
+    /// The output path of a file with this content hash (as a number), if the folder has one.
+    pub fn path_for_id(&self, hash: u128) -> Option<&str> {
+        let at = *self.by_hash.get(&hash)?;
+        Some(&self.paths[at as usize])
+    }
+
     /// The output path the same Takeout entry ([`source_id`]) went to in an earlier run.
     pub fn path_for_source(&self, source: u128) -> Option<&str> {
         let h = self.by_source.get(&source)?;

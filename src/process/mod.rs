@@ -8,8 +8,8 @@
 //!    size and CRC-32). → a [`plan::Plan`] with one record per media entry.
 //! 2. [`write`]: each duplicate group is one unit of parallel work. Its best member is read
 //!    once, enriched (`metadata`) and written atomically into the output folder (`output`)
-//!    while its bytes are hashed; the others are only hashed and recorded as duplicates. A
-//!    hash registry seeded from the manifest catches duplicates across groups and runs.
+//!    while its bytes are hashed; the others are only hashed and recorded as duplicates. This
+//!    run's hash registry, then the manifest's, catch duplicates across groups and runs.
 //!    → a report line per record.
 //!    Library files earlier runs wrote without a sidecar, whose sidecar this run found, are
 //!    rewritten with it first (`updates`).

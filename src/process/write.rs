@@ -48,7 +48,8 @@ pub(super) struct Writer<'a> {
     pub(super) plan: &'a Plan,
     pub(super) out: &'a OutputDir,
     pub(super) manifest: &'a Manifest,
-    /// Content hash → output path, for everything in the output (this run and earlier ones).
+    /// Content hash → output path, for what this run wrote or updated; the manifest has the
+    /// rest (see [`Writer::known`]).
     pub(super) registry: Mutex<HashMap<u128, Known>>,
     pub(super) progress: &'a ProgressBar,
     /// Why the run stops early (disk full), for the records not yet done.
@@ -72,19 +73,7 @@ pub fn run(
         plan,
         out,
         manifest,
-        registry: Mutex::new(
-            manifest
-                .entries()
-                .map(|(h, p)| {
-                    let known = Known {
-                        path: p.to_string(),
-                        sidecar: None,
-                        earlier: true,
-                    };
-                    (h, known)
-                })
-                .collect(),
-        ),
+        registry: Mutex::new(HashMap::new()),
         progress,
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
@@ -359,12 +348,25 @@ impl Writer<'_> {
                 return Some(r);
             }
         };
-        let known = self.registry.lock().expect("registry").get(&h).cloned()?;
+        let known = self.known(&self.registry.lock().expect("registry"), h)?;
         let planned = policy::planned_date(&self.plan.date_candidates(id));
         r.taken = planned.when;
         r.date_source = planned.source;
         self.mark_duplicate(id, h, &known, &mut r);
         Some(r)
+    }
+
+    /// What the output holds with content hash `h`: this run's record of it, else the
+    /// manifest's (a file of an earlier run). `registry` is the locked registry.
+    pub(super) fn known(&self, registry: &HashMap<u128, Known>, h: u128) -> Option<Known> {
+        if let Some(k) = registry.get(&h) {
+            return Some(k.clone());
+        }
+        Some(Known {
+            path: self.manifest.path_for_id(h)?.to_string(),
+            sidecar: None,
+            earlier: true,
+        })
     }
 
     /// Records `r` as a duplicate of `known`. A copy without a sidecar of its own (an album

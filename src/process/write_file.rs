@@ -125,7 +125,7 @@ impl Writer<'_> {
         // Already in the output (another group, or an earlier run)?
         {
             let mut registry = self.registry.lock().expect("registry");
-            if let Some(known) = registry.get(&copied.src_hash).cloned() {
+            if let Some(known) = self.known(&registry, copied.src_hash) {
                 drop(registry);
                 remove_temp(&copied.temp);
                 self.mark_duplicate(id, copied.src_hash, &known, r);
