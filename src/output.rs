@@ -8,7 +8,7 @@
 //! full-disk path is tested without root (tests/it/safety.rs). It is read in every build (a
 //! debug-only hook would make the test depend on the profile) and can only make a run stop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -259,15 +259,21 @@ fn is_temp_name(name: &str) -> bool {
     digits(pid) && digits(n)
 }
 
+/// A name or path as a 128-bit number, for the sets of names in use: a library of a million
+/// files is not a million strings in memory. Two names sharing one is as unlikely as two
+/// photos sharing a content hash; it would only number a new file's name.
+fn name_id(name: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(name.as_bytes())
+}
+
 /// The names already in the output folder, below its own folders: their keys (NFC, lower
-/// case: names in use on any file system), and its files' paths NFC-normalized, each with its
-/// name as found on disk. A link where gpbackup makes its own folders is refused.
-#[allow(clippy::type_complexity)]
-fn list_names(root: &Path) -> io::Result<(HashSet<String>, HashMap<String, String>)> {
+/// case: names in use on any file system), and its files' paths NFC-normalized, as
+/// [`name_id`]s. A link where gpbackup makes its own folders is refused.
+fn list_names(root: &Path) -> io::Result<(HashSet<u128>, HashSet<u128>)> {
     let mut taken = HashSet::new();
-    let mut present = HashMap::new();
+    let mut present = HashSet::new();
     for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
-        taken.insert(key(own));
+        taken.insert(name_id(&key(own)));
     }
     if !root.is_dir() {
         return Ok((taken, present));
@@ -289,9 +295,9 @@ fn list_names(root: &Path) -> io::Result<(HashSet<String>, HashMap<String, Strin
         if e.path_is_symlink() && is_own_position(&rel) {
             return Err(link_error(e.path()));
         }
-        taken.insert(key(&rel));
+        taken.insert(name_id(&key(&rel)));
         if e.file_type().is_file() {
-            present.insert(nfc(&rel), rel);
+            present.insert(name_id(&nfc(&rel)));
         }
     }
     Ok((taken, present))
@@ -591,11 +597,12 @@ impl Drop for AtomicFile {
 pub struct OutputDir {
     root: PathBuf,
     tmp: PathBuf,
-    /// Keys (NFC, lower-case: safe on case-insensitive file systems) of relative paths in use.
-    taken: Mutex<HashSet<String>>,
+    /// Keys (NFC, lower-case: safe on case-insensitive file systems) of relative paths in use,
+    /// as [`name_id`]s.
+    taken: Mutex<HashSet<u128>>,
     /// Relative paths of the files present when the folder was opened, NFC-normalized (macOS
-    /// volumes give names back decomposed), each with its name as found on disk.
-    present: HashMap<String, String>,
+    /// volumes give names back decomposed), as [`name_id`]s.
+    present: HashSet<u128>,
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
@@ -679,7 +686,7 @@ impl OutputDir {
     /// True when the file `rel` was in the folder when it was opened (no disk access), also
     /// when the file system gives its name back in another Unicode normalization form.
     pub fn was_present(&self, rel: &str) -> bool {
-        self.present.contains_key(&nfc(rel))
+        self.present.contains(&name_id(&nfc(rel)))
     }
 
     pub fn root(&self) -> &Path {
@@ -709,7 +716,7 @@ impl OutputDir {
             }
         };
         let mut taken = self.taken.lock().expect("name lock");
-        if taken.insert(key(&join(&wanted))) {
+        if taken.insert(name_id(&key(&join(&wanted)))) {
             return join(&wanted);
         }
         let (stem, ext) = split_ext(&wanted);
@@ -720,7 +727,7 @@ impl OutputDir {
                 end -= 1;
             }
             let candidate = join(&format!("{}{suffix}", &stem[..end]));
-            if taken.insert(key(&candidate)) {
+            if taken.insert(name_id(&key(&candidate))) {
                 return candidate;
             }
         }
@@ -729,12 +736,18 @@ impl OutputDir {
 
     /// Reserves exactly `name` (already safe), or returns false when it is taken.
     pub fn reserve_exact(&self, name: &str) -> bool {
-        self.taken.lock().expect("name lock").insert(key(name))
+        self.taken
+            .lock()
+            .expect("name lock")
+            .insert(name_id(&key(name)))
     }
 
     /// Gives a reserved name back (its file was never written).
     pub fn release(&self, name: &str) {
-        self.taken.lock().expect("name lock").remove(&key(name));
+        self.taken
+            .lock()
+            .expect("name lock")
+            .remove(&name_id(&key(name)));
     }
 
     /// The next free name after `name` was found taken on disk: its ` (n)` counter (if any)
