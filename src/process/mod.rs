@@ -135,6 +135,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         path: opts.output.clone(),
         source,
     };
+    trace_memory("start");
     crate::output::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
     // An existing output folder is locked before the inputs are indexed (which can take a
     // while), so that a second run into it stops at once; a new one is only created once the
@@ -230,7 +231,8 @@ fn progress_bar(show: bool, plan: &plan::Plan) -> ProgressBar {
     bar
 }
 /// With `GPBACKUP_TRACE_MEMORY` set, prints the process's resident and peak memory (kB) at a
-/// point of the run on stderr: how `benches/run.sh` finds where the peak is.
+/// point of the run, and the time since the run started, on stderr: how `benches/run.sh`
+/// finds where the peak and the time go.
 pub(crate) fn trace_memory(point: &str) {
     if std::env::var_os("GPBACKUP_TRACE_MEMORY").is_none() {
         return;
@@ -244,9 +246,12 @@ pub(crate) fn trace_memory(point: &str) {
             .trim_end_matches(" kB")
             .to_string()
     };
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
     eprintln!(
-        "memory {point}: rss {} kB, peak {} kB",
+        "memory {point}: rss {} kB, peak {} kB, at {:.2} s",
         field("VmRSS:"),
-        field("VmHWM:")
+        field("VmHWM:"),
+        start.elapsed().as_secs_f64()
     );
 }

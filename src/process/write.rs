@@ -90,7 +90,9 @@ pub fn run(
             w.hand_over(&mut done, Some(id), r);
         }
     }
+    crate::process::trace_memory("TMP before groups");
     w.write_groups(&mut done);
+    crate::process::trace_memory("TMP groups written");
     w.record_sidecars(&done.claimed);
     let stopped = w.stopped();
     Outcome {
@@ -212,26 +214,33 @@ impl Writer<'_> {
         for &s in &plan.waiting_claims {
             claimed[s] = true;
         }
-        for (s, now) in plan.sidecars.iter().zip(claimed) {
-            let Ok(parsed) = &s.parsed else { continue };
-            let claimed = now || s.recorded == Some(true);
-            if s.recorded == Some(claimed) {
-                continue;
-            }
-            let (source, from) = match &s.origin {
-                SidecarOrigin::Entry(i) => {
-                    let e = &plan.catalog.entries[*i];
-                    (source_key(e), plan.catalog.describe(e))
-                }
-                SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone()),
-            };
-            let record = manifest::SidecarRecord {
-                source,
-                from,
-                data: manifest::StoredSidecar::from_sidecar(parsed),
-                claimed,
-            };
-            let _ = self.manifest.append_sidecar(&record);
+        // A chunk at a time: the records of a whole run are never held at once.
+        for (sidecars, claimed) in plan.sidecars.chunks(4096).zip(claimed.chunks(4096)) {
+            let records: Vec<manifest::SidecarRecord> = sidecars
+                .par_iter()
+                .zip(claimed)
+                .filter_map(|(s, &now)| {
+                    let parsed = s.parsed.as_ref().ok()?;
+                    let claimed = now || s.recorded == Some(true);
+                    if s.recorded == Some(claimed) {
+                        return None;
+                    }
+                    let (source, from) = match &s.origin {
+                        SidecarOrigin::Entry(i) => {
+                            let e = &plan.catalog.entries[*i];
+                            (source_key(e), plan.catalog.describe(e))
+                        }
+                        SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone()),
+                    };
+                    Some(manifest::SidecarRecord {
+                        source,
+                        from,
+                        data: manifest::StoredSidecar::from_sidecar(parsed),
+                        claimed,
+                    })
+                })
+                .collect();
+            let _ = self.manifest.append_sidecars(&records);
         }
     }
 
