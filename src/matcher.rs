@@ -69,6 +69,8 @@ use std::collections::HashMap;
 
 use std::borrow::Cow;
 
+use rayon::prelude::*;
+
 use crate::names::{
     self, clip_utf16, counter_suffix, key, nfc, nfc_cow, split_ext, utf16_len, NameParts,
 };
@@ -672,9 +674,11 @@ impl<'a> Matching<'a> {
     /// goes to one file only.
     fn direct(&mut self, mut claimed: Vec<bool>) {
         for rule in Rule::DIRECT {
+            // Each file's candidates are looked up in parallel (read-only, in `order`); the
+            // claims below are made in order, one at a time.
             let cands: Vec<(usize, Vec<Candidate>)> = self
                 .order
-                .iter()
+                .par_iter()
                 .filter(|&&m| self.result[m].is_none())
                 .map(|&m| {
                     let c = self

@@ -157,8 +157,20 @@ impl Catalog {
             entry_notes: Vec::new(),
             copies: HashMap::new(),
         };
+        // The zips' central directories are read in parallel (on a cold disk, each is a
+        // seek and a read); they are indexed in the order given.
+        let mut directories: Vec<Option<Result<Vec<CentralEntry>, SourceError>>> = {
+            use rayon::prelude::*;
+            paths
+                .par_iter()
+                .map(|path| match std::fs::metadata(path) {
+                    Ok(m) if m.is_file() => Some(central_directory(path, m.len())),
+                    _ => None,
+                })
+                .collect()
+        };
         let mut seen = std::collections::HashSet::new();
-        for path in paths {
+        for (k, path) in paths.iter().enumerate() {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => SourceError::Missing(path.clone()),
                 _ => SourceError::Io {
@@ -179,7 +191,10 @@ impl Catalog {
                     kind: InputKind::Dir,
                 });
             } else {
-                match central_directory(path, meta.len()) {
+                let central = directories[k]
+                    .take()
+                    .unwrap_or_else(|| central_directory(path, meta.len()));
+                match central {
                     Ok(central) => {
                         catalog.index_zip(index, path, central);
                         catalog.inputs.push(Input {

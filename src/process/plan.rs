@@ -2,6 +2,7 @@
 //! decision that needs no media bytes taken. The result is one [`MediaRecord`] per media entry
 //! and the duplicate groups the write stage works through.
 
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use crate::albums;
@@ -399,8 +400,8 @@ pub fn build(
     super::trace_memory("TMP paired");
     let unread = paired.unread;
     plan.bare_files = remembered.bare_files;
-    plan.records = media
-        .iter()
+    let records = media
+        .par_iter()
         .zip(paired.matches)
         .map(|(&(entry, by_name), found)| {
             let e = &plan.catalog.entries[entry];
@@ -414,6 +415,7 @@ pub fn build(
             }
         })
         .collect();
+    plan.records = records;
     for (i, c) in classes.iter().enumerate() {
         if *c == Class::Ignored {
             let e = &plan.catalog.entries[i];
