@@ -414,6 +414,7 @@ impl Catalog {
                 start: 0,
                 len: 0,
             },
+            inflate: Box::new(flate2::Decompress::new(false)),
         }
     }
 }
@@ -480,6 +481,8 @@ pub struct Reader<'c> {
     catalog: &'c Catalog,
     zips: Vec<Option<File>>,
     buf: PosBuffer,
+    /// One decompressor for every entry this reader opens (reset per entry).
+    inflate: Box<flate2::Decompress>,
 }
 
 /// A read buffer that remembers which file and which bytes of it it holds.
@@ -622,7 +625,13 @@ impl Reader<'_> {
                     buf: &mut self.buf,
                     pos: 0,
                 };
-                let raw = recover::open_at(file, e.order, e.compressed, *method)?;
+                let raw = recover::open_at_with(
+                    file,
+                    e.order,
+                    e.compressed,
+                    *method,
+                    Some(&mut self.inflate),
+                )?;
                 Ok(Box::new(Checked::new(raw, e.size, e.crc32)))
             }
         }
