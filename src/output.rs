@@ -620,6 +620,20 @@ impl OutputDir {
     /// Creates the folder if needed, takes its lock, removes temp files left by an interrupted
     /// run, and notes the names already present. Refuses a link where gpbackup keeps its own
     /// folders and files. With `dry_run` nothing is created and no lock is taken.
+    /// Removes the output folder this run created (and locked) before finding that it had
+    /// nothing to do: gpbackup's own files, then the folder, each only if nothing else is
+    /// there. The lock file goes while it is still held, so that no other run can be
+    /// holding it then.
+    pub fn remove_new(self) {
+        let state = self.root.join(STATE_DIR);
+        let _ = fs::remove_dir(&self.tmp);
+        let _ = fs::remove_file(state.join(LOCK_FILE));
+        let root = self.root.clone();
+        drop(self);
+        let _ = fs::remove_dir(&state);
+        let _ = fs::remove_dir(&root);
+    }
+
     pub fn open(root: &Path, sync: bool, dry_run: bool) -> io::Result<OutputDir> {
         let state = root.join(STATE_DIR);
         let tmp = state.join(TMP_DIR);

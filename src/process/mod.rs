@@ -137,17 +137,20 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     };
     trace_memory("start");
     crate::output::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
-    // An existing output folder is locked before the inputs are indexed (which can take a
-    // while), so that a second run into it stops at once; a new one is only created once the
-    // inputs are known to be usable.
+    // The output folder is locked before the inputs are indexed (which can take a while),
+    // so that a second run into it stops at once, even when this run creates it. A folder
+    // this run created is removed again when the inputs turn out unusable.
     let stage = stage_bar(opts.progress);
-    let open_out = || OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err);
-    let (catalog, out) = if opts.output.is_dir() {
-        let out = open_out()?;
-        (plan::index_inputs(opts)?, out)
-    } else {
-        let catalog = plan::index_inputs(opts)?;
-        (catalog, open_out()?)
+    let created = !opts.dry_run && std::fs::symlink_metadata(&opts.output).is_err();
+    let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
+    let catalog = match plan::index_inputs(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            if created {
+                out.remove_new();
+            }
+            return Err(e);
+        }
     };
     trace_memory("indexed");
     // The manifest and what earlier runs left to complete (files without their sidecar,
