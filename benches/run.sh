@@ -3,7 +3,8 @@
 # unzip reads, inflates and writes once with no metadata work; cp only moves the bytes), a cold
 # `gpbackup process`, an unchanged re-run, `gpbackup verify` and `gpbackup verify --against`
 # (fast mode); report wall and CPU time, peak RSS, bytes of peak RSS per zip entry and the
-# ratios to unzip and cp measured in the same run.
+# ratios to unzip and cp measured in the same run, and the memory and time after each stage
+# of the first cold run and of the re-run.
 #
 #   bash benches/run.sh                          # "large": ~2 GB, ~10,000 media in 4 zips
 #   BENCH_SCENARIO=seed bash benches/run.sh      # the guide's export: 52 zips, ~95,000 tiny
@@ -101,11 +102,11 @@ for r in $(seq 1 "$rounds"); do
   rm -rf "$outdir/copied"
   for a in $allocators; do
     rm -rf "$outdir/out-$a"
-    results+=("$(run "cold-$a#$r" "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
+    results+=("$(run "cold-$a#$r" env GPBACKUP_TRACE_MEMORY=1 "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
   done
 done
 for a in $allocators; do
-  results+=("$(run "rerun-$a" "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
+  results+=("$(run "rerun-$a" env GPBACKUP_TRACE_MEMORY=1 "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
 done
 a=${allocators%% *}
 results+=("$(run verify "$bin" verify -q $jobs "$outdir/out-$a")")
@@ -128,6 +129,13 @@ for r in "${results[@]}"; do
   read -r name wall rss user sys <<<"$r"
   awk -v n="$name" -v w="$wall" -v r="$rss" -v u="$user" -v s="$sys" -v e="$all_entries" -v uz="$unzip_best" -v c="$cp_best" \
     'BEGIN { printf "| %-17s | %7.2f | %7.2f | %7.2f | %7.2f | %7.2f | %11.1f | %11.0f |\n", n, w, u, s, w/uz, w/c, r/1024, r*1024/e }'
+done
+echo
+echo "Stages (GPBACKUP_TRACE_MEMORY=1: resident and peak memory after each, seconds since start):"
+for a in $allocators; do
+  for n in "cold-$a#1" "rerun-$a"; do
+    echo "- $n: $(grep '^memory ' "$dir/$n.err" | sed -E 's/^memory ([^:]+): rss ([0-9]+) kB, peak ([0-9]+) kB, at ([0-9.]+) s/\1 \4 s \2\/\3 kB/' | paste -sd';' | sed 's/;/; /g')"
+  done
 done
 if [ -n "${BENCH_PROFILE:-}" ]; then
   echo

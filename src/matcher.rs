@@ -635,9 +635,7 @@ pub fn match_all_claimed(
     claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
     let mut m = Matching::new(media, sidecars);
-    crate::process::trace_memory("matcher index");
     m.direct(claimed);
-    crate::process::trace_memory("matcher direct");
     m.shared();
     m.result
 }

@@ -187,7 +187,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let progress = progress_bar(opts.progress, &plan);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress, log);
     progress.finish_and_clear();
-    trace_memory("written");
+    trace_memory("media written");
     let r = finish::run(opts, plan, outcome, &out, &manifest);
     trace_memory("finished");
     r

@@ -229,7 +229,6 @@ pub(super) fn read_and_match(
         .filter(|i| classes[*i] == Class::Json)
         .collect();
     json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
-    super::trace_memory("TMP read_and_match");
     let extras = extras(catalog, media, remembered);
     let media_refs: Vec<MediaRef> = media
         .iter()
@@ -243,7 +242,6 @@ pub(super) fn read_and_match(
         })
         .chain(extras.iter().map(|(_, r)| r.clone()))
         .collect();
-    super::trace_memory("media_refs");
     let is_new =
         |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
     let pending_dirs: HashSet<String> = (0..media_refs.len())
@@ -261,7 +259,7 @@ pub(super) fn read_and_match(
     let mut read = JsonRead::default();
     read.sidecars.reserve_exact(first.len());
     read_jsons(opts, catalog, &readers, &first, stage, &mut read);
-    super::trace_memory("jsons read");
+    super::trace_memory("sidecars read");
     let (sidecar_refs, matches) = loop {
         let sidecar_refs = read.refs(catalog, &earlier);
         let claimed: Vec<bool> = read
@@ -274,9 +272,8 @@ pub(super) fn read_and_match(
         let included: Vec<usize> = (0..media_refs.len())
             .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
             .collect();
-        super::trace_memory("sidecar refs");
         let matches = match_included(&media_refs, &included, &sidecar_refs, claimed);
-        super::trace_memory("matched");
+        super::trace_memory("sidecars matched");
         let unmatched_new = matches
             .iter()
             .enumerate()

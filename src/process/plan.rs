@@ -314,7 +314,6 @@ pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
     let exclude = opts.output.canonicalize().ok();
     let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
     let classes = classify(&catalog.entries);
-    super::trace_memory("TMP classified");
     for (i, input) in catalog.inputs.iter().enumerate() {
         let useful = catalog
             .entries
@@ -397,7 +396,6 @@ pub fn build(
         &remembered,
         stage,
     );
-    super::trace_memory("TMP paired");
     let unread = paired.unread;
     plan.bare_files = remembered.bare_files;
     let records = media
@@ -422,9 +420,7 @@ pub fn build(
             plan.report.ignored.push(plan.catalog.describe(e));
         }
     }
-    super::trace_memory("TMP records");
     let skips = skip_reasons(&plan, opts);
-    super::trace_memory("TMP skips");
     for (id, skip) in plan.ids().zip(skips) {
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
@@ -442,7 +438,6 @@ pub fn build(
         r.disposition = disposition;
     }
     super::updates::plan_updates(&mut plan, opts, paired.extra);
-    super::trace_memory("TMP updates");
     plan.groups = group_duplicates(&plan);
     plan
 }
@@ -589,11 +584,4 @@ mod tests {
             ]
         );
     }
-}
-#[test]
-fn tmp_sizes() {
-    eprintln!("SidecarData {} Sidecar {} Origin {} MediaRecord {} Entry {} MediaRef {} Match {} Disposition {}",
-        std::mem::size_of::<SidecarData>(), std::mem::size_of::<crate::sidecar::Sidecar>(), std::mem::size_of::<SidecarOrigin>(),
-        std::mem::size_of::<MediaRecord>(), std::mem::size_of::<crate::source::Entry>(), std::mem::size_of::<crate::matcher::MediaRef>(),
-        std::mem::size_of::<Match>(), std::mem::size_of::<Disposition>());
 }

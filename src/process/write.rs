@@ -90,9 +90,7 @@ pub fn run(
             w.hand_over(&mut done, Some(id), r);
         }
     }
-    crate::process::trace_memory("TMP before groups");
     w.write_groups(&mut done);
-    crate::process::trace_memory("TMP groups written");
     w.record_sidecars(&done.claimed);
     let stopped = w.stopped();
     Outcome {
