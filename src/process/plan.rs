@@ -133,7 +133,7 @@ pub struct Plan {
     /// Album metadata by folder key.
     pub albums: HashMap<String, AlbumInfo>,
     /// Entries to write, grouped by size and CRC-32, best member first, in disk order.
-    pub groups: Vec<Vec<MediaId>>,
+    pub groups: Groups,
     /// Library files earlier runs wrote without a sidecar.
     pub bare_files: Vec<crate::manifest::BareFile>,
     /// Those of them this run found a sidecar for.
@@ -372,7 +372,7 @@ pub fn build(
         records: Vec::new(),
         sidecars: Vec::new(),
         albums: HashMap::new(),
-        groups: Vec::new(),
+        groups: Groups::default(),
         bare_files: Vec::new(),
         updates: Vec::new(),
         waiting_claims: Vec::new(),
@@ -524,29 +524,74 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
         .collect()
 }
 
+/// Groups of records, flat: every member in one vector, and where each group ends (two
+/// small numbers per group rather than a vector each).
+#[derive(Debug, Default)]
+pub struct Groups {
+    members: Vec<MediaId>,
+    ends: Vec<u32>,
+}
+
+impl Groups {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Group `k`, best member first.
+    pub fn get(&self, k: usize) -> &[MediaId] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.members[start..self.ends[k] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[MediaId]> {
+        (0..self.len()).map(|k| self.get(k))
+    }
+}
+
 /// Groups the records to write that are probably byte-identical (same size and, for zips,
 /// same CRC-32), best member first, groups in disk order of their first member.
-fn group_duplicates(plan: &Plan) -> Vec<Vec<MediaId>> {
-    let mut by_key: HashMap<(u64, Option<u32>), Vec<MediaId>> = HashMap::new();
-    for id in plan.ids() {
-        if plan.record(id).disposition == Disposition::Write {
-            let e = plan.entry(id);
-            by_key.entry((e.size, e.crc32)).or_default().push(id);
+fn group_duplicates(plan: &Plan) -> Groups {
+    let mut ids: Vec<MediaId> = plan
+        .ids()
+        .filter(|&id| plan.record(id).disposition == Disposition::Write)
+        .collect();
+    let content = |id: MediaId| {
+        let e = plan.entry(id);
+        (e.size, e.crc32)
+    };
+    let rank = |id: MediaId| {
+        let e = plan.entry(id);
+        policy::member_rank(&MemberFacts {
+            usable_sidecar: plan.usable_sidecar(id).is_some(),
+            own_sidecar: plan.record(id).found.is_some_and(|m| !m.rule.is_shared()),
+            in_year_folder: albums::is_year_folder(e.dir(), &plan.albums),
+            disk_order: disk_order(e),
+        })
+    };
+    // By content, best member first within each: the groups are runs of equal content.
+    ids.par_sort_by_cached_key(|&id| (content(id), rank(id)));
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (k, &id) in ids.iter().enumerate() {
+        match runs.last_mut() {
+            Some((start, end)) if content(ids[*start]) == content(id) => *end = k + 1,
+            _ => runs.push((k, k + 1)),
         }
     }
-    let mut groups: Vec<Vec<MediaId>> = by_key.into_values().collect();
-    for g in &mut groups {
-        g.sort_by_key(|&id| {
-            let e = plan.entry(id);
-            policy::member_rank(&MemberFacts {
-                usable_sidecar: plan.usable_sidecar(id).is_some(),
-                own_sidecar: plan.record(id).found.is_some_and(|m| !m.rule.is_shared()),
-                in_year_folder: albums::is_year_folder(e.dir(), &plan.albums),
-                disk_order: disk_order(e),
-            })
-        });
+    runs.par_sort_by_cached_key(|&(start, _)| disk_order(plan.entry(ids[start])));
+    let mut groups = Groups {
+        members: Vec::with_capacity(ids.len()),
+        ends: Vec::with_capacity(runs.len()),
+    };
+    for (start, end) in runs {
+        groups.members.extend_from_slice(&ids[start..end]);
+        groups
+            .ends
+            .push(u32::try_from(groups.members.len()).expect("under 4 billion entries"));
     }
-    groups.sort_by_key(|g| disk_order(plan.entry(g[0])));
     groups
 }
 

@@ -132,25 +132,24 @@ impl Writer<'_> {
     /// Writes the duplicate groups, in parallel, handing their lines over per batch.
     fn write_groups(&self, done: &mut Done) {
         let plan = self.plan;
-        // Names are reserved here, in a deterministic order, so that collisions are numbered
-        // the same way on every run whatever the thread timing. A file whose folder depends
-        // on a date only its own bytes hold gets its name once it is read.
-        let mut named: Vec<(&[MediaId], Option<String>)> = plan
-            .groups
-            .iter()
-            .map(|g| {
-                let name = self
-                    .planned_folder(g[0])
-                    .map(|dir| self.out.reserve(&dir, &plan.wanted_name(g[0])));
-                (g.as_slice(), name)
-            })
-            .collect();
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
             .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
             .collect();
-        while !named.is_empty() {
-            let batch: Vec<_> = named.drain(..named.len().min(BATCH_GROUPS)).collect();
-            let lines: Vec<Vec<(MediaId, MediaReport)>> = batch
+        for first in (0..plan.groups.len()).step_by(BATCH_GROUPS) {
+            let batch = first..(first + BATCH_GROUPS).min(plan.groups.len());
+            // Names are reserved here, a batch at a time in group order, so that collisions
+            // are numbered the same way on every run whatever the thread timing. A file whose
+            // folder depends on a date only its own bytes hold gets its name once it is read.
+            let named: Vec<(&[MediaId], Option<String>)> = batch
+                .map(|k| {
+                    let g = plan.groups.get(k);
+                    let name = self
+                        .planned_folder(g[0])
+                        .map(|dir| self.out.reserve(&dir, &plan.wanted_name(g[0])));
+                    (g, name)
+                })
+                .collect();
+            let lines: Vec<Vec<(MediaId, MediaReport)>> = named
                 .into_par_iter()
                 .map(|(group, name)| {
                     let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
