@@ -84,7 +84,8 @@ pub enum Disposition {
     /// Left out on purpose.
     Skip(SkipReason),
     /// Already in the output from an earlier run, at this path.
-    InLibrary(String),
+    /// (Its path is the manifest's: [`in_library`].)
+    InLibrary,
     /// Already in the output from an earlier run without a sidecar: rewritten with the one
     /// found now (index into [`Plan::updates`]).
     Update(usize),
@@ -425,19 +426,19 @@ pub fn build(
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
             (Some(why), _) => Disposition::Skip(why),
-            (None, Some(path)) => Disposition::InLibrary(path.to_string()),
+            (None, Some(_)) => Disposition::InLibrary,
             (None, None) => Disposition::Write,
         };
         // Known entries of folders whose JSON was not read: their memberships are in the
         // manifest already, and their album's title is not known this run.
         let unread_dir = unread.contains(&key(e.dir()));
         let r = &mut plan.records[id.0];
-        if unread_dir && matches!(disposition, Disposition::InLibrary(_)) {
+        if unread_dir && disposition == Disposition::InLibrary {
             r.album = None;
         }
         r.disposition = disposition;
     }
-    super::updates::plan_updates(&mut plan, opts, paired.extra);
+    super::updates::plan_updates(&mut plan, opts, manifest, paired.extra);
     plan.groups = group_duplicates(&plan);
     plan
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::albums;
 use crate::hash::{self, HashingReader};
-use crate::manifest;
+use crate::manifest::{self, Manifest};
 use crate::matcher::Match;
 use crate::media::MediaKind;
 use crate::names::key;
@@ -23,7 +23,7 @@ use crate::output::open_nofollow;
 use crate::report::{MediaReport, Reason, Status};
 
 use super::pairing::Extra;
-use super::plan::{disk_order, split_entry_path, Disposition, MediaId, Plan, Update};
+use super::plan::{disk_order, in_library, split_entry_path, Disposition, MediaId, Plan, Update};
 use super::policy::{self, MemberFacts, UpdateAction, UpdateFacts, XmpCleanup};
 use super::write::{Known, Writer};
 use super::write_file::{failed, remove_temp, Copied};
@@ -42,14 +42,22 @@ struct Candidate {
 /// Turns the sidecars found for remembered bare files (through this run's own records of
 /// their entries, or through `extra`, their entries not among the inputs) into
 /// [`Plan::updates`], one per file.
-pub(super) fn plan_updates(plan: &mut Plan, opts: &Options, extra: Vec<(Extra, Option<Match>)>) {
+pub(super) fn plan_updates(
+    plan: &mut Plan,
+    opts: &Options,
+    manifest: &Manifest,
+    extra: Vec<(Extra, Option<Match>)>,
+) {
     let by_path: HashMap<String, usize> = (plan.bare_files.iter().enumerate())
         .map(|(i, f)| (key(&f.line.path), i))
         .collect();
     let mut cands: Vec<Candidate> = Vec::new();
     for id in plan.ids() {
         let r = plan.record(id);
-        let (Disposition::InLibrary(path), Some(found)) = (&r.disposition, r.found) else {
+        let (Disposition::InLibrary, Some(found)) = (&r.disposition, r.found) else {
+            continue;
+        };
+        let Some(path) = in_library(manifest, plan.entry(id)) else {
             continue;
         };
         if let Some(&bare) = by_path.get(&key(path)) {

@@ -16,7 +16,7 @@ use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
 
-use super::plan::{source_key, Disposition, MediaId, Plan, SidecarOrigin};
+use super::plan::{in_library, source_key, Disposition, MediaId, Plan, SidecarOrigin};
 use super::policy;
 use super::write_file::io_reason;
 use super::Options;
@@ -252,9 +252,9 @@ impl Writer<'_> {
                 r.status = Status::Skipped;
                 r.reason = Some(Reason::Skipped(*why));
             }
-            Disposition::InLibrary(path) => {
+            Disposition::InLibrary => {
                 r.status = Status::InLibrary;
-                r.output = Some(path.clone());
+                r.output = in_library(self.manifest, plan.entry(id)).map(str::to_string);
                 r.notes
                     .push("already in the output from an earlier run".into());
             }
