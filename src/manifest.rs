@@ -753,6 +753,118 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_manifest_is_an_error_for_a_run_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(dir.path().join("elsewhere.jsonl"), b"").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path().join("elsewhere.jsonl"), state.join(FILE_NAME))
+            .unwrap();
+        assert!(
+            Manifest::open(dir.path(), &state, true).is_err(),
+            "a link is not followed"
+        );
+        assert!(remembered(&state, |_| true).is_err());
+    }
+
+    #[test]
+    fn content_hashes_and_entries_as_numbers() {
+        let n: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        assert_eq!(
+            hash_id(&format!("{n:032x}")),
+            n,
+            "the content hash the writer computes"
+        );
+        assert_ne!(hash_id("ab"), 0xab, "a short hex text is no content hash");
+        assert_eq!(hash_id("h1"), hash_id("h1"));
+        assert_ne!(hash_id("h1"), hash_id("h2"));
+        let a = source_id("T/x/a.jpg", 1, Some(7));
+        for other in [
+            source_id("T/x/b.jpg", 1, Some(7)),
+            source_id("T/x/a.jpg", 2, Some(7)),
+            source_id("T/x/a.jpg", 1, Some(8)),
+            source_id("T/x/a.jpg", 1, None),
+        ] {
+            assert_ne!(a, other);
+        }
+        let key = SourceKey {
+            entry: "T/x/a.jpg".into(),
+            size: 1,
+            crc32: Some(7),
+        };
+        assert_eq!(key.id(), a);
+    }
+
+    #[test]
+    fn entries_retractions_and_albums_as_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        for p in ["a.jpg", "b.jpg", "c.jpg"] {
+            std::fs::write(dir.path().join(p), b"x").unwrap();
+        }
+        let key = |e: &str| SourceKey {
+            entry: e.into(),
+            size: 1,
+            crc32: Some(1),
+        };
+        let line = |hash: &str, path: &str, source: &str| Line {
+            hash: hash.into(),
+            path: path.into(),
+            output_hash: Some(format!("o-{hash}")),
+            sources: vec![key(source)],
+            ..Line::default()
+        };
+        {
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            m.append(&line("h1", "a.jpg", "T/a.jpg")).unwrap();
+            m.append(&line("h2", "b.jpg", "T/b.jpg")).unwrap();
+            // Another photo's retraction at a.jpg leaves h1's record alone.
+            m.append(&Line {
+                retracted: true,
+                ..line("h9", "a.jpg", "T/z.jpg")
+            })
+            .unwrap();
+            // h2's own retraction removes it.
+            m.append(&Line {
+                retracted: true,
+                ..line("h2", "b.jpg", "T/b.jpg")
+            })
+            .unwrap();
+            // A duplicate of h1 in an album.
+            m.append(&Line {
+                output_hash: None,
+                albums: vec!["Trip".into()],
+                ..line("h1", "a.jpg", "T/Trip/a.jpg")
+            })
+            .unwrap();
+            m.append(&line("h3", "c.jpg", "T/c.jpg")).unwrap();
+        }
+        let m = Manifest::open(dir.path(), &state, true).unwrap();
+        assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
+        assert_eq!(m.path_for_hash("h2"), None);
+        assert_eq!(m.path_for_hash("h3"), Some("c.jpg"));
+        assert_eq!(m.path_for_source(key("T/a.jpg").id()), Some("a.jpg"));
+        assert_eq!(m.path_for_source(key("T/Trip/a.jpg").id()), Some("a.jpg"));
+        assert_eq!(m.path_for_source(key("T/c.jpg").id()), Some("c.jpg"));
+        assert_eq!(m.path_for_source(key("T/b.jpg").id()), None);
+        assert_eq!(m.path_for_source(key("T/z.jpg").id()), None);
+        assert_eq!(m.len(), 2);
+        let mut entries: Vec<(u128, &str)> = m.entries().collect();
+        entries.sort_unstable_by_key(|e| e.1);
+        assert_eq!(
+            entries,
+            [(hash_id("h1"), "a.jpg"), (hash_id("h3"), "c.jpg")]
+        );
+        assert_eq!(m.path_for_id(hash_id("h3")), Some("c.jpg"));
+        assert_eq!(
+            m.albums().get("Trip").map(|s| s.iter().collect::<Vec<_>>()),
+            Some(vec![&"a.jpg".to_string()])
+        );
+    }
+
+    #[test]
     fn round_trip_torn_lines_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".gpbackup");
