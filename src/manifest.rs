@@ -865,6 +865,62 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_without_a_sidecar_wait_for_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".gpbackup");
+        std::fs::create_dir_all(&state).unwrap();
+        for p in ["full.jpg", "bare.jpg"] {
+            std::fs::write(dir.path().join(p), b"x").unwrap();
+        }
+        let key = |e: &str| SourceKey {
+            entry: e.into(),
+            size: 1,
+            crc32: Some(1),
+        };
+        let written = |hash: &str, path: &str, no_sidecar: bool| Line {
+            hash: hash.into(),
+            path: path.into(),
+            output_hash: Some(format!("o-{hash}")),
+            sources: vec![key(&format!("T/{path}"))],
+            no_sidecar,
+            ..Line::default()
+        };
+        let dup = |hash: &str, entry: &str| Line {
+            hash: hash.into(),
+            path: "x".into(),
+            sources: vec![key(entry)],
+            no_sidecar: true,
+            ..Line::default()
+        };
+        {
+            let m = Manifest::open(dir.path(), &state, false).unwrap();
+            m.append(&written("hf", "full.jpg", false)).unwrap();
+            m.append(&written("hb", "bare.jpg", true)).unwrap();
+            m.append(&dup("hf", "T/album/full.jpg")).unwrap();
+            m.append(&dup("hf", "T/album/full.jpg")).unwrap();
+            m.append(&dup("hb", "T/album/bare.jpg")).unwrap();
+            m.append(&dup("gone", "T/album/gone.jpg")).unwrap();
+            m.append(&Line {
+                no_sidecar: false,
+                ..dup("hf", "T/other/full.jpg")
+            })
+            .unwrap();
+        }
+        let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+        assert_eq!(
+            r.waiting,
+            [key("T/album/full.jpg")],
+            "once, of a file there with its metadata"
+        );
+        assert_eq!(r.bare_files.len(), 1);
+        assert_eq!(
+            r.bare_files[0].sources,
+            [key("T/bare.jpg"), key("T/album/bare.jpg")],
+            "every entry of the bare file"
+        );
+    }
+
+    #[test]
     fn round_trip_torn_lines_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".gpbackup");
