@@ -56,7 +56,7 @@ pub enum Locator {
     /// Index in a truncated zip's recovered entries.
     Recovered(usize),
     /// A file of an extracted folder.
-    File(PathBuf),
+    File(Box<Path>),
 }
 
 /// One file inside an input.
@@ -65,7 +65,7 @@ pub struct Entry {
     pub input: usize,
     pub locator: Locator,
     /// Path inside the input, `/`-separated, as stored (may be hostile: never used as a path).
-    pub path: String,
+    pub path: Box<str>,
     pub size: u64,
     /// Size of its compressed data (the size itself for files of a folder).
     pub compressed: u64,
@@ -260,7 +260,7 @@ impl Catalog {
             if e.input != input {
                 break;
             }
-            by_path.entry(e.path.as_str()).or_default().push(i);
+            by_path.entry(&e.path).or_default().push(i);
         }
         let mut notes = Vec::new();
         for (path, mut idx) in by_path {
@@ -302,7 +302,7 @@ impl Catalog {
             self.entries.push(Entry {
                 input,
                 locator: Locator::Zip { method: e.method },
-                path,
+                path: path.into(),
                 size: e.size,
                 compressed: e.compressed,
                 crc32: Some(e.crc32),
@@ -320,7 +320,7 @@ impl Catalog {
             self.entries.push(Entry {
                 input,
                 locator: Locator::Recovered(i),
-                path,
+                path: path.into(),
                 size: e.size,
                 compressed: e.compressed,
                 crc32: Some(e.crc32),
@@ -370,8 +370,8 @@ impl Catalog {
             let size = item.metadata().map(|m| m.len()).unwrap_or(0);
             self.entries.push(Entry {
                 input,
-                locator: Locator::File(item.path().to_path_buf()),
-                path: format!("{prefix}{}", rel.join("/")),
+                locator: Locator::File(item.path().into()),
+                path: format!("{prefix}{}", rel.join("/")).into(),
                 size,
                 compressed: size,
                 crc32: None,

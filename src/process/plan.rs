@@ -337,7 +337,7 @@ pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
 /// The manifest key of an entry.
 pub fn source_key(e: &Entry) -> SourceKey {
     SourceKey {
-        entry: e.path.clone(),
+        entry: e.path.to_string(),
         size: e.size,
         crc32: e.crc32,
     }

@@ -64,7 +64,7 @@ pub(super) fn plan_updates(
             let e = plan.entry(id);
             cands.push(Candidate {
                 bare,
-                entry: e.path.clone(),
+                entry: e.path.to_string(),
                 source: plan.catalog.describe(e),
                 found,
                 record: Some(id),

@@ -378,7 +378,7 @@ fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&String>) -> 
                 described
                     .strip_prefix(&prefix)
                     .map(str::to_string)
-                    .unwrap_or_else(|| e.path.clone())
+                    .unwrap_or_else(|| e.path.to_string())
             }
         },
         size: e.size,

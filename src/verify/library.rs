@@ -112,7 +112,7 @@ impl Library {
         }
         // A folder entry (no CRC-32) against a library made from zips, or the reverse: by
         // name and size.
-        let h = self.by_name_size.get(&(e.path.clone(), e.size))?;
+        let h = self.by_name_size.get(&(e.path.to_string(), e.size))?;
         let recorded_without_crc = self
             .by_source
             .contains_key(&manifest::SourceKey { crc32: None, ..key });
@@ -149,7 +149,7 @@ impl Library {
 /// The manifest's key for an input entry.
 pub(super) fn source_key(e: &Entry) -> manifest::SourceKey {
     manifest::SourceKey {
-        entry: e.path.clone(),
+        entry: e.path.to_string(),
         size: e.size,
         crc32: e.crc32,
     }
