@@ -672,11 +672,6 @@ impl Manifest {
         self.append_value(line)
     }
 
-    /// Appends a `sidecar` line.
-    pub fn append_sidecar(&self, record: &SidecarRecord) -> io::Result<()> {
-        self.append_value(&SidecarLine { sidecar: record })
-    }
-
     /// Appends `sidecar` lines, serialized in parallel and written in large blocks of whole
     /// lines (a run records every sidecar it read: one write each was a tenth of a run of
     /// tiny files).
@@ -1055,8 +1050,8 @@ mod tests {
                 data: StoredSidecar::from_sidecar(&sidecar),
                 claimed,
             };
-            m.append_sidecar(&record(false)).unwrap();
-            m.append_sidecar(&record(true)).unwrap();
+            m.append_sidecars(&[record(false)]).unwrap();
+            m.append_sidecars(&[record(true)]).unwrap();
             m.append_unwritten(&Unwritten {
                 source: key("T/x/c.jpg"),
                 status: "failed".into(),
