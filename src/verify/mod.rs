@@ -254,13 +254,13 @@ fn check(path: &Path, content: Option<&(String, u64)>) -> FileState {
     if meta.len() != *want_size {
         return FileState::Changed;
     }
-    compare_hash(path, want_hash)
+    compare_hash(path, manifest::hash_id(want_hash))
 }
 
-/// Hashes the file at `path` and compares it with `want_hash` (unreadable: missing).
-fn compare_hash(path: &Path, want_hash: &str) -> FileState {
+/// Hashes the file at `path` and compares it with `want` (unreadable: missing).
+fn compare_hash(path: &Path, want: u128) -> FileState {
     match File::open(path).and_then(|f| hash::hash_stream(BufReader::with_capacity(1 << 20, f))) {
-        Ok((h, _)) if hash::hex(h) == want_hash => FileState::Intact,
+        Ok((h, _)) if h == want => FileState::Intact,
         Ok(_) => FileState::Changed,
         Err(_) => FileState::Missing,
     }
