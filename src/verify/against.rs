@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -36,14 +37,32 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
         })?;
     let pool = thread_pool(opts.jobs)?;
     let exclude = root.canonicalize().ok();
-    // The manifest and the inputs' directories are read at the same time.
+    // The manifest and the inputs' directories are read at the same time; in fast mode, the
+    // library files are checked ahead while the inputs are still being indexed (reading
+    // zips' directories leaves a core idle when they come from disk).
+    let indexing = AtomicU8::new(NOT_STARTED);
     let (lib, catalog) = pool.install(|| {
         rayon::join(
-            || load_library(root),
-            || Catalog::open(opts.inputs, exclude.as_deref()),
+            || {
+                let lib = load_library(root)?;
+                let busy = || indexing.load(Ordering::Relaxed) == RUNNING;
+                let ahead = if opts.full || !busy() {
+                    Vec::new()
+                } else {
+                    lib.check_ahead(root, busy)
+                };
+                Ok((lib, ahead))
+            },
+            || {
+                indexing.store(RUNNING, Ordering::Relaxed);
+                super::prefetch::central_directories(opts.inputs);
+                let catalog = Catalog::open(opts.inputs, exclude.as_deref());
+                indexing.store(DONE, Ordering::Relaxed);
+                catalog
+            },
         )
     });
-    let lib = lib?;
+    let (lib, ahead) = lib?;
     let catalog = catalog.map_err(VerifyError::Input)?;
     let classes = crate::process::plan::classify(&catalog.entries);
     let media: Vec<usize> = (0..catalog.entries.len())
@@ -78,10 +97,16 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
         catalog: &catalog,
         classes: &classes,
         media: &media,
+        ahead,
     };
     pool.install(|| check.run(&mut report));
     Ok(report)
 }
+
+/// Where the indexing of the inputs is.
+const NOT_STARTED: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
 
 /// Where one media entry stands.
 enum Found {
@@ -100,6 +125,8 @@ struct Check<'a> {
     classes: &'a [Class],
     /// The media entries (indices into `catalog.entries`).
     media: &'a [usize],
+    /// Library files already checked (by file; empty when none were).
+    ahead: Vec<Option<FileState>>,
 }
 
 /// The media entries sorted by where they stand once their library files are checked.
@@ -198,7 +225,19 @@ impl Check<'_> {
                 needed[*file] = true;
             }
         }
-        let needed: Vec<usize> = (0..needed.len()).filter(|f| needed[*f]).collect();
+        let mut states = vec![None; self.lib.files.len()];
+        let needed: Vec<usize> = (0..needed.len())
+            .filter(|&f| {
+                needed[f]
+                    && match self.ahead.get(f).copied().flatten() {
+                        Some(state) => {
+                            states[f] = Some(state);
+                            false
+                        }
+                        None => true,
+                    }
+            })
+            .collect();
         let checked = if self.opts.full {
             needed
                 .par_iter()
@@ -207,7 +246,6 @@ impl Check<'_> {
         } else {
             self.lib.check_listed(self.root, &needed)
         };
-        let mut states = vec![None; self.lib.files.len()];
         for (f, state) in checked {
             states[f] = Some(state);
         }

@@ -315,10 +315,9 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
                 None => continue, // one line longer than the block: read on
             }
         };
-        let parsed: Vec<Parsed> = buf[..upto]
-            .par_split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(parse)
+        let parsed: Vec<Parsed> = lines_of(&buf[..upto])
+            .par_iter()
+            .map(|l| parse(l))
             .collect();
         for p in parsed {
             loading.apply(p);
@@ -329,6 +328,23 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
         }
     }
     Ok(loading.finish())
+}
+
+/// The non-empty lines of `block`.
+fn lines_of(block: &[u8]) -> Vec<&[u8]> {
+    match std::str::from_utf8(block) {
+        // A `char` pattern is searched for with `memchr`, not a byte at a time.
+        Ok(text) => text
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(str::as_bytes)
+            .collect(),
+        // Not text (a damaged manifest): its lines still count, one by one.
+        Err(_) => block
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect(),
+    }
 }
 
 /// Reads until `buf` is full or the file ends; the bytes read.
@@ -395,6 +411,29 @@ impl Library {
             .unwrap_or_else(|want| compare_hash(&path, want))
     }
 
+    /// Fast mode, while `busy()` (the inputs are still being indexed): checks library files
+    /// in manifest order, each by its path, as far as it gets. What it could not settle
+    /// from the metadata (a time that differs: the content is to be compared) is left
+    /// `None`, for [`Library::check_listed`] when needed.
+    pub(super) fn check_ahead(
+        &self,
+        root: &Path,
+        busy: impl Fn() -> bool,
+    ) -> Vec<Option<FileState>> {
+        let mut states = vec![None; self.files.len()];
+        for (f, state) in states.iter_mut().enumerate() {
+            if !busy() {
+                break;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(root.join(&*self.files[f].path)) else {
+                *state = Some(FileState::Missing);
+                continue;
+            };
+            *state = self.state_from_meta(f, &meta, false).ok();
+        }
+        states
+    }
+
     /// The state of a library file from its metadata (not following a symbolic link), or
     /// `Err(hash)` when its content must be compared with that hash.
     fn state_from_meta(
@@ -423,10 +462,10 @@ impl Library {
     }
 
     /// Fast mode: checks `files` as [`Library::check`] does, from one listing per folder.
-    /// Each folder holding some of them is read once and the files found there are checked
-    /// from their entries (a stat relative to the open folder, in listing order) instead of
-    /// each by its whole path. A file not in its folder's listing (gone, or named otherwise
-    /// by a file system that folds case) is checked by its path.
+    /// Each folder holding some of them is read once; the files found there are checked
+    /// from their entries (a stat relative to the open folder, in parallel) instead of each
+    /// by its whole path. A file not in its folder's listing (gone, or named otherwise by a
+    /// file system that folds case) is checked by its path.
     pub(super) fn check_listed(&self, root: &Path, files: &[usize]) -> Vec<(usize, FileState)> {
         let mut by_dir: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
         for &f in files {
@@ -435,43 +474,56 @@ impl Library {
             by_dir.entry(dir).or_default().push((name, f));
         }
         let dirs: Vec<(&str, Vec<(&str, usize)>)> = by_dir.into_iter().collect();
-        dirs.par_iter()
-            .flat_map_iter(|(dir, wanted)| self.check_folder(root, dir, wanted))
-            .collect()
-    }
-
-    /// The files `wanted` (name, file) of folder `dir`, checked from its listing.
-    fn check_folder(
-        &self,
-        root: &Path,
-        dir: &str,
-        wanted: &[(&str, usize)],
-    ) -> Vec<(usize, FileState)> {
-        let mut left: HashMap<&std::ffi::OsStr, usize> = wanted
-            .iter()
-            .map(|(name, f)| (std::ffi::OsStr::new(*name), *f))
+        let listed: Vec<(Vec<(std::fs::DirEntry, usize)>, Vec<usize>)> = dirs
+            .par_iter()
+            .map(|(dir, wanted)| find_in_folder(&root.join(dir), wanted))
             .collect();
-        let mut out = Vec::with_capacity(wanted.len());
-        if let Ok(list) = std::fs::read_dir(root.join(dir)) {
-            for entry in list.flatten() {
-                let Some(f) = left.remove(entry.file_name().as_os_str()) else {
-                    continue;
-                };
+        let (found, not_listed): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
+        let found: Vec<(std::fs::DirEntry, usize)> = found.into_iter().flatten().collect();
+        let not_listed: Vec<usize> = not_listed.into_iter().flatten().collect();
+        let mut out: Vec<(usize, FileState)> = found
+            .par_iter()
+            .map(|(entry, f)| {
                 let state = match entry.metadata() {
                     Ok(meta) => self
-                        .state_from_meta(f, &meta, false)
+                        .state_from_meta(*f, &meta, false)
                         .unwrap_or_else(|want| compare_hash(&entry.path(), want)),
-                    Err(_) => self.check(root, f, false),
+                    Err(_) => self.check(root, *f, false),
                 };
-                out.push((f, state));
+                (*f, state)
+            })
+            .collect();
+        out.extend(
+            not_listed
+                .par_iter()
+                .map(|&f| (f, self.check(root, f, false)))
+                .collect::<Vec<_>>(),
+        );
+        out
+    }
+}
+
+/// The entries of `folder` named in `wanted` (name, file), and the files not found there.
+fn find_in_folder(
+    folder: &Path,
+    wanted: &[(&str, usize)],
+) -> (Vec<(std::fs::DirEntry, usize)>, Vec<usize>) {
+    let mut left: HashMap<&std::ffi::OsStr, usize> = wanted
+        .iter()
+        .map(|(name, f)| (std::ffi::OsStr::new(*name), *f))
+        .collect();
+    let mut found = Vec::with_capacity(wanted.len());
+    if let Ok(list) = std::fs::read_dir(folder) {
+        for entry in list.flatten() {
+            if let Some(f) = left.remove(entry.file_name().as_os_str()) {
+                found.push((entry, f));
                 if left.is_empty() {
                     break;
                 }
             }
         }
-        out.extend(left.into_values().map(|f| (f, self.check(root, f, false))));
-        out
     }
+    (found, left.into_values().collect())
 }
 
 #[cfg(test)]
@@ -598,5 +650,149 @@ mod tests {
             assert_eq!(&*lib.files[f].path, format!("{i}.jpg"));
         }
         assert!(lib.file_of_source(&entry("T/long.jpg", Some(7))).is_some());
+    }
+
+    /// A library in `dir` of the files `(path, content)`, written with `taken` as their
+    /// time, and its manifest.
+    fn library_with(dir: &Path, files: &[(&str, &[u8])]) -> Library {
+        let taken = 1_500_000_000;
+        let mut lines = Vec::new();
+        for (i, (path, content)) in files.iter().enumerate() {
+            let file = dir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, content).unwrap();
+            filetime::set_file_mtime(&file, filetime::FileTime::from_unix_time(taken, 0)).unwrap();
+            let (h, _) = crate::hash::hash_stream(*content).unwrap();
+            let l = Line {
+                hash: format!("{i:032x}"),
+                path: path.to_string(),
+                output_hash: Some(crate::hash::hex(h)),
+                output_size: Some(content.len() as u64),
+                taken: Some(taken),
+                ..Line::default()
+            };
+            lines.push(serde_json::to_string(&l).unwrap());
+        }
+        let state = dir.join(STATE_DIR);
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join(FILE_NAME), lines.join("\n") + "\n").unwrap();
+        load_library(dir).unwrap()
+    }
+
+    #[test]
+    fn every_way_of_checking_finds_deleted_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let files: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| {
+                let folder = ["", "2019/07/", "2019/08/", "albums/Paris/"][i % 4];
+                (format!("{folder}IMG_{i}.jpg"), vec![i as u8; 100 + i])
+            })
+            .collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        let lib = library_with(root, &refs);
+        let file = |k: usize| root.join(&files[k].0);
+        // Deleted.
+        std::fs::remove_file(file(1)).unwrap();
+        std::fs::remove_file(file(6)).unwrap();
+        // One byte more.
+        std::fs::write(file(2), [files[2].1.clone(), vec![0]].concat()).unwrap();
+        // Same size, another byte, its time kept (the content is not compared)...
+        let mut bytes = files[3].1.clone();
+        bytes[0] ^= 1;
+        std::fs::write(file(3), &bytes).unwrap();
+        let mtime = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        filetime::set_file_mtime(file(3), mtime).unwrap();
+        // ... and with a new time (compared: changed).
+        let mut bytes = files[5].1.clone();
+        bytes[7] ^= 1;
+        std::fs::write(file(5), &bytes).unwrap();
+        // A new time only (compared: intact).
+        filetime::set_file_mtime(file(9), filetime::FileTime::from_unix_time(7, 0)).unwrap();
+        // A folder where the file was, and a link to another file.
+        std::fs::remove_file(file(10)).unwrap();
+        std::fs::create_dir(file(10)).unwrap();
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(file(11)).unwrap();
+            std::os::unix::fs::symlink(file(15), file(11)).unwrap();
+        }
+        let mut want: Vec<FileState> = vec![FileState::Intact; files.len()];
+        for k in [1, 6, 10] {
+            want[k] = FileState::Missing;
+        }
+        #[cfg(unix)]
+        {
+            want[11] = FileState::Missing;
+        }
+        want[2] = FileState::Changed;
+        want[5] = FileState::Changed;
+        // Files are numbered by their manifest line here.
+        assert!((0..files.len()).all(|k| &*lib.files[k].path == files[k].0));
+        let all: Vec<usize> = (0..files.len()).collect();
+        let by_path: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, false)).collect();
+        assert_eq!(by_path, want);
+        let mut listed = lib.check_listed(root, &all);
+        listed.sort_by_key(|(f, _)| *f);
+        assert_eq!(listed.iter().map(|(_, s)| *s).collect::<Vec<_>>(), want);
+        let ahead = lib.check_ahead(root, || true);
+        for (k, state) in ahead.iter().enumerate() {
+            // Settled from the metadata, or left for a content comparison.
+            match k {
+                5 | 9 => assert_eq!(*state, None, "{k}"),
+                _ => assert_eq!(*state, Some(want[k]), "{k}"),
+            }
+        }
+        // Full: every byte compared (3 is changed after all).
+        want[3] = FileState::Changed;
+        let full: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, true)).collect();
+        assert_eq!(full, want);
+        // A subset, from the listings of their folders only.
+        let some = [1, 2, 4, 8, 9];
+        let mut listed = lib.check_listed(root, &some);
+        listed.sort_by_key(|(f, _)| *f);
+        let got: Vec<(usize, FileState)> = listed;
+        let want_some: Vec<(usize, FileState)> = some
+            .iter()
+            .map(|&f| {
+                (
+                    f,
+                    if f == 2 {
+                        FileState::Changed
+                    } else if f == 1 {
+                        FileState::Missing
+                    } else {
+                        FileState::Intact
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(got, want_some);
+    }
+
+    #[test]
+    fn checking_ahead_stops_when_no_longer_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<(String, Vec<u8>)> =
+            (0..10).map(|i| (format!("{i}.jpg"), vec![1; 10])).collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        let lib = library_with(dir.path(), &refs);
+        let calls = std::cell::Cell::new(0);
+        let ahead = lib.check_ahead(dir.path(), || {
+            calls.set(calls.get() + 1);
+            calls.get() <= 3
+        });
+        assert_eq!(ahead.iter().filter(|s| s.is_some()).count(), 3);
+        assert!(ahead[..3].iter().all(|s| *s == Some(FileState::Intact)));
+        assert!(lib
+            .check_ahead(dir.path(), || false)
+            .iter()
+            .all(Option::is_none));
     }
 }

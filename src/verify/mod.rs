@@ -21,6 +21,7 @@ use crate::source::SourceError;
 mod against;
 mod findings;
 mod library;
+mod prefetch;
 
 pub use against::{against, AgainstOptions};
 pub use findings::{display_home, write_report, AgainstReport, EntryFinding};
