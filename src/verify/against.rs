@@ -142,7 +142,9 @@ struct Tally {
 impl Check<'_> {
     /// Runs the check on the current thread pool, filling `report`.
     fn run(&self, report: &mut AgainstReport) {
-        let readers = Readers::new(self.catalog);
+        // Fast mode reads entries only when some are not found by their name, size and
+        // CRC-32 (see `read_again`): no readers (and their buffers) otherwise.
+        let readers = self.opts.full.then(|| Readers::new(self.catalog));
         let total = if self.opts.full {
             self.media
                 .iter()
@@ -157,17 +159,16 @@ impl Check<'_> {
             .par_iter()
             .map(|&i| {
                 let e = &self.catalog.entries[i];
-                let f = if self.opts.full {
-                    readers.by_content(self.lib, e)
-                } else {
-                    self.by_source(e)
+                let f = match &readers {
+                    Some(readers) => readers.by_content(self.lib, e),
+                    None => self.by_source(e),
                 };
                 bar.inc(if self.opts.full { e.size } else { 1 });
                 f
             })
             .collect();
         if !self.opts.full {
-            self.read_again(&mut found, &readers);
+            self.read_again(&mut found);
         }
         bar.finish_and_clear();
         let states = self.file_states(&found);
@@ -189,7 +190,7 @@ impl Check<'_> {
     /// Fast mode: an entry not known by its name, size and CRC-32 may still be there by
     /// content (a manifest line lost, a name changed between exports): reads those, unless
     /// nothing of their input is in the library (a part never processed).
-    fn read_again(&self, found: &mut [Found], readers: &Readers<'_>) {
+    fn read_again(&self, found: &mut [Found]) {
         let mut seen = vec![false; self.catalog.inputs.len()];
         for (k, f) in found.iter().enumerate() {
             if matches!(f, Found::In(_)) {
@@ -199,6 +200,10 @@ impl Check<'_> {
         let again: Vec<usize> = (0..self.media.len())
             .filter(|&k| matches!(found[k], Found::Not(None)) && seen[self.input_of(k)])
             .collect();
+        if again.is_empty() {
+            return;
+        }
+        let readers = Readers::new(self.catalog);
         let results: Vec<(usize, Found)> = again
             .par_iter()
             .map(|&k| {

@@ -1,14 +1,14 @@
 //! What the manifest says the library holds, for `verify --against`.
 //!
-//! The manifest is read once, a block of lines at a time: the lines of a block are parsed in
-//! parallel into numbers (content hashes and Takeout entries as 128-bit ids), then applied in
-//! file order. Sidecar lines are skipped unparsed; no line and no copy of the file is kept.
+//! The manifest is read once, a line at a time, each line parsed into numbers (content hashes
+//! and Takeout entries as 128-bit ids) and applied in file order. Sidecar lines are skipped
+//! unparsed; no line and no copy of the file is kept.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -277,10 +277,10 @@ impl Loading {
     }
 }
 
-/// Bytes of manifest read (and parsed in parallel) at a time.
-const BLOCK: usize = 4 << 20;
+/// The read buffer of the manifest.
+const READ_BUFFER: usize = 1 << 20;
 
-/// Reads the manifest of `root`: once, a block at a time.
+/// Reads the manifest of `root`: once, a line at a time.
 pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
     let state = root.join(STATE_DIR);
     let path = state.join(FILE_NAME);
@@ -288,7 +288,7 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
         path: path.clone(),
         source,
     };
-    let mut file = match open_nofollow(&path, OpenOptions::new().read(true)) {
+    let file = match open_nofollow(&path, OpenOptions::new().read(true)) {
         Ok(f) if f.metadata().map_err(io_err)?.is_file() => f,
         Ok(_) => return Err(VerifyError::NotOutput(root.to_path_buf())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -296,69 +296,19 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
         }
         Err(e) => return Err(io_err(e)),
     };
+    // One thread: it runs beside the indexing of the inputs, and what it keeps is
+    // allocated in one place.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let mut loading = Loading::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
-    loop {
-        // Fill the block: what was left of the last one (a line not yet complete) and more.
-        let start = buf.len();
-        buf.resize(BLOCK.max(start * 2), 0);
-        let got = read_full(&mut file, &mut buf[start..]).map_err(io_err)?;
-        buf.truncate(start + got);
-        let at_end = got == 0;
-        // Whole lines only, unless the file ends here (a torn last line is parsed, and
-        // fails, as one).
-        let upto = if at_end {
-            buf.len()
-        } else {
-            match buf.iter().rposition(|b| *b == b'\n') {
-                Some(i) => i + 1,
-                None => continue, // one line longer than the block: read on
-            }
-        };
-        let parsed: Vec<Parsed> = lines_of(&buf[..upto])
-            .par_iter()
-            .map(|l| parse(l))
-            .collect();
-        for p in parsed {
-            loading.apply(p);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).map_err(io_err)? > 0 {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            loading.apply(parse(text));
         }
-        buf.drain(..upto);
-        if at_end {
-            break;
-        }
+        line.clear();
     }
     Ok(loading.finish())
-}
-
-/// The non-empty lines of `block`.
-fn lines_of(block: &[u8]) -> Vec<&[u8]> {
-    match std::str::from_utf8(block) {
-        // A `char` pattern is searched for with `memchr`, not a byte at a time.
-        Ok(text) => text
-            .split('\n')
-            .filter(|l| !l.is_empty())
-            .map(str::as_bytes)
-            .collect(),
-        // Not text (a damaged manifest): its lines still count, one by one.
-        Err(_) => block
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect(),
-    }
-}
-
-/// Reads until `buf` is full or the file ends; the bytes read.
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 impl Library {
@@ -474,7 +424,7 @@ impl Library {
             by_dir.entry(dir).or_default().push((name, f));
         }
         let dirs: Vec<(&str, Vec<(&str, usize)>)> = by_dir.into_iter().collect();
-        let listed: Vec<(Vec<(std::fs::DirEntry, usize)>, Vec<usize>)> = dirs
+        let listed: Vec<(Listed, Vec<usize>)> = dirs
             .par_iter()
             .map(|(dir, wanted)| find_in_folder(&root.join(dir), wanted))
             .collect();
@@ -503,11 +453,11 @@ impl Library {
     }
 }
 
+/// Folder entries with the library file each is.
+type Listed = Vec<(std::fs::DirEntry, usize)>;
+
 /// The entries of `folder` named in `wanted` (name, file), and the files not found there.
-fn find_in_folder(
-    folder: &Path,
-    wanted: &[(&str, usize)],
-) -> (Vec<(std::fs::DirEntry, usize)>, Vec<usize>) {
+fn find_in_folder(folder: &Path, wanted: &[(&str, usize)]) -> (Listed, Vec<usize>) {
     let mut left: HashMap<&std::ffi::OsStr, usize> = wanted
         .iter()
         .map(|(name, f)| (std::ffi::OsStr::new(*name), *f))
@@ -624,10 +574,10 @@ mod tests {
     }
 
     #[test]
-    fn a_manifest_larger_than_a_block_is_read_whole() {
-        // Lines across block boundaries, one of them longer than a block.
+    fn a_manifest_larger_than_the_read_buffer_is_read_whole() {
+        // Lines across buffer boundaries, one of them longer than the buffer.
         let json = |l: &Line| serde_json::to_string(l).unwrap();
-        let n = BLOCK / 150 + 1000;
+        let n = READ_BUFFER / 150 + 1000;
         let mut lines: Vec<String> = (0..n)
             .map(|i| {
                 let h = format!("{i:032x}");
@@ -640,7 +590,7 @@ mod tests {
             })
             .collect();
         let mut long = line(A, "long.jpg", "T/long.jpg", Some(7));
-        long.albums = vec!["x".repeat(BLOCK + 10)];
+        long.albums = vec!["x".repeat(READ_BUFFER + 10)];
         lines.insert(n / 2, json(&long));
         let lib = load(&lines);
         assert_eq!(lib.files.len(), n + 1);
@@ -731,7 +681,7 @@ mod tests {
         want[2] = FileState::Changed;
         want[5] = FileState::Changed;
         // Files are numbered by their manifest line here.
-        assert!((0..files.len()).all(|k| &*lib.files[k].path == files[k].0));
+        assert!((0..files.len()).all(|k| *lib.files[k].path == files[k].0));
         let all: Vec<usize> = (0..files.len()).collect();
         let by_path: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, false)).collect();
         assert_eq!(by_path, want);

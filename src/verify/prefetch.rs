@@ -48,11 +48,14 @@ fn prefetch(path: &Path) {
     }
     let len = meta.len();
     let tail_len = (TAIL as u64).min(len) as usize;
-    let mut tail = vec![0u8; tail_len];
-    if read_at(&file, &mut tail, len - tail_len as u64).is_err() {
+    // On the stack: this thread allocates nothing (a heap of its own would cost more than
+    // the read).
+    let mut buf = [0u8; TAIL];
+    let tail = &mut buf[..tail_len];
+    if read_at(&file, tail, len - tail_len as u64).is_err() {
         return;
     }
-    if let Some((start, size)) = directory_range(&tail, len) {
+    if let Some((start, size)) = directory_range(tail, len) {
         will_need(&file, start, size);
     }
 }
@@ -134,7 +137,7 @@ mod tests {
                 .unwrap();
             w.write_all(&[i as u8; 100]).unwrap();
         }
-        w.set_comment(COMMENT);
+        w.set_comment(COMMENT).unwrap();
         w.finish().unwrap();
         out.into_inner()
     }
