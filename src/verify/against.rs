@@ -2,14 +2,15 @@
 //! inputs? Each media entry is looked up in the manifest (by name, size and CRC-32, or by
 //! content with `--full`), its library file checked, and every entry not there explained.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
 use super::findings::{AgainstReport, EntryFinding};
-use super::library::{load_library, source_key, Library};
+use super::library::{load_library, Library};
 use super::{progress_bar, thread_pool, FileState, VerifyError};
 use crate::hash;
 use crate::matcher::{self, MediaRef, SidecarRef};
@@ -34,18 +35,48 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
             path: root.to_path_buf(),
             source,
         })?;
-    let lib = load_library(root)?;
+    let pool = thread_pool(opts.jobs)?;
     let exclude = root.canonicalize().ok();
-    let catalog = Catalog::open(opts.inputs, exclude.as_deref()).map_err(VerifyError::Input)?;
+    // The manifest and the inputs' directories are read at the same time; in fast mode, the
+    // library files are checked ahead while the inputs are still being indexed (reading
+    // zips' directories leaves a core idle when they come from disk).
+    let indexing = AtomicU8::new(NOT_STARTED);
+    let (lib, catalog) = pool.install(|| {
+        rayon::join(
+            || {
+                let lib = load_library(root)?;
+                let busy = || indexing.load(Ordering::Relaxed) == RUNNING;
+                let ahead = if opts.full || !busy() {
+                    Vec::new()
+                } else {
+                    lib.check_ahead(root, busy)
+                };
+                Ok((lib, ahead))
+            },
+            || {
+                indexing.store(RUNNING, Ordering::Relaxed);
+                super::prefetch::central_directories(opts.inputs);
+                let catalog = Catalog::open(opts.inputs, exclude.as_deref());
+                indexing.store(DONE, Ordering::Relaxed);
+                catalog
+            },
+        )
+    });
+    let (lib, ahead) = lib?;
+    let catalog = catalog.map_err(VerifyError::Input)?;
     let classes = crate::process::plan::classify(&catalog.entries);
     let media: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| matches!(classes[*i], Class::Media(_)))
         .collect();
     // An input without a single photo or video is not part of a Takeout's photos: checking
     // nothing must not pass.
+    let mut has_media = vec![false; catalog.inputs.len()];
+    for &i in &media {
+        has_media[catalog.entries[i].input] = true;
+    }
     for (k, input) in catalog.inputs.iter().enumerate() {
         let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
-        if !damaged && !media.iter().any(|&i| catalog.entries[i].input == k) {
+        if !damaged && !has_media[k] {
             return Err(VerifyError::NoMedia(input.path.clone()));
         }
     }
@@ -59,7 +90,6 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
         repeated_inputs: catalog.skipped_inputs.clone(),
         ..AgainstReport::default()
     };
-    let pool = thread_pool(opts.jobs)?;
     let check = Check {
         root,
         opts,
@@ -67,10 +97,16 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
         catalog: &catalog,
         classes: &classes,
         media: &media,
+        ahead,
     };
     pool.install(|| check.run(&mut report));
     Ok(report)
 }
+
+/// Where the indexing of the inputs is.
+const NOT_STARTED: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
 
 /// Where one media entry stands.
 enum Found {
@@ -89,6 +125,8 @@ struct Check<'a> {
     classes: &'a [Class],
     /// The media entries (indices into `catalog.entries`).
     media: &'a [usize],
+    /// Library files already checked (by file; empty when none were).
+    ahead: Vec<Option<FileState>>,
 }
 
 /// The media entries sorted by where they stand once their library files are checked.
@@ -104,7 +142,9 @@ struct Tally {
 impl Check<'_> {
     /// Runs the check on the current thread pool, filling `report`.
     fn run(&self, report: &mut AgainstReport) {
-        let readers = Readers::new(self.catalog);
+        // Fast mode reads entries only when some are not found by their name, size and
+        // CRC-32 (see `read_again`): no readers (and their buffers) otherwise.
+        let readers = self.opts.full.then(|| Readers::new(self.catalog));
         let total = if self.opts.full {
             self.media
                 .iter()
@@ -119,17 +159,16 @@ impl Check<'_> {
             .par_iter()
             .map(|&i| {
                 let e = &self.catalog.entries[i];
-                let f = if self.opts.full {
-                    readers.by_content(self.lib, e)
-                } else {
-                    self.by_source(e)
+                let f = match &readers {
+                    Some(readers) => readers.by_content(self.lib, e),
+                    None => self.by_source(e),
                 };
                 bar.inc(if self.opts.full { e.size } else { 1 });
                 f
             })
             .collect();
         if !self.opts.full {
-            self.read_again(&mut found, &readers);
+            self.read_again(&mut found);
         }
         bar.finish_and_clear();
         let states = self.file_states(&found);
@@ -142,12 +181,8 @@ impl Check<'_> {
 
     /// Looks an entry up by its name, size and CRC-32.
     fn by_source(&self, e: &Entry) -> Found {
-        match self
-            .lib
-            .hash_of_source(e)
-            .and_then(|h| self.lib.by_hash.get(h))
-        {
-            Some(f) => Found::In(*f),
+        match self.lib.file_of_source(e) {
+            Some(f) => Found::In(f),
             None => Found::Not(None),
         }
     }
@@ -155,7 +190,7 @@ impl Check<'_> {
     /// Fast mode: an entry not known by its name, size and CRC-32 may still be there by
     /// content (a manifest line lost, a name changed between exports): reads those, unless
     /// nothing of their input is in the library (a part never processed).
-    fn read_again(&self, found: &mut [Found], readers: &Readers<'_>) {
+    fn read_again(&self, found: &mut [Found]) {
         let mut seen = vec![false; self.catalog.inputs.len()];
         for (k, f) in found.iter().enumerate() {
             if matches!(f, Found::In(_)) {
@@ -165,6 +200,10 @@ impl Check<'_> {
         let again: Vec<usize> = (0..self.media.len())
             .filter(|&k| matches!(found[k], Found::Not(None)) && seen[self.input_of(k)])
             .collect();
+        if again.is_empty() {
+            return;
+        }
+        let readers = Readers::new(self.catalog);
         let results: Vec<(usize, Found)> = again
             .par_iter()
             .map(|&k| {
@@ -182,21 +221,40 @@ impl Check<'_> {
         self.catalog.entries[self.media[k]].input
     }
 
-    /// The state of every library file an entry was `found` in, checked once each.
-    fn file_states(&self, found: &[Found]) -> HashMap<usize, FileState> {
-        let mut needed: Vec<usize> = found
-            .iter()
-            .filter_map(|f| match f {
-                Found::In(file) => Some(*file),
-                Found::Not(_) => None,
+    /// The state of every library file an entry was `found` in (by file), checked once
+    /// each.
+    fn file_states(&self, found: &[Found]) -> Vec<Option<FileState>> {
+        let mut needed = vec![false; self.lib.files.len()];
+        for f in found {
+            if let Found::In(file) = f {
+                needed[*file] = true;
+            }
+        }
+        let mut states = vec![None; self.lib.files.len()];
+        let needed: Vec<usize> = (0..needed.len())
+            .filter(|&f| {
+                needed[f]
+                    && match self.ahead.get(f).copied().flatten() {
+                        Some(state) => {
+                            states[f] = Some(state);
+                            false
+                        }
+                        None => true,
+                    }
             })
             .collect();
-        needed.sort_unstable();
-        needed.dedup();
-        needed
-            .par_iter()
-            .map(|&f| (f, self.lib.check(self.root, f, self.opts.full)))
-            .collect()
+        let checked = if self.opts.full {
+            needed
+                .par_iter()
+                .map(|&f| (f, self.lib.check(self.root, f, true)))
+                .collect()
+        } else {
+            self.lib.check_listed(self.root, &needed)
+        };
+        for (f, state) in checked {
+            states[f] = Some(state);
+        }
+        states
     }
 
     /// Counts the entries whose library file is intact in `report`, lists those whose file
@@ -204,7 +262,7 @@ impl Check<'_> {
     fn tally(
         &self,
         found: Vec<Found>,
-        states: &HashMap<usize, FileState>,
+        states: &[Option<FileState>],
         report: &mut AgainstReport,
     ) -> Tally {
         let mut tally = Tally {
@@ -223,7 +281,7 @@ impl Check<'_> {
             };
             // Processed, at least.
             tally.per_input[e.input] += 1;
-            let why = match states[&file] {
+            let why = match states[file].expect("every file found is checked") {
                 FileState::Intact => {
                     report.in_library += 1;
                     tally.accounted.push(self.media[k]);
@@ -232,7 +290,7 @@ impl Check<'_> {
                 FileState::Missing => "its file in the library is missing",
                 FileState::Changed => "its file in the library was changed since it was written",
             };
-            let path = &self.lib.files[file].path;
+            let path = &*self.lib.files[file].path;
             report
                 .not_in_library
                 .push(finding(self.catalog, e, why.into(), Some(path)));
@@ -251,7 +309,7 @@ impl Check<'_> {
         let edits = Edits::of(self.catalog, &tally.accounted);
         for (i, unreadable) in &tally.pending {
             let e = &self.catalog.entries[*i];
-            let (why, deliberate) = if let Some(r) = self.lib.unwritten.get(&source_key(e)) {
+            let (why, deliberate) = if let Some(r) = self.lib.unwritten_of(e) {
                 (
                     format!("{} in its run: {}", r.status, r.reason),
                     r.status == "skipped",
@@ -305,8 +363,8 @@ impl<'a> Readers<'a> {
         let slot = rayon::current_thread_index().unwrap_or(0) % self.0.len();
         let mut reader = self.0[slot].lock().expect("reader lock");
         match reader.open(e).and_then(hash::hash_stream) {
-            Ok((h, _)) => match lib.by_hash.get(&hash::hex(h)) {
-                Some(f) => Found::In(*f),
+            Ok((h, _)) => match lib.file_of_hash(h) {
+                Some(f) => Found::In(f),
                 None => Found::Not(None),
             },
             Err(err) => Found::Not(Some(format!("cannot be read from the input: {err}"))),
@@ -362,7 +420,7 @@ fn original_of(e: &Entry) -> Option<(String, String)> {
     ))
 }
 
-fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&String>) -> EntryFinding {
+fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&str>) -> EntryFinding {
     EntryFinding {
         input: catalog.inputs[e.input].path.clone(),
         entry: match &e.locator {
@@ -383,7 +441,7 @@ fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&String>) -> 
         },
         size: e.size,
         why,
-        library_file: file.cloned(),
+        library_file: file.map(str::to_string),
     }
 }
 

@@ -1,11 +1,21 @@
 //! What the manifest says the library holds, for `verify --against`.
+//!
+//! The manifest is read once, a line at a time, each line parsed into numbers (content hashes
+//! and Takeout entries as 128-bit ids) and applied in file order. Sidecar lines are skipped
+//! unparsed; no line and no copy of the file is kept.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use super::{compare_hash, current_lines, is_inside, FileState, VerifyError};
-use crate::manifest::{self, FILE_NAME};
-use crate::output::STATE_DIR;
+use rayon::prelude::*;
+
+use super::{compare_hash, is_inside, FileState, VerifyError};
+use crate::manifest::{hash_id, source_id, FILE_NAME};
+use crate::output::{open_nofollow, STATE_DIR};
 use crate::source::Entry;
 
 /// A manifest record of an input entry that was not written (failed, or left out on
@@ -20,137 +30,719 @@ struct UnwrittenLine {
     unwritten: Unwritten,
 }
 
+/// The fields of a file's manifest line that the check needs (the others are not parsed).
+#[derive(serde::Deserialize)]
+struct LineView<'a> {
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, borrow)]
+    output_hash: Option<Cow<'a, str>>,
+    #[serde(default)]
+    output_size: Option<u64>,
+    #[serde(default)]
+    taken: Option<i64>,
+    #[serde(default, borrow)]
+    sources: Vec<SourceView<'a>>,
+    #[serde(default)]
+    retracted: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct SourceView<'a> {
+    #[serde(borrow)]
+    entry: Cow<'a, str>,
+    size: u64,
+    #[serde(default)]
+    crc32: Option<u32>,
+}
+
+/// A hasher for keys that are already hashes (the 128-bit ids): their low 64 bits.
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for u128 keys; any other key still spreads.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
+/// A map keyed by a 128-bit id.
+pub(super) type IdMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
+
 /// One current manifest file.
 pub(super) struct LibFile {
-    pub(super) path: String,
-    output_hash: Option<String>,
+    pub(super) path: Box<str>,
+    output_hash: Option<u128>,
     output_size: Option<u64>,
     taken: Option<i64>,
+}
+
+/// Takeout entry id → the content hash of the last line that names it. An entry named with
+/// other hashes by earlier lines (rare: a line whose file was retracted) keeps those too, so
+/// that a lookup finds the last one whose file is current, as if the lines of files that are
+/// gone had never been read.
+#[derive(Default)]
+pub(super) struct Recorded {
+    last: IdMap<u128>,
+    earlier: IdMap<Vec<u128>>,
+}
+
+impl Recorded {
+    fn insert(&mut self, key: u128, hash: u128) {
+        if let Some(old) = self.last.insert(key, hash) {
+            if old != hash {
+                let earlier = self.earlier.entry(key).or_default();
+                earlier.retain(|h| *h != hash);
+                earlier.push(old);
+            }
+        }
+    }
+
+    /// The content hash of the last line naming `key` whose content is `current`.
+    fn get(&self, key: u128, current: impl Fn(u128) -> bool) -> Option<u128> {
+        let last = *self.last.get(&key)?;
+        if current(last) {
+            return Some(last);
+        }
+        self.earlier
+            .get(&key)?
+            .iter()
+            .rev()
+            .copied()
+            .find(|h| current(*h))
+    }
 }
 
 /// What the manifest says the library holds.
 pub(super) struct Library {
     /// content hash → the file holding it (first current line with that hash).
-    pub(super) by_hash: HashMap<String, usize>,
+    pub(super) by_hash: IdMap<u32>,
     pub(super) files: Vec<LibFile>,
-    /// Takeout entry → content hash, for every line whose content is in `by_hash`.
-    pub(super) by_source: HashMap<manifest::SourceKey, String>,
-    /// (entry path, size) → content hash, for lookups where one side has no CRC-32
-    /// (extracted folders).
-    pub(super) by_name_size: HashMap<(String, u64), String>,
-    pub(super) unwritten: HashMap<manifest::SourceKey, Unwritten>,
+    /// Takeout entry ([`source_id`]) → content hash.
+    by_source: Recorded,
+    /// (entry path, size) as [`source_id`] without CRC-32 → content hash, for lookups where
+    /// one side has no CRC-32 (extracted folders).
+    by_name_size: Recorded,
+    /// Takeout entry ([`source_id`]) → its record of not being written.
+    pub(super) unwritten: IdMap<Unwritten>,
     pub(super) invalid: Vec<String>,
 }
 
-/// Reads the manifest of `root`.
+/// One manifest line, parsed into what [`Loading::apply`] needs.
+enum Parsed {
+    File {
+        path_id: u128,
+        /// Only for a line that makes its path current.
+        path: Option<Box<str>>,
+        hash: u128,
+        output_hash: Option<u128>,
+        output_size: Option<u64>,
+        taken: Option<i64>,
+        retracted: bool,
+        /// (entry id, entry id without CRC-32) of each source.
+        sources: Vec<(u128, u128)>,
+    },
+    Unwritten(Box<Unwritten>),
+    /// A sidecar line, a torn line or one of another kind.
+    Other,
+}
+
+fn parse(line: &[u8]) -> Parsed {
+    if line.starts_with(b"{\"sidecar\"") {
+        return Parsed::Other;
+    }
+    if line.starts_with(b"{\"unwritten\"") {
+        return match serde_json::from_slice::<UnwrittenLine>(line) {
+            Ok(u) => Parsed::Unwritten(Box::new(u.unwritten)),
+            Err(_) => Parsed::Other,
+        };
+    }
+    let Ok(l) = serde_json::from_slice::<LineView>(line) else {
+        return Parsed::Other;
+    };
+    let output_hash = l.output_hash.as_deref().map(hash_id);
+    Parsed::File {
+        path_id: xxhash_rust::xxh3::xxh3_128(l.path.as_bytes()),
+        path: (!l.retracted && output_hash.is_some()).then(|| l.path.as_ref().into()),
+        hash: hash_id(&l.hash),
+        output_hash,
+        output_size: l.output_size,
+        taken: l.taken,
+        retracted: l.retracted,
+        sources: l
+            .sources
+            .iter()
+            .map(|s| {
+                (
+                    source_id(&s.entry, s.size, s.crc32),
+                    source_id(&s.entry, s.size, None),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The manifest as read so far.
+#[derive(Default)]
+struct Loading {
+    /// Path id → (line number, content hash, the file) of the last line that wrote it.
+    current: IdMap<(usize, u128, LibFile)>,
+    by_source: Recorded,
+    by_name_size: Recorded,
+    unwritten: IdMap<Unwritten>,
+    lines: usize,
+}
+
+impl Loading {
+    /// Applies the next line. A later line for the same path supersedes an earlier one; a
+    /// retraction removes it only when it retracts that very file (same hash), as
+    /// [`crate::manifest::current_files`] decides.
+    fn apply(&mut self, p: Parsed) {
+        let n = self.lines;
+        self.lines += 1;
+        match p {
+            Parsed::File {
+                path_id,
+                path,
+                hash,
+                output_hash,
+                output_size,
+                taken,
+                retracted,
+                sources,
+            } => {
+                if retracted {
+                    if self.current.get(&path_id).is_some_and(|c| c.1 == hash) {
+                        self.current.remove(&path_id);
+                    }
+                } else if let Some(path) = path {
+                    let file = LibFile {
+                        path,
+                        output_hash,
+                        output_size,
+                        taken,
+                    };
+                    self.current.insert(path_id, (n, hash, file));
+                }
+                for (id, name_size) in sources {
+                    self.by_source.insert(id, hash);
+                    self.by_name_size.insert(name_size, hash);
+                }
+            }
+            Parsed::Unwritten(u) => {
+                self.unwritten.insert(u.source.id(), *u);
+            }
+            Parsed::Other => {}
+        }
+    }
+
+    fn finish(self) -> Library {
+        let mut current: Vec<(usize, u128, LibFile)> = self.current.into_values().collect();
+        current.sort_unstable_by_key(|c| c.0);
+        let mut lib = Library {
+            by_hash: IdMap::default(),
+            files: Vec::new(),
+            by_source: self.by_source,
+            by_name_size: self.by_name_size,
+            unwritten: self.unwritten,
+            invalid: Vec::new(),
+        };
+        for (_, hash, file) in current {
+            if !is_inside(&file.path) {
+                lib.invalid.push(file.path.into());
+                continue;
+            }
+            if lib.by_hash.contains_key(&hash) {
+                continue;
+            }
+            lib.by_hash.insert(hash, lib.files.len() as u32);
+            lib.files.push(file);
+        }
+        lib.invalid.sort();
+        lib.invalid.dedup();
+        lib
+    }
+}
+
+/// The read buffer of the manifest.
+const READ_BUFFER: usize = 1 << 20;
+
+/// Reads the manifest of `root`: once, a line at a time.
 pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
     let state = root.join(STATE_DIR);
-    if !state.join(FILE_NAME).is_file() {
-        return Err(VerifyError::NotOutput(root.to_path_buf()));
-    }
+    let path = state.join(FILE_NAME);
     let io_err = |source| VerifyError::Io {
-        path: state.join(FILE_NAME),
+        path: path.clone(),
         source,
     };
-    let lines = manifest::read_lines(&state).map_err(io_err)?;
-    let mut lib = Library {
-        by_hash: HashMap::new(),
-        files: Vec::new(),
-        by_source: HashMap::new(),
-        by_name_size: HashMap::new(),
-        unwritten: HashMap::new(),
-        invalid: Vec::new(),
+    let file = match open_nofollow(&path, OpenOptions::new().read(true)) {
+        Ok(f) if f.metadata().map_err(io_err)?.is_file() => f,
+        Ok(_) => return Err(VerifyError::NotOutput(root.to_path_buf())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(VerifyError::NotOutput(root.to_path_buf()))
+        }
+        Err(e) => return Err(io_err(e)),
     };
-    for i in current_lines(&lines) {
-        let l = &lines[i];
-        if !is_inside(&l.path) {
-            lib.invalid.push(l.path.clone());
-            continue;
+    // One thread: it runs beside the indexing of the inputs, and what it keeps is
+    // allocated in one place.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+    let mut loading = Loading::default();
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).map_err(io_err)? > 0 {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            loading.apply(parse(text));
         }
-        if lib.by_hash.contains_key(&l.hash) {
-            continue;
-        }
-        lib.by_hash.insert(l.hash.clone(), lib.files.len());
-        lib.files.push(LibFile {
-            path: l.path.clone(),
-            output_hash: l.output_hash.clone(),
-            output_size: l.output_size,
-            taken: l.taken,
-        });
+        line.clear();
     }
-    for l in &lines {
-        if !lib.by_hash.contains_key(&l.hash) {
-            continue;
-        }
-        for s in &l.sources {
-            lib.by_source.insert(s.clone(), l.hash.clone());
-            lib.by_name_size
-                .insert((s.entry.clone(), s.size), l.hash.clone());
-        }
-    }
-    // Records of entries not written, when the manifest has them.
-    let text = std::fs::read(state.join(FILE_NAME)).map_err(io_err)?;
-    for line in text.split(|b| *b == b'\n') {
-        if line.starts_with(b"{\"unwritten\"") {
-            if let Ok(u) = serde_json::from_slice::<UnwrittenLine>(line) {
-                lib.unwritten
-                    .insert(u.unwritten.source.clone(), u.unwritten);
-            }
-        }
-    }
-    lib.invalid.sort();
-    lib.invalid.dedup();
-    Ok(lib)
+    Ok(loading.finish())
 }
 
 impl Library {
-    /// The content hash the manifest records for this entry, by its name, size and CRC-32.
-    pub(super) fn hash_of_source(&self, e: &Entry) -> Option<&str> {
-        let key = source_key(e);
-        if let Some(h) = self.by_source.get(&key) {
-            return Some(h);
-        }
-        // A folder entry (no CRC-32) against a library made from zips, or the reverse: by
-        // name and size.
-        let h = self.by_name_size.get(&(e.path.to_string(), e.size))?;
-        let recorded_without_crc = self
+    /// Whether `hash` is the content of a current library file.
+    fn is_current(&self, hash: u128) -> bool {
+        self.by_hash.contains_key(&hash)
+    }
+
+    /// The library file the manifest records for this entry, by its name, size and CRC-32.
+    pub(super) fn file_of_source(&self, e: &Entry) -> Option<usize> {
+        let current = |h| self.is_current(h);
+        let h = match self
             .by_source
-            .contains_key(&manifest::SourceKey { crc32: None, ..key });
-        (e.crc32.is_none() || recorded_without_crc).then_some(h.as_str())
+            .get(source_id(&e.path, e.size, e.crc32), current)
+        {
+            Some(h) => h,
+            None => {
+                // A folder entry (no CRC-32) against a library made from zips, or the
+                // reverse: by name and size.
+                let no_crc = source_id(&e.path, e.size, None);
+                let h = self.by_name_size.get(no_crc, current)?;
+                let recorded_without_crc = self.by_source.get(no_crc, current).is_some();
+                if !(e.crc32.is_none() || recorded_without_crc) {
+                    return None;
+                }
+                h
+            }
+        };
+        self.by_hash.get(&h).map(|f| *f as usize)
+    }
+
+    /// The library file holding content `hash`.
+    pub(super) fn file_of_hash(&self, hash: u128) -> Option<usize> {
+        self.by_hash.get(&hash).map(|f| *f as usize)
+    }
+
+    /// The record of `e` not being written, if the manifest has one.
+    pub(super) fn unwritten_of(&self, e: &Entry) -> Option<&Unwritten> {
+        self.unwritten.get(&source_id(&e.path, e.size, e.crc32))
     }
 
     /// Checks a library file: by size and modification time (then by content if the time
     /// differs: a copy may not keep it), or by content with `full`.
     pub(super) fn check(&self, root: &Path, file: usize, full: bool) -> FileState {
-        let f = &self.files[file];
-        let path = root.join(&f.path);
+        let path = root.join(&*self.files[file].path);
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return FileState::Missing;
         };
-        if !meta.is_file() {
-            return FileState::Missing;
+        self.state_from_meta(file, &meta, full)
+            .unwrap_or_else(|want| compare_hash(&path, want))
+    }
+
+    /// Fast mode, while `busy()` (the inputs are still being indexed): checks library files
+    /// in manifest order, each by its path, as far as it gets. What it could not settle
+    /// from the metadata (a time that differs: the content is to be compared) is left
+    /// `None`, for [`Library::check_listed`] when needed.
+    pub(super) fn check_ahead(
+        &self,
+        root: &Path,
+        busy: impl Fn() -> bool,
+    ) -> Vec<Option<FileState>> {
+        let mut states = vec![None; self.files.len()];
+        for (f, state) in states.iter_mut().enumerate() {
+            if !busy() {
+                break;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(root.join(&*self.files[f].path)) else {
+                *state = Some(FileState::Missing);
+                continue;
+            };
+            *state = self.state_from_meta(f, &meta, false).ok();
         }
-        let (Some(want_hash), Some(want_size)) = (&f.output_hash, f.output_size) else {
-            return FileState::Intact; // an old line without output hash: presence only
+        states
+    }
+
+    /// The state of a library file from its metadata (not following a symbolic link), or
+    /// `Err(hash)` when its content must be compared with that hash.
+    fn state_from_meta(
+        &self,
+        file: usize,
+        meta: &std::fs::Metadata,
+        full: bool,
+    ) -> Result<FileState, u128> {
+        let f = &self.files[file];
+        if !meta.is_file() {
+            return Ok(FileState::Missing);
+        }
+        let (Some(want_hash), Some(want_size)) = (f.output_hash, f.output_size) else {
+            return Ok(FileState::Intact); // an old line without output hash: presence only
         };
         if meta.len() != want_size {
-            return FileState::Changed;
+            return Ok(FileState::Changed);
         }
         if !full {
-            let mtime = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+            let mtime = filetime::FileTime::from_last_modification_time(meta).unix_seconds();
             if f.taken.is_some_and(|t| t == mtime) {
-                return FileState::Intact;
+                return Ok(FileState::Intact);
             }
         }
-        compare_hash(&path, want_hash)
+        Err(want_hash)
+    }
+
+    /// Fast mode: checks `files` as [`Library::check`] does, from one listing per folder.
+    /// Each folder holding some of them is read once; the files found there are checked
+    /// from their entries (a stat relative to the open folder, in parallel) instead of each
+    /// by its whole path. A file not in its folder's listing (gone, or named otherwise by a
+    /// file system that folds case) is checked by its path.
+    pub(super) fn check_listed(&self, root: &Path, files: &[usize]) -> Vec<(usize, FileState)> {
+        let mut by_dir: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
+        for &f in files {
+            let p = &*self.files[f].path;
+            let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
+            by_dir.entry(dir).or_default().push((name, f));
+        }
+        let dirs: Vec<(&str, Vec<(&str, usize)>)> = by_dir.into_iter().collect();
+        let listed: Vec<(Listed, Vec<usize>)> = dirs
+            .par_iter()
+            .map(|(dir, wanted)| find_in_folder(&root.join(dir), wanted))
+            .collect();
+        let (found, not_listed): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
+        let found: Vec<(std::fs::DirEntry, usize)> = found.into_iter().flatten().collect();
+        let not_listed: Vec<usize> = not_listed.into_iter().flatten().collect();
+        let mut out: Vec<(usize, FileState)> = found
+            .par_iter()
+            .map(|(entry, f)| {
+                let state = match entry.metadata() {
+                    Ok(meta) => self
+                        .state_from_meta(*f, &meta, false)
+                        .unwrap_or_else(|want| compare_hash(&entry.path(), want)),
+                    Err(_) => self.check(root, *f, false),
+                };
+                (*f, state)
+            })
+            .collect();
+        out.extend(
+            not_listed
+                .par_iter()
+                .map(|&f| (f, self.check(root, f, false)))
+                .collect::<Vec<_>>(),
+        );
+        out
     }
 }
 
-/// The manifest's key for an input entry.
-pub(super) fn source_key(e: &Entry) -> manifest::SourceKey {
-    manifest::SourceKey {
-        entry: e.path.to_string(),
-        size: e.size,
-        crc32: e.crc32,
+/// Folder entries with the library file each is.
+type Listed = Vec<(std::fs::DirEntry, usize)>;
+
+/// The entries of `folder` named in `wanted` (name, file), and the files not found there.
+fn find_in_folder(folder: &Path, wanted: &[(&str, usize)]) -> (Listed, Vec<usize>) {
+    let mut left: HashMap<&std::ffi::OsStr, usize> = wanted
+        .iter()
+        .map(|(name, f)| (std::ffi::OsStr::new(*name), *f))
+        .collect();
+    let mut found = Vec::with_capacity(wanted.len());
+    if let Ok(list) = std::fs::read_dir(folder) {
+        for entry in list.flatten() {
+            if let Some(f) = left.remove(entry.file_name().as_os_str()) {
+                found.push((entry, f));
+                if left.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    (found, left.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Line, SourceKey};
+
+    fn line(hash: &str, path: &str, entry: &str, crc: Option<u32>) -> Line {
+        Line {
+            hash: hash.into(),
+            path: path.into(),
+            output_hash: Some(format!("{:032x}", hash_id(hash) ^ 1)),
+            output_size: Some(3),
+            taken: Some(0),
+            sources: vec![SourceKey {
+                entry: entry.into(),
+                size: 3,
+                crc32: crc,
+            }],
+            ..Line::default()
+        }
+    }
+
+    fn entry(path: &str, crc32: Option<u32>) -> Entry {
+        Entry {
+            input: 0,
+            locator: crate::source::Locator::File(Path::new(path).into()),
+            path: path.into(),
+            size: 3,
+            compressed: 3,
+            crc32,
+            order: 0,
+            symlink: false,
+        }
+    }
+
+    fn load(lines: &[String]) -> Library {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(STATE_DIR);
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join(FILE_NAME), lines.join("\n") + "\n").unwrap();
+        load_library(dir.path()).unwrap()
+    }
+
+    const A: &str = "0123456789abcdef0123456789abcdef";
+    const B: &str = "fedcba9876543210fedcba9876543210";
+
+    #[test]
+    fn lines_are_read_once_in_order_with_retractions_and_unwritten_records() {
+        let json = |l: &Line| serde_json::to_string(l).unwrap();
+        let mut retract = line(B, "b.jpg", "T/b.jpg", Some(2));
+        retract.retracted = true;
+        retract.sources.clear();
+        let unwritten = serde_json::json!({"unwritten": {
+            "source": {"entry": "T/c.jpg", "size": 3, "crc32": 3},
+            "status": "failed", "reason": "broken"}})
+        .to_string();
+        let sidecar = r#"{"sidecar": {"source": {"entry": "T/a.jpg.json", "size": 9}}}"#;
+        let lib = load(&[
+            json(&line(A, "a.jpg", "T/a.jpg", Some(1))),
+            sidecar.to_string(),
+            json(&line(B, "b.jpg", "T/b.jpg", Some(2))),
+            unwritten,
+            json(&retract),
+            json(&line(A, "../out.jpg", "T/x.jpg", Some(4))),
+            "{\"hash\": \"torn".to_string(),
+        ]);
+        assert_eq!(lib.files.len(), 1);
+        assert_eq!(&*lib.files[0].path, "a.jpg");
+        assert_eq!(lib.file_of_source(&entry("T/a.jpg", Some(1))), Some(0));
+        // The same content named by another entry (a duplicate) is there too.
+        assert_eq!(lib.file_of_source(&entry("T/x.jpg", Some(4))), Some(0));
+        // Retracted: its entry is not in the library.
+        assert_eq!(lib.file_of_source(&entry("T/b.jpg", Some(2))), None);
+        assert_eq!(lib.file_of_source(&entry("T/a.jpg", Some(9))), None);
+        // An extracted folder's entry (no CRC-32) by name and size.
+        assert_eq!(lib.file_of_source(&entry("T/a.jpg", None)), Some(0));
+        assert_eq!(lib.invalid, vec!["../out.jpg".to_string()]);
+        let u = lib.unwritten_of(&entry("T/c.jpg", Some(3))).unwrap();
+        assert_eq!((u.status.as_str(), u.reason.as_str()), ("failed", "broken"));
+        assert!(lib.unwritten_of(&entry("T/a.jpg", Some(1))).is_none());
+    }
+
+    #[test]
+    fn an_entry_recorded_again_with_content_now_gone_keeps_its_file() {
+        let json = |l: &Line| serde_json::to_string(l).unwrap();
+        // The entry is written as A, then a later line names it with B whose file was
+        // retracted: the entry is still A's file.
+        let mut retract = line(B, "b.jpg", "T/a.jpg", Some(1));
+        retract.retracted = true;
+        let lib = load(&[
+            json(&line(A, "a.jpg", "T/a.jpg", Some(1))),
+            json(&line(B, "b.jpg", "T/a.jpg", Some(1))),
+            json(&retract),
+        ]);
+        assert_eq!(lib.file_of_source(&entry("T/a.jpg", Some(1))), Some(0));
+        assert_eq!(&*lib.files[0].path, "a.jpg");
+    }
+
+    #[test]
+    fn a_manifest_larger_than_the_read_buffer_is_read_whole() {
+        // Lines across buffer boundaries, one of them longer than the buffer.
+        let json = |l: &Line| serde_json::to_string(l).unwrap();
+        let n = READ_BUFFER / 150 + 1000;
+        let mut lines: Vec<String> = (0..n)
+            .map(|i| {
+                let h = format!("{i:032x}");
+                json(&line(
+                    &h,
+                    &format!("{i}.jpg"),
+                    &format!("T/{i}.jpg"),
+                    Some(i as u32),
+                ))
+            })
+            .collect();
+        let mut long = line(A, "long.jpg", "T/long.jpg", Some(7));
+        long.albums = vec!["x".repeat(READ_BUFFER + 10)];
+        lines.insert(n / 2, json(&long));
+        let lib = load(&lines);
+        assert_eq!(lib.files.len(), n + 1);
+        for i in [0, n / 2, n - 1] {
+            let e = entry(&format!("T/{i}.jpg"), Some(i as u32));
+            let f = lib.file_of_source(&e).unwrap();
+            assert_eq!(&*lib.files[f].path, format!("{i}.jpg"));
+        }
+        assert!(lib.file_of_source(&entry("T/long.jpg", Some(7))).is_some());
+    }
+
+    /// A library in `dir` of the files `(path, content)`, written with `taken` as their
+    /// time, and its manifest.
+    fn library_with(dir: &Path, files: &[(&str, &[u8])]) -> Library {
+        let taken = 1_500_000_000;
+        let mut lines = Vec::new();
+        for (i, (path, content)) in files.iter().enumerate() {
+            let file = dir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, content).unwrap();
+            filetime::set_file_mtime(&file, filetime::FileTime::from_unix_time(taken, 0)).unwrap();
+            let (h, _) = crate::hash::hash_stream(*content).unwrap();
+            let l = Line {
+                hash: format!("{i:032x}"),
+                path: path.to_string(),
+                output_hash: Some(crate::hash::hex(h)),
+                output_size: Some(content.len() as u64),
+                taken: Some(taken),
+                ..Line::default()
+            };
+            lines.push(serde_json::to_string(&l).unwrap());
+        }
+        let state = dir.join(STATE_DIR);
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join(FILE_NAME), lines.join("\n") + "\n").unwrap();
+        load_library(dir).unwrap()
+    }
+
+    #[test]
+    fn every_way_of_checking_finds_deleted_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let files: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| {
+                let folder = ["", "2019/07/", "2019/08/", "albums/Paris/"][i % 4];
+                (format!("{folder}IMG_{i}.jpg"), vec![i as u8; 100 + i])
+            })
+            .collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        let lib = library_with(root, &refs);
+        let file = |k: usize| root.join(&files[k].0);
+        // Deleted.
+        std::fs::remove_file(file(1)).unwrap();
+        std::fs::remove_file(file(6)).unwrap();
+        // One byte more.
+        std::fs::write(file(2), [files[2].1.clone(), vec![0]].concat()).unwrap();
+        // Same size, another byte, its time kept (the content is not compared)...
+        let mut bytes = files[3].1.clone();
+        bytes[0] ^= 1;
+        std::fs::write(file(3), &bytes).unwrap();
+        let mtime = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        filetime::set_file_mtime(file(3), mtime).unwrap();
+        // ... and with a new time (compared: changed).
+        let mut bytes = files[5].1.clone();
+        bytes[7] ^= 1;
+        std::fs::write(file(5), &bytes).unwrap();
+        // A new time only (compared: intact).
+        filetime::set_file_mtime(file(9), filetime::FileTime::from_unix_time(7, 0)).unwrap();
+        // A folder where the file was, and a link to another file.
+        std::fs::remove_file(file(10)).unwrap();
+        std::fs::create_dir(file(10)).unwrap();
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(file(11)).unwrap();
+            std::os::unix::fs::symlink(file(15), file(11)).unwrap();
+        }
+        let mut want: Vec<FileState> = vec![FileState::Intact; files.len()];
+        for k in [1, 6, 10] {
+            want[k] = FileState::Missing;
+        }
+        #[cfg(unix)]
+        {
+            want[11] = FileState::Missing;
+        }
+        want[2] = FileState::Changed;
+        want[5] = FileState::Changed;
+        // Files are numbered by their manifest line here.
+        assert!((0..files.len()).all(|k| *lib.files[k].path == files[k].0));
+        let all: Vec<usize> = (0..files.len()).collect();
+        let by_path: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, false)).collect();
+        assert_eq!(by_path, want);
+        let mut listed = lib.check_listed(root, &all);
+        listed.sort_by_key(|(f, _)| *f);
+        assert_eq!(listed.iter().map(|(_, s)| *s).collect::<Vec<_>>(), want);
+        let ahead = lib.check_ahead(root, || true);
+        for (k, state) in ahead.iter().enumerate() {
+            // Settled from the metadata, or left for a content comparison.
+            match k {
+                5 | 9 => assert_eq!(*state, None, "{k}"),
+                _ => assert_eq!(*state, Some(want[k]), "{k}"),
+            }
+        }
+        // Full: every byte compared (3 is changed after all).
+        want[3] = FileState::Changed;
+        let full: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, true)).collect();
+        assert_eq!(full, want);
+        // A subset, from the listings of their folders only.
+        let some = [1, 2, 4, 8, 9];
+        let mut listed = lib.check_listed(root, &some);
+        listed.sort_by_key(|(f, _)| *f);
+        let got: Vec<(usize, FileState)> = listed;
+        let want_some: Vec<(usize, FileState)> = some
+            .iter()
+            .map(|&f| {
+                (
+                    f,
+                    if f == 2 {
+                        FileState::Changed
+                    } else if f == 1 {
+                        FileState::Missing
+                    } else {
+                        FileState::Intact
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(got, want_some);
+    }
+
+    #[test]
+    fn checking_ahead_stops_when_no_longer_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<(String, Vec<u8>)> =
+            (0..10).map(|i| (format!("{i}.jpg"), vec![1; 10])).collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        let lib = library_with(dir.path(), &refs);
+        let calls = std::cell::Cell::new(0);
+        let ahead = lib.check_ahead(dir.path(), || {
+            calls.set(calls.get() + 1);
+            calls.get() <= 3
+        });
+        assert_eq!(ahead.iter().filter(|s| s.is_some()).count(), 3);
+        assert!(ahead[..3].iter().all(|s| *s == Some(FileState::Intact)));
+        assert!(lib
+            .check_ahead(dir.path(), || false)
+            .iter()
+            .all(Option::is_none));
     }
 }

@@ -21,6 +21,7 @@ use crate::source::SourceError;
 mod against;
 mod findings;
 mod library;
+mod prefetch;
 
 pub use against::{against, AgainstOptions};
 pub use findings::{display_home, write_report, AgainstReport, EntryFinding};
@@ -254,13 +255,13 @@ fn check(path: &Path, content: Option<&(String, u64)>) -> FileState {
     if meta.len() != *want_size {
         return FileState::Changed;
     }
-    compare_hash(path, want_hash)
+    compare_hash(path, manifest::hash_id(want_hash))
 }
 
-/// Hashes the file at `path` and compares it with `want_hash` (unreadable: missing).
-fn compare_hash(path: &Path, want_hash: &str) -> FileState {
+/// Hashes the file at `path` and compares it with `want` (unreadable: missing).
+fn compare_hash(path: &Path, want: u128) -> FileState {
     match File::open(path).and_then(|f| hash::hash_stream(BufReader::with_capacity(1 << 20, f))) {
-        Ok((h, _)) if hash::hex(h) == want_hash => FileState::Intact,
+        Ok((h, _)) if h == want => FileState::Intact,
         Ok(_) => FileState::Changed,
         Err(_) => FileState::Missing,
     }
