@@ -1055,6 +1055,34 @@ mod tests {
     }
 
     #[test]
+    fn shared_rules_stay_in_their_folder() {
+        // The original and its sidecar in one folder, an edited copy and a Live Photo video
+        // of the same name in another: they find no original there.
+        let other = |name: &str| MediaRef {
+            dir: "Google Photos/Album".into(),
+            name: name.to_string().into(),
+            video: name.ends_with(".MOV"),
+        };
+        let media = [
+            md("IMG_1.jpg"),
+            other("IMG_1-edited.jpg"),
+            md("IMG_2.HEIC"),
+            other("IMG_2.MOV"),
+        ];
+        let got = match_all(&media, &[sc("IMG_1.jpg.json"), sc("IMG_2.HEIC.json")]);
+        assert_eq!(got[0].map(|m| m.sidecar), Some(0));
+        assert_eq!(got[1], None);
+        assert_eq!(got[2].map(|m| m.sidecar), Some(1));
+        assert_eq!(got[3], None);
+        // In the original's folder they share its sidecar.
+        let same = [md("IMG_1.jpg"), md("IMG_1-edited.jpg")];
+        assert_eq!(
+            match_all(&same, &[sc("IMG_1.jpg.json")])[1].map(|m| m.rule),
+            Some(Rule::Edited)
+        );
+    }
+
+    #[test]
     fn tried_names_for_the_report() {
         let t = tried_names("IMG_0003(1).jpg");
         assert!(t.contains(&"IMG_0003(1).jpg.json".to_string()));
