@@ -169,6 +169,10 @@ impl Catalog {
                 })
                 .collect()
         };
+        // Room for every entry at once: a vector doubling as it fills holds up to twice the
+        // entries for a moment (and copies them).
+        let zipped: usize = directories.iter().flatten().flatten().map(Vec::len).sum();
+        catalog.entries.reserve_exact(zipped);
         let mut seen = std::collections::HashSet::new();
         for (k, path) in paths.iter().enumerate() {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
