@@ -439,9 +439,14 @@ fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceE
         source: e,
     };
     let file = File::open(path).map_err(io_err)?;
-    let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| SourceError::NotZip {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    // A buffer that holds most central directories whole: a few reads per zip, not one
+    // per 8 KB (1,200 reads for the 2 GB benchmark's 4 zips).
+    let buffer = 256 * 1024;
+    let archive = ZipArchive::new(BufReader::with_capacity(buffer, file)).map_err(|e| {
+        SourceError::NotZip {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
     })?;
     if archive.has_duplicate_names() {
         let (start, offset) = (archive.central_directory_start(), archive.offset());
