@@ -778,4 +778,20 @@ mod tests {
         // And the state is still good for the next entry.
         assert_eq!(inflate_with(&mut state, &zip, comp).unwrap(), data);
     }
+
+    #[test]
+    fn a_kept_decompressor_fed_a_byte_at_a_time() {
+        // Calls that take input but give no output yet (a block header split across reads)
+        // are not the end of the data.
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 13 % 199) as u8).collect();
+        let (zip, comp) = one_entry(&data);
+        let mut state = flate2::Decompress::new(false);
+        let trickle = io::BufReader::with_capacity(1, io::Cursor::new(&zip));
+        let mut out = Vec::new();
+        open_at_with(trickle, 0, comp, DEFLATED, Some(&mut state))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+    }
 }

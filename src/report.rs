@@ -804,4 +804,49 @@ mod tests {
         drop(log);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
+
+    #[test]
+    fn dates_are_counted_for_what_this_run_wrote() {
+        let dated = |status, source| MediaReport {
+            date_source: source,
+            ..entry(status, None)
+        };
+        let mut stopped = entry(Status::Failed, None);
+        stopped.reason = Some(Reason::NotAttempted(StopReason::Interrupted));
+        let mut log = MediaLog::new(None, false, Path::new("out"), false).unwrap();
+        for m in [
+            dated(Status::Written, Some(DateSource::Sidecar)),
+            dated(Status::Written, Some(DateSource::Sidecar)),
+            dated(Status::Duplicate, Some(DateSource::Exif)),
+            dated(Status::Updated, Some(DateSource::FileName)),
+            // A duplicate without a date says nothing of its own.
+            dated(Status::Duplicate, None),
+            dated(Status::WrittenWithoutMetadata, None),
+            dated(Status::Written, None),
+            // Not written by this run: not counted.
+            dated(Status::InLibrary, Some(DateSource::Exif)),
+            dated(Status::Skipped, Some(DateSource::Exif)),
+            stopped.clone(),
+            stopped,
+        ] {
+            log.push(m);
+        }
+        let mut r = Report::default();
+        log.finish(&mut r).unwrap();
+        let s = r.summary();
+        assert!(
+            s.contains("dates from: sidecar 2, exif 1, file name 1; 2 written without any date"),
+            "{s}"
+        );
+        assert!(
+            s.contains("2 files not attempted: the run stopped early"),
+            "{s}"
+        );
+        assert!(
+            s.contains("11 media files: 4 written (1 without sidecar), 1 already in the library, 1 updated with a sidecar, 2 duplicates, 2 failed, 1 skipped"),
+            "{s}"
+        );
+        assert!(s.contains("matched 0/10"), "{s}");
+        assert_eq!(r.failures().count(), 0);
+    }
 }
