@@ -5,6 +5,24 @@ use std::io::{self, Read, Write};
 
 use xxhash_rust::xxh3::Xxh3;
 
+/// A 128-bit XXH3 key of some optional numbers and a string (each number tagged, so that
+/// `None` and `Some(0)` differ): the keys of the compact maps of the matcher and the manifest,
+/// which hold numbers rather than a million strings.
+pub fn key128(numbers: &[Option<u64>], s: &str) -> u128 {
+    let mut h = Xxh3::new();
+    for n in numbers {
+        match n {
+            Some(n) => {
+                h.update(&[1]);
+                h.update(&n.to_le_bytes());
+            }
+            None => h.update(&[0]),
+        }
+    }
+    h.update(s.as_bytes());
+    h.digest128()
+}
+
 /// Wraps a reader and hashes (xxh3-128) and counts every byte read through it.
 pub struct HashingReader<R> {
     inner: R,

@@ -561,18 +561,7 @@ impl KeyIndex {
 
 /// The hash of a key of a [`KeyIndex`]: a folder (if any), a string, a counter (if any).
 fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [folder, counter] {
-        match part {
-            Some(n) => {
-                h.update(&[1]);
-                h.update(&n.to_le_bytes());
-            }
-            None => h.update(&[0]),
-        }
-    }
-    h.update(s.as_bytes());
-    h.digest128()
+    crate::hash::key128(&[folder.map(u64::from), counter.map(u64::from)], s)
 }
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
