@@ -630,4 +630,20 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn groups_are_runs_of_one_vector() {
+        let groups = Groups {
+            members: [4, 1, 2, 9].map(MediaId).to_vec(),
+            ends: vec![1, 3, 4],
+        };
+        assert_eq!(groups.len(), 3);
+        assert!(!groups.is_empty() && Groups::default().is_empty());
+        let ids = |g: &[MediaId]| g.iter().map(|id| id.0).collect::<Vec<_>>();
+        assert_eq!(ids(groups.get(0)), [4]);
+        assert_eq!(ids(groups.get(1)), [1, 2]);
+        assert_eq!(ids(groups.get(2)), [9]);
+        let all: Vec<Vec<usize>> = groups.iter().map(ids).collect();
+        assert_eq!(all, [vec![4], vec![1, 2], vec![9]]);
+    }
 }
