@@ -155,10 +155,12 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     trace_memory("indexed");
     // The manifest and what earlier runs left to complete (files without their sidecar,
     // sidecars without their file); sidecars of this run's inputs are read again from them.
+    // (A first run has no manifest: no need to know them.)
+    let first_run = !out.state_dir().join(crate::manifest::FILE_NAME).exists();
     let json_here: std::collections::HashSet<u128> = catalog
         .entries
         .iter()
-        .filter(|e| plan::is_json(e))
+        .filter(|e| !first_run && plan::is_json(e))
         .map(pairing::source_id)
         .collect();
     let (manifest, remembered) = Manifest::load(
