@@ -381,6 +381,38 @@ pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
     current
 }
 
+/// The read buffer of the manifest: it is read once, front to back.
+pub(crate) const READ_BUFFER: usize = 1 << 20;
+
+/// Every line of an open manifest, without its newline (blank lines skipped), in order.
+pub(crate) fn each_line(file: File, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            f(text);
+        }
+        line.clear();
+    }
+    Ok(())
+}
+
+/// The manifest of `state_dir`, open for reading (never through a link); `None` when there
+/// is none yet.
+fn open_to_read(state_dir: &Path) -> io::Result<Option<File>> {
+    match open_nofollow(&state_dir.join(FILE_NAME), OpenOptions::new().read(true)) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a manifest line is a file line (not a `sidecar` or `unwritten` record).
+fn is_file_line(text: &[u8]) -> bool {
+    !text.starts_with(b"{\"sidecar\"") && !text.starts_with(b"{\"unwritten\"")
+}
+
 /// Every entry of the lines of the files without a sidecar (`bare_at`: content hash → index
 /// into `bare`), in the order of the lines: a second pass over the manifest, made only when
 /// there are such files.
@@ -389,25 +421,25 @@ fn bare_sources(
     bare_at: &HashMap<u128, usize>,
     bare: &mut [BareFile],
 ) -> io::Result<()> {
-    let f = open_nofollow(&state_dir.join(FILE_NAME), OpenOptions::new().read(true))?;
-    let mut reader = BufReader::with_capacity(1 << 16, f);
-    let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf)? > 0 {
-        if !buf.starts_with(b"{\"sidecar\"") && !buf.starts_with(b"{\"unwritten\"") {
-            if let Ok(l) = serde_json::from_slice::<LoadLine>(&buf) {
-                if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
-                    for s in &l.sources {
-                        let key = s.key();
-                        if !bare[b].sources.contains(&key) {
-                            bare[b].sources.push(key);
-                        }
-                    }
+    let Some(f) = open_to_read(state_dir)? else {
+        return Ok(());
+    };
+    each_line(f, |text| {
+        if !is_file_line(text) {
+            return;
+        }
+        let Ok(l) = serde_json::from_slice::<LoadLine>(text) else {
+            return;
+        };
+        if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
+            for s in &l.sources {
+                let key = s.key();
+                if !bare[b].sources.contains(&key) {
+                    bare[b].sources.push(key);
                 }
             }
         }
-        buf.clear();
-    }
-    Ok(())
+    })
 }
 
 /// The manifest as loaded, plus the open file that new lines go to.
@@ -429,20 +461,13 @@ pub struct Manifest {
 /// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
 /// middle of an append) is skipped. No manifest: no lines.
 pub fn read_lines(state_dir: &Path) -> io::Result<Vec<Line>> {
-    let path = state_dir.join(FILE_NAME);
-    let f = match open_nofollow(&path, OpenOptions::new().read(true)) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut out = Vec::new();
-    let mut reader = BufReader::new(f);
-    let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf)? > 0 {
-        if let Ok(l) = serde_json::from_slice::<Line>(&buf) {
-            out.push(l);
-        }
-        buf.clear();
+    if let Some(f) = open_to_read(state_dir)? {
+        each_line(f, |text| {
+            if let Ok(l) = serde_json::from_slice::<Line>(text) {
+                out.push(l);
+            }
+        })?;
     }
     Ok(out)
 }
@@ -485,23 +510,16 @@ impl Manifest {
             durable: false,
         };
         let mut loading = Loading::default();
-        match open_nofollow(&path, OpenOptions::new().read(true)) {
-            Ok(f) => {
-                let mut reader = BufReader::with_capacity(1 << 16, f);
-                let mut buf = Vec::new();
-                let mut n: u32 = 0;
-                while reader.read_until(b'\n', &mut buf)? > 0 {
-                    if buf.starts_with(b"{\"sidecar\"") {
-                        loading.sidecar_line(&buf, &keep_sidecar);
-                    } else if !buf.starts_with(b"{\"unwritten\"") {
-                        loading.file_line(n, &buf);
-                    }
-                    n = n.saturating_add(1);
-                    buf.clear();
+        if let Some(f) = open_to_read(state_dir)? {
+            let mut n: u32 = 0;
+            each_line(f, |text| {
+                if text.starts_with(b"{\"sidecar\"") {
+                    loading.sidecar_line(text, &keep_sidecar);
+                } else if is_file_line(text) {
+                    loading.file_line(n, text);
                 }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+                n = n.saturating_add(1);
+            })?;
         }
         let remembered = m.settle(loading, &exists, state_dir)?;
         if !dry_run {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -277,9 +277,6 @@ impl Loading {
     }
 }
 
-/// The read buffer of the manifest.
-const READ_BUFFER: usize = 1 << 20;
-
 /// Reads the manifest of `root`: once, a line at a time.
 pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
     let state = root.join(STATE_DIR);
@@ -298,16 +295,8 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
     };
     // One thread: it runs beside the indexing of the inputs, and what it keeps is
     // allocated in one place.
-    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let mut loading = Loading::default();
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).map_err(io_err)? > 0 {
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if !text.is_empty() {
-            loading.apply(parse(text));
-        }
-        line.clear();
-    }
+    crate::manifest::each_line(file, |text| loading.apply(parse(text))).map_err(io_err)?;
     Ok(loading.finish())
 }
 
@@ -577,7 +566,7 @@ mod tests {
     fn a_manifest_larger_than_the_read_buffer_is_read_whole() {
         // Lines across buffer boundaries, one of them longer than the buffer.
         let json = |l: &Line| serde_json::to_string(l).unwrap();
-        let n = READ_BUFFER / 150 + 1000;
+        let n = crate::manifest::READ_BUFFER / 150 + 1000;
         let mut lines: Vec<String> = (0..n)
             .map(|i| {
                 let h = format!("{i:032x}");
@@ -590,7 +579,7 @@ mod tests {
             })
             .collect();
         let mut long = line(A, "long.jpg", "T/long.jpg", Some(7));
-        long.albums = vec!["x".repeat(READ_BUFFER + 10)];
+        long.albums = vec!["x".repeat(crate::manifest::READ_BUFFER + 10)];
         lines.insert(n / 2, json(&long));
         let lib = load(&lines);
         assert_eq!(lib.files.len(), n + 1);
