@@ -641,12 +641,6 @@ impl Manifest {
         &self.path
     }
 
-    /// The output path of a file with this content hash, if the folder has one.
-    pub fn path_for_hash(&self, hash: &str) -> Option<&str> {
-        let at = *self.by_hash.get(&hash_id(hash))?;
-        Some(&self.paths[at as usize])
-    }
-
     /// The output path of a file with this content hash (as a number), if the folder has one.
     pub fn path_for_id(&self, hash: u128) -> Option<&str> {
         let at = *self.by_hash.get(&hash)?;
@@ -845,9 +839,9 @@ mod tests {
             m.append(&line("h3", "c.jpg", "T/c.jpg")).unwrap();
         }
         let m = Manifest::open(dir.path(), &state, true).unwrap();
-        assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
-        assert_eq!(m.path_for_hash("h2"), None);
-        assert_eq!(m.path_for_hash("h3"), Some("c.jpg"));
+        assert_eq!(m.path_for_id(hash_id("h1")), Some("a.jpg"));
+        assert_eq!(m.path_for_id(hash_id("h2")), None);
+        assert_eq!(m.path_for_id(hash_id("h3")), Some("c.jpg"));
         assert_eq!(m.path_for_source(key("T/a.jpg").id()), Some("a.jpg"));
         assert_eq!(m.path_for_source(key("T/Trip/a.jpg").id()), Some("a.jpg"));
         assert_eq!(m.path_for_source(key("T/c.jpg").id()), Some("c.jpg"));
@@ -977,8 +971,8 @@ mod tests {
             "torn line skipped, the rest readable"
         );
         assert_eq!(m.albums()["Paris"].iter().collect::<Vec<_>>(), ["a.jpg"]);
-        assert_eq!(m.path_for_hash("h1"), Some("a.jpg"));
-        assert_eq!(m.path_for_hash("h2"), None, "its file is missing");
+        assert_eq!(m.path_for_id(hash_id("h1")), Some("a.jpg"));
+        assert_eq!(m.path_for_id(hash_id("h2")), None, "its file is missing");
         assert_eq!(m.path_for_source(key.id()), Some("a.jpg"));
         assert_eq!(m.len(), 1);
     }
