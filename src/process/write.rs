@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::hash;
 use crate::manifest::{self, Manifest};
-use crate::matcher::Rule;
+use crate::matcher::{Match, Rule};
 use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
@@ -87,11 +87,11 @@ pub fn run(
     done.log.set_moved(&moved);
     for id in plan.ids() {
         if let Some(r) = w.not_written(id) {
-            w.hand_over(&mut done, Some(id), r);
+            w.hand_over(&mut done, id, r);
         }
     }
     w.write_groups(&mut done);
-    w.record_sidecars(&done.claimed);
+    w.record_sidecars(std::mem::take(&mut done.claimed));
     let stopped = w.stopped();
     Outcome {
         log: done.log,
@@ -106,6 +106,20 @@ struct Done {
     claimed: Vec<bool>,
 }
 
+impl Done {
+    /// A sidecar is taken by the file that found it by its own name once that file is in
+    /// the library (or left out on purpose): one whose file failed is still free for the
+    /// retry, and one shared (edited copy, Live Photo video) is never taken.
+    fn claim(&mut self, found: Option<Match>, r: &MediaReport) {
+        match found {
+            Some(m) if !m.rule.is_shared() && r.status != Status::Failed => {
+                self.claimed[m.sidecar] = true;
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Writer<'_> {
     /// Library files that get their sidecar now, before anything new is written, so that a
     /// new duplicate of one names its final path.
@@ -118,12 +132,10 @@ impl Writer<'_> {
         for (k, r) in lines {
             let u = &plan.updates[k];
             match u.record {
-                Some(id) => self.hand_over(done, Some(id), r),
+                Some(id) => self.hand_over(done, id, r),
                 None => {
-                    if !u.found.rule.is_shared() && r.status != Status::Failed {
-                        done.claimed[u.found.sidecar] = true;
-                    }
-                    self.hand_over(done, None, r);
+                    done.claim(Some(u.found), &r);
+                    done.log.push(r);
                 }
             }
         }
@@ -160,24 +172,16 @@ impl Writer<'_> {
                 })
                 .collect();
             for (id, r) in lines.into_iter().flatten() {
-                self.hand_over(done, Some(id), r);
+                self.hand_over(done, id, r);
             }
         }
     }
 
-    /// Hands a finished line to the log. A record's line also settles its sidecar (taken
-    /// only by a file now in the library, or left out on purpose: one whose file failed is
-    /// still free for the retry) and, when it was not written, its manifest line.
-    fn hand_over(&self, done: &mut Done, id: Option<MediaId>, r: MediaReport) {
-        if let Some(id) = id {
-            match self.plan.record(id).found {
-                Some(m) if !m.rule.is_shared() && r.status != Status::Failed => {
-                    done.claimed[m.sidecar] = true;
-                }
-                _ => {}
-            }
-            self.record_unwritten(id, &r);
-        }
+    /// Hands a record's finished line to the log, with what it settles: its sidecar (see
+    /// [`Done::claim`]) and, when it was not written, its manifest line.
+    fn hand_over(&self, done: &mut Done, id: MediaId, r: MediaReport) {
+        done.claim(self.plan.record(id).found, &r);
+        self.record_unwritten(id, &r);
         done.log.push(r);
     }
 
@@ -205,9 +209,8 @@ impl Writer<'_> {
     /// file took by its own name (`claimed`), so that later runs can use them without their
     /// part: a sidecar whose photo comes later, or one an edited copy or a Live Photo video
     /// shares.
-    fn record_sidecars(&self, claimed: &[bool]) {
+    fn record_sidecars(&self, mut claimed: Vec<bool>) {
         let plan = self.plan;
-        let mut claimed = claimed.to_vec();
         for &s in &plan.waiting_claims {
             claimed[s] = true;
         }
