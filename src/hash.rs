@@ -5,10 +5,11 @@ use std::io::{self, Read, Write};
 
 use xxhash_rust::xxh3::Xxh3;
 
-/// A 128-bit XXH3 key of some optional numbers and a string (each number tagged, so that
-/// `None` and `Some(0)` differ): the keys of the compact maps of the matcher and the manifest,
-/// which hold numbers rather than a million strings.
-pub fn key128(numbers: &[Option<u64>], s: &str) -> u128 {
+/// A 128-bit XXH3 key of some optional numbers and texts (each number tagged, so that `None`
+/// and `Some(0)` differ, and each text preceded by its length, so that `("ab", "c")` and
+/// `("a", "bc")` differ): the keys of the compact maps of the plan, the matcher and the
+/// manifest, which hold numbers rather than a million strings.
+pub fn key128(numbers: &[Option<u64>], texts: &[&str]) -> u128 {
     let mut h = Xxh3::new();
     for n in numbers {
         match n {
@@ -19,7 +20,10 @@ pub fn key128(numbers: &[Option<u64>], s: &str) -> u128 {
             None => h.update(&[0]),
         }
     }
-    h.update(s.as_bytes());
+    for t in texts {
+        h.update(&(t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
     h.digest128()
 }
 
@@ -102,6 +106,17 @@ pub fn hex(h: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_keep_their_parts_apart() {
+        assert_ne!(key128(&[], &["ab", "c"]), key128(&[], &["a", "bc"]));
+        assert_ne!(key128(&[None], &["a"]), key128(&[Some(0)], &["a"]));
+        assert_ne!(key128(&[Some(1), None], &[]), key128(&[None, Some(1)], &[]));
+        assert_eq!(
+            key128(&[Some(7)], &["x", "y"]),
+            key128(&[Some(7)], &["x", "y"])
+        );
+    }
 
     #[test]
     fn reader_and_writer_agree_with_one_shot_hash() {

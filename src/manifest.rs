@@ -51,7 +51,7 @@ impl SourceKey {
 /// A Takeout entry (path, size, CRC-32) as a 128-bit XXH3 hash: the key of the manifest's
 /// maps of entries, so that a million of them are not a million strings in memory.
 pub fn source_id(entry: &str, size: u64, crc32: Option<u32>) -> u128 {
-    crate::hash::key128(&[Some(size), crc32.map(u64::from)], entry)
+    crate::hash::key128(&[Some(size), crc32.map(u64::from)], &[entry])
 }
 
 /// A content hash as a number: its 32 hex digits, or (for a hash of another form, which no

@@ -561,7 +561,7 @@ impl KeyIndex {
 
 /// The hash of a key of a [`KeyIndex`]: a folder (if any), a string, a counter (if any).
 fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
-    crate::hash::key128(&[folder.map(u64::from), counter.map(u64::from)], s)
+    crate::hash::key128(&[folder.map(u64::from), counter.map(u64::from)], &[s])
 }
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that

@@ -161,7 +161,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         .entries
         .iter()
         .filter(|e| !first_run && plan::is_json(e))
-        .map(pairing::source_id)
+        .map(plan::source_id)
         .collect();
     let (manifest, remembered) = Manifest::load(
         &out.state_dir(),

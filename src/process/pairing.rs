@@ -9,12 +9,7 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::manifest::{Manifest, Remembered, SourceKey};
-use crate::source::Entry;
 
-/// An entry as the manifest's maps key it.
-pub(super) fn source_id(e: &Entry) -> u128 {
-    crate::manifest::source_id(&e.path, e.size, e.crc32)
-}
 use crate::matcher::{self, Match, MediaRef, SidecarRef};
 use crate::media::MediaKind;
 use crate::names::key;
@@ -23,8 +18,8 @@ use crate::sidecar::{self, AlbumInfo, JsonFile};
 use crate::source::{self, Catalog, Reader};
 
 use super::plan::{
-    disk_order, in_library, source_key, split_entry_path, Class, EarlierSidecar, Plan, SidecarData,
-    SidecarOrigin,
+    disk_order, in_library, source_id, source_key, split_entry_path, Class, EarlierSidecar, Plan,
+    SidecarData, SidecarOrigin,
 };
 use super::Options;
 

@@ -343,11 +343,16 @@ pub fn source_key(e: &Entry) -> SourceKey {
     }
 }
 
+/// An entry as the manifest's maps key it (see [`crate::manifest::source_id`]).
+pub(super) fn source_id(e: &Entry) -> u128 {
+    crate::manifest::source_id(&e.path, e.size, e.crc32)
+}
+
 /// Where an entry of this run stands in the library of earlier runs: its output path when the
 /// same entry (path, size and CRC-32) was written or deduplicated before.
 pub(super) fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m str> {
     e.crc32?;
-    manifest.path_for_source(crate::manifest::source_id(&e.path, e.size, e.crc32))
+    manifest.path_for_source(source_id(e))
 }
 
 /// Builds the plan: reads the sidecars (only those a new media file may need), matches,
@@ -485,13 +490,7 @@ pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
 fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
     // (folder, name) pairs as 128-bit hashes of their keys: at a million entries, sets of
     // string pairs were a transient peak of their own.
-    let folder_name = |dir: &str, name: &str| {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(key(dir).as_bytes());
-        h.update(&[0]);
-        h.update(key(name).as_bytes());
-        h.digest128()
-    };
+    let folder_name = |dir: &str, name: &str| crate::hash::key128(&[], &[&key(dir), &key(name)]);
     let own = |id: MediaId| {
         let e = plan.entry(id);
         folder_name(e.dir(), e.name())
