@@ -18,6 +18,7 @@
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in
 //! [`policy`].
 
+mod alloc;
 pub mod finish;
 mod pairing;
 pub mod plan;
@@ -143,6 +144,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let stage = stage_bar(opts.progress);
     let created = !opts.dry_run && std::fs::symlink_metadata(&opts.output).is_err();
     let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
+    let planning = alloc::PromptPurge::start();
     let catalog = match plan::index_inputs(opts) {
         Ok(c) => c,
         Err(e) => {
@@ -174,6 +176,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let manifest = manifest.durable(opts.sync).map_err(out_err)?;
     trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();
     let log = MediaLog::new(

@@ -18,8 +18,8 @@ use crate::sidecar::{self, AlbumInfo, JsonFile};
 use crate::source::{self, Catalog, Reader};
 
 use super::plan::{
-    disk_order, in_library, source_id, source_key, split_entry_path, Class, EarlierSidecar, Plan,
-    SidecarData, SidecarOrigin,
+    disk_order, in_library, source_id, split_entry_path, Class, EarlierSidecar, Plan, SidecarData,
+    SidecarOrigin,
 };
 use super::Options;
 
@@ -181,17 +181,20 @@ fn extras<'a>(
     media: &[(usize, Option<MediaKind>)],
     remembered: &'a Remembered,
 ) -> Vec<(Extra, MediaRef<'a>)> {
-    let here: HashSet<SourceKey> = media
-        .iter()
-        .map(|(i, _)| source_key(&catalog.entries[*i]))
-        .collect();
     let mut out = Vec::new();
+    if remembered.bare_files.is_empty() && remembered.waiting.is_empty() {
+        return out;
+    }
+    let here: HashSet<u128> = media
+        .iter()
+        .map(|(i, _)| source_id(&catalog.entries[*i]))
+        .collect();
     let bare = remembered.bare_files.iter().enumerate();
     let sources = bare
         .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(b), s)))
         .chain(remembered.waiting.iter().map(|s| (None, s)));
     {
-        for (bare, s) in sources.filter(|(_, s)| !here.contains(*s)) {
+        for (bare, s) in sources.filter(|(_, s)| !here.contains(&s.id())) {
             let (dir, name) = split_entry_path(&s.entry);
             let video = MediaKind::from_name(name).is_some_and(MediaKind::is_video);
             let extra = Extra {
@@ -264,10 +267,14 @@ pub(super) fn read_and_match(
             .chain(earlier.iter().map(|s| s.recorded == Some(true)))
             .collect();
         // Media in folders whose JSON files were not read cannot match anything there.
-        let included: Vec<usize> = (0..media_refs.len())
-            .filter(|&k| rest.is_empty() || pending_dirs.contains(&key(&media_refs[k].dir)))
-            .collect();
-        let matches = match_included(&media_refs, &included, &sidecar_refs, claimed);
+        let matches = if rest.is_empty() {
+            matcher::match_all_claimed(&media_refs, &sidecar_refs, claimed)
+        } else {
+            let included: Vec<usize> = (0..media_refs.len())
+                .filter(|&k| pending_dirs.contains(&key(&media_refs[k].dir)))
+                .collect();
+            match_included(&media_refs, &included, &sidecar_refs, claimed)
+        };
         super::trace_memory("sidecars matched");
         let unmatched_new = matches
             .iter()

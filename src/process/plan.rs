@@ -384,14 +384,16 @@ pub fn build(
         waiting_claims: Vec::new(),
         catalog,
     };
-    let mut media: Vec<(usize, Option<MediaKind>)> = classes
+    // Counted first: a vector grown by doubling holds up to twice its entries.
+    let count = classes
         .iter()
-        .enumerate()
-        .filter_map(|(i, c)| match c {
-            Class::Media(kind) => Some((i, *kind)),
-            _ => None,
-        })
-        .collect();
+        .filter(|c| matches!(c, Class::Media(_)))
+        .count();
+    let mut media: Vec<(usize, Option<MediaKind>)> = Vec::with_capacity(count);
+    media.extend(classes.iter().enumerate().filter_map(|(i, c)| match c {
+        Class::Media(kind) => Some((i, *kind)),
+        _ => None,
+    }));
     media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
     let paired = pairing::read_and_match(
         opts,
@@ -420,6 +422,7 @@ pub fn build(
         })
         .collect();
     plan.records = records;
+    super::trace_memory("records");
     for (i, c) in classes.iter().enumerate() {
         if *c == Class::Ignored {
             let e = &plan.catalog.entries[i];
@@ -427,6 +430,7 @@ pub fn build(
         }
     }
     let skips = skip_reasons(&plan, opts);
+    super::trace_memory("skips");
     for (id, skip) in plan.ids().zip(skips) {
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
@@ -444,6 +448,7 @@ pub fn build(
         r.disposition = disposition;
     }
     super::updates::plan_updates(&mut plan, opts, manifest, paired.extra);
+    super::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan
 }
