@@ -46,23 +46,25 @@ pub struct Input {
     kind: InputKind,
 }
 
-/// Where an entry's bytes are.
-#[derive(Debug, Clone)]
+/// Where an entry's bytes are (4 bytes: at a million entries every byte of [`Entry`] is a MB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Locator {
     /// An entry of a zip: its local header is at `Entry::order`; compression method as in
     /// the zip format (0 stored, 8 deflated; anything else, or an encrypted entry, cannot be
-    /// read and says what it is: see `recover::unsupported`).
-    Zip { method: u16 },
-    /// Index in a truncated zip's recovered entries.
-    Recovered(usize),
-    /// A file of an extracted folder.
-    File(Box<Path>),
+    /// read and says what it is: see `recover::unsupported`). `symlink`: stored as a link.
+    Zip { method: u16, symlink: bool },
+    /// An entry of a truncated zip: `Entry::order` is its index in the recovered entries.
+    Recovered,
+    /// A file of an extracted folder: `Entry::order` is its index in the catalog's files
+    /// ([`Catalog::disk_path`]). `symlink`: the walk found a link.
+    File { symlink: bool },
 }
 
-/// One file inside an input.
+/// One file inside an input (56 bytes and its path).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub input: usize,
+    /// Index into the catalog's inputs ([`Entry::input_index`] as a `usize`).
+    pub input: u32,
     pub locator: Locator,
     /// Path inside the input, `/`-separated, as stored (may be hostile: never used as a path).
     pub path: Box<str>,
@@ -71,12 +73,25 @@ pub struct Entry {
     pub compressed: u64,
     /// CRC-32 from the central directory (zips only): a free pre-hash for duplicate grouping.
     pub crc32: Option<u32>,
-    /// Position in the input, to read entries in disk order.
+    /// Position in the input, to read entries in disk order (see [`Locator`] for what it is
+    /// besides).
     pub order: u64,
-    pub symlink: bool,
 }
 
 impl Entry {
+    /// The input it is in, as an index into [`Catalog::inputs`].
+    pub fn input_index(&self) -> usize {
+        self.input as usize
+    }
+
+    /// True for a symbolic link (never read: a link could point anywhere).
+    pub fn symlink(&self) -> bool {
+        matches!(
+            self.locator,
+            Locator::Zip { symlink: true, .. } | Locator::File { symlink: true }
+        )
+    }
+
     /// The file name (last path component).
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
@@ -94,6 +109,11 @@ impl Entry {
 /// recorded).
 pub fn dir_of_path(path: &str) -> &str {
     strip_takeout_prefix(path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+}
+
+/// An input's index as [`Entry::input`] holds it.
+fn input_number(input: usize) -> u32 {
+    u32::try_from(input).expect("under 4 billion inputs")
 }
 
 fn strip_takeout_prefix(dir: &str) -> &str {
@@ -143,6 +163,8 @@ pub struct Catalog {
     /// (input, `Entry::order`) → (k, n): the k-th of n entries of one zip with the same path.
     /// Only such entries are here (in most zips, none).
     copies: HashMap<(usize, u64), (u32, u32)>,
+    /// The files of extracted folders, where they are on disk (see [`Locator::File`]).
+    files: Vec<Box<Path>>,
 }
 
 impl Catalog {
@@ -156,6 +178,7 @@ impl Catalog {
             damaged: Vec::new(),
             entry_notes: Vec::new(),
             copies: HashMap::new(),
+            files: Vec::new(),
         };
         // The zips' central directories are read in parallel (on a cold disk, each is a
         // seek and a read); they are indexed in the order given.
@@ -261,7 +284,7 @@ impl Catalog {
     fn number_copies(&mut self, input: usize) {
         let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate().rev() {
-            if e.input != input {
+            if e.input_index() != input {
                 break;
             }
             by_path.entry(&e.path).or_default().push(i);
@@ -297,6 +320,7 @@ impl Catalog {
     }
 
     fn index_zip(&mut self, input: usize, zip: &Path, central: Vec<CentralEntry>) {
+        let input = input_number(input);
         for e in central {
             let Some(path) = self.file_path(zip, e.name, e.size) else {
                 continue;
@@ -305,31 +329,33 @@ impl Catalog {
             // (`recover::open_at`), and it is named as encrypted there.
             self.entries.push(Entry {
                 input,
-                locator: Locator::Zip { method: e.method },
+                locator: Locator::Zip {
+                    method: e.method,
+                    symlink: e.symlink,
+                },
                 path: path.into(),
                 size: e.size,
                 compressed: e.compressed,
                 crc32: Some(e.crc32),
                 order: e.header_start,
-                symlink: e.symlink,
             });
         }
     }
 
     fn index_recovered(&mut self, input: usize, zip: &Path, found: &[RawEntry]) {
-        for (i, e) in found.iter().enumerate() {
+        let input = input_number(input);
+        for (i, e) in (0u64..).zip(found) {
             let Some(path) = self.file_path(zip, e.name.clone(), e.size) else {
                 continue;
             };
             self.entries.push(Entry {
                 input,
-                locator: Locator::Recovered(i),
+                locator: Locator::Recovered,
                 path: path.into(),
                 size: e.size,
                 compressed: e.compressed,
                 crc32: Some(e.crc32),
-                order: e.data_start,
-                symlink: false,
+                order: i,
             });
         }
     }
@@ -355,7 +381,7 @@ impl Catalog {
         let walker = walkdir::WalkDir::new(root)
             .follow_links(false)
             .sort_by_file_name();
-        let mut order = 0u64;
+        let input = input_number(input);
         for item in walker.into_iter().filter_entry(|d| {
             exclude.is_none_or(|ex| d.path().canonicalize().map(|p| p != ex).unwrap_or(true))
         }) {
@@ -374,25 +400,26 @@ impl Catalog {
             let size = item.metadata().map(|m| m.len()).unwrap_or(0);
             self.entries.push(Entry {
                 input,
-                locator: Locator::File(item.path().into()),
+                locator: Locator::File {
+                    symlink: item.path_is_symlink(),
+                },
                 path: format!("{prefix}{}", rel.join("/")).into(),
                 size,
                 compressed: size,
                 crc32: None,
-                order,
-                symlink: item.path_is_symlink(),
+                order: self.files.len() as u64,
             });
-            order += 1;
+            self.files.push(item.path().into());
         }
         Ok(())
     }
 
     /// How an entry is named in messages and the report: `takeout-001.zip:Takeout/…/a.jpg`.
     pub fn describe(&self, e: &Entry) -> String {
-        let input = &self.inputs[e.input];
-        match &e.locator {
-            Locator::Zip { .. } | Locator::Recovered(_) => {
-                match self.copies.get(&(e.input, e.order)) {
+        let input = &self.inputs[e.input_index()];
+        match e.locator {
+            Locator::Zip { .. } | Locator::Recovered => {
+                match self.copies.get(&(e.input_index(), e.order)) {
                     Some((k, n)) => format!(
                         "{}:{} (entry {k} of {n} with this name)",
                         input.path.display(),
@@ -401,7 +428,15 @@ impl Catalog {
                     None => format!("{}:{}", input.path.display(), e.path),
                 }
             }
-            Locator::File(p) => p.display().to_string(),
+            Locator::File { .. } => self.files[e.order as usize].display().to_string(),
+        }
+    }
+
+    /// Where a file of an extracted folder is on disk; `None` for an entry of a zip.
+    pub fn disk_path(&self, e: &Entry) -> Option<&Path> {
+        match e.locator {
+            Locator::File { .. } => self.files.get(e.order as usize).map(|p| &**p),
+            _ => None,
         }
     }
 
@@ -609,28 +644,34 @@ impl Reader<'_> {
                 ),
             ));
         }
-        match &e.locator {
-            Locator::File(p) => Ok(Box::new(File::open(p)?)),
-            Locator::Recovered(index) => {
-                let InputKind::Recovered(found) = &self.catalog.inputs[e.input].kind else {
+        let input = e.input_index();
+        match e.locator {
+            Locator::File { .. } => {
+                let path = self
+                    .catalog
+                    .disk_path(e)
+                    .ok_or_else(|| io::Error::other("entry is not a file of an indexed folder"))?;
+                Ok(Box::new(File::open(path)?))
+            }
+            Locator::Recovered => {
+                let InputKind::Recovered(found) = &self.catalog.inputs[input].kind else {
                     return Err(io::Error::other("entry is not in a recovered zip"));
                 };
-                let raw = recover::open(&self.catalog.inputs[e.input].path, &found[*index])?;
-                Ok(Box::new(Checked::new(
-                    raw,
-                    e.size,
-                    Some(found[*index].crc32),
-                )))
+                let raw_entry = found
+                    .get(e.order as usize)
+                    .ok_or_else(|| io::Error::other("entry is not in the recovered zip"))?;
+                let raw = recover::open(&self.catalog.inputs[input].path, raw_entry)?;
+                Ok(Box::new(Checked::new(raw, e.size, Some(raw_entry.crc32))))
             }
-            Locator::Zip { method } => {
-                let slot = &mut self.zips[e.input];
+            Locator::Zip { method, .. } => {
+                let slot = &mut self.zips[input];
                 if slot.is_none() {
-                    let path = &self.catalog.inputs[e.input].path;
+                    let path = &self.catalog.inputs[input].path;
                     *slot = Some(File::open(path)?);
                 }
                 let file = PosReader {
                     file: slot.as_ref().expect("opened above"),
-                    input: e.input,
+                    input,
                     buf: &mut self.buf,
                     pos: 0,
                 };
@@ -638,7 +679,7 @@ impl Reader<'_> {
                     file,
                     e.order,
                     e.compressed,
-                    *method,
+                    method,
                     Some(&mut self.inflate),
                 )?;
                 Ok(Box::new(Checked::new(raw, e.size, e.crc32)))
@@ -732,6 +773,13 @@ impl<R: Read> Read for Checked<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_is_56_bytes_and_its_path() {
+        // A million of them live through the whole run (issue 14's memory goal).
+        assert!(std::mem::size_of::<Entry>() <= 56);
+        assert!(std::mem::size_of::<Locator>() <= 4);
+    }
 
     #[test]
     fn dir_keys_start_below_takeout() {

@@ -320,7 +320,7 @@ pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
             .entries
             .iter()
             .zip(&classes)
-            .any(|(e, c)| e.input == i && *c != Class::Ignored);
+            .any(|(e, c)| e.input_index() == i && *c != Class::Ignored);
         let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
         if !useful && !damaged {
             return Err(ProcessError::NotTakeout {
@@ -454,7 +454,7 @@ pub fn build(
 }
 
 pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
-    (e.input, e.order)
+    (e.input_index(), e.order)
 }
 
 /// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
@@ -475,7 +475,7 @@ pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
     entries
         .iter()
         .map(|e| {
-            if e.symlink {
+            if e.symlink() {
                 Class::Ignored
             } else if is_json(e) {
                 Class::Json
@@ -608,13 +608,15 @@ mod tests {
     fn classification() {
         let e = |path: &str| Entry {
             input: 0,
-            locator: crate::source::Locator::Zip { method: 8 },
+            locator: crate::source::Locator::Zip {
+                method: 8,
+                symlink: false,
+            },
             path: path.into(),
             size: 1,
             compressed: 1,
             crc32: Some(1),
             order: 0,
-            symlink: false,
         };
         let entries = vec![
             e("Takeout/archive_browser.html"),

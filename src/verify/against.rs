@@ -16,7 +16,7 @@ use crate::hash;
 use crate::matcher::{self, MediaRef, SidecarRef};
 use crate::names::{key, split_edited, NameParts};
 use crate::process::plan::Class;
-use crate::source::{Catalog, Entry, Locator, Reader};
+use crate::source::{Catalog, Entry, Reader};
 
 /// What `verify --against` is asked.
 pub struct AgainstOptions<'a> {
@@ -72,7 +72,7 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
     // nothing must not pass.
     let mut has_media = vec![false; catalog.inputs.len()];
     for &i in &media {
-        has_media[catalog.entries[i].input] = true;
+        has_media[catalog.entries[i].input_index()] = true;
     }
     for (k, input) in catalog.inputs.iter().enumerate() {
         let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
@@ -218,7 +218,7 @@ impl Check<'_> {
 
     /// The input of the `k`th media entry.
     fn input_of(&self, k: usize) -> usize {
-        self.catalog.entries[self.media[k]].input
+        self.catalog.entries[self.media[k]].input_index()
     }
 
     /// The state of every library file an entry was `found` in (by file), checked once
@@ -280,7 +280,7 @@ impl Check<'_> {
                 }
             };
             // Processed, at least.
-            tally.per_input[e.input] += 1;
+            tally.per_input[e.input_index()] += 1;
             let why = match states[file].expect("every file found is checked") {
                 FileState::Intact => {
                     report.in_library += 1;
@@ -323,7 +323,7 @@ impl Check<'_> {
                 (reason.clone(), false)
             } else if let Some(why) = edits.why_left_out(e) {
                 (why.into(), true)
-            } else if tally.per_input[e.input] == 0 {
+            } else if tally.per_input[e.input_index()] == 0 {
                 (
                     "never processed: none of the photos of this input are in the library".into(),
                     false,
@@ -422,17 +422,17 @@ fn original_of(e: &Entry) -> Option<(String, String)> {
 
 fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&str>) -> EntryFinding {
     EntryFinding {
-        input: catalog.inputs[e.input].path.clone(),
-        entry: match &e.locator {
-            Locator::File(p) => p
-                .strip_prefix(&catalog.inputs[e.input].path)
+        input: catalog.inputs[e.input_index()].path.clone(),
+        entry: match catalog.disk_path(e) {
+            Some(p) => p
+                .strip_prefix(&catalog.inputs[e.input_index()].path)
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned(),
             // The path in the zip, with "(entry k of n with this name)" for same-name entries.
-            _ => {
+            None => {
                 let described = catalog.describe(e);
-                let prefix = format!("{}:", catalog.inputs[e.input].path.display());
+                let prefix = format!("{}:", catalog.inputs[e.input_index()].path.display());
                 described
                     .strip_prefix(&prefix)
                     .map(str::to_string)

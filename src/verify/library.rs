@@ -489,13 +489,12 @@ mod tests {
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
         Entry {
             input: 0,
-            locator: crate::source::Locator::File(Path::new(path).into()),
+            locator: crate::source::Locator::File { symlink: false },
             path: path.into(),
             size: 3,
             compressed: 3,
             crc32,
             order: 0,
-            symlink: false,
         }
     }
 
