@@ -260,8 +260,8 @@ impl Writer<'_> {
     /// What the rest of the run needs to know of a file updated (and perhaps moved).
     fn settle(&self, src_hash: u128, sidecar: usize, old: &str, new: &str) {
         let known = Known {
-            path: new.to_string(),
-            sidecar: Some(sidecar),
+            path: new.into(),
+            sidecar: Some(super::write::sidecar_number(sidecar)),
             earlier: true,
         };
         self.registry

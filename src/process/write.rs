@@ -33,13 +33,20 @@ pub struct Outcome {
     pub stopped: Option<StopReason>,
 }
 
-/// A content already in the output: its path, and the sidecar its metadata came from.
+/// A content already in the output: its path, and the sidecar its metadata came from
+/// (32 bytes and the path: one per file written, held to the end of the run).
 #[derive(Debug, Clone)]
 pub(super) struct Known {
-    pub(super) path: String,
-    pub(super) sidecar: Option<usize>,
+    pub(super) path: Box<str>,
+    /// Index into the plan's sidecars.
+    pub(super) sidecar: Option<u32>,
     /// Written by an earlier run (known from the manifest).
     pub(super) earlier: bool,
+}
+
+/// A sidecar's index as [`Known::sidecar`] holds it.
+pub(super) fn sidecar_number(index: usize) -> u32 {
+    u32::try_from(index).expect("under 4 billion sidecars")
 }
 
 /// The write stage's state: the plan (read-only), the output, and what is in it.
@@ -372,7 +379,7 @@ impl Writer<'_> {
             return Some(k.clone());
         }
         Some(Known {
-            path: self.manifest.path_for_id(h)?.to_string(),
+            path: self.manifest.path_for_id(h)?.into(),
             sidecar: None,
             earlier: true,
         })
@@ -386,8 +393,9 @@ impl Writer<'_> {
         } else {
             Status::Duplicate
         };
-        r.output = Some(known.path.clone());
+        r.output = Some(known.path.to_string());
         if let (None, Some(s)) = (self.plan.record(id).found, known.sidecar) {
+            let s = s as usize;
             r.rule = Some(Rule::AlbumTwin);
             r.tried.clear();
             r.sidecar = Some(self.plan.describe_sidecar(s));
@@ -402,7 +410,7 @@ impl Writer<'_> {
         let e = self.plan.entry(id);
         let line = manifest::Line {
             hash: hash::hex(h),
-            path: known.path.clone(),
+            path: known.path.to_string(),
             sources: vec![source_key(e)],
             albums: self.plan.record(id).album.clone().into_iter().collect(),
             no_sidecar: self.plan.usable_sidecar(id).is_none(),

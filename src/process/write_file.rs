@@ -18,7 +18,7 @@ use crate::source::Reader;
 
 use super::plan::{source_key, MediaId, Subject};
 use super::policy::{self, DateCandidates, DateChoice};
-use super::write::{Known, Writer};
+use super::write::{sidecar_number, Known, Writer};
 
 /// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
 /// file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.
@@ -132,8 +132,8 @@ impl Writer<'_> {
                 return Ok(());
             }
             let known = Known {
-                path: name.to_string(),
-                sidecar: plan.record(id).found.map(|m| m.sidecar),
+                path: name.into(),
+                sidecar: plan.record(id).found.map(|m| sidecar_number(m.sidecar)),
                 earlier: false,
             };
             registry.insert(copied.src_hash, known);
@@ -372,8 +372,12 @@ impl Writer<'_> {
                     ..line
                 });
                 let known = Known {
-                    path: got.clone(),
-                    sidecar: self.plan.record(id).found.map(|m| m.sidecar),
+                    path: got.as_str().into(),
+                    sidecar: self
+                        .plan
+                        .record(id)
+                        .found
+                        .map(|m| sidecar_number(m.sidecar)),
                     earlier: false,
                 };
                 let mut registry = self.registry.lock().expect("registry");
