@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::output::open_nofollow;
-use crate::sidecar::{Geo, Sidecar};
+use crate::sidecar::{Geo, Sidecar, SidecarExtras};
 
 pub const FILE_NAME: &str = "manifest.jsonl";
 
@@ -135,9 +135,10 @@ pub struct StoredSidecar {
 
 impl StoredSidecar {
     pub fn from_sidecar(s: &Sidecar) -> StoredSidecar {
+        let extras = s.extras();
         StoredSidecar {
-            title: s.title.clone(),
-            description: s.description.clone(),
+            title: s.title.as_deref().map(String::from),
+            description: extras.description.clone(),
             taken: s.taken,
             created: s.created,
             geo: s.geo.map(|g| {
@@ -147,11 +148,11 @@ impl StoredSidecar {
                     g.alt.map(|a| a.to_string()),
                 )
             }),
-            people: s.people.clone(),
-            favorited: s.favorited,
-            archived: s.archived,
-            trashed: s.trashed,
-            problems: s.problems.clone(),
+            people: extras.people.clone(),
+            favorited: extras.favorited,
+            archived: extras.archived,
+            trashed: extras.trashed,
+            problems: extras.problems.clone(),
         }
     }
 
@@ -169,16 +170,19 @@ impl StoredSidecar {
             }),
         };
         Some(Sidecar {
-            title: self.title.clone(),
-            description: self.description.clone(),
+            title: self.title.as_deref().map(Into::into),
             taken: self.taken,
             created: self.created,
             geo,
-            people: self.people.clone(),
-            favorited: self.favorited,
-            archived: self.archived,
-            trashed: self.trashed,
-            problems: self.problems.clone(),
+            extras: SidecarExtras {
+                description: self.description.clone(),
+                people: self.people.clone(),
+                favorited: self.favorited,
+                archived: self.archived,
+                trashed: self.trashed,
+                problems: self.problems.clone(),
+            }
+            .into(),
         })
     }
 }
@@ -1018,8 +1022,12 @@ mod tests {
             title: Some("b.jpg".into()),
             taken: Some(-1_000),
             geo: Some(geo),
-            people: vec!["Ann".into()],
-            favorited: true,
+            extras: SidecarExtras {
+                people: vec!["Ann".into()],
+                favorited: true,
+                ..SidecarExtras::default()
+            }
+            .into(),
             ..Sidecar::default()
         };
         // A line of an older version (no `no_sidecar`), then the new kinds.

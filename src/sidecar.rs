@@ -18,15 +18,28 @@ pub struct Geo {
 }
 
 /// What a media sidecar tells about its photo.
+///
+/// A run holds every sidecar of its inputs for the whole run (a million-file Takeout has about
+/// half a million), so it is kept small: what nearly every real sidecar has (title, dates,
+/// place) is inline, and what most have not (a description, people, the favorite, archive and
+/// trash flags, problems) sits in one box that is absent when all of it is empty. Read those
+/// with [`Sidecar::description`], [`Sidecar::people`], … and set them with
+/// `extras: SidecarExtras { … }.into()`, [`Sidecar::set_extras`] or [`Sidecar::with_extras`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sidecar {
-    pub title: Option<String>,
-    pub description: Option<String>,
+    pub title: Option<Box<str>>,
     /// `photoTakenTime`, seconds since the epoch (UTC).
     pub taken: Option<i64>,
     /// `creationTime` (upload time), a last-resort date.
     pub created: Option<i64>,
     pub geo: Option<Geo>,
+    pub extras: ExtrasBox,
+}
+
+/// The parts of a [`Sidecar`] that real sidecars seldom have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SidecarExtras {
+    pub description: Option<String>,
     pub people: Vec<String>,
     pub favorited: bool,
     pub archived: bool,
@@ -34,6 +47,42 @@ pub struct Sidecar {
     /// Values that were present but unusable, for the report.
     pub problems: Vec<String>,
 }
+
+/// A [`SidecarExtras`] in 8 bytes: no box when it is all empty (so that `==` compares
+/// meaning, and a typical sidecar allocates nothing for it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExtrasBox(Option<Box<SidecarExtras>>);
+
+impl From<SidecarExtras> for ExtrasBox {
+    fn from(extras: SidecarExtras) -> ExtrasBox {
+        ExtrasBox((extras != NO_EXTRAS).then(|| Box::new(extras)))
+    }
+}
+
+impl ExtrasBox {
+    /// What it holds, the box given up.
+    pub fn into_inner(self) -> SidecarExtras {
+        self.0.map(|e| *e).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for ExtrasBox {
+    type Target = SidecarExtras;
+
+    fn deref(&self) -> &SidecarExtras {
+        self.0.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+}
+
+/// What a sidecar without extras reads as.
+static NO_EXTRAS: SidecarExtras = SidecarExtras {
+    description: None,
+    people: Vec::new(),
+    favorited: false,
+    archived: false,
+    trashed: false,
+    problems: Vec::new(),
+};
 
 /// An album folder's `metadata.json` (localized names: recognised by content).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,18 +113,60 @@ const MAX_TS: i64 = 7_258_118_400;
 pub const MAX_EMBEDDED_DESCRIPTION: usize = 60_000;
 
 impl Sidecar {
+    /// The seldom-set parts (all empty when the sidecar has none).
+    pub fn extras(&self) -> &SidecarExtras {
+        &self.extras
+    }
+
+    /// Replaces the seldom-set parts (no box is kept when they are all empty).
+    pub fn set_extras(&mut self, extras: SidecarExtras) {
+        self.extras = extras.into();
+    }
+
+    /// `self` with these seldom-set parts.
+    pub fn with_extras(mut self, extras: SidecarExtras) -> Sidecar {
+        self.set_extras(extras);
+        self
+    }
+
+    /// The description, trimmed, never empty.
+    pub fn description(&self) -> Option<&str> {
+        self.extras().description.as_deref()
+    }
+
+    /// Names of the people tagged, none empty.
+    pub fn people(&self) -> &[String] {
+        &self.extras().people
+    }
+
+    pub fn favorited(&self) -> bool {
+        self.extras().favorited
+    }
+
+    pub fn archived(&self) -> bool {
+        self.extras().archived
+    }
+
+    pub fn trashed(&self) -> bool {
+        self.extras().trashed
+    }
+
+    /// Values that were present but unusable, for the report.
+    pub fn problems(&self) -> &[String] {
+        &self.extras().problems
+    }
+
     /// The description to embed into the file itself: `None` when there is none or it is too
     /// long for EXIF (see [`MAX_EMBEDDED_DESCRIPTION`]; it then goes to XMP only).
     pub fn embeddable_description(&self) -> Option<String> {
-        self.description
-            .clone()
+        self.description()
             .filter(|d| d.len() <= MAX_EMBEDDED_DESCRIPTION)
+            .map(String::from)
     }
 
     /// True when the description is too long to embed (it needs the XMP sidecar).
     pub fn description_xmp_only(&self) -> bool {
-        self.description
-            .as_ref()
+        self.description()
             .is_some_and(|d| d.len() > MAX_EMBEDDED_DESCRIPTION)
     }
 }
@@ -105,9 +196,11 @@ pub fn parse(bytes: &[u8]) -> Result<JsonFile, String> {
     };
     let result = parse_object(obj);
     Ok(match result {
-        JsonFile::Media(mut s) => {
-            problems.append(&mut s.problems);
-            s.problems = problems;
+        JsonFile::Media(mut s) if !problems.is_empty() => {
+            let mut extras = std::mem::take(&mut s.extras).into_inner();
+            problems.append(&mut extras.problems);
+            extras.problems = problems;
+            s.set_extras(extras);
             JsonFile::Media(s)
         }
         other => other,
@@ -243,26 +336,32 @@ fn parse_object(obj: Map<String, Value>) -> JsonFile {
 }
 
 fn media_sidecar(obj: &Map<String, Value>) -> Sidecar {
-    let mut s = Sidecar {
-        title: non_empty_string(obj.get("title")),
-        description: non_empty_string(obj.get("description")).map(|d| d.trim().to_string()),
+    let mut extras = SidecarExtras {
+        description: non_empty_string(obj.get("description"))
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty()),
         favorited: flag(obj.get("favorited")),
         archived: flag(obj.get("archived")),
         trashed: flag(obj.get("trashed")),
-        ..Sidecar::default()
+        ..SidecarExtras::default()
     };
-    s.description = s.description.filter(|d| !d.is_empty());
-    s.taken = timestamp(obj, "photoTakenTime", &mut s.problems);
-    s.created = timestamp(obj, "creationTime", &mut s.problems);
-    s.geo =
-        geo(obj, "geoData", &mut s.problems).or_else(|| geo(obj, "geoDataExif", &mut s.problems));
+    let problems = &mut extras.problems;
+    let taken = timestamp(obj, "photoTakenTime", problems);
+    let created = timestamp(obj, "creationTime", problems);
+    let geo = geo(obj, "geoData", problems).or_else(|| geo(obj, "geoDataExif", problems));
     if let Some(Value::Array(people)) = obj.get("people") {
-        s.people = people
+        extras.people = people
             .iter()
             .filter_map(|p| non_empty_string(p.get("name")))
             .collect();
     }
-    s
+    Sidecar {
+        title: non_empty_string(obj.get("title")).map(String::into_boxed_str),
+        taken,
+        created,
+        geo,
+        extras: extras.into(),
+    }
 }
 
 fn non_empty_string(v: Option<&Value>) -> Option<String> {
@@ -347,7 +446,7 @@ mod tests {
             "favorited":true,"archived":true,"trashed":false}"#,
         );
         assert_eq!(s.title.as_deref(), Some("IMG_20190704_153012.jpg"));
-        assert_eq!(s.description.as_deref(), Some("Eiffel tower at dusk"));
+        assert_eq!(s.description(), Some("Eiffel tower at dusk"));
         assert_eq!(s.taken, Some(1562253012));
         assert_eq!(s.created, Some(1562254512));
         assert_eq!(
@@ -358,9 +457,49 @@ mod tests {
                 alt: Some(35.2)
             })
         );
-        assert_eq!(s.people, vec!["Alice".to_string()]);
-        assert!(s.favorited && s.archived && !s.trashed);
-        assert!(s.problems.is_empty());
+        assert_eq!(s.people(), vec!["Alice".to_string()]);
+        assert!(s.favorited() && s.archived() && !s.trashed());
+        assert!(s.problems().is_empty());
+    }
+
+    #[test]
+    fn only_a_sidecar_with_extras_boxes_them() {
+        // Google writes an empty description and no flags for most photos.
+        let s = media(
+            r#"{"title":"IMG_1.jpg","description":"  ","people":[],"favorited":false,
+            "photoTakenTime":{"timestamp":"5"},"creationTime":{"timestamp":"6"},
+            "geoData":{"latitude":1.5,"longitude":2.5}}"#,
+        );
+        assert!(s.extras.0.is_none());
+        assert_eq!(
+            (s.description(), s.people(), s.problems()),
+            (None, &[][..], &[][..])
+        );
+        assert!(!s.favorited() && !s.archived() && !s.trashed());
+        let mut t = s.clone().with_extras(SidecarExtras::default());
+        assert!(t.extras.0.is_none());
+        assert_eq!(t, s);
+        // One flag or one problem is enough to keep the box, and `==` sees it.
+        for extras in [
+            SidecarExtras {
+                trashed: true,
+                ..SidecarExtras::default()
+            },
+            SidecarExtras {
+                problems: vec!["x".into()],
+                ..SidecarExtras::default()
+            },
+        ] {
+            t.set_extras(extras.clone());
+            assert!(t.extras.0.is_some());
+            assert_eq!(t.extras(), &extras);
+            assert_ne!(t, s);
+        }
+        assert!(!t.trashed() && t.problems() == ["x"]);
+        // A problem found while parsing leniently lands in the box too.
+        let s = media(r#"{"title":"a\ud83d","photoTakenTime":{"timestamp":"5"}}"#);
+        assert_eq!(s.title, None);
+        assert_eq!(s.problems().len(), 1, "{:?}", s.problems());
     }
 
     #[test]
@@ -392,7 +531,7 @@ mod tests {
         );
         assert_eq!(s.taken, None);
         assert_eq!(s.geo, None);
-        assert_eq!(s.problems.len(), 2, "{:?}", s.problems);
+        assert_eq!(s.problems().len(), 2, "{:?}", s.problems());
         let s = media(r#"{"photoTakenTime":{"timestamp":{"a":1}},"title":5}"#);
         assert_eq!(s.taken, None);
         assert_eq!(s.title, None);
@@ -419,33 +558,33 @@ mod tests {
         assert!(serde_json::from_str::<Value>(json).is_err());
         let s = media(json);
         assert_eq!(s.title.as_deref(), Some("IMG_1.jpg"));
-        assert_eq!(s.description, None);
+        assert_eq!(s.description(), None);
         assert_eq!(s.taken, Some(1562253012));
         assert_eq!(s.geo.map(|g| g.lat), Some(48.85));
         // A valid pair is kept; the broken name is left out.
-        assert_eq!(s.people, vec!["Bob \u{1F600}".to_string()]);
-        assert_eq!(s.problems.len(), 2, "{:?}", s.problems);
+        assert_eq!(s.people(), vec!["Bob \u{1F600}".to_string()]);
+        assert_eq!(s.problems().len(), 2, "{:?}", s.problems());
         assert!(
-            s.problems[0].starts_with("description holds an invalid"),
+            s.problems()[0].starts_with("description holds an invalid"),
             "{:?}",
-            s.problems
+            s.problems()
         );
         assert!(
-            s.problems[1].starts_with("people[0].name holds"),
+            s.problems()[1].starts_with("people[0].name holds"),
             "{:?}",
-            s.problems
+            s.problems()
         );
         // An escaped backslash before `u` is not an escape; other errors stay errors.
         let s = media(r#"{"photoTakenTime":{"timestamp":"5"},"description":"C:\\ud83d"}"#);
-        assert_eq!(s.description.as_deref(), Some("C:\\ud83d"));
-        assert!(s.problems.is_empty());
+        assert_eq!(s.description(), Some("C:\\ud83d"));
+        assert!(s.problems().is_empty());
         assert!(parse(br#"{"description":"\ud83d", "#)
             .unwrap_err()
             .contains("not valid JSON"));
         // The marker is chosen from characters the file does not hold.
         let s = media("{\"photoTakenTime\":{\"timestamp\":\"5\"},\"title\":\"\u{FDD0}\\ufdd1\",\"description\":\"x\\udc00\"}");
         assert_eq!(s.title.as_deref(), Some("\u{FDD0}\u{FDD1}"));
-        assert_eq!(s.description, None);
+        assert_eq!(s.description(), None);
     }
 
     #[test]
@@ -454,7 +593,7 @@ mod tests {
         let s = media(&format!(
             r#"{{"photoTakenTime":{{"timestamp":"5"}},"description":"{long}"}}"#
         ));
-        assert_eq!(s.description.as_deref(), Some(long.as_str()));
+        assert_eq!(s.description(), Some(long.as_str()));
         assert_eq!(s.embeddable_description(), None);
         assert!(s.description_xmp_only());
         let fits = "é".repeat(MAX_EMBEDDED_DESCRIPTION / 2);

@@ -57,7 +57,7 @@ impl JsonRead {
                     // Still matched by name, so that its media file is reported with the reason.
                     self.sidecars.push(SidecarData {
                         origin: SidecarOrigin::Entry(i),
-                        parsed: Err(reason),
+                        parsed: Err(reason.into()),
                         recorded: None,
                     });
                 }
@@ -387,7 +387,7 @@ fn unused_sidecars(
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
                 source: catalog.describe(&catalog.entries[s.entry()?]),
-                title: parsed.title.clone(),
+                title: parsed.title.as_deref().map(String::from),
                 reason: None,
             })
         })

@@ -95,7 +95,7 @@ pub(super) fn plan_updates(
         let line = &plan.bare_files[c.bare].line;
         let facts = UpdateFacts {
             byte_for_byte: line.output_hash.as_deref() == Some(line.hash.as_str()),
-            trashed: sidecar.trashed,
+            trashed: sidecar.trashed(),
             keep_trashed: opts.keep_trashed,
         };
         if policy::update_action(facts) == UpdateAction::Leave {
@@ -154,7 +154,7 @@ impl Plan {
         if let Ok(s) = self.sidecar(u.found.sidecar) {
             if u.record.is_none() {
                 r.notes
-                    .extend(s.problems.iter().map(|p| format!("sidecar: {p}")));
+                    .extend(s.problems().iter().map(|p| format!("sidecar: {p}")));
             }
             r.gps = s.geo;
         }
@@ -220,7 +220,7 @@ impl Writer<'_> {
             taken: date.when,
             date_source: date.source,
             gps: if r.embedded { tags.geo } else { None },
-            archived: subject.sidecar.is_some_and(|s| s.archived),
+            archived: subject.sidecar.is_some_and(|s| s.archived()),
             no_sidecar: false,
             retracted: false,
             ..old.clone()

@@ -321,7 +321,7 @@ impl Writer<'_> {
             gps: if r.embedded { tags.geo } else { None },
             sources: vec![source_key(self.plan.entry(id))],
             albums: r.album.clone().into_iter().collect(),
-            archived: sidecar.is_some_and(|s| s.archived),
+            archived: sidecar.is_some_and(|s| s.archived()),
             retracted: false,
             no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
         };
@@ -418,8 +418,8 @@ impl Writer<'_> {
         r: &mut MediaReport,
         own: Option<&str>,
     ) -> Option<String> {
-        let favorite = sidecar.is_some_and(|s| s.favorited);
-        let people = sidecar.map(|s| s.people.clone()).unwrap_or_default();
+        let favorite = sidecar.is_some_and(|s| s.favorited());
+        let people = sidecar.map(|s| s.people().to_vec()).unwrap_or_default();
         let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
         let wanted = policy::xmp_wanted(
             self.opts.xmp,
@@ -444,7 +444,7 @@ impl Writer<'_> {
         let data = XmpData {
             taken: local,
             geo: tags.geo,
-            description: sidecar.and_then(|s| s.description.clone()),
+            description: sidecar.and_then(|s| s.description().map(String::from)),
             rating: favorite.then_some(5),
             people,
         };

@@ -505,7 +505,7 @@ fn trashed_entries(
         .zip(&media)
         .filter_map(|(m, &i)| {
             let m = m?;
-            (pending.contains(&i) && parsed[m.sidecar].1.trashed).then_some(i)
+            (pending.contains(&i) && parsed[m.sidecar].1.trashed()).then_some(i)
         })
         .collect()
 }
