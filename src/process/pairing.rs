@@ -372,17 +372,20 @@ fn unused_sidecars(
     for m in matches.iter().flatten() {
         used[m.sidecar] = true;
     }
-    let used_names: HashSet<(String, String)> = refs
+    // (folder, name) keys as 128-bit hashes: at a million entries, a set of string pairs
+    // was the plan's peak (90 MB).
+    let folder_name = |r: &SidecarRef| crate::hash::key128(&[], &[&key(&r.dir), &key(&r.name)]);
+    let used_names: HashSet<u128> = refs
         .iter()
         .zip(&used)
         .filter(|(_, u)| **u)
-        .map(|(r, _)| (key(&r.dir), key(&r.name)))
+        .map(|(r, _)| folder_name(r))
         .collect();
     sidecars
         .iter()
         .zip(refs)
         .zip(&used)
-        .filter(|((_, r), used)| !**used && !used_names.contains(&(key(&r.dir), key(&r.name))))
+        .filter(|((_, r), used)| !**used && !used_names.contains(&folder_name(r)))
         .filter_map(|((s, _), _)| {
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
