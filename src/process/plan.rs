@@ -89,7 +89,7 @@ pub enum Disposition {
     InLibrary,
     /// Already in the output from an earlier run without a sidecar: rewritten with the one
     /// found now (index into [`Plan::updates`]).
-    Update(usize),
+    Update(u32),
 }
 
 /// A library file written by an earlier run without a sidecar, and the sidecar this run
@@ -110,16 +110,17 @@ pub struct Update {
     pub album: Option<String>,
 }
 
-/// One media entry and everything decided about it before its bytes are read.
+/// One media entry and everything decided about it before its bytes are read (64 bytes: one
+/// per media entry, held through the run).
 pub struct MediaRecord {
-    /// Index into the catalog's entries.
-    pub entry: usize,
+    /// Index into the catalog's entries ([`MediaRecord::entry_index`] as a `usize`).
+    pub entry: u32,
     /// Its kind by extension; `None` for an unknown file type among the photos.
     pub by_name: Option<MediaKind>,
     /// Its sidecar and the rule that found it.
     pub found: Option<Match>,
-    /// The album whose folder it is in.
-    pub album: Option<String>,
+    /// The album whose folder it is in (one string per album, shared by its records).
+    pub album: Option<std::sync::Arc<str>>,
     /// A date in its file name (UTC), if any.
     pub name_date: Option<i64>,
     pub disposition: Disposition,
@@ -146,13 +147,20 @@ pub struct Plan {
     pub report: Report,
 }
 
+impl MediaRecord {
+    /// Its entry, as an index into the catalog's entries.
+    pub fn entry_index(&self) -> usize {
+        self.entry as usize
+    }
+}
+
 impl Plan {
     pub fn record(&self, id: MediaId) -> &MediaRecord {
         &self.records[id.0]
     }
 
     pub fn entry(&self, id: MediaId) -> &Entry {
-        &self.catalog.entries[self.records[id.0].entry]
+        &self.catalog.entries[self.records[id.0].entry_index()]
     }
 
     /// The matched sidecar's data, or why it could not be read.
@@ -234,7 +242,7 @@ impl Plan {
         let mut r = MediaReport {
             rule: record.found.map(|m| m.rule),
             sidecar: record.found.map(|m| self.describe_sidecar(m.sidecar)),
-            album: record.album.clone(),
+            album: record.album.as_deref().map(String::from),
             ..MediaReport::new(
                 self.catalog.describe(self.entry(id)),
                 record.by_name.unwrap_or(MediaKind::Unknown),
@@ -407,16 +415,24 @@ pub fn build(
     );
     let unread = paired.unread;
     plan.bare_files = remembered.bare_files;
+    // One album title per folder, shared by the folder's records.
+    let mut titles: HashMap<&str, Option<std::sync::Arc<str>>> = HashMap::new();
+    for &(entry, _) in &media {
+        let dir = plan.catalog.entries[entry].dir();
+        if !titles.contains_key(dir) {
+            titles.insert(dir, albums::album_title(dir, &plan.albums).map(Into::into));
+        }
+    }
     let records = media
         .par_iter()
         .zip(paired.matches)
         .map(|(&(entry, by_name), found)| {
             let e = &plan.catalog.entries[entry];
             MediaRecord {
-                entry,
+                entry: u32::try_from(entry).expect("under 4 billion entries"),
                 by_name,
                 found,
-                album: albums::album_title(e.dir(), &plan.albums),
+                album: titles[e.dir()].clone(),
                 name_date: plan.name_date(opts, e.name(), found),
                 disposition: Disposition::Write,
             }
@@ -661,5 +677,12 @@ mod tests {
         let size = std::mem::size_of::<SidecarData>();
         assert!(size <= 112, "SidecarData is {size} bytes");
         assert!(std::mem::size_of::<Sidecar>() <= 88);
+    }
+
+    #[test]
+    fn a_record_stays_small() {
+        // One per media entry, held through the run (issue 14's memory goal).
+        let size = std::mem::size_of::<MediaRecord>();
+        assert!(size <= 64, "MediaRecord is {size} bytes");
     }
 }

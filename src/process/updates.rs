@@ -117,7 +117,8 @@ pub(super) fn plan_updates(
             record: c.record,
         };
         if let Some(id) = c.record {
-            plan.records[id.0].disposition = Disposition::Update(plan.updates.len());
+            plan.records[id.0].disposition =
+                Disposition::Update(u32::try_from(plan.updates.len()).expect("under 4 billion"));
         }
         plan.updates.push(update);
     }

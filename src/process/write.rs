@@ -412,7 +412,13 @@ impl Writer<'_> {
             hash: hash::hex(h),
             path: known.path.to_string(),
             sources: vec![source_key(e)],
-            albums: self.plan.record(id).album.clone().into_iter().collect(),
+            albums: self
+                .plan
+                .record(id)
+                .album
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
             no_sidecar: self.plan.usable_sidecar(id).is_none(),
             ..manifest::Line::default()
         };

@@ -320,7 +320,7 @@ impl Writer<'_> {
             date_source: date.source,
             gps: if r.embedded { tags.geo } else { None },
             sources: vec![source_key(self.plan.entry(id))],
-            albums: r.album.clone().into_iter().collect(),
+            albums: r.album.iter().map(|a| a.to_string()).collect(),
             archived: sidecar.is_some_and(|s| s.archived()),
             retracted: false,
             no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
