@@ -155,20 +155,52 @@ const SUPPLEMENTAL: &str = ".supplemental-metadata";
 /// nothing, one U+FFFD, or one per byte of the lone surrogate's WTF-8 encoding.
 const HALF_PAIR: [&str; 3] = ["", "\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"];
 
-/// A sidecar as the matcher sees it.
+/// A sidecar as the matcher sees it (borrowed: one per sidecar, at a million entries every
+/// byte counts).
 #[derive(Debug, Clone)]
 pub struct SidecarRef<'a> {
-    pub dir: Cow<'a, str>,
-    pub name: Cow<'a, str>,
-    pub title: Option<Cow<'a, str>>,
+    pub dir: &'a str,
+    pub name: &'a str,
+    pub title: Option<&'a str>,
 }
 
 /// A media file as the matcher sees it.
 #[derive(Debug, Clone)]
 pub struct MediaRef<'a> {
-    pub dir: Cow<'a, str>,
-    pub name: Cow<'a, str>,
+    pub dir: &'a str,
+    pub name: &'a str,
     pub video: bool,
+}
+
+/// The NFC forms of a list of names, kept only for the names that are not NFC already (in
+/// real exports, nearly none): a vector of `Cow`s was 24 bytes a name.
+#[derive(Default)]
+struct NfcNames {
+    changed: HashMap<u32, Box<str>>,
+}
+
+impl NfcNames {
+    fn new<'n>(names: impl Iterator<Item = &'n str>) -> NfcNames {
+        let changed = (0u32..)
+            .zip(names)
+            .filter_map(|(i, n)| match nfc_cow(n) {
+                Cow::Owned(nfc) => Some((i, nfc.into_boxed_str())),
+                Cow::Borrowed(_) => None,
+            })
+            .collect();
+        NfcNames { changed }
+    }
+
+    /// Name `i` in NFC, `raw` being the name as given.
+    fn get<'s>(&'s self, i: usize, raw: &'s str) -> &'s str {
+        if self.changed.is_empty() {
+            return raw;
+        }
+        match u32::try_from(i).ok().and_then(|i| self.changed.get(&i)) {
+            Some(nfc) => nfc,
+            None => raw,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,8 +254,8 @@ pub struct SidecarIndex<'a> {
     folders: HashMap<String, u32>,
     /// Each sidecar's folder.
     dirs: Vec<u32>,
-    /// NFC sidecar names, case kept (borrowed where the name is NFC already).
-    names: Vec<Cow<'a, str>>,
+    /// NFC sidecar names, case kept, where they differ from the names given.
+    names: NfcNames,
     /// Each sidecar's `(n)` counter.
     counters: Vec<Option<u32>>,
     /// Length of the NFC name without `(n).json` and a trailing U+FFFD (its "core"), a
@@ -242,11 +274,12 @@ pub struct SidecarIndex<'a> {
 
 impl<'a> SidecarIndex<'a> {
     pub fn new(sidecars: &'a [SidecarRef<'a>]) -> Self {
+        let names = NfcNames::new(sidecars.iter().map(|s| s.name));
         let mut idx = SidecarIndex {
             sidecars,
             folders: HashMap::new(),
             dirs: Vec::with_capacity(sidecars.len()),
-            names: Vec::with_capacity(sidecars.len()),
+            names: NfcNames::default(),
             counters: Vec::with_capacity(sidecars.len()),
             cores: Vec::with_capacity(sidecars.len()),
             by_name: KeyIndex::default(),
@@ -257,14 +290,13 @@ impl<'a> SidecarIndex<'a> {
         // (folder, exact name) of the sidecars so far, to leave out second copies.
         let mut exact: std::collections::HashSet<u128> = Default::default();
         for (i, s) in sidecars.iter().enumerate() {
-            let dir = idx.folder_id(&s.dir);
-            let name = nfc_cow(&s.name);
-            let (core, n) = sidecar_core(&name);
+            let dir = idx.folder_id(s.dir);
+            let name = names.get(i, s.name);
+            let (core, n) = sidecar_core(name);
             let core = trim_half_pair(core);
             let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
-            let copy = !exact.insert(hash_key(Some(dir), &name, None));
-            let (name_key, core_key) = (key(&name), key(core));
-            idx.names.push(name);
+            let copy = !exact.insert(hash_key(Some(dir), name, None));
+            let (name_key, core_key) = (key(name), key(core));
             idx.dirs.push(dir);
             idx.counters.push(n);
             idx.cores.push(core_len);
@@ -287,6 +319,7 @@ impl<'a> SidecarIndex<'a> {
                 idx.by_title.push(hash_key(None, &loose_title, None), i);
             }
         }
+        idx.names = names;
         idx.by_name.seal();
         idx.by_core.seal();
         idx.by_title.seal();
@@ -305,9 +338,14 @@ impl<'a> SidecarIndex<'a> {
         self.folders.get(&key(dir)).copied()
     }
 
+    /// Sidecar `i`'s name, NFC.
+    fn name(&self, i: usize) -> &str {
+        self.names.get(i, self.sidecars[i].name)
+    }
+
     /// The core of sidecar `i`'s name (see [`Self::cores`]).
     fn core(&self, i: usize) -> &str {
-        &self.names[i][..self.cores[i] as usize]
+        &self.name(i)[..self.cores[i] as usize]
     }
 
     /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
@@ -318,7 +356,7 @@ impl<'a> SidecarIndex<'a> {
         let out: Vec<Candidate> = self
             .by_name
             .get(hash_key(Some(dir), &key(name), None))
-            .map(|i| (i, self.names[i] == name))
+            .map(|i| (i, self.name(i) == name))
             .collect();
         out
     }
@@ -643,21 +681,27 @@ type CandidateBlock = (Vec<(u32, u32)>, Vec<(u32, bool)>);
 struct Matching<'a> {
     media: &'a [MediaRef<'a>],
     index: SidecarIndex<'a>,
-    /// NFC names of the media (borrowed where NFC already), and their folders, numbered in
-    /// the order of their keys.
-    names: Vec<Cow<'a, str>>,
+    /// NFC names of the media where they differ from the names given ([`Matching::name`]),
+    /// and their folders, numbered in the order of their keys.
+    names: NfcNames,
     dirs: Vec<u32>,
     order: Vec<usize>,
     result: Vec<Option<Match>>,
 }
 
 impl<'a> Matching<'a> {
+    /// Media file `m`'s name, NFC.
+    fn name(&self, m: usize) -> &str {
+        self.names.get(m, self.media[m].name)
+    }
+
     fn new(media: &'a [MediaRef<'a>], sidecars: &'a [SidecarRef<'a>]) -> Matching<'a> {
         assert!(u32::try_from(media.len()).is_ok(), "under 4 billion files");
-        let names: Vec<Cow<str>> = media.iter().map(|m| nfc_cow(&m.name)).collect();
+        let names = NfcNames::new(media.iter().map(|m| m.name));
         let dirs = folder_ranks(media);
         let mut order: Vec<usize> = (0..media.len()).collect();
-        order.sort_by(|a, b| (&dirs[*a], &names[*a]).cmp(&(&dirs[*b], &names[*b])));
+        let name = |m: usize| names.get(m, media[m].name);
+        order.sort_by(|a, b| (&dirs[*a], name(*a)).cmp(&(&dirs[*b], name(*b))));
         Matching {
             media,
             index: SidecarIndex::new(sidecars),
@@ -682,9 +726,7 @@ impl<'a> Matching<'a> {
                 .map(|chunk| {
                     let (mut files, mut flat) = (Vec::new(), Vec::new());
                     for &m in chunk.iter().filter(|&&m| self.result[m].is_none()) {
-                        let c = self
-                            .index
-                            .candidates(rule, &self.media[m].dir, &self.names[m]);
+                        let c = self.index.candidates(rule, self.media[m].dir, self.name(m));
                         if !c.is_empty() {
                             files.push((m as u32, c.len() as u32));
                             flat.extend(c.into_iter().map(|(s, exact)| (s as u32, exact)));
@@ -728,7 +770,7 @@ impl<'a> Matching<'a> {
         // Positions in `order`, so that the files of one name come in that order.
         let mut by_name = KeyIndex::default();
         for (k, &m) in self.order.iter().enumerate() {
-            by_name.push(hash_key(Some(self.dirs[m]), &key(&self.names[m]), None), k);
+            by_name.push(hash_key(Some(self.dirs[m]), &key(self.name(m)), None), k);
         }
         by_name.seal();
         for k in 0..self.order.len() {
@@ -753,7 +795,7 @@ impl<'a> Matching<'a> {
                 .get(hash_key(Some(self.dirs[m]), &key(name), None))
                 .map(|k| self.order[k])
         };
-        let there = files().find(|&o| self.names[o] == name).or(files().next());
+        let there = files().find(|&o| self.name(o) == name).or(files().next());
         match there {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
@@ -765,7 +807,7 @@ impl<'a> Matching<'a> {
     /// An edited copy's original's sidecar: `X-edited(1).jpg` is the edit of `X(1).jpg`,
     /// never of `X.jpg`.
     fn edited_original(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
-        let p = NameParts::parse(&self.names[m]);
+        let p = NameParts::parse(self.name(m));
         let (orig, _word) = names::split_edited(&p.stem)?;
         let orig = format!("{orig}{}{}", counter_suffix(p.counter), p.ext);
         self.original_sidecar(m, &orig, by_name)
@@ -774,7 +816,7 @@ impl<'a> Matching<'a> {
     /// A video half's still's sidecar: `X.MOV` belongs to `X.HEIC`; a Pixel `X.MP` half
     /// belongs to `X.MP.jpg`.
     fn still_of(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
-        let name = &self.names[m];
+        let name = self.name(m);
         if !self.media[m].video && !is_motion_half(name) {
             return None;
         }
@@ -806,24 +848,24 @@ mod tests {
 
     const DIR: &str = "Google Photos/Photos from 2019";
 
-    fn sc(name: &str) -> SidecarRef<'static> {
+    fn sc(name: &str) -> SidecarRef<'_> {
         SidecarRef {
-            dir: DIR.into(),
-            name: name.to_string().into(),
+            dir: DIR,
+            name,
             title: None,
         }
     }
-    fn sc_titled(name: &str, title: &str) -> SidecarRef<'static> {
+    fn sc_titled<'a>(name: &'a str, title: &'a str) -> SidecarRef<'a> {
         SidecarRef {
-            dir: DIR.into(),
-            name: name.to_string().into(),
-            title: Some(title.to_string().into()),
+            dir: DIR,
+            name,
+            title: Some(title),
         }
     }
-    fn md(name: &str) -> MediaRef<'static> {
+    fn md(name: &str) -> MediaRef<'_> {
         MediaRef {
-            dir: DIR.into(),
-            name: name.to_string().into(),
+            dir: DIR,
+            name,
             video: crate::media::MediaKind::from_name(name).is_some_and(|k| k.is_video()),
         }
     }
@@ -1073,9 +1115,9 @@ mod tests {
     fn shared_rules_stay_in_their_folder() {
         // The original and its sidecar in one folder, an edited copy and a Live Photo video
         // of the same name in another: they find no original there.
-        let other = |name: &str| MediaRef {
-            dir: "Google Photos/Album".into(),
-            name: name.to_string().into(),
+        let other = |name: &'static str| MediaRef {
+            dir: "Google Photos/Album",
+            name,
             video: name.ends_with(".MOV"),
         };
         let media = [
@@ -1271,7 +1313,8 @@ mod tests {
         ] {
             let n = NameParts::parse(edited).counter_suffix();
             let title = format!("{original}.jpg");
-            let plain = sc_titled(&format!("{title}.json"), &title);
+            let plain_name = format!("{title}.json");
+            let plain = sc_titled(&plain_name, &title);
             for own in [
                 format!("{title}{n}.json"),
                 format!("{title}{SUPPLEMENTAL}{n}.json"),
@@ -1692,10 +1735,12 @@ mod tests {
         assert_eq!(run(&[media], &[png]), vec![None]);
         // A title no longer than the cut name (less the U+FFFD of a split emoji).
         let stem = "a".repeat(40);
-        let same = sc_titled("s.json", &format!("{stem}.jpg"));
+        let same_title = format!("{stem}.jpg");
+        let same = sc_titled("s.json", &same_title);
         assert_eq!(run(&[&format!("{stem}\u{FFFD}.jpg")], &[same]), vec![None]);
         // And the genuine cut, with the half left as U+FFFD.
-        let emoji = sc_titled("e.json", &format!("{stem}😀 and more words.jpg"));
+        let emoji_title = format!("{stem}😀 and more words.jpg");
+        let emoji = sc_titled("e.json", &emoji_title);
         let r = run(&[&format!("{stem}\u{FFFD}.jpg")], &[emoji]);
         assert_eq!(r[0], Some(("e.json".into(), Rule::Title)));
     }

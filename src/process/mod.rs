@@ -144,7 +144,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let stage = stage_bar(opts.progress);
     let created = !opts.dry_run && std::fs::symlink_metadata(&opts.output).is_err();
     let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
-    let planning = alloc::PromptPurge::start();
+    let planning = alloc::Purge::within(0);
     let catalog = match plan::index_inputs(opts) {
         Ok(c) => c,
         Err(e) => {
@@ -190,8 +190,10 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         source,
     })?;
     let progress = progress_bar(opts.progress, &plan);
+    let writing = alloc::Purge::within(100);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress, log);
     progress.finish_and_clear();
+    drop(writing);
     trace_memory("media written");
     let r = finish::run(opts, plan, outcome, &out, &manifest);
     trace_memory("finished");
