@@ -28,14 +28,14 @@ pub fn sidecar_and_matcher(data: &[u8]) {
         let (dir, name) = line.rsplit_once('/').unwrap_or(("Photos from 2019", line));
         if in_sidecars {
             sidecars.push(SidecarRef {
-                dir: dir.into(),
-                name: name.into(),
-                title: Some(name.into()),
+                dir,
+                name,
+                title: Some(name),
             });
         } else {
             media.push(MediaRef {
-                dir: dir.into(),
-                name: name.into(),
+                dir,
+                name,
                 video: name.ends_with(".MOV"),
             });
         }

@@ -620,8 +620,8 @@ fn folder_ranks(media: &[MediaRef]) -> Vec<u32> {
             Some((dir, id)) if dir == m.dir => id,
             _ => {
                 let next = u32::try_from(ids.len()).expect("under 4 billion folders");
-                let id = *ids.entry(key(&m.dir)).or_insert(next);
-                last = Some((&m.dir, id));
+                let id = *ids.entry(key(m.dir)).or_insert(next);
+                last = Some((m.dir, id));
                 id
             }
         })
@@ -800,7 +800,7 @@ impl<'a> Matching<'a> {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
                 .map(|r| r.sidecar),
-            None => self.index.shared(&self.media[m].dir, name),
+            None => self.index.shared(self.media[m].dir, name),
         }
     }
 
@@ -821,7 +821,7 @@ impl<'a> Matching<'a> {
             return None;
         }
         let (without_ext, _) = split_ext(name);
-        [without_ext, name.as_ref()]
+        [without_ext, name]
             .iter()
             .flat_map(|stem| STILL_EXTS.iter().map(move |ext| format!("{stem}{ext}")))
             .find_map(|still| self.original_sidecar(m, &still, by_name))
@@ -1065,14 +1065,14 @@ mod tests {
     #[test]
     fn title_in_another_folder_only_when_unique() {
         let elsewhere = SidecarRef {
-            dir: "Google Photos/Some Album".into(),
-            name: "weird.json".into(),
-            title: Some("IMG_0012.jpg".into()),
+            dir: "Google Photos/Some Album",
+            name: "weird.json",
+            title: Some("IMG_0012.jpg"),
         };
         let r = run(&["IMG_0012.jpg"], std::slice::from_ref(&elsewhere));
         assert_eq!(r[0].as_ref().unwrap().1, Rule::TitleElsewhere);
         let mut second = elsewhere.clone();
-        second.dir = "Google Photos/Other Album".into();
+        second.dir = "Google Photos/Other Album";
         let r = run(&["IMG_0012.jpg"], &[elsewhere, second]);
         assert_eq!(r[0], None);
     }
@@ -1104,8 +1104,8 @@ mod tests {
     #[test]
     fn sidecars_in_other_folders_are_not_used_by_name() {
         let s = SidecarRef {
-            dir: "Google Photos/Album".into(),
-            name: "IMG_1.jpg.json".into(),
+            dir: "Google Photos/Album",
+            name: "IMG_1.jpg.json",
             title: None,
         };
         assert_eq!(run(&["IMG_1.jpg"], &[s]), vec![None]);

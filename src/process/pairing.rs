@@ -73,13 +73,9 @@ impl JsonRead {
             .map(|s| {
                 let (dir, name) = s.dir_name(catalog);
                 SidecarRef {
-                    dir: dir.into(),
-                    name: name.into(),
-                    title: s
-                        .parsed
-                        .as_ref()
-                        .ok()
-                        .and_then(|s| s.title.as_deref().map(Into::into)),
+                    dir,
+                    name,
+                    title: s.parsed.as_ref().ok().and_then(|s| s.title.as_deref()),
                 }
             })
             .collect()
@@ -201,7 +197,7 @@ fn extras<'a>(
                 bare,
                 source: s.clone(),
             };
-            let (dir, name) = (dir.into(), name.into());
+            let (dir, name) = (dir, name);
             out.push((extra, MediaRef { dir, name, video }));
         }
     }
@@ -233,8 +229,8 @@ pub(super) fn read_and_match(
         .map(|&(i, kind)| {
             let e = &catalog.entries[i];
             MediaRef {
-                dir: e.dir().into(),
-                name: e.name().into(),
+                dir: e.dir(),
+                name: e.name(),
                 video: kind.is_some_and(MediaKind::is_video),
             }
         })
@@ -244,7 +240,7 @@ pub(super) fn read_and_match(
         |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
     let pending_dirs: HashSet<String> = (0..media_refs.len())
         .filter(|k| is_new(*k))
-        .map(|k| key(&media_refs[k].dir))
+        .map(|k| key(media_refs[k].dir))
         .collect();
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
         .iter()
@@ -271,7 +267,7 @@ pub(super) fn read_and_match(
             matcher::match_all_claimed(&media_refs, &sidecar_refs, claimed)
         } else {
             let included: Vec<usize> = (0..media_refs.len())
-                .filter(|&k| pending_dirs.contains(&key(&media_refs[k].dir)))
+                .filter(|&k| pending_dirs.contains(&key(media_refs[k].dir)))
                 .collect();
             match_included(&media_refs, &included, &sidecar_refs, claimed)
         };
@@ -374,7 +370,7 @@ fn unused_sidecars(
     }
     // (folder, name) keys as 128-bit hashes: at a million entries, a set of string pairs
     // was the plan's peak (90 MB).
-    let folder_name = |r: &SidecarRef| crate::hash::key128(&[], &[&key(&r.dir), &key(&r.name)]);
+    let folder_name = |r: &SidecarRef| crate::hash::key128(&[], &[&key(r.dir), &key(r.name)]);
     let used_names: HashSet<u128> = refs
         .iter()
         .zip(&used)

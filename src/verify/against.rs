@@ -482,9 +482,9 @@ fn trashed_entries(
         .map(|(i, s)| {
             let e = &catalog.entries[*i];
             SidecarRef {
-                dir: e.dir().into(),
-                name: e.name().into(),
-                title: s.title.as_deref().map(Into::into),
+                dir: e.dir(),
+                name: e.name(),
+                title: s.title.as_deref(),
             }
         })
         .collect();
@@ -493,8 +493,8 @@ fn trashed_entries(
         .map(|&i| {
             let e = &catalog.entries[i];
             MediaRef {
-                dir: e.dir().into(),
-                name: e.name().into(),
+                dir: e.dir(),
+                name: e.name(),
                 video: matches!(classes[i], Class::Media(Some(k)) if k.is_video()),
             }
         })
