@@ -573,6 +573,11 @@ impl<'a> SidecarIndex<'a> {
 struct KeyIndex {
     /// (hash, index), sorted once all are in: the indexes of one key in the order pushed.
     pairs: Vec<(u64, u32, u32)>,
+    /// Where the pairs whose hash starts with each `bits`-bit prefix begin (and, last, the
+    /// end): a lookup searches a handful of pairs, not all (a binary search over all of them
+    /// missed the cache at every step: a fiftieth of a run of small files).
+    starts: Vec<u32>,
+    bits: u32,
 }
 
 /// The 96 bits of a key's hash a [`KeyIndex`] keeps.
@@ -587,16 +592,42 @@ impl KeyIndex {
         self.pairs.push((hi, lo, index));
     }
 
-    /// Sorts the pairs (indexes were pushed in increasing order: they stay so per key).
+    /// The prefix of a hash its bucket is found by.
+    fn bucket(&self, hi: u64) -> usize {
+        hi.checked_shr(64 - self.bits).unwrap_or(0) as usize
+    }
+
+    /// Sorts the pairs (indexes were pushed in increasing order: they stay so per key) and
+    /// finds where each bucket starts (about four pairs a bucket).
     fn seal(&mut self) {
         self.pairs.sort_unstable();
         self.pairs.shrink_to_fit();
+        u32::try_from(self.pairs.len()).expect("under 4 billion keys");
+        self.bits = (self.pairs.len() / 4).max(1).ilog2().min(20);
+        let buckets = 1usize << self.bits;
+        let mut starts = Vec::with_capacity(buckets + 1);
+        let mut at = 0;
+        for b in 0..buckets {
+            while at < self.pairs.len() && self.bucket(self.pairs[at].0) < b {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        starts.push(self.pairs.len() as u32);
+        self.starts = starts;
     }
 
     fn get(&self, key: u128) -> impl Iterator<Item = usize> + '_ {
         let (hi, lo) = short_key(key);
-        let start = self.pairs.partition_point(|p| (p.0, p.1) < (hi, lo));
-        self.pairs[start..]
+        let b = self.bucket(hi);
+        let (from, to) = match (self.starts.get(b), self.starts.get(b + 1)) {
+            (Some(&f), Some(&t)) => (f as usize, t as usize),
+            // Not sealed (nothing pushed): nothing found.
+            _ => (0, 0),
+        };
+        let bucket = &self.pairs[from..to];
+        let start = bucket.partition_point(|p| (p.0, p.1) < (hi, lo));
+        bucket[start..]
             .iter()
             .take_while(move |p| (p.0, p.1) == (hi, lo))
             .map(|p| p.2 as usize)
@@ -1109,6 +1140,42 @@ mod tests {
             title: None,
         };
         assert_eq!(run(&["IMG_1.jpg"], &[s]), vec![None]);
+    }
+
+    #[test]
+    fn a_key_index_finds_every_index_of_a_key_and_nothing_else() {
+        for n in [0usize, 1, 7, 8, 100, 5000] {
+            let mut idx = KeyIndex::default();
+            let mut expected: HashMap<u128, Vec<usize>> = HashMap::new();
+            for i in 0..n {
+                // Every third key is shared by three indexes.
+                let k = hash_key(
+                    Some(1),
+                    &format!("name{}", i / 3 * 3 + (i % 3) * (i % 2)),
+                    None,
+                );
+                idx.push(k, i);
+                expected.entry(k).or_default().push(i);
+            }
+            idx.seal();
+            for (k, want) in &expected {
+                assert_eq!(&idx.get(*k).collect::<Vec<_>>(), want, "n={n}");
+            }
+            assert_eq!(idx.get(hash_key(Some(2), "name0", None)).count(), 0);
+            // Keys at both ends of the hash space.
+            assert_eq!(idx.get(0).count(), 0);
+            assert_eq!(idx.get(u128::MAX).count(), 0);
+        }
+        let mut ends = KeyIndex::default();
+        ends.push(0, 1);
+        ends.push(u128::MAX, 2);
+        for i in 0..20 {
+            ends.push(hash_key(None, &i.to_string(), None), 3 + i);
+        }
+        ends.seal();
+        assert_eq!(ends.get(0).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(ends.get(u128::MAX).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(KeyIndex::default().get(0).count(), 0);
     }
 
     #[test]
