@@ -1158,6 +1158,13 @@ mod tests {
                 expected.entry(k).or_default().push(i);
             }
             idx.seal();
+            if n >= 100 {
+                // About four pairs a bucket, none much fuller (the hashes are uniform).
+                let buckets = idx.starts.windows(2).map(|w| (w[1] - w[0]) as usize);
+                let average = n as f64 / (1usize << idx.bits) as f64;
+                assert!((2.0..8.0).contains(&average), "n={n}: {average} a bucket");
+                assert!(buckets.max().unwrap() <= 32, "n={n}");
+            }
             for (k, want) in &expected {
                 assert_eq!(&idx.get(*k).collect::<Vec<_>>(), want, "n={n}");
             }
