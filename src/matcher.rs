@@ -176,7 +176,8 @@ pub struct MediaRef<'a> {
 /// real exports, nearly none): a vector of `Cow`s was 24 bytes a name.
 #[derive(Default)]
 struct NfcNames {
-    changed: HashMap<u32, Box<str>>,
+    /// (index, NFC name), by index.
+    changed: Vec<(u32, Box<str>)>,
 }
 
 impl NfcNames {
@@ -196,9 +197,9 @@ impl NfcNames {
         if self.changed.is_empty() {
             return raw;
         }
-        match u32::try_from(i).ok().and_then(|i| self.changed.get(&i)) {
-            Some(nfc) => nfc,
-            None => raw,
+        match self.changed.binary_search_by_key(&i, |(k, _)| *k as usize) {
+            Ok(at) => &self.changed[at].1,
+            Err(_) => raw,
         }
     }
 }
@@ -1140,6 +1141,25 @@ mod tests {
             title: None,
         };
         assert_eq!(run(&["IMG_1.jpg"], &[s]), vec![None]);
+    }
+
+    #[test]
+    fn nfc_names_keep_only_what_normalizing_changes() {
+        let raw = [
+            "a\u{301}.jpg",
+            "b.jpg",
+            "\u{e9}.jpg",
+            "e\u{301}(1).jpg",
+            "IMG_1.jpg",
+        ];
+        let names = NfcNames::new(raw.iter().copied());
+        assert_eq!(names.changed.len(), 2);
+        for (i, r) in raw.iter().enumerate() {
+            assert_eq!(names.get(i, r), crate::names::nfc(r), "{r}");
+        }
+        let none = NfcNames::new(["x.jpg", "y.jpg"].into_iter());
+        assert!(none.changed.is_empty());
+        assert_eq!(none.get(1, "y.jpg"), "y.jpg");
     }
 
     #[test]
