@@ -27,6 +27,27 @@ pub fn key128(numbers: &[Option<u64>], texts: &[&str]) -> u128 {
     h.digest128()
 }
 
+/// [`key128`] of `numbers` and one text given in parts (`parts` joined): the same number,
+/// without joining them.
+pub fn key128_joined(numbers: &[Option<u64>], parts: &[&str]) -> u128 {
+    let mut h = Xxh3::new();
+    for n in numbers {
+        match n {
+            Some(n) => {
+                h.update(&[1]);
+                h.update(&n.to_le_bytes());
+            }
+            None => h.update(&[0]),
+        }
+    }
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    h.update(&(len as u64).to_le_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+    }
+    h.digest128()
+}
+
 /// Wraps a reader and hashes (xxh3-128) and counts every byte read through it.
 pub struct HashingReader<R> {
     inner: R,

@@ -54,6 +54,13 @@ pub fn source_id(entry: &str, size: u64, crc32: Option<u32>) -> u128 {
     crate::hash::key128(&[Some(size), crc32.map(u64::from)], &[entry])
 }
 
+/// [`source_id`] of an entry of the inputs, with `crc32` for its CRC-32 (without joining the
+/// parts of its path).
+pub fn entry_source_id(e: &crate::source::Entry, crc32: Option<u32>) -> u128 {
+    let (folder, name) = e.path_parts();
+    crate::hash::key128_joined(&[Some(e.size), crc32.map(u64::from)], &[folder, name])
+}
+
 /// A content hash as a number: its 32 hex digits, or (for a hash of another form, which no
 /// gpbackup writes) a hash of its text.
 pub fn hash_id(hash: &str) -> u128 {

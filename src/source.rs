@@ -60,14 +60,20 @@ pub enum Locator {
     File { symlink: bool },
 }
 
-/// One file inside an input (56 bytes and its path).
+/// One file inside an input (72 bytes and its file name).
+///
+/// Its path inside the input, `/`-separated, as stored (may be hostile: never used as a
+/// path), is kept in two parts: the folder, one string shared by every entry of that folder
+/// (a million entries live in a few thousand folders), and the file name.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Index into the catalog's inputs ([`Entry::input_index`] as a `usize`).
     pub input: u32,
     pub locator: Locator,
-    /// Path inside the input, `/`-separated, as stored (may be hostile: never used as a path).
-    pub path: Box<str>,
+    /// The path up to and with its last `/` (empty for a path without one).
+    folder: Arc<str>,
+    /// The rest of the path.
+    name: Box<str>,
     pub size: u64,
     /// Size of its compressed data (the size itself for files of a folder).
     pub compressed: u64,
@@ -79,6 +85,35 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry at `path` (its folder not shared with other entries: the catalog's indexing
+    /// shares them, see [`Folders`]).
+    pub fn new(input: u32, locator: Locator, path: &str, size: u64, crc32: Option<u32>) -> Entry {
+        let (folder, name) = split_path(path);
+        Entry {
+            input,
+            locator,
+            folder: folder.into(),
+            name: name.into(),
+            size,
+            compressed: size,
+            crc32,
+            order: 0,
+        }
+    }
+
+    /// The path inside the input, as stored.
+    pub fn path(&self) -> String {
+        let mut p = String::with_capacity(self.folder.len() + self.name.len());
+        p.push_str(&self.folder);
+        p.push_str(&self.name);
+        p
+    }
+
+    /// The path's two parts: up to and with the last `/`, and the rest.
+    pub fn path_parts(&self) -> (&str, &str) {
+        (&self.folder, &self.name)
+    }
+
     /// The input it is in, as an index into [`Catalog::inputs`].
     pub fn input_index(&self) -> usize {
         self.input as usize
@@ -94,14 +129,63 @@ impl Entry {
 
     /// The file name (last path component).
     pub fn name(&self) -> &str {
-        self.path.rsplit('/').next().unwrap_or(&self.path)
+        &self.name
     }
 
     /// The folder part of the path, from below `Takeout/` when present, so that the same
     /// folder in different zips (or in an extracted copy) has the same key.
     pub fn dir(&self) -> &str {
-        let dir = self.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let dir = self.folder.strip_suffix('/').unwrap_or(&self.folder);
         strip_takeout_prefix(dir)
+    }
+}
+
+/// A path split after its last `/`: (folder with its `/`, file name).
+fn split_path(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(at) => path.split_at(at + 1),
+        None => ("", path),
+    }
+}
+
+/// The folders of a catalog's entries, each stored once and shared by its entries.
+#[derive(Default)]
+struct Folders {
+    known: std::collections::HashSet<Arc<str>>,
+}
+
+impl Folders {
+    /// An entry at `path`, its folder shared with the entries before it in that folder.
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &mut self,
+        input: u32,
+        locator: Locator,
+        path: &str,
+        size: u64,
+        compressed: u64,
+        crc32: Option<u32>,
+        order: u64,
+    ) -> Entry {
+        let (folder, name) = split_path(path);
+        let folder = match self.known.get(folder) {
+            Some(f) => f.clone(),
+            None => {
+                let f: Arc<str> = folder.into();
+                self.known.insert(f.clone());
+                f
+            }
+        };
+        Entry {
+            input,
+            locator,
+            folder,
+            name: name.into(),
+            size,
+            compressed,
+            crc32,
+            order,
+        }
     }
 }
 
@@ -165,6 +249,8 @@ pub struct Catalog {
     copies: HashMap<(usize, u64), (u32, u32)>,
     /// The files of extracted folders, where they are on disk (see [`Locator::File`]).
     files: Vec<Box<Path>>,
+    /// The entries' folders, shared (only while indexing).
+    folders: Folders,
 }
 
 impl Catalog {
@@ -179,6 +265,7 @@ impl Catalog {
             entry_notes: Vec::new(),
             copies: HashMap::new(),
             files: Vec::new(),
+            folders: Folders::default(),
         };
         // The zips' central directories are read in parallel (on a cold disk, each is a
         // seek and a read); they are indexed in the order given.
@@ -256,6 +343,7 @@ impl Catalog {
             catalog.number_copies(index);
         }
         catalog.entries.shrink_to_fit();
+        catalog.folders = Folders::default();
         Ok(catalog)
     }
 
@@ -282,15 +370,15 @@ impl Catalog {
     /// Numbers the entries of `input` that share a path (a zip may hold the same name twice):
     /// each is still read as its own file, and named apart in the report.
     fn number_copies(&mut self, input: usize) {
-        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_path: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate().rev() {
             if e.input_index() != input {
                 break;
             }
-            by_path.entry(&e.path).or_default().push(i);
+            by_path.entry(e.path_parts()).or_default().push(i);
         }
         let mut notes = Vec::new();
-        for (path, mut idx) in by_path {
+        for ((folder, name), mut idx) in by_path {
             if idx.len() < 2 {
                 continue;
             }
@@ -301,7 +389,7 @@ impl Catalog {
                     .insert((input, self.entries[*i].order), (k as u32 + 1, n));
             }
             notes.push(EntryNote {
-                source: format!("{}:{path}", self.inputs_path(input).display()),
+                source: format!("{}:{folder}{name}", self.inputs_path(input).display()),
                 note: format!(
                     "the zip holds {n} entries with this name; each is read as its own file"
                 ),
@@ -327,18 +415,20 @@ impl Catalog {
             };
             // An encrypted entry keeps its method; the local header's flag makes it unreadable
             // (`recover::open_at`), and it is named as encrypted there.
-            self.entries.push(Entry {
+            let locator = Locator::Zip {
+                method: e.method,
+                symlink: e.symlink,
+            };
+            let entry = self.folders.entry(
                 input,
-                locator: Locator::Zip {
-                    method: e.method,
-                    symlink: e.symlink,
-                },
-                path: path.into(),
-                size: e.size,
-                compressed: e.compressed,
-                crc32: Some(e.crc32),
-                order: e.header_start,
-            });
+                locator,
+                &path,
+                e.size,
+                e.compressed,
+                Some(e.crc32),
+                e.header_start,
+            );
+            self.entries.push(entry);
         }
     }
 
@@ -348,15 +438,16 @@ impl Catalog {
             let Some(path) = self.file_path(zip, e.name.clone(), e.size) else {
                 continue;
             };
-            self.entries.push(Entry {
+            let entry = self.folders.entry(
                 input,
-                locator: Locator::Recovered,
-                path: path.into(),
-                size: e.size,
-                compressed: e.compressed,
-                crc32: Some(e.crc32),
-                order: i,
-            });
+                Locator::Recovered,
+                &path,
+                e.size,
+                e.compressed,
+                Some(e.crc32),
+                i,
+            );
+            self.entries.push(entry);
         }
     }
 
@@ -398,17 +489,15 @@ impl Catalog {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
             let size = item.metadata().map(|m| m.len()).unwrap_or(0);
-            self.entries.push(Entry {
-                input,
-                locator: Locator::File {
-                    symlink: item.path_is_symlink(),
-                },
-                path: format!("{prefix}{}", rel.join("/")).into(),
-                size,
-                compressed: size,
-                crc32: None,
-                order: self.files.len() as u64,
-            });
+            let locator = Locator::File {
+                symlink: item.path_is_symlink(),
+            };
+            let path = format!("{prefix}{}", rel.join("/"));
+            let order = self.files.len() as u64;
+            let entry = self
+                .folders
+                .entry(input, locator, &path, size, size, None, order);
+            self.entries.push(entry);
             self.files.push(item.path().into());
         }
         Ok(())
@@ -421,11 +510,12 @@ impl Catalog {
             Locator::Zip { .. } | Locator::Recovered => {
                 match self.copies.get(&(e.input_index(), e.order)) {
                     Some((k, n)) => format!(
-                        "{}:{} (entry {k} of {n} with this name)",
+                        "{}:{}{} (entry {k} of {n} with this name)",
                         input.path.display(),
-                        e.path
+                        e.folder,
+                        e.name
                     ),
-                    None => format!("{}:{}", input.path.display(), e.path),
+                    None => format!("{}:{}{}", input.path.display(), e.folder, e.name),
                 }
             }
             Locator::File { .. } => self.files[e.order as usize].display().to_string(),
@@ -775,10 +865,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_entry_is_56_bytes_and_its_path() {
+    fn an_entry_is_72_bytes_and_its_file_name() {
         // A million of them live through the whole run (issue 14's memory goal).
-        assert!(std::mem::size_of::<Entry>() <= 56);
+        assert!(std::mem::size_of::<Entry>() <= 72);
         assert!(std::mem::size_of::<Locator>() <= 4);
+    }
+
+    #[test]
+    fn an_entry_path_splits_after_its_last_slash_and_joins_back() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        // (path, folder, name, dir)
+        let cases = [
+            (
+                "Takeout/Google Photos/2019/a.jpg",
+                "Takeout/Google Photos/2019/",
+                "a.jpg",
+                "Google Photos/2019",
+            ),
+            ("a.jpg", "", "a.jpg", ""),
+            ("/a.jpg", "/", "a.jpg", ""),
+            ("x//a.jpg", "x//", "a.jpg", "x/"),
+            ("Takeout/a.jpg", "Takeout/", "a.jpg", ""),
+            ("x/", "x/", "", "x"),
+        ];
+        for (path, folder, name, dir) in cases {
+            let e = Entry::new(0, zip, path, 5, Some(7));
+            assert_eq!(e.path_parts(), (folder, name), "{path}");
+            assert_eq!(e.path(), path);
+            assert_eq!(e.name(), name, "{path}");
+            assert_eq!(e.dir(), dir, "{path}");
+            let joined = crate::manifest::source_id(path, 5, Some(7));
+            assert_eq!(
+                crate::manifest::entry_source_id(&e, Some(7)),
+                joined,
+                "{path}"
+            );
+            assert_ne!(crate::manifest::entry_source_id(&e, None), joined, "{path}");
+        }
+    }
+
+    #[test]
+    fn entries_of_one_folder_share_its_string() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let mut folders = Folders::default();
+        let a = folders.entry(0, zip, "T/x/a.jpg", 1, 1, None, 0);
+        let b = folders.entry(0, zip, "T/x/b.jpg", 1, 1, None, 1);
+        let c = folders.entry(0, zip, "T/y/a.jpg", 1, 1, None, 2);
+        assert!(Arc::ptr_eq(&a.folder, &b.folder));
+        assert!(!Arc::ptr_eq(&a.folder, &c.folder));
+        assert_eq!(
+            (b.path(), c.path()),
+            ("T/x/b.jpg".into(), "T/y/a.jpg".into())
+        );
+        assert_eq!((b.order, c.compressed), (1, 1));
     }
 
     #[test]

@@ -346,7 +346,7 @@ pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
 /// The manifest key of an entry.
 pub fn source_key(e: &Entry) -> SourceKey {
     SourceKey {
-        entry: e.path.to_string(),
+        entry: e.path(),
         size: e.size,
         crc32: e.crc32,
     }
@@ -354,7 +354,7 @@ pub fn source_key(e: &Entry) -> SourceKey {
 
 /// An entry as the manifest's maps key it (see [`crate::manifest::source_id`]).
 pub(super) fn source_id(e: &Entry) -> u128 {
-    crate::manifest::source_id(&e.path, e.size, e.crc32)
+    crate::manifest::entry_source_id(e, e.crc32)
 }
 
 /// Where an entry of this run stands in the library of earlier runs: its output path when the
@@ -623,18 +623,11 @@ mod tests {
 
     #[test]
     fn classification() {
-        let e = |path: &str| Entry {
-            input: 0,
-            locator: crate::source::Locator::Zip {
-                method: 8,
-                symlink: false,
-            },
-            path: path.into(),
-            size: 1,
-            compressed: 1,
-            crc32: Some(1),
-            order: 0,
+        let zip = crate::source::Locator::Zip {
+            method: 8,
+            symlink: false,
         };
+        let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
         let entries = vec![
             e("Takeout/archive_browser.html"),
             e("Takeout/Google Photos/Photos from 2019/a.jpg"),

@@ -64,7 +64,7 @@ pub(super) fn plan_updates(
             let e = plan.entry(id);
             cands.push(Candidate {
                 bare,
-                entry: e.path.to_string(),
+                entry: e.path(),
                 source: plan.catalog.describe(e),
                 found,
                 record: Some(id),

@@ -436,7 +436,7 @@ fn finding(catalog: &Catalog, e: &Entry, why: String, file: Option<&str>) -> Ent
                 described
                     .strip_prefix(&prefix)
                     .map(str::to_string)
-                    .unwrap_or_else(|| e.path.to_string())
+                    .unwrap_or_else(|| e.path())
             }
         },
         size: e.size,

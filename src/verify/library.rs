@@ -14,7 +14,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
-use crate::manifest::{hash_id, source_id, FILE_NAME};
+use crate::manifest::{entry_source_id, hash_id, source_id, FILE_NAME};
 use crate::output::{open_nofollow, STATE_DIR};
 use crate::source::Entry;
 
@@ -309,15 +309,12 @@ impl Library {
     /// The library file the manifest records for this entry, by its name, size and CRC-32.
     pub(super) fn file_of_source(&self, e: &Entry) -> Option<usize> {
         let current = |h| self.is_current(h);
-        let h = match self
-            .by_source
-            .get(source_id(&e.path, e.size, e.crc32), current)
-        {
+        let h = match self.by_source.get(entry_source_id(e, e.crc32), current) {
             Some(h) => h,
             None => {
                 // A folder entry (no CRC-32) against a library made from zips, or the
                 // reverse: by name and size.
-                let no_crc = source_id(&e.path, e.size, None);
+                let no_crc = entry_source_id(e, None);
                 let h = self.by_name_size.get(no_crc, current)?;
                 let recorded_without_crc = self.by_source.get(no_crc, current).is_some();
                 if !(e.crc32.is_none() || recorded_without_crc) {
@@ -336,7 +333,7 @@ impl Library {
 
     /// The record of `e` not being written, if the manifest has one.
     pub(super) fn unwritten_of(&self, e: &Entry) -> Option<&Unwritten> {
-        self.unwritten.get(&source_id(&e.path, e.size, e.crc32))
+        self.unwritten.get(&entry_source_id(e, e.crc32))
     }
 
     /// Checks a library file: by size and modification time (then by content if the time
@@ -487,15 +484,8 @@ mod tests {
     }
 
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
-        Entry {
-            input: 0,
-            locator: crate::source::Locator::File { symlink: false },
-            path: path.into(),
-            size: 3,
-            compressed: 3,
-            crc32,
-            order: 0,
-        }
+        let file = crate::source::Locator::File { symlink: false };
+        Entry::new(0, file, path, 3, crc32)
     }
 
     fn load(lines: &[String]) -> Library {

@@ -218,7 +218,7 @@ fn the_same_name_twice_in_one_zip_is_written_twice() {
     let described: Vec<String> = catalog
         .entries
         .iter()
-        .filter(|e| *e.path == *name)
+        .filter(|e| e.path() == *name)
         .map(|e| catalog.describe(e))
         .collect();
     assert_eq!(described.len(), 3, "{described:?}");
