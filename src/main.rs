@@ -16,9 +16,10 @@ use gpbackup::process::{self, EditedMode, Options};
 use gpbackup::report::{Report, StopReason};
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
-// stage to the next and across many small files without allocator tuning or heap trimming
-// (glibc's arenas kept 3-5 times as much; benches/BENCHMARKS.md has the comparison, which
-// `cargo build --no-default-features` reproduces with the system allocator).
+// stage to the next and across many small files without heap trimming (glibc's arenas kept
+// 3-5 times as much; benches/BENCHMARKS.md has the comparison, which
+// `cargo build --no-default-features` reproduces with the system allocator). How soon it
+// returns it is set per stage: `process::alloc`.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

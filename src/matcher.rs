@@ -1168,7 +1168,7 @@ mod tests {
             let mut idx = KeyIndex::default();
             let mut expected: HashMap<u128, Vec<usize>> = HashMap::new();
             for i in 0..n {
-                // Every third key is shared by three indexes.
+                // Some keys are shared by two indexes (0 and 2, 3 and 4, 6 and 8, …).
                 let k = hash_key(
                     Some(1),
                     &format!("name{}", i / 3 * 3 + (i % 3) * (i % 2)),

@@ -748,6 +748,12 @@ impl OutputDir {
         unreachable!("names run out")
     }
 
+    /// Makes room for `n` more names at once: a set grown by doubling holds its old and new
+    /// tables for a moment (at a million files, a peak of its own).
+    pub fn expect_names(&self, n: usize) {
+        self.taken.lock().expect("name lock").reserve(n);
+    }
+
     /// Reserves exactly `name` (already safe), or returns false when it is taken.
     pub fn reserve_exact(&self, name: &str) -> bool {
         self.taken

@@ -518,7 +518,11 @@ impl Catalog {
                     None => format!("{}:{}{}", input.path.display(), e.folder, e.name),
                 }
             }
-            Locator::File { .. } => self.files[e.order as usize].display().to_string(),
+            Locator::File { .. } => match self.disk_path(e) {
+                Some(p) => p.display().to_string(),
+                // Not a file this catalog indexed (an entry made elsewhere): its path.
+                None => e.path(),
+            },
         }
     }
 

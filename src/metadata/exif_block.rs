@@ -487,11 +487,16 @@ mod tests {
             (V::Byte(vec![1]), V::Undefined(vec![1], 0)),
         ];
         for (a, b) in &pairs {
-            assert!(same_value(a, a), "{a:?}");
-            assert!(same_value(b, b), "{b:?}");
+            assert!(same_value(a, &a.clone()), "{a:?}");
+            assert!(same_value(b, &b.clone()), "{b:?}");
             assert!(!same_value(a, b), "{a:?} vs {b:?}");
             assert!(!same_value(b, a), "{b:?} vs {a:?}");
         }
+        // The block is copied, not recomputed: a float reads back with the same bits, NaNs
+        // included (a NaN of other bits was changed).
+        let nan = f32::from_bits(0x7fc0_0001);
+        assert!(same_value(&V::Float(vec![nan]), &V::Float(vec![nan])));
+        assert!(!same_value(&V::Float(vec![nan]), &V::Float(vec![f32::NAN])));
         // A small UNDEFINED value sits inside its entry: it may move with it.
         assert!(same_value(
             &V::Undefined(vec![1; 4], 10),

@@ -75,12 +75,14 @@ pub fn run(
     progress: &ProgressBar,
     log: MediaLog,
 ) -> Outcome {
+    // Room for every file this run may write, made at once (see `OutputDir::expect_names`).
+    out.expect_names(plan.groups.len());
     let w = Writer {
         opts,
         plan,
         out,
         manifest,
-        registry: Mutex::new(HashMap::new()),
+        registry: Mutex::new(HashMap::with_capacity(plan.groups.len())),
         progress,
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
