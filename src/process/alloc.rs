@@ -27,7 +27,7 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 impl Purge {
     /// Freed memory returned within `ms` milliseconds (0: at once).
-    pub(super) fn within(ms: u32) -> Purge {
+    pub(super) fn within(ms: std::ffi::c_long) -> Purge {
         #[cfg(feature = "mimalloc")]
         {
             use libmimalloc_sys::{mi_option_get, mi_option_set};
@@ -36,7 +36,6 @@ impl Purge {
             // purge come sooner or later. `mi_option_set` is the documented way to change it.
             let saved = unsafe { mi_option_get(PURGE_DELAY) };
             if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-                let ms = std::ffi::c_long::try_from(ms).unwrap_or(std::ffi::c_long::MAX);
                 unsafe { mi_option_set(PURGE_DELAY, ms) };
             }
             Purge { saved }
@@ -71,7 +70,7 @@ mod tests {
         let before = get();
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             // The user's delay is left as it is.
-            let guard = Purge::within(before as u32 + 1);
+            let guard = Purge::within(before + 1);
             assert_eq!(get(), before);
             drop(guard);
             return;
