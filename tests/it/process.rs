@@ -329,6 +329,61 @@ fn extracted_folders_work_like_zips() {
 }
 
 #[test]
+fn several_extracted_folders_each_read_their_own_files() {
+    // Parts extracted into folders of their own, given together: every file is read from its
+    // own folder (the catalog numbers the files of all folders in one list).
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut t = Takeout::new(2);
+    for (part, tag, n, when) in [(0, "first part", 1, T1), (1, "second part", 2, T2)] {
+        t.add(
+            part,
+            format!("{YEAR}/IMG_000{n}.jpg"),
+            jpeg_variant(&plain, tag),
+        )
+        .add(
+            part,
+            format!("{YEAR}/IMG_000{n}.jpg.json"),
+            sidecar(&format!("IMG_000{n}.jpg"), when, None),
+        );
+    }
+    let mut roots = Vec::new();
+    for (k, part) in t.parts.iter().enumerate() {
+        let root = tmp.path().join(format!("part{k}"));
+        for (path, bytes) in part {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        roots.push(root.join("Takeout"));
+    }
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&roots, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), ["IMG_0001.jpg", "IMG_0002.jpg"]);
+    for (n, tag, when, part) in [
+        (1, "first part", T1, "part0"),
+        (2, "second part", T2, "part1"),
+    ] {
+        let name = format!("IMG_000{n}.jpg");
+        let bytes = std::fs::read(out.join(&name)).unwrap();
+        assert!(
+            bytes.windows(tag.len()).any(|w| w == tag.as_bytes()),
+            "{name}"
+        );
+        assert_eq!(mtime(&out.join(&name)), when, "{name}");
+        let line = report["media"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["output"] == name.as_str())
+            .unwrap();
+        let source = line["source"].as_str().unwrap();
+        assert!(source.contains(part) && source.ends_with(&name), "{source}");
+    }
+}
+
+#[test]
 fn name_collisions_between_different_photos_are_numbered() {
     let tmp = tempfile::tempdir().unwrap();
     let plain = fixture("plain.jpg");
