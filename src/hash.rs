@@ -10,19 +10,9 @@ use xxhash_rust::xxh3::Xxh3;
 /// `("a", "bc")` differ): the keys of the compact maps of the plan, the matcher and the
 /// manifest, which hold numbers rather than a million strings.
 pub fn key128(numbers: &[Option<u64>], texts: &[&str]) -> u128 {
-    let mut h = Xxh3::new();
-    for n in numbers {
-        match n {
-            Some(n) => {
-                h.update(&[1]);
-                h.update(&n.to_le_bytes());
-            }
-            None => h.update(&[0]),
-        }
-    }
+    let mut h = numbers_hashed(numbers);
     for t in texts {
-        h.update(&(t.len() as u64).to_le_bytes());
-        h.update(t.as_bytes());
+        text_hashed(&mut h, &[t]);
     }
     h.digest128()
 }
@@ -30,6 +20,13 @@ pub fn key128(numbers: &[Option<u64>], texts: &[&str]) -> u128 {
 /// [`key128`] of `numbers` and one text given in parts (`parts` joined): the same number,
 /// without joining them.
 pub fn key128_joined(numbers: &[Option<u64>], parts: &[&str]) -> u128 {
+    let mut h = numbers_hashed(numbers);
+    text_hashed(&mut h, parts);
+    h.digest128()
+}
+
+/// A hasher fed the numbers of a [`key128`], each tagged.
+fn numbers_hashed(numbers: &[Option<u64>]) -> Xxh3 {
     let mut h = Xxh3::new();
     for n in numbers {
         match n {
@@ -40,12 +37,16 @@ pub fn key128_joined(numbers: &[Option<u64>], parts: &[&str]) -> u128 {
             None => h.update(&[0]),
         }
     }
+    h
+}
+
+/// Feeds `h` one text of a [`key128`], given in parts: its length, then its bytes.
+fn text_hashed(h: &mut Xxh3, parts: &[&str]) {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     h.update(&(len as u64).to_le_bytes());
     for p in parts {
         h.update(p.as_bytes());
     }
-    h.digest128()
 }
 
 /// Wraps a reader and hashes (xxh3-128) and counts every byte read through it.

@@ -351,33 +351,25 @@ fn check_edit(
 /// recomputed.
 fn same_value(a: &exif::Value, b: &exif::Value) -> bool {
     use exif::Value as V;
+    /// Same length and each pair the same by `same`.
+    fn all<T>(x: &[T], y: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+    }
     match (a, b) {
         (V::Undefined(x, xo), V::Undefined(y, yo)) => x == y && (x.len() <= 4 || xo == yo),
         (V::Byte(x), V::Byte(y)) => x == y,
         (V::Ascii(x), V::Ascii(y)) => x == y,
         (V::Short(x), V::Short(y)) => x == y,
         (V::Long(x), V::Long(y)) => x == y,
-        (V::Rational(x), V::Rational(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|(p, q)| (p.num, p.denom) == (q.num, q.denom))
-        }
+        (V::Rational(x), V::Rational(y)) => all(x, y, |p, q| (p.num, p.denom) == (q.num, q.denom)),
         (V::SByte(x), V::SByte(y)) => x == y,
         (V::SShort(x), V::SShort(y)) => x == y,
         (V::SLong(x), V::SLong(y)) => x == y,
         (V::SRational(x), V::SRational(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|(p, q)| (p.num, p.denom) == (q.num, q.denom))
+            all(x, y, |p, q| (p.num, p.denom) == (q.num, q.denom))
         }
-        (V::Float(x), V::Float(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
-        }
-        (V::Double(x), V::Double(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
-        }
+        (V::Float(x), V::Float(y)) => all(x, y, |p, q| p.to_bits() == q.to_bits()),
+        (V::Double(x), V::Double(y)) => all(x, y, |p, q| p.to_bits() == q.to_bits()),
         (V::Unknown(..), V::Unknown(..)) => format!("{a:?}") == format!("{b:?}"),
         _ => false,
     }
@@ -498,21 +490,18 @@ mod tests {
         assert!(same_value(&V::Float(vec![nan]), &V::Float(vec![nan])));
         assert!(!same_value(&V::Float(vec![nan]), &V::Float(vec![f32::NAN])));
         // A small UNDEFINED value sits inside its entry: it may move with it.
-        assert!(same_value(
-            &V::Undefined(vec![1; 4], 10),
-            &V::Undefined(vec![1; 4], 20)
-        ));
-        assert!(!same_value(
-            &V::Undefined(vec![1; 5], 10),
-            &V::Undefined(vec![1; 5], 20)
-        ));
-        assert!(same_value(
-            &V::Undefined(vec![1; 5], 10),
-            &V::Undefined(vec![1; 5], 10)
-        ));
-        assert!(!same_value(
-            &V::Undefined(vec![1; 5], 10),
-            &V::Undefined(vec![2; 5], 10)
-        ));
+        // (length, offset, other's fill byte, other's offset, same?)
+        for (len, at, fill, other_at, same) in [
+            (4, 10, 1, 20, true),
+            (5, 10, 1, 20, false),
+            (5, 10, 1, 10, true),
+            (5, 10, 2, 10, false),
+        ] {
+            let (a, b) = (
+                V::Undefined(vec![1; len], at),
+                V::Undefined(vec![fill; len], other_at),
+            );
+            assert_eq!(same_value(&a, &b), same, "{a:?} vs {b:?}");
+        }
     }
 }
