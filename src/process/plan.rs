@@ -628,12 +628,32 @@ mod tests {
             symlink: false,
         };
         let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
+        // Links (stored as links in a zip, or found by the walk of a folder) are never read.
+        let zip_link = crate::source::Locator::Zip {
+            method: 0,
+            symlink: true,
+        };
+        let file_link = crate::source::Locator::File { symlink: true };
         let entries = vec![
             e("Takeout/archive_browser.html"),
             e("Takeout/Google Photos/Photos from 2019/a.jpg"),
             e("Takeout/Google Photos/Photos from 2019/a.jpg.json"),
             e("Takeout/Google Photos/Photos from 2019/odd.xyz"),
             e("Takeout/Google Drive/notes.txt"),
+            Entry::new(
+                0,
+                zip_link,
+                "Takeout/Google Photos/Photos from 2019/b.jpg",
+                9,
+                None,
+            ),
+            Entry::new(
+                0,
+                file_link,
+                "Takeout/Google Photos/Photos from 2019/c.jpg",
+                9,
+                None,
+            ),
         ];
         assert_eq!(
             classify(&entries),
@@ -642,6 +662,8 @@ mod tests {
                 Class::Media(Some(MediaKind::Jpeg)),
                 Class::Json,
                 Class::Media(None),
+                Class::Ignored,
+                Class::Ignored,
                 Class::Ignored
             ]
         );
