@@ -44,6 +44,64 @@ pub(super) struct Known {
     pub(super) earlier: bool,
 }
 
+/// Content hash → a file this run put in the output (where, and the sidecar its metadata came
+/// from), for the duplicates found later in the run. One per file written, so compact: the
+/// paths in one string, a table entry 32 bytes with its key (a map of `Known`s was 48 and a
+/// string per path).
+#[derive(Default)]
+pub(super) struct Registry {
+    files: HashMap<u128, Stored>,
+    paths: String,
+}
+
+/// A [`Known`] as the registry holds it.
+#[derive(Clone, Copy)]
+struct Stored {
+    /// Where its path is in [`Registry::paths`], and its length.
+    at: u32,
+    len: u32,
+    /// Index into the plan's sidecars; `u32::MAX` for none.
+    sidecar: u32,
+    earlier: bool,
+}
+
+impl Registry {
+    pub(super) fn with_capacity(files: usize) -> Registry {
+        Registry {
+            files: HashMap::with_capacity(files),
+            paths: String::new(),
+        }
+    }
+
+    pub(super) fn get(&self, h: u128) -> Option<Known> {
+        let s = self.files.get(&h)?;
+        let path = &self.paths[s.at as usize..(s.at + s.len) as usize];
+        Some(Known {
+            path: path.into(),
+            sidecar: (s.sidecar != u32::MAX).then_some(s.sidecar),
+            earlier: s.earlier,
+        })
+    }
+
+    pub(super) fn insert(&mut self, h: u128, known: Known) {
+        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
+        let stored = Stored {
+            at: fits(self.paths.len()),
+            len: fits(known.path.len()),
+            sidecar: known.sidecar.unwrap_or(u32::MAX),
+            earlier: known.earlier,
+        };
+        fits(self.paths.len() + known.path.len());
+        self.paths.push_str(&known.path);
+        self.files.insert(h, stored);
+    }
+
+    /// Forgets `h` (its path stays in the string: a failed write is rare).
+    pub(super) fn remove(&mut self, h: u128) {
+        self.files.remove(&h);
+    }
+}
+
 /// A sidecar's index as [`Known::sidecar`] holds it.
 pub(super) fn sidecar_number(index: usize) -> u32 {
     u32::try_from(index).expect("under 4 billion sidecars")
@@ -57,7 +115,7 @@ pub(super) struct Writer<'a> {
     pub(super) manifest: &'a Manifest,
     /// Content hash → output path, for what this run wrote or updated; the manifest has the
     /// rest (see [`Writer::known`]).
-    pub(super) registry: Mutex<HashMap<u128, Known>>,
+    pub(super) registry: Mutex<Registry>,
     pub(super) progress: &'a ProgressBar,
     /// Why the run stops early (disk full), for the records not yet done.
     pub(super) stop: Mutex<Option<StopReason>>,
@@ -82,7 +140,7 @@ pub fn run(
         plan,
         out,
         manifest,
-        registry: Mutex::new(HashMap::with_capacity(plan.groups.len())),
+        registry: Mutex::new(Registry::with_capacity(plan.groups.len())),
         progress,
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
@@ -376,9 +434,9 @@ impl Writer<'_> {
 
     /// What the output holds with content hash `h`: this run's record of it, else the
     /// manifest's (a file of an earlier run). `registry` is the locked registry.
-    pub(super) fn known(&self, registry: &HashMap<u128, Known>, h: u128) -> Option<Known> {
-        if let Some(k) = registry.get(&h) {
-            return Some(k.clone());
+    pub(super) fn known(&self, registry: &Registry, h: u128) -> Option<Known> {
+        if let Some(k) = registry.get(h) {
+            return Some(k);
         }
         Some(Known {
             path: self.manifest.path_for_id(h)?.into(),
@@ -447,6 +505,31 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_gives_back_what_it_was_given() {
+        assert_eq!(std::mem::size_of::<(u128, Stored)>(), 32);
+        let mut r = Registry::with_capacity(2);
+        let known = |path: &str, sidecar, earlier| Known {
+            path: path.into(),
+            sidecar,
+            earlier,
+        };
+        let got = |r: &Registry, h| r.get(h).map(|k| (k.path.to_string(), k.sidecar, k.earlier));
+        r.insert(1, known("2019/IMG_1.jpg", Some(7), false));
+        r.insert(2, known("IMG_2 (2).jpg", None, true));
+        r.insert(3, known("", Some(0), false));
+        assert_eq!(got(&r, 1), Some(("2019/IMG_1.jpg".into(), Some(7), false)));
+        assert_eq!(got(&r, 2), Some(("IMG_2 (2).jpg".into(), None, true)));
+        assert_eq!(got(&r, 3), Some(("".into(), Some(0), false)));
+        assert_eq!(got(&r, 4), None);
+        r.remove(2);
+        assert_eq!(got(&r, 2), None);
+        assert_eq!(got(&r, 1), Some(("2019/IMG_1.jpg".into(), Some(7), false)));
+        // The same content again (an update moving a file): the new place wins.
+        r.insert(1, known("2020/IMG_1.jpg", Some(7), true));
+        assert_eq!(got(&r, 1), Some(("2020/IMG_1.jpg".into(), Some(7), true)));
+    }
 
     #[test]
     fn a_panic_becomes_a_failure_of_that_file() {

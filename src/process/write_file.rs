@@ -392,7 +392,7 @@ impl Writer<'_> {
                     let _ = std::fs::remove_file(self.out.root().join(x));
                     self.out.release(x);
                 }
-                self.registry.lock().expect("registry").remove(&src_hash);
+                self.registry.lock().expect("registry").remove(src_hash);
                 let retract = manifest::Line {
                     retracted: true,
                     ..line
