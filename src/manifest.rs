@@ -568,13 +568,11 @@ impl Manifest {
             .collect();
         current.sort_unstable_by_key(|c| c.2);
         let current_lines: HashSet<u32> = current.iter().map(|c| c.2).collect();
-        // (hash, line) of the files there now.
-        let mut held: HashMap<u128, u32> = HashMap::new();
-        for (path, hash, n) in current {
+        // The files there now: `by_hash` holds every content among them (the first path of each).
+        for (path, hash, _) in current {
             if !exists(&path) {
                 continue;
             }
-            held.entry(hash).or_insert(n);
             if !self.by_hash.contains_key(&hash) {
                 let at = u32::try_from(self.paths.len()).expect("under 4 billion files");
                 self.by_hash.insert(hash, at);
@@ -612,7 +610,9 @@ impl Manifest {
         let mut waiting: Vec<SourceKey> = Vec::new();
         let mut seen: HashSet<u128> = HashSet::new();
         for (hash, source) in loading.dup_without {
-            if held.contains_key(&hash) && !bare_at.contains_key(&hash) && seen.insert(source.id())
+            if self.by_hash.contains_key(&hash)
+                && !bare_at.contains_key(&hash)
+                && seen.insert(source.id())
             {
                 waiting.push(source);
             }

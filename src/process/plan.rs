@@ -519,26 +519,26 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
     };
     let names: HashSet<u128> = plan.ids().map(own).collect();
     // The original of each edited copy, when that original is in the export (or shares its
-    // sidecar with the copy).
-    let original_of: Vec<Option<u128>> = plan
+    // sidecar with the copy): (record, original), by record (few records are edited copies).
+    let original_of: Vec<(usize, u128)> = plan
         .ids()
-        .map(|id| {
+        .filter_map(|id| {
             let e = plan.entry(id);
             let original = folder_name(e.dir(), &policy::original_name(e.name())?);
             let shares = plan
                 .record(id)
                 .found
                 .is_some_and(|m| m.rule == Rule::Edited);
-            (shares || names.contains(&original)).then_some(original)
+            (shares || names.contains(&original)).then_some((id.0, original))
         })
         .collect();
     drop(names);
-    let have_edits: HashSet<u128> = original_of.iter().flatten().copied().collect();
+    let have_edits: HashSet<u128> = original_of.iter().map(|(_, o)| *o).collect();
     plan.ids()
         .map(|id| {
             let facts = SkipFacts {
                 trashed: plan.usable_sidecar(id).is_some_and(|s| s.trashed()),
-                is_edited_copy: original_of[id.0].is_some(),
+                is_edited_copy: original_of.binary_search_by_key(&id.0, |o| o.0).is_ok(),
                 has_edited_copy: have_edits.contains(&own(id)),
             };
             policy::skip_reason(facts, opts.keep_trashed, opts.edited)
