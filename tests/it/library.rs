@@ -258,6 +258,44 @@ fn layouts_edited_copies_and_the_trash() {
 }
 
 #[test]
+fn edited_copies_are_known_by_their_original_or_the_sidecar_they_share() {
+    // `--edited skip` leaves out an edited copy whose original is in the export (even when the
+    // copy has a sidecar of its own), or that shares its original's sidecar (the original in a
+    // part not given); not one with neither.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(1);
+    t.add(0, format!("{YEAR}/IMG_1.jpg"), photo(1))
+        .add(
+            0,
+            format!("{YEAR}/IMG_1.jpg.json"),
+            sidecar("IMG_1.jpg", T, None),
+        )
+        .add(0, format!("{YEAR}/IMG_1-edited.jpg"), photo(2))
+        .add(
+            0,
+            format!("{YEAR}/IMG_1-edited.jpg.json"),
+            sidecar("IMG_1-edited.jpg", T, None),
+        )
+        .add(0, format!("{YEAR}/IMG_2-edited.jpg"), photo(3))
+        .add(
+            0,
+            format!("{YEAR}/IMG_2.jpg.json"),
+            sidecar("IMG_2.jpg", T, None),
+        )
+        .add(0, format!("{YEAR}/IMG_3-edited.jpg"), photo(4));
+    let zips = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("skip");
+    let (o, r) = process(&zips, &out, &["--edited", "skip"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), ["IMG_1.jpg", "IMG_3-edited.jpg"]);
+    for name in ["IMG_1-edited.jpg", "IMG_2-edited.jpg"] {
+        let e = report_entry(&r, name);
+        assert_eq!(e["reason"], "an edited copy (--edited skip)", "{name}");
+    }
+    assert_eq!(report_entry(&r, "IMG_2-edited.jpg")["rule"], "edited");
+}
+
+#[test]
 fn verify_finds_flipped_deleted_and_stray_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, _) = takeouts(tmp.path());
