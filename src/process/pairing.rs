@@ -18,8 +18,8 @@ use crate::sidecar::{self, AlbumInfo, JsonFile};
 use crate::source::{self, Catalog, Reader};
 
 use super::plan::{
-    disk_order, in_library, source_id, split_entry_path, Class, EarlierSidecar, Plan, SidecarData,
-    SidecarOrigin,
+    disk_order, folder_name, in_library, source_id, split_entry_path, Class, EarlierSidecar, Plan,
+    SidecarData, SidecarOrigin,
 };
 use super::Options;
 
@@ -368,20 +368,20 @@ fn unused_sidecars(
     for m in matches.iter().flatten() {
         used[m.sidecar] = true;
     }
-    // (folder, name) keys as 128-bit hashes: at a million entries, a set of string pairs
-    // was the plan's peak (90 MB).
-    let folder_name = |r: &SidecarRef| crate::hash::key128(&[], &[&key(r.dir), &key(r.name)]);
+    // (folder, name) keys as hashes: at a million entries, a set of string pairs was the
+    // plan's peak (90 MB).
+    let key_of = |r: &SidecarRef| folder_name(r.dir, r.name);
     let used_names: HashSet<u128> = refs
         .iter()
         .zip(&used)
         .filter(|(_, u)| **u)
-        .map(|(r, _)| folder_name(r))
+        .map(|(r, _)| key_of(r))
         .collect();
     sidecars
         .iter()
         .zip(refs)
         .zip(&used)
-        .filter(|((_, r), used)| !**used && !used_names.contains(&folder_name(r)))
+        .filter(|((_, r), used)| !**used && !used_names.contains(&key_of(r)))
         .filter_map(|((s, _), _)| {
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {

@@ -507,12 +507,15 @@ pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
         .collect()
 }
 
+/// A file's (folder, name), any case, as one 128-bit hash of their keys: at a million entries,
+/// sets of string pairs were transient peaks of their own.
+pub(super) fn folder_name(dir: &str, name: &str) -> u128 {
+    crate::hash::key128(&[], &[&key(dir), &key(name)])
+}
+
 /// Why each record is left out on purpose, if it is: the trash, and edited copies or their
 /// originals as `--edited` says.
 fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
-    // (folder, name) pairs as 128-bit hashes of their keys: at a million entries, sets of
-    // string pairs were a transient peak of their own.
-    let folder_name = |dir: &str, name: &str| crate::hash::key128(&[], &[&key(dir), &key(name)]);
     let own = |id: MediaId| {
         let e = plan.entry(id);
         folder_name(e.dir(), e.name())
