@@ -88,17 +88,7 @@ impl Entry {
     /// An entry at `path` (its folder not shared with other entries: the catalog's indexing
     /// shares them, see [`Folders`]).
     pub fn new(input: u32, locator: Locator, path: &str, size: u64, crc32: Option<u32>) -> Entry {
-        let (folder, name) = split_path(path);
-        Entry {
-            input,
-            locator,
-            folder: folder.into(),
-            name: name.into(),
-            size,
-            compressed: size,
-            crc32,
-            order: 0,
-        }
+        Folders::default().entry(input, locator, path, size, size, crc32, 0)
     }
 
     /// The path inside the input, as stored.
