@@ -690,9 +690,9 @@ impl Manifest {
     /// tiny files).
     pub fn append_sidecars(&self, records: &[SidecarRecord]) -> io::Result<()> {
         use rayon::prelude::*;
-        let Some(file) = &self.file else {
+        if self.file.is_none() {
             return Ok(());
-        };
+        }
         for chunk in records.chunks(4096) {
             let lines: Vec<String> = chunk
                 .par_iter()
@@ -704,11 +704,7 @@ impl Manifest {
                 block.push_str(l);
                 block.push('\n');
             }
-            let mut f = file.lock().expect("manifest lock");
-            f.write_all(block.as_bytes())?;
-            if self.durable {
-                f.sync_data()?;
-            }
+            self.write_lines(&block)?;
         }
         Ok(())
     }
@@ -721,11 +717,20 @@ impl Manifest {
     /// Appends any line as one write (concurrent appends never interleave), made durable
     /// before it returns with `--sync`.
     fn append_value(&self, value: &impl Serialize) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
+        text.push('\n');
+        self.write_lines(&text)
+    }
+
+    /// Appends whole lines in one write (concurrent appends never interleave), made durable
+    /// before it returns with `--sync`; nothing without a manifest file (a dry run).
+    fn write_lines(&self, text: &str) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
-        text.push('\n');
         let mut f = file.lock().expect("manifest lock");
         f.write_all(text.as_bytes())?;
         if self.durable {
