@@ -197,7 +197,6 @@ fn extras<'a>(
                 bare,
                 source: s.clone(),
             };
-            let (dir, name) = (dir, name);
             out.push((extra, MediaRef { dir, name, video }));
         }
     }

@@ -419,9 +419,9 @@ pub fn build(
     let mut titles: HashMap<&str, Option<std::sync::Arc<str>>> = HashMap::new();
     for &(entry, _) in &media {
         let dir = plan.catalog.entries[entry].dir();
-        if !titles.contains_key(dir) {
-            titles.insert(dir, albums::album_title(dir, &plan.albums).map(Into::into));
-        }
+        titles
+            .entry(dir)
+            .or_insert_with(|| albums::album_title(dir, &plan.albums).map(Into::into));
     }
     let records = media
         .par_iter()

@@ -85,13 +85,15 @@ impl Registry {
 
     pub(super) fn insert(&mut self, h: u128, known: Known) {
         let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
+        let (at, len) = (fits(self.paths.len()), fits(known.path.len()));
+        // `get` slices at..at + len: that must not wrap either.
+        at.checked_add(len).expect("under 4 GB of output paths");
         let stored = Stored {
-            at: fits(self.paths.len()),
-            len: fits(known.path.len()),
+            at,
+            len,
             sidecar: known.sidecar.unwrap_or(u32::MAX),
             earlier: known.earlier,
         };
-        fits(self.paths.len() + known.path.len());
         self.paths.push_str(&known.path);
         self.files.insert(h, stored);
     }
