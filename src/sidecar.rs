@@ -24,7 +24,7 @@ pub struct Geo {
 /// place) is inline, and what most have not (a description, people, the favorite, archive and
 /// trash flags, problems) sits in one box that is absent when all of it is empty. Read those
 /// with [`Sidecar::description`], [`Sidecar::people`], … and set them with
-/// `extras: SidecarExtras { … }.into()`, [`Sidecar::set_extras`] or [`Sidecar::with_extras`].
+/// `extras: SidecarExtras { … }.into()` or [`Sidecar::set_extras`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sidecar {
     pub title: Option<Box<str>>,
@@ -121,12 +121,6 @@ impl Sidecar {
     /// Replaces the seldom-set parts (no box is kept when they are all empty).
     pub fn set_extras(&mut self, extras: SidecarExtras) {
         self.extras = extras.into();
-    }
-
-    /// `self` with these seldom-set parts.
-    pub fn with_extras(mut self, extras: SidecarExtras) -> Sidecar {
-        self.set_extras(extras);
-        self
     }
 
     /// The description, trimmed, never empty.
@@ -476,7 +470,8 @@ mod tests {
             (None, &[][..], &[][..])
         );
         assert!(!s.favorited() && !s.archived() && !s.trashed());
-        let mut t = s.clone().with_extras(SidecarExtras::default());
+        let mut t = s.clone();
+        t.set_extras(SidecarExtras::default());
         assert!(t.extras.0.is_none());
         assert_eq!(t, s);
         // One flag or one problem is enough to keep the box, and `==` sees it.
