@@ -575,6 +575,17 @@ impl Groups {
     pub fn iter(&self) -> impl Iterator<Item = &[MediaId]> {
         (0..self.len()).map(|k| self.get(k))
     }
+
+    /// Groups of the given members (records numbered as in a plan), for tests.
+    #[cfg(test)]
+    pub(crate) fn of(groups: &[&[usize]]) -> Groups {
+        let mut g = Groups::default();
+        for members in groups {
+            g.members.extend(members.iter().map(|&m| MediaId(m)));
+            g.ends.push(g.members.len() as u32);
+        }
+        g
+    }
 }
 
 /// Groups the records to write that are probably byte-identical (same size and, for zips,

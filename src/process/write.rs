@@ -2,7 +2,7 @@
 //! enriched and written to the output folder (with its XMP sidecar and manifest line), the
 //! others hashed and recorded as its duplicates. The only stage that writes media.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Mutex;
 
@@ -16,7 +16,7 @@ use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
 
-use super::plan::{in_library, source_key, Disposition, MediaId, Plan, SidecarOrigin};
+use super::plan::{in_library, source_key, Disposition, Groups, MediaId, Plan, SidecarOrigin};
 use super::policy;
 use super::write_file::io_reason;
 use super::Options;
@@ -104,6 +104,55 @@ impl Registry {
     }
 }
 
+/// Which written contents the [`Registry`] must keep: those another group of this run may
+/// hold too. A group is the entries of one (size, CRC-32), so the same content is in two
+/// groups only when one of them has no CRC-32 (files of an extracted folder, entries
+/// recovered from a damaged zip) and their sizes are equal; within a group, the members
+/// after the first are checked against the first one's content. A Takeout of zips alone so
+/// keeps only the groups of several members, not one entry per file written (at a million
+/// entries, 50 MB of table and paths).
+pub(super) struct Recurring {
+    /// By [`MediaId`]: whether its content, once written, is kept.
+    kept: Vec<bool>,
+    /// How many groups are kept (room made at once for them).
+    groups: usize,
+}
+
+impl Recurring {
+    /// `content` gives a record's size and CRC-32; `records` is how many records there are.
+    pub(super) fn of(
+        groups: &Groups,
+        content: impl Fn(MediaId) -> (u64, Option<u32>),
+        records: usize,
+    ) -> Recurring {
+        let without_crc: HashSet<u64> = groups
+            .iter()
+            .map(|g| content(g[0]))
+            .filter(|(_, crc)| crc.is_none())
+            .map(|(size, _)| size)
+            .collect();
+        let mut r = Recurring {
+            kept: vec![false; records],
+            groups: 0,
+        };
+        for g in groups.iter() {
+            let (size, crc) = content(g[0]);
+            if g.len() > 1 || crc.is_none() || without_crc.contains(&size) {
+                r.groups += 1;
+                for id in g {
+                    r.kept[id.0] = true;
+                }
+            }
+        }
+        r
+    }
+
+    /// Whether record `id`'s content is kept once written.
+    pub(super) fn keeps(&self, id: MediaId) -> bool {
+        self.kept.get(id.0).copied().unwrap_or(true)
+    }
+}
+
 /// A sidecar's index as [`Known::sidecar`] holds it.
 pub(super) fn sidecar_number(index: usize) -> u32 {
     u32::try_from(index).expect("under 4 billion sidecars")
@@ -118,6 +167,8 @@ pub(super) struct Writer<'a> {
     /// Content hash → output path, for what this run wrote or updated; the manifest has the
     /// rest (see [`Writer::known`]).
     pub(super) registry: Mutex<Registry>,
+    /// Which contents the registry keeps once written.
+    pub(super) recurring: Recurring,
     pub(super) progress: &'a ProgressBar,
     /// Why the run stops early (disk full), for the records not yet done.
     pub(super) stop: Mutex<Option<StopReason>>,
@@ -137,12 +188,20 @@ pub fn run(
 ) -> Outcome {
     // Room for every file this run may write, made at once (see `OutputDir::expect_names`).
     out.expect_names(plan.groups.len());
+    let content = |id| {
+        let e = plan.entry(id);
+        (e.size, e.crc32)
+    };
+    let recurring = Recurring::of(&plan.groups, content, plan.records.len());
     let w = Writer {
         opts,
         plan,
         out,
         manifest,
-        registry: Mutex::new(Registry::with_capacity(plan.groups.len())),
+        registry: Mutex::new(Registry::with_capacity(
+            recurring.groups + plan.updates.len(),
+        )),
+        recurring,
         progress,
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
@@ -531,6 +590,33 @@ mod tests {
         // The same content again (an update moving a file): the new place wins.
         r.insert(1, known("2020/IMG_1.jpg", Some(7), true));
         assert_eq!(got(&r, 1), Some(("2020/IMG_1.jpg".into(), Some(7), true)));
+    }
+
+    #[test]
+    fn only_contents_another_group_may_hold_are_kept() {
+        // Records 0-8: (size, CRC-32).
+        let content = [
+            (10, Some(1)), // 0: alone in its group, no other group of size 10 without CRC
+            (10, Some(2)), // 1: size 10 again, other CRC: cannot be the same as 0
+            (20, Some(3)), // 2, 3: one group of two (3 is checked against 2)
+            (20, Some(3)),
+            (30, Some(4)), // 4: a zip entry of size 30 …
+            (30, None),    // 5: … and a folder file of that size: either may be the other
+            (40, None),    // 6: a folder file alone: kept (nothing tells it apart)
+            (50, Some(5)), // 7: not in any group (not written)
+            (60, Some(6)), // 8
+        ];
+        let groups = Groups::of(&[&[0], &[1], &[2, 3], &[4], &[5], &[6], &[8]]);
+        let r = Recurring::of(&groups, |id| content[id.0], content.len());
+        let kept: Vec<usize> = (0..content.len())
+            .filter(|&i| r.keeps(MediaId(i)))
+            .collect();
+        assert_eq!(kept, [2, 3, 4, 5, 6]);
+        assert_eq!(r.groups, 4);
+        // A record the plan did not number (none should be): kept, to be safe.
+        assert!(r.keeps(MediaId(content.len())));
+        let none = Recurring::of(&Groups::default(), |id| content[id.0], 0);
+        assert_eq!(none.groups, 0);
     }
 
     #[test]

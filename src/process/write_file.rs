@@ -131,12 +131,14 @@ impl Writer<'_> {
                 self.mark_duplicate(id, copied.src_hash, &known, r);
                 return Ok(());
             }
-            let known = Known {
-                path: name.into(),
-                sidecar: plan.record(id).found.map(|m| sidecar_number(m.sidecar)),
-                earlier: false,
-            };
-            registry.insert(copied.src_hash, known);
+            if self.recurring.keeps(id) {
+                let known = Known {
+                    path: name.into(),
+                    sidecar: plan.record(id).found.map(|m| sidecar_number(m.sidecar)),
+                    earlier: false,
+                };
+                registry.insert(copied.src_hash, known);
+            }
         }
         self.commit(id, opened.kind, name, &tags, date, copied, r)
     }
@@ -380,8 +382,12 @@ impl Writer<'_> {
                         .map(|m| sidecar_number(m.sidecar)),
                     earlier: false,
                 };
-                let mut registry = self.registry.lock().expect("registry");
-                registry.insert(src_hash, known);
+                if self.recurring.keeps(id) {
+                    self.registry
+                        .lock()
+                        .expect("registry")
+                        .insert(src_hash, known);
+                }
                 Ok(got)
             }
             Ok(got) => Ok(got),

@@ -329,6 +329,57 @@ fn extracted_folders_work_like_zips() {
 }
 
 #[test]
+fn a_zip_and_its_extracted_copy_give_each_photo_once() {
+    // The zip's entries have a CRC-32, the folder's files none: the same photo is in two
+    // duplicate groups, and only the write stage's registry of contents tells they are one.
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut t = Takeout::new(1);
+    for (n, tag, when) in [(1, "one", T1), (2, "two", T2)] {
+        t.add(
+            0,
+            format!("{YEAR}/IMG_000{n}.jpg"),
+            jpeg_variant(&plain, tag),
+        )
+        .add(
+            0,
+            format!("{YEAR}/IMG_000{n}.jpg.json"),
+            sidecar(&format!("IMG_000{n}.jpg"), when, None),
+        );
+    }
+    let mut inputs = t.write(tmp.path());
+    let root = tmp.path().join("extracted");
+    for (path, bytes) in &t.parts[0] {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    inputs.push(root.join("Takeout"));
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&inputs, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), ["IMG_0001.jpg", "IMG_0002.jpg"]);
+    let lines = report["media"].as_array().unwrap();
+    assert_eq!(lines.len(), 4, "{report:#}");
+    for name in ["IMG_0001.jpg", "IMG_0002.jpg"] {
+        let of_it: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|m| m["source"].as_str().unwrap().ends_with(name))
+            .collect();
+        let mut statuses: Vec<&str> = of_it
+            .iter()
+            .map(|m| m["status"].as_str().unwrap())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, ["duplicate", "written"], "{name}: {report:#}");
+        assert!(
+            of_it.iter().all(|m| m["output"] == name),
+            "{name}: {report:#}"
+        );
+    }
+}
+
+#[test]
 fn several_extracted_folders_each_read_their_own_files() {
     // Parts extracted into folders of their own, given together: every file is read from its
     // own folder (the catalog numbers the files of all folders in one list).
