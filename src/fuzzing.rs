@@ -11,7 +11,7 @@ use crate::sidecar::{self, Geo};
 /// (edited copies, Live Photo halves).
 pub fn sidecar_and_matcher(data: &[u8]) {
     if let Ok(sidecar::JsonFile::Media(s)) = sidecar::parse(data) {
-        if let Some(g) = s.geo {
+        if let Some(g) = s.geo() {
             assert!((-90.0..=90.0).contains(&g.lat) && (-180.0..=180.0).contains(&g.lon));
         }
     }

@@ -144,11 +144,11 @@ impl StoredSidecar {
     pub fn from_sidecar(s: &Sidecar) -> StoredSidecar {
         let extras = s.extras();
         StoredSidecar {
-            title: s.title.as_deref().map(String::from),
+            title: s.title().map(String::from),
             description: extras.description.clone(),
-            taken: s.taken,
-            created: s.created,
-            geo: s.geo.map(|g| {
+            taken: s.taken(),
+            created: s.created(),
+            geo: s.geo().map(|g| {
                 (
                     g.lat.to_string(),
                     g.lon.to_string(),
@@ -176,21 +176,21 @@ impl StoredSidecar {
                 },
             }),
         };
-        Some(Sidecar {
-            title: self.title.as_deref().map(Into::into),
-            taken: self.taken,
-            created: self.created,
+        let mut sidecar = Sidecar::new(
+            self.title.as_deref().map(Into::into),
+            self.taken,
+            self.created,
             geo,
-            extras: SidecarExtras {
-                description: self.description.clone(),
-                people: self.people.clone(),
-                favorited: self.favorited,
-                archived: self.archived,
-                trashed: self.trashed,
-                problems: self.problems.clone(),
-            }
-            .into(),
-        })
+        );
+        sidecar.set_extras(SidecarExtras {
+            description: self.description.clone(),
+            people: self.people.clone(),
+            favorited: self.favorited,
+            archived: self.archived,
+            trashed: self.trashed,
+            problems: self.problems.clone(),
+        });
+        Some(sidecar)
     }
 }
 
@@ -1030,18 +1030,12 @@ mod tests {
             lon: -122.419_415_5,
             alt: Some(1e-7),
         };
-        let sidecar = Sidecar {
-            title: Some("b.jpg".into()),
-            taken: Some(-1_000),
-            geo: Some(geo),
-            extras: SidecarExtras {
-                people: vec!["Ann".into()],
-                favorited: true,
-                ..SidecarExtras::default()
-            }
-            .into(),
-            ..Sidecar::default()
-        };
+        let mut sidecar = Sidecar::new(Some("b.jpg".into()), Some(-1_000), None, Some(geo));
+        sidecar.set_extras(SidecarExtras {
+            people: vec!["Ann".into()],
+            favorited: true,
+            ..SidecarExtras::default()
+        });
         // A line of an older version (no `no_sidecar`), then the new kinds.
         let old = r#"{"hash":"h0","path":"old.jpg","output_hash":"h0","output_size":1}"#;
         std::fs::write(state.join(FILE_NAME), format!("{old}\n")).unwrap();
@@ -1099,7 +1093,7 @@ mod tests {
         assert!(r.sidecars[0].claimed);
         let back = r.sidecars[0].data.to_sidecar().unwrap();
         assert_eq!(back, sidecar, "read back bit for bit");
-        assert_eq!(back.geo.unwrap().lat.to_bits(), (0.1f64 + 0.2).to_bits());
+        assert_eq!(back.geo().unwrap().lat.to_bits(), (0.1f64 + 0.2).to_bits());
         // A bare file that is gone is not remembered.
         std::fs::remove_file(dir.path().join("a.jpg")).unwrap();
         let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();

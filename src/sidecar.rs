@@ -24,16 +24,42 @@ pub struct Geo {
 /// place) is inline, and what most have not (a description, people, the favorite, archive and
 /// trash flags, problems) sits in one box that is absent when all of it is empty. Read those
 /// with [`Sidecar::description`], [`Sidecar::people`], … and set them with
-/// `extras: SidecarExtras { … }.into()` or [`Sidecar::set_extras`].
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `extras: SidecarExtras { … }.into()` or [`Sidecar::set_extras`]. The dates and the place
+/// are kept without `Option`'s tags (64 bytes in all, was 88; and the title's pointer is
+/// never null, so that a `Result` of a sidecar takes no more room): read them with
+/// [`Sidecar::title`], [`Sidecar::taken`], [`Sidecar::created`] and [`Sidecar::geo`], make
+/// a sidecar with [`Sidecar::new`].
+#[derive(Debug, Clone)]
 pub struct Sidecar {
-    pub title: Option<Box<str>>,
-    /// `photoTakenTime`, seconds since the epoch (UTC).
-    pub taken: Option<i64>,
-    /// `creationTime` (upload time), a last-resort date.
-    pub created: Option<i64>,
-    pub geo: Option<Geo>,
+    /// Empty for none (a parsed title is never empty).
+    title: Box<str>,
+    /// `photoTakenTime`, seconds since the epoch (UTC); [`NO_TIME`] for none.
+    taken: i64,
+    /// `creationTime` (upload time), a last-resort date; [`NO_TIME`] for none.
+    created: i64,
+    /// Latitude, longitude and altitude; the latitude NaN for no place, the altitude NaN for
+    /// none (a parsed place is never NaN).
+    geo: [f64; 3],
     pub extras: ExtrasBox,
+}
+
+/// A date a sidecar does not have (parsed dates are within 1826-2200).
+const NO_TIME: i64 = i64::MIN;
+
+impl Default for Sidecar {
+    fn default() -> Sidecar {
+        Sidecar::new(None, None, None, None)
+    }
+}
+
+impl PartialEq for Sidecar {
+    fn eq(&self, other: &Sidecar) -> bool {
+        self.title() == other.title()
+            && self.taken() == other.taken()
+            && self.created() == other.created()
+            && self.geo() == other.geo()
+            && self.extras == other.extras
+    }
 }
 
 /// The parts of a [`Sidecar`] that real sidecars seldom have.
@@ -113,6 +139,54 @@ const MAX_TS: i64 = 7_258_118_400;
 pub const MAX_EMBEDDED_DESCRIPTION: usize = 60_000;
 
 impl Sidecar {
+    /// A sidecar with these title, dates (taken, uploaded) and place, and no extras. A NaN
+    /// coordinate is no place, a NaN altitude none, a date of `i64::MIN` none.
+    pub fn new(
+        title: Option<Box<str>>,
+        taken: Option<i64>,
+        created: Option<i64>,
+        geo: Option<Geo>,
+    ) -> Sidecar {
+        let geo = match geo {
+            Some(g) if !g.lat.is_nan() && !g.lon.is_nan() => {
+                [g.lat, g.lon, g.alt.unwrap_or(f64::NAN)]
+            }
+            _ => [f64::NAN; 3],
+        };
+        Sidecar {
+            title: title.unwrap_or_default(),
+            taken: taken.unwrap_or(NO_TIME),
+            created: created.unwrap_or(NO_TIME),
+            geo,
+            extras: ExtrasBox::default(),
+        }
+    }
+
+    /// The file name Google Photos knows the photo by (never empty).
+    pub fn title(&self) -> Option<&str> {
+        (!self.title.is_empty()).then_some(&*self.title)
+    }
+
+    /// `photoTakenTime`, seconds since the epoch (UTC).
+    pub fn taken(&self) -> Option<i64> {
+        (self.taken != NO_TIME).then_some(self.taken)
+    }
+
+    /// `creationTime` (upload time), a last-resort date.
+    pub fn created(&self) -> Option<i64> {
+        (self.created != NO_TIME).then_some(self.created)
+    }
+
+    /// Where it was taken.
+    pub fn geo(&self) -> Option<Geo> {
+        let [lat, lon, alt] = self.geo;
+        (!lat.is_nan()).then_some(Geo {
+            lat,
+            lon,
+            alt: (!alt.is_nan()).then_some(alt),
+        })
+    }
+
     /// The seldom-set parts (all empty when the sidecar has none).
     pub fn extras(&self) -> &SidecarExtras {
         &self.extras
@@ -349,13 +423,14 @@ fn media_sidecar(obj: &Map<String, Value>) -> Sidecar {
             .filter_map(|p| non_empty_string(p.get("name")))
             .collect();
     }
-    Sidecar {
-        title: non_empty_string(obj.get("title")).map(String::into_boxed_str),
+    let mut sidecar = Sidecar::new(
+        non_empty_string(obj.get("title")).map(String::into_boxed_str),
         taken,
         created,
         geo,
-        extras: extras.into(),
-    }
+    );
+    sidecar.set_extras(extras);
+    sidecar
 }
 
 fn non_empty_string(v: Option<&Value>) -> Option<String> {
@@ -418,6 +493,60 @@ fn geo(obj: &Map<String, Value>, field: &str, problems: &mut Vec<String>) -> Opt
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_and_place_read_back_as_given() {
+        let paris = Geo {
+            lat: 48.85,
+            lon: -2.29,
+            alt: Some(-35.5),
+        };
+        let no_alt = Geo { alt: None, ..paris };
+        for (taken, created, geo) in [
+            (None, None, None),
+            (Some(0), Some(-1), Some(paris)),
+            (Some(-4_575_744_000), None, Some(no_alt)),
+            (None, Some(7_258_118_400), None),
+        ] {
+            let s = Sidecar::new(Some("a.jpg".into()), taken, created, geo);
+            assert_eq!((s.taken(), s.created(), s.geo()), (taken, created, geo));
+            assert_eq!(s.title(), Some("a.jpg"));
+            assert_eq!(s, s.clone());
+        }
+        // What cannot be a date or a place reads as none.
+        let nan = |lat, lon| {
+            Some(Geo {
+                lat,
+                lon,
+                alt: None,
+            })
+        };
+        for geo in [nan(f64::NAN, 1.0), nan(1.0, f64::NAN)] {
+            let s = Sidecar::new(None, Some(i64::MIN), None, geo);
+            assert_eq!((s.taken(), s.geo()), (None, None));
+        }
+        assert_eq!(Sidecar::default(), Sidecar::new(None, None, None, None));
+        assert_eq!(
+            Sidecar::new(Some("".into()), None, None, None).title(),
+            None
+        );
+        // Each part counts in `==`.
+        let base = Sidecar::new(None, Some(1), Some(2), Some(paris));
+        for other in [
+            Sidecar::new(Some("a".into()), Some(1), Some(2), Some(paris)),
+            Sidecar::new(None, Some(3), Some(2), Some(paris)),
+            Sidecar::new(None, Some(1), None, Some(paris)),
+            Sidecar::new(None, Some(1), Some(2), Some(no_alt)),
+        ] {
+            assert_ne!(base, other);
+        }
+        let mut favorite = base.clone();
+        favorite.set_extras(SidecarExtras {
+            favorited: true,
+            ..SidecarExtras::default()
+        });
+        assert_ne!(base, favorite);
+    }
+
     use super::*;
 
     fn media(json: &str) -> Sidecar {
@@ -439,12 +568,12 @@ mod tests {
             "people":[{"name":"Alice"},{"name":""}],
             "favorited":true,"archived":true,"trashed":false}"#,
         );
-        assert_eq!(s.title.as_deref(), Some("IMG_20190704_153012.jpg"));
+        assert_eq!(s.title(), Some("IMG_20190704_153012.jpg"));
         assert_eq!(s.description(), Some("Eiffel tower at dusk"));
-        assert_eq!(s.taken, Some(1562253012));
-        assert_eq!(s.created, Some(1562254512));
+        assert_eq!(s.taken(), Some(1562253012));
+        assert_eq!(s.created(), Some(1562254512));
         assert_eq!(
-            s.geo,
+            s.geo(),
             Some(Geo {
                 lat: 48.8583701,
                 lon: 2.2944813,
@@ -493,7 +622,7 @@ mod tests {
         assert!(!t.trashed() && t.problems() == ["x"]);
         // A problem found while parsing leniently lands in the box too.
         let s = media(r#"{"title":"a\ud83d","photoTakenTime":{"timestamp":"5"}}"#);
-        assert_eq!(s.title, None);
+        assert_eq!(s.title(), None);
         assert_eq!(s.problems().len(), 1, "{:?}", s.problems());
     }
 
@@ -504,7 +633,7 @@ mod tests {
             "geoDataExif":{"latitude":35.6,"longitude":139.7}}"#,
         );
         assert_eq!(
-            s.geo,
+            s.geo(),
             Some(Geo {
                 lat: 35.6,
                 lon: 139.7,
@@ -514,22 +643,22 @@ mod tests {
         let s = media(
             r#"{"photoTakenTime":{"timestamp":1},"geoData":{"latitude":0.0,"longitude":0.0}}"#,
         );
-        assert_eq!(s.geo, None);
+        assert_eq!(s.geo(), None);
     }
 
     #[test]
     fn lenient_numbers_strict_ranges() {
         let s = media(r#"{"photoTakenTime":{"timestamp":1562253012}}"#);
-        assert_eq!(s.taken, Some(1562253012));
+        assert_eq!(s.taken(), Some(1562253012));
         let s = media(
             r#"{"photoTakenTime":{"timestamp":"99999999999999999"},"geoData":{"latitude":91,"longitude":2}}"#,
         );
-        assert_eq!(s.taken, None);
-        assert_eq!(s.geo, None);
+        assert_eq!(s.taken(), None);
+        assert_eq!(s.geo(), None);
         assert_eq!(s.problems().len(), 2, "{:?}", s.problems());
         let s = media(r#"{"photoTakenTime":{"timestamp":{"a":1}},"title":5}"#);
-        assert_eq!(s.taken, None);
-        assert_eq!(s.title, None);
+        assert_eq!(s.taken(), None);
+        assert_eq!(s.title(), None);
     }
 
     #[test]
@@ -552,10 +681,10 @@ mod tests {
             "people":[{"name":"Al\udc00ice"},{"name":"Bob \ud83d\ude00"}]}"#;
         assert!(serde_json::from_str::<Value>(json).is_err());
         let s = media(json);
-        assert_eq!(s.title.as_deref(), Some("IMG_1.jpg"));
+        assert_eq!(s.title(), Some("IMG_1.jpg"));
         assert_eq!(s.description(), None);
-        assert_eq!(s.taken, Some(1562253012));
-        assert_eq!(s.geo.map(|g| g.lat), Some(48.85));
+        assert_eq!(s.taken(), Some(1562253012));
+        assert_eq!(s.geo().map(|g| g.lat), Some(48.85));
         // A valid pair is kept; the broken name is left out.
         assert_eq!(s.people(), vec!["Bob \u{1F600}".to_string()]);
         assert_eq!(s.problems().len(), 2, "{:?}", s.problems());
@@ -578,7 +707,7 @@ mod tests {
             .contains("not valid JSON"));
         // The marker is chosen from characters the file does not hold.
         let s = media("{\"photoTakenTime\":{\"timestamp\":\"5\"},\"title\":\"\u{FDD0}\\ufdd1\",\"description\":\"x\\udc00\"}");
-        assert_eq!(s.title.as_deref(), Some("\u{FDD0}\u{FDD1}"));
+        assert_eq!(s.title(), Some("\u{FDD0}\u{FDD1}"));
         assert_eq!(s.description(), None);
     }
 

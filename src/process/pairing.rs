@@ -75,7 +75,7 @@ impl JsonRead {
                 SidecarRef {
                     dir,
                     name,
-                    title: s.parsed.as_ref().ok().and_then(|s| s.title.as_deref()),
+                    title: s.parsed.as_ref().ok().and_then(|s| s.title()),
                 }
             })
             .collect()
@@ -385,7 +385,7 @@ fn unused_sidecars(
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
                 source: catalog.describe(&catalog.entries[s.entry()?]),
-                title: parsed.title.as_deref().map(String::from),
+                title: parsed.title().map(String::from),
                 reason: None,
             })
         })

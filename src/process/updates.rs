@@ -157,7 +157,7 @@ impl Plan {
                 r.notes
                     .extend(s.problems().iter().map(|p| format!("sidecar: {p}")));
             }
-            r.gps = s.geo;
+            r.gps = s.geo();
         }
         r
     }

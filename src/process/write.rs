@@ -206,6 +206,7 @@ pub fn run(
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
     };
+    super::trace_memory("w reserved");
     let mut done = Done {
         log,
         claimed: vec![false; plan.sidecars.len()],
@@ -218,7 +219,9 @@ pub fn run(
             w.hand_over(&mut done, id, r);
         }
     }
+    super::trace_memory("w before groups");
     w.write_groups(&mut done);
+    super::trace_memory("w groups");
     w.record_sidecars(std::mem::take(&mut done.claimed));
     let stopped = w.stopped();
     Outcome {
@@ -299,6 +302,9 @@ impl Writer<'_> {
                     self.write_group(&mut reader, group, name)
                 })
                 .collect();
+            if first % (BATCH_GROUPS * 50) == 0 {
+                super::trace_memory("w batch");
+            }
             for (id, r) in lines.into_iter().flatten() {
                 self.hand_over(done, id, r);
             }
@@ -521,11 +527,11 @@ impl Writer<'_> {
             r.tried.clear();
             r.sidecar = Some(self.plan.describe_sidecar(s));
             if let Ok(twin) = self.plan.sidecar(s) {
-                if r.date_source != Some(DateSource::Exif) && twin.taken.is_some_and(|t| t != 0) {
-                    r.taken = twin.taken;
+                if r.date_source != Some(DateSource::Exif) && twin.taken().is_some_and(|t| t != 0) {
+                    r.taken = twin.taken();
                     r.date_source = Some(DateSource::Sidecar);
                 }
-                r.gps = twin.geo;
+                r.gps = twin.geo();
             }
         }
         let e = self.plan.entry(id);

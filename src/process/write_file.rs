@@ -151,7 +151,7 @@ impl Writer<'_> {
         match subject.sidecar {
             Some(s) => Tags {
                 taken: planned.when,
-                geo: s.geo,
+                geo: s.geo(),
                 description: s.embeddable_description(),
                 overwrite_dates: self.opts.overwrite_dates
                     && planned.source == Some(DateSource::Sidecar),

@@ -484,7 +484,7 @@ fn trashed_entries(
             SidecarRef {
                 dir: e.dir(),
                 name: e.name(),
-                title: s.title.as_deref(),
+                title: s.title(),
             }
         })
         .collect();
