@@ -125,9 +125,145 @@ pub fn hex(h: u128) -> String {
     format!("{h:032x}")
 }
 
+/// A 128-bit key as an [`IdMap`] stores it: two `u64`s, aligned to 8 bytes (a `u128` is
+/// aligned to 16, which pads a key and a `u32` to 32 bytes).
+pub type Id = [u64; 2];
+
+/// The [`Id`] of a 128-bit key.
+pub fn id(key: u128) -> Id {
+    [(key >> 64) as u64, key as u64]
+}
+
+/// A map from 128-bit keys (content hashes, entry ids: evenly spread) to small values, built
+/// once and then only read: one sorted vector and a table of where each key prefix starts.
+/// A hash table of half a million keys has room for a million (it doubles past seven eighths
+/// full) and pads `u128` keys; this holds 16 bytes a key and its value, and a lookup reads
+/// about four neighbours (a binary search over all of them misses the cache at every step).
+#[derive(Debug, Clone)]
+pub struct IdMap<V> {
+    items: Vec<(Id, V)>,
+    /// Where the items whose key starts with each `bits`-bit prefix begin (and, last, the end).
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            items: Vec::new(),
+            starts: Vec::new(),
+            bits: 0,
+        }
+    }
+}
+
+impl<V: Copy> IdMap<V> {
+    /// The map of `items`; of items with the same key, the last one given wins when
+    /// `last_wins`, the first otherwise.
+    pub fn build(mut items: Vec<(Id, V)>, last_wins: bool) -> IdMap<V> {
+        if last_wins {
+            items.reverse();
+        }
+        // Stable: of equal keys, the one that wins comes first, and `dedup` keeps it.
+        items.sort_by_key(|item| item.0);
+        items.dedup_by_key(|item| item.0);
+        items.shrink_to_fit();
+        let n = u32::try_from(items.len()).expect("under 4 billion keys");
+        let bits = (n / 4).max(1).ilog2().min(24);
+        let mut starts = Vec::with_capacity((1 << bits) + 1);
+        let mut at = 0;
+        for b in 0..1usize << bits {
+            while at < items.len() && prefix(items[at].0, bits) < b {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        starts.push(n);
+        IdMap {
+            items,
+            starts,
+            bits,
+        }
+    }
+
+    pub fn get(&self, key: u128) -> Option<V> {
+        let key = id(key);
+        let b = prefix(key, self.bits);
+        let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
+            return None; // empty
+        };
+        let bucket = &self.items[from as usize..to as usize];
+        let at = bucket.partition_point(|item| item.0 < key);
+        bucket
+            .get(at)
+            .filter(|item| item.0 == key)
+            .map(|item| item.1)
+    }
+
+    pub fn contains_key(&self, key: u128) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every (key, value), by key.
+    pub fn iter(&self) -> impl Iterator<Item = (u128, V)> + '_ {
+        self.items
+            .iter()
+            .map(|([hi, lo], v)| ((u128::from(*hi) << 64) | u128::from(*lo), *v))
+    }
+}
+
+/// The first `bits` bits of a key.
+fn prefix(key: Id, bits: u32) -> usize {
+    key[0].checked_shr(64 - bits).unwrap_or(0) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_map_finds_what_it_was_given() {
+        assert_eq!(IdMap::<u32>::build(Vec::new(), false).get(7), None);
+        assert!(IdMap::<u32>::default().is_empty());
+        // Keys at both ends of the range, in the middle, and many sharing a prefix.
+        let mut keys: Vec<u128> = vec![0, 1, u128::MAX, u128::MAX - 1, 1 << 64, (1 << 64) - 1];
+        keys.extend((0..5000u128).map(|i| xxhash_rust::xxh3::xxh3_128(&i.to_le_bytes())));
+        keys.extend((0..100u128).map(|i| (7 << 120) | i));
+        let items: Vec<(Id, u32)> = (0u32..).zip(&keys).map(|(v, k)| (id(*k), v)).collect();
+        let map = IdMap::build(items, false);
+        assert_eq!(map.len(), keys.len());
+        for (v, k) in (0u32..).zip(&keys) {
+            assert_eq!(map.get(*k), Some(v), "{k:x}");
+        }
+        for absent in [2, u128::MAX - 2, (7 << 120) | 100, 1 << 127] {
+            assert!(!map.contains_key(absent), "{absent:x}");
+        }
+        let mut all: Vec<(u128, u32)> = map.iter().collect();
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "by key");
+        all.sort_by_key(|&(_, v)| v);
+        assert_eq!(all.iter().map(|&(k, _)| k).collect::<Vec<_>>(), keys);
+        // About four keys a bucket.
+        assert_eq!(map.starts.len(), (1 << map.bits) + 1);
+        assert!(keys.len() / (1 << map.bits) <= 8, "{} bits", map.bits);
+    }
+
+    #[test]
+    fn of_equal_keys_the_first_or_the_last_wins() {
+        let items = vec![(id(5), 'a'), (id(9), 'x'), (id(5), 'b'), (id(5), 'c')];
+        let first = IdMap::build(items.clone(), false);
+        let last = IdMap::build(items, true);
+        assert_eq!((first.get(5), last.get(5)), (Some('a'), Some('c')));
+        assert_eq!((first.get(9), last.get(9)), (Some('x'), Some('x')));
+        assert_eq!((first.len(), last.len()), (2, 2));
+    }
 
     #[test]
     fn keys_keep_their_parts_apart() {

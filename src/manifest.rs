@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::{id, Id, IdMap};
 use crate::output::open_nofollow;
 use crate::sidecar::{Geo, Sidecar, SidecarExtras};
 
@@ -244,7 +245,7 @@ pub struct Remembered {
     /// The sidecars read from entries that are not among this run's inputs, whole.
     pub sidecars: Vec<SidecarRecord>,
     /// Whether a media file took it, for every sidecar recorded (by [`SourceKey::id`]).
-    pub claimed: HashMap<u128, bool>,
+    pub claimed: IdMap<bool>,
     /// Entries recorded as duplicates of a file that has its metadata, which had no sidecar
     /// of their own: a later run that finds theirs takes it (so that it is not "unused").
     pub waiting: Vec<SourceKey>,
@@ -303,8 +304,11 @@ impl LoadSource<'_> {
 /// the lines of files without a sidecar (few), which are kept whole.
 #[derive(Default)]
 struct Loading {
-    /// Output path → (content hash, line number) of the line that wrote the file there.
-    current: HashMap<Box<str>, (u128, u32)>,
+    /// Every line that wrote a file or took one back, in order ([`Loading::current`] finds
+    /// which file each path holds).
+    writes: Vec<PathLine>,
+    /// The paths of the lines that wrote a file, one after the other.
+    paths: String,
     /// (entry, content hash) of every line's sources, in order.
     sources: Vec<(u128, u128)>,
     /// (content hash, album) of every line's albums, in order.
@@ -315,7 +319,22 @@ struct Loading {
     dup_without: Vec<(u128, SourceKey)>,
     sidecars: Vec<SidecarRecord>,
     sidecar_at: HashMap<u128, usize>,
-    claimed: HashMap<u128, bool>,
+    /// (entry, claimed) of every sidecar line, in order.
+    claimed: Vec<(Id, bool)>,
+}
+
+/// A manifest line that wrote a file at a path, or took it back (24 bytes and the path's
+/// text: a map from paths was a hundred bytes a file, half of it empty room).
+struct PathLine {
+    /// The hash of the path.
+    path: Id,
+    /// The content written or taken back.
+    hash: Id,
+    line: u32,
+    /// Where the path is in [`Loading::paths`] (a line that writes) or `u32::MAX` (a line
+    /// that takes its file back).
+    at: u32,
+    len: u32,
 }
 
 impl Loading {
@@ -324,16 +343,27 @@ impl Loading {
             return;
         };
         let hash = hash_id(&l.hash);
+        let path = id(crate::hash::key128(&[], &[&l.path]));
         if l.retracted {
-            if self
-                .current
-                .get(l.path.as_ref())
-                .is_some_and(|&(h, _)| h == hash)
-            {
-                self.current.remove(l.path.as_ref());
-            }
+            self.writes.push(PathLine {
+                path,
+                hash: id(hash),
+                line: n,
+                at: u32::MAX,
+                len: 0,
+            });
         } else if l.output_hash.is_some() {
-            self.current.insert(l.path.as_ref().into(), (hash, n));
+            let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
+            let (at, len) = (fits(self.paths.len()), fits(l.path.len()));
+            fits(self.paths.len() + l.path.len());
+            self.paths.push_str(&l.path);
+            self.writes.push(PathLine {
+                path,
+                hash: id(hash),
+                line: n,
+                at,
+                len,
+            });
             if l.no_sidecar {
                 if let Ok(line) = serde_json::from_slice::<Line>(text) {
                     self.bare.push((n, line));
@@ -356,18 +386,48 @@ impl Loading {
         else {
             return;
         };
-        let id = sidecar.source.id();
-        self.claimed.insert(id, sidecar.claimed);
+        let source = sidecar.source.id();
+        self.claimed.push((id(source), sidecar.claimed));
         if !keep(&sidecar.source) {
             return;
         }
-        match self.sidecar_at.get(&id) {
+        match self.sidecar_at.get(&source) {
             Some(&i) => self.sidecars[i] = sidecar,
             None => {
-                self.sidecar_at.insert(id, self.sidecars.len());
+                self.sidecar_at.insert(source, self.sidecars.len());
                 self.sidecars.push(sidecar);
             }
         }
+    }
+
+    /// The file each path holds: (path, content hash, line number) of the last line that
+    /// wrote it, unless a later line took that very file back (same content), in line order.
+    /// See [`current_files`], which does the same for lines read whole.
+    /// The lines gathered are given up.
+    fn current(&mut self) -> Vec<PathLine> {
+        let mut writes = std::mem::take(&mut self.writes);
+        // By path, each path's lines in order (a stable sort of lines pushed in order).
+        writes.sort_by_key(|w| w.path);
+        let mut holding = vec![false; writes.len()];
+        let mut start = 0;
+        for lines in writes.chunk_by(|a, b| a.path == b.path) {
+            let mut holds: Option<usize> = None;
+            for (k, l) in lines.iter().enumerate() {
+                if l.at != u32::MAX {
+                    holds = Some(k);
+                } else if holds.is_some_and(|h| lines[h].hash == l.hash) {
+                    holds = None;
+                }
+            }
+            if let Some(k) = holds {
+                holding[start + k] = true;
+            }
+            start += lines.len();
+        }
+        let mut holding = holding.into_iter();
+        writes.retain(|_| holding.next() == Some(true));
+        writes.sort_unstable_by_key(|l| l.line);
+        writes
     }
 }
 
@@ -455,18 +515,38 @@ fn bare_sources(
 
 /// The manifest as loaded, plus the open file that new lines go to.
 pub struct Manifest {
-    /// Content hash → index into `paths`, for the files that exist.
-    by_hash: HashMap<u128, u32>,
-    paths: Vec<Box<str>>,
-    /// Takeout entry ([`SourceKey::id`]) → content hash, for skipping unchanged entries
-    /// without reading them.
-    by_source: HashMap<u128, u128>,
+    /// Content hash → index into `paths`, for the files that exist (the first path of each
+    /// content).
+    by_hash: IdMap<u32>,
+    paths: Paths,
+    /// Takeout entry ([`SourceKey::id`]) → index into `paths` of its content's file, for
+    /// skipping unchanged entries without reading them.
+    by_source: IdMap<u32>,
     /// album → output paths of its files that exist.
     albums: BTreeMap<String, BTreeSet<String>>,
     file: Option<Mutex<File>>,
     path: PathBuf,
     /// Each appended line is made durable before `append` returns (`--sync`).
     durable: bool,
+}
+
+/// The output paths of a [`Manifest`]'s files: one string, and where each path is in it.
+#[derive(Default)]
+struct Paths {
+    text: Box<str>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Paths {
+    fn text(&self, at: u32, len: u32) -> &str {
+        &self.text[at as usize..(at + len) as usize]
+    }
+
+    /// Path number `k`.
+    fn get(&self, k: u32) -> &str {
+        let (at, len) = self.spans[k as usize];
+        self.text(at, len)
+    }
 }
 
 /// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
@@ -512,9 +592,9 @@ impl Manifest {
     ) -> io::Result<(Manifest, Remembered)> {
         let path = state_dir.join(FILE_NAME);
         let mut m = Manifest {
-            by_hash: HashMap::new(),
-            paths: Vec::new(),
-            by_source: HashMap::new(),
+            by_hash: IdMap::default(),
+            paths: Paths::default(),
+            by_source: IdMap::default(),
             albums: BTreeMap::new(),
             file: None,
             path: path.clone(),
@@ -557,36 +637,36 @@ impl Manifest {
     /// Turns what the pass gathered into the maps, and what is left to complete.
     fn settle(
         &mut self,
-        loading: Loading,
+        mut loading: Loading,
         exists: &impl Fn(&str) -> bool,
         state_dir: &Path,
     ) -> io::Result<Remembered> {
-        let mut current: Vec<(Box<str>, u128, u32)> = loading
-            .current
-            .into_iter()
-            .map(|(p, (h, n))| (p, h, n))
+        let current = loading.current();
+        let current_lines: HashSet<u32> = current.iter().map(|c| c.line).collect();
+        // The files there now: `by_hash` holds every content among them (the first path of
+        // each; a path of a content seen before stays in `paths`, unused: rare). The paths
+        // stay where loading put them.
+        self.paths.text = std::mem::take(&mut loading.paths).into_boxed_str();
+        let mut hashes: Vec<(Id, u32)> = Vec::with_capacity(current.len());
+        for c in current {
+            if exists(self.paths.text(c.at, c.len)) {
+                let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
+                hashes.push((c.hash, at));
+                self.paths.spans.push((c.at, c.len));
+            }
+        }
+        self.paths.spans.shrink_to_fit();
+        self.by_hash = IdMap::build(hashes, false);
+        let sources: Vec<(Id, u32)> = loading
+            .sources
+            .iter()
+            .filter_map(|&(source, hash)| Some((id(source), self.by_hash.get(hash)?)))
             .collect();
-        current.sort_unstable_by_key(|c| c.2);
-        let current_lines: HashSet<u32> = current.iter().map(|c| c.2).collect();
-        // The files there now: `by_hash` holds every content among them (the first path of each).
-        for (path, hash, _) in current {
-            if !exists(&path) {
-                continue;
-            }
-            if !self.by_hash.contains_key(&hash) {
-                let at = u32::try_from(self.paths.len()).expect("under 4 billion files");
-                self.by_hash.insert(hash, at);
-                self.paths.push(path);
-            }
-        }
-        for (source, hash) in loading.sources {
-            if self.by_hash.contains_key(&hash) {
-                self.by_source.insert(source, hash);
-            }
-        }
+        drop(std::mem::take(&mut loading.sources));
+        self.by_source = IdMap::build(sources, true);
         for (hash, album) in loading.albums {
-            if let Some(&at) = self.by_hash.get(&hash) {
-                let path = self.paths[at as usize].to_string();
+            if let Some(at) = self.by_hash.get(hash) {
+                let path = self.paths.get(at).to_string();
                 self.albums.entry(album.into()).or_default().insert(path);
             }
         }
@@ -610,7 +690,7 @@ impl Manifest {
         let mut waiting: Vec<SourceKey> = Vec::new();
         let mut seen: HashSet<u128> = HashSet::new();
         for (hash, source) in loading.dup_without {
-            if self.by_hash.contains_key(&hash)
+            if self.by_hash.contains_key(hash)
                 && !bare_at.contains_key(&hash)
                 && seen.insert(source.id())
             {
@@ -620,7 +700,7 @@ impl Manifest {
         Ok(Remembered {
             bare_files: bare,
             sidecars: loading.sidecars,
-            claimed: loading.claimed,
+            claimed: IdMap::build(loading.claimed, true),
             waiting,
         })
     }
@@ -654,22 +734,19 @@ impl Manifest {
 
     /// The output path of a file with this content hash (as a number), if the folder has one.
     pub fn path_for_id(&self, hash: u128) -> Option<&str> {
-        let at = *self.by_hash.get(&hash)?;
-        Some(&self.paths[at as usize])
+        let at = self.by_hash.get(hash)?;
+        Some(self.paths.get(at))
     }
 
     /// The output path the same Takeout entry ([`source_id`]) went to in an earlier run.
     pub fn path_for_source(&self, source: u128) -> Option<&str> {
-        let h = self.by_source.get(&source)?;
-        let at = *self.by_hash.get(h)?;
-        Some(&self.paths[at as usize])
+        let at = self.by_source.get(source)?;
+        Some(self.paths.get(at))
     }
 
     /// (content hash, output path) of every file the folder holds.
     pub fn entries(&self) -> impl Iterator<Item = (u128, &str)> {
-        self.by_hash
-            .iter()
-            .map(|(h, at)| (*h, &*self.paths[*at as usize]))
+        self.by_hash.iter().map(|(h, at)| (h, self.paths.get(at)))
     }
 
     pub fn len(&self) -> usize {

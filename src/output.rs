@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::hash::{id, IdMap};
 use crate::names::{self, key, nfc, split_ext};
 
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
@@ -269,14 +270,14 @@ fn name_id(name: &str) -> u128 {
 /// The names already in the output folder, below its own folders: their keys (NFC, lower
 /// case: names in use on any file system), and its files' paths NFC-normalized, as
 /// [`name_id`]s. A link where gpbackup makes its own folders is refused.
-fn list_names(root: &Path) -> io::Result<(HashSet<u128>, HashSet<u128>)> {
+fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
     let mut taken = HashSet::new();
-    let mut present = HashSet::new();
+    let mut present = Vec::new();
     for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
         taken.insert(name_id(&key(own)));
     }
     if !root.is_dir() {
-        return Ok((taken, present));
+        return Ok((taken, IdMap::default()));
     }
     let walker = walkdir::WalkDir::new(root)
         .min_depth(1)
@@ -297,10 +298,10 @@ fn list_names(root: &Path) -> io::Result<(HashSet<u128>, HashSet<u128>)> {
         }
         taken.insert(name_id(&key(&rel)));
         if e.file_type().is_file() {
-            present.insert(name_id(&nfc(&rel)));
+            present.push((id(name_id(&nfc(&rel))), ()));
         }
     }
-    Ok((taken, present))
+    Ok((taken, IdMap::build(present, false)))
 }
 
 /// Where gpbackup makes its own folders, at the top of the output: a link there is refused.
@@ -602,7 +603,7 @@ pub struct OutputDir {
     taken: Mutex<HashSet<u128>>,
     /// Relative paths of the files present when the folder was opened, NFC-normalized (macOS
     /// volumes give names back decomposed), as [`name_id`]s.
-    present: HashSet<u128>,
+    present: IdMap<()>,
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
@@ -700,7 +701,7 @@ impl OutputDir {
     /// True when the file `rel` was in the folder when it was opened (no disk access), also
     /// when the file system gives its name back in another Unicode normalization form.
     pub fn was_present(&self, rel: &str) -> bool {
-        self.present.contains(&name_id(&nfc(rel)))
+        self.present.contains_key(name_id(&nfc(rel)))
     }
 
     pub fn root(&self) -> &Path {

@@ -159,17 +159,20 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // sidecars without their file); sidecars of this run's inputs are read again from them.
     // (A first run has no manifest: no need to know them.)
     let first_run = !out.state_dir().join(crate::manifest::FILE_NAME).exists();
-    let json_here: std::collections::HashSet<u128> = catalog
-        .entries
-        .iter()
-        .filter(|e| !first_run && plan::is_json(e))
-        .map(plan::source_id)
-        .collect();
+    let json_here = crate::hash::IdMap::build(
+        catalog
+            .entries
+            .iter()
+            .filter(|e| !first_run && plan::is_json(e))
+            .map(|e| (crate::hash::id(plan::source_id(e)), ()))
+            .collect(),
+        false,
+    );
     let (manifest, remembered) = Manifest::load(
         &out.state_dir(),
         opts.dry_run,
         |p| out.was_present(p),
-        |s| !json_here.contains(&s.id()),
+        |s| !json_here.contains_key(s.id()),
     )
     .map_err(out_err)?;
     drop(json_here);

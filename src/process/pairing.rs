@@ -292,10 +292,7 @@ pub(super) fn read_and_match(
     drop(sidecar_refs);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
-            s.recorded = remembered
-                .claimed
-                .get(&source_id(&catalog.entries[i]))
-                .copied();
+            s.recorded = remembered.claimed.get(source_id(&catalog.entries[i]));
         }
     }
     read.sidecars.extend(earlier);
