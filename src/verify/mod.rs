@@ -3,7 +3,6 @@
 //! manifest are reported. `verify DIR --against INPUT...` (in [`against`]) checks instead that
 //! the folder holds every photo and video of the inputs.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::hash;
+use crate::hash::{self, IdMap};
 use crate::manifest::{self, FILE_NAME};
 use crate::names::key;
 use crate::output::{is_own_top_level, STATE_DIR};
@@ -104,7 +103,7 @@ impl VerifyReport {
 struct Expected {
     path: String,
     /// Hash and size as written; `None` for XMP sidecars (only their presence is checked).
-    content: Option<(String, u64)>,
+    content: Option<(u128, u64)>,
 }
 
 /// Checks `root` against its manifest, hashing files in parallel on `jobs` threads.
@@ -118,10 +117,16 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
         move |source| VerifyError::Io { path, source }
     };
     let _lock = crate::output::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
-    let lines = manifest::read_lines(&state).map_err(io_err(&state))?;
+    let outputs = manifest::current_outputs(&state).map_err(io_err(&state))?;
     let mut report = VerifyReport::default();
-    let expected = expected_files(&lines, &mut report.invalid);
-    let known: HashSet<String> = expected.iter().map(|e| key(&e.path)).collect();
+    let expected = expected_files(outputs, &mut report.invalid);
+    let known = IdMap::build(
+        expected
+            .iter()
+            .map(|e| (hash::id(key_id(&e.path)), ()))
+            .collect(),
+        false,
+    );
     report.unknown = unknown_files(root, &known)?;
 
     let pool = thread_pool(jobs)?;
@@ -157,38 +162,31 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
     Ok(report)
 }
 
-/// The indices of the manifest's current lines, in file order.
-fn current_lines(lines: &[manifest::Line]) -> Vec<usize> {
-    let mut current: Vec<usize> = manifest::current_files(lines).into_values().collect();
-    current.sort_unstable();
-    current
-}
-
-/// The files (and XMP sidecars) the current manifest lines name; the paths that leave the
+/// The files (and XMP sidecars) the manifest's current lines name; the paths that leave the
 /// folder go to `invalid` instead, once each.
-fn expected_files(lines: &[manifest::Line], invalid: &mut Vec<String>) -> Vec<Expected> {
-    let mut expected = Vec::new();
-    for i in current_lines(lines) {
-        let l = &lines[i];
-        let content = l.output_hash.clone().zip(l.output_size);
-        let xmp = l.xmp.iter().map(|x| (x, None));
-        for (path, content) in std::iter::once((&l.path, content)).chain(xmp) {
-            if is_inside(path) {
-                expected.push(Expected {
-                    path: path.clone(),
-                    content,
-                });
-            } else if !invalid.contains(path) {
-                invalid.push(path.clone());
+fn expected_files(outputs: Vec<manifest::Output>, invalid: &mut Vec<String>) -> Vec<Expected> {
+    let mut expected = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        let xmp = o.xmp.map(|x| (x, None));
+        for (path, content) in std::iter::once((o.path, o.content)).chain(xmp) {
+            if is_inside(&path) {
+                expected.push(Expected { path, content });
+            } else if !invalid.contains(&path) {
+                invalid.push(path);
             }
         }
     }
     expected
 }
 
+/// A path's [`key`] (the name in use on any file system) as a number.
+fn key_id(path: &str) -> u128 {
+    hash::key128(&[], &[&key(path)])
+}
+
 /// The files in `root` (outside gpbackup's own top-level folders) whose path is not `known`,
 /// sorted by name.
-fn unknown_files(root: &Path, known: &HashSet<String>) -> Result<Vec<String>, VerifyError> {
+fn unknown_files(root: &Path, known: &IdMap<()>) -> Result<Vec<String>, VerifyError> {
     let mut unknown = Vec::new();
     let walker = walkdir::WalkDir::new(root)
         .min_depth(1)
@@ -210,7 +208,7 @@ fn unknown_files(root: &Path, known: &HashSet<String>) -> Result<Vec<String>, Ve
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         let rel = rel.join("/");
-        if !known.contains(&key(&rel)) {
+        if !known.contains_key(key_id(&rel)) {
             unknown.push(rel);
         }
     }
@@ -245,17 +243,17 @@ enum FileState {
 }
 
 /// Checks one listed file: present, and with `content` of that hash and size.
-fn check(path: &Path, content: Option<&(String, u64)>) -> FileState {
+fn check(path: &Path, content: Option<&(u128, u64)>) -> FileState {
     let Ok(meta) = std::fs::metadata(path) else {
         return FileState::Missing;
     };
-    let Some((want_hash, want_size)) = content else {
+    let Some(&(want_hash, want_size)) = content else {
         return FileState::Intact;
     };
-    if meta.len() != *want_size {
+    if meta.len() != want_size {
         return FileState::Changed;
     }
-    compare_hash(path, manifest::hash_id(want_hash))
+    compare_hash(path, want_hash)
 }
 
 /// Hashes the file at `path` and compares it with `want` (unreadable: missing).
