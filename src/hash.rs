@@ -250,9 +250,28 @@ mod tests {
         assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "by key");
         all.sort_by_key(|&(_, v)| v);
         assert_eq!(all.iter().map(|&(k, _)| k).collect::<Vec<_>>(), keys);
-        // About four keys a bucket.
+        assert!(!map.is_empty());
+        // About four keys a bucket: few enough to scan, not so few that the table is large.
         assert_eq!(map.starts.len(), (1 << map.bits) + 1);
-        assert!(keys.len() / (1 << map.bits) <= 8, "{} bits", map.bits);
+        let per_bucket = keys.len() / (1 << map.bits);
+        assert!((2..=8).contains(&per_bucket), "{} bits", map.bits);
+        assert!(map.starts.windows(2).all(|w| w[0] <= w[1]));
+        // The buckets split the keys by their top bits: about half start with a 1.
+        let half = map.starts[1 << (map.bits - 1)] as usize;
+        assert!(
+            (keys.len() / 4..keys.len() * 3 / 4).contains(&half),
+            "{half} of {} keys before the middle bucket",
+            keys.len()
+        );
+    }
+
+    #[test]
+    fn a_prefix_is_the_top_bits() {
+        assert_eq!(prefix([u64::MAX, 0], 4), 15);
+        assert_eq!(prefix([1 << 60, 7], 4), 1);
+        assert_eq!(prefix([(1 << 60) - 1, u64::MAX], 4), 0);
+        assert_eq!(prefix([u64::MAX, u64::MAX], 0), 0);
+        assert_eq!(prefix([u64::MAX, 0], 24), (1 << 24) - 1);
     }
 
     #[test]
