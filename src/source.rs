@@ -1021,6 +1021,26 @@ mod tests {
     }
 
     #[test]
+    fn entries_wait_to_be_built_sixty_thousand_at_most() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let mut folders = Folders::default();
+        for k in 0..(1u64 << 16) - 1 {
+            folders.add(0, zip, "T/x/a.jpg", 1, 1, None, k);
+        }
+        assert!(!folders.is_full());
+        folders.add(0, zip, "T/x/b.jpg", 1, 1, None, 1 << 16);
+        assert!(folders.is_full());
+        let mut entries = Vec::new();
+        folders.finish(&mut entries);
+        assert!(!folders.is_full());
+        assert_eq!(entries.len(), 1 << 16);
+        assert_eq!(entries[(1 << 16) - 1].name(), "b.jpg");
+    }
+
+    #[test]
     fn dir_keys_start_below_takeout() {
         assert_eq!(
             strip_takeout_prefix("Takeout/Google Photos/Photos from 2019"),
