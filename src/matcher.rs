@@ -172,6 +172,62 @@ pub struct MediaRef<'a> {
     pub video: bool,
 }
 
+/// The sidecars as the matcher reads them, one at a time by index: a caller that has the
+/// names at hand (the plan's catalog) lends them without building a list of [`SidecarRef`]s
+/// (48 bytes a sidecar, 23 MB at a million entries).
+pub trait SidecarList: Sync {
+    /// How many sidecars there are (indexes `0..count()`).
+    fn count(&self) -> usize;
+    /// Sidecar `i`'s folder, as [`crate::source::Entry::dir`] gives it.
+    fn dir(&self, i: usize) -> &str;
+    /// Sidecar `i`'s file name.
+    fn name(&self, i: usize) -> &str;
+    /// The `title` sidecar `i` holds, if any.
+    fn title(&self, i: usize) -> Option<&str>;
+}
+
+/// The media files as the matcher reads them (see [`SidecarList`]).
+pub trait MediaList: Sync {
+    /// How many media files there are (indexes `0..count()`).
+    fn count(&self) -> usize;
+    /// File `m`'s folder, as [`crate::source::Entry::dir`] gives it.
+    fn dir(&self, m: usize) -> &str;
+    /// File `m`'s name.
+    fn name(&self, m: usize) -> &str;
+    /// Whether file `m` is a video (which may be a Live Photo's half).
+    fn video(&self, m: usize) -> bool;
+}
+
+impl SidecarList for &[SidecarRef<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn dir(&self, i: usize) -> &str {
+        self[i].dir
+    }
+    fn name(&self, i: usize) -> &str {
+        self[i].name
+    }
+    fn title(&self, i: usize) -> Option<&str> {
+        self[i].title
+    }
+}
+
+impl MediaList for &[MediaRef<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn dir(&self, m: usize) -> &str {
+        self[m].dir
+    }
+    fn name(&self, m: usize) -> &str {
+        self[m].name
+    }
+    fn video(&self, m: usize) -> bool {
+        self[m].video
+    }
+}
+
 /// The NFC forms of a list of names, kept only for the names that are not NFC already (in
 /// real exports, nearly none): a vector of `Cow`s was 24 bytes a name.
 #[derive(Default)]
@@ -249,7 +305,7 @@ fn sidecar_core(name: &str) -> (&str, Option<u32>) {
 
 /// Lookup tables over all sidecars of all inputs.
 pub struct SidecarIndex<'a> {
-    sidecars: &'a [SidecarRef<'a>],
+    sidecars: &'a dyn SidecarList,
     /// Folder keys, each once: the index's folders are numbers into it (a million sidecars
     /// live in a few thousand folders).
     folders: HashMap<String, u32>,
@@ -274,15 +330,16 @@ pub struct SidecarIndex<'a> {
 }
 
 impl<'a> SidecarIndex<'a> {
-    pub fn new(sidecars: &'a [SidecarRef<'a>]) -> Self {
-        let names = NfcNames::new(sidecars.iter().map(|s| s.name));
+    pub fn new(sidecars: &'a dyn SidecarList) -> Self {
+        let n = sidecars.count();
+        let names = NfcNames::new((0..n).map(|i| sidecars.name(i)));
         let mut idx = SidecarIndex {
             sidecars,
             folders: HashMap::new(),
-            dirs: Vec::with_capacity(sidecars.len()),
+            dirs: Vec::with_capacity(n),
             names: NfcNames::default(),
-            counters: Vec::with_capacity(sidecars.len()),
-            cores: Vec::with_capacity(sidecars.len()),
+            counters: Vec::with_capacity(n),
+            cores: Vec::with_capacity(n),
             by_name: KeyIndex::default(),
             by_core: KeyIndex::default(),
             by_title: KeyIndex::default(),
@@ -290,9 +347,9 @@ impl<'a> SidecarIndex<'a> {
         };
         // (folder, exact name) of the sidecars so far, to leave out second copies.
         let mut exact: std::collections::HashSet<u128> = Default::default();
-        for (i, s) in sidecars.iter().enumerate() {
-            let dir = idx.folder_id(s.dir);
-            let name = names.get(i, s.name);
+        for i in 0..n {
+            let dir = idx.folder_id(sidecars.dir(i));
+            let name = names.get(i, sidecars.name(i));
             let (core, n) = sidecar_core(name);
             let core = trim_half_pair(core);
             let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
@@ -307,7 +364,7 @@ impl<'a> SidecarIndex<'a> {
             }
             idx.by_name.push(hash_key(Some(dir), &name_key, None), i);
             idx.by_core.push(hash_key(Some(dir), &core_key, n), i);
-            if let Some(t) = &s.title {
+            if let Some(t) = sidecars.title(i) {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
                 if utf16_len(stem) > MIN_TRUNCATED_STEM {
@@ -341,7 +398,7 @@ impl<'a> SidecarIndex<'a> {
 
     /// Sidecar `i`'s name, NFC.
     fn name(&self, i: usize) -> &str {
-        self.names.get(i, self.sidecars[i].name)
+        self.names.get(i, self.sidecars.name(i))
     }
 
     /// The core of sidecar `i`'s name (see [`Self::cores`]).
@@ -542,7 +599,7 @@ impl<'a> SidecarIndex<'a> {
     /// name without the counter, or a longer name the media name was cut from, so with case kept
     /// it must have the media's extension and begin with its stem.
     fn title_exact_case(&self, i: usize, name: &str) -> bool {
-        let Some(title) = &self.sidecars[i].title else {
+        let Some(title) = self.sidecars.title(i) else {
             return false;
         };
         let p = NameParts::parse(name);
@@ -642,18 +699,17 @@ fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
 /// sorting by it sorts by folder).
-fn folder_ranks(media: &[MediaRef]) -> Vec<u32> {
+fn folder_ranks(media: &dyn MediaList) -> Vec<u32> {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut last: Option<(&str, u32)> = None;
-    let first: Vec<u32> = media
-        .iter()
+    let first: Vec<u32> = (0..media.count())
         .map(|m| match last {
             // Files of one folder mostly come together: one key per folder, not per file.
-            Some((dir, id)) if dir == m.dir => id,
+            Some((dir, id)) if dir == media.dir(m) => id,
             _ => {
                 let next = u32::try_from(ids.len()).expect("under 4 billion folders");
-                let id = *ids.entry(key(m.dir)).or_insert(next);
-                last = Some((m.dir, id));
+                let id = *ids.entry(key(media.dir(m))).or_insert(next);
+                last = Some((media.dir(m), id));
                 id
             }
         })
@@ -688,15 +744,15 @@ fn is_motion_half(name: &str) -> bool {
 
 /// Pairs every media file with a sidecar, or `None`. Deterministic for a given input.
 pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Match>> {
-    match_all_claimed(media, sidecars, vec![false; sidecars.len()])
+    match_all_claimed(&media, &sidecars, vec![false; sidecars.len()])
 }
 
 /// Like [`match_all`], with some sidecars claimed already (by a media file of an earlier
 /// run): no direct rule gives them to another file, but edited copies and Live Photo videos
 /// still share them.
 pub fn match_all_claimed(
-    media: &[MediaRef],
-    sidecars: &[SidecarRef],
+    media: &dyn MediaList,
+    sidecars: &dyn SidecarList,
     claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
     let mut m = Matching::new(media, sidecars);
@@ -711,7 +767,7 @@ type CandidateBlock = (Vec<(u32, u32)>, Vec<(u32, bool)>);
 
 /// One matching pass: the media in a fixed order (folder, then name) and what each got.
 struct Matching<'a> {
-    media: &'a [MediaRef<'a>],
+    media: &'a dyn MediaList,
     index: SidecarIndex<'a>,
     /// NFC names of the media where they differ from the names given ([`Matching::name`]),
     /// and their folders, numbered in the order of their keys.
@@ -724,15 +780,16 @@ struct Matching<'a> {
 impl<'a> Matching<'a> {
     /// Media file `m`'s name, NFC.
     fn name(&self, m: usize) -> &str {
-        self.names.get(m, self.media[m].name)
+        self.names.get(m, self.media.name(m))
     }
 
-    fn new(media: &'a [MediaRef<'a>], sidecars: &'a [SidecarRef<'a>]) -> Matching<'a> {
-        assert!(u32::try_from(media.len()).is_ok(), "under 4 billion files");
-        let names = NfcNames::new(media.iter().map(|m| m.name));
+    fn new(media: &'a dyn MediaList, sidecars: &'a dyn SidecarList) -> Matching<'a> {
+        let count = media.count();
+        assert!(u32::try_from(count).is_ok(), "under 4 billion files");
+        let names = NfcNames::new((0..count).map(|m| media.name(m)));
         let dirs = folder_ranks(media);
-        let mut order: Vec<usize> = (0..media.len()).collect();
-        let name = |m: usize| names.get(m, media[m].name);
+        let mut order: Vec<usize> = (0..count).collect();
+        let name = |m: usize| names.get(m, media.name(m));
         order.sort_by(|a, b| (&dirs[*a], name(*a)).cmp(&(&dirs[*b], name(*b))));
         Matching {
             media,
@@ -740,7 +797,7 @@ impl<'a> Matching<'a> {
             names,
             dirs,
             order,
-            result: vec![None; media.len()],
+            result: vec![None; count],
         }
     }
 
@@ -758,7 +815,7 @@ impl<'a> Matching<'a> {
                 .map(|chunk| {
                     let (mut files, mut flat) = (Vec::new(), Vec::new());
                     for &m in chunk.iter().filter(|&&m| self.result[m].is_none()) {
-                        let c = self.index.candidates(rule, self.media[m].dir, self.name(m));
+                        let c = self.index.candidates(rule, self.media.dir(m), self.name(m));
                         if !c.is_empty() {
                             files.push((m as u32, c.len() as u32));
                             flat.extend(c.into_iter().map(|(s, exact)| (s as u32, exact)));
@@ -832,7 +889,7 @@ impl<'a> Matching<'a> {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
                 .map(|r| r.sidecar),
-            None => self.index.shared(self.media[m].dir, name),
+            None => self.index.shared(self.media.dir(m), name),
         }
     }
 
@@ -849,7 +906,7 @@ impl<'a> Matching<'a> {
     /// belongs to `X.MP.jpg`.
     fn still_of(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
         let name = self.name(m);
-        if !self.media[m].video && !is_motion_half(name) {
+        if !self.media.video(m) && !is_motion_half(name) {
             return None;
         }
         let (without_ext, _) = split_ext(name);
