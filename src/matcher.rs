@@ -313,11 +313,6 @@ pub struct SidecarIndex<'a> {
     dirs: Vec<u32>,
     /// NFC sidecar names, case kept, where they differ from the names given.
     names: NfcNames,
-    /// Each sidecar's `(n)` counter.
-    counters: Vec<Option<u32>>,
-    /// Length of the NFC name without `(n).json` and a trailing U+FFFD (its "core"), a
-    /// prefix of the name.
-    cores: Vec<u32>,
     /// (folder, lower-case NFC name) → sidecars of distinct exact names (of two with one
     /// exact name, the first: a zip downloaded twice).
     by_name: KeyIndex,
@@ -332,38 +327,39 @@ pub struct SidecarIndex<'a> {
 impl<'a> SidecarIndex<'a> {
     pub fn new(sidecars: &'a dyn SidecarList) -> Self {
         let n = sidecars.count();
-        let names = NfcNames::new((0..n).map(|i| sidecars.name(i)));
         let mut idx = SidecarIndex {
             sidecars,
             folders: HashMap::new(),
             dirs: Vec::with_capacity(n),
-            names: NfcNames::default(),
-            counters: Vec::with_capacity(n),
-            cores: Vec::with_capacity(n),
-            by_name: KeyIndex::default(),
+            names: NfcNames::new((0..n).map(|i| sidecars.name(i))),
+            by_name: KeyIndex::with_capacity(n),
             by_core: KeyIndex::default(),
             by_title: KeyIndex::default(),
             by_title_start: HashMap::new(),
         };
-        // (folder, exact name) of the sidecars so far, to leave out second copies.
-        let mut exact: std::collections::HashSet<u128> = Default::default();
         for i in 0..n {
             let dir = idx.folder_id(sidecars.dir(i));
-            let name = names.get(i, sidecars.name(i));
-            let (core, n) = sidecar_core(name);
-            let core = trim_half_pair(core);
-            let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
-            let copy = !exact.insert(hash_key(Some(dir), name, None));
-            let (name_key, core_key) = (key(name), key(core));
             idx.dirs.push(dir);
-            idx.counters.push(n);
-            idx.cores.push(core_len);
-            if copy {
-                // A second copy of a sidecar (a part downloaded twice) is never a candidate.
-                continue;
-            }
-            idx.by_name.push(hash_key(Some(dir), &name_key, None), i);
-            idx.by_core.push(hash_key(Some(dir), &core_key, n), i);
+            let name_key = hash_key(Some(dir), &key(idx.name(i)), None);
+            idx.by_name.push(name_key, i);
+        }
+        // A second copy of a sidecar (a part downloaded twice: same folder, same exact name)
+        // is never a candidate. Copies share their lower-case key: they are found among the
+        // sidecars of one key, with no set of all names.
+        idx.by_name.sort();
+        let copy = idx.by_name.repeats(n, |a, b| {
+            idx.dirs[a] == idx.dirs[b] && idx.name(a) == idx.name(b)
+        });
+        idx.by_name.retain(|i| !copy[i]);
+        idx.by_name.seal();
+        let originals = || (0..n).filter(|&i| !copy[i]);
+        idx.by_core = KeyIndex::with_capacity(originals().count());
+        let titled = originals().filter(|&i| sidecars.title(i).is_some()).count();
+        idx.by_title = KeyIndex::with_capacity(titled);
+        for i in originals() {
+            let (core, counter) = idx.core_counter(i);
+            let core_key = hash_key(Some(idx.dirs[i]), &key(core), counter);
+            idx.by_core.push(core_key, i);
             if let Some(t) = sidecars.title(i) {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
@@ -377,8 +373,6 @@ impl<'a> SidecarIndex<'a> {
                 idx.by_title.push(hash_key(None, &loose_title, None), i);
             }
         }
-        idx.names = names;
-        idx.by_name.seal();
         idx.by_core.seal();
         idx.by_title.seal();
         idx
@@ -401,9 +395,21 @@ impl<'a> SidecarIndex<'a> {
         self.names.get(i, self.sidecars.name(i))
     }
 
-    /// The core of sidecar `i`'s name (see [`Self::cores`]).
+    /// The core of sidecar `i`'s name (the NFC name without `(n).json` and a trailing
+    /// U+FFFD, a prefix of the name) and its `(n)` counter. Found again at each use: kept for
+    /// every sidecar they were 12 bytes a sidecar, and only title and prefix candidates need
+    /// them.
+    fn core_counter(&self, i: usize) -> (&str, Option<u32>) {
+        let (core, counter) = sidecar_core(self.name(i));
+        (trim_half_pair(core), counter)
+    }
+
     fn core(&self, i: usize) -> &str {
-        &self.name(i)[..self.cores[i] as usize]
+        self.core_counter(i).0
+    }
+
+    fn counter(&self, i: usize) -> Option<u32> {
+        self.core_counter(i).1
     }
 
     /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
@@ -552,7 +558,7 @@ impl<'a> SidecarIndex<'a> {
         let p = NameParts::parse(name);
         let folder = dir.map(|d| self.find_folder(d));
         let in_dir = |i: usize| folder.is_none_or(|f| f == Some(self.dirs[i]));
-        let own = |i: usize| self.counters[i] == p.counter;
+        let own = |i: usize| self.counter(i) == p.counter;
         let mut out: Vec<Candidate> = Vec::new();
         // The title is the whole name (a file uploaded as `X(1).jpg`), or the name without its
         // counter.
@@ -562,7 +568,7 @@ impl<'a> SidecarIndex<'a> {
         ];
         for (probe, counter) in probes {
             for i in self.by_title.get(hash_key(None, &probe, None)) {
-                if in_dir(i) && self.counters[i] == counter && !out.iter().any(|o| o.0 == i) {
+                if in_dir(i) && self.counter(i) == counter && !out.iter().any(|o| o.0 == i) {
                     out.push((i, self.title_exact_case(i, name)));
                 }
             }
@@ -644,6 +650,15 @@ fn short_key(key: u128) -> (u64, u32) {
 }
 
 impl KeyIndex {
+    /// An index with room for `n` keys (pushed without growing: a growing vector holds its
+    /// old and its new buffer at once).
+    fn with_capacity(n: usize) -> KeyIndex {
+        KeyIndex {
+            pairs: Vec::with_capacity(n),
+            ..KeyIndex::default()
+        }
+    }
+
     fn push(&mut self, key: u128, index: usize) {
         let index = u32::try_from(index).expect("under 4 billion entries");
         let (hi, lo) = short_key(key);
@@ -655,10 +670,35 @@ impl KeyIndex {
         hi.checked_shr(64 - self.bits).unwrap_or(0) as usize
     }
 
+    /// Sorts the pairs: by key, and the indexes of one key in increasing order.
+    fn sort(&mut self) {
+        self.pairs.sort_unstable();
+    }
+
+    /// Of the indexes of each key, those `same` as a smaller index of that key, as a flag for
+    /// each index below `n` (sorted pairs, indexes below `n`).
+    fn repeats(&self, n: usize, same: impl Fn(usize, usize) -> bool) -> Vec<bool> {
+        let mut repeat = vec![false; n];
+        for run in self.pairs.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            for (k, later) in run.iter().enumerate().skip(1) {
+                let later = later.2 as usize;
+                repeat[later] = run[..k]
+                    .iter()
+                    .any(|earlier| same(earlier.2 as usize, later));
+            }
+        }
+        repeat
+    }
+
+    /// Keeps only the pairs of the indexes `keep` accepts.
+    fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        self.pairs.retain(|p| keep(p.2 as usize));
+    }
+
     /// Sorts the pairs (indexes were pushed in increasing order: they stay so per key) and
     /// finds where each bucket starts (about four pairs a bucket).
     fn seal(&mut self) {
-        self.pairs.sort_unstable();
+        self.sort();
         self.pairs.shrink_to_fit();
         u32::try_from(self.pairs.len()).expect("under 4 billion keys");
         self.bits = (self.pairs.len() / 4).max(1).ilog2().min(20);
@@ -755,10 +795,38 @@ pub fn match_all_claimed(
     sidecars: &dyn SidecarList,
     claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
-    let mut m = Matching::new(media, sidecars);
-    m.direct(claimed);
-    m.shared();
-    m.result
+    let result = {
+        let mut m = Matching::new(media, sidecars);
+        m.direct(claimed);
+        m.shared();
+        m.result
+    };
+    // Widened once the index is gone.
+    result.into_iter().map(|f| f.map(Match::from)).collect()
+}
+
+/// A [`Match`] as [`Matching`] keeps it: 8 bytes with its `Option`, where an
+/// `Option<Match>` is 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Found {
+    sidecar: u32,
+    rule: Rule,
+}
+
+impl Found {
+    fn new(sidecar: usize, rule: Rule) -> Found {
+        let sidecar = u32::try_from(sidecar).expect("under 4 billion sidecars");
+        Found { sidecar, rule }
+    }
+}
+
+impl From<Found> for Match {
+    fn from(f: Found) -> Match {
+        Match {
+            sidecar: f.sidecar as usize,
+            rule: f.rule,
+        }
+    }
 }
 
 /// The candidates of a block of files under one rule: (file, how many) and the candidates
@@ -773,8 +841,8 @@ struct Matching<'a> {
     /// and their folders, numbered in the order of their keys.
     names: NfcNames,
     dirs: Vec<u32>,
-    order: Vec<usize>,
-    result: Vec<Option<Match>>,
+    order: Vec<u32>,
+    result: Vec<Option<Found>>,
 }
 
 impl<'a> Matching<'a> {
@@ -788,9 +856,10 @@ impl<'a> Matching<'a> {
         assert!(u32::try_from(count).is_ok(), "under 4 billion files");
         let names = NfcNames::new((0..count).map(|m| media.name(m)));
         let dirs = folder_ranks(media);
-        let mut order: Vec<usize> = (0..count).collect();
-        let name = |m: usize| names.get(m, media.name(m));
-        order.sort_by(|a, b| (&dirs[*a], name(*a)).cmp(&(&dirs[*b], name(*b))));
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        let name = |m: u32| names.get(m as usize, media.name(m as usize));
+        let folder = |m: u32| dirs[m as usize];
+        order.sort_by(|&a, &b| (folder(a), name(a)).cmp(&(folder(b), name(b))));
         Matching {
             media,
             index: SidecarIndex::new(sidecars),
@@ -814,7 +883,10 @@ impl<'a> Matching<'a> {
                 .par_chunks(4096)
                 .map(|chunk| {
                     let (mut files, mut flat) = (Vec::new(), Vec::new());
-                    for &m in chunk.iter().filter(|&&m| self.result[m].is_none()) {
+                    for m in chunk.iter().map(|&m| m as usize) {
+                        if self.result[m].is_some() {
+                            continue;
+                        }
                         let c = self.index.candidates(rule, self.media.dir(m), self.name(m));
                         if !c.is_empty() {
                             files.push((m as u32, c.len() as u32));
@@ -841,10 +913,7 @@ impl<'a> Matching<'a> {
                         }
                         if let Some(&(s, _)) = free.find(|(_, exact)| *exact || !exact_only) {
                             claimed[s as usize] = true;
-                            self.result[m] = Some(Match {
-                                sidecar: s as usize,
-                                rule,
-                            });
+                            self.result[m] = Some(Found { sidecar: s, rule });
                         }
                     }
                 }
@@ -857,13 +926,14 @@ impl<'a> Matching<'a> {
     fn shared(&mut self) {
         // The media of each folder by lower-case name, to find an original.
         // Positions in `order`, so that the files of one name come in that order.
-        let mut by_name = KeyIndex::default();
+        let mut by_name = KeyIndex::with_capacity(self.order.len());
         for (k, &m) in self.order.iter().enumerate() {
+            let m = m as usize;
             by_name.push(hash_key(Some(self.dirs[m]), &key(self.name(m)), None), k);
         }
         by_name.seal();
         for k in 0..self.order.len() {
-            let m = self.order[k];
+            let m = self.order[k] as usize;
             if self.result[m].is_some() {
                 continue;
             }
@@ -871,7 +941,7 @@ impl<'a> Matching<'a> {
                 .edited_original(m, &by_name)
                 .map(|s| (s, Rule::Edited))
                 .or_else(|| self.still_of(m, &by_name).map(|s| (s, Rule::LivePhoto)));
-            self.result[m] = found.map(|(sidecar, rule)| Match { sidecar, rule });
+            self.result[m] = found.map(|(sidecar, rule)| Found::new(sidecar, rule));
         }
     }
 
@@ -882,13 +952,13 @@ impl<'a> Matching<'a> {
         let files = || {
             by_name
                 .get(hash_key(Some(self.dirs[m]), &key(name), None))
-                .map(|k| self.order[k])
+                .map(|k| self.order[k] as usize)
         };
         let there = files().find(|&o| self.name(o) == name).or(files().next());
         match there {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
-                .map(|r| r.sidecar),
+                .map(|r| r.sidecar as usize),
             None => self.index.shared(self.media.dir(m), name),
         }
     }
