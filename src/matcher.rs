@@ -320,8 +320,9 @@ pub struct SidecarIndex<'a> {
     by_core: KeyIndex,
     /// loose title key → sidecars
     by_title: KeyIndex,
-    /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → its loose title
-    by_title_start: HashMap<String, Vec<String>>,
+    /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → sidecars (a map
+    /// of those strings to their titles was 8 MB at a million entries)
+    by_title_start: KeyIndex,
 }
 
 impl<'a> SidecarIndex<'a> {
@@ -335,7 +336,7 @@ impl<'a> SidecarIndex<'a> {
             by_name: KeyIndex::with_capacity(n),
             by_core: KeyIndex::default(),
             by_title: KeyIndex::default(),
-            by_title_start: HashMap::new(),
+            by_title_start: KeyIndex::default(),
         };
         for i in 0..n {
             let dir = idx.folder_id(sidecars.dir(i));
@@ -364,17 +365,15 @@ impl<'a> SidecarIndex<'a> {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
                 if utf16_len(stem) > MIN_TRUNCATED_STEM {
-                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0.to_string();
-                    let titles = idx.by_title_start.entry(start).or_default();
-                    if !titles.contains(&loose_title) {
-                        titles.push(loose_title.clone());
-                    }
+                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0;
+                    idx.by_title_start.push(hash_key(None, start, None), i);
                 }
                 idx.by_title.push(hash_key(None, &loose_title, None), i);
             }
         }
         idx.by_core.seal();
         idx.by_title.seal();
+        idx.by_title_start.seal();
         idx
     }
 
@@ -578,20 +577,20 @@ impl<'a> SidecarIndex<'a> {
             // The zip cut a long title down to about 47 units, keeping the extension.
             let ext = loose(&p.ext, true);
             let start = clip_utf16(&stem, MIN_TRUNCATED_STEM).0;
-            let mut found: Vec<usize> = self
+            let longer = |i: usize| {
+                let Some(title) = self.sidecars.title(i) else {
+                    return false;
+                };
+                let t = loose(title, true);
+                let (ts, te) = split_ext(&t);
+                te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
+            };
+            // In increasing order (as pushed), each once.
+            let found: Vec<usize> = self
                 .by_title_start
-                .get(start)
-                .into_iter()
-                .flatten()
-                .filter(|t| {
-                    let (ts, te) = split_ext(t);
-                    te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
-                })
-                .flat_map(|t| self.by_title.get(hash_key(None, t, None)))
-                .filter(|&i| in_dir(i) && own(i))
+                .get(hash_key(None, start, None))
+                .filter(|&i| in_dir(i) && own(i) && longer(i))
                 .collect();
-            found.sort_unstable();
-            found.dedup();
             out = found
                 .into_iter()
                 .map(|i| (i, self.title_exact_case(i, name)))
