@@ -1813,6 +1813,76 @@ mod tests {
         );
     }
 
+    // Issue 14: memory at a million entries.
+
+    #[test]
+    fn a_kept_match_stays_small() {
+        // One per media file while the index is alive; an `Option<Match>` is 16 bytes.
+        assert_eq!(std::mem::size_of::<Option<Found>>(), 8);
+        let f = Found::new(7, Rule::Clipped);
+        assert_eq!(
+            Match::from(f),
+            Match {
+                sidecar: 7,
+                rule: Rule::Clipped
+            }
+        );
+    }
+
+    #[test]
+    fn repeats_are_found_among_the_indexes_of_one_key() {
+        let (a, b) = (1u128 << 64, 2u128 << 64);
+        let keys = [a, b, a, a, b, a];
+        let names = ["x", "y", "x", "X", "x", "x"];
+        let mut index = KeyIndex::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            index.push(*k, i);
+        }
+        index.sort();
+        let repeat = index.repeats(keys.len(), |i, j| names[i] == names[j]);
+        // `x` again under key a (twice), not `X`, nor `x` under key b.
+        assert_eq!(repeat, [false, false, true, false, false, true]);
+        index.retain(|i| !repeat[i]);
+        index.seal();
+        assert_eq!(index.get(a).collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(index.get(b).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(index.get(3u128 << 64).count(), 0);
+    }
+
+    #[test]
+    fn second_copies_are_per_folder_and_exact_name() {
+        const OTHER: &str = "Google Photos/Trip";
+        let sidecar = |dir, name| SidecarRef {
+            dir,
+            name,
+            title: None,
+        };
+        let sidecars = [
+            sidecar(DIR, "a.jpg.json"),
+            sidecar(OTHER, "a.jpg.json"),
+            sidecar(DIR, "a.jpg.json"),
+            sidecar(DIR, "A.JPG.json"),
+        ];
+        let file = |dir, name| MediaRef {
+            dir,
+            name,
+            video: false,
+        };
+        let media = [
+            file(DIR, "a.jpg"),
+            file(OTHER, "a.jpg"),
+            file(DIR, "A.JPG"),
+            file(DIR, "a.JPG"),
+        ];
+        let found: Vec<Option<usize>> = match_all(&media, &sidecars)
+            .into_iter()
+            .map(|m| m.map(|m| m.sidecar))
+            .collect();
+        // The copy in another folder is that folder's; the case variant is a sidecar of its
+        // own; the second copy of `a.jpg.json` is no one's.
+        assert_eq!(found, [Some(0), Some(1), Some(3), None]);
+    }
+
     // Found by `cargo mutants --file src/matcher.rs`.
 
     #[test]

@@ -465,3 +465,188 @@ fn unused_sidecars(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::SourceKey;
+    use crate::sidecar::Sidecar;
+    use crate::source::Catalog;
+
+    use super::super::plan::EarlierSidecar;
+
+    const PHOTOS: &str = "Takeout/Google Photos/Photos from 2019";
+    const ALBUM: &str = "Takeout/Google Photos/Trip";
+
+    /// A catalog of a folder holding `files` (paths below it).
+    fn catalog(files: &[String]) -> (tempfile::TempDir, Catalog) {
+        let root = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = root.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"x").unwrap();
+        }
+        let catalog = Catalog::open(&[root.path().to_path_buf()], None).unwrap();
+        (root, catalog)
+    }
+
+    fn entry_of(catalog: &Catalog, name: &str) -> usize {
+        catalog
+            .entries
+            .iter()
+            .position(|e| e.name() == name)
+            .unwrap()
+    }
+
+    fn titled(title: &str) -> Sidecar {
+        Sidecar {
+            title: Some(title.into()),
+            ..Sidecar::default()
+        }
+    }
+
+    #[test]
+    fn the_sidecar_view_numbers_this_runs_sidecars_then_earlier_ones() {
+        let (_root, catalog) =
+            catalog(&[format!("{PHOTOS}/a.jpg.json"), format!("{ALBUM}/b.json")]);
+        let this_run = [
+            SidecarData {
+                origin: SidecarOrigin::Entry(entry_of(&catalog, "a.jpg.json")),
+                parsed: Ok(titled("a.jpg")),
+                recorded: None,
+            },
+            SidecarData {
+                origin: SidecarOrigin::Entry(entry_of(&catalog, "b.json")),
+                parsed: Err("not JSON".into()),
+                recorded: None,
+            },
+        ];
+        let earlier = [SidecarData {
+            origin: SidecarOrigin::Earlier(Box::new(EarlierSidecar {
+                source: SourceKey {
+                    entry: format!("{ALBUM}/c.jpg.json"),
+                    size: 9,
+                    crc32: None,
+                },
+                from: "old.zip".into(),
+            })),
+            parsed: Ok(titled("c.jpg")),
+            recorded: Some(true),
+        }];
+        let view = SidecarView {
+            catalog: &catalog,
+            this_run: &this_run,
+            earlier: &earlier,
+        };
+        assert_eq!(view.count(), 3);
+        let seen: Vec<(&str, &str, Option<&str>)> = (0..view.count())
+            .map(|i| (view.dir(i), view.name(i), view.title(i)))
+            .collect();
+        let (photos, album) = ("Google Photos/Photos from 2019", "Google Photos/Trip");
+        assert_eq!(
+            seen,
+            [
+                (photos, "a.jpg.json", Some("a.jpg")),
+                (album, "b.json", None),
+                (album, "c.jpg.json", Some("c.jpg")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_media_view_numbers_entries_then_library_files_and_a_subset_picks_from_it() {
+        let (_root, catalog) = catalog(&[format!("{PHOTOS}/a.jpg"), format!("{ALBUM}/v.MOV")]);
+        let media = [
+            (entry_of(&catalog, "a.jpg"), Some(MediaKind::Jpeg)),
+            (entry_of(&catalog, "v.MOV"), Some(MediaKind::IsoVideo)),
+        ];
+        let source = SourceKey {
+            entry: format!("{ALBUM}/old.jpg"),
+            size: 9,
+            crc32: None,
+        };
+        let extras = [(
+            Extra {
+                bare: Some(0),
+                source,
+            },
+            MediaRef {
+                dir: "Google Photos/Old",
+                name: "old.MP",
+                video: true,
+            },
+        )];
+        let view = MediaView {
+            catalog: &catalog,
+            media: &media,
+            extras: &extras,
+        };
+        let all = |l: &dyn MediaList| -> Vec<(String, String, bool)> {
+            (0..l.count())
+                .map(|m| (l.dir(m).to_string(), l.name(m).to_string(), l.video(m)))
+                .collect()
+        };
+        let row = |d: &str, n: &str, v| (d.to_string(), n.to_string(), v);
+        let (photos, album) = ("Google Photos/Photos from 2019", "Google Photos/Trip");
+        assert_eq!(
+            all(&view),
+            [
+                row(photos, "a.jpg", false),
+                row(album, "v.MOV", true),
+                row("Google Photos/Old", "old.MP", true),
+            ]
+        );
+        let subset = Subset {
+            all: &view,
+            which: &[2, 0],
+        };
+        assert_eq!(
+            all(&subset),
+            [
+                row("Google Photos/Old", "old.MP", true),
+                row(photos, "a.jpg", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_included_media_are_matched() {
+        let dir = "Google Photos/Photos from 2019";
+        let media = [
+            MediaRef {
+                dir,
+                name: "a.jpg",
+                video: false,
+            },
+            MediaRef {
+                dir,
+                name: "b.jpg",
+                video: false,
+            },
+        ];
+        let sidecars = [
+            matcher::SidecarRef {
+                dir,
+                name: "b.jpg.json",
+                title: None,
+            },
+            matcher::SidecarRef {
+                dir,
+                name: "a.jpg.json",
+                title: None,
+            },
+        ];
+        let (media, sidecars) = (&media[..], &sidecars[..]);
+        let found = match_included(&media, &[1], &sidecars, vec![false; 2]);
+        let exact = |sidecar| {
+            Some(Match {
+                sidecar,
+                rule: matcher::Rule::Exact,
+            })
+        };
+        assert_eq!(found, [None, exact(0)]);
+        // All included: all matched.
+        let found = match_included(&media, &[0, 1], &sidecars, vec![false; 2]);
+        assert_eq!(found, [exact(1), exact(0)]);
+    }
+}
