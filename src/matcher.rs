@@ -384,9 +384,9 @@ impl<'a> SidecarIndex<'a> {
         *self.folders.entry(k).or_insert(next)
     }
 
-    /// The number of folder `dir` (any case), if a sidecar is there.
-    fn find_folder(&self, dir: &str) -> Option<u32> {
-        self.folders.get(&key(dir)).copied()
+    /// The number of the folder of key `dir_key` ([`key`] of a folder), if a sidecar is there.
+    fn find_folder(&self, dir_key: &str) -> Option<u32> {
+        self.folders.get(dir_key).copied()
     }
 
     /// Sidecar `i`'s name, NFC.
@@ -412,8 +412,8 @@ impl<'a> SidecarIndex<'a> {
     }
 
     /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
-    fn lookup(&self, dir: &str, name: &str) -> Vec<Candidate> {
-        let Some(dir) = self.find_folder(dir) else {
+    fn lookup(&self, folder: Option<u32>, name: &str) -> Vec<Candidate> {
+        let Some(dir) = folder else {
             return Vec::new();
         };
         let out: Vec<Candidate> = self
@@ -488,17 +488,18 @@ impl<'a> SidecarIndex<'a> {
         v
     }
 
-    /// Every sidecar rule `rule` offers for the media file `name` (NFC) in `dir`, best first,
-    /// each with whether it has the media's exact case.
-    fn candidates(&self, rule: Rule, dir: &str, name: &str) -> Vec<Candidate> {
+    /// Every sidecar rule `rule` offers for the media file `name` (NFC) in the folder numbered
+    /// `folder` (`None`: a folder without sidecars), best first, each with whether it has the
+    /// media's exact case.
+    fn candidates(&self, rule: Rule, folder: Option<u32>, name: &str) -> Vec<Candidate> {
         match rule {
-            Rule::Prefix => self.prefix_candidates(dir, name),
-            Rule::Title => self.title_candidates(name, Some(dir)),
+            Rule::Prefix => self.prefix_candidates(folder, name),
+            Rule::Title => self.title_candidates(name, Some(folder)),
             Rule::TitleElsewhere => self.title_candidates(name, None),
             _ => {
                 let mut out: Vec<Candidate> = Vec::new();
                 for c in Self::candidate_names(rule, name) {
-                    for cand in self.lookup(dir, &c) {
+                    for cand in self.lookup(folder, &c) {
                         if !out.iter().any(|o| o.0 == cand.0) {
                             out.push(cand);
                         }
@@ -512,9 +513,9 @@ impl<'a> SidecarIndex<'a> {
     /// Sidecars whose name before `(n).json` is a prefix of `NAME.EXT.supplemental-metadata`
     /// covering at least the whole media name (or, for long names, most of it), or of
     /// `NAME.supplemental-metadata` covering `NAME.su`; longest first.
-    fn prefix_candidates(&self, dir: &str, name: &str) -> Vec<Candidate> {
+    fn prefix_candidates(&self, folder: Option<u32>, name: &str) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let Some(dir) = self.find_folder(dir) else {
+        let Some(dir) = folder else {
             return Vec::new();
         };
         let mut fulls = vec![{
@@ -553,9 +554,9 @@ impl<'a> SidecarIndex<'a> {
     /// Sidecars whose `title` is this media name, allowing for characters the zip name
     /// replaced and for a media name cut down from a longer title. The title never carries the
     /// `(n)` counter: the sidecar's own name does, and it must be the media's.
-    fn title_candidates(&self, name: &str, dir: Option<&str>) -> Vec<Candidate> {
+    /// `folder`: `Some` of the media's folder's number for sidecars in that folder only.
+    fn title_candidates(&self, name: &str, folder: Option<Option<u32>>) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let folder = dir.map(|d| self.find_folder(d));
         let in_dir = |i: usize| folder.is_none_or(|f| f == Some(self.dirs[i]));
         let own = |i: usize| self.counter(i) == p.counter;
         let mut out: Vec<Candidate> = Vec::new();
@@ -616,12 +617,12 @@ impl<'a> SidecarIndex<'a> {
     /// The sidecar a direct rule gives `name` (NFC), claimed or not, exact case first (for
     /// edited copies and Live Photo halves whose original is not in the folder: they share
     /// the sidecar their original would have).
-    fn shared(&self, dir: &str, name: &str) -> Option<usize> {
+    fn shared(&self, folder: Option<u32>, name: &str) -> Option<usize> {
         Rule::DIRECT
             .iter()
             .filter(|r| **r != Rule::TitleElsewhere)
             .find_map(|r| {
-                let c = self.candidates(*r, dir, name);
+                let c = self.candidates(*r, folder, name);
                 c.iter().find(|c| c.1).or(c.first()).map(|c| c.0)
             })
     }
@@ -737,8 +738,8 @@ fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
 }
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
-/// sorting by it sorts by folder).
-fn folder_ranks(media: &dyn MediaList) -> Vec<u32> {
+/// sorting by it sorts by folder), and those keys.
+fn folder_ranks(media: &dyn MediaList) -> (Vec<u32>, Vec<String>) {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut last: Option<(&str, u32)> = None;
     let first: Vec<u32> = (0..media.count())
@@ -753,13 +754,18 @@ fn folder_ranks(media: &dyn MediaList) -> Vec<u32> {
             }
         })
         .collect();
-    let mut sorted: Vec<(&String, u32)> = ids.iter().map(|(k, id)| (k, *id)).collect();
+    let mut sorted: Vec<(String, u32)> = ids.into_iter().collect();
     sorted.sort_unstable();
     let mut rank = vec![0; sorted.len()];
-    for (r, (_, id)) in (0..).zip(sorted) {
+    let mut keys = Vec::with_capacity(sorted.len());
+    for (r, (k, id)) in (0..).zip(sorted) {
         rank[id as usize] = r;
+        keys.push(k);
     }
-    first.into_iter().map(|id| rank[id as usize]).collect()
+    (
+        first.into_iter().map(|id| rank[id as usize]).collect(),
+        keys,
+    )
 }
 
 /// Still-image extensions a Live Photo's video half may belong to, most likely first.
@@ -840,6 +846,9 @@ struct Matching<'a> {
     /// and their folders, numbered in the order of their keys.
     names: NfcNames,
     dirs: Vec<u32>,
+    /// The index's number of each media folder (by the number in `dirs`), if a sidecar is
+    /// there.
+    folders: Vec<Option<u32>>,
     order: Vec<u32>,
     result: Vec<Option<Found>>,
 }
@@ -850,20 +859,33 @@ impl<'a> Matching<'a> {
         self.names.get(m, self.media.name(m))
     }
 
+    /// Media file `m`'s folder's number in the index, if a sidecar is there.
+    fn folder(&self, m: usize) -> Option<u32> {
+        self.folders[self.dirs[m] as usize]
+    }
+
     fn new(media: &'a dyn MediaList, sidecars: &'a dyn SidecarList) -> Matching<'a> {
         let count = media.count();
         assert!(u32::try_from(count).is_ok(), "under 4 billion files");
         let names = NfcNames::new((0..count).map(|m| media.name(m)));
-        let dirs = folder_ranks(media);
+        let (dirs, dir_keys) = folder_ranks(media);
         let mut order: Vec<u32> = (0..count as u32).collect();
-        let name = |m: u32| names.get(m as usize, media.name(m as usize));
-        let folder = |m: u32| dirs[m as usize];
-        order.sort_by(|&a, &b| (folder(a), name(a)).cmp(&(folder(b), name(b))));
+        // Sorted by keys fetched once each (a comparison fetching both names went through
+        // the caller's tables twice).
+        order.par_sort_by_cached_key(|&m| {
+            (
+                dirs[m as usize],
+                names.get(m as usize, media.name(m as usize)),
+            )
+        });
+        let index = SidecarIndex::new(sidecars);
+        let folders = dir_keys.iter().map(|k| index.find_folder(k)).collect();
         Matching {
             media,
-            index: SidecarIndex::new(sidecars),
+            index,
             names,
             dirs,
+            folders,
             order,
             result: vec![None; count],
         }
@@ -886,7 +908,7 @@ impl<'a> Matching<'a> {
                         if self.result[m].is_some() {
                             continue;
                         }
-                        let c = self.index.candidates(rule, self.media.dir(m), self.name(m));
+                        let c = self.index.candidates(rule, self.folder(m), self.name(m));
                         if !c.is_empty() {
                             files.push((m as u32, c.len() as u32));
                             flat.extend(c.into_iter().map(|(s, exact)| (s as u32, exact)));
@@ -958,7 +980,7 @@ impl<'a> Matching<'a> {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
                 .map(|r| r.sidecar as usize),
-            None => self.index.shared(self.media.dir(m), name),
+            None => self.index.shared(self.folder(m), name),
         }
     }
 
