@@ -1857,6 +1857,8 @@ mod tests {
         let keys = [a, b, a, a, b, a];
         let names = ["x", "y", "x", "X", "x", "x"];
         let mut index = KeyIndex::with_capacity(keys.len());
+        // Room for all: pushing never grows it.
+        assert!(index.pairs.capacity() >= keys.len());
         for (i, k) in keys.iter().enumerate() {
             index.push(*k, i);
         }
