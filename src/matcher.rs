@@ -172,6 +172,62 @@ pub struct MediaRef<'a> {
     pub video: bool,
 }
 
+/// The sidecars as the matcher reads them, one at a time by index: a caller that has the
+/// names at hand (the plan's catalog) lends them without building a list of [`SidecarRef`]s
+/// (48 bytes a sidecar, 23 MB at a million entries).
+pub trait SidecarList: Sync {
+    /// How many sidecars there are (indexes `0..count()`).
+    fn count(&self) -> usize;
+    /// Sidecar `i`'s folder, as [`crate::source::Entry::dir`] gives it.
+    fn dir(&self, i: usize) -> &str;
+    /// Sidecar `i`'s file name.
+    fn name(&self, i: usize) -> &str;
+    /// The `title` sidecar `i` holds, if any.
+    fn title(&self, i: usize) -> Option<&str>;
+}
+
+/// The media files as the matcher reads them (see [`SidecarList`]).
+pub trait MediaList: Sync {
+    /// How many media files there are (indexes `0..count()`).
+    fn count(&self) -> usize;
+    /// File `m`'s folder, as [`crate::source::Entry::dir`] gives it.
+    fn dir(&self, m: usize) -> &str;
+    /// File `m`'s name.
+    fn name(&self, m: usize) -> &str;
+    /// Whether file `m` is a video (which may be a Live Photo's half).
+    fn video(&self, m: usize) -> bool;
+}
+
+impl SidecarList for &[SidecarRef<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn dir(&self, i: usize) -> &str {
+        self[i].dir
+    }
+    fn name(&self, i: usize) -> &str {
+        self[i].name
+    }
+    fn title(&self, i: usize) -> Option<&str> {
+        self[i].title
+    }
+}
+
+impl MediaList for &[MediaRef<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn dir(&self, m: usize) -> &str {
+        self[m].dir
+    }
+    fn name(&self, m: usize) -> &str {
+        self[m].name
+    }
+    fn video(&self, m: usize) -> bool {
+        self[m].video
+    }
+}
+
 /// The NFC forms of a list of names, kept only for the names that are not NFC already (in
 /// real exports, nearly none): a vector of `Cow`s was 24 bytes a name.
 #[derive(Default)]
@@ -249,7 +305,7 @@ fn sidecar_core(name: &str) -> (&str, Option<u32>) {
 
 /// Lookup tables over all sidecars of all inputs.
 pub struct SidecarIndex<'a> {
-    sidecars: &'a [SidecarRef<'a>],
+    sidecars: &'a dyn SidecarList,
     /// Folder keys, each once: the index's folders are numbers into it (a million sidecars
     /// live in a few thousand folders).
     folders: HashMap<String, u32>,
@@ -257,11 +313,6 @@ pub struct SidecarIndex<'a> {
     dirs: Vec<u32>,
     /// NFC sidecar names, case kept, where they differ from the names given.
     names: NfcNames,
-    /// Each sidecar's `(n)` counter.
-    counters: Vec<Option<u32>>,
-    /// Length of the NFC name without `(n).json` and a trailing U+FFFD (its "core"), a
-    /// prefix of the name.
-    cores: Vec<u32>,
     /// (folder, lower-case NFC name) → sidecars of distinct exact names (of two with one
     /// exact name, the first: a zip downloaded twice).
     by_name: KeyIndex,
@@ -269,61 +320,60 @@ pub struct SidecarIndex<'a> {
     by_core: KeyIndex,
     /// loose title key → sidecars
     by_title: KeyIndex,
-    /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → its loose title
-    by_title_start: HashMap<String, Vec<String>>,
+    /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → sidecars (a map
+    /// of those strings to their titles was 8 MB at a million entries)
+    by_title_start: KeyIndex,
 }
 
 impl<'a> SidecarIndex<'a> {
-    pub fn new(sidecars: &'a [SidecarRef<'a>]) -> Self {
-        let names = NfcNames::new(sidecars.iter().map(|s| s.name));
+    pub fn new(sidecars: &'a dyn SidecarList) -> Self {
+        let n = sidecars.count();
         let mut idx = SidecarIndex {
             sidecars,
             folders: HashMap::new(),
-            dirs: Vec::with_capacity(sidecars.len()),
-            names: NfcNames::default(),
-            counters: Vec::with_capacity(sidecars.len()),
-            cores: Vec::with_capacity(sidecars.len()),
-            by_name: KeyIndex::default(),
+            dirs: Vec::with_capacity(n),
+            names: NfcNames::new((0..n).map(|i| sidecars.name(i))),
+            by_name: KeyIndex::with_capacity(n),
             by_core: KeyIndex::default(),
             by_title: KeyIndex::default(),
-            by_title_start: HashMap::new(),
+            by_title_start: KeyIndex::default(),
         };
-        // (folder, exact name) of the sidecars so far, to leave out second copies.
-        let mut exact: std::collections::HashSet<u128> = Default::default();
-        for (i, s) in sidecars.iter().enumerate() {
-            let dir = idx.folder_id(s.dir);
-            let name = names.get(i, s.name);
-            let (core, n) = sidecar_core(name);
-            let core = trim_half_pair(core);
-            let core_len = u32::try_from(core.len()).expect("a name under 4 GB");
-            let copy = !exact.insert(hash_key(Some(dir), name, None));
-            let (name_key, core_key) = (key(name), key(core));
+        for i in 0..n {
+            let dir = idx.folder_id(sidecars.dir(i));
             idx.dirs.push(dir);
-            idx.counters.push(n);
-            idx.cores.push(core_len);
-            if copy {
-                // A second copy of a sidecar (a part downloaded twice) is never a candidate.
-                continue;
-            }
-            idx.by_name.push(hash_key(Some(dir), &name_key, None), i);
-            idx.by_core.push(hash_key(Some(dir), &core_key, n), i);
-            if let Some(t) = &s.title {
+            let name_key = hash_key(Some(dir), &key(idx.name(i)), None);
+            idx.by_name.push(name_key, i);
+        }
+        // A second copy of a sidecar (a part downloaded twice: same folder, same exact name)
+        // is never a candidate. Copies share their lower-case key: they are found among the
+        // sidecars of one key, with no set of all names.
+        idx.by_name.sort();
+        let copy = idx.by_name.repeats(n, |a, b| {
+            idx.dirs[a] == idx.dirs[b] && idx.name(a) == idx.name(b)
+        });
+        idx.by_name.retain(|i| !copy[i]);
+        idx.by_name.seal();
+        let originals = || (0..n).filter(|&i| !copy[i]);
+        idx.by_core = KeyIndex::with_capacity(originals().count());
+        let titled = originals().filter(|&i| sidecars.title(i).is_some()).count();
+        idx.by_title = KeyIndex::with_capacity(titled);
+        for i in originals() {
+            let (core, counter) = idx.core_counter(i);
+            let core_key = hash_key(Some(idx.dirs[i]), &key(core), counter);
+            idx.by_core.push(core_key, i);
+            if let Some(t) = sidecars.title(i) {
                 let loose_title = loose(t, true);
                 let (stem, _) = split_ext(&loose_title);
                 if utf16_len(stem) > MIN_TRUNCATED_STEM {
-                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0.to_string();
-                    let titles = idx.by_title_start.entry(start).or_default();
-                    if !titles.contains(&loose_title) {
-                        titles.push(loose_title.clone());
-                    }
+                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0;
+                    idx.by_title_start.push(hash_key(None, start, None), i);
                 }
                 idx.by_title.push(hash_key(None, &loose_title, None), i);
             }
         }
-        idx.names = names;
-        idx.by_name.seal();
         idx.by_core.seal();
         idx.by_title.seal();
+        idx.by_title_start.seal();
         idx
     }
 
@@ -334,24 +384,36 @@ impl<'a> SidecarIndex<'a> {
         *self.folders.entry(k).or_insert(next)
     }
 
-    /// The number of folder `dir` (any case), if a sidecar is there.
-    fn find_folder(&self, dir: &str) -> Option<u32> {
-        self.folders.get(&key(dir)).copied()
+    /// The number of the folder of key `dir_key` ([`key`] of a folder), if a sidecar is there.
+    fn find_folder(&self, dir_key: &str) -> Option<u32> {
+        self.folders.get(dir_key).copied()
     }
 
     /// Sidecar `i`'s name, NFC.
     fn name(&self, i: usize) -> &str {
-        self.names.get(i, self.sidecars[i].name)
+        self.names.get(i, self.sidecars.name(i))
     }
 
-    /// The core of sidecar `i`'s name (see [`Self::cores`]).
+    /// The core of sidecar `i`'s name (the NFC name without `(n).json` and a trailing
+    /// U+FFFD, a prefix of the name) and its `(n)` counter. Found again at each use: kept for
+    /// every sidecar they were 12 bytes a sidecar, and only title and prefix candidates need
+    /// them.
+    fn core_counter(&self, i: usize) -> (&str, Option<u32>) {
+        let (core, counter) = sidecar_core(self.name(i));
+        (trim_half_pair(core), counter)
+    }
+
     fn core(&self, i: usize) -> &str {
-        &self.name(i)[..self.cores[i] as usize]
+        self.core_counter(i).0
+    }
+
+    fn counter(&self, i: usize) -> Option<u32> {
+        self.core_counter(i).1
     }
 
     /// Sidecars named `name` in `dir`, in any case, each with whether it is of exact case.
-    fn lookup(&self, dir: &str, name: &str) -> Vec<Candidate> {
-        let Some(dir) = self.find_folder(dir) else {
+    fn lookup(&self, folder: Option<u32>, name: &str) -> Vec<Candidate> {
+        let Some(dir) = folder else {
             return Vec::new();
         };
         let out: Vec<Candidate> = self
@@ -426,17 +488,18 @@ impl<'a> SidecarIndex<'a> {
         v
     }
 
-    /// Every sidecar rule `rule` offers for the media file `name` (NFC) in `dir`, best first,
-    /// each with whether it has the media's exact case.
-    fn candidates(&self, rule: Rule, dir: &str, name: &str) -> Vec<Candidate> {
+    /// Every sidecar rule `rule` offers for the media file `name` (NFC) in the folder numbered
+    /// `folder` (`None`: a folder without sidecars), best first, each with whether it has the
+    /// media's exact case.
+    fn candidates(&self, rule: Rule, folder: Option<u32>, name: &str) -> Vec<Candidate> {
         match rule {
-            Rule::Prefix => self.prefix_candidates(dir, name),
-            Rule::Title => self.title_candidates(name, Some(dir)),
+            Rule::Prefix => self.prefix_candidates(folder, name),
+            Rule::Title => self.title_candidates(name, Some(folder)),
             Rule::TitleElsewhere => self.title_candidates(name, None),
             _ => {
                 let mut out: Vec<Candidate> = Vec::new();
                 for c in Self::candidate_names(rule, name) {
-                    for cand in self.lookup(dir, &c) {
+                    for cand in self.lookup(folder, &c) {
                         if !out.iter().any(|o| o.0 == cand.0) {
                             out.push(cand);
                         }
@@ -450,9 +513,9 @@ impl<'a> SidecarIndex<'a> {
     /// Sidecars whose name before `(n).json` is a prefix of `NAME.EXT.supplemental-metadata`
     /// covering at least the whole media name (or, for long names, most of it), or of
     /// `NAME.supplemental-metadata` covering `NAME.su`; longest first.
-    fn prefix_candidates(&self, dir: &str, name: &str) -> Vec<Candidate> {
+    fn prefix_candidates(&self, folder: Option<u32>, name: &str) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let Some(dir) = self.find_folder(dir) else {
+        let Some(dir) = folder else {
             return Vec::new();
         };
         let mut fulls = vec![{
@@ -491,11 +554,11 @@ impl<'a> SidecarIndex<'a> {
     /// Sidecars whose `title` is this media name, allowing for characters the zip name
     /// replaced and for a media name cut down from a longer title. The title never carries the
     /// `(n)` counter: the sidecar's own name does, and it must be the media's.
-    fn title_candidates(&self, name: &str, dir: Option<&str>) -> Vec<Candidate> {
+    /// `folder`: `Some` of the media's folder's number for sidecars in that folder only.
+    fn title_candidates(&self, name: &str, folder: Option<Option<u32>>) -> Vec<Candidate> {
         let p = NameParts::parse(name);
-        let folder = dir.map(|d| self.find_folder(d));
         let in_dir = |i: usize| folder.is_none_or(|f| f == Some(self.dirs[i]));
-        let own = |i: usize| self.counters[i] == p.counter;
+        let own = |i: usize| self.counter(i) == p.counter;
         let mut out: Vec<Candidate> = Vec::new();
         // The title is the whole name (a file uploaded as `X(1).jpg`), or the name without its
         // counter.
@@ -505,7 +568,7 @@ impl<'a> SidecarIndex<'a> {
         ];
         for (probe, counter) in probes {
             for i in self.by_title.get(hash_key(None, &probe, None)) {
-                if in_dir(i) && self.counters[i] == counter && !out.iter().any(|o| o.0 == i) {
+                if in_dir(i) && self.counter(i) == counter && !out.iter().any(|o| o.0 == i) {
                     out.push((i, self.title_exact_case(i, name)));
                 }
             }
@@ -515,20 +578,20 @@ impl<'a> SidecarIndex<'a> {
             // The zip cut a long title down to about 47 units, keeping the extension.
             let ext = loose(&p.ext, true);
             let start = clip_utf16(&stem, MIN_TRUNCATED_STEM).0;
-            let mut found: Vec<usize> = self
+            let longer = |i: usize| {
+                let Some(title) = self.sidecars.title(i) else {
+                    return false;
+                };
+                let t = loose(title, true);
+                let (ts, te) = split_ext(&t);
+                te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
+            };
+            // In increasing order (as pushed), each once.
+            let found: Vec<usize> = self
                 .by_title_start
-                .get(start)
-                .into_iter()
-                .flatten()
-                .filter(|t| {
-                    let (ts, te) = split_ext(t);
-                    te == ext && ts.starts_with(&stem) && ts.len() > stem.len()
-                })
-                .flat_map(|t| self.by_title.get(hash_key(None, t, None)))
-                .filter(|&i| in_dir(i) && own(i))
+                .get(hash_key(None, start, None))
+                .filter(|&i| in_dir(i) && own(i) && longer(i))
                 .collect();
-            found.sort_unstable();
-            found.dedup();
             out = found
                 .into_iter()
                 .map(|i| (i, self.title_exact_case(i, name)))
@@ -542,7 +605,7 @@ impl<'a> SidecarIndex<'a> {
     /// name without the counter, or a longer name the media name was cut from, so with case kept
     /// it must have the media's extension and begin with its stem.
     fn title_exact_case(&self, i: usize, name: &str) -> bool {
-        let Some(title) = &self.sidecars[i].title else {
+        let Some(title) = self.sidecars.title(i) else {
             return false;
         };
         let p = NameParts::parse(name);
@@ -554,12 +617,12 @@ impl<'a> SidecarIndex<'a> {
     /// The sidecar a direct rule gives `name` (NFC), claimed or not, exact case first (for
     /// edited copies and Live Photo halves whose original is not in the folder: they share
     /// the sidecar their original would have).
-    fn shared(&self, dir: &str, name: &str) -> Option<usize> {
+    fn shared(&self, folder: Option<u32>, name: &str) -> Option<usize> {
         Rule::DIRECT
             .iter()
             .filter(|r| **r != Rule::TitleElsewhere)
             .find_map(|r| {
-                let c = self.candidates(*r, dir, name);
+                let c = self.candidates(*r, folder, name);
                 c.iter().find(|c| c.1).or(c.first()).map(|c| c.0)
             })
     }
@@ -587,6 +650,15 @@ fn short_key(key: u128) -> (u64, u32) {
 }
 
 impl KeyIndex {
+    /// An index with room for `n` keys (pushed without growing: a growing vector holds its
+    /// old and its new buffer at once).
+    fn with_capacity(n: usize) -> KeyIndex {
+        KeyIndex {
+            pairs: Vec::with_capacity(n),
+            ..KeyIndex::default()
+        }
+    }
+
     fn push(&mut self, key: u128, index: usize) {
         let index = u32::try_from(index).expect("under 4 billion entries");
         let (hi, lo) = short_key(key);
@@ -598,10 +670,35 @@ impl KeyIndex {
         hi.checked_shr(64 - self.bits).unwrap_or(0) as usize
     }
 
+    /// Sorts the pairs: by key, and the indexes of one key in increasing order.
+    fn sort(&mut self) {
+        self.pairs.sort_unstable();
+    }
+
+    /// Of the indexes of each key, those `same` as a smaller index of that key, as a flag for
+    /// each index below `n` (sorted pairs, indexes below `n`).
+    fn repeats(&self, n: usize, same: impl Fn(usize, usize) -> bool) -> Vec<bool> {
+        let mut repeat = vec![false; n];
+        for run in self.pairs.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            for (k, later) in run.iter().enumerate().skip(1) {
+                let later = later.2 as usize;
+                repeat[later] = run[..k]
+                    .iter()
+                    .any(|earlier| same(earlier.2 as usize, later));
+            }
+        }
+        repeat
+    }
+
+    /// Keeps only the pairs of the indexes `keep` accepts.
+    fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        self.pairs.retain(|p| keep(p.2 as usize));
+    }
+
     /// Sorts the pairs (indexes were pushed in increasing order: they stay so per key) and
     /// finds where each bucket starts (about four pairs a bucket).
     fn seal(&mut self) {
-        self.pairs.sort_unstable();
+        self.sort();
         self.pairs.shrink_to_fit();
         u32::try_from(self.pairs.len()).expect("under 4 billion keys");
         self.bits = (self.pairs.len() / 4).max(1).ilog2().min(20);
@@ -641,30 +738,34 @@ fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
 }
 
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
-/// sorting by it sorts by folder).
-fn folder_ranks(media: &[MediaRef]) -> Vec<u32> {
+/// sorting by it sorts by folder), and those keys.
+fn folder_ranks(media: &dyn MediaList) -> (Vec<u32>, Vec<String>) {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut last: Option<(&str, u32)> = None;
-    let first: Vec<u32> = media
-        .iter()
+    let first: Vec<u32> = (0..media.count())
         .map(|m| match last {
             // Files of one folder mostly come together: one key per folder, not per file.
-            Some((dir, id)) if dir == m.dir => id,
+            Some((dir, id)) if dir == media.dir(m) => id,
             _ => {
                 let next = u32::try_from(ids.len()).expect("under 4 billion folders");
-                let id = *ids.entry(key(m.dir)).or_insert(next);
-                last = Some((m.dir, id));
+                let id = *ids.entry(key(media.dir(m))).or_insert(next);
+                last = Some((media.dir(m), id));
                 id
             }
         })
         .collect();
-    let mut sorted: Vec<(&String, u32)> = ids.iter().map(|(k, id)| (k, *id)).collect();
+    let mut sorted: Vec<(String, u32)> = ids.into_iter().collect();
     sorted.sort_unstable();
     let mut rank = vec![0; sorted.len()];
-    for (r, (_, id)) in (0..).zip(sorted) {
+    let mut keys = Vec::with_capacity(sorted.len());
+    for (r, (k, id)) in (0..).zip(sorted) {
         rank[id as usize] = r;
+        keys.push(k);
     }
-    first.into_iter().map(|id| rank[id as usize]).collect()
+    (
+        first.into_iter().map(|id| rank[id as usize]).collect(),
+        keys,
+    )
 }
 
 /// Still-image extensions a Live Photo's video half may belong to, most likely first.
@@ -688,21 +789,49 @@ fn is_motion_half(name: &str) -> bool {
 
 /// Pairs every media file with a sidecar, or `None`. Deterministic for a given input.
 pub fn match_all(media: &[MediaRef], sidecars: &[SidecarRef]) -> Vec<Option<Match>> {
-    match_all_claimed(media, sidecars, vec![false; sidecars.len()])
+    match_all_claimed(&media, &sidecars, vec![false; sidecars.len()])
 }
 
 /// Like [`match_all`], with some sidecars claimed already (by a media file of an earlier
 /// run): no direct rule gives them to another file, but edited copies and Live Photo videos
 /// still share them.
 pub fn match_all_claimed(
-    media: &[MediaRef],
-    sidecars: &[SidecarRef],
+    media: &dyn MediaList,
+    sidecars: &dyn SidecarList,
     claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
-    let mut m = Matching::new(media, sidecars);
-    m.direct(claimed);
-    m.shared();
-    m.result
+    let result = {
+        let mut m = Matching::new(media, sidecars);
+        m.direct(claimed);
+        m.shared();
+        m.result
+    };
+    // Widened once the index is gone.
+    result.into_iter().map(|f| f.map(Match::from)).collect()
+}
+
+/// A [`Match`] as [`Matching`] keeps it: 8 bytes with its `Option`, where an
+/// `Option<Match>` is 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Found {
+    sidecar: u32,
+    rule: Rule,
+}
+
+impl Found {
+    fn new(sidecar: usize, rule: Rule) -> Found {
+        let sidecar = u32::try_from(sidecar).expect("under 4 billion sidecars");
+        Found { sidecar, rule }
+    }
+}
+
+impl From<Found> for Match {
+    fn from(f: Found) -> Match {
+        Match {
+            sidecar: f.sidecar as usize,
+            rule: f.rule,
+        }
+    }
 }
 
 /// The candidates of a block of files under one rule: (file, how many) and the candidates
@@ -711,36 +840,54 @@ type CandidateBlock = (Vec<(u32, u32)>, Vec<(u32, bool)>);
 
 /// One matching pass: the media in a fixed order (folder, then name) and what each got.
 struct Matching<'a> {
-    media: &'a [MediaRef<'a>],
+    media: &'a dyn MediaList,
     index: SidecarIndex<'a>,
     /// NFC names of the media where they differ from the names given ([`Matching::name`]),
     /// and their folders, numbered in the order of their keys.
     names: NfcNames,
     dirs: Vec<u32>,
-    order: Vec<usize>,
-    result: Vec<Option<Match>>,
+    /// The index's number of each media folder (by the number in `dirs`), if a sidecar is
+    /// there.
+    folders: Vec<Option<u32>>,
+    order: Vec<u32>,
+    result: Vec<Option<Found>>,
 }
 
 impl<'a> Matching<'a> {
     /// Media file `m`'s name, NFC.
     fn name(&self, m: usize) -> &str {
-        self.names.get(m, self.media[m].name)
+        self.names.get(m, self.media.name(m))
     }
 
-    fn new(media: &'a [MediaRef<'a>], sidecars: &'a [SidecarRef<'a>]) -> Matching<'a> {
-        assert!(u32::try_from(media.len()).is_ok(), "under 4 billion files");
-        let names = NfcNames::new(media.iter().map(|m| m.name));
-        let dirs = folder_ranks(media);
-        let mut order: Vec<usize> = (0..media.len()).collect();
-        let name = |m: usize| names.get(m, media[m].name);
-        order.sort_by(|a, b| (&dirs[*a], name(*a)).cmp(&(&dirs[*b], name(*b))));
+    /// Media file `m`'s folder's number in the index, if a sidecar is there.
+    fn folder(&self, m: usize) -> Option<u32> {
+        self.folders[self.dirs[m] as usize]
+    }
+
+    fn new(media: &'a dyn MediaList, sidecars: &'a dyn SidecarList) -> Matching<'a> {
+        let count = media.count();
+        assert!(u32::try_from(count).is_ok(), "under 4 billion files");
+        let names = NfcNames::new((0..count).map(|m| media.name(m)));
+        let (dirs, dir_keys) = folder_ranks(media);
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        // Sorted by keys fetched once each (a comparison fetching both names went through
+        // the caller's tables twice).
+        order.par_sort_by_cached_key(|&m| {
+            (
+                dirs[m as usize],
+                names.get(m as usize, media.name(m as usize)),
+            )
+        });
+        let index = SidecarIndex::new(sidecars);
+        let folders = dir_keys.iter().map(|k| index.find_folder(k)).collect();
         Matching {
             media,
-            index: SidecarIndex::new(sidecars),
+            index,
             names,
             dirs,
+            folders,
             order,
-            result: vec![None; media.len()],
+            result: vec![None; count],
         }
     }
 
@@ -757,8 +904,11 @@ impl<'a> Matching<'a> {
                 .par_chunks(4096)
                 .map(|chunk| {
                     let (mut files, mut flat) = (Vec::new(), Vec::new());
-                    for &m in chunk.iter().filter(|&&m| self.result[m].is_none()) {
-                        let c = self.index.candidates(rule, self.media[m].dir, self.name(m));
+                    for m in chunk.iter().map(|&m| m as usize) {
+                        if self.result[m].is_some() {
+                            continue;
+                        }
+                        let c = self.index.candidates(rule, self.folder(m), self.name(m));
                         if !c.is_empty() {
                             files.push((m as u32, c.len() as u32));
                             flat.extend(c.into_iter().map(|(s, exact)| (s as u32, exact)));
@@ -784,10 +934,7 @@ impl<'a> Matching<'a> {
                         }
                         if let Some(&(s, _)) = free.find(|(_, exact)| *exact || !exact_only) {
                             claimed[s as usize] = true;
-                            self.result[m] = Some(Match {
-                                sidecar: s as usize,
-                                rule,
-                            });
+                            self.result[m] = Some(Found { sidecar: s, rule });
                         }
                     }
                 }
@@ -800,13 +947,14 @@ impl<'a> Matching<'a> {
     fn shared(&mut self) {
         // The media of each folder by lower-case name, to find an original.
         // Positions in `order`, so that the files of one name come in that order.
-        let mut by_name = KeyIndex::default();
+        let mut by_name = KeyIndex::with_capacity(self.order.len());
         for (k, &m) in self.order.iter().enumerate() {
+            let m = m as usize;
             by_name.push(hash_key(Some(self.dirs[m]), &key(self.name(m)), None), k);
         }
         by_name.seal();
         for k in 0..self.order.len() {
-            let m = self.order[k];
+            let m = self.order[k] as usize;
             if self.result[m].is_some() {
                 continue;
             }
@@ -814,7 +962,7 @@ impl<'a> Matching<'a> {
                 .edited_original(m, &by_name)
                 .map(|s| (s, Rule::Edited))
                 .or_else(|| self.still_of(m, &by_name).map(|s| (s, Rule::LivePhoto)));
-            self.result[m] = found.map(|(sidecar, rule)| Match { sidecar, rule });
+            self.result[m] = found.map(|(sidecar, rule)| Found::new(sidecar, rule));
         }
     }
 
@@ -825,14 +973,14 @@ impl<'a> Matching<'a> {
         let files = || {
             by_name
                 .get(hash_key(Some(self.dirs[m]), &key(name), None))
-                .map(|k| self.order[k])
+                .map(|k| self.order[k] as usize)
         };
         let there = files().find(|&o| self.name(o) == name).or(files().next());
         match there {
             Some(o) => self.result[o]
                 .filter(|r| !r.rule.is_shared())
-                .map(|r| r.sidecar),
-            None => self.index.shared(self.media[m].dir, name),
+                .map(|r| r.sidecar as usize),
+            None => self.index.shared(self.folder(m), name),
         }
     }
 
@@ -849,7 +997,7 @@ impl<'a> Matching<'a> {
     /// belongs to `X.MP.jpg`.
     fn still_of(&self, m: usize, by_name: &KeyIndex) -> Option<usize> {
         let name = self.name(m);
-        if !self.media[m].video && !is_motion_half(name) {
+        if !self.media.video(m) && !is_motion_half(name) {
             return None;
         }
         let (without_ext, _) = split_ext(name);
@@ -1685,6 +1833,78 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    // Issue 14: memory at a million entries.
+
+    #[test]
+    fn a_kept_match_stays_small() {
+        // One per media file while the index is alive; an `Option<Match>` is 16 bytes.
+        assert_eq!(std::mem::size_of::<Option<Found>>(), 8);
+        let f = Found::new(7, Rule::Clipped);
+        assert_eq!(
+            Match::from(f),
+            Match {
+                sidecar: 7,
+                rule: Rule::Clipped
+            }
+        );
+    }
+
+    #[test]
+    fn repeats_are_found_among_the_indexes_of_one_key() {
+        let (a, b) = (1u128 << 64, 2u128 << 64);
+        let keys = [a, b, a, a, b, a];
+        let names = ["x", "y", "x", "X", "x", "x"];
+        let mut index = KeyIndex::with_capacity(keys.len());
+        // Room for all: pushing never grows it.
+        assert!(index.pairs.capacity() >= keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            index.push(*k, i);
+        }
+        index.sort();
+        let repeat = index.repeats(keys.len(), |i, j| names[i] == names[j]);
+        // `x` again under key a (twice), not `X`, nor `x` under key b.
+        assert_eq!(repeat, [false, false, true, false, false, true]);
+        index.retain(|i| !repeat[i]);
+        index.seal();
+        assert_eq!(index.get(a).collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(index.get(b).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(index.get(3u128 << 64).count(), 0);
+    }
+
+    #[test]
+    fn second_copies_are_per_folder_and_exact_name() {
+        const OTHER: &str = "Google Photos/Trip";
+        let sidecar = |dir, name| SidecarRef {
+            dir,
+            name,
+            title: None,
+        };
+        let sidecars = [
+            sidecar(DIR, "a.jpg.json"),
+            sidecar(OTHER, "a.jpg.json"),
+            sidecar(DIR, "a.jpg.json"),
+            sidecar(DIR, "A.JPG.json"),
+        ];
+        let file = |dir, name| MediaRef {
+            dir,
+            name,
+            video: false,
+        };
+        let media = [
+            file(DIR, "a.jpg"),
+            file(OTHER, "a.jpg"),
+            file(DIR, "A.JPG"),
+            file(DIR, "a.JPG"),
+        ];
+        let found: Vec<Option<usize>> = match_all(&media, &sidecars)
+            .into_iter()
+            .map(|m| m.map(|m| m.sidecar))
+            .collect();
+        // The copy in another folder is that folder's; the case variant is a sidecar of its
+        // own; the second copy of `a.jpg.json` is no one's.
+        assert_eq!(found, [Some(0), Some(1), Some(3), None]);
     }
 
     // Found by `cargo mutants --file src/matcher.rs`.

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::manifest::{Manifest, Remembered, SourceKey};
 
-use crate::matcher::{self, Match, MediaRef, SidecarRef};
+use crate::matcher::{self, Match, MediaList, MediaRef, SidecarList};
 use crate::media::MediaKind;
 use crate::names::key;
 use crate::report::JsonReport;
@@ -64,21 +64,91 @@ impl JsonRead {
             }
         }
     }
+}
 
-    /// The matcher's view of the sidecars: this run's, then earlier runs' (`earlier`).
-    fn refs<'a>(&'a self, catalog: &'a Catalog, earlier: &'a [SidecarData]) -> Vec<SidecarRef<'a>> {
-        self.sidecars
-            .iter()
-            .chain(earlier)
-            .map(|s| {
-                let (dir, name) = s.dir_name(catalog);
-                SidecarRef {
-                    dir,
-                    name,
-                    title: s.parsed.as_ref().ok().and_then(|s| s.title()),
-                }
-            })
-            .collect()
+/// The matcher's view of the sidecars: this run's, then earlier runs' (`earlier`), each read
+/// where it is kept (a list of [`matcher::SidecarRef`]s was 48 bytes a sidecar).
+struct SidecarView<'a> {
+    catalog: &'a Catalog,
+    this_run: &'a [SidecarData],
+    earlier: &'a [SidecarData],
+}
+
+impl SidecarView<'_> {
+    fn get(&self, i: usize) -> &SidecarData {
+        match i.checked_sub(self.this_run.len()) {
+            None => &self.this_run[i],
+            Some(e) => &self.earlier[e],
+        }
+    }
+}
+
+impl SidecarList for SidecarView<'_> {
+    fn count(&self) -> usize {
+        self.this_run.len() + self.earlier.len()
+    }
+    fn dir(&self, i: usize) -> &str {
+        self.get(i).dir_name(self.catalog).0
+    }
+    fn name(&self, i: usize) -> &str {
+        self.get(i).dir_name(self.catalog).1
+    }
+    fn title(&self, i: usize) -> Option<&str> {
+        self.get(i).parsed.as_ref().ok()?.title()
+    }
+}
+
+/// The matcher's view of the media: this run's media entries, then the remembered library
+/// files that take part ([`extras`]), each read from the catalog (a list of [`MediaRef`]s
+/// was 40 bytes a file).
+struct MediaView<'a> {
+    catalog: &'a Catalog,
+    media: &'a [(usize, Option<MediaKind>)],
+    extras: &'a [(Extra, MediaRef<'a>)],
+}
+
+impl MediaList for MediaView<'_> {
+    fn count(&self) -> usize {
+        self.media.len() + self.extras.len()
+    }
+    fn dir(&self, m: usize) -> &str {
+        match m.checked_sub(self.media.len()) {
+            None => self.catalog.entries[self.media[m].0].dir(),
+            Some(x) => self.extras[x].1.dir,
+        }
+    }
+    fn name(&self, m: usize) -> &str {
+        match m.checked_sub(self.media.len()) {
+            None => self.catalog.entries[self.media[m].0].name(),
+            Some(x) => self.extras[x].1.name,
+        }
+    }
+    fn video(&self, m: usize) -> bool {
+        match m.checked_sub(self.media.len()) {
+            None => self.media[m].1.is_some_and(MediaKind::is_video),
+            Some(x) => self.extras[x].1.video,
+        }
+    }
+}
+
+/// Some files of a [`MediaList`]: file `k` is `all`'s `which[k]`.
+struct Subset<'a> {
+    all: &'a dyn MediaList,
+    which: &'a [usize],
+}
+
+impl MediaList for Subset<'_> {
+    fn count(&self) -> usize {
+        self.which.len()
+    }
+    fn dir(&self, k: usize) -> &str {
+        self.all.dir(self.which[k])
+    }
+    fn name(&self, k: usize) -> &str {
+        self.all.name(self.which[k])
+    }
+    fn video(&self, k: usize) -> bool {
+        self.all.video(self.which[k])
     }
 }
 
@@ -223,23 +293,16 @@ pub(super) fn read_and_match(
         .collect();
     json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
     let extras = extras(catalog, media, remembered);
-    let media_refs: Vec<MediaRef> = media
-        .iter()
-        .map(|&(i, kind)| {
-            let e = &catalog.entries[i];
-            MediaRef {
-                dir: e.dir(),
-                name: e.name(),
-                video: kind.is_some_and(MediaKind::is_video),
-            }
-        })
-        .chain(extras.iter().map(|(_, r)| r.clone()))
-        .collect();
+    let all_media = MediaView {
+        catalog,
+        media,
+        extras: &extras,
+    };
     let is_new =
         |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
-    let pending_dirs: HashSet<String> = (0..media_refs.len())
+    let pending_dirs: HashSet<String> = (0..all_media.count())
         .filter(|k| is_new(*k))
-        .map(|k| key(media_refs[k].dir))
+        .map(|k| key(all_media.dir(k)))
         .collect();
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
         .iter()
@@ -253,8 +316,12 @@ pub(super) fn read_and_match(
     read.sidecars.reserve_exact(first.len());
     read_jsons(opts, catalog, &readers, &first, stage, &mut read);
     super::trace_memory("sidecars read");
-    let (sidecar_refs, matches) = loop {
-        let sidecar_refs = read.refs(catalog, &earlier);
+    let matches = loop {
+        let sidecars = SidecarView {
+            catalog,
+            this_run: &read.sidecars,
+            earlier: &earlier,
+        };
         let claimed: Vec<bool> = read
             .sidecars
             .iter()
@@ -263,12 +330,12 @@ pub(super) fn read_and_match(
             .collect();
         // Media in folders whose JSON files were not read cannot match anything there.
         let matches = if rest.is_empty() {
-            matcher::match_all_claimed(&media_refs, &sidecar_refs, claimed)
+            matcher::match_all_claimed(&all_media, &sidecars, claimed)
         } else {
-            let included: Vec<usize> = (0..media_refs.len())
-                .filter(|&k| pending_dirs.contains(&key(media_refs[k].dir)))
+            let included: Vec<usize> = (0..all_media.count())
+                .filter(|&k| pending_dirs.contains(&key(all_media.dir(k))))
                 .collect();
-            match_included(&media_refs, &included, &sidecar_refs, claimed)
+            match_included(&all_media, &included, &sidecars, claimed)
         };
         super::trace_memory("sidecars matched");
         let unmatched_new = matches
@@ -276,7 +343,7 @@ pub(super) fn read_and_match(
             .enumerate()
             .any(|(k, m)| m.is_none() && is_new(k));
         if !unmatched_new || rest.is_empty() {
-            break (sidecar_refs, matches);
+            break matches;
         }
         let batch = std::mem::take(&mut rest);
         read.sidecars.reserve_exact(batch.len());
@@ -287,9 +354,8 @@ pub(super) fn read_and_match(
         .map(|i| key(catalog.entries[*i].dir()))
         .filter(|d| !pending_dirs.contains(d))
         .collect();
-    // This run's sidecars (the first of `sidecar_refs`; earlier runs' are never "unused").
-    plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &sidecar_refs, &matches);
-    drop(sidecar_refs);
+    // This run's sidecars (the first the matcher saw; earlier runs' are never "unused").
+    plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &earlier, &matches);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
             s.recorded = remembered.claimed.get(source_id(&catalog.entries[i]));
@@ -303,20 +369,23 @@ pub(super) fn read_and_match(
     split_extras(plan, matches, media.len(), extras, unread)
 }
 
-/// Matches the media `included` (indexes into `media_refs`); the others get `None`.
+/// Matches the media `included` (indexes into `media`); the others get `None`.
 fn match_included(
-    media_refs: &[MediaRef],
+    media: &dyn MediaList,
     included: &[usize],
-    sidecar_refs: &[SidecarRef],
+    sidecars: &dyn SidecarList,
     claimed: Vec<bool>,
 ) -> Vec<Option<Match>> {
-    if included.len() == media_refs.len() {
-        // Every media entry (a first run): no subset to copy.
-        return matcher::match_all_claimed(media_refs, sidecar_refs, claimed);
+    if included.len() == media.count() {
+        // Every media entry (a first run): no subset to go through.
+        return matcher::match_all_claimed(media, sidecars, claimed);
     }
-    let subset: Vec<MediaRef> = included.iter().map(|&k| media_refs[k].clone()).collect();
-    let mut matches = vec![None; media_refs.len()];
-    let found = matcher::match_all_claimed(&subset, sidecar_refs, claimed);
+    let subset = Subset {
+        all: media,
+        which: included,
+    };
+    let mut matches = vec![None; media.count()];
+    let found = matcher::match_all_claimed(&subset, sidecars, claimed);
     for (&k, m) in included.iter().zip(found) {
         matches[k] = m;
     }
@@ -352,33 +421,37 @@ fn split_extras(
     }
 }
 
-/// Sidecars no media file used. A second copy of a used sidecar (a part downloaded twice) is
-/// not "unused".
+/// Sidecars of this run (`sidecars`) no media file used. A second copy of a used sidecar (a
+/// part downloaded twice) is not "unused"; matches may also point at `earlier` runs' sidecars
+/// (numbered after this run's).
 fn unused_sidecars(
     catalog: &Catalog,
     sidecars: &[SidecarData],
-    refs: &[SidecarRef],
+    earlier: &[SidecarData],
     matches: &[Option<Match>],
 ) -> Vec<JsonReport> {
-    let mut used = vec![false; refs.len()];
+    let mut used = vec![false; sidecars.len() + earlier.len()];
     for m in matches.iter().flatten() {
         used[m.sidecar] = true;
     }
     // (folder, name) keys as hashes: at a million entries, a set of string pairs was the
     // plan's peak (90 MB).
-    let key_of = |r: &SidecarRef| folder_name(r.dir, r.name);
-    let used_names: HashSet<u128> = refs
+    let key_of = |s: &SidecarData| {
+        let (dir, name) = s.dir_name(catalog);
+        folder_name(dir, name)
+    };
+    let used_names: HashSet<u128> = sidecars
         .iter()
+        .chain(earlier)
         .zip(&used)
         .filter(|(_, u)| **u)
-        .map(|(r, _)| key_of(r))
+        .map(|(s, _)| key_of(s))
         .collect();
     sidecars
         .iter()
-        .zip(refs)
         .zip(&used)
-        .filter(|((_, r), used)| !**used && !used_names.contains(&key_of(r)))
-        .filter_map(|((s, _), _)| {
+        .filter(|(s, used)| !**used && !used_names.contains(&key_of(s)))
+        .filter_map(|(s, _)| {
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
                 source: catalog.describe(&catalog.entries[s.entry()?]),
@@ -387,4 +460,186 @@ fn unused_sidecars(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::SourceKey;
+    use crate::sidecar::Sidecar;
+    use crate::source::Catalog;
+
+    use super::super::plan::EarlierSidecar;
+
+    const PHOTOS: &str = "Takeout/Google Photos/Photos from 2019";
+    const ALBUM: &str = "Takeout/Google Photos/Trip";
+
+    /// A catalog of a folder holding `files` (paths below it).
+    fn catalog(files: &[String]) -> (tempfile::TempDir, Catalog) {
+        let root = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = root.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"x").unwrap();
+        }
+        let catalog = Catalog::open(&[root.path().to_path_buf()], None).unwrap();
+        (root, catalog)
+    }
+
+    fn entry_of(catalog: &Catalog, name: &str) -> usize {
+        catalog
+            .entries
+            .iter()
+            .position(|e| e.name() == name)
+            .unwrap()
+    }
+
+    fn titled(title: &str) -> Sidecar {
+        Sidecar::new(Some(title.into()), None, None, None)
+    }
+
+    #[test]
+    fn the_sidecar_view_numbers_this_runs_sidecars_then_earlier_ones() {
+        let (_root, catalog) =
+            catalog(&[format!("{PHOTOS}/a.jpg.json"), format!("{ALBUM}/b.json")]);
+        let this_run = [
+            SidecarData {
+                origin: SidecarOrigin::Entry(entry_of(&catalog, "a.jpg.json")),
+                parsed: Ok(titled("a.jpg")),
+                recorded: None,
+            },
+            SidecarData {
+                origin: SidecarOrigin::Entry(entry_of(&catalog, "b.json")),
+                parsed: Err("not JSON".into()),
+                recorded: None,
+            },
+        ];
+        let earlier = [SidecarData {
+            origin: SidecarOrigin::Earlier(Box::new(EarlierSidecar {
+                source: SourceKey {
+                    entry: format!("{ALBUM}/c.jpg.json"),
+                    size: 9,
+                    crc32: None,
+                },
+                from: "old.zip".into(),
+            })),
+            parsed: Ok(titled("c.jpg")),
+            recorded: Some(true),
+        }];
+        let view = SidecarView {
+            catalog: &catalog,
+            this_run: &this_run,
+            earlier: &earlier,
+        };
+        assert_eq!(view.count(), 3);
+        let seen: Vec<(&str, &str, Option<&str>)> = (0..view.count())
+            .map(|i| (view.dir(i), view.name(i), view.title(i)))
+            .collect();
+        let (photos, album) = ("Google Photos/Photos from 2019", "Google Photos/Trip");
+        assert_eq!(
+            seen,
+            [
+                (photos, "a.jpg.json", Some("a.jpg")),
+                (album, "b.json", None),
+                (album, "c.jpg.json", Some("c.jpg")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_media_view_numbers_entries_then_library_files_and_a_subset_picks_from_it() {
+        let (_root, catalog) = catalog(&[format!("{PHOTOS}/a.jpg"), format!("{ALBUM}/v.MOV")]);
+        let media = [
+            (entry_of(&catalog, "a.jpg"), Some(MediaKind::Jpeg)),
+            (entry_of(&catalog, "v.MOV"), Some(MediaKind::IsoVideo)),
+        ];
+        let source = SourceKey {
+            entry: format!("{ALBUM}/old.jpg"),
+            size: 9,
+            crc32: None,
+        };
+        let extras = [(
+            Extra {
+                bare: Some(0),
+                source,
+            },
+            MediaRef {
+                dir: "Google Photos/Old",
+                name: "old.MP",
+                video: true,
+            },
+        )];
+        let view = MediaView {
+            catalog: &catalog,
+            media: &media,
+            extras: &extras,
+        };
+        let all = |l: &dyn MediaList| -> Vec<(String, String, bool)> {
+            (0..l.count())
+                .map(|m| (l.dir(m).to_string(), l.name(m).to_string(), l.video(m)))
+                .collect()
+        };
+        let row = |d: &str, n: &str, v| (d.to_string(), n.to_string(), v);
+        let (photos, album) = ("Google Photos/Photos from 2019", "Google Photos/Trip");
+        assert_eq!(
+            all(&view),
+            [
+                row(photos, "a.jpg", false),
+                row(album, "v.MOV", true),
+                row("Google Photos/Old", "old.MP", true),
+            ]
+        );
+        let subset = Subset {
+            all: &view,
+            which: &[2, 0],
+        };
+        assert_eq!(
+            all(&subset),
+            [
+                row("Google Photos/Old", "old.MP", true),
+                row(photos, "a.jpg", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_included_media_are_matched() {
+        let dir = "Google Photos/Photos from 2019";
+        let media = [
+            MediaRef {
+                dir,
+                name: "a.jpg",
+                video: false,
+            },
+            MediaRef {
+                dir,
+                name: "b.jpg",
+                video: false,
+            },
+        ];
+        let sidecars = [
+            matcher::SidecarRef {
+                dir,
+                name: "b.jpg.json",
+                title: None,
+            },
+            matcher::SidecarRef {
+                dir,
+                name: "a.jpg.json",
+                title: None,
+            },
+        ];
+        let (media, sidecars) = (&media[..], &sidecars[..]);
+        let found = match_included(&media, &[1], &sidecars, vec![false; 2]);
+        let exact = |sidecar| {
+            Some(Match {
+                sidecar,
+                rule: matcher::Rule::Exact,
+            })
+        };
+        assert_eq!(found, [None, exact(0)]);
+        // All included: all matched.
+        let found = match_included(&media, &[0, 1], &sidecars, vec![false; 2]);
+        assert_eq!(found, [exact(1), exact(0)]);
+    }
 }
