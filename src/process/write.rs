@@ -206,7 +206,6 @@ pub fn run(
         stop: Mutex::new(None),
         moved: Mutex::new(Vec::new()),
     };
-    super::trace_memory("w reserved");
     let mut done = Done {
         log,
         claimed: vec![false; plan.sidecars.len()],
@@ -219,9 +218,7 @@ pub fn run(
             w.hand_over(&mut done, id, r);
         }
     }
-    super::trace_memory("w before groups");
     w.write_groups(&mut done);
-    super::trace_memory("w groups");
     w.record_sidecars(std::mem::take(&mut done.claimed));
     let stopped = w.stopped();
     Outcome {
@@ -302,9 +299,6 @@ impl Writer<'_> {
                     self.write_group(&mut reader, group, name)
                 })
                 .collect();
-            if first % (BATCH_GROUPS * 50) == 0 {
-                super::trace_memory("w batch");
-            }
             for (id, r) in lines.into_iter().flatten() {
                 self.hand_over(done, id, r);
             }
