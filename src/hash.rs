@@ -134,6 +134,11 @@ pub fn id(key: u128) -> Id {
     [(key >> 64) as u64, key as u64]
 }
 
+/// The 128-bit key of an [`Id`].
+pub fn from_id([hi, lo]: Id) -> u128 {
+    (u128::from(hi) << 64) | u128::from(lo)
+}
+
 /// A map from 128-bit keys (content hashes, entry ids: evenly spread) to small values, built
 /// once and then only read: one sorted vector and a table of where each key prefix starts.
 /// A hash table of half a million keys has room for a million (it doubles past seven eighths
@@ -167,6 +172,18 @@ impl<V: Copy> IdMap<V> {
         // Stable: of equal keys, the one that wins comes first, and `dedup` keeps it.
         items.sort_by_key(|item| item.0);
         items.dedup_by_key(|item| item.0);
+        Self::indexed(items)
+    }
+
+    /// The map of `items` keeping every value of a key, in the order given (see
+    /// [`IdMap::get_all`]; [`IdMap::get`] gives the first).
+    pub fn build_all(mut items: Vec<(Id, V)>) -> IdMap<V> {
+        items.sort_by_key(|item| item.0);
+        Self::indexed(items)
+    }
+
+    /// The map of `items`, sorted by key.
+    fn indexed(mut items: Vec<(Id, V)>) -> IdMap<V> {
         items.shrink_to_fit();
         let n = u32::try_from(items.len()).expect("under 4 billion keys");
         let bits = (n / 4).max(1).ilog2().min(24);
@@ -187,17 +204,21 @@ impl<V: Copy> IdMap<V> {
     }
 
     pub fn get(&self, key: u128) -> Option<V> {
+        self.get_all(key).first().map(|item| item.1)
+    }
+
+    /// Every value of `key`, in the order given (one at most unless built with
+    /// [`IdMap::build_all`]).
+    pub fn get_all(&self, key: u128) -> &[(Id, V)] {
         let key = id(key);
         let b = prefix(key, self.bits);
         let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
-            return None; // empty
+            return &[]; // empty
         };
         let bucket = &self.items[from as usize..to as usize];
-        let at = bucket.partition_point(|item| item.0 < key);
-        bucket
-            .get(at)
-            .filter(|item| item.0 == key)
-            .map(|item| item.1)
+        let start = bucket.partition_point(|item| item.0 < key);
+        let end = start + bucket[start..].partition_point(|item| item.0 == key);
+        &bucket[start..end]
     }
 
     pub fn contains_key(&self, key: u128) -> bool {
@@ -214,9 +235,7 @@ impl<V: Copy> IdMap<V> {
 
     /// Every (key, value), by key.
     pub fn iter(&self) -> impl Iterator<Item = (u128, V)> + '_ {
-        self.items
-            .iter()
-            .map(|([hi, lo], v)| ((u128::from(*hi) << 64) | u128::from(*lo), *v))
+        self.items.iter().map(|(k, v)| (from_id(*k), *v))
     }
 }
 
@@ -282,6 +301,15 @@ mod tests {
         assert_eq!((first.get(5), last.get(5)), (Some('a'), Some('c')));
         assert_eq!((first.get(9), last.get(9)), (Some('x'), Some('x')));
         assert_eq!((first.len(), last.len()), (2, 2));
+        let items = vec![(id(5), 'a'), (id(9), 'x'), (id(5), 'b'), (id(5), 'c')];
+        let all = IdMap::build_all(items);
+        let values = |k| all.get_all(k).iter().map(|i| i.1).collect::<String>();
+        assert_eq!(
+            (values(5), values(9), values(7)),
+            ("abc".into(), "x".into(), "".into())
+        );
+        assert_eq!(all.get(5), Some('a'));
+        assert_eq!(all.len(), 4);
     }
 
     #[test]

@@ -325,16 +325,28 @@ struct Loading {
 
 /// A manifest line that wrote a file at a path, or took it back (24 bytes and the path's
 /// text: a map from paths was a hundred bytes a file, half of it empty room).
-struct PathLine {
+pub(crate) struct PathLine {
     /// The hash of the path.
-    path: Id,
+    pub(crate) path: Id,
     /// The content written or taken back.
-    hash: Id,
-    line: u32,
+    pub(crate) hash: Id,
+    pub(crate) line: u32,
     /// Where the path is in [`Loading::paths`] (a line that writes) or `u32::MAX` (a line
-    /// that takes its file back).
-    at: u32,
-    len: u32,
+    /// that takes its file back). Other readers keep their own things there.
+    pub(crate) at: u32,
+    pub(crate) len: u32,
+}
+
+impl PathLine {
+    pub(crate) fn new(path: Id, hash: Id, line: u32, at: u32, len: u32) -> PathLine {
+        PathLine {
+            path,
+            hash,
+            line,
+            at,
+            len,
+        }
+    }
 }
 
 impl Loading {
@@ -411,7 +423,7 @@ impl Loading {
 
 /// Of lines that wrote a file at a path or took it back ([`PathLine`]s, in line order), those
 /// that wrote the file each path holds now, in line order.
-fn current_of(mut writes: Vec<PathLine>) -> Vec<PathLine> {
+pub(crate) fn current_of(mut writes: Vec<PathLine>) -> Vec<PathLine> {
     {
         // By path, each path's lines in order (a stable sort of lines pushed in order).
         writes.sort_by_key(|w| w.path);

@@ -14,7 +14,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
-use crate::manifest::{entry_source_id, hash_id, source_id, FILE_NAME};
+use crate::hash::{from_id, id, Id, IdMap};
+use crate::manifest::{entry_source_id, hash_id, source_id, PathLine, FILE_NAME};
 use crate::output::{open_nofollow, STATE_DIR};
 use crate::source::Entry;
 
@@ -79,49 +80,43 @@ impl Hasher for IdHasher {
     }
 }
 
-/// A map keyed by a 128-bit id.
-pub(super) type IdMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
+/// A hash map keyed by a 128-bit id (for the few `unwritten` records).
+type IdHashMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
 
 /// One current manifest file.
+#[derive(Default)]
 pub(super) struct LibFile {
     pub(super) path: Box<str>,
-    output_hash: Option<u128>,
-    output_size: Option<u64>,
+    /// Content hash and size as written (`None` on a line of an old version without them).
+    output: Option<(Id, u64)>,
     taken: Option<i64>,
 }
 
-/// Takeout entry id → the content hash of the last line that names it. An entry named with
-/// other hashes by earlier lines (rare: a line whose file was retracted) keeps those too, so
-/// that a lookup finds the last one whose file is current, as if the lines of files that are
-/// gone had never been read.
+/// Takeout entry id → the content hash of every line that names it, in line order, so that
+/// a lookup finds the last one whose file is current (as if the lines of files that are gone
+/// had never been read). Gathered as pairs, then sorted once ([`Recorded::seal`]).
 #[derive(Default)]
 pub(super) struct Recorded {
-    last: IdMap<u128>,
-    earlier: IdMap<Vec<u128>>,
+    pairs: Vec<(Id, Id)>,
+    map: IdMap<Id>,
 }
 
 impl Recorded {
     fn insert(&mut self, key: u128, hash: u128) {
-        if let Some(old) = self.last.insert(key, hash) {
-            if old != hash {
-                let earlier = self.earlier.entry(key).or_default();
-                earlier.retain(|h| *h != hash);
-                earlier.push(old);
-            }
-        }
+        self.pairs.push((id(key), id(hash)));
+    }
+
+    fn seal(&mut self) {
+        self.map = IdMap::build_all(std::mem::take(&mut self.pairs));
     }
 
     /// The content hash of the last line naming `key` whose content is `current`.
     fn get(&self, key: u128, current: impl Fn(u128) -> bool) -> Option<u128> {
-        let last = *self.last.get(&key)?;
-        if current(last) {
-            return Some(last);
-        }
-        self.earlier
-            .get(&key)?
+        self.map
+            .get_all(key)
             .iter()
             .rev()
-            .copied()
+            .map(|(_, h)| from_id(*h))
             .find(|h| current(*h))
     }
 }
@@ -137,7 +132,7 @@ pub(super) struct Library {
     /// one side has no CRC-32 (extracted folders).
     by_name_size: Recorded,
     /// Takeout entry ([`source_id`]) → its record of not being written.
-    pub(super) unwritten: IdMap<Unwritten>,
+    pub(super) unwritten: IdHashMap<Unwritten>,
     pub(super) invalid: Vec<String>,
 }
 
@@ -198,12 +193,13 @@ fn parse(line: &[u8]) -> Parsed {
 /// The manifest as read so far.
 #[derive(Default)]
 struct Loading {
-    /// Path id → (line number, content hash, the file) of the last line that wrote it.
-    current: IdMap<(usize, u128, LibFile)>,
+    /// Every line that wrote a file (`PathLine::at`: its place in `files`) or took one back.
+    writes: Vec<PathLine>,
+    files: Vec<LibFile>,
     by_source: Recorded,
     by_name_size: Recorded,
-    unwritten: IdMap<Unwritten>,
-    lines: usize,
+    unwritten: IdHashMap<Unwritten>,
+    lines: u32,
 }
 
 impl Loading {
@@ -212,7 +208,7 @@ impl Loading {
     /// [`crate::manifest::current_files`] decides.
     fn apply(&mut self, p: Parsed) {
         let n = self.lines;
-        self.lines += 1;
+        self.lines = self.lines.saturating_add(1);
         match p {
             Parsed::File {
                 path_id,
@@ -225,17 +221,17 @@ impl Loading {
                 sources,
             } => {
                 if retracted {
-                    if self.current.get(&path_id).is_some_and(|c| c.1 == hash) {
-                        self.current.remove(&path_id);
-                    }
+                    self.writes
+                        .push(PathLine::new(id(path_id), id(hash), n, u32::MAX, 0));
                 } else if let Some(path) = path {
-                    let file = LibFile {
+                    let at = u32::try_from(self.files.len()).expect("under 4 billion files");
+                    self.files.push(LibFile {
                         path,
-                        output_hash,
-                        output_size,
+                        output: output_hash.map(id).zip(output_size),
                         taken,
-                    };
-                    self.current.insert(path_id, (n, hash, file));
+                    });
+                    self.writes
+                        .push(PathLine::new(id(path_id), id(hash), n, at, 0));
                 }
                 for (id, name_size) in sources {
                     self.by_source.insert(id, hash);
@@ -249,31 +245,48 @@ impl Loading {
         }
     }
 
-    fn finish(self) -> Library {
-        let mut current: Vec<(usize, u128, LibFile)> = self.current.into_values().collect();
-        current.sort_unstable_by_key(|c| c.0);
-        let mut lib = Library {
-            by_hash: IdMap::default(),
-            files: Vec::new(),
+    fn finish(mut self) -> Library {
+        // The file each path holds, in line order; of files with one content, the first.
+        let current = crate::manifest::current_of(std::mem::take(&mut self.writes));
+        let mut invalid = Vec::new();
+        let inside: Vec<&PathLine> = current
+            .iter()
+            .filter(|c| {
+                let path = &self.files[c.at as usize].path;
+                let ok = is_inside(path);
+                if !ok {
+                    invalid.push(path.to_string());
+                }
+                ok
+            })
+            .collect();
+        let first = IdMap::build(
+            (0u32..).zip(&inside).map(|(k, c)| (c.hash, k)).collect(),
+            false,
+        );
+        let mut files = Vec::with_capacity(first.len());
+        let mut hashes = Vec::with_capacity(first.len());
+        for (k, c) in (0u32..).zip(&inside) {
+            if first.get(from_id(c.hash)) == Some(k) {
+                hashes.push((c.hash, u32::try_from(files.len()).expect("under 4 billion")));
+                files.push(std::mem::take(&mut self.files[c.at as usize]));
+            }
+        }
+        drop(inside);
+        drop(current);
+        drop(self.files);
+        self.by_source.seal();
+        self.by_name_size.seal();
+        invalid.sort();
+        invalid.dedup();
+        Library {
+            by_hash: IdMap::build(hashes, false),
+            files,
             by_source: self.by_source,
             by_name_size: self.by_name_size,
             unwritten: self.unwritten,
-            invalid: Vec::new(),
-        };
-        for (_, hash, file) in current {
-            if !is_inside(&file.path) {
-                lib.invalid.push(file.path.into());
-                continue;
-            }
-            if lib.by_hash.contains_key(&hash) {
-                continue;
-            }
-            lib.by_hash.insert(hash, lib.files.len() as u32);
-            lib.files.push(file);
+            invalid,
         }
-        lib.invalid.sort();
-        lib.invalid.dedup();
-        lib
     }
 }
 
@@ -303,7 +316,7 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
 impl Library {
     /// Whether `hash` is the content of a current library file.
     fn is_current(&self, hash: u128) -> bool {
-        self.by_hash.contains_key(&hash)
+        self.by_hash.contains_key(hash)
     }
 
     /// The library file the manifest records for this entry, by its name, size and CRC-32.
@@ -323,12 +336,12 @@ impl Library {
                 h
             }
         };
-        self.by_hash.get(&h).map(|f| *f as usize)
+        self.by_hash.get(h).map(|f| f as usize)
     }
 
     /// The library file holding content `hash`.
     pub(super) fn file_of_hash(&self, hash: u128) -> Option<usize> {
-        self.by_hash.get(&hash).map(|f| *f as usize)
+        self.by_hash.get(hash).map(|f| f as usize)
     }
 
     /// The record of `e` not being written, if the manifest has one.
@@ -382,9 +395,10 @@ impl Library {
         if !meta.is_file() {
             return Ok(FileState::Missing);
         }
-        let (Some(want_hash), Some(want_size)) = (f.output_hash, f.output_size) else {
+        let Some((want_hash, want_size)) = f.output else {
             return Ok(FileState::Intact); // an old line without output hash: presence only
         };
+        let want_hash = from_id(want_hash);
         if meta.len() != want_size {
             return Ok(FileState::Changed);
         }
