@@ -105,18 +105,23 @@ impl Registry {
 }
 
 /// Which written contents the [`Registry`] must keep: those another group of this run may
-/// hold too. A group is the entries of one (size, CRC-32), so the same content is in two
-/// groups only when one of them has no CRC-32 (files of an extracted folder, entries
-/// recovered from a damaged zip) and their sizes are equal; within a group, the members
-/// after the first are checked against the first one's content. A Takeout of zips alone so
-/// keeps only the groups of several members, not one entry per file written (at a million
-/// entries, 50 MB of table and paths).
+/// hold too ("crossing" groups), and those of groups of several members (the members after
+/// the first are checked against the first one's content). A group is the entries of one
+/// (size, CRC-32), so the same content is in two groups only when one has a CRC-32 and the
+/// other none (a file of an extracted folder, an entry recovered from a damaged zip) and
+/// their sizes are equal. A Takeout of zips alone, or of folders alone, so keeps only the
+/// groups of several members, not one entry per file written (at a million entries, 50 MB
+/// of table and paths).
 pub(super) struct Recurring {
-    /// By [`MediaId`]: whether its content, once written, is kept.
-    kept: Vec<bool>,
+    /// By [`MediaId`]: [`NOT_KEPT`], [`KEPT`] or [`CROSSING`].
+    kept: Vec<u8>,
     /// How many groups are kept (room made at once for them).
     groups: usize,
 }
+
+const NOT_KEPT: u8 = 0;
+const KEPT: u8 = 1;
+const CROSSING: u8 = 2;
 
 impl Recurring {
     /// `content` gives a record's size and CRC-32; `records` is how many records there are.
@@ -125,23 +130,42 @@ impl Recurring {
         content: impl Fn(MediaId) -> (u64, Option<u32>),
         records: usize,
     ) -> Recurring {
-        let without_crc: HashSet<u64> = groups
-            .iter()
-            .map(|g| content(g[0]))
-            .filter(|(_, crc)| crc.is_none())
-            .map(|(size, _)| size)
-            .collect();
+        let sizes = |with_crc: bool| -> HashSet<u64> {
+            groups
+                .iter()
+                .map(|g| content(g[0]))
+                .filter(|(_, crc)| crc.is_some() == with_crc)
+                .map(|(size, _)| size)
+                .collect()
+        };
+        let without_crc = sizes(false);
+        // Groups with a CRC-32 matter only when some have none (mostly, none have).
+        let with_crc = if without_crc.is_empty() {
+            HashSet::new()
+        } else {
+            sizes(true)
+        };
         let mut r = Recurring {
-            kept: vec![false; records],
+            kept: vec![NOT_KEPT; records],
             groups: 0,
         };
         for g in groups.iter() {
             let (size, crc) = content(g[0]);
-            if g.len() > 1 || crc.is_none() || without_crc.contains(&size) {
-                r.groups += 1;
-                for id in g {
-                    r.kept[id.0] = true;
-                }
+            let other_side = if crc.is_some() {
+                &without_crc
+            } else {
+                &with_crc
+            };
+            let kept = if other_side.contains(&size) {
+                CROSSING
+            } else if g.len() > 1 {
+                KEPT
+            } else {
+                continue;
+            };
+            r.groups += 1;
+            for id in g {
+                r.kept[id.0] = kept;
             }
         }
         r
@@ -149,7 +173,12 @@ impl Recurring {
 
     /// Whether record `id`'s content is kept once written.
     pub(super) fn keeps(&self, id: MediaId) -> bool {
-        self.kept.get(id.0).copied().unwrap_or(true)
+        self.kept.get(id.0).is_none_or(|&k| k != NOT_KEPT)
+    }
+
+    /// Whether another group may hold record `id`'s content.
+    pub(super) fn crosses(&self, id: MediaId) -> bool {
+        self.kept.get(id.0).is_none_or(|&k| k == CROSSING)
     }
 }
 
@@ -275,6 +304,10 @@ impl Writer<'_> {
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
             .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
             .collect();
+        // The groups another group may duplicate are written one at a time, in group order,
+        // beside the others: of two with one content, the first in order is the one written,
+        // under the name it reserved, whatever the thread timing.
+        let mut crossing_reader = None;
         for first in (0..plan.groups.len()).step_by(BATCH_GROUPS) {
             let batch = first..(first + BATCH_GROUPS).min(plan.groups.len());
             // Names are reserved here, a batch at a time in group order, so that collisions
@@ -289,17 +322,43 @@ impl Writer<'_> {
                     (g, name)
                 })
                 .collect();
-            let lines: Vec<Vec<(MediaId, MediaReport)>> = named
-                .into_par_iter()
-                .map(|(group, name)| {
-                    let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                    // A panic while a reader was held (caught in `write_group`) leaves it
-                    // usable: every entry is opened afresh.
-                    let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                    self.write_group(&mut reader, group, name)
-                })
-                .collect();
-            for (id, r) in lines.into_iter().flatten() {
+            let (crossing, apart): (Vec<_>, Vec<_>) = named
+                .into_iter()
+                .enumerate()
+                .partition(|(_, (group, _))| self.recurring.crosses(group[0]));
+            let reader = match crossing.is_empty() {
+                true => None,
+                false => Some(
+                    crossing_reader
+                        .get_or_insert_with(|| plan.catalog.reader(source::LARGE_BUFFER)),
+                ),
+            };
+            let (mut lines, crossed) = rayon::join(
+                || {
+                    apart
+                        .into_par_iter()
+                        .map(|(k, (group, name))| {
+                            let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                            // A panic while a reader was held (caught in `write_group`) leaves
+                            // it usable: every entry is opened afresh.
+                            let mut reader =
+                                readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                            (k, self.write_group(&mut reader, group, name))
+                        })
+                        .collect::<Vec<_>>()
+                },
+                || match reader {
+                    Some(reader) => crossing
+                        .into_iter()
+                        .map(|(k, (group, name))| (k, self.write_group(reader, group, name)))
+                        .collect(),
+                    None => Vec::new(),
+                },
+            );
+            // Handed over in group order.
+            lines.extend(crossed);
+            lines.sort_unstable_by_key(|(k, _)| *k);
+            for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
                 self.hand_over(done, id, r);
             }
         }
@@ -602,21 +661,29 @@ mod tests {
             (20, Some(3)),
             (30, Some(4)), // 4: a zip entry of size 30 …
             (30, None),    // 5: … and a folder file of that size: either may be the other
-            (40, None),    // 6: a folder file alone: kept (nothing tells it apart)
+            (40, None),    // 6: a folder file alone, no zip entry of its size
             (50, Some(5)), // 7: not in any group (not written)
             (60, Some(6)), // 8
         ];
         let groups = Groups::of(&[&[0], &[1], &[2, 3], &[4], &[5], &[6], &[8]]);
         let r = Recurring::of(&groups, |id| content[id.0], content.len());
-        let kept: Vec<usize> = (0..content.len())
-            .filter(|&i| r.keeps(MediaId(i)))
-            .collect();
-        assert_eq!(kept, [2, 3, 4, 5, 6]);
-        assert_eq!(r.groups, 4);
+        let all = 0..content.len();
+        let kept: Vec<usize> = all.clone().filter(|&i| r.keeps(MediaId(i))).collect();
+        assert_eq!(kept, [2, 3, 4, 5]);
+        let crossing: Vec<usize> = all.filter(|&i| r.crosses(MediaId(i))).collect();
+        assert_eq!(crossing, [4, 5]);
+        assert_eq!(r.groups, 3);
         // A record the plan did not number (none should be): kept, to be safe.
-        assert!(r.keeps(MediaId(content.len())));
+        assert!(r.keeps(MediaId(content.len())) && r.crosses(MediaId(content.len())));
         let none = Recurring::of(&Groups::default(), |id| content[id.0], 0);
         assert_eq!(none.groups, 0);
+        // Folders alone: files of one size are one group, nothing crosses.
+        let folder = [(10, None), (10, None), (20, None)];
+        let groups = Groups::of(&[&[0, 1], &[2]]);
+        let r = Recurring::of(&groups, |id| folder[id.0], folder.len());
+        let kept: Vec<bool> = (0..3).map(|i| r.keeps(MediaId(i))).collect();
+        assert_eq!(kept, [true, true, false]);
+        assert!((0..3).all(|i| !r.crosses(MediaId(i))));
     }
 
     #[test]
