@@ -15,7 +15,7 @@
 
 /// While alive, freed memory is returned to the system within a given delay; the delay before
 /// is restored when it is dropped.
-pub(super) struct Purge {
+pub(crate) struct Purge {
     #[cfg(feature = "mimalloc")]
     saved: std::ffi::c_long,
 }
@@ -27,7 +27,7 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 impl Purge {
     /// Freed memory returned within `ms` milliseconds (0: at once).
-    pub(super) fn within(ms: std::ffi::c_long) -> Purge {
+    pub(crate) fn within(ms: std::ffi::c_long) -> Purge {
         #[cfg(feature = "mimalloc")]
         {
             use libmimalloc_sys::{mi_option_get, mi_option_set};

@@ -18,7 +18,7 @@
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in
 //! [`policy`].
 
-mod alloc;
+pub(crate) mod alloc;
 pub mod finish;
 mod pairing;
 pub mod plan;

@@ -36,6 +36,10 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
             source,
         })?;
     let pool = thread_pool(opts.jobs)?;
+    // The manifest and the inputs' directories are read at once, each leaving large tables
+    // behind: freed memory goes back at once (at a million entries, the peak was 381 MB
+    // with a second's delay, 247 without).
+    let _purge = crate::process::alloc::Purge::within(0);
     let exclude = root.canonicalize().ok();
     // The manifest and the inputs' directories are read at the same time; in fast mode, the
     // library files are checked ahead while the inputs are still being indexed (reading
@@ -290,7 +294,7 @@ impl Check<'_> {
                 FileState::Missing => "its file in the library is missing",
                 FileState::Changed => "its file in the library was changed since it was written",
             };
-            let path = &*self.lib.files[file].path;
+            let path = self.lib.path(file);
             report
                 .not_in_library
                 .push(finding(self.catalog, e, why.into(), Some(path)));

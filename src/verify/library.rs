@@ -86,7 +86,9 @@ type IdHashMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
 /// One current manifest file.
 #[derive(Default)]
 pub(super) struct LibFile {
-    pub(super) path: Box<str>,
+    /// Where its path is in the library's paths ([`Library::path`]), and its length.
+    at: u32,
+    len: u32,
     /// Content hash and size as written (`None` on a line of an old version without them).
     output: Option<(Id, u64)>,
     taken: Option<i64>,
@@ -126,6 +128,8 @@ pub(super) struct Library {
     /// content hash → the file holding it (first current line with that hash).
     pub(super) by_hash: IdMap<u32>,
     pub(super) files: Vec<LibFile>,
+    /// The files' paths, one after the other.
+    paths: String,
     /// Takeout entry ([`source_id`]) → content hash.
     by_source: Recorded,
     /// (entry path, size) as [`source_id`] without CRC-32 → content hash, for lookups where
@@ -196,6 +200,7 @@ struct Loading {
     /// Every line that wrote a file (`PathLine::at`: its place in `files`) or took one back.
     writes: Vec<PathLine>,
     files: Vec<LibFile>,
+    paths: String,
     by_source: Recorded,
     by_name_size: Recorded,
     unwritten: IdHashMap<Unwritten>,
@@ -225,8 +230,13 @@ impl Loading {
                         .push(PathLine::new(id(path_id), id(hash), n, u32::MAX, 0));
                 } else if let Some(path) = path {
                     let at = u32::try_from(self.files.len()).expect("under 4 billion files");
+                    let fits = |n: usize| u32::try_from(n).expect("under 4 GB of paths");
+                    let (start, len) = (fits(self.paths.len()), fits(path.len()));
+                    fits(self.paths.len() + path.len());
+                    self.paths.push_str(&path);
                     self.files.push(LibFile {
-                        path,
+                        at: start,
+                        len,
                         output: output_hash.map(id).zip(output_size),
                         taken,
                     });
@@ -252,7 +262,8 @@ impl Loading {
         let inside: Vec<&PathLine> = current
             .iter()
             .filter(|c| {
-                let path = &self.files[c.at as usize].path;
+                let f = &self.files[c.at as usize];
+                let path = &self.paths[f.at as usize..(f.at + f.len) as usize];
                 let ok = is_inside(path);
                 if !ok {
                     invalid.push(path.to_string());
@@ -279,9 +290,11 @@ impl Loading {
         self.by_name_size.seal();
         invalid.sort();
         invalid.dedup();
+        self.paths.shrink_to_fit();
         Library {
             by_hash: IdMap::build(hashes, false),
             files,
+            paths: self.paths,
             by_source: self.by_source,
             by_name_size: self.by_name_size,
             unwritten: self.unwritten,
@@ -314,6 +327,12 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
 }
 
 impl Library {
+    /// The path of library file `file`.
+    pub(super) fn path(&self, file: usize) -> &str {
+        let f = &self.files[file];
+        &self.paths[f.at as usize..(f.at + f.len) as usize]
+    }
+
     /// Whether `hash` is the content of a current library file.
     fn is_current(&self, hash: u128) -> bool {
         self.by_hash.contains_key(hash)
@@ -352,7 +371,7 @@ impl Library {
     /// Checks a library file: by size and modification time (then by content if the time
     /// differs: a copy may not keep it), or by content with `full`.
     pub(super) fn check(&self, root: &Path, file: usize, full: bool) -> FileState {
-        let path = root.join(&*self.files[file].path);
+        let path = root.join(self.path(file));
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return FileState::Missing;
         };
@@ -374,7 +393,7 @@ impl Library {
             if !busy() {
                 break;
             }
-            let Ok(meta) = std::fs::symlink_metadata(root.join(&*self.files[f].path)) else {
+            let Ok(meta) = std::fs::symlink_metadata(root.join(self.path(f))) else {
                 *state = Some(FileState::Missing);
                 continue;
             };
@@ -419,36 +438,37 @@ impl Library {
     pub(super) fn check_listed(&self, root: &Path, files: &[usize]) -> Vec<(usize, FileState)> {
         let mut by_dir: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
         for &f in files {
-            let p = &*self.files[f].path;
+            let p = self.path(f);
             let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
             by_dir.entry(dir).or_default().push((name, f));
         }
-        let dirs: Vec<(&str, Vec<(&str, usize)>)> = by_dir.into_iter().collect();
-        let listed: Vec<(Listed, Vec<usize>)> = dirs
-            .par_iter()
-            .map(|(dir, wanted)| find_in_folder(&root.join(dir), wanted))
-            .collect();
-        let (found, not_listed): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
-        let found: Vec<(std::fs::DirEntry, usize)> = found.into_iter().flatten().collect();
-        let not_listed: Vec<usize> = not_listed.into_iter().flatten().collect();
-        let mut out: Vec<(usize, FileState)> = found
-            .par_iter()
-            .map(|(entry, f)| {
-                let state = match entry.metadata() {
-                    Ok(meta) => self
-                        .state_from_meta(*f, &meta, false)
-                        .unwrap_or_else(|want| compare_hash(&entry.path(), want)),
-                    Err(_) => self.check(root, *f, false),
-                };
-                (*f, state)
-            })
-            .collect();
-        out.extend(
-            not_listed
-                .par_iter()
-                .map(|&f| (f, self.check(root, f, false)))
-                .collect::<Vec<_>>(),
-        );
+        let mut out = Vec::with_capacity(files.len());
+        for (dir, wanted) in by_dir {
+            // The folder's entries are checked a batch at a time as they are listed (in
+            // parallel): a library of half a million files in one folder is never held as
+            // half a million listed entries.
+            let not_listed = find_in_folder(&root.join(dir), &wanted, |batch| {
+                let states: Vec<(usize, FileState)> = batch
+                    .par_iter()
+                    .map(|(entry, f)| {
+                        let state = match entry.metadata() {
+                            Ok(meta) => self
+                                .state_from_meta(*f, &meta, false)
+                                .unwrap_or_else(|want| compare_hash(&entry.path(), want)),
+                            Err(_) => self.check(root, *f, false),
+                        };
+                        (*f, state)
+                    })
+                    .collect();
+                out.extend(states);
+            });
+            out.extend(
+                not_listed
+                    .par_iter()
+                    .map(|&f| (f, self.check(root, f, false)))
+                    .collect::<Vec<_>>(),
+            );
+        }
         out
     }
 }
@@ -456,24 +476,62 @@ impl Library {
 /// Folder entries with the library file each is.
 type Listed = Vec<(std::fs::DirEntry, usize)>;
 
-/// The entries of `folder` named in `wanted` (name, file), and the files not found there.
-fn find_in_folder(folder: &Path, wanted: &[(&str, usize)]) -> (Listed, Vec<usize>) {
-    let mut left: HashMap<&std::ffi::OsStr, usize> = wanted
-        .iter()
-        .map(|(name, f)| (std::ffi::OsStr::new(*name), *f))
-        .collect();
-    let mut found = Vec::with_capacity(wanted.len());
+/// How many listed entries [`find_in_folder`] hands over at a time.
+const LISTED_BATCH: usize = 4096;
+
+/// Lists `folder` and hands the entries named in `wanted` (name, file) to `found`, a batch
+/// at a time; returns the files not found there.
+fn find_in_folder(
+    folder: &Path,
+    wanted: &[(&str, usize)],
+    mut found: impl FnMut(&Listed),
+) -> Vec<usize> {
+    // Name → its place in `wanted`, by the name's hash (a map of the names themselves was
+    // 50 bytes a file); a listed name is compared with the wanted one before it counts.
+    let by_name = IdMap::build(
+        (0u32..)
+            .zip(wanted)
+            .map(|(k, (name, _))| (id(name_key(name.as_bytes())), k))
+            .collect(),
+        false,
+    );
+    let mut seen = vec![false; wanted.len()];
+    let mut left = wanted.len();
+    let mut batch: Listed = Vec::with_capacity(LISTED_BATCH.min(wanted.len()));
     if let Ok(list) = std::fs::read_dir(folder) {
         for entry in list.flatten() {
-            if let Some(f) = left.remove(entry.file_name().as_os_str()) {
-                found.push((entry, f));
-                if left.is_empty() {
-                    break;
-                }
+            let name = entry.file_name();
+            let bytes = name.as_encoded_bytes();
+            let Some(k) = by_name.get(name_key(bytes)).map(|k| k as usize) else {
+                continue;
+            };
+            if seen[k] || wanted[k].0.as_bytes() != bytes {
+                continue;
+            }
+            seen[k] = true;
+            left -= 1;
+            batch.push((entry, wanted[k].1));
+            if batch.len() == LISTED_BATCH {
+                found(&batch);
+                batch.clear();
+            }
+            if left == 0 {
+                break;
             }
         }
     }
-    (found, left.into_values().collect())
+    if !batch.is_empty() {
+        found(&batch);
+    }
+    (0..wanted.len())
+        .filter(|&k| !seen[k])
+        .map(|k| wanted[k].1)
+        .collect()
+}
+
+/// A file name as a number, for [`find_in_folder`].
+fn name_key(name: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(name)
 }
 
 #[cfg(test)]
@@ -534,7 +592,7 @@ mod tests {
             "{\"hash\": \"torn".to_string(),
         ]);
         assert_eq!(lib.files.len(), 1);
-        assert_eq!(&*lib.files[0].path, "a.jpg");
+        assert_eq!(lib.path(0), "a.jpg");
         assert_eq!(lib.file_of_source(&entry("T/a.jpg", Some(1))), Some(0));
         // The same content named by another entry (a duplicate) is there too.
         assert_eq!(lib.file_of_source(&entry("T/x.jpg", Some(4))), Some(0));
@@ -562,7 +620,7 @@ mod tests {
             json(&retract),
         ]);
         assert_eq!(lib.file_of_source(&entry("T/a.jpg", Some(1))), Some(0));
-        assert_eq!(&*lib.files[0].path, "a.jpg");
+        assert_eq!(lib.path(0), "a.jpg");
     }
 
     #[test]
@@ -589,7 +647,7 @@ mod tests {
         for i in [0, n / 2, n - 1] {
             let e = entry(&format!("T/{i}.jpg"), Some(i as u32));
             let f = lib.file_of_source(&e).unwrap();
-            assert_eq!(&*lib.files[f].path, format!("{i}.jpg"));
+            assert_eq!(lib.path(f), format!("{i}.jpg"));
         }
         assert!(lib.file_of_source(&entry("T/long.jpg", Some(7))).is_some());
     }
@@ -673,7 +731,7 @@ mod tests {
         want[2] = FileState::Changed;
         want[5] = FileState::Changed;
         // Files are numbered by their manifest line here.
-        assert!((0..files.len()).all(|k| *lib.files[k].path == files[k].0));
+        assert!((0..files.len()).all(|k| lib.path(k) == files[k].0));
         let all: Vec<usize> = (0..files.len()).collect();
         let by_path: Vec<FileState> = all.iter().map(|&f| lib.check(root, f, false)).collect();
         assert_eq!(by_path, want);
