@@ -24,6 +24,10 @@ use super::Options;
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
+/// A group to write and the name reserved for it (when its folder is known before it is
+/// read).
+type Named<'a> = (&'a [MediaId], Option<String>);
+
 /// What the write stage did: every record's line handed to the log, and why it stopped
 /// early, if it did.
 pub struct Outcome {
@@ -108,8 +112,7 @@ impl Registry {
 /// hold too ("crossing" groups), and those of groups of several members (the members after
 /// the first are checked against the first one's content). A group is the entries of one
 /// (size, CRC-32), so the same content is in two groups only when one has a CRC-32 and the
-/// other none (a file of an extracted folder, an entry recovered from a damaged zip) and
-/// their sizes are equal. A Takeout of zips alone, or of folders alone, so keeps only the
+/// other none (a file of an extracted folder) and their sizes are equal. A Takeout of zips alone, or of folders alone, so keeps only the
 /// groups of several members, not one entry per file written (at a million entries, 50 MB
 /// of table and paths).
 pub(super) struct Recurring {
@@ -304,16 +307,12 @@ impl Writer<'_> {
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
             .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
             .collect();
-        // The groups another group may duplicate are written one at a time, in group order,
-        // beside the others: of two with one content, the first in order is the one written,
-        // under the name it reserved, whatever the thread timing.
-        let mut crossing_reader = None;
         for first in (0..plan.groups.len()).step_by(BATCH_GROUPS) {
             let batch = first..(first + BATCH_GROUPS).min(plan.groups.len());
             // Names are reserved here, a batch at a time in group order, so that collisions
             // are numbered the same way on every run whatever the thread timing. A file whose
             // folder depends on a date only its own bytes hold gets its name once it is read.
-            let named: Vec<(&[MediaId], Option<String>)> = batch
+            let named: Vec<Named> = batch
                 .map(|k| {
                     let g = plan.groups.get(k);
                     let name = self
@@ -322,41 +321,37 @@ impl Writer<'_> {
                     (g, name)
                 })
                 .collect();
-            let (crossing, apart): (Vec<_>, Vec<_>) = named
-                .into_iter()
-                .enumerate()
-                .partition(|(_, (group, _))| self.recurring.crosses(group[0]));
-            let reader = match crossing.is_empty() {
-                true => None,
-                false => Some(
-                    crossing_reader
-                        .get_or_insert_with(|| plan.catalog.reader(source::LARGE_BUFFER)),
-                ),
-            };
-            let (mut lines, crossed) = rayon::join(
-                || {
-                    apart
-                        .into_par_iter()
-                        .map(|(k, (group, name))| {
-                            let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                            // A panic while a reader was held (caught in `write_group`) leaves
-                            // it usable: every entry is opened afresh.
-                            let mut reader =
-                                readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                            (k, self.write_group(&mut reader, group, name))
-                        })
-                        .collect::<Vec<_>>()
-                },
-                || match reader {
-                    Some(reader) => crossing
-                        .into_iter()
-                        .map(|(k, (group, name))| (k, self.write_group(reader, group, name)))
-                        .collect(),
-                    None => Vec::new(),
-                },
-            );
+            // Written in parallel, but the groups another group may duplicate one size at a
+            // time (one content has one size), in group order: of two with one content, the
+            // first in order is the one written, under the name it reserved, whatever the
+            // thread timing.
+            let mut units: Vec<Vec<(usize, Named)>> = Vec::with_capacity(named.len());
+            let mut by_size: HashMap<u64, usize> = HashMap::new();
+            for (k, n) in named.into_iter().enumerate() {
+                let first = n.0[0];
+                if !self.recurring.crosses(first) {
+                    units.push(vec![(k, n)]);
+                    continue;
+                }
+                let unit = *by_size.entry(plan.entry(first).size).or_insert_with(|| {
+                    units.push(Vec::new());
+                    units.len() - 1
+                });
+                units[unit].push((k, n));
+            }
+            let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
+                .into_par_iter()
+                .flat_map_iter(|unit| {
+                    unit.into_iter().map(|(k, (group, name))| {
+                        let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                        // A panic while a reader was held (caught in `write_group`) leaves it
+                        // usable: every entry is opened afresh.
+                        let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                        (k, self.write_group(&mut reader, group, name))
+                    })
+                })
+                .collect();
             // Handed over in group order.
-            lines.extend(crossed);
             lines.sort_unstable_by_key(|(k, _)| *k);
             for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
                 self.hand_over(done, id, r);

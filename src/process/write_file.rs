@@ -373,16 +373,16 @@ impl Writer<'_> {
                     retracted: true,
                     ..line
                 });
-                let known = Known {
-                    path: got.as_str().into(),
-                    sidecar: self
-                        .plan
-                        .record(id)
-                        .found
-                        .map(|m| sidecar_number(m.sidecar)),
-                    earlier: false,
-                };
                 if self.recurring.keeps(id) {
+                    let known = Known {
+                        path: got.as_str().into(),
+                        sidecar: self
+                            .plan
+                            .record(id)
+                            .found
+                            .map(|m| sidecar_number(m.sidecar)),
+                        earlier: false,
+                    };
                     self.registry
                         .lock()
                         .expect("registry")

@@ -555,6 +555,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_folder_is_listed_and_handed_over_a_batch_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..LISTED_BATCH + 5).map(|i| format!("n{i}.jpg")).collect();
+        for n in names.iter().chain(&["other.jpg".to_string()]) {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        // Wanted: every file but one, and one that is not there (file numbers from 10).
+        let mut wanted: Vec<(&str, usize)> =
+            (10..).zip(&names).map(|(f, n)| (n.as_str(), f)).collect();
+        wanted.push(("gone.jpg", 7));
+        let mut batches = Vec::new();
+        let mut found = Vec::new();
+        let not_found = find_in_folder(dir.path(), &wanted, |batch| {
+            batches.push(batch.len());
+            for (entry, f) in batch {
+                assert_eq!(entry.file_name().to_str(), Some(wanted[f - 10].0));
+                found.push(*f);
+            }
+        });
+        assert_eq!(not_found, [7]);
+        found.sort_unstable();
+        assert_eq!(found, (10..10 + names.len()).collect::<Vec<_>>());
+        assert_eq!(batches, [LISTED_BATCH, 5]);
+        // Nothing wanted there, or no such folder: nothing handed over.
+        let none = find_in_folder(&dir.path().join("missing"), &wanted[..2], |_| panic!());
+        assert_eq!(none, [10, 11]);
+        assert_ne!(name_key(b"a.jpg"), name_key(b"b.jpg"));
+    }
+
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
         let file = crate::source::Locator::File { symlink: false };
         Entry::new(0, file, path, 3, crc32)
