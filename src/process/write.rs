@@ -185,6 +185,31 @@ impl Recurring {
     }
 }
 
+/// A batch's groups as units of work for the threads, each with its place in the batch:
+/// every group alone, but those another group may duplicate (`crossing_size` is `Some`)
+/// together by size, in the batch's order (one content has one size). A unit is written in
+/// its order, so that of two groups with one content the first is the one written, under the
+/// name it reserved, whatever the thread timing.
+fn units_of_work<T>(
+    items: Vec<T>,
+    crossing_size: impl Fn(&T) -> Option<u64>,
+) -> Vec<Vec<(usize, T)>> {
+    let mut units: Vec<Vec<(usize, T)>> = Vec::with_capacity(items.len());
+    let mut by_size: HashMap<u64, usize> = HashMap::new();
+    for (k, item) in items.into_iter().enumerate() {
+        let Some(size) = crossing_size(&item) else {
+            units.push(vec![(k, item)]);
+            continue;
+        };
+        let unit = *by_size.entry(size).or_insert_with(|| {
+            units.push(Vec::new());
+            units.len() - 1
+        });
+        units[unit].push((k, item));
+    }
+    units
+}
+
 /// A sidecar's index as [`Known::sidecar`] holds it.
 pub(super) fn sidecar_number(index: usize) -> u32 {
     u32::try_from(index).expect("under 4 billion sidecars")
@@ -321,24 +346,13 @@ impl Writer<'_> {
                     (g, name)
                 })
                 .collect();
-            // Written in parallel, but the groups another group may duplicate one size at a
-            // time (one content has one size), in group order: of two with one content, the
-            // first in order is the one written, under the name it reserved, whatever the
-            // thread timing.
-            let mut units: Vec<Vec<(usize, Named)>> = Vec::with_capacity(named.len());
-            let mut by_size: HashMap<u64, usize> = HashMap::new();
-            for (k, n) in named.into_iter().enumerate() {
+            let crossing_size = |n: &Named| {
                 let first = n.0[0];
-                if !self.recurring.crosses(first) {
-                    units.push(vec![(k, n)]);
-                    continue;
-                }
-                let unit = *by_size.entry(plan.entry(first).size).or_insert_with(|| {
-                    units.push(Vec::new());
-                    units.len() - 1
-                });
-                units[unit].push((k, n));
-            }
+                self.recurring
+                    .crosses(first)
+                    .then(|| plan.entry(first).size)
+            };
+            let units = units_of_work(named, crossing_size);
             let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
                 .into_par_iter()
                 .flat_map_iter(|unit| {
@@ -679,6 +693,34 @@ mod tests {
         let kept: Vec<bool> = (0..3).map(|i| r.keeps(MediaId(i))).collect();
         assert_eq!(kept, [true, true, false]);
         assert!((0..3).all(|i| !r.crosses(MediaId(i))));
+    }
+
+    #[test]
+    fn groups_that_may_share_a_content_are_one_unit_per_size() {
+        // (name, crossing size)
+        let items = vec![
+            ("a", None),
+            ("b", Some(5)),
+            ("c", None),
+            ("d", Some(5)),
+            ("e", Some(7)),
+            ("f", Some(5)),
+        ];
+        let units = units_of_work(items, |i| i.1);
+        let names: Vec<Vec<(usize, &str)>> = units
+            .iter()
+            .map(|u| u.iter().map(|(k, i)| (*k, i.0)).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec![(0, "a")],
+                vec![(1, "b"), (3, "d"), (5, "f")],
+                vec![(2, "c")],
+                vec![(4, "e")],
+            ]
+        );
+        assert!(units_of_work(Vec::<((), Option<u64>)>::new(), |i| i.1).is_empty());
     }
 
     #[test]
