@@ -304,11 +304,9 @@ impl LoadSource<'_> {
 /// the lines of files without a sidecar (few), which are kept whole.
 #[derive(Default)]
 struct Loading {
-    /// Every line that wrote a file or took one back, in order ([`Loading::current`] finds
-    /// which file each path holds).
-    writes: Vec<PathLine>,
-    /// The paths of the lines that wrote a file, one after the other.
-    paths: String,
+    /// Every line that wrote a file or took one back, in order ([`PathLines::current`]
+    /// finds which file each path holds; `PathLine::line` is the line's number).
+    lines: PathLines,
     /// (entry, content hash) of every line's sources, in order.
     sources: Vec<(u128, u128)>,
     /// (content hash, album) of every line's albums, in order.
@@ -323,30 +321,99 @@ struct Loading {
     claimed: Vec<(Id, bool)>,
 }
 
-/// A manifest line that wrote a file at a path, or took it back (24 bytes and the path's
+/// A manifest line that wrote a file at a path, or took it back (40 bytes and the path's
 /// text: a map from paths was a hundred bytes a file, half of it empty room).
 pub(crate) struct PathLine {
     /// The hash of the path.
-    pub(crate) path: Id,
+    path: Id,
     /// The content written or taken back.
     pub(crate) hash: Id,
+    /// What the reader numbers it by (its line, or its place in a list of its own): the
+    /// order of the lines that write.
     pub(crate) line: u32,
-    /// Where the path is in [`Loading::paths`] (a line that writes) or `u32::MAX` (a line
-    /// that takes its file back). Other readers keep their own things there.
+    /// Where the path is in [`PathLines::text`] (a line that writes), or `u32::MAX` (a line
+    /// that takes its file back).
     pub(crate) at: u32,
     pub(crate) len: u32,
 }
 
 impl PathLine {
-    pub(crate) fn new(path: Id, hash: Id, line: u32, at: u32, len: u32) -> PathLine {
-        PathLine {
-            path,
-            hash,
+    /// Its path, in the text of the [`PathLines`] it came from.
+    pub(crate) fn path<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.at as usize..(self.at + self.len) as usize]
+    }
+}
+
+/// The lines of a manifest that wrote a file at a path or took one back, in order, and the
+/// paths written, one after the other in one string: what each reader of the manifest
+/// gathers to find which file each path holds.
+#[derive(Default)]
+pub(crate) struct PathLines {
+    lines: Vec<PathLine>,
+    text: String,
+}
+
+impl PathLines {
+    /// A line that wrote content `hash` at `path`, numbered `line` (see [`PathLine::line`]).
+    pub(crate) fn write(&mut self, path: &str, hash: u128, line: u32) {
+        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
+        let (at, len) = (fits(self.text.len()), fits(path.len()));
+        fits(self.text.len() + path.len());
+        self.text.push_str(path);
+        self.lines.push(PathLine {
+            path: path_id(path),
+            hash: id(hash),
             line,
             at,
             len,
-        }
+        });
     }
+
+    /// A line that took back the file of content `hash` at `path`.
+    pub(crate) fn retract(&mut self, path: &str, hash: u128) {
+        self.lines.push(PathLine {
+            path: path_id(path),
+            hash: id(hash),
+            line: u32::MAX,
+            at: u32::MAX,
+            len: 0,
+        });
+    }
+
+    /// The lines that wrote the file each path holds now (the last line that wrote it,
+    /// unless a later line took that very file back: same content), in the order of their
+    /// numbers, and the text their paths are in. See [`current_files`], which does the same
+    /// for lines read whole.
+    pub(crate) fn current(self) -> (Vec<PathLine>, String) {
+        let mut lines = self.lines;
+        // By path, each path's lines in order (a stable sort of lines pushed in order).
+        lines.sort_by_key(|l| l.path);
+        let mut holding = vec![false; lines.len()];
+        let mut start = 0;
+        for of_path in lines.chunk_by(|a, b| a.path == b.path) {
+            let mut holds: Option<usize> = None;
+            for (k, l) in of_path.iter().enumerate() {
+                if l.at != u32::MAX {
+                    holds = Some(k);
+                } else if holds.is_some_and(|h| of_path[h].hash == l.hash) {
+                    holds = None;
+                }
+            }
+            if let Some(k) = holds {
+                holding[start + k] = true;
+            }
+            start += of_path.len();
+        }
+        let mut holding = holding.into_iter();
+        lines.retain(|_| holding.next() == Some(true));
+        lines.sort_unstable_by_key(|l| l.line);
+        (lines, self.text)
+    }
+}
+
+/// An output path as a number, for [`PathLines`].
+fn path_id(path: &str) -> Id {
+    id(crate::hash::key128(&[], &[path]))
 }
 
 impl Loading {
@@ -355,27 +422,10 @@ impl Loading {
             return;
         };
         let hash = hash_id(&l.hash);
-        let path = id(crate::hash::key128(&[], &[&l.path]));
         if l.retracted {
-            self.writes.push(PathLine {
-                path,
-                hash: id(hash),
-                line: n,
-                at: u32::MAX,
-                len: 0,
-            });
+            self.lines.retract(&l.path, hash);
         } else if l.output_hash.is_some() {
-            let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
-            let (at, len) = (fits(self.paths.len()), fits(l.path.len()));
-            fits(self.paths.len() + l.path.len());
-            self.paths.push_str(&l.path);
-            self.writes.push(PathLine {
-                path,
-                hash: id(hash),
-                line: n,
-                at,
-                len,
-            });
+            self.lines.write(&l.path, hash, n);
             if l.no_sidecar {
                 if let Ok(line) = serde_json::from_slice::<Line>(text) {
                     self.bare.push((n, line));
@@ -410,43 +460,6 @@ impl Loading {
                 self.sidecars.push(sidecar);
             }
         }
-    }
-
-    /// The file each path holds: (path, content hash, line number) of the last line that
-    /// wrote it, unless a later line took that very file back (same content), in line order.
-    /// See [`current_files`], which does the same for lines read whole.
-    /// The lines gathered are given up.
-    fn current(&mut self) -> Vec<PathLine> {
-        current_of(std::mem::take(&mut self.writes))
-    }
-}
-
-/// Of lines that wrote a file at a path or took it back ([`PathLine`]s, in line order), those
-/// that wrote the file each path holds now, in line order.
-pub(crate) fn current_of(mut writes: Vec<PathLine>) -> Vec<PathLine> {
-    {
-        // By path, each path's lines in order (a stable sort of lines pushed in order).
-        writes.sort_by_key(|w| w.path);
-        let mut holding = vec![false; writes.len()];
-        let mut start = 0;
-        for lines in writes.chunk_by(|a, b| a.path == b.path) {
-            let mut holds: Option<usize> = None;
-            for (k, l) in lines.iter().enumerate() {
-                if l.at != u32::MAX {
-                    holds = Some(k);
-                } else if holds.is_some_and(|h| lines[h].hash == l.hash) {
-                    holds = None;
-                }
-            }
-            if let Some(k) = holds {
-                holding[start + k] = true;
-            }
-            start += lines.len();
-        }
-        let mut holding = holding.into_iter();
-        writes.retain(|_| holding.next() == Some(true));
-        writes.sort_unstable_by_key(|l| l.line);
-        writes
     }
 }
 
@@ -488,10 +501,9 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
     let Some(f) = open_to_read(state_dir)? else {
         return Ok(Vec::new());
     };
-    let mut writes: Vec<PathLine> = Vec::new();
+    let mut lines = PathLines::default();
     // Per line that wrote a file: its content and XMP sidecar (`PathLine::line` numbers them).
     let mut written: Vec<Written> = Vec::new();
-    let mut paths = String::new();
     each_line(f, |text| {
         if !is_file_line(text) {
             return;
@@ -499,38 +511,23 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
         let Ok(l) = serde_json::from_slice::<OutputLine>(text) else {
             return;
         };
-        let path = id(crate::hash::key128(&[], &[&l.path]));
-        let hash = id(hash_id(&l.hash));
+        let hash = hash_id(&l.hash);
         if l.retracted {
-            writes.push(PathLine {
-                path,
-                hash,
-                line: u32::MAX,
-                at: u32::MAX,
-                len: 0,
-            });
+            lines.retract(&l.path, hash);
         } else if let Some(output) = &l.output_hash {
-            let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
-            let (at, len) = (fits(paths.len()), fits(l.path.len()));
-            fits(paths.len() + l.path.len());
-            paths.push_str(&l.path);
-            writes.push(PathLine {
-                path,
-                hash,
-                line: fits(written.len()),
-                at,
-                len,
-            });
+            let k = u32::try_from(written.len()).expect("under 4 billion files");
+            lines.write(&l.path, hash, k);
             let content = l.output_size.map(|size| (hash_id(output), size));
             written.push((content, l.xmp.as_deref().map(Into::into)));
         }
     })?;
-    Ok(current_of(writes)
+    let (current, text) = lines.current();
+    Ok(current
         .into_iter()
         .map(|w| {
             let (content, xmp) = std::mem::take(&mut written[w.line as usize]);
             Output {
-                path: paths[w.at as usize..(w.at + w.len) as usize].to_string(),
+                path: w.path(&text).to_string(),
                 content,
                 xmp: xmp.map(String::from),
             }
@@ -645,14 +642,10 @@ struct Paths {
 }
 
 impl Paths {
-    fn text(&self, at: u32, len: u32) -> &str {
-        &self.text[at as usize..(at + len) as usize]
-    }
-
     /// Path number `k`.
     fn get(&self, k: u32) -> &str {
         let (at, len) = self.spans[k as usize];
-        self.text(at, len)
+        &self.text[at as usize..(at + len) as usize]
     }
 }
 
@@ -748,15 +741,15 @@ impl Manifest {
         exists: &impl Fn(&str) -> bool,
         state_dir: &Path,
     ) -> io::Result<Remembered> {
-        let current = loading.current();
+        let (current, text) = std::mem::take(&mut loading.lines).current();
         let current_lines: HashSet<u32> = current.iter().map(|c| c.line).collect();
         // The files there now: `by_hash` holds every content among them (the first path of
         // each; a path of a content seen before stays in `paths`, unused: rare). The paths
         // stay where loading put them.
-        self.paths.text = std::mem::take(&mut loading.paths).into_boxed_str();
+        self.paths.text = text.into_boxed_str();
         let mut hashes: Vec<(Id, u32)> = Vec::with_capacity(current.len());
         for c in current {
-            if exists(self.paths.text(c.at, c.len)) {
+            if exists(c.path(&self.paths.text)) {
                 let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
                 hashes.push((c.hash, at));
                 self.paths.spans.push((c.at, c.len));

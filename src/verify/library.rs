@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
-use crate::manifest::{entry_source_id, hash_id, source_id, PathLine, FILE_NAME};
+use crate::manifest::{entry_source_id, hash_id, source_id, PathLine, PathLines, FILE_NAME};
 use crate::output::{open_nofollow, STATE_DIR};
 use crate::source::Entry;
 
@@ -143,8 +143,7 @@ pub(super) struct Library {
 /// One manifest line, parsed into what [`Loading::apply`] needs.
 enum Parsed {
     File {
-        path_id: u128,
-        /// Only for a line that makes its path current.
+        /// Only for a line that writes a file or takes one back.
         path: Option<Box<str>>,
         hash: u128,
         output_hash: Option<u128>,
@@ -174,8 +173,7 @@ fn parse(line: &[u8]) -> Parsed {
     };
     let output_hash = l.output_hash.as_deref().map(hash_id);
     Parsed::File {
-        path_id: xxhash_rust::xxh3::xxh3_128(l.path.as_bytes()),
-        path: (!l.retracted && output_hash.is_some()).then(|| l.path.as_ref().into()),
+        path: (l.retracted || output_hash.is_some()).then(|| l.path.as_ref().into()),
         hash: hash_id(&l.hash),
         output_hash,
         output_size: l.output_size,
@@ -197,14 +195,14 @@ fn parse(line: &[u8]) -> Parsed {
 /// The manifest as read so far.
 #[derive(Default)]
 struct Loading {
-    /// Every line that wrote a file (`PathLine::at`: its place in `files`) or took one back.
-    writes: Vec<PathLine>,
+    /// Every line that wrote a file (`PathLine::line`: its place in `files`) or took one
+    /// back.
+    lines: PathLines,
+    /// The file of each line that wrote one (its path's place set by `finish`).
     files: Vec<LibFile>,
-    paths: String,
     by_source: Recorded,
     by_name_size: Recorded,
     unwritten: IdHashMap<Unwritten>,
-    lines: u32,
 }
 
 impl Loading {
@@ -212,11 +210,8 @@ impl Loading {
     /// retraction removes it only when it retracts that very file (same hash), as
     /// [`crate::manifest::current_files`] decides.
     fn apply(&mut self, p: Parsed) {
-        let n = self.lines;
-        self.lines = self.lines.saturating_add(1);
         match p {
             Parsed::File {
-                path_id,
                 path,
                 hash,
                 output_hash,
@@ -225,23 +220,19 @@ impl Loading {
                 retracted,
                 sources,
             } => {
-                if retracted {
-                    self.writes
-                        .push(PathLine::new(id(path_id), id(hash), n, u32::MAX, 0));
-                } else if let Some(path) = path {
-                    let at = u32::try_from(self.files.len()).expect("under 4 billion files");
-                    let fits = |n: usize| u32::try_from(n).expect("under 4 GB of paths");
-                    let (start, len) = (fits(self.paths.len()), fits(path.len()));
-                    fits(self.paths.len() + path.len());
-                    self.paths.push_str(&path);
-                    self.files.push(LibFile {
-                        at: start,
-                        len,
-                        output: output_hash.map(id).zip(output_size),
-                        taken,
-                    });
-                    self.writes
-                        .push(PathLine::new(id(path_id), id(hash), n, at, 0));
+                match path {
+                    Some(path) if retracted => self.lines.retract(&path, hash),
+                    Some(path) => {
+                        let k = u32::try_from(self.files.len()).expect("under 4 billion files");
+                        self.lines.write(&path, hash, k);
+                        self.files.push(LibFile {
+                            at: 0,
+                            len: 0,
+                            output: output_hash.map(id).zip(output_size),
+                            taken,
+                        });
+                    }
+                    None => {}
                 }
                 for (id, name_size) in sources {
                     self.by_source.insert(id, hash);
@@ -257,13 +248,12 @@ impl Loading {
 
     fn finish(mut self) -> Library {
         // The file each path holds, in line order; of files with one content, the first.
-        let current = crate::manifest::current_of(std::mem::take(&mut self.writes));
+        let (current, mut paths) = std::mem::take(&mut self.lines).current();
         let mut invalid = Vec::new();
         let inside: Vec<&PathLine> = current
             .iter()
             .filter(|c| {
-                let f = &self.files[c.at as usize];
-                let path = &self.paths[f.at as usize..(f.at + f.len) as usize];
+                let path = c.path(&paths);
                 let ok = is_inside(path);
                 if !ok {
                     invalid.push(path.to_string());
@@ -280,7 +270,9 @@ impl Loading {
         for (k, c) in (0u32..).zip(&inside) {
             if first.get(from_id(c.hash)) == Some(k) {
                 hashes.push((c.hash, u32::try_from(files.len()).expect("under 4 billion")));
-                files.push(std::mem::take(&mut self.files[c.at as usize]));
+                let f = &mut self.files[c.line as usize];
+                (f.at, f.len) = (c.at, c.len);
+                files.push(std::mem::take(f));
             }
         }
         drop(inside);
@@ -290,11 +282,11 @@ impl Loading {
         self.by_name_size.seal();
         invalid.sort();
         invalid.dedup();
-        self.paths.shrink_to_fit();
+        paths.shrink_to_fit();
         Library {
             by_hash: IdMap::build(hashes, false),
             files,
-            paths: self.paths,
+            paths,
             by_source: self.by_source,
             by_name_size: self.by_name_size,
             unwritten: self.unwritten,
