@@ -112,9 +112,9 @@ impl Registry {
 /// hold too ("crossing" groups), and those of groups of several members (the members after
 /// the first are checked against the first one's content). A group is the entries of one
 /// (size, CRC-32), so the same content is in two groups only when one has a CRC-32 and the
-/// other none (a file of an extracted folder) and their sizes are equal. A Takeout of zips alone, or of folders alone, so keeps only the
-/// groups of several members, not one entry per file written (at a million entries, 50 MB
-/// of table and paths).
+/// other none (a file of an extracted folder) and their sizes are equal. A Takeout of zips
+/// alone, or of folders alone, so keeps only the groups of several members, not one entry
+/// per file written (at a million entries, 50 MB of table and paths).
 pub(super) struct Recurring {
     /// By [`MediaId`]: [`NOT_KEPT`], [`KEPT`] or [`CROSSING`].
     kept: Vec<u8>,
@@ -572,6 +572,24 @@ impl Writer<'_> {
             sidecar: None,
             earlier: true,
         })
+    }
+
+    /// Remembers that output file `path` now holds content `hash`, the file of record `id`
+    /// (with the sidecar its metadata came from), when another group of this run may need
+    /// it ([`Recurring`]). `registry` is the locked registry.
+    pub(super) fn remember(&self, registry: &mut Registry, id: MediaId, hash: u128, path: &str) {
+        if self.recurring.keeps(id) {
+            let known = Known {
+                path: path.into(),
+                sidecar: self
+                    .plan
+                    .record(id)
+                    .found
+                    .map(|m| sidecar_number(m.sidecar)),
+                earlier: false,
+            };
+            registry.insert(hash, known);
+        }
     }
 
     /// Records `r` as a duplicate of `known`. A copy without a sidecar of its own (an album

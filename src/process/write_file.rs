@@ -18,7 +18,7 @@ use crate::source::Reader;
 
 use super::plan::{source_key, MediaId, Subject};
 use super::policy::{self, DateCandidates, DateChoice};
-use super::write::{sidecar_number, Known, Writer};
+use super::write::Writer;
 
 /// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
 /// file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.
@@ -131,14 +131,7 @@ impl Writer<'_> {
                 self.mark_duplicate(id, copied.src_hash, &known, r);
                 return Ok(());
             }
-            if self.recurring.keeps(id) {
-                let known = Known {
-                    path: name.into(),
-                    sidecar: plan.record(id).found.map(|m| sidecar_number(m.sidecar)),
-                    earlier: false,
-                };
-                registry.insert(copied.src_hash, known);
-            }
+            self.remember(&mut registry, id, copied.src_hash, name);
         }
         self.commit(id, opened.kind, name, &tags, date, copied, r)
     }
@@ -373,21 +366,12 @@ impl Writer<'_> {
                     retracted: true,
                     ..line
                 });
-                if self.recurring.keeps(id) {
-                    let known = Known {
-                        path: got.as_str().into(),
-                        sidecar: self
-                            .plan
-                            .record(id)
-                            .found
-                            .map(|m| sidecar_number(m.sidecar)),
-                        earlier: false,
-                    };
-                    self.registry
-                        .lock()
-                        .expect("registry")
-                        .insert(src_hash, known);
-                }
+                self.remember(
+                    &mut self.registry.lock().expect("registry"),
+                    id,
+                    src_hash,
+                    &got,
+                );
                 Ok(got)
             }
             Ok(got) => Ok(got),
