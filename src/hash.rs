@@ -147,18 +147,60 @@ pub fn from_id([hi, lo]: Id) -> u128 {
 #[derive(Debug, Clone)]
 pub struct IdMap<V> {
     items: Vec<(Id, V)>,
-    /// Where the items whose key starts with each `bits`-bit prefix begin (and, last, the end).
-    starts: Vec<u32>,
-    bits: u32,
+    buckets: Buckets,
 }
 
 impl<V> Default for IdMap<V> {
     fn default() -> Self {
         IdMap {
             items: Vec::new(),
-            starts: Vec::new(),
-            bits: 0,
+            buckets: Buckets::default(),
         }
+    }
+}
+
+/// Where the items of a list sorted by a hash begin, by the hash's first bits (and, last, the
+/// end): a lookup searches the handful of items of one bucket, about four, not all of them (a
+/// binary search over all misses the cache at every step). Used by [`IdMap`] and the
+/// matcher's key indexes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Buckets {
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+impl Buckets {
+    /// The buckets of `n` items sorted by `top(i)`, the first 64 bits of item `i`'s hash:
+    /// about four items a bucket, `2^max_bits` buckets at most.
+    pub(crate) fn of(n: usize, max_bits: u32, top: impl Fn(usize) -> u64) -> Buckets {
+        u32::try_from(n).expect("under 4 billion keys");
+        let bits = (n / 4).max(1).ilog2().min(max_bits);
+        let mut starts = Vec::with_capacity((1 << bits) + 1);
+        let mut at = 0;
+        for b in 0..1usize << bits {
+            while at < n && prefix(top(at), bits) < b {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        starts.push(n as u32);
+        Buckets { starts, bits }
+    }
+
+    /// The items whose hash starts like `top` does (none before [`Buckets::of`]).
+    pub(crate) fn range(&self, top: u64) -> std::ops::Range<usize> {
+        let b = prefix(top, self.bits);
+        match (self.starts.get(b), self.starts.get(b + 1)) {
+            (Some(&from), Some(&to)) => from as usize..to as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// How many buckets there are, and the items of each.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> (usize, Vec<usize>) {
+        let sizes = self.starts.windows(2).map(|w| (w[1] - w[0]) as usize);
+        (1 << self.bits, sizes.collect())
     }
 }
 
@@ -185,22 +227,8 @@ impl<V: Copy> IdMap<V> {
     /// The map of `items`, sorted by key.
     fn indexed(mut items: Vec<(Id, V)>) -> IdMap<V> {
         items.shrink_to_fit();
-        let n = u32::try_from(items.len()).expect("under 4 billion keys");
-        let bits = (n / 4).max(1).ilog2().min(24);
-        let mut starts = Vec::with_capacity((1 << bits) + 1);
-        let mut at = 0;
-        for b in 0..1usize << bits {
-            while at < items.len() && prefix(items[at].0, bits) < b {
-                at += 1;
-            }
-            starts.push(at as u32);
-        }
-        starts.push(n);
-        IdMap {
-            items,
-            starts,
-            bits,
-        }
+        let buckets = Buckets::of(items.len(), 24, |i| items[i].0[0]);
+        IdMap { items, buckets }
     }
 
     pub fn get(&self, key: u128) -> Option<V> {
@@ -211,11 +239,7 @@ impl<V: Copy> IdMap<V> {
     /// [`IdMap::build_all`]).
     pub fn get_all(&self, key: u128) -> &[(Id, V)] {
         let key = id(key);
-        let b = prefix(key, self.bits);
-        let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
-            return &[]; // empty
-        };
-        let bucket = &self.items[from as usize..to as usize];
+        let bucket = &self.items[self.buckets.range(key[0])];
         let start = bucket.partition_point(|item| item.0 < key);
         let end = start + bucket[start..].partition_point(|item| item.0 == key);
         &bucket[start..end]
@@ -239,9 +263,9 @@ impl<V: Copy> IdMap<V> {
     }
 }
 
-/// The first `bits` bits of a key.
-fn prefix(key: Id, bits: u32) -> usize {
-    key[0].checked_shr(64 - bits).unwrap_or(0) as usize
+/// The first `bits` bits of a hash's first 64.
+fn prefix(top: u64, bits: u32) -> usize {
+    top.checked_shr(64 - bits).unwrap_or(0) as usize
 }
 
 #[cfg(test)]
@@ -271,12 +295,13 @@ mod tests {
         assert_eq!(all.iter().map(|&(k, _)| k).collect::<Vec<_>>(), keys);
         assert!(!map.is_empty());
         // About four keys a bucket: few enough to scan, not so few that the table is large.
-        assert_eq!(map.starts.len(), (1 << map.bits) + 1);
-        let per_bucket = keys.len() / (1 << map.bits);
-        assert!((2..=8).contains(&per_bucket), "{} bits", map.bits);
-        assert!(map.starts.windows(2).all(|w| w[0] <= w[1]));
+        let (count, sizes) = map.buckets.sizes();
+        assert_eq!(sizes.len(), count);
+        assert_eq!(sizes.iter().sum::<usize>(), keys.len());
+        let per_bucket = keys.len() / count;
+        assert!((2..=8).contains(&per_bucket), "{count} buckets");
         // The buckets split the keys by their top bits: about half start with a 1.
-        let half = map.starts[1 << (map.bits - 1)] as usize;
+        let half: usize = sizes[..count / 2].iter().sum();
         assert!(
             (keys.len() / 4..keys.len() * 3 / 4).contains(&half),
             "{half} of {} keys before the middle bucket",
@@ -286,11 +311,16 @@ mod tests {
 
     #[test]
     fn a_prefix_is_the_top_bits() {
-        assert_eq!(prefix([u64::MAX, 0], 4), 15);
-        assert_eq!(prefix([1 << 60, 7], 4), 1);
-        assert_eq!(prefix([(1 << 60) - 1, u64::MAX], 4), 0);
-        assert_eq!(prefix([u64::MAX, u64::MAX], 0), 0);
-        assert_eq!(prefix([u64::MAX, 0], 24), (1 << 24) - 1);
+        assert_eq!(prefix(u64::MAX, 4), 15);
+        assert_eq!(prefix(1 << 60, 4), 1);
+        assert_eq!(prefix((1 << 60) - 1, 4), 0);
+        assert_eq!(prefix(u64::MAX, 0), 0);
+        assert_eq!(prefix(u64::MAX, 24), (1 << 24) - 1);
+        assert_eq!(
+            Buckets::default().range(7),
+            0..0,
+            "none before they are made"
+        );
     }
 
     #[test]

@@ -637,11 +637,10 @@ impl<'a> SidecarIndex<'a> {
 struct KeyIndex {
     /// (hash, index), sorted once all are in: the indexes of one key in the order pushed.
     pairs: Vec<(u64, u32, u32)>,
-    /// Where the pairs whose hash starts with each `bits`-bit prefix begin (and, last, the
-    /// end): a lookup searches a handful of pairs, not all (a binary search over all of them
-    /// missed the cache at every step: a fiftieth of a run of small files).
-    starts: Vec<u32>,
-    bits: u32,
+    /// Where the pairs of each hash prefix begin: a lookup searches a handful of pairs, not
+    /// all (a binary search over all of them missed the cache at every step: a fiftieth of a
+    /// run of small files).
+    buckets: crate::hash::Buckets,
 }
 
 /// The 96 bits of a key's hash a [`KeyIndex`] keeps.
@@ -663,11 +662,6 @@ impl KeyIndex {
         let index = u32::try_from(index).expect("under 4 billion entries");
         let (hi, lo) = short_key(key);
         self.pairs.push((hi, lo, index));
-    }
-
-    /// The prefix of a hash its bucket is found by.
-    fn bucket(&self, hi: u64) -> usize {
-        hi.checked_shr(64 - self.bits).unwrap_or(0) as usize
     }
 
     /// Sorts the pairs: by key, and the indexes of one key in increasing order.
@@ -700,30 +694,14 @@ impl KeyIndex {
     fn seal(&mut self) {
         self.sort();
         self.pairs.shrink_to_fit();
-        u32::try_from(self.pairs.len()).expect("under 4 billion keys");
-        self.bits = (self.pairs.len() / 4).max(1).ilog2().min(20);
-        let buckets = 1usize << self.bits;
-        let mut starts = Vec::with_capacity(buckets + 1);
-        let mut at = 0;
-        for b in 0..buckets {
-            while at < self.pairs.len() && self.bucket(self.pairs[at].0) < b {
-                at += 1;
-            }
-            starts.push(at as u32);
-        }
-        starts.push(self.pairs.len() as u32);
-        self.starts = starts;
+        let pairs = &self.pairs;
+        self.buckets = crate::hash::Buckets::of(pairs.len(), 20, |i| pairs[i].0);
     }
 
     fn get(&self, key: u128) -> impl Iterator<Item = usize> + '_ {
         let (hi, lo) = short_key(key);
-        let b = self.bucket(hi);
-        let (from, to) = match (self.starts.get(b), self.starts.get(b + 1)) {
-            (Some(&f), Some(&t)) => (f as usize, t as usize),
-            // Not sealed (nothing pushed): nothing found.
-            _ => (0, 0),
-        };
-        let bucket = &self.pairs[from..to];
+        // Not sealed (nothing pushed): nothing found.
+        let bucket = &self.pairs[self.buckets.range(hi)];
         let start = bucket.partition_point(|p| (p.0, p.1) < (hi, lo));
         bucket[start..]
             .iter()
@@ -1328,10 +1306,10 @@ mod tests {
             idx.seal();
             if n >= 100 {
                 // About four pairs a bucket, none much fuller (the hashes are uniform).
-                let buckets = idx.starts.windows(2).map(|w| (w[1] - w[0]) as usize);
-                let average = n as f64 / (1usize << idx.bits) as f64;
+                let (count, buckets) = idx.buckets.sizes();
+                let average = n as f64 / count as f64;
                 assert!((2.0..8.0).contains(&average), "n={n}: {average} a bucket");
-                assert!(buckets.max().unwrap() <= 32, "n={n}");
+                assert!(buckets.into_iter().max().unwrap() <= 32, "n={n}");
             }
             for (k, want) in &expected {
                 assert_eq!(&idx.get(*k).collect::<Vec<_>>(), want, "n={n}");
