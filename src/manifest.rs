@@ -28,6 +28,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{id, Id, IdMap};
+use crate::names::{push_span, span_of};
 use crate::output::open_nofollow;
 use crate::sidecar::{Geo, Sidecar, SidecarExtras};
 
@@ -340,7 +341,7 @@ pub(crate) struct PathLine {
 impl PathLine {
     /// Its path, in the text of the [`PathLines`] it came from.
     pub(crate) fn path<'t>(&self, text: &'t str) -> &'t str {
-        &text[self.at as usize..(self.at + self.len) as usize]
+        span_of(text, (self.at, self.len))
     }
 }
 
@@ -356,10 +357,7 @@ pub(crate) struct PathLines {
 impl PathLines {
     /// A line that wrote content `hash` at `path`, numbered `line` (see [`PathLine::line`]).
     pub(crate) fn write(&mut self, path: &str, hash: u128, line: u32) {
-        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
-        let (at, len) = (fits(self.text.len()), fits(path.len()));
-        fits(self.text.len() + path.len());
-        self.text.push_str(path);
+        let (at, len) = push_span(&mut self.text, path);
         self.lines.push(PathLine {
             path: path_id(path),
             hash: id(hash),
@@ -644,8 +642,7 @@ struct Paths {
 impl Paths {
     /// Path number `k`.
     fn get(&self, k: u32) -> &str {
-        let (at, len) = self.spans[k as usize];
-        &self.text[at as usize..(at + len) as usize]
+        span_of(&self.text, self.spans[k as usize])
     }
 }
 

@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::names::{push_span, span_of};
 use crate::recover::{self, CentralEntry, RawEntry};
 use zip::ZipArchive;
 
@@ -127,8 +128,7 @@ impl Entry {
 
     /// The file name (last path component).
     pub fn name(&self) -> &str {
-        let at = self.name_at as usize;
-        &self.names.text[at..at + self.name_len as usize]
+        span_of(&self.names.text, (self.name_at, self.name_len))
     }
 
     /// The folder part of the path, from below `Takeout/` when present, so that the same
@@ -202,11 +202,7 @@ impl Folders {
                 id
             }
         };
-        let text = &mut self.folders[id as usize].1;
-        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of names in one folder");
-        let (name_at, name_len) = (fits(text.len()), fits(name.len()));
-        fits(text.len() + name.len());
-        text.push_str(name);
+        let (name_at, name_len) = push_span(&mut self.folders[id as usize].1, name);
         self.added.push(Added {
             input,
             locator,

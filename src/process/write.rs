@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::hash;
 use crate::manifest::{self, Manifest};
 use crate::matcher::{Match, Rule};
+use crate::names::{push_span, span_of};
 use crate::output::{Layout, OutputDir};
 use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::source::{self, Reader};
@@ -79,7 +80,7 @@ impl Registry {
 
     pub(super) fn get(&self, h: u128) -> Option<Known> {
         let s = self.files.get(&h)?;
-        let path = &self.paths[s.at as usize..(s.at + s.len) as usize];
+        let path = span_of(&self.paths, (s.at, s.len));
         Some(Known {
             path: path.into(),
             sidecar: (s.sidecar != u32::MAX).then_some(s.sidecar),
@@ -88,17 +89,13 @@ impl Registry {
     }
 
     pub(super) fn insert(&mut self, h: u128, known: Known) {
-        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of output paths");
-        let (at, len) = (fits(self.paths.len()), fits(known.path.len()));
-        // `get` slices at..at + len: that must not wrap either.
-        at.checked_add(len).expect("under 4 GB of output paths");
+        let (at, len) = push_span(&mut self.paths, &known.path);
         let stored = Stored {
             at,
             len,
             sidecar: known.sidecar.unwrap_or(u32::MAX),
             earlier: known.earlier,
         };
-        self.paths.push_str(&known.path);
         self.files.insert(h, stored);
     }
 

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
 use crate::manifest::{entry_source_id, hash_id, source_id, PathLine, PathLines, FILE_NAME};
+use crate::names::span_of;
 use crate::output::{open_nofollow, STATE_DIR};
 use crate::source::Entry;
 
@@ -322,7 +323,7 @@ impl Library {
     /// The path of library file `file`.
     pub(super) fn path(&self, file: usize) -> &str {
         let f = &self.files[file];
-        &self.paths[f.at as usize..(f.at + f.len) as usize]
+        span_of(&self.paths, (f.at, f.len))
     }
 
     /// Whether `hash` is the content of a current library file.
