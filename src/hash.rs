@@ -204,6 +204,13 @@ impl Buckets {
     }
 }
 
+impl IdMap<()> {
+    /// The set of `keys` (look them up with [`IdMap::contains_key`]).
+    pub fn set_of(keys: impl IntoIterator<Item = u128>) -> IdMap<()> {
+        IdMap::build(keys.into_iter().map(|k| (id(k), ())).collect(), false)
+    }
+}
+
 impl<V: Copy> IdMap<V> {
     /// The map of `items`; of items with the same key, the last one given wins when
     /// `last_wins`, the first otherwise.
@@ -331,6 +338,9 @@ mod tests {
         assert_eq!((first.get(5), last.get(5)), (Some('a'), Some('c')));
         assert_eq!((first.get(9), last.get(9)), (Some('x'), Some('x')));
         assert_eq!((first.len(), last.len()), (2, 2));
+        let set = IdMap::set_of([3, 1, 3]);
+        assert_eq!(set.len(), 2);
+        assert!(set.contains_key(1) && set.contains_key(3) && !set.contains_key(2));
         let items = vec![(id(5), 'a'), (id(9), 'x'), (id(5), 'b'), (id(5), 'c')];
         let all = IdMap::build_all(items);
         let values = |k| all.get_all(k).iter().map(|i| i.1).collect::<String>();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::hash::{id, IdMap};
+use crate::hash::IdMap;
 use crate::names::{self, key, nfc, split_ext};
 
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
@@ -263,7 +263,7 @@ fn is_temp_name(name: &str) -> bool {
 /// A name or path as a 128-bit number, for the sets of names in use: a library of a million
 /// files is not a million strings in memory. Two names sharing one is as unlikely as two
 /// photos sharing a content hash; it would only number a new file's name.
-fn name_id(name: &str) -> u128 {
+pub(crate) fn name_id(name: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(name.as_bytes())
 }
 
@@ -272,7 +272,7 @@ fn name_id(name: &str) -> u128 {
 /// [`name_id`]s. A link where gpbackup makes its own folders is refused.
 fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
     let mut taken = HashSet::new();
-    let mut present = Vec::new();
+    let mut present: Vec<u128> = Vec::new();
     for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
         taken.insert(name_id(&key(own)));
     }
@@ -298,10 +298,10 @@ fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
         }
         taken.insert(name_id(&key(&rel)));
         if e.file_type().is_file() {
-            present.push((id(name_id(&nfc(&rel))), ()));
+            present.push(name_id(&nfc(&rel)));
         }
     }
-    Ok((taken, IdMap::build(present, false)))
+    Ok((taken, IdMap::set_of(present)))
 }
 
 /// Where gpbackup makes its own folders, at the top of the output: a link there is refused.

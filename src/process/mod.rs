@@ -159,14 +159,12 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // sidecars without their file); sidecars of this run's inputs are read again from them.
     // (A first run has no manifest: no need to know them.)
     let first_run = !out.state_dir().join(crate::manifest::FILE_NAME).exists();
-    let json_here = crate::hash::IdMap::build(
+    let json_here = crate::hash::IdMap::set_of(
         catalog
             .entries
             .iter()
             .filter(|e| !first_run && plan::is_json(e))
-            .map(|e| (crate::hash::id(plan::source_id(e)), ()))
-            .collect(),
-        false,
+            .map(plan::source_id),
     );
     let (manifest, remembered) = Manifest::load(
         &out.state_dir(),

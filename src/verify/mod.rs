@@ -120,13 +120,7 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
     let outputs = manifest::current_outputs(&state).map_err(io_err(&state))?;
     let mut report = VerifyReport::default();
     let expected = expected_files(outputs, &mut report.invalid);
-    let known = IdMap::build(
-        expected
-            .iter()
-            .map(|e| (hash::id(key_id(&e.path)), ()))
-            .collect(),
-        false,
-    );
+    let known = IdMap::set_of(expected.iter().map(|e| key_id(&e.path)));
     report.unknown = unknown_files(root, &known)?;
 
     let pool = thread_pool(jobs)?;
@@ -179,9 +173,10 @@ fn expected_files(outputs: Vec<manifest::Output>, invalid: &mut Vec<String>) -> 
     expected
 }
 
-/// A path's [`key`] (the name in use on any file system) as a number.
+/// A path's [`key`] (the name in use on any file system) as a number, as the output folder
+/// numbers the names in use.
 fn key_id(path: &str) -> u128 {
-    hash::key128(&[], &[&key(path)])
+    crate::output::name_id(&key(path))
 }
 
 /// The files in `root` (outside gpbackup's own top-level folders) whose path is not `known`,
