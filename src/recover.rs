@@ -314,7 +314,7 @@ pub fn central_entries<R: BufRead + Seek>(
         if f.read_exact(&mut head).is_err() || u32_at(&head, 0) != CENTRAL_HEADER {
             break;
         }
-        let made_by_unix = head[5] == 3;
+        let made_by = u16_at(&head, 4);
         let flags = u16_at(&head, 8);
         let method = u16_at(&head, 10);
         let crc32 = u32_at(&head, 16);
@@ -355,10 +355,19 @@ pub fn central_entries<R: BufRead + Seek>(
             compressed,
             size,
             header_start: header.saturating_add(offset),
-            symlink: made_by_unix && (external >> 16) & 0o170000 == 0o120000,
+            symlink: is_symlink(made_by, external),
         });
     }
     Ok(out)
+}
+
+/// Whether a central record (`made_by`: its "version made by", `external`: its external
+/// attributes) is a symbolic link, as the zip crate decides it: a Unix mode in the high 16
+/// bits with the link bits set, unless the record was made on MS-DOS (whose attributes
+/// have no links).
+pub fn is_symlink(made_by: u16, external: u32) -> bool {
+    const S_IFLNK: u32 = 0o120000;
+    made_by >> 8 != 0 && (external >> 16) & S_IFLNK == S_IFLNK
 }
 
 /// (uncompressed, compressed) sizes from a zip64 extra field, if there is one.

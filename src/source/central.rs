@@ -1,0 +1,669 @@
+//! A zip's central directory read directly, for the zips the zip crate would read the same
+//! way: one read of the end of the file, then the records a megabyte at a time.
+//!
+//! Written by hand because the zip crate's reader, which stays the reader of every other
+//! zip, builds a name index (a SipHash map), a full record with its own allocations for each
+//! entry and a parsed list of extra fields, and keeps them all: on the 2 GB benchmark
+//! (19,000 entries in 4 zips) that was 11 ms of the 20 ms `verify --against` spends before
+//! it can check anything. Here a record costs its name.
+//!
+//! The records must come out exactly as the zip crate gives them, since entry names are
+//! what the manifest remembers: a zip is read here only when it is plain, and [`read`]
+//! returns `None` for anything else, which the zip crate then reads (or rejects). Plain is:
+//! the last end-of-central-directory record in the last 64 KiB is the one the zip crate
+//! settles on, its directory starts where it says (no data prepended to the zip) and ends
+//! at the end records, every record lies inside it, every name is UTF-8 (the zip crate
+//! decodes others as CP437, or takes the Unicode path extra field), every extra field is
+//! the zip64 one or one the zip crate keeps unread, and every method is stored or deflated.
+//! `tests::the_same_as_the_zip_crate_on_damaged_zips` holds the two readers to agreeing.
+
+use std::fs::File;
+
+use crate::recover::{is_symlink, CentralEntry, DEFLATED, FLAG_ENCRYPTED, STORED};
+
+const EOCD: u32 = 0x0605_4b50;
+const EOCD_LEN: usize = 22;
+const LOCATOR: u32 = 0x0706_4b50;
+const LOCATOR_LEN: usize = 20;
+const ZIP64_EOCD: u32 = 0x0606_4b50;
+/// The fixed part of the zip64 end record: signature, size, versions, disks, counts, size
+/// and offset of the directory.
+const ZIP64_EOCD_LEN: usize = 56;
+const CENTRAL_HEADER: u32 = 0x0201_4b50;
+const CENTRAL_HEADER_LEN: usize = 46;
+/// How far from the end the zip crate looks for the end record: its size, a signature and
+/// the longest comment.
+const SEARCHED: u64 = EOCD_LEN as u64 + 4 + (1 << 16);
+/// The directory is read this much at a time (more when one record is longer).
+const CHUNK: usize = 1 << 20;
+/// Extra fields the zip crate parses (NTFS times, extended timestamp, Unicode comment and
+/// path, AES, two alignment paddings): a zip with any of them is left to it. The zip64
+/// field (1) is read here; any other is skipped by both.
+const PARSED_BY_ZIP_CRATE: [u16; 7] = [0x000a, 0x5455, 0x6375, 0x7075, 0x9901, 0xa11e, 0xd935];
+
+/// Where the records are: `count` of them from `start`, all before `end`.
+#[derive(Debug, PartialEq)]
+struct Directory {
+    start: u64,
+    count: u64,
+    end: u64,
+}
+
+/// Every record of the central directory of `file` (`len` bytes), in order and duplicates
+/// included, or `None` when the zip is not one this reads (see the module's doc).
+pub(super) fn read(file: &File, len: u64) -> Option<Vec<CentralEntry>> {
+    let tail_len = (SEARCHED + LOCATOR_LEN as u64).min(len);
+    let mut tail = vec![0; tail_len as usize];
+    read_exact_at(file, &mut tail, len - tail_len)?;
+    let dir = directory(&tail, len)?;
+    drop(tail);
+    let mut chunks = Chunks {
+        file,
+        end: dir.end,
+        buf: Vec::new(),
+        at: 0,
+    };
+    // Each record is at least its fixed part long, so `count` cannot ask for more room
+    // than the directory has bytes.
+    let room = dir
+        .count
+        .min((dir.end - dir.start) / CENTRAL_HEADER_LEN as u64);
+    let mut out = Vec::with_capacity(usize::try_from(room).ok()?);
+    let mut at = dir.start;
+    for _ in 0..dir.count {
+        let (entry, next) = record(&mut chunks, at, dir.start)?;
+        out.push(entry);
+        at = next;
+    }
+    Some(out)
+}
+
+/// The directory the end records at the end of the file describe (`tail`: the file's last
+/// bytes), when the zip crate would take the same one.
+fn directory(tail: &[u8], len: u64) -> Option<Directory> {
+    let tail_start = len - tail.len() as u64;
+    // The zip crate tries end records from the last signature backwards; one too close to
+    // the end to hold a record fails and it goes on to the one before, so the first it can
+    // parse is the last signature with a record's room after it.
+    let lowest = len.saturating_sub(SEARCHED);
+    let last = tail.len().checked_sub(EOCD_LEN)?;
+    let at = (0..=last)
+        .rev()
+        .take_while(|&i| tail_start + i as u64 >= lowest)
+        .find(|&i| u32_at(tail, i) == Some(EOCD))?;
+    let eocd = &tail[at..];
+    let pos = tail_start + at as u64;
+    let comment = u64::from(u16_at(eocd, 20)?);
+    if pos + EOCD_LEN as u64 + comment > len {
+        return None;
+    }
+    let (disk, cd_disk) = (u16_at(eocd, 4)?, u16_at(eocd, 6)?);
+    let (on_disk, count) = (u16_at(eocd, 8)?, u16_at(eocd, 10)?);
+    let (size, start) = (u32_at(eocd, 12)?, u32_at(eocd, 16)?);
+    if count == u16::MAX || size == u32::MAX || start == u32::MAX {
+        return zip64_directory(tail, at, tail_start);
+    }
+    if disk != 0 || cd_disk != 0 || on_disk != count || count == 0 {
+        return None;
+    }
+    // The zip crate first looks for the directory where it would start if it ended at the
+    // end record, and takes a header found there (any difference from the offset the record
+    // gives being data before the zip); otherwise, the first header from that offset on.
+    // Either way it must be the offset itself.
+    let (start, size) = (u64::from(start), u64::from(size));
+    if start >= pos {
+        return None;
+    }
+    if let Some(abutting) = pos.checked_sub(size).filter(|&s| s > start) {
+        let i = usize::try_from(abutting.checked_sub(tail_start)?).ok()?;
+        if u32_at(tail, i)? == CENTRAL_HEADER {
+            return None;
+        }
+    }
+    Some(Directory {
+        start,
+        count: u64::from(count),
+        end: pos,
+    })
+}
+
+/// The directory of a zip64 end record, from the locator just before the end record at
+/// `at` in `tail` (which starts at `tail_start` in the file).
+fn zip64_directory(tail: &[u8], at: usize, tail_start: u64) -> Option<Directory> {
+    let loc_at = at.checked_sub(LOCATOR_LEN)?;
+    let loc = &tail[loc_at..];
+    if u32_at(loc, 0)? != LOCATOR {
+        return None;
+    }
+    let loc_pos = tail_start + loc_at as u64;
+    let (cd_disk, record_pos, disks) = (u32_at(loc, 4)?, u64_at(loc, 8)?, u32_at(loc, 16)?);
+    if cd_disk != 0 || disks > 1 || record_pos >= loc_pos {
+        return None;
+    }
+    let record = tail.get(usize::try_from(record_pos.checked_sub(tail_start)?).ok()?..)?;
+    if u32_at(record, 0)? != ZIP64_EOCD {
+        return None;
+    }
+    let size = u64_at(record, 4)?;
+    let (disk, record_cd_disk) = (u32_at(record, 16)?, u32_at(record, 20)?);
+    let (on_disk, count) = (u64_at(record, 24)?, u64_at(record, 32)?);
+    let (cd_size, start) = (u64_at(record, 40)?, u64_at(record, 48)?);
+    // The record (with any extensible data) fills the room up to the locator.
+    let fills =
+        size >= (ZIP64_EOCD_LEN - 12) as u64 && size.checked_add(12) == Some(loc_pos - record_pos);
+    if !fills || disk != 0 || record_cd_disk != 0 || on_disk != count || count == 0 {
+        return None;
+    }
+    (start.checked_add(cd_size) == Some(record_pos)
+        && count.checked_mul(CENTRAL_HEADER_LEN as u64)? <= cd_size)
+        .then_some(Directory {
+            start,
+            count,
+            end: record_pos,
+        })
+}
+
+/// The record at `at` and where the next one starts; `None` when it is not plain.
+fn record(chunks: &mut Chunks, at: u64, dir_start: u64) -> Option<(CentralEntry, u64)> {
+    let head = chunks.get(at, CENTRAL_HEADER_LEN)?;
+    if u32_at(head, 0)? != CENTRAL_HEADER {
+        return None;
+    }
+    let made_by = u16_at(head, 4)?;
+    let flags = u16_at(head, 8)?;
+    let method = u16_at(head, 10)?;
+    let crc32 = u32_at(head, 16)?;
+    let compressed32 = u32_at(head, 20)?;
+    let size32 = u32_at(head, 24)?;
+    let name_len = usize::from(u16_at(head, 28)?);
+    let extra_len = usize::from(u16_at(head, 30)?);
+    let comment_len = usize::from(u16_at(head, 32)?);
+    let external = u32_at(head, 38)?;
+    let header32 = u32_at(head, 42)?;
+    if method != STORED && method != DEFLATED {
+        return None;
+    }
+    let rest = chunks.get(
+        at + CENTRAL_HEADER_LEN as u64,
+        name_len + extra_len + comment_len,
+    )?;
+    let name = std::str::from_utf8(&rest[..name_len]).ok()?;
+    let mut size = u64::from(size32);
+    let mut compressed = u64::from(compressed32);
+    let mut header = u64::from(header32);
+    let mut zip64_seen = false;
+    let mut extra = &rest[name_len..name_len + extra_len];
+    while !extra.is_empty() {
+        let id = u16_at(extra, 0)?;
+        let body = extra.get(4..4 + usize::from(u16_at(extra, 2)?))?;
+        if id == 1 {
+            // Only the values whose own field is full are there, in this order; a second
+            // zip64 field, or one too short for them, is the zip crate's to judge.
+            if zip64_seen {
+                return None;
+            }
+            zip64_seen = true;
+            let mut field = body;
+            for (value, full) in [
+                (&mut size, size32 == u32::MAX),
+                (&mut compressed, compressed32 == u32::MAX),
+                (&mut header, header32 == u32::MAX),
+            ] {
+                if full {
+                    *value = u64_at(field, 0)?;
+                    field = &field[8..];
+                }
+            }
+        } else if PARSED_BY_ZIP_CRATE.contains(&id) {
+            return None;
+        }
+        extra = &extra[4 + body.len()..];
+    }
+    // A local header lies before the directory (which also keeps the zip crate's check
+    // that the offset plus the record's position does not overflow).
+    if header >= dir_start {
+        return None;
+    }
+    let next = at + (CENTRAL_HEADER_LEN + name_len + extra_len + comment_len) as u64;
+    let entry = CentralEntry {
+        name: name.to_string(),
+        method,
+        encrypted: flags & FLAG_ENCRYPTED != 0,
+        crc32,
+        compressed,
+        size,
+        header_start: header,
+        symlink: is_symlink(made_by, external),
+    };
+    Some((entry, next))
+}
+
+/// The directory's bytes, read a chunk at a time as the records are walked in order.
+struct Chunks<'f> {
+    file: &'f File,
+    /// Nothing at or after this is part of the directory.
+    end: u64,
+    buf: Vec<u8>,
+    /// File position of `buf[0]`.
+    at: u64,
+}
+
+impl Chunks<'_> {
+    /// The `n` bytes at `pos`, or `None` when they go past the directory's end (or cannot
+    /// be read).
+    fn get(&mut self, pos: u64, n: usize) -> Option<&[u8]> {
+        let stop = pos.checked_add(n as u64)?;
+        if stop > self.end {
+            return None;
+        }
+        if pos < self.at || stop > self.at + self.buf.len() as u64 {
+            let want = (self.end - pos).min(CHUNK.max(n) as u64) as usize;
+            self.buf.resize(want, 0);
+            read_exact_at(self.file, &mut self.buf, pos)?;
+            self.at = pos;
+        }
+        let from = (pos - self.at) as usize;
+        Some(&self.buf[from..from + n])
+    }
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> Option<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match super::PosReader::read_at(file, &mut buf[done..], at + done as u64) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => done += n,
+        }
+    }
+    Some(())
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// One entry of a zip built by [`build`]: stored data, and the record's fields as given.
+    #[derive(Clone)]
+    struct Rec {
+        name: Vec<u8>,
+        data: Vec<u8>,
+        made_by: u16,
+        flags: u16,
+        method: u16,
+        external: u32,
+        /// Extra fields after the zip64 one (if `zip64`).
+        extra: Vec<u8>,
+        comment: Vec<u8>,
+        /// Sizes and offset as full 32-bit fields, their values in a zip64 extra field.
+        zip64: bool,
+    }
+
+    fn rec(name: &str, data: &[u8]) -> Rec {
+        Rec {
+            name: name.as_bytes().to_vec(),
+            data: data.to_vec(),
+            made_by: 0x031e,
+            flags: 0x0800,
+            method: STORED,
+            external: 0o100644 << 16,
+            extra: Vec::new(),
+            comment: Vec::new(),
+            zip64: false,
+        }
+    }
+
+    /// How the end of a zip built by [`build`] looks.
+    #[derive(Clone, Default)]
+    struct End {
+        /// Bytes before the zip (a self-extractor's stub).
+        prefix: Vec<u8>,
+        /// zip64 end record and locator, and full fields in the end record.
+        zip64: bool,
+        comment: Vec<u8>,
+    }
+
+    fn build(recs: &[Rec], end: &End) -> Vec<u8> {
+        let mut out = end.prefix.clone();
+        let mut offsets = Vec::new();
+        for r in recs {
+            offsets.push((out.len() - end.prefix.len()) as u64);
+            let crc = crc32fast::hash(&r.data);
+            out.extend(0x0403_4b50u32.to_le_bytes());
+            out.extend([20, 0]);
+            out.extend(r.flags.to_le_bytes());
+            out.extend(r.method.to_le_bytes());
+            out.extend([0; 4]);
+            out.extend(crc.to_le_bytes());
+            out.extend((r.data.len() as u32).to_le_bytes());
+            out.extend((r.data.len() as u32).to_le_bytes());
+            out.extend((r.name.len() as u16).to_le_bytes());
+            out.extend(0u16.to_le_bytes());
+            out.extend(&r.name);
+            out.extend(&r.data);
+        }
+        let cd_start = (out.len() - end.prefix.len()) as u64;
+        for (r, offset) in recs.iter().zip(offsets) {
+            let mut extra = Vec::new();
+            let (mut size32, mut header32) = (r.data.len() as u32, offset as u32);
+            if r.zip64 {
+                extra.extend(1u16.to_le_bytes());
+                extra.extend(24u16.to_le_bytes());
+                extra.extend((r.data.len() as u64).to_le_bytes());
+                extra.extend((r.data.len() as u64).to_le_bytes());
+                extra.extend(offset.to_le_bytes());
+                (size32, header32) = (u32::MAX, u32::MAX);
+            }
+            extra.extend(&r.extra);
+            out.extend(CENTRAL_HEADER.to_le_bytes());
+            out.extend(r.made_by.to_le_bytes());
+            out.extend([20, 0]);
+            out.extend(r.flags.to_le_bytes());
+            out.extend(r.method.to_le_bytes());
+            out.extend([0; 4]);
+            out.extend(crc32fast::hash(&r.data).to_le_bytes());
+            out.extend(size32.to_le_bytes());
+            out.extend(size32.to_le_bytes());
+            out.extend((r.name.len() as u16).to_le_bytes());
+            out.extend((extra.len() as u16).to_le_bytes());
+            out.extend((r.comment.len() as u16).to_le_bytes());
+            out.extend([0; 4]);
+            out.extend(r.external.to_le_bytes());
+            out.extend(header32.to_le_bytes());
+            out.extend(&r.name);
+            out.extend(&extra);
+            out.extend(&r.comment);
+        }
+        let cd_end = (out.len() - end.prefix.len()) as u64;
+        let (count, size) = (recs.len() as u64, cd_end - cd_start);
+        if end.zip64 {
+            out.extend(ZIP64_EOCD.to_le_bytes());
+            out.extend(44u64.to_le_bytes());
+            out.extend([45, 3, 45, 0]);
+            out.extend([0; 8]);
+            out.extend(count.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            out.extend(size.to_le_bytes());
+            out.extend(cd_start.to_le_bytes());
+            out.extend(LOCATOR.to_le_bytes());
+            out.extend(0u32.to_le_bytes());
+            out.extend(cd_end.to_le_bytes());
+            out.extend(1u32.to_le_bytes());
+        }
+        out.extend(EOCD.to_le_bytes());
+        out.extend([0; 4]);
+        let (count16, size32, start32) = if end.zip64 {
+            (u16::MAX, u32::MAX, u32::MAX)
+        } else {
+            (count as u16, size as u32, cd_start as u32)
+        };
+        out.extend(count16.to_le_bytes());
+        out.extend(count16.to_le_bytes());
+        out.extend(size32.to_le_bytes());
+        out.extend(start32.to_le_bytes());
+        out.extend((end.comment.len() as u16).to_le_bytes());
+        out.extend(&end.comment);
+        out
+    }
+
+    /// What this module and the zip crate's reader make of `bytes`: (this, the zip crate's
+    /// records or its error).
+    fn both(bytes: &[u8]) -> (Option<Vec<CentralEntry>>, Result<Vec<CentralEntry>, String>) {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        let len = bytes.len() as u64;
+        let here = read(&f, len);
+        let f2 = f.try_clone().unwrap();
+        let theirs = super::super::by_zip_crate(Path::new("z.zip"), f2).map_err(|e| e.to_string());
+        (here, theirs)
+    }
+
+    use std::path::Path;
+
+    /// Reads `bytes` here, and checks the zip crate gives the same records.
+    fn read_here(bytes: &[u8]) -> Vec<CentralEntry> {
+        let (here, theirs) = both(bytes);
+        let here = here.expect("read here");
+        assert_eq!(Ok(here.clone()), theirs);
+        here
+    }
+
+    /// Checks the zip is left to the zip crate.
+    fn left_to_zip_crate(bytes: &[u8]) -> Result<Vec<CentralEntry>, String> {
+        let (here, theirs) = both(bytes);
+        assert_eq!(here, None);
+        theirs
+    }
+
+    fn sample() -> Vec<Rec> {
+        vec![
+            rec(
+                "Takeout/Google Photos/Photos from 2019/IMG_0001.jpg",
+                b"jpeg bytes",
+            ),
+            rec(
+                "Takeout/Google Photos/Photos from 2019/IMG_0001.jpg.json",
+                b"{}",
+            ),
+            rec("Takeout/Google Photos/Álbum/Café ☕.jpg", b"more"),
+        ]
+    }
+
+    #[test]
+    fn a_plain_zip_is_read_here_with_the_zip_crates_records() {
+        let all = read_here(&build(&sample(), &End::default()));
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2].name, "Takeout/Google Photos/Álbum/Café ☕.jpg");
+        assert_eq!(
+            (all[0].size, all[0].crc32),
+            (10, crc32fast::hash(b"jpeg bytes"))
+        );
+        assert_eq!(all[1].header_start, 30 + 51 + 10);
+        // With a comment after the end record, and one per record.
+        let mut recs = sample();
+        recs[1].comment = b"a record's comment".to_vec();
+        let end = End {
+            comment: b"the zip's comment".to_vec(),
+            ..End::default()
+        };
+        assert_eq!(read_here(&build(&recs, &end)).len(), 3);
+    }
+
+    #[test]
+    fn zip64_records_and_end_records_are_read_here() {
+        let mut recs = sample();
+        recs[0].zip64 = true;
+        recs[2].zip64 = true;
+        for zip64_end in [false, true] {
+            let end = End {
+                zip64: zip64_end,
+                ..End::default()
+            };
+            let all = read_here(&build(&recs, &end));
+            assert_eq!(all[2].size, 4);
+            assert_eq!(all[2].header_start, 2 * 30 + 51 + 10 + 56 + 2);
+        }
+    }
+
+    #[test]
+    fn a_zip_written_by_the_zip_crate_is_read_here() {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        w.start_file("a/IMG_1.jpg", stored).unwrap();
+        w.write_all(&[7; 1000]).unwrap();
+        w.start_file("a/IMG_2.mp4", deflated).unwrap();
+        w.write_all(&[8; 5000]).unwrap();
+        w.add_symlink("a/link.jpg", "IMG_1.jpg", stored).unwrap();
+        w.set_comment("comment").unwrap();
+        w.finish().unwrap();
+        let all = read_here(out.get_ref());
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].method, DEFLATED);
+        assert!(all[2].symlink && !all[1].symlink);
+    }
+
+    #[test]
+    fn links_encryption_and_duplicate_names_are_read_as_the_zip_crate_reads_them() {
+        let mut recs = sample();
+        recs[0].external = 0o120777 << 16;
+        recs[1].flags |= FLAG_ENCRYPTED;
+        // A record made on MS-DOS with link bits: not a link.
+        recs[2].made_by = 0x0014;
+        recs[2].external = 0o120777 << 16;
+        // The same name twice: both kept, in order (the zip crate's index keeps one).
+        recs.push(rec(
+            "Takeout/Google Photos/Photos from 2019/IMG_0001.jpg",
+            b"again",
+        ));
+        let all = read_here(&build(&recs, &End::default()));
+        assert_eq!(
+            all.iter()
+                .map(|e| (e.symlink, e.encrypted))
+                .collect::<Vec<_>>(),
+            [(true, false), (false, true), (false, false), (false, false)]
+        );
+        assert_eq!(all[3].size, 5);
+    }
+
+    #[test]
+    fn unknown_extra_fields_are_skipped_as_the_zip_crate_skips_them() {
+        let mut recs = sample();
+        // Info-ZIP's Unix uid/gid field, which the zip crate keeps unread.
+        recs[0].extra = vec![0x75, 0x78, 5, 0, 1, 0xe8, 0x03, 0xe8, 0x03];
+        recs[0].zip64 = true;
+        assert_eq!(read_here(&build(&recs, &End::default())).len(), 3);
+    }
+
+    #[test]
+    fn what_is_not_plain_is_left_to_the_zip_crate() {
+        // A name that is not UTF-8: the zip crate decodes it as CP437.
+        let mut recs = sample();
+        recs[0].name = b"Takeout/caf\x82.jpg".to_vec();
+        let theirs = left_to_zip_crate(&build(&recs, &End::default())).unwrap();
+        assert_eq!(theirs[0].name, "Takeout/café.jpg");
+        // A Unicode path field, an extended timestamp: the zip crate parses them.
+        for id in [0x7075u16, 0x5455] {
+            let mut recs = sample();
+            recs[1].extra = [&id.to_le_bytes()[..], &[1, 0, 0]].concat();
+            left_to_zip_crate(&build(&recs, &End::default())).ok();
+        }
+        // An extra field cut short, a zip64 field without the values it should hold.
+        let mut recs = sample();
+        recs[1].extra = vec![0x75, 0x78, 9, 0, 1];
+        left_to_zip_crate(&build(&recs, &End::default())).ok();
+        let mut recs = sample();
+        recs[1].zip64 = true;
+        let mut bytes = build(&recs, &End::default());
+        let second = (0..bytes.len())
+            .filter(|&i| u32_at(&bytes, i) == Some(CENTRAL_HEADER))
+            .nth(1)
+            .unwrap();
+        // Its zip64 field says 24 bytes; make it 16 (too short for the three values).
+        let at = second + 46 + recs[1].name.len() + 2;
+        assert_eq!(u16_at(&bytes, at), Some(24));
+        bytes[at] = 16;
+        left_to_zip_crate(&bytes).ok();
+        // Another method than stored or deflated.
+        let mut recs = sample();
+        recs[2].method = 12;
+        left_to_zip_crate(&build(&recs, &End::default())).unwrap();
+        // Data before the zip (offsets counted from the zip's start).
+        let end = End {
+            prefix: b"#!/bin/sh\nexit 0\n".to_vec(),
+            ..End::default()
+        };
+        let theirs = left_to_zip_crate(&build(&sample(), &end)).unwrap();
+        assert_eq!(theirs[0].header_start, 17);
+        // An end record's signature in the zip's comment.
+        let end = End {
+            comment: [&EOCD.to_le_bytes()[..], &[0; 18]].concat(),
+            ..End::default()
+        };
+        left_to_zip_crate(&build(&sample(), &end)).ok();
+        // No entries.
+        left_to_zip_crate(&build(&[], &End::default())).unwrap();
+    }
+
+    /// Random damage to zips of every shape above: whatever this reads, the zip crate reads
+    /// the same (and what it would reject, this leaves to it).
+    #[test]
+    fn the_same_as_the_zip_crate_on_damaged_zips() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut zip64 = sample();
+        zip64[1].zip64 = true;
+        zip64[0].extra = vec![0x75, 0x78, 1, 0, 1];
+        let shapes = [
+            build(&sample(), &End::default()),
+            build(
+                &zip64,
+                &End {
+                    zip64: true,
+                    ..End::default()
+                },
+            ),
+            build(
+                &sample(),
+                &End {
+                    comment: b"c".to_vec(),
+                    ..End::default()
+                },
+            ),
+        ];
+        let (mut here, mut cases) = (0, 0);
+        for shape in &shapes {
+            for _ in 0..700 {
+                let mut bytes = shape.clone();
+                // Damage falls on the directory and the end records, where it matters.
+                let cd = bytes.len() - 320.min(bytes.len());
+                for _ in 0..1 + next() % 3 {
+                    let at = cd + (next() as usize % (bytes.len() - cd));
+                    bytes[at] = match next() % 4 {
+                        0 => 0xff,
+                        1 => 0,
+                        2 => bytes[at].wrapping_add(1),
+                        _ => next() as u8,
+                    };
+                }
+                match next() % 8 {
+                    0 => bytes.truncate(bytes.len() - 1 - next() as usize % 40),
+                    1 => bytes.extend(b"trailing"),
+                    _ => {}
+                }
+                let (ours, theirs) = both(&bytes);
+                cases += 1;
+                if let Some(ours) = ours {
+                    here += 1;
+                    assert_eq!(Ok(ours), theirs, "case {cases}");
+                }
+            }
+        }
+        // Much damage leaves a zip that is still plain (a size, a CRC, a name's letter).
+        assert!(
+            here > cases / 5 && here < cases,
+            "{here} of {cases} read here"
+        );
+    }
+}
