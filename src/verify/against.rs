@@ -67,14 +67,18 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
                 indexing.store(RUNNING, Ordering::Relaxed);
                 super::prefetch::central_directories(opts.inputs);
                 let catalog = Catalog::open(opts.inputs, exclude.as_deref());
+                // Classified here, often while the manifest is still being read.
+                let catalog = catalog.map(|c| {
+                    let classes = crate::process::plan::classify(&c.entries);
+                    (c, classes)
+                });
                 indexing.store(DONE, Ordering::Relaxed);
                 catalog
             },
         )
     });
     let (lib, ahead) = lib?;
-    let catalog = catalog.map_err(VerifyError::Input)?;
-    let classes = crate::process::plan::classify(&catalog.entries);
+    let (catalog, classes) = catalog.map_err(VerifyError::Input)?;
     let media: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| matches!(classes[*i], Class::Media(_)))
         .collect();

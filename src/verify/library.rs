@@ -1,7 +1,8 @@
 //! What the manifest says the library holds, for `verify --against`.
 //!
-//! The manifest is read once, a line at a time, each line parsed into numbers (content hashes
-//! and Takeout entries as 128-bit ids) and applied in file order. Sidecar lines are skipped
+//! The manifest is read once, a block of lines at a time, each line parsed into numbers
+//! (content hashes and Takeout entries as 128-bit ids; the lines of a block in parallel) and
+//! applied in file order. Sidecar lines are skipped
 //! unparsed; no line and no copy of the file is kept.
 
 use std::borrow::Cow;
@@ -345,6 +346,23 @@ impl Loading {
     }
 
     fn finish(mut self) -> Library {
+        // The records are sorted beside the rest.
+        let (mut by_source, mut by_name_size) = (
+            std::mem::take(&mut self.by_source),
+            std::mem::take(&mut self.by_name_size),
+        );
+        let ((), mut lib) = rayon::join(
+            || {
+                rayon::join(|| by_source.seal(), || by_name_size.seal());
+            },
+            || self.files_and_paths(),
+        );
+        (lib.by_source, lib.by_name_size) = (by_source, by_name_size);
+        lib
+    }
+
+    /// The library's files and paths (its records still to come).
+    fn files_and_paths(mut self) -> Library {
         // The file each path holds, in line order; of files with one content, the first.
         let (current, mut paths) = std::mem::take(&mut self.lines).current();
         let mut invalid = Vec::new();
@@ -376,8 +394,6 @@ impl Loading {
         drop(inside);
         drop(current);
         drop(self.files);
-        self.by_source.seal();
-        self.by_name_size.seal();
         invalid.sort();
         invalid.dedup();
         paths.shrink_to_fit();
@@ -385,8 +401,8 @@ impl Loading {
             by_hash: IdMap::build(hashes, false),
             files,
             paths,
-            by_source: self.by_source,
-            by_name_size: self.by_name_size,
+            by_source: Recorded::default(),
+            by_name_size: Recorded::default(),
             unwritten: self.unwritten,
             invalid,
         }
@@ -409,11 +425,54 @@ pub(super) fn load_library(root: &Path) -> Result<Library, VerifyError> {
         }
         Err(e) => return Err(io_err(e)),
     };
-    // One thread: it runs beside the indexing of the inputs, and what it keeps is
-    // allocated in one place.
+    // Lines are parsed in parallel, a block at a time (a core left idle by the indexing of
+    // the inputs takes part), and applied in their order on this thread.
     let mut loading = Loading::default();
-    crate::manifest::each_line(file, |text| loading.apply(parse(text))).map_err(io_err)?;
+    each_parsed(file, BLOCK, |p| loading.apply(p)).map_err(io_err)?;
     Ok(loading.finish())
+}
+
+/// How much of the manifest is read and parsed at a time.
+const BLOCK: usize = 256 << 10;
+
+/// Reads the manifest a block of whole lines at a time, parses each block's lines in
+/// parallel and hands them to `apply` in file order. A line longer than a block is read
+/// whole; the last line needs no newline; empty lines are skipped.
+fn each_parsed(
+    mut file: impl io::Read,
+    block_size: usize,
+    mut apply: impl FnMut(Parsed),
+) -> io::Result<()> {
+    use std::io::Read;
+    let mut block: Vec<u8> = Vec::new();
+    loop {
+        let kept = block.len();
+        let want = block_size.max(kept * 2) - kept;
+        // Short of `want` only at the end of the file (`read_to_end` reads on until then).
+        let at_end = (&mut file).take(want as u64).read_to_end(&mut block)? < want;
+        let whole = if at_end {
+            block.len()
+        } else {
+            match block.iter().rposition(|&c| c == b'\n') {
+                Some(i) => i + 1,
+                None => continue, // a line longer than the block: read on
+            }
+        };
+        let lines: Vec<&[u8]> = block[..whole]
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let parsed: Vec<Parsed> = lines
+            .par_iter()
+            .with_min_len(512)
+            .map(|l| parse(l))
+            .collect();
+        parsed.into_iter().for_each(&mut apply);
+        if at_end {
+            return Ok(());
+        }
+        block.drain(..whole);
+    }
 }
 
 impl Library {
@@ -465,7 +524,7 @@ impl Library {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return FileState::Missing;
         };
-        self.state_from_meta(file, &meta, full)
+        self.state_from_meta(file, &Meta::of(&meta), full)
             .unwrap_or_else(|want| compare_hash(&path, want))
     }
 
@@ -487,141 +546,146 @@ impl Library {
                 *state = Some(FileState::Missing);
                 continue;
             };
-            *state = self.state_from_meta(f, &meta, false).ok();
+            *state = self.state_from_meta(f, &Meta::of(&meta), false).ok();
         }
         states
     }
 
     /// The state of a library file from its metadata (not following a symbolic link), or
     /// `Err(hash)` when its content must be compared with that hash.
-    fn state_from_meta(
-        &self,
-        file: usize,
-        meta: &std::fs::Metadata,
-        full: bool,
-    ) -> Result<FileState, u128> {
+    fn state_from_meta(&self, file: usize, meta: &Meta, full: bool) -> Result<FileState, u128> {
         let f = &self.files[file];
-        if !meta.is_file() {
+        if !meta.is_file {
             return Ok(FileState::Missing);
         }
         let Some((want_hash, want_size)) = f.output else {
             return Ok(FileState::Intact); // an old line without output hash: presence only
         };
         let want_hash = from_id(want_hash);
-        if meta.len() != want_size {
+        if meta.len != want_size {
             return Ok(FileState::Changed);
         }
-        if !full {
-            let mtime = filetime::FileTime::from_last_modification_time(meta).unix_seconds();
-            if f.taken.is_some_and(|t| t == mtime) {
-                return Ok(FileState::Intact);
-            }
+        if !full && f.taken == Some(meta.mtime) {
+            return Ok(FileState::Intact);
         }
         Err(want_hash)
     }
 
-    /// Fast mode: checks `files` as [`Library::check`] does, from one listing per folder.
-    /// Each folder holding some of them is read once; the files found there are checked
-    /// from their entries (a stat relative to the open folder, in parallel) instead of each
-    /// by its whole path. A file not in its folder's listing (gone, or named otherwise by a
-    /// file system that folds case) is checked by its path.
+    /// Fast mode: checks `files` as [`Library::check`] does, a folder at a time: each folder
+    /// is opened once and its files are looked up by name in it (in parallel), not each by
+    /// its whole path. (Listing the folder first, as this did before, cost as much again.)
     pub(super) fn check_listed(&self, root: &Path, files: &[usize]) -> Vec<(usize, FileState)> {
-        let mut by_dir: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
-        for &f in files {
-            let p = self.path(f);
-            let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
-            by_dir.entry(dir).or_default().push((name, f));
-        }
+        let mut by_dir: Vec<(&str, &str, usize)> = files
+            .iter()
+            .map(|&f| {
+                let p = self.path(f);
+                let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
+                (dir, name, f)
+            })
+            .collect();
+        by_dir.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut out = Vec::with_capacity(files.len());
-        for (dir, wanted) in by_dir {
-            // The folder's entries are checked a batch at a time as they are listed (in
-            // parallel): a library of half a million files in one folder is never held as
-            // half a million listed entries.
-            let not_listed = find_in_folder(&root.join(dir), &wanted, |batch| {
-                let states: Vec<(usize, FileState)> = batch
+        for in_dir in by_dir.chunk_by(|a, b| a.0 == b.0) {
+            let folder = root.join(in_dir[0].0);
+            let states = match Folder::open(&folder) {
+                Some(dir) => in_dir
                     .par_iter()
-                    .map(|(entry, f)| {
-                        let state = match entry.metadata() {
+                    .map(|&(_, name, f)| {
+                        let state = match dir.meta(name) {
                             Ok(meta) => self
-                                .state_from_meta(*f, &meta, false)
-                                .unwrap_or_else(|want| compare_hash(&entry.path(), want)),
-                            Err(_) => self.check(root, *f, false),
+                                .state_from_meta(f, &meta, false)
+                                .unwrap_or_else(|want| compare_hash(&folder.join(name), want)),
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => FileState::Missing,
+                            // Anything else (a name the system refuses, …): by its path.
+                            Err(_) => self.check(root, f, false),
                         };
-                        (*f, state)
+                        (f, state)
                     })
-                    .collect();
-                out.extend(states);
-            });
-            out.extend(
-                not_listed
+                    .collect(),
+                None => in_dir
                     .par_iter()
-                    .map(|&f| (f, self.check(root, f, false)))
-                    .collect::<Vec<_>>(),
-            );
+                    .map(|&(_, _, f)| (f, self.check(root, f, false)))
+                    .collect(),
+            };
+            out.extend::<Vec<_>>(states);
         }
         out
     }
 }
 
-/// Folder entries with the library file each is.
-type Listed = Vec<(std::fs::DirEntry, usize)>;
-
-/// How many listed entries [`find_in_folder`] hands over at a time.
-const LISTED_BATCH: usize = 4096;
-
-/// Lists `folder` and hands the entries named in `wanted` (name, file) to `found`, a batch
-/// at a time; returns the files not found there.
-fn find_in_folder(
-    folder: &Path,
-    wanted: &[(&str, usize)],
-    mut found: impl FnMut(&Listed),
-) -> Vec<usize> {
-    // Name → its place in `wanted`, by the name's hash (a map of the names themselves was
-    // 50 bytes a file); a listed name is compared with the wanted one before it counts.
-    let by_name = IdMap::build(
-        (0u32..)
-            .zip(wanted)
-            .map(|(k, (name, _))| (id(name_key(name.as_bytes())), k))
-            .collect(),
-        false,
-    );
-    let mut seen = vec![false; wanted.len()];
-    let mut left = wanted.len();
-    let mut batch: Listed = Vec::with_capacity(LISTED_BATCH.min(wanted.len()));
-    if let Ok(list) = std::fs::read_dir(folder) {
-        for entry in list.flatten() {
-            let name = entry.file_name();
-            let bytes = name.as_encoded_bytes();
-            let Some(k) = by_name.get(name_key(bytes)).map(|k| k as usize) else {
-                continue;
-            };
-            if seen[k] || wanted[k].0.as_bytes() != bytes {
-                continue;
-            }
-            seen[k] = true;
-            left -= 1;
-            batch.push((entry, wanted[k].1));
-            if batch.len() == LISTED_BATCH {
-                found(&batch);
-                batch.clear();
-            }
-            if left == 0 {
-                break;
-            }
-        }
-    }
-    if !batch.is_empty() {
-        found(&batch);
-    }
-    (0..wanted.len())
-        .filter(|&k| !seen[k])
-        .map(|k| wanted[k].1)
-        .collect()
+/// What the fast check needs of a library file's metadata (not following a link).
+#[derive(Debug, PartialEq)]
+struct Meta {
+    is_file: bool,
+    len: u64,
+    /// Modification time, whole seconds since the epoch.
+    mtime: i64,
 }
 
-/// A file name as a number, for [`find_in_folder`].
-fn name_key(name: &[u8]) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(name)
+impl Meta {
+    fn of(meta: &std::fs::Metadata) -> Meta {
+        Meta {
+            is_file: meta.is_file(),
+            len: meta.len(),
+            mtime: filetime::FileTime::from_last_modification_time(meta).unix_seconds(),
+        }
+    }
+}
+
+/// A library folder, open to look its files up by name.
+struct Folder {
+    #[cfg(unix)]
+    dir: std::fs::File,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+}
+
+impl Folder {
+    fn open(path: &Path) -> Option<Folder> {
+        #[cfg(unix)]
+        {
+            std::fs::File::open(path).ok().map(|dir| Folder { dir })
+        }
+        #[cfg(not(unix))]
+        {
+            path.is_dir().then(|| Folder {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    /// The metadata of `name` in this folder, not following a link: `fstatat`, which
+    /// std has only for the entries of a listing.
+    #[cfg(unix)]
+    fn meta(&self, name: &str) -> io::Result<Meta> {
+        use std::os::fd::AsRawFd;
+        let name = std::ffi::CString::new(name)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: a valid folder descriptor, a NUL-terminated name and room for the result;
+        // `st` is read only when the call succeeded.
+        let st = unsafe {
+            if libc::fstatat(
+                self.dir.as_raw_fd(),
+                name.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            st.assume_init()
+        };
+        Ok(Meta {
+            is_file: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+            len: st.st_size as u64,
+            mtime: st.st_mtime,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn meta(&self, name: &str) -> io::Result<Meta> {
+        std::fs::symlink_metadata(self.path.join(name)).map(|m| Meta::of(&m))
+    }
 }
 
 #[cfg(test)]
@@ -646,33 +710,43 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_is_listed_and_handed_over_a_batch_at_a_time() {
+    fn a_file_looked_up_in_its_folder_has_the_metadata_of_its_path() {
         let dir = tempfile::tempdir().unwrap();
-        let names: Vec<String> = (0..LISTED_BATCH + 5).map(|i| format!("n{i}.jpg")).collect();
-        for n in names.iter().chain(&["other.jpg".to_string()]) {
-            std::fs::write(dir.path().join(n), b"x").unwrap();
-        }
-        // Wanted: every file but one, and one that is not there (file numbers from 10).
-        let mut wanted: Vec<(&str, usize)> =
-            (10..).zip(&names).map(|(f, n)| (n.as_str(), f)).collect();
-        wanted.push(("gone.jpg", 7));
-        let mut batches = Vec::new();
-        let mut found = Vec::new();
-        let not_found = find_in_folder(dir.path(), &wanted, |batch| {
-            batches.push(batch.len());
-            for (entry, f) in batch {
-                assert_eq!(entry.file_name().to_str(), Some(wanted[f - 10].0));
-                found.push(*f);
+        let d = dir.path();
+        std::fs::write(d.join("a.jpg"), b"12345").unwrap();
+        let old = filetime::FileTime::from_unix_time(1_262_304_000, 0);
+        filetime::set_file_mtime(d.join("a.jpg"), old).unwrap();
+        std::fs::write(d.join("b c.jpg"), b"").unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.join("a.jpg"), d.join("link.jpg")).unwrap();
+        let folder = Folder::open(d).unwrap();
+        let a = folder.meta("a.jpg").unwrap();
+        assert_eq!(
+            a,
+            Meta {
+                is_file: true,
+                len: 5,
+                mtime: 1_262_304_000
             }
-        });
-        assert_eq!(not_found, [7]);
-        found.sort_unstable();
-        assert_eq!(found, (10..10 + names.len()).collect::<Vec<_>>());
-        assert_eq!(batches, [LISTED_BATCH, 5]);
-        // Nothing wanted there, or no such folder: nothing handed over.
-        let none = find_in_folder(&dir.path().join("missing"), &wanted[..2], |_| panic!());
-        assert_eq!(none, [10, 11]);
-        assert_ne!(name_key(b"a.jpg"), name_key(b"b.jpg"));
+        );
+        for name in ["a.jpg", "b c.jpg", "sub", "link.jpg"] {
+            let Ok(by_path) = std::fs::symlink_metadata(d.join(name)) else {
+                continue;
+            };
+            assert_eq!(folder.meta(name).unwrap(), Meta::of(&by_path), "{name}");
+        }
+        // A link is not followed, a folder is not a file.
+        #[cfg(unix)]
+        assert!(!folder.meta("link.jpg").unwrap().is_file);
+        assert!(!folder.meta("sub").unwrap().is_file);
+        let gone = folder.meta("gone.jpg").unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+        assert_ne!(
+            folder.meta("a\0b").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(Folder::open(&d.join("missing")).is_none());
     }
 
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
@@ -896,7 +970,7 @@ mod tests {
     fn a_manifest_larger_than_the_read_buffer_is_read_whole() {
         // Lines across buffer boundaries, one of them longer than the buffer.
         let json = |l: &Line| serde_json::to_string(l).unwrap();
-        let n = crate::manifest::READ_BUFFER / 150 + 1000;
+        let n = BLOCK / 150 + 1000;
         let mut lines: Vec<String> = (0..n)
             .map(|i| {
                 let h = format!("{i:032x}");
@@ -909,7 +983,7 @@ mod tests {
             })
             .collect();
         let mut long = line(A, "long.jpg", "T/long.jpg", Some(7));
-        long.albums = vec!["x".repeat(crate::manifest::READ_BUFFER + 10)];
+        long.albums = vec!["x".repeat(BLOCK + 10)];
         lines.insert(n / 2, json(&long));
         let lib = load(&lines);
         assert_eq!(lib.files.len(), n + 1);
@@ -919,6 +993,53 @@ mod tests {
             assert_eq!(lib.path(f), format!("{i}.jpg"));
         }
         assert!(lib.file_of_source(&entry("T/long.jpg", Some(7))).is_some());
+    }
+
+    /// A reader that gives at most 5 bytes a read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(5).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_are_parsed_a_block_at_a_time_and_applied_in_order() {
+        let json = |l: &Line| serde_json::to_string(l).unwrap();
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..40u32 {
+            let mut l = line(&format!("{i:032x}"), &format!("{i}.jpg"), "e", Some(i));
+            if i == 17 {
+                l.albums = vec!["y".repeat(300)]; // longer than a block
+            }
+            text += &json(&l);
+            want.push(i);
+            text += if i == 9 { "\n\n" } else { "\n" };
+            if i == 30 {
+                text += "{\"sidecar\":{}}\n";
+            }
+        }
+        text.pop(); // the last line without its newline
+        for block in [64, 100, 4096] {
+            let mut got = Vec::new();
+            let mut others = 0;
+            each_parsed(Trickle(text.as_bytes()), block, |p| match p {
+                Parsed::File { taken, hash, .. } => {
+                    assert_eq!(taken, Some(0));
+                    got.push(hash);
+                }
+                _ => others += 1,
+            })
+            .unwrap();
+            let want: Vec<u128> = want.iter().map(|i| hash_id(&format!("{i:032x}"))).collect();
+            assert_eq!(got, want, "block {block}");
+            assert_eq!(others, 1);
+        }
     }
 
     /// A library in `dir` of the files `(path, content)`, written with `taken` as their
@@ -1040,6 +1161,16 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want_some);
+        // A folder gone: each of its files is missing.
+        std::fs::remove_dir_all(root.join("albums/Paris")).unwrap();
+        let mut listed = lib.check_listed(root, &[7, 0, 3]);
+        listed.sort_by_key(|(f, _)| *f);
+        let want_gone = [
+            (0, FileState::Intact),
+            (3, FileState::Missing),
+            (7, FileState::Missing),
+        ];
+        assert_eq!(listed, want_gone);
     }
 
     #[test]
