@@ -555,6 +555,9 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
 pub struct Groups {
     members: Vec<MediaId>,
     ends: Vec<u32>,
+    /// Per group: whether an entry of this run with its content (size and CRC-32) is in the
+    /// library already (see [`Groups::in_library`]).
+    in_library: Vec<bool>,
 }
 
 impl Groups {
@@ -572,6 +575,15 @@ impl Groups {
         &self.members[start..self.ends[k] as usize]
     }
 
+    /// Whether group `k` is probably in the library already: an entry of this run with the
+    /// same size and CRC-32 is. That is the rest of a group an interrupted run left half
+    /// done (its best member written, the others not yet recorded as its duplicates): its
+    /// members are hashed against the library before any is given a name, so that it takes
+    /// no name from a later group (as it would not have in a run not interrupted).
+    pub fn in_library(&self, k: usize) -> bool {
+        self.in_library[k]
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &[MediaId]> {
         (0..self.len()).map(|k| self.get(k))
     }
@@ -583,6 +595,7 @@ impl Groups {
         for members in groups {
             g.members.extend(members.iter().map(|&m| MediaId(m)));
             g.ends.push(g.members.len() as u32);
+            g.in_library.push(false);
         }
         g
     }
@@ -617,16 +630,36 @@ fn group_duplicates(plan: &Plan) -> Groups {
             _ => runs.push((k, k + 1)),
         }
     }
-    runs.par_sort_by_cached_key(|&(start, _)| disk_order(plan.entry(ids[start])));
+    // The runs are in content order here: each entry already in the library marks the run
+    // of its content, if there is one.
+    let mut in_library = vec![false; runs.len()];
+    for id in plan.ids() {
+        let e = plan.entry(id);
+        if plan.record(id).disposition == Disposition::InLibrary && e.crc32.is_some() {
+            if let Ok(k) =
+                runs.binary_search_by(|&(start, _)| content(ids[start]).cmp(&content(id)))
+            {
+                in_library[k] = true;
+            }
+        }
+    }
+    let mut runs: Vec<(usize, usize, bool)> = runs
+        .into_iter()
+        .zip(in_library)
+        .map(|((start, end), known)| (start, end, known))
+        .collect();
+    runs.par_sort_by_cached_key(|&(start, _, _)| disk_order(plan.entry(ids[start])));
     let mut groups = Groups {
         members: Vec::with_capacity(ids.len()),
         ends: Vec::with_capacity(runs.len()),
+        in_library: Vec::with_capacity(runs.len()),
     };
-    for (start, end) in runs {
+    for (start, end, known) in runs {
         groups.members.extend_from_slice(&ids[start..end]);
         groups
             .ends
             .push(u32::try_from(groups.members.len()).expect("under 4 billion entries"));
+        groups.in_library.push(known);
     }
     groups
 }
@@ -688,7 +721,9 @@ mod tests {
         let groups = Groups {
             members: [4, 1, 2, 9].map(MediaId).to_vec(),
             ends: vec![1, 3, 4],
+            in_library: vec![false, true, false],
         };
+        assert!(groups.in_library(1) && !groups.in_library(2));
         assert_eq!(groups.len(), 3);
         assert!(!groups.is_empty() && Groups::default().is_empty());
         let ids = |g: &[MediaId]| g.iter().map(|id| id.0).collect::<Vec<_>>();

@@ -337,8 +337,10 @@ impl Writer<'_> {
             let named: Vec<Named> = batch
                 .map(|k| {
                     let g = plan.groups.get(k);
+                    // None for a group probably in the library (it gets one if it is not).
                     let name = self
                         .planned_folder(g[0])
+                        .filter(|_| !plan.groups.in_library(k))
                         .map(|dir| self.out.reserve(&dir, &plan.wanted_name(g[0])));
                     (g, name)
                 })
@@ -358,7 +360,10 @@ impl Writer<'_> {
                         // A panic while a reader was held (caught in `write_group`) leaves it
                         // usable: every entry is opened afresh.
                         let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                        (k, self.write_group(&mut reader, group, name))
+                        (
+                            k,
+                            self.write_group(&mut reader, group, name, plan.groups.in_library(k)),
+                        )
                     })
                 })
                 .collect();
@@ -494,16 +499,18 @@ impl Writer<'_> {
     }
 
     /// Processes one group of probably-identical entries, best first: a report line per
-    /// member.
+    /// member. `in_library`: its content is probably in the library already (its members
+    /// are hashed first, and written only if they are not).
     fn write_group(
         &self,
         reader: &mut Reader,
         group: &[MediaId],
         name: Option<String>,
+        in_library: bool,
     ) -> Vec<(MediaId, MediaReport)> {
         let mut out = Vec::with_capacity(group.len());
         let mut reserved = name;
-        let mut resolved = false;
+        let mut resolved = in_library;
         for &id in group {
             let e = self.plan.entry(id);
             // A bug (a panic in a parser or writer) fails this file alone, by its name.

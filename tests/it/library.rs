@@ -438,6 +438,58 @@ fn killed_runs_resume_to_the_same_result() {
     assert!(v.status.success(), "{}", stderr(&v));
 }
 
+/// A run killed between writing the best of a group of copies and recording the others as
+/// its duplicates: the next run finds that copy's content in the library before naming it,
+/// and the photos after it keep the names an uninterrupted run gives them.
+#[test]
+fn the_rest_of_a_group_left_half_done_takes_no_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = jpeg_variant(&fixture("plain.jpg"), "a");
+    let b = jpeg_variant(&fixture("plain.jpg"), "b");
+    let zips = Takeout::new(2)
+        .add(0, format!("{YEAR}/IMG_0040.jpg"), a.clone())
+        .add(
+            0,
+            format!("{YEAR}/IMG_0040.jpg.json"),
+            sidecar("IMG_0040.jpg", T, None),
+        )
+        .add(0, "Takeout/Google Photos/Best/IMG_0040.jpg", a)
+        .add(1, "Takeout/Google Photos/Photos from 2020/IMG_0040.jpg", b)
+        .add(
+            1,
+            "Takeout/Google Photos/Photos from 2020/IMG_0040.jpg.json",
+            sidecar("IMG_0040.jpg", T + 60, None),
+        )
+        .write(&tmp.path().join("in"));
+    let reference = tmp.path().join("reference");
+    let (o, _) = process(&zips, &reference, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = tree(&reference);
+    assert!(expected.contains_key("IMG_0040 (2).jpg"), "{expected:?}");
+    // What the kill leaves: the first photo and its line, nothing of the album copy or of
+    // the photo after it.
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips[..1], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = out.join(".gpbackup/manifest.jsonl");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let first: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"sidecar\"") || l.contains("Photos from 2019"))
+        .collect();
+    assert!(first.iter().all(|l| !l.contains("/Best/")), "{text}");
+    std::fs::write(&manifest, first.join("\n") + "\n").unwrap();
+    let _ = std::fs::remove_file(out.join("albums.json"));
+    let (o, _) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(tree(&out), expected);
+    // And every entry, the album copy too, is accounted for.
+    let mut args = vec!["verify".as_ref(), out.as_os_str(), "--against".as_ref()];
+    args.extend(zips.iter().map(|z| z.as_os_str()));
+    let v = gpbackup(&args);
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
 #[test]
 fn a_rerun_on_a_volume_that_stores_names_decomposed_writes_no_copies() {
     let tmp = tempfile::tempdir().unwrap();
