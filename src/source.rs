@@ -431,30 +431,51 @@ impl Catalog {
     /// Numbers the entries of `input` that share a path (a zip may hold the same name twice):
     /// each is still read as its own file, and named apart in the report.
     fn number_copies(&mut self, input: usize) {
-        let mut by_path: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-        for (i, e) in self.entries.iter().enumerate().rev() {
-            if e.input_index() != input {
-                break;
-            }
-            by_path.entry(e.path_parts()).or_default().push(i);
-        }
+        // This input's entries (the last ones) by a hash of their path: the same path twice
+        // is two neighbours once sorted, told apart from another path of the same hash by
+        // comparing the paths. (A map of paths to lists was a fifth of indexing a zip.)
+        let first = self
+            .entries
+            .iter()
+            .rposition(|e| e.input_index() != input)
+            .map_or(0, |i| i + 1);
+        let mut keyed: Vec<(u64, usize)> = (first..self.entries.len())
+            .map(|i| {
+                let (folder, name) = self.entries[i].path_parts();
+                let h = xxhash_rust::xxh3::xxh3_64(folder.as_bytes());
+                (xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), h), i)
+            })
+            .collect();
+        keyed.sort_unstable();
         let mut notes = Vec::new();
-        for ((folder, name), mut idx) in by_path {
-            if idx.len() < 2 {
-                continue;
+        for run in keyed
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+        {
+            // In entry order; each path of the run with the entries that have it.
+            let mut rest: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+            while let Some(&one) = rest.first() {
+                let parts = self.entries[one].path_parts();
+                let (same, other): (Vec<usize>, Vec<usize>) = rest
+                    .iter()
+                    .partition(|&&i| self.entries[i].path_parts() == parts);
+                rest = other;
+                if same.len() < 2 {
+                    continue;
+                }
+                let n = same.len() as u32;
+                for (k, i) in same.iter().enumerate() {
+                    self.copies
+                        .insert((input, self.entries[*i].order), (k as u32 + 1, n));
+                }
+                let (folder, name) = parts;
+                notes.push(EntryNote {
+                    source: format!("{}:{folder}{name}", self.inputs_path(input).display()),
+                    note: format!(
+                        "the zip holds {n} entries with this name; each is read as its own file"
+                    ),
+                });
             }
-            idx.sort_unstable();
-            let n = idx.len() as u32;
-            for (k, i) in idx.iter().enumerate() {
-                self.copies
-                    .insert((input, self.entries[*i].order), (k as u32 + 1, n));
-            }
-            notes.push(EntryNote {
-                source: format!("{}:{folder}{name}", self.inputs_path(input).display()),
-                note: format!(
-                    "the zip holds {n} entries with this name; each is read as its own file"
-                ),
-            });
         }
         notes.sort_by(|a, b| a.source.cmp(&b.source));
         self.entry_notes.extend(notes);
@@ -1029,6 +1050,53 @@ mod tests {
             ("T/x/b.jpg".into(), "T/y/a.jpg".into())
         );
         assert_eq!((b.order, c.compressed), (1, 1));
+    }
+
+    #[test]
+    fn entries_of_one_zip_with_one_path_are_numbered_in_their_order() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let mut folders = Folders::default();
+        let mut entries = Vec::new();
+        folders.add(0, zip, "T/a.jpg", 1, 1, None, 0);
+        folders.add(0, zip, "T/b.jpg", 1, 1, None, 1);
+        folders.finish(&mut entries);
+        // The second zip: b.jpg three times, and names that differ only by their folder.
+        for (order, path) in [
+            "T/b.jpg", "T/a.jpg", "T/b.jpg", "U/b.jpg", "T/b.jpg", "Tb.jpg",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            folders.add(1, zip, path, 1, 1, None, order as u64);
+        }
+        folders.finish(&mut entries);
+        let mut catalog = Catalog {
+            inputs: Vec::new(),
+            entries,
+            skipped_inputs: Vec::new(),
+            damaged: Vec::new(),
+            entry_notes: Vec::new(),
+            copies: HashMap::new(),
+            files: Vec::new(),
+            folders: Folders::default(),
+        };
+        catalog.number_copies(1);
+        let mut copies: Vec<_> = catalog.copies.iter().map(|(k, v)| (*k, *v)).collect();
+        copies.sort_unstable();
+        assert_eq!(
+            copies,
+            [((1, 0), (1, 3)), ((1, 2), (2, 3)), ((1, 4), (3, 3))]
+        );
+        assert_eq!(catalog.entry_notes.len(), 1);
+        assert_eq!(catalog.entry_notes[0].source, ":T/b.jpg");
+        // The first zip's own names are its own: once each.
+        catalog.copies.clear();
+        catalog.entries.truncate(2);
+        catalog.number_copies(0);
+        assert!(catalog.copies.is_empty());
     }
 
     #[test]
