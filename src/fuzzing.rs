@@ -145,3 +145,15 @@ pub fn recover_scan(data: &[u8]) {
         }
     }
 }
+
+/// Numbers for the tests that change inputs at random (xorshift64: the same from one `seed`
+/// on every run, so that a failure can be replayed).
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

@@ -15,7 +15,7 @@ use crate::names::{push_span, span_of};
 use crate::recover::{self, CentralEntry, RawEntry};
 use zip::ZipArchive;
 
-mod central;
+pub(crate) mod central;
 
 /// Why an input cannot be used at all. Reported before any work starts (exit code 2).
 #[derive(Debug, thiserror::Error)]

@@ -1079,13 +1079,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzzing::xorshift(0x9E37_79B9_7F4A_7C15u64);
         for name in ["iphone.heic", "grid_exif.heic", "small.avif"] {
             let src = fixture(name);
             let meta_end = Heif::parse(&src).unwrap().meta.end;
@@ -1093,7 +1087,7 @@ mod tests {
                 let mut m = src.clone();
                 for _ in 0..1 + next() % 4 {
                     // Mostly in the index, where the structure is.
-                    let at = (next() as usize) % if next() % 4 == 0 { m.len() } else { meta_end };
+                    let at = (next() as usize) % if next().is_multiple_of(4) { m.len() } else { meta_end };
                     m[at] = match next() % 3 {
                         0 => next() as u8,
                         1 => m[at] ^ (1 << (next() % 8)),

@@ -1323,13 +1323,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzzing::xorshift(0x2545_F491_4F6C_DD1Du64);
         let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
         let (written, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
         for name in ["clip.mp4", "live.mov", "reserved.mp4", "written"] {
@@ -1349,7 +1343,7 @@ mod tests {
                     };
                 }
                 let t = Tags {
-                    overwrite_dates: next() % 2 == 0,
+                    overwrite_dates: next().is_multiple_of(2),
                     ..tags()
                 };
                 let mut out = Vec::new();

@@ -49,10 +49,19 @@ struct Directory {
     end: u64,
 }
 
+/// How much of a zip's end holds its end records, when they are where this reads them.
+pub(crate) const TAIL: usize = SEARCHED as usize + LOCATOR_LEN;
+
+/// Where the central directory of a zip of `len` bytes lies (offset, size), from its last
+/// bytes `tail` (up to [`TAIL`] of them); `None` when [`read`] would not read it.
+pub(crate) fn directory_range(tail: &[u8], len: u64) -> Option<(u64, u64)> {
+    directory(tail, len).map(|d| (d.start, d.end - d.start))
+}
+
 /// Every record of the central directory of `file` (`len` bytes), in order and duplicates
 /// included, or `None` when the zip is not one this reads (see the module's doc).
 pub(super) fn read(file: &File, len: u64) -> Option<Vec<CentralEntry>> {
-    let tail_len = (SEARCHED + LOCATOR_LEN as u64).min(len);
+    let tail_len = (TAIL as u64).min(len);
     let mut tail = vec![0; tail_len as usize];
     read_exact_at(file, &mut tail, len - tail_len)?;
     let dir = directory(&tail, len)?;
@@ -605,13 +614,7 @@ mod tests {
     /// the same (and what it would reject, this leaves to it).
     #[test]
     fn the_same_as_the_zip_crate_on_damaged_zips() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzzing::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut zip64 = sample();
         zip64[1].zip64 = true;
         zip64[0].extra = vec![0x75, 0x78, 1, 0, 1];

@@ -861,13 +861,7 @@ mod tests {
         }
         written.push("{\"path\":\"p\"}".to_string());
         written.push(format!("[{h}]"));
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzzing::xorshift(0x2545_f491_4f6c_dd1du64);
         let mut cases = 0;
         let mut in_place = 0;
         for base in &written {
