@@ -172,15 +172,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An integer serde_json would give an `i64` field.
+    /// An integer serde_json would give an `i64` field (it takes `-0` for a float).
     pub(crate) fn i64(&mut self) -> Option<i64> {
         let n = self.number()?;
         let digits = n.strip_prefix('-').unwrap_or(n);
-        if digits.bytes().all(|c| c.is_ascii_digit()) {
-            n.parse().ok()
-        } else {
-            None
+        if n == "-0" || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
         }
+        n.parse().ok()
     }
 
     /// Any value, read and thrown away.
@@ -290,6 +289,9 @@ mod tests {
         assert_eq!(i("9223372036854775808"), None);
         assert_eq!(i("-5"), Some(-5));
         assert_eq!(i("-5.5"), None);
+        assert_eq!((i("-0"), i("0"), u("0")), (None, Some(0), Some(0)));
+        assert!(serde_json::from_str::<i64>("-0").is_err());
+        assert_eq!(serde_json::from_str::<i64>("0").ok(), Some(0));
         for t in ["18446744073709551616", "-1", "1.0", "1e3"] {
             assert!(serde_json::from_str::<u64>(t).is_err(), "{t}");
         }

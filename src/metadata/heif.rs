@@ -1087,7 +1087,12 @@ mod tests {
                 let mut m = src.clone();
                 for _ in 0..1 + next() % 4 {
                     // Mostly in the index, where the structure is.
-                    let at = (next() as usize) % if next().is_multiple_of(4) { m.len() } else { meta_end };
+                    let at = (next() as usize)
+                        % if next().is_multiple_of(4) {
+                            m.len()
+                        } else {
+                            meta_end
+                        };
                     m[at] = match next() % 3 {
                         0 => next() as u8,
                         1 => m[at] ^ (1 << (next() % 8)),

@@ -550,10 +550,20 @@ impl Writer<'_> {
     /// the output or cannot be read; `None` when its content is new.
     fn hash_only(&self, reader: &mut Reader, id: MediaId) -> Option<MediaReport> {
         let mut r = self.plan.base_report(id);
-        let h = match reader.open(self.plan.entry(id)).and_then(hash::hash_stream) {
+        // Stopped within a moment, as a copy is (a video may take seconds to hash).
+        let hashed = reader.open(self.plan.entry(id)).and_then(|src| {
+            hash::hash_stream(super::write_file::Interruptible {
+                inner: src,
+                flag: &self.opts.cancel,
+            })
+        });
+        let h = match hashed {
             Ok((h, _)) => h,
             Err(err) => {
-                r.reason = Some(io_reason(&err));
+                r.reason = Some(match self.stopped() {
+                    Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
+                    _ => io_reason(&err),
+                });
                 return Some(r);
             }
         };

@@ -22,9 +22,9 @@ use super::write::Writer;
 
 /// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
 /// file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.
-struct Interruptible<'f, R> {
-    inner: R,
-    flag: &'f AtomicBool,
+pub(super) struct Interruptible<'f, R> {
+    pub(super) inner: R,
+    pub(super) flag: &'f AtomicBool,
 }
 
 impl<R: Read> Read for Interruptible<'_, R> {

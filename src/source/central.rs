@@ -31,8 +31,10 @@ const ZIP64_EOCD: u32 = 0x0606_4b50;
 const ZIP64_EOCD_LEN: usize = 56;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;
 const CENTRAL_HEADER_LEN: usize = 46;
-/// How far from the end the zip crate looks for the end record: its size, a signature and
-/// the longest comment.
+/// How far from the end the end record is looked for: its size, a signature and the longest
+/// comment. (The zip crate looks 10 bytes further, the size of its own struct for the
+/// record; either way only the last record counts, and a zip whose last one does not
+/// parse is the zip crate's.)
 const SEARCHED: u64 = EOCD_LEN as u64 + 4 + (1 << 16);
 /// The directory is read this much at a time (more when one record is longer).
 const CHUNK: usize = 1 << 20;
@@ -84,7 +86,10 @@ pub(super) fn read(file: &File, len: u64) -> Option<Vec<CentralEntry>> {
         out.push(entry);
         at = next;
     }
-    Some(out)
+    // The records fill the directory. A count short of them is the zip crate's to read (for
+    // a zip with the same name twice, gpbackup reads records up to the end, not the count),
+    // as is anything between them and the end records.
+    (at == dir.end).then_some(out)
 }
 
 /// The directory the end records at the end of the file describe (`tail`: the file's last
@@ -488,6 +493,28 @@ mod tests {
             ..End::default()
         };
         assert_eq!(read_here(&build(&recs, &end)).len(), 3);
+    }
+
+    #[test]
+    fn an_end_record_that_counts_fewer_records_than_there_are_is_left_to_the_zip_crate() {
+        let mut recs = sample();
+        recs.insert(
+            1,
+            rec(
+                "Takeout/Google Photos/Photos from 2019/IMG_0001.jpg",
+                b"same name",
+            ),
+        );
+        let bytes = build(&recs, &End::default());
+        assert_eq!(read_here(&bytes).len(), 4);
+        // The end record's counts (on this disk, in all) one short.
+        let mut short = bytes.clone();
+        let eocd = short.len() - EOCD_LEN;
+        for at in [eocd + 8, eocd + 10] {
+            short[at..at + 2].copy_from_slice(&3u16.to_le_bytes());
+        }
+        let theirs = left_to_zip_crate(&short).unwrap();
+        assert_eq!(theirs.len(), 4, "every record, the same name twice");
     }
 
     #[test]

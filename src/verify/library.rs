@@ -464,7 +464,7 @@ fn each_parsed(
             .collect();
         let parsed: Vec<Parsed> = lines
             .par_iter()
-            .with_min_len(512)
+            .with_min_len(64)
             .map(|l| parse(l))
             .collect();
         parsed.into_iter().for_each(&mut apply);
@@ -644,7 +644,14 @@ impl Folder {
     fn open(path: &Path) -> Option<Folder> {
         #[cfg(unix)]
         {
-            std::fs::File::open(path).ok().map(|dir| Folder { dir })
+            // Only a folder: a FIFO where one should be would block the open.
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+                .open(path)
+                .ok()
+                .map(|dir| Folder { dir })
         }
         #[cfg(not(unix))]
         {
@@ -678,7 +685,9 @@ impl Folder {
         Ok(Meta {
             is_file: st.st_mode & libc::S_IFMT == libc::S_IFREG,
             len: st.st_size as u64,
-            mtime: st.st_mtime,
+            // `time_t` is 32 bits on some 32-bit systems.
+            #[allow(clippy::useless_conversion)]
+            mtime: i64::from(st.st_mtime),
         })
     }
 
@@ -747,6 +756,15 @@ mod tests {
             io::ErrorKind::NotFound
         );
         assert!(Folder::open(&d.join("missing")).is_none());
+        // A file, or a FIFO, where the folder should be: none (and no wait on the FIFO).
+        assert!(Folder::open(&d.join("a.jpg")).is_none());
+        #[cfg(unix)]
+        {
+            let fifo = std::ffi::CString::new(d.join("fifo").into_os_string().into_encoded_bytes())
+                .unwrap();
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+            assert!(Folder::open(&d.join("fifo")).is_none());
+        }
     }
 
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
@@ -845,6 +863,8 @@ mod tests {
             ",\"output_hash\":\"1\",\"output_hash\":\"2\"",
             ",\"z\":{\"a\":[1,-2.5e-3,true,false,null,\"s\",{}]},\"y\":[]",
             ",\"taken\":1.0",
+            ",\"taken\":-0",
+            ",\"taken\":-0,\"output_size\":0",
             ",\"taken\":1e3",
             ",\"output_size\":-1",
             ",\"z\":1e999",
@@ -867,14 +887,15 @@ mod tests {
         for base in &written {
             for round in 0..400 {
                 let mut b = base.clone().into_bytes();
-                // Round 0 as written; then one to three bytes changed, dropped or doubled,
-                // to JSON's own characters for the most part.
+                // Round 0 as written; then one to three bytes changed, dropped, inserted or
+                // doubled, to JSON's own characters for the most part.
                 for _ in 0..(round > 0) as u64 * (1 + next() % 3) {
                     let at = (next() % b.len() as u64) as usize;
                     let byte = b"{}[]\":,-.0123456789eE+ntfa\\ \x01\xc3"[(next() % 29) as usize];
-                    match next() % 3 {
+                    match next() % 4 {
                         0 => b[at] = byte,
                         1 => drop(b.remove(at)),
+                        2 => b.insert(at, byte),
                         _ => b.insert(at, b[at]),
                     }
                     if b.is_empty() {
