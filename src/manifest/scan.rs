@@ -235,6 +235,7 @@ mod tests {
             "-0",
             "12",
             "-3.25e+10",
+            "2.5e-3",
             "1E5",
             "0.5",
             "true",
@@ -274,6 +275,9 @@ mod tests {
         let deep = "[".repeat(40) + &"]".repeat(40);
         assert_eq!(value(&deep), None);
         assert_eq!(value(&("[".repeat(30) + &"]".repeat(30))), Some(()));
+        // Many values side by side are not deep.
+        let wide = format!("[{}{{}}]", "[],{\"a\":[]},".repeat(40));
+        assert_eq!(value(&wide), Some(()));
     }
 
     #[test]
