@@ -1055,6 +1055,14 @@ mod tests {
             assert_eq!(got, want, "block {block}");
             assert_eq!(others, 1);
         }
+        // A line far longer than a block is read in blocks that double (a few reads, not
+        // one per block's worth).
+        let mut long = line(A, "long.jpg", "e", Some(1));
+        long.albums = vec!["z".repeat(1 << 20)];
+        let text = json(&long) + "\n";
+        let mut n = 0;
+        each_parsed(text.as_bytes(), 64, |_| n += 1).unwrap();
+        assert_eq!(n, 1);
     }
 
     /// A library in `dir` of the files `(path, content)`, written with `taken` as their
