@@ -493,6 +493,21 @@ mod tests {
             ..End::default()
         };
         assert_eq!(read_here(&build(&recs, &end)).len(), 3);
+        // The longest comment there can be: the end record is as far from the end as it gets.
+        for zip64 in [false, true] {
+            let end = End {
+                comment: vec![b'c'; u16::MAX as usize],
+                zip64,
+                ..End::default()
+            };
+            let bytes = build(&sample(), &end);
+            if zip64 {
+                // Its zip64 record lies before the end this reads: the zip crate's.
+                assert_eq!(left_to_zip_crate(&bytes).map(|r| r.len()), Ok(3));
+            } else {
+                assert_eq!(read_here(&bytes).len(), 3);
+            }
+        }
     }
 
     #[test]
