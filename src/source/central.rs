@@ -533,6 +533,26 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_larger_than_a_chunk_is_read_whole() {
+        let recs: Vec<Rec> = (0..20_000)
+            .map(|i| {
+                rec(
+                    &format!("Takeout/Google Photos/Photos from 2019/IMG_{i:05}.jpg"),
+                    b"x",
+                )
+            })
+            .collect();
+        let directory: usize = recs.iter().map(|r| CENTRAL_HEADER_LEN + r.name.len()).sum();
+        assert!(directory > CHUNK, "records past the first chunk");
+        let all = read_here(&build(&recs, &End::default()));
+        assert_eq!(all.len(), 20_000);
+        assert_eq!(
+            all[19_999].name,
+            "Takeout/Google Photos/Photos from 2019/IMG_19999.jpg"
+        );
+    }
+
+    #[test]
     fn zip64_records_and_end_records_are_read_here() {
         let mut recs = sample();
         recs[0].zip64 = true;
