@@ -971,6 +971,12 @@ impl<R: Read> Read for Checked<R> {
 mod tests {
     use super::*;
 
+    /// Where the entries of these tests are: a zip, deflated.
+    const ZIP: Locator = Locator::Zip {
+        method: 8,
+        symlink: false,
+    };
+
     #[test]
     fn an_entry_is_56_bytes() {
         // A million of them live through the whole run (issue 14's memory goal).
@@ -980,10 +986,7 @@ mod tests {
 
     #[test]
     fn an_entry_path_splits_after_its_last_slash_and_joins_back() {
-        let zip = Locator::Zip {
-            method: 8,
-            symlink: false,
-        };
+        let zip = ZIP;
         // (path, folder, name, dir)
         let cases = [
             (
@@ -1016,10 +1019,7 @@ mod tests {
 
     #[test]
     fn entries_of_one_folder_share_its_string() {
-        let zip = Locator::Zip {
-            method: 8,
-            symlink: false,
-        };
+        let zip = ZIP;
         let mut folders = Folders::default();
         folders.add(0, zip, "T/x/a.jpg", 1, 1, None, 0);
         folders.add(0, zip, "T/y/a.jpg", 1, 1, None, 2);
@@ -1054,10 +1054,7 @@ mod tests {
 
     #[test]
     fn entries_of_one_zip_with_one_path_are_numbered_in_their_order() {
-        let zip = Locator::Zip {
-            method: 8,
-            symlink: false,
-        };
+        let zip = ZIP;
         let mut folders = Folders::default();
         let mut entries = Vec::new();
         folders.add(0, zip, "T/a.jpg", 1, 1, None, 0);
@@ -1101,10 +1098,7 @@ mod tests {
 
     #[test]
     fn entries_wait_to_be_built_sixty_thousand_at_most() {
-        let zip = Locator::Zip {
-            method: 8,
-            symlink: false,
-        };
+        let zip = ZIP;
         let mut folders = Folders::default();
         for k in 0..(1u64 << 16) - 1 {
             folders.add(0, zip, "T/x/a.jpg", 1, 1, None, k);
