@@ -296,6 +296,7 @@ pub struct EntryNote {
 }
 
 /// All inputs and all their entries, indexed once.
+#[derive(Default)]
 pub struct Catalog {
     pub inputs: Vec<Input>,
     pub entries: Vec<Entry>,
@@ -318,16 +319,7 @@ impl Catalog {
     /// Opens and indexes every input. `exclude` is skipped when walking folders (the output
     /// folder may sit inside an input folder).
     pub fn open(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Catalog, SourceError> {
-        let mut catalog = Catalog {
-            inputs: Vec::new(),
-            entries: Vec::new(),
-            skipped_inputs: Vec::new(),
-            damaged: Vec::new(),
-            entry_notes: Vec::new(),
-            copies: HashMap::new(),
-            files: Vec::new(),
-            folders: Folders::default(),
-        };
+        let mut catalog = Catalog::default();
         // The zips' central directories are read in parallel (on a cold disk, each is a
         // seek and a read); they are indexed in the order given.
         let mut directories: Vec<Option<Result<Vec<CentralEntry>, SourceError>>> = {
@@ -1071,14 +1063,8 @@ mod tests {
         }
         folders.finish(&mut entries);
         let mut catalog = Catalog {
-            inputs: Vec::new(),
             entries,
-            skipped_inputs: Vec::new(),
-            damaged: Vec::new(),
-            entry_notes: Vec::new(),
-            copies: HashMap::new(),
-            files: Vec::new(),
-            folders: Folders::default(),
+            ..Catalog::default()
         };
         catalog.number_copies(1);
         let mut copies: Vec<_> = catalog.copies.iter().map(|(k, v)| (*k, *v)).collect();
