@@ -8,8 +8,8 @@
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
 //!
-//! Two more kinds of line have no `hash`/`path` (so [`read_lines`], and gpbackup versions
-//! before them, skip them):
+//! Two more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
+//! versions before them, skip them):
 //! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
 //!   media sidecar a run read, with what it says, so that a later run can use it without the
 //!   part that held it (its photo in a later part; an edited copy or a Live Photo's video
@@ -382,7 +382,7 @@ impl PathLines {
 
     /// The lines that wrote the file each path holds now (the last line that wrote it,
     /// unless a later line took that very file back: same content), in the order of their
-    /// numbers, and the text their paths are in. See [`current_files`], which does the same
+    /// numbers, and the text their paths are in. The tests' `current_files` does the same
     /// for lines read whole.
     pub(crate) fn current(self) -> (Vec<PathLine>, String) {
         let mut lines = self.lines;
@@ -495,7 +495,7 @@ struct OutputLine<'a> {
 }
 
 /// The files the manifest in `state_dir` says the folder holds (the current line of each
-/// path, as [`current_files`] finds it), in the order of their lines; read in one pass that
+/// path, as [`PathLines::current`] finds it), in the order of their lines; read in one pass that
 /// keeps only those, not every line whole (at a million files, 300 MB).
 pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
     let Some(f) = open_to_read(state_dir)? else {
@@ -538,7 +538,9 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
 /// The file each path holds, from the last line that wrote it (`path` → line index). A later
 /// line for the same path supersedes an earlier one; a retraction removes it only when it
 /// retracts that very line (same path and same `hash`), so that it can never erase the record
-/// of another photo written under the same name.
+/// of another photo written under the same name. The tests' reference for
+/// [`PathLines::current`], which finds the same without holding every line.
+#[cfg(test)]
 pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
     let mut current: HashMap<&str, usize> = HashMap::new();
     for (i, l) in lines.iter().enumerate() {
@@ -649,7 +651,9 @@ impl Paths {
 }
 
 /// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
-/// middle of an append) is skipped. No manifest: no lines.
+/// middle of an append) is skipped. No manifest: no lines. For the tests: the readers of the
+/// manifest keep only what they need of each line.
+#[cfg(test)]
 pub fn read_lines(state_dir: &Path) -> io::Result<Vec<Line>> {
     let mut out = Vec::new();
     if let Some(f) = open_to_read(state_dir)? {

@@ -307,7 +307,7 @@ struct Loading {
 impl Loading {
     /// Applies the next line. A later line for the same path supersedes an earlier one; a
     /// retraction removes it only when it retracts that very file (same hash), as
-    /// [`crate::manifest::current_files`] decides.
+    /// [`crate::manifest::PathLines::current`] decides.
     fn apply(&mut self, p: Parsed) {
         match p {
             Parsed::File {
