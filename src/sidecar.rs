@@ -493,6 +493,8 @@ fn geo(obj: &Map<String, Value>, field: &str, problems: &mut Vec<String>) -> Opt
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn dates_and_place_read_back_as_given() {
         let paris = Geo {
@@ -546,8 +548,6 @@ mod tests {
         });
         assert_ne!(base, favorite);
     }
-
-    use super::*;
 
     fn media(json: &str) -> Sidecar {
         match parse(json.as_bytes()).unwrap() {

@@ -25,9 +25,13 @@ use super::Options;
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
-/// A group to write and the name reserved for it (when its folder is known before it is
-/// read).
-type Named<'a> = (&'a [MediaId], Option<String>);
+/// A group to write, with the name reserved for it (when its folder is known before it is
+/// read) and whether it is probably in the library already ([`Groups::in_library`]).
+struct Named<'a> {
+    group: &'a [MediaId],
+    name: Option<String>,
+    in_library: bool,
+}
 
 /// What the write stage did: every record's line handed to the log, and why it stopped
 /// early, if it did.
@@ -336,17 +340,22 @@ impl Writer<'_> {
             // folder depends on a date only its own bytes hold gets its name once it is read.
             let named: Vec<Named> = batch
                 .map(|k| {
-                    let g = plan.groups.get(k);
+                    let group = plan.groups.get(k);
+                    let in_library = plan.groups.in_library(k);
                     // None for a group probably in the library (it gets one if it is not).
                     let name = self
-                        .planned_folder(g[0])
-                        .filter(|_| !plan.groups.in_library(k))
-                        .map(|dir| self.out.reserve(&dir, &plan.wanted_name(g[0])));
-                    (g, name)
+                        .planned_folder(group[0])
+                        .filter(|_| !in_library)
+                        .map(|dir| self.out.reserve(&dir, &plan.wanted_name(group[0])));
+                    Named {
+                        group,
+                        name,
+                        in_library,
+                    }
                 })
                 .collect();
             let crossing_size = |n: &Named| {
-                let first = n.0[0];
+                let first = n.group[0];
                 self.recurring
                     .crosses(first)
                     .then(|| plan.entry(first).size)
@@ -355,14 +364,14 @@ impl Writer<'_> {
             let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
                 .into_par_iter()
                 .flat_map_iter(|unit| {
-                    unit.into_iter().map(|(k, (group, name))| {
+                    unit.into_iter().map(|(k, n)| {
                         let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
                         // A panic while a reader was held (caught in `write_group`) leaves it
                         // usable: every entry is opened afresh.
                         let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
                         (
                             k,
-                            self.write_group(&mut reader, group, name, plan.groups.in_library(k)),
+                            self.write_group(&mut reader, n.group, n.name, n.in_library),
                         )
                     })
                 })
