@@ -2,9 +2,9 @@
 //! that replays their corpus in CI (`tests/fuzz_regression.rs`). Each function panics when a
 //! property does not hold, and must never panic otherwise, whatever the input.
 
-use crate::matcher::{self, MediaRef, SidecarRef};
 use crate::metadata::{heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
-use crate::sidecar::{self, Geo};
+use crate::takeout::matcher::{self, MediaRef, SidecarRef};
+use crate::takeout::sidecar::{self, Geo};
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each
 /// media file with at most one sidecar, and a sidecar with one media file unless it is shared
@@ -128,7 +128,7 @@ pub fn heif_writer(data: &[u8]) {
 pub fn recover_scan(data: &[u8]) {
     use std::io::{Cursor, Read};
     let len = data.len() as u64;
-    let found = crate::recover::scan_reader(Cursor::new(data), len).expect("memory reads");
+    let found = crate::takeout::zip::scan_reader(Cursor::new(data), len).expect("memory reads");
     assert!(
         found.entries.len() as u64 <= len / 30,
         "more entries than headers fit"
@@ -139,7 +139,7 @@ pub fn recover_scan(data: &[u8]) {
         assert!(end <= len, "entry {} ends past the file", e.name);
         assert!(e.data_start >= last_end + 30, "entries overlap or go back");
         last_end = end;
-        if let Ok(r) = crate::recover::open_in(Cursor::new(data), e) {
+        if let Ok(r) = crate::takeout::zip::open_in(Cursor::new(data), e) {
             let mut sink = Vec::new();
             let _ = r.take(1 << 20).read_to_end(&mut sink);
         }

@@ -17,7 +17,7 @@ use std::io::{self, Read, Write};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
 use super::{Tags, TimeZoneChoice, Written};
-use crate::sidecar::Geo;
+use crate::takeout::sidecar::Geo;
 
 /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;

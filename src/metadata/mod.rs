@@ -8,6 +8,7 @@ mod exif_edit;
 pub mod heif;
 pub mod isobmff;
 pub mod jpeg;
+pub mod media;
 pub mod png;
 pub mod tiff;
 mod time;
@@ -18,8 +19,8 @@ pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
-use crate::media::MediaKind;
-use crate::sidecar::Geo;
+use crate::metadata::media::MediaKind;
+use crate::takeout::sidecar::Geo;
 
 /// What the sidecar says should be in the file.
 #[derive(Debug, Clone, Default)]

@@ -186,7 +186,7 @@ fn new_header(
 mod tests {
     use super::*;
     use crate::metadata::fixture;
-    use crate::sidecar::Geo;
+    use crate::takeout::sidecar::Geo;
 
     fn tags() -> Tags {
         Tags {

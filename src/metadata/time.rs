@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use chrono_tz::Tz;
 
-use crate::sidecar::Geo;
+use crate::takeout::sidecar::Geo;
 
 /// Which zone a UTC date taken is shown in.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -235,7 +235,7 @@ fn simple_body(
 mod tests {
     use super::*;
     use crate::metadata::fixture;
-    use crate::sidecar::Geo;
+    use crate::takeout::sidecar::Geo;
 
     fn tags() -> Tags {
         Tags {

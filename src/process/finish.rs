@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::albums::{self, AlbumsMode};
-use crate::manifest::Manifest;
-use crate::output::OutputDir;
-use crate::report::Report;
+use crate::library::albums::{self, AlbumsMode};
+use crate::library::dir::OutputDir;
+use crate::library::manifest::Manifest;
+use crate::process::report::Report;
 
 use super::plan::Plan;
 use super::write::Outcome;

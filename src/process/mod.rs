@@ -18,14 +18,11 @@
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in
 //! [`policy`].
 
-pub(crate) mod alloc;
 pub mod finish;
-mod pairing;
 pub mod plan;
 pub mod policy;
-mod updates;
+pub mod report;
 pub mod write;
-mod write_file;
 
 use std::io;
 use std::path::PathBuf;
@@ -34,13 +31,14 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::albums::AlbumsMode;
-use crate::manifest::Manifest;
+use crate::alloc;
+use crate::library::albums::AlbumsMode;
+use crate::library::dir::{Layout, OutputDir};
+use crate::library::manifest::Manifest;
 use crate::metadata::xmp::XmpMode;
 use crate::metadata::TimeZoneChoice;
-use crate::output::{Layout, OutputDir};
-use crate::report::{MediaLog, Report};
-use crate::source::SourceError;
+use crate::process::report::{MediaLog, Report};
+use crate::takeout::SourceError;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -101,7 +99,7 @@ pub enum ProcessError {
     /// A locked output folder, a link where gpbackup keeps its files (exit code 1), the
     /// output folder inside an input, or an unsafe `--report` path (exit code 2).
     #[error(transparent)]
-    Safety(#[from] crate::output::SafetyError),
+    Safety(#[from] crate::library::dir::SafetyError),
 }
 
 impl Options {
@@ -137,7 +135,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         source,
     };
     trace_memory("start");
-    crate::output::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
+    crate::library::dir::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
     // The output folder is locked before the inputs are indexed (which can take a while),
     // so that a second run into it stops at once, even when this run creates it. A folder
     // this run created is removed again when the inputs turn out unusable.
@@ -158,7 +156,10 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     // The manifest and what earlier runs left to complete (files without their sidecar,
     // sidecars without their file); sidecars of this run's inputs are read again from them.
     // (A first run has no manifest: no need to know them.)
-    let first_run = !out.state_dir().join(crate::manifest::FILE_NAME).exists();
+    let first_run = !out
+        .state_dir()
+        .join(crate::library::manifest::FILE_NAME)
+        .exists();
     let json_here = crate::hash::IdMap::set_of(
         catalog
             .entries

@@ -13,10 +13,10 @@ use super::findings::{AgainstReport, EntryFinding};
 use super::library::{load_library, Library};
 use super::{progress_bar, thread_pool, FileState, VerifyError};
 use crate::hash;
-use crate::matcher::{self, MediaRef, SidecarRef};
 use crate::names::{key, split_edited, NameParts};
 use crate::process::plan::Class;
-use crate::source::{Catalog, Entry, Reader};
+use crate::takeout::matcher::{self, MediaRef, SidecarRef};
+use crate::takeout::{Catalog, Entry, Reader};
 
 /// What `verify --against` is asked.
 pub struct AgainstOptions<'a> {
@@ -30,11 +30,12 @@ pub struct AgainstOptions<'a> {
 /// Checks that `root` holds every photo and video of `opts.inputs`.
 pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, VerifyError> {
     // Like plain verify: not while a run writes there (its manifest is still growing).
-    let _lock =
-        crate::output::OutputLock::acquire_for_reading(root).map_err(|source| VerifyError::Io {
+    let _lock = crate::library::dir::OutputLock::acquire_for_reading(root).map_err(|source| {
+        VerifyError::Io {
             path: root.to_path_buf(),
             source,
-        })?;
+        }
+    })?;
     let pool = thread_pool(opts.jobs)?;
     // The manifest and the inputs' directories are read at once, each leaving large tables
     // behind: freed memory goes back at once (at a million entries, the peak was 381 MB
@@ -42,10 +43,10 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
     // return: for 10,000 files, returning it cost 3 of 40 ms (the same pages freed, then
     // faulted in again).
     let manifest = root
-        .join(crate::output::STATE_DIR)
-        .join(crate::manifest::FILE_NAME);
+        .join(crate::library::dir::STATE_DIR)
+        .join(crate::library::manifest::FILE_NAME);
     let large = std::fs::metadata(manifest).is_ok_and(|m| m.len() > PURGE_ABOVE);
-    let _purge = large.then(|| crate::process::alloc::Purge::within(0));
+    let _purge = large.then(|| crate::alloc::Purge::within(0));
     let exclude = root.canonicalize().ok();
     // The manifest and the inputs' directories are read at the same time; in fast mode, the
     // library files are checked ahead while the inputs are still being indexed (reading
@@ -375,7 +376,7 @@ impl<'a> Readers<'a> {
     fn new(catalog: &'a Catalog) -> Readers<'a> {
         Readers(
             (0..rayon::current_num_threads())
-                .map(|_| Mutex::new(catalog.reader(crate::source::LARGE_BUFFER)))
+                .map(|_| Mutex::new(catalog.reader(crate::takeout::LARGE_BUFFER)))
                 .collect(),
         )
     }
@@ -486,15 +487,15 @@ fn trashed_entries(
     let media: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| matches!(classes[*i], Class::Media(_)) && in_dirs(i))
         .collect();
-    let parsed: Vec<(usize, crate::sidecar::Sidecar)> = jsons
+    let parsed: Vec<(usize, crate::takeout::sidecar::Sidecar)> = jsons
         .par_iter()
         .filter_map(|&i| {
-            let mut reader = catalog.reader(crate::source::SMALL_BUFFER);
+            let mut reader = catalog.reader(crate::takeout::SMALL_BUFFER);
             let bytes = reader
-                .read_small(&catalog.entries[i], crate::sidecar::MAX_JSON_BYTES)
+                .read_small(&catalog.entries[i], crate::takeout::sidecar::MAX_JSON_BYTES)
                 .ok()?;
-            match crate::sidecar::parse(&bytes) {
-                Ok(crate::sidecar::JsonFile::Media(s)) => Some((i, s)),
+            match crate::takeout::sidecar::parse(&bytes) {
+                Ok(crate::takeout::sidecar::JsonFile::Media(s)) => Some((i, s)),
                 _ => None,
             }
         })

@@ -38,7 +38,7 @@ pub struct AgainstReport {
     /// Manifest paths that leave the folder (`../x`, absolute): never opened.
     pub invalid_paths: Vec<String>,
     /// Truncated zips: the entries after the cut cannot be checked.
-    pub damaged_inputs: Vec<crate::source::Damaged>,
+    pub damaged_inputs: Vec<crate::takeout::Damaged>,
     /// Inputs named twice, read once.
     pub repeated_inputs: Vec<PathBuf>,
 }

@@ -16,18 +16,20 @@ use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
-use crate::manifest::scan::{Cursor, Seen};
-use crate::manifest::{entry_source_id, hash_id, source_id, PathLine, PathLines, FILE_NAME};
+use crate::library::dir::{open_nofollow, STATE_DIR};
+use crate::library::manifest::scan::{Cursor, Seen};
+use crate::library::manifest::{
+    entry_source_id, hash_id, source_id, PathLine, PathLines, FILE_NAME,
+};
 use crate::names::span_of;
-use crate::output::{open_nofollow, STATE_DIR};
-use crate::source::Entry;
+use crate::takeout::Entry;
 
 /// A manifest record of an input entry that was not written (failed, or left out on
 /// purpose): one line `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason":
 /// "..."}}`, written by `process`. It has no `hash`/`path`, so readers of the other lines skip
 /// it. Consulted only for entries the library does not hold: a later run that wrote the entry
 /// supersedes it.
-pub use crate::manifest::Unwritten;
+pub use crate::library::manifest::Unwritten;
 
 #[derive(serde::Deserialize)]
 struct UnwrittenLine {
@@ -307,7 +309,7 @@ struct Loading {
 impl Loading {
     /// Applies the next line. A later line for the same path supersedes an earlier one; a
     /// retraction removes it only when it retracts that very file (same hash), as
-    /// [`crate::manifest::PathLines::current`] decides.
+    /// [`crate::library::manifest::PathLines::current`] decides.
     fn apply(&mut self, p: Parsed) {
         match p {
             Parsed::File {
@@ -700,7 +702,7 @@ impl Folder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Line, SourceKey};
+    use crate::library::manifest::{Line, SourceKey};
 
     fn line(hash: &str, path: &str, entry: &str, crc: Option<u32>) -> Line {
         Line {
@@ -768,7 +770,7 @@ mod tests {
     }
 
     fn entry(path: &str, crc32: Option<u32>) -> Entry {
-        let file = crate::source::Locator::File { symlink: false };
+        let file = crate::takeout::Locator::File { symlink: false };
         Entry::new(0, file, path, 3, crc32)
     }
 
@@ -833,7 +835,7 @@ mod tests {
                 sources: Vec::new(),
                 output_size: Some(u64::MAX),
                 xmp: Some("x.xmp".into()),
-                gps: Some(crate::sidecar::Geo {
+                gps: Some(crate::takeout::sidecar::Geo {
                     lat: 1.5,
                     lon: -22.5,
                     alt: Some(1e-7),

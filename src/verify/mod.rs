@@ -12,10 +12,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::hash::{self, IdMap};
-use crate::manifest::{self, FILE_NAME};
+use crate::library::dir::{is_own_top_level, STATE_DIR};
+use crate::library::manifest::{self, FILE_NAME};
 use crate::names::key;
-use crate::output::{is_own_top_level, STATE_DIR};
-use crate::source::SourceError;
+use crate::takeout::SourceError;
 
 mod against;
 mod findings;
@@ -116,7 +116,7 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
         let path = path.to_path_buf();
         move |source| VerifyError::Io { path, source }
     };
-    let _lock = crate::output::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
+    let _lock = crate::library::dir::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
     let outputs = manifest::current_outputs(&state).map_err(io_err(&state))?;
     let mut report = VerifyReport::default();
     let expected = expected_files(outputs, &mut report.invalid);
@@ -176,7 +176,7 @@ fn expected_files(outputs: Vec<manifest::Output>, invalid: &mut Vec<String>) -> 
 /// A path's [`key`] (the name in use on any file system) as a number, as the output folder
 /// numbers the names in use.
 fn key_id(path: &str) -> u128 {
-    crate::output::name_id(&key(path))
+    crate::library::dir::name_id(&key(path))
 }
 
 /// The files in `root` (outside gpbackup's own top-level folders) whose path is not `known`,

@@ -1,14 +1,14 @@
 //! Asks the kernel for the central directories of all the input zips at once, before they
 //! are indexed one after the other: with cold caches the directories then come from disk
 //! together, in large reads, instead of one zip and one small read at a time. Nothing here
-//! decides anything: a zip whose end records `source::central` would not read is simply not
+//! decides anything: a zip whose end records `takeout::central` would not read is simply not
 //! prefetched (indexing it reports what is wrong, or reads it with the zip crate).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::source::central::{directory_range, TAIL};
+use crate::takeout::zip::central::{directory_range, TAIL};
 
 /// Inputs prefetched at the same time.
 const AT_ONCE: usize = 16;

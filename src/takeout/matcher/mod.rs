@@ -178,7 +178,7 @@ pub struct MediaRef<'a> {
 pub trait SidecarList: Sync {
     /// How many sidecars there are (indexes `0..count()`).
     fn count(&self) -> usize;
-    /// Sidecar `i`'s folder, as [`crate::source::Entry::dir`] gives it.
+    /// Sidecar `i`'s folder, as [`crate::takeout::Entry::dir`] gives it.
     fn dir(&self, i: usize) -> &str;
     /// Sidecar `i`'s file name.
     fn name(&self, i: usize) -> &str;
@@ -190,7 +190,7 @@ pub trait SidecarList: Sync {
 pub trait MediaList: Sync {
     /// How many media files there are (indexes `0..count()`).
     fn count(&self) -> usize;
-    /// File `m`'s folder, as [`crate::source::Entry::dir`] gives it.
+    /// File `m`'s folder, as [`crate::takeout::Entry::dir`] gives it.
     fn dir(&self, m: usize) -> &str;
     /// File `m`'s name.
     fn name(&self, m: usize) -> &str;
@@ -1024,7 +1024,7 @@ mod tests {
         MediaRef {
             dir: DIR,
             name,
-            video: crate::media::MediaKind::from_name(name).is_some_and(|k| k.is_video()),
+            video: crate::metadata::media::MediaKind::from_name(name).is_some_and(|k| k.is_video()),
         }
     }
 

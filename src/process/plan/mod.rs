@@ -5,19 +5,21 @@
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::albums;
-use crate::manifest::{Manifest, Remembered, SourceKey};
-use crate::matcher::{self, Match, Rule};
-use crate::media::MediaKind;
+use crate::library::albums;
+use crate::library::manifest::{Manifest, Remembered, SourceKey};
 use crate::metadata;
+use crate::metadata::media::MediaKind;
 use crate::names::key;
-use crate::report::{MediaReport, Report};
-use crate::sidecar::{AlbumInfo, Geo, Sidecar};
-use crate::source::{Catalog, Entry};
+use crate::process::report::{MediaReport, Report};
+use crate::takeout::matcher::{self, Match, Rule};
+use crate::takeout::sidecar::{AlbumInfo, Geo, Sidecar};
+use crate::takeout::{Catalog, Entry};
 
-use super::pairing;
-use super::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
-use super::{Options, ProcessError};
+use crate::process::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
+use crate::process::{Options, ProcessError};
+
+pub(crate) mod pairing;
+mod updates;
 
 /// Addresses one media record of a [`Plan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,7 +76,7 @@ impl SidecarData {
 /// (folder as [`Entry::dir`] gives it, file name) of an entry path.
 pub fn split_entry_path(path: &str) -> (&str, &str) {
     let name = path.rsplit('/').next().unwrap_or(path);
-    (crate::source::dir_of_path(path), name)
+    (crate::takeout::dir_of_path(path), name)
 }
 
 /// What the write stage is to do with a media entry.
@@ -138,7 +140,7 @@ pub struct Plan {
     /// Entries to write, grouped by size and CRC-32, best member first, in disk order.
     pub groups: Groups,
     /// Library files earlier runs wrote without a sidecar.
-    pub bare_files: Vec<crate::manifest::BareFile>,
+    pub bare_files: Vec<crate::library::manifest::BareFile>,
     /// Those of them this run found a sidecar for.
     pub updates: Vec<Update>,
     /// Sidecars taken by entries earlier runs recorded as duplicates without one.
@@ -352,9 +354,9 @@ pub fn source_key(e: &Entry) -> SourceKey {
     }
 }
 
-/// An entry as the manifest's maps key it (see [`crate::manifest::source_id`]).
+/// An entry as the manifest's maps key it (see [`crate::library::manifest::source_id`]).
 pub(super) fn source_id(e: &Entry) -> u128 {
-    crate::manifest::entry_source_id(e, e.crc32)
+    crate::library::manifest::entry_source_id(e, e.crc32)
 }
 
 /// Where an entry of this run stands in the library of earlier runs: its output path when the
@@ -380,7 +382,7 @@ pub fn build(
             dry_run: opts.dry_run,
             repeated_inputs: catalog.skipped_inputs.clone(),
             damaged_inputs: catalog.damaged.clone(),
-            missing_parts: crate::parts::missing(&opts.inputs),
+            missing_parts: crate::takeout::parts::missing(&opts.inputs),
             entry_notes: catalog.entry_notes.clone(),
             ..Report::default()
         },
@@ -439,7 +441,7 @@ pub fn build(
         })
         .collect();
     plan.records = records;
-    super::trace_memory("records");
+    crate::process::trace_memory("records");
     for (i, c) in classes.iter().enumerate() {
         if *c == Class::Ignored {
             let e = &plan.catalog.entries[i];
@@ -447,7 +449,7 @@ pub fn build(
         }
     }
     let skips = skip_reasons(&plan, opts);
-    super::trace_memory("skips");
+    crate::process::trace_memory("skips");
     for (id, skip) in plan.ids().zip(skips) {
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
@@ -464,8 +466,8 @@ pub fn build(
         }
         r.disposition = disposition;
     }
-    super::updates::plan_updates(&mut plan, opts, manifest, paired.extra);
-    super::trace_memory("updates");
+    updates::plan_updates(&mut plan, opts, manifest, paired.extra);
+    crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan
 }
@@ -670,17 +672,17 @@ mod tests {
 
     #[test]
     fn classification() {
-        let zip = crate::source::Locator::Zip {
+        let zip = crate::takeout::Locator::Zip {
             method: 8,
             symlink: false,
         };
         let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
         // Links (stored as links in a zip, or found by the walk of a folder) are never read.
-        let zip_link = crate::source::Locator::Zip {
+        let zip_link = crate::takeout::Locator::Zip {
             method: 0,
             symlink: true,
         };
-        let file_link = crate::source::Locator::File { symlink: true };
+        let file_link = crate::takeout::Locator::File { symlink: true };
         let entries = vec![
             e("Takeout/archive_browser.html"),
             e("Takeout/Google Photos/Photos from 2019/a.jpg"),

@@ -11,11 +11,14 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use self::zip::{CentralEntry, RawEntry};
 use crate::names::{push_span, span_of};
-use crate::recover::{self, CentralEntry, RawEntry};
-use zip::ZipArchive;
+use ::zip::ZipArchive;
 
-pub(crate) mod central;
+pub mod matcher;
+pub mod parts;
+pub mod sidecar;
+pub mod zip;
 
 /// Why an input cannot be used at all. Reported before any work starts (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +57,7 @@ pub struct Input {
 pub enum Locator {
     /// An entry of a zip: its local header is at `Entry::order`; compression method as in
     /// the zip format (0 stored, 8 deflated; anything else, or an encrypted entry, cannot be
-    /// read and says what it is: see `recover::unsupported`). `symlink`: stored as a link.
+    /// read and says what it is: see `zip::unsupported`). `symlink`: stored as a link.
     Zip { method: u16, symlink: bool },
     /// An entry of a truncated zip: `Entry::order` is its index in the recovered entries.
     Recovered,
@@ -370,8 +373,8 @@ impl Catalog {
                         });
                     }
                     // No central directory, but it starts like a zip: a cut-off download.
-                    Err(SourceError::NotZip { .. }) if recover::looks_like_zip(path) => {
-                        let found = recover::scan(path).map_err(|e| SourceError::Io {
+                    Err(SourceError::NotZip { .. }) if zip::looks_like_zip(path) => {
+                        let found = zip::scan(path).map_err(|e| SourceError::Io {
                             path: path.clone(),
                             source: e,
                         })?;
@@ -488,7 +491,7 @@ impl Catalog {
                 continue;
             };
             // An encrypted entry keeps its method; the local header's flag makes it unreadable
-            // (`recover::open_at`), and it is named as encrypted there.
+            // (`zip::open_at`), and it is named as encrypted there.
             let locator = Locator::Zip {
                 method: e.method,
                 symlink: e.symlink,
@@ -650,7 +653,7 @@ fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceE
         source: e,
     };
     let file = File::open(path).map_err(io_err)?;
-    if let Some(all) = central::read(&file, len) {
+    if let Some(all) = zip::central::read(&file, len) {
         return Ok(all);
     }
     by_zip_crate(path, file)
@@ -674,7 +677,7 @@ fn by_zip_crate(path: &Path, file: File) -> Result<Vec<CentralEntry>, SourceErro
     })?;
     if archive.has_duplicate_names() {
         let (start, offset) = (archive.central_directory_start(), archive.offset());
-        let all = recover::central_entries(archive.into_inner(), start, offset).map_err(io_err)?;
+        let all = zip::central_entries(archive.into_inner(), start, offset).map_err(io_err)?;
         return Ok(all);
     }
     let meta = archive.metadata();
@@ -688,9 +691,9 @@ fn by_zip_crate(path: &Path, file: File) -> Result<Vec<CentralEntry>, SourceErro
         };
         #[allow(deprecated)]
         let method = match e.compression() {
-            zip::CompressionMethod::Stored => recover::STORED,
-            zip::CompressionMethod::Deflated => recover::DEFLATED,
-            zip::CompressionMethod::Unsupported(m) => m,
+            ::zip::CompressionMethod::Stored => zip::STORED,
+            ::zip::CompressionMethod::Deflated => zip::DEFLATED,
+            ::zip::CompressionMethod::Unsupported(m) => m,
             // Methods of features this build does not enable are `Unsupported` above.
             _ => u16::MAX,
         };
@@ -849,7 +852,7 @@ impl Reader<'_> {
                 let raw_entry = found
                     .get(e.order as usize)
                     .ok_or_else(|| io::Error::other("entry is not in the recovered zip"))?;
-                let raw = recover::open(&self.catalog.inputs[input].path, raw_entry)?;
+                let raw = zip::open(&self.catalog.inputs[input].path, raw_entry)?;
                 Ok(Box::new(Checked::new(raw, e.size, Some(raw_entry.crc32))))
             }
             Locator::Zip { method, .. } => {
@@ -864,7 +867,7 @@ impl Reader<'_> {
                     buf: &mut self.buf,
                     pos: 0,
                 };
-                let raw = recover::open_at_with(
+                let raw = zip::open_at_with(
                     file,
                     e.order,
                     e.compressed,
@@ -999,13 +1002,17 @@ mod tests {
             assert_eq!(e.path(), path);
             assert_eq!(e.name(), name, "{path}");
             assert_eq!(e.dir(), dir, "{path}");
-            let joined = crate::manifest::source_id(path, 5, Some(7));
+            let joined = crate::library::manifest::source_id(path, 5, Some(7));
             assert_eq!(
-                crate::manifest::entry_source_id(&e, Some(7)),
+                crate::library::manifest::entry_source_id(&e, Some(7)),
                 joined,
                 "{path}"
             );
-            assert_ne!(crate::manifest::entry_source_id(&e, None), joined, "{path}");
+            assert_ne!(
+                crate::library::manifest::entry_source_id(&e, None),
+                joined,
+                "{path}"
+            );
         }
     }
 

@@ -8,20 +8,20 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::manifest::{Manifest, Remembered, SourceKey};
+use crate::library::manifest::{Manifest, Remembered, SourceKey};
 
-use crate::matcher::{self, Match, MediaList, MediaRef, SidecarList};
-use crate::media::MediaKind;
+use crate::metadata::media::MediaKind;
 use crate::names::key;
-use crate::report::JsonReport;
-use crate::sidecar::{self, AlbumInfo, JsonFile};
-use crate::source::{self, Catalog, Reader};
+use crate::process::report::JsonReport;
+use crate::takeout::matcher::{self, Match, MediaList, MediaRef, SidecarList};
+use crate::takeout::sidecar::{self, AlbumInfo, JsonFile};
+use crate::takeout::{self, Catalog, Reader};
 
-use super::plan::{
+use super::{
     disk_order, folder_name, in_library, source_id, split_entry_path, Class, EarlierSidecar, Plan,
     SidecarData, SidecarOrigin,
 };
-use super::Options;
+use crate::process::Options;
 
 /// What the JSON files read so far hold.
 #[derive(Default)]
@@ -207,7 +207,7 @@ pub(super) struct Paired {
 
 /// An entry of an earlier run whose library file has no sidecar yet, not among this run's
 /// inputs: the matcher sees it as a media file in its folder.
-pub(super) struct Extra {
+pub(crate) struct Extra {
     /// Index into the remembered bare files; `None` for an entry recorded as a duplicate
     /// without a sidecar of its own (its file has its metadata: it only takes its sidecar).
     pub bare: Option<usize>,
@@ -307,15 +307,15 @@ pub(super) fn read_and_match(
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
         .iter()
         .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
-    super::show_sidecar_count(stage);
+    crate::process::show_sidecar_count(stage);
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new(catalog.reader(source::SMALL_BUFFER)))
+        .map(|_| Mutex::new(catalog.reader(takeout::SMALL_BUFFER)))
         .collect();
     let earlier = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
     read.sidecars.reserve_exact(first.len());
     read_jsons(opts, catalog, &readers, &first, stage, &mut read);
-    super::trace_memory("sidecars read");
+    crate::process::trace_memory("sidecars read");
     let matches = loop {
         let sidecars = SidecarView {
             catalog,
@@ -337,7 +337,7 @@ pub(super) fn read_and_match(
                 .collect();
             match_included(&all_media, &included, &sidecars, claimed)
         };
-        super::trace_memory("sidecars matched");
+        crate::process::trace_memory("sidecars matched");
         let unmatched_new = matches
             .iter()
             .enumerate()
@@ -465,11 +465,11 @@ fn unused_sidecars(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::SourceKey;
-    use crate::sidecar::Sidecar;
-    use crate::source::Catalog;
+    use crate::library::manifest::SourceKey;
+    use crate::takeout::sidecar::Sidecar;
+    use crate::takeout::Catalog;
 
-    use super::super::plan::EarlierSidecar;
+    use super::super::EarlierSidecar;
 
     const PHOTOS: &str = "Takeout/Google Photos/Photos from 2019";
     const ALBUM: &str = "Takeout/Google Photos/Trip";

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::matcher::Rule;
-use crate::media::MediaKind;
-use crate::sidecar::Geo;
+use crate::metadata::media::MediaKind;
+use crate::takeout::matcher::Rule;
+use crate::takeout::sidecar::Geo;
 
 /// What happened to one media entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -256,19 +256,19 @@ pub struct Report {
     /// Inputs named twice on the command line, read once.
     pub repeated_inputs: Vec<PathBuf>,
     /// Truncated zips: read as far as they go.
-    pub damaged_inputs: Vec<crate::source::Damaged>,
+    pub damaged_inputs: Vec<crate::takeout::Damaged>,
     /// Parts of an export that were not given although later parts were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing_parts: Vec<crate::parts::MissingParts>,
+    pub missing_parts: Vec<crate::takeout::parts::MissingParts>,
     /// Entries read despite something odd about them: the same name twice in one zip, a
     /// folder entry holding data.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub entry_notes: Vec<crate::source::EntryNote>,
+    pub entry_notes: Vec<crate::takeout::EntryNote>,
     /// Why the run stopped before the end (interrupted, disk full).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<StopReason>,
     /// Albums and their files (from this run and earlier ones).
-    pub albums: Vec<crate::albums::Album>,
+    pub albums: Vec<crate::library::albums::Album>,
     /// Problems making album folders (`--albums links|copy`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub album_notes: Vec<String>,
@@ -344,7 +344,7 @@ pub struct MediaLog {
 /// The JSON report being written: its header and the media lines so far, in a temp file
 /// beside it that is renamed into place once the rest is written.
 struct ReportFile {
-    file: crate::output::AtomicFile,
+    file: crate::library::dir::AtomicFile,
     lines: usize,
 }
 
@@ -360,14 +360,14 @@ impl MediaLog {
         let file = match report {
             None => None,
             Some(path) => {
-                crate::output::check_report_file(path)
+                crate::library::dir::check_report_file(path)
                     .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
-                let mut file = crate::output::AtomicFile::create(path)?;
+                let mut file = crate::library::dir::AtomicFile::create(path)?;
                 let w = file.writer();
                 write!(
                     w,
                     "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
-                    crate::output::GENERATOR,
+                    crate::library::dir::GENERATOR,
                     serde_json::to_string(output).map_err(io::Error::other)?,
                 )?;
                 Some(ReportFile { file, lines: 0 })
@@ -616,7 +616,7 @@ impl Report {
 
     /// `missing: part 017 of takeout-… (parts up to 052 were given): it may hold …`, naming
     /// only what the missing part may explain.
-    fn missing_parts_line(&self, p: &crate::parts::MissingParts) -> String {
+    fn missing_parts_line(&self, p: &crate::takeout::parts::MissingParts) -> String {
         let many = p.missing.len() > 1;
         let mut line = format!(
             "missing: part{} {} of {} (parts up to {} were given)",
@@ -691,7 +691,7 @@ mod tests {
     #[test]
     fn a_missing_part_names_only_what_it_may_explain() {
         let mut r = Report {
-            missing_parts: vec![crate::parts::MissingParts {
+            missing_parts: vec![crate::takeout::parts::MissingParts {
                 export: "takeout-x".into(),
                 missing: vec!["002".into(), "004".into()],
                 last_given: "005".into(),

@@ -30,9 +30,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{id, Id, IdMap};
+use crate::library::dir::open_nofollow;
 use crate::names::{push_span, span_of};
-use crate::output::open_nofollow;
-use crate::sidecar::{Geo, Sidecar, SidecarExtras};
+use crate::takeout::sidecar::{Geo, Sidecar, SidecarExtras};
 
 pub const FILE_NAME: &str = "manifest.jsonl";
 
@@ -60,7 +60,7 @@ pub fn source_id(entry: &str, size: u64, crc32: Option<u32>) -> u128 {
 
 /// [`source_id`] of an entry of the inputs, with `crc32` for its CRC-32 (without joining the
 /// parts of its path).
-pub fn entry_source_id(e: &crate::source::Entry, crc32: Option<u32>) -> u128 {
+pub fn entry_source_id(e: &crate::takeout::Entry, crc32: Option<u32>) -> u128 {
     let (folder, name) = e.path_parts();
     crate::hash::key128_joined(&[Some(e.size), crc32.map(u64::from)], &[folder, name])
 }
@@ -92,7 +92,7 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_source: Option<crate::report::DateSource>,
+    pub date_source: Option<crate::process::report::DateSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gps: Option<Geo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -817,9 +817,9 @@ impl Manifest {
         if let (true, Some(f)) = (on, &self.file) {
             f.lock().expect("manifest lock").sync_all()?;
             if let Some(dir) = self.path.parent() {
-                crate::output::sync_dir(dir)?;
+                crate::library::dir::sync_dir(dir)?;
                 if let Some(root) = dir.parent() {
-                    crate::output::sync_dir(root)?;
+                    crate::library::dir::sync_dir(root)?;
                 }
             }
         }

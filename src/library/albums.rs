@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{key, sanitize_component, split_ext};
-use crate::output::{
+use crate::library::dir::{
     open_nofollow, rename_noreplace, OutputDir, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE, GENERATOR,
 };
-use crate::sidecar::AlbumInfo;
+use crate::names::{key, sanitize_component, split_ext};
+use crate::takeout::sidecar::AlbumInfo;
 
 /// What to make of albums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

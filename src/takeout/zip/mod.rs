@@ -12,6 +12,8 @@ use std::path::Path;
 
 use flate2::bufread::DeflateDecoder;
 
+pub(crate) mod central;
+
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
 const FLAG_DESCRIPTOR: u16 = 0x0008;

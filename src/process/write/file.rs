@@ -1,6 +1,6 @@
 //! The write stage's work on one entry: read once, its type told from its first bytes,
 //! enriched with its metadata into a temp file in the output folder while both sides are
-//! hashed, then put in place with its XMP sidecar and manifest line (see [`super::write`]).
+//! hashed, then put in place with its XMP sidecar and manifest line (see [`super`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
@@ -8,17 +8,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash::{self, HashingReader, HashingWriter};
-use crate::manifest;
-use crate::media::{resolve_kind, MediaKind};
+use crate::library::manifest;
+use crate::metadata::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData};
 use crate::metadata::{self, Tags, Written};
-use crate::report::{DateSource, MediaReport, Reason, Status, StopReason};
-use crate::sidecar::Sidecar;
-use crate::source::Reader;
+use crate::process::report::{DateSource, MediaReport, Reason, Status, StopReason};
+use crate::takeout::sidecar::Sidecar;
+use crate::takeout::Reader;
 
-use super::plan::{source_key, MediaId, Subject};
-use super::policy::{self, DateCandidates, DateChoice};
-use super::write::Writer;
+use super::Writer;
+use crate::process::plan::{source_key, MediaId, Subject};
+use crate::process::policy::{self, DateCandidates, DateChoice};
 
 /// Fails reads once the run is stopped, so that a long copy ends within a moment (its temp
 /// file is then removed). Not `ErrorKind::Interrupted`: `io::copy` would retry that.

@@ -10,17 +10,22 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::hash;
-use crate::manifest::{self, Manifest};
-use crate::matcher::{Match, Rule};
+use crate::library::dir::{Layout, OutputDir};
+use crate::library::manifest::{self, Manifest};
 use crate::names::{push_span, span_of};
-use crate::output::{Layout, OutputDir};
-use crate::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
-use crate::source::{self, Reader};
+use crate::process::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
+use crate::takeout::matcher::{Match, Rule};
+use crate::takeout::{self, Reader};
 
-use super::plan::{in_library, source_key, Disposition, Groups, MediaId, Plan, SidecarOrigin};
-use super::policy;
-use super::write_file::io_reason;
-use super::Options;
+use crate::process::plan::{
+    in_library, source_key, Disposition, Groups, MediaId, Plan, SidecarOrigin,
+};
+use crate::process::policy;
+use crate::process::Options;
+use file::io_reason;
+
+pub(crate) mod file;
+mod update;
 
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
@@ -331,7 +336,7 @@ impl Writer<'_> {
     fn write_groups(&self, done: &mut Done) {
         let plan = self.plan;
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
-            .map(|_| Mutex::new(plan.catalog.reader(source::LARGE_BUFFER)))
+            .map(|_| Mutex::new(plan.catalog.reader(takeout::LARGE_BUFFER)))
             .collect();
         for first in (0..plan.groups.len()).step_by(BATCH_GROUPS) {
             let batch = first..(first + BATCH_GROUPS).min(plan.groups.len());
@@ -561,7 +566,7 @@ impl Writer<'_> {
         let mut r = self.plan.base_report(id);
         // Stopped within a moment, as a copy is (a video may take seconds to hash).
         let hashed = reader.open(self.plan.entry(id)).and_then(|src| {
-            hash::hash_stream(super::write_file::Interruptible {
+            hash::hash_stream(file::Interruptible {
                 inner: src,
                 flag: &self.opts.cancel,
             })

@@ -667,7 +667,7 @@ impl OutputDir {
             }
             Some(lock)
         };
-        refuse_link(&state.join(crate::manifest::FILE_NAME))?;
+        refuse_link(&state.join(crate::library::manifest::FILE_NAME))?;
         let albums = root.join(ALBUMS_DIR);
         refuse_link(&albums)?;
         if albums.is_dir() {

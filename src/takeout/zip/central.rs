@@ -19,7 +19,7 @@
 
 use std::fs::File;
 
-use crate::recover::{is_symlink, CentralEntry, DEFLATED, FLAG_ENCRYPTED, STORED};
+use crate::takeout::zip::{is_symlink, CentralEntry, DEFLATED, FLAG_ENCRYPTED, STORED};
 
 const EOCD: u32 = 0x0605_4b50;
 const EOCD_LEN: usize = 22;
@@ -62,7 +62,7 @@ pub(crate) fn directory_range(tail: &[u8], len: u64) -> Option<(u64, u64)> {
 
 /// Every record of the central directory of `file` (`len` bytes), in order and duplicates
 /// included, or `None` when the zip is not one this reads (see the module's doc).
-pub(super) fn read(file: &File, len: u64) -> Option<Vec<CentralEntry>> {
+pub(crate) fn read(file: &File, len: u64) -> Option<Vec<CentralEntry>> {
     let tail_len = (TAIL as u64).min(len);
     let mut tail = vec![0; tail_len as usize];
     read_exact_at(file, &mut tail, len - tail_len)?;
@@ -284,7 +284,7 @@ impl Chunks<'_> {
 fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> Option<()> {
     let mut done = 0;
     while done < buf.len() {
-        match super::PosReader::read_at(file, &mut buf[done..], at + done as u64) {
+        match crate::takeout::PosReader::read_at(file, &mut buf[done..], at + done as u64) {
             Ok(0) | Err(_) => return None,
             Ok(n) => done += n,
         }
@@ -440,7 +440,8 @@ mod tests {
         let len = bytes.len() as u64;
         let here = read(&f, len);
         let f2 = f.try_clone().unwrap();
-        let theirs = super::super::by_zip_crate(Path::new("z.zip"), f2).map_err(|e| e.to_string());
+        let theirs =
+            crate::takeout::by_zip_crate(Path::new("z.zip"), f2).map_err(|e| e.to_string());
         (here, theirs)
     }
 
