@@ -10,6 +10,25 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+/// Where the date taken (and so the file's modification time) came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DateSource {
+    /// `photoTakenTime` of the sidecar.
+    Sidecar,
+    /// The file's own EXIF date (kept over the sidecar's unless `--overwrite-dates`).
+    Exif,
+    /// A date in the file name, such as `IMG_20190704_153012.jpg`.
+    // Manifests of version 0.1 wrote the Debug form in lower case.
+    #[serde(alias = "filename")]
+    FileName,
+    /// `creationTime` of the sidecar: when it was uploaded (last resort).
+    #[serde(alias = "uploadtime")]
+    UploadTime,
+}
+
 /// The wall-clock date and time a file name states, if it states one.
 pub fn from_file_name(name: &str) -> Option<NaiveDateTime> {
     let runs: Vec<&str> = name

@@ -2,9 +2,12 @@
 //! that replays their corpus in CI (`tests/fuzz_regression.rs`). Each function panics when a
 //! property does not hold, and must never panic otherwise, whatever the input.
 
-use crate::metadata::{heif, isobmff, jpeg, png, webp, Tags, TimeZoneChoice, Written};
 use crate::takeout::matcher::{self, MediaRef, SidecarRef};
-use crate::takeout::sidecar::{self, Geo};
+use crate::takeout::sidecar;
+
+#[cfg(test)]
+pub(crate) use crate::metadata::fuzzing::xorshift;
+pub use crate::metadata::fuzzing::{heif_writer, writers};
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each
 /// media file with at most one sidecar, and a sidecar with one media file unless it is shared
@@ -53,75 +56,6 @@ pub fn sidecar_and_matcher(data: &[u8]) {
     let _ = matcher::tried_names(&text);
 }
 
-/// Every metadata writer on any bytes: it never loses bytes. When it changes nothing the
-/// output is the input; when it does, the output is not empty (metadata is
-/// only ever added or replaced).
-pub fn writers(data: &[u8]) {
-    let tags = Tags {
-        taken: Some(1_562_253_012),
-        geo: Some(Geo {
-            lat: 48.8583701,
-            lon: 2.2944813,
-            alt: Some(35.2),
-        }),
-        description: Some("fuzz".into()),
-        overwrite_dates: data.first().is_some_and(|b| b & 1 == 1),
-    };
-    let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Europe__Paris);
-    type Writer = fn(&[u8], &Tags, &TimeZoneChoice, &mut Vec<u8>) -> std::io::Result<Written>;
-    let all: [(&str, Writer); 4] = [
-        ("jpeg", |d, t, z, o| jpeg::rewrite(&mut &d[..], o, t, z)),
-        ("png", |d, t, z, o| png::rewrite(&mut &d[..], o, t, z)),
-        ("webp", |d, t, z, o| webp::rewrite(&mut &d[..], o, t, z)),
-        ("isobmff", |d, t, z, o| {
-            isobmff::rewrite(&mut &d[..], o, t, z)
-        }),
-    ];
-    for (name, write) in all {
-        let mut out = Vec::new();
-        let w = write(data, &tags, &zone, &mut out).expect("reading from memory cannot fail");
-        if !w.changed {
-            assert!(
-                out == data,
-                "{name}: unchanged output differs from the input"
-            );
-        } else {
-            assert!(!out.is_empty(), "{name}: changed to nothing");
-        }
-    }
-}
-
-/// The HEIF/AVIF writer on any bytes: when it changes nothing the output is the input; when it
-/// does, the independent reader (kamadak-exif) finds EXIF with a date in the result.
-pub fn heif_writer(data: &[u8]) {
-    let tags = Tags {
-        taken: Some(1_562_253_012),
-        geo: Some(Geo {
-            lat: -33.8688,
-            lon: 151.2093,
-            alt: None,
-        }),
-        description: None,
-        overwrite_dates: data.len() % 2 == 1,
-    };
-    let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Australia__Sydney);
-    let mut out = Vec::new();
-    let w = heif::rewrite(&mut &data[..], &mut out, &tags, &zone)
-        .expect("reading from memory cannot fail");
-    if !w.changed {
-        assert!(out == data, "heif: unchanged output differs from the input");
-        return;
-    }
-    let e = exif::Reader::new()
-        .read_from_container(&mut std::io::Cursor::new(&out))
-        .expect("heif: changed output without readable EXIF");
-    assert!(
-        e.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
-            .is_some(),
-        "heif: changed output without a date"
-    );
-}
-
 /// Walking the local headers of a damaged zip (`recover::scan`): any bytes end the walk (no
 /// endless loop, no overflow), every entry found lies inside the file, in file order, and
 /// reading one never panics.
@@ -143,17 +77,5 @@ pub fn recover_scan(data: &[u8]) {
             let mut sink = Vec::new();
             let _ = r.take(1 << 20).read_to_end(&mut sink);
         }
-    }
-}
-
-/// Numbers for the tests that change inputs at random (xorshift64: the same from one `seed`
-/// on every run, so that a failure can be replayed).
-#[cfg(test)]
-pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
     }
 }

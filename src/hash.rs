@@ -25,6 +25,12 @@ pub fn key128_joined(numbers: &[Option<u64>], parts: &[&str]) -> u128 {
     h.digest128()
 }
 
+/// The key of a Takeout entry: its path (given in parts, joined), size and CRC-32 (zips) as one
+/// [`key128`]. The manifest's records of entries and the inputs' entries meet on it.
+pub fn entry_id(size: u64, crc32: Option<u32>, path_parts: &[&str]) -> u128 {
+    key128_joined(&[Some(size), crc32.map(u64::from)], path_parts)
+}
+
 /// A hasher fed the numbers of a [`key128`], each tagged.
 fn numbers_hashed(numbers: &[Option<u64>]) -> Xxh3 {
     let mut h = Xxh3::new();

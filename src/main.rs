@@ -24,6 +24,48 @@ use gpbackup::process::{self, EditedMode, Options};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How a command ended, as its exit code (the numbers `EXIT_CODES` and `VERIFY_EXIT_CODES`
+/// explain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Everything was done.
+    Success = 0,
+    /// The command could not be done or finished (an output not writable, a full disk).
+    CouldNotFinish = 1,
+    /// A bad option, or an input that is missing, empty or not a Takeout.
+    Usage = 2,
+    /// Done, with failures (or, for `verify`, findings) the summary lists.
+    WithFailures = 3,
+    /// Stopped by Ctrl-C (or SIGTERM, SIGHUP).
+    Interrupted = 130,
+}
+
+impl Exit {
+    /// The exit of an error that stopped a command: a usage error or not.
+    fn of_error(usage: bool) -> Exit {
+        if usage {
+            Exit::Usage
+        } else {
+            Exit::CouldNotFinish
+        }
+    }
+
+    /// `Success` when `ok`, else `WithFailures`.
+    fn of_outcome(ok: bool) -> Exit {
+        if ok {
+            Exit::Success
+        } else {
+            Exit::WithFailures
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every media file was written or found to be a duplicate
@@ -182,7 +224,7 @@ struct ProcessArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let exit = match cli.command {
         Command::Process(args) => run_process(args),
         Command::Verify(args) => run_verify(args),
         Command::Completions { shell } => {
@@ -192,19 +234,20 @@ fn main() -> ExitCode {
                 "gpbackup",
                 &mut std::io::stdout(),
             );
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Command::Man => {
             use std::io::Write as _;
             match man_page().and_then(|page| std::io::stdout().write_all(&page)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => Exit::Success,
                 Err(e) => {
                     eprintln!("gpbackup: {e}");
-                    ExitCode::from(1)
+                    Exit::CouldNotFinish
                 }
             }
         }
-    }
+    };
+    exit.into()
 }
 
 /// The manual page, from the same definitions as `--help`: the command's page, then the
@@ -248,7 +291,7 @@ fn man_page() -> std::io::Result<Vec<u8>> {
     Ok(page)
 }
 
-fn run_verify(args: VerifyArgs) -> ExitCode {
+fn run_verify(args: VerifyArgs) -> Exit {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     if !args.against.is_empty() {
         return run_verify_against(args, progress);
@@ -263,16 +306,16 @@ fn run_verify(args: VerifyArgs) -> ExitCode {
             } else {
                 eprint!("{summary}");
             }
-            ExitCode::from(if report.all_ok() { 0 } else { 3 })
+            Exit::of_outcome(report.all_ok())
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");
-            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+            Exit::of_error(e.is_usage())
         }
     }
 }
 
-fn run_verify_against(args: VerifyArgs, progress: bool) -> ExitCode {
+fn run_verify_against(args: VerifyArgs, progress: bool) -> Exit {
     let opts = gpbackup::verify::AgainstOptions {
         inputs: &args.against,
         full: args.full,
@@ -289,24 +332,24 @@ fn run_verify_against(args: VerifyArgs, progress: bool) -> ExitCode {
             if let Some(path) = &args.report {
                 if let Err(e) = gpbackup::verify::write_report(&report, path, &args.against) {
                     eprintln!("gpbackup: --report {}: {e}", path.display());
-                    return ExitCode::from(1);
+                    return Exit::CouldNotFinish;
                 }
             }
-            ExitCode::from(if report.passes(args.strict) { 0 } else { 3 })
+            Exit::of_outcome(report.passes(args.strict))
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");
-            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+            Exit::of_error(e.is_usage())
         }
     }
 }
 
-fn run_process(args: ProcessArgs) -> ExitCode {
+fn run_process(args: ProcessArgs) -> Exit {
     let timezone = match TimeZoneChoice::parse(&args.timezone) {
         Ok(z) => z,
         Err(e) => {
             eprintln!("gpbackup: --timezone: {e}");
-            return ExitCode::from(2);
+            return Exit::Usage;
         }
     };
     // Ctrl-C, SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed): finish
@@ -317,7 +360,7 @@ fn run_process(args: ProcessArgs) -> ExitCode {
     let flag = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(Exit::Interrupted as i32);
         }
         eprintln!("\ngpbackup: stopping...");
     });
@@ -344,14 +387,14 @@ fn run_process(args: ProcessArgs) -> ExitCode {
         Ok(report) => tell_outcome(&report, quiet),
         Err(e) => {
             eprintln!("gpbackup: {e}");
-            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+            Exit::of_error(e.is_usage())
         }
     }
 }
 
 /// Prints the summary (or, with `-q`, the failures only) and says how the run ended: its exit
 /// code.
-fn tell_outcome(report: &Report, quiet: bool) -> ExitCode {
+fn tell_outcome(report: &Report, quiet: bool) -> Exit {
     if quiet {
         for m in report.failures() {
             match &m.reason {
@@ -372,17 +415,17 @@ fn tell_outcome(report: &Report, quiet: bool) -> ExitCode {
                 "gpbackup: stopped early: {why}. What was written is kept; {fix}run the same \
                  command again to finish."
             );
-            ExitCode::from(match why {
-                StopReason::Interrupted => 130,
-                StopReason::DiskFull => 1,
-            })
+            match why {
+                StopReason::Interrupted => Exit::Interrupted,
+                StopReason::DiskFull => Exit::CouldNotFinish,
+            }
         }
-        None if report.all_ok() => ExitCode::SUCCESS,
+        None if report.all_ok() => Exit::Success,
         None => {
             if !quiet {
                 eprintln!("gpbackup: completed with failures; every other file was written");
             }
-            ExitCode::from(3)
+            Exit::WithFailures
         }
     }
 }

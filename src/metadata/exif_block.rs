@@ -7,7 +7,7 @@ use super::exif_edit::{Dir, Editor, Val};
 use super::time::{parse_exif_datetime, parse_offset};
 use super::xmp::{packet, XmpData};
 use super::{dms, Tags, TimeZoneChoice, Written};
-use crate::takeout::sidecar::Geo;
+use crate::metadata::Geo;
 
 /// What precedes the TIFF block in a JPEG APP1 segment (and may in a WebP EXIF chunk).
 pub(super) const EXIF_PREFIX: &[u8] = b"Exif\0\0";

@@ -1079,7 +1079,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        let mut next = crate::fuzzing::xorshift(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = crate::metadata::fuzzing::xorshift(0x9E37_79B9_7F4A_7C15u64);
         for name in ["iphone.heic", "grid_exif.heic", "small.avif"] {
             let src = fixture(name);
             let meta_end = Heif::parse(&src).unwrap().meta.end;
@@ -1099,7 +1099,7 @@ mod tests {
                         _ => [0, 1, 0xFF, 0x7F, 0x80][next() as usize % 5],
                     };
                 }
-                crate::fuzzing::heif_writer(&m);
+                crate::metadata::fuzzing::heif_writer(&m);
             }
         }
     }

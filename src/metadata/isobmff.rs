@@ -17,7 +17,7 @@ use std::io::{self, Read, Write};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
 use super::{Tags, TimeZoneChoice, Written};
-use crate::takeout::sidecar::Geo;
+use crate::metadata::Geo;
 
 /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;
@@ -1323,7 +1323,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        let mut next = crate::fuzzing::xorshift(0x2545_F491_4F6C_DD1Du64);
+        let mut next = crate::metadata::fuzzing::xorshift(0x2545_F491_4F6C_DD1Du64);
         let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
         let (written, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
         for name in ["clip.mp4", "live.mov", "reserved.mp4", "written"] {

@@ -5,6 +5,8 @@
 
 mod exif_block;
 mod exif_edit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod heif;
 pub mod isobmff;
 pub mod jpeg;
@@ -20,7 +22,14 @@ pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
 use crate::metadata::media::MediaKind;
-use crate::takeout::sidecar::Geo;
+
+/// A position in degrees (WGS 84) and metres above sea level.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Geo {
+    pub lat: f64,
+    pub lon: f64,
+    pub alt: Option<f64>,
+}
 
 /// What the sidecar says should be in the file.
 #[derive(Debug, Clone, Default)]

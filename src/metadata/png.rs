@@ -186,7 +186,7 @@ fn new_header(
 mod tests {
     use super::*;
     use crate::metadata::fixture;
-    use crate::takeout::sidecar::Geo;
+    use crate::metadata::Geo;
 
     fn tags() -> Tags {
         Tags {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use chrono_tz::Tz;
 
-use crate::takeout::sidecar::Geo;
+use crate::metadata::Geo;
 
 /// Which zone a UTC date taken is shown in.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -235,7 +235,7 @@ fn simple_body(
 mod tests {
     use super::*;
     use crate::metadata::fixture;
-    use crate::takeout::sidecar::Geo;
+    use crate::metadata::Geo;
 
     fn tags() -> Tags {
         Tags {

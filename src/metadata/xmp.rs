@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::takeout::sidecar::Geo;
+use crate::metadata::Geo;
 
 /// When XMP sidecars are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -22,6 +22,7 @@ pub mod finish;
 pub mod plan;
 pub mod policy;
 pub mod report;
+mod stored;
 pub mod write;
 
 use std::io;

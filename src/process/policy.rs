@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::dates::DateSource;
 use crate::library::dir::Layout;
 use crate::metadata::xmp::XmpMode;
+use crate::metadata::Geo;
 use crate::metadata::TimeZoneChoice;
 use crate::names::{key, split_edited, NameParts};
-use crate::process::report::DateSource;
 pub use crate::process::report::SkipReason;
-use crate::takeout::sidecar::Geo;
 
 use super::EditedMode;
 

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::dates::DateSource;
 use crate::metadata::media::MediaKind;
+use crate::metadata::Geo;
 use crate::takeout::matcher::Rule;
-use crate::takeout::sidecar::Geo;
 
 /// What happened to one media entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -49,25 +50,6 @@ impl Status {
             Status::Skipped => "skipped",
         }
     }
-}
-
-/// Where the date taken (and so the file's modification time) came from.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum DateSource {
-    /// `photoTakenTime` of the sidecar.
-    Sidecar,
-    /// The file's own EXIF date (kept over the sidecar's unless `--overwrite-dates`).
-    Exif,
-    /// A date in the file name, such as `IMG_20190704_153012.jpg`.
-    // Manifests of version 0.1 wrote the Debug form in lower case.
-    #[serde(alias = "filename")]
-    FileName,
-    /// `creationTime` of the sidecar: when it was uploaded (last resort).
-    #[serde(alias = "uploadtime")]
-    UploadTime,
 }
 
 /// Why a run stopped before the end.

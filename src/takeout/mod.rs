@@ -15,6 +15,7 @@ use self::zip::{CentralEntry, RawEntry};
 use crate::names::{push_span, span_of};
 use ::zip::ZipArchive;
 
+pub mod folders;
 pub mod matcher;
 pub mod parts;
 pub mod sidecar;
@@ -111,6 +112,13 @@ impl Entry {
         p.push_str(folder);
         p.push_str(name);
         p
+    }
+
+    /// The entry's key (see [`crate::hash::entry_id`]), with `crc32` for its CRC-32: the
+    /// number the manifest records it under.
+    pub fn id(&self, crc32: Option<u32>) -> u128 {
+        let (folder, name) = self.path_parts();
+        crate::hash::entry_id(self.size, crc32, &[folder, name])
     }
 
     /// The path's two parts: up to and with the last `/`, and the rest.
@@ -1002,17 +1010,9 @@ mod tests {
             assert_eq!(e.path(), path);
             assert_eq!(e.name(), name, "{path}");
             assert_eq!(e.dir(), dir, "{path}");
-            let joined = crate::library::manifest::source_id(path, 5, Some(7));
-            assert_eq!(
-                crate::library::manifest::entry_source_id(&e, Some(7)),
-                joined,
-                "{path}"
-            );
-            assert_ne!(
-                crate::library::manifest::entry_source_id(&e, None),
-                joined,
-                "{path}"
-            );
+            let joined = crate::hash::entry_id(5, Some(7), &[path]);
+            assert_eq!(e.id(Some(7)), joined, "{path}");
+            assert_ne!(e.id(None), joined, "{path}");
         }
     }
 

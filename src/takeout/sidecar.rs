@@ -6,16 +6,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::metadata::Geo;
+
 /// Largest JSON file read from an input; sidecars are a few KB, anything bigger is not one.
 pub const MAX_JSON_BYTES: u64 = 4 * 1024 * 1024;
-
-/// A position from a sidecar, in degrees and metres.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Geo {
-    pub lat: f64,
-    pub lon: f64,
-    pub alt: Option<f64>,
-}
 
 /// What a media sidecar tells about its photo.
 ///

@@ -18,9 +18,7 @@ use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
 use crate::library::dir::{open_nofollow, STATE_DIR};
 use crate::library::manifest::scan::{Cursor, Seen};
-use crate::library::manifest::{
-    entry_source_id, hash_id, source_id, PathLine, PathLines, FILE_NAME,
-};
+use crate::library::manifest::{hash_id, source_id, PathLine, PathLines, FILE_NAME};
 use crate::names::span_of;
 use crate::takeout::Entry;
 
@@ -492,12 +490,12 @@ impl Library {
     /// The library file the manifest records for this entry, by its name, size and CRC-32.
     pub(super) fn file_of_source(&self, e: &Entry) -> Option<usize> {
         let current = |h| self.is_current(h);
-        let h = match self.by_source.get(entry_source_id(e, e.crc32), current) {
+        let h = match self.by_source.get(e.id(e.crc32), current) {
             Some(h) => h,
             None => {
                 // A folder entry (no CRC-32) against a library made from zips, or the
                 // reverse: by name and size.
-                let no_crc = entry_source_id(e, None);
+                let no_crc = e.id(None);
                 let h = self.by_name_size.get(no_crc, current)?;
                 let recorded_without_crc = self.by_source.get(no_crc, current).is_some();
                 if !(e.crc32.is_none() || recorded_without_crc) {
@@ -516,7 +514,7 @@ impl Library {
 
     /// The record of `e` not being written, if the manifest has one.
     pub(super) fn unwritten_of(&self, e: &Entry) -> Option<&Unwritten> {
-        self.unwritten.get(&entry_source_id(e, e.crc32))
+        self.unwritten.get(&e.id(e.crc32))
     }
 
     /// Checks a library file: by size and modification time (then by content if the time
@@ -835,7 +833,7 @@ mod tests {
                 sources: Vec::new(),
                 output_size: Some(u64::MAX),
                 xmp: Some("x.xmp".into()),
-                gps: Some(crate::takeout::sidecar::Geo {
+                gps: Some(crate::metadata::Geo {
                     lat: 1.5,
                     lon: -22.5,
                     alt: Some(1e-7),

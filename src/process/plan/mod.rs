@@ -5,14 +5,15 @@
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::library::albums;
 use crate::library::manifest::{Manifest, Remembered, SourceKey};
 use crate::metadata;
 use crate::metadata::media::MediaKind;
+use crate::metadata::Geo;
 use crate::names::key;
 use crate::process::report::{MediaReport, Report};
+use crate::takeout::folders;
 use crate::takeout::matcher::{self, Match, Rule};
-use crate::takeout::sidecar::{AlbumInfo, Geo, Sidecar};
+use crate::takeout::sidecar::{AlbumInfo, Sidecar};
 use crate::takeout::{Catalog, Entry};
 
 use crate::process::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
@@ -354,9 +355,9 @@ pub fn source_key(e: &Entry) -> SourceKey {
     }
 }
 
-/// An entry as the manifest's maps key it (see [`crate::library::manifest::source_id`]).
+/// An entry as the manifest's maps key it (see [`crate::hash::entry_id`]).
 pub(super) fn source_id(e: &Entry) -> u128 {
-    crate::library::manifest::entry_source_id(e, e.crc32)
+    e.id(e.crc32)
 }
 
 /// Where an entry of this run stands in the library of earlier runs: its output path when the
@@ -423,7 +424,7 @@ pub fn build(
         let dir = plan.catalog.entries[entry].dir();
         titles
             .entry(dir)
-            .or_insert_with(|| albums::album_title(dir, &plan.albums).map(Into::into));
+            .or_insert_with(|| folders::album_title(dir, &plan.albums).map(Into::into));
     }
     let records = media
         .par_iter()
@@ -619,7 +620,7 @@ fn group_duplicates(plan: &Plan) -> Groups {
         policy::member_rank(&MemberFacts {
             usable_sidecar: plan.usable_sidecar(id).is_some(),
             own_sidecar: plan.record(id).found.is_some_and(|m| !m.rule.is_shared()),
-            in_year_folder: albums::is_year_folder(e.dir(), &plan.albums),
+            in_year_folder: folders::is_year_folder(e.dir(), &plan.albums),
             disk_order: disk_order(e),
         })
     };

@@ -234,7 +234,7 @@ fn earlier_sidecars(
                     source: r.source.clone(),
                     from: r.from.clone(),
                 })),
-                parsed: Ok(r.data.to_sidecar()?),
+                parsed: Ok(crate::process::stored::restore(&r.data)?),
                 recorded: Some(r.claimed),
             })
         })

@@ -10,11 +10,11 @@
 
 use std::collections::HashMap;
 
-use crate::library::albums;
 use crate::library::manifest::Manifest;
 use crate::metadata::media::MediaKind;
 use crate::names::key;
 use crate::process::report::MediaReport;
+use crate::takeout::folders;
 use crate::takeout::matcher::Match;
 
 use super::pairing::Extra;
@@ -103,7 +103,7 @@ pub(super) fn plan_updates(
                 None => MediaKind::from_name(&name),
             },
             name_date: plan.name_date(opts, &name, Some(c.found)),
-            album: albums::album_title(&dir, &plan.albums),
+            album: folders::album_title(&dir, &plan.albums),
             entry: c.entry,
             source: c.source,
             found: c.found,
@@ -127,7 +127,7 @@ fn rank(
     policy::member_rank(&MemberFacts {
         usable_sidecar: plan.sidecar(found.sidecar).is_ok(),
         own_sidecar: !found.rule.is_shared(),
-        in_year_folder: albums::is_year_folder(dir, &plan.albums),
+        in_year_folder: folders::is_year_folder(dir, &plan.albums),
         disk_order: order,
     })
 }

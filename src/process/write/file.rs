@@ -7,12 +7,13 @@ use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::dates::DateSource;
 use crate::hash::{self, HashingReader, HashingWriter};
 use crate::library::manifest;
 use crate::metadata::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData};
 use crate::metadata::{self, Tags, Written};
-use crate::process::report::{DateSource, MediaReport, Reason, Status, StopReason};
+use crate::process::report::{MediaReport, Reason, Status, StopReason};
 use crate::takeout::sidecar::Sidecar;
 use crate::takeout::Reader;
 

@@ -9,11 +9,12 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use crate::dates::DateSource;
 use crate::hash;
 use crate::library::dir::{Layout, OutputDir};
 use crate::library::manifest::{self, Manifest};
 use crate::names::{push_span, span_of};
-use crate::process::report::{DateSource, MediaLog, MediaReport, Reason, Status, StopReason};
+use crate::process::report::{MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::takeout::matcher::{Match, Rule};
 use crate::takeout::{self, Reader};
 
@@ -447,7 +448,7 @@ impl Writer<'_> {
                     Some(manifest::SidecarRecord {
                         source,
                         from,
-                        data: manifest::StoredSidecar::from_sidecar(parsed),
+                        data: crate::process::stored::store(parsed),
                         claimed,
                     })
                 })
