@@ -94,6 +94,23 @@ pub struct Entry {
     pub order: u64,
 }
 
+/// Addresses one entry of a [`Catalog`] (four bytes: a million-entry Takeout keeps one per
+/// media file and sidecar for the whole run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId(u32);
+
+impl EntryId {
+    /// The id of the entry at `index` in [`Catalog::entries`].
+    pub fn of(index: usize) -> EntryId {
+        EntryId(u32::try_from(index).expect("under 4 billion entries"))
+    }
+
+    /// Its index in [`Catalog::entries`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 impl Entry {
     /// An entry at `path` (its folder not shared with other entries: the catalog's indexing
     /// shares them, see [`Folders`]).
@@ -597,6 +614,11 @@ impl Catalog {
     }
 
     /// How an entry is named in messages and the report: `takeout-001.zip:Takeout/…/a.jpg`.
+    /// The entry `id` addresses.
+    pub fn entry(&self, id: EntryId) -> &Entry {
+        &self.entries[id.index()]
+    }
+
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input_index()];
         match e.locator {

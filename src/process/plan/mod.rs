@@ -14,7 +14,7 @@ use crate::process::report::{MediaReport, Report};
 use crate::takeout::folders;
 use crate::takeout::matcher::{self, Match, Rule};
 use crate::takeout::sidecar::{AlbumInfo, Sidecar};
-use crate::takeout::{Catalog, Entry};
+use crate::takeout::{Catalog, Entry, EntryId};
 
 use crate::process::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
 use crate::process::{Options, ProcessError};
@@ -25,6 +25,22 @@ mod updates;
 /// Addresses one media record of a [`Plan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MediaId(pub usize);
+
+/// Addresses one of [`Plan::updates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UpdateId(u32);
+
+impl UpdateId {
+    /// The id of the update at `index` in [`Plan::updates`].
+    pub fn of(index: usize) -> UpdateId {
+        UpdateId(u32::try_from(index).expect("under 4 billion updates"))
+    }
+}
+
+/// Addresses one of [`Plan::bare_files`], the library files earlier runs wrote without a
+/// sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BareId(pub usize);
 
 /// A sidecar as read: where it is and what it says (or why it could not be read).
 pub struct SidecarData {
@@ -38,8 +54,8 @@ pub struct SidecarData {
 /// Where a sidecar comes from.
 #[derive(Debug, Clone)]
 pub enum SidecarOrigin {
-    /// An entry of this run's inputs (index into the catalog's entries).
-    Entry(usize),
+    /// An entry of this run's inputs.
+    Entry(EntryId),
     /// A `sidecar` line of the manifest: read by an earlier run from a part not given now
     /// (boxed: rare, and most sidecars are of this run).
     Earlier(Box<EarlierSidecar>),
@@ -55,7 +71,7 @@ pub struct EarlierSidecar {
 
 impl SidecarData {
     /// The entry of this run it was read from.
-    pub fn entry(&self) -> Option<usize> {
+    pub fn entry(&self) -> Option<EntryId> {
         match self.origin {
             SidecarOrigin::Entry(i) => Some(i),
             SidecarOrigin::Earlier(_) => None,
@@ -66,7 +82,7 @@ impl SidecarData {
     pub fn dir_name<'a>(&'a self, catalog: &'a Catalog) -> (&'a str, &'a str) {
         match &self.origin {
             SidecarOrigin::Entry(i) => {
-                let e = &catalog.entries[*i];
+                let e = catalog.entry(*i);
                 (e.dir(), e.name())
             }
             SidecarOrigin::Earlier(e) => split_entry_path(&e.source.entry),
@@ -91,15 +107,14 @@ pub enum Disposition {
     /// (Its path is the manifest's: [`in_library`].)
     InLibrary,
     /// Already in the output from an earlier run without a sidecar: rewritten with the one
-    /// found now (index into [`Plan::updates`]).
-    Update(u32),
+    /// found now.
+    Update(UpdateId),
 }
 
 /// A library file written by an earlier run without a sidecar, and the sidecar this run
 /// found for one of its entries: the file is rewritten with it (see `super::update`).
 pub struct Update {
-    /// Index into [`Plan::bare_files`].
-    pub bare: usize,
+    pub bare: BareId,
     /// The entry path the sidecar was matched for.
     pub entry: String,
     /// `zip:path` for the report.
@@ -116,8 +131,7 @@ pub struct Update {
 /// One media entry and everything decided about it before its bytes are read (64 bytes: one
 /// per media entry, held through the run).
 pub struct MediaRecord {
-    /// Index into the catalog's entries ([`MediaRecord::entry_index`] as a `usize`).
-    pub entry: u32,
+    pub entry: EntryId,
     /// Its kind by extension; `None` for an unknown file type among the photos.
     pub by_name: Option<MediaKind>,
     /// Its sidecar and the rule that found it.
@@ -150,20 +164,22 @@ pub struct Plan {
     pub report: Report,
 }
 
-impl MediaRecord {
-    /// Its entry, as an index into the catalog's entries.
-    pub fn entry_index(&self) -> usize {
-        self.entry as usize
-    }
-}
-
 impl Plan {
+    pub fn update(&self, id: UpdateId) -> &Update {
+        &self.updates[id.0 as usize]
+    }
+
+    /// The library file written without a sidecar that `id` addresses.
+    pub fn bare_file(&self, id: BareId) -> &crate::library::manifest::BareFile {
+        &self.bare_files[id.0]
+    }
+
     pub fn record(&self, id: MediaId) -> &MediaRecord {
         &self.records[id.0]
     }
 
     pub fn entry(&self, id: MediaId) -> &Entry {
-        &self.catalog.entries[self.records[id.0].entry_index()]
+        self.catalog.entry(self.records[id.0].entry)
     }
 
     /// The matched sidecar's data, or why it could not be read.
@@ -179,7 +195,7 @@ impl Plan {
     /// `zip:path` of a sidecar.
     pub fn describe_sidecar(&self, index: usize) -> String {
         match &self.sidecars[index].origin {
-            SidecarOrigin::Entry(i) => self.catalog.describe(&self.catalog.entries[*i]),
+            SidecarOrigin::Entry(i) => self.catalog.describe(self.catalog.entry(*i)),
             SidecarOrigin::Earlier(e) => format!("{} (read by an earlier run)", e.from),
         }
     }
@@ -227,8 +243,8 @@ impl Plan {
     }
 
     /// What the write stage needs of an update.
-    pub fn update_subject(&self, k: usize) -> Subject<'_> {
-        let u = &self.updates[k];
+    pub fn update_subject(&self, k: UpdateId) -> Subject<'_> {
+        let u = self.update(k);
         Subject {
             name: u.entry.rsplit('/').next().unwrap_or(&u.entry),
             by_name: u.by_name,
@@ -432,7 +448,7 @@ pub fn build(
         .map(|(&(entry, by_name), found)| {
             let e = &plan.catalog.entries[entry];
             MediaRecord {
-                entry: u32::try_from(entry).expect("under 4 billion entries"),
+                entry: EntryId::of(entry),
                 by_name,
                 found,
                 album: titles[e.dir()].clone(),

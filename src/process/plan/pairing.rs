@@ -15,11 +15,11 @@ use crate::names::key;
 use crate::process::report::JsonReport;
 use crate::takeout::matcher::{self, Match, MediaList, MediaRef, SidecarList};
 use crate::takeout::sidecar::{self, AlbumInfo, JsonFile};
-use crate::takeout::{self, Catalog, Reader};
+use crate::takeout::{self, Catalog, EntryId, Reader};
 
 use super::{
-    disk_order, folder_name, in_library, source_id, split_entry_path, Class, EarlierSidecar, Plan,
-    SidecarData, SidecarOrigin,
+    disk_order, folder_name, in_library, source_id, split_entry_path, BareId, Class,
+    EarlierSidecar, Plan, SidecarData, SidecarOrigin,
 };
 use crate::process::Options;
 
@@ -40,7 +40,7 @@ impl JsonRead {
             let e = &catalog.entries[i];
             match res {
                 Ok(JsonFile::Media(s)) => self.sidecars.push(SidecarData {
-                    origin: SidecarOrigin::Entry(i),
+                    origin: SidecarOrigin::Entry(EntryId::of(i)),
                     parsed: Ok(s),
                     recorded: None,
                 }),
@@ -56,7 +56,7 @@ impl JsonRead {
                     });
                     // Still matched by name, so that its media file is reported with the reason.
                     self.sidecars.push(SidecarData {
-                        origin: SidecarOrigin::Entry(i),
+                        origin: SidecarOrigin::Entry(EntryId::of(i)),
                         parsed: Err(reason.into()),
                         recorded: None,
                     });
@@ -210,7 +210,7 @@ pub(super) struct Paired {
 pub(crate) struct Extra {
     /// Index into the remembered bare files; `None` for an entry recorded as a duplicate
     /// without a sidecar of its own (its file has its metadata: it only takes its sidecar).
-    pub bare: Option<usize>,
+    pub bare: Option<BareId>,
     pub source: SourceKey,
 }
 
@@ -257,7 +257,7 @@ fn extras<'a>(
         .collect();
     let bare = remembered.bare_files.iter().enumerate();
     let sources = bare
-        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(b), s)))
+        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(BareId(b)), s)))
         .chain(remembered.waiting.iter().map(|s| (None, s)));
     {
         for (bare, s) in sources.filter(|(_, s)| !here.contains(&s.id())) {
@@ -358,7 +358,7 @@ pub(super) fn read_and_match(
     plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &earlier, &matches);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
-            s.recorded = remembered.claimed.get(source_id(&catalog.entries[i]));
+            s.recorded = remembered.claimed.get(source_id(catalog.entry(i)));
         }
     }
     read.sidecars.extend(earlier);
@@ -454,7 +454,7 @@ fn unused_sidecars(
         .filter_map(|(s, _)| {
             let parsed = s.parsed.as_ref().ok()?;
             Some(JsonReport {
-                source: catalog.describe(&catalog.entries[s.entry()?]),
+                source: catalog.describe(catalog.entry(s.entry()?)),
                 title: parsed.title().map(String::from),
                 reason: None,
             })
@@ -504,12 +504,12 @@ mod tests {
             catalog(&[format!("{PHOTOS}/a.jpg.json"), format!("{ALBUM}/b.json")]);
         let this_run = [
             SidecarData {
-                origin: SidecarOrigin::Entry(entry_of(&catalog, "a.jpg.json")),
+                origin: SidecarOrigin::Entry(EntryId::of(entry_of(&catalog, "a.jpg.json"))),
                 parsed: Ok(titled("a.jpg")),
                 recorded: None,
             },
             SidecarData {
-                origin: SidecarOrigin::Entry(entry_of(&catalog, "b.json")),
+                origin: SidecarOrigin::Entry(EntryId::of(entry_of(&catalog, "b.json"))),
                 parsed: Err("not JSON".into()),
                 recorded: None,
             },
@@ -560,7 +560,7 @@ mod tests {
         };
         let extras = [(
             Extra {
-                bare: Some(0),
+                bare: Some(BareId(0)),
                 source,
             },
             MediaRef {

@@ -18,13 +18,15 @@ use crate::takeout::folders;
 use crate::takeout::matcher::Match;
 
 use super::pairing::Extra;
-use super::{disk_order, in_library, split_entry_path, Disposition, MediaId, Plan, Update};
+use super::{
+    disk_order, in_library, split_entry_path, BareId, Disposition, MediaId, Plan, Update, UpdateId,
+};
 use crate::process::policy::{self, MemberFacts, UpdateAction, UpdateFacts};
 use crate::process::Options;
 
 /// One entry of a bare library file that found a sidecar this run.
 struct Candidate {
-    bare: usize,
+    bare: BareId,
     entry: String,
     source: String,
     found: Match,
@@ -41,8 +43,8 @@ pub(super) fn plan_updates(
     manifest: &Manifest,
     extra: Vec<(Extra, Option<Match>)>,
 ) {
-    let by_path: HashMap<String, usize> = (plan.bare_files.iter().enumerate())
-        .map(|(i, f)| (key(&f.line.path), i))
+    let by_path: HashMap<String, BareId> = (plan.bare_files.iter().enumerate())
+        .map(|(i, f)| (key(&f.line.path), BareId(i)))
         .collect();
     let mut cands: Vec<Candidate> = Vec::new();
     for id in plan.ids() {
@@ -85,7 +87,7 @@ pub(super) fn plan_updates(
         let Ok(sidecar) = plan.sidecar(c.found.sidecar) else {
             continue;
         };
-        let line = &plan.bare_files[c.bare].line;
+        let line = &plan.bare_file(c.bare).line;
         let facts = UpdateFacts {
             byte_for_byte: line.output_hash.as_deref() == Some(line.hash.as_str()),
             trashed: sidecar.trashed(),
@@ -110,8 +112,7 @@ pub(super) fn plan_updates(
             record: c.record,
         };
         if let Some(id) = c.record {
-            plan.records[id.0].disposition =
-                Disposition::Update(u32::try_from(plan.updates.len()).expect("under 4 billion"));
+            plan.records[id.0].disposition = Disposition::Update(UpdateId::of(plan.updates.len()));
         }
         plan.updates.push(update);
     }
@@ -134,8 +135,8 @@ fn rank(
 
 impl Plan {
     /// The report line of an update before anything is read.
-    pub fn update_report(&self, k: usize) -> MediaReport {
-        let u = &self.updates[k];
+    pub fn update_report(&self, k: UpdateId) -> MediaReport {
+        let u = self.update(k);
         let mut r = match u.record {
             Some(id) => self.base_report(id),
             None => MediaReport {

@@ -19,7 +19,7 @@ use crate::takeout::matcher::{Match, Rule};
 use crate::takeout::{self, Reader};
 
 use crate::process::plan::{
-    in_library, source_key, Disposition, Groups, MediaId, Plan, SidecarOrigin,
+    in_library, source_key, Disposition, Groups, MediaId, Plan, SidecarOrigin, UpdateId,
 };
 use crate::process::policy;
 use crate::process::Options;
@@ -317,12 +317,12 @@ impl Writer<'_> {
     /// new duplicate of one names its final path.
     fn apply_updates(&self, done: &mut Done) {
         let plan = self.plan;
-        let lines: Vec<(usize, MediaReport)> = (0..plan.updates.len())
+        let lines: Vec<(UpdateId, MediaReport)> = (0..plan.updates.len())
             .into_par_iter()
-            .map(|k| (k, self.apply_update(k)))
+            .map(|k| (UpdateId::of(k), self.apply_update(UpdateId::of(k))))
             .collect();
         for (k, r) in lines {
-            let u = &plan.updates[k];
+            let u = plan.update(k);
             match u.record {
                 Some(id) => self.hand_over(done, id, r),
                 None => {
@@ -440,7 +440,7 @@ impl Writer<'_> {
                     }
                     let (source, from) = match &s.origin {
                         SidecarOrigin::Entry(i) => {
-                            let e = &plan.catalog.entries[*i];
+                            let e = plan.catalog.entry(*i);
                             (source_key(e), plan.catalog.describe(e))
                         }
                         SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone()),

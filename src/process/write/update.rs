@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::hash::{self, HashingReader};
 use crate::library::dir::open_nofollow;
-use crate::library::manifest::{self};
+use crate::library::manifest;
 use crate::metadata::media::MediaKind;
+use crate::process::plan::UpdateId;
 use crate::process::report::{MediaReport, Reason, Status};
 
 use super::file::{failed, remove_temp, Copied};
@@ -19,9 +20,9 @@ use crate::process::policy::{self, XmpCleanup};
 
 impl Writer<'_> {
     /// Rewrites the library file of update `k` with its sidecar's metadata; its report line.
-    pub(super) fn apply_update(&self, k: usize) -> MediaReport {
+    pub(super) fn apply_update(&self, k: UpdateId) -> MediaReport {
         let mut r = self.plan.update_report(k);
-        let path = &self.plan.bare_files[self.plan.updates[k].bare].line.path;
+        let path = &self.plan.bare_file(self.plan.update(k).bare).line.path;
         r.output = Some(path.clone());
         if let Some(why) = self.stopped() {
             r.reason = Some(Reason::NotAttempted(why));
@@ -41,10 +42,10 @@ impl Writer<'_> {
         r
     }
 
-    fn try_update(&self, k: usize, r: &mut MediaReport) -> Result<(), Reason> {
+    fn try_update(&self, k: UpdateId, r: &mut MediaReport) -> Result<(), Reason> {
         let plan = self.plan;
-        let u = &plan.updates[k];
-        let old = &plan.bare_files[u.bare].line;
+        let u = plan.update(k);
+        let old = &plan.bare_file(u.bare).line;
         let subject = plan.update_subject(k);
         let tags = self.tags_for(&subject);
         let (kind, copied, before) = self.reread(old, subject.by_name, &tags, r)?;
