@@ -393,25 +393,6 @@ pub fn build(
     stage: &indicatif::ProgressBar,
 ) -> Plan {
     let classes = classify(&catalog.entries);
-    let mut plan = Plan {
-        report: Report {
-            output: opts.output.clone(),
-            dry_run: opts.dry_run,
-            repeated_inputs: catalog.skipped_inputs.clone(),
-            damaged_inputs: catalog.damaged.clone(),
-            missing_parts: crate::takeout::parts::missing(&opts.inputs),
-            entry_notes: catalog.entry_notes.clone(),
-            ..Report::default()
-        },
-        records: Vec::new(),
-        sidecars: Vec::new(),
-        albums: HashMap::new(),
-        groups: Groups::default(),
-        bare_files: Vec::new(),
-        updates: Vec::new(),
-        waiting_claims: Vec::new(),
-        catalog,
-    };
     // Counted first: a vector grown by doubling holds up to twice its entries.
     let count = classes
         .iter()
@@ -422,18 +403,45 @@ pub fn build(
         Class::Media(kind) => Some((i, *kind)),
         _ => None,
     }));
-    media.sort_by_key(|(i, _)| disk_order(&plan.catalog.entries[*i]));
+    media.sort_by_key(|(i, _)| disk_order(&catalog.entries[*i]));
     let paired = pairing::read_and_match(
         opts,
-        &mut plan,
+        &catalog,
         &classes,
         &media,
         manifest,
         &remembered,
         stage,
     );
+    let mut ignored = paired.other_json;
+    ignored.extend(
+        (catalog.entries.iter().zip(&classes))
+            .filter(|(_, c)| **c == Class::Ignored)
+            .map(|(e, _)| catalog.describe(e)),
+    );
+    let mut plan = Plan {
+        report: Report {
+            output: opts.output.clone(),
+            dry_run: opts.dry_run,
+            repeated_inputs: catalog.skipped_inputs.clone(),
+            damaged_inputs: catalog.damaged.clone(),
+            missing_parts: crate::takeout::parts::missing(&opts.inputs),
+            entry_notes: catalog.entry_notes.clone(),
+            unused_sidecars: paired.unused_sidecars,
+            bad_json: paired.bad_json,
+            ignored,
+            ..Report::default()
+        },
+        records: Vec::new(),
+        sidecars: paired.sidecars,
+        albums: paired.albums,
+        groups: Groups::default(),
+        bare_files: remembered.bare_files,
+        updates: Vec::new(),
+        waiting_claims: paired.waiting_claims,
+        catalog,
+    };
     let unread = paired.unread;
-    plan.bare_files = remembered.bare_files;
     // One album title per folder, shared by the folder's records.
     let mut titles: HashMap<&str, Option<std::sync::Arc<str>>> = HashMap::new();
     for &(entry, _) in &media {
@@ -459,12 +467,6 @@ pub fn build(
         .collect();
     plan.records = records;
     crate::process::trace_memory("records");
-    for (i, c) in classes.iter().enumerate() {
-        if *c == Class::Ignored {
-            let e = &plan.catalog.entries[i];
-            plan.report.ignored.push(plan.catalog.describe(e));
-        }
-    }
     let skips = skip_reasons(&plan, opts);
     crate::process::trace_memory("skips");
     for (id, skip) in plan.ids().zip(skips) {

@@ -19,7 +19,7 @@ use crate::takeout::{self, Catalog, EntryId, Reader};
 
 use super::{
     disk_order, folder_name, in_library, source_id, split_entry_path, BareId, Class,
-    EarlierSidecar, Plan, SidecarData, SidecarOrigin,
+    EarlierSidecar, SidecarData, SidecarOrigin,
 };
 use crate::process::Options;
 
@@ -198,11 +198,24 @@ fn read_chunk(
 }
 
 /// What pairing found: each media entry's match, each remembered media file's (see
-/// [`Extra`]), and the folder keys whose JSON files were not read.
+/// [`Extra`]), the sidecars and albums read, and what the report lists of the JSON files.
 pub(super) struct Paired {
     pub matches: Vec<Option<Match>>,
     pub extra: Vec<(Extra, Option<Match>)>,
+    /// The folder keys whose JSON files were not read.
     pub unread: HashSet<String>,
+    /// This run's sidecars, then those earlier runs read (see [`super::Plan::sidecars`]).
+    pub sidecars: Vec<SidecarData>,
+    /// Album metadata by folder key.
+    pub albums: HashMap<String, AlbumInfo>,
+    /// Sidecars taken by entries earlier runs recorded as duplicates without one.
+    pub waiting_claims: Vec<usize>,
+    /// This run's sidecars no media file used.
+    pub unused_sidecars: Vec<JsonReport>,
+    /// Valid JSON files of other kinds (`print-subscriptions.json`).
+    pub other_json: Vec<String>,
+    /// JSON files that could not be read.
+    pub bad_json: Vec<JsonReport>,
 }
 
 /// An entry of an earlier run whose library file has no sidecar yet, not among this run's
@@ -280,14 +293,13 @@ fn extras<'a>(
 /// (those a file claimed are left to edited copies and Live Photo videos).
 pub(super) fn read_and_match(
     opts: &Options,
-    plan: &mut Plan,
+    catalog: &Catalog,
     classes: &[Class],
     media: &[(usize, Option<MediaKind>)],
     manifest: &Manifest,
     remembered: &Remembered,
     stage: &ProgressBar,
 ) -> Paired {
-    let catalog = &plan.catalog;
     let mut json_entries: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| classes[*i] == Class::Json)
         .collect();
@@ -355,18 +367,21 @@ pub(super) fn read_and_match(
         .filter(|d| !pending_dirs.contains(d))
         .collect();
     // This run's sidecars (the first the matcher saw; earlier runs' are never "unused").
-    plan.report.unused_sidecars = unused_sidecars(catalog, &read.sidecars, &earlier, &matches);
+    let unused = unused_sidecars(catalog, &read.sidecars, &earlier, &matches);
     for s in &mut read.sidecars {
         if let Some(i) = s.entry() {
             s.recorded = remembered.claimed.get(source_id(catalog.entry(i)));
         }
     }
     read.sidecars.extend(earlier);
-    plan.report.ignored.extend(read.other);
-    plan.report.bad_json.extend(read.bad);
-    plan.sidecars = read.sidecars;
-    plan.albums = read.albums;
-    split_extras(plan, matches, media.len(), extras, unread)
+    let mut paired = split_extras(matches, media.len(), extras);
+    paired.unread = unread;
+    paired.sidecars = read.sidecars;
+    paired.albums = read.albums;
+    paired.unused_sidecars = unused;
+    paired.other_json = read.other;
+    paired.bad_json = read.bad;
+    paired
 }
 
 /// Matches the media `included` (indexes into `media`); the others get `None`.
@@ -393,16 +408,15 @@ fn match_included(
 }
 
 /// Splits the matches of this run's media (the first `n`) from those of the library files
-/// that took part (`extras`), and notes the sidecars those claimed.
+/// that took part (`extras`), and notes the sidecars those claimed; the rest of [`Paired`]
+/// is empty.
 fn split_extras(
-    plan: &mut Plan,
     mut matches: Vec<Option<Match>>,
     n: usize,
     extras: Vec<(Extra, MediaRef)>,
-    unread: HashSet<String>,
 ) -> Paired {
     let extra_matches = matches.split_off(n);
-    plan.waiting_claims = extras
+    let waiting_claims = extras
         .iter()
         .zip(&extra_matches)
         .filter_map(|((x, _), m)| match (x.bare, m) {
@@ -417,7 +431,13 @@ fn split_extras(
             .map(|(e, _)| e)
             .zip(extra_matches)
             .collect(),
-        unread,
+        waiting_claims,
+        unread: HashSet::new(),
+        sidecars: Vec::new(),
+        albums: HashMap::new(),
+        unused_sidecars: Vec::new(),
+        other_json: Vec::new(),
+        bad_json: Vec::new(),
     }
 }
 
