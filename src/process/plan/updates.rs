@@ -3,7 +3,7 @@
 //!
 //! The plan side ([`plan_updates`]) chooses, for each such file, the best of its entries
 //! that found a sidecar (as one run would choose the member of a duplicate group). The write
-//! side ([`Writer::apply_update`]) reads the library file itself in place of its source: a
+//! side (`process::write::update`) reads the library file itself in place of its source: a
 //! file written without a sidecar is its source byte for byte, which the manifest's hashes
 //! prove while it is read. It goes through the normal writer into a temp file, and is put
 //! where one run over all parts would have put it.

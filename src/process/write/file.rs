@@ -17,7 +17,7 @@ use crate::process::report::{MediaReport, Reason, Status, StopReason};
 use crate::takeout::sidecar::Sidecar;
 use crate::takeout::Reader;
 
-use super::Writer;
+use super::{update, Writer};
 use crate::process::plan::{source_key, MediaId, Subject};
 use crate::process::policy::{self, DateCandidates, DateChoice};
 
@@ -61,421 +61,433 @@ pub(super) struct Copied {
     pub(super) out_len: u64,
 }
 
-impl Writer<'_> {
-    /// Reads one entry once, writes it (or finds it is a duplicate); its report line. `name`
-    /// is the output path reserved for it, if one was; otherwise one is reserved once its date
-    /// is known. A name that ends up unused is given back.
-    pub(super) fn write_one(
-        &self,
-        reader: &mut Reader,
-        id: MediaId,
-        name: Option<String>,
-    ) -> MediaReport {
-        let mut r = self.plan.base_report(id);
-        let mut name = name;
-        if let Err(reason) = self.try_write(reader, id, &mut name, &mut r) {
-            r.status = Status::Failed;
-            r.output = None;
-            r.reason = Some(match self.stopped() {
-                Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
-                _ => reason,
-            });
-        }
-        if !matches!(r.status, Status::Written | Status::WrittenWithoutMetadata) {
-            if let Some(n) = name {
-                self.out.release(&n);
-            }
-        }
-        r
-    }
-
-    fn try_write(
-        &self,
-        reader: &mut Reader,
-        id: MediaId,
-        name: &mut Option<String>,
-        r: &mut MediaReport,
-    ) -> Result<(), Reason> {
-        let plan = self.plan;
-        let e = plan.entry(id);
-        let subject = plan.subject(id);
-        let mut dates = subject.dates();
-        let tags = self.tags_for(&subject);
-        let src = reader
-            .open(e)
-            .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-        let src = Interruptible {
-            inner: src,
-            flag: &self.opts.cancel,
-        };
-        let mut opened = self.sniff(subject.by_name, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, &tags, e.size)?;
-        if copied.src_len != e.size && e.crc32.is_some() {
-            remove_temp(&copied.temp);
-            return Err(Reason::Failed {
-                kind: io::ErrorKind::InvalidData,
-                message: format!("read {} bytes, the zip says {}", copied.src_len, e.size),
-            });
-        }
-        let written = &copied.written;
-        let date = self.decide_date(&mut dates, written, &tags, r);
-        let name: &str = name.get_or_insert_with(|| {
-            let dir = self.folder_for(date, written, &tags);
-            self.out.reserve(&dir, &subject.wanted_name())
+/// Reads one entry once, writes it (or finds it is a duplicate); its report line. `name`
+/// is the output path reserved for it, if one was; otherwise one is reserved once its date
+/// is known. A name that ends up unused is given back.
+pub(super) fn write_one(
+    writer: &Writer<'_>,
+    reader: &mut Reader,
+    id: MediaId,
+    name: Option<String>,
+) -> MediaReport {
+    let mut r = writer.plan.base_report(id);
+    let mut name = name;
+    if let Err(reason) = try_write(writer, reader, id, &mut name, &mut r) {
+        r.status = Status::Failed;
+        r.output = None;
+        r.reason = Some(match writer.stopped() {
+            Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
+            _ => reason,
         });
-        // Already in the output (another group, or an earlier run)?
-        {
-            let mut registry = self.registry.lock().expect("registry");
-            if let Some(known) = self.known(&registry, copied.src_hash) {
-                drop(registry);
-                remove_temp(&copied.temp);
-                self.mark_duplicate(id, copied.src_hash, &known, r);
-                return Ok(());
-            }
-            self.remember(&mut registry, id, copied.src_hash, name);
-        }
-        self.commit(id, opened.kind, name, &tags, date, copied, r)
     }
-
-    /// What is embedded into a file: only a sidecar's metadata. A file without one is copied
-    /// as it is (its date from its name still sets its mtime and folder), so that when its
-    /// sidecar comes in a later run the file becomes what one run over all parts would make.
-    pub(super) fn tags_for(&self, subject: &Subject) -> Tags {
-        let planned = policy::planned_date(&subject.dates());
-        match subject.sidecar {
-            Some(s) => Tags {
-                taken: planned.when,
-                geo: s.geo(),
-                description: s.embeddable_description(),
-                overwrite_dates: self.opts.overwrite_dates
-                    && planned.source == Some(DateSource::Sidecar),
-            },
-            None => Tags::default(),
+    if !matches!(r.status, Status::Written | Status::WrittenWithoutMetadata) {
+        if let Some(n) = name {
+            writer.out.release(&n);
         }
     }
+    r
+}
 
-    /// The one date of a file, decided once its own date is known: it drives the mtime, the
-    /// folder, the XMP, the report and the manifest alike.
-    pub(super) fn decide_date(
-        &self,
-        dates: &mut DateCandidates,
-        written: &Written,
-        tags: &Tags,
-        r: &mut MediaReport,
-    ) -> DateChoice {
-        r.embedded = written.changed;
-        r.notes.extend(written.notes.iter().cloned());
-        dates.embedded = written
-            .existing_date
-            .and_then(|(d, off)| metadata::local_to_utc(d, off, &self.opts.timezone, tags.geo));
-        let date = policy::effective_date(dates, self.opts.overwrite_dates);
-        if let Some(days) = policy::date_disagreement(dates, &date) {
-            r.notes.push(format!(
-                "the file's own date taken differs from the sidecar's by {days} days; the \
-                 file's was kept (use --overwrite-dates to replace it)"
-            ));
+fn try_write(
+    writer: &Writer<'_>,
+    reader: &mut Reader,
+    id: MediaId,
+    name: &mut Option<String>,
+    r: &mut MediaReport,
+) -> Result<(), Reason> {
+    let plan = writer.plan;
+    let e = plan.entry(id);
+    let subject = plan.subject(id);
+    let mut dates = subject.dates();
+    let tags = tags_for(writer, &subject);
+    let src = reader
+        .open(e)
+        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+    let src = Interruptible {
+        inner: src,
+        flag: &writer.opts.cancel,
+    };
+    let mut opened = sniff(subject.by_name, HashingReader::new(src), r)?;
+    let copied = copy(writer, &mut opened, &tags, e.size)?;
+    if copied.src_len != e.size && e.crc32.is_some() {
+        remove_temp(&copied.temp);
+        return Err(Reason::Failed {
+            kind: io::ErrorKind::InvalidData,
+            message: format!("read {} bytes, the zip says {}", copied.src_len, e.size),
+        });
+    }
+    let written = &copied.written;
+    let date = decide_date(writer, &mut dates, written, &tags, r);
+    let name: &str = name.get_or_insert_with(|| {
+        let dir = folder_for(writer, date, written, &tags);
+        writer.out.reserve(&dir, &subject.wanted_name())
+    });
+    // Already in the output (another group, or an earlier run)?
+    {
+        let mut registry = writer.registry.lock().expect("registry");
+        if let Some(known) = writer.known(&registry, copied.src_hash) {
+            drop(registry);
+            remove_temp(&copied.temp);
+            writer.mark_duplicate(id, copied.src_hash, &known, r);
+            return Ok(());
         }
-        r.taken = date.when;
-        r.date_source = date.source;
-        r.local_date = written.written_date.map(|d| d.to_rfc3339());
-        date
+        writer.remember(&mut registry, id, copied.src_hash, name);
     }
+    commit(writer, id, opened.kind, name, &tags, date, copied, r)
+}
 
-    /// The layout folder of a file with this date, in the zone it was taken in (its own
-    /// offset first).
-    pub(super) fn folder_for(&self, date: DateChoice, written: &Written, tags: &Tags) -> String {
-        let own_offset = written.existing_date.and_then(|(_, off)| off);
-        policy::folder(
-            self.opts.layout,
-            &self.opts.timezone,
-            date.when,
-            tags.geo,
-            own_offset,
-        )
+/// What is embedded into a file: only a sidecar's metadata. A file without one is copied
+/// as it is (its date from its name still sets its mtime and folder), so that when its
+/// sidecar comes in a later run the file becomes what one run over all parts would make.
+pub(super) fn tags_for(writer: &Writer<'_>, subject: &Subject) -> Tags {
+    let planned = policy::planned_date(&subject.dates());
+    match subject.sidecar {
+        Some(s) => Tags {
+            taken: planned.when,
+            geo: s.geo(),
+            description: s.embeddable_description(),
+            overwrite_dates: writer.opts.overwrite_dates
+                && planned.source == Some(DateSource::Sidecar),
+        },
+        None => Tags::default(),
     }
+}
 
-    /// Reads the first bytes of an entry and tells its type from them.
-    pub(super) fn sniff<R: Read>(
-        &self,
-        by_name: Option<MediaKind>,
-        mut src: HashingReader<R>,
-        r: &mut MediaReport,
-    ) -> Result<Opened<Hashed<R>>, Reason> {
-        let mut head = Vec::with_capacity(32);
-        (&mut src)
-            .take(32)
-            .read_to_end(&mut head)
-            .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-        let kind = match by_name {
-            None => MediaKind::Unknown,
-            by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
-        };
-        r.kind = kind;
-        if by_name.is_some_and(|k| k != kind) {
-            r.notes.push(format!(
-                "its content is {kind:?}, not what its extension says"
-            ));
-        }
-        Ok(Opened {
-            kind,
-            src: Cursor::new(head).chain(src),
-        })
+/// The one date of a file, decided once its own date is known: it drives the mtime, the
+/// folder, the XMP, the report and the manifest alike.
+pub(super) fn decide_date(
+    writer: &Writer<'_>,
+    dates: &mut DateCandidates,
+    written: &Written,
+    tags: &Tags,
+    r: &mut MediaReport,
+) -> DateChoice {
+    r.embedded = written.changed;
+    r.notes.extend(written.notes.iter().cloned());
+    dates.embedded = written
+        .existing_date
+        .and_then(|(d, off)| metadata::local_to_utc(d, off, &writer.opts.timezone, tags.geo));
+    let date = policy::effective_date(dates, writer.opts.overwrite_dates);
+    if let Some(days) = policy::date_disagreement(dates, &date) {
+        r.notes.push(format!(
+            "the file's own date taken differs from the sidecar's by {days} days; the \
+             file's was kept (use --overwrite-dates to replace it)"
+        ));
     }
+    r.taken = date.when;
+    r.date_source = date.source;
+    r.local_date = written.written_date.map(|d| d.to_rfc3339());
+    date
+}
 
-    /// Copies an opened entry of `size` bytes to a temp file in the output folder (nowhere in
-    /// a dry run), embedding `tags`, hashing what is read and what is written.
-    pub(super) fn copy<R: Read>(
-        &self,
-        opened: &mut Opened<Hashed<R>>,
-        tags: &Tags,
-        size: u64,
-    ) -> Result<Copied, Reason> {
-        let temp = if self.opts.dry_run {
-            None
-        } else {
-            Some(self.out.temp_file().map_err(|err| {
-                self.note_fatal(&err);
-                failed(&err, format!("cannot create a temp file: {err}"))
-            })?)
-        };
-        // The write buffer fits the file (what metadata adds included), up to 1 MB: a small
-        // file does not allocate and free a large one.
-        let capacity = size.saturating_add(WRITE_SLACK).min(MAX_WRITE_BUFFER) as usize;
-        let copied = {
-            let sink: Box<dyn Write + '_> = match &temp {
-                Some((_, f)) => Box::new(BufWriter::with_capacity(capacity, f)),
-                None => Box::new(io::sink()),
-            };
-            let mut dst = HashingWriter::new(sink);
-            metadata::rewrite(
-                opened.kind,
-                &mut opened.src,
-                &mut dst,
-                tags,
-                &self.opts.timezone,
-            )
-            .and_then(|w| dst.flush().map(|_| w))
-            .map(|w| {
-                let (_, out_hash, out_len) = dst.finish();
-                (w, out_hash, out_len)
-            })
-        };
-        let (written, out_hash, out_len) = match copied {
-            Ok(w) => w,
-            Err(err) => {
-                remove_temp(&temp);
-                self.note_fatal(&err);
-                return Err(io_reason(&err));
-            }
-        };
-        let (src_hash, src_len) = opened.src.get_ref().1.finish();
-        Ok(Copied {
-            temp,
-            written,
-            src_hash,
-            src_len,
-            out_hash,
-            out_len,
-        })
+/// The layout folder of a file with this date, in the zone it was taken in (its own
+/// offset first).
+pub(super) fn folder_for(
+    writer: &Writer<'_>,
+    date: DateChoice,
+    written: &Written,
+    tags: &Tags,
+) -> String {
+    let own_offset = written.existing_date.and_then(|(_, off)| off);
+    policy::folder(
+        writer.opts.layout,
+        &writer.opts.timezone,
+        date.when,
+        tags.geo,
+        own_offset,
+    )
+}
+
+/// Reads the first bytes of an entry and tells its type from them.
+pub(super) fn sniff<R: Read>(
+    by_name: Option<MediaKind>,
+    mut src: HashingReader<R>,
+    r: &mut MediaReport,
+) -> Result<Opened<Hashed<R>>, Reason> {
+    let mut head = Vec::with_capacity(32);
+    (&mut src)
+        .take(32)
+        .read_to_end(&mut head)
+        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let kind = match by_name {
+        None => MediaKind::Unknown,
+        by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
+    };
+    r.kind = kind;
+    if by_name.is_some_and(|k| k != kind) {
+        r.notes.push(format!(
+            "its content is {kind:?}, not what its extension says"
+        ));
     }
+    Ok(Opened {
+        kind,
+        src: Cursor::new(head).chain(src),
+    })
+}
 
-    /// Puts a copied file in place under `name`, with its XMP sidecar and manifest line.
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &self,
-        id: MediaId,
-        kind: MediaKind,
-        name: &str,
-        tags: &Tags,
-        date: DateChoice,
-        copied: Copied,
-        r: &mut MediaReport,
-    ) -> Result<(), Reason> {
-        let sidecar = self.plan.usable_sidecar(id);
-        // Order matters for a crash at any point: the XMP sidecar first, then the manifest
-        // line, then the photo appears under its name. A line whose file never appeared is
-        // ignored on load; an XMP sidecar left without its photo is taken over by the rerun.
-        let xmp = self.write_xmp(
-            sidecar,
-            kind,
-            name,
+/// Copies an opened entry of `size` bytes to a temp file in the output folder (nowhere in
+/// a dry run), embedding `tags`, hashing what is read and what is written.
+pub(super) fn copy<R: Read>(
+    writer: &Writer<'_>,
+    opened: &mut Opened<Hashed<R>>,
+    tags: &Tags,
+    size: u64,
+) -> Result<Copied, Reason> {
+    let temp = if writer.opts.dry_run {
+        None
+    } else {
+        Some(writer.out.temp_file().map_err(|err| {
+            writer.note_fatal(&err);
+            failed(&err, format!("cannot create a temp file: {err}"))
+        })?)
+    };
+    // The write buffer fits the file (what metadata adds included), up to 1 MB: a small
+    // file does not allocate and free a large one.
+    let capacity = size.saturating_add(WRITE_SLACK).min(MAX_WRITE_BUFFER) as usize;
+    let copied = {
+        let sink: Box<dyn Write + '_> = match &temp {
+            Some((_, f)) => Box::new(BufWriter::with_capacity(capacity, f)),
+            None => Box::new(io::sink()),
+        };
+        let mut dst = HashingWriter::new(sink);
+        metadata::rewrite(
+            opened.kind,
+            &mut opened.src,
+            &mut dst,
             tags,
-            date.when,
-            &copied.written,
-            r,
-            None,
-        );
-        let line = manifest::Line {
-            hash: hash::hex(copied.src_hash),
-            path: name.to_string(),
-            xmp: xmp.clone(),
-            size: Some(copied.src_len),
-            output_hash: Some(hash::hex(copied.out_hash)),
-            output_size: Some(copied.out_len),
-            taken: date.when,
-            date_source: date.source,
-            gps: if r.embedded { tags.geo } else { None },
-            sources: vec![source_key(self.plan.entry(id))],
-            albums: r.album.iter().map(|a| a.to_string()).collect(),
-            archived: sidecar.is_some_and(|s| s.archived()),
-            retracted: false,
-            no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
-        };
-        if let Err(err) = self.manifest.append(&line) {
-            r.notes.push(format!("manifest not updated: {err}"));
+            &writer.opts.timezone,
+        )
+        .and_then(|w| dst.flush().map(|_| w))
+        .map(|w| {
+            let (_, out_hash, out_len) = dst.finish();
+            (w, out_hash, out_len)
+        })
+    };
+    let (written, out_hash, out_len) = match copied {
+        Ok(w) => w,
+        Err(err) => {
+            remove_temp(&temp);
+            writer.note_fatal(&err);
+            return Err(io_reason(&err));
         }
-        let final_name = match copied.temp {
-            Some((tmp_path, file)) => {
-                let renamed = self.out.commit(&tmp_path, file, name, date.when);
-                self.after_rename(id, name, &tmp_path, renamed, line, copied.src_hash, &xmp)?
-            }
-            None => name.to_string(),
-        };
-        r.status = if sidecar.is_some() {
-            Status::Written
-        } else {
-            Status::WrittenWithoutMetadata
-        };
-        r.output = Some(final_name);
-        r.xmp = xmp;
-        Ok(())
-    }
+    };
+    let (src_hash, src_len) = opened.src.get_ref().1.finish();
+    Ok(Copied {
+        temp,
+        written,
+        src_hash,
+        src_len,
+        out_hash,
+        out_len,
+    })
+}
 
-    /// Follows up the rename of a written file into place: when the name was taken meanwhile
-    /// by something else, the manifest line follows the file to the name it got; when the
-    /// rename failed, the temp file, its XMP sidecar and its manifest line are taken back.
-    /// Returns the file's final name.
-    #[allow(clippy::too_many_arguments)]
-    fn after_rename(
-        &self,
-        id: MediaId,
-        name: &str,
-        tmp_path: &std::path::Path,
-        renamed: io::Result<String>,
-        line: manifest::Line,
-        src_hash: u128,
-        xmp: &Option<String>,
-    ) -> Result<String, Reason> {
-        match renamed {
-            Ok(got) if got != name => {
-                let moved = manifest::Line {
-                    path: got.clone(),
-                    ..line.clone()
-                };
-                let _ = self.manifest.append(&moved);
-                let _ = self.manifest.append(&manifest::Line {
-                    retracted: true,
-                    ..line
-                });
-                self.remember(
-                    &mut self.registry.lock().expect("registry"),
-                    id,
-                    src_hash,
-                    &got,
-                );
-                Ok(got)
-            }
-            Ok(got) => Ok(got),
-            Err(err) => {
-                self.note_fatal(&err);
-                let _ = std::fs::remove_file(tmp_path);
-                if let Some(x) = xmp {
-                    let _ = std::fs::remove_file(self.out.root().join(x));
-                    self.out.release(x);
-                }
-                self.registry.lock().expect("registry").remove(src_hash);
-                let retract = manifest::Line {
-                    retracted: true,
-                    ..line
-                };
-                let _ = self.manifest.append(&retract);
-                Err(failed(&err, format!("cannot write {name}: {err}")))
-            }
+/// Puts a copied file in place under `name`, with its XMP sidecar and manifest line.
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    writer: &Writer<'_>,
+    id: MediaId,
+    kind: MediaKind,
+    name: &str,
+    tags: &Tags,
+    date: DateChoice,
+    copied: Copied,
+    r: &mut MediaReport,
+) -> Result<(), Reason> {
+    let sidecar = writer.plan.usable_sidecar(id);
+    // Order matters for a crash at any point: the XMP sidecar first, then the manifest
+    // line, then the photo appears under its name. A line whose file never appeared is
+    // ignored on load; an XMP sidecar left without its photo is taken over by the rerun.
+    let xmp = write_xmp(
+        writer,
+        sidecar,
+        kind,
+        name,
+        tags,
+        date.when,
+        &copied.written,
+        r,
+        None,
+    );
+    let line = manifest::Line {
+        hash: hash::hex(copied.src_hash),
+        path: name.to_string(),
+        xmp: xmp.clone(),
+        size: Some(copied.src_len),
+        output_hash: Some(hash::hex(copied.out_hash)),
+        output_size: Some(copied.out_len),
+        taken: date.when,
+        date_source: date.source,
+        gps: if r.embedded { tags.geo } else { None },
+        sources: vec![source_key(writer.plan.entry(id))],
+        albums: r.album.iter().map(|a| a.to_string()).collect(),
+        archived: sidecar.is_some_and(|s| s.archived()),
+        retracted: false,
+        no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
+    };
+    if let Err(err) = writer.manifest.append(&line) {
+        r.notes.push(format!("manifest not updated: {err}"));
+    }
+    let final_name = match copied.temp {
+        Some((tmp_path, file)) => {
+            let renamed = writer.out.commit(&tmp_path, file, name, date.when);
+            after_rename(
+                writer,
+                id,
+                name,
+                &tmp_path,
+                renamed,
+                line,
+                copied.src_hash,
+                &xmp,
+            )?
         }
-    }
+        None => name.to_string(),
+    };
+    r.status = if sidecar.is_some() {
+        Status::Written
+    } else {
+        Status::WrittenWithoutMetadata
+    };
+    r.output = Some(final_name);
+    r.xmp = xmp;
+    Ok(())
+}
 
-    /// Writes `NAME.xmp` beside the output file when `--xmp` asks for it (see
-    /// [`policy::xmp_wanted`]). Returns its name.
-    /// `own`: an XMP sidecar of ours that may be replaced (an update's).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn write_xmp(
-        &self,
-        sidecar: Option<&Sidecar>,
-        kind: MediaKind,
-        name: &str,
-        tags: &Tags,
-        taken: Option<i64>,
-        written: &Written,
-        r: &mut MediaReport,
-        own: Option<&str>,
-    ) -> Option<String> {
-        let favorite = sidecar.is_some_and(|s| s.favorited());
-        let people = sidecar.map(|s| s.people().to_vec()).unwrap_or_default();
-        let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
-        let wanted = policy::xmp_wanted(
-            self.opts.xmp,
-            metadata::embeds_fully(kind),
-            written.incomplete || long_description,
-            favorite,
-            !people.is_empty(),
-        );
-        if long_description {
-            r.notes.push(if wanted {
-                "the description is too long for EXIF: it is in the XMP sidecar only".into()
-            } else {
-                "the description is too long for EXIF and --xmp never: it is not written".into()
+/// Follows up the rename of a written file into place: when the name was taken meanwhile
+/// by something else, the manifest line follows the file to the name it got; when the
+/// rename failed, the temp file, its XMP sidecar and its manifest line are taken back.
+/// Returns the file's final name.
+#[allow(clippy::too_many_arguments)]
+fn after_rename(
+    writer: &Writer<'_>,
+    id: MediaId,
+    name: &str,
+    tmp_path: &std::path::Path,
+    renamed: io::Result<String>,
+    line: manifest::Line,
+    src_hash: u128,
+    xmp: &Option<String>,
+) -> Result<String, Reason> {
+    match renamed {
+        Ok(got) if got != name => {
+            let moved = manifest::Line {
+                path: got.clone(),
+                ..line.clone()
+            };
+            let _ = writer.manifest.append(&moved);
+            let _ = writer.manifest.append(&manifest::Line {
+                retracted: true,
+                ..line
             });
+            writer.remember(
+                &mut writer.registry.lock().expect("registry"),
+                id,
+                src_hash,
+                &got,
+            );
+            Ok(got)
         }
-        if !wanted {
-            return None;
-        }
-        let local = written
-            .written_date
-            .or_else(|| taken.and_then(|t| self.opts.timezone.localize(t, tags.geo, None)));
-        let data = XmpData {
-            taken: local,
-            geo: tags.geo,
-            description: sidecar.and_then(|s| s.description().map(String::from)),
-            rating: favorite.then_some(5),
-            people,
-        };
-        let text = xmp::packet(&data)?;
-        let xmp_name = format!("{name}.xmp");
-        let replace = own == Some(xmp_name.as_str());
-        if !self.out.reserve_exact(&xmp_name) && !replace {
-            // Left by an interrupted run for this very photo: keep it.
-            let existing = std::fs::read(self.out.root().join(&xmp_name));
-            if existing.is_ok_and(|b| b == text.as_bytes()) {
-                return Some(xmp_name);
+        Ok(got) => Ok(got),
+        Err(err) => {
+            writer.note_fatal(&err);
+            let _ = std::fs::remove_file(tmp_path);
+            if let Some(x) = xmp {
+                let _ = std::fs::remove_file(writer.out.root().join(x));
+                writer.out.release(x);
             }
-            r.notes.push(format!(
-                "{xmp_name} exists already: XMP sidecar not written"
-            ));
-            return None;
+            writer.registry.lock().expect("registry").remove(src_hash);
+            let retract = manifest::Line {
+                retracted: true,
+                ..line
+            };
+            let _ = writer.manifest.append(&retract);
+            Err(failed(&err, format!("cannot write {name}: {err}")))
         }
-        if self.opts.dry_run {
+    }
+}
+
+/// Writes `NAME.xmp` beside the output file when `--xmp` asks for it (see
+/// [`policy::xmp_wanted`]). Returns its name.
+/// `own`: an XMP sidecar of ours that may be replaced (an update's).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_xmp(
+    writer: &Writer<'_>,
+    sidecar: Option<&Sidecar>,
+    kind: MediaKind,
+    name: &str,
+    tags: &Tags,
+    taken: Option<i64>,
+    written: &Written,
+    r: &mut MediaReport,
+    own: Option<&str>,
+) -> Option<String> {
+    let favorite = sidecar.is_some_and(|s| s.favorited());
+    let people = sidecar.map(|s| s.people().to_vec()).unwrap_or_default();
+    let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
+    let wanted = policy::xmp_wanted(
+        writer.opts.xmp,
+        metadata::embeds_fully(kind),
+        written.incomplete || long_description,
+        favorite,
+        !people.is_empty(),
+    );
+    if long_description {
+        r.notes.push(if wanted {
+            "the description is too long for EXIF: it is in the XMP sidecar only".into()
+        } else {
+            "the description is too long for EXIF and --xmp never: it is not written".into()
+        });
+    }
+    if !wanted {
+        return None;
+    }
+    let local = written
+        .written_date
+        .or_else(|| taken.and_then(|t| writer.opts.timezone.localize(t, tags.geo, None)));
+    let data = XmpData {
+        taken: local,
+        geo: tags.geo,
+        description: sidecar.and_then(|s| s.description().map(String::from)),
+        rating: favorite.then_some(5),
+        people,
+    };
+    let text = xmp::packet(&data)?;
+    let xmp_name = format!("{name}.xmp");
+    let replace = own == Some(xmp_name.as_str());
+    if !writer.out.reserve_exact(&xmp_name) && !replace {
+        // Left by an interrupted run for this very photo: keep it.
+        let existing = std::fs::read(writer.out.root().join(&xmp_name));
+        if existing.is_ok_and(|b| b == text.as_bytes()) {
             return Some(xmp_name);
         }
-        let result = self.out.temp_file().and_then(|(tmp, mut f)| {
-            f.write_all(text.as_bytes())?;
-            let done = if replace {
-                self.replace_own_file(&tmp, f, &xmp_name, taken)
-            } else {
-                self.out.commit_exact(&tmp, f, &xmp_name, taken)
-            };
-            done.inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
-        });
-        match result {
-            Ok(_) => Some(xmp_name),
-            Err(err) => {
-                if !replace {
-                    self.out.release(&xmp_name);
-                }
-                r.notes.push(format!("XMP sidecar not written: {err}"));
-                None
+        r.notes.push(format!(
+            "{xmp_name} exists already: XMP sidecar not written"
+        ));
+        return None;
+    }
+    if writer.opts.dry_run {
+        return Some(xmp_name);
+    }
+    let result = writer.out.temp_file().and_then(|(tmp, mut f)| {
+        f.write_all(text.as_bytes())?;
+        let done = if replace {
+            update::replace_own_file(writer, &tmp, f, &xmp_name, taken)
+        } else {
+            writer.out.commit_exact(&tmp, f, &xmp_name, taken)
+        };
+        done.inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    });
+    match result {
+        Ok(_) => Some(xmp_name),
+        Err(err) => {
+            if !replace {
+                writer.out.release(&xmp_name);
             }
+            r.notes.push(format!("XMP sidecar not written: {err}"));
+            None
         }
     }
 }

@@ -319,7 +319,7 @@ impl Writer<'_> {
         let plan = self.plan;
         let lines: Vec<(UpdateId, MediaReport)> = (0..plan.updates.len())
             .into_par_iter()
-            .map(|k| (UpdateId::of(k), self.apply_update(UpdateId::of(k))))
+            .map(|k| (UpdateId::of(k), update::apply_update(self, UpdateId::of(k))))
             .collect();
         for (k, r) in lines {
             let u = plan.update(k);
@@ -542,7 +542,7 @@ impl Writer<'_> {
                     // CRC-32 is only hashed to confirm it is the same photo (`None`: it is not).
                     r
                 } else {
-                    let r = self.write_one(reader, id, reserved.take());
+                    let r = file::write_one(self, reader, id, reserved.take());
                     resolved |= r.status != Status::Failed;
                     r
                 }

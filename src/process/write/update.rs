@@ -14,251 +14,257 @@ use crate::metadata::media::MediaKind;
 use crate::process::plan::UpdateId;
 use crate::process::report::{MediaReport, Reason, Status};
 
-use super::file::{failed, remove_temp, Copied};
+use super::file::{self, failed, remove_temp, Copied};
 use super::{Known, Writer};
 use crate::process::policy::{self, XmpCleanup};
 
-impl Writer<'_> {
-    /// Rewrites the library file of update `k` with its sidecar's metadata; its report line.
-    pub(super) fn apply_update(&self, k: UpdateId) -> MediaReport {
-        let mut r = self.plan.update_report(k);
-        let path = &self.plan.bare_file(self.plan.update(k).bare).line.path;
+/// Rewrites the library file of update `k` with its sidecar's metadata; its report line.
+pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
+    let mut r = writer.plan.update_report(k);
+    let path = &writer.plan.bare_file(writer.plan.update(k).bare).line.path;
+    r.output = Some(path.clone());
+    if let Some(why) = writer.stopped() {
+        r.reason = Some(Reason::NotAttempted(why));
+        return r;
+    }
+    if let Err(reason) = try_update(writer, k, &mut r) {
+        r.status = Status::Failed;
         r.output = Some(path.clone());
-        if let Some(why) = self.stopped() {
-            r.reason = Some(Reason::NotAttempted(why));
-            return r;
-        }
-        if let Err(reason) = self.try_update(k, &mut r) {
-            r.status = Status::Failed;
-            r.output = Some(path.clone());
-            r.reason = Some(match reason {
-                Reason::Failed { kind, message } => Reason::Failed {
-                    kind,
-                    message: format!("{path} not updated with its sidecar: {message}"),
-                },
-                other => other,
-            });
-        }
-        r
+        r.reason = Some(match reason {
+            Reason::Failed { kind, message } => Reason::Failed {
+                kind,
+                message: format!("{path} not updated with its sidecar: {message}"),
+            },
+            other => other,
+        });
     }
+    r
+}
 
-    fn try_update(&self, k: UpdateId, r: &mut MediaReport) -> Result<(), Reason> {
-        let plan = self.plan;
-        let u = plan.update(k);
-        let old = &plan.bare_file(u.bare).line;
-        let subject = plan.update_subject(k);
-        let tags = self.tags_for(&subject);
-        let (kind, copied, before) = self.reread(old, subject.by_name, &tags, r)?;
-        let mut dates = subject.dates();
-        let date = self.decide_date(&mut dates, &copied.written, &tags, r);
-        let dir = self.folder_for(date, &copied.written, &tags);
-        let wanted = subject.wanted_name();
-        let in_place = policy::update_in_place(&old.path, &dir, &wanted);
-        let name = in_place
-            .clone()
-            .unwrap_or_else(|| self.out.reserve(&dir, &wanted));
-        let own_xmp = old.xmp.as_deref().filter(|_| in_place.is_some());
-        let xmp = self.write_xmp(
-            subject.sidecar,
-            kind,
-            &name,
-            &tags,
-            date.when,
-            &copied.written,
-            r,
-            own_xmp,
-        );
-        let line = manifest::Line {
-            path: name.clone(),
-            xmp: xmp.clone(),
-            output_hash: Some(hash::hex(copied.out_hash)),
-            output_size: Some(copied.out_len),
-            taken: date.when,
-            date_source: date.source,
-            gps: if r.embedded { tags.geo } else { None },
-            archived: subject.sidecar.is_some_and(|s| s.archived()),
-            no_sidecar: false,
-            retracted: false,
-            ..old.clone()
-        };
-        if let Err(err) = self.manifest.append(&line) {
-            r.notes.push(format!("manifest not updated: {err}"));
-        }
-        let target = Target {
-            name: &name,
-            in_place: in_place.is_some(),
-            xmp: xmp.as_deref(),
-            mtime: date.when,
-        };
-        let final_name = self.put_in_place(old, &line, copied.temp, &target, &before)?;
-        if final_name != old.path && !self.opts.dry_run {
-            self.move_away(old, &final_name, r);
-        }
-        if let (XmpCleanup::Remove(x), false) = (
-            policy::xmp_cleanup(old.xmp.as_deref(), xmp.as_deref()),
-            self.opts.dry_run,
-        ) {
-            if in_place.is_some() {
-                let _ = std::fs::remove_file(self.out.root().join(&x));
-            }
-        }
-        self.settle(copied.src_hash, u.found.sidecar, &old.path, &final_name);
-        r.status = Status::Updated;
-        r.output = Some(final_name);
-        r.xmp = xmp;
-        r.notes.push(format!(
-            "written by an earlier run without a sidecar; updated with {}",
-            r.sidecar.clone().unwrap_or_default()
-        ));
-        Ok(())
+fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(), Reason> {
+    let plan = writer.plan;
+    let u = plan.update(k);
+    let old = &plan.bare_file(u.bare).line;
+    let subject = plan.update_subject(k);
+    let tags = file::tags_for(writer, &subject);
+    let (kind, copied, before) = reread(writer, old, subject.by_name, &tags, r)?;
+    let mut dates = subject.dates();
+    let date = file::decide_date(writer, &mut dates, &copied.written, &tags, r);
+    let dir = file::folder_for(writer, date, &copied.written, &tags);
+    let wanted = subject.wanted_name();
+    let in_place = policy::update_in_place(&old.path, &dir, &wanted);
+    let name = in_place
+        .clone()
+        .unwrap_or_else(|| writer.out.reserve(&dir, &wanted));
+    let own_xmp = old.xmp.as_deref().filter(|_| in_place.is_some());
+    let xmp = file::write_xmp(
+        writer,
+        subject.sidecar,
+        kind,
+        &name,
+        &tags,
+        date.when,
+        &copied.written,
+        r,
+        own_xmp,
+    );
+    let line = manifest::Line {
+        path: name.clone(),
+        xmp: xmp.clone(),
+        output_hash: Some(hash::hex(copied.out_hash)),
+        output_size: Some(copied.out_len),
+        taken: date.when,
+        date_source: date.source,
+        gps: if r.embedded { tags.geo } else { None },
+        archived: subject.sidecar.is_some_and(|s| s.archived()),
+        no_sidecar: false,
+        retracted: false,
+        ..old.clone()
+    };
+    if let Err(err) = writer.manifest.append(&line) {
+        r.notes.push(format!("manifest not updated: {err}"));
     }
-
-    /// What the rest of the run needs to know of a file updated (and perhaps moved).
-    fn settle(&self, src_hash: u128, sidecar: usize, old: &str, new: &str) {
-        let known = Known {
-            path: new.into(),
-            sidecar: Some(crate::process::write::sidecar_number(sidecar)),
-            earlier: true,
-        };
-        self.registry
-            .lock()
-            .expect("registry")
-            .insert(src_hash, known);
-        if new != old {
-            let mut moved = self.moved.lock().expect("moved");
-            moved.push((old.to_string(), new.to_string()));
+    let target = Target {
+        name: &name,
+        in_place: in_place.is_some(),
+        xmp: xmp.as_deref(),
+        mtime: date.when,
+    };
+    let final_name = put_in_place(writer, old, &line, copied.temp, &target, &before)?;
+    if final_name != old.path && !writer.opts.dry_run {
+        move_away(writer, old, &final_name, r);
+    }
+    if let (XmpCleanup::Remove(x), false) = (
+        policy::xmp_cleanup(old.xmp.as_deref(), xmp.as_deref()),
+        writer.opts.dry_run,
+    ) {
+        if in_place.is_some() {
+            let _ = std::fs::remove_file(writer.out.root().join(&x));
         }
     }
+    settle(
+        writer,
+        copied.src_hash,
+        u.found.sidecar,
+        &old.path,
+        &final_name,
+    );
+    r.status = Status::Updated;
+    r.output = Some(final_name);
+    r.xmp = xmp;
+    r.notes.push(format!(
+        "written by an earlier run without a sidecar; updated with {}",
+        r.sidecar.clone().unwrap_or_default()
+    ));
+    Ok(())
+}
 
-    /// Reads the library file of `old` back through the normal writer (embedding `tags` into
-    /// a temp file), and checks it is our own file, unchanged since it was written: then it
-    /// is its source, byte for byte. Its type, the copy, and its metadata as opened.
-    fn reread(
-        &self,
-        old: &manifest::Line,
-        by_name: Option<MediaKind>,
-        tags: &crate::metadata::Tags,
-        r: &mut MediaReport,
-    ) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
-        let full = self.out.root().join(&old.path);
-        let file = open_nofollow(&full, OpenOptions::new().read(true))
-            .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-        let before = file
-            .metadata()
-            .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-        let src = io::BufReader::with_capacity(1 << 20, file);
-        let mut opened = self.sniff(by_name, HashingReader::new(src), r)?;
-        let copied = self.copy(&mut opened, tags, before.len())?;
-        if Some(hash::hex(copied.src_hash)) != old.output_hash
-            || Some(copied.src_len) != old.output_size
-        {
-            remove_temp(&copied.temp);
-            return Err(Reason::other("it was changed since it was written"));
-        }
-        Ok((opened.kind, copied, before))
+/// What the rest of the run needs to know of a file updated (and perhaps moved).
+fn settle(writer: &Writer<'_>, src_hash: u128, sidecar: usize, old: &str, new: &str) {
+    let known = Known {
+        path: new.into(),
+        sidecar: Some(crate::process::write::sidecar_number(sidecar)),
+        earlier: true,
+    };
+    writer
+        .registry
+        .lock()
+        .expect("registry")
+        .insert(src_hash, known);
+    if new != old {
+        let mut moved = writer.moved.lock().expect("moved");
+        moved.push((old.to_string(), new.to_string()));
     }
+}
 
-    /// Puts the updated temp file in place: over the old file (after checking nobody wrote to
-    /// it meanwhile), or under its new name. On failure the old file stays, and its line
-    /// stands again. The name the file got.
-    fn put_in_place(
-        &self,
-        old: &manifest::Line,
-        line: &manifest::Line,
-        temp: Option<(PathBuf, File)>,
-        target: &Target,
-        before: &std::fs::Metadata,
-    ) -> Result<String, Reason> {
-        let name = target.name;
-        let Some((tmp, file)) = temp else {
-            return Ok(name.to_string()); // a dry run
-        };
-        let put = if !target.in_place {
-            self.out.commit(&tmp, file, name, target.mtime)
-        } else if unchanged_since(&self.out.root().join(&old.path), before) {
-            let done = self.replace_own_file(&tmp, file, name, target.mtime);
-            done.map(|_| name.to_string())
-        } else {
-            Err(io::Error::other("it was changed while it was read"))
-        };
-        let err = match put {
-            Ok(got) => return Ok(got),
-            Err(err) => err,
-        };
-        self.note_fatal(&err);
-        let _ = std::fs::remove_file(&tmp);
-        let undo = if target.in_place {
-            old.clone()
-        } else {
-            self.out.release(name);
-            if let Some(x) = target.xmp.filter(|x| Some(*x) != old.xmp.as_deref()) {
-                let _ = std::fs::remove_file(self.out.root().join(x));
-                self.out.release(x);
-            }
-            manifest::Line {
-                retracted: true,
-                ..line.clone()
-            }
-        };
-        let _ = self.manifest.append(&undo);
-        Err(failed(&err, format!("{err}")))
+/// Reads the library file of `old` back through the normal writer (embedding `tags` into
+/// a temp file), and checks it is our own file, unchanged since it was written: then it
+/// is its source, byte for byte. Its type, the copy, and its metadata as opened.
+fn reread(
+    writer: &Writer<'_>,
+    old: &manifest::Line,
+    by_name: Option<MediaKind>,
+    tags: &crate::metadata::Tags,
+    r: &mut MediaReport,
+) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
+    let full = writer.out.root().join(&old.path);
+    let file = open_nofollow(&full, OpenOptions::new().read(true))
+        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+    let before = file
+        .metadata()
+        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let src = io::BufReader::with_capacity(1 << 20, file);
+    let mut opened = file::sniff(by_name, HashingReader::new(src), r)?;
+    let copied = file::copy(writer, &mut opened, tags, before.len())?;
+    if Some(hash::hex(copied.src_hash)) != old.output_hash
+        || Some(copied.src_len) != old.output_size
+    {
+        remove_temp(&copied.temp);
+        return Err(Reason::other("it was changed since it was written"));
     }
+    Ok((opened.kind, copied, before))
+}
 
-    /// Once the updated file is in its new place: the old file and its XMP sidecar removed,
-    /// and the old line retracted (after the removal: a crash between leaves two good files,
-    /// each with its line, rather than a file without one).
-    fn move_away(&self, old: &manifest::Line, new: &str, r: &mut MediaReport) {
-        let root = self.out.root();
-        if let Err(err) = std::fs::remove_file(root.join(&old.path)) {
-            r.notes.push(format!(
-                "{} could not be removed after the move: {err}",
-                old.path
-            ));
-            return;
+/// Puts the updated temp file in place: over the old file (after checking nobody wrote to
+/// it meanwhile), or under its new name. On failure the old file stays, and its line
+/// stands again. The name the file got.
+fn put_in_place(
+    writer: &Writer<'_>,
+    old: &manifest::Line,
+    line: &manifest::Line,
+    temp: Option<(PathBuf, File)>,
+    target: &Target,
+    before: &std::fs::Metadata,
+) -> Result<String, Reason> {
+    let name = target.name;
+    let Some((tmp, file)) = temp else {
+        return Ok(name.to_string()); // a dry run
+    };
+    let put = if !target.in_place {
+        writer.out.commit(&tmp, file, name, target.mtime)
+    } else if unchanged_since(&writer.out.root().join(&old.path), before) {
+        let done = replace_own_file(writer, &tmp, file, name, target.mtime);
+        done.map(|_| name.to_string())
+    } else {
+        Err(io::Error::other("it was changed while it was read"))
+    };
+    let err = match put {
+        Ok(got) => return Ok(got),
+        Err(err) => err,
+    };
+    writer.note_fatal(&err);
+    let _ = std::fs::remove_file(&tmp);
+    let undo = if target.in_place {
+        old.clone()
+    } else {
+        writer.out.release(name);
+        if let Some(x) = target.xmp.filter(|x| Some(*x) != old.xmp.as_deref()) {
+            let _ = std::fs::remove_file(writer.out.root().join(x));
+            writer.out.release(x);
         }
-        if let Some(x) = &old.xmp {
-            let _ = std::fs::remove_file(root.join(x));
-        }
-        let retract = manifest::Line {
+        manifest::Line {
             retracted: true,
-            ..old.clone()
-        };
-        let _ = self.manifest.append(&retract);
-        r.notes.push(format!("moved from {} to {new}", old.path));
-    }
+            ..line.clone()
+        }
+    };
+    let _ = writer.manifest.append(&undo);
+    Err(failed(&err, format!("{err}")))
+}
 
-    /// Puts a temp file in place of gpbackup's own file `name`, replacing it. This is the
-    /// one rename that replaces: `name` is a file this run has just read and found to be
-    /// exactly what the manifest says gpbackup wrote there (or its XMP sidecar), the output
-    /// folder is locked against other gpbackup runs, and the rename is atomic, so the file
-    /// is at every moment either the old or the new version, never a mix or gone.
-    pub(super) fn replace_own_file(
-        &self,
-        tmp: &Path,
-        file: File,
-        name: &str,
-        mtime: Option<i64>,
-    ) -> io::Result<()> {
-        if let Some(t) = mtime {
-            let ft = filetime::FileTime::from_unix_time(t, 0);
-            filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
-        }
-        if self.opts.sync {
-            file.sync_all()?;
-        }
-        drop(file);
-        let dest = self.out.root().join(name);
-        if std::fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_file()) {
-            return Err(io::Error::other(format!("{name} is not a file")));
-        }
-        std::fs::rename(tmp, &dest)?;
-        if self.opts.sync {
-            if let Some(dir) = dest.parent() {
-                crate::library::dir::sync_dir(dir)?;
-            }
-        }
-        Ok(())
+/// Once the updated file is in its new place: the old file and its XMP sidecar removed,
+/// and the old line retracted (after the removal: a crash between leaves two good files,
+/// each with its line, rather than a file without one).
+fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut MediaReport) {
+    let root = writer.out.root();
+    if let Err(err) = std::fs::remove_file(root.join(&old.path)) {
+        r.notes.push(format!(
+            "{} could not be removed after the move: {err}",
+            old.path
+        ));
+        return;
     }
+    if let Some(x) = &old.xmp {
+        let _ = std::fs::remove_file(root.join(x));
+    }
+    let retract = manifest::Line {
+        retracted: true,
+        ..old.clone()
+    };
+    let _ = writer.manifest.append(&retract);
+    r.notes.push(format!("moved from {} to {new}", old.path));
+}
+
+/// Puts a temp file in place of gpbackup's own file `name`, replacing it. This is the
+/// one rename that replaces: `name` is a file this run has just read and found to be
+/// exactly what the manifest says gpbackup wrote there (or its XMP sidecar), the output
+/// folder is locked against other gpbackup runs, and the rename is atomic, so the file
+/// is at every moment either the old or the new version, never a mix or gone.
+pub(super) fn replace_own_file(
+    writer: &Writer<'_>,
+    tmp: &Path,
+    file: File,
+    name: &str,
+    mtime: Option<i64>,
+) -> io::Result<()> {
+    if let Some(t) = mtime {
+        let ft = filetime::FileTime::from_unix_time(t, 0);
+        filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
+    }
+    if writer.opts.sync {
+        file.sync_all()?;
+    }
+    drop(file);
+    let dest = writer.out.root().join(name);
+    if std::fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_file()) {
+        return Err(io::Error::other(format!("{name} is not a file")));
+    }
+    std::fs::rename(tmp, &dest)?;
+    if writer.opts.sync {
+        if let Some(dir) = dest.parent() {
+            crate::library::dir::sync_dir(dir)?;
+        }
+    }
+    Ok(())
 }
 
 /// Where an updated file goes.
