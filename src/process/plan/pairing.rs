@@ -67,7 +67,8 @@ impl JsonRead {
 }
 
 /// The matcher's view of the sidecars: this run's, then earlier runs' (`earlier`), each read
-/// where it is kept (a list of [`matcher::SidecarRef`]s was 48 bytes a sidecar).
+/// where it is kept, so that the view costs nothing per sidecar (a list of
+/// [`matcher::SidecarRef`]s would take 48 bytes each).
 struct SidecarView<'a> {
     catalog: &'a Catalog,
     this_run: &'a [SidecarData],
@@ -99,8 +100,8 @@ impl SidecarList for SidecarView<'_> {
 }
 
 /// The matcher's view of the media: this run's media entries, then the remembered library
-/// files that take part ([`extras`]), each read from the catalog (a list of [`MediaRef`]s
-/// was 40 bytes a file).
+/// files that take part ([`extras`]), each read from the catalog, so that the view costs
+/// nothing per file (a list of [`MediaRef`]s would take 40 bytes each).
 struct MediaView<'a> {
     catalog: &'a Catalog,
     media: &'a [(usize, Option<MediaKind>)],

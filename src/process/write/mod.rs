@@ -61,8 +61,7 @@ pub(super) struct Known {
 
 /// Content hash → a file this run put in the output (where, and the sidecar its metadata came
 /// from), for the duplicates found later in the run. One per file written, so compact: the
-/// paths in one string, a table entry 32 bytes with its key (a map of `Known`s was 48 and a
-/// string per path).
+/// paths in one string, a table entry 32 bytes with its key.
 #[derive(Default)]
 pub(super) struct Registry {
     files: HashMap<u128, Stored>,
