@@ -1,6 +1,7 @@
 //! gpbackup: turn a Google Photos Takeout export into a dated, deduplicated photo folder.
 
 pub mod alloc;
+pub mod cli;
 pub mod dates;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use gpbackup::library::albums::AlbumsMode;
+use gpbackup::cli::{AlbumsMode, EditedMode, XmpMode};
 use gpbackup::library::dir::Layout;
-use gpbackup::metadata::xmp::XmpMode;
 use gpbackup::metadata::TimeZoneChoice;
 use gpbackup::process::report::{Report, StopReason};
-use gpbackup::process::{self, EditedMode, Options};
+use gpbackup::process::{self, Options};
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
 // stage to the next and across many small files without heap trimming (glibc's arenas kept

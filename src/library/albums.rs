@@ -20,20 +20,6 @@ use crate::library::dir::{
 };
 use crate::names::{key, sanitize_component, split_ext};
 
-/// What to make of albums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AlbumsMode {
-    /// Nothing.
-    None,
-    /// `albums.json`: each album and its files.
-    Json,
-    /// `albums.json` and `albums/<Album>/` folders of hard links (symbolic links where the
-    /// file system has no hard links).
-    Links,
-    /// `albums.json` and `albums/<Album>/` folders of copies.
-    Copy,
-}
-
 /// An album and the output files in it (relative paths).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Album {

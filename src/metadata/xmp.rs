@@ -11,17 +11,6 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::metadata::Geo;
 
-/// When XMP sidecars are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum XmpMode {
-    /// For files whose metadata could not be embedded in the file itself.
-    Auto,
-    /// For every file written.
-    Always,
-    /// Never.
-    Never,
-}
-
 /// What an XMP sidecar says.
 #[derive(Debug, Clone, Default)]
 pub struct XmpData {

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::library::albums::{self, AlbumsMode};
+use crate::cli::AlbumsMode;
+use crate::library::albums;
 use crate::library::dir::OutputDir;
 use crate::library::manifest::Manifest;
 use crate::process::report::Report;

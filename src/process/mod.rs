@@ -33,10 +33,9 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::alloc;
-use crate::library::albums::AlbumsMode;
+use crate::cli::{AlbumsMode, EditedMode, XmpMode};
 use crate::library::dir::{Layout, OutputDir};
 use crate::library::manifest::Manifest;
-use crate::metadata::xmp::XmpMode;
 use crate::metadata::TimeZoneChoice;
 use crate::process::report::{MediaLog, Report};
 use crate::takeout::SourceError;
@@ -69,17 +68,6 @@ pub struct Options {
     pub edited: EditedMode,
     /// Also write photos that are in Google Photos' trash.
     pub keep_trashed: bool,
-}
-
-/// What to do with edited copies (`IMG_1-edited.jpg`) and their originals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EditedMode {
-    /// Write both the original and the edited copy.
-    Keep,
-    /// Write the edited copy instead of its original.
-    Only,
-    /// Write the original only.
-    Skip,
 }
 
 /// Why a run could not be done at all. Per-file problems are never errors: they are in the

@@ -5,15 +5,15 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::cli::XmpMode;
 use crate::dates::DateSource;
 use crate::library::dir::Layout;
-use crate::metadata::xmp::XmpMode;
 use crate::metadata::Geo;
 use crate::metadata::TimeZoneChoice;
 use crate::names::{key, split_edited, NameParts};
 pub use crate::process::report::SkipReason;
 
-use super::EditedMode;
+use crate::cli::EditedMode;
 
 /// A date taken (seconds since the epoch, UTC) and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
