@@ -153,7 +153,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         catalog
             .entries
             .iter()
-            .filter(|e| !first_run && plan::is_json(e))
+            .filter(|e| !first_run && crate::takeout::is_json(e))
             .map(plan::source_id),
     );
     let (manifest, remembered) = Manifest::load(

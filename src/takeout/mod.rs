@@ -11,10 +11,12 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use self::classify::{classify, is_json, Class, NOT_TAKEOUT};
 use self::zip::{CentralEntry, RawEntry};
 use crate::names::{push_span, span_of};
 use ::zip::ZipArchive;
 
+mod classify;
 pub mod folders;
 pub mod matcher;
 pub mod parts;

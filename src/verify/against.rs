@@ -14,9 +14,8 @@ use super::library::{load_library, Library};
 use super::{progress_bar, thread_pool, FileState, VerifyError};
 use crate::hash;
 use crate::names::{key, split_edited, NameParts};
-use crate::process::plan::Class;
 use crate::takeout::matcher::{self, MediaRef, SidecarRef};
-use crate::takeout::{Catalog, Entry, Reader};
+use crate::takeout::{classify, Catalog, Class, Entry, Reader};
 
 /// What `verify --against` is asked.
 pub struct AgainstOptions<'a> {
@@ -70,7 +69,7 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
                 let catalog = Catalog::open(opts.inputs, exclude.as_deref());
                 // Classified here, often while the manifest is still being read.
                 let catalog = catalog.map(|c| {
-                    let classes = crate::process::plan::classify(&c.entries);
+                    let classes = classify(&c.entries);
                     (c, classes)
                 });
                 indexing.store(DONE, Ordering::Relaxed);
@@ -83,17 +82,14 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
     let media: Vec<usize> = (0..catalog.entries.len())
         .filter(|i| matches!(classes[*i], Class::Media(_)))
         .collect();
-    // An input without a single photo or video is not part of a Takeout's photos: checking
-    // nothing must not pass.
-    let mut has_media = vec![false; catalog.inputs.len()];
-    for &i in &media {
-        has_media[catalog.entries[i].input_index()] = true;
+    // Every input is a Takeout by the rule `process` applies (a part holding only sidecars
+    // is one). Checking nothing at all must not pass: when no input holds a photo or video
+    // and none is cut off (a cut-off input fails the check by itself), verify refuses.
+    if let Some(input) = catalog.not_takeout(&classes) {
+        return Err(VerifyError::NoMedia(input.path.clone()));
     }
-    for (k, input) in catalog.inputs.iter().enumerate() {
-        let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
-        if !damaged && !has_media[k] {
-            return Err(VerifyError::NoMedia(input.path.clone()));
-        }
+    if media.is_empty() && catalog.damaged.is_empty() {
+        return Err(VerifyError::NothingToCheck);
     }
     let mut report = AgainstReport {
         library: root.to_path_buf(),

@@ -15,7 +15,7 @@ use crate::hash::{self, IdMap};
 use crate::library::dir::{is_own_top_level, STATE_DIR};
 use crate::library::manifest::{self, FILE_NAME};
 use crate::names::key;
-use crate::takeout::SourceError;
+use crate::takeout::{SourceError, NOT_TAKEOUT};
 
 mod against;
 mod findings;
@@ -36,8 +36,14 @@ pub enum VerifyError {
     Threads(String),
     #[error("{0}")]
     Input(SourceError),
-    #[error("{0}: holds no photos or videos; expected a Google Takeout .zip or an extracted Takeout folder")]
+    /// An input that is not a Takeout ([`crate::takeout::Catalog::not_takeout`]).
+    #[error("{0}: {NOT_TAKEOUT}")]
     NoMedia(PathBuf),
+    #[error(
+        "none of the inputs holds a photo or video, so there is nothing to check; give the \
+         parts of the Takeout that hold the photos and videos"
+    )]
+    NothingToCheck,
 }
 
 impl VerifyError {
@@ -45,7 +51,10 @@ impl VerifyError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            VerifyError::NotOutput(_) | VerifyError::Input(_) | VerifyError::NoMedia(_)
+            VerifyError::NotOutput(_)
+                | VerifyError::Input(_)
+                | VerifyError::NoMedia(_)
+                | VerifyError::NothingToCheck
         )
     }
 }

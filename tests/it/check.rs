@@ -351,10 +351,36 @@ fn an_input_without_photos_is_a_usage_error() {
     let (o, _) = check(&lib, &zip, false, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("holds no photos or videos"),
+        stderr(&o).contains("contains no photos, videos or JSON sidecars"),
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_part_holding_only_sidecars_is_checked_with_the_others_and_alone_checks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lib) = library(dir.path());
+    // The same export downloaded again in two parts: the photos and videos, then every sidecar.
+    let mut split = Takeout::new(2);
+    for part in &takeout().parts {
+        for (p, b) in part {
+            split.add(usize::from(p.ends_with(".json")), p.clone(), b.clone());
+        }
+    }
+    let zips = split.write(&dir.path().join("split"));
+    let (code, err, r) = both(&lib, &zips, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(r["in_library"], 5);
+    assert_eq!(
+        listed(&r, "left_out").len(),
+        1,
+        "the trashed photo, by its sidecar"
+    );
+    // The sidecars alone: nothing to check, which must not pass.
+    let (o, _) = check(&lib, &zips[1..], false, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to check"), "{}", stderr(&o));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::process::report::{MediaReport, Report};
 use crate::takeout::folders;
 use crate::takeout::matcher::{self, Match, Rule};
 use crate::takeout::sidecar::{AlbumInfo, Sidecar};
-use crate::takeout::{Catalog, Entry, EntryId};
+use crate::takeout::{classify, Catalog, Class, Entry, EntryId, NOT_TAKEOUT};
 
 use crate::process::policy::{self, DateCandidates, MemberFacts, SkipFacts, SkipReason};
 use crate::process::{Options, ProcessError};
@@ -329,35 +329,15 @@ impl Subject<'_> {
     }
 }
 
-/// How an input entry is treated.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Class {
-    Json,
-    /// A media file (its kind by extension; `None` for an unknown file among the photos).
-    Media(Option<MediaKind>),
-    Ignored,
-}
-
 /// Opens and indexes every input; refuses an input with nothing of Google Photos in it.
 pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
     let exclude = opts.output.canonicalize().ok();
     let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
-    let classes = classify(&catalog.entries);
-    for (i, input) in catalog.inputs.iter().enumerate() {
-        let useful = catalog
-            .entries
-            .iter()
-            .zip(&classes)
-            .any(|(e, c)| e.input_index() == i && *c != Class::Ignored);
-        let damaged = catalog.damaged.iter().any(|d| d.path == input.path);
-        if !useful && !damaged {
-            return Err(ProcessError::NotTakeout {
-                path: input.path.clone(),
-                reason: "contains no photos, videos or JSON sidecars; expected a Google Takeout \
-                         .zip or an extracted Takeout folder"
-                    .into(),
-            });
-        }
+    if let Some(input) = catalog.not_takeout(&classify(&catalog.entries)) {
+        return Err(ProcessError::NotTakeout {
+            path: input.path.clone(),
+            reason: NOT_TAKEOUT.into(),
+        });
     }
     Ok(catalog)
 }
@@ -493,39 +473,6 @@ pub fn build(
 
 pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
     (e.input_index(), e.order)
-}
-
-/// JSON, media, or not ours. Files of unknown type count as media (copied and reported) when
-/// they sit in a folder with photos or sidecars; anything else (`archive_browser.html`, other
-/// Takeout products' files) is ignored and listed.
-/// A JSON file: a sidecar, an album's metadata, or another Takeout JSON.
-pub(crate) fn is_json(e: &Entry) -> bool {
-    let name = e.name().as_bytes();
-    name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
-}
-
-pub(crate) fn classify(entries: &[Entry]) -> Vec<Class> {
-    let photo_dirs: HashSet<String> = entries
-        .iter()
-        .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())
-        .map(|e| key(e.dir()))
-        .collect();
-    entries
-        .iter()
-        .map(|e| {
-            if e.symlink() {
-                Class::Ignored
-            } else if is_json(e) {
-                Class::Json
-            } else if let Some(kind) = MediaKind::from_name(e.name()) {
-                Class::Media(Some(kind))
-            } else if !e.dir().is_empty() && photo_dirs.contains(&key(e.dir())) {
-                Class::Media(None)
-            } else {
-                Class::Ignored
-            }
-        })
-        .collect()
 }
 
 /// A file's (folder, name), any case, as one 128-bit hash of their keys: 16 bytes and no
@@ -688,54 +635,6 @@ fn group_duplicates(plan: &Plan) -> Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification() {
-        let zip = crate::takeout::Locator::Zip {
-            method: 8,
-            symlink: false,
-        };
-        let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
-        // Links (stored as links in a zip, or found by the walk of a folder) are never read.
-        let zip_link = crate::takeout::Locator::Zip {
-            method: 0,
-            symlink: true,
-        };
-        let file_link = crate::takeout::Locator::File { symlink: true };
-        let entries = vec![
-            e("Takeout/archive_browser.html"),
-            e("Takeout/Google Photos/Photos from 2019/a.jpg"),
-            e("Takeout/Google Photos/Photos from 2019/a.jpg.json"),
-            e("Takeout/Google Photos/Photos from 2019/odd.xyz"),
-            e("Takeout/Google Drive/notes.txt"),
-            Entry::new(
-                0,
-                zip_link,
-                "Takeout/Google Photos/Photos from 2019/b.jpg",
-                9,
-                None,
-            ),
-            Entry::new(
-                0,
-                file_link,
-                "Takeout/Google Photos/Photos from 2019/c.jpg",
-                9,
-                None,
-            ),
-        ];
-        assert_eq!(
-            classify(&entries),
-            vec![
-                Class::Ignored,
-                Class::Media(Some(MediaKind::Jpeg)),
-                Class::Json,
-                Class::Media(None),
-                Class::Ignored,
-                Class::Ignored,
-                Class::Ignored
-            ]
-        );
-    }
 
     #[test]
     fn groups_are_runs_of_one_vector() {

@@ -15,11 +15,11 @@ use crate::names::key;
 use crate::process::report::JsonReport;
 use crate::takeout::matcher::{self, Match, MediaList, MediaRef, SidecarList};
 use crate::takeout::sidecar::{self, AlbumInfo, JsonFile};
-use crate::takeout::{self, Catalog, EntryId, Reader};
+use crate::takeout::{self, Catalog, Class, EntryId, Reader};
 
 use super::{
-    disk_order, folder_name, in_library, source_id, split_entry_path, BareId, Class,
-    EarlierSidecar, SidecarData, SidecarOrigin,
+    disk_order, folder_name, in_library, source_id, split_entry_path, BareId, EarlierSidecar,
+    SidecarData, SidecarOrigin,
 };
 use crate::process::Options;
 

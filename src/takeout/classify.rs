@@ -1,0 +1,214 @@
+//! What each entry of the inputs is to gpbackup (a JSON file, a photo or video, or not ours),
+//! and the one rule both commands apply to say whether an input is a Takeout at all.
+
+use std::collections::HashSet;
+
+use super::{Catalog, Entry, Input, InputKind};
+use crate::metadata::media::MediaKind;
+use crate::names::key;
+
+/// How an input entry is treated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Class {
+    Json,
+    /// A media file (its kind by extension; `None` for an unknown file among the photos).
+    Media(Option<MediaKind>),
+    Ignored,
+}
+
+/// Why an input [`Catalog::not_takeout`] names is refused, in the words both commands print
+/// after its path.
+pub const NOT_TAKEOUT: &str = "contains no photos, videos or JSON sidecars; expected a Google \
+                               Takeout .zip or an extracted Takeout folder";
+
+/// A JSON file: a sidecar, an album's metadata, or another Takeout JSON.
+pub fn is_json(e: &Entry) -> bool {
+    let name = e.name().as_bytes();
+    name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
+}
+
+/// JSON, media, or not ours, for each entry. Files of unknown type count as media (copied and
+/// reported) when they sit in a folder with photos or sidecars; anything else
+/// (`archive_browser.html`, other Takeout products' files) is ignored and listed.
+pub fn classify(entries: &[Entry]) -> Vec<Class> {
+    let photo_dirs: HashSet<String> = entries
+        .iter()
+        .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())
+        .map(|e| key(e.dir()))
+        .collect();
+    entries
+        .iter()
+        .map(|e| {
+            if e.symlink() {
+                Class::Ignored
+            } else if is_json(e) {
+                Class::Json
+            } else if let Some(kind) = MediaKind::from_name(e.name()) {
+                Class::Media(Some(kind))
+            } else if !e.dir().is_empty() && photo_dirs.contains(&key(e.dir())) {
+                Class::Media(None)
+            } else {
+                Class::Ignored
+            }
+        })
+        .collect()
+}
+
+impl Catalog {
+    /// The first input that is not a Takeout, if any. An input is a Takeout when it holds at
+    /// least one entry that is not ignored (a photo, a video, a JSON file, or an unknown file
+    /// among them: a part of a Takeout may hold only sidecars), or when it is a truncated
+    /// download, whose entries past the cut are unknown. `classes` are the entries' classes
+    /// as [`classify`] gives them.
+    pub fn not_takeout(&self, classes: &[Class]) -> Option<&Input> {
+        let mut takeout: Vec<bool> = self
+            .inputs
+            .iter()
+            .map(|input| matches!(input.kind, InputKind::Recovered(_)))
+            .collect();
+        for (e, c) in self.entries.iter().zip(classes) {
+            if *c != Class::Ignored {
+                takeout[e.input_index()] = true;
+            }
+        }
+        self.inputs
+            .iter()
+            .zip(takeout)
+            .find_map(|(input, takeout)| (!takeout).then_some(input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::takeout::Locator;
+
+    #[test]
+    fn classification() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
+        // Links (stored as links in a zip, or found by the walk of a folder) are never read.
+        let zip_link = Locator::Zip {
+            method: 0,
+            symlink: true,
+        };
+        let file_link = Locator::File { symlink: true };
+        let entries = vec![
+            e("Takeout/archive_browser.html"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg"),
+            e("Takeout/Google Photos/Photos from 2019/a.jpg.json"),
+            e("Takeout/Google Photos/Photos from 2019/odd.xyz"),
+            e("Takeout/Google Drive/notes.txt"),
+            Entry::new(
+                0,
+                zip_link,
+                "Takeout/Google Photos/Photos from 2019/b.jpg",
+                9,
+                None,
+            ),
+            Entry::new(
+                0,
+                file_link,
+                "Takeout/Google Photos/Photos from 2019/c.jpg",
+                9,
+                None,
+            ),
+        ];
+        assert_eq!(
+            classify(&entries),
+            vec![
+                Class::Ignored,
+                Class::Media(Some(MediaKind::Jpeg)),
+                Class::Json,
+                Class::Media(None),
+                Class::Ignored,
+                Class::Ignored,
+                Class::Ignored
+            ]
+        );
+    }
+
+    /// Inputs as `(name, damaged, entry paths)`.
+    type Inputs<'a> = &'a [(&'a str, bool, &'a [&'a str])];
+
+    /// A catalog of `inputs`, its entries classified.
+    fn catalog(inputs: Inputs) -> (Catalog, Vec<Class>) {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let mut catalog = Catalog::default();
+        for (k, (name, damaged, paths)) in (0u32..).zip(inputs) {
+            catalog.inputs.push(Input {
+                path: PathBuf::from(name),
+                kind: if *damaged {
+                    InputKind::Recovered(Arc::new(Vec::new()))
+                } else {
+                    InputKind::Zip
+                },
+            });
+            for path in *paths {
+                catalog.entries.push(Entry::new(k, zip, path, 1, Some(1)));
+            }
+        }
+        let classes = classify(&catalog.entries);
+        (catalog, classes)
+    }
+
+    #[test]
+    fn an_input_is_a_takeout_when_it_holds_a_photo_a_video_or_a_sidecar_or_is_cut_off() {
+        const PHOTO: &str = "Takeout/Google Photos/Photos from 2019/a.jpg";
+        const VIDEO: &str = "Takeout/Google Photos/Photos from 2019/b.mp4";
+        const SIDECAR: &str = "Takeout/Google Photos/Photos from 2019/a.jpg.json";
+        const HTML: &str = "Takeout/archive_browser.html";
+        const NOTES: &str = "Takeout/Google Drive/notes.txt";
+        // (inputs, the input refused)
+        let cases: [(Inputs, Option<&str>); 11] = [
+            (&[("photos.zip", false, &[HTML, PHOTO])], None),
+            (&[("video.zip", false, &[VIDEO])], None),
+            (&[("sidecars.zip", false, &[HTML, SIDECAR])], None),
+            (&[("html.zip", false, &[HTML])], Some("html.zip")),
+            (&[("drive.zip", false, &[NOTES])], Some("drive.zip")),
+            (&[("empty.zip", false, &[])], Some("empty.zip")),
+            (&[("cut.zip", true, &[])], None),
+            (&[("cut.zip", true, &[HTML])], None),
+            // A sidecar-only part beside the part with its photo; an html-only one named
+            // wherever it is given.
+            (
+                &[("001.zip", false, &[PHOTO]), ("002.zip", false, &[SIDECAR])],
+                None,
+            ),
+            (
+                &[
+                    ("001.zip", false, &[PHOTO]),
+                    ("002.zip", false, &[HTML]),
+                    ("003.zip", false, &[SIDECAR]),
+                ],
+                Some("002.zip"),
+            ),
+            // An unknown file in a folder that holds a photo in another part.
+            (
+                &[
+                    ("001.zip", false, &[PHOTO]),
+                    (
+                        "002.zip",
+                        false,
+                        &["Takeout/Google Photos/Photos from 2019/odd.xyz"],
+                    ),
+                ],
+                None,
+            ),
+        ];
+        for (inputs, refused) in cases {
+            let (catalog, classes) = catalog(inputs);
+            let got = catalog.not_takeout(&classes).map(|i| i.path.clone());
+            assert_eq!(got, refused.map(PathBuf::from), "{inputs:?}");
+        }
+    }
+}
