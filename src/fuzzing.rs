@@ -56,13 +56,15 @@ pub fn sidecar_and_matcher(data: &[u8]) {
     let _ = matcher::tried_names(&text);
 }
 
-/// Walking the local headers of a damaged zip (`recover::scan`): any bytes end the walk (no
-/// endless loop, no overflow), every entry found lies inside the file, in file order, and
-/// reading one never panics.
+/// Walking the local headers of a damaged zip
+/// ([`crate::takeout::zip::recover::scan_reader`]): any bytes end the walk (no endless loop,
+/// no overflow), every entry found lies inside the file, in file order, and reading one never
+/// panics.
 pub fn recover_scan(data: &[u8]) {
     use std::io::{Cursor, Read};
     let len = data.len() as u64;
-    let found = crate::takeout::zip::scan_reader(Cursor::new(data), len).expect("memory reads");
+    let found =
+        crate::takeout::zip::recover::scan_reader(Cursor::new(data), len).expect("memory reads");
     assert!(
         found.entries.len() as u64 <= len / 30,
         "more entries than headers fit"

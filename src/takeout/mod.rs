@@ -7,14 +7,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use self::classify::{classify, is_json, Class, NOT_TAKEOUT};
 use self::zip::{CentralEntry, RawEntry};
 use crate::names::{push_span, span_of};
-use ::zip::ZipArchive;
 
 mod classify;
 pub mod folders;
@@ -357,7 +356,7 @@ impl Catalog {
             paths
                 .par_iter()
                 .map(|path| match std::fs::metadata(path) {
-                    Ok(m) if m.is_file() => Some(central_directory(path, m.len())),
+                    Ok(m) if m.is_file() => Some(zip::directory::central_directory(path, m.len())),
                     _ => None,
                 })
                 .collect()
@@ -390,7 +389,7 @@ impl Catalog {
             } else {
                 let central = directories[k]
                     .take()
-                    .unwrap_or_else(|| central_directory(path, meta.len()));
+                    .unwrap_or_else(|| zip::directory::central_directory(path, meta.len()));
                 match central {
                     Ok(central) => {
                         catalog.index_zip(index, path, central);
@@ -400,8 +399,8 @@ impl Catalog {
                         });
                     }
                     // No central directory, but it starts like a zip: a cut-off download.
-                    Err(SourceError::NotZip { .. }) if zip::looks_like_zip(path) => {
-                        let found = zip::scan(path).map_err(|e| SourceError::Io {
+                    Err(SourceError::NotZip { .. }) if zip::recover::looks_like_zip(path) => {
+                        let found = zip::recover::scan(path).map_err(|e| SourceError::Io {
                             path: path.clone(),
                             source: e,
                         })?;
@@ -667,80 +666,6 @@ impl Catalog {
             inflate: Box::new(flate2::Decompress::new(false)),
         }
     }
-}
-
-/// The records of a zip's central directory, every one (the same name twice included). The
-/// zip crate parses and checks the directory (an unreadable one is `NotZip`); when it reports
-/// duplicate names, which its index keeps only one of, the directory is walked again here.
-fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceError> {
-    let lower = path.to_string_lossy().to_lowercase();
-    if lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".tar") {
-        return Err(SourceError::Tar(path.to_path_buf()));
-    }
-    if len == 0 {
-        return Err(SourceError::Empty(path.to_path_buf()));
-    }
-    let io_err = |e| SourceError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let file = File::open(path).map_err(io_err)?;
-    if let Some(all) = zip::central::read(&file, len) {
-        return Ok(all);
-    }
-    by_zip_crate(path, file)
-}
-
-/// [`central_directory`] by the zip crate's reader, for the zips [`central::read`] leaves to
-/// it.
-fn by_zip_crate(path: &Path, file: File) -> Result<Vec<CentralEntry>, SourceError> {
-    let io_err = |e| SourceError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    // A buffer that holds most central directories whole: a few reads per zip, not one
-    // per 8 KB (1,200 reads for the 2 GB benchmark's 4 zips).
-    let buffer = 256 * 1024;
-    let archive = ZipArchive::new(BufReader::with_capacity(buffer, file)).map_err(|e| {
-        SourceError::NotZip {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        }
-    })?;
-    if archive.has_duplicate_names() {
-        let (start, offset) = (archive.central_directory_start(), archive.offset());
-        let all = zip::central_entries(archive.into_inner(), start, offset).map_err(io_err)?;
-        return Ok(all);
-    }
-    let meta = archive.metadata();
-    drop(archive);
-    let mut out = Vec::with_capacity(meta.len());
-    for i in 0..meta.len() {
-        let Ok(e) = meta.entry(i) else { continue };
-        let name = match e.name() {
-            Ok(n) => n.into_owned(),
-            Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
-        };
-        #[allow(deprecated)]
-        let method = match e.compression() {
-            ::zip::CompressionMethod::Stored => zip::STORED,
-            ::zip::CompressionMethod::Deflated => zip::DEFLATED,
-            ::zip::CompressionMethod::Unsupported(m) => m,
-            // Methods of features this build does not enable are `Unsupported` above.
-            _ => u16::MAX,
-        };
-        out.push(CentralEntry {
-            name,
-            method,
-            encrypted: e.encrypted(),
-            crc32: e.crc32(),
-            compressed: e.compressed_size(),
-            size: e.size(),
-            header_start: e.header_start(),
-            symlink: e.is_symlink(),
-        });
-    }
-    Ok(out)
 }
 
 /// Reads entries' bytes; one per worker thread (file handles are not shared between threads).

@@ -19,7 +19,7 @@
 
 use std::fs::File;
 
-use crate::takeout::zip::{is_symlink, CentralEntry, DEFLATED, FLAG_ENCRYPTED, STORED};
+use super::{is_symlink, CentralEntry, CENTRAL_HEADER, DEFLATED, FLAG_ENCRYPTED, STORED};
 
 const EOCD: u32 = 0x0605_4b50;
 const EOCD_LEN: usize = 22;
@@ -29,7 +29,6 @@ const ZIP64_EOCD: u32 = 0x0606_4b50;
 /// The fixed part of the zip64 end record: signature, size, versions, disks, counts, size
 /// and offset of the directory.
 const ZIP64_EOCD_LEN: usize = 56;
-const CENTRAL_HEADER: u32 = 0x0201_4b50;
 const CENTRAL_HEADER_LEN: usize = 46;
 /// How far from the end the end record is looked for: its size, a signature and the longest
 /// comment. (The zip crate looks 10 bytes further, the size of its own struct for the
@@ -440,8 +439,8 @@ mod tests {
         let len = bytes.len() as u64;
         let here = read(&f, len);
         let f2 = f.try_clone().unwrap();
-        let theirs =
-            crate::takeout::by_zip_crate(Path::new("z.zip"), f2).map_err(|e| e.to_string());
+        let theirs = super::super::directory::by_zip_crate(Path::new("z.zip"), f2)
+            .map_err(|e| e.to_string());
         (here, theirs)
     }
 
