@@ -4,6 +4,10 @@
 //! Every input is opened and indexed once, up front. Media bytes are then read by workers, each
 //! holding its own file handle per zip (`Reader`), built from the shared, already-parsed
 //! central directory.
+//!
+//! A zip is read under [`zip`] (its format, its directory, a truncated download's recovery).
+//! What each entry is, and the one rule for whether an input is a Takeout at all
+//! ([`Catalog::not_takeout`]), are in `classify`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -74,7 +78,8 @@ pub enum Locator {
 /// Its path inside the input, `/`-separated, as stored (may be hostile: never used as a
 /// path), is kept in two parts: the folder, and the file name. Both are in one [`Names`]
 /// shared by the entries of that folder of that input (a million entries live in a few
-/// thousand folders): a string per name was 16 bytes of pointer and an allocation each.
+/// thousand folders): a string per name would cost 16 bytes of pointer and an allocation
+/// each.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Index into the catalog's inputs ([`Entry::input_index`] as a `usize`).
@@ -454,7 +459,7 @@ impl Catalog {
     fn number_copies(&mut self, input: usize) {
         // This input's entries (the last ones) by a hash of their path: the same path twice
         // is two neighbours once sorted, told apart from another path of the same hash by
-        // comparing the paths. (A map of paths to lists was a fifth of indexing a zip.)
+        // comparing the paths. (A map of paths to lists would take a fifth of indexing a zip.)
         let first = self
             .entries
             .iter()

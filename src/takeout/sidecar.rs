@@ -19,10 +19,10 @@ pub const MAX_JSON_BYTES: u64 = 4 * 1024 * 1024;
 /// trash flags, problems) sits in one box that is absent when all of it is empty. Read those
 /// with [`Sidecar::description`], [`Sidecar::people`], … and set them with
 /// `extras: SidecarExtras { … }.into()` or [`Sidecar::set_extras`]. The dates and the place
-/// are kept without `Option`'s tags (64 bytes in all, was 88; and the title's pointer is
-/// never null, so that a `Result` of a sidecar takes no more room): read them with
-/// [`Sidecar::title`], [`Sidecar::taken`], [`Sidecar::created`] and [`Sidecar::geo`], make
-/// a sidecar with [`Sidecar::new`].
+/// are kept without `Option`'s tags (64 bytes in all, against 88 with them; and the title's
+/// pointer is never null, so that a `Result` of a sidecar takes no more room): read them with
+/// [`Sidecar::title`], [`Sidecar::taken`], [`Sidecar::created`] and [`Sidecar::geo`], make a
+/// sidecar with [`Sidecar::new`].
 #[derive(Debug, Clone)]
 pub struct Sidecar {
     /// Empty for none (a parsed title is never empty).

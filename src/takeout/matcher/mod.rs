@@ -229,7 +229,7 @@ impl MediaList for &[MediaRef<'_>] {
 }
 
 /// The NFC forms of a list of names, kept only for the names that are not NFC already (in
-/// real exports, nearly none): a vector of `Cow`s was 24 bytes a name.
+/// real exports, nearly none): a vector of `Cow`s would be 24 bytes a name.
 #[derive(Default)]
 struct NfcNames {
     /// (index, NFC name), by index.
@@ -321,7 +321,7 @@ pub struct SidecarIndex<'a> {
     /// loose title key → sidecars
     by_title: KeyIndex,
     /// first `MIN_TRUNCATED_STEM` units of a long title's loose stem → sidecars (a map
-    /// of those strings to their titles was 8 MB at a million entries)
+    /// of those strings to their titles would take 8 MB at a million entries)
     by_title_start: KeyIndex,
 }
 
@@ -396,7 +396,7 @@ impl<'a> SidecarIndex<'a> {
 
     /// The core of sidecar `i`'s name (the NFC name without `(n).json` and a trailing
     /// U+FFFD, a prefix of the name) and its `(n)` counter. Found again at each use: kept for
-    /// every sidecar they were 12 bytes a sidecar, and only title and prefix candidates need
+    /// every sidecar they would be 12 bytes a sidecar, and only title and prefix candidates need
     /// them.
     fn core_counter(&self, i: usize) -> (&str, Option<u32>) {
         let (core, counter) = sidecar_core(self.name(i));
@@ -630,7 +630,7 @@ impl<'a> SidecarIndex<'a> {
 
 /// A multimap from keys (a folder, a name key, a counter) to indexes, in a sorted vector of
 /// 16-byte pairs rather than a map of strings to vectors: at a million entries the strings
-/// and small vectors of a `HashMap<(String, …), Vec<usize>>` were most of the matcher's
+/// and small vectors of a `HashMap<(String, …), Vec<usize>>` would be most of the matcher's
 /// memory. A key is 96 bits of its XXH3-128 hash: two of a million keys sharing them has a
 /// chance of about 10^-17, far below that of a disk error.
 #[derive(Default)]
@@ -876,7 +876,7 @@ impl<'a> Matching<'a> {
             // Each file's candidates are looked up in parallel (read-only, in `order`); the
             // claims below are made in order, one at a time.
             // Flat, per block of files: (file, number of candidates) and their candidates,
-            // 8 bytes each (a vector per file was 40 bytes and an allocation).
+            // 8 bytes each (a vector per file would be 40 bytes and an allocation).
             let blocks: Vec<CandidateBlock> = self
                 .order
                 .par_chunks(4096)
