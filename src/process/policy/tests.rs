@@ -1,0 +1,377 @@
+use super::*;
+
+const S: i64 = 1_562_253_012;
+const E: i64 = 1_451_606_400; // 2016-01-01
+const N: i64 = 1_500_000_000;
+const U: i64 = 1_600_000_000;
+
+fn c(
+    sidecar: Option<i64>,
+    embedded: Option<i64>,
+    name: Option<i64>,
+    upload: Option<i64>,
+) -> DateCandidates {
+    DateCandidates {
+        sidecar,
+        embedded,
+        name,
+        upload,
+    }
+}
+
+#[test]
+fn planned_date_table() {
+    use DateSource::*;
+    let table = [
+        (c(Some(S), None, Some(N), None), Some(S), Some(Sidecar)),
+        (c(Some(0), None, Some(N), None), Some(N), Some(FileName)),
+        (c(None, Some(E), Some(N), Some(U)), Some(N), Some(FileName)),
+        (c(None, Some(E), None, Some(U)), None, None),
+        (
+            c(Some(-86_400 * 365 * 5), None, None, None),
+            Some(-86_400 * 365 * 5),
+            Some(Sidecar),
+        ),
+    ];
+    for (i, (cands, when, source)) in table.into_iter().enumerate() {
+        assert_eq!(planned_date(&cands), DateChoice { when, source }, "row {i}");
+    }
+}
+
+#[test]
+fn effective_date_table() {
+    use DateSource::*;
+    let table = [
+        // The camera's date is kept unless --overwrite-dates.
+        (
+            c(Some(S), Some(E), Some(N), Some(U)),
+            false,
+            Some(E),
+            Some(Exif),
+        ),
+        (
+            c(Some(S), Some(E), Some(N), Some(U)),
+            true,
+            Some(S),
+            Some(Sidecar),
+        ),
+        (
+            c(Some(S), None, Some(N), Some(U)),
+            false,
+            Some(S),
+            Some(Sidecar),
+        ),
+        (
+            c(None, None, Some(N), Some(U)),
+            false,
+            Some(N),
+            Some(FileName),
+        ),
+        (
+            c(None, None, None, Some(U)),
+            false,
+            Some(U),
+            Some(UploadTime),
+        ),
+        (c(None, None, None, None), false, None, None),
+        // photoTakenTime 0 is unknown, also with --overwrite-dates.
+        (
+            c(Some(0), None, Some(N), Some(U)),
+            true,
+            Some(N),
+            Some(FileName),
+        ),
+        (
+            c(Some(0), None, None, Some(U)),
+            false,
+            Some(U),
+            Some(UploadTime),
+        ),
+        (
+            c(Some(0), Some(E), None, Some(U)),
+            true,
+            Some(E),
+            Some(Exif),
+        ),
+        // Before 1970 is a real date.
+        (
+            c(Some(-1_000_000), None, None, None),
+            false,
+            Some(-1_000_000),
+            Some(Sidecar),
+        ),
+        (c(None, None, None, None), true, None, None),
+    ];
+    for (i, (cands, overwrite, when, source)) in table.into_iter().enumerate() {
+        assert_eq!(
+            effective_date(&cands, overwrite),
+            DateChoice { when, source },
+            "row {i}"
+        );
+    }
+}
+
+#[test]
+fn date_disagreement_table() {
+    let exif = DateChoice {
+        when: Some(E),
+        source: Some(DateSource::Exif),
+    };
+    let side = DateChoice {
+        when: Some(S),
+        source: Some(DateSource::Sidecar),
+    };
+    assert_eq!(
+        date_disagreement(&c(Some(S), Some(E), None, None), &exif),
+        Some((S - E) / 86_400)
+    );
+    assert_eq!(
+        date_disagreement(&c(Some(E), Some(S), None, None), &exif),
+        Some((S - E) / 86_400)
+    );
+    // Overwritten: nothing kept to disagree with.
+    assert_eq!(
+        date_disagreement(&c(Some(S), Some(E), None, None), &side),
+        None
+    );
+    // Within a day, exactly a day, and no sidecar date.
+    assert_eq!(
+        date_disagreement(&c(Some(E + 3600), Some(E), None, None), &exif),
+        None
+    );
+    assert_eq!(
+        date_disagreement(&c(Some(E + 86_400), Some(E), None, None), &exif),
+        None
+    );
+    assert_eq!(
+        date_disagreement(&c(Some(E + 86_401), Some(E), None, None), &exif),
+        Some(1)
+    );
+    assert_eq!(
+        date_disagreement(&c(None, Some(E), None, None), &exif),
+        None
+    );
+    assert_eq!(
+        date_disagreement(&c(Some(0), Some(E), None, None), &exif),
+        None
+    );
+}
+
+#[test]
+fn output_name_table() {
+    let long = "a_very_long_original_file_name_from_a_camera_app.jpg";
+    let table = [
+        ("IMG_1.jpg", None, "IMG_1.jpg"),
+        ("IMG_1.jpg", Some("IMG_1.jpg"), "IMG_1.jpg"),
+        // Cut by the zip: the title is the real name.
+        (
+            "a_very_long_original_file_name_from_a_camer.jpg",
+            Some(long),
+            long,
+        ),
+        // The same name, decomposed in the zip.
+        ("cafe\u{301}.jpg", Some("café.jpg"), "café.jpg"),
+        // Characters the zip replaced.
+        ("IMG:6.jpg", Some("IMG_6 copy.jpg"), "IMG_6 copy.jpg"),
+        // A counter: the title is the first upload's name.
+        ("IMG_2(1).jpg", Some("IMG_2.jpg"), "IMG_2(1).jpg"),
+        // Another extension, or another stem: the zip's name stays.
+        ("IMG_3.heic", Some("IMG_3.jpg"), "IMG_3.heic"),
+        ("IMG_4.jpg", Some("holiday.jpg"), "IMG_4.jpg"),
+        ("noext", Some("noext"), "noext"),
+        ("IMG_5.JPG", Some("img_5_long.jpg"), "img_5_long.jpg"),
+    ];
+    for (zip, title, want) in table {
+        assert_eq!(output_name(zip, title), want, "{zip} / {title:?}");
+    }
+}
+
+#[test]
+fn folder_table() {
+    let utc = TimeZoneChoice::parse("UTC").unwrap();
+    let tokyo = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
+    // 2015-12-31 20:00 UTC: still 2015 in UTC, already 2016 in Tokyo.
+    let t = 1_451_592_000;
+    assert_eq!(folder(Layout::Flat, &utc, Some(t), None, None), "");
+    assert_eq!(folder(Layout::Year, &utc, Some(t), None, None), "2015");
+    assert_eq!(folder(Layout::Year, &tokyo, Some(t), None, None), "2016");
+    assert_eq!(
+        folder(Layout::YearMonth, &tokyo, Some(t), None, None),
+        "2016/01"
+    );
+    // The file's own offset wins in `auto` mode only.
+    let auto = TimeZoneChoice::parse("auto").unwrap();
+    let own = FixedOffset::west_opt(5 * 3600);
+    assert_eq!(
+        folder(Layout::YearMonth, &auto, Some(t), None, own),
+        "2015/12"
+    );
+    assert_eq!(
+        folder(Layout::YearMonth, &tokyo, Some(t), None, own),
+        "2016/01"
+    );
+    assert_eq!(folder(Layout::Year, &utc, None, None, None), "undated");
+    assert_eq!(folder(Layout::Flat, &utc, None, None, None), "");
+    assert_eq!(
+        folder(Layout::Year, &utc, Some(-1_000_000_000), None, None),
+        "1938"
+    );
+}
+
+#[test]
+fn skip_reason_table() {
+    use EditedMode::*;
+    let f = |trashed, is_edited_copy, has_edited_copy| SkipFacts {
+        trashed,
+        is_edited_copy,
+        has_edited_copy,
+    };
+    let table = [
+        (
+            f(true, false, false),
+            false,
+            Keep,
+            Some(SkipReason::Trashed),
+        ),
+        (f(true, false, false), true, Keep, None),
+        (f(true, true, false), false, Skip, Some(SkipReason::Trashed)),
+        (
+            f(false, true, false),
+            false,
+            Skip,
+            Some(SkipReason::EditedCopy),
+        ),
+        (f(false, true, false), false, Keep, None),
+        (f(false, true, false), false, Only, None),
+        (
+            f(false, false, true),
+            false,
+            Only,
+            Some(SkipReason::OriginalOfEdited),
+        ),
+        (f(false, false, true), false, Skip, None),
+        (f(false, false, true), false, Keep, None),
+        (f(false, false, false), false, Only, None),
+    ];
+    for (i, (facts, keep, mode, want)) in table.into_iter().enumerate() {
+        assert_eq!(skip_reason(facts, keep, mode), want, "row {i}");
+    }
+}
+
+#[test]
+fn original_name_table() {
+    assert_eq!(
+        original_name("IMG_1-edited.jpg").as_deref(),
+        Some("IMG_1.jpg")
+    );
+    assert_eq!(
+        original_name("IMG_1-edited(2).jpg").as_deref(),
+        Some("IMG_1(2).jpg")
+    );
+    assert_eq!(
+        original_name("IMG_1-bearbeitet.JPG").as_deref(),
+        Some("IMG_1.JPG")
+    );
+    assert_eq!(original_name("IMG_1.jpg"), None);
+}
+
+#[test]
+fn member_rank_orders_the_best_first() {
+    let m = |usable_sidecar, own_sidecar, in_year_folder, pos| MemberFacts {
+        usable_sidecar,
+        own_sidecar,
+        in_year_folder,
+        disk_order: (0, pos),
+    };
+    let mut members = [
+        m(false, false, true, 0),
+        m(true, false, true, 1),
+        m(true, true, false, 2),
+        m(true, true, true, 4),
+        m(true, true, true, 3),
+    ];
+    members.sort_by_key(member_rank);
+    let order: Vec<u64> = members.iter().map(|m| m.disk_order.1).collect();
+    assert_eq!(order, [3, 4, 2, 1, 0]);
+}
+
+#[test]
+fn update_action_table() {
+    use UpdateAction::*;
+    let f = |byte_for_byte, trashed, keep_trashed| UpdateFacts {
+        byte_for_byte,
+        trashed,
+        keep_trashed,
+    };
+    let table = [
+        (f(true, false, false), Rewrite),
+        (f(false, false, false), Leave),
+        (f(true, true, false), Leave),
+        (f(true, true, true), Rewrite),
+        (f(false, true, true), Leave),
+    ];
+    for (i, (facts, want)) in table.into_iter().enumerate() {
+        assert_eq!(update_action(facts), want, "row {i}");
+    }
+}
+
+#[test]
+fn update_in_place_table() {
+    let table = [
+        ("undated/IMG_1.jpg", "undated", "IMG_1.jpg", true),
+        ("2019/IMG_1.jpg", "2019", "IMG_1.jpg", true),
+        // Another folder (the sidecar's date), another name (its title).
+        ("undated/IMG_1.jpg", "2019", "IMG_1.jpg", false),
+        ("IMG_1.jpg", "", "holiday.jpg", false),
+        // The same name as the file system compares it.
+        ("IMG_1.JPG", "", "img_1.jpg", true),
+        ("cafe\u{301}.jpg", "", "café.jpg", true),
+        // An earlier run's collision number: the one-run name is elsewhere.
+        ("IMG_1 (2).jpg", "", "IMG_1.jpg", false),
+        ("IMG_1.jpg", "", "IMG_1.jpg", true),
+    ];
+    for (old, dir, wanted, same) in table {
+        assert_eq!(
+            update_in_place(old, dir, wanted).is_some(),
+            same,
+            "{old} / {dir} / {wanted}"
+        );
+    }
+}
+
+#[test]
+fn xmp_cleanup_table() {
+    use XmpCleanup::*;
+    assert_eq!(xmp_cleanup(None, None), Keep);
+    assert_eq!(xmp_cleanup(None, Some("a.jpg.xmp")), Keep);
+    assert_eq!(xmp_cleanup(Some("a.jpg.xmp"), Some("a.jpg.xmp")), Keep);
+    assert_eq!(
+        xmp_cleanup(Some("a.jpg.xmp"), Some("2019/a.jpg.xmp")),
+        Remove("a.jpg.xmp".into())
+    );
+    assert_eq!(
+        xmp_cleanup(Some("a.mp4.xmp"), None),
+        Remove("a.mp4.xmp".into())
+    );
+}
+
+#[test]
+fn xmp_wanted_table() {
+    use XmpMode::*;
+    let table = [
+        (Never, false, true, true, true, false),
+        (Always, true, false, false, false, true),
+        (Auto, true, false, false, false, false),
+        (Auto, false, false, false, false, true),
+        (Auto, true, true, false, false, true),
+        (Auto, true, false, true, false, true),
+        (Auto, true, false, false, true, true),
+    ];
+    for (i, (mode, embeds, incomplete, fav, people, want)) in table.into_iter().enumerate() {
+        assert_eq!(
+            xmp_wanted(mode, embeds, incomplete, fav, people),
+            want,
+            "row {i}"
+        );
+    }
+}
