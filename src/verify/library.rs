@@ -2,8 +2,8 @@
 //!
 //! The manifest is read once, a block of lines at a time, each line parsed into numbers
 //! (content hashes and Takeout entries as 128-bit ids; the lines of a block in parallel) and
-//! applied in file order. Sidecar lines are skipped
-//! unparsed; no line and no copy of the file is kept.
+//! applied in file order. Sidecar lines are skipped unparsed; no line and no copy of the file
+//! is kept.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,7 +17,6 @@ use rayon::prelude::*;
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
 use crate::library::dir::{open_nofollow, STATE_DIR};
-use crate::library::manifest::scan::{Cursor, Seen};
 use crate::library::manifest::{hash_id, source_id, PathLine, PathLines, FILE_NAME};
 use crate::names::span_of;
 use crate::takeout::Entry;
@@ -161,6 +160,8 @@ enum Parsed {
     Other,
 }
 
+/// One manifest line, by its kind: a file's line and an `unwritten` record read by serde_json,
+/// a sidecar line skipped unread.
 fn parse(line: &[u8]) -> Parsed {
     if line.starts_with(b"{\"sidecar\"") {
         return Parsed::Other;
@@ -171,11 +172,6 @@ fn parse(line: &[u8]) -> Parsed {
             Err(_) => Parsed::Other,
         };
     }
-    scan(line).unwrap_or_else(|| parse_serde(line))
-}
-
-/// [`parse`] of a file's line by serde_json: every line [`scan`] leaves.
-fn parse_serde(line: &[u8]) -> Parsed {
     let Ok(l) = serde_json::from_slice::<LineView>(line) else {
         return Parsed::Other;
     };
@@ -198,97 +194,6 @@ fn parse_serde(line: &[u8]) -> Parsed {
             })
             .collect(),
     }
-}
-
-/// [`parse`] of a file's line in place ([`Cursor`]); `None` for a line left to serde_json.
-fn scan(line: &[u8]) -> Option<Parsed> {
-    const HASH: u32 = 0;
-    const PATH: u32 = 1;
-    const OUTPUT_HASH: u32 = 2;
-    const OUTPUT_SIZE: u32 = 3;
-    const TAKEN: u32 = 4;
-    const SOURCES: u32 = 5;
-    const RETRACTED: u32 = 6;
-    let mut c = Cursor::new(line)?;
-    let mut seen = Seen::default();
-    let (mut hash, mut path, mut output_hash) = ("", "", None);
-    let (mut output_size, mut taken, mut retracted) = (None, None, false);
-    let mut sources = Vec::new();
-    c.object(|c, key| {
-        match key {
-            "hash" => {
-                seen.once(HASH)?;
-                hash = c.str()?;
-            }
-            "path" => {
-                seen.once(PATH)?;
-                path = c.str()?;
-            }
-            "output_hash" => {
-                seen.once(OUTPUT_HASH)?;
-                output_hash = if c.null() { None } else { Some(c.str()?) };
-            }
-            "output_size" => {
-                seen.once(OUTPUT_SIZE)?;
-                output_size = if c.null() { None } else { Some(c.u64()?) };
-            }
-            "taken" => {
-                seen.once(TAKEN)?;
-                taken = if c.null() { None } else { Some(c.i64()?) };
-            }
-            "retracted" => {
-                seen.once(RETRACTED)?;
-                retracted = c.bool()?;
-            }
-            "sources" => {
-                seen.once(SOURCES)?;
-                c.array(|c| {
-                    let mut seen = Seen::default();
-                    let (mut entry, mut size, mut crc32) = (None, None, None);
-                    c.object(|c, key| {
-                        match key {
-                            "entry" => {
-                                seen.once(0)?;
-                                entry = Some(c.str()?);
-                            }
-                            "size" => {
-                                seen.once(1)?;
-                                size = Some(c.u64()?);
-                            }
-                            "crc32" => {
-                                seen.once(2)?;
-                                crc32 = if c.null() {
-                                    None
-                                } else {
-                                    Some(u32::try_from(c.u64()?).ok()?)
-                                };
-                            }
-                            _ => c.skip()?,
-                        }
-                        Some(())
-                    })?;
-                    let (entry, size) = (entry?, size?);
-                    sources.push((source_id(entry, size, crc32), source_id(entry, size, None)));
-                    Some(())
-                })?;
-            }
-            _ => c.skip()?,
-        }
-        Some(())
-    })?;
-    if !c.at_end() || !seen.has(HASH) || !seen.has(PATH) {
-        return None;
-    }
-    let output_hash = output_hash.map(hash_id);
-    Some(Parsed::File {
-        path: (retracted || output_hash.is_some()).then(|| path.into()),
-        hash: hash_id(hash),
-        output_hash,
-        output_size,
-        taken,
-        retracted,
-        sources,
-    })
 }
 
 /// The manifest as read so far.
@@ -778,152 +683,6 @@ mod tests {
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(state.join(FILE_NAME), lines.join("\n") + "\n").unwrap();
         load_library(dir.path()).unwrap()
-    }
-
-    /// What a parsed line says, comparable.
-    #[allow(clippy::type_complexity)]
-    fn said(
-        p: &Parsed,
-    ) -> Option<(
-        Option<&str>,
-        u128,
-        Option<u128>,
-        Option<u64>,
-        Option<i64>,
-        bool,
-        &[(u128, u128)],
-    )> {
-        match p {
-            Parsed::File {
-                path,
-                hash,
-                output_hash,
-                output_size,
-                taken,
-                retracted,
-                sources,
-            } => Some((
-                path.as_deref(),
-                *hash,
-                *output_hash,
-                *output_size,
-                *taken,
-                *retracted,
-                sources,
-            )),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn lines_read_in_place_say_what_serde_json_reads_in_them() {
-        let mut written: Vec<String> = Vec::new();
-        for (i, l) in [
-            line(A, "2019/a b.jpg", "Takeout/Google Photos/a b.jpg", Some(7)),
-            line(B, "é/☕.heic", "Takeout/x.heic", None),
-            Line {
-                retracted: true,
-                output_hash: None,
-                taken: Some(-86_400),
-                albums: vec!["Trip".into()],
-                archived: true,
-                ..line(A, "r.jpg", "e.jpg", Some(u32::MAX))
-            },
-            Line {
-                sources: Vec::new(),
-                output_size: Some(u64::MAX),
-                xmp: Some("x.xmp".into()),
-                gps: Some(crate::metadata::Geo {
-                    lat: 1.5,
-                    lon: -22.5,
-                    alt: Some(1e-7),
-                }),
-                ..line(B, "q\"uote.jpg", "e", None)
-            },
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let mut l = l;
-            if i == 0 {
-                l.sources.push(SourceKey {
-                    entry: "Takeout/b.jpg".into(),
-                    size: 0,
-                    crc32: Some(0),
-                });
-            }
-            written.push(serde_json::to_string(&l).unwrap());
-        }
-        // Lines by hand: fields given twice, nulls, unknown values of every kind, numbers
-        // serde_json refuses for an integer field, a line cut short, spaces.
-        let h = format!("\"hash\":\"{A}\",\"path\":\"p.jpg\"");
-        for extra in [
-            ",\"hash\":\"x\"",
-            ",\"output_hash\":null,\"taken\":null,\"output_size\":null",
-            ",\"output_hash\":\"1\",\"output_hash\":\"2\"",
-            ",\"z\":{\"a\":[1,-2.5e-3,true,false,null,\"s\",{}]},\"y\":[]",
-            ",\"taken\":1.0",
-            ",\"taken\":-0",
-            ",\"taken\":-0,\"output_size\":0",
-            ",\"taken\":1e3",
-            ",\"output_size\":-1",
-            ",\"z\":1e999",
-            ",\"retracted\":null",
-            ",\"sources\":null",
-            ",\"sources\":[{\"entry\":\"e\",\"size\":1,\"crc32\":4294967296}]",
-            ",\"sources\":[{\"entry\":\"e\",\"size\":1,\"size\":2}]",
-            ",\"sources\":[{\"size\":1}]",
-            ",\"sources\":[{\"entry\":\"e\",\"size\":1,\"crc32\":null,\"w\":[[]]}]",
-            ", \"taken\":1",
-            "",
-        ] {
-            written.push(format!("{{{h}{extra}}}"));
-        }
-        written.push("{\"path\":\"p\"}".to_string());
-        written.push(format!("[{h}]"));
-        let mut next = crate::fuzzing::xorshift(0x2545_f491_4f6c_dd1du64);
-        let mut cases = 0;
-        let mut in_place = 0;
-        for base in &written {
-            for round in 0..400 {
-                let mut b = base.clone().into_bytes();
-                // Round 0 as written; then one to three bytes changed, dropped, inserted or
-                // doubled, to JSON's own characters for the most part.
-                for _ in 0..(round > 0) as u64 * (1 + next() % 3) {
-                    let at = (next() % b.len() as u64) as usize;
-                    let byte = b"{}[]\":,-.0123456789eE+ntfa\\ \x01\xc3"[(next() % 29) as usize];
-                    match next() % 4 {
-                        0 => b[at] = byte,
-                        1 => drop(b.remove(at)),
-                        2 => b.insert(at, byte),
-                        _ => b.insert(at, b[at]),
-                    }
-                    if b.is_empty() {
-                        break;
-                    }
-                }
-                cases += 1;
-                let by_serde = parse_serde(&b);
-                if let Some(p) = scan(&b) {
-                    in_place += 1;
-                    assert!(said(&p).is_some());
-                    assert_eq!(said(&p), said(&by_serde), "{}", String::from_utf8_lossy(&b));
-                }
-                assert_eq!(
-                    said(&parse(&b)),
-                    said(&by_serde),
-                    "{}",
-                    String::from_utf8_lossy(&b)
-                );
-            }
-        }
-        // Most lines as written are read in place, and so are many of the changed ones.
-        assert!(in_place * 8 > cases, "{in_place} of {cases}");
-        assert!(scan(written[0].as_bytes()).is_some());
-        assert!(
-            scan(written[3].as_bytes()).is_none(),
-            "an escape is serde_json's"
-        );
     }
 
     const A: &str = "0123456789abcdef0123456789abcdef";

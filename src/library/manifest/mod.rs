@@ -18,8 +18,6 @@
 //! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 
-pub(crate) mod scan;
-
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
