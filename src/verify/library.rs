@@ -5,7 +5,6 @@
 //! applied in file order. Sidecar lines are skipped unparsed; no line and no copy of the file
 //! is kept.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -17,7 +16,7 @@ use rayon::prelude::*;
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
 use crate::library::dir::{open_nofollow, STATE_DIR};
-use crate::library::manifest::{hash_id, source_id, PathLine, PathLines, FILE_NAME};
+use crate::library::manifest::{hash_id, Kind, LineView, PathLine, PathLines, FILE_NAME};
 use crate::names::span_of;
 use crate::takeout::Entry;
 
@@ -27,39 +26,6 @@ use crate::takeout::Entry;
 /// it. Consulted only for entries the library does not hold: a later run that wrote the entry
 /// supersedes it.
 pub use crate::library::manifest::Unwritten;
-
-#[derive(serde::Deserialize)]
-struct UnwrittenLine {
-    unwritten: Unwritten,
-}
-
-/// The fields of a file's manifest line that the check needs (the others are not parsed).
-#[derive(serde::Deserialize)]
-struct LineView<'a> {
-    #[serde(borrow)]
-    hash: Cow<'a, str>,
-    #[serde(borrow)]
-    path: Cow<'a, str>,
-    #[serde(default, borrow)]
-    output_hash: Option<Cow<'a, str>>,
-    #[serde(default)]
-    output_size: Option<u64>,
-    #[serde(default)]
-    taken: Option<i64>,
-    #[serde(default, borrow)]
-    sources: Vec<SourceView<'a>>,
-    #[serde(default)]
-    retracted: bool,
-}
-
-#[derive(serde::Deserialize)]
-struct SourceView<'a> {
-    #[serde(borrow)]
-    entry: Cow<'a, str>,
-    size: u64,
-    #[serde(default)]
-    crc32: Option<u32>,
-}
 
 /// A hasher for keys that are already hashes (the 128-bit ids): their low 64 bits.
 #[derive(Default)]
@@ -163,16 +129,14 @@ enum Parsed {
 /// One manifest line, by its kind: a file's line and an `unwritten` record read by serde_json,
 /// a sidecar line skipped unread.
 fn parse(line: &[u8]) -> Parsed {
-    if line.starts_with(b"{\"sidecar\"") {
-        return Parsed::Other;
+    match Kind::of(line) {
+        Kind::Sidecar => return Parsed::Other,
+        Kind::Unwritten => {
+            return Unwritten::parse(line).map_or(Parsed::Other, |u| Parsed::Unwritten(Box::new(u)))
+        }
+        Kind::File => {}
     }
-    if line.starts_with(b"{\"unwritten\"") {
-        return match serde_json::from_slice::<UnwrittenLine>(line) {
-            Ok(u) => Parsed::Unwritten(Box::new(u.unwritten)),
-            Err(_) => Parsed::Other,
-        };
-    }
-    let Ok(l) = serde_json::from_slice::<LineView>(line) else {
+    let Some(l) = LineView::parse(line) else {
         return Parsed::Other;
     };
     let output_hash = l.output_hash.as_deref().map(hash_id);
@@ -186,12 +150,7 @@ fn parse(line: &[u8]) -> Parsed {
         sources: l
             .sources
             .iter()
-            .map(|s| {
-                (
-                    source_id(&s.entry, s.size, s.crc32),
-                    source_id(&s.entry, s.size, None),
-                )
-            })
+            .map(|s| (s.id(), s.id_without_crc32()))
             .collect(),
     }
 }

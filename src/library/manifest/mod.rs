@@ -65,7 +65,8 @@ pub fn hash_id(hash: &str) -> u128 {
     }
 }
 
-/// One manifest line.
+/// A file's manifest line, as a run writes it. The readers read it as a [`LineView`]; a
+/// line of a file written without a sidecar is also read whole ([`BareFile`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Line {
     /// xxh3-128 of the source bytes, as 32 hex digits: the identity of a photo.
@@ -158,14 +159,121 @@ pub struct Unwritten {
     pub reason: String,
 }
 
+/// The envelope of a `sidecar` line: `{"sidecar": {...}}`.
 #[derive(Serialize, Deserialize)]
 struct SidecarLine<T> {
     sidecar: T,
 }
 
+/// The envelope of an `unwritten` line: `{"unwritten": {...}}`.
 #[derive(Serialize, Deserialize)]
 struct UnwrittenLine<T> {
     unwritten: T,
+}
+
+impl SidecarRecord {
+    /// The record of a `sidecar` line; `None` when the line does not parse.
+    pub(crate) fn parse(text: &[u8]) -> Option<SidecarRecord> {
+        let line: SidecarLine<SidecarRecord> = serde_json::from_slice(text).ok()?;
+        Some(line.sidecar)
+    }
+}
+
+impl Unwritten {
+    /// The record of an `unwritten` line; `None` when the line does not parse.
+    pub(crate) fn parse(text: &[u8]) -> Option<Unwritten> {
+        let line: UnwrittenLine<Unwritten> = serde_json::from_slice(text).ok()?;
+        Some(line.unwritten)
+    }
+}
+
+/// The three kinds of manifest line, told apart by how a line starts: a file's line starts
+/// with its `hash`, a record with its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A file's line ([`Line`], read as a [`LineView`]).
+    File,
+    /// A [`SidecarRecord`].
+    Sidecar,
+    /// An [`Unwritten`] record.
+    Unwritten,
+}
+
+impl Kind {
+    pub(crate) fn of(text: &[u8]) -> Kind {
+        if text.starts_with(b"{\"sidecar\"") {
+            Kind::Sidecar
+        } else if text.starts_with(b"{\"unwritten\"") {
+            Kind::Unwritten
+        } else {
+            Kind::File
+        }
+    }
+}
+
+/// A file's line as every reader of the manifest reads it: the fields of a [`Line`] that some
+/// reader needs, borrowed from the line's text (a string with an escape in it is copied).
+/// What no reader needs (the date's source, the coordinates, …) is skipped unparsed.
+#[derive(Deserialize)]
+pub(crate) struct LineView<'a> {
+    #[serde(borrow)]
+    pub(crate) hash: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) path: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub(crate) output_hash: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) output_size: Option<u64>,
+    #[serde(default)]
+    pub(crate) taken: Option<i64>,
+    #[serde(default, borrow)]
+    pub(crate) xmp: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub(crate) sources: Vec<SourceView<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) albums: Vec<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) retracted: bool,
+    #[serde(default)]
+    pub(crate) no_sidecar: bool,
+}
+
+impl<'a> LineView<'a> {
+    /// A file's line ([`Kind::File`]); `None` when it does not parse (a torn last line).
+    pub(crate) fn parse(text: &'a [u8]) -> Option<LineView<'a>> {
+        serde_json::from_slice(text).ok()
+    }
+}
+
+/// A [`SourceKey`] as a [`LineView`] holds it.
+#[derive(Deserialize)]
+pub(crate) struct SourceView<'a> {
+    #[serde(borrow)]
+    pub(crate) entry: Cow<'a, str>,
+    pub(crate) size: u64,
+    #[serde(default)]
+    pub(crate) crc32: Option<u32>,
+}
+
+impl SourceView<'_> {
+    /// [`SourceKey::id`].
+    pub(crate) fn id(&self) -> u128 {
+        source_id(&self.entry, self.size, self.crc32)
+    }
+
+    /// The entry's id by path and size only, for lookups where one side has no CRC-32
+    /// (extracted folders).
+    pub(crate) fn id_without_crc32(&self) -> u128 {
+        source_id(&self.entry, self.size, None)
+    }
+
+    pub(crate) fn key(&self) -> SourceKey {
+        SourceKey {
+            entry: self.entry.to_string(),
+            size: self.size,
+            crc32: self.crc32,
+        }
+    }
 }
 
 /// A library file written without a sidecar, as the manifest records it.
@@ -198,48 +306,6 @@ pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result
     Ok(Manifest::load(state_dir, true, exists, |_| true)?.1)
 }
 
-/// A file line as loading needs it, borrowing from the line's text where it can.
-#[derive(Deserialize)]
-struct LoadLine<'a> {
-    #[serde(borrow)]
-    hash: Cow<'a, str>,
-    #[serde(borrow)]
-    path: Cow<'a, str>,
-    #[serde(default)]
-    output_hash: Option<serde::de::IgnoredAny>,
-    #[serde(default, borrow)]
-    sources: Vec<LoadSource<'a>>,
-    #[serde(default, borrow)]
-    albums: Vec<Cow<'a, str>>,
-    #[serde(default)]
-    retracted: bool,
-    #[serde(default)]
-    no_sidecar: bool,
-}
-
-#[derive(Deserialize)]
-struct LoadSource<'a> {
-    #[serde(borrow)]
-    entry: Cow<'a, str>,
-    size: u64,
-    #[serde(default)]
-    crc32: Option<u32>,
-}
-
-impl LoadSource<'_> {
-    fn id(&self) -> u128 {
-        source_id(&self.entry, self.size, self.crc32)
-    }
-
-    fn key(&self) -> SourceKey {
-        SourceKey {
-            entry: self.entry.to_string(),
-            size: self.size,
-            crc32: self.crc32,
-        }
-    }
-}
-
 /// What one pass over the manifest gathers, compactly: per file line only numbers, but for
 /// the lines of files without a sidecar (few), which are kept whole.
 #[derive(Default)]
@@ -261,8 +327,8 @@ struct Loading {
     claimed: Vec<(Id, bool)>,
 }
 
-/// A manifest line that wrote a file at a path, or took it back (40 bytes and the path's
-/// text: a map from paths was a hundred bytes a file, half of it empty room).
+/// A manifest line that wrote a file at a path, or took it back: 48 bytes and the path's
+/// text, where a map from paths takes about a hundred bytes a file, half of it empty room.
 pub(crate) struct PathLine {
     /// The hash of the path.
     path: Id,
@@ -317,10 +383,10 @@ impl PathLines {
         });
     }
 
-    /// The lines that wrote the file each path holds now (the last line that wrote it,
-    /// unless a later line took that very file back: same content), in the order of their
-    /// numbers, and the text their paths are in. The tests' `current_files` does the same
-    /// for lines read whole.
+    /// The lines that wrote the file each path holds now, in the order of their numbers, and
+    /// the text their paths are in. A path holds the file of the last line that wrote it,
+    /// unless a later line took that very file back (same content): a retraction never
+    /// erases the record of another photo written under the same name.
     pub(crate) fn current(self) -> (Vec<PathLine>, String) {
         let mut lines = self.lines;
         // By path, each path's lines in order (a stable sort of lines pushed in order).
@@ -355,7 +421,7 @@ fn path_id(path: &str) -> Id {
 
 impl Loading {
     fn file_line(&mut self, n: u32, text: &[u8]) {
-        let Ok(l) = serde_json::from_slice::<LoadLine>(text) else {
+        let Some(l) = LineView::parse(text) else {
             return;
         };
         let hash = hash_id(&l.hash);
@@ -380,9 +446,7 @@ impl Loading {
     }
 
     fn sidecar_line(&mut self, text: &[u8], keep: &impl Fn(&SourceKey) -> bool) {
-        let Ok(SidecarLine { sidecar }) =
-            serde_json::from_slice::<SidecarLine<SidecarRecord>>(text)
-        else {
+        let Some(sidecar) = SidecarRecord::parse(text) else {
             return;
         };
         let source = sidecar.source.id();
@@ -414,23 +478,6 @@ pub struct Output {
 /// sidecar.
 type Written = (Option<(u128, u64)>, Option<Box<str>>);
 
-/// A file line as `verify` needs it.
-#[derive(Deserialize)]
-struct OutputLine<'a> {
-    #[serde(borrow)]
-    hash: Cow<'a, str>,
-    #[serde(borrow)]
-    path: Cow<'a, str>,
-    #[serde(default, borrow)]
-    output_hash: Option<Cow<'a, str>>,
-    #[serde(default)]
-    output_size: Option<u64>,
-    #[serde(default, borrow)]
-    xmp: Option<Cow<'a, str>>,
-    #[serde(default)]
-    retracted: bool,
-}
-
 /// The files the manifest in `state_dir` says the folder holds (the current line of each
 /// path, as [`PathLines::current`] finds it), in the order of their lines; read in one pass that
 /// keeps only those, not every line whole (at a million files, 300 MB).
@@ -442,10 +489,10 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
     // Per line that wrote a file: its content and XMP sidecar (`PathLine::line` numbers them).
     let mut written: Vec<Written> = Vec::new();
     each_line(f, |text| {
-        if !is_file_line(text) {
+        if Kind::of(text) != Kind::File {
             return;
         }
-        let Ok(l) = serde_json::from_slice::<OutputLine>(text) else {
+        let Some(l) = LineView::parse(text) else {
             return;
         };
         let hash = hash_id(&l.hash);
@@ -470,29 +517,6 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
             }
         })
         .collect())
-}
-
-/// The file each path holds, from the last line that wrote it (`path` → line index). A later
-/// line for the same path supersedes an earlier one; a retraction removes it only when it
-/// retracts that very line (same path and same `hash`), so that it can never erase the record
-/// of another photo written under the same name. The tests' reference for
-/// [`PathLines::current`], which finds the same without holding every line.
-#[cfg(test)]
-pub fn current_files(lines: &[Line]) -> HashMap<&str, usize> {
-    let mut current: HashMap<&str, usize> = HashMap::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.retracted {
-            if current
-                .get(l.path.as_str())
-                .is_some_and(|&j| lines[j].hash == l.hash)
-            {
-                current.remove(l.path.as_str());
-            }
-        } else if l.output_hash.is_some() {
-            current.insert(l.path.as_str(), i);
-        }
-    }
-    current
 }
 
 /// The read buffer of the manifest: it is read once, front to back.
@@ -522,11 +546,6 @@ fn open_to_read(state_dir: &Path) -> io::Result<Option<File>> {
     }
 }
 
-/// Whether a manifest line is a file line (not a `sidecar` or `unwritten` record).
-fn is_file_line(text: &[u8]) -> bool {
-    !text.starts_with(b"{\"sidecar\"") && !text.starts_with(b"{\"unwritten\"")
-}
-
 /// Every entry of the lines of the files without a sidecar (`bare_at`: content hash → index
 /// into `bare`), in the order of the lines: a second pass over the manifest, made only when
 /// there are such files.
@@ -539,10 +558,10 @@ fn bare_sources(
         return Ok(());
     };
     each_line(f, |text| {
-        if !is_file_line(text) {
+        if Kind::of(text) != Kind::File {
             return;
         }
-        let Ok(l) = serde_json::from_slice::<LoadLine>(text) else {
+        let Some(l) = LineView::parse(text) else {
             return;
         };
         if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
@@ -587,22 +606,6 @@ impl Paths {
     }
 }
 
-/// Every readable line of the manifest in `state_dir`, in order. A torn line (a crash in the
-/// middle of an append) is skipped. No manifest: no lines. For the tests: the readers of the
-/// manifest keep only what they need of each line.
-#[cfg(test)]
-pub fn read_lines(state_dir: &Path) -> io::Result<Vec<Line>> {
-    let mut out = Vec::new();
-    if let Some(f) = open_to_read(state_dir)? {
-        each_line(f, |text| {
-            if let Ok(l) = serde_json::from_slice::<Line>(text) {
-                out.push(l);
-            }
-        })?;
-    }
-    Ok(out)
-}
-
 impl Manifest {
     /// Loads `state_dir/manifest.jsonl` (if any) and opens it for appending (unless `dry_run`).
     /// Lines whose file is gone from `root` are ignored.
@@ -644,10 +647,10 @@ impl Manifest {
         if let Some(f) = open_to_read(state_dir)? {
             let mut n: u32 = 0;
             each_line(f, |text| {
-                if text.starts_with(b"{\"sidecar\"") {
-                    loading.sidecar_line(text, &keep_sidecar);
-                } else if is_file_line(text) {
-                    loading.file_line(n, text);
+                match Kind::of(text) {
+                    Kind::File => loading.file_line(n, text),
+                    Kind::Sidecar => loading.sidecar_line(text, &keep_sidecar),
+                    Kind::Unwritten => {}
                 }
                 n = n.saturating_add(1);
             })?;
@@ -869,17 +872,28 @@ impl Manifest {
 mod tests {
     use super::*;
 
+    /// How many of the manifest's lines in `state_dir` read as a file's line.
+    fn file_lines(state_dir: &Path) -> usize {
+        let mut n = 0;
+        let f = open_to_read(state_dir).unwrap().unwrap();
+        each_line(f, |text| {
+            n += usize::from(Kind::of(text) == Kind::File && LineView::parse(text).is_some());
+        })
+        .unwrap();
+        n
+    }
+
     #[test]
     fn an_unreadable_manifest_is_an_error_not_an_empty_one() {
         let dir = tempfile::tempdir().unwrap();
         assert!(
-            read_lines(dir.path()).unwrap().is_empty(),
+            current_outputs(dir.path()).unwrap().is_empty(),
             "none yet: empty"
         );
         // Something that is not a regular file where the manifest belongs: taking it as
         // empty would make the next run write every photo again.
         std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
-        assert!(read_lines(dir.path()).is_err());
+        assert!(current_outputs(dir.path()).is_err());
     }
 
     #[test]
@@ -1099,7 +1113,7 @@ mod tests {
         }
         let m = Manifest::open(dir.path(), &state, true).unwrap();
         assert_eq!(
-            read_lines(&state).unwrap().len(),
+            file_lines(&state),
             3,
             "torn line skipped, the rest readable"
         );
@@ -1126,14 +1140,23 @@ mod tests {
             line("h3", "b.jpg", false),
             line("h3", "b.jpg", true),
         ];
-        let current = current_files(&lines);
+        let mut path_lines = PathLines::default();
+        for (n, l) in (0..).zip(&lines) {
+            if l.retracted {
+                path_lines.retract(&l.path, hash_id(&l.hash));
+            } else {
+                path_lines.write(&l.path, hash_id(&l.hash), n);
+            }
+        }
+        let (current, text) = path_lines.current();
+        let current: HashMap<&str, u32> = current.iter().map(|c| (c.path(&text), c.line)).collect();
         assert_eq!(current.get("a.jpg"), Some(&0), "h1's record survives");
         assert_eq!(current.get("b.jpg"), None, "h3's own line is retracted");
         assert_eq!(current.len(), 1);
     }
 
     #[test]
-    fn current_outputs_agree_with_the_lines_read_whole() {
+    fn current_outputs_are_the_current_line_of_each_path() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".gpbackup");
         std::fs::create_dir_all(&state).unwrap();
@@ -1174,29 +1197,23 @@ mod tests {
             }
         }
         std::fs::write(state.join(FILE_NAME), text).unwrap();
-        let whole = read_lines(&state).unwrap();
-        let mut expected: Vec<usize> = current_files(&whole).into_values().collect();
-        expected.sort_unstable();
-        let expected: Vec<Output> = expected
-            .into_iter()
-            .map(|i| Output {
-                path: whole[i].path.clone(),
-                content: whole[i]
-                    .output_size
-                    .map(|n| (hash_id(whole[i].output_hash.as_ref().unwrap()), n)),
-                xmp: whole[i].xmp.clone(),
-            })
-            .collect();
         let got = current_outputs(&state).unwrap();
-        assert_eq!(got, expected);
         let paths: Vec<&str> = got.iter().map(|o| o.path.as_str()).collect();
-        assert_eq!(paths, ["a.jpg", "c.jpg", "d.jpg", "b.jpg"]);
-        assert_eq!(got[1].content, Some((105, 50)));
+        assert_eq!(paths, ["a.jpg", "c.jpg", "d.jpg", "b.jpg"], "in line order");
+        let output = |path: &str, content, xmp: Option<&str>| Output {
+            path: path.into(),
+            content,
+            xmp: xmp.map(Into::into),
+        };
         assert_eq!(
-            (got[2].content, got[2].xmp.as_deref()),
-            (None, Some("d.jpg.xmp"))
+            got,
+            [
+                output("a.jpg", Some((101, 10)), None),
+                output("c.jpg", Some((105, 50)), None),
+                output("d.jpg", None, Some("d.jpg.xmp")),
+                output("b.jpg", Some((103, 31)), None),
+            ]
         );
-        assert_eq!(got[3].content, Some((103, 31)));
         assert!(
             current_outputs(dir.path()).unwrap().is_empty(),
             "no manifest"
@@ -1268,7 +1285,13 @@ mod tests {
         assert!(text
             .lines()
             .any(|l| l.starts_with(r#"{"unwritten":{"source""#)));
-        assert_eq!(read_lines(&state).unwrap().len(), 3, "only the file lines");
+        let old_reader = |l: &str| serde_json::from_str::<Line>(l).is_ok();
+        assert_eq!(
+            text.lines().filter(|l| old_reader(l)).count(),
+            3,
+            "only the file lines"
+        );
+        assert_eq!(file_lines(&state), 3);
         let m = Manifest::open(dir.path(), &state, true).unwrap();
         assert_eq!(m.len(), 2);
         let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
