@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::library::dir::{
-    open_nofollow, rename_noreplace, OutputDir, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE, GENERATOR,
-};
+use crate::library::dir::{OutputDir, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE, GENERATOR};
+use crate::library::fs::{open_nofollow, rename_noreplace};
 use crate::names::{key, sanitize_component, split_ext};
 
 /// An album and the output files in it (relative paths).

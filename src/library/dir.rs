@@ -1,12 +1,8 @@
-//! The output folder: one writer at a time (`.gpbackup/lock`), unique names, atomic writes
-//! (temp file in the folder, fsync, a rename that never replaces), modification times, and no
-//! link followed inside it. Paths inside it are relative and `/`-separated
-//! (`2019/07/IMG_1.jpg`).
-//!
-//! Test hook: `GPBACKUP_FAIL_AFTER_BYTES=N` makes the commit that would take the bytes written
-//! by this run past N fail with "no space left on device", as a full disk does, so that the
-//! full-disk path is tested without root (tests/it/safety.rs). It is read in every build (a
-//! debug-only hook would make the test depend on the profile) and can only make a run stop.
+//! The output folder: one writer at a time (`.gpbackup/lock`), its own names, unique names for
+//! the files it receives, each committed from a temp file in the folder with its modification
+//! time and a rename that never replaces (the operations themselves are in
+//! [`crate::library::fs`]), and no link followed inside it. Paths inside it are relative and
+//! `/`-separated (`2019/07/IMG_1.jpg`).
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -16,6 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::hash::IdMap;
+use crate::library::fs::{
+    ensure_dir, link_error, open_nofollow, refuse_link, rename_noreplace, sync_dir, FailAfter,
+    SafetyError,
+};
 use crate::names::{self, key, nfc, split_ext};
 
 /// Folder inside the output that holds gpbackup's own state (manifest, temp files).
@@ -31,8 +31,6 @@ pub const ALBUMS_FILE: &str = "albums.json";
 pub const ALBUMS_OWN_FILE: &str = "albums.gpbackup.json";
 /// The first field of gpbackup's JSON files (album list, report): `"generator": "gpbackup"`.
 pub const GENERATOR: &str = "gpbackup";
-/// The test hook's environment variable (see the module documentation).
-pub const FAIL_AFTER_ENV: &str = "GPBACKUP_FAIL_AFTER_BYTES";
 
 /// How the output folder is organised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,191 +58,9 @@ impl Layout {
     }
 }
 
-/// Why the output folder (or the report path) cannot be used safely.
-#[derive(Debug, thiserror::Error)]
-pub enum SafetyError {
-    /// Another run holds `.gpbackup/lock`.
-    #[error("in use by another gpbackup run (pid {pid}, holding {STATE_DIR}/{LOCK_FILE}); wait for it to finish")]
-    Locked { pid: String },
-    /// A link where gpbackup keeps its own folder or file.
-    #[error("{} is a symbolic link: gpbackup follows no links inside its output folder; remove the link or choose another output folder", path.display())]
-    Link { path: PathBuf },
-    #[error("--report {}: {reason}", path.display())]
-    Report { path: PathBuf, reason: String },
-    #[error("the output folder {} is inside the input folder {}: choose an output folder outside it", output.display(), input.display())]
-    OutputInInput { output: PathBuf, input: PathBuf },
-}
-
-impl SafetyError {
-    /// True when the command line named something unusable (exit code 2), rather than the
-    /// folder being busy or unsafe (exit code 1).
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            SafetyError::Report { .. } | SafetyError::OutputInInput { .. }
-        )
-    }
-
-    /// The safety error an I/O error carries, if it carries one.
-    pub fn of(err: &io::Error) -> Option<&SafetyError> {
-        err.get_ref()?.downcast_ref()
-    }
-}
-
-fn link_error(path: &Path) -> io::Error {
-    io::Error::other(SafetyError::Link {
-        path: path.to_path_buf(),
-    })
-}
-
 /// True for the top-level names that hold gpbackup's own state and album list, not photos.
 pub fn is_own_top_level(name: &str) -> bool {
     [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE].contains(&name)
-}
-
-/// Opens an existing-or-new regular file without following a link at `path` (its folders are
-/// checked by the caller) and without blocking on a FIFO. A link is a [`SafetyError::Link`].
-pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    #[cfg(not(unix))]
-    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(link_error(path));
-    }
-    let file = opts.open(path).map_err(|e| {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return link_error(path);
-        }
-        e
-    })?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
-    Ok(file)
-}
-
-/// Errors unless `path` is absent or not a link.
-fn refuse_link(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Err(link_error(path)),
-        _ => Ok(()),
-    }
-}
-
-/// Makes sure `path` is a real folder (not a link to one), creating it when missing (its
-/// parent must exist). Returns true when it was created.
-fn ensure_dir(path: &Path) -> io::Result<bool> {
-    let check = |m: fs::Metadata| {
-        if m.file_type().is_symlink() {
-            Err(link_error(path))
-        } else if m.is_dir() {
-            Ok(false)
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a folder", path.display()),
-            ))
-        }
-    };
-    match fs::symlink_metadata(path) {
-        Ok(m) => check(m),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(path) {
-            Ok(()) => Ok(true),
-            // Made meanwhile (another thread of this run): check what it is.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                check(fs::symlink_metadata(path)?)
-            }
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
-}
-
-/// Makes a folder's entries (a rename, a new file) durable.
-pub fn sync_dir(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(path)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
-    }
-}
-
-/// Moves `from` to `to` unless `to` exists (then `ErrorKind::AlreadyExists`, and nothing
-/// moved). Linux: `renameat2(RENAME_NOREPLACE)`, one atomic step. Where the file system does
-/// not support it (EINVAL), and elsewhere: a hard link to `to` (which fails if `to` exists),
-/// then `from` unlinked. Where there are no hard links either (FAT, some shares): a check and
-/// a rename, safe against other gpbackup runs because they are locked out.
-pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| {
-            CString::new(p.as_os_str().as_bytes())
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
-        };
-        let (f, t) = (c(from)?, c(to)?);
-        // SAFETY: two valid NUL-terminated paths; the syscall only reads them. The raw syscall
-        // needs no glibc 2.28 wrapper.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_renameat2,
-                libc::AT_FDCWD,
-                f.as_ptr(),
-                libc::AT_FDCWD,
-                t.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err);
-        }
-    }
-    link_then_unlink(from, to)
-}
-
-fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
-    match fs::hard_link(from, to) {
-        Ok(()) => {
-            // `to` is complete; a temp name left behind is removed by the next run.
-            let _ = fs::remove_file(from);
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Err(_) => {
-            if fs::symlink_metadata(to).is_ok() {
-                return Err(io::ErrorKind::AlreadyExists.into());
-            }
-            fs::rename(from, to)
-        }
-    }
-}
-
-/// "No space left on device", as a full disk reports it.
-fn disk_full() -> io::Error {
-    #[cfg(unix)]
-    {
-        io::Error::from_raw_os_error(libc::ENOSPC)
-    }
-    #[cfg(not(unix))]
-    {
-        io::Error::new(io::ErrorKind::StorageFull, "no space left on device")
-    }
 }
 
 /// True for the names of gpbackup's temp files (`<pid>-<n>.part`): the only files cleanup
@@ -535,66 +351,6 @@ pub fn check_report_file(report: &Path) -> Result<(), String> {
     }
 }
 
-/// A file written in a temp file beside its path, renamed into place (fsynced) by
-/// [`AtomicFile::commit`]; dropped without it, the temp file is removed and `path` untouched.
-pub struct AtomicFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    w: Option<io::BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(path: &Path) -> io::Result<AtomicFile> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.gpbackup-tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        // Left by a killed run that had this pid: ours, a regular file (not a link).
-        if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
-            let _ = fs::remove_file(&tmp);
-        }
-        let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        Ok(AtomicFile {
-            path: path.to_path_buf(),
-            tmp,
-            w: Some(io::BufWriter::new(f)),
-        })
-    }
-
-    pub fn writer(&mut self) -> &mut io::BufWriter<File> {
-        self.w.as_mut().expect("not committed yet")
-    }
-
-    /// Flushes, fsyncs and renames the file into place.
-    pub fn commit(mut self) -> io::Result<()> {
-        let w = self.w.take().expect("committed once");
-        let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&self.tmp, &self.path)?;
-        // Renamed: nothing left for `drop` to remove.
-        self.tmp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        self.w = None;
-        if !self.tmp.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
-
 pub struct OutputDir {
     root: PathBuf,
     tmp: PathBuf,
@@ -612,15 +368,11 @@ pub struct OutputDir {
     sync: bool,
     /// Held for the whole run (none in a dry run, which writes nothing).
     _lock: Option<OutputLock>,
-    /// Test hook: commits fail as on a full disk once this many bytes were committed.
-    fail_after: Option<u64>,
-    committed: AtomicU64,
+    /// Test hook: commits fail as on a full disk past a number of bytes.
+    fail_after: FailAfter,
 }
 
 impl OutputDir {
-    /// Creates the folder if needed, takes its lock, removes temp files left by an interrupted
-    /// run, and notes the names already present. Refuses a link where gpbackup keeps its own
-    /// folders and files. With `dry_run` nothing is created and no lock is taken.
     /// Removes the output folder this run created (and locked) before finding that it had
     /// nothing to do: gpbackup's own files, then the folder, each only if nothing else is
     /// there. The lock file goes while it is still held, so that no other run can be
@@ -635,6 +387,9 @@ impl OutputDir {
         let _ = fs::remove_dir(&root);
     }
 
+    /// Creates the folder if needed, takes its lock, removes temp files left by an interrupted
+    /// run, and notes the names already present. Refuses a link where gpbackup keeps its own
+    /// folders and files. With `dry_run` nothing is created and no lock is taken.
     pub fn open(root: &Path, sync: bool, dry_run: bool) -> io::Result<OutputDir> {
         let state = root.join(STATE_DIR);
         let tmp = state.join(TMP_DIR);
@@ -680,9 +435,6 @@ impl OutputDir {
         }
 
         let (taken, present) = list_names(root)?;
-        let fail_after = std::env::var(FAIL_AFTER_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
         Ok(OutputDir {
             root: root.to_path_buf(),
             tmp,
@@ -693,8 +445,7 @@ impl OutputDir {
             pid: std::process::id(),
             sync,
             _lock: lock,
-            fail_after,
-            committed: AtomicU64::new(0),
+            fail_after: FailAfter::from_env(),
         })
     }
 
@@ -852,12 +603,7 @@ impl OutputDir {
             let ft = filetime::FileTime::from_unix_time(t, 0);
             filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
         }
-        if let Some(limit) = self.fail_after {
-            let len = file.metadata()?.len();
-            if self.committed.fetch_add(len, Ordering::SeqCst) + len > limit {
-                return Err(disk_full());
-            }
-        }
+        self.fail_after.commit(&file)?;
         if self.sync {
             file.sync_all()?;
         }
@@ -960,22 +706,6 @@ mod tests {
         assert_eq!(out.next_free("b (x).jpg"), "b (x) (2).jpg");
         assert_eq!(out.next_free("c ().jpg"), "c () (2).jpg");
         assert_eq!(out.next_free("2019/d (7).jpg"), "2019/d.jpg");
-    }
-
-    #[test]
-    fn safety_errors_that_are_usage_errors() {
-        let p = PathBuf::from("x");
-        let report = SafetyError::Report {
-            path: p.clone(),
-            reason: "is an input".into(),
-        };
-        let inside = SafetyError::OutputInInput {
-            output: p.clone(),
-            input: p.clone(),
-        };
-        assert!(report.is_usage() && inside.is_usage());
-        assert!(!SafetyError::Locked { pid: "1".into() }.is_usage());
-        assert!(!SafetyError::Link { path: p }.is_usage());
     }
 
     #[test]
@@ -1141,24 +871,6 @@ mod tests {
     }
 
     #[test]
-    fn rename_noreplace_never_replaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        fs::write(&a, b"new").unwrap();
-        fs::write(&b, b"old").unwrap();
-        let err = rename_noreplace(&a, &b).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(fs::read(&b).unwrap(), b"old");
-        assert!(a.exists());
-        link_then_unlink(&a, &b).unwrap_err();
-        assert_eq!(fs::read(&b).unwrap(), b"old");
-        let c = dir.path().join("c");
-        link_then_unlink(&a, &c).unwrap();
-        assert_eq!(fs::read(&c).unwrap(), b"new");
-        assert!(!a.exists());
-    }
-
-    #[test]
     fn a_second_lock_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let _held = OutputDir::open(dir.path(), false, false).unwrap();
@@ -1171,6 +883,8 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
+        let lock = format!("holding {STATE_DIR}/{LOCK_FILE})");
+        assert!(err.to_string().contains(&lock), "{err}");
         // A dry run writes nothing and takes no lock.
         OutputDir::open(dir.path(), false, true).unwrap();
         drop(_held);

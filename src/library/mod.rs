@@ -3,4 +3,5 @@
 
 pub mod albums;
 pub mod dir;
+pub mod fs;
 pub mod manifest;

@@ -88,7 +88,7 @@ pub enum ProcessError {
     /// A locked output folder, a link where gpbackup keeps its files (exit code 1), the
     /// output folder inside an input, or an unsafe `--report` path (exit code 2).
     #[error(transparent)]
-    Safety(#[from] crate::library::dir::SafetyError),
+    Safety(#[from] crate::library::fs::SafetyError),
 }
 
 impl Options {

@@ -326,7 +326,7 @@ pub struct MediaLog {
 /// The JSON report being written: its header and the media lines so far, in a temp file
 /// beside it that is renamed into place once the rest is written.
 struct ReportFile {
-    file: crate::library::dir::AtomicFile,
+    file: crate::library::fs::AtomicFile,
     lines: usize,
 }
 
@@ -344,7 +344,7 @@ impl MediaLog {
             Some(path) => {
                 crate::library::dir::check_report_file(path)
                     .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
-                let mut file = crate::library::dir::AtomicFile::create(path)?;
+                let mut file = crate::library::fs::AtomicFile::create(path)?;
                 let w = file.writer();
                 write!(
                     w,

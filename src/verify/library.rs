@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
 use crate::hash::{from_id, id, Id, IdMap};
-use crate::library::dir::{open_nofollow, STATE_DIR};
+use crate::library::dir::STATE_DIR;
+use crate::library::fs::open_nofollow;
 use crate::library::manifest::{hash_id, Kind, LineView, PathLine, PathLines, FILE_NAME};
 use crate::names::span_of;
 use crate::takeout::Entry;

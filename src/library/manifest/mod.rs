@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{id, Id, IdMap};
-use crate::library::dir::open_nofollow;
+use crate::library::fs::open_nofollow;
 use crate::metadata::Geo;
 use crate::names::{push_span, span_of};
 
@@ -757,9 +757,9 @@ impl Manifest {
         if let (true, Some(f)) = (on, &self.file) {
             f.lock().expect("manifest lock").sync_all()?;
             if let Some(dir) = self.path.parent() {
-                crate::library::dir::sync_dir(dir)?;
+                crate::library::fs::sync_dir(dir)?;
                 if let Some(root) = dir.parent() {
-                    crate::library::dir::sync_dir(root)?;
+                    crate::library::fs::sync_dir(root)?;
                 }
             }
         }

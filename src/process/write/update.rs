@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::hash::{self, HashingReader};
-use crate::library::dir::open_nofollow;
+use crate::library::fs::open_nofollow;
 use crate::library::manifest;
 use crate::metadata::media::MediaKind;
 use crate::process::plan::UpdateId;
@@ -261,7 +261,7 @@ pub(super) fn replace_own_file(
     std::fs::rename(tmp, &dest)?;
     if writer.opts.sync {
         if let Some(dir) = dest.parent() {
-            crate::library::dir::sync_dir(dir)?;
+            crate::library::fs::sync_dir(dir)?;
         }
     }
     Ok(())
