@@ -1,0 +1,438 @@
+use super::*;
+
+/// How many of the manifest's lines in `state_dir` read as a file's line.
+fn file_lines(state_dir: &Path) -> usize {
+    let mut n = 0;
+    let f = open_to_read(state_dir).unwrap().unwrap();
+    each_line(f, |text| {
+        n += usize::from(Kind::of(text) == Kind::File && LineView::parse(text).is_some());
+    })
+    .unwrap();
+    n
+}
+
+#[test]
+fn an_unreadable_manifest_is_an_error_not_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        current_outputs(dir.path()).unwrap().is_empty(),
+        "none yet: empty"
+    );
+    // Something that is not a regular file where the manifest belongs: taking it as
+    // empty would make the next run write every photo again.
+    std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+    assert!(current_outputs(dir.path()).is_err());
+}
+
+#[test]
+fn an_unreadable_manifest_is_an_error_for_a_run_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(dir.path().join("elsewhere.jsonl"), b"").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("elsewhere.jsonl"), state.join(FILE_NAME)).unwrap();
+    assert!(
+        Manifest::open(dir.path(), &state, true).is_err(),
+        "a link is not followed"
+    );
+    assert!(remembered(&state, |_| true).is_err());
+}
+
+#[test]
+fn content_hashes_and_entries_as_numbers() {
+    let n: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+    assert_eq!(
+        hash_id(&format!("{n:032x}")),
+        n,
+        "the content hash the writer computes"
+    );
+    assert_ne!(hash_id("ab"), 0xab, "a short hex text is no content hash");
+    assert_eq!(hash_id("h1"), hash_id("h1"));
+    assert_ne!(hash_id("h1"), hash_id("h2"));
+    let a = source_id("T/x/a.jpg", 1, Some(7));
+    for other in [
+        source_id("T/x/b.jpg", 1, Some(7)),
+        source_id("T/x/a.jpg", 2, Some(7)),
+        source_id("T/x/a.jpg", 1, Some(8)),
+        source_id("T/x/a.jpg", 1, None),
+    ] {
+        assert_ne!(a, other);
+    }
+    let key = SourceKey {
+        entry: "T/x/a.jpg".into(),
+        size: 1,
+        crc32: Some(7),
+    };
+    assert_eq!(key.id(), a);
+}
+
+#[test]
+fn entries_retractions_and_albums_as_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    for p in ["a.jpg", "b.jpg", "c.jpg"] {
+        std::fs::write(dir.path().join(p), b"x").unwrap();
+    }
+    let key = |e: &str| SourceKey {
+        entry: e.into(),
+        size: 1,
+        crc32: Some(1),
+    };
+    let line = |hash: &str, path: &str, source: &str| Line {
+        hash: hash.into(),
+        path: path.into(),
+        output_hash: Some(format!("o-{hash}")),
+        sources: vec![key(source)],
+        ..Line::default()
+    };
+    {
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        m.append(&line("h1", "a.jpg", "T/a.jpg")).unwrap();
+        m.append(&line("h2", "b.jpg", "T/b.jpg")).unwrap();
+        // Another photo's retraction at a.jpg leaves h1's record alone.
+        m.append(&Line {
+            retracted: true,
+            ..line("h9", "a.jpg", "T/z.jpg")
+        })
+        .unwrap();
+        // h2's own retraction removes it.
+        m.append(&Line {
+            retracted: true,
+            ..line("h2", "b.jpg", "T/b.jpg")
+        })
+        .unwrap();
+        // A duplicate of h1 in an album.
+        m.append(&Line {
+            output_hash: None,
+            albums: vec!["Trip".into()],
+            ..line("h1", "a.jpg", "T/Trip/a.jpg")
+        })
+        .unwrap();
+        m.append(&line("h3", "c.jpg", "T/c.jpg")).unwrap();
+    }
+    let m = Manifest::open(dir.path(), &state, true).unwrap();
+    assert_eq!(m.path_for_id(hash_id("h1")), Some("a.jpg"));
+    assert_eq!(m.path_for_id(hash_id("h2")), None);
+    assert_eq!(m.path_for_id(hash_id("h3")), Some("c.jpg"));
+    assert_eq!(m.path_for_source(key("T/a.jpg").id()), Some("a.jpg"));
+    assert_eq!(m.path_for_source(key("T/Trip/a.jpg").id()), Some("a.jpg"));
+    assert_eq!(m.path_for_source(key("T/c.jpg").id()), Some("c.jpg"));
+    assert_eq!(m.path_for_source(key("T/b.jpg").id()), None);
+    assert_eq!(m.path_for_source(key("T/z.jpg").id()), None);
+    assert_eq!(m.len(), 2);
+    let mut entries: Vec<(u128, &str)> = m.entries().collect();
+    entries.sort_unstable_by_key(|e| e.1);
+    assert_eq!(
+        entries,
+        [(hash_id("h1"), "a.jpg"), (hash_id("h3"), "c.jpg")]
+    );
+    assert_eq!(m.path_for_id(hash_id("h3")), Some("c.jpg"));
+    assert_eq!(
+        m.albums().get("Trip").map(|s| s.iter().collect::<Vec<_>>()),
+        Some(vec![&"a.jpg".to_string()])
+    );
+}
+
+#[test]
+fn duplicates_without_a_sidecar_wait_for_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    for p in ["full.jpg", "bare.jpg"] {
+        std::fs::write(dir.path().join(p), b"x").unwrap();
+    }
+    let key = |e: &str| SourceKey {
+        entry: e.into(),
+        size: 1,
+        crc32: Some(1),
+    };
+    let written = |hash: &str, path: &str, no_sidecar: bool| Line {
+        hash: hash.into(),
+        path: path.into(),
+        output_hash: Some(format!("o-{hash}")),
+        sources: vec![key(&format!("T/{path}"))],
+        no_sidecar,
+        ..Line::default()
+    };
+    let dup = |hash: &str, entry: &str| Line {
+        hash: hash.into(),
+        path: "x".into(),
+        sources: vec![key(entry)],
+        no_sidecar: true,
+        ..Line::default()
+    };
+    {
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        m.append(&written("hf", "full.jpg", false)).unwrap();
+        m.append(&written("hb", "bare.jpg", true)).unwrap();
+        m.append(&dup("hf", "T/album/full.jpg")).unwrap();
+        m.append(&dup("hf", "T/album/full.jpg")).unwrap();
+        m.append(&dup("hb", "T/album/bare.jpg")).unwrap();
+        m.append(&dup("gone", "T/album/gone.jpg")).unwrap();
+        m.append(&Line {
+            no_sidecar: false,
+            ..dup("hf", "T/other/full.jpg")
+        })
+        .unwrap();
+    }
+    let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+    assert_eq!(
+        r.waiting,
+        [key("T/album/full.jpg")],
+        "once, of a file there with its metadata"
+    );
+    assert_eq!(r.bare_files.len(), 1);
+    assert_eq!(
+        r.bare_files[0].sources,
+        [key("T/bare.jpg"), key("T/album/bare.jpg")],
+        "every entry of the bare file"
+    );
+}
+
+#[test]
+fn round_trip_torn_lines_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(dir.path().join("a.jpg"), b"a").unwrap();
+    let key = SourceKey {
+        entry: "Takeout/x/a.jpg".into(),
+        size: 1,
+        crc32: Some(7),
+    };
+    {
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        assert!(m.is_empty());
+        m.append(&Line {
+            hash: "h1".into(),
+            path: "a.jpg".into(),
+            output_hash: Some("o1".into()),
+            sources: vec![key.clone()],
+            ..Line::default()
+        })
+        .unwrap();
+        m.append(&Line {
+            hash: "h2".into(),
+            path: "gone.jpg".into(),
+            output_hash: Some("o2".into()),
+            ..Line::default()
+        })
+        .unwrap();
+        m.sync().unwrap();
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(state.join(FILE_NAME))
+        .unwrap();
+    f.write_all(b"{\"hash\":\"h3\",\"pa").unwrap();
+    {
+        // Appending after a torn line starts a new line.
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        let mut l = Line {
+            hash: "h1".into(),
+            path: "a.jpg".into(),
+            ..Line::default()
+        };
+        l.albums = vec!["Paris".into()];
+        m.append(&l).unwrap();
+    }
+    let m = Manifest::open(dir.path(), &state, true).unwrap();
+    assert_eq!(
+        file_lines(&state),
+        3,
+        "torn line skipped, the rest readable"
+    );
+    assert_eq!(m.albums()["Paris"].iter().collect::<Vec<_>>(), ["a.jpg"]);
+    assert_eq!(m.path_for_id(hash_id("h1")), Some("a.jpg"));
+    assert_eq!(m.path_for_id(hash_id("h2")), None, "its file is missing");
+    assert_eq!(m.path_for_source(key.id()), Some("a.jpg"));
+    assert_eq!(m.len(), 1);
+}
+
+#[test]
+fn a_retraction_removes_only_its_own_line() {
+    let line = |hash: &str, path: &str, retracted: bool| Line {
+        hash: hash.into(),
+        path: path.into(),
+        output_hash: Some(format!("o{hash}")),
+        retracted,
+        ..Line::default()
+    };
+    // Another photo's line for the same path, then a retraction of a different photo.
+    let lines = vec![
+        line("h1", "a.jpg", false),
+        line("h2", "a.jpg", true),
+        line("h3", "b.jpg", false),
+        line("h3", "b.jpg", true),
+    ];
+    let mut path_lines = PathLines::default();
+    for (n, l) in (0..).zip(&lines) {
+        if l.retracted {
+            path_lines.retract(&l.path, hash_id(&l.hash));
+        } else {
+            path_lines.write(&l.path, hash_id(&l.hash), n);
+        }
+    }
+    let (current, text) = path_lines.current();
+    let current: HashMap<&str, u32> = current.iter().map(|c| (c.path(&text), c.line)).collect();
+    assert_eq!(current.get("a.jpg"), Some(&0), "h1's record survives");
+    assert_eq!(current.get("b.jpg"), None, "h3's own line is retracted");
+    assert_eq!(current.len(), 1);
+}
+
+#[test]
+fn current_outputs_are_the_current_line_of_each_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    let hex = |n: u128| format!("{n:032x}");
+    let line = |h: u128, path: &str, size: Option<u64>, retracted: bool| Line {
+        hash: hex(h),
+        path: path.into(),
+        output_hash: Some(hex(h + 100)),
+        output_size: size,
+        retracted,
+        ..Line::default()
+    };
+    let lines = vec![
+        line(1, "a.jpg", Some(10), false),
+        line(2, "a.jpg", Some(20), true), // another photo's retraction: a.jpg stays 1
+        line(3, "b.jpg", Some(30), false),
+        line(3, "b.jpg", Some(30), true), // its own: b.jpg holds nothing
+        line(4, "c.jpg", Some(40), false),
+        line(5, "c.jpg", Some(50), false), // written again: the later line
+        Line {
+            xmp: Some("d.jpg.xmp".into()),
+            ..line(6, "d.jpg", None, false) // an old line: no size, presence only
+        },
+        Line {
+            output_hash: None, // a duplicate's line: no file of its own
+            ..line(7, "e.jpg", Some(70), false)
+        },
+        line(8, "f.jpg", Some(80), true),  // a retraction of nothing
+        line(3, "b.jpg", Some(31), false), // b.jpg written again after its retraction
+    ];
+    let mut text = String::new();
+    for (k, l) in lines.iter().enumerate() {
+        text.push_str(&serde_json::to_string(l).unwrap());
+        text.push('\n');
+        if k == 3 {
+            text.push_str("{\"sidecar\":{\"source\":{\"entry\":\"x.json\",\"size\":1}}}\n");
+            text.push_str("not json\n");
+        }
+    }
+    std::fs::write(state.join(FILE_NAME), text).unwrap();
+    let got = current_outputs(&state).unwrap();
+    let paths: Vec<&str> = got.iter().map(|o| o.path.as_str()).collect();
+    assert_eq!(paths, ["a.jpg", "c.jpg", "d.jpg", "b.jpg"], "in line order");
+    let output = |path: &str, content, xmp: Option<&str>| Output {
+        path: path.into(),
+        content,
+        xmp: xmp.map(Into::into),
+    };
+    assert_eq!(
+        got,
+        [
+            output("a.jpg", Some((101, 10)), None),
+            output("c.jpg", Some((105, 50)), None),
+            output("d.jpg", None, Some("d.jpg.xmp")),
+            output("b.jpg", Some((103, 31)), None),
+        ]
+    );
+    assert!(
+        current_outputs(dir.path()).unwrap().is_empty(),
+        "no manifest"
+    );
+}
+
+#[test]
+fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    let key = |e: &str| SourceKey {
+        entry: e.into(),
+        size: 1,
+        crc32: Some(1),
+    };
+    let stored = StoredSidecar {
+        title: Some("b.jpg".into()),
+        taken: Some(-1_000),
+        geo: Some((
+            "0.30000000000000004".into(),
+            "-122.4194155".into(),
+            Some("1e-7".into()),
+        )),
+        people: vec!["Ann".into()],
+        favorited: true,
+        ..StoredSidecar::default()
+    };
+    // A line of an older version (no `no_sidecar`), then the new kinds.
+    let old = r#"{"hash":"h0","path":"old.jpg","output_hash":"h0","output_size":1}"#;
+    std::fs::write(state.join(FILE_NAME), format!("{old}\n")).unwrap();
+    for p in ["old.jpg", "a.jpg"] {
+        std::fs::write(dir.path().join(p), b"x").unwrap();
+    }
+    {
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        let bare = Line {
+            hash: "h1".into(),
+            path: "a.jpg".into(),
+            output_hash: Some("h1".into()),
+            sources: vec![key("T/x/a.jpg")],
+            no_sidecar: true,
+            ..Line::default()
+        };
+        m.append(&bare).unwrap();
+        let dup = Line {
+            hash: "h1".into(),
+            path: "a.jpg".into(),
+            sources: vec![key("T/album/a.jpg")],
+            ..Line::default()
+        };
+        m.append(&dup).unwrap();
+        let record = |claimed| SidecarRecord {
+            source: key("T/x/b.jpg.json"),
+            from: "z.zip:T/x/b.jpg.json".into(),
+            data: stored.clone(),
+            claimed,
+        };
+        m.append_sidecars(&[record(false)]).unwrap();
+        m.append_sidecars(&[record(true)]).unwrap();
+        m.append_unwritten(&Unwritten {
+            source: key("T/x/c.jpg"),
+            status: "failed".into(),
+            reason: "corrupt".into(),
+        })
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(state.join(FILE_NAME)).unwrap();
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with(r#"{"unwritten":{"source""#)));
+    let old_reader = |l: &str| serde_json::from_str::<Line>(l).is_ok();
+    assert_eq!(
+        text.lines().filter(|l| old_reader(l)).count(),
+        3,
+        "only the file lines"
+    );
+    assert_eq!(file_lines(&state), 3);
+    let m = Manifest::open(dir.path(), &state, true).unwrap();
+    assert_eq!(m.len(), 2);
+    let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+    assert_eq!(r.bare_files.len(), 1, "the old line has no no_sidecar");
+    assert_eq!(r.bare_files[0].line.path, "a.jpg");
+    assert_eq!(
+        r.bare_files[0].sources,
+        [key("T/x/a.jpg"), key("T/album/a.jpg")]
+    );
+    assert_eq!(r.sidecars.len(), 1, "the later record supersedes");
+    assert!(r.sidecars[0].claimed);
+    assert_eq!(r.sidecars[0].data, stored, "read back as written");
+    // A bare file that is gone is not remembered.
+    std::fs::remove_file(dir.path().join("a.jpg")).unwrap();
+    let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
+    assert!(r.bare_files.is_empty());
+}
