@@ -37,10 +37,10 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
     })?;
     let pool = thread_pool(opts.jobs)?;
     // The manifest and the inputs' directories are read at once, each leaving large tables
-    // behind: freed memory goes back at once (at a million entries, the peak was 381 MB
-    // with a second's delay, 247 without). Not for a small manifest, which leaves little to
-    // return: for 10,000 files, returning it cost 3 of 40 ms (the same pages freed, then
-    // faulted in again).
+    // behind: freed memory goes back at once (at a million entries, the peak is 247 MB,
+    // against 381 MB when it goes back with a second's delay). Not for a small manifest,
+    // which leaves little to return: for 10,000 files, returning it costs 3 of 40 ms (the
+    // same pages freed, then faulted in again).
     let manifest = root
         .join(crate::library::dir::STATE_DIR)
         .join(crate::library::manifest::FILE_NAME);
@@ -160,7 +160,7 @@ impl Check<'_> {
         // CRC-32 (see `read_again`): no readers (and their buffers) otherwise.
         let readers = self.opts.full.then(|| Readers::new(self.catalog));
         // Progress only where it takes time: reading every entry (looking entries up by name
-        // takes milliseconds, and counting each was a fortieth of it).
+        // takes milliseconds, and counting each would be a fortieth of it).
         let total = self
             .media
             .iter()

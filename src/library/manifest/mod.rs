@@ -806,8 +806,8 @@ impl Manifest {
     }
 
     /// Appends `sidecar` lines, serialized in parallel and written in large blocks of whole
-    /// lines (a run records every sidecar it read: one write each was a tenth of a run of
-    /// tiny files).
+    /// lines (a run records every sidecar it read: one write each would take a tenth of a
+    /// run of tiny files).
     pub fn append_sidecars(&self, records: &[SidecarRecord]) -> io::Result<()> {
         use rayon::prelude::*;
         if self.file.is_none() {

@@ -438,7 +438,7 @@ impl Library {
 
     /// Fast mode: checks `files` as [`Library::check`] does, a folder at a time: each folder
     /// is opened once and its files are looked up by name in it (in parallel), not each by
-    /// its whole path. (Listing the folder first, as this did before, cost as much again.)
+    /// its whole path. (Listing the folder first would cost as much again.)
     pub(super) fn check_listed(&self, root: &Path, files: &[usize]) -> Vec<(usize, FileState)> {
         let mut by_dir: Vec<(&str, &str, usize)> = files
             .iter()
