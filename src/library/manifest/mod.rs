@@ -520,10 +520,10 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
 }
 
 /// The read buffer of the manifest: it is read once, front to back.
-pub(crate) const READ_BUFFER: usize = 1 << 20;
+const READ_BUFFER: usize = 1 << 20;
 
 /// Every line of an open manifest, without its newline (blank lines skipped), in order.
-pub(crate) fn each_line(file: File, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+fn each_line(file: File, mut f: impl FnMut(&[u8])) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let mut line = Vec::new();
     while reader.read_until(b'\n', &mut line)? > 0 {
