@@ -17,6 +17,11 @@
 //!   source supersedes an earlier one.
 //! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
+//!
+//! A run writes a file's line as a [`Line`]. Its readers tell the kinds apart with
+//! [`Kind::of`] and read a file's line as a [`LineView`]: [`Manifest::load`] for a run,
+//! [`current_outputs`] for `verify`, and `verify --against`'s reader (`verify::library`), which
+//! parses a block of lines at a time in parallel.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
