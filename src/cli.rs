@@ -37,3 +37,14 @@ pub enum EditedMode {
     /// Write the original only.
     Skip,
 }
+
+/// How the output folder is organised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// Every file in the top folder.
+    Flat,
+    /// `2019/IMG_1.jpg`, by local date taken.
+    Year,
+    /// `2019/07/IMG_1.jpg`, by local date taken.
+    YearMonth,
+}

@@ -266,11 +266,13 @@ impl<V: Copy> IdMap<V> {
         self.items.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Every (key, value), by key.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (u128, V)> + '_ {
         self.items.iter().map(|(k, v)| (from_id(*k), *v))
     }

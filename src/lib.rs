@@ -1,14 +1,30 @@
 //! gpbackup: turn a Google Photos Takeout export into a dated, deduplicated photo folder.
+//!
+//! The crate is read in the direction data flows: `takeout` reads what Google gives (read
+//! only), `library` is the output folder we keep, and the two commands, [`process`] and
+//! [`verify`], stand on both and never on each other; `metadata` (media formats), names,
+//! dates and hashing are the ground every layer stands on. README's "Development" section
+//! draws it; `tests/it/layers.rs` holds the code to it.
+//!
+//! What the binary and the tests use is exported here; everything else is the crate's own.
 
-pub mod alloc;
+pub(crate) mod alloc;
 pub mod cli;
-pub mod dates;
+pub(crate) mod dates;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hash;
-pub mod library;
-pub mod metadata;
-pub mod names;
+pub(crate) mod hash;
+pub(crate) mod library;
+pub(crate) mod metadata;
+pub(crate) mod names;
 pub mod process;
-pub mod takeout;
+pub(crate) mod takeout;
 pub mod verify;
+
+pub use metadata::TimeZoneChoice;
+
+/// For the tests: the output folder's lock, and the indexing of inputs.
+#[doc(hidden)]
+pub use library::dir::OutputLock;
+#[doc(hidden)]
+pub use takeout::Catalog;

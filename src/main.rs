@@ -8,17 +8,15 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use gpbackup::cli::{AlbumsMode, EditedMode, XmpMode};
-use gpbackup::library::dir::Layout;
-use gpbackup::metadata::TimeZoneChoice;
-use gpbackup::process::report::{Report, StopReason};
-use gpbackup::process::{self, Options};
+use gpbackup::cli::{AlbumsMode, EditedMode, Layout, XmpMode};
+use gpbackup::process::{self, Options, Report, StopReason};
+use gpbackup::TimeZoneChoice;
 
 // mimalloc returns freed memory to the system by itself, so peak RSS stays flat from one
 // stage to the next and across many small files without heap trimming (glibc's arenas kept
 // 3-5 times as much; benches/BENCHMARKS.md has the comparison, which
 // `cargo build --no-default-features` reproduces with the system allocator). How soon it
-// returns it is set per stage: `process::alloc`.
+// returns it is set per stage (the crate's `alloc` module).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

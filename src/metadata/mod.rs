@@ -17,7 +17,7 @@ mod time;
 pub mod webp;
 pub mod xmp;
 
-pub use time::{local_to_utc, parse_exif_datetime, TimeZoneChoice};
+pub use time::{local_to_utc, TimeZoneChoice};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 

@@ -18,12 +18,14 @@
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in
 //! [`policy`].
 
-pub mod finish;
-pub mod plan;
-pub mod policy;
-pub mod report;
+pub(crate) mod finish;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub(crate) mod report;
 mod stored;
-pub mod write;
+pub(crate) mod write;
+
+pub use report::{Report, StopReason};
 
 use std::io;
 use std::path::PathBuf;
@@ -33,11 +35,12 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::alloc;
+use crate::cli::Layout;
 use crate::cli::{AlbumsMode, EditedMode, XmpMode};
-use crate::library::dir::{Layout, OutputDir};
+use crate::library::dir::OutputDir;
 use crate::library::manifest::Manifest;
 use crate::metadata::TimeZoneChoice;
-use crate::process::report::{MediaLog, Report};
+use crate::process::report::MediaLog;
 use crate::takeout::SourceError;
 
 /// What the user asked for.

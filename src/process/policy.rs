@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::cli::Layout;
 use crate::cli::XmpMode;
 use crate::dates::DateSource;
-use crate::library::dir::Layout;
 use crate::metadata::Geo;
 use crate::metadata::TimeZoneChoice;
 use crate::names::{key, split_edited, NameParts};

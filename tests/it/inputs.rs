@@ -6,7 +6,7 @@ use crate::common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use gpbackup::takeout::Catalog;
+use gpbackup::Catalog;
 
 const T1: i64 = 1562253012; // 2019-07-04 15:10:12 UTC = 17:10:12 in Paris
 const EIFFEL: (f64, f64, f64) = (48.8583701, 2.2944813, 35.2);

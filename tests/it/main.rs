@@ -11,6 +11,7 @@ mod formats;
 mod fuzz_regression;
 mod heif_video;
 mod inputs;
+mod layers;
 mod library;
 mod matching;
 mod matching_real;

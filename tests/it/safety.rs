@@ -201,7 +201,7 @@ fn a_held_folder_refuses_process_and_verify_at_once_naming_the_holder() {
     let (o, _) = process(std::slice::from_ref(&input), &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let listing_before = files(&out);
-    let held = gpbackup::library::dir::OutputLock::acquire(&out).unwrap();
+    let held = gpbackup::OutputLock::acquire(&out).unwrap();
     let me = format!("pid {}", std::process::id());
     let start = Instant::now();
     let (o, _) = process(std::slice::from_ref(&input), &out, &[]);

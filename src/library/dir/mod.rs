@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::cli::Layout;
 use crate::hash::IdMap;
 use crate::library::fs::{
     ensure_dir, link_error, open_nofollow, refuse_link, rename_noreplace, sync_dir, FailAfter,
@@ -31,17 +32,6 @@ pub const ALBUMS_FILE: &str = "albums.json";
 pub const ALBUMS_OWN_FILE: &str = "albums.gpbackup.json";
 /// The first field of gpbackup's JSON files (album list, report): `"generator": "gpbackup"`.
 pub const GENERATOR: &str = "gpbackup";
-
-/// How the output folder is organised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Layout {
-    /// Every file in the top folder.
-    Flat,
-    /// `2019/IMG_1.jpg`, by local date taken.
-    Year,
-    /// `2019/07/IMG_1.jpg`, by local date taken.
-    YearMonth,
-}
 
 /// Folder for files whose date taken is unknown, in the dated layouts.
 pub const UNDATED_DIR: &str = "undated";

@@ -304,13 +304,6 @@ pub struct Remembered {
     pub waiting: Vec<SourceKey>,
 }
 
-/// Reads what earlier runs left to complete from the manifest in `state_dir` (every
-/// sidecar record whole). `exists` tells whether an output path holds a file: a bare file
-/// that is gone is not remembered.
-pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
-    Ok(Manifest::load(state_dir, true, exists, |_| true)?.1)
-}
-
 /// What one pass over the manifest gathers, compactly: per file line only numbers, but for
 /// the lines of files without a sidecar (few), which are kept whole.
 #[derive(Default)]
@@ -612,22 +605,6 @@ impl Paths {
 }
 
 impl Manifest {
-    /// Loads `state_dir/manifest.jsonl` (if any) and opens it for appending (unless `dry_run`).
-    /// Lines whose file is gone from `root` are ignored.
-    pub fn open(root: &Path, state_dir: &Path, dry_run: bool) -> io::Result<Manifest> {
-        Self::open_with(state_dir, dry_run, |p| root.join(p).is_file())
-    }
-
-    /// Like `open`, with `exists` telling whether an output path holds a file (the output
-    /// folder's own listing: no disk access per line).
-    pub fn open_with(
-        state_dir: &Path,
-        dry_run: bool,
-        exists: impl Fn(&str) -> bool,
-    ) -> io::Result<Manifest> {
-        Ok(Self::load(state_dir, dry_run, exists, |_| false)?.0)
-    }
-
     /// Loads the manifest and what earlier runs left to complete in one pass over it (it
     /// holds a line per entry: at a million entries, hundreds of MB), keeping numbers rather
     /// than lines. Sidecar records are kept whole only when `keep_sidecar` says so (those of
@@ -776,10 +753,6 @@ impl Manifest {
         &self.albums
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The output path of a file with this content hash (as a number), if the folder has one.
     pub fn path_for_id(&self, hash: u128) -> Option<&str> {
         let at = self.by_hash.get(hash)?;
@@ -790,19 +763,6 @@ impl Manifest {
     pub fn path_for_source(&self, source: u128) -> Option<&str> {
         let at = self.by_source.get(source)?;
         Some(self.paths.get(at))
-    }
-
-    /// (content hash, output path) of every file the folder holds.
-    pub fn entries(&self) -> impl Iterator<Item = (u128, &str)> {
-        self.by_hash.iter().map(|(h, at)| (h, self.paths.get(at)))
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_hash.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
     }
 
     /// Appends one line (a single write, so concurrent appends never interleave).

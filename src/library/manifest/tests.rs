@@ -1,5 +1,44 @@
 use super::*;
 
+/// The manifest as the tests open and inspect it.
+impl Manifest {
+    /// Loads `state_dir/manifest.jsonl` (if any) and opens it for appending (unless `dry_run`).
+    /// Lines whose file is gone from `root` are ignored.
+    pub fn open(root: &Path, state_dir: &Path, dry_run: bool) -> io::Result<Manifest> {
+        Self::open_with(state_dir, dry_run, |p| root.join(p).is_file())
+    }
+
+    /// Like `open`, with `exists` telling whether an output path holds a file (the output
+    /// folder's own listing: no disk access per line).
+    pub fn open_with(
+        state_dir: &Path,
+        dry_run: bool,
+        exists: impl Fn(&str) -> bool,
+    ) -> io::Result<Manifest> {
+        Ok(Self::load(state_dir, dry_run, exists, |_| false)?.0)
+    }
+
+    /// (content hash, output path) of every file the folder holds.
+    pub fn entries(&self) -> impl Iterator<Item = (u128, &str)> {
+        self.by_hash.iter().map(|(h, at)| (h, self.paths.get(at)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+/// Reads what earlier runs left to complete from the manifest in `state_dir` (every
+/// sidecar record whole). `exists` tells whether an output path holds a file: a bare file
+/// that is gone is not remembered.
+pub fn remembered(state_dir: &Path, exists: impl Fn(&str) -> bool) -> io::Result<Remembered> {
+    Ok(Manifest::load(state_dir, true, exists, |_| true)?.1)
+}
+
 /// How many of the manifest's lines in `state_dir` read as a file's line.
 fn file_lines(state_dir: &Path) -> usize {
     let mut n = 0;

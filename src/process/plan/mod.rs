@@ -323,10 +323,6 @@ impl Subject<'_> {
         };
         policy::output_name(self.name, title)
     }
-
-    pub fn geo(&self) -> Option<Geo> {
-        self.sidecar.and_then(|s| s.geo())
-    }
 }
 
 /// Opens and indexes every input; refuses an input with nothing of Google Photos in it.
@@ -533,10 +529,6 @@ impl Groups {
         self.ends.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// Group `k`, best member first.
     pub fn get(&self, k: usize) -> &[MediaId] {
         let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
@@ -645,7 +637,7 @@ mod tests {
         };
         assert!(groups.in_library(1) && !groups.in_library(2));
         assert_eq!(groups.len(), 3);
-        assert!(!groups.is_empty() && Groups::default().is_empty());
+        assert_eq!(Groups::default().len(), 0);
         let ids = |g: &[MediaId]| g.iter().map(|id| id.0).collect::<Vec<_>>();
         assert_eq!(ids(groups.get(0)), [4]);
         assert_eq!(ids(groups.get(1)), [1, 2]);

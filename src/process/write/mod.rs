@@ -9,9 +9,10 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use crate::cli::Layout;
 use crate::dates::DateSource;
 use crate::hash;
-use crate::library::dir::{Layout, OutputDir};
+use crate::library::dir::OutputDir;
 use crate::library::manifest::{self, Manifest};
 use crate::names::{push_span, span_of};
 use crate::process::report::{MediaLog, MediaReport, Reason, Status, StopReason};

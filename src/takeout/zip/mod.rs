@@ -183,19 +183,10 @@ pub fn is_symlink(made_by: u16, external: u32) -> bool {
 }
 
 /// The decompressed bytes of the entry whose local header is at `header` in `file` (size and
-/// CRC are checked by the caller's reader, see [`crate::takeout::Reader::open`]).
-pub fn open_at<'f, R: BufRead + Seek + 'f>(
-    file: R,
-    header: u64,
-    compressed: u64,
-    method: u16,
-) -> io::Result<Box<dyn Read + 'f>> {
-    open_at_with(file, header, compressed, method, None)
-}
-
-/// Like [`open_at`], inflating with `state` (reset first) when given: a reader that opens
-/// many entries keeps one decompressor instead of setting up a new one (its 32 KB window
-/// and tables, zeroed) per entry, which would be a tenth of a run of tiny files.
+/// CRC are checked by the caller's reader, see [`crate::takeout::Reader::open`]), inflating
+/// with `state` (reset first) when given: a reader that opens many entries keeps one
+/// decompressor instead of setting up a new one (its 32 KB window and tables, zeroed) per
+/// entry, which would be a tenth of a run of tiny files.
 pub fn open_at_with<'f, R: BufRead + Seek + 'f>(
     mut file: R,
     header: u64,
