@@ -622,26 +622,54 @@ impl OutputDir {
         Ok(name)
     }
 
-    /// Replaces gpbackup's own top-level file `name` (the album list) atomically with `bytes`.
-    /// The caller has checked that the file there is gpbackup's; a link there is an error.
+    /// Replaces gpbackup's own top-level file `name` (the album list) atomically with `bytes`
+    /// (see [`OutputDir::replace_own_file`]).
     pub fn replace_own(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        let dest = self.root.join(name);
         let (tmp, mut f) = self.temp_file()?;
-        let result = (|| {
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            drop(f);
-            refuse_link(&dest)?;
-            fs::rename(&tmp, &dest)?;
-            if self.sync {
-                sync_dir(&self.root)?;
-            }
-            Ok(())
-        })();
+        let result = f
+            .write_all(bytes)
+            .and_then(|()| self.replace_own_file(&tmp, f, name, None));
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// Moves the temp file `tmp` (open as `file`) over gpbackup's own file `name` (relative,
+    /// `/`-separated), or to it where nothing is. This is the one rename that replaces, for
+    /// the album list and for a library file an update rewrites (and its XMP sidecar): the
+    /// caller has checked that the file there is gpbackup's (for an update: read and found to
+    /// be exactly what the manifest says gpbackup wrote), the folder is locked against other
+    /// gpbackup runs, and the rename is atomic, so the file is at every moment either the old
+    /// or the new version, never a mix or gone. A link or a folder there is an error. `mtime`
+    /// sets the file's times; with `sync` its data and the folder entry are durable.
+    pub fn replace_own_file(
+        &self,
+        tmp: &Path,
+        file: File,
+        name: &str,
+        mtime: Option<i64>,
+    ) -> io::Result<()> {
+        if let Some(t) = mtime {
+            let ft = filetime::FileTime::from_unix_time(t, 0);
+            filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
+        }
+        if self.sync {
+            file.sync_all()?;
+        }
+        drop(file);
+        let dest = self.root.join(name);
+        refuse_link(&dest)?;
+        if fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_file()) {
+            return Err(io::Error::other(format!("{name} is not a file")));
+        }
+        fs::rename(tmp, &dest)?;
+        if self.sync {
+            if let Some(dir) = dest.parent() {
+                sync_dir(dir)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::process::report::{MediaReport, Reason, Status, StopReason};
 use crate::takeout::sidecar::Sidecar;
 use crate::takeout::Reader;
 
-use super::{update, Writer};
+use super::Writer;
 use crate::process::plan::{source_key, MediaId, Subject};
 use crate::process::policy::{self, DateCandidates, DateChoice};
 
@@ -472,7 +472,7 @@ pub(super) fn write_xmp(
     let result = writer.out.temp_file().and_then(|(tmp, mut f)| {
         f.write_all(text.as_bytes())?;
         let done = if replace {
-            update::replace_own_file(writer, &tmp, f, &xmp_name, taken)
+            writer.out.replace_own_file(&tmp, f, &xmp_name, taken)
         } else {
             writer.out.commit_exact(&tmp, f, &xmp_name, taken)
         };

@@ -183,7 +183,7 @@ fn put_in_place(
     let put = if !target.in_place {
         writer.out.commit(&tmp, file, name, target.mtime)
     } else if unchanged_since(&writer.out.root().join(&old.path), before) {
-        let done = replace_own_file(writer, &tmp, file, name, target.mtime);
+        let done = writer.out.replace_own_file(&tmp, file, name, target.mtime);
         done.map(|_| name.to_string())
     } else {
         Err(io::Error::other("it was changed while it was read"))
@@ -232,39 +232,6 @@ fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut Media
     };
     let _ = writer.manifest.append(&retract);
     r.notes.push(format!("moved from {} to {new}", old.path));
-}
-
-/// Puts a temp file in place of gpbackup's own file `name`, replacing it. This is the
-/// one rename that replaces: `name` is a file this run has just read and found to be
-/// exactly what the manifest says gpbackup wrote there (or its XMP sidecar), the output
-/// folder is locked against other gpbackup runs, and the rename is atomic, so the file
-/// is at every moment either the old or the new version, never a mix or gone.
-pub(super) fn replace_own_file(
-    writer: &Writer<'_>,
-    tmp: &Path,
-    file: File,
-    name: &str,
-    mtime: Option<i64>,
-) -> io::Result<()> {
-    if let Some(t) = mtime {
-        let ft = filetime::FileTime::from_unix_time(t, 0);
-        filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
-    }
-    if writer.opts.sync {
-        file.sync_all()?;
-    }
-    drop(file);
-    let dest = writer.out.root().join(name);
-    if std::fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_file()) {
-        return Err(io::Error::other(format!("{name} is not a file")));
-    }
-    std::fs::rename(tmp, &dest)?;
-    if writer.opts.sync {
-        if let Some(dir) = dest.parent() {
-            crate::library::fs::sync_dir(dir)?;
-        }
-    }
-    Ok(())
 }
 
 /// Where an updated file goes.
