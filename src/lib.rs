@@ -7,6 +7,9 @@
 //! draws it; `tests/it/layers.rs` holds the code to it.
 //!
 //! What the binary and the tests use is exported here; everything else is the crate's own.
+//! Its documentation is read with `cargo doc --document-private-items`, so links from the
+//! exported items into the crate's own modules are meant.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod alloc;
 pub mod cli;

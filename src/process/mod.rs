@@ -1,18 +1,20 @@
 //! The `process` command: Takeout inputs in, a dated, deduplicated photo folder out.
 //!
-//! The run is three stages, each handing a typed value to the next:
+//! The run is three stages, each handing a typed value to the next (`run_stages` is the
+//! outline):
 //!
-//! 1. [`plan`]: every input is indexed (`source`), entries are classified, the JSON sidecars
-//!    read (small, in parallel) and paired with media (`matcher`), and everything that needs
-//!    no media bytes is decided (skips, entries already in the library, duplicate groups by
-//!    size and CRC-32). → a [`plan::Plan`] with one record per media entry.
-//! 2. [`write`]: each duplicate group is one unit of parallel work. Its best member is read
-//!    once, enriched (`metadata`) and written atomically into the output folder (`output`)
-//!    while its bytes are hashed; the others are only hashed and recorded as duplicates. This
-//!    run's hash registry, then the manifest's, catch duplicates across groups and runs.
-//!    → a report line per record.
-//!    Library files earlier runs wrote without a sidecar, whose sidecar this run found, are
-//!    rewritten with it first (`updates`).
+//! 1. [`plan`]: every input is indexed (`crate::takeout`: zips and folders, entries
+//!    classified), the JSON sidecars read (small, in parallel) and paired with media
+//!    (`plan::pairing`, through `takeout::matcher`), and everything that needs no media bytes
+//!    is decided: skips, entries already in the library, library files whose sidecar arrived
+//!    now (`plan::updates`), duplicate groups by size and CRC-32. → a [`plan::Plan`] with one
+//!    record per media entry.
+//! 2. [`write`](mod@write): library files an update completes are rewritten first (`write::update`);
+//!    then each duplicate group is one unit of parallel work. Its best member is read once,
+//!    enriched (`crate::metadata`) and written atomically into the output folder
+//!    (`crate::library::dir`) while its bytes are hashed (`write::file`); the others are only
+//!    hashed and recorded as duplicates. This run's hash registry, then the manifest's, catch
+//!    duplicates across groups and runs. → a report line per record.
 //! 3. [`finish`]: albums, the manifest's final sync, the report. → the [`Report`].
 //!
 //! The decisions themselves (which date, name, folder, member, skip) are pure functions in

@@ -107,7 +107,7 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
     /// Written without a sidecar, byte-for-byte: a later run that brings its sidecar rewrites
-    /// it with the sidecar's metadata (see [`remembered`]). On a duplicate's line: that entry
+    /// it with the sidecar's metadata (see [`Manifest::load`]). On a duplicate's line: that entry
     /// had no sidecar of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_sidecar: bool,

@@ -1,6 +1,6 @@
 //! The plan's first half: the JSON files read (only those a new media file may need) and
 //! sorted into sidecars, album metadata and the rest, and each media entry paired with its
-//! sidecar by the matcher (see [`super::plan`]).
+//! sidecar by the matcher (see [`super`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

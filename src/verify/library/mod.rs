@@ -99,12 +99,12 @@ pub(super) struct Library {
     pub(super) files: Vec<LibFile>,
     /// The files' paths, one after the other.
     paths: String,
-    /// Takeout entry ([`source_id`]) → content hash.
+    /// Takeout entry ([`crate::library::manifest::source_id`]) → content hash.
     by_source: Recorded,
-    /// (entry path, size) as [`source_id`] without CRC-32 → content hash, for lookups where
+    /// (entry path, size) as [`crate::library::manifest::source_id`] without CRC-32 → content hash, for lookups where
     /// one side has no CRC-32 (extracted folders).
     by_name_size: Recorded,
-    /// Takeout entry ([`source_id`]) → its record of not being written.
+    /// Takeout entry ([`crate::library::manifest::source_id`]) → its record of not being written.
     pub(super) unwritten: IdHashMap<Unwritten>,
     pub(super) invalid: Vec<String>,
 }
