@@ -5,7 +5,7 @@
 //! each with a real camera EXIF block; MP4 and MOV videos built on the fixtures with their
 //! media data extended by incompressible bytes (as real video is); HEIC and PNG from the
 //! fixtures. Every file is unique. All the sidecar naming quirks the matcher knows (see the
-//! rule list in `src/matcher.rs`) appear, album folders hold copies of ~20% of the photos, and
+//! rule list in `src/takeout/matcher/`) appear, album folders hold copies of ~20% of the photos, and
 //! sidecars are spread over other zips than their media.
 //!
 //! `--tiny` makes every media file a few hundred bytes: for memory runs with many sidecars.

@@ -1,7 +1,7 @@
 //! `gpbackup verify DIR`: every file the manifest lists is re-hashed and compared with the
 //! hash recorded when it was written; files that are missing, changed, or not known to the
-//! manifest are reported. `verify DIR --against INPUT...` (in [`against`](mod@against)) checks instead that
-//! the folder holds every photo and video of the inputs.
+//! manifest are reported. `verify DIR --against INPUT...` (in [`against`](mod@against))
+//! checks instead that the folder holds every photo and video of the inputs.
 
 use std::fs::File;
 use std::io::{self, BufReader};

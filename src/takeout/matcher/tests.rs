@@ -881,7 +881,7 @@ fn second_copies_are_per_folder_and_exact_name() {
     assert_eq!(found, [Some(0), Some(1), Some(3), None]);
 }
 
-// Found by `cargo mutants --file src/matcher.rs`.
+// Found by `cargo mutants --file src/takeout/matcher/mod.rs`.
 
 #[test]
 fn only_shared_rules_are_shared() {
