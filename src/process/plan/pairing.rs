@@ -455,8 +455,8 @@ fn unused_sidecars(
     for m in matches.iter().flatten() {
         used[m.sidecar] = true;
     }
-    // (folder, name) keys as hashes: at a million entries, a set of string pairs was the
-    // plan's peak (90 MB).
+    // (folder, name) keys as hashes: at a million entries, a set of string pairs would be
+    // the plan's peak (90 MB).
     let key_of = |s: &SidecarData| {
         let (dir, name) = s.dir_name(catalog);
         folder_name(dir, name)
