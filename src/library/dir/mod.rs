@@ -589,15 +589,8 @@ impl OutputDir {
         mtime: Option<i64>,
         renumber: bool,
     ) -> io::Result<String> {
-        if let Some(t) = mtime {
-            let ft = filetime::FileTime::from_unix_time(t, 0);
-            filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
-        }
         self.fail_after.commit(&file)?;
-        if self.sync {
-            file.sync_all()?;
-        }
-        drop(file);
+        self.settle(file, mtime)?;
         let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
         self.ensure_rel_dir(dir)?;
         let mut name = name.to_string();
@@ -620,6 +613,19 @@ impl OutputDir {
             sync_dir(&self.root.join(dir))?;
         }
         Ok(name)
+    }
+
+    /// Sets a finished temp file's times to `mtime` and, with `sync`, makes its data durable;
+    /// closes it.
+    fn settle(&self, file: File, mtime: Option<i64>) -> io::Result<()> {
+        if let Some(t) = mtime {
+            let ft = filetime::FileTime::from_unix_time(t, 0);
+            filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
+        }
+        if self.sync {
+            file.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Replaces gpbackup's own top-level file `name` (the album list) atomically with `bytes`
@@ -650,14 +656,7 @@ impl OutputDir {
         name: &str,
         mtime: Option<i64>,
     ) -> io::Result<()> {
-        if let Some(t) = mtime {
-            let ft = filetime::FileTime::from_unix_time(t, 0);
-            filetime::set_file_handle_times(&file, Some(ft), Some(ft))?;
-        }
-        if self.sync {
-            file.sync_all()?;
-        }
-        drop(file);
+        self.settle(file, mtime)?;
         let dest = self.root.join(name);
         refuse_link(&dest)?;
         if fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_file()) {
