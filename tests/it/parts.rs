@@ -197,6 +197,8 @@ fn parts_in_any_grouping_and_order_make_the_same_library() {
         (&[&[0], &[1, 2]], 1),
         // Updated: IMG_B, VID_D.
         (&[&[1, 2], &[0]], 2),
+        // Each run with every part so far (people re-run with all they have).
+        (&[&[0], &[0, 1], &[0, 1, 2]], 3),
     ]
     .into_iter()
     .enumerate()
