@@ -392,3 +392,33 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
     let check = verify(&out, &[part]);
     assert!(check.status.success(), "{}", stderr(&check));
 }
+
+#[test]
+fn a_rerun_with_the_parts_so_far_dates_a_photo_whose_sidecar_came_later() {
+    // The only photo of its folder is in part 1, its sidecar in part 2; people re-run with
+    // every part they have so far.
+    let tmp = tempfile::tempdir().unwrap();
+    let old = "Takeout/Google Photos/Photos from 2018";
+    let mut t = Takeout::new(2);
+    t.add(
+        0,
+        format!("{old}/IMG_X.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "x"),
+    )
+    .add(
+        1,
+        format!("{old}/IMG_X.jpg.json"),
+        sidecar("IMG_X.jpg", T - 365 * 86_400, Some((41.9, 12.5, 20.0))),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let extra = ["--layout", "year"];
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1]], &one, &extra);
+    let out = tmp.path().join("photos");
+    let r = run_in_order(&parts, &[&[0], &[0, 1]], &out, &extra);
+    let x = report_entry(&r, "IMG_X.jpg");
+    assert_eq!(x["status"], "updated", "{x}");
+    assert_eq!(x["output"], "2018/IMG_X.jpg", "{x}");
+    assert_eq!(library(&out), library(&one));
+    assert_eq!(mtime(&out.join("2018/IMG_X.jpg")), T - 365 * 86_400);
+}

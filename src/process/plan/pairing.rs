@@ -288,8 +288,8 @@ fn extras<'a>(
 }
 
 /// Reads the JSON files and pairs media with sidecars. Media already in the output from an
-/// earlier run need no sidecar: first only the JSON files of folders with new media (or with
-/// library files still without a sidecar) are read; the rest only if some new media file
+/// earlier run with their sidecar need none: first only the JSON files of folders with new
+/// media (or with library files still without a sidecar) are read; the rest only if some new media file
 /// found no sidecar there. The sidecars earlier runs read from parts not given now take part
 /// (those a file claimed are left to edited copies and Live Photo videos).
 pub(super) fn read_and_match(
@@ -311,10 +311,17 @@ pub(super) fn read_and_match(
         media,
         extras: &extras,
     };
-    let is_new =
-        |k: usize| k >= media.len() || in_library(manifest, &catalog.entries[media[k].0]).is_none();
+    // A media file needs its sidecar when it is new to the library, or when its library file
+    // was written without one (an earlier run had not seen the part that holds it).
+    let bare: HashSet<&str> = (remembered.bare_files.iter())
+        .map(|f| f.line.path.as_str())
+        .collect();
+    let needs_sidecar = |k: usize| {
+        k >= media.len()
+            || in_library(manifest, &catalog.entries[media[k].0]).is_none_or(|p| bare.contains(p))
+    };
     let pending_dirs: HashSet<String> = (0..all_media.count())
-        .filter(|k| is_new(*k))
+        .filter(|k| needs_sidecar(*k))
         .map(|k| key(all_media.dir(k)))
         .collect();
     let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
@@ -351,11 +358,11 @@ pub(super) fn read_and_match(
             match_included(&all_media, &included, &sidecars, claimed)
         };
         crate::process::trace_memory("sidecars matched");
-        let unmatched_new = matches
+        let still_missing = matches
             .iter()
             .enumerate()
-            .any(|(k, m)| m.is_none() && is_new(k));
-        if !unmatched_new || rest.is_empty() {
+            .any(|(k, m)| m.is_none() && needs_sidecar(k));
+        if !still_missing || rest.is_empty() {
             break matches;
         }
         let batch = std::mem::take(&mut rest);
