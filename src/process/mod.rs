@@ -172,6 +172,9 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let manifest = manifest.durable(opts.sync).map_err(out_err)?;
     trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    manifest
+        .append_parts(&crate::takeout::parts::names(&opts.inputs))
+        .map_err(out_err)?;
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();

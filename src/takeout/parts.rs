@@ -3,7 +3,7 @@
 //! and its sidecar often sit in different parts, so a missing part explains files without a
 //! sidecar and sidecars without a file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -42,15 +42,32 @@ pub fn part_of(name: &str) -> Option<(String, u32, String)> {
     (n >= 1).then(|| (export.to_string(), n, digits.to_string()))
 }
 
-/// For each export among `inputs`, the part numbers missing between 1 and the highest given.
-pub fn missing(inputs: &[PathBuf]) -> Vec<MissingParts> {
+/// The file names of the `inputs` that are numbered parts of an export.
+pub fn names(inputs: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = inputs
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str())
+        .filter(|name| part_of(name).is_some())
+        .map(String::from)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// For each export among `inputs` and the parts `earlier` runs were given (file names), the
+/// part numbers missing between 1 and the highest given. An export none of whose parts is
+/// among `inputs` is not named: this run says nothing of it.
+pub fn missing(inputs: &[PathBuf], earlier: &[String]) -> Vec<MissingParts> {
+    let now = names(inputs);
+    let given_now: BTreeSet<String> = now.iter().filter_map(|n| Some(part_of(n)?.0)).collect();
     // export → (numbers given, digits of the widest number written)
     let mut exports: BTreeMap<String, (Vec<u32>, usize)> = BTreeMap::new();
-    for path in inputs {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
+    for name in now.iter().chain(earlier) {
         if let Some((export, n, digits)) = part_of(name) {
+            if !given_now.contains(&export) {
+                continue;
+            }
             let e = exports.entry(export).or_default();
             e.0.push(n);
             e.1 = e.1.max(digits.len());
@@ -134,7 +151,7 @@ mod tests {
             .collect();
         let names: Vec<&str> = given.iter().map(String::as_str).collect();
         assert_eq!(
-            missing(&paths(&names)),
+            missing(&paths(&names), &[]),
             vec![MissingParts {
                 export: t.into(),
                 missing: vec!["004".into(), "006".into(), "007".into()],
@@ -143,28 +160,56 @@ mod tests {
         );
         // Complete (in any order, one named twice), and a lone later part (1 is missing).
         assert_eq!(
-            missing(&paths(&[
-                &format!("{t}-002.zip"),
-                &format!("{t}-001.zip"),
-                &format!("{t}-002.zip")
-            ])),
+            missing(
+                &paths(&[
+                    &format!("{t}-002.zip"),
+                    &format!("{t}-001.zip"),
+                    &format!("{t}-002.zip")
+                ]),
+                &[]
+            ),
             vec![]
         );
-        let lone = missing(&paths(&["takeout-a-3.zip"]));
+        let lone = missing(&paths(&["takeout-a-3.zip"]), &[]);
         assert_eq!(lone[0].missing, vec!["1", "2"]);
         assert_eq!(lone[0].last_given, "3");
         // Two exports are counted apart; a zip and a folder of the same part are one part.
-        let two = missing(&paths(&[
-            "takeout-a-001.zip",
-            "takeout-a-002",
-            "takeout-b-002.zip",
-            "takeout-b-001.zip",
-            "other.zip",
-        ]));
+        let two = missing(
+            &paths(&[
+                "takeout-a-001.zip",
+                "takeout-a-002",
+                "takeout-b-002.zip",
+                "takeout-b-001.zip",
+                "other.zip",
+            ]),
+            &[],
+        );
         assert_eq!(two, vec![]);
         // Not parts at all: a number far beyond any export.
-        assert_eq!(missing(&paths(&["takeout-a-9999.zip"])), vec![]);
-        assert_eq!(missing(&paths(&["takeout-a-1001.zip"])).len(), 1);
-        assert_eq!(missing(&paths(&["takeout-a-1002.zip"])), vec![]);
+        assert_eq!(missing(&paths(&["takeout-a-9999.zip"]), &[]), vec![]);
+        assert_eq!(missing(&paths(&["takeout-a-1001.zip"]), &[]).len(), 1);
+        assert_eq!(missing(&paths(&["takeout-a-1002.zip"]), &[]), vec![]);
+    }
+
+    #[test]
+    fn parts_earlier_runs_were_given_are_not_missing() {
+        let t = "takeout-20231030T151007Z";
+        let part = |n: u32| format!("{t}-{n:03}.zip");
+        let earlier = vec![part(1), part(2), "takeout-b-001.zip".to_string()];
+        // This run has part 4: 3 is missing, 1 and 2 came before; export b is not this run's.
+        assert_eq!(
+            missing(&paths(&[&part(4)]), &earlier),
+            vec![MissingParts {
+                export: t.into(),
+                missing: vec!["003".into()],
+                last_given: "004".into(),
+            }]
+        );
+        assert_eq!(missing(&paths(&[&part(3)]), &earlier), vec![]);
+        assert_eq!(missing(&paths(&["photos.zip"]), &earlier), vec![]);
+        assert_eq!(
+            names(&paths(&[&part(2), "photos.zip", &part(1), &part(2)])),
+            [part(1), part(2)]
+        );
     }
 }

@@ -108,10 +108,10 @@ fn incremental_runs_add_only_what_is_new() {
         .map(|l| l["path"].as_str().unwrap())
         .collect();
     assert_eq!(files_listed.len(), 9);
-    // File lines, and the sidecars the runs read (for later runs).
+    // File lines, the sidecars the runs read (for later runs), and the parts they were given.
     assert!(lines.iter().all(|l| match l.get("hash") {
         Some(h) => h.as_str().unwrap().len() == 32,
-        None => l.get("sidecar").is_some(),
+        None => l.get("sidecar").is_some() || l.get("parts").is_some(),
     }));
 
     // Run B again: nothing to do, nothing read, and the summary says so.

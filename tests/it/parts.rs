@@ -422,3 +422,35 @@ fn a_rerun_with_the_parts_so_far_dates_a_photo_whose_sidecar_came_later() {
     assert_eq!(library(&out), library(&one));
     assert_eq!(mtime(&out.join("2018/IMG_X.jpg")), T - 365 * 86_400);
 }
+
+#[test]
+fn a_part_an_earlier_run_was_given_is_not_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = three_parts().write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    let missing = |r: &serde_json::Value| -> Vec<String> {
+        (r["missing_parts"].as_array().into_iter().flatten())
+            .flat_map(|p| p["missing"].as_array().unwrap().clone())
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = run_in_order(&parts, &[&[0]], &out, &[]);
+    assert!(missing(&r).is_empty(), "{}", r["missing_parts"]);
+    // Part 3: part 1 came in the run before, part 2 is still missing.
+    let (o, r) = process(&[parts[2].clone()], &out, &[]);
+    assert_eq!(missing(&r), ["002"], "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing: part 002 of"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("part 001"), "{}", stderr(&o));
+    // Part 2: every part has been given now.
+    let (o, r) = process(&[parts[1].clone()], &out, &[]);
+    assert!(missing(&r).is_empty(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("missing:"), "{}", stderr(&o));
+    // A dry run records nothing: a new folder's first dry run with part 3 names 1 and 2.
+    let fresh = tmp.path().join("fresh");
+    let (_, r) = process(&[parts[2].clone()], &fresh, &["--dry-run"]);
+    assert_eq!(missing(&r), ["001", "002"]);
+}

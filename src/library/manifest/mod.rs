@@ -8,7 +8,7 @@
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
 //!
-//! Two more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
+//! Three more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
 //! versions before them, skip them):
 //! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
 //!   media sidecar a run read, with what it says, so that a later run can use it without the
@@ -17,6 +17,8 @@
 //!   source supersedes an earlier one.
 //! - `{"unwritten": {"source": {...}, "status": "failed"|"skipped", "reason": "..."}}`: an entry
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
+//! - `{"parts": ["takeout-20231030T151007Z-001.zip", ...]}`: the file names of the numbered
+//!   parts of an export a run was given, so that a later run does not name them as missing.
 //!
 //! A run writes a file's line as a [`Line`]. Its readers tell the kinds apart with
 //! [`Kind::of`] and read a file's line as a [`LineView`]: [`Manifest::load`] for a run,
@@ -170,6 +172,12 @@ struct SidecarLine<T> {
     sidecar: T,
 }
 
+/// A `parts` line: `{"parts": [file name, ...]}`.
+#[derive(Serialize, Deserialize)]
+struct PartsLine<T> {
+    parts: T,
+}
+
 /// The envelope of an `unwritten` line: `{"unwritten": {...}}`.
 #[derive(Serialize, Deserialize)]
 struct UnwrittenLine<T> {
@@ -202,6 +210,8 @@ pub(crate) enum Kind {
     Sidecar,
     /// An [`Unwritten`] record.
     Unwritten,
+    /// The parts of an export a run was given.
+    Parts,
 }
 
 impl Kind {
@@ -210,6 +220,8 @@ impl Kind {
             Kind::Sidecar
         } else if text.starts_with(b"{\"unwritten\"") {
             Kind::Unwritten
+        } else if text.starts_with(b"{\"parts\"") {
+            Kind::Parts
         } else {
             Kind::File
         }
@@ -302,6 +314,8 @@ pub struct Remembered {
     /// Entries recorded as duplicates of a file that has its metadata, which had no sidecar
     /// of their own: a later run that finds theirs takes it (so that it is not "unused").
     pub waiting: Vec<SourceKey>,
+    /// The file names of the parts of exports earlier runs were given (`parts` lines).
+    pub parts: Vec<String>,
 }
 
 /// What one pass over the manifest gathers, compactly: per file line only numbers, but for
@@ -321,6 +335,7 @@ struct Loading {
     dup_without: Vec<(u128, SourceKey)>,
     sidecars: Vec<SidecarRecord>,
     sidecar_at: HashMap<u128, usize>,
+    parts: BTreeSet<String>,
     /// (entry, claimed) of every sidecar line, in order.
     claimed: Vec<(Id, bool)>,
 }
@@ -441,6 +456,12 @@ impl Loading {
             .extend(l.sources.iter().map(|s| (s.id(), hash)));
         self.albums
             .extend(l.albums.iter().map(|a| (hash, a.as_ref().into())));
+    }
+
+    fn parts_line(&mut self, text: &[u8]) {
+        if let Ok(PartsLine { parts }) = serde_json::from_slice::<PartsLine<Vec<String>>>(text) {
+            self.parts.extend(parts);
+        }
     }
 
     fn sidecar_line(&mut self, text: &[u8], keep: &impl Fn(&SourceKey) -> bool) {
@@ -633,6 +654,7 @@ impl Manifest {
                     Kind::File => loading.file_line(n, text),
                     Kind::Sidecar => loading.sidecar_line(text, &keep_sidecar),
                     Kind::Unwritten => {}
+                    Kind::Parts => loading.parts_line(text),
                 }
                 n = n.saturating_add(1);
             })?;
@@ -727,6 +749,7 @@ impl Manifest {
             sidecars: loading.sidecars,
             claimed: IdMap::build(loading.claimed, true),
             waiting,
+            parts: loading.parts.into_iter().collect(),
         })
     }
 
@@ -792,6 +815,15 @@ impl Manifest {
             self.write_lines(&block)?;
         }
         Ok(())
+    }
+
+    /// Appends a `parts` line naming the parts of exports this run was given (nothing when
+    /// there are none).
+    pub fn append_parts(&self, names: &[String]) -> io::Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.append_value(&PartsLine { parts: names })
     }
 
     /// Appends an `unwritten` line.

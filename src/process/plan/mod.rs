@@ -401,7 +401,7 @@ pub fn build(
             dry_run: opts.dry_run,
             repeated_inputs: catalog.skipped_inputs.clone(),
             damaged_inputs: catalog.damaged.clone(),
-            missing_parts: crate::takeout::parts::missing(&opts.inputs),
+            missing_parts: crate::takeout::parts::missing(&opts.inputs, &remembered.parts),
             entry_notes: catalog.entry_notes.clone(),
             unused_sidecars: paired.unused_sidecars,
             bad_json: paired.bad_json,
