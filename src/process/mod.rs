@@ -154,7 +154,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         .state_dir()
         .join(crate::library::manifest::FILE_NAME)
         .exists();
-    let json_here = crate::hash::IdMap::set_of(
+    let json_here = crate::compact::IdMap::set_of(
         catalog
             .entries
             .iter()

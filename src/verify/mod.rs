@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::hash::{self, IdMap};
+use crate::compact::IdMap;
+use crate::hash;
 use crate::library::dir::{is_own_top_level, STATE_DIR};
 use crate::library::manifest::{self, FILE_NAME};
 use crate::names::key;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::cli::Layout;
-use crate::hash::IdMap;
+use crate::compact::IdMap;
 use crate::library::fs::{
     ensure_dir, link_error, open_nofollow, refuse_link, rename_noreplace, sync_dir, FailAfter,
     SafetyError,

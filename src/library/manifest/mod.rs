@@ -34,7 +34,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{id, Id, IdMap};
+use crate::compact::{id, Id, IdMap};
 use crate::library::fs::open_nofollow;
 use crate::metadata::Geo;
 use crate::names::{push_span, span_of};

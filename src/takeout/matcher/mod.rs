@@ -640,7 +640,7 @@ struct KeyIndex {
     /// Where the pairs of each hash prefix begin: a lookup searches a handful of pairs, not
     /// all (a binary search over all of them missed the cache at every step: a fiftieth of a
     /// run of small files).
-    buckets: crate::hash::Buckets,
+    buckets: crate::compact::Buckets,
 }
 
 /// The 96 bits of a key's hash a [`KeyIndex`] keeps.
@@ -695,7 +695,7 @@ impl KeyIndex {
         self.sort();
         self.pairs.shrink_to_fit();
         let pairs = &self.pairs;
-        self.buckets = crate::hash::Buckets::of(pairs.len(), 20, |i| pairs[i].0);
+        self.buckets = crate::compact::Buckets::of(pairs.len(), 20, |i| pairs[i].0);
     }
 
     fn get(&self, key: u128) -> impl Iterator<Item = usize> + '_ {

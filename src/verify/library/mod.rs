@@ -14,7 +14,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
-use crate::hash::{from_id, id, Id, IdMap};
+use crate::compact::{from_id, id, Id, IdMap};
 use crate::library::dir::STATE_DIR;
 use crate::library::fs::open_nofollow;
 use crate::library::manifest::{hash_id, Kind, LineView, PathLine, PathLines, FILE_NAME};
