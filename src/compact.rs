@@ -1,6 +1,10 @@
 //! The compact collections: maps from 128-bit keys built once and then only read
-//! ([`IdMap`], over [`Buckets`]). A run holds one entry of them per Takeout entry or library
-//! file, a million at a time, so each costs a few bytes where a `HashMap` costs tens.
+//! ([`IdMap`], over [`Buckets`]), and many strings kept in one ([`Strings`], each found by
+//! its [`Span`]). A run holds one item of them per Takeout entry or library file, a million
+//! at a time, so each costs a few bytes where a hash table's slot or a `String` of its own
+//! costs tens.
+
+use std::ops::Deref;
 
 /// A 128-bit key as an [`IdMap`] stores it: two `u64`s, aligned to 8 bytes (a `u128` is
 /// aligned to 16, which pads a key and a `u32` to 32 bytes).
@@ -154,6 +158,59 @@ fn prefix(top: u64, bits: u32) -> usize {
     top.checked_shr(64 - bits).unwrap_or(0) as usize
 }
 
+/// Where a string is in a [`Strings`]: its start and its length, in bytes (8 bytes, aligned
+/// to 4, so that it packs beside a `u32` in the structs a million entries hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    at: u32,
+    len: u32,
+}
+
+/// Many strings one after the other in one: how a million names or paths are kept, instead
+/// of a `String` each (16 to 24 bytes of pointer and an allocation apiece). [`Strings::push`]
+/// appends one and gives its [`Span`], [`Strings::get`] reads it back. `S` is the text:
+/// a `String` while strings are added, a `Box<str>` once they all are
+/// ([`Strings::into_boxed`] drops the spare room, and 8 bytes of the holder).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Strings<S = String> {
+    text: S,
+}
+
+impl Strings {
+    /// Appends `s` and returns its [`Span`]. All of the text stays under 4 GB, so that the
+    /// span's end fits a `u32` as well.
+    pub(crate) fn push(&mut self, s: &str) -> Span {
+        let fits = |n: usize| u32::try_from(n).expect("under 4 GB of names in one string");
+        let span = Span {
+            at: fits(self.text.len()),
+            len: fits(s.len()),
+        };
+        fits(self.text.len() + s.len());
+        self.text.push_str(s);
+        span
+    }
+
+    /// The same strings in a text of their exact size, which no more are added to.
+    pub(crate) fn into_boxed(self) -> Strings<Box<str>> {
+        Strings {
+            text: self.text.into_boxed_str(),
+        }
+    }
+}
+
+impl<S: Deref<Target = str>> Strings<S> {
+    /// The string at `span`, as [`Strings::push`] gave it.
+    pub(crate) fn get(&self, span: Span) -> &str {
+        &self.text[span.at as usize..span.at as usize + span.len as usize]
+    }
+
+    /// All of the strings, one after the other.
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +286,24 @@ mod tests {
         );
         assert_eq!(all.get(5), Some('a'));
         assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn strings_in_one_read_back_by_their_spans() {
+        assert_eq!(std::mem::size_of::<Span>(), 8);
+        let mut strings: Strings = Strings::default();
+        let spans: Vec<Span> = ["a.jpg", "", "été.mp4"]
+            .iter()
+            .map(|n| strings.push(n))
+            .collect();
+        let at_len: Vec<(u32, u32)> = spans.iter().map(|s| (s.at, s.len)).collect();
+        assert_eq!(at_len, [(0, 5), (5, 0), (5, 9)], "lengths in bytes");
+        assert_eq!(strings.as_str(), "a.jpgété.mp4");
+        let back: Vec<&str> = spans.iter().map(|&s| strings.get(s)).collect();
+        assert_eq!(back, ["a.jpg", "", "été.mp4"]);
+        let boxed = strings.into_boxed();
+        let back: Vec<&str> = spans.iter().map(|&s| boxed.get(s)).collect();
+        assert_eq!(back, ["a.jpg", "", "été.mp4"]);
+        assert_eq!(boxed.as_str(), "a.jpgété.mp4");
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub use self::classify::{classify, is_json, Class, NOT_TAKEOUT};
 use self::zip::{CentralEntry, RawEntry};
-use crate::names::{push_span, span_of};
+use crate::compact::{Span, Strings};
 
 mod classify;
 pub mod folders;
@@ -87,9 +87,8 @@ pub struct Entry {
     pub locator: Locator,
     /// Its folder and the names of its folder's entries.
     names: Arc<Names>,
-    /// Where its name is in `names.text`, and its length.
-    name_at: u32,
-    name_len: u32,
+    /// Where its name is in `names.text`.
+    name: Span,
     pub size: u64,
     /// Size of its compressed data (the size itself for files of a folder).
     pub compressed: u64,
@@ -164,7 +163,7 @@ impl Entry {
 
     /// The file name (last path component).
     pub fn name(&self) -> &str {
-        span_of(&self.names.text, (self.name_at, self.name_len))
+        self.names.text.get(self.name)
     }
 
     /// The folder part of the path, from below `Takeout/` when present, so that the same
@@ -183,12 +182,12 @@ fn split_path(path: &str) -> (&str, &str) {
     }
 }
 
-/// A folder of an input and the names of its entries, one after the other in one string.
+/// A folder of an input and the names of its entries, one after the other in one [`Strings`].
 #[derive(Debug)]
 struct Names {
     /// The path up to and with its last `/` (empty for entries at the top).
     folder: Box<str>,
-    text: Box<str>,
+    text: Strings<Box<str>>,
 }
 
 /// Entries being indexed: each is added with its path, and built once the names of its
@@ -198,7 +197,7 @@ struct Folders {
     /// Folder path → its place in `folders`.
     ids: HashMap<Box<str>, u32>,
     /// The folders of the entries added since the last [`Folders::finish`], and their names.
-    folders: Vec<(Box<str>, String)>,
+    folders: Vec<(Box<str>, Strings)>,
     added: Vec<Added>,
 }
 
@@ -207,8 +206,7 @@ struct Added {
     input: u32,
     locator: Locator,
     folder: u32,
-    name_at: u32,
-    name_len: u32,
+    name: Span,
     size: u64,
     compressed: u64,
     crc32: Option<u32>,
@@ -234,17 +232,16 @@ impl Folders {
             None => {
                 let id = u32::try_from(self.folders.len()).expect("under 4 billion folders");
                 self.ids.insert(folder.into(), id);
-                self.folders.push((folder.into(), String::new()));
+                self.folders.push((folder.into(), Strings::default()));
                 id
             }
         };
-        let (name_at, name_len) = push_span(&mut self.folders[id as usize].1, name);
+        let name = self.folders[id as usize].1.push(name);
         self.added.push(Added {
             input,
             locator,
             folder: id,
-            name_at,
-            name_len,
+            name,
             size,
             compressed,
             crc32,
@@ -266,7 +263,7 @@ impl Folders {
             .map(|(folder, text)| {
                 Arc::new(Names {
                     folder,
-                    text: text.into_boxed_str(),
+                    text: text.into_boxed(),
                 })
             })
             .collect();
@@ -274,8 +271,7 @@ impl Folders {
             input: a.input,
             locator: a.locator,
             names: names[a.folder as usize].clone(),
-            name_at: a.name_at,
-            name_len: a.name_len,
+            name: a.name,
             size: a.size,
             compressed: a.compressed,
             crc32: a.crc32,

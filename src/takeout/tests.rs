@@ -63,7 +63,7 @@ fn entries_of_one_folder_share_its_string() {
         ("a.jpg", "b.jpg", "top.jpg")
     );
     assert_eq!(top.path_parts(), ("", "top.jpg"));
-    assert_eq!(&*a.names.text, "a.jpgb.jpg");
+    assert_eq!(a.names.text.as_str(), "a.jpgb.jpg");
     // The next input's entries start afresh.
     folders.add(1, zip, "T/x/c.jpg", 1, 1, None, 0);
     folders.finish(&mut entries);
