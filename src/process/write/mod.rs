@@ -10,11 +10,11 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::cli::Layout;
+use crate::compact::{Span, Strings};
 use crate::dates::DateSource;
 use crate::hash;
 use crate::library::dir::OutputDir;
 use crate::library::manifest::{self, Manifest};
-use crate::names::{push_span, span_of};
 use crate::process::report::{MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::takeout::matcher::{Match, Rule};
 use crate::takeout::{self, Reader};
@@ -66,15 +66,14 @@ pub(super) struct Known {
 #[derive(Default)]
 pub(super) struct Registry {
     files: HashMap<u128, Stored>,
-    paths: String,
+    paths: Strings,
 }
 
 /// A [`Known`] as the registry holds it.
 #[derive(Clone, Copy)]
 struct Stored {
-    /// Where its path is in [`Registry::paths`], and its length.
-    at: u32,
-    len: u32,
+    /// Where its path is in [`Registry::paths`].
+    path: Span,
     /// Index into the plan's sidecars; `u32::MAX` for none.
     sidecar: u32,
     earlier: bool,
@@ -84,25 +83,22 @@ impl Registry {
     pub(super) fn with_capacity(files: usize) -> Registry {
         Registry {
             files: HashMap::with_capacity(files),
-            paths: String::new(),
+            paths: Strings::default(),
         }
     }
 
     pub(super) fn get(&self, h: u128) -> Option<Known> {
         let s = self.files.get(&h)?;
-        let path = span_of(&self.paths, (s.at, s.len));
         Some(Known {
-            path: path.into(),
+            path: self.paths.get(s.path).into(),
             sidecar: (s.sidecar != u32::MAX).then_some(s.sidecar),
             earlier: s.earlier,
         })
     }
 
     pub(super) fn insert(&mut self, h: u128, known: Known) {
-        let (at, len) = push_span(&mut self.paths, &known.path);
         let stored = Stored {
-            at,
-            len,
+            path: self.paths.push(&known.path),
             sidecar: known.sidecar.unwrap_or(u32::MAX),
             earlier: known.earlier,
         };
