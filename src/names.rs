@@ -3,23 +3,6 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Appends `name` to `text`, a string that holds many names one after the other (how a
-/// million of them are kept, instead of a string each), and returns where it is there: its
-/// start and length, as [`span_of`] takes them. All of it stays under 4 GB, so that the
-/// span's end fits a `u32` as well.
-pub(crate) fn push_span(text: &mut String, name: &str) -> (u32, u32) {
-    let fits = |n: usize| u32::try_from(n).expect("under 4 GB of names in one string");
-    let span = (fits(text.len()), fits(name.len()));
-    fits(text.len() + name.len());
-    text.push_str(name);
-    span
-}
-
-/// The name at `span` (start, length) of a string [`push_span`] filled.
-pub(crate) fn span_of(text: &str, (at, len): (u32, u32)) -> &str {
-    &text[at as usize..at as usize + len as usize]
-}
-
 /// NFC-normalized, lower-cased form used as a lookup key (zip names may be NFD, titles NFC).
 pub fn key(name: &str) -> String {
     // Most names are ASCII, already in NFC: skip the normalizer (a hot path on re-runs).
@@ -234,19 +217,6 @@ pub fn truncate_keeping_ext(name: &str, max_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_in_one_string_read_back_by_their_spans() {
-        let mut text = String::new();
-        let spans: Vec<(u32, u32)> = ["a.jpg", "", "été.mp4"]
-            .iter()
-            .map(|n| push_span(&mut text, n))
-            .collect();
-        assert_eq!(spans, [(0, 5), (5, 0), (5, 9)], "lengths in bytes");
-        assert_eq!(text, "a.jpgété.mp4");
-        let back: Vec<&str> = spans.iter().map(|&s| span_of(&text, s)).collect();
-        assert_eq!(back, ["a.jpg", "", "été.mp4"]);
-    }
 
     #[test]
     fn parses_counters_and_extensions() {

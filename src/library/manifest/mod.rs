@@ -29,15 +29,15 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compact::{id, Id, IdMap};
+use crate::compact::{id, Id, IdMap, Span, Strings};
 use crate::library::fs::open_nofollow;
 use crate::metadata::Geo;
-use crate::names::{push_span, span_of};
 
 pub const FILE_NAME: &str = "manifest.jsonl";
 
@@ -350,16 +350,21 @@ pub(crate) struct PathLine {
     /// What the reader numbers it by (its line, or its place in a list of its own): the
     /// order of the lines that write.
     pub(crate) line: u32,
-    /// Where the path is in [`PathLines::text`] (a line that writes), or `u32::MAX` (a line
-    /// that takes its file back).
-    pub(crate) at: u32,
-    pub(crate) len: u32,
+    /// Where the path is in [`PathLines::text`] (a line that writes), or `None` (a line that
+    /// takes its file back).
+    span: Option<Span>,
 }
 
 impl PathLine {
+    /// Where its path is in the text of the [`PathLines`] it came from (a line that writes:
+    /// every line [`PathLines::current`] gives).
+    pub(crate) fn span(&self) -> Span {
+        self.span.expect("a line that writes has a path")
+    }
+
     /// Its path, in the text of the [`PathLines`] it came from.
-    pub(crate) fn path<'t>(&self, text: &'t str) -> &'t str {
-        span_of(text, (self.at, self.len))
+    pub(crate) fn path<'t>(&self, text: &'t Strings<impl Deref<Target = str>>) -> &'t str {
+        text.get(self.span())
     }
 }
 
@@ -369,19 +374,18 @@ impl PathLine {
 #[derive(Default)]
 pub(crate) struct PathLines {
     lines: Vec<PathLine>,
-    text: String,
+    text: Strings,
 }
 
 impl PathLines {
     /// A line that wrote content `hash` at `path`, numbered `line` (see [`PathLine::line`]).
     pub(crate) fn write(&mut self, path: &str, hash: u128, line: u32) {
-        let (at, len) = push_span(&mut self.text, path);
+        let span = Some(self.text.push(path));
         self.lines.push(PathLine {
             path: path_id(path),
             hash: id(hash),
             line,
-            at,
-            len,
+            span,
         });
     }
 
@@ -391,8 +395,7 @@ impl PathLines {
             path: path_id(path),
             hash: id(hash),
             line: u32::MAX,
-            at: u32::MAX,
-            len: 0,
+            span: None,
         });
     }
 
@@ -400,7 +403,7 @@ impl PathLines {
     /// the text their paths are in. A path holds the file of the last line that wrote it,
     /// unless a later line took that very file back (same content): a retraction never
     /// erases the record of another photo written under the same name.
-    pub(crate) fn current(self) -> (Vec<PathLine>, String) {
+    pub(crate) fn current(self) -> (Vec<PathLine>, Strings) {
         let mut lines = self.lines;
         // By path, each path's lines in order (a stable sort of lines pushed in order).
         lines.sort_by_key(|l| l.path);
@@ -409,7 +412,7 @@ impl PathLines {
         for of_path in lines.chunk_by(|a, b| a.path == b.path) {
             let mut holds: Option<usize> = None;
             for (k, l) in of_path.iter().enumerate() {
-                if l.at != u32::MAX {
+                if l.span.is_some() {
                     holds = Some(k);
                 } else if holds.is_some_and(|h| of_path[h].hash == l.hash) {
                     holds = None;
@@ -614,14 +617,14 @@ pub struct Manifest {
 /// The output paths of a [`Manifest`]'s files: one string, and where each path is in it.
 #[derive(Default)]
 struct Paths {
-    text: Box<str>,
-    spans: Vec<(u32, u32)>,
+    text: Strings<Box<str>>,
+    spans: Vec<Span>,
 }
 
 impl Paths {
     /// Path number `k`.
     fn get(&self, k: u32) -> &str {
-        span_of(&self.text, self.spans[k as usize])
+        self.text.get(self.spans[k as usize])
     }
 }
 
@@ -693,13 +696,13 @@ impl Manifest {
         // The files there now: `by_hash` holds every content among them (the first path of
         // each; a path of a content seen before stays in `paths`, unused: rare). The paths
         // stay where loading put them.
-        self.paths.text = text.into_boxed_str();
+        self.paths.text = text.into_boxed();
         let mut hashes: Vec<(Id, u32)> = Vec::with_capacity(current.len());
         for c in current {
             if exists(c.path(&self.paths.text)) {
                 let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
                 hashes.push((c.hash, at));
-                self.paths.spans.push((c.at, c.len));
+                self.paths.spans.push(c.span());
             }
         }
         self.paths.spans.shrink_to_fit();

@@ -291,6 +291,13 @@ fn round_trip_torn_lines_and_missing_files() {
 }
 
 #[test]
+fn a_path_line_is_48_bytes() {
+    // One per manifest line that writes or takes back a file, all held until the current
+    // ones are known.
+    assert_eq!(std::mem::size_of::<PathLine>(), 48);
+}
+
+#[test]
 fn a_retraction_removes_only_its_own_line() {
     let line = |hash: &str, path: &str, retracted: bool| Line {
         hash: hash.into(),

@@ -14,11 +14,10 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{compare_hash, is_inside, FileState, VerifyError};
-use crate::compact::{from_id, id, Id, IdMap};
+use crate::compact::{from_id, id, Id, IdMap, Span, Strings};
 use crate::library::dir::STATE_DIR;
 use crate::library::fs::open_nofollow;
 use crate::library::manifest::{hash_id, Kind, LineView, PathLine, PathLines, FILE_NAME};
-use crate::names::span_of;
 use crate::takeout::Entry;
 
 /// A manifest record of an input entry that was not written (failed, or left out on
@@ -55,9 +54,8 @@ type IdHashMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
 /// One current manifest file.
 #[derive(Default)]
 pub(super) struct LibFile {
-    /// Where its path is in the library's paths ([`Library::path`]), and its length.
-    at: u32,
-    len: u32,
+    /// Where its path is in the library's paths ([`Library::path`]).
+    path: Span,
     /// Content hash and size as written (`None` on a line of an old version without them).
     output: Option<(Id, u64)>,
     taken: Option<i64>,
@@ -98,7 +96,7 @@ pub(super) struct Library {
     pub(super) by_hash: IdMap<u32>,
     pub(super) files: Vec<LibFile>,
     /// The files' paths, one after the other.
-    paths: String,
+    paths: Strings<Box<str>>,
     /// Takeout entry ([`crate::library::manifest::source_id`]) → content hash.
     by_source: Recorded,
     /// (entry path, size) as [`crate::library::manifest::source_id`] without CRC-32 → content hash, for lookups where
@@ -190,8 +188,7 @@ impl Loading {
                         let k = u32::try_from(self.files.len()).expect("under 4 billion files");
                         self.lines.write(&path, hash, k);
                         self.files.push(LibFile {
-                            at: 0,
-                            len: 0,
+                            path: Span::default(),
                             output: output_hash.map(id).zip(output_size),
                             taken,
                         });
@@ -229,7 +226,7 @@ impl Loading {
     /// The library's files and paths (its records still to come).
     fn files_and_paths(mut self) -> Library {
         // The file each path holds, in line order; of files with one content, the first.
-        let (current, mut paths) = std::mem::take(&mut self.lines).current();
+        let (current, paths) = std::mem::take(&mut self.lines).current();
         let mut invalid = Vec::new();
         let inside: Vec<&PathLine> = current
             .iter()
@@ -252,7 +249,7 @@ impl Loading {
             if first.get(from_id(c.hash)) == Some(k) {
                 hashes.push((c.hash, u32::try_from(files.len()).expect("under 4 billion")));
                 let f = &mut self.files[c.line as usize];
-                (f.at, f.len) = (c.at, c.len);
+                f.path = c.span();
                 files.push(std::mem::take(f));
             }
         }
@@ -261,11 +258,10 @@ impl Loading {
         drop(self.files);
         invalid.sort();
         invalid.dedup();
-        paths.shrink_to_fit();
         Library {
             by_hash: IdMap::build(hashes, false),
             files,
-            paths,
+            paths: paths.into_boxed(),
             by_source: Recorded::default(),
             by_name_size: Recorded::default(),
             unwritten: self.unwritten,
@@ -344,7 +340,7 @@ impl Library {
     /// The path of library file `file`.
     pub(super) fn path(&self, file: usize) -> &str {
         let f = &self.files[file];
-        span_of(&self.paths, (f.at, f.len))
+        self.paths.get(f.path)
     }
 
     /// Whether `hash` is the content of a current library file.
