@@ -1,8 +1,8 @@
 //! The crate's layers, as README's "Development" section draws them: Google's Takeout
 //! (`takeout/`) and our library (`library/`) side by side over the ground (`metadata/`, names,
-//! dates, hashing, the compact collections, the options), the two commands (`process/`, `verify/`) on top, never importing each
-//! other. This test reads `src/` and fails on an import that runs against that direction, and
-//! on a circle between the modules of one wing.
+//! dates, hashing, the compact collections, the options), the two commands (`process/`,
+//! `verify/`) on top, never importing each other. This test reads `src/` and fails on an import
+//! that runs against that direction, and on a circle between the modules of one wing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
