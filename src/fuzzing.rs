@@ -5,8 +5,6 @@
 use crate::takeout::matcher::{self, MediaRef, SidecarRef};
 use crate::takeout::sidecar;
 
-#[cfg(test)]
-pub(crate) use crate::metadata::fuzzing::xorshift;
 pub use crate::metadata::fuzzing::{heif_writer, writers};
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each

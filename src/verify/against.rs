@@ -65,7 +65,6 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
             },
             || {
                 indexing.store(RUNNING, Ordering::Relaxed);
-                super::prefetch::central_directories(opts.inputs);
                 let catalog = Catalog::open(opts.inputs, exclude.as_deref());
                 // Classified here, often while the manifest is still being read.
                 let catalog = catalog.map(|c| {

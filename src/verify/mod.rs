@@ -21,7 +21,6 @@ use crate::takeout::{SourceError, NOT_TAKEOUT};
 mod against;
 mod findings;
 mod library;
-mod prefetch;
 
 pub use against::{against, AgainstOptions};
 pub use findings::{display_home, write_report, AgainstReport, EntryFinding};

@@ -1,5 +1,5 @@
-//! A zip's central directory read into [`CentralEntry`]s, every record of it: by
-//! [`central::read`] when the zip is plain, else by the zip crate.
+//! A zip's central directory read into [`CentralEntry`]s, every record of it, by the zip
+//! crate.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ::zip::ZipArchive;
 
-use super::{central, central_entries, CentralEntry, DEFLATED, STORED};
+use super::{central_entries, CentralEntry, DEFLATED, STORED};
 use crate::takeout::SourceError;
 
 /// The records of a zip's central directory, every one (the same name twice included). The
@@ -26,19 +26,6 @@ pub(crate) fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntr
         source: e,
     };
     let file = File::open(path).map_err(io_err)?;
-    if let Some(all) = central::read(&file, len) {
-        return Ok(all);
-    }
-    by_zip_crate(path, file)
-}
-
-/// [`central_directory`] by the zip crate's reader, for the zips [`central::read`] leaves to
-/// it.
-pub(super) fn by_zip_crate(path: &Path, file: File) -> Result<Vec<CentralEntry>, SourceError> {
-    let io_err = |e| SourceError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
     // A buffer that holds most central directories whole: a few reads per zip, not one
     // per 8 KB (1,200 reads for the 2 GB benchmark's 4 zips).
     let buffer = 256 * 1024;

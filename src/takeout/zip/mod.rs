@@ -9,7 +9,6 @@ use std::path::Path;
 
 use flate2::bufread::DeflateDecoder;
 
-pub(crate) mod central;
 pub(crate) mod directory;
 pub mod recover;
 #[cfg(test)]
