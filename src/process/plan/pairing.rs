@@ -312,13 +312,26 @@ pub(super) fn read_and_match(
         extras: &extras,
     };
     // A media file needs its sidecar when it is new to the library, or when its library file
-    // was written without one (an earlier run had not seen the part that holds it).
+    // was written without one and its folder holds a JSON file no earlier run recorded (the
+    // part that holds its sidecar may have come only now).
     let bare: HashSet<&str> = (remembered.bare_files.iter())
         .map(|f| f.line.path.as_str())
         .collect();
+    let unseen_json_dirs: HashSet<String> = if bare.is_empty() {
+        HashSet::new()
+    } else {
+        (json_entries.iter().map(|&i| &catalog.entries[i]))
+            .filter(|e| remembered.claimed.get(source_id(e)).is_none())
+            .map(|e| key(e.dir()))
+            .collect()
+    };
     let needs_sidecar = |k: usize| {
-        k >= media.len()
-            || in_library(manifest, &catalog.entries[media[k].0]).is_none_or(|p| bare.contains(p))
+        if k >= media.len() {
+            return true;
+        }
+        let e = &catalog.entries[media[k].0];
+        in_library(manifest, e)
+            .is_none_or(|p| bare.contains(p) && unseen_json_dirs.contains(&key(e.dir())))
     };
     let pending_dirs: HashSet<String> = (0..all_media.count())
         .filter(|k| needs_sidecar(*k))
