@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::compact::{id, Id, IdMap, Span, Strings};
 use crate::library::fs::open_nofollow;
@@ -245,10 +246,12 @@ pub(crate) struct LineView<'a> {
     pub(crate) taken: Option<i64>,
     #[serde(default, borrow)]
     pub(crate) xmp: Option<Cow<'a, str>>,
+    /// The sources and albums, left unparsed until a reader asks for them
+    /// ([`LineView::sources`], [`LineView::albums`]): `verify` needs neither.
     #[serde(default, borrow)]
-    pub(crate) sources: Vec<SourceView<'a>>,
+    sources: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub(crate) albums: Vec<Cow<'a, str>>,
+    albums: Option<&'a RawValue>,
     #[serde(default)]
     pub(crate) retracted: bool,
     #[serde(default)]
@@ -259,6 +262,20 @@ impl<'a> LineView<'a> {
     /// A file's line ([`Kind::File`]); `None` when it does not parse (a torn last line).
     pub(crate) fn parse(text: &'a [u8]) -> Option<LineView<'a>> {
         serde_json::from_slice(text).ok()
+    }
+
+    /// The Takeout entries of the line (none when they do not parse).
+    pub(crate) fn sources(&self) -> Vec<SourceView<'a>> {
+        self.sources
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The albums of the line (none when they do not parse).
+    pub(crate) fn albums(&self) -> Vec<Cow<'a, str>> {
+        self.albums
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -450,15 +467,16 @@ impl Loading {
                     self.bare.push((n, line));
                 }
             }
-        } else if l.no_sidecar {
-            for s in &l.sources {
+        }
+        let sources = l.sources();
+        if l.no_sidecar && l.output_hash.is_none() && !l.retracted {
+            for s in &sources {
                 self.dup_without.push((hash, s.key()));
             }
         }
-        self.sources
-            .extend(l.sources.iter().map(|s| (s.id(), hash)));
+        self.sources.extend(sources.iter().map(|s| (s.id(), hash)));
         self.albums
-            .extend(l.albums.iter().map(|a| (hash, a.as_ref().into())));
+            .extend(l.albums().iter().map(|a| (hash, a.as_ref().into())));
     }
 
     fn parts_line(&mut self, text: &[u8]) {
@@ -587,7 +605,7 @@ fn bare_sources(
             return;
         };
         if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
-            for s in &l.sources {
+            for s in &l.sources() {
                 let key = s.key();
                 if !bare[b].sources.contains(&key) {
                     bare[b].sources.push(key);

@@ -147,7 +147,7 @@ fn parse(line: &[u8]) -> Parsed {
         taken: l.taken,
         retracted: l.retracted,
         sources: l
-            .sources
+            .sources()
             .iter()
             .map(|s| (s.id(), s.id_without_crc32()))
             .collect(),
