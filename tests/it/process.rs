@@ -663,3 +663,57 @@ fn a_missing_part_is_named_with_what_it_may_explain() {
     assert!(!stderr(&o).contains("missing:"), "{}", stderr(&o));
     assert!(report.get("missing_parts").is_none());
 }
+
+#[test]
+fn a_photo_in_the_trash_is_left_out_from_a_zip_and_its_extracted_copy_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut trashed: serde_json::Value =
+        serde_json::from_slice(&sidecar("IMG_0009.jpg", T1, None)).unwrap();
+    trashed["trashed"] = serde_json::Value::Bool(true);
+    let mut t = Takeout::new(1);
+    t.add(
+        0,
+        format!("{YEAR}/IMG_0009.jpg"),
+        jpeg_variant(&plain, "bin"),
+    )
+    .add(
+        0,
+        format!("{YEAR}/IMG_0009.jpg.json"),
+        serde_json::to_vec(&trashed).unwrap(),
+    )
+    .add(
+        0,
+        format!("{YEAR}/IMG_0001.jpg"),
+        jpeg_variant(&plain, "kept"),
+    )
+    .add(
+        0,
+        format!("{YEAR}/IMG_0001.jpg.json"),
+        sidecar("IMG_0001.jpg", T2, None),
+    );
+    let mut inputs = t.write(tmp.path());
+    let root = tmp.path().join("extracted");
+    for (path, bytes) in &t.parts[0] {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    inputs.push(root.join("Takeout"));
+    let out = tmp.path().join("photos");
+    let (o, report) = process(&inputs, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out), ["IMG_0001.jpg"], "{report:#}");
+    let statuses: Vec<(&str, &str)> = report["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"].as_str().unwrap().ends_with("IMG_0009.jpg"))
+        .map(|m| (m["source"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|(_, s)| *s == "skipped"),
+        "{statuses:?}"
+    );
+}

@@ -501,10 +501,22 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
         .collect();
     drop(names);
     let have_edits: HashSet<u128> = original_of.iter().map(|(_, o)| *o).collect();
+    // A copy of an entry (same folder, name and size: a part given twice, or a zip and its
+    // extracted folder) finds no sidecar of its own (a second copy of a sidecar is never a
+    // candidate): it is in the trash when the entry is.
+    let copy_key = |id: MediaId| {
+        let e = plan.entry(id);
+        crate::hash::key128(&[Some(e.size)], &[&key(e.dir()), &key(e.name())])
+    };
+    let trashed: HashSet<u128> = plan
+        .ids()
+        .filter(|&id| plan.usable_sidecar(id).is_some_and(|s| s.trashed()))
+        .map(copy_key)
+        .collect();
     plan.ids()
         .map(|id| {
             let facts = SkipFacts {
-                trashed: plan.usable_sidecar(id).is_some_and(|s| s.trashed()),
+                trashed: !trashed.is_empty() && trashed.contains(&copy_key(id)),
                 is_edited_copy: original_of.binary_search_by_key(&id.0, |o| o.0).is_ok(),
                 has_edited_copy: have_edits.contains(&own(id)),
             };
