@@ -1,13 +1,15 @@
 //! Stage 3, the finish: album memberships merged with earlier runs' and written, the manifest
 //! synced, the report completed and written.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::cli::AlbumsMode;
 use crate::library::albums;
 use crate::library::dir::OutputDir;
-use crate::library::manifest::Manifest;
+use crate::library::manifest::{self, AlbumRecord, Line, Manifest};
+use crate::names::key;
 use crate::process::report::Report;
+use crate::takeout::dir_of_path;
 
 use super::plan::Plan;
 use super::write::Outcome;
@@ -17,7 +19,7 @@ use super::{Options, ProcessError};
 /// manifest, and the report file.
 pub fn run(
     opts: &Options,
-    plan: Plan,
+    mut plan: Plan,
     outcome: Outcome,
     out: &OutputDir,
     manifest: &Manifest,
@@ -26,7 +28,7 @@ pub fn run(
         path: opts.output.clone(),
         source,
     };
-    let mut report = plan.report;
+    let mut report = std::mem::take(&mut plan.report);
     report.stopped = outcome.stopped;
     let mut log = outcome.log;
     // Files an update moved: earlier runs' album memberships follow them (this run's lines
@@ -44,7 +46,18 @@ pub fn run(
             .collect();
     }
 
-    // Albums: this run's memberships merged with earlier runs'.
+    // Albums: this run's memberships merged with earlier runs', and the files earlier runs
+    // wrote from a folder this run learnt is an album.
+    let joined = joined_albums(&plan.newly_albums, out, manifest, &earlier, &log.members)
+        .map_err(out_err)?;
+    for line in &joined {
+        manifest.append(line).map_err(out_err)?;
+    }
+    log.members.extend(
+        joined
+            .into_iter()
+            .flat_map(|l| l.albums.into_iter().map(move |a| (a, l.path.clone()))),
+    );
     report.albums = albums::merge(&earlier, std::mem::take(&mut log.members));
     if !opts.dry_run && opts.albums != AlbumsMode::None {
         report
@@ -67,4 +80,48 @@ pub fn run(
         });
     }
     Ok(report)
+}
+
+/// The files earlier runs wrote from the folders in `newly` (albums no earlier run knew),
+/// not yet in their album (`earlier` memberships, this run's `members`): a line for each,
+/// naming its album, for the manifest and the album list.
+fn joined_albums(
+    newly: &[AlbumRecord],
+    out: &OutputDir,
+    manifest: &Manifest,
+    earlier: &BTreeMap<String, BTreeSet<String>>,
+    members: &[(String, String)],
+) -> std::io::Result<Vec<Line>> {
+    if newly.is_empty() {
+        return Ok(Vec::new());
+    }
+    let titles: HashMap<&str, &str> = newly
+        .iter()
+        .map(|a| (a.folder.as_str(), a.title.as_str()))
+        .collect();
+    let picked = manifest::sources_picked(&out.state_dir(), |entry| {
+        titles.get(key(dir_of_path(entry)).as_str()).copied()
+    })?;
+    let known: HashSet<(&str, &str)> = members
+        .iter()
+        .map(|(a, p)| (a.as_str(), p.as_str()))
+        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut seen: HashSet<(u128, &str)> = HashSet::new();
+    for (hash, title) in picked {
+        let Some(path) = manifest.path_for_id(hash) else {
+            continue;
+        };
+        let member = earlier.get(title).is_some_and(|paths| paths.contains(path));
+        if member || known.contains(&(title, path)) || !seen.insert((hash, title)) {
+            continue;
+        }
+        lines.push(Line {
+            hash: crate::hash::hex(hash),
+            path: path.to_string(),
+            albums: vec![title.to_string()],
+            ..Line::default()
+        });
+    }
+    Ok(lines)
 }

@@ -175,6 +175,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     manifest
         .append_parts(&crate::takeout::parts::names(&opts.inputs))
         .map_err(out_err)?;
+    manifest.append_albums(&plan.new_albums).map_err(out_err)?;
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();

@@ -108,10 +108,11 @@ fn incremental_runs_add_only_what_is_new() {
         .map(|l| l["path"].as_str().unwrap())
         .collect();
     assert_eq!(files_listed.len(), 9);
-    // File lines, the sidecars the runs read (for later runs), and the parts they were given.
+    // File lines, the sidecars and albums the runs read (for later runs), and the parts they
+    // were given.
     assert!(lines.iter().all(|l| match l.get("hash") {
         Some(h) => h.as_str().unwrap().len() == 32,
-        None => l.get("sidecar").is_some() || l.get("parts").is_some(),
+        None => ["sidecar", "album", "parts"].iter().any(|k| l.get(k).is_some()),
     }));
 
     // Run B again: nothing to do, nothing read, and the summary says so.

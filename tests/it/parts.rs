@@ -454,3 +454,56 @@ fn a_part_an_earlier_run_was_given_is_not_missing() {
     let (_, r) = process(&[parts[2].clone()], &fresh, &["--dry-run"]);
     assert_eq!(missing(&r), ["001", "002"]);
 }
+
+#[test]
+fn an_album_named_like_a_year_is_an_album_whatever_part_brings_its_metadata() {
+    // "Rome 2019" reads like a year folder; only its metadata.json says it is an album.
+    let tmp = tempfile::tempdir().unwrap();
+    let rome = "Takeout/Google Photos/Rome 2019";
+    let photo = jpeg_variant(&fixture("plain.jpg"), "colosseum");
+    let other = jpeg_variant(&fixture("plain.jpg"), "forum");
+    let mut t = Takeout::new(3);
+    t.add(0, format!("{YEAR}/IMG_R.jpg"), photo.clone())
+        .add(
+            0,
+            format!("{YEAR}/IMG_R.jpg.json"),
+            sidecar("IMG_R.jpg", T, None),
+        )
+        .add(0, format!("{rome}/IMG_R.jpg"), photo)
+        .add(
+            0,
+            format!("{rome}/IMG_R.jpg.json"),
+            sidecar("IMG_R.jpg", T, None),
+        )
+        .add(1, format!("{rome}/metadata.json"), album_json("Rome 2019"))
+        .add(2, format!("{rome}/IMG_S.jpg"), other)
+        .add(
+            2,
+            format!("{rome}/IMG_S.jpg.json"),
+            sidecar("IMG_S.jpg", T + 60, None),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1, 2]], &one, &[]);
+    let (_, want_albums) = library(&one);
+    assert_eq!(
+        want_albums["albums"][0]["files"],
+        serde_json::json!(["IMG_R.jpg", "IMG_S.jpg"]),
+        "{want_albums}"
+    );
+    for (k, order) in [
+        &[&[0usize][..], &[1], &[2]][..],
+        &[&[2], &[1], &[0]],
+        &[&[1], &[0, 2]],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("split-{k}"));
+        run_in_order(&parts, order, &out, &[]);
+        let (_, albums) = library(&out);
+        assert_eq!(albums, want_albums, "{order:?}");
+        let v = verify(&out, &parts);
+        assert!(v.status.success(), "{order:?}: {}", stderr(&v));
+    }
+}

@@ -8,7 +8,7 @@
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
 //!
-//! Three more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
+//! Four more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
 //! versions before them, skip them):
 //! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
 //!   media sidecar a run read, with what it says, so that a later run can use it without the
@@ -19,6 +19,12 @@
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 //! - `{"parts": ["takeout-20231030T151007Z-001.zip", ...]}`: the file names of the numbered
 //!   parts of an export a run was given, so that a later run does not name them as missing.
+//! - `{"album": {"folder": "...", "title": "...", "description": "..."}}`: an album's metadata
+//!   a run read (`folder`: the album folder's key), so that its folder is an album for every
+//!   later run, whatever part brings its photos. A later record for a folder supersedes.
+//!
+//! A file's line without `output_hash` and without `sources` adds the albums it names to the
+//! file of its `hash` (a file an earlier run wrote before its album was known).
 //!
 //! A run writes a file's line as a [`Line`]. Its readers tell the kinds apart with
 //! [`Kind::of`] and read a file's line as a [`LineView`]: [`Manifest::load`] for a run,
@@ -173,6 +179,22 @@ struct SidecarLine<T> {
     sidecar: T,
 }
 
+/// An album's metadata a run read (an `album` line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlbumRecord {
+    /// The album folder's key (lower-case, NFC, below `Takeout/`).
+    pub folder: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An `album` line: `{"album": {...}}`.
+#[derive(Serialize, Deserialize)]
+struct AlbumLine<T> {
+    album: T,
+}
+
 /// A `parts` line: `{"parts": [file name, ...]}`.
 #[derive(Serialize, Deserialize)]
 struct PartsLine<T> {
@@ -213,6 +235,8 @@ pub(crate) enum Kind {
     Unwritten,
     /// The parts of an export a run was given.
     Parts,
+    /// An [`AlbumRecord`].
+    Album,
 }
 
 impl Kind {
@@ -223,6 +247,8 @@ impl Kind {
             Kind::Unwritten
         } else if text.starts_with(b"{\"parts\"") {
             Kind::Parts
+        } else if text.starts_with(b"{\"album\"") {
+            Kind::Album
         } else {
             Kind::File
         }
@@ -333,6 +359,8 @@ pub struct Remembered {
     pub waiting: Vec<SourceKey>,
     /// The file names of the parts of exports earlier runs were given (`parts` lines).
     pub parts: Vec<String>,
+    /// The albums earlier runs read the metadata of, the latest record of each folder.
+    pub albums: Vec<AlbumRecord>,
 }
 
 /// What one pass over the manifest gathers, compactly: per file line only numbers, but for
@@ -353,6 +381,7 @@ struct Loading {
     sidecars: Vec<SidecarRecord>,
     sidecar_at: HashMap<u128, usize>,
     parts: BTreeSet<String>,
+    album_records: BTreeMap<String, AlbumRecord>,
     /// (entry, claimed) of every sidecar line, in order.
     claimed: Vec<(Id, bool)>,
 }
@@ -479,6 +508,12 @@ impl Loading {
             .extend(l.albums().iter().map(|a| (hash, a.as_ref().into())));
     }
 
+    fn album_line(&mut self, text: &[u8]) {
+        if let Ok(AlbumLine { album }) = serde_json::from_slice::<AlbumLine<AlbumRecord>>(text) {
+            self.album_records.insert(album.folder.clone(), album);
+        }
+    }
+
     fn parts_line(&mut self, text: &[u8]) {
         if let Ok(PartsLine { parts }) = serde_json::from_slice::<PartsLine<Vec<String>>>(text) {
             self.parts.extend(parts);
@@ -586,6 +621,37 @@ fn open_to_read(state_dir: &Path) -> io::Result<Option<File>> {
     }
 }
 
+/// The content hash of every file line one of whose Takeout entries `pick` picks, with what
+/// it made of the entry, in the order of the lines: a second pass over the manifest in
+/// `state_dir`, for the rare question no loaded map answers (which files came from a folder).
+pub fn sources_picked<T>(
+    state_dir: &Path,
+    pick: impl Fn(&str) -> Option<T>,
+) -> io::Result<Vec<(u128, T)>> {
+    let mut out = Vec::new();
+    let Some(f) = open_to_read(state_dir)? else {
+        return Ok(out);
+    };
+    each_line(f, |text| {
+        if Kind::of(text) != Kind::File {
+            return;
+        }
+        let Some(l) = LineView::parse(text) else {
+            return;
+        };
+        if l.retracted {
+            return;
+        }
+        let hash = hash_id(&l.hash);
+        out.extend(
+            l.sources()
+                .iter()
+                .filter_map(|s| Some((hash, pick(&s.entry)?))),
+        );
+    })?;
+    Ok(out)
+}
+
 /// Every entry of the lines of the files without a sidecar (`bare_at`: content hash → index
 /// into `bare`), in the order of the lines: a second pass over the manifest, made only when
 /// there are such files.
@@ -676,6 +742,7 @@ impl Manifest {
                     Kind::Sidecar => loading.sidecar_line(text, &keep_sidecar),
                     Kind::Unwritten => {}
                     Kind::Parts => loading.parts_line(text),
+                    Kind::Album => loading.album_line(text),
                 }
                 n = n.saturating_add(1);
             })?;
@@ -771,6 +838,7 @@ impl Manifest {
             claimed: IdMap::build(loading.claimed, true),
             waiting,
             parts: loading.parts.into_iter().collect(),
+            albums: loading.album_records.into_values().collect(),
         })
     }
 
@@ -845,6 +913,14 @@ impl Manifest {
             return Ok(());
         }
         self.append_value(&PartsLine { parts: names })
+    }
+
+    /// Appends an `album` line for each record.
+    pub fn append_albums(&self, records: &[AlbumRecord]) -> io::Result<()> {
+        for r in records {
+            self.append_value(&AlbumLine { album: r })?;
+        }
+        Ok(())
     }
 
     /// Appends an `unwritten` line.

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::library::manifest::{Manifest, Remembered, SourceKey};
+use crate::library::manifest::{AlbumRecord, Manifest, Remembered, SourceKey};
 use crate::metadata;
 use crate::metadata::media::MediaKind;
 use crate::metadata::Geo;
@@ -160,6 +160,11 @@ pub struct Plan {
     pub updates: Vec<Update>,
     /// Sidecars taken by entries earlier runs recorded as duplicates without one.
     pub waiting_claims: Vec<usize>,
+    /// The albums whose metadata this run read and no earlier run recorded as it is now.
+    pub new_albums: Vec<AlbumRecord>,
+    /// Of those, the folders no earlier run knew as albums at all: files earlier runs wrote
+    /// from them join the album now.
+    pub newly_albums: Vec<AlbumRecord>,
     /// The report so far: inputs, ignored files, unreadable and unused JSON.
     pub report: Report,
 }
@@ -410,14 +415,17 @@ pub fn build(
         },
         records: Vec::new(),
         sidecars: paired.sidecars,
-        albums: paired.albums,
+        albums: HashMap::new(),
         groups: Groups::default(),
         bare_files: remembered.bare_files,
         updates: Vec::new(),
         waiting_claims: paired.waiting_claims,
+        new_albums: Vec::new(),
+        newly_albums: Vec::new(),
         catalog,
     };
     let unread = paired.unread;
+    remember_albums(&mut plan, paired.albums, remembered.albums);
     // One album title per folder, shared by the folder's records.
     let mut titles: HashMap<&str, Option<std::sync::Arc<str>>> = HashMap::new();
     for &(entry, _) in &media {
@@ -465,6 +473,43 @@ pub fn build(
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan
+}
+
+/// The plan's albums: those whose metadata this run read, and those earlier runs read
+/// (`earlier`, the manifest's `album` lines) for folders this run has no metadata of; and
+/// which of this run's are new to the library.
+fn remember_albums(
+    plan: &mut Plan,
+    this_run: HashMap<String, AlbumInfo>,
+    earlier: Vec<AlbumRecord>,
+) {
+    let known: HashMap<&str, &AlbumRecord> =
+        earlier.iter().map(|a| (a.folder.as_str(), a)).collect();
+    for (folder, info) in &this_run {
+        let record = AlbumRecord {
+            folder: folder.clone(),
+            title: info.title.clone(),
+            description: info.description.clone(),
+        };
+        match known.get(folder.as_str()) {
+            Some(&old) if *old == record => {}
+            Some(_) => plan.new_albums.push(record),
+            None => {
+                plan.newly_albums.push(record.clone());
+                plan.new_albums.push(record);
+            }
+        }
+    }
+    plan.new_albums.sort_by(|a, b| a.folder.cmp(&b.folder));
+    plan.newly_albums.sort_by(|a, b| a.folder.cmp(&b.folder));
+    drop(known);
+    plan.albums = this_run;
+    for a in earlier {
+        plan.albums.entry(a.folder).or_insert(AlbumInfo {
+            title: a.title,
+            description: a.description,
+        });
+    }
 }
 
 pub(super) fn disk_order(e: &Entry) -> (usize, u64) {

@@ -337,9 +337,13 @@ pub(super) fn read_and_match(
         .filter(|k| needs_sidecar(*k))
         .map(|k| key(all_media.dir(k)))
         .collect();
-    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries
-        .iter()
-        .partition(|i| pending_dirs.contains(&key(catalog.entries[**i].dir())));
+    // Read first: the JSON files of those folders, and every JSON file no earlier run
+    // recorded (an album's metadata, whatever part brings it; sidecars whose photo comes in
+    // a later part, recorded for it).
+    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries.iter().partition(|&&i| {
+        let e = &catalog.entries[i];
+        pending_dirs.contains(&key(e.dir())) || remembered.claimed.get(source_id(e)).is_none()
+    });
     crate::process::show_sidecar_count(stage);
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(takeout::SMALL_BUFFER)))
