@@ -100,6 +100,17 @@ impl Takeout {
         self
     }
 
+    /// Part `part` extracted into the folder `root`, as a user unpacks a zip; the folder to
+    /// give gpbackup (`root/Takeout`).
+    pub fn extract(&self, part: usize, root: &Path) -> PathBuf {
+        for (path, bytes) in &self.parts[part] {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        root.join("Takeout")
+    }
+
     /// Writes `takeout-20231030T151007Z-00N.zip` files into `dir`.
     pub fn write(&self, dir: &Path) -> Vec<PathBuf> {
         std::fs::create_dir_all(dir).unwrap();

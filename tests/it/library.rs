@@ -112,7 +112,9 @@ fn incremental_runs_add_only_what_is_new() {
     // were given.
     assert!(lines.iter().all(|l| match l.get("hash") {
         Some(h) => h.as_str().unwrap().len() == 32,
-        None => ["sidecar", "album", "parts"].iter().any(|k| l.get(k).is_some()),
+        None => ["sidecar", "album", "parts"]
+            .iter()
+            .any(|k| l.get(k).is_some()),
     }));
 
     // Run B again: nothing to do, nothing read, and the summary says so.

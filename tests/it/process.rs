@@ -312,13 +312,9 @@ fn extracted_folders_work_like_zips() {
             format!("{YEAR}/IMG_0001.jpg.json"),
             sidecar("IMG_0001.jpg", T1, Some(EIFFEL)),
         );
-    for (path, bytes) in &t.parts[0] {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
+    let folder = t.extract(0, &root);
     let out = tmp.path().join("photos");
-    let (o, _) = process(&[root.join("Takeout")], &out, &[]);
+    let (o, _) = process(&[folder], &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = exif_of(&out.join("IMG_0001.jpg"));
     assert_eq!(
@@ -349,12 +345,7 @@ fn a_zip_and_its_extracted_copy_give_each_photo_once() {
     }
     let mut inputs = t.write(tmp.path());
     let root = tmp.path().join("extracted");
-    for (path, bytes) in &t.parts[0] {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    inputs.push(root.join("Takeout"));
+    inputs.push(t.extract(0, &root));
     let out = tmp.path().join("photos");
     let (o, report) = process(&inputs, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -694,12 +685,7 @@ fn a_photo_in_the_trash_is_left_out_from_a_zip_and_its_extracted_copy_alike() {
     );
     let mut inputs = t.write(tmp.path());
     let root = tmp.path().join("extracted");
-    for (path, bytes) in &t.parts[0] {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    inputs.push(root.join("Takeout"));
+    inputs.push(t.extract(0, &root));
     let out = tmp.path().join("photos");
     let (o, report) = process(&inputs, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
