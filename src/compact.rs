@@ -141,7 +141,6 @@ impl<V: Copy> IdMap<V> {
         self.items.len()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -2,6 +2,7 @@
 //! synced, the report completed and written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 
 use crate::cli::AlbumsMode;
 use crate::library::albums;
@@ -53,6 +54,17 @@ pub fn run(
     for line in &joined {
         manifest.append(line).map_err(out_err)?;
     }
+    // What this run learnt for later runs, once the files it wrote are recorded: the albums
+    // (after the files that joined them: a run killed before this line joins them again), and
+    // the parts it was given whole (a truncated one is still missing).
+    manifest.append_albums(&plan.new_albums).map_err(out_err)?;
+    let whole: Vec<PathBuf> = (opts.inputs.iter())
+        .filter(|p| !report.damaged_inputs.iter().any(|d| &d.path == *p))
+        .cloned()
+        .collect();
+    manifest
+        .append_parts(&crate::takeout::parts::names(&whole))
+        .map_err(out_err)?;
     log.members.extend(
         joined
             .into_iter()
@@ -84,7 +96,8 @@ pub fn run(
 
 /// The files earlier runs wrote from the folders in `newly` (albums no earlier run knew),
 /// not yet in their album (`earlier` memberships, this run's `members`): a line for each,
-/// naming its album, for the manifest and the album list.
+/// naming its album, for the manifest and the album list. A second pass over the manifest,
+/// made only when such a folder appears and earlier runs left files.
 fn joined_albums(
     newly: &[AlbumRecord],
     out: &OutputDir,
@@ -92,7 +105,7 @@ fn joined_albums(
     earlier: &BTreeMap<String, BTreeSet<String>>,
     members: &[(String, String)],
 ) -> std::io::Result<Vec<Line>> {
-    if newly.is_empty() {
+    if newly.is_empty() || !manifest.holds_files() {
         return Ok(Vec::new());
     }
     let titles: HashMap<&str, &str> = newly

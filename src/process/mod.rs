@@ -172,10 +172,6 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let manifest = manifest.durable(opts.sync).map_err(out_err)?;
     trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
-    manifest
-        .append_parts(&crate::takeout::parts::names(&opts.inputs))
-        .map_err(out_err)?;
-    manifest.append_albums(&plan.new_albums).map_err(out_err)?;
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();

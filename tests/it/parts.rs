@@ -507,3 +507,170 @@ fn an_album_named_like_a_year_is_an_album_whatever_part_brings_its_metadata() {
         assert!(v.status.success(), "{order:?}: {}", stderr(&v));
     }
 }
+
+/// The album list of a library.
+fn albums_of(root: &Path) -> serde_json::Value {
+    library(root).1
+}
+
+#[test]
+fn a_rerun_after_a_failed_update_still_dates_the_photo() {
+    // Run 1: part 1 (photo, bare). Run 2: parts 1+2, the update fails (disk full: the
+    // sidecar is recorded, unclaimed). Run 3: the same command again, as the README says.
+    let tmp = tempfile::tempdir().unwrap();
+    let old = "Takeout/Google Photos/Photos from 2018";
+    let mut t = Takeout::new(2);
+    t.add(
+        0,
+        format!("{old}/IMG_X.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "x"),
+    )
+    .add(
+        1,
+        format!("{old}/IMG_X.jpg.json"),
+        sidecar("IMG_X.jpg", T - 365 * 86_400, None),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let extra = ["--layout", "year"];
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1]], &one, &extra);
+    let out = tmp.path().join("photos");
+    run_in_order(&parts, &[&[0]], &out, &extra);
+    let mut args: Vec<std::ffi::OsString> = vec!["process".into()];
+    args.extend(parts.iter().map(|p| p.clone().into_os_string()));
+    args.extend([
+        "-o".into(),
+        out.clone().into_os_string(),
+        "--layout".into(),
+        "year".into(),
+    ]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(&args)
+        .env("TZ", "UTC")
+        .env("GPBACKUP_FAIL_AFTER_BYTES", "0")
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = run_in_order(&parts, &[&[0, 1]], &out, &extra);
+    let x = report_entry(&r, "IMG_X.jpg");
+    assert_eq!(x["status"], "updated", "{x}");
+    assert_eq!(library(&out), library(&one));
+}
+
+#[test]
+fn files_join_their_album_after_a_run_killed_before_it_recorded_them() {
+    // The state a kill -9 (or an error in finish) leaves in run 2: neither the lines that join
+    // run 1's photo to the album nor the album's line. Simulated by cutting the manifest
+    // before the first of them.
+    let tmp = tempfile::tempdir().unwrap();
+    let rome = "Takeout/Google Photos/Rome 2019";
+    let mut t = Takeout::new(2);
+    t.add(
+        0,
+        format!("{rome}/IMG_S.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "s"),
+    )
+    .add(
+        0,
+        format!("{rome}/IMG_S.jpg.json"),
+        sidecar("IMG_S.jpg", T, None),
+    )
+    .add(1, format!("{rome}/metadata.json"), album_json("Rome 2019"));
+    let parts = t.write(&tmp.path().join("in"));
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1]], &one, &[]);
+    let out = tmp.path().join("photos");
+    run_in_order(&parts, &[&[0], &[1]], &out, &[]);
+    assert_eq!(albums_of(&out), albums_of(&one), "uninterrupted: fine");
+    let m = out.join(".gpbackup/manifest.jsonl");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let join = (text.find("\"albums\":[\"Rome 2019\"]"))
+        .map(|at| text[..at].rfind('\n').map_or(0, |n| n + 1));
+    let cut = [join, text.find("{\"album\"")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap();
+    assert!(text[cut..].contains("{\"album\""), "{text}");
+    std::fs::write(&m, &text[..cut]).unwrap();
+    std::fs::remove_file(out.join("albums.json")).unwrap();
+    run_in_order(&parts, &[&[0, 1]], &out, &[]);
+    assert_eq!(albums_of(&out), albums_of(&one));
+}
+
+#[test]
+fn a_sidecar_a_killed_run_did_not_record_is_not_unused() {
+    // Run 2 is killed after writing its photo, before it records its sidecars (kill -9):
+    // simulated by dropping the sidecar lines it appended. Run 3 gives both parts again.
+    let tmp = tempfile::tempdir().unwrap();
+    let old = "Takeout/Google Photos/Photos from 2018";
+    let mut t = Takeout::new(2);
+    t.add(
+        0,
+        format!("{old}/IMG_A.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "a"),
+    )
+    .add(
+        0,
+        format!("{old}/IMG_A.jpg.json"),
+        sidecar("IMG_A.jpg", T - 365 * 86_400, None),
+    )
+    .add(
+        1,
+        format!("{YEAR}/IMG_B.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "b"),
+    )
+    .add(
+        1,
+        format!("{YEAR}/IMG_B.jpg.json"),
+        sidecar("IMG_B.jpg", T, None),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let out = tmp.path().join("photos");
+    run_in_order(&parts, &[&[0], &[1]], &out, &[]);
+    let m = out.join(".gpbackup/manifest.jsonl");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !(l.starts_with("{\"sidecar\"") && l.contains("IMG_B")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&m, kept).unwrap();
+    let r = run_in_order(&parts, &[&[0, 1]], &out, &[]);
+    assert_eq!(r["unused_sidecars"], serde_json::json!([]), "{r:#}");
+}
+
+#[test]
+fn a_changed_sidecar_in_a_newer_export_is_not_unused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p1 = jpeg_variant(&fixture("plain.jpg"), "1");
+    let p2 = jpeg_variant(&fixture("plain.jpg"), "2");
+    let export = |stamp: &str, t2: i64| {
+        let files = vec![
+            (format!("{YEAR}/IMG_1.jpg"), p1.clone()),
+            (
+                format!("{YEAR}/IMG_1.jpg.json"),
+                sidecar("IMG_1.jpg", T, None),
+            ),
+            (format!("{YEAR}/IMG_2.jpg"), p2.clone()),
+            (
+                format!("{YEAR}/IMG_2.jpg.json"),
+                sidecar("IMG_2.jpg", t2, None),
+            ),
+        ];
+        let p = tmp.path().join(format!("takeout-{stamp}-001.zip"));
+        std::fs::write(&p, zip_bytes(&files)).unwrap();
+        p
+    };
+    // The newer export: the user corrected IMG_2's date.
+    let parts = vec![
+        export("20230101T000000Z", T),
+        export("20240101T000000Z", T + 86_400),
+    ];
+    let one = tmp.path().join("one");
+    let r1 = run_in_order(&parts, &[&[0, 1]], &one, &[]);
+    let out = tmp.path().join("photos");
+    let r = run_in_order(&parts, &[&[0], &[1]], &out, &[]);
+    assert_eq!(r1["unused_sidecars"], serde_json::json!([]));
+    assert_eq!(r["unused_sidecars"], serde_json::json!([]), "{r:#}");
+}

@@ -865,6 +865,11 @@ impl Manifest {
         &self.albums
     }
 
+    /// Whether earlier runs left files in the folder (as it was loaded).
+    pub fn holds_files(&self) -> bool {
+        !self.by_hash.is_empty()
+    }
+
     /// The output path of a file with this content hash (as a number), if the folder has one.
     pub fn path_for_id(&self, hash: u128) -> Option<&str> {
         let at = self.by_hash.get(hash)?;

@@ -321,7 +321,7 @@ pub(super) fn read_and_match(
         HashSet::new()
     } else {
         (json_entries.iter().map(|&i| &catalog.entries[i]))
-            .filter(|e| remembered.claimed.get(source_id(e)).is_none())
+            .filter(|e| remembered.claimed.get(source_id(e)) != Some(true))
             .map(|e| key(e.dir()))
             .collect()
     };
@@ -333,7 +333,7 @@ pub(super) fn read_and_match(
         in_library(manifest, e)
             .is_none_or(|p| bare.contains(p) && unseen_json_dirs.contains(&key(e.dir())))
     };
-    let pending_dirs: HashSet<String> = (0..all_media.count())
+    let mut pending_dirs: HashSet<String> = (0..all_media.count())
         .filter(|k| needs_sidecar(*k))
         .map(|k| key(all_media.dir(k)))
         .collect();
@@ -352,6 +352,24 @@ pub(super) fn read_and_match(
     let mut read = JsonRead::default();
     read.sidecars.reserve_exact(first.len());
     read_jsons(opts, catalog, &readers, &first, stage, &mut read);
+    // A media sidecar no earlier run recorded, in a folder whose media needed none (a newer
+    // export's, or one a killed run read but did not record): the folder's media are matched
+    // too, and its other JSON files read, so that the sidecar goes to its photo, not to the
+    // unused ones.
+    let late: HashSet<String> = (read.sidecars.iter())
+        .filter(|s| s.parsed.is_ok())
+        .filter_map(|s| s.entry())
+        .map(|i| key(catalog.entry(i).dir()))
+        .filter(|d| !pending_dirs.contains(d))
+        .collect();
+    if !late.is_empty() {
+        let (more, still): (Vec<usize>, Vec<usize>) =
+            (rest.iter()).partition(|&&i| late.contains(&key(catalog.entries[i].dir())));
+        rest = still;
+        read.sidecars.reserve_exact(more.len());
+        read_jsons(opts, catalog, &readers, &more, stage, &mut read);
+        pending_dirs.extend(late);
+    }
     crate::process::trace_memory("sidecars read");
     let matches = loop {
         let sidecars = SidecarView {
