@@ -674,3 +674,59 @@ fn a_changed_sidecar_in_a_newer_export_is_not_unused() {
     assert_eq!(r1["unused_sidecars"], serde_json::json!([]));
     assert_eq!(r["unused_sidecars"], serde_json::json!([]), "{r:#}");
 }
+
+#[test]
+fn an_edited_copy_in_a_later_part_gets_all_of_its_originals_sidecar() {
+    // The sidecar an original used in an earlier run, with a place and a caption, serves the
+    // edited copy that comes in a later part exactly as in one run.
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&sidecar("IMG_E.jpg", T, Some((48.85837, 2.294481, 35.0)))).unwrap();
+    meta["description"] = serde_json::json!("Dusk at the tower");
+    meta["people"] = serde_json::json!([{ "name": "Ann" }]);
+    let mut t = Takeout::new(3);
+    t.add(
+        0,
+        format!("{YEAR}/IMG_E.jpg.json"),
+        serde_json::to_vec(&meta).unwrap(),
+    )
+    .add(1, format!("{YEAR}/IMG_E.jpg"), jpeg_variant(&plain, "e"))
+    .add(
+        2,
+        format!("{YEAR}/IMG_E-edited.jpg"),
+        jpeg_variant(&plain, "e-edited"),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let extra = ["--xmp", "always"];
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1, 2]], &one, &extra);
+    let (want, _) = library(&one);
+    assert!(
+        want.contains_key("IMG_E-edited.jpg.xmp"),
+        "{:?}",
+        want.keys()
+    );
+    for (k, order) in [
+        &[&[0usize][..], &[1], &[2]][..],
+        &[&[1], &[0], &[2]],
+        &[&[0, 1], &[2]],
+        &[&[0], &[1], &[0, 1, 2]],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("split-{k}"));
+        run_in_order(&parts, order, &out, &extra);
+        let (got, _) = library(&out);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{order:?}"
+        );
+        for (path, (bytes, mtime)) in &want {
+            assert!(got[path].0 == *bytes, "{order:?}: {path} differs");
+            assert_eq!(got[path].1, *mtime, "{order:?}: {path}");
+        }
+    }
+}
