@@ -49,8 +49,8 @@ pub fn run(
 
     // Albums: this run's memberships merged with earlier runs', and the files earlier runs
     // wrote from a folder this run learnt is an album.
-    let joined = joined_albums(&plan.newly_albums, out, manifest, &earlier, &log.members)
-        .map_err(out_err)?;
+    let joined =
+        joined_albums(&plan.newly_albums, (out, manifest), &moved, &earlier).map_err(out_err)?;
     for line in &joined {
         manifest.append(line).map_err(out_err)?;
     }
@@ -95,15 +95,16 @@ pub fn run(
 }
 
 /// The files earlier runs wrote from the folders in `newly` (albums no earlier run knew),
-/// not yet in their album (`earlier` memberships, this run's `members`): a line for each,
-/// naming its album, for the manifest and the album list. A second pass over the manifest,
-/// made only when such a folder appears and earlier runs left files.
+/// not yet in their album as the manifest records it (`earlier`): a line for each (an entry
+/// of this run already in the library names its album in the report only),
+/// naming its album, for the manifest and the album list; at the path an update of this run
+/// `moved` it to. A second pass over the manifest, made only when such a folder appears and
+/// earlier runs left files.
 fn joined_albums(
     newly: &[AlbumRecord],
-    out: &OutputDir,
-    manifest: &Manifest,
+    (out, manifest): (&OutputDir, &Manifest),
+    moved: &HashMap<&str, &str>,
     earlier: &BTreeMap<String, BTreeSet<String>>,
-    members: &[(String, String)],
 ) -> std::io::Result<Vec<Line>> {
     if newly.is_empty() || !manifest.holds_files() {
         return Ok(Vec::new());
@@ -115,18 +116,15 @@ fn joined_albums(
     let picked = manifest::sources_picked(&out.state_dir(), |entry| {
         titles.get(key(dir_of_path(entry)).as_str()).copied()
     })?;
-    let known: HashSet<(&str, &str)> = members
-        .iter()
-        .map(|(a, p)| (a.as_str(), p.as_str()))
-        .collect();
     let mut lines: Vec<Line> = Vec::new();
     let mut seen: HashSet<(u128, &str)> = HashSet::new();
     for (hash, title) in picked {
         let Some(path) = manifest.path_for_id(hash) else {
             continue;
         };
+        let path = moved.get(path).copied().unwrap_or(path);
         let member = earlier.get(title).is_some_and(|paths| paths.contains(path));
-        if member || known.contains(&(title, path)) || !seen.insert((hash, title)) {
+        if member || !seen.insert((hash, title)) {
             continue;
         }
         lines.push(Line {

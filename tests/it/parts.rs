@@ -730,3 +730,89 @@ fn an_edited_copy_in_a_later_part_gets_all_of_its_originals_sidecar() {
         }
     }
 }
+
+/// Numbers from `seed` (xorshift64): the same on every run, so a failure can be replayed.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// Runs over the parts `0..n` as people make them: each run a random non-empty group of
+/// parts, in random order, some repeating parts already given, until every part has been
+/// given at least once.
+fn random_runs(next: &mut impl FnMut() -> u64, n: usize) -> Vec<Vec<usize>> {
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut given = vec![false; n];
+    while !given.iter().all(|g| *g) {
+        let mut run: Vec<usize> = (0..n).filter(|_| next().is_multiple_of(3)).collect();
+        if run.is_empty() || (runs.len() >= 3 && run.iter().all(|&p| given[p])) {
+            // Never more than a few runs: the next one brings a part not given yet.
+            run = vec![(0..n).find(|&p| !given[p]).unwrap()];
+        }
+        for i in (1..run.len()).rev() {
+            run.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        for &p in &run {
+            given[p] = true;
+        }
+        runs.push(run);
+    }
+    runs
+}
+
+#[test]
+fn any_order_and_grouping_of_runs_gives_the_library_of_one_run() {
+    // The traps this covers: sidecars in other parts than their photos (both ways), a photo
+    // without a date of its own, a camera photo, a video, an edited copy, a Live Photo, album
+    // copies, and an album named like a year whose metadata is in another part.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = three_parts();
+    let rome = "Takeout/Google Photos/Rome 2019";
+    let colosseum = jpeg_variant(&fixture("plain.jpg"), "colosseum");
+    t.add(0, format!("{rome}/IMG_R.jpg"), colosseum.clone())
+        .add(
+            0,
+            format!("{rome}/IMG_R.jpg.json"),
+            sidecar("IMG_R.jpg", T, None),
+        )
+        .add(2, format!("{YEAR}/IMG_R.jpg"), colosseum)
+        .add(
+            1,
+            format!("{YEAR}/IMG_R.jpg.json"),
+            sidecar("IMG_R.jpg", T, None),
+        )
+        .add(1, format!("{rome}/metadata.json"), album_json("Rome 2019"));
+    let parts = t.write(&tmp.path().join("in"));
+    let extra = ["--layout", "year"];
+    let one = tmp.path().join("one");
+    run_in_order(&parts, &[&[0, 1, 2]], &one, &extra);
+    let (want, want_albums) = library(&one);
+    let seed: u64 = std::env::var("PARTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_2026_1207);
+    let mut next = xorshift(seed);
+    for case in 0..8 {
+        let runs = random_runs(&mut next, parts.len());
+        let order: Vec<&[usize]> = runs.iter().map(Vec::as_slice).collect();
+        let out = tmp.path().join(format!("case-{case}"));
+        run_in_order(&parts, &order, &out, &extra);
+        let (got, albums) = library(&out);
+        let say = format!("case {case} of seed {seed} (PARTS_SEED={seed}): runs {runs:?}");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{say}"
+        );
+        for (path, (bytes, mtime)) in &want {
+            assert!(got[path].0 == *bytes, "{say}: {path} differs");
+            assert_eq!(got[path].1, *mtime, "{say}: {path} mtime");
+        }
+        assert_eq!(albums, want_albums, "{say}: albums");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
