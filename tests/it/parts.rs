@@ -816,3 +816,35 @@ fn any_order_and_grouping_of_runs_gives_the_library_of_one_run() {
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
+
+#[test]
+fn a_sidecar_an_earlier_run_recorded_in_another_folder_is_found_when_its_photo_comes() {
+    // The sidecar sits in the year folder, its photo in another folder of a later part (found
+    // by its title, the only one anywhere). Run 1 reads and records the sidecar; run 2 gives
+    // that part again with the photo's: the sidecar is read again from the part, once the
+    // photo found none in its own folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let misc = "Takeout/Google Photos/Misc";
+    let mut t = Takeout::new(2);
+    t.add(
+        0,
+        format!("{YEAR}/Sunset over the bay.jpg.json"),
+        sidecar("Sunset over the bay.jpg", T, Some((37.8, -122.4, 5.0))),
+    )
+    .add(
+        1,
+        format!("{misc}/Sunset over the bay.jpg"),
+        jpeg_variant(&fixture("plain.jpg"), "sunset"),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let one = tmp.path().join("one");
+    let r = run_in_order(&parts, &[&[0, 1]], &one, &[]);
+    let photo = report_entry(&r, "Sunset over the bay.jpg");
+    assert_eq!(photo["status"], "written", "{photo}");
+    assert!(photo["sidecar"].is_string(), "matched in one run: {photo}");
+    let out = tmp.path().join("photos");
+    let r = run_in_order(&parts, &[&[0], &[0, 1]], &out, &[]);
+    let photo = report_entry(&r, "Sunset over the bay.jpg");
+    assert!(photo["sidecar"].is_string(), "{photo}");
+    assert_eq!(library(&out), library(&one));
+}

@@ -425,7 +425,8 @@ pub fn build(
         catalog,
     };
     let unread = paired.unread;
-    remember_albums(&mut plan, paired.albums, remembered.albums);
+    (plan.albums, plan.new_albums, plan.newly_albums) =
+        merge_albums(paired.albums, remembered.albums);
     // One album title per folder, shared by the folder's records.
     let mut titles: HashMap<&str, Option<std::sync::Arc<str>>> = HashMap::new();
     for &(entry, _) in &media {
@@ -475,14 +476,19 @@ pub fn build(
     plan
 }
 
-/// The plan's albums: those whose metadata this run read, and those earlier runs read
-/// (`earlier`, the manifest's `album` lines) for folders this run has no metadata of; and
-/// which of this run's are new to the library.
-fn remember_albums(
-    plan: &mut Plan,
+/// The albums of a run, by folder key: those whose metadata this run read, and those
+/// earlier runs read (`earlier`, the manifest's `album` lines) for folders this run has no
+/// metadata of. With them, by folder: this run's records that no earlier run made as they
+/// are now (to record), and of those, the folders no earlier run knew as albums at all.
+fn merge_albums(
     this_run: HashMap<String, AlbumInfo>,
     earlier: Vec<AlbumRecord>,
+) -> (
+    HashMap<String, AlbumInfo>,
+    Vec<AlbumRecord>,
+    Vec<AlbumRecord>,
 ) {
+    let (mut new, mut newly) = (Vec::new(), Vec::new());
     let known: HashMap<&str, &AlbumRecord> =
         earlier.iter().map(|a| (a.folder.as_str(), a)).collect();
     for (folder, info) in &this_run {
@@ -493,23 +499,24 @@ fn remember_albums(
         };
         match known.get(folder.as_str()) {
             Some(&old) if *old == record => {}
-            Some(_) => plan.new_albums.push(record),
+            Some(_) => new.push(record),
             None => {
-                plan.newly_albums.push(record.clone());
-                plan.new_albums.push(record);
+                newly.push(record.clone());
+                new.push(record);
             }
         }
     }
-    plan.new_albums.sort_by(|a, b| a.folder.cmp(&b.folder));
-    plan.newly_albums.sort_by(|a, b| a.folder.cmp(&b.folder));
+    new.sort_by(|a, b| a.folder.cmp(&b.folder));
+    newly.sort_by(|a, b| a.folder.cmp(&b.folder));
     drop(known);
-    plan.albums = this_run;
+    let mut albums = this_run;
     for a in earlier {
-        plan.albums.entry(a.folder).or_insert(AlbumInfo {
+        albums.entry(a.folder).or_insert(AlbumInfo {
             title: a.title,
             description: a.description,
         });
     }
+    (albums, new, newly)
 }
 
 pub(super) fn disk_order(e: &Entry) -> (usize, u64) {
@@ -706,6 +713,58 @@ mod tests {
     /// A run keeps every sidecar of its inputs until it ends (about 470,000 in a million-file
     /// Takeout), so a sidecar's place in this table stays small: its seldom-set fields sit in
     /// one box, its dates and place carry no `Option` tags.
+    #[test]
+    fn albums_of_this_run_and_of_earlier_runs() {
+        let record = |folder: &str, title: &str| AlbumRecord {
+            folder: folder.into(),
+            title: title.into(),
+            description: None,
+        };
+        let info = |title: &str| AlbumInfo {
+            title: title.into(),
+            description: None,
+        };
+        let this_run = HashMap::from([
+            ("gp/rome 2019".to_string(), info("Rome 2019")),
+            ("gp/trip".to_string(), info("Trip, renamed")),
+            ("gp/same".to_string(), info("Same")),
+        ]);
+        let earlier = vec![
+            record("gp/trip", "Trip"),
+            record("gp/same", "Same"),
+            record("gp/older", "Older"),
+        ];
+        let (albums, new, newly) = merge_albums(this_run, earlier);
+        let mut titles: Vec<(&str, &str)> = albums
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.title.as_str()))
+            .collect();
+        titles.sort();
+        assert_eq!(
+            titles,
+            [
+                ("gp/older", "Older"),
+                ("gp/rome 2019", "Rome 2019"),
+                ("gp/same", "Same"),
+                ("gp/trip", "Trip, renamed"),
+            ]
+        );
+        assert_eq!(
+            new,
+            [
+                record("gp/rome 2019", "Rome 2019"),
+                record("gp/trip", "Trip, renamed")
+            ]
+        );
+        assert_eq!(newly, [record("gp/rome 2019", "Rome 2019")]);
+        // Nothing new: nothing to record.
+        let (_, new, newly) = merge_albums(
+            HashMap::from([("gp/same".to_string(), info("Same"))]),
+            vec![record("gp/same", "Same")],
+        );
+        assert!(new.is_empty() && newly.is_empty());
+    }
+
     #[test]
     fn a_sidecar_stays_small() {
         let size = std::mem::size_of::<SidecarData>();
