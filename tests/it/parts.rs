@@ -393,11 +393,9 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
     assert!(check.status.success(), "{}", stderr(&check));
 }
 
-#[test]
-fn a_rerun_with_the_parts_so_far_dates_a_photo_whose_sidecar_came_later() {
-    // The only photo of its folder is in part 1, its sidecar in part 2; people re-run with
-    // every part they have so far.
-    let tmp = tempfile::tempdir().unwrap();
+/// Two parts: the only photo of a 2018 folder (`IMG_X.jpg`, no date of its own) in the first,
+/// its sidecar (a date and a place) in the second; written into `dir/in`.
+fn photo_then_its_sidecar(dir: &Path) -> Vec<PathBuf> {
     let old = "Takeout/Google Photos/Photos from 2018";
     let mut t = Takeout::new(2);
     t.add(
@@ -410,7 +408,15 @@ fn a_rerun_with_the_parts_so_far_dates_a_photo_whose_sidecar_came_later() {
         format!("{old}/IMG_X.jpg.json"),
         sidecar("IMG_X.jpg", T - 365 * 86_400, Some((41.9, 12.5, 20.0))),
     );
-    let parts = t.write(&tmp.path().join("in"));
+    t.write(&dir.join("in"))
+}
+
+#[test]
+fn a_rerun_with_the_parts_so_far_dates_a_photo_whose_sidecar_came_later() {
+    // The only photo of its folder is in part 1, its sidecar in part 2; people re-run with
+    // every part they have so far.
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = photo_then_its_sidecar(tmp.path());
     let extra = ["--layout", "year"];
     let one = tmp.path().join("one");
     run_in_order(&parts, &[&[0, 1]], &one, &extra);
@@ -518,19 +524,7 @@ fn a_rerun_after_a_failed_update_still_dates_the_photo() {
     // Run 1: part 1 (photo, bare). Run 2: parts 1+2, the update fails (disk full: the
     // sidecar is recorded, unclaimed). Run 3: the same command again, as the README says.
     let tmp = tempfile::tempdir().unwrap();
-    let old = "Takeout/Google Photos/Photos from 2018";
-    let mut t = Takeout::new(2);
-    t.add(
-        0,
-        format!("{old}/IMG_X.jpg"),
-        jpeg_variant(&fixture("plain.jpg"), "x"),
-    )
-    .add(
-        1,
-        format!("{old}/IMG_X.jpg.json"),
-        sidecar("IMG_X.jpg", T - 365 * 86_400, None),
-    );
-    let parts = t.write(&tmp.path().join("in"));
+    let parts = photo_then_its_sidecar(tmp.path());
     let extra = ["--layout", "year"];
     let one = tmp.path().join("one");
     run_in_order(&parts, &[&[0, 1]], &one, &extra);
