@@ -94,12 +94,11 @@ pub fn run(
     Ok(report)
 }
 
-/// The files earlier runs wrote from the folders in `newly` (albums no earlier run knew),
-/// not yet in their album as the manifest records it (`earlier`): a line for each (an entry
-/// of this run already in the library names its album in the report only),
-/// naming its album, for the manifest and the album list; at the path an update of this run
-/// `moved` it to. A second pass over the manifest, made only when such a folder appears and
-/// earlier runs left files.
+/// A manifest line naming its album for each file earlier runs wrote from a folder in
+/// `newly` (albums no earlier run knew) that the manifest does not record in it (`earlier`),
+/// at the path an update of this run `moved` it to. This run's report lines of such files
+/// name the album too, but only these lines keep it for later runs. A second pass over the
+/// manifest, made only when such a folder appears and earlier runs left files.
 fn joined_albums(
     newly: &[AlbumRecord],
     (out, manifest): (&OutputDir, &Manifest),
