@@ -312,8 +312,9 @@ pub(super) fn read_and_match(
         extras: &extras,
     };
     // A media file needs its sidecar when it is new to the library, or when its library file
-    // was written without one and its folder holds a JSON file no earlier run recorded (the
-    // part that holds its sidecar may have come only now).
+    // was written without one and its folder holds a JSON file no photo of an earlier run
+    // took (the part that holds its sidecar may have come only now, or the run that read it
+    // could not apply it).
     let bare: HashSet<&str> = (remembered.bare_files.iter())
         .map(|f| f.line.path.as_str())
         .collect();
