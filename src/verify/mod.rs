@@ -104,6 +104,24 @@ impl VerifyReport {
                 s.push_str(&format!("{what}: {p}\n"));
             }
         }
+        if !self.missing.is_empty() {
+            s.push_str(
+                "A missing file is written again by the next `gpbackup process` with the same \
+                 Takeout.\n",
+            );
+        }
+        if !self.changed.is_empty() {
+            s.push_str(
+                "A changed file was edited after gpbackup wrote it, and gpbackup leaves it as it \
+                 is. If the change is not yours, move the file out of this folder and run \
+                 `gpbackup process` with the same Takeout: it writes the photo again.\n",
+            );
+        }
+        if !self.unknown.is_empty() {
+            s.push_str(
+                "An unknown file is not one gpbackup wrote: it is never changed or removed.\n",
+            );
+        }
         s
     }
 }

@@ -333,6 +333,22 @@ fn verify_finds_flipped_deleted_and_stray_files() {
             && s.contains("unknown: stray.jpg"),
         "{s}"
     );
+    // Each finding says what to do; doing it gives the library back.
+    assert!(
+        s.contains("A missing file is written again by the next `gpbackup process`")
+            && s.contains("move the file out of this folder and run `gpbackup process`")
+            && s.contains("An unknown file is not one gpbackup wrote"),
+        "{s}"
+    );
+    let kept = tmp.path().join("my edit.jpg");
+    std::fs::rename(&target, &kept).unwrap();
+    let (o, _) = process(&a, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("IMG_0004.jpg").is_file() && target.is_file());
+    std::fs::remove_file(out.join("stray.jpg")).unwrap();
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    assert!(!stderr(&v).contains("A missing file"), "{}", stderr(&v));
 
     let v = gpbackup(&["verify".as_ref(), tmp.path().as_os_str()]);
     assert_eq!(v.status.code(), Some(2), "not an output folder");
