@@ -177,6 +177,9 @@ pub struct MediaReport {
     /// Warnings: metadata that could not be written, dates that disagree, ….
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// An earlier run wrote it, and its file was gone from the folder: written again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restored: bool,
 }
 
 impl MediaReport {
@@ -200,6 +203,7 @@ impl MediaReport {
             reason: None,
             tried: Vec::new(),
             notes: Vec::new(),
+            restored: false,
         }
     }
 }
@@ -269,6 +273,8 @@ pub struct Tally {
     dates: BTreeMap<DateSource, usize>,
     undated: usize,
     not_attempted: usize,
+    /// Lines written again because their file from an earlier run was gone.
+    restored: usize,
 }
 
 impl Tally {
@@ -293,6 +299,9 @@ impl Tally {
         }
         if matches!(m.reason, Some(Reason::NotAttempted(_))) {
             self.not_attempted += 1;
+        }
+        if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
+            self.restored += 1;
         }
     }
 
@@ -488,9 +497,13 @@ impl Report {
         } else {
             "written"
         };
+        let restored = match self.tally.restored {
+            0 => String::new(),
+            n => format!(", {n} put back: gone from the folder since an earlier run"),
+        };
         let _ = write!(
             s,
-            "{total} media files: {} {verb} ({} without sidecar)",
+            "{total} media files: {} {verb} ({} without sidecar{restored})",
             self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
             self.count(Status::WrittenWithoutMetadata),
         );

@@ -342,9 +342,20 @@ fn verify_finds_flipped_deleted_and_stray_files() {
     );
     let kept = tmp.path().join("my edit.jpg");
     std::fs::rename(&target, &kept).unwrap();
-    let (o, _) = process(&a, &out, &[]);
+    let (o, report) = process(&a, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("IMG_0004.jpg").is_file() && target.is_file());
+    assert!(
+        stderr(&o).contains("2 put back: gone from the folder since an earlier run"),
+        "{}",
+        stderr(&o)
+    );
+    let back: Vec<&str> = (report["media"].as_array().unwrap().iter())
+        .filter(|m| m["restored"] == true)
+        .map(|m| m["output"].as_str().unwrap())
+        .collect();
+    assert_eq!(back.len(), 2, "{report:#}");
+    assert!(back.contains(&"IMG_0003.jpg") && back.contains(&"IMG_0004.jpg"));
     std::fs::remove_file(out.join("stray.jpg")).unwrap();
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));

@@ -690,6 +690,9 @@ pub struct Manifest {
     /// Takeout entry ([`SourceKey::id`]) → index into `paths` of its content's file, for
     /// skipping unchanged entries without reading them.
     by_source: IdMap<u32>,
+    /// The Takeout entries ([`source_id`]) of files earlier runs wrote that are gone from the
+    /// folder (no other path holds their content).
+    removed: IdMap<()>,
     /// album → output paths of its files that exist.
     albums: BTreeMap<String, BTreeSet<String>>,
     file: Option<Mutex<File>>,
@@ -728,6 +731,7 @@ impl Manifest {
             by_hash: IdMap::default(),
             paths: Paths::default(),
             by_source: IdMap::default(),
+            removed: IdMap::default(),
             albums: BTreeMap::new(),
             file: None,
             path: path.clone(),
@@ -783,11 +787,14 @@ impl Manifest {
         // stay where loading put them.
         self.paths.text = text.into_boxed();
         let mut hashes: Vec<(Id, u32)> = Vec::with_capacity(current.len());
+        let mut gone: HashSet<Id> = HashSet::new();
         for c in current {
             if exists(c.path(&self.paths.text)) {
                 let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
                 hashes.push((c.hash, at));
                 self.paths.spans.push(c.span());
+            } else {
+                gone.insert(c.hash);
             }
         }
         self.paths.spans.shrink_to_fit();
@@ -797,6 +804,15 @@ impl Manifest {
             .iter()
             .filter_map(|&(source, hash)| Some((id(source), self.by_hash.get(hash)?)))
             .collect();
+        if !gone.is_empty() {
+            self.removed = IdMap::set_of(
+                (loading.sources.iter())
+                    .filter(|&&(_, hash)| {
+                        gone.contains(&id(hash)) && self.by_hash.get(hash).is_none()
+                    })
+                    .map(|&(source, _)| source),
+            );
+        }
         drop(std::mem::take(&mut loading.sources));
         self.by_source = IdMap::build(sources, true);
         for (hash, album) in loading.albums {
@@ -874,6 +890,12 @@ impl Manifest {
     pub fn path_for_id(&self, hash: u128) -> Option<&str> {
         let at = self.by_hash.get(hash)?;
         Some(self.paths.get(at))
+    }
+
+    /// Whether an earlier run wrote the Takeout entry ([`source_id`]) into a file that is gone
+    /// from the folder (removed or moved away since).
+    pub fn was_removed(&self, source: u128) -> bool {
+        self.removed.contains_key(source)
     }
 
     /// The output path the same Takeout entry ([`source_id`]) went to in an earlier run.

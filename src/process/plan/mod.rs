@@ -160,6 +160,9 @@ pub struct Plan {
     pub updates: Vec<Update>,
     /// Sidecars taken by entries earlier runs recorded as duplicates without one.
     pub waiting_claims: Vec<usize>,
+    /// The records whose file an earlier run wrote and that is gone from the folder since:
+    /// written again (few).
+    pub restored: HashSet<MediaId>,
     /// The albums whose metadata this run read and no earlier run recorded as it is now.
     pub new_albums: Vec<AlbumRecord>,
     /// Of those, the folders no earlier run knew as albums at all: files earlier runs wrote
@@ -286,6 +289,12 @@ impl Plan {
         if record.by_name.is_none() {
             r.notes
                 .push("not a known photo or video type: copied unchanged".into());
+        }
+        if self.restored.contains(&id) {
+            r.restored = true;
+            r.notes.push(
+                "written again: its file from an earlier run was gone from the folder".into(),
+            );
         }
         r
     }
@@ -421,6 +430,7 @@ pub fn build(
         updates: Vec::new(),
         waiting_claims: paired.waiting_claims,
         new_albums: Vec::new(),
+        restored: HashSet::new(),
         newly_albums: Vec::new(),
         catalog,
     };
@@ -470,6 +480,10 @@ pub fn build(
         }
         r.disposition = disposition;
     }
+    plan.restored = (plan.ids())
+        .filter(|&id| plan.record(id).disposition == Disposition::Write)
+        .filter(|&id| manifest.was_removed(source_id(plan.entry(id))))
+        .collect();
     updates::plan_updates(&mut plan, opts, manifest, paired.extra);
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
