@@ -482,3 +482,80 @@ fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
     let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
     assert!(r.bare_files.is_empty());
 }
+
+#[test]
+fn album_parts_and_removed_files_as_later_runs_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    let record = |folder: &str, title: &str| AlbumRecord {
+        folder: folder.into(),
+        title: title.into(),
+        description: None,
+    };
+    let source = |entry: &str| SourceKey {
+        entry: entry.into(),
+        size: 1,
+        crc32: Some(1),
+    };
+    let file = |hash: &str, path: &str, entry: &str| Line {
+        hash: hash.into(),
+        path: path.into(),
+        output_hash: Some(hash.into()),
+        output_size: Some(1),
+        sources: vec![source(entry)],
+        ..Line::default()
+    };
+    for p in ["kept.jpg", "also.jpg"] {
+        std::fs::write(dir.path().join(p), b"x").unwrap();
+    }
+    {
+        let m = Manifest::open(dir.path(), &state, false).unwrap();
+        m.append(&file("h1", "kept.jpg", "T/Rome 2019/a.jpg"))
+            .unwrap();
+        m.append(&file("h2", "gone.jpg", "T/Rome 2019/b.jpg"))
+            .unwrap();
+        // The same content at another path that is there: not removed.
+        m.append(&file("h3", "gone too.jpg", "T/x/c.jpg")).unwrap();
+        m.append(&file("h3", "also.jpg", "T/y/c.jpg")).unwrap();
+        m.append_albums(&[record("gp/trip", "Trip"), record("gp/rome", "Rome")])
+            .unwrap();
+        m.append_albums(&[record("gp/trip", "Trip, renamed")])
+            .unwrap();
+        m.append_parts(&["takeout-a-001.zip".into()]).unwrap();
+        m.append_parts(&[]).unwrap();
+        m.append_parts(&["takeout-a-002.zip".into(), "takeout-a-001.zip".into()])
+            .unwrap();
+    }
+    let text = std::fs::read_to_string(state.join(FILE_NAME)).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("{\"parts\"")).count(),
+        2
+    );
+    let (m, r) = Manifest::load(&state, true, |p| dir.path().join(p).is_file(), |_| true).unwrap();
+    assert_eq!(
+        r.albums,
+        [
+            record("gp/rome", "Rome"),
+            record("gp/trip", "Trip, renamed")
+        ],
+        "a later record of a folder supersedes"
+    );
+    assert_eq!(r.parts, ["takeout-a-001.zip", "takeout-a-002.zip"]);
+    let id = |entry: &str| source(entry).id();
+    assert!(m.was_removed(id("T/Rome 2019/b.jpg")));
+    assert!(!m.was_removed(id("T/Rome 2019/a.jpg")));
+    assert!(
+        !m.was_removed(id("T/x/c.jpg")),
+        "its content is at also.jpg"
+    );
+    assert!(m.holds_files());
+    // The second pass finds the files of a folder, by their entries.
+    let picked = sources_picked(&state, |entry| entry.contains("Rome 2019").then_some(7)).unwrap();
+    assert_eq!(picked, [(hash_id("h1"), 7), (hash_id("h2"), 7)]);
+    // Older readers skip the new kinds: none of them reads as a file's line.
+    let as_lines = (text.lines())
+        .filter(|l| serde_json::from_str::<Line>(l).is_ok())
+        .count();
+    assert_eq!((file_lines(&state), as_lines), (4, 4));
+}
