@@ -62,9 +62,10 @@ pub fn run(
         .filter(|p| !report.damaged_inputs.iter().any(|d| &d.path == *p))
         .cloned()
         .collect();
-    manifest
-        .append_parts(&crate::takeout::parts::names(&whole))
-        .map_err(out_err)?;
+    let new_parts: Vec<String> = (crate::takeout::parts::names(&whole).into_iter())
+        .filter(|n| !plan.earlier_parts.contains(n))
+        .collect();
+    manifest.append_parts(&new_parts).map_err(out_err)?;
     log.members.extend(
         joined
             .into_iter()

@@ -455,6 +455,15 @@ fn a_part_an_earlier_run_was_given_is_not_missing() {
     let (o, r) = process(&[parts[1].clone()], &out, &[]);
     assert!(missing(&r).is_empty(), "{}", stderr(&o));
     assert!(!stderr(&o).contains("missing:"), "{}", stderr(&o));
+    // Given again: nothing new to record.
+    let parts_lines = || {
+        let text = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+        text.lines().filter(|l| l.starts_with("{\"parts\"")).count()
+    };
+    assert_eq!(parts_lines(), 3);
+    let (o, _) = process(&[parts[1].clone()], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(parts_lines(), 3);
     // A dry run records nothing: a new folder's first dry run with part 3 names 1 and 2.
     let fresh = tmp.path().join("fresh");
     let (_, r) = process(&[parts[2].clone()], &fresh, &["--dry-run"]);

@@ -163,6 +163,8 @@ pub struct Plan {
     /// The records whose file an earlier run wrote and that is gone from the folder since:
     /// written again (few).
     pub restored: HashSet<MediaId>,
+    /// The file names of the parts earlier runs were given (the manifest's `parts` lines).
+    pub earlier_parts: Vec<String>,
     /// The albums whose metadata this run read and no earlier run recorded as it is now.
     pub new_albums: Vec<AlbumRecord>,
     /// Of those, the folders no earlier run knew as albums at all: files earlier runs wrote
@@ -431,6 +433,7 @@ pub fn build(
         waiting_claims: paired.waiting_claims,
         new_albums: Vec::new(),
         restored: HashSet::new(),
+        earlier_parts: remembered.parts,
         newly_albums: Vec::new(),
         catalog,
     };
