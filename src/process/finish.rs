@@ -56,7 +56,7 @@ pub fn run(
     }
     // What this run learnt for later runs, once the files it wrote are recorded: the albums
     // (after the files that joined them: a run killed before this line joins them again), and
-    // the parts it was given whole (a truncated one is still missing).
+    // the parts it was given whole (a truncated one is still missing), and where they are.
     manifest.append_albums(&plan.new_albums).map_err(out_err)?;
     let whole: Vec<PathBuf> = (opts.inputs.iter())
         .filter(|p| !report.damaged_inputs.iter().any(|d| &d.path == *p))
@@ -66,6 +66,11 @@ pub fn run(
         .filter(|n| !plan.earlier_parts.contains(n))
         .collect();
     manifest.append_parts(&new_parts).map_err(out_err)?;
+    let new_inputs: Vec<String> = (whole.iter())
+        .filter_map(|p| p.canonicalize().ok()?.to_str().map(String::from))
+        .filter(|p| !plan.earlier_inputs.contains(p))
+        .collect();
+    manifest.append_inputs(&new_inputs).map_err(out_err)?;
     log.members.extend(
         joined
             .into_iter()

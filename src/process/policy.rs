@@ -157,6 +157,8 @@ pub fn original_name(name: &str) -> Option<String> {
 pub struct MemberFacts {
     /// Its sidecar could be read.
     pub usable_sidecar: bool,
+    /// The export time of its sidecar's part: a newer export's metadata wins.
+    pub export: Option<u64>,
     /// The sidecar is its own, not borrowed from an original or a Live Photo's still.
     pub own_sidecar: bool,
     /// In a year folder, not an album.
@@ -165,11 +167,21 @@ pub struct MemberFacts {
     pub disk_order: (usize, u64),
 }
 
-/// Sort key: the smallest is the best member (a usable, own sidecar, in a year folder, first
-/// on disk).
-pub fn member_rank(f: &MemberFacts) -> (bool, bool, bool, (usize, u64)) {
+/// How [`member_rank`] orders members: the smallest is the best.
+pub type MemberRank = (
+    bool,
+    std::cmp::Reverse<Option<u64>>,
+    bool,
+    bool,
+    (usize, u64),
+);
+
+/// Sort key: the smallest is the best member (a usable sidecar, of the newest export, its
+/// own, in a year folder, first on disk).
+pub fn member_rank(f: &MemberFacts) -> MemberRank {
     (
         !f.usable_sidecar,
+        std::cmp::Reverse(f.export.filter(|_| f.usable_sidecar)),
         !f.own_sidecar,
         !f.in_year_folder,
         f.disk_order,
@@ -191,34 +203,86 @@ pub fn xmp_wanted(
     }
 }
 
-/// What [`update_action`] needs to know of a library file written without a sidecar, for
-/// which a later run found one.
+/// A sidecar as [`update_action`] compares them: which entry, of which export, saying what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SidecarFacts {
+    /// Its Takeout entry (the manifest's entry id).
+    pub sidecar: u128,
+    /// The export time of its part, if its name gives one.
+    pub export: Option<u64>,
+    /// A digest of what it says.
+    pub meta: u64,
+}
+
+/// What [`update_action`] needs to know of a library file an earlier run wrote, and of what
+/// this run found for its entries.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UpdateFacts {
+    /// The sidecar whose metadata the file carries (its line's claim); `None` for a file
+    /// written without one, or by a version that did not record it.
+    pub had: Option<SidecarFacts>,
+    /// The best usable sidecar this run found for one of its entries.
+    pub now: Option<SidecarFacts>,
+    /// The sidecar it carries went to another photo this run (its rightful owner).
+    pub had_taken: bool,
     /// The manifest says the file is its source byte for byte (what a run writes without a
     /// sidecar), so the file itself can stand in for its source.
     pub byte_for_byte: bool,
-    /// The sidecar says the photo is in Google Photos' trash.
+    /// One of its entries is among this run's inputs: its bytes can be read again.
+    pub input_here: bool,
+    /// The sidecar found says the photo is in Google Photos' trash.
     pub trashed: bool,
     pub keep_trashed: bool,
 }
 
-/// What a later run does with such a file.
+/// Where a rewritten library file's source bytes are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The library file itself (it is its source byte for byte).
+    Library,
+    /// One of its entries among this run's inputs.
+    Input,
+}
+
+/// What a later run does with a library file an earlier run wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateAction {
-    /// Rewrite it with the sidecar's metadata, as one run over all parts would have.
-    Rewrite,
-    /// Leave it: it cannot stand in for its source (an old manifest, a file changed since),
-    /// or the sidecar says it is in the trash (one run would have left it out, but a photo
-    /// already in the library is never deleted).
+    /// Rewrite it as one run over everything would have written it: with the sidecar found
+    /// (a file written without one; a newer export's sidecar that says something else; its
+    /// own where it had borrowed another photo's), or without one (the sidecar it carried
+    /// went to its owner and it has none of its own).
+    Rewrite(ReadFrom),
+    /// It should be rewritten, but its bytes are in parts not given now: the file is marked,
+    /// and a run that has them rewrites it.
+    Defer,
+    /// Leave it: nothing better was found; the metadata found is an older export's; the
+    /// sidecar says it is in the trash (one run would have left it out, but a photo
+    /// already in the library is never deleted); or an old line that cannot say what the
+    /// file carries.
     Leave,
 }
 
 pub fn update_action(f: UpdateFacts) -> UpdateAction {
-    if !f.byte_for_byte || (f.trashed && !f.keep_trashed) {
+    let not_older = |had: Option<u64>, now: Option<u64>| match (had, now) {
+        (Some(h), Some(n)) => n >= h,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    let change = match (f.had, f.now) {
+        (_, Some(_)) if f.trashed && !f.keep_trashed => false,
+        (None, Some(_)) => f.byte_for_byte,
+        (None, None) => false,
+        (Some(_), None) => f.had_taken,
+        (Some(h), Some(n)) => h.meta != n.meta && not_older(h.export, n.export),
+    };
+    if !change {
         UpdateAction::Leave
+    } else if f.byte_for_byte {
+        UpdateAction::Rewrite(ReadFrom::Library)
+    } else if f.input_here {
+        UpdateAction::Rewrite(ReadFrom::Input)
     } else {
-        UpdateAction::Rewrite
+        UpdateAction::Defer
     }
 }
 

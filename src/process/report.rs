@@ -180,6 +180,13 @@ pub struct MediaReport {
     /// An earlier run wrote it, and its file was gone from the folder: written again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restored: bool,
+    /// Its library file carried another sidecar's metadata, rewritten now with the right
+    /// one (a newer export's, its own) or without one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub corrected: bool,
+    /// Its library file is to be corrected, but its photo is not among this run's inputs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
 }
 
 impl MediaReport {
@@ -204,6 +211,8 @@ impl MediaReport {
             tried: Vec::new(),
             notes: Vec::new(),
             restored: false,
+            corrected: false,
+            deferred: false,
         }
     }
 }
@@ -258,6 +267,22 @@ pub struct Report {
     /// Problems making album folders (`--albums links|copy`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub album_notes: Vec<String>,
+    /// Library files whose photo this run's sidecar has in Google Photos' trash (a newer
+    /// export's): kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trashed_in_library: Vec<String>,
+}
+
+/// How many file names a line of the summary gives before "and N more".
+const SUMMARY_NAMES: usize = 10;
+
+/// `one` for 1, else `many`.
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
 }
 
 /// The counts of the media lines the summary needs.
@@ -275,6 +300,11 @@ pub struct Tally {
     not_attempted: usize,
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
+    /// The library files corrected (see [`MediaReport::corrected`]).
+    corrected: Vec<String>,
+    /// The library files to correct once their photos are given (see
+    /// [`MediaReport::deferred`]).
+    deferred: Vec<String>,
 }
 
 impl Tally {
@@ -302,6 +332,13 @@ impl Tally {
         }
         if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
             self.restored += 1;
+        }
+        let output = || m.output.clone().unwrap_or_else(|| m.source.clone());
+        if m.corrected && m.status == Status::Updated {
+            self.corrected.push(output());
+        }
+        if m.deferred {
+            self.deferred.push(output());
         }
     }
 
@@ -484,6 +521,7 @@ impl Report {
         let mut s = String::new();
         self.summary_counts(&mut s);
         self.summary_dates(&mut s);
+        self.summary_corrections(&mut s);
         self.summary_lists(&mut s);
         self.summary_failures(&mut s);
         s
@@ -511,9 +549,13 @@ impl Report {
         if in_library > 0 {
             let _ = write!(s, ", {in_library} already in the library");
         }
-        let updated = self.count(Status::Updated);
+        let corrected = self.tally.corrected.len();
+        let updated = self.count(Status::Updated) - corrected;
         if updated > 0 {
             let _ = write!(s, ", {updated} updated with a sidecar");
+        }
+        if corrected > 0 {
+            let _ = write!(s, ", {corrected} corrected");
         }
         let _ = write!(
             s,
@@ -571,6 +613,58 @@ impl Report {
     }
 
     /// Albums, unused and unreadable JSON, missing and damaged parts.
+    /// Library files of earlier runs that this run corrected, could not correct yet, or
+    /// found in a newer export's trash: each named (the first few), with what to do.
+    fn summary_corrections(&self, s: &mut String) {
+        let named = |paths: &[String]| {
+            let mut text = paths
+                .iter()
+                .take(SUMMARY_NAMES)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if paths.len() > SUMMARY_NAMES {
+                let _ = write!(
+                    text,
+                    " and {} more (see --report)",
+                    paths.len() - SUMMARY_NAMES
+                );
+            }
+            text
+        };
+        let corrected = &self.tally.corrected;
+        if !corrected.is_empty() {
+            let _ = writeln!(
+                s,
+                "corrected {} library {} with a newer export's metadata or the photo's own sidecar: {}",
+                corrected.len(),
+                plural(corrected.len(), "file", "files"),
+                named(corrected)
+            );
+        }
+        let deferred = &self.tally.deferred;
+        if !deferred.is_empty() {
+            let _ = writeln!(
+                s,
+                "not corrected yet: {}: a better sidecar was found, but the photo is in a part \
+                 not given now (nor where an earlier run read it). Run again with that part, and \
+                 {} rewritten.",
+                named(deferred),
+                plural(deferred.len(), "it is", "they are"),
+            );
+        }
+        let trashed = &self.trashed_in_library;
+        if !trashed.is_empty() {
+            let _ = writeln!(
+                s,
+                "in Google Photos' trash, but in the library from an earlier run: kept (delete \
+                 {} yourself if you want): {}",
+                plural(trashed.len(), "it", "them"),
+                named(trashed)
+            );
+        }
+    }
+
     fn summary_lists(&self, s: &mut String) {
         if !self.albums.is_empty() {
             let _ = writeln!(s, "{} albums", self.albums.len());

@@ -621,6 +621,11 @@ impl Catalog {
         &self.entries[id.index()]
     }
 
+    /// The export time of the input that holds `e` (see [`parts::export_time`]).
+    pub fn export_of(&self, e: &Entry) -> Option<u64> {
+        parts::export_of(&self.inputs[e.input_index()].path)
+    }
+
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input_index()];
         match e.locator {

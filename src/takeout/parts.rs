@@ -4,7 +4,7 @@
 //! sidecar and sidecars without a file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -40,6 +40,40 @@ pub fn part_of(name: &str) -> Option<(String, u32, String)> {
     }
     let n: u32 = digits.parse().ok()?;
     (n >= 1).then(|| (export.to_string(), n, digits.to_string()))
+}
+
+/// When an export was made, as its part names say, as a number that sorts as time does
+/// (`takeout-20231030T151007Z-001.zip` → 20231030151007); `None` for a name without it.
+pub fn export_time(name: &str) -> Option<u64> {
+    let (export, _, _) = part_of(name)?;
+    let stamp = export.get("takeout-".len()..)?;
+    let b = stamp.as_bytes();
+    let shaped = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && (b[..8].iter().chain(&b[9..15])).all(u8::is_ascii_digit);
+    shaped.then(|| (b[..8].iter().chain(&b[9..15])).fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// The export time of an input path (see [`export_time`]).
+pub fn export_of(input: &Path) -> Option<u64> {
+    export_time(input.file_name()?.to_str()?)
+}
+
+/// The inputs in the order a run reads them, whatever order they were given in: the newest
+/// export first (its metadata wins over an older one's, see `process::policy::member_rank`),
+/// each export's parts by number, then inputs without an export time, by path.
+pub fn reading_order(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut order: Vec<(std::cmp::Reverse<Option<u64>>, u32, &PathBuf)> = inputs
+        .iter()
+        .map(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let number = part_of(name).map_or(0, |(_, n, _)| n);
+            (std::cmp::Reverse(export_time(name)), number, p)
+        })
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, _, p)| p.clone()).collect()
 }
 
 /// The file names of the `inputs` that are numbered parts of an export.
@@ -136,6 +170,48 @@ mod tests {
             let want = want.map(|(e, n, d)| (e.to_string(), n, d.to_string()));
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn export_times_and_the_reading_order() {
+        let table = [
+            ("takeout-20231030T151007Z-001.zip", Some(20231030151007)),
+            ("Takeout-20231030T151007Z-2.tgz", Some(20231030151007)),
+            ("takeout-20231030T151007Z-001", Some(20231030151007)),
+            ("takeout-00000101T000009Z-001", Some(101_000_009)),
+            ("takeout-20231030T151007-001.zip", None),
+            ("takeout-2023103XT151007Z-001.zip", None),
+            ("takeout-20231030X151007Z-001.zip", None),
+            ("takeout-20231030T151007Y-001.zip", None),
+            ("takeout-x-001.zip", None),
+            ("takeout-20231030T151007Z.zip", None),
+            ("photos.zip", None),
+        ];
+        for (name, want) in table {
+            assert_eq!(export_time(name), want, "{name}");
+        }
+        let (old, new) = ("takeout-20230101T000000Z", "takeout-20240101T000000Z");
+        let given = paths(&[
+            "b-folder",
+            &format!("{old}-002.zip"),
+            &format!("{new}-010.zip"),
+            "a.zip",
+            &format!("{old}-001.zip"),
+            &format!("{new}-002.zip"),
+        ]);
+        let want = paths(&[
+            &format!("{new}-002.zip"),
+            &format!("{new}-010.zip"),
+            &format!("{old}-001.zip"),
+            &format!("{old}-002.zip"),
+            "a.zip",
+            "b-folder",
+        ]);
+        assert_eq!(reading_order(&given), want);
+        let mut reversed = given.clone();
+        reversed.reverse();
+        assert_eq!(reading_order(&reversed), want);
+        assert_eq!(export_of(&want[0]), Some(20240101000000));
     }
 
     fn paths(names: &[&str]) -> Vec<PathBuf> {

@@ -108,11 +108,11 @@ fn incremental_runs_add_only_what_is_new() {
         .map(|l| l["path"].as_str().unwrap())
         .collect();
     assert_eq!(files_listed.len(), 9);
-    // File lines, the sidecars and albums the runs read (for later runs), and the parts they
-    // were given.
+    // File lines, the sidecars and albums the runs read (for later runs), and the parts (and
+    // inputs) they were given.
     assert!(lines.iter().all(|l| match l.get("hash") {
         Some(h) => h.as_str().unwrap().len() == 32,
-        None => ["sidecar", "album", "parts"]
+        None => ["sidecar", "album", "parts", "inputs"]
             .iter()
             .any(|k| l.get(k).is_some()),
     }));

@@ -6,6 +6,7 @@ mod common;
 mod camera;
 mod check;
 mod cli;
+mod converge;
 mod faults;
 mod formats;
 mod fuzz_regression;

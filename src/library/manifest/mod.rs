@@ -8,7 +8,7 @@
 //! ignored on load. Lines with the same `hash` add up (the first names the file, later ones
 //! add the Takeout entries that were duplicates of it).
 //!
-//! Four more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
+//! Five more kinds of line have no `hash`/`path` (so the readers of file lines, and gpbackup
 //! versions before them, skip them):
 //! - `{"sidecar": {"source": {...}, "from": "zip:path", "data": {...}, "claimed": bool}}`: a
 //!   media sidecar a run read, with what it says, so that a later run can use it without the
@@ -19,6 +19,8 @@
 //!   a run did not write, for `verify --against` (a later line that holds it supersedes it).
 //! - `{"parts": ["takeout-20231030T151007Z-001.zip", ...]}`: the file names of the numbered
 //!   parts of an export a run was given, so that a later run does not name them as missing.
+//! - `{"inputs": ["/home/me/takeout-20231030T151007Z-001.zip", ...]}`: the paths of the inputs
+//!   a run was given whole, where a later run may read a photo again to correct its file.
 //! - `{"album": {"folder": "...", "title": "...", "description": "..."}}`: an album's metadata
 //!   a run read (`folder`: the album folder's key), so that its folder is an album for every
 //!   later run, whatever part brings its photos. A later record for a folder supersedes.
@@ -80,7 +82,7 @@ pub fn hash_id(hash: &str) -> u128 {
 }
 
 /// A file's manifest line, as a run writes it. The readers read it as a [`LineView`]; a
-/// line of a file written without a sidecar is also read whole ([`BareFile`]).
+/// line of a file written without a sidecar is also read whole ([`OpenFile`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Line {
     /// xxh3-128 of the source bytes, as 32 hex digits: the identity of a photo.
@@ -120,6 +122,37 @@ pub struct Line {
     /// had no sidecar of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_sidecar: bool,
+    /// The sidecar whose metadata the file carries, for a later run that finds a better one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+    /// A later run found a better sidecar for the file (a newer export's, or its own where it
+    /// had borrowed another photo's) but could not read the photo's bytes: every run tries
+    /// again until one can (see `process::plan::updates`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// Which sidecar gave a library file its metadata (a file line's `claim`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The sidecar's Takeout entry ([`SourceKey::id`] as 32 hex digits).
+    pub sidecar: String,
+    /// The matcher's rule that paired them (`exact`, `title-elsewhere`, …).
+    pub rule: String,
+    /// The export time of the part that held the sidecar (`20240601000000`), if its name
+    /// gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<u64>,
+    /// A digest of what the sidecar says ([`StoredSidecar::digest`]): two sidecars that say
+    /// the same give the same file.
+    pub meta: String,
+}
+
+impl Claim {
+    /// [`Claim::sidecar`] as a number (`None` if it is not one).
+    pub fn sidecar_id(&self) -> Option<u128> {
+        u128::from_str_radix(&self.sidecar, 16).ok()
+    }
 }
 
 /// What a media sidecar says, as a `sidecar` line keeps it. Coordinates are kept as text
@@ -150,12 +183,27 @@ pub struct StoredSidecar {
     pub problems: Vec<String>,
 }
 
+impl StoredSidecar {
+    /// 16 hex digits that change when anything it says changes (but the reading problems).
+    pub fn digest(&self) -> String {
+        let said = StoredSidecar {
+            problems: Vec::new(),
+            ..self.clone()
+        };
+        let text = serde_json::to_vec(&said).expect("a sidecar serializes");
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&text))
+    }
+}
+
 /// A media sidecar a run read (a `sidecar` line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SidecarRecord {
     pub source: SourceKey,
     /// `zip:path` as the run that read it named it.
     pub from: String,
+    /// The export time of the part that held it (see [`Claim::export`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<u64>,
     pub data: StoredSidecar,
     /// A media file took it by its own name; only an edited copy or a Live Photo's video may
     /// still share it.
@@ -195,6 +243,12 @@ struct AlbumLine<T> {
     album: T,
 }
 
+/// An `inputs` line: `{"inputs": [path, ...]}`.
+#[derive(Serialize, Deserialize)]
+struct InputsLine<T> {
+    inputs: T,
+}
+
 /// A `parts` line: `{"parts": [file name, ...]}`.
 #[derive(Serialize, Deserialize)]
 struct PartsLine<T> {
@@ -223,7 +277,7 @@ impl Unwritten {
     }
 }
 
-/// The three kinds of manifest line, told apart by how a line starts: a file's line starts
+/// The kinds of manifest line, told apart by how a line starts: a file's line starts
 /// with its `hash`, a record with its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -237,6 +291,8 @@ pub(crate) enum Kind {
     Parts,
     /// An [`AlbumRecord`].
     Album,
+    /// The inputs a run was given (their paths).
+    Inputs,
 }
 
 impl Kind {
@@ -249,6 +305,8 @@ impl Kind {
             Kind::Parts
         } else if text.starts_with(b"{\"album\"") {
             Kind::Album
+        } else if text.starts_with(b"{\"inputs\"") {
+            Kind::Inputs
         } else {
             Kind::File
         }
@@ -282,9 +340,20 @@ pub(crate) struct LineView<'a> {
     pub(crate) retracted: bool,
     #[serde(default)]
     pub(crate) no_sidecar: bool,
+    #[serde(default)]
+    pub(crate) stale: bool,
+    /// The claim, left unparsed until a reader asks for it ([`LineView::claim_sidecar`]).
+    #[serde(default, borrow)]
+    claim: Option<&'a RawValue>,
 }
 
 impl<'a> LineView<'a> {
+    /// The entry id of the sidecar the line's file carries the metadata of, if any.
+    pub(crate) fn claim_sidecar(&self) -> Option<u128> {
+        let claim: Claim = serde_json::from_str(self.claim?.get()).ok()?;
+        claim.sidecar_id()
+    }
+
     /// A file's line ([`Kind::File`]); `None` when it does not parse (a torn last line).
     pub(crate) fn parse(text: &'a [u8]) -> Option<LineView<'a>> {
         serde_json::from_slice(text).ok()
@@ -338,7 +407,7 @@ impl SourceView<'_> {
 
 /// A library file written without a sidecar, as the manifest records it.
 #[derive(Debug, Clone)]
-pub struct BareFile {
+pub struct OpenFile {
     /// Its current line.
     pub line: Line,
     /// Every Takeout entry with its content (the one written first, then its duplicates).
@@ -349,7 +418,7 @@ pub struct BareFile {
 /// the sidecars they read (latest record per source, in order of first appearance).
 #[derive(Debug, Clone, Default)]
 pub struct Remembered {
-    pub bare_files: Vec<BareFile>,
+    pub open_files: Vec<OpenFile>,
     /// The sidecars read from entries that are not among this run's inputs, whole.
     pub sidecars: Vec<SidecarRecord>,
     /// Whether a media file took it, for every sidecar recorded (by [`SourceKey::id`]).
@@ -359,6 +428,9 @@ pub struct Remembered {
     pub waiting: Vec<SourceKey>,
     /// The file names of the parts of exports earlier runs were given (`parts` lines).
     pub parts: Vec<String>,
+    /// The inputs earlier runs were given (`inputs` lines), where a later run may read a
+    /// photo again to correct its library file (see `process::plan::updates`).
+    pub inputs: Vec<String>,
     /// The albums earlier runs read the metadata of, the latest record of each folder.
     pub albums: Vec<AlbumRecord>,
 }
@@ -374,13 +446,14 @@ struct Loading {
     sources: Vec<(u128, u128)>,
     /// (content hash, album) of every line's albums, in order.
     albums: Vec<(u128, Box<str>)>,
-    /// Lines written without a sidecar (by line number).
-    bare: Vec<(u32, Line)>,
+    /// Lines of files written without a sidecar, or `stale` (by line number).
+    open: Vec<(u32, Line)>,
     /// (content hash, entry) of duplicates recorded without a sidecar of their own.
     dup_without: Vec<(u128, SourceKey)>,
     sidecars: Vec<SidecarRecord>,
     sidecar_at: HashMap<u128, usize>,
     parts: BTreeSet<String>,
+    inputs: BTreeSet<String>,
     album_records: BTreeMap<String, AlbumRecord>,
     /// (entry, claimed) of every sidecar line, in order.
     claimed: Vec<(Id, bool)>,
@@ -491,9 +564,9 @@ impl Loading {
             self.lines.retract(&l.path, hash);
         } else if l.output_hash.is_some() {
             self.lines.write(&l.path, hash, n);
-            if l.no_sidecar {
+            if l.no_sidecar || l.stale {
                 if let Ok(line) = serde_json::from_slice::<Line>(text) {
-                    self.bare.push((n, line));
+                    self.open.push((n, line));
                 }
             }
         }
@@ -511,6 +584,12 @@ impl Loading {
     fn album_line(&mut self, text: &[u8]) {
         if let Ok(AlbumLine { album }) = serde_json::from_slice::<AlbumLine<AlbumRecord>>(text) {
             self.album_records.insert(album.folder.clone(), album);
+        }
+    }
+
+    fn inputs_line(&mut self, text: &[u8]) {
+        if let Ok(InputsLine { inputs }) = serde_json::from_slice::<InputsLine<Vec<String>>>(text) {
+            self.inputs.extend(inputs);
         }
     }
 
@@ -658,7 +737,7 @@ pub fn sources_picked<T>(
 fn bare_sources(
     state_dir: &Path,
     bare_at: &HashMap<u128, usize>,
-    bare: &mut [BareFile],
+    bare: &mut [OpenFile],
 ) -> io::Result<()> {
     let Some(f) = open_to_read(state_dir)? else {
         return Ok(());
@@ -746,6 +825,7 @@ impl Manifest {
                     Kind::Sidecar => loading.sidecar_line(text, &keep_sidecar),
                     Kind::Unwritten => {}
                     Kind::Parts => loading.parts_line(text),
+                    Kind::Inputs => loading.inputs_line(text),
                     Kind::Album => loading.album_line(text),
                 }
                 n = n.saturating_add(1);
@@ -823,13 +903,13 @@ impl Manifest {
         }
         // Files written without a sidecar: those whose line is the current one of a file
         // that is there.
-        let mut bare: Vec<BareFile> = Vec::new();
+        let mut bare: Vec<OpenFile> = Vec::new();
         let mut bare_at: HashMap<u128, usize> = HashMap::new();
-        for (n, line) in loading.bare {
+        for (n, line) in loading.open {
             let hash = hash_id(&line.hash);
             if current_lines.contains(&n) && exists(&line.path) && !bare_at.contains_key(&hash) {
                 bare_at.insert(hash, bare.len());
-                bare.push(BareFile {
+                bare.push(OpenFile {
                     line,
                     sources: Vec::new(),
                 });
@@ -849,11 +929,12 @@ impl Manifest {
             }
         }
         Ok(Remembered {
-            bare_files: bare,
+            open_files: bare,
             sidecars: loading.sidecars,
             claimed: IdMap::build(loading.claimed, true),
             waiting,
             parts: loading.parts.into_iter().collect(),
+            inputs: loading.inputs.into_iter().collect(),
             albums: loading.album_records.into_values().collect(),
         })
     }
@@ -904,6 +985,84 @@ impl Manifest {
         Some(self.paths.get(at))
     }
 
+    /// The library files a run looks at again (see `process::plan::pairing`), with their
+    /// current line and every entry of their content: those that hold an entry `wants` (by
+    /// its path), or whose claim names one of `sidecars` (entry ids), but not those whose
+    /// content is in `skip` (the files already open). A pass over the manifest, made only
+    /// when there is something to look for.
+    pub fn revisit(
+        &self,
+        wants: impl Fn(&str) -> bool,
+        sidecars: &HashSet<u128>,
+        skip: &HashSet<u128>,
+    ) -> io::Result<Vec<OpenFile>> {
+        let Some(state_dir) = self.path.parent() else {
+            return Ok(Vec::new());
+        };
+        let Some(f) = open_to_read(state_dir)? else {
+            return Ok(Vec::new());
+        };
+        // First which contents, then their current lines (the last that wrote each at its
+        // current path) and entries: no line is kept whole that is not asked for.
+        let mut picked: HashSet<u128> = HashSet::new();
+        each_line(f, |text| {
+            if Kind::of(text) != Kind::File {
+                return;
+            }
+            let Some(l) = LineView::parse(text) else {
+                return;
+            };
+            let hash = hash_id(&l.hash);
+            if skip.contains(&hash) || picked.contains(&hash) || self.path_for_id(hash).is_none() {
+                return;
+            }
+            let wanted = || l.sources().iter().any(|s| wants(&s.entry));
+            if l.claim_sidecar().is_some_and(|c| sidecars.contains(&c)) || wanted() {
+                picked.insert(hash);
+            }
+        })?;
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found: HashMap<u128, OpenFile> = HashMap::new();
+        let Some(f) = open_to_read(state_dir)? else {
+            return Ok(Vec::new());
+        };
+        each_line(f, |text| {
+            if Kind::of(text) != Kind::File {
+                return;
+            }
+            let Some(l) = LineView::parse(text) else {
+                return;
+            };
+            let hash = hash_id(&l.hash);
+            if !picked.contains(&hash) {
+                return;
+            }
+            let file = found.entry(hash).or_insert_with(|| OpenFile {
+                line: Line::default(),
+                sources: Vec::new(),
+            });
+            let current = self.path_for_id(hash) == Some(l.path.as_ref());
+            if current && l.output_hash.is_some() && !l.retracted {
+                if let Ok(line) = serde_json::from_slice::<Line>(text) {
+                    file.line = line;
+                }
+            }
+            for s in &l.sources() {
+                let key = s.key();
+                if !file.sources.contains(&key) {
+                    file.sources.push(key);
+                }
+            }
+        })?;
+        let mut files: Vec<OpenFile> = (found.into_values())
+            .filter(|f| !f.line.path.is_empty())
+            .collect();
+        files.sort_by(|a, b| a.line.path.cmp(&b.line.path));
+        Ok(files)
+    }
+
     /// Appends one line (a single write, so concurrent appends never interleave).
     pub fn append(&self, line: &Line) -> io::Result<()> {
         self.append_value(line)
@@ -940,6 +1099,14 @@ impl Manifest {
             return Ok(());
         }
         self.append_value(&PartsLine { parts: names })
+    }
+
+    /// Appends an `inputs` line (none for no paths).
+    pub fn append_inputs(&self, paths: &[String]) -> io::Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        self.append_value(&InputsLine { inputs: paths })
     }
 
     /// Appends an `album` line for each record.

@@ -222,9 +222,9 @@ fn duplicates_without_a_sidecar_wait_for_theirs() {
         [key("T/album/full.jpg")],
         "once, of a file there with its metadata"
     );
-    assert_eq!(r.bare_files.len(), 1);
+    assert_eq!(r.open_files.len(), 1);
     assert_eq!(
-        r.bare_files[0].sources,
+        r.open_files[0].sources,
         [key("T/bare.jpg"), key("T/album/bare.jpg")],
         "every entry of the bare file"
     );
@@ -442,6 +442,7 @@ fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
         let record = |claimed| SidecarRecord {
             source: key("T/x/b.jpg.json"),
             from: "z.zip:T/x/b.jpg.json".into(),
+            export: Some(20240101000000),
             data: stored.clone(),
             claimed,
         };
@@ -468,10 +469,10 @@ fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
     let m = Manifest::open(dir.path(), &state, true).unwrap();
     assert_eq!(m.len(), 2);
     let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
-    assert_eq!(r.bare_files.len(), 1, "the old line has no no_sidecar");
-    assert_eq!(r.bare_files[0].line.path, "a.jpg");
+    assert_eq!(r.open_files.len(), 1, "the old line has no no_sidecar");
+    assert_eq!(r.open_files[0].line.path, "a.jpg");
     assert_eq!(
-        r.bare_files[0].sources,
+        r.open_files[0].sources,
         [key("T/x/a.jpg"), key("T/album/a.jpg")]
     );
     assert_eq!(r.sidecars.len(), 1, "the later record supersedes");
@@ -480,7 +481,7 @@ fn new_line_kinds_are_skipped_by_old_readers_and_remembered() {
     // A bare file that is gone is not remembered.
     std::fs::remove_file(dir.path().join("a.jpg")).unwrap();
     let r = remembered(&state, |p| dir.path().join(p).is_file()).unwrap();
-    assert!(r.bare_files.is_empty());
+    assert!(r.open_files.is_empty());
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::library::manifest::{AlbumRecord, Manifest, Remembered, SourceKey};
+use crate::library::manifest::{AlbumRecord, Claim, Manifest, Remembered, SourceKey};
 use crate::metadata;
 use crate::metadata::media::MediaKind;
 use crate::metadata::Geo;
@@ -37,10 +37,10 @@ impl UpdateId {
     }
 }
 
-/// Addresses one of [`Plan::bare_files`], the library files earlier runs wrote without a
+/// Addresses one of [`Plan::open_files`], the library files earlier runs wrote without a
 /// sidecar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BareId(pub usize);
+pub struct OpenId(pub usize);
 
 /// A sidecar as read: where it is and what it says (or why it could not be read).
 pub struct SidecarData {
@@ -67,6 +67,8 @@ pub struct EarlierSidecar {
     pub source: SourceKey,
     /// `zip:path` as that run named it.
     pub from: String,
+    /// The export time of the part that held it.
+    pub export: Option<u64>,
 }
 
 impl SidecarData {
@@ -111,21 +113,40 @@ pub enum Disposition {
     Update(UpdateId),
 }
 
-/// A library file written by an earlier run without a sidecar, and the sidecar this run
-/// found for one of its entries: the file is rewritten with it (see `super::update`).
+/// A library file an earlier run wrote, rewritten now as one run over everything would have
+/// written it (see [`updates`]).
 pub struct Update {
-    pub bare: BareId,
-    /// The entry path the sidecar was matched for.
+    pub file: OpenId,
+    /// The entry path whose name and folder the file takes.
     pub entry: String,
     /// `zip:path` for the report.
     pub source: String,
-    pub found: Match,
-    /// This run's record of the entry, when it is among the inputs.
+    /// The sidecar it gets; `None`: written without one.
+    pub found: Option<Match>,
+    /// This run's record of the entry, when it is among the inputs (its report line).
     pub record: Option<MediaId>,
+    /// Where its source bytes are read from.
+    pub from: UpdateFrom,
+    /// The file carried another sidecar (a correction), not none (a completion).
+    pub had: bool,
     pub by_name: Option<MediaKind>,
     /// A date in its file name (UTC), if any.
     pub name_date: Option<i64>,
     pub album: Option<String>,
+}
+
+/// Where an update reads the file's source bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateFrom {
+    /// The library file: it is its source byte for byte.
+    Library,
+    /// This run's entry of the same content.
+    Input(MediaId),
+    /// An entry of the same content in an input an earlier run was given, still there
+    /// (index into [`Plan::elsewhere`]).
+    Elsewhere(usize, EntryId),
+    /// Nowhere this run: the file is marked for a later run that has them.
+    Deferred,
 }
 
 /// One media entry and everything decided about it before its bytes are read (64 bytes: one
@@ -154,9 +175,10 @@ pub struct Plan {
     pub albums: HashMap<String, AlbumInfo>,
     /// Entries to write, grouped by size and CRC-32, best member first, in disk order.
     pub groups: Groups,
-    /// Library files earlier runs wrote without a sidecar.
-    pub bare_files: Vec<crate::library::manifest::BareFile>,
-    /// Those of them this run found a sidecar for.
+    /// Library files this run may rewrite: written without a sidecar, marked `stale`, or
+    /// looked at again because a sidecar came for them or their sidecar went to another.
+    pub open_files: Vec<crate::library::manifest::OpenFile>,
+    /// Those of them this run rewrites (or marks).
     pub updates: Vec<Update>,
     /// Sidecars taken by entries earlier runs recorded as duplicates without one.
     pub waiting_claims: Vec<usize>,
@@ -165,6 +187,11 @@ pub struct Plan {
     pub restored: HashSet<MediaId>,
     /// The file names of the parts earlier runs were given (the manifest's `parts` lines).
     pub earlier_parts: Vec<String>,
+    /// The paths of the inputs earlier runs were given (the manifest's `inputs` lines).
+    pub earlier_inputs: Vec<String>,
+    /// Inputs of earlier runs not given now, opened to read a photo whose library file is
+    /// corrected (see [`updates`]).
+    pub elsewhere: Vec<Catalog>,
     /// The albums whose metadata this run read and no earlier run recorded as it is now.
     pub new_albums: Vec<AlbumRecord>,
     /// Of those, the folders no earlier run knew as albums at all: files earlier runs wrote
@@ -180,8 +207,8 @@ impl Plan {
     }
 
     /// The library file written without a sidecar that `id` addresses.
-    pub fn bare_file(&self, id: BareId) -> &crate::library::manifest::BareFile {
-        &self.bare_files[id.0]
+    pub fn open_file(&self, id: OpenId) -> &crate::library::manifest::OpenFile {
+        &self.open_files[id.0]
     }
 
     pub fn record(&self, id: MediaId) -> &MediaRecord {
@@ -208,6 +235,36 @@ impl Plan {
             SidecarOrigin::Entry(i) => self.catalog.describe(self.catalog.entry(*i)),
             SidecarOrigin::Earlier(e) => format!("{} (read by an earlier run)", e.from),
         }
+    }
+
+    /// The entry id of a sidecar ([`SourceKey::id`]).
+    pub fn sidecar_id(&self, index: usize) -> u128 {
+        match &self.sidecars[index].origin {
+            SidecarOrigin::Entry(i) => source_id(self.catalog.entry(*i)),
+            SidecarOrigin::Earlier(e) => e.source.id(),
+        }
+    }
+
+    /// The export time of the part that held a sidecar (see
+    /// [`crate::takeout::parts::export_time`]).
+    pub fn sidecar_export(&self, index: usize) -> Option<u64> {
+        match &self.sidecars[index].origin {
+            SidecarOrigin::Entry(i) => self.catalog.export_of(self.catalog.entry(*i)),
+            SidecarOrigin::Earlier(e) => e.export,
+        }
+    }
+
+    /// What a file's line records of the sidecar `found` gave it (`None`: none, or one that
+    /// could not be read).
+    pub fn claim(&self, found: Option<Match>) -> Option<Claim> {
+        let m = found?;
+        let sidecar = self.sidecar(m.sidecar).ok()?;
+        Some(Claim {
+            sidecar: format!("{:032x}", self.sidecar_id(m.sidecar)),
+            rule: m.rule.name().to_string(),
+            export: self.sidecar_export(m.sidecar),
+            meta: crate::process::stored::store(sidecar).digest(),
+        })
     }
 
     /// The usable sidecar of a media entry.
@@ -258,8 +315,8 @@ impl Plan {
         Subject {
             name: u.entry.rsplit('/').next().unwrap_or(&u.entry),
             by_name: u.by_name,
-            found: Some(u.found),
-            sidecar: self.sidecar(u.found.sidecar).ok(),
+            found: u.found,
+            sidecar: u.found.and_then(|m| self.sidecar(m.sidecar).ok()),
             name_date: u.name_date,
         }
     }
@@ -341,10 +398,12 @@ impl Subject<'_> {
     }
 }
 
-/// Opens and indexes every input; refuses an input with nothing of Google Photos in it.
+/// Opens and indexes every input, in their reading order (the newest export first, see
+/// [`crate::takeout::parts::reading_order`]); refuses an input with nothing of Google Photos in it.
 pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
     let exclude = opts.output.canonicalize().ok();
-    let catalog = Catalog::open(&opts.inputs, exclude.as_deref())?;
+    let inputs = crate::takeout::parts::reading_order(&opts.inputs);
+    let catalog = Catalog::open(&inputs, exclude.as_deref())?;
     if let Some(input) = catalog.not_takeout(&classify(&catalog.entries)) {
         return Err(ProcessError::NotTakeout {
             path: input.path.clone(),
@@ -428,12 +487,18 @@ pub fn build(
         sidecars: paired.sidecars,
         albums: HashMap::new(),
         groups: Groups::default(),
-        bare_files: remembered.bare_files,
+        open_files: {
+            let mut open = remembered.open_files;
+            open.extend(paired.revisited);
+            open
+        },
         updates: Vec::new(),
         waiting_claims: paired.waiting_claims,
         new_albums: Vec::new(),
         restored: HashSet::new(),
         earlier_parts: remembered.parts,
+        earlier_inputs: remembered.inputs,
+        elsewhere: Vec::new(),
         newly_albums: Vec::new(),
         catalog,
     };
@@ -467,9 +532,15 @@ pub fn build(
     crate::process::trace_memory("records");
     let skips = skip_reasons(&plan, opts);
     crate::process::trace_memory("skips");
+    let mut trashed_kept: std::collections::BTreeSet<String> = Default::default();
     for (id, skip) in plan.ids().zip(skips) {
         let e = plan.entry(id);
         let disposition = match (skip, in_library(manifest, e)) {
+            (Some(SkipReason::Trashed), Some(path)) => {
+                // Never deleted from the library: kept, and named.
+                trashed_kept.insert(path.to_string());
+                Disposition::Skip(SkipReason::Trashed)
+            }
             (Some(why), _) => Disposition::Skip(why),
             (None, Some(_)) => Disposition::InLibrary,
             (None, None) => Disposition::Write,
@@ -483,11 +554,13 @@ pub fn build(
         }
         r.disposition = disposition;
     }
+    plan.report.trashed_in_library.extend(trashed_kept);
     plan.restored = (plan.ids())
         .filter(|&id| plan.record(id).disposition == Disposition::Write)
         .filter(|&id| manifest.was_removed(source_id(plan.entry(id))))
         .collect();
     updates::plan_updates(&mut plan, opts, manifest, paired.extra);
+    updates::find_elsewhere(&mut plan);
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan
@@ -657,6 +730,7 @@ fn group_duplicates(plan: &Plan) -> Groups {
         let e = plan.entry(id);
         policy::member_rank(&MemberFacts {
             usable_sidecar: plan.usable_sidecar(id).is_some(),
+            export: (plan.record(id).found).and_then(|m| plan.sidecar_export(m.sidecar)),
             own_sidecar: plan.record(id).found.is_some_and(|m| !m.rule.is_shared()),
             in_year_folder: folders::is_year_folder(e.dir(), &plan.albums),
             disk_order: disk_order(e),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::library::manifest::{Manifest, Remembered, SourceKey};
+use crate::library::manifest::{Manifest, OpenFile, Remembered, SourceKey};
 
 use crate::metadata::media::MediaKind;
 use crate::names::key;
@@ -18,7 +18,7 @@ use crate::takeout::sidecar::{self, AlbumInfo, JsonFile};
 use crate::takeout::{self, Catalog, Class, EntryId, Reader};
 
 use super::{
-    disk_order, folder_name, in_library, source_id, split_entry_path, BareId, EarlierSidecar,
+    disk_order, folder_name, in_library, source_id, split_entry_path, EarlierSidecar, OpenId,
     SidecarData, SidecarOrigin,
 };
 use crate::process::Options;
@@ -80,6 +80,14 @@ impl SidecarView<'_> {
         match i.checked_sub(self.this_run.len()) {
             None => &self.this_run[i],
             Some(e) => &self.earlier[e],
+        }
+    }
+
+    /// The entry id of sidecar `i` ([`SourceKey::id`]).
+    fn id(&self, i: usize) -> u128 {
+        match &self.get(i).origin {
+            SidecarOrigin::Entry(e) => source_id(self.catalog.entry(*e)),
+            SidecarOrigin::Earlier(e) => e.source.id(),
         }
     }
 }
@@ -159,17 +167,11 @@ const JSON_CHUNK: usize = 4096;
 /// Reads JSON files whole (they are small), in parallel, one reader (one open file per zip)
 /// per worker thread, into `read` a chunk at a time (the parsed files of a whole export are
 /// never held twice). Once a stop is requested the rest are skipped.
-fn read_jsons(
-    opts: &Options,
-    catalog: &Catalog,
-    readers: &[Mutex<Reader>],
-    batch: &[usize],
-    stage: &ProgressBar,
-    read: &mut JsonRead,
-) {
-    stage.inc_length(batch.len() as u64);
+fn read_jsons(json: &Json, batch: &[usize], read: &mut JsonRead) {
+    json.stage.inc_length(batch.len() as u64);
     for chunk in batch.chunks(JSON_CHUNK) {
-        read.absorb(catalog, read_chunk(opts, catalog, readers, chunk, stage));
+        let parsed = read_chunk(json.opts, json.catalog, json.readers, chunk, json.stage);
+        read.absorb(json.catalog, parsed);
     }
 }
 
@@ -203,6 +205,9 @@ fn read_chunk(
 pub(super) struct Paired {
     pub matches: Vec<Option<Match>>,
     pub extra: Vec<(Extra, Option<Match>)>,
+    /// Library files found again in the manifest to take part (see [`read_and_match`]),
+    /// numbered after the remembered open files.
+    pub revisited: Vec<OpenFile>,
     /// The folder keys whose JSON files were not read.
     pub unread: HashSet<String>,
     /// This run's sidecars, then those earlier runs read (see [`super::Plan::sidecars`]).
@@ -219,12 +224,13 @@ pub(super) struct Paired {
     pub bad_json: Vec<JsonReport>,
 }
 
-/// An entry of an earlier run whose library file has no sidecar yet, not among this run's
-/// inputs: the matcher sees it as a media file in its folder.
+/// An entry of an earlier run's library file that this run may rewrite (see
+/// [`super::updates`]), not among this run's inputs: the matcher sees it as a media file in
+/// its folder.
 pub(crate) struct Extra {
-    /// Index into the remembered bare files; `None` for an entry recorded as a duplicate
-    /// without a sidecar of its own (its file has its metadata: it only takes its sidecar).
-    pub bare: Option<BareId>,
+    /// Index into the open files; `None` for an entry recorded as a duplicate without a
+    /// sidecar of its own (its file has its metadata: it only takes its sidecar).
+    pub file: Option<OpenId>,
     pub source: SourceKey,
 }
 
@@ -247,6 +253,7 @@ fn earlier_sidecars(
                 origin: SidecarOrigin::Earlier(Box::new(EarlierSidecar {
                     source: r.source.clone(),
                     from: r.from.clone(),
+                    export: r.export,
                 })),
                 parsed: Ok(crate::process::stored::restore(&r.data)?),
                 recorded: Some(r.claimed),
@@ -255,43 +262,49 @@ fn earlier_sidecars(
         .collect()
 }
 
-/// The remembered bare files' entries that are not among this run's media.
-fn extras<'a>(
-    catalog: &Catalog,
-    media: &[(usize, Option<MediaKind>)],
-    remembered: &'a Remembered,
+/// The entries of the open files (`files`, numbered from `first`) and of the remembered
+/// duplicates waiting for their sidecar (`waiting`) that are not among this run's media.
+fn extras_of<'a>(
+    here: &HashSet<u128>,
+    files: &'a [OpenFile],
+    first: usize,
+    waiting: &'a [SourceKey],
 ) -> Vec<(Extra, MediaRef<'a>)> {
+    let open = files.iter().enumerate();
+    let sources = open
+        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(OpenId(first + b)), s)))
+        .chain(waiting.iter().map(|s| (None, s)));
     let mut out = Vec::new();
-    if remembered.bare_files.is_empty() && remembered.waiting.is_empty() {
-        return out;
-    }
-    let here: HashSet<u128> = media
-        .iter()
-        .map(|(i, _)| source_id(&catalog.entries[*i]))
-        .collect();
-    let bare = remembered.bare_files.iter().enumerate();
-    let sources = bare
-        .flat_map(|(b, f)| f.sources.iter().map(move |s| (Some(BareId(b)), s)))
-        .chain(remembered.waiting.iter().map(|s| (None, s)));
-    {
-        for (bare, s) in sources.filter(|(_, s)| !here.contains(&s.id())) {
-            let (dir, name) = split_entry_path(&s.entry);
-            let video = MediaKind::from_name(name).is_some_and(MediaKind::is_video);
-            let extra = Extra {
-                bare,
-                source: s.clone(),
-            };
-            out.push((extra, MediaRef { dir, name, video }));
-        }
+    for (file, s) in sources.filter(|(_, s)| !here.contains(&s.id())) {
+        let (dir, name) = split_entry_path(&s.entry);
+        let video = MediaKind::from_name(name).is_some_and(MediaKind::is_video);
+        let extra = Extra {
+            file,
+            source: s.clone(),
+        };
+        out.push((extra, MediaRef { dir, name, video }));
     }
     out
 }
 
+/// The entry ids of this run's media, when some earlier run's entries take part.
+fn media_here(catalog: &Catalog, media: &[(usize, Option<MediaKind>)]) -> HashSet<u128> {
+    (media.iter())
+        .map(|(i, _)| source_id(&catalog.entries[*i]))
+        .collect()
+}
+
 /// Reads the JSON files and pairs media with sidecars. Media already in the output from an
 /// earlier run with their sidecar need none: first only the JSON files of folders with new
-/// media (or with library files still without a sidecar) are read; the rest only if some new media file
-/// found no sidecar there. The sidecars earlier runs read from parts not given now take part
-/// (those a file claimed are left to edited copies and Live Photo videos).
+/// media (or with library files still without a sidecar) are read; the rest only if some new
+/// media file found no sidecar there. The sidecars earlier runs read from parts not given now
+/// take part (those a file claimed are left to edited copies and Live Photo videos).
+///
+/// Library files of earlier runs take part again where this run may change what they get
+/// (see [`super::updates`]): those written without a sidecar or marked `stale`; those of
+/// folders with sidecars no earlier run recorded (a part that came only now, a newer
+/// export); and those whose sidecar a photo of this run took. Those not among the inputs
+/// are found by a pass over the manifest, and the matching is made again with them.
 pub(super) fn read_and_match(
     opts: &Options,
     catalog: &Catalog,
@@ -305,17 +318,24 @@ pub(super) fn read_and_match(
         .filter(|i| classes[*i] == Class::Json)
         .collect();
     json_entries.sort_by_key(|i| disk_order(&catalog.entries[*i]));
-    let extras = extras(catalog, media, remembered);
-    let all_media = MediaView {
-        catalog,
-        media,
-        extras: &extras,
+    let open = &remembered.open_files;
+    // This run's media entries, when entries of earlier runs take part (see `extras_of`).
+    let mut here = if open.is_empty() && remembered.waiting.is_empty() {
+        HashSet::new()
+    } else {
+        media_here(catalog, media)
     };
+    let mut extras = extras_of(&here, open, 0, &remembered.waiting);
     // A media file needs its sidecar when it is new to the library, or when its library file
-    // was written without one and its folder holds a JSON file no photo of an earlier run
-    // took (the part that holds its sidecar may have come only now, or the run that read it
-    // could not apply it).
-    let bare: HashSet<&str> = (remembered.bare_files.iter())
+    // is open and its folder holds a JSON file no photo of an earlier run took (the part
+    // that holds its sidecar may have come only now, or the run that read it could not
+    // apply it); a stale file's always.
+    let bare: HashSet<&str> = (open.iter())
+        .filter(|f| !f.line.stale)
+        .map(|f| f.line.path.as_str())
+        .collect();
+    let stale: HashSet<&str> = (open.iter())
+        .filter(|f| f.line.stale)
         .map(|f| f.line.path.as_str())
         .collect();
     let unseen_json_dirs: HashSet<String> = if bare.is_empty() {
@@ -331,13 +351,21 @@ pub(super) fn read_and_match(
             return true;
         }
         let e = &catalog.entries[media[k].0];
-        in_library(manifest, e)
-            .is_none_or(|p| bare.contains(p) && unseen_json_dirs.contains(&key(e.dir())))
+        in_library(manifest, e).is_none_or(|p| {
+            stale.contains(p) || (bare.contains(p) && unseen_json_dirs.contains(&key(e.dir())))
+        })
     };
-    let mut pending_dirs: HashSet<String> = (0..all_media.count())
-        .filter(|k| needs_sidecar(*k))
-        .map(|k| key(all_media.dir(k)))
-        .collect();
+    let mut pending_dirs: HashSet<String> = {
+        let all_media = MediaView {
+            catalog,
+            media,
+            extras: &extras,
+        };
+        (0..all_media.count())
+            .filter(|k| needs_sidecar(*k))
+            .map(|k| key(all_media.dir(k)))
+            .collect()
+    };
     // Read first: the JSON files of those folders, and every JSON file no earlier run
     // recorded (an album's metadata, whatever part brings it; sidecars whose photo comes in
     // a later part, recorded for it).
@@ -349,10 +377,16 @@ pub(super) fn read_and_match(
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(takeout::SMALL_BUFFER)))
         .collect();
+    let json = Json {
+        opts,
+        catalog,
+        readers: &readers,
+        stage,
+    };
     let earlier = earlier_sidecars(catalog, classes, remembered);
     let mut read = JsonRead::default();
     read.sidecars.reserve_exact(first.len());
-    read_jsons(opts, catalog, &readers, &first, stage, &mut read);
+    read_jsons(&json, &first, &mut read);
     // A media sidecar no earlier run recorded, in a folder whose media needed none (a newer
     // export's, or one a killed run read but did not record): the folder's media are matched
     // too, and its other JSON files read, so that the sidecar goes to its photo, not to the
@@ -363,48 +397,74 @@ pub(super) fn read_and_match(
         .map(|i| key(catalog.entry(i).dir()))
         .filter(|d| !pending_dirs.contains(d))
         .collect();
-    if !late.is_empty() {
-        let (more, still): (Vec<usize>, Vec<usize>) =
-            (rest.iter()).partition(|&&i| late.contains(&key(catalog.entries[i].dir())));
-        rest = still;
-        read.sidecars.reserve_exact(more.len());
-        read_jsons(opts, catalog, &readers, &more, stage, &mut read);
-        pending_dirs.extend(late);
-    }
+    read_more(&json, &late, &mut rest, &mut read);
+    pending_dirs.extend(late.iter().cloned());
     crate::process::trace_memory("sidecars read");
-    let matches = loop {
-        let sidecars = SidecarView {
+    let mut matches = match_until_found(
+        &json,
+        &MediaView {
             catalog,
-            this_run: &read.sidecars,
-            earlier: &earlier,
-        };
-        let claimed: Vec<bool> = read
-            .sidecars
-            .iter()
-            .map(|_| false)
-            .chain(earlier.iter().map(|s| s.recorded == Some(true)))
+            media,
+            extras: &extras,
+        },
+        &earlier,
+        &pending_dirs,
+        &needs_sidecar,
+        &mut rest,
+        &mut read,
+    );
+    // Library files to look at again, not among the inputs nor open already.
+    let revisited = if manifest.holds_files() {
+        let taken: HashSet<u128> = (matches.iter().flatten())
+            .filter(|m| !m.rule.is_shared())
+            .filter_map(|m| {
+                let s = SidecarView {
+                    catalog,
+                    this_run: &read.sidecars,
+                    earlier: &earlier,
+                }
+                .id(m.sidecar);
+                remembered.claimed.get(s).is_some().then_some(s)
+            })
             .collect();
-        // Media in folders whose JSON files were not read cannot match anything there.
-        let matches = if rest.is_empty() {
-            matcher::match_all_claimed(&all_media, &sidecars, claimed)
+        let in_late = |entry: &str| late.contains(&key(takeout::dir_of_path(entry)));
+        let skip: HashSet<u128> = (open.iter())
+            .map(|f| crate::library::manifest::hash_id(&f.line.hash))
+            .collect();
+        if taken.is_empty() && late.is_empty() {
+            Vec::new()
         } else {
-            let included: Vec<usize> = (0..all_media.count())
-                .filter(|&k| pending_dirs.contains(&key(all_media.dir(k))))
-                .collect();
-            match_included(&all_media, &included, &sidecars, claimed)
-        };
-        crate::process::trace_memory("sidecars matched");
-        let still_missing = matches
-            .iter()
-            .enumerate()
-            .any(|(k, m)| m.is_none() && needs_sidecar(k));
-        if !still_missing || rest.is_empty() {
-            break matches;
+            manifest.revisit(in_late, &taken, &skip).unwrap_or_default()
         }
-        let batch = std::mem::take(&mut rest);
-        read.sidecars.reserve_exact(batch.len());
-        read_jsons(opts, catalog, &readers, &batch, stage, &mut read);
+    } else {
+        Vec::new()
     };
+    if !revisited.is_empty() {
+        let dirs: HashSet<String> = (revisited.iter())
+            .flat_map(|f| f.sources.iter())
+            .map(|s| key(takeout::dir_of_path(&s.entry)))
+            .filter(|d| !pending_dirs.contains(d))
+            .collect();
+        read_more(&json, &dirs, &mut rest, &mut read);
+        pending_dirs.extend(dirs);
+        if here.is_empty() {
+            here = media_here(catalog, media);
+        }
+        extras.extend(extras_of(&here, &revisited, open.len(), &[]));
+        matches = match_until_found(
+            &json,
+            &MediaView {
+                catalog,
+                media,
+                extras: &extras,
+            },
+            &earlier,
+            &pending_dirs,
+            &needs_sidecar,
+            &mut rest,
+            &mut read,
+        );
+    }
     let unread: HashSet<String> = rest
         .iter()
         .map(|i| key(catalog.entries[*i].dir()))
@@ -419,6 +479,7 @@ pub(super) fn read_and_match(
     }
     read.sidecars.extend(earlier);
     let mut paired = split_extras(matches, media.len(), extras);
+    paired.revisited = revisited;
     paired.unread = unread;
     paired.sidecars = read.sidecars;
     paired.albums = read.albums;
@@ -426,6 +487,75 @@ pub(super) fn read_and_match(
     paired.other_json = read.other;
     paired.bad_json = read.bad;
     paired
+}
+
+/// What reading JSON files needs.
+struct Json<'a> {
+    opts: &'a Options,
+    catalog: &'a Catalog,
+    readers: &'a [Mutex<Reader<'a>>],
+    stage: &'a ProgressBar,
+}
+
+/// Reads the JSON files of `rest` that are in the folders `dirs` (keys); the others stay.
+fn read_more(json: &Json, dirs: &HashSet<String>, rest: &mut Vec<usize>, read: &mut JsonRead) {
+    if dirs.is_empty() {
+        return;
+    }
+    let catalog = json.catalog;
+    let (more, still): (Vec<usize>, Vec<usize>) =
+        (rest.iter()).partition(|&&i| dirs.contains(&key(catalog.entries[i].dir())));
+    *rest = still;
+    read.sidecars.reserve_exact(more.len());
+    read_jsons(json, &more, read);
+}
+
+/// Matches the media of the folders `pending_dirs` (all of them when every JSON file is
+/// read), reading the rest of the JSON files (`rest`) if a media file that needs a sidecar
+/// found none.
+#[allow(clippy::too_many_arguments)]
+fn match_until_found(
+    json: &Json,
+    all_media: &MediaView,
+    earlier: &[SidecarData],
+    pending_dirs: &HashSet<String>,
+    needs_sidecar: &dyn Fn(usize) -> bool,
+    rest: &mut Vec<usize>,
+    read: &mut JsonRead,
+) -> Vec<Option<Match>> {
+    loop {
+        let sidecars = SidecarView {
+            catalog: json.catalog,
+            this_run: &read.sidecars,
+            earlier,
+        };
+        let claimed: Vec<bool> = read
+            .sidecars
+            .iter()
+            .map(|_| false)
+            .chain(earlier.iter().map(|s| s.recorded == Some(true)))
+            .collect();
+        // Media in folders whose JSON files were not read cannot match anything there.
+        let matches = if rest.is_empty() {
+            matcher::match_all_claimed(all_media, &sidecars, claimed)
+        } else {
+            let included: Vec<usize> = (0..all_media.count())
+                .filter(|&k| pending_dirs.contains(&key(all_media.dir(k))))
+                .collect();
+            match_included(all_media, &included, &sidecars, claimed)
+        };
+        crate::process::trace_memory("sidecars matched");
+        let still_missing = matches
+            .iter()
+            .enumerate()
+            .any(|(k, m)| m.is_none() && needs_sidecar(k));
+        if !still_missing || rest.is_empty() {
+            return matches;
+        }
+        let batch = std::mem::take(rest);
+        read.sidecars.reserve_exact(batch.len());
+        read_jsons(json, &batch, read);
+    }
 }
 
 /// Matches the media `included` (indexes into `media`); the others get `None`.
@@ -463,7 +593,7 @@ fn split_extras(
     let waiting_claims = extras
         .iter()
         .zip(&extra_matches)
-        .filter_map(|((x, _), m)| match (x.bare, m) {
+        .filter_map(|((x, _), m)| match (x.file, m) {
             (None, Some(m)) if !m.rule.is_shared() => Some(m.sidecar),
             _ => None,
         })
@@ -476,6 +606,7 @@ fn split_extras(
             .zip(extra_matches)
             .collect(),
         waiting_claims,
+        revisited: Vec::new(),
         unread: HashSet::new(),
         sidecars: Vec::new(),
         albums: HashMap::new(),
@@ -586,6 +717,7 @@ mod tests {
                     crc32: None,
                 },
                 from: "old.zip".into(),
+                export: None,
             })),
             parsed: Ok(titled("c.jpg")),
             recorded: Some(true),
@@ -624,7 +756,7 @@ mod tests {
         };
         let extras = [(
             Extra {
-                bare: Some(BareId(0)),
+                file: Some(OpenId(0)),
                 source,
             },
             MediaRef {

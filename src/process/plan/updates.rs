@@ -1,14 +1,23 @@
-//! Later runs complete earlier ones: a library file an earlier run wrote without a sidecar
-//! (its sidecar in a part not given then) is rewritten with the sidecar a later run finds.
+//! Later runs complete and correct earlier ones, so that the library is the one a single
+//! run over everything would have written:
+//! - a library file written without a sidecar (its sidecar in a part not given then) is
+//!   rewritten with the sidecar a later run finds;
+//! - a file that carries a sidecar is rewritten when a later run finds a better one for
+//!   it: a newer export's that says something else (a corrected date or caption), or its
+//!   own where it had borrowed another photo's by a weak rule (a title found elsewhere, a
+//!   Live Photo still's); and without one when the sidecar it borrowed went to its owner.
 //!
-//! The plan side ([`plan_updates`]) chooses, for each such file, the best of its entries
-//! that found a sidecar (as one run would choose the member of a duplicate group). The write
-//! side (`process::write::update`) reads the library file itself in place of its source: a
-//! file written without a sidecar is its source byte for byte, which the manifest's hashes
-//! prove while it is read. It goes through the normal writer into a temp file, and is put
-//! where one run over all parts would have put it.
+//! The plan side ([`plan_updates`]) chooses, for each library file that took part in this
+//! run's matching, the best of its entries (as one run would choose the member of a
+//! duplicate group) and asks [`policy::update_action`]. The write side
+//! (`process::write::update`) reads the file's source bytes (the library file itself when it
+//! is its source byte for byte, which the manifest's hashes prove while it is read; else one
+//! of its entries among this run's inputs), writes it through the normal writer into a temp
+//! file, and puts it where one run would have put it. A file whose source bytes are not
+//! among the inputs is marked `stale` in the manifest, and every later run tries again.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::library::manifest::Manifest;
 use crate::metadata::media::MediaKind;
@@ -16,64 +25,74 @@ use crate::names::key;
 use crate::process::report::MediaReport;
 use crate::takeout::folders;
 use crate::takeout::matcher::Match;
+use crate::takeout::{Catalog, EntryId};
 
 use super::pairing::Extra;
 use super::{
-    disk_order, in_library, split_entry_path, BareId, Disposition, MediaId, Plan, Update, UpdateId,
+    disk_order, in_library, split_entry_path, Disposition, MediaId, OpenId, Plan, Update,
+    UpdateFrom, UpdateId,
 };
-use crate::process::policy::{self, MemberFacts, UpdateAction, UpdateFacts};
+use crate::process::policy::{
+    self, MemberFacts, ReadFrom, SidecarFacts, UpdateAction, UpdateFacts,
+};
 use crate::process::Options;
 
-/// One entry of a bare library file that found a sidecar this run.
+/// One entry of an open library file, and what this run found for it.
 struct Candidate {
-    bare: BareId,
+    file: OpenId,
     entry: String,
     source: String,
-    found: Match,
+    found: Option<Match>,
     record: Option<MediaId>,
-    rank: (bool, bool, bool, (usize, u64)),
+    rank: policy::MemberRank,
 }
 
-/// Turns the sidecars found for remembered bare files (through this run's own records of
-/// their entries, or through `extra`, their entries not among the inputs) into
-/// [`Plan::updates`], one per file.
+/// Turns what this run found for the open library files (through this run's own records
+/// of their entries, or through `extra`, their entries not among the inputs) into
+/// [`Plan::updates`], at most one per file.
 pub(super) fn plan_updates(
     plan: &mut Plan,
     opts: &Options,
     manifest: &Manifest,
     extra: Vec<(Extra, Option<Match>)>,
 ) {
-    let by_path: HashMap<String, BareId> = (plan.bare_files.iter().enumerate())
-        .map(|(i, f)| (key(&f.line.path), BareId(i)))
+    if plan.open_files.is_empty() {
+        return;
+    }
+    let by_path: HashMap<String, OpenId> = (plan.open_files.iter().enumerate())
+        .map(|(i, f)| (key(&f.line.path), OpenId(i)))
         .collect();
     let mut cands: Vec<Candidate> = Vec::new();
+    // An entry of each file among this run's inputs, to read its bytes from.
+    let mut inputs: HashMap<OpenId, MediaId> = HashMap::new();
     for id in plan.ids() {
         let r = plan.record(id);
-        let (Disposition::InLibrary, Some(found)) = (&r.disposition, r.found) else {
+        if r.disposition != Disposition::InLibrary {
             continue;
-        };
+        }
         let Some(path) = in_library(manifest, plan.entry(id)) else {
             continue;
         };
-        if let Some(&bare) = by_path.get(&key(path)) {
+        if let Some(&file) = by_path.get(&key(path)) {
             let e = plan.entry(id);
+            inputs.entry(file).or_insert(id);
             cands.push(Candidate {
-                bare,
+                file,
                 entry: e.path(),
                 source: plan.catalog.describe(e),
-                found,
+                found: r.found,
                 record: Some(id),
-                rank: rank(plan, e.dir(), found, disk_order(e)),
+                rank: rank(plan, e.dir(), r.found, disk_order(e)),
             });
         }
     }
     for (k, (x, found)) in extra.into_iter().enumerate() {
-        let (Some(found), Some(bare)) = (found, x.bare) else {
+        let Some(file) = x.file else {
             continue;
         };
         let (dir, _) = split_entry_path(&x.source.entry);
         cands.push(Candidate {
-            bare,
+            file,
             source: format!("{} (from an earlier run)", x.source.entry),
             rank: rank(plan, dir, found, (usize::MAX, k as u64)),
             entry: x.source.entry,
@@ -81,53 +100,155 @@ pub(super) fn plan_updates(
             record: None,
         });
     }
-    cands.sort_by_key(|c| (c.bare, c.rank));
-    cands.dedup_by_key(|c| c.bare);
-    for c in cands {
-        let Ok(sidecar) = plan.sidecar(c.found.sidecar) else {
-            continue;
-        };
-        let line = &plan.bare_file(c.bare).line;
+    // Which sidecars went to a photo by its own name this run, and how many photos took
+    // each: a file whose sidecar another photo took has lost it.
+    let mut takers: HashMap<u128, usize> = HashMap::new();
+    let mut take = |found: Option<Match>| {
+        if let Some(m) = found.filter(|m| !m.rule.is_shared()) {
+            *takers.entry(plan.sidecar_id(m.sidecar)).or_default() += 1;
+        }
+    };
+    for id in plan.ids() {
+        if !matches!(plan.record(id).disposition, Disposition::Skip(_)) {
+            take(plan.record(id).found);
+        }
+    }
+    for c in cands.iter().filter(|c| c.record.is_none()) {
+        take(c.found);
+    }
+    cands.sort_by(|a, b| (a.file, &a.rank).cmp(&(b.file, &b.rank)));
+    let mut at = 0;
+    while at < cands.len() {
+        let file = cands[at].file;
+        let end = at + cands[at..].iter().take_while(|c| c.file == file).count();
+        let (best, all) = (&cands[at], &cands[at..end]);
+        at = end;
+        let line = &plan.open_file(file).line;
+        let had = line.claim.as_ref().and_then(|c| {
+            Some(SidecarFacts {
+                sidecar: c.sidecar_id()?,
+                export: c.export,
+                meta: u64::from_str_radix(&c.meta, 16).ok()?,
+            })
+        });
+        let usable = best.found.filter(|m| plan.sidecar(m.sidecar).is_ok());
+        let now = usable.map(|m| SidecarFacts {
+            sidecar: plan.sidecar_id(m.sidecar),
+            export: plan.sidecar_export(m.sidecar),
+            meta: plan.sidecar_meta(m.sidecar),
+        });
+        let had_taken = had.is_some_and(|h| {
+            let own = (all.iter())
+                .filter(|c| c.found.is_some_and(|m| !m.rule.is_shared()))
+                .filter(|c| {
+                    c.found
+                        .is_some_and(|m| plan.sidecar_id(m.sidecar) == h.sidecar)
+                })
+                .count();
+            takers.get(&h.sidecar).copied().unwrap_or(0) > own
+        });
         let facts = UpdateFacts {
+            had,
+            now,
+            had_taken,
             byte_for_byte: line.output_hash.as_deref() == Some(line.hash.as_str()),
-            trashed: sidecar.trashed(),
+            input_here: inputs.contains_key(&file),
+            trashed: usable.is_some_and(|m| plan.sidecar(m.sidecar).is_ok_and(|s| s.trashed())),
             keep_trashed: opts.keep_trashed,
         };
-        if policy::update_action(facts) == UpdateAction::Leave {
+        if facts.trashed && !facts.keep_trashed && had.map(|h| h.meta) != now.map(|n| n.meta) {
+            let path = line.path.clone();
+            plan.report.trashed_in_library.push(path);
             continue;
         }
-        let (dir, name) = split_entry_path(&c.entry);
+        let from = match policy::update_action(facts) {
+            UpdateAction::Leave => continue,
+            UpdateAction::Defer => UpdateFrom::Deferred,
+            UpdateAction::Rewrite(ReadFrom::Library) => UpdateFrom::Library,
+            UpdateAction::Rewrite(ReadFrom::Input) => UpdateFrom::Input(inputs[&file]),
+        };
+        // The entry whose name and folder the file takes: the best one that found the
+        // sidecar, or (without one) the best one.
+        let (dir, name) = split_entry_path(&best.entry);
         let (dir, name) = (dir.to_string(), name.to_string());
         let update = Update {
-            bare: c.bare,
-            by_name: match c.record {
+            file,
+            by_name: match best.record {
                 Some(id) => plan.record(id).by_name,
                 None => MediaKind::from_name(&name),
             },
-            name_date: plan.name_date(opts, &name, Some(c.found)),
+            name_date: plan.name_date(opts, &name, usable),
             album: folders::album_title(&dir, &plan.albums),
-            entry: c.entry,
-            source: c.source,
-            found: c.found,
-            record: c.record,
+            entry: best.entry.clone(),
+            source: best.source.clone(),
+            found: usable,
+            record: best.record,
+            from,
+            had: had.is_some(),
         };
-        if let Some(id) = c.record {
+        if let Some(id) = best.record {
             plan.records[id.0].disposition = Disposition::Update(UpdateId::of(plan.updates.len()));
         }
         plan.updates.push(update);
     }
 }
 
+/// For the updates whose source bytes are not among this run's inputs: an entry with the
+/// same content in an input an earlier run was given that is still where it was (users keep
+/// the parts they downloaded on other days). Each such input is opened (its directory read)
+/// only while some update is still without its bytes.
+pub(super) fn find_elsewhere(plan: &mut Plan) {
+    let mut wanted: HashMap<u128, Vec<usize>> = HashMap::new();
+    for (k, u) in plan.updates.iter().enumerate() {
+        if u.from == UpdateFrom::Deferred {
+            for s in &plan.open_file(u.file).sources {
+                wanted.entry(s.id()).or_default().push(k);
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let given: Vec<PathBuf> = (plan.catalog.inputs.iter())
+        .filter_map(|i| i.path.canonicalize().ok())
+        .collect();
+    for path in plan.earlier_inputs.clone() {
+        let path = PathBuf::from(path);
+        if given.contains(&path) || !path.exists() {
+            continue;
+        }
+        let Ok(catalog) = Catalog::open(std::slice::from_ref(&path), None) else {
+            continue;
+        };
+        let mut used = false;
+        for (i, e) in catalog.entries.iter().enumerate() {
+            let Some(ks) = wanted.remove(&e.id(e.crc32)) else {
+                continue;
+            };
+            for k in ks {
+                if plan.updates[k].from == UpdateFrom::Deferred {
+                    plan.updates[k].from =
+                        UpdateFrom::Elsewhere(plan.elsewhere.len(), EntryId::of(i));
+                    used = true;
+                }
+            }
+        }
+        if used {
+            plan.elsewhere.push(catalog);
+        }
+        let left = plan.updates.iter().any(|u| u.from == UpdateFrom::Deferred);
+        if !left {
+            break;
+        }
+    }
+}
+
 /// The duplicate-group ranking of an entry (see [`policy::member_rank`]).
-fn rank(
-    plan: &Plan,
-    dir: &str,
-    found: Match,
-    order: (usize, u64),
-) -> (bool, bool, bool, (usize, u64)) {
+fn rank(plan: &Plan, dir: &str, found: Option<Match>, order: (usize, u64)) -> policy::MemberRank {
     policy::member_rank(&MemberFacts {
-        usable_sidecar: plan.sidecar(found.sidecar).is_ok(),
-        own_sidecar: !found.rule.is_shared(),
+        usable_sidecar: found.is_some_and(|m| plan.sidecar(m.sidecar).is_ok()),
+        export: found.and_then(|m| plan.sidecar_export(m.sidecar)),
+        own_sidecar: found.is_some_and(|m| !m.rule.is_shared()),
         in_year_folder: folders::is_year_folder(dir, &plan.albums),
         disk_order: order,
     })
@@ -140,13 +261,14 @@ impl Plan {
         let mut r = match u.record {
             Some(id) => self.base_report(id),
             None => MediaReport {
-                rule: Some(u.found.rule),
-                sidecar: Some(self.describe_sidecar(u.found.sidecar)),
+                rule: u.found.map(|m| m.rule),
+                sidecar: u.found.map(|m| self.describe_sidecar(m.sidecar)),
                 album: u.album.clone(),
                 ..MediaReport::new(u.source.clone(), u.by_name.unwrap_or(MediaKind::Unknown))
             },
         };
-        if let Ok(s) = self.sidecar(u.found.sidecar) {
+        r.gps = None;
+        if let Some(s) = u.found.and_then(|m| self.sidecar(m.sidecar).ok()) {
             if u.record.is_none() {
                 r.notes
                     .extend(s.problems().iter().map(|p| format!("sidecar: {p}")));
@@ -154,5 +276,15 @@ impl Plan {
             r.gps = s.geo();
         }
         r
+    }
+
+    /// The digest of what a sidecar says ([`StoredSidecar::digest`]); 0 for one that could
+    /// not be read.
+    ///
+    /// [`StoredSidecar::digest`]: crate::library::manifest::StoredSidecar::digest
+    pub fn sidecar_meta(&self, index: usize) -> u64 {
+        self.sidecar(index).map_or(0, |s| {
+            u64::from_str_radix(&crate::process::stored::store(s).digest(), 16).unwrap_or(0)
+        })
     }
 }

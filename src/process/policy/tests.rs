@@ -277,38 +277,216 @@ fn original_name_table() {
 
 #[test]
 fn member_rank_orders_the_best_first() {
-    let m = |usable_sidecar, own_sidecar, in_year_folder, pos| MemberFacts {
+    let m = |usable_sidecar, export, own_sidecar, in_year_folder, pos| MemberFacts {
         usable_sidecar,
+        export,
         own_sidecar,
         in_year_folder,
         disk_order: (0, pos),
     };
+    let (old, new) = (Some(20230101000000), Some(20240101000000));
     let mut members = [
-        m(false, false, true, 0),
-        m(true, false, true, 1),
-        m(true, true, false, 2),
-        m(true, true, true, 4),
-        m(true, true, true, 3),
+        m(false, new, false, true, 0),
+        m(true, None, false, true, 1),
+        m(true, None, true, false, 2),
+        m(true, None, true, true, 4),
+        m(true, None, true, true, 3),
+        // A newer export's sidecar wins over an own sidecar in a year folder; an unusable
+        // one does not count.
+        m(true, old, false, false, 5),
+        m(true, new, false, false, 6),
+        m(true, new, true, true, 7),
+        m(false, new, true, true, 8),
     ];
     members.sort_by_key(member_rank);
     let order: Vec<u64> = members.iter().map(|m| m.disk_order.1).collect();
-    assert_eq!(order, [3, 4, 2, 1, 0]);
+    assert_eq!(order, [7, 6, 5, 3, 4, 2, 1, 8, 0]);
 }
 
 #[test]
 fn update_action_table() {
+    use ReadFrom::*;
     use UpdateAction::*;
-    let f = |byte_for_byte, trashed, keep_trashed| UpdateFacts {
+    let (old, new) = (Some(20230101000000), Some(20240101000000));
+    let sc = |sidecar, export, meta| {
+        Some(SidecarFacts {
+            sidecar,
+            export,
+            meta,
+        })
+    };
+    // (had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed)
+    let f = |had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed| UpdateFacts {
+        had,
+        now,
+        had_taken,
         byte_for_byte,
+        input_here,
         trashed,
         keep_trashed,
     };
     let table = [
-        (f(true, false, false), Rewrite),
-        (f(false, false, false), Leave),
-        (f(true, true, false), Leave),
-        (f(true, true, true), Rewrite),
-        (f(false, true, true), Leave),
+        // A file written without a sidecar gets the one found, from itself.
+        (
+            f(None, sc(1, old, 7), false, true, false, false, false),
+            Rewrite(Library),
+        ),
+        (
+            f(None, sc(1, old, 7), false, true, true, false, false),
+            Rewrite(Library),
+        ),
+        // … unless it is not its source byte for byte (an old line with metadata).
+        (
+            f(None, sc(1, old, 7), false, false, true, false, false),
+            Leave,
+        ),
+        (f(None, None, false, true, true, false, false), Leave),
+        // The trash never removes nor rewrites a library file, unless asked to keep it.
+        (
+            f(None, sc(1, old, 7), false, true, false, true, false),
+            Leave,
+        ),
+        (
+            f(None, sc(1, old, 7), false, true, false, true, true),
+            Rewrite(Library),
+        ),
+        (
+            f(
+                sc(1, old, 7),
+                sc(2, new, 8),
+                false,
+                false,
+                true,
+                true,
+                false,
+            ),
+            Leave,
+        ),
+        // The same sidecar, or one that says the same: nothing to do.
+        (
+            f(
+                sc(1, old, 7),
+                sc(1, old, 7),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Leave,
+        ),
+        (
+            f(
+                sc(1, old, 7),
+                sc(2, new, 7),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Leave,
+        ),
+        // A newer export's (or the same export's better) sidecar that says otherwise.
+        (
+            f(
+                sc(1, old, 7),
+                sc(2, new, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Rewrite(Input),
+        ),
+        (
+            f(
+                sc(1, old, 7),
+                sc(2, old, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Rewrite(Input),
+        ),
+        (
+            f(
+                sc(1, None, 7),
+                sc(2, None, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Rewrite(Input),
+        ),
+        (
+            f(
+                sc(1, None, 7),
+                sc(2, old, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Rewrite(Input),
+        ),
+        // An older export's, or one of unknown age against a known one: left.
+        (
+            f(
+                sc(1, new, 7),
+                sc(2, old, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Leave,
+        ),
+        (
+            f(
+                sc(1, new, 7),
+                sc(2, None, 8),
+                false,
+                false,
+                true,
+                false,
+                false,
+            ),
+            Leave,
+        ),
+        // Its bytes not among the inputs: marked for a later run.
+        (
+            f(
+                sc(1, old, 7),
+                sc(2, new, 8),
+                false,
+                false,
+                false,
+                false,
+                false,
+            ),
+            Defer,
+        ),
+        // Nothing found: left, unless its sidecar went to its owner (then without one).
+        (
+            f(sc(1, old, 7), None, false, false, true, false, false),
+            Leave,
+        ),
+        (
+            f(sc(1, old, 7), None, true, false, true, false, false),
+            Rewrite(Input),
+        ),
+        (
+            f(sc(1, old, 7), None, true, false, false, false, false),
+            Defer,
+        ),
     ];
     for (i, (facts, want)) in table.into_iter().enumerate() {
         assert_eq!(update_action(facts), want, "row {i}");

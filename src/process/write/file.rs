@@ -324,6 +324,8 @@ fn commit(
         archived: sidecar.is_some_and(|s| s.archived()),
         retracted: false,
         no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
+        claim: writer.plan.claim(writer.plan.record(id).found),
+        stale: false,
     };
     if let Err(err) = writer.manifest.append(&line) {
         r.notes.push(format!("manifest not updated: {err}"));

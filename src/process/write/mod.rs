@@ -297,10 +297,13 @@ struct Done {
 impl Done {
     /// A sidecar is taken by the file that found it by its own name once that file is in
     /// the library (or left out on purpose): one whose file failed is still free for the
-    /// retry, and one shared (edited copy, Live Photo video) is never taken.
+    /// retry, one shared (edited copy, Live Photo video) is never taken, and one found by its
+    /// title stays free for the photo whose name it has (see [`Rule::is_weak`]).
+    ///
+    /// [`Rule::is_weak`]: crate::takeout::matcher::Rule::is_weak
     fn claim(&mut self, found: Option<Match>, r: &MediaReport) {
         match found {
-            Some(m) if !m.rule.is_shared() && r.status != Status::Failed => {
+            Some(m) if !m.rule.is_shared() && !m.rule.is_weak() && r.status != Status::Failed => {
                 self.claimed[m.sidecar] = true;
             }
             _ => {}
@@ -322,7 +325,7 @@ impl Writer<'_> {
             match u.record {
                 Some(id) => self.hand_over(done, id, r),
                 None => {
-                    done.claim(Some(u.found), &r);
+                    done.claim(u.found, &r);
                     done.log.push(r);
                 }
             }
@@ -434,16 +437,18 @@ impl Writer<'_> {
                     if s.recorded == Some(claimed) {
                         return None;
                     }
-                    let (source, from) = match &s.origin {
+                    let (source, from, export) = match &s.origin {
                         SidecarOrigin::Entry(i) => {
                             let e = plan.catalog.entry(*i);
-                            (source_key(e), plan.catalog.describe(e))
+                            let export = plan.catalog.export_of(e);
+                            (source_key(e), plan.catalog.describe(e), export)
                         }
-                        SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone()),
+                        SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone(), e.export),
                     };
                     Some(manifest::SidecarRecord {
                         source,
                         from,
+                        export,
                         data: crate::process::stored::store(parsed),
                         claimed,
                     })

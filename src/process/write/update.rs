@@ -1,7 +1,9 @@
-//! The write side of a later run completing an earlier one (see `crate::process::plan::updates`):
-//! a library file written without a sidecar is read in place of its source (the manifest's
-//! hashes prove it is its source byte for byte), goes through the normal writer into a temp
-//! file, and is put where one run over all parts would have put it.
+//! The write side of a later run completing or correcting an earlier one (see
+//! `crate::process::plan::updates`): the file's source bytes are read (the library file
+//! itself when the manifest's hashes prove it is its source byte for byte; else an entry of
+//! this run with the same content, after checking the library file is still as written), go
+//! through the normal writer into a temp file, and are put where one run over everything
+//! would have put them. A file whose source bytes are not among the inputs is marked `stale`.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -11,18 +13,24 @@ use crate::hash::{self, HashingReader};
 use crate::library::fs::open_nofollow;
 use crate::library::manifest;
 use crate::metadata::media::MediaKind;
-use crate::process::plan::UpdateId;
+use crate::process::plan::{UpdateFrom, UpdateId};
 use crate::process::report::{MediaReport, Reason, Status};
+use crate::takeout::{self, Catalog, Entry};
 
 use super::file::{self, failed, remove_temp, Copied};
 use super::{Known, Writer};
 use crate::process::policy::{self, XmpCleanup};
 
-/// Rewrites the library file of update `k` with its sidecar's metadata; its report line.
+/// Rewrites the library file of update `k` (or marks it for a later run); its report line.
 pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
     let mut r = writer.plan.update_report(k);
-    let path = &writer.plan.bare_file(writer.plan.update(k).bare).line.path;
+    let u = writer.plan.update(k);
+    let path = &writer.plan.open_file(u.file).line.path;
     r.output = Some(path.clone());
+    if u.from == UpdateFrom::Deferred {
+        defer(writer, k, &mut r);
+        return r;
+    }
     if let Some(why) = writer.stopped() {
         r.reason = Some(Reason::NotAttempted(why));
         return r;
@@ -41,13 +49,64 @@ pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
     r
 }
 
+/// A file to rewrite whose source bytes are not among the inputs: its line is marked
+/// `stale`, so that every later run looks at it again, and its report line says what to do.
+fn defer(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) {
+    let u = writer.plan.update(k);
+    let old = &writer.plan.open_file(u.file).line;
+    if !old.stale && !writer.opts.dry_run {
+        let marked = manifest::Line {
+            stale: true,
+            ..old.clone()
+        };
+        if let Err(err) = writer.manifest.append(&marked) {
+            r.notes.push(format!("manifest not updated: {err}"));
+        }
+    }
+    r.status = Status::InLibrary;
+    r.deferred = true;
+    r.notes.push(format!(
+        "{} carries {}; its photo ({}) is not among this run's inputs: run again with the \
+         part that holds it, and it is rewritten",
+        old.path,
+        if u.found.is_some() {
+            "another sidecar than the one found now"
+        } else {
+            "the sidecar of another photo"
+        },
+        u.entry,
+    ));
+}
+
 fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(), Reason> {
     let plan = writer.plan;
     let u = plan.update(k);
-    let old = &plan.bare_file(u.bare).line;
+    let old = &plan.open_file(u.file).line;
     let subject = plan.update_subject(k);
     let tags = file::tags_for(writer, &subject);
-    let (kind, copied, before) = reread(writer, old, subject.by_name, &tags, r)?;
+    let (kind, copied, before) = match u.from {
+        UpdateFrom::Input(id) => {
+            let (catalog, e) = (&plan.catalog, plan.entry(id));
+            from_input(writer, catalog, e, old, subject.by_name, &tags, r)?
+        }
+        UpdateFrom::Elsewhere(c, i) => {
+            let catalog = &plan.elsewhere[c];
+            r.notes.push(format!(
+                "read again from {}, given to an earlier run",
+                catalog.describe(catalog.entry(i))
+            ));
+            from_input(
+                writer,
+                catalog,
+                catalog.entry(i),
+                old,
+                subject.by_name,
+                &tags,
+                r,
+            )?
+        }
+        _ => reread(writer, old, subject.by_name, &tags, r)?,
+    };
     let mut dates = subject.dates();
     let date = file::decide_date(writer, &mut dates, &copied.written, &tags, r);
     let dir = file::folder_for(writer, date, &copied.written, &tags);
@@ -77,8 +136,10 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         date_source: date.source,
         gps: if r.embedded { tags.geo } else { None },
         archived: subject.sidecar.is_some_and(|s| s.archived()),
-        no_sidecar: false,
+        no_sidecar: subject.sidecar.is_none() && copied.out_hash == copied.src_hash,
         retracted: false,
+        claim: plan.claim(u.found),
+        stale: false,
         ..old.clone()
     };
     if let Err(err) = writer.manifest.append(&line) {
@@ -102,28 +163,30 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
             let _ = std::fs::remove_file(writer.out.root().join(&x));
         }
     }
-    settle(
-        writer,
-        copied.src_hash,
-        u.found.sidecar,
-        &old.path,
-        &final_name,
-    );
+    let sidecar = u.found.map(|m| m.sidecar);
+    settle(writer, copied.src_hash, sidecar, &old.path, &final_name);
     r.status = Status::Updated;
     r.output = Some(final_name);
     r.xmp = xmp;
-    r.notes.push(format!(
-        "written by an earlier run without a sidecar; updated with {}",
-        r.sidecar.clone().unwrap_or_default()
-    ));
+    r.corrected = u.had;
+    r.notes.push(match (u.had, &r.sidecar) {
+        (false, s) => format!(
+            "written by an earlier run without a sidecar; updated with {}",
+            s.clone().unwrap_or_default()
+        ),
+        (true, Some(s)) => format!("corrected: it carried another sidecar than {s}"),
+        (true, None) => "corrected: the sidecar it carried is another photo's, and it has \
+                         none of its own"
+            .to_string(),
+    });
     Ok(())
 }
 
 /// What the rest of the run needs to know of a file updated (and perhaps moved).
-fn settle(writer: &Writer<'_>, src_hash: u128, sidecar: usize, old: &str, new: &str) {
+fn settle(writer: &Writer<'_>, src_hash: u128, sidecar: Option<usize>, old: &str, new: &str) {
     let known = Known {
         path: new.into(),
-        sidecar: Some(crate::process::write::sidecar_number(sidecar)),
+        sidecar: sidecar.map(crate::process::write::sidecar_number),
         earlier: true,
     };
     writer
@@ -161,6 +224,46 @@ fn reread(
     {
         remove_temp(&copied.temp);
         return Err(Reason::other("it was changed since it was written"));
+    }
+    Ok((opened.kind, copied, before))
+}
+
+/// Reads the source bytes of `old`'s file from the entry `e` of `catalog` through the normal
+/// writer (embedding `tags` into a temp file), after checking the library file is still as
+/// it was written (a file the user changed is theirs: left alone). The entry must hold the
+/// file's source, byte for byte. Its type, the copy, and the library file's metadata.
+fn from_input(
+    writer: &Writer<'_>,
+    catalog: &Catalog,
+    e: &Entry,
+    old: &manifest::Line,
+    by_name: Option<MediaKind>,
+    tags: &crate::metadata::Tags,
+    r: &mut MediaReport,
+) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
+    let full = writer.out.root().join(&old.path);
+    let file = open_nofollow(&full, OpenOptions::new().read(true))
+        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+    let before = file
+        .metadata()
+        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let (h, len) =
+        hash::hash_stream(file).map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    if Some(hash::hex(h)) != old.output_hash || Some(len) != old.output_size {
+        return Err(Reason::other("it was changed since it was written"));
+    }
+    let mut reader = catalog.reader(takeout::LARGE_BUFFER);
+    let src = reader
+        .open(e)
+        .map_err(|err| failed(&err, format!("cannot open {}: {err}", e.path())))?;
+    let mut opened = file::sniff(by_name, HashingReader::new(src), r)?;
+    let copied = file::copy(writer, &mut opened, tags, e.size)?;
+    if hash::hex(copied.src_hash) != old.hash {
+        remove_temp(&copied.temp);
+        return Err(Reason::other(format!(
+            "{} is not the photo of the library file",
+            e.path()
+        )));
     }
     Ok((opened.kind, copied, before))
 }

@@ -139,6 +139,13 @@ impl Rule {
     pub fn is_shared(self) -> bool {
         matches!(self, Rule::Edited | Rule::LivePhoto | Rule::AlbumTwin)
     }
+
+    /// True for rules that read a sidecar's title rather than its name: the sidecar may be
+    /// another photo's (one renamed in Google Photos to this file's name, or a same-named
+    /// photo of another folder), which takes it back when it comes in a later part.
+    pub fn is_weak(self) -> bool {
+        matches!(self, Rule::Title | Rule::TitleElsewhere)
+    }
 }
 
 /// Takeout cuts a sidecar's name (before any `(n)` and `.json`) to this many UTF-16 code units.

@@ -129,7 +129,7 @@ enum Parsed {
 /// a sidecar line skipped unread.
 fn parse(line: &[u8]) -> Parsed {
     match Kind::of(line) {
-        Kind::Sidecar | Kind::Parts | Kind::Album => return Parsed::Other,
+        Kind::Sidecar | Kind::Parts | Kind::Album | Kind::Inputs => return Parsed::Other,
         Kind::Unwritten => {
             return Unwritten::parse(line).map_or(Parsed::Other, |u| Parsed::Unwritten(Box::new(u)))
         }

@@ -1,0 +1,697 @@
+//! Split runs converge on one run: whatever parts or exports each run is given, and in
+//! whatever order, every photo ends with the date, place and caption one run over everything
+//! gives it, and those are its own sidecar's (the newest export's when exports differ).
+//! Each test names, on failure, every photo that got a wrong value and which run order did it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::*;
+
+const GP: &str = "Takeout/Google Photos";
+/// Both places are in France, so their local time is Paris time as for photos with no place.
+const PARIS: (f64, f64, f64) = (48.8584, 2.2945, 35.0);
+const MARSEILLE: (f64, f64, f64) = (43.2965, 5.3698, 12.0);
+
+// The dates taken, each at 12:00:00 UTC.
+const T2015_06_01: i64 = 1_433_160_000;
+const T2018_03_03: i64 = 1_520_078_400;
+const T2020_05_05: i64 = 1_588_680_000;
+const T2021_07_07: i64 = 1_625_659_200;
+const T2019_01_01: i64 = 1_546_344_000;
+const T2019_02_02: i64 = 1_549_108_800;
+const T2010_01_01: i64 = 1_262_347_200;
+const T2010_02_02: i64 = 1_265_112_000;
+const T2011_01_01: i64 = 1_293_883_200;
+const T2024_03_03: i64 = 1_709_467_200;
+
+/// A sidecar as Google writes it, with a description.
+fn meta(title: &str, taken: i64, geo: Option<(f64, f64, f64)>, description: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&sidecar(title, taken, geo)).unwrap();
+    v["description"] = description.into();
+    serde_json::to_vec_pretty(&v).unwrap()
+}
+
+/// A distinct JPEG (no date of its own) whose bytes carry `tag`, by which it is found again.
+fn photo(tag: &str) -> Vec<u8> {
+    jpeg_variant(&fixture("plain.jpg"), tag)
+}
+
+/// What one photo must carry after every way of running.
+struct Want {
+    /// The photo, as failure messages name it.
+    label: &'static str,
+    /// What its bytes carry (a JPEG comment, an ISO-BMFF `free` box): how it is found.
+    tag: &'static str,
+    /// EXIF DateTimeOriginal; for a video, QuickTime CreateDate in UTC (read by exiftool).
+    date: &'static str,
+    /// Signed degrees (not checked for a video).
+    gps: Option<(f64, f64)>,
+    /// EXIF ImageDescription (not checked for a video).
+    caption: Option<&'static str>,
+    video: bool,
+}
+
+impl Want {
+    fn still(
+        label: &'static str,
+        tag: &'static str,
+        date: &'static str,
+        gps: Option<(f64, f64, f64)>,
+        caption: Option<&'static str>,
+    ) -> Want {
+        Want {
+            label,
+            tag,
+            date,
+            gps: gps.map(|(lat, lon, _)| (lat, lon)),
+            caption,
+            video: false,
+        }
+    }
+}
+
+/// What a photo carries in a library.
+struct Seen {
+    path: String,
+    date: Option<String>,
+    gps: Option<(f64, f64)>,
+    caption: Option<String>,
+}
+
+fn gps_eq(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => (a.0 - b.0).abs() < 1e-4 && (a.1 - b.1).abs() < 1e-4,
+        _ => false,
+    }
+}
+
+fn show_gps(g: Option<(f64, f64)>) -> String {
+    g.map_or("none".into(), |(a, b)| format!("({a:.4}, {b:.4})"))
+}
+
+fn show(s: &Option<String>) -> String {
+    s.as_ref().map_or("none".into(), |s| format!("{s:?}"))
+}
+
+impl Seen {
+    fn same(&self, o: &Seen) -> bool {
+        self.date == o.date && gps_eq(self.gps, o.gps) && self.caption == o.caption
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "date {}, GPS {}, caption {}",
+            show(&self.date),
+            show_gps(self.gps),
+            show(&self.caption)
+        )
+    }
+}
+
+/// Every file of a library but gpbackup's own: relative path → bytes.
+fn files_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with(".gpbackup") || rel == "albums.json" || !e.file_type().is_file() {
+            continue;
+        }
+        files.insert(rel, std::fs::read(e.path()).unwrap());
+    }
+    files
+}
+
+/// The library's media files (not its XMP sidecars).
+fn media_of(root: &Path) -> Vec<String> {
+    files_of(root)
+        .into_keys()
+        .filter(|p| !p.to_ascii_lowercase().ends_with(".xmp"))
+        .collect()
+}
+
+/// The photo of `w` in the library `root`: the one file whose bytes carry its tag.
+fn find(root: &Path, files: &BTreeMap<String, Vec<u8>>, w: &Want) -> Result<Seen, String> {
+    let tag = w.tag.as_bytes();
+    let hits: Vec<&String> = files
+        .iter()
+        .filter(|(_, b)| b.windows(tag.len()).any(|x| x == tag))
+        .map(|(p, _)| p)
+        .collect();
+    let path = match hits[..] {
+        [p] => p.clone(),
+        [] => {
+            return Err(format!(
+                "not in the library (files: {:?})",
+                files.keys().collect::<Vec<_>>()
+            ))
+        }
+        _ => return Err(format!("{} copies in the library: {hits:?}", hits.len())),
+    };
+    let full = root.join(&path);
+    if w.video {
+        let j = exiftool(&full, &["-api", "QuickTimeUTC"]);
+        return Ok(Seen {
+            path,
+            date: j["CreateDate"].as_str().map(str::to_string),
+            gps: None,
+            caption: None,
+        });
+    }
+    let bytes = &files[&path];
+    let Ok(e) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
+        return Ok(Seen {
+            path,
+            date: None,
+            gps: None,
+            caption: None,
+        });
+    };
+    let lat = exif_coord(&e, exif::Tag::GPSLatitude, exif::Tag::GPSLatitudeRef);
+    let lon = exif_coord(&e, exif::Tag::GPSLongitude, exif::Tag::GPSLongitudeRef);
+    Ok(Seen {
+        path,
+        date: exif_ascii(&e, exif::Tag::DateTimeOriginal),
+        gps: lat.zip(lon),
+        caption: exif_ascii(&e, exif::Tag::ImageDescription),
+    })
+}
+
+/// Checks every photo of `wants` in the library `out`, which the runs `say` made: it must
+/// carry the expected values, and those of the same photo in the one-run library `one` (when
+/// `out` is not that one). Every wrong value goes to `problems`, naming the photo.
+fn check(say: &str, out: &Path, wants: &[Want], one: Option<&Path>, problems: &mut Vec<String>) {
+    let files = files_of(out);
+    let one_files = one.map(|o| (o, files_of(o)));
+    for w in wants {
+        if w.video && !have_exiftool() {
+            eprintln!(
+                "note: exiftool is absent; {say}: the date of {} not checked",
+                w.label
+            );
+            continue;
+        }
+        let got = match find(out, &files, w) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{say}: {}: {e}", w.label));
+                continue;
+            }
+        };
+        let mut wrong = Vec::new();
+        if got.date.as_deref() != Some(w.date) {
+            wrong.push(format!("date {} (want {:?})", show(&got.date), w.date));
+        }
+        if !w.video && !gps_eq(got.gps, w.gps) {
+            wrong.push(format!(
+                "GPS {} (want {})",
+                show_gps(got.gps),
+                show_gps(w.gps)
+            ));
+        }
+        if !w.video && got.caption.as_deref() != w.caption {
+            wrong.push(format!(
+                "caption {} (want {})",
+                show(&got.caption),
+                show(&w.caption.map(str::to_string))
+            ));
+        }
+        if let Some((root, files)) = &one_files {
+            match find(root, files, w) {
+                Ok(o) if !o.same(&got) => wrong.push(format!(
+                    "one run over everything gave it {} ({})",
+                    o.show(),
+                    o.path
+                )),
+                _ => {}
+            }
+        }
+        if !wrong.is_empty() {
+            problems.push(format!(
+                "{say}: {} ({}): {}",
+                w.label,
+                got.path,
+                wrong.join("; ")
+            ));
+        }
+    }
+}
+
+/// `[1] then [1, 2]`: the runs, each a list of indices into `names`.
+fn describe(runs: &[&[usize]], names: &[&str]) -> String {
+    runs.iter()
+        .map(|r| {
+            format!(
+                "[{}]",
+                r.iter().map(|&i| names[i]).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" then ")
+}
+
+fn verify(out: &Path, against: &[PathBuf]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["verify".as_ref(), out.as_os_str()];
+    if !against.is_empty() {
+        args.push("--against".as_ref());
+        args.extend(against.iter().map(|p| p.as_os_str()));
+    }
+    gpbackup(&args)
+}
+
+/// Runs `runs` over `inputs` into `out`, each to exit 0; a failing `verify` after a run goes
+/// to `problems`. Returns each run's output.
+fn run(
+    inputs: &[PathBuf],
+    runs: &[&[usize]],
+    names: &[&str],
+    out: &Path,
+    problems: &mut Vec<String>,
+) -> Vec<Output> {
+    let say = describe(runs, names);
+    let mut outputs = Vec::new();
+    for r in runs {
+        let given: Vec<PathBuf> = r.iter().map(|&i| inputs[i].clone()).collect();
+        let (o, _) = process(&given, out, &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{say}: run {}: {}",
+            describe(&[r], names),
+            stderr(&o)
+        );
+        let v = verify(out, &[]);
+        if !v.status.success() {
+            problems.push(format!(
+                "{say}: verify after run {} fails: {}",
+                describe(&[r], names),
+                stderr(&v).trim()
+            ));
+        }
+        outputs.push(o);
+    }
+    outputs
+}
+
+/// Runs one run over every input and each of `orders` into fresh folders under `dir`, and
+/// checks every library against `wants`; panics with every problem found.
+fn converge(
+    dir: &Path,
+    inputs: &[PathBuf],
+    names: &[&str],
+    orders: &[&[&[usize]]],
+    wants: &[Want],
+) {
+    let mut problems = Vec::new();
+    let all: Vec<usize> = (0..inputs.len()).collect();
+    let one = dir.join("one");
+    let one_order: &[&[usize]] = &[&all];
+    run(inputs, one_order, names, &one, &mut problems);
+    check(
+        &format!("one run {}", describe(one_order, names)),
+        &one,
+        wants,
+        None,
+        &mut problems,
+    );
+    for (k, order) in orders.iter().enumerate() {
+        let out = dir.join(format!("split-{k}"));
+        run(inputs, order, names, &out, &mut problems);
+        check(
+            &format!("runs {}", describe(order, names)),
+            &out,
+            wants,
+            Some(&one),
+            &mut problems,
+        );
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// The zip `dir/takeout-STAMP-001.zip` of `files`: a one-part export made at STAMP.
+fn export(dir: &Path, stamp: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join(format!("takeout-{stamp}-001.zip"));
+    std::fs::write(&p, zip_bytes(files)).unwrap();
+    p
+}
+
+#[test]
+fn two_photos_named_alike_in_two_year_folders_keep_their_own_sidecars_in_split_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (y15, y18) = (
+        format!("{GP}/Photos from 2015"),
+        format!("{GP}/Photos from 2018"),
+    );
+    let mut t = Takeout::new(2);
+    t.add(0, format!("{y15}/IMG_0001.JPG"), photo("<photo-of-2015>"))
+        .add(
+            0,
+            format!("{y18}/IMG_0001.JPG.json"),
+            meta(
+                "IMG_0001.JPG",
+                T2018_03_03,
+                Some(MARSEILLE),
+                "twenty-eighteen",
+            ),
+        )
+        .add(1, format!("{y18}/IMG_0001.JPG"), photo("<photo-of-2018>"))
+        .add(
+            1,
+            format!("{y15}/IMG_0001.JPG.json"),
+            meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let wants = [
+        Want::still(
+            "Photos from 2015/IMG_0001.JPG",
+            "<photo-of-2015>",
+            "2015:06:01 14:00:00",
+            Some(PARIS),
+            Some("twenty-fifteen"),
+        ),
+        Want::still(
+            "Photos from 2018/IMG_0001.JPG",
+            "<photo-of-2018>",
+            "2018:03:03 13:00:00",
+            Some(MARSEILLE),
+            Some("twenty-eighteen"),
+        ),
+    ];
+    converge(
+        tmp.path(),
+        &parts,
+        &["1", "2"],
+        &[&[&[0], &[0, 1]], &[&[0], &[1]], &[&[1], &[0]]],
+        &wants,
+    );
+}
+
+#[test]
+fn a_photo_renamed_in_google_photos_and_another_of_its_new_name_keep_their_own_sidecars() {
+    // IMG_5678.jpg was renamed "Birthday.jpg" in Google Photos (its sidecar's title); another
+    // photo really is Birthday.jpg. A title match must not give either the other's sidecar.
+    let tmp = tempfile::tempdir().unwrap();
+    let (y20, y21) = (
+        format!("{GP}/Photos from 2020"),
+        format!("{GP}/Photos from 2021"),
+    );
+    let mut t = Takeout::new(2);
+    t.add(0, format!("{y21}/Birthday.jpg"), photo("<real-birthday>"))
+        .add(
+            0,
+            format!("{y20}/IMG_5678.jpg.json"),
+            meta("Birthday.jpg", T2020_05_05, Some(PARIS), "renamed"),
+        )
+        .add(
+            1,
+            format!("{y20}/IMG_5678.jpg"),
+            photo("<renamed-img-5678>"),
+        )
+        .add(
+            1,
+            format!("{y21}/Birthday.jpg.json"),
+            meta(
+                "Birthday.jpg",
+                T2021_07_07,
+                Some(MARSEILLE),
+                "real birthday",
+            ),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let wants = [
+        Want::still(
+            "Photos from 2020/IMG_5678.jpg (titled Birthday.jpg)",
+            "<renamed-img-5678>",
+            "2020:05:05 14:00:00",
+            Some(PARIS),
+            Some("renamed"),
+        ),
+        Want::still(
+            "Photos from 2021/Birthday.jpg",
+            "<real-birthday>",
+            "2021:07:07 14:00:00",
+            Some(MARSEILLE),
+            Some("real birthday"),
+        ),
+    ];
+    converge(
+        tmp.path(),
+        &parts,
+        &["1", "2"],
+        &[&[&[0], &[0, 1]], &[&[0], &[1]], &[&[1], &[0]]],
+        &wants,
+    );
+}
+
+#[test]
+fn a_live_photo_video_takes_its_own_sidecar_when_it_comes_in_a_later_part() {
+    // The video first takes the still's sidecar (the Live Photo rule); its own sidecar, in a
+    // later part, must then date it as one run does.
+    let tmp = tempfile::tempdir().unwrap();
+    let y19 = format!("{GP}/Photos from 2019");
+    let mut t = Takeout::new(2);
+    t.add(0, format!("{y19}/IMG_0100.JPG"), photo("<live-still>"))
+        .add(
+            0,
+            format!("{y19}/IMG_0100.JPG.json"),
+            meta("IMG_0100.JPG", T2019_01_01, None, "the still's"),
+        )
+        .add(
+            0,
+            format!("{y19}/IMG_0100.MOV"),
+            isobmff_variant(&fixture("live.mov"), "<live-video>"),
+        )
+        .add(
+            1,
+            format!("{y19}/IMG_0100.MOV.json"),
+            meta("IMG_0100.MOV", T2019_02_02, None, "the video's own"),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let wants = [
+        Want::still(
+            "Photos from 2019/IMG_0100.JPG (the still)",
+            "<live-still>",
+            "2019:01:01 13:00:00",
+            None,
+            Some("the still's"),
+        ),
+        Want {
+            label: "Photos from 2019/IMG_0100.MOV (the video, with its own sidecar)",
+            tag: "<live-video>",
+            date: "2019:02:02 12:00:00+00:00",
+            gps: None,
+            caption: None,
+            video: true,
+        },
+    ];
+    converge(
+        tmp.path(),
+        &parts,
+        &["1", "2"],
+        &[&[&[0], &[1]], &[&[0], &[0, 1]]],
+        &wants,
+    );
+}
+
+/// Export A (2024-01-01) and export B (2024-07-01, p1's sidecar corrected, p3 new), each one
+/// part, written into `dir`.
+fn two_exports(dir: &Path) -> Vec<PathBuf> {
+    let (y10, y11, y24) = (
+        format!("{GP}/Photos from 2010"),
+        format!("{GP}/Photos from 2011"),
+        format!("{GP}/Photos from 2024"),
+    );
+    let p1 = (format!("{y10}/IMG_1001.jpg"), photo("<p1>"));
+    let p2 = (format!("{y11}/IMG_1002.jpg"), photo("<p2>"));
+    let p2_json = (
+        format!("{y11}/IMG_1002.jpg.json"),
+        meta("IMG_1002.jpg", T2011_01_01, None, ""),
+    );
+    let a = export(
+        dir,
+        "20240101T000000Z",
+        &[
+            p1.clone(),
+            (
+                format!("{y10}/IMG_1001.jpg.json"),
+                meta("IMG_1001.jpg", T2010_01_01, None, "old caption"),
+            ),
+            p2.clone(),
+            p2_json.clone(),
+        ],
+    );
+    let b = export(
+        dir,
+        "20240701T000000Z",
+        &[
+            p1,
+            (
+                format!("{y10}/IMG_1001.jpg.json"),
+                meta("IMG_1001.jpg", T2010_02_02, None, "new caption"),
+            ),
+            p2,
+            p2_json,
+            (format!("{y24}/IMG_1003.jpg"), photo("<p3>")),
+            (
+                format!("{y24}/IMG_1003.jpg.json"),
+                meta("IMG_1003.jpg", T2024_03_03, None, ""),
+            ),
+        ],
+    );
+    vec![a, b]
+}
+
+#[test]
+fn a_newer_export_corrects_a_photo_whatever_the_order_of_the_exports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exports = two_exports(&tmp.path().join("in"));
+    let names = ["A (2024-01-01)", "B (2024-07-01)"];
+    let wants = [
+        Want::still(
+            "p1 IMG_1001.jpg (corrected in B)",
+            "<p1>",
+            "2010:02:02 13:00:00",
+            None,
+            Some("new caption"),
+        ),
+        Want::still("p2 IMG_1002.jpg", "<p2>", "2011:01:01 13:00:00", None, None),
+        Want::still(
+            "p3 IMG_1003.jpg (only in B)",
+            "<p3>",
+            "2024:03:03 13:00:00",
+            None,
+            None,
+        ),
+    ];
+    let mut problems = Vec::new();
+    let orders: [&[&[usize]]; 4] = [&[&[0], &[1]], &[&[1], &[0]], &[&[0, 1]], &[&[1, 0]]];
+    for (k, order) in orders.into_iter().enumerate() {
+        let say = format!("runs {}", describe(order, &names));
+        let out = tmp.path().join(format!("out-{k}"));
+        let outputs = run(&exports, order, &names, &out, &mut problems);
+        check(&say, &out, &wants, None, &mut problems);
+        let media = media_of(&out);
+        if media.len() != 3 {
+            problems.push(format!(
+                "{say}: {} photo files in the library, want 3: {media:?}",
+                media.len()
+            ));
+        }
+        let v = verify(&out, &exports);
+        if !v.status.success() {
+            problems.push(format!(
+                "{say}: verify --against A B fails: {}",
+                stderr(&v).trim()
+            ));
+        }
+        if k == 0 {
+            // The second run's summary tells of the correction it made to p1.
+            let o = &outputs[1];
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+            if !text.contains("IMG_1001") {
+                problems.push(format!(
+                    "{say}: the summary of run B does not name IMG_1001.jpg, corrected by B:\n{}",
+                    text.trim()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn a_photo_trashed_only_in_the_newer_export_is_left_out_in_any_order_and_kept_once_in_the_library()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let y19 = format!("{GP}/Photos from 2019");
+    let p1 = (format!("{y19}/IMG_2001.jpg"), photo("<t1>"));
+    let p2 = (format!("{y19}/IMG_2002.jpg"), photo("<t2>"));
+    let p2_json = (
+        format!("{y19}/IMG_2002.jpg.json"),
+        meta("IMG_2002.jpg", T2019_02_02, None, ""),
+    );
+    let p1_json = meta("IMG_2001.jpg", T2019_01_01, None, "");
+    let mut trashed: serde_json::Value = serde_json::from_slice(&p1_json).unwrap();
+    trashed["trashed"] = true.into();
+    let dir = tmp.path().join("in");
+    let a = export(
+        &dir,
+        "20240101T000000Z",
+        &[
+            p1.clone(),
+            (format!("{y19}/IMG_2001.jpg.json"), p1_json),
+            p2.clone(),
+            p2_json.clone(),
+        ],
+    );
+    let b = export(
+        &dir,
+        "20240701T000000Z",
+        &[
+            p1,
+            (
+                format!("{y19}/IMG_2001.jpg.json"),
+                serde_json::to_vec_pretty(&trashed).unwrap(),
+            ),
+            p2,
+            p2_json,
+        ],
+    );
+    let exports = [a, b];
+    let names = ["A (2024-01-01)", "B (2024-07-01, IMG_2001.jpg trashed)"];
+    let mut problems = Vec::new();
+    let want_order: &[&[usize]] = &[&[0, 1]];
+    let want_out = tmp.path().join("a-b");
+    run(&exports, want_order, &names, &want_out, &mut problems);
+    let want = files_of(&want_out);
+    let want_say = format!("one run {}", describe(want_order, &names));
+    // One run, in either order: the newer export's trash wins.
+    let say = format!("one run {}", describe(&[&[1, 0]], &names));
+    let out = tmp.path().join("b-a");
+    run(&exports, &[&[1, 0]], &names, &out, &mut problems);
+    let got = files_of(&out);
+    if got != want {
+        problems.push(format!(
+            "{say}: library {:?}, but {want_say} gives {:?}",
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>()
+        ));
+    }
+    if want.contains_key("2019/IMG_2001.jpg") || want.len() != 1 {
+        problems.push(format!(
+            "{want_say}: the trashed photo is written: {:?}",
+            want.keys()
+        ));
+    }
+    // A photo already in the library is never deleted: a run of the newer export keeps it
+    // as it was, and its summary names it.
+    let out = tmp.path().join("a-then-b");
+    let outputs = run(&exports, &[&[0], &[1]], &names, &out, &mut problems);
+    let after_a = tmp.path().join("a-only");
+    run(&exports, &[&[0]], &names, &after_a, &mut problems);
+    if files_of(&out) != files_of(&after_a) {
+        problems.push(format!(
+            "runs A then B: library {:?}, want it as after A: {:?}",
+            files_of(&out).keys().collect::<Vec<_>>(),
+            files_of(&after_a).keys().collect::<Vec<_>>()
+        ));
+    }
+    let summary = stderr(&outputs[1]);
+    if !summary.contains("in Google Photos' trash, but in the library from an earlier run: kept")
+        || !summary.contains("IMG_2001.jpg")
+    {
+        problems.push(format!(
+            "runs A then B: the summary of B does not name the trashed photo:\n{summary}"
+        ));
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
