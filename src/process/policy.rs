@@ -8,10 +8,12 @@ use chrono::{DateTime, FixedOffset};
 use crate::cli::Layout;
 use crate::cli::XmpMode;
 use crate::dates::DateSource;
+use crate::library::manifest::Claim;
 use crate::metadata::Geo;
 use crate::metadata::TimeZoneChoice;
 use crate::names::{key, split_edited, NameParts};
 pub use crate::process::report::SkipReason;
+use crate::takeout::matcher::Rule;
 
 use crate::cli::EditedMode;
 
@@ -284,6 +286,25 @@ pub fn update_action(f: UpdateFacts) -> UpdateAction {
     } else {
         UpdateAction::Defer
     }
+}
+
+/// Whether a library file that carries `claim` may get another sidecar from a folder with
+/// sidecars no earlier run recorded, the newest of an export of time `newest` (`None`:
+/// unknown): a file without a claim, one that borrowed its sidecar or found it by its title
+/// (its own may be among them), or one whose sidecar is of an older export (or of unknown
+/// age). A file that found its own by its name, in the same export or a newer one, keeps it
+/// (see [`update_action`]): it is not looked at again.
+pub fn may_take_a_new_sidecar(claim: Option<&Claim>, newest: Option<u64>) -> bool {
+    let Some(c) = claim else {
+        return true;
+    };
+    let borrowed = Rule::from_name(&c.rule).is_none_or(|r| r.is_weak() || r.is_shared());
+    borrowed
+        || match (c.export, newest) {
+            (None, _) => true,
+            (Some(had), Some(new)) => new > had,
+            (Some(_), None) => false,
+        }
 }
 
 /// Where an updated file goes: `Some(path)` when it stays where it is (the one-run path is

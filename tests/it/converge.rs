@@ -695,3 +695,97 @@ fn a_photo_trashed_only_in_the_newer_export_is_left_out_in_any_order_and_kept_on
     }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+#[test]
+fn a_photo_whose_part_is_gone_is_named_and_corrected_when_the_part_comes_again() {
+    // Run 1 pairs the 2015 photo with the 2018 photo's sidecar (the only one of its title).
+    // Part 1 is then moved away (deleted from Downloads): run 2 finds the photos' own
+    // sidecars but cannot read the 2015 photo again; it names it and marks it. Given part 1
+    // again from its new place, a third run corrects it.
+    let tmp = tempfile::tempdir().unwrap();
+    let (y15, y18) = (
+        format!("{GP}/Photos from 2015"),
+        format!("{GP}/Photos from 2018"),
+    );
+    let mut t = Takeout::new(2);
+    t.add(0, format!("{y15}/IMG_0001.JPG"), photo("<photo-of-2015>"))
+        .add(
+            0,
+            format!("{y18}/IMG_0001.JPG.json"),
+            meta(
+                "IMG_0001.JPG",
+                T2018_03_03,
+                Some(MARSEILLE),
+                "twenty-eighteen",
+            ),
+        )
+        .add(1, format!("{y18}/IMG_0001.JPG"), photo("<photo-of-2018>"))
+        .add(
+            1,
+            format!("{y15}/IMG_0001.JPG.json"),
+            meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let wants = [
+        Want::still(
+            "Photos from 2015/IMG_0001.JPG",
+            "<photo-of-2015>",
+            "2015:06:01 14:00:00",
+            Some(PARIS),
+            Some("twenty-fifteen"),
+        ),
+        Want::still(
+            "Photos from 2018/IMG_0001.JPG",
+            "<photo-of-2018>",
+            "2018:03:03 13:00:00",
+            Some(MARSEILLE),
+            Some("twenty-eighteen"),
+        ),
+    ];
+    let mut problems = Vec::new();
+    let one = tmp.path().join("one");
+    run(&parts, &[&[0, 1]], &["1", "2"], &one, &mut problems);
+    let out = tmp.path().join("out");
+    run(&parts, &[&[0]], &["1", "2"], &out, &mut problems);
+    let moved = tmp
+        .path()
+        .join("elsewhere")
+        .join(parts[0].file_name().unwrap());
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&parts[0], &moved).unwrap();
+    let outputs = run(&parts, &[&[1]], &["1", "2"], &out, &mut problems);
+    let summary = stderr(&outputs[0]);
+    assert!(
+        summary.contains("not corrected yet: 2018/IMG_0001.JPG")
+            || summary.contains("not corrected yet: IMG_0001.JPG"),
+        "run 2 does not name the photo it could not correct:\n{summary}"
+    );
+    let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+    assert!(manifest.contains("\"stale\":true"), "{manifest}");
+    // A run of part 2 alone again still cannot: it says so again, and changes nothing.
+    let before = files_of(&out);
+    let outputs = run(&parts, &[&[1]], &["1", "2"], &out, &mut problems);
+    assert!(
+        stderr(&outputs[0]).contains("not corrected yet"),
+        "{}",
+        stderr(&outputs[0])
+    );
+    assert_eq!(files_of(&out), before);
+    // Part 1 from where it is now: corrected, and the library is one run's.
+    let (o, _) = process(&[moved], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("corrected 1 library file"),
+        "{}",
+        stderr(&o)
+    );
+    check(
+        "runs 1, 2 (part 1 gone), 2, 1 (moved)",
+        &out,
+        &wants,
+        Some(&one),
+        &mut problems,
+    );
+    assert_eq!(files_of(&out), files_of(&one));
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}

@@ -767,15 +767,22 @@ fn random_runs(next: &mut impl FnMut() -> u64, n: usize) -> Vec<Vec<usize>> {
     runs
 }
 
-#[test]
-fn any_order_and_grouping_of_runs_gives_the_library_of_one_run() {
-    // The traps this covers: sidecars in other parts than their photos (both ways), a photo
-    // without a date of its own, a camera photo, a video, an edited copy, a Live Photo, album
-    // copies, and an album named like a year whose metadata is in another part.
-    let tmp = tempfile::tempdir().unwrap();
+/// A sidecar with a caption.
+fn captioned(title: &str, taken: i64, caption: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&sidecar(title, taken, None)).unwrap();
+    v["description"] = caption.into();
+    serde_json::to_vec_pretty(&v).unwrap()
+}
+
+/// The property test's Takeout: [`three_parts`] and the round's traps, as an older export
+/// of three parts and a newer export of one.
+fn traps(dir: &Path) -> Vec<PathBuf> {
+    let gp = "Takeout/Google Photos";
+    let plain = fixture("plain.jpg");
     let mut t = three_parts();
-    let rome = "Takeout/Google Photos/Rome 2019";
-    let colosseum = jpeg_variant(&fixture("plain.jpg"), "colosseum");
+    // An album named like a year, whose metadata is in another part.
+    let rome = format!("{gp}/Rome 2019");
+    let colosseum = jpeg_variant(&plain, "colosseum");
     t.add(0, format!("{rome}/IMG_R.jpg"), colosseum.clone())
         .add(
             0,
@@ -789,17 +796,126 @@ fn any_order_and_grouping_of_runs_gives_the_library_of_one_run() {
             sidecar("IMG_R.jpg", T, None),
         )
         .add(1, format!("{rome}/metadata.json"), album_json("Rome 2019"));
-    let parts = t.write(&tmp.path().join("in"));
+    // Two photos of one name in two years, each with the other's sidecar in its part.
+    let (y15, y18) = (
+        format!("{gp}/Photos from 2015"),
+        format!("{gp}/Photos from 2018"),
+    );
+    t.add(
+        0,
+        format!("{y15}/IMG_0001.JPG"),
+        jpeg_variant(&plain, "2015"),
+    )
+    .add(
+        0,
+        format!("{y18}/IMG_0001.JPG.json"),
+        captioned("IMG_0001.JPG", T - 86_400 * 500, "eighteen"),
+    )
+    .add(
+        2,
+        format!("{y18}/IMG_0001.JPG"),
+        jpeg_variant(&plain, "2018"),
+    )
+    .add(
+        1,
+        format!("{y15}/IMG_0001.JPG.json"),
+        captioned("IMG_0001.JPG", T - 86_400 * 1500, "fifteen"),
+    );
+    // A photo renamed in Google Photos to the name of another photo.
+    let (y20, y21) = (
+        format!("{gp}/Photos from 2020"),
+        format!("{gp}/Photos from 2021"),
+    );
+    t.add(
+        2,
+        format!("{y20}/IMG_5678.jpg"),
+        jpeg_variant(&plain, "5678"),
+    )
+    .add(
+        0,
+        format!("{y20}/IMG_5678.jpg.json"),
+        captioned("Birthday.jpg", T + 86_400 * 300, "renamed"),
+    )
+    .add(
+        0,
+        format!("{y21}/Birthday.jpg"),
+        jpeg_variant(&plain, "bday"),
+    )
+    .add(
+        1,
+        format!("{y21}/Birthday.jpg.json"),
+        captioned("Birthday.jpg", T + 86_400 * 700, "the real one"),
+    );
+    // A Live Photo whose video has its own sidecar, in a later part.
+    t.add(0, format!("{YEAR}/IMG_L.JPG"), jpeg_variant(&plain, "live"))
+        .add(
+            0,
+            format!("{YEAR}/IMG_L.JPG.json"),
+            sidecar("IMG_L.JPG", T + 50, None),
+        )
+        .add(
+            0,
+            format!("{YEAR}/IMG_L.MOV"),
+            isobmff_variant(&fixture("live.mov"), "live-l"),
+        )
+        .add(
+            2,
+            format!("{YEAR}/IMG_L.MOV.json"),
+            sidecar("IMG_L.MOV", T + 86_400 * 3, None),
+        );
+    let mut parts = t.write(dir);
+    // A newer export of the same account: IMG_G's date and caption corrected, IMG_C as it
+    // was, and a photo taken since.
+    let newer = [
+        (format!("{YEAR}/IMG_G.jpg"), jpeg_variant(&plain, "g")),
+        (
+            format!("{YEAR}/IMG_G.jpg.json"),
+            captioned("IMG_G.jpg", T + 7200 + 86_400, "corrected"),
+        ),
+        (format!("{YEAR}/IMG_C.jpg"), fixture("camera.jpg")),
+        (
+            format!("{YEAR}/IMG_C.jpg.json"),
+            sidecar("IMG_C.jpg", T, Some((41.9, 12.5, 20.0))),
+        ),
+        (
+            format!("{gp}/Photos from 2024/IMG_N.jpg"),
+            jpeg_variant(&plain, "new"),
+        ),
+        (
+            format!("{gp}/Photos from 2024/IMG_N.jpg.json"),
+            sidecar("IMG_N.jpg", T + 86_400 * 1800, None),
+        ),
+    ];
+    let path = dir.join("takeout-20240601T000000Z-001.zip");
+    std::fs::write(&path, zip_bytes(&newer)).unwrap();
+    parts.push(path);
+    parts
+}
+
+#[test]
+fn any_order_and_grouping_of_runs_gives_the_library_of_one_run() {
+    // The traps this covers: sidecars in other parts than their photos (both ways), a photo
+    // without a date of its own, a camera photo, a video, an edited copy, Live Photos (one
+    // whose video has a sidecar of its own), album copies, an album named like a year whose
+    // metadata is in another part, two photos of one name in two years, a photo renamed to
+    // another's name, and a newer export that corrects a photo and adds one.
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = traps(&tmp.path().join("in"));
     let extra = ["--layout", "year"];
     let one = tmp.path().join("one");
-    run_in_order(&parts, &[&[0, 1, 2]], &one, &extra);
+    let all: Vec<usize> = (0..parts.len()).collect();
+    run_in_order(&parts, &[&all], &one, &extra);
     let (want, want_albums) = library(&one);
     let seed: u64 = std::env::var("PARTS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5EED_2026_1207);
+    let cases: usize = std::env::var("PARTS_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
     let mut next = xorshift(seed);
-    for case in 0..8 {
+    for case in 0..cases {
         let runs = random_runs(&mut next, parts.len());
         let order: Vec<&[usize]> = runs.iter().map(Vec::as_slice).collect();
         let out = tmp.path().join(format!("case-{case}"));

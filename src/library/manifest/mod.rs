@@ -348,10 +348,9 @@ pub(crate) struct LineView<'a> {
 }
 
 impl<'a> LineView<'a> {
-    /// The entry id of the sidecar the line's file carries the metadata of, if any.
-    pub(crate) fn claim_sidecar(&self) -> Option<u128> {
-        let claim: Claim = serde_json::from_str(self.claim?.get()).ok()?;
-        claim.sidecar_id()
+    /// The line's claim, if it has one that parses.
+    pub(crate) fn claim(&self) -> Option<Claim> {
+        serde_json::from_str(self.claim?.get()).ok()
     }
 
     /// A file's line ([`Kind::File`]); `None` when it does not parse (a torn last line).
@@ -986,13 +985,13 @@ impl Manifest {
     }
 
     /// The library files a run looks at again (see `process::plan::pairing`), with their
-    /// current line and every entry of their content: those that hold an entry `wants` (by
-    /// its path), or whose claim names one of `sidecars` (entry ids), but not those whose
-    /// content is in `skip` (the files already open). A pass over the manifest, made only
-    /// when there is something to look for.
+    /// current line and every entry of their content: those with an entry that `wants` (by
+    /// its path, and the file's claim), or whose claim names one of `sidecars` (entry ids),
+    /// but not those whose content is in `skip` (the files already open). A pass over the
+    /// manifest, made only when there is something to look for.
     pub fn revisit(
         &self,
-        wants: impl Fn(&str) -> bool,
+        wants: impl Fn(&str, Option<&Claim>) -> bool,
         sidecars: &HashSet<u128>,
         skip: &HashSet<u128>,
     ) -> io::Result<Vec<OpenFile>> {
@@ -1016,8 +1015,10 @@ impl Manifest {
             if skip.contains(&hash) || picked.contains(&hash) || self.path_for_id(hash).is_none() {
                 return;
             }
-            let wanted = || l.sources().iter().any(|s| wants(&s.entry));
-            if l.claim_sidecar().is_some_and(|c| sidecars.contains(&c)) || wanted() {
+            let claim = l.claim();
+            let wanted = || l.sources().iter().any(|s| wants(&s.entry, claim.as_ref()));
+            let taken = claim.as_ref().and_then(Claim::sidecar_id);
+            if taken.is_some_and(|c| sidecars.contains(&c)) || wanted() {
                 picked.insert(hash);
             }
         })?;

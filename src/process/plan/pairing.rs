@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::library::manifest::{Manifest, OpenFile, Remembered, SourceKey};
+use crate::library::manifest::{Claim, Manifest, OpenFile, Remembered, SourceKey};
 
 use crate::metadata::media::MediaKind;
 use crate::names::key;
@@ -21,6 +21,7 @@ use super::{
     disk_order, folder_name, in_library, source_id, split_entry_path, EarlierSidecar, OpenId,
     SidecarData, SidecarOrigin,
 };
+use crate::process::policy;
 use crate::process::Options;
 
 /// What the JSON files read so far hold.
@@ -400,6 +401,12 @@ pub(super) fn read_and_match(
     read_more(&json, &late, &mut rest, &mut read);
     pending_dirs.extend(late.iter().cloned());
     crate::process::trace_memory("sidecars read");
+    let claims = |files: &[OpenFile]| -> Vec<u128> {
+        (files.iter())
+            .filter_map(|f| f.line.claim.as_ref()?.sidecar_id())
+            .collect()
+    };
+    let mut freed: HashSet<u128> = claims(open).into_iter().collect();
     let mut matches = match_until_found(
         &json,
         &MediaView {
@@ -408,6 +415,7 @@ pub(super) fn read_and_match(
             extras: &extras,
         },
         &earlier,
+        &freed,
         &pending_dirs,
         &needs_sidecar,
         &mut rest,
@@ -427,14 +435,22 @@ pub(super) fn read_and_match(
                 remembered.claimed.get(s).is_some().then_some(s)
             })
             .collect();
-        let in_late = |entry: &str| late.contains(&key(takeout::dir_of_path(entry)));
+        let fresh = fresh_dirs(catalog, &read.sidecars, remembered);
+        let in_fresh = |entry: &str, claim: Option<&Claim>| {
+            let dir = key(takeout::dir_of_path(entry));
+            fresh
+                .get(&dir)
+                .is_some_and(|&newest| policy::may_take_a_new_sidecar(claim, newest))
+        };
         let skip: HashSet<u128> = (open.iter())
             .map(|f| crate::library::manifest::hash_id(&f.line.hash))
             .collect();
-        if taken.is_empty() && late.is_empty() {
+        if taken.is_empty() && fresh.is_empty() {
             Vec::new()
         } else {
-            manifest.revisit(in_late, &taken, &skip).unwrap_or_default()
+            manifest
+                .revisit(in_fresh, &taken, &skip)
+                .unwrap_or_default()
         }
     } else {
         Vec::new()
@@ -451,6 +467,7 @@ pub(super) fn read_and_match(
             here = media_here(catalog, media);
         }
         extras.extend(extras_of(&here, &revisited, open.len(), &[]));
+        freed.extend(claims(&revisited));
         matches = match_until_found(
             &json,
             &MediaView {
@@ -459,6 +476,7 @@ pub(super) fn read_and_match(
                 extras: &extras,
             },
             &earlier,
+            &freed,
             &pending_dirs,
             &needs_sidecar,
             &mut rest,
@@ -489,6 +507,28 @@ pub(super) fn read_and_match(
     paired
 }
 
+/// The folders (keys) of this run's media sidecars that no earlier run recorded, each with
+/// the newest export time among them (`None` when one has none).
+fn fresh_dirs(
+    catalog: &Catalog,
+    sidecars: &[SidecarData],
+    remembered: &Remembered,
+) -> HashMap<String, Option<u64>> {
+    let mut dirs: HashMap<String, Option<u64>> = HashMap::new();
+    for s in sidecars.iter().filter(|s| s.parsed.is_ok()) {
+        let Some(i) = s.entry() else { continue };
+        let e = catalog.entry(i);
+        if remembered.claimed.get(source_id(e)).is_some() {
+            continue;
+        }
+        let export = catalog.export_of(e);
+        dirs.entry(key(e.dir()))
+            .and_modify(|newest| *newest = newest.zip(export).map(|(a, b)| a.max(b)))
+            .or_insert(export);
+    }
+    dirs
+}
+
 /// What reading JSON files needs.
 struct Json<'a> {
     opts: &'a Options,
@@ -512,12 +552,14 @@ fn read_more(json: &Json, dirs: &HashSet<String>, rest: &mut Vec<usize>, read: &
 
 /// Matches the media of the folders `pending_dirs` (all of them when every JSON file is
 /// read), reading the rest of the JSON files (`rest`) if a media file that needs a sidecar
-/// found none.
+/// found none. Earlier runs' sidecars that a file took by its own name are out of reach, but
+/// those of the open files taking part (`freed`: they may keep them).
 #[allow(clippy::too_many_arguments)]
 fn match_until_found(
     json: &Json,
     all_media: &MediaView,
     earlier: &[SidecarData],
+    freed: &HashSet<u128>,
     pending_dirs: &HashSet<String>,
     needs_sidecar: &dyn Fn(usize) -> bool,
     rest: &mut Vec<usize>,
@@ -529,11 +571,17 @@ fn match_until_found(
             this_run: &read.sidecars,
             earlier,
         };
+        let taken_for_good = |s: &SidecarData| match &s.origin {
+            SidecarOrigin::Earlier(e) => {
+                s.recorded == Some(true) && !freed.contains(&e.source.id())
+            }
+            SidecarOrigin::Entry(_) => false,
+        };
         let claimed: Vec<bool> = read
             .sidecars
             .iter()
             .map(|_| false)
-            .chain(earlier.iter().map(|s| s.recorded == Some(true)))
+            .chain(earlier.iter().map(taken_for_good))
             .collect();
         // Media in folders whose JSON files were not read cannot match anything there.
         let matches = if rest.is_empty() {

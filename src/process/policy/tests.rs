@@ -553,3 +553,53 @@ fn xmp_wanted_table() {
         );
     }
 }
+
+#[test]
+fn may_take_a_new_sidecar_table() {
+    let claim = |rule: &str, export| Claim {
+        sidecar: "0".repeat(32),
+        rule: rule.into(),
+        export,
+        meta: "0".repeat(16),
+    };
+    let (old, new) = (Some(20230101000000), Some(20240101000000));
+    let table = [
+        (None, new, true),
+        (None, None, true),
+        // Borrowed, or found by its title: its own may come, in any export.
+        (Some(claim("title", new)), old, true),
+        (Some(claim("title-elsewhere", new)), None, true),
+        (Some(claim("live-photo", new)), old, true),
+        (Some(claim("edited", new)), old, true),
+        (Some(claim("album-twin", new)), old, true),
+        (Some(claim("no-such-rule", new)), old, true),
+        // Its own by its name: only a newer export's (or one against a claim of unknown age).
+        (Some(claim("exact", old)), new, true),
+        (Some(claim("exact", new)), new, false),
+        (Some(claim("exact", new)), old, false),
+        (Some(claim("prefix", new)), None, false),
+        (Some(claim("supplemental", None)), None, true),
+        (Some(claim("exact", None)), old, true),
+    ];
+    for (i, (claim, newest, want)) in table.into_iter().enumerate() {
+        assert_eq!(
+            may_take_a_new_sidecar(claim.as_ref(), newest),
+            want,
+            "row {i}"
+        );
+    }
+}
+
+#[test]
+fn rules_are_found_by_their_names() {
+    for r in Rule::DIRECT
+        .into_iter()
+        .chain([Rule::Edited, Rule::LivePhoto, Rule::AlbumTwin])
+    {
+        assert_eq!(Rule::from_name(r.name()), Some(r));
+    }
+    assert_eq!(Rule::from_name("Exact"), None);
+    assert_eq!(Rule::from_name(""), None);
+    let weak: Vec<Rule> = Rule::DIRECT.into_iter().filter(|r| r.is_weak()).collect();
+    assert_eq!(weak, [Rule::Title, Rule::TitleElsewhere]);
+}

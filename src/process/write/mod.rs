@@ -297,13 +297,19 @@ struct Done {
 impl Done {
     /// A sidecar is taken by the file that found it by its own name once that file is in
     /// the library (or left out on purpose): one whose file failed is still free for the
-    /// retry, one shared (edited copy, Live Photo video) is never taken, and one found by its
-    /// title stays free for the photo whose name it has (see [`Rule::is_weak`]).
+    /// retry (as is one for a file not corrected yet: its photo was not there), one shared
+    /// (edited copy, Live Photo video) is never taken, and one found by its title stays free
+    /// for the photo whose name it has (see [`Rule::is_weak`]).
     ///
     /// [`Rule::is_weak`]: crate::takeout::matcher::Rule::is_weak
     fn claim(&mut self, found: Option<Match>, r: &MediaReport) {
         match found {
-            Some(m) if !m.rule.is_shared() && !m.rule.is_weak() && r.status != Status::Failed => {
+            Some(m)
+                if !m.rule.is_shared()
+                    && !m.rule.is_weak()
+                    && r.status != Status::Failed
+                    && !r.deferred =>
+            {
                 self.claimed[m.sidecar] = true;
             }
             _ => {}

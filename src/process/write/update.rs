@@ -328,12 +328,16 @@ fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut Media
     }
     if let Some(x) = &old.xmp {
         let _ = std::fs::remove_file(root.join(x));
+        writer.out.release(x);
     }
     let retract = manifest::Line {
         retracted: true,
         ..old.clone()
     };
     let _ = writer.manifest.append(&retract);
+    // The name is free again for the photo one run would have given it (the file that
+    // borrowed its sidecar, and its name's folder, may have had it).
+    writer.out.release(&old.path);
     r.notes.push(format!("moved from {} to {new}", old.path));
 }
 
