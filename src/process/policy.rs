@@ -214,6 +214,21 @@ pub struct SidecarFacts {
     pub export: Option<u64>,
     /// A digest of what it says.
     pub meta: u64,
+    /// How it was found: 2 by the photo's own name, 1 by its title (a weak rule), 0 borrowed
+    /// (an edited copy's original's, a Live Photo still's, an album twin's). See
+    /// [`strength`].
+    pub strength: u8,
+}
+
+/// [`SidecarFacts::strength`] of a matcher rule.
+pub fn strength(rule: Rule) -> u8 {
+    if rule.is_shared() {
+        0
+    } else if rule.is_weak() {
+        1
+    } else {
+        2
+    }
 }
 
 /// What [`update_action`] needs to know of a library file an earlier run wrote, and of what
@@ -265,17 +280,21 @@ pub enum UpdateAction {
 }
 
 pub fn update_action(f: UpdateFacts) -> UpdateAction {
-    let not_older = |had: Option<u64>, now: Option<u64>| match (had, now) {
-        (Some(h), Some(n)) => n >= h,
-        (Some(_), None) => false,
-        (None, _) => true,
+    // A newer export's sidecar wins (one without an export time counts as older); within an
+    // export, one found more surely (its own by name over one by title over a borrowed one).
+    // Two as sure, of one export, that say different things (an album copy's sidecar and its
+    // year-folder twin's): the file keeps the one it has, so that runs never undo each other.
+    let better = |h: SidecarFacts, n: SidecarFacts| match n.export.cmp(&h.export) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => n.strength > h.strength,
     };
     let change = match (f.had, f.now) {
         (_, Some(_)) if f.trashed && !f.keep_trashed => false,
         (None, Some(_)) => f.byte_for_byte,
         (None, None) => false,
         (Some(_), None) => f.had_taken,
-        (Some(h), Some(n)) => h.meta != n.meta && not_older(h.export, n.export),
+        (Some(h), Some(n)) => h.meta != n.meta && better(h, n),
     };
     if !change {
         UpdateAction::Leave

@@ -24,7 +24,7 @@ use crate::metadata::media::MediaKind;
 use crate::names::key;
 use crate::process::report::MediaReport;
 use crate::takeout::folders;
-use crate::takeout::matcher::Match;
+use crate::takeout::matcher::{Match, Rule};
 use crate::takeout::{Catalog, EntryId};
 
 use super::pairing::Extra;
@@ -129,6 +129,7 @@ pub(super) fn plan_updates(
                 sidecar: c.sidecar_id()?,
                 export: c.export,
                 meta: u64::from_str_radix(&c.meta, 16).ok()?,
+                strength: Rule::from_name(&c.rule).map_or(0, policy::strength),
             })
         });
         let usable = best.found.filter(|m| plan.sidecar(m.sidecar).is_ok());
@@ -136,6 +137,7 @@ pub(super) fn plan_updates(
             sidecar: plan.sidecar_id(m.sidecar),
             export: plan.sidecar_export(m.sidecar),
             meta: plan.sidecar_meta(m.sidecar),
+            strength: policy::strength(m.rule),
         });
         let had_taken = had.is_some_and(|h| {
             let own = (all.iter())

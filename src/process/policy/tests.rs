@@ -304,193 +304,63 @@ fn member_rank_orders_the_best_first() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn update_action_table() {
     use ReadFrom::*;
     use UpdateAction::*;
     let (old, new) = (Some(20230101000000), Some(20240101000000));
-    let sc = |sidecar, export, meta| {
-        Some(SidecarFacts {
-            sidecar,
-            export,
-            meta,
-        })
-    };
+    // A sidecar: (entry, export, digest, how surely it was found).
+    let found = |sidecar, export, meta, strength| Some(SidecarFacts { sidecar, export, meta, strength });
+    let sc = |sidecar, export, meta| found(sidecar, export, meta, 2);
     // (had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed)
     let f = |had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed| UpdateFacts {
-        had,
-        now,
-        had_taken,
-        byte_for_byte,
-        input_here,
-        trashed,
-        keep_trashed,
+        had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed,
     };
     let table = [
         // A file written without a sidecar gets the one found, from itself.
-        (
-            f(None, sc(1, old, 7), false, true, false, false, false),
-            Rewrite(Library),
-        ),
-        (
-            f(None, sc(1, old, 7), false, true, true, false, false),
-            Rewrite(Library),
-        ),
+        (f(None, sc(1, old, 7), false, true, false, false, false), Rewrite(Library)),
+        (f(None, sc(1, old, 7), false, true, true, false, false), Rewrite(Library)),
         // … unless it is not its source byte for byte (an old line with metadata).
-        (
-            f(None, sc(1, old, 7), false, false, true, false, false),
-            Leave,
-        ),
+        (f(None, sc(1, old, 7), false, false, true, false, false), Leave),
         (f(None, None, false, true, true, false, false), Leave),
         // The trash never removes nor rewrites a library file, unless asked to keep it.
-        (
-            f(None, sc(1, old, 7), false, true, false, true, false),
-            Leave,
-        ),
-        (
-            f(None, sc(1, old, 7), false, true, false, true, true),
-            Rewrite(Library),
-        ),
-        (
-            f(
-                sc(1, old, 7),
-                sc(2, new, 8),
-                false,
-                false,
-                true,
-                true,
-                false,
-            ),
-            Leave,
-        ),
+        (f(None, sc(1, old, 7), false, true, false, true, false), Leave),
+        (f(None, sc(1, old, 7), false, true, false, true, true), Rewrite(Library)),
+        (f(sc(1, old, 7), sc(2, new, 8), false, false, true, true, false), Leave),
         // The same sidecar, or one that says the same: nothing to do.
-        (
-            f(
-                sc(1, old, 7),
-                sc(1, old, 7),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Leave,
-        ),
-        (
-            f(
-                sc(1, old, 7),
-                sc(2, new, 7),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Leave,
-        ),
-        // A newer export's (or the same export's better) sidecar that says otherwise.
-        (
-            f(
-                sc(1, old, 7),
-                sc(2, new, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Rewrite(Input),
-        ),
-        (
-            f(
-                sc(1, old, 7),
-                sc(2, old, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Rewrite(Input),
-        ),
-        (
-            f(
-                sc(1, None, 7),
-                sc(2, None, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Rewrite(Input),
-        ),
-        (
-            f(
-                sc(1, None, 7),
-                sc(2, old, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Rewrite(Input),
-        ),
+        (f(sc(1, old, 7), sc(1, old, 7), false, false, true, false, false), Leave),
+        (f(sc(1, old, 7), sc(2, new, 7), false, false, true, false, false), Leave),
+        // A newer export's sidecar that says otherwise, or the same export's found more
+        // surely (its own by name over one by title over a borrowed one).
+        (f(sc(1, old, 7), sc(2, new, 8), false, false, true, false, false), Rewrite(Input)),
+        (f(sc(1, None, 7), sc(2, old, 8), false, false, true, false, false), Rewrite(Input)),
+        (f(found(1, old, 7, 1), sc(2, old, 8), false, false, true, false, false), Rewrite(Input)),
+        (f(found(1, old, 7, 0), found(2, old, 8, 1), false, false, true, false, false), Rewrite(Input)),
+        (f(found(1, None, 7, 0), sc(2, None, 8), false, false, true, false, false), Rewrite(Input)),
+        // As sure, of one export (or both of none), saying otherwise: the file keeps its own.
+        (f(sc(1, old, 7), sc(2, old, 8), false, false, true, false, false), Leave),
+        (f(sc(1, None, 7), sc(2, None, 8), false, false, true, false, false), Leave),
+        (f(found(1, old, 7, 1), found(2, old, 8, 1), false, false, true, false, false), Leave),
+        // A newer export wins even when less sure; the same export's less sure one does not.
+        (f(sc(1, old, 7), found(2, new, 8, 0), false, false, true, false, false), Rewrite(Input)),
+        (f(sc(1, old, 7), found(2, old, 8, 0), false, false, true, false, false), Leave),
         // An older export's, or one of unknown age against a known one: left.
-        (
-            f(
-                sc(1, new, 7),
-                sc(2, old, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Leave,
-        ),
-        (
-            f(
-                sc(1, new, 7),
-                sc(2, None, 8),
-                false,
-                false,
-                true,
-                false,
-                false,
-            ),
-            Leave,
-        ),
+        (f(sc(1, new, 7), sc(2, old, 8), false, false, true, false, false), Leave),
+        (f(found(1, new, 7, 0), sc(2, None, 8), false, false, true, false, false), Leave),
         // Its bytes not among the inputs: marked for a later run.
-        (
-            f(
-                sc(1, old, 7),
-                sc(2, new, 8),
-                false,
-                false,
-                false,
-                false,
-                false,
-            ),
-            Defer,
-        ),
+        (f(sc(1, old, 7), sc(2, new, 8), false, false, false, false, false), Defer),
         // Nothing found: left, unless its sidecar went to its owner (then without one).
-        (
-            f(sc(1, old, 7), None, false, false, true, false, false),
-            Leave,
-        ),
-        (
-            f(sc(1, old, 7), None, true, false, true, false, false),
-            Rewrite(Input),
-        ),
-        (
-            f(sc(1, old, 7), None, true, false, false, false, false),
-            Defer,
-        ),
+        (f(sc(1, old, 7), None, false, false, true, false, false), Leave),
+        (f(sc(1, old, 7), None, true, false, true, false, false), Rewrite(Input)),
+        (f(sc(1, old, 7), None, true, false, false, false, false), Defer),
     ];
     for (i, (facts, want)) in table.into_iter().enumerate() {
         assert_eq!(update_action(facts), want, "row {i}");
     }
+    assert_eq!(
+        [Rule::Exact, Rule::Prefix, Rule::Title, Rule::TitleElsewhere, Rule::LivePhoto, Rule::Edited, Rule::AlbumTwin].map(strength),
+        [2, 2, 1, 1, 0, 0, 0]
+    );
 }
 
 #[test]
