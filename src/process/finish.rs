@@ -46,6 +46,7 @@ pub fn run(
             .map(|p| moved.get(p.as_str()).map_or(p.clone(), |n| n.to_string()))
             .collect();
     }
+    rename_guessed(&mut earlier, &plan.albums);
 
     // Albums: this run's memberships merged with earlier runs', and the files earlier runs
     // wrote from a folder this run learnt is an album.
@@ -140,4 +141,79 @@ fn joined_albums(
         });
     }
     Ok(lines)
+}
+
+/// Memberships an earlier run recorded under an album folder's name, before any run had read
+/// the folder's `metadata.json`, go to the album's title (`Rome_ day 1` → `Rome: day 1`): one
+/// run over all parts has only the title. A folder's name is its album's title made safe for
+/// a file name, so a title equal to another album's folder name (ignoring case) is that
+/// folder's guess.
+fn rename_guessed(
+    memberships: &mut BTreeMap<String, BTreeSet<String>>,
+    albums: &HashMap<String, crate::takeout::sidecar::AlbumInfo>,
+) {
+    let titles: HashMap<&str, &str> = (albums.iter())
+        .map(|(folder, info)| {
+            (
+                folder.rsplit('/').next().unwrap_or(folder),
+                info.title.as_str(),
+            )
+        })
+        .collect();
+    let guessed: Vec<String> = (memberships.keys())
+        .filter(|t| titles.get(key(t).as_str()).is_some_and(|real| real != t))
+        .cloned()
+        .collect();
+    for guess in guessed {
+        let real = titles[key(&guess).as_str()].to_string();
+        if let Some(paths) = memberships.remove(&guess) {
+            memberships.entry(real).or_default().extend(paths);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::takeout::sidecar::AlbumInfo;
+
+    #[test]
+    fn a_folder_name_recorded_as_an_album_title_goes_to_the_title() {
+        let info = |title: &str| AlbumInfo {
+            title: title.into(),
+            description: None,
+        };
+        let albums: HashMap<String, AlbumInfo> = [
+            (key("Google Photos/Rome_ day 1"), info("Rome: day 1")),
+            (key("Google Photos/Paris"), info("Paris")),
+            (key("Google Photos/Trip"), info("Trip")),
+        ]
+        .into_iter()
+        .collect();
+        let set = |p: &[&str]| {
+            p.iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<String>>()
+        };
+        let mut m: BTreeMap<String, BTreeSet<String>> = [
+            ("Rome_ day 1".to_string(), set(&["a.jpg"])),
+            ("Rome: day 1".to_string(), set(&["b.jpg"])),
+            ("paris".to_string(), set(&["c.jpg"])),
+            ("Paris".to_string(), set(&["d.jpg"])),
+            ("Trip".to_string(), set(&["e.jpg"])),
+            ("Other".to_string(), set(&["f.jpg"])),
+        ]
+        .into_iter()
+        .collect();
+        rename_guessed(&mut m, &albums);
+        let want: BTreeMap<String, BTreeSet<String>> = [
+            ("Rome: day 1".to_string(), set(&["a.jpg", "b.jpg"])),
+            ("Paris".to_string(), set(&["c.jpg", "d.jpg"])),
+            ("Trip".to_string(), set(&["e.jpg"])),
+            ("Other".to_string(), set(&["f.jpg"])),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(m, want);
+    }
 }

@@ -789,3 +789,54 @@ fn a_photo_whose_part_is_gone_is_named_and_corrected_when_the_part_comes_again()
     assert_eq!(files_of(&out), files_of(&one));
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+#[test]
+fn an_album_titled_unlike_its_folder_is_one_album_whatever_part_brings_its_metadata() {
+    // The folder `Rome_ day 1` holds the album "Rome: day 1" (a colon is not allowed in a zip
+    // name); its metadata.json is in part 2. Run 1 knows the folder only by its name.
+    let tmp = tempfile::tempdir().unwrap();
+    let rome = format!("{GP}/Rome_ day 1");
+    let y18 = format!("{GP}/Photos from 2018");
+    let mut t = Takeout::new(2);
+    t.add(0, format!("{rome}/IMG_1.jpg"), photo("<rome>"))
+        .add(
+            0,
+            format!("{rome}/IMG_1.jpg.json"),
+            meta("IMG_1.jpg", T2018_03_03, None, ""),
+        )
+        .add(0, format!("{y18}/IMG_1.jpg"), photo("<rome>"))
+        .add(
+            1,
+            format!("{rome}/metadata.json"),
+            br#"{"title": "Rome: day 1", "description": "the first day"}"#.to_vec(),
+        )
+        .add(
+            1,
+            format!("{y18}/IMG_1.jpg.json"),
+            meta("IMG_1.jpg", T2018_03_03, None, ""),
+        );
+    let parts = t.write(&tmp.path().join("in"));
+    let albums = |out: &Path| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("albums.json")).unwrap()).unwrap();
+        v["albums"].clone()
+    };
+    let mut problems = Vec::new();
+    let one = tmp.path().join("one");
+    run(&parts, &[&[0, 1]], &["1", "2"], &one, &mut problems);
+    let want = albums(&one);
+    assert_eq!(want.as_array().unwrap().len(), 1, "{want}");
+    assert_eq!(want[0]["title"], "Rome: day 1", "{want}");
+    for (k, order) in [&[&[0usize][..], &[1]][..], &[&[1], &[0]], &[&[0], &[0, 1]]]
+        .into_iter()
+        .enumerate()
+    {
+        let out = tmp.path().join(format!("split-{k}"));
+        run(&parts, order, &["1", "2"], &out, &mut problems);
+        let got = albums(&out);
+        if got != want {
+            problems.push(format!("runs {order:?}: albums {got}, one run: {want}"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
