@@ -170,6 +170,8 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     .map_err(out_err)?;
     drop(json_here);
     let manifest = manifest.durable(opts.sync).map_err(out_err)?;
+    write::finish_interrupted_moves(&out, &manifest, &remembered.interrupted_moves, opts.dry_run)
+        .map_err(out_err)?;
     trace_memory("manifest");
     let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
     drop(planning);

@@ -250,6 +250,9 @@ pub struct UpdateFacts {
     /// The sidecar found says the photo is in Google Photos' trash.
     pub trashed: bool,
     pub keep_trashed: bool,
+    /// A killed run was rewriting it (its line is not confirmed): it is written again with
+    /// what is found now.
+    pub unfinished: bool,
 }
 
 /// Where a rewritten library file's source bytes are read from.
@@ -291,6 +294,7 @@ pub fn update_action(f: UpdateFacts) -> UpdateAction {
     };
     let change = match (f.had, f.now) {
         (_, Some(_)) if f.trashed && !f.keep_trashed => false,
+        (_, Some(_)) if f.unfinished => true,
         (None, Some(_)) => f.byte_for_byte,
         (None, None) => false,
         (Some(_), None) => f.had_taken,

@@ -11,6 +11,7 @@ mod faults;
 mod formats;
 mod fuzz_regression;
 mod heif_video;
+mod hostile24;
 mod inputs;
 mod layers;
 mod library;

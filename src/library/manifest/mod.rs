@@ -83,7 +83,7 @@ pub fn hash_id(hash: &str) -> u128 {
 
 /// A file's manifest line, as a run writes it. The readers read it as a [`LineView`]; a
 /// line of a file written without a sidecar is also read whole ([`OpenFile`]).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Line {
     /// xxh3-128 of the source bytes, as 32 hex digits: the identity of a photo.
     pub hash: String,
@@ -130,6 +130,43 @@ pub struct Line {
     /// again until one can (see `process::plan::updates`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// A rewrite over the same path, not yet confirmed (a killed run may have left the file
+    /// as it was): the content it replaces. A line without it follows once the file is in
+    /// place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing: Option<Prior>,
+    /// A rewrite that moves the file, not yet confirmed (a killed run may have left the old
+    /// file too): the path it moves from. A line without it follows once the old file is
+    /// gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Moved>,
+}
+
+/// The file a rewrite moves from ([`Line::moved_from`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub path: String,
+    pub output_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xmp: Option<String>,
+}
+
+/// The content a rewrite in place replaces ([`Line::replacing`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prior {
+    pub output_hash: String,
+    pub output_size: u64,
+}
+
+impl Line {
+    /// The line once its rewrite is done: without what it replaced.
+    pub fn confirmed(&self) -> Line {
+        Line {
+            replacing: None,
+            moved_from: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Which sidecar gave a library file its metadata (a file line's `claim`).
@@ -342,6 +379,10 @@ pub(crate) struct LineView<'a> {
     pub(crate) no_sidecar: bool,
     #[serde(default)]
     pub(crate) stale: bool,
+    #[serde(default)]
+    pub(crate) replacing: Option<Prior>,
+    #[serde(default)]
+    pub(crate) moved_from: Option<Moved>,
     /// The claim, left unparsed until a reader asks for it ([`LineView::claim_sidecar`]).
     #[serde(default, borrow)]
     claim: Option<&'a RawValue>,
@@ -432,6 +473,9 @@ pub struct Remembered {
     pub inputs: Vec<String>,
     /// The albums earlier runs read the metadata of, the latest record of each folder.
     pub albums: Vec<AlbumRecord>,
+    /// Moves a killed run left half done: the file is at its new path (this line's), and its
+    /// old file may still be there; the manifest's maps already leave the old path out.
+    pub interrupted_moves: Vec<Line>,
 }
 
 /// What one pass over the manifest gathers, compactly: per file line only numbers, but for
@@ -563,7 +607,7 @@ impl Loading {
             self.lines.retract(&l.path, hash);
         } else if l.output_hash.is_some() {
             self.lines.write(&l.path, hash, n);
-            if l.no_sidecar || l.stale {
+            if l.no_sidecar || l.stale || l.replacing.is_some() || l.moved_from.is_some() {
                 if let Ok(line) = serde_json::from_slice::<Line>(text) {
                     self.open.push((n, line));
                 }
@@ -625,11 +669,22 @@ pub struct Output {
     pub content: Option<(u128, u64)>,
     /// The XMP sidecar written beside it.
     pub xmp: Option<String>,
+    /// A rewrite not yet confirmed ([`Line::replacing`], [`Line::moved_from`]): the content it
+    /// replaces, which the file may still hold; the path it moves from, whose file stands for
+    /// it while it is not there.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// What a rewrite a killed run left unconfirmed may have left (see [`Output::unfinished`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unfinished {
+    Replacing((u128, u64)),
+    MovedFrom(String),
 }
 
 /// What a line that wrote a file says of it besides its path: content as written, XMP
-/// sidecar.
-type Written = (Option<(u128, u64)>, Option<Box<str>>);
+/// sidecar, an unconfirmed rewrite.
+type Written = (Option<(u128, u64)>, Option<Box<str>>, Option<Unfinished>);
 
 /// The files the manifest in `state_dir` says the folder holds (the current line of each
 /// path, as [`PathLines::current`] finds it), in the order of their lines; read in one pass that
@@ -655,18 +710,27 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
             let k = u32::try_from(written.len()).expect("under 4 billion files");
             lines.write(&l.path, hash, k);
             let content = l.output_size.map(|size| (hash_id(output), size));
-            written.push((content, l.xmp.as_deref().map(Into::into)));
+            let unfinished = match (&l.replacing, &l.moved_from) {
+                (Some(p), _) => Some(Unfinished::Replacing((
+                    hash_id(&p.output_hash),
+                    p.output_size,
+                ))),
+                (None, Some(m)) => Some(Unfinished::MovedFrom(m.path.clone())),
+                (None, None) => None,
+            };
+            written.push((content, l.xmp.as_deref().map(Into::into), unfinished));
         }
     })?;
     let (current, text) = lines.current();
     Ok(current
         .into_iter()
         .map(|w| {
-            let (content, xmp) = std::mem::take(&mut written[w.line as usize]);
+            let (content, xmp, unfinished) = std::mem::take(&mut written[w.line as usize]);
             Output {
                 path: w.path(&text).to_string(),
                 content,
                 xmp: xmp.map(String::from),
+                unfinished,
             }
         })
         .collect())
@@ -865,10 +929,26 @@ impl Manifest {
         // each; a path of a content seen before stays in `paths`, unused: rare). The paths
         // stay where loading put them.
         self.paths.text = text.into_boxed();
+        // A move a killed run left half done: its new file is there; the old path is left
+        // out (the run finishes the move, see `Remembered::interrupted_moves`).
+        let mut interrupted_moves: Vec<Line> = Vec::new();
+        let mut moved_away: HashSet<(Id, &str)> = HashSet::new();
+        for (n, line) in &loading.open {
+            if let Some(m) = &line.moved_from {
+                if current_lines.contains(n) && exists(&line.path) {
+                    moved_away.insert((id(hash_id(&line.hash)), m.path.as_str()));
+                    interrupted_moves.push(line.clone());
+                }
+            }
+        }
         let mut hashes: Vec<(Id, u32)> = Vec::with_capacity(current.len());
         let mut gone: HashSet<Id> = HashSet::new();
         for c in current {
-            if exists(c.path(&self.paths.text)) {
+            let path = c.path(&self.paths.text);
+            if moved_away.contains(&(c.hash, path)) {
+                continue;
+            }
+            if exists(path) {
                 let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
                 hashes.push((c.hash, at));
                 self.paths.spans.push(c.span());
@@ -935,6 +1015,7 @@ impl Manifest {
             parts: loading.parts.into_iter().collect(),
             inputs: loading.inputs.into_iter().collect(),
             albums: loading.album_records.into_values().collect(),
+            interrupted_moves,
         })
     }
 

@@ -377,6 +377,7 @@ fn current_outputs_are_the_current_line_of_each_path() {
         path: path.into(),
         content,
         xmp: xmp.map(Into::into),
+        unfinished: None,
     };
     assert_eq!(
         got,
@@ -559,4 +560,94 @@ fn album_parts_and_removed_files_as_later_runs_read_them() {
         .filter(|l| serde_json::from_str::<Line>(l).is_ok())
         .count();
     assert_eq!((file_lines(&state), as_lines), (4, 4));
+}
+
+#[test]
+fn unconfirmed_rewrites_are_read_as_such_until_a_line_confirms_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    let hex = |n: u128| format!("{n:032x}");
+    let written = |path: &str, hash: u128, out: u128| Line {
+        hash: hex(hash),
+        path: path.into(),
+        output_hash: Some(hex(out)),
+        output_size: Some(10),
+        ..Line::default()
+    };
+    // a.jpg rewritten in place, unconfirmed; b.jpg moved to c.jpg, unconfirmed; d.jpg
+    // rewritten in place and confirmed; e.jpg moved to f.jpg, whose file never appeared.
+    let a2 = Line {
+        replacing: Some(Prior {
+            output_hash: hex(11),
+            output_size: 10,
+        }),
+        ..written("a.jpg", 1, 12)
+    };
+    let moved = |from: &str, out: u128| {
+        Some(Moved {
+            path: from.into(),
+            output_hash: hex(out),
+            xmp: None,
+        })
+    };
+    let c = Line {
+        moved_from: moved("b.jpg", 21),
+        ..written("c.jpg", 2, 22)
+    };
+    let d2 = Line {
+        replacing: Some(Prior {
+            output_hash: hex(31),
+            output_size: 10,
+        }),
+        ..written("d.jpg", 3, 32)
+    };
+    let f = Line {
+        moved_from: moved("e.jpg", 41),
+        ..written("f.jpg", 4, 42)
+    };
+    let lines = [
+        written("a.jpg", 1, 11),
+        a2.clone(),
+        written("b.jpg", 2, 21),
+        c.clone(),
+        written("d.jpg", 3, 31),
+        d2.clone(),
+        d2.confirmed(),
+        written("e.jpg", 4, 41),
+        f,
+    ];
+    let text: String = lines
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap() + "\n")
+        .collect();
+    std::fs::write(state.join(FILE_NAME), text).unwrap();
+    let got = current_outputs(&state).unwrap();
+    let unfinished: Vec<(&str, Option<Unfinished>)> = got
+        .iter()
+        .map(|o| (o.path.as_str(), o.unfinished.clone()))
+        .collect();
+    assert_eq!(
+        unfinished,
+        [
+            ("a.jpg", Some(Unfinished::Replacing((11, 10)))),
+            ("b.jpg", None),
+            ("c.jpg", Some(Unfinished::MovedFrom("b.jpg".into()))),
+            ("d.jpg", None),
+            ("e.jpg", None),
+            ("f.jpg", Some(Unfinished::MovedFrom("e.jpg".into()))),
+        ]
+    );
+    // A run: every file there but f.jpg. The move to c.jpg is to finish (b.jpg is left
+    // out of the maps), the one to f.jpg never happened; a.jpg is open (to rewrite again).
+    let there = ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"];
+    let (m, remembered) = Manifest::load(&state, true, |p| there.contains(&p), |_| true).unwrap();
+    assert_eq!(remembered.interrupted_moves, [c]);
+    assert_eq!(m.path_for_id(2), Some("c.jpg"));
+    assert_eq!(m.path_for_id(4), Some("e.jpg"));
+    let open: Vec<&str> = (remembered.open_files.iter())
+        .map(|f| f.line.path.as_str())
+        .collect();
+    assert_eq!(open, ["a.jpg", "c.jpg"]);
+    assert_eq!(remembered.open_files[0].line, a2);
 }

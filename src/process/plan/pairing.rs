@@ -330,13 +330,14 @@ pub(super) fn read_and_match(
     // A media file needs its sidecar when it is new to the library, or when its library file
     // is open and its folder holds a JSON file no photo of an earlier run took (the part
     // that holds its sidecar may have come only now, or the run that read it could not
-    // apply it); a stale file's always.
+    // apply it); a stale file's (or one a killed run was rewriting) always.
+    let marked = |f: &&OpenFile| f.line.stale || f.line.replacing.is_some();
     let bare: HashSet<&str> = (open.iter())
-        .filter(|f| !f.line.stale)
+        .filter(|f| !marked(f))
         .map(|f| f.line.path.as_str())
         .collect();
     let stale: HashSet<&str> = (open.iter())
-        .filter(|f| f.line.stale)
+        .filter(marked)
         .map(|f| f.line.path.as_str())
         .collect();
     let unseen_json_dirs: HashSet<String> = if bare.is_empty() {

@@ -153,10 +153,15 @@ pub(super) fn plan_updates(
             had,
             now,
             had_taken,
-            byte_for_byte: line.output_hash.as_deref() == Some(line.hash.as_str()),
+            byte_for_byte: line.output_hash.as_deref() == Some(line.hash.as_str())
+                || line
+                    .replacing
+                    .as_ref()
+                    .is_some_and(|p| p.output_hash == line.hash),
             input_here: inputs.contains_key(&file),
             trashed: usable.is_some_and(|m| plan.sidecar(m.sidecar).is_ok_and(|s| s.trashed())),
             keep_trashed: opts.keep_trashed,
+            unfinished: line.replacing.is_some(),
         };
         if facts.trashed && !facts.keep_trashed && had.map(|h| h.meta) != now.map(|n| n.meta) {
             let path = line.path.clone();

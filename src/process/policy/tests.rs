@@ -314,8 +314,9 @@ fn update_action_table() {
     let sc = |sidecar, export, meta| found(sidecar, export, meta, 2);
     // (had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed)
     let f = |had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed| UpdateFacts {
-        had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed,
+        had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed, unfinished: false,
     };
+    let unfinished = |facts: UpdateFacts| UpdateFacts { unfinished: true, ..facts };
     let table = [
         // A file written without a sidecar gets the one found, from itself.
         (f(None, sc(1, old, 7), false, true, false, false, false), Rewrite(Library)),
@@ -353,6 +354,12 @@ fn update_action_table() {
         (f(sc(1, old, 7), None, false, false, true, false, false), Leave),
         (f(sc(1, old, 7), None, true, false, true, false, false), Rewrite(Input)),
         (f(sc(1, old, 7), None, true, false, false, false, false), Defer),
+        // A rewrite a killed run left unconfirmed: made again with what is found now, even
+        // the same sidecar; not with nothing found, nor into the trash.
+        (unfinished(f(sc(1, old, 7), sc(1, old, 7), false, false, true, false, false)), Rewrite(Input)),
+        (unfinished(f(None, sc(1, old, 7), false, true, false, false, false)), Rewrite(Library)),
+        (unfinished(f(sc(1, old, 7), None, false, false, true, false, false)), Leave),
+        (unfinished(f(sc(1, old, 7), sc(2, new, 8), false, false, true, true, false)), Leave),
     ];
     for (i, (facts, want)) in table.into_iter().enumerate() {
         assert_eq!(update_action(facts), want, "row {i}");

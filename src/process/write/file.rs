@@ -326,6 +326,8 @@ fn commit(
         no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
         claim: writer.plan.claim(writer.plan.record(id).found),
         stale: false,
+        replacing: None,
+        moved_from: None,
     };
     if let Err(err) = writer.manifest.append(&line) {
         r.notes.push(format!("manifest not updated: {err}"));

@@ -29,6 +29,8 @@ use file::io_reason;
 pub(crate) mod file;
 mod update;
 
+pub use update::finish_interrupted_moves;
+
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
@@ -269,6 +271,7 @@ pub fn run(
     let mut done = Done {
         log,
         claimed: vec![false; plan.sidecars.len()],
+        held_back: HashSet::new(),
     };
     w.apply_updates(&mut done);
     let moved = w.moved.lock().expect("moved").clone();
@@ -279,7 +282,7 @@ pub fn run(
         }
     }
     w.write_groups(&mut done);
-    w.record_sidecars(std::mem::take(&mut done.claimed));
+    w.record_sidecars(std::mem::take(&mut done.claimed), &done.held_back);
     let stopped = w.stopped();
     Outcome {
         log: done.log,
@@ -292,6 +295,9 @@ pub fn run(
 struct Done {
     log: MediaLog,
     claimed: Vec<bool>,
+    /// Sidecars of corrections that failed or were not made: not recorded, so that the next
+    /// run sees them as new and tries again.
+    held_back: HashSet<usize>,
 }
 
 impl Done {
@@ -328,6 +334,11 @@ impl Writer<'_> {
             .collect();
         for (k, r) in lines {
             let u = plan.update(k);
+            if r.status == Status::Failed {
+                // Tried again by the next run: the file is marked, its sidecar left new.
+                let _ = update::mark_stale(self, k);
+                done.held_back.extend(u.found.map(|m| m.sidecar));
+            }
             match u.record {
                 Some(id) => self.hand_over(done, id, r),
                 None => {
@@ -427,17 +438,21 @@ impl Writer<'_> {
     /// file took by its own name (`claimed`), so that later runs can use them without their
     /// part: a sidecar whose photo comes later, or one an edited copy or a Live Photo video
     /// shares.
-    fn record_sidecars(&self, mut claimed: Vec<bool>) {
+    fn record_sidecars(&self, mut claimed: Vec<bool>, held_back: &HashSet<usize>) {
         let plan = self.plan;
         for &s in &plan.waiting_claims {
             claimed[s] = true;
         }
         // A chunk at a time: the records of a whole run are never held at once.
-        for (sidecars, claimed) in plan.sidecars.chunks(4096).zip(claimed.chunks(4096)) {
+        const CHUNK: usize = 4096;
+        let chunks = plan.sidecars.chunks(CHUNK).zip(claimed.chunks(CHUNK));
+        for (c, (sidecars, claimed)) in chunks.enumerate() {
             let records: Vec<manifest::SidecarRecord> = sidecars
                 .par_iter()
                 .zip(claimed)
-                .filter_map(|(s, &now)| {
+                .enumerate()
+                .filter(|(i, _)| !held_back.contains(&(c * CHUNK + i)))
+                .filter_map(|(_, (s, &now))| {
                     let parsed = s.parsed.as_ref().ok()?;
                     let claimed = now || s.recorded == Some(true);
                     if s.recorded == Some(claimed) {

@@ -21,6 +21,9 @@ use super::file::{self, failed, remove_temp, Copied};
 use super::{Known, Writer};
 use crate::process::policy::{self, XmpCleanup};
 
+/// Why an update leaves a library file alone: it is not as gpbackup wrote it.
+const CHANGED: &str = "it was changed since it was written";
+
 /// Rewrites the library file of update `k` (or marks it for a later run); its report line.
 pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
     let mut r = writer.plan.update_report(k);
@@ -36,6 +39,15 @@ pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
         return r;
     }
     if let Err(reason) = try_update(writer, k, &mut r) {
+        if reason.to_string() == CHANGED {
+            // Not ours any more: left as it is, and said (not a failure).
+            r.status = Status::InLibrary;
+            r.notes.push(format!(
+                "{path} left as it is: it was changed since gpbackup wrote it (it is yours \
+                 now; to get gpbackup's copy, move it out of the folder and run again)"
+            ));
+            return r;
+        }
         r.status = Status::Failed;
         r.output = Some(path.clone());
         r.reason = Some(match reason {
@@ -49,19 +61,26 @@ pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
     r
 }
 
+/// Marks the library file of update `k` `stale` in the manifest (unless it is already, or
+/// the run is a dry run): every later run looks at it again until one rewrites it.
+pub(super) fn mark_stale(writer: &Writer<'_>, k: UpdateId) -> io::Result<()> {
+    let old = &writer.plan.open_file(writer.plan.update(k).file).line;
+    if old.stale || writer.opts.dry_run {
+        return Ok(());
+    }
+    writer.manifest.append(&manifest::Line {
+        stale: true,
+        ..old.clone()
+    })
+}
+
 /// A file to rewrite whose source bytes are not among the inputs: its line is marked
 /// `stale`, so that every later run looks at it again, and its report line says what to do.
 fn defer(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) {
     let u = writer.plan.update(k);
     let old = &writer.plan.open_file(u.file).line;
-    if !old.stale && !writer.opts.dry_run {
-        let marked = manifest::Line {
-            stale: true,
-            ..old.clone()
-        };
-        if let Err(err) = writer.manifest.append(&marked) {
-            r.notes.push(format!("manifest not updated: {err}"));
-        }
+    if let Err(err) = mark_stale(writer, k) {
+        r.notes.push(format!("manifest not updated: {err}"));
     }
     r.status = Status::InLibrary;
     r.deferred = true;
@@ -82,6 +101,9 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
     let plan = writer.plan;
     let u = plan.update(k);
     let old = &plan.open_file(u.file).line;
+    if confirm_if_done(writer, old, r).is_some() {
+        return Ok(());
+    }
     let subject = plan.update_subject(k);
     let tags = file::tags_for(writer, &subject);
     let (kind, copied, before) = match u.from {
@@ -140,6 +162,21 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         retracted: false,
         claim: plan.claim(u.found),
         stale: false,
+        // Until a line without them follows, what a killed run may have left half done.
+        replacing: in_place.as_ref().and_then(|_| {
+            Some(manifest::Prior {
+                output_hash: old.output_hash.clone()?,
+                output_size: old.output_size?,
+            })
+        }),
+        moved_from: match (&in_place, &old.output_hash) {
+            (None, Some(h)) => Some(manifest::Moved {
+                path: old.path.clone(),
+                output_hash: h.clone(),
+                xmp: old.xmp.clone(),
+            }),
+            _ => None,
+        },
         ..old.clone()
     };
     if let Err(err) = writer.manifest.append(&line) {
@@ -152,8 +189,19 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         mtime: date.when,
     };
     let final_name = put_in_place(writer, old, &line, copied.temp, &target, &before)?;
-    if final_name != old.path && !writer.opts.dry_run {
-        move_away(writer, old, &final_name, r);
+    let done = if final_name != old.path && !writer.opts.dry_run {
+        move_away(writer, old, &final_name, r)
+    } else {
+        true
+    };
+    if done && !writer.opts.dry_run {
+        let confirmed = manifest::Line {
+            path: final_name.clone(),
+            ..line.confirmed()
+        };
+        if let Err(err) = writer.manifest.append(&confirmed) {
+            r.notes.push(format!("manifest not updated: {err}"));
+        }
     }
     if let (XmpCleanup::Remove(x), false) = (
         policy::xmp_cleanup(old.xmp.as_deref(), xmp.as_deref()),
@@ -219,11 +267,10 @@ fn reread(
     let src = io::BufReader::with_capacity(1 << 20, file);
     let mut opened = file::sniff(by_name, HashingReader::new(src), r)?;
     let copied = file::copy(writer, &mut opened, tags, before.len())?;
-    if Some(hash::hex(copied.src_hash)) != old.output_hash
-        || Some(copied.src_len) != old.output_size
-    {
+    let read = (hash::hex(copied.src_hash), copied.src_len);
+    if !is_ours(old, &read) || read.0 != old.hash {
         remove_temp(&copied.temp);
-        return Err(Reason::other("it was changed since it was written"));
+        return Err(Reason::other(CHANGED));
     }
     Ok((opened.kind, copied, before))
 }
@@ -249,8 +296,8 @@ fn from_input(
         .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
     let (h, len) =
         hash::hash_stream(file).map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-    if Some(hash::hex(h)) != old.output_hash || Some(len) != old.output_size {
-        return Err(Reason::other("it was changed since it was written"));
+    if !is_ours(old, &(hash::hex(h), len)) {
+        return Err(Reason::other(CHANGED));
     }
     let mut reader = catalog.reader(takeout::LARGE_BUFFER);
     let src = reader
@@ -266,6 +313,39 @@ fn from_input(
         )));
     }
     Ok((opened.kind, copied, before))
+}
+
+/// Whether a library file of `(hash, size)` is as gpbackup wrote it for `line`: its content,
+/// or the one a rewrite a killed run left unconfirmed replaces.
+fn is_ours(line: &manifest::Line, (hash, size): &(String, u64)) -> bool {
+    let written = line.output_hash.as_ref() == Some(hash) && line.output_size == Some(*size);
+    let replaced =
+        (line.replacing.as_ref()).is_some_and(|p| &p.output_hash == hash && p.output_size == *size);
+    written || replaced
+}
+
+/// A rewrite a killed run made but did not confirm (its file is already what its line says):
+/// confirmed now. `None` when it is not one (the rewrite is to be made).
+fn confirm_if_done(writer: &Writer<'_>, old: &manifest::Line, r: &mut MediaReport) -> Option<()> {
+    old.replacing.as_ref()?;
+    let f = open_nofollow(
+        &writer.out.root().join(&old.path),
+        OpenOptions::new().read(true),
+    )
+    .ok()?;
+    let (h, len) = hash::hash_stream(f).ok()?;
+    if old.output_hash.as_deref() != Some(hash::hex(h).as_str()) || old.output_size != Some(len) {
+        return None;
+    }
+    if !writer.opts.dry_run {
+        if let Err(err) = writer.manifest.append(&old.confirmed()) {
+            r.notes.push(format!("manifest not updated: {err}"));
+        }
+    }
+    r.status = Status::InLibrary;
+    r.notes
+        .push("rewritten by a run that was stopped; now confirmed".to_string());
+    Some(())
 }
 
 /// Puts the updated temp file in place: over the old file (after checking nobody wrote to
@@ -316,15 +396,16 @@ fn put_in_place(
 
 /// Once the updated file is in its new place: the old file and its XMP sidecar removed,
 /// and the old line retracted (after the removal: a crash between leaves two good files,
-/// each with its line, rather than a file without one).
-fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut MediaReport) {
+/// each with its line, rather than a file without one; the next run finishes the move, see
+/// `process::finish_interrupted_moves`). Whether the old file is gone.
+fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut MediaReport) -> bool {
     let root = writer.out.root();
     if let Err(err) = std::fs::remove_file(root.join(&old.path)) {
         r.notes.push(format!(
             "{} could not be removed after the move: {err}",
             old.path
         ));
-        return;
+        return false;
     }
     if let Some(x) = &old.xmp {
         let _ = std::fs::remove_file(root.join(x));
@@ -339,6 +420,7 @@ fn move_away(writer: &Writer<'_>, old: &manifest::Line, new: &str, r: &mut Media
     // borrowed its sidecar, and its name's folder, may have had it).
     writer.out.release(&old.path);
     r.notes.push(format!("moved from {} to {new}", old.path));
+    true
 }
 
 /// Where an updated file goes.
@@ -358,4 +440,47 @@ fn unchanged_since(path: &Path, before: &std::fs::Metadata) -> bool {
         return false;
     };
     now.is_file() && now.len() == before.len() && now.modified().ok() == before.modified().ok()
+}
+
+/// Finishes the moves a killed run left half done (see [`Line::moved_from`]): the file is at
+/// its new path with its line; its old file, if still there and as gpbackup wrote it, is
+/// removed (with its XMP sidecar) and its line retracted, and the move is confirmed. An old
+/// file changed since is left as it is. Nothing is done on a dry run.
+///
+/// [`Line::moved_from`]: crate::library::manifest::Line::moved_from
+pub fn finish_interrupted_moves(
+    out: &crate::library::dir::OutputDir,
+    manifest: &manifest::Manifest,
+    moves: &[manifest::Line],
+    dry_run: bool,
+) -> io::Result<()> {
+    for line in moves.iter().filter(|_| !dry_run) {
+        let Some(m) = &line.moved_from else { continue };
+        let old = out.root().join(&m.path);
+        let ours = match open_nofollow(&old, OpenOptions::new().read(true)) {
+            Ok(f) => hash::hash_stream(f).is_ok_and(|(h, _)| hash::hex(h) == m.output_hash),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(_) => false,
+        };
+        if ours {
+            match std::fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            if let Some(x) = m.xmp.as_ref().filter(|x| Some(*x) != line.xmp.as_ref()) {
+                let _ = std::fs::remove_file(out.root().join(x));
+                out.release(x);
+            }
+            out.release(&m.path);
+            manifest.append(&manifest::Line {
+                hash: line.hash.clone(),
+                path: m.path.clone(),
+                retracted: true,
+                ..manifest::Line::default()
+            })?;
+        }
+        manifest.append(&line.confirmed())?;
+    }
+    Ok(())
 }
