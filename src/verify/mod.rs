@@ -132,9 +132,6 @@ struct Expected {
     path: String,
     /// Hash and size as written; `None` for XMP sidecars (only their presence is checked).
     content: Option<(u128, u64)>,
-    /// A rewrite a killed run left unconfirmed (the next `process` run finishes it): the
-    /// file may still hold what it replaces, or, moved, still be at its old path.
-    unfinished: Option<manifest::Unfinished>,
 }
 
 /// Checks `root` against its manifest, hashing files in parallel on `jobs` threads.
@@ -148,7 +145,7 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
         move |source| VerifyError::Io { path, source }
     };
     let _lock = crate::library::dir::OutputLock::acquire_for_reading(root).map_err(io_err(root))?;
-    let outputs = manifest::current_outputs(&state).map_err(io_err(&state))?;
+    let (outputs, unfinished) = manifest::current_outputs(&state).map_err(io_err(&state))?;
     let mut report = VerifyReport::default();
     let expected = expected_files(outputs, &mut report.invalid);
     let known = IdMap::set_of(expected.iter().map(|e| key_id(&e.path)));
@@ -170,7 +167,7 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
             .map(|e| {
                 let mut state = check(&root.join(&e.path), e.content.as_ref());
                 if let (FileState::Changed, Some(manifest::Unfinished::Replacing(before))) =
-                    (state, &e.unfinished)
+                    (state, unfinished.get(&e.path))
                 {
                     state = check(&root.join(&e.path), Some(before));
                 }
@@ -182,21 +179,25 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
             .collect()
     });
     bar.finish_and_clear();
-    let present: HashSet<&str> = (expected.iter().zip(&results))
-        .filter(|(_, s)| **s == FileState::Intact)
+    // A move a killed run left unconfirmed, whose old file is there: it stands for the new
+    // one until the next run.
+    let intact: HashSet<&str> = (expected.iter().zip(&results))
+        .filter(|(_, s)| !unfinished.is_empty() && **s == FileState::Intact)
         .map(|(e, _)| e.path.as_str())
         .collect();
-    let moved_from = |e: &Expected| match &e.unfinished {
-        Some(manifest::Unfinished::MovedFrom(p)) => present.contains(p.as_str()),
-        _ => false,
-    };
-    let moves: Vec<bool> = expected.iter().map(moved_from).collect();
-    drop(present);
-    for ((e, state), moving) in expected.into_iter().zip(results).zip(moves) {
+    let moving: HashSet<String> = (unfinished.iter())
+        .filter_map(|(path, u)| match u {
+            manifest::Unfinished::MovedFrom(old) if intact.contains(old.as_str()) => {
+                Some(path.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    drop(intact);
+    for (e, state) in expected.into_iter().zip(results) {
         match state {
             FileState::Intact => report.ok += 1,
-            // Not there yet: its old file stands for it until the next run.
-            FileState::Missing if moving => report.ok += 1,
+            FileState::Missing if moving.contains(&e.path) => report.ok += 1,
             FileState::Missing => report.missing.push(e.path),
             FileState::Changed => report.changed.push(e.path),
         }
@@ -209,16 +210,10 @@ pub fn run(root: &Path, jobs: Option<usize>, progress: bool) -> Result<VerifyRep
 fn expected_files(outputs: Vec<manifest::Output>, invalid: &mut Vec<String>) -> Vec<Expected> {
     let mut expected = Vec::with_capacity(outputs.len());
     for o in outputs {
-        let xmp = o.xmp.map(|x| (x, None, None));
-        for (path, content, unfinished) in
-            std::iter::once((o.path, o.content, o.unfinished)).chain(xmp)
-        {
+        let xmp = o.xmp.map(|x| (x, None));
+        for (path, content) in std::iter::once((o.path, o.content)).chain(xmp) {
             if is_inside(&path) {
-                expected.push(Expected {
-                    path,
-                    content,
-                    unfinished,
-                });
+                expected.push(Expected { path, content });
             } else if !invalid.contains(&path) {
                 invalid.push(path);
             }

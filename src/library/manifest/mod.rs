@@ -669,13 +669,11 @@ pub struct Output {
     pub content: Option<(u128, u64)>,
     /// The XMP sidecar written beside it.
     pub xmp: Option<String>,
-    /// A rewrite not yet confirmed ([`Line::replacing`], [`Line::moved_from`]): the content it
-    /// replaces, which the file may still hold; the path it moves from, whose file stands for
-    /// it while it is not there.
-    pub unfinished: Option<Unfinished>,
 }
 
-/// What a rewrite a killed run left unconfirmed may have left (see [`Output::unfinished`]).
+/// What a rewrite a killed run left unconfirmed ([`Line::replacing`], [`Line::moved_from`])
+/// may have left: the file may still hold the content it replaces, or, moved, still be at its
+/// old path (whose file stands for it while it is not there).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unfinished {
     Replacing((u128, u64)),
@@ -683,19 +681,22 @@ pub enum Unfinished {
 }
 
 /// What a line that wrote a file says of it besides its path: content as written, XMP
-/// sidecar, an unconfirmed rewrite.
-type Written = (Option<(u128, u64)>, Option<Box<str>>, Option<Unfinished>);
+/// sidecar.
+type Written = (Option<(u128, u64)>, Option<Box<str>>);
 
 /// The files the manifest in `state_dir` says the folder holds (the current line of each
 /// path, as [`PathLines::current`] finds it), in the order of their lines; read in one pass that
-/// keeps only those, not every line whole (at a million files, 300 MB).
-pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
+/// keeps only those, not every line whole (at a million files, 300 MB). With them, by path,
+/// the rewrites a killed run left unconfirmed (rare: kept apart, so that the list of files
+/// stays as small as it can).
+pub fn current_outputs(state_dir: &Path) -> io::Result<(Vec<Output>, HashMap<String, Unfinished>)> {
     let Some(f) = open_to_read(state_dir)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), HashMap::new()));
     };
     let mut lines = PathLines::default();
     // Per line that wrote a file: its content and XMP sidecar (`PathLine::line` numbers them).
     let mut written: Vec<Written> = Vec::new();
+    let mut unconfirmed: HashMap<u32, Unfinished> = HashMap::new();
     each_line(f, |text| {
         if Kind::of(text) != Kind::File {
             return;
@@ -710,30 +711,33 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<Vec<Output>> {
             let k = u32::try_from(written.len()).expect("under 4 billion files");
             lines.write(&l.path, hash, k);
             let content = l.output_size.map(|size| (hash_id(output), size));
-            let unfinished = match (&l.replacing, &l.moved_from) {
-                (Some(p), _) => Some(Unfinished::Replacing((
-                    hash_id(&p.output_hash),
-                    p.output_size,
-                ))),
-                (None, Some(m)) => Some(Unfinished::MovedFrom(m.path.clone())),
-                (None, None) => None,
+            written.push((content, l.xmp.as_deref().map(Into::into)));
+            let unfinished = match (l.replacing, l.moved_from) {
+                (Some(p), _) => Unfinished::Replacing((hash_id(&p.output_hash), p.output_size)),
+                (None, Some(m)) => Unfinished::MovedFrom(m.path),
+                (None, None) => return,
             };
-            written.push((content, l.xmp.as_deref().map(Into::into), unfinished));
+            unconfirmed.insert(k, unfinished);
         }
     })?;
     let (current, text) = lines.current();
-    Ok(current
+    let mut unfinished = HashMap::new();
+    let files = current
         .into_iter()
         .map(|w| {
-            let (content, xmp, unfinished) = std::mem::take(&mut written[w.line as usize]);
+            let (content, xmp) = std::mem::take(&mut written[w.line as usize]);
+            let path = w.path(&text).to_string();
+            if let Some(u) = unconfirmed.remove(&w.line) {
+                unfinished.insert(path.clone(), u);
+            }
             Output {
-                path: w.path(&text).to_string(),
+                path,
                 content,
                 xmp: xmp.map(String::from),
-                unfinished,
             }
         })
-        .collect())
+        .collect();
+    Ok((files, unfinished))
 }
 
 /// The read buffer of the manifest: it is read once, front to back.

@@ -54,7 +54,7 @@ fn file_lines(state_dir: &Path) -> usize {
 fn an_unreadable_manifest_is_an_error_not_an_empty_one() {
     let dir = tempfile::tempdir().unwrap();
     assert!(
-        current_outputs(dir.path()).unwrap().is_empty(),
+        current_outputs(dir.path()).unwrap().0.is_empty(),
         "none yet: empty"
     );
     // Something that is not a regular file where the manifest belongs: taking it as
@@ -370,14 +370,14 @@ fn current_outputs_are_the_current_line_of_each_path() {
         }
     }
     std::fs::write(state.join(FILE_NAME), text).unwrap();
-    let got = current_outputs(&state).unwrap();
+    let (got, unfinished) = current_outputs(&state).unwrap();
+    assert!(unfinished.is_empty());
     let paths: Vec<&str> = got.iter().map(|o| o.path.as_str()).collect();
     assert_eq!(paths, ["a.jpg", "c.jpg", "d.jpg", "b.jpg"], "in line order");
     let output = |path: &str, content, xmp: Option<&str>| Output {
         path: path.into(),
         content,
         xmp: xmp.map(Into::into),
-        unfinished: None,
     };
     assert_eq!(
         got,
@@ -389,7 +389,7 @@ fn current_outputs_are_the_current_line_of_each_path() {
         ]
     );
     assert!(
-        current_outputs(dir.path()).unwrap().is_empty(),
+        current_outputs(dir.path()).unwrap().0.is_empty(),
         "no manifest"
     );
 }
@@ -622,10 +622,10 @@ fn unconfirmed_rewrites_are_read_as_such_until_a_line_confirms_them() {
         .map(|l| serde_json::to_string(l).unwrap() + "\n")
         .collect();
     std::fs::write(state.join(FILE_NAME), text).unwrap();
-    let got = current_outputs(&state).unwrap();
+    let (got, unconfirmed) = current_outputs(&state).unwrap();
     let unfinished: Vec<(&str, Option<Unfinished>)> = got
         .iter()
-        .map(|o| (o.path.as_str(), o.unfinished.clone()))
+        .map(|o| (o.path.as_str(), unconfirmed.get(&o.path).cloned()))
         .collect();
     assert_eq!(
         unfinished,
