@@ -321,3 +321,43 @@ pub fn assert_stopped_on_full_disk(o: &Output, out: &Path) {
         .count();
     assert_eq!(temps, 0, "the file in progress removed");
 }
+
+/// The photo folders' root in a Takeout.
+pub const GP: &str = "Takeout/Google Photos";
+
+/// A distinct JPEG (no date of its own) whose bytes carry `tag`, by which it is found again.
+pub fn photo(tag: &str) -> Vec<u8> {
+    jpeg_variant(&fixture("plain.jpg"), tag)
+}
+
+/// The zip `dir/takeout-STAMP-001.zip` of `files`: a one-part export made at STAMP.
+pub fn export(dir: &Path, stamp: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join(format!("takeout-{stamp}-001.zip"));
+    std::fs::write(&p, zip_bytes(files)).unwrap();
+    p
+}
+
+/// Every file under `root` but gpbackup's own state and album list: relative path → bytes
+/// (a link shown as `<symlink>`).
+pub fn files_of(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with(".gpbackup") || rel == "albums.json" {
+            continue;
+        }
+        if e.path_is_symlink() {
+            files.insert(rel, b"<symlink>".to_vec());
+        } else if e.file_type().is_file() {
+            files.insert(rel, std::fs::read(e.path()).unwrap());
+        }
+    }
+    files
+}

@@ -9,7 +9,6 @@ use std::process::Output;
 
 use crate::common::*;
 
-const GP: &str = "Takeout/Google Photos";
 /// Both places are in France, so their local time is Paris time as for photos with no place.
 const PARIS: (f64, f64, f64) = (48.8584, 2.2945, 35.0);
 const MARSEILLE: (f64, f64, f64) = (43.2965, 5.3698, 12.0);
@@ -31,11 +30,6 @@ fn meta(title: &str, taken: i64, geo: Option<(f64, f64, f64)>, description: &str
     let mut v: serde_json::Value = serde_json::from_slice(&sidecar(title, taken, geo)).unwrap();
     v["description"] = description.into();
     serde_json::to_vec_pretty(&v).unwrap()
-}
-
-/// A distinct JPEG (no date of its own) whose bytes carry `tag`, by which it is found again.
-fn photo(tag: &str) -> Vec<u8> {
-    jpeg_variant(&fixture("plain.jpg"), tag)
 }
 
 /// What one photo must carry after every way of running.
@@ -109,25 +103,6 @@ impl Seen {
             show(&self.caption)
         )
     }
-}
-
-/// Every file of a library but gpbackup's own: relative path → bytes.
-fn files_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).min_depth(1) {
-        let e = e.unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if rel.starts_with(".gpbackup") || rel == "albums.json" || !e.file_type().is_file() {
-            continue;
-        }
-        files.insert(rel, std::fs::read(e.path()).unwrap());
-    }
-    files
 }
 
 /// The library's media files (not its XMP sidecars).
@@ -336,17 +311,9 @@ fn converge(
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
 
-/// The zip `dir/takeout-STAMP-001.zip` of `files`: a one-part export made at STAMP.
-fn export(dir: &Path, stamp: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let p = dir.join(format!("takeout-{stamp}-001.zip"));
-    std::fs::write(&p, zip_bytes(files)).unwrap();
-    p
-}
-
-#[test]
-fn two_photos_named_alike_in_two_year_folders_keep_their_own_sidecars_in_split_runs() {
-    let tmp = tempfile::tempdir().unwrap();
+/// Two photos named IMG_0001.JPG, of 2015 and of 2018, each with the other's sidecar in its
+/// part (part 1: the 2015 photo; part 2: the 2018 photo); and what each must carry.
+fn same_names_in_two_years(dir: &Path) -> (Vec<PathBuf>, [Want; 2]) {
     let (y15, y18) = (
         format!("{GP}/Photos from 2015"),
         format!("{GP}/Photos from 2018"),
@@ -369,7 +336,7 @@ fn two_photos_named_alike_in_two_year_folders_keep_their_own_sidecars_in_split_r
             format!("{y15}/IMG_0001.JPG.json"),
             meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
         );
-    let parts = t.write(&tmp.path().join("in"));
+    let parts = t.write(&dir.join("in"));
     let wants = [
         Want::still(
             "Photos from 2015/IMG_0001.JPG",
@@ -386,6 +353,13 @@ fn two_photos_named_alike_in_two_year_folders_keep_their_own_sidecars_in_split_r
             Some("twenty-eighteen"),
         ),
     ];
+    (parts, wants)
+}
+
+#[test]
+fn two_photos_named_alike_in_two_year_folders_keep_their_own_sidecars_in_split_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (parts, wants) = same_names_in_two_years(tmp.path());
     converge(
         tmp.path(),
         &parts,
@@ -703,45 +677,7 @@ fn a_photo_whose_part_is_gone_is_named_and_corrected_when_the_part_comes_again()
     // sidecars but cannot read the 2015 photo again; it names it and marks it. Given part 1
     // again from its new place, a third run corrects it.
     let tmp = tempfile::tempdir().unwrap();
-    let (y15, y18) = (
-        format!("{GP}/Photos from 2015"),
-        format!("{GP}/Photos from 2018"),
-    );
-    let mut t = Takeout::new(2);
-    t.add(0, format!("{y15}/IMG_0001.JPG"), photo("<photo-of-2015>"))
-        .add(
-            0,
-            format!("{y18}/IMG_0001.JPG.json"),
-            meta(
-                "IMG_0001.JPG",
-                T2018_03_03,
-                Some(MARSEILLE),
-                "twenty-eighteen",
-            ),
-        )
-        .add(1, format!("{y18}/IMG_0001.JPG"), photo("<photo-of-2018>"))
-        .add(
-            1,
-            format!("{y15}/IMG_0001.JPG.json"),
-            meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
-        );
-    let parts = t.write(&tmp.path().join("in"));
-    let wants = [
-        Want::still(
-            "Photos from 2015/IMG_0001.JPG",
-            "<photo-of-2015>",
-            "2015:06:01 14:00:00",
-            Some(PARIS),
-            Some("twenty-fifteen"),
-        ),
-        Want::still(
-            "Photos from 2018/IMG_0001.JPG",
-            "<photo-of-2018>",
-            "2018:03:03 13:00:00",
-            Some(MARSEILLE),
-            Some("twenty-eighteen"),
-        ),
-    ];
+    let (parts, wants) = same_names_in_two_years(tmp.path());
     let mut problems = Vec::new();
     let one = tmp.path().join("one");
     run(&parts, &[&[0, 1]], &["1", "2"], &one, &mut problems);

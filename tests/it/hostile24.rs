@@ -10,7 +10,6 @@ use std::process::Output;
 
 use crate::common::*;
 
-const GP: &str = "Takeout/Google Photos";
 const T2010_01_01: i64 = 1_262_347_200;
 const T2012_03_03: i64 = 1_330_776_000;
 const T2015_06_01: i64 = 1_433_160_000;
@@ -22,42 +21,6 @@ fn meta(title: &str, taken: i64, description: &str) -> Vec<u8> {
     let mut v: serde_json::Value = serde_json::from_slice(&sidecar(title, taken, None)).unwrap();
     v["description"] = description.into();
     serde_json::to_vec_pretty(&v).unwrap()
-}
-
-fn photo(tag: &str) -> Vec<u8> {
-    jpeg_variant(&fixture("plain.jpg"), tag)
-}
-
-/// The zip `dir/takeout-STAMP-001.zip` of `files`.
-fn export(dir: &Path, stamp: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let p = dir.join(format!("takeout-{stamp}-001.zip"));
-    std::fs::write(&p, zip_bytes(files)).unwrap();
-    p
-}
-
-/// Every file under `root` but gpbackup's own state: relative path → bytes (links and
-/// folders shown as such).
-fn files_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).min_depth(1) {
-        let e = e.unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if rel.starts_with(".gpbackup") || rel == "albums.json" {
-            continue;
-        }
-        if e.path_is_symlink() {
-            files.insert(rel, b"<symlink>".to_vec());
-        } else if e.file_type().is_file() {
-            files.insert(rel, std::fs::read(e.path()).unwrap());
-        }
-    }
-    files
 }
 
 fn media_paths(root: &Path) -> Vec<String> {

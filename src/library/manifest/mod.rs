@@ -697,13 +697,7 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<(Vec<Output>, HashMap<Str
     // Per line that wrote a file: its content and XMP sidecar (`PathLine::line` numbers them).
     let mut written: Vec<Written> = Vec::new();
     let mut unconfirmed: HashMap<u32, Unfinished> = HashMap::new();
-    each_line(f, |text| {
-        if Kind::of(text) != Kind::File {
-            return;
-        }
-        let Some(l) = LineView::parse(text) else {
-            return;
-        };
+    each_file_line(f, |_, l| {
         let hash = hash_id(&l.hash);
         if l.retracted {
             lines.retract(&l.path, hash);
@@ -757,6 +751,19 @@ fn each_line(file: File, mut f: impl FnMut(&[u8])) -> io::Result<()> {
     Ok(())
 }
 
+/// Every file's line of an open manifest ([`Kind::File`]), with its text, in order; a line
+/// that does not parse (a torn last line) is skipped.
+fn each_file_line(file: File, mut f: impl FnMut(&[u8], LineView)) -> io::Result<()> {
+    each_line(file, |text| {
+        if Kind::of(text) != Kind::File {
+            return;
+        }
+        if let Some(l) = LineView::parse(text) {
+            f(text, l);
+        }
+    })
+}
+
 /// The manifest of `state_dir`, open for reading (never through a link); `None` when there
 /// is none yet.
 fn open_to_read(state_dir: &Path) -> io::Result<Option<File>> {
@@ -778,13 +785,7 @@ pub fn sources_picked<T>(
     let Some(f) = open_to_read(state_dir)? else {
         return Ok(out);
     };
-    each_line(f, |text| {
-        if Kind::of(text) != Kind::File {
-            return;
-        }
-        let Some(l) = LineView::parse(text) else {
-            return;
-        };
+    each_file_line(f, |_, l| {
         if l.retracted {
             return;
         }
@@ -809,13 +810,7 @@ fn bare_sources(
     let Some(f) = open_to_read(state_dir)? else {
         return Ok(());
     };
-    each_line(f, |text| {
-        if Kind::of(text) != Kind::File {
-            return;
-        }
-        let Some(l) = LineView::parse(text) else {
-            return;
-        };
+    each_file_line(f, |_, l| {
         if let Some(&b) = bare_at.get(&hash_id(&l.hash)) {
             for s in &l.sources() {
                 let key = s.key();
@@ -1089,13 +1084,7 @@ impl Manifest {
         // First which contents, then their current lines (the last that wrote each at its
         // current path) and entries: no line is kept whole that is not asked for.
         let mut picked: HashSet<u128> = HashSet::new();
-        each_line(f, |text| {
-            if Kind::of(text) != Kind::File {
-                return;
-            }
-            let Some(l) = LineView::parse(text) else {
-                return;
-            };
+        each_file_line(f, |_, l| {
             let hash = hash_id(&l.hash);
             if skip.contains(&hash) || picked.contains(&hash) || self.path_for_id(hash).is_none() {
                 return;
@@ -1114,13 +1103,7 @@ impl Manifest {
         let Some(f) = open_to_read(state_dir)? else {
             return Ok(Vec::new());
         };
-        each_line(f, |text| {
-            if Kind::of(text) != Kind::File {
-                return;
-            }
-            let Some(l) = LineView::parse(text) else {
-                return;
-            };
+        each_file_line(f, |text, l| {
             let hash = hash_id(&l.hash);
             if !picked.contains(&hash) {
                 return;

@@ -408,20 +408,21 @@ pub(super) fn read_and_match(
             .collect()
     };
     let mut freed: HashSet<u128> = claims(open).into_iter().collect();
-    let mut matches = match_until_found(
-        &json,
-        &MediaView {
+    let match_now = |extras: &[(Extra, MediaRef)],
+                     freed: &HashSet<u128>,
+                     pending_dirs: &HashSet<String>,
+                     rest: &mut Vec<usize>,
+                     read: &mut JsonRead| {
+        let all_media = MediaView {
             catalog,
             media,
-            extras: &extras,
-        },
-        &earlier,
-        &freed,
-        &pending_dirs,
-        &needs_sidecar,
-        &mut rest,
-        &mut read,
-    );
+            extras,
+        };
+        let wanted: (&Json, &[SidecarData], &dyn Fn(usize) -> bool) =
+            (&json, &earlier, &needs_sidecar);
+        match_until_found(wanted, &all_media, freed, pending_dirs, rest, read)
+    };
+    let mut matches = match_now(&extras, &freed, &pending_dirs, &mut rest, &mut read);
     // Library files to look at again, not among the inputs nor open already.
     let revisited = if manifest.holds_files() {
         let taken: HashSet<u128> = (matches.iter().flatten())
@@ -469,20 +470,7 @@ pub(super) fn read_and_match(
         }
         extras.extend(extras_of(&here, &revisited, open.len(), &[]));
         freed.extend(claims(&revisited));
-        matches = match_until_found(
-            &json,
-            &MediaView {
-                catalog,
-                media,
-                extras: &extras,
-            },
-            &earlier,
-            &freed,
-            &pending_dirs,
-            &needs_sidecar,
-            &mut rest,
-            &mut read,
-        );
+        matches = match_now(&extras, &freed, &pending_dirs, &mut rest, &mut read);
     }
     let unread: HashSet<String> = rest
         .iter()
@@ -553,16 +541,13 @@ fn read_more(json: &Json, dirs: &HashSet<String>, rest: &mut Vec<usize>, read: &
 
 /// Matches the media of the folders `pending_dirs` (all of them when every JSON file is
 /// read), reading the rest of the JSON files (`rest`) if a media file that needs a sidecar
-/// found none. Earlier runs' sidecars that a file took by its own name are out of reach, but
-/// those of the open files taking part (`freed`: they may keep them).
-#[allow(clippy::too_many_arguments)]
+/// found none. Earlier runs' sidecars (`earlier`) that a file took by its own name are out of
+/// reach, but those of the open files taking part (`freed`: they may keep them).
 fn match_until_found(
-    json: &Json,
+    (json, earlier, needs_sidecar): (&Json, &[SidecarData], &dyn Fn(usize) -> bool),
     all_media: &MediaView,
-    earlier: &[SidecarData],
     freed: &HashSet<u128>,
     pending_dirs: &HashSet<String>,
-    needs_sidecar: &dyn Fn(usize) -> bool,
     rest: &mut Vec<usize>,
     read: &mut JsonRead,
 ) -> Vec<Option<Match>> {

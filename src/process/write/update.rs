@@ -258,12 +258,7 @@ fn reread(
     tags: &crate::metadata::Tags,
     r: &mut MediaReport,
 ) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
-    let full = writer.out.root().join(&old.path);
-    let file = open_nofollow(&full, OpenOptions::new().read(true))
-        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-    let before = file
-        .metadata()
-        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let (file, before) = open_own(writer, old)?;
     let src = io::BufReader::with_capacity(1 << 20, file);
     let mut opened = file::sniff(by_name, HashingReader::new(src), r)?;
     let copied = file::copy(writer, &mut opened, tags, before.len())?;
@@ -288,12 +283,7 @@ fn from_input(
     tags: &crate::metadata::Tags,
     r: &mut MediaReport,
 ) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
-    let full = writer.out.root().join(&old.path);
-    let file = open_nofollow(&full, OpenOptions::new().read(true))
-        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-    let before = file
-        .metadata()
-        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let (file, before) = open_own(writer, old)?;
     let (h, len) =
         hash::hash_stream(file).map_err(|err| failed(&err, format!("cannot read: {err}")))?;
     if !is_ours(old, &(hash::hex(h), len)) {
@@ -313,6 +303,20 @@ fn from_input(
         )));
     }
     Ok((opened.kind, copied, before))
+}
+
+/// The library file of `old`, open to read (never through a link), and its metadata.
+fn open_own(
+    writer: &Writer<'_>,
+    old: &manifest::Line,
+) -> Result<(File, std::fs::Metadata), Reason> {
+    let full = writer.out.root().join(&old.path);
+    let file = open_nofollow(&full, OpenOptions::new().read(true))
+        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+    let before = file
+        .metadata()
+        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    Ok((file, before))
 }
 
 /// Whether a library file of `(hash, size)` is as gpbackup wrote it for `line`: its content,

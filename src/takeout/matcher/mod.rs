@@ -137,21 +137,8 @@ impl Rule {
 
     /// The rule of a [`Rule::name`].
     pub fn from_name(name: &str) -> Option<Rule> {
-        const ALL: [Rule; 12] = [
-            Rule::Exact,
-            Rule::Supplemental,
-            Rule::Numbered,
-            Rule::Clipped,
-            Rule::WithoutExtension,
-            Rule::ExtensionVariant,
-            Rule::Prefix,
-            Rule::Title,
-            Rule::TitleElsewhere,
-            Rule::Edited,
-            Rule::LivePhoto,
-            Rule::AlbumTwin,
-        ];
-        ALL.into_iter().find(|r| r.name() == name)
+        let shared = [Rule::Edited, Rule::LivePhoto, Rule::AlbumTwin];
+        (Rule::DIRECT.into_iter().chain(shared)).find(|r| r.name() == name)
     }
 
     /// True for rules whose sidecar belongs to another file (it may be shared).
