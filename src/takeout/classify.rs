@@ -27,19 +27,44 @@ pub fn is_json(e: &Entry) -> bool {
     name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
 }
 
+/// Files other programs leave among photos, never photos themselves: macOS's AppleDouble
+/// halves (`._IMG_0002.jpg`) and folder files, Windows' thumbnail caches and folder
+/// settings, Synology's thumbnail folders (`@eaDir/IMG_1.jpg/SYNOPHOTO_THUMB_M.jpg`).
+pub fn is_junk(e: &Entry) -> bool {
+    const NAMES: [&str; 5] = [
+        ".ds_store",
+        "thumbs.db",
+        "ehthumbs.db",
+        "desktop.ini",
+        "icon\r",
+    ];
+    const PREFIXES: [&str; 2] = ["synophoto_thumb", "synofile_thumb"];
+    const FOLDERS: [&str; 4] = ["@eadir", "__macosx", ".appledouble", "@synoresource"];
+    let name = e.name();
+    let starts = |p: &str| {
+        name.get(..p.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    };
+    name.starts_with("._")
+        || NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || PREFIXES.iter().any(|p| starts(p))
+        || (e.path_parts().0.split('/')).any(|d| FOLDERS.iter().any(|f| d.eq_ignore_ascii_case(f)))
+}
+
 /// JSON, media, or not ours, for each entry. Files of unknown type count as media (copied and
 /// reported) when they sit in a folder with photos or sidecars; anything else
-/// (`archive_browser.html`, other Takeout products' files) is ignored and listed.
+/// (`archive_browser.html`, other Takeout products' files, [`is_junk`] files) is ignored and
+/// listed.
 pub fn classify(entries: &[Entry]) -> Vec<Class> {
     let photo_dirs: HashSet<String> = entries
         .iter()
-        .filter(|e| is_json(e) || MediaKind::from_name(e.name()).is_some())
+        .filter(|e| !is_junk(e) && (is_json(e) || MediaKind::from_name(e.name()).is_some()))
         .map(|e| key(e.dir()))
         .collect();
     entries
         .iter()
         .map(|e| {
-            if e.symlink() {
+            if e.symlink() || is_junk(e) {
                 Class::Ignored
             } else if is_json(e) {
                 Class::Json
@@ -85,6 +110,57 @@ mod tests {
 
     use super::*;
     use crate::takeout::Locator;
+
+    #[test]
+    fn junk_is_never_a_photo() {
+        let zip = Locator::Zip {
+            method: 8,
+            symlink: false,
+        };
+        let e = |path: &str| Entry::new(0, zip, path, 1, Some(1));
+        let y = "Takeout/Google Photos/Photos from 2019";
+        let table = [
+            (format!("{y}/._IMG_0002.jpg"), true),
+            (format!("{y}/._IMG_0002.jpg.json"), true),
+            (format!("{y}/.DS_Store"), true),
+            (format!("{y}/Thumbs.db"), true),
+            (format!("{y}/ehthumbs.db"), true),
+            (format!("{y}/desktop.ini"), true),
+            (format!("{y}/Icon\r"), true),
+            (format!("{y}/@eaDir/IMG_1.jpg/SYNOPHOTO_THUMB_M.jpg"), true),
+            (format!("{y}/@eaDir/IMG_1.jpg/SYNOFILE_THUMB_XL.jpg"), true),
+            (format!("{y}/SYNOPHOTO_THUMB_S.jpg"), true),
+            (format!("__MACOSX/{y}/IMG_1.jpg"), true),
+            (format!("{y}/.AppleDouble/IMG_1.jpg"), true),
+            (format!("{y}/@SynoResource/IMG_1.jpg"), true),
+            // Photos whose names only look alike.
+            (format!("{y}/IMG_0002.jpg"), false),
+            (format!("{y}/_IMG_0002.jpg"), false),
+            (format!("{y}/.hidden.jpg"), false),
+            (format!("{y}/Thumbs.db.jpg"), false),
+            (format!("{y}/eaDir/IMG_1.jpg"), false),
+            (format!("{y}/my desktop.ini.png"), false),
+        ];
+        for (path, junk) in &table {
+            assert_eq!(is_junk(&e(path)), *junk, "{path}");
+        }
+        // Classified as ignored; a folder of junk alone is no photo folder.
+        let entries = vec![
+            e(&format!("{y}/._IMG_0002.jpg")),
+            e(&format!("{y}/IMG_0002.jpg")),
+            e("Takeout/Google Photos/@eaDir/x/SYNOPHOTO_THUMB_M.jpg"),
+            e("Takeout/Google Photos/@eaDir/x/odd.bin"),
+        ];
+        assert_eq!(
+            classify(&entries),
+            [
+                Class::Ignored,
+                Class::Media(Some(MediaKind::Jpeg)),
+                Class::Ignored,
+                Class::Ignored
+            ]
+        );
+    }
 
     #[test]
     fn classification() {

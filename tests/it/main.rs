@@ -13,6 +13,7 @@ mod fuzz_regression;
 mod heif_video;
 mod hostile24;
 mod inputs;
+mod kept;
 mod layers;
 mod library;
 mod matching;
