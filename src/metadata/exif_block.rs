@@ -120,6 +120,11 @@ pub(super) fn plan(
     if wanted.description {
         let text = tags.description.clone().unwrap_or_default();
         ed.set(Dir::Ifd0, IMAGE_DESCRIPTION, Val::Ascii(text));
+        if let Some(p) = &ex.placeholder {
+            written.notes.push(format!(
+                "the camera's placeholder description \"{p}\" gave way to the caption"
+            ));
+        }
     }
     // A TIFF file holds XMP in IFD0 itself.
     let mut xmp_placed_note = None;
@@ -416,6 +421,33 @@ pub(super) struct Existing {
     pub(super) has_create_date: bool,
     pub(super) has_gps: bool,
     pub(super) has_description: bool,
+    /// The description is a camera's placeholder ([`is_placeholder`]), not a caption.
+    pub(super) placeholder: Option<String>,
+}
+
+/// What cameras write in ImageDescription when nobody typed anything ("OLYMPUS DIGITAL
+/// CAMERA", "SONY DSC", "My beautiful picture", the file's own name, …): not a caption, so a
+/// sidecar's caption takes its place.
+pub(super) fn is_placeholder(text: &str) -> bool {
+    const PLACEHOLDERS: [&str; 13] = [
+        "OLYMPUS DIGITAL CAMERA",
+        "SONY DSC",
+        "DIGITAL CAMERA",
+        "KONICA MINOLTA DIGITAL CAMERA",
+        "MINOLTA DIGITAL CAMERA",
+        "SAMSUNG DIGITAL CAMERA",
+        "KODAK DIGITAL STILL CAMERA",
+        "LG DIGITAL CAMERA",
+        "DIGITAL IMAGE",
+        "DIGITAL STILLCAMERA",
+        "MY BEAUTIFUL PICTURE",
+        "EXIF_JPEG_PICTURE",
+        "DCIM",
+    ];
+    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+    let lower = t.to_ascii_lowercase();
+    let file_name = !t.contains(' ') && [".jpg", ".jpeg"].iter().any(|x| lower.ends_with(x));
+    file_name || PLACEHOLDERS.iter().any(|p| t.eq_ignore_ascii_case(p))
 }
 
 pub(super) fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<String> {
@@ -439,7 +471,10 @@ impl Existing {
                 .is_some(),
             has_gps: has(exif::Tag::GPSLatitude) && has(exif::Tag::GPSLongitude),
             has_description: ascii(exif, exif::Tag::ImageDescription)
-                .is_some_and(|s| !s.trim().is_empty()),
+                .is_some_and(|s| !s.trim().is_empty() && !is_placeholder(&s)),
+            placeholder: ascii(exif, exif::Tag::ImageDescription)
+                .filter(|s| is_placeholder(s))
+                .map(|s| s.trim().to_string()),
         }
     }
 }
@@ -447,6 +482,26 @@ impl Existing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn camera_placeholders_are_not_captions() {
+        let table = [
+            ("OLYMPUS DIGITAL CAMERA", true),
+            ("OLYMPUS DIGITAL CAMERA         ", true),
+            ("SONY DSC\0", true),
+            ("My beautiful picture", true),
+            ("Digital StillCamera", true),
+            ("DCFC1247.JPG", true),
+            ("IMG_0001.jpeg", true),
+            ("Eiffel tower at dusk", false),
+            ("OLYMPUS DIGITAL CAMERA at the beach", false),
+            ("my holiday.jpg", false),
+            ("", false),
+        ];
+        for (text, want) in table {
+            assert_eq!(is_placeholder(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn values_are_the_same_only_when_type_and_content_are() {

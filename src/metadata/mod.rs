@@ -93,6 +93,20 @@ pub fn embeds_fully(kind: MediaKind) -> bool {
     )
 }
 
+/// Whether [`rewrite`] embeds a description (a caption) into a file of `kind`: the formats
+/// whose EXIF holds it. The QuickTime/MP4 writer writes dates and places only.
+pub fn embeds_description(kind: MediaKind) -> bool {
+    matches!(
+        kind,
+        MediaKind::Jpeg
+            | MediaKind::Png
+            | MediaKind::Webp
+            | MediaKind::Tiff
+            | MediaKind::Heif
+            | MediaKind::Avif
+    )
+}
+
 /// For formats edited whole in memory (WebP, HEIF, TIFF). Reads `src` (at most `max`
 /// bytes are held) and writes what `edit` makes of it; the bytes unchanged when it changes
 /// nothing, when it fails (its reason becomes a note), or when the file is larger than `max`.

@@ -45,10 +45,17 @@ fn junk_other_programs_leave_is_not_a_photo() {
         .map(|v| v.as_str().unwrap().rsplit_once(':').unwrap().1.to_string())
         .collect();
     for j in &junk {
-        assert!(ignored.contains(j), "{j} not listed as ignored: {ignored:?}");
+        assert!(
+            ignored.contains(j),
+            "{j} not listed as ignored: {ignored:?}"
+        );
     }
     let albums = &report["albums"];
-    assert_eq!(albums[0]["files"], serde_json::json!(["IMG_0002.jpg"]), "{albums}");
+    assert_eq!(
+        albums[0]["files"],
+        serde_json::json!(["IMG_0002.jpg"]),
+        "{albums}"
+    );
     let v = gpbackup(&[
         "verify".as_ref(),
         out.as_os_str(),
@@ -56,4 +63,54 @@ fn junk_other_programs_leave_is_not_a_photo() {
         zip.as_os_str(),
     ]);
     assert!(v.status.success(), "{}", stderr(&v));
+}
+
+/// A sidecar saying `caption`, taken at 2019-07-04 15:10:12 UTC.
+fn captioned(title: &str, caption: &str) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&sidecar(title, 1_562_253_012, None)).unwrap();
+    v["description"] = caption.into();
+    serde_json::to_vec_pretty(&v).unwrap()
+}
+
+#[test]
+fn a_caption_beats_a_cameras_placeholder_and_a_videos_caption_is_in_its_xmp() {
+    if !have_exiftool() {
+        return;
+    }
+    // A real Olympus photo whose ImageDescription is "OLYMPUS DIGITAL CAMERA", and a video:
+    // both captioned in Google Photos.
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2010");
+    let olympus = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/cameras/2010-09-02-08-43-02_2010-09-02-08-43-02a.jpg"),
+    )
+    .unwrap();
+    let files = [
+        (format!("{y}/P9020001.JPG"), olympus),
+        (
+            format!("{y}/P9020001.JPG.json"),
+            captioned("P9020001.JPG", "Grandma's garden"),
+        ),
+        (format!("{y}/VID_1.mp4"), fixture("clip.mp4")),
+        (
+            format!("{y}/VID_1.mp4.json"),
+            captioned("VID_1.mp4", "First steps"),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let photo = exiftool(&out.join("P9020001.JPG"), &["-ImageDescription", "-Make"]);
+    assert_eq!(photo["ImageDescription"], "Grandma's garden", "{photo}");
+    assert_eq!(photo["Make"], "OLYMPUS IMAGING CORP.", "{photo}");
+    let notes = report_entry(&report, "P9020001.JPG")["notes"].to_string();
+    assert!(notes.contains("OLYMPUS DIGITAL CAMERA"), "{notes}");
+    // The video's caption: in its XMP sidecar, said in the report.
+    let xmp = exiftool(&out.join("VID_1.mp4.xmp"), &["-XMP-dc:Description"]);
+    assert_eq!(xmp["Description"], "First steps", "{xmp}");
+    let notes = report_entry(&report, "VID_1.mp4")["notes"].to_string();
+    assert!(notes.contains("XMP sidecar"), "{notes}");
 }

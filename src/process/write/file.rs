@@ -429,10 +429,13 @@ pub(super) fn write_xmp(
     let favorite = sidecar.is_some_and(|s| s.favorited());
     let people = sidecar.map(|s| s.people().to_vec()).unwrap_or_default();
     let long_description = sidecar.is_some_and(|s| s.description_xmp_only());
+    // A caption the file's format does not hold (videos): the XMP sidecar carries it.
+    let caption_elsewhere =
+        tags.description.is_some() && !metadata::embeds_description(kind) && !long_description;
     let wanted = policy::xmp_wanted(
         writer.opts.xmp,
         metadata::embeds_fully(kind),
-        written.incomplete || long_description,
+        written.incomplete || long_description || caption_elsewhere,
         favorite,
         !people.is_empty(),
     );
@@ -441,6 +444,13 @@ pub(super) fn write_xmp(
             "the description is too long for EXIF: it is in the XMP sidecar only".into()
         } else {
             "the description is too long for EXIF and --xmp never: it is not written".into()
+        });
+    }
+    if caption_elsewhere {
+        r.notes.push(if wanted {
+            "the caption is in the XMP sidecar only (the file's format holds none)".into()
+        } else {
+            "the caption is not written: the file's format holds none, and --xmp never".into()
         });
     }
     if !wanted {
