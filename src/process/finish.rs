@@ -11,6 +11,7 @@ use crate::library::manifest::{self, AlbumRecord, Line, Manifest};
 use crate::names::key;
 use crate::process::report::Report;
 use crate::takeout::dir_of_path;
+use crate::takeout::folders::shown_title;
 
 use super::plan::Plan;
 use super::write::Outcome;
@@ -115,28 +116,31 @@ fn joined_albums(
     if newly.is_empty() || !manifest.holds_files() {
         return Ok(Vec::new());
     }
-    let titles: HashMap<&str, &str> = newly
-        .iter()
-        .map(|a| (a.folder.as_str(), a.title.as_str()))
-        .collect();
+    // (An untitled album's name is its folder's, as the entry path writes it.)
+    let titles: HashMap<&str, &AlbumRecord> =
+        newly.iter().map(|a| (a.folder.as_str(), a)).collect();
     let picked = manifest::sources_picked(&out.state_dir(), |entry| {
-        titles.get(key(dir_of_path(entry)).as_str()).copied()
+        let dir = dir_of_path(entry);
+        let a = titles.get(key(dir).as_str())?;
+        Some(shown_title(dir.rsplit('/').next().unwrap_or(dir), &a.title))
     })?;
     let mut lines: Vec<Line> = Vec::new();
-    let mut seen: HashSet<(u128, &str)> = HashSet::new();
+    let mut seen: HashSet<(u128, String)> = HashSet::new();
     for (hash, title) in picked {
         let Some(path) = manifest.path_for_id(hash) else {
             continue;
         };
         let path = moved.get(path).copied().unwrap_or(path);
-        let member = earlier.get(title).is_some_and(|paths| paths.contains(path));
-        if member || !seen.insert((hash, title)) {
+        let member = earlier
+            .get(&title)
+            .is_some_and(|paths| paths.contains(path));
+        if member || !seen.insert((hash, title.clone())) {
             continue;
         }
         lines.push(Line {
             hash: crate::hash::hex(hash),
             path: path.to_string(),
-            albums: vec![title.to_string()],
+            albums: vec![title],
             ..Line::default()
         });
     }
@@ -152,20 +156,21 @@ fn rename_guessed(
     memberships: &mut BTreeMap<String, BTreeSet<String>>,
     albums: &HashMap<String, crate::takeout::sidecar::AlbumInfo>,
 ) {
-    let titles: HashMap<&str, &str> = (albums.iter())
+    // Folder name (a key) → the album's title (an untitled album is known by its folder's
+    // name already).
+    let titles: HashMap<&str, String> = (albums.iter())
+        .filter(|(_, info)| !info.title.trim().is_empty())
         .map(|(folder, info)| {
-            (
-                folder.rsplit('/').next().unwrap_or(folder),
-                info.title.as_str(),
-            )
+            let name = folder.rsplit('/').next().unwrap_or(folder);
+            (name, shown_title(name, &info.title))
         })
         .collect();
     let guessed: Vec<String> = (memberships.keys())
-        .filter(|t| titles.get(key(t).as_str()).is_some_and(|real| real != t))
+        .filter(|t| titles.get(key(t).as_str()).is_some_and(|real| real != *t))
         .cloned()
         .collect();
     for guess in guessed {
-        let real = titles[key(&guess).as_str()].to_string();
+        let real = titles[key(&guess).as_str()].clone();
         if let Some(paths) = memberships.remove(&guess) {
             memberships.entry(real).or_default().extend(paths);
         }

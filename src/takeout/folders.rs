@@ -49,7 +49,10 @@ pub fn is_year_folder(dir: &str, albums: &HashMap<String, AlbumInfo>) -> bool {
 /// `dir` is the folder below `Takeout/` (`Google Photos/Paris trip`).
 pub fn album_title(dir: &str, albums: &HashMap<String, AlbumInfo>) -> Option<String> {
     if let Some(info) = albums.get(&key(dir)) {
-        return Some(info.title.clone());
+        return Some(shown_title(
+            dir.rsplit('/').next().unwrap_or(dir),
+            &info.title,
+        ));
     }
     let (parent, last) = dir.rsplit_once('/')?;
     let odd = last.trim().is_empty() || last == "." || last == "..";
@@ -61,6 +64,40 @@ pub fn album_title(dir: &str, albums: &HashMap<String, AlbumInfo>) -> Option<Str
         return None;
     }
     Some(last.to_string())
+}
+
+/// The title an album is known by in the library, from its folder's name (`folder`, the last
+/// component) and its metadata's `title`. Albums of one title are different albums: Google
+/// names the second one's folder `Title(1)`, and it is shown as `Title (1)`. An untitled
+/// album (title "") is shown by its folder's name (`Untitled(1)`, `Sans titre(9)`), so that
+/// untitled albums stay apart.
+pub fn shown_title(folder: &str, title: &str) -> String {
+    if title.trim().is_empty() {
+        return folder.to_string();
+    }
+    // The folder's name is the title, made safe for a file name (`Rome: day 1` → `Rome_ day 1`).
+    let as_folder = |t: &str| {
+        let safe: String = (t.chars())
+            .map(|c| match c {
+                '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+                c => c,
+            })
+            .collect();
+        key(safe.trim())
+    };
+    let counter = folder
+        .strip_suffix(')')
+        .and_then(|f| f.rsplit_once('('))
+        .filter(|(stem, n)| {
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && key(stem.trim()) == as_folder(title)
+                && key(folder) != as_folder(title)
+        });
+    match counter {
+        Some((_, n)) => format!("{title} ({n})"),
+        None => title.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +128,51 @@ mod tests {
         );
         assert_eq!(album_title("Google Photos", &meta), None);
         assert_eq!(album_title("../..", &meta), None);
+    }
+
+    #[test]
+    fn albums_of_one_title_and_untitled_albums_stay_apart() {
+        let table = [
+            ("Viaje a León", "Viaje a León", "Viaje a León"),
+            ("Viaje a León(1)", "Viaje a León", "Viaje a León (1)"),
+            ("Viaje a León(12)", "Viaje a León", "Viaje a León (12)"),
+            ("viaje a leon(1)", "Viaje a León", "Viaje a León"),
+            ("Rome_ day 1", "Rome: day 1", "Rome: day 1"),
+            ("Rome_ day 1(2)", "Rome: day 1", "Rome: day 1 (2)"),
+            // A title that ends like a counter is its own.
+            ("Party(1)", "Party(1)", "Party(1)"),
+            ("Party(1)(1)", "Party(1)", "Party(1) (1)"),
+            // Another name altogether: the title.
+            ("Trip(1)", "Holiday", "Holiday"),
+            ("Trip(x)", "Trip", "Trip"),
+            ("Trip()", "Trip", "Trip"),
+            // Untitled albums: their folders' names.
+            ("Untitled(1)", "", "Untitled(1)"),
+            ("Sans titre(9)", " ", "Sans titre(9)"),
+        ];
+        for (folder, title, want) in table {
+            assert_eq!(shown_title(folder, title), want, "{folder} / {title:?}");
+        }
+        let mut meta = HashMap::new();
+        for (dir, title) in [
+            ("Google Photos/Viaje a León", "Viaje a León"),
+            ("Google Photos/Viaje a León(1)", "Viaje a León"),
+        ] {
+            meta.insert(
+                key(dir),
+                AlbumInfo {
+                    title: title.into(),
+                    description: None,
+                },
+            );
+        }
+        assert_eq!(
+            album_title("Google Photos/Viaje a León(1)", &meta).as_deref(),
+            Some("Viaje a León (1)")
+        );
+        assert_eq!(
+            album_title("Google Photos/Viaje a León", &meta).as_deref(),
+            Some("Viaje a León")
+        );
     }
 }

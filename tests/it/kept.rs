@@ -114,3 +114,63 @@ fn a_caption_beats_a_cameras_placeholder_and_a_videos_caption_is_in_its_xmp() {
     let notes = report_entry(&report, "VID_1.mp4")["notes"].to_string();
     assert!(notes.contains("XMP sidecar"), "{notes}");
 }
+
+#[test]
+fn albums_of_one_title_and_untitled_albums_stay_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let album = |folder: &str, title: &str, tag: &str| -> Vec<(String, Vec<u8>)> {
+        let meta = serde_json::to_vec(&serde_json::json!({ "title": title })).unwrap();
+        vec![
+            (format!("{GP}/{folder}/metadata.json"), meta),
+            (format!("{GP}/{folder}/IMG_{tag}.jpg"), photo(tag)),
+            (
+                format!("{GP}/{folder}/IMG_{tag}.jpg.json"),
+                sidecar(&format!("IMG_{tag}.jpg"), 1_562_253_012, None),
+            ),
+        ]
+    };
+    let mut t = Takeout::new(2);
+    for (part, files) in [
+        (0, album("Viaje a León", "Viaje a León", "1")),
+        (0, album("Viaje a León(1)", "Viaje a León", "2")),
+        (1, album("Untitled(1)", "", "3")),
+        (1, album("Untitled(2)", "", "4")),
+    ] {
+        for (path, bytes) in files {
+            t.add(part, path, bytes);
+        }
+    }
+    let parts = t.write(&tmp.path().join("in"));
+    let titles = |out: &std::path::Path| -> Vec<(String, Vec<String>)> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("albums.json")).unwrap()).unwrap();
+        let mut got: Vec<(String, Vec<String>)> = (v["albums"].as_array().unwrap().iter())
+            .map(|a| {
+                let files = a["files"].as_array().unwrap().iter();
+                let files = files.map(|f| f.as_str().unwrap().to_string()).collect();
+                (a["title"].as_str().unwrap().to_string(), files)
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let one = tmp.path().join("one");
+    let (o, _) = process(&parts, &one, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want: Vec<(String, Vec<String>)> = [
+        ("Untitled(1)", "IMG_3.jpg"),
+        ("Untitled(2)", "IMG_4.jpg"),
+        ("Viaje a León", "IMG_1.jpg"),
+        ("Viaje a León (1)", "IMG_2.jpg"),
+    ]
+    .iter()
+    .map(|(t, f)| (t.to_string(), vec![f.to_string()]))
+    .collect();
+    assert_eq!(titles(&one), want);
+    let split = tmp.path().join("split");
+    for p in [&parts[1], &parts[0]] {
+        let (o, _) = process(std::slice::from_ref(p), &split, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(titles(&split), want);
+}
