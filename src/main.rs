@@ -187,6 +187,12 @@ struct ProcessArgs {
     #[arg(long)]
     overwrite_dates: bool,
 
+    /// Keep a camera's date taken even when Google Photos has another (one the user corrected
+    /// there): by default the corrected date replaces it, and the camera's is kept in the
+    /// report and the manifest.
+    #[arg(long, conflicts_with = "overwrite_dates")]
+    keep_camera_dates: bool,
+
     /// fsync every output file before it is renamed into place (slower; for flaky storage).
     #[arg(long)]
     sync: bool,
@@ -372,6 +378,7 @@ fn run_process(args: ProcessArgs) -> Exit {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         timezone,
         overwrite_dates: args.overwrite_dates,
+        keep_camera_dates: args.keep_camera_dates,
         sync: args.sync,
         xmp: args.xmp,
         cancel,

@@ -92,7 +92,13 @@ pub(super) fn plan(
     let ex = before.as_ref().map(Existing::of).unwrap_or_default();
     written.existing_date = ex.date_original.map(|d| (d, ex.offset_original));
     let mut ed = open_editor(existing_tiff)?;
-    let wanted = Wanted::decide(&ed, before.as_ref(), &ex, tags);
+    let reconciled = match (tags.taken, ex.date_original) {
+        (Some(t), Some(wall)) if !tags.keep_camera_dates => {
+            Some(super::reconcile(wall, ex.offset_original, t))
+        }
+        _ => None,
+    };
+    let wanted = Wanted::decide(&ed, before.as_ref(), &ex, tags, reconciled);
     if !wanted.anything() {
         return Ok(Edit::default());
     }
@@ -110,6 +116,31 @@ pub(super) fn plan(
             xmp.taken = Some(local);
             xmp_reason = Some(reason);
         }
+        if let (Some(camera), Some(super::Reconciled::Corrected)) = (ex.date_original, reconciled) {
+            if !tags.overwrite_dates {
+                written.camera_date = Some(camera);
+                written.notes.push(format!(
+                    "the date corrected in Google Photos ({}) replaces the camera's ({})",
+                    local.format("%Y-%m-%d %H:%M:%S %:z"),
+                    camera.format("%Y-%m-%d %H:%M:%S")
+                ));
+            }
+        }
+        Some(local)
+    } else if let Some(off) = wanted.offset {
+        // The camera's date stays; the offset the sidecar implies is added.
+        let wall = ex
+            .date_original
+            .expect("an offset is only wanted for a date");
+        let local = wall
+            .and_local_timezone(off)
+            .single()
+            .ok_or("date out of range")?;
+        if let Some(reason) = set_offset(&mut ed, off, ex.has_create_date, version) {
+            xmp.taken = Some(local);
+            xmp_reason = Some(reason);
+        }
+        written.existing_date = Some((wall, Some(off)));
         Some(local)
     } else {
         None
@@ -132,10 +163,22 @@ pub(super) fn plan(
         xmp_placed_note = xmp_reason.take();
     }
     let set_tags = ed.changed_tags();
-    let tiff = ed
+    let tiff = match ed
         .finish()
         .map_err(|e| format!("EXIF could not be edited ({e})"))?
-        .ok_or("nothing to write")?;
+    {
+        Some(tiff) => tiff,
+        // Only what EXIF cannot hold here (an offset, for an old ExifVersion): XMP alone.
+        None if xmp_reason.is_some() => {
+            written.written_date = date;
+            return Ok(Edit {
+                tiff: None,
+                xmp: xmp_reason.map(|r| (xmp, r)),
+                overflow: false,
+            });
+        }
+        None => return Err("nothing to write".into()),
+    };
     if let Some(max) = facts.max_len.filter(|m| tiff.len() > *m) {
         written.written_date = date;
         return Ok(overflow(max, date, tags, &wanted));
@@ -173,12 +216,20 @@ struct Wanted {
     date: bool,
     /// With `date`: DateTimeDigitized (and its offset) is written too.
     create_date: bool,
+    /// Without `date`: the offset of the camera's date, which it lacks.
+    offset: Option<chrono::FixedOffset>,
     gps: bool,
     description: bool,
 }
 
 impl Wanted {
-    fn decide(ed: &Editor, before: Option<&exif::Exif>, ex: &Existing, tags: &Tags) -> Wanted {
+    fn decide(
+        ed: &Editor,
+        before: Option<&exif::Exif>,
+        ex: &Existing,
+        tags: &Tags,
+        reconciled: Option<super::Reconciled>,
+    ) -> Wanted {
         // A tag kamadak-exif could not read (a partly broken block) but the block holds is not
         // "missing": it is left alone. (One it read as no valid date is replaced.)
         let unread = |dir: Dir, tag: exif::Tag| {
@@ -190,16 +241,24 @@ impl Wanted {
         let has_gps = ex.has_gps
             || unread(Dir::Gps, exif::Tag::GPSLatitude)
             || unread(Dir::Gps, exif::Tag::GPSLongitude);
+        let corrected = reconciled == Some(super::Reconciled::Corrected);
+        let date = tags.taken.is_some() && (!has_date || tags.overwrite_dates || corrected);
         Wanted {
-            date: tags.taken.is_some() && (!has_date || tags.overwrite_dates),
+            date,
             create_date: !has_create_date || tags.overwrite_dates,
+            offset: match reconciled {
+                Some(super::Reconciled::Offset(o)) if !date && ex.offset_original.is_none() => {
+                    Some(o)
+                }
+                _ => None,
+            },
             gps: tags.geo.is_some() && !has_gps,
             description: tags.description.is_some() && !ex.has_description,
         }
     }
 
     fn anything(&self) -> bool {
-        self.date || self.gps || self.description
+        self.date || self.offset.is_some() || self.gps || self.description
     }
 }
 
@@ -244,6 +303,30 @@ fn set_date(
             local.format("%:z")
         )
     })
+}
+
+/// Adds the offset of the date taken (and of the digitized date, when there is one) to a
+/// block whose dates have none. Returns why it went to XMP instead, for a version without
+/// time-zone tags.
+fn set_offset(
+    ed: &mut Editor,
+    off: chrono::FixedOffset,
+    digitized: bool,
+    version: Option<u32>,
+) -> Option<String> {
+    let offsets_allowed = version.is_none_or(|v| v >= 231);
+    if !offsets_allowed {
+        return Some(format!(
+            "the file's ExifVersion {:04} has no time-zone tags, so the offset {off}",
+            version.unwrap_or(0)
+        ));
+    }
+    let text = Val::Ascii(off.to_string());
+    ed.set_missing(Dir::Exif, OFFSET_ORIGINAL, text.clone());
+    if digitized {
+        ed.set_missing(Dir::Exif, OFFSET_DIGITIZED, text);
+    }
+    None
 }
 
 /// Sets the GPS position (and the altitude, unless the block has one).

@@ -17,6 +17,7 @@ pub fn writers(data: &[u8]) {
         }),
         description: Some("fuzz".into()),
         overwrite_dates: data.first().is_some_and(|b| b & 1 == 1),
+        keep_camera_dates: data.first().is_some_and(|b| b & 2 == 2),
     };
     let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Europe__Paris);
     type Writer = fn(&[u8], &Tags, &TimeZoneChoice, &mut Vec<u8>) -> std::io::Result<Written>;
@@ -54,6 +55,7 @@ pub fn heif_writer(data: &[u8]) {
         }),
         description: None,
         overwrite_dates: data.len() % 2 == 1,
+        keep_camera_dates: data.len() % 3 == 1,
     };
     let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Australia__Sydney);
     let mut out = Vec::new();

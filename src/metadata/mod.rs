@@ -17,7 +17,7 @@ mod time;
 pub mod webp;
 pub mod xmp;
 
-pub use time::{local_to_utc, TimeZoneChoice};
+pub use time::{local_to_utc, reconcile, Reconciled, TimeZoneChoice};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
@@ -40,6 +40,10 @@ pub struct Tags {
     pub description: Option<String>,
     /// Replace a date the camera already wrote.
     pub overwrite_dates: bool,
+    /// Keep the camera's date even when `taken` shows it was corrected in Google Photos (see
+    /// [`reconcile`]); otherwise the corrected date replaces it, and a camera date without an
+    /// offset gets the one `taken` implies.
+    pub keep_camera_dates: bool,
 }
 
 /// What a writer found in the file and did to it.
@@ -55,6 +59,8 @@ pub struct Written {
     pub notes: Vec<String>,
     /// Some of the metadata could not be embedded (an XMP sidecar should carry it).
     pub incomplete: bool,
+    /// The camera's date taken, replaced by the date corrected in Google Photos.
+    pub camera_date: Option<NaiveDateTime>,
 }
 
 /// Copies one media file of `kind` from `src` to `dst`, embedding `tags` where its format can

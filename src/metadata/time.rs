@@ -135,9 +135,172 @@ pub fn local_to_utc(
     }
 }
 
+/// How a file's own date taken (a camera's wall clock, with its offset if it has one) and its
+/// sidecar's `photoTakenTime` (an instant) relate. Google computes the instant from the wall
+/// clock unless the user corrected the date in Google Photos, so:
+/// - with an offset, the two agree, or the date was corrected;
+/// - without one, the difference is the photo's offset when it is one (within ±14 h, a
+///   multiple of 15 minutes); a larger or odd difference is a corrected date.
+///
+/// A minute's leeway either way covers cameras that round seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The file's date is the sidecar's instant.
+    Agree,
+    /// The file's date is the sidecar's instant at this offset (which the file lacks).
+    Offset(FixedOffset),
+    /// The date was corrected in Google Photos: the sidecar's instant is another moment.
+    Corrected,
+}
+
+/// See [`Reconciled`]. `wall`: the file's own date taken; `offset`: its own offset, if any;
+/// `sidecar`: the sidecar's instant (seconds since the epoch, UTC).
+pub fn reconcile(wall: NaiveDateTime, offset: Option<FixedOffset>, sidecar: i64) -> Reconciled {
+    const LEEWAY: i64 = 60;
+    const QUARTER: i64 = 15 * 60;
+    const MAX_OFFSET: i64 = 14 * 3600;
+    let as_utc = wall.and_utc().timestamp();
+    if let Some(off) = offset {
+        let instant = as_utc - i64::from(off.local_minus_utc());
+        return if (instant - sidecar).abs() <= LEEWAY {
+            Reconciled::Agree
+        } else {
+            Reconciled::Corrected
+        };
+    }
+    let diff = as_utc - sidecar;
+    let quarters = (diff as f64 / QUARTER as f64).round() as i64 * QUARTER;
+    if (diff - quarters).abs() > LEEWAY || quarters.abs() > MAX_OFFSET {
+        return Reconciled::Corrected;
+    }
+    match FixedOffset::east_opt(quarters as i32) {
+        Some(off) => Reconciled::Offset(off),
+        None => Reconciled::Corrected,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wall_clock_and_an_instant_reconciled() {
+        let wall = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let at = |s: &str| wall(s).and_utc().timestamp();
+        let o = |secs: i32| FixedOffset::east_opt(secs).unwrap();
+        use Reconciled::*;
+        let table = [
+            // No offset: the difference is the offset (Paris in summer, New York, India,
+            // Nepal, Chatham Islands, the date line, UTC itself).
+            (
+                "2019-07-04 17:10:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(7200)),
+            ),
+            (
+                "2019-07-04 11:10:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(-4 * 3600)),
+            ),
+            (
+                "2019-07-04 20:40:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(19800)),
+            ),
+            (
+                "2019-07-04 20:55:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(20700)),
+            ),
+            (
+                "2019-07-05 05:10:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(14 * 3600)),
+            ),
+            (
+                "2019-07-04 15:10:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(0)),
+            ),
+            // A minute's leeway.
+            (
+                "2019-07-04 17:11:00",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(7200)),
+            ),
+            // Odd differences, or more than 14 hours: corrected.
+            (
+                "2019-07-04 17:20:12",
+                None,
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
+            (
+                "2019-07-05 05:25:12",
+                None,
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
+            (
+                "2000-01-01 00:00:00",
+                None,
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
+            (
+                "2010-03-01 09:00:00",
+                None,
+                "2019-10-01 09:00:00",
+                Corrected,
+            ),
+            // With an offset: agree, within a minute, or corrected.
+            (
+                "2019-07-04 17:10:12",
+                Some(o(7200)),
+                "2019-07-04 15:10:12",
+                Agree,
+            ),
+            (
+                "2019-07-04 17:10:50",
+                Some(o(7200)),
+                "2019-07-04 15:10:12",
+                Agree,
+            ),
+            (
+                "2019-07-04 17:10:12",
+                Some(o(3600)),
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
+            // The repeated hour of a fall-back night: the sidecar tells which one it was.
+            (
+                "2019-10-27 02:30:00",
+                None,
+                "2019-10-27 00:30:00",
+                Offset(o(7200)),
+            ),
+            (
+                "2019-10-27 02:30:00",
+                None,
+                "2019-10-27 01:30:00",
+                Offset(o(3600)),
+            ),
+        ];
+        for (w, own, instant, want) in table {
+            assert_eq!(
+                reconcile(wall(w), own, at(instant)),
+                want,
+                "{w} {own:?} {instant}"
+            );
+        }
+    }
 
     const JULY: i64 = 1562253012; // 2019-07-04 15:10:12 UTC
     const JANUARY: i64 = 1579089600; // 2020-01-15 12:00:00 UTC

@@ -62,6 +62,8 @@ pub struct Options {
     pub timezone: TimeZoneChoice,
     /// Replace a date taken that the file already has with the sidecar's.
     pub overwrite_dates: bool,
+    /// Keep the camera's date taken even when the sidecar's shows it was corrected.
+    pub keep_camera_dates: bool,
     /// fsync every output file before it is renamed into place.
     pub sync: bool,
     /// When to write `NAME.xmp` sidecars.

@@ -132,10 +132,13 @@ fn check_cameras(overwrite: bool) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    // The sidecars give one date for all, far from the cameras': without --overwrite-dates the
+    // cameras' dates are kept (--keep-camera-dates: the date one sidecar gives is taken for a
+    // correction made in Google Photos otherwise).
     let extra: &[&str] = if overwrite {
         &["--overwrite-dates"]
     } else {
-        &[]
+        &["--keep-camera-dates"]
     };
     let pairs = run_cameras(tmp.path(), extra);
     let inputs: Vec<PathBuf> = pairs.iter().map(|p| p.0.clone()).collect();

@@ -21,7 +21,8 @@ fn process_one(dir: &Path, name: &str, bytes: Vec<u8>) -> (PathBuf, serde_json::
     );
     let zips = t.write(&dir.join("in"));
     let out = dir.join("photos");
-    let (o, report) = process(&zips, &out, &["--timezone", "auto"]);
+    // (The sidecars' date is not the cameras': their dates are kept.)
+    let (o, report) = process(&zips, &out, &["--timezone", "auto", "--keep-camera-dates"]);
     assert!(o.status.success(), "{}", stderr(&o));
     (out.join(name), report)
 }

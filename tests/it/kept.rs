@@ -174,3 +174,115 @@ fn albums_of_one_title_and_untitled_albums_stay_apart() {
     }
     assert_eq!(titles(&split), want);
 }
+
+/// Runs `gpbackup process ZIP -o OUT --timezone auto` with the machine in zone `tz`.
+fn process_in_zone(zip: &std::path::Path, out: &std::path::Path, tz: &str) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(["process", "--timezone", "auto", "-o"])
+        .arg(out)
+        .arg(zip)
+        .env("TZ", tz)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_cameras_date_without_offset_gets_the_one_its_sidecar_implies_on_any_machine() {
+    if !have_exiftool() {
+        return;
+    }
+    // A real Samsung photo (ExifVersion 0220: no offset tags) dated 2004-01-11 22:45:15 by
+    // its clock; Google Photos says 21:45:15 UTC: the photo was taken at +01:00.
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "2004-01-11-22-45-15_2004-01-11-22-45-15a.jpg";
+    let samsung = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/cameras")
+            .join(name),
+    )
+    .unwrap();
+    let instant = 1_073_857_515; // 2004-01-11 21:45:15 UTC
+    let y = format!("{GP}/Photos from 2004");
+    let files = [
+        (format!("{y}/{name}"), samsung),
+        (format!("{y}/{name}.json"), sidecar(name, instant, None)),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let mut libraries = Vec::new();
+    for tz in ["UTC", "America/New_York", "Asia/Kolkata"] {
+        let out = tmp.path().join(tz.replace('/', "-"));
+        process_in_zone(&zip, &out, tz);
+        let photo = out.join(name);
+        // The camera's date stays; its offset goes to XMP in the file (ExifVersion 0220 has
+        // no offset tags).
+        let j = exiftool(&photo, &["-a", "-G1", "-DateTimeOriginal"]);
+        assert_eq!(
+            j["ExifIFD:DateTimeOriginal"], "2004:01:11 22:45:15",
+            "{tz}: {j}"
+        );
+        assert_eq!(
+            j["XMP-exif:DateTimeOriginal"], "2004:01:11 22:45:15+01:00",
+            "{tz}: {j}"
+        );
+        assert_eq!(mtime(&photo), instant, "{tz}");
+        let mtimes: Vec<i64> = files_of(&out).keys().map(|p| mtime(&out.join(p))).collect();
+        libraries.push((files_of(&out), mtimes));
+    }
+    assert!(
+        libraries.windows(2).all(|w| w[0] == w[1]),
+        "the zone of the machine shows"
+    );
+}
+
+#[test]
+fn a_date_corrected_in_google_photos_replaces_a_cameras_in_place() {
+    if !have_exiftool() {
+        return;
+    }
+    // A real Olympus photo; Google Photos says it was taken nine years later (the camera's
+    // clock was never set). The corrected date replaces the camera's where it is; the
+    // makers' notes and every other EXIF value stay.
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "2010-09-02-08-43-02_2010-09-02-08-43-02a.jpg";
+    let input = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/cameras")
+        .join(name);
+    let y = format!("{GP}/Photos from 2019");
+    let corrected = 1_567_410_182; // 2019-09-02 07:43:02 UTC
+    let files = [
+        (format!("{y}/{name}"), std::fs::read(&input).unwrap()),
+        (format!("{y}/{name}.json"), sidecar(name, corrected, None)),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(
+        std::slice::from_ref(&zip),
+        &out,
+        &["--timezone", "Europe/Paris"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let output = out.join(name);
+    let (b, a) = (
+        exiftool(&input, &["-a", "-G0:1"]),
+        exiftool(&output, &["-a", "-G0:1"]),
+    );
+    assert_eq!(
+        a["EXIF:ExifIFD:DateTimeOriginal"], "2019:09:02 09:43:02",
+        "{a}"
+    );
+    for (k, v) in b.as_object().unwrap() {
+        let ours = ["DateTimeOriginal", "CreateDate", "OffsetTime"]
+            .iter()
+            .any(|t| k.contains(t));
+        if (k.starts_with("EXIF:") || k.starts_with("MakerNotes:")) && !ours {
+            assert_eq!(a.get(k), Some(v), "{k}");
+        }
+    }
+    assert_eq!(mtime(&output), corrected);
+    let notes = report_entry(&report, name)["notes"].to_string();
+    assert!(
+        notes.contains("replaces the camera's (2010-09-02 08:43:02)"),
+        "{notes}"
+    );
+}

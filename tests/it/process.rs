@@ -561,7 +561,7 @@ fn zip64_archives_are_read() {
 }
 
 #[test]
-fn the_cameras_date_is_kept_unless_overwrite_dates() {
+fn the_date_corrected_in_google_photos_wins_unless_keep_camera_dates() {
     let tmp = tempfile::tempdir().unwrap();
     let mut t = Takeout::new(1);
     // The camera says 2019-07-04; the user corrected it to 2020-01-15 in Google Photos.
@@ -573,8 +573,34 @@ fn the_cameras_date_is_kept_unless_overwrite_dates() {
         );
     let zips = t.write(&tmp.path().join("in"));
 
-    let out = tmp.path().join("kept");
+    // By default the correction wins, in the file, its mtime and the report; the camera's
+    // date is named, and kept in the manifest.
+    let out = tmp.path().join("corrected");
     let (o, report) = process(&zips, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = exif_of(&out.join("IMG_0002.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:01:15 13:00:00")
+    );
+    assert_eq!(exif_ascii(&e, exif::Tag::Make).as_deref(), Some("Canon"));
+    assert_eq!(mtime(&out.join("IMG_0002.jpg")), T2);
+    let entry = report_entry(&report, "IMG_0002.jpg");
+    assert_eq!(entry["date_source"], "sidecar", "{entry}");
+    assert!(
+        entry["notes"]
+            .to_string()
+            .contains("replaces the camera's (2019-07-04 17:10:12)"),
+        "{entry}"
+    );
+    let manifest = std::fs::read_to_string(out.join(".gpbackup/manifest.jsonl")).unwrap();
+    assert!(
+        manifest.contains(r#""camera_date":"2019:07:04 17:10:12""#),
+        "{manifest}"
+    );
+
+    let out = tmp.path().join("kept");
+    let (o, report) = process(&zips, &out, &["--keep-camera-dates"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = exif_of(&out.join("IMG_0002.jpg"));
     assert_eq!(
@@ -595,7 +621,11 @@ fn the_cameras_date_is_kept_unless_overwrite_dates() {
     assert_eq!(report_entry(&report, "IMG_0002.jpg")["taken"], T1);
     assert_eq!(report_entry(&report, "IMG_0002.jpg")["date_source"], "exif");
     let by_year = tmp.path().join("by-year");
-    let (o, _) = process(&zips, &by_year, &["--layout", "year"]);
+    let (o, _) = process(
+        &zips,
+        &by_year,
+        &["--layout", "year", "--keep-camera-dates"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         by_year.join("2019/IMG_0002.jpg").is_file(),

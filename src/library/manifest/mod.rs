@@ -130,6 +130,10 @@ pub struct Line {
     /// again until one can (see `process::plan::updates`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// The camera's date taken (EXIF wall clock), replaced in the file by the date corrected
+    /// in Google Photos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_date: Option<String>,
     /// A rewrite over the same path, not yet confirmed (a killed run may have left the file
     /// as it was): the content it replaces. A line without it follows once the file is in
     /// place.

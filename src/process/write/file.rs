@@ -148,6 +148,8 @@ pub(super) fn tags_for(writer: &Writer<'_>, subject: &Subject) -> Tags {
             description: s.embeddable_description(),
             overwrite_dates: writer.opts.overwrite_dates
                 && planned.source == Some(DateSource::Sidecar),
+            keep_camera_dates: writer.opts.keep_camera_dates
+                || planned.source != Some(DateSource::Sidecar),
         },
         None => Tags::default(),
     }
@@ -167,7 +169,9 @@ pub(super) fn decide_date(
     dates.embedded = written
         .existing_date
         .and_then(|(d, off)| metadata::local_to_utc(d, off, &writer.opts.timezone, tags.geo));
-    let date = policy::effective_date(dates, writer.opts.overwrite_dates);
+    // A camera date the writer replaced by the one corrected in Google Photos.
+    let replaced = written.camera_date.is_some();
+    let date = policy::effective_date(dates, writer.opts.overwrite_dates || replaced);
     if let Some(days) = policy::date_disagreement(dates, &date) {
         r.notes.push(format!(
             "the file's own date taken differs from the sidecar's by {days} days; the \
@@ -325,6 +329,8 @@ fn commit(
         retracted: false,
         no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
         claim: writer.plan.claim(writer.plan.record(id).found),
+        camera_date: (copied.written.camera_date)
+            .map(|d| d.format("%Y:%m:%d %H:%M:%S").to_string()),
         stale: false,
         replacing: None,
         moved_from: None,

@@ -161,6 +161,8 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         no_sidecar: subject.sidecar.is_none() && copied.out_hash == copied.src_hash,
         retracted: false,
         claim: plan.claim(u.found),
+        camera_date: (copied.written.camera_date)
+            .map(|d| d.format("%Y:%m:%d %H:%M:%S").to_string()),
         stale: false,
         // Until a line without them follows, what a killed run may have left half done.
         replacing: in_place.as_ref().and_then(|_| {
