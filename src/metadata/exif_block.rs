@@ -146,7 +146,14 @@ pub(super) fn plan(
         None
     };
     if wanted.gps {
-        set_gps(&mut ed, tags.geo.expect("checked above"), facts.tiff_file);
+        let g = tags.geo.expect("checked above");
+        if ex.has_gps {
+            written.notes.push(format!(
+                "the position moved in Google Photos ({:.6}, {:.6}) replaces the camera's",
+                g.lat, g.lon
+            ));
+        }
+        set_gps(&mut ed, g, facts.tiff_file);
     }
     if wanted.description {
         let text = tags.description.clone().unwrap_or_default();
@@ -252,7 +259,7 @@ impl Wanted {
                 }
                 _ => None,
             },
-            gps: tags.geo.is_some() && !has_gps,
+            gps: tags.geo.is_some() && (!has_gps || tags.geo_moved),
             description: tags.description.is_some() && !ex.has_description,
         }
     }

@@ -44,6 +44,8 @@ pub struct Tags {
     /// [`reconcile`]); otherwise the corrected date replaces it, and a camera date without an
     /// offset gets the one `taken` implies.
     pub keep_camera_dates: bool,
+    /// `geo` is where the photo was moved to in Google Photos: it replaces the camera's.
+    pub geo_moved: bool,
 }
 
 /// What a writer found in the file and did to it.

@@ -25,6 +25,7 @@ pub(crate) fn store(s: &Sidecar) -> StoredSidecar {
         favorited: extras.favorited,
         archived: extras.archived,
         trashed: extras.trashed,
+        moved: extras.moved,
         problems: extras.problems.clone(),
     }
 }
@@ -55,6 +56,7 @@ pub(crate) fn restore(stored: &StoredSidecar) -> Option<Sidecar> {
         favorited: stored.favorited,
         archived: stored.archived,
         trashed: stored.trashed,
+        moved: stored.moved,
         problems: stored.problems.clone(),
     });
     Some(sidecar)
@@ -78,6 +80,7 @@ mod tests {
             favorited: true,
             archived: true,
             trashed: true,
+            moved: true,
             problems: vec!["odd".into()],
         });
         let stored = store(&sidecar);

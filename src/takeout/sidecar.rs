@@ -64,6 +64,9 @@ pub struct SidecarExtras {
     pub favorited: bool,
     pub archived: bool,
     pub trashed: bool,
+    /// The position was moved in Google Photos: `geoData` (where the photo is now) is not
+    /// `geoDataExif` (the camera's).
+    pub moved: bool,
     /// Values that were present but unusable, for the report.
     pub problems: Vec<String>,
 }
@@ -101,6 +104,7 @@ static NO_EXTRAS: SidecarExtras = SidecarExtras {
     favorited: false,
     archived: false,
     trashed: false,
+    moved: false,
     problems: Vec::new(),
 };
 
@@ -410,7 +414,15 @@ fn media_sidecar(obj: &Map<String, Value>) -> Sidecar {
     let problems = &mut extras.problems;
     let taken = timestamp(obj, "photoTakenTime", problems);
     let created = timestamp(obj, "creationTime", problems);
-    let geo = geo(obj, "geoData", problems).or_else(|| geo(obj, "geoDataExif", problems));
+    let (now, camera) = (
+        geo(obj, "geoData", problems),
+        geo(obj, "geoDataExif", problems),
+    );
+    let geo = now.or(camera);
+    extras.moved = match (now, camera) {
+        (Some(n), Some(c)) => (n.lat - c.lat).abs() > 1e-6 || (n.lon - c.lon).abs() > 1e-6,
+        _ => false,
+    };
     if let Some(Value::Array(people)) = obj.get("people") {
         extras.people = people
             .iter()

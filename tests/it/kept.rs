@@ -286,3 +286,71 @@ fn a_date_corrected_in_google_photos_replaces_a_cameras_in_place() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_position_moved_in_google_photos_replaces_the_cameras() {
+    if !have_exiftool() {
+        return;
+    }
+    // A real phone photo taken at Temple Square (its GPS); the user moved it 2 km north in
+    // Google Photos: geoData is the new place, geoDataExif the camera's.
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "2012-12-19-21-38-40_temple_square1.jpg";
+    let input = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/cameras")
+        .join(name);
+    let camera = (40.770_338_888_888_9, -111.891_222_222_222);
+    let moved = (40.788_4, -111.891_2);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&sidecar(name, 1_355_978_320, None)).unwrap();
+    json["geoData"] =
+        serde_json::json!({"latitude": moved.0, "longitude": moved.1, "altitude": 0.0});
+    json["geoDataExif"] =
+        serde_json::json!({"latitude": camera.0, "longitude": camera.1, "altitude": 0.0});
+    let y = format!("{GP}/Photos from 2012");
+    let files = [
+        (format!("{y}/{name}"), std::fs::read(&input).unwrap()),
+        (
+            format!("{y}/{name}.json"),
+            serde_json::to_vec(&json).unwrap(),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (b, a) = (
+        exiftool(&input, &["-a", "-G0:1"]),
+        exiftool(&out.join(name), &["-a", "-G0:1"]),
+    );
+    let lat = a["Composite:GPSLatitude"].as_f64().unwrap();
+    let lon = a["Composite:GPSLongitude"].as_f64().unwrap();
+    assert!(
+        (lat - moved.0).abs() < 1e-6 && (lon - moved.1).abs() < 1e-6,
+        "{a}"
+    );
+    // Everything else the camera wrote is as it was.
+    for (k, v) in b.as_object().unwrap() {
+        if (k.starts_with("EXIF:") || k.starts_with("MakerNotes:")) && !k.starts_with("EXIF:GPS:") {
+            assert_eq!(a.get(k), Some(v), "{k}");
+        }
+    }
+    let notes = report_entry(&report, name)["notes"].to_string();
+    assert!(notes.contains("moved in Google Photos"), "{notes}");
+    // Unmoved (both the same): the camera's position stays.
+    json["geoData"] = json["geoDataExif"].clone();
+    json["geoDataExif"]["latitude"] = serde_json::json!(camera.0);
+    let files = [
+        (format!("{y}/{name}"), std::fs::read(&input).unwrap()),
+        (
+            format!("{y}/{name}.json"),
+            serde_json::to_vec(&json).unwrap(),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in2"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out2");
+    let (o, _) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = exiftool(&out.join(name), &["-a", "-G0:1"]);
+    assert_eq!(a["EXIF:GPS:GPSLatitude"], b["EXIF:GPS:GPSLatitude"]);
+}

@@ -220,6 +220,9 @@ pub struct StoredSidecar {
     pub archived: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub trashed: bool,
+    /// The position was moved in Google Photos.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub moved: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
 }

@@ -150,6 +150,7 @@ pub(super) fn tags_for(writer: &Writer<'_>, subject: &Subject) -> Tags {
                 && planned.source == Some(DateSource::Sidecar),
             keep_camera_dates: writer.opts.keep_camera_dates
                 || planned.source != Some(DateSource::Sidecar),
+            geo_moved: s.extras().moved,
         },
         None => Tags::default(),
     }
