@@ -68,6 +68,13 @@ impl MediaKind {
         if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
             return Some(MediaKind::Webp);
         }
+        // AVI, Matroska/WebM: videos no writer of ours edits (copied, with an XMP sidecar).
+        if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"AVI " {
+            return Some(MediaKind::OtherVideo);
+        }
+        if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+            return Some(MediaKind::OtherVideo);
+        }
         if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
             // RAW files built on TIFF keep their RAW kind by name (`resolve_kind`).
             return Some(MediaKind::Tiff);
@@ -117,6 +124,21 @@ pub fn resolve_kind(by_name: Option<MediaKind>, sniffed: Option<MediaKind>) -> M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn videos_no_writer_edits_are_told_by_their_content() {
+        let avi = b"RIFF\x10\0\0\0AVI LIST";
+        assert_eq!(MediaKind::sniff(avi), Some(MediaKind::OtherVideo));
+        assert_eq!(MediaKind::sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
+        let mkv = [0x1A, 0x45, 0xDF, 0xA3, 0x01, 0, 0, 0];
+        assert_eq!(MediaKind::sniff(&mkv), Some(MediaKind::OtherVideo));
+        // An AVI named .mp4 is an AVI.
+        let named = MediaKind::from_name("v.mp4");
+        assert_eq!(
+            resolve_kind(named, MediaKind::sniff(avi)),
+            MediaKind::OtherVideo
+        );
+    }
 
     #[test]
     fn extensions_are_case_insensitive() {

@@ -214,10 +214,8 @@ pub(super) fn sniff<R: Read>(
         .take(32)
         .read_to_end(&mut head)
         .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
-    let kind = match by_name {
-        None => MediaKind::Unknown,
-        by_name => resolve_kind(by_name, MediaKind::sniff(&head)),
-    };
+    // A file of unknown type is told by its content too (an extensionless video half).
+    let kind = resolve_kind(by_name, MediaKind::sniff(&head));
     r.kind = kind;
     if by_name.is_some_and(|k| k != kind) {
         r.notes.push(format!(
