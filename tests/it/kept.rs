@@ -354,3 +354,32 @@ fn a_position_moved_in_google_photos_replaces_the_cameras() {
     let a = exiftool(&out.join(name), &["-a", "-G0:1"]);
     assert_eq!(a["EXIF:GPS:GPSLatitude"], b["EXIF:GPS:GPSLatitude"]);
 }
+
+#[test]
+fn edited_only_writes_no_original_through_its_album_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let trip = format!("{GP}/Trip");
+    let side = |n: &str| sidecar(n, 1_562_253_012, None);
+    let files = [
+        (format!("{y}/IMG_1.jpg"), photo("<original>")),
+        (format!("{y}/IMG_1.jpg.json"), side("IMG_1.jpg")),
+        (format!("{y}/IMG_1-edited.jpg"), photo("<edited>")),
+        (format!("{trip}/metadata.json"), album_json("Trip")),
+        (format!("{trip}/IMG_1.jpg"), photo("<original>")),
+        (format!("{trip}/IMG_1.jpg.json"), side("IMG_1.jpg")),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &["--edited", "only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let library = files_of(&out);
+    assert_eq!(
+        library.keys().collect::<Vec<_>>(),
+        ["IMG_1-edited.jpg"],
+        "{}",
+        stderr(&o)
+    );
+    let album_copy = report_entry(&report, "Trip/IMG_1.jpg");
+    assert_eq!(album_copy["status"], "skipped", "{album_copy}");
+}

@@ -643,6 +643,19 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
         .collect();
     drop(names);
     let have_edits: HashSet<u128> = original_of.iter().map(|(_, o)| *o).collect();
+    // Their copies elsewhere (an album's), by content: the same original.
+    let content = |id: MediaId| {
+        let e = plan.entry(id);
+        e.crc32.map(|crc| (e.size, crc))
+    };
+    let edited_contents: HashSet<(u64, u32)> = if have_edits.is_empty() {
+        HashSet::new()
+    } else {
+        (plan.ids())
+            .filter(|&id| have_edits.contains(&own(id)))
+            .filter_map(content)
+            .collect()
+    };
     // A copy of an entry (same folder, name and size: a part given twice, or a zip and its
     // extracted folder) finds no sidecar of its own (a second copy of a sidecar is never a
     // candidate): it is in the trash when the entry is.
@@ -660,7 +673,8 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
             let facts = SkipFacts {
                 trashed: !trashed.is_empty() && trashed.contains(&copy_key(id)),
                 is_edited_copy: original_of.binary_search_by_key(&id.0, |o| o.0).is_ok(),
-                has_edited_copy: have_edits.contains(&own(id)),
+                has_edited_copy: have_edits.contains(&own(id))
+                    || content(id).is_some_and(|c| edited_contents.contains(&c)),
             };
             policy::skip_reason(facts, opts.keep_trashed, opts.edited)
         })
