@@ -776,3 +776,106 @@ fn an_album_titled_unlike_its_folder_is_one_album_whatever_part_brings_its_metad
     }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+#[test]
+fn a_newer_exports_sidecar_titled_like_a_photo_of_its_folder_leaves_that_photo_its_own() {
+    // Export A: IMG_3001.jpg and its sidecar. The first part of a newer export B holds only
+    // the sidecar of IMG_3002.jpg, renamed "IMG_3001.jpg" in Google Photos (its photo is in a
+    // part not given). The folder's JSON files are all read before matching, so that
+    // IMG_3001.jpg keeps its own sidecar rather than take the other by its title.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    let y10 = format!("{GP}/Photos from 2010");
+    let a = export(
+        &dir,
+        "20240101T000000Z",
+        &[
+            (format!("{y10}/IMG_3001.jpg"), photo("<p3001>")),
+            (
+                format!("{y10}/IMG_3001.jpg.json"),
+                meta("IMG_3001.jpg", T2010_01_01, None, "its own"),
+            ),
+        ],
+    );
+    let b = export(
+        &dir,
+        "20240701T000000Z",
+        &[(
+            format!("{y10}/IMG_3002.jpg.json"),
+            meta(
+                "IMG_3001.jpg",
+                T2010_02_02,
+                Some(PARIS),
+                "the renamed one's",
+            ),
+        )],
+    );
+    let wants = [Want::still(
+        "IMG_3001.jpg (export A)",
+        "<p3001>",
+        "2010:01:01 13:00:00",
+        None,
+        Some("its own"),
+    )];
+    converge(
+        tmp.path(),
+        &[a, b],
+        &["A (2024-01-01)", "B part 1 (2024-07-01)"],
+        &[&[&[0], &[0, 1]], &[&[0], &[1]]],
+        &wants,
+    );
+}
+
+#[test]
+fn a_photo_to_correct_is_read_from_whichever_earlier_part_holds_it() {
+    // Run 1 was given parts 1 and 3; the 2015 photo (with the 2018 photo's sidecar) is in part
+    // 3. Run 2, given part 2 alone, corrects it by reading part 3 (part 1 has nothing of it).
+    let tmp = tempfile::tempdir().unwrap();
+    let (y15, y18) = (
+        format!("{GP}/Photos from 2015"),
+        format!("{GP}/Photos from 2018"),
+    );
+    let mut t = Takeout::new(3);
+    t.add(
+        0,
+        format!("{GP}/Photos from 2010/IMG_9.jpg"),
+        photo("<other>"),
+    )
+    .add(2, format!("{y15}/IMG_0001.JPG"), photo("<photo-of-2015>"))
+    .add(
+        2,
+        format!("{y18}/IMG_0001.JPG.json"),
+        meta(
+            "IMG_0001.JPG",
+            T2018_03_03,
+            Some(MARSEILLE),
+            "twenty-eighteen",
+        ),
+    )
+    .add(1, format!("{y18}/IMG_0001.JPG"), photo("<photo-of-2018>"))
+    .add(
+        1,
+        format!("{y15}/IMG_0001.JPG.json"),
+        meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
+    );
+    let parts = t.write(&tmp.path().join("in"));
+    let mut problems = Vec::new();
+    let one = tmp.path().join("one");
+    run(&parts, &[&[0, 1, 2]], &["1", "2", "3"], &one, &mut problems);
+    let out = tmp.path().join("out");
+    let outputs = run(
+        &parts,
+        &[&[0, 2], &[1]],
+        &["1", "2", "3"],
+        &out,
+        &mut problems,
+    );
+    let summary = stderr(&outputs[1]);
+    assert!(summary.contains("corrected 1 library file"), "{summary}");
+    // The same files, byte for byte (their names may differ in their (n) counter).
+    let contents = |root: &Path| -> std::collections::BTreeSet<Vec<u8>> {
+        files_of(root).into_values().collect()
+    };
+    assert!(contents(&out) == contents(&one), "the libraries differ");
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
