@@ -177,6 +177,10 @@ pub struct MediaReport {
     /// Warnings: metadata that could not be written, dates that disagree, ….
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The album of Google Photos' own it is also listed in (the Archive, the Locked Folder,
+    /// a partner's sharing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub special: Option<&'static str>,
     /// An earlier run wrote it, and its file was gone from the folder: written again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restored: bool,
@@ -210,6 +214,7 @@ impl MediaReport {
             reason: None,
             tried: Vec::new(),
             notes: Vec::new(),
+            special: None,
             restored: false,
             corrected: false,
             deferred: false,
@@ -451,8 +456,10 @@ impl MediaLog {
                 | Status::Updated
         );
         if member {
-            if let (Some(album), Some(output)) = (&m.album, &m.output) {
-                self.members.push((album.clone(), output.clone()));
+            if let Some(output) = &m.output {
+                let albums = m.album.iter().cloned().chain(m.special.map(String::from));
+                self.members
+                    .extend(albums.map(|album| (album, output.clone())));
             }
         }
         if m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_))) {

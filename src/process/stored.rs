@@ -26,6 +26,7 @@ pub(crate) fn store(s: &Sidecar) -> StoredSidecar {
         archived: extras.archived,
         trashed: extras.trashed,
         moved: extras.moved,
+        partner: extras.partner,
         problems: extras.problems.clone(),
     }
 }
@@ -57,6 +58,7 @@ pub(crate) fn restore(stored: &StoredSidecar) -> Option<Sidecar> {
         archived: stored.archived,
         trashed: stored.trashed,
         moved: stored.moved,
+        partner: stored.partner,
         problems: stored.problems.clone(),
     });
     Some(sidecar)
@@ -81,6 +83,7 @@ mod tests {
             archived: true,
             trashed: true,
             moved: true,
+            partner: true,
             problems: vec!["odd".into()],
         });
         let stored = store(&sidecar);

@@ -34,6 +34,29 @@ const SPECIAL: [&str; 20] = [
     "carpeta bloqueada",
 ];
 
+/// The album gpbackup lists the photos of Google Photos' Archive in (from its folder, or a
+/// sidecar's `archived`), so that they stay apart from the rest without leaving the library.
+pub const ARCHIVE_ALBUM: &str = "Google Photos Archive";
+/// The album of the photos of the Locked Folder.
+pub const LOCKED_ALBUM: &str = "Google Photos Locked Folder";
+/// The album of the photos a partner shared (`googlePhotosOrigin.fromPartnerSharing`).
+pub const PARTNER_ALBUM: &str = "Google Photos partner sharing";
+
+/// The album of one of Google Photos' own folders whose photos are kept apart: the Archive
+/// and the Locked Folder (in the languages seen in Takeouts).
+pub fn special_album(dir: &str) -> Option<&'static str> {
+    let last = key(dir.rsplit('/').next().unwrap_or(dir));
+    match last.as_str() {
+        "archive" | "archiv" | "archives" | "archivo" | "archivio" | "archief" | "arquivo" => {
+            Some(ARCHIVE_ALBUM)
+        }
+        "locked folder" | "gesperrter ordner" | "dossier verrouillé" | "carpeta bloqueada" => {
+            Some(LOCKED_ALBUM)
+        }
+        _ => None,
+    }
+}
+
 /// A year folder: words and one four-digit year ("Photos from 2019", "Fotos von 2019",
 /// "Photos de 2019", "2019 年的照片"), and no album metadata.
 pub fn is_year_folder(dir: &str, albums: &HashMap<String, AlbumInfo>) -> bool {
@@ -128,6 +151,22 @@ mod tests {
         );
         assert_eq!(album_title("Google Photos", &meta), None);
         assert_eq!(album_title("../..", &meta), None);
+    }
+
+    #[test]
+    fn the_archive_and_the_locked_folder_are_kept_apart() {
+        let table = [
+            ("Google Photos/Archive", Some(ARCHIVE_ALBUM)),
+            ("Google Fotos/Archiv", Some(ARCHIVE_ALBUM)),
+            ("Google Photos/Locked Folder", Some(LOCKED_ALBUM)),
+            ("Google Fotos/Gesperrter Ordner", Some(LOCKED_ALBUM)),
+            ("Google Photos/Trash", None),
+            ("Google Photos/Photos from 2019", None),
+            ("Google Photos/Archive 2019", None),
+        ];
+        for (dir, want) in table {
+            assert_eq!(special_album(dir), want, "{dir}");
+        }
     }
 
     #[test]

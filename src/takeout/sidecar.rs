@@ -67,6 +67,8 @@ pub struct SidecarExtras {
     /// The position was moved in Google Photos: `geoData` (where the photo is now) is not
     /// `geoDataExif` (the camera's).
     pub moved: bool,
+    /// Shared by a partner (`googlePhotosOrigin.fromPartnerSharing`), not the user's own.
+    pub partner: bool,
     /// Values that were present but unusable, for the report.
     pub problems: Vec<String>,
 }
@@ -105,6 +107,7 @@ static NO_EXTRAS: SidecarExtras = SidecarExtras {
     archived: false,
     trashed: false,
     moved: false,
+    partner: false,
     problems: Vec::new(),
 };
 
@@ -409,6 +412,8 @@ fn media_sidecar(obj: &Map<String, Value>) -> Sidecar {
         favorited: flag(obj.get("favorited")),
         archived: flag(obj.get("archived")),
         trashed: flag(obj.get("trashed")),
+        partner: (obj.get("googlePhotosOrigin"))
+            .is_some_and(|o| o.get("fromPartnerSharing").is_some()),
         ..SidecarExtras::default()
     };
     let problems = &mut extras.problems;

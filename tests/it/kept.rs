@@ -383,3 +383,61 @@ fn edited_only_writes_no_original_through_its_album_copy() {
     let album_copy = report_entry(&report, "Trip/IMG_1.jpg");
     assert_eq!(album_copy["status"], "skipped", "{album_copy}");
 }
+
+#[test]
+fn archived_locked_and_partner_photos_are_kept_apart_in_albums_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let with = |name: &str, field: &str, value: serde_json::Value| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&sidecar(name, 1_562_253_012, None)).unwrap();
+        v[field] = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let files = [
+        (format!("{y}/IMG_1.jpg"), photo("<plain>")),
+        (
+            format!("{y}/IMG_1.jpg.json"),
+            sidecar("IMG_1.jpg", 1_562_253_012, None),
+        ),
+        (format!("{y}/IMG_2.jpg"), photo("<archived>")),
+        (
+            format!("{y}/IMG_2.jpg.json"),
+            with("IMG_2.jpg", "archived", true.into()),
+        ),
+        (format!("{GP}/Archive/IMG_3.jpg"), photo("<archive-folder>")),
+        (format!("{GP}/Locked Folder/IMG_4.jpg"), photo("<locked>")),
+        (format!("{y}/IMG_5.jpg"), photo("<partner>")),
+        (
+            format!("{y}/IMG_5.jpg.json"),
+            with(
+                "IMG_5.jpg",
+                "googlePhotosOrigin",
+                serde_json::json!({"fromPartnerSharing": {}}),
+            ),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files_of(&out).len(), 5, "every photo is in the library");
+    let albums: Vec<(String, Vec<String>)> = (report["albums"].as_array().unwrap().iter())
+        .map(|a| {
+            let files = a["files"].as_array().unwrap().iter();
+            (
+                a["title"].as_str().unwrap().to_string(),
+                files.map(|f| f.as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, Vec<String>)> = [
+        ("Google Photos Archive", vec!["IMG_2.jpg", "IMG_3.jpg"]),
+        ("Google Photos Locked Folder", vec!["IMG_4.jpg"]),
+        ("Google Photos partner sharing", vec!["IMG_5.jpg"]),
+    ]
+    .into_iter()
+    .map(|(t, f)| (t.to_string(), f.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(albums, want);
+}

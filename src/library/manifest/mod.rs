@@ -223,6 +223,9 @@ pub struct StoredSidecar {
     /// The position was moved in Google Photos.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub moved: bool,
+    /// Shared by a partner.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partner: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
 }

@@ -321,6 +321,22 @@ impl Plan {
         }
     }
 
+    /// The album of Google Photos' own that keeps a record apart: the Archive (its folder,
+    /// or its sidecar's `archived`), the Locked Folder, or a partner's sharing.
+    pub fn special_album(&self, id: MediaId) -> Option<&'static str> {
+        if let Some(a) = folders::special_album(self.entry(id).dir()) {
+            return Some(a);
+        }
+        let s = self.usable_sidecar(id)?;
+        if s.archived() {
+            Some(folders::ARCHIVE_ALBUM)
+        } else if s.extras().partner {
+            Some(folders::PARTNER_ALBUM)
+        } else {
+            None
+        }
+    }
+
     /// The report line of a record before anything is read: where it is, its sidecar (or the
     /// names looked for), its album; status `failed` until a stage says otherwise.
     pub fn base_report(&self, id: MediaId) -> MediaReport {
@@ -329,6 +345,7 @@ impl Plan {
             rule: record.found.map(|m| m.rule),
             sidecar: record.found.map(|m| self.describe_sidecar(m.sidecar)),
             album: record.album.as_deref().map(String::from),
+            special: self.special_album(id),
             ..MediaReport::new(
                 self.catalog.describe(self.entry(id)),
                 record.by_name.unwrap_or(MediaKind::Unknown),

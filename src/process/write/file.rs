@@ -323,7 +323,9 @@ fn commit(
         date_source: date.source,
         gps: if r.embedded { tags.geo } else { None },
         sources: vec![source_key(writer.plan.entry(id))],
-        albums: r.album.iter().map(|a| a.to_string()).collect(),
+        albums: (r.album.iter().cloned())
+            .chain(r.special.map(String::from))
+            .collect(),
         archived: sidecar.is_some_and(|s| s.archived()),
         retracted: false,
         no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,

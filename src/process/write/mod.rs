@@ -670,12 +670,9 @@ impl Writer<'_> {
             hash: hash::hex(h),
             path: known.path.to_string(),
             sources: vec![source_key(e)],
-            albums: self
-                .plan
-                .record(id)
-                .album
-                .iter()
+            albums: (self.plan.record(id).album.iter())
                 .map(|a| a.to_string())
+                .chain(self.plan.special_album(id).map(String::from))
                 .collect(),
             no_sidecar: self.plan.usable_sidecar(id).is_none(),
             ..manifest::Line::default()
