@@ -48,3 +48,14 @@ pub enum Layout {
     /// `2019/07/IMG_1.jpg`, by local date taken.
     YearMonth,
 }
+
+/// Which of Google Photos' own sets of photos `--leave-out` leaves out of the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LeaveOut {
+    /// The Archive (its folder, or a sidecar's `archived`).
+    Archive,
+    /// The Locked Folder.
+    Locked,
+    /// Photos a partner shared.
+    Partner,
+}

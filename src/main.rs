@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use gpbackup::cli::{AlbumsMode, EditedMode, Layout, XmpMode};
+use gpbackup::cli::{AlbumsMode, EditedMode, Layout, LeaveOut, XmpMode};
 use gpbackup::process::{self, Options, Report, StopReason};
 use gpbackup::TimeZoneChoice;
 
@@ -223,6 +223,12 @@ struct ProcessArgs {
     /// Also write photos that are in Google Photos' trash (left out by default).
     #[arg(long)]
     keep_trashed: bool,
+
+    /// Leave out of the library the photos of Google Photos' Archive (`archive`), Locked Folder
+    /// (`locked`) or a partner's sharing (`partner`); by default they are written, and listed
+    /// in albums of their own. Repeat, or separate with commas.
+    #[arg(long, value_enum, value_name = "SET", value_delimiter = ',')]
+    leave_out: Vec<LeaveOut>,
 }
 
 fn main() -> ExitCode {
@@ -386,6 +392,7 @@ fn run_process(args: ProcessArgs) -> Exit {
         albums: args.albums,
         edited: args.edited,
         keep_trashed: args.keep_trashed,
+        leave_out: args.leave_out,
     };
     match process::run(&opts) {
         Ok(report) => tell_outcome(&report, quiet),

@@ -75,6 +75,8 @@ pub struct Options {
     pub edited: EditedMode,
     /// Also write photos that are in Google Photos' trash.
     pub keep_trashed: bool,
+    /// Google Photos' own sets of photos left out of the library.
+    pub leave_out: Vec<crate::cli::LeaveOut>,
 }
 
 /// Why a run could not be done at all. Per-file problems are never errors: they are in the

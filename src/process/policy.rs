@@ -145,6 +145,18 @@ pub fn skip_reason(f: SkipFacts, keep_trashed: bool, edited: EditedMode) -> Opti
     }
 }
 
+/// Which `--leave-out` set leaves out the photos of Google Photos' own set `album` (see
+/// [`crate::takeout::folders::special_album`]), if any.
+pub fn left_out(album: &str, leave_out: &[crate::cli::LeaveOut]) -> Option<crate::cli::LeaveOut> {
+    use crate::cli::LeaveOut;
+    use crate::takeout::folders::{ARCHIVE_ALBUM, LOCKED_ALBUM, PARTNER_ALBUM};
+    leave_out.iter().copied().find(|l| match l {
+        LeaveOut::Archive => album == ARCHIVE_ALBUM,
+        LeaveOut::Locked => album == LOCKED_ALBUM,
+        LeaveOut::Partner => album == PARTNER_ALBUM,
+    })
+}
+
 /// The original's file name of an edited copy (`IMG_1-edited(1).jpg` → `IMG_1(1).jpg`), or
 /// `None` when `name` is not an edited copy.
 pub fn original_name(name: &str) -> Option<String> {

@@ -76,6 +76,8 @@ pub enum SkipReason {
     Trashed,
     EditedCopy,
     OriginalOfEdited,
+    /// In one of Google Photos' own sets `--leave-out` names.
+    LeftOut(crate::cli::LeaveOut),
 }
 
 impl std::fmt::Display for SkipReason {
@@ -84,6 +86,15 @@ impl std::fmt::Display for SkipReason {
             SkipReason::Trashed => "in the Google Photos trash (use --keep-trashed to keep it)",
             SkipReason::EditedCopy => "an edited copy (--edited skip)",
             SkipReason::OriginalOfEdited => "its edited copy is written instead (--edited only)",
+            SkipReason::LeftOut(set) => {
+                use crate::takeout::folders::{ARCHIVE_ALBUM, LOCKED_ALBUM, PARTNER_ALBUM};
+                let album = match set {
+                    crate::cli::LeaveOut::Archive => ARCHIVE_ALBUM,
+                    crate::cli::LeaveOut::Locked => LOCKED_ALBUM,
+                    crate::cli::LeaveOut::Partner => PARTNER_ALBUM,
+                };
+                return write!(f, "in {album} (--leave-out)");
+            }
         })
     }
 }

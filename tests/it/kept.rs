@@ -440,4 +440,19 @@ fn archived_locked_and_partner_photos_are_kept_apart_in_albums_of_their_own() {
     .map(|(t, f)| (t.to_string(), f.into_iter().map(String::from).collect()))
     .collect();
     assert_eq!(albums, want);
+    // Left out on request, and said why.
+    let out = tmp.path().join("left-out");
+    let (o, report) = process(
+        std::slice::from_ref(&zip),
+        &out,
+        &["--leave-out", "archive,partner"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept: Vec<String> = files_of(&out).into_keys().collect();
+    assert_eq!(kept, ["IMG_1.jpg", "IMG_4.jpg"]);
+    for name in ["IMG_2.jpg", "IMG_3.jpg", "IMG_5.jpg"] {
+        let m = report_entry(&report, &format!("/{name}"));
+        assert_eq!(m["status"], "skipped", "{m}");
+        assert!(m["reason"].as_str().unwrap().contains("--leave-out"), "{m}");
+    }
 }

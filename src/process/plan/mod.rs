@@ -693,7 +693,10 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
                 has_edited_copy: have_edits.contains(&own(id))
                     || content(id).is_some_and(|c| edited_contents.contains(&c)),
             };
-            policy::skip_reason(facts, opts.keep_trashed, opts.edited)
+            policy::skip_reason(facts, opts.keep_trashed, opts.edited).or_else(|| {
+                let set = plan.special_album(id)?;
+                policy::left_out(set, &opts.leave_out).map(SkipReason::LeftOut)
+            })
         })
         .collect()
 }

@@ -480,3 +480,23 @@ fn rules_are_found_by_their_names() {
     let weak: Vec<Rule> = Rule::DIRECT.into_iter().filter(|r| r.is_weak()).collect();
     assert_eq!(weak, [Rule::Title, Rule::TitleElsewhere]);
 }
+
+#[test]
+fn left_out_table() {
+    use crate::cli::LeaveOut::*;
+    use crate::takeout::folders::{ARCHIVE_ALBUM, LOCKED_ALBUM, PARTNER_ALBUM};
+    let table = [
+        (ARCHIVE_ALBUM, vec![], false),
+        (ARCHIVE_ALBUM, vec![Archive], true),
+        (ARCHIVE_ALBUM, vec![Locked, Partner], false),
+        (LOCKED_ALBUM, vec![Locked], true),
+        (LOCKED_ALBUM, vec![Archive], false),
+        (PARTNER_ALBUM, vec![Archive, Partner], true),
+        (PARTNER_ALBUM, vec![Locked], false),
+        ("Trip", vec![Archive, Locked, Partner], false),
+    ];
+    for (album, leave, want) in table {
+        assert_eq!(left_out(album, &leave).is_some(), want, "{album} {leave:?}");
+    }
+    assert_eq!(left_out(LOCKED_ALBUM, &[Archive, Locked]), Some(Locked));
+}
