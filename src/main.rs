@@ -176,9 +176,11 @@ struct ProcessArgs {
     #[arg(short, long)]
     verbose: bool,
 
-    /// Time zone for dates written into files. `auto`: the file's own offset, else the zone
-    /// at its GPS position (offline lookup), else this machine's zone. Or one zone for every
-    /// file: `local` (this machine's), `UTC`, or an IANA name such as `Europe/Paris`.
+    /// Time zone for dates written into files. `auto`: the file's own offset (or the one its
+    /// sidecar implies), else the zone at its GPS position (offline lookup), else UTC (the same
+    /// bytes on every machine); a clock without a zone (a date in a file name) is read in
+    /// this machine's zone. Or one zone for every file: `local` (this machine's), `UTC`, or
+    /// an IANA name such as `Europe/Paris`.
     /// Takeout dates are UTC; EXIF dates are local wall-clock time.
     #[arg(long, value_name = "ZONE", default_value = "auto")]
     timezone: String,

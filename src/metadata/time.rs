@@ -41,7 +41,8 @@ impl TimeZoneChoice {
     }
 
     /// The date taken at `utc` seconds as wall-clock time with its offset. In `auto` mode a
-    /// file's own offset (`own`, from its OffsetTimeOriginal) wins over its position.
+    /// file's own offset (`own`, from its OffsetTimeOriginal) wins over its position, and
+    /// without either it is UTC.
     pub fn localize(
         &self,
         utc: i64,
@@ -52,7 +53,13 @@ impl TimeZoneChoice {
         if let (TimeZoneChoice::Auto { .. }, Some(off)) = (self, own) {
             return Some(instant.with_timezone(&off));
         }
-        let local = instant.with_timezone(&self.zone_for(geo));
+        // In `auto` mode an instant nothing places (no offset of its own, no position) is
+        // written in UTC: the same bytes on every machine, whatever its zone.
+        let zone = match self {
+            TimeZoneChoice::Auto { .. } => geo.and_then(zone_at).unwrap_or(Tz::UTC),
+            TimeZoneChoice::Zone(tz) => *tz,
+        };
+        let local = instant.with_timezone(&zone);
         Some(local.with_timezone(&local.offset().fix()))
     }
 }
@@ -400,8 +407,14 @@ mod tests {
             fmt(&z, JULY, at(30.0, -30.0), None),
             "2019:07:04 13:10:12 -02:00"
         );
-        // No position: the machine's zone.
-        assert_eq!(fmt(&z, JULY, None, None), "2019:07:04 05:10:12 -10:00");
+        // No position: UTC, whatever the machine's zone (the same bytes everywhere); a wall
+        // clock without an offset is still read in the machine's zone (nothing else tells).
+        assert_eq!(fmt(&z, JULY, None, None), "2019:07:04 15:10:12 +00:00");
+        let wall = chrono::NaiveDate::from_ymd_opt(2019, 7, 4)
+            .unwrap()
+            .and_hms_opt(5, 10, 12)
+            .unwrap();
+        assert_eq!(local_to_utc(wall, None, &z, None), Some(JULY));
     }
 
     #[test]
