@@ -447,10 +447,30 @@ fn edit_moov(
         w.existing_date = Some((d.naive_local(), Some(*d.offset())));
     }
 
-    // Times: written when the file has none (or when asked to overwrite).
+    // Times: written when the file has none, when asked to overwrite, or when the sidecar's
+    // instant is further from the file's than any clock's zone could put it (more than 14
+    // hours and a minute: a date corrected in Google Photos, or a camera clock never set).
+    // A video's own times are looser than a photo's (some devices stamp the end of the
+    // recording, some the local time as UTC), hence no finer rule than that.
+    let corrected = match (tags.taken, w.existing_date) {
+        (Some(t), Some((wall, off))) if !tags.keep_camera_dates => {
+            let own =
+                wall.and_utc().timestamp() - off.map_or(0, |o| i64::from(o.local_minus_utc()));
+            (own - t).abs() > 14 * 3600 + 60
+        }
+        _ => false,
+    };
     let date_to_write = tags
         .taken
-        .filter(|_| w.existing_date.is_none() || tags.overwrite_dates);
+        .filter(|_| w.existing_date.is_none() || tags.overwrite_dates || corrected);
+    if let (true, false, Some((wall, off))) = (corrected, tags.overwrite_dates, w.existing_date) {
+        w.camera_date = Some(wall);
+        w.notes.push(format!(
+            "the date corrected in Google Photos replaces the video's own ({}{})",
+            wall.format("%Y-%m-%d %H:%M:%S"),
+            off.map_or(String::new(), |o| format!(" {o}"))
+        ));
+    }
     if let Some(t) = date_to_write {
         set_movie_times(buf, moov, mvhd, t, w)?;
     }

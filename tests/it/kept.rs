@@ -501,3 +501,63 @@ fn the_sample_takeout_gives_the_same_bytes_on_machines_in_two_zones() {
         }
     }
 }
+
+#[test]
+fn a_date_corrected_in_google_photos_replaces_a_videos_own() {
+    if !have_exiftool() || !have_tool("ffmpeg") {
+        return;
+    }
+    // A camcorder whose clock was never set: its video says 2000-01-01; Google Photos says
+    // 2019-07-04 09:00:00 UTC.
+    let tmp = tempfile::tempdir().unwrap();
+    let video = tmp.path().join("MOV_0001.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=5",
+            "-t",
+            "1",
+        ])
+        .args([
+            "-metadata",
+            "creation_time=2000-01-01T00:00:00Z",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&video)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let instant = 1_562_230_800;
+    let y = format!("{GP}/Photos from 2019");
+    let files = [
+        (format!("{y}/MOV_0001.mp4"), std::fs::read(&video).unwrap()),
+        (
+            format!("{y}/MOV_0001.mp4.json"),
+            sidecar("MOV_0001.mp4", instant, None),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = exiftool(
+        &out.join("MOV_0001.mp4"),
+        &["-api", "QuickTimeUTC", "-CreateDate"],
+    );
+    assert_eq!(j["CreateDate"], "2019:07:04 09:00:00+00:00", "{j}");
+    assert_eq!(mtime(&out.join("MOV_0001.mp4")), instant);
+    let notes = report_entry(&report, "MOV_0001.mp4")["notes"].to_string();
+    assert!(
+        notes.contains("replaces the video's own (2000-01-01"),
+        "{notes}"
+    );
+    assert_eq!(
+        frame_hashes(&video),
+        frame_hashes(&out.join("MOV_0001.mp4"))
+    );
+}

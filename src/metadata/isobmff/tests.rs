@@ -308,13 +308,32 @@ fn chunk_offsets_that_would_overflow_are_refused() {
 #[test]
 fn existing_times_and_location_are_kept() {
     let (once, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
+    // A year later: kept when asked to keep cameras' dates.
     let later = Tags {
         taken: Some(1600000000),
+        keep_camera_dates: true,
         ..tags()
     };
     let (twice, w) = rewrite_vec(&once, &later);
     assert!(!w.changed);
     assert_eq!(twice, once);
+    // Within the 14 hours any zone could explain: kept too.
+    let hours = Tags {
+        taken: Some(1562253012 + 13 * 3600),
+        ..tags()
+    };
+    let (same, w) = rewrite_vec(&once, &hours);
+    assert!(!w.changed && w.camera_date.is_none());
+    assert_eq!(same, once);
+    // A year off, by default: a corrected date, written, the video's own named.
+    let corrected = Tags {
+        keep_camera_dates: false,
+        ..later.clone()
+    };
+    let (fixed, w) = rewrite_vec(&once, &corrected);
+    assert!(w.changed);
+    assert!(w.camera_date.is_some(), "{:?}", w.notes);
+    assert_eq!(fixed.len(), once.len());
     // The file's own date, from Apple's key (local time and offset).
     let (d, off) = w.existing_date.unwrap();
     assert_eq!(d.and_utc().timestamp(), 1562253012 + 7200);
