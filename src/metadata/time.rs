@@ -242,6 +242,31 @@ mod tests {
                 "2019-07-04 15:10:12",
                 Offset(o(7200)),
             ),
+            // Exactly a minute: still the offset; a second more: corrected.
+            (
+                "2019-07-04 17:11:12",
+                None,
+                "2019-07-04 15:10:12",
+                Offset(o(7200)),
+            ),
+            (
+                "2019-07-04 17:11:13",
+                None,
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
+            (
+                "2019-07-04 17:11:12",
+                Some(o(7200)),
+                "2019-07-04 15:10:12",
+                Agree,
+            ),
+            (
+                "2019-07-04 17:11:13",
+                Some(o(7200)),
+                "2019-07-04 15:10:12",
+                Corrected,
+            ),
             // Odd differences, or more than 14 hours: corrected.
             (
                 "2019-07-04 17:20:12",

@@ -651,3 +651,176 @@ fn unconfirmed_rewrites_are_read_as_such_until_a_line_confirms_them() {
     assert_eq!(open, ["a.jpg", "c.jpg"]);
     assert_eq!(remembered.open_files[0].line, a2);
 }
+
+#[test]
+fn a_claim_names_its_sidecar_and_a_confirmed_line_drops_what_it_replaced() {
+    let claim = Claim {
+        sidecar: format!("{:032x}", 0xABCD_u128 << 64 | 7),
+        rule: "exact".into(),
+        export: None,
+        meta: "0".repeat(16),
+    };
+    assert_eq!(claim.sidecar_id(), Some(0xABCD_u128 << 64 | 7));
+    let bad = Claim {
+        sidecar: "not hex".into(),
+        ..claim.clone()
+    };
+    assert_eq!(bad.sidecar_id(), None);
+    let line = Line {
+        hash: "h".into(),
+        path: "2019/a.jpg".into(),
+        replacing: Some(Prior {
+            output_hash: "o".into(),
+            output_size: 1,
+        }),
+        moved_from: Some(Moved {
+            path: "a.jpg".into(),
+            output_hash: "o".into(),
+            xmp: None,
+        }),
+        claim: Some(claim),
+        ..Line::default()
+    };
+    let done = line.confirmed();
+    assert_eq!(
+        (done.replacing.clone(), done.moved_from.clone()),
+        (None, None)
+    );
+    assert_eq!(
+        Line {
+            replacing: line.replacing.clone(),
+            moved_from: line.moved_from.clone(),
+            ..done
+        },
+        line
+    );
+}
+
+#[test]
+fn a_sidecars_digest_changes_with_what_it_says_but_not_its_problems() {
+    let stored = StoredSidecar {
+        title: Some("a.jpg".into()),
+        taken: Some(1),
+        ..StoredSidecar::default()
+    };
+    let d = stored.digest();
+    assert_eq!(d.len(), 16);
+    assert!(d.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(stored.clone().digest(), d);
+    let with_problems = StoredSidecar {
+        problems: vec!["odd".into()],
+        ..stored.clone()
+    };
+    assert_eq!(with_problems.digest(), d);
+    for other in [
+        StoredSidecar {
+            taken: Some(2),
+            ..stored.clone()
+        },
+        StoredSidecar {
+            description: Some("x".into()),
+            ..stored.clone()
+        },
+        StoredSidecar {
+            moved: true,
+            ..stored.clone()
+        },
+    ] {
+        assert_ne!(other.digest(), d, "{other:?}");
+    }
+}
+
+#[test]
+fn revisit_finds_the_files_of_a_folder_or_of_a_sidecar_but_not_those_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".gpbackup");
+    std::fs::create_dir_all(&state).unwrap();
+    let hex = |n: u128| format!("{n:032x}");
+    let key = |e: &str| SourceKey {
+        entry: e.into(),
+        size: 1,
+        crc32: Some(1),
+    };
+    let line = |path: &str, hash: u128, entry: &str, claim: Option<u128>| Line {
+        hash: hex(hash),
+        path: path.into(),
+        output_hash: Some(hex(hash + 100)),
+        output_size: Some(1),
+        sources: vec![key(entry)],
+        claim: claim.map(|c| Claim {
+            sidecar: hex(c),
+            rule: "title-elsewhere".into(),
+            export: None,
+            meta: "0".repeat(16),
+        }),
+        ..Line::default()
+    };
+    let lines = [
+        line("a.jpg", 1, "T/Photos from 2015/a.jpg", None),
+        line("b.jpg", 2, "T/Photos from 2018/b.jpg", Some(77)),
+        line("c.jpg", 3, "T/Photos from 2018/c.jpg", None),
+        // A duplicate's line adds an entry in the wanted folder to c.jpg's content.
+        Line {
+            hash: hex(3),
+            path: "c.jpg".into(),
+            sources: vec![key("T/Trip/c.jpg")],
+            ..Line::default()
+        },
+        // d.jpg was moved: its current line is the second.
+        line("d0.jpg", 4, "T/Photos from 2018/d.jpg", None),
+        Line {
+            retracted: true,
+            ..line("d0.jpg", 4, "T/Photos from 2018/d.jpg", None)
+        },
+        line("d.jpg", 4, "T/Photos from 2018/d.jpg", None),
+        // e.jpg's file is gone: never looked at.
+        line("e.jpg", 5, "T/Trip/e.jpg", None),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap() + "\n")
+        .collect();
+    std::fs::write(state.join(FILE_NAME), text).unwrap();
+    let there = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"];
+    let (m, _) = Manifest::load(&state, true, |p| there.contains(&p), |_| true).unwrap();
+    let found = |wants: &dyn Fn(&str) -> bool, sidecars: &[u128], skip: &[u128]| {
+        let sidecars: HashSet<u128> = sidecars.iter().copied().collect();
+        let skip: HashSet<u128> = skip.iter().copied().collect();
+        let files = m.revisit(|e, _| wants(e), &sidecars, &skip).unwrap();
+        files
+            .iter()
+            .map(|f| {
+                let mut entries: Vec<String> = f.sources.iter().map(|s| s.entry.clone()).collect();
+                entries.sort();
+                (f.line.path.clone(), entries)
+            })
+            .collect::<Vec<_>>()
+    };
+    let in_trip = |e: &str| e.starts_with("T/Trip/");
+    assert_eq!(
+        found(&in_trip, &[], &[]),
+        [(
+            "c.jpg".to_string(),
+            vec![
+                "T/Photos from 2018/c.jpg".to_string(),
+                "T/Trip/c.jpg".to_string()
+            ]
+        )]
+    );
+    let none = |_: &str| false;
+    assert_eq!(
+        found(&none, &[77], &[]),
+        [(
+            "b.jpg".to_string(),
+            vec!["T/Photos from 2018/b.jpg".to_string()]
+        )]
+    );
+    assert_eq!(found(&none, &[78], &[]), []);
+    let in_2018 = |e: &str| e.contains("2018");
+    let paths: Vec<String> = found(&in_2018, &[], &[2])
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(paths, ["c.jpg", "d.jpg"]);
+    assert_eq!(found(&in_2018, &[77], &[2, 3, 4]), []);
+}
