@@ -773,6 +773,8 @@ fn revisit_finds_the_files_of_a_folder_or_of_a_sidecar_but_not_those_open() {
             ..line("d0.jpg", 4, "T/Photos from 2018/d.jpg", None)
         },
         line("d.jpg", 4, "T/Photos from 2018/d.jpg", None),
+        // A later line of d.jpg's content at a path whose file is gone: not its current one.
+        line("gone.jpg", 4, "T/Photos from 2018/d.jpg", None),
         // e.jpg's file is gone: never looked at.
         line("e.jpg", 5, "T/Trip/e.jpg", None),
     ];
