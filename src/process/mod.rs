@@ -177,7 +177,11 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     write::finish_interrupted_moves(&out, &manifest, &remembered.interrupted_moves, opts.dry_run)
         .map_err(out_err)?;
     trace_memory("manifest");
-    let plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    // Library files someone changed since they were written (by their size: no file is
+    // read), named in the summary as `verify` would.
+    let changed = manifest.changed(|p| out.size_when_opened(p));
+    let mut plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    plan.report.changed_in_library = changed;
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();

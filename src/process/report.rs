@@ -283,6 +283,9 @@ pub struct Report {
     /// Problems making album folders (`--albums links|copy`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub album_notes: Vec<String>,
+    /// Library files changed since gpbackup wrote them (another size): left as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed_in_library: Vec<String>,
     /// Library files whose photo this run's sidecar has in Google Photos' trash (a newer
     /// export's): kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -669,6 +672,18 @@ impl Report {
                  {} rewritten.",
                 named(deferred),
                 plural(deferred.len(), "it is", "they are"),
+            );
+        }
+        let changed = &self.changed_in_library;
+        if !changed.is_empty() {
+            let _ = writeln!(
+                s,
+                "changed since gpbackup wrote {}, left as {} (yours now): {}. To get gpbackup's \
+                 copy back, move it out of the folder and run again; `gpbackup verify` lists \
+                 every change.",
+                plural(changed.len(), "it", "them"),
+                plural(changed.len(), "it is", "they are"),
+                named(changed)
             );
         }
         let trashed = &self.trashed_in_library;

@@ -879,3 +879,38 @@ fn a_photo_to_correct_is_read_from_whichever_earlier_part_holds_it() {
     assert!(contents(&out) == contents(&one), "the libraries differ");
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+#[test]
+fn process_names_a_library_file_changed_since_it_was_written_as_verify_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (parts, _) = same_names_in_two_years(tmp.path());
+    let out = tmp.path().join("out");
+    let mut problems = Vec::new();
+    run(&parts, &[&[0, 1]], &["1", "2"], &out, &mut problems);
+    // Another program re-saves one photo (longer).
+    let edited = out.join("IMG_0001.JPG");
+    let mut bytes = std::fs::read(&edited).unwrap();
+    bytes.extend_from_slice(b"an editor's trailer");
+    std::fs::write(&edited, &bytes).unwrap();
+    let (o, _) = process(&parts, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = stderr(&o);
+    assert!(
+        summary
+            .contains("changed since gpbackup wrote it, left as it is (yours now): IMG_0001.JPG"),
+        "{summary}"
+    );
+    assert_eq!(
+        std::fs::read(&edited).unwrap(),
+        bytes,
+        "left as the user made it"
+    );
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert!(stderr(&v).contains("IMG_0001.JPG"), "{}", stderr(&v));
+    // Unchanged files are not named.
+    let clean = tmp.path().join("clean");
+    run(&parts, &[&[0, 1]], &["1", "2"], &clean, &mut problems);
+    let (o, _) = process(&parts, &clean, &[]);
+    assert!(!stderr(&o).contains("changed since"), "{}", stderr(&o));
+    assert!(problems.is_empty(), "{problems:?}");
+}

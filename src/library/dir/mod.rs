@@ -76,9 +76,9 @@ pub(crate) fn name_id(name: &str) -> u128 {
 /// The names already in the output folder, below its own folders: their keys (NFC, lower
 /// case: names in use on any file system), and its files' paths NFC-normalized, as
 /// [`name_id`]s. A link where gpbackup makes its own folders is refused.
-fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
+fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<u64>)> {
     let mut taken = HashSet::new();
-    let mut present: Vec<u128> = Vec::new();
+    let mut present: Vec<(crate::compact::Id, u64)> = Vec::new();
     for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
         taken.insert(name_id(&key(own)));
     }
@@ -104,10 +104,11 @@ fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
         }
         taken.insert(name_id(&key(&rel)));
         if e.file_type().is_file() {
-            present.push(name_id(&nfc(&rel)));
+            let size = e.metadata().map_or(0, |m| m.len());
+            present.push((crate::compact::id(name_id(&nfc(&rel))), size));
         }
     }
-    Ok((taken, IdMap::set_of(present)))
+    Ok((taken, IdMap::build(present, true)))
 }
 
 /// Where gpbackup makes its own folders, at the top of the output: a link there is refused.
@@ -349,7 +350,7 @@ pub struct OutputDir {
     taken: Mutex<HashSet<u128>>,
     /// Relative paths of the files present when the folder was opened, NFC-normalized (macOS
     /// volumes give names back decomposed), as [`name_id`]s.
-    present: IdMap<()>,
+    present: IdMap<u64>,
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
@@ -443,6 +444,11 @@ impl OutputDir {
     /// when the file system gives its name back in another Unicode normalization form.
     pub fn was_present(&self, rel: &str) -> bool {
         self.present.contains_key(name_id(&nfc(rel)))
+    }
+
+    /// The size of a file present when the folder was opened (see [`OutputDir::was_present`]).
+    pub fn size_when_opened(&self, rel: &str) -> Option<u64> {
+        self.present.get(name_id(&nfc(rel)))
     }
 
     pub fn root(&self) -> &Path {

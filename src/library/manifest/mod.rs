@@ -522,16 +522,25 @@ pub(crate) struct PathLine {
     /// What the reader numbers it by (its line, or its place in a list of its own): the
     /// order of the lines that write.
     pub(crate) line: u32,
-    /// Where the path is in [`PathLines::text`] (a line that writes), or `None` (a line that
-    /// takes its file back).
-    span: Option<Span>,
+    /// Where the path is in [`PathLines::text`] (a line that writes; unused on a line that
+    /// takes its file back, whose `line` is `u32::MAX`).
+    span: Span,
+    /// The size of the file as written (0: not recorded, or 4 GB and over: a path line stays
+    /// 48 bytes).
+    pub(crate) size: u32,
 }
 
 impl PathLine {
+    /// A line that wrote a file (not one that took it back).
+    fn writes(&self) -> bool {
+        self.line != u32::MAX
+    }
+
     /// Where its path is in the text of the [`PathLines`] it came from (a line that writes:
     /// every line [`PathLines::current`] gives).
     pub(crate) fn span(&self) -> Span {
-        self.span.expect("a line that writes has a path")
+        debug_assert!(self.writes(), "a line that writes has a path");
+        self.span
     }
 
     /// Its path, in the text of the [`PathLines`] it came from.
@@ -551,13 +560,14 @@ pub(crate) struct PathLines {
 
 impl PathLines {
     /// A line that wrote content `hash` at `path`, numbered `line` (see [`PathLine::line`]).
-    pub(crate) fn write(&mut self, path: &str, hash: u128, line: u32) {
-        let span = Some(self.text.push(path));
+    pub(crate) fn write(&mut self, path: &str, hash: u128, line: u32, size: Option<u64>) {
+        let span = self.text.push(path);
         self.lines.push(PathLine {
             path: path_id(path),
             hash: id(hash),
             line,
             span,
+            size: size.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
         });
     }
 
@@ -567,7 +577,8 @@ impl PathLines {
             path: path_id(path),
             hash: id(hash),
             line: u32::MAX,
-            span: None,
+            span: Span::default(),
+            size: 0,
         });
     }
 
@@ -584,7 +595,7 @@ impl PathLines {
         for of_path in lines.chunk_by(|a, b| a.path == b.path) {
             let mut holds: Option<usize> = None;
             for (k, l) in of_path.iter().enumerate() {
-                if l.span.is_some() {
+                if l.writes() {
                     holds = Some(k);
                 } else if holds.is_some_and(|h| of_path[h].hash == l.hash) {
                     holds = None;
@@ -616,7 +627,7 @@ impl Loading {
         if l.retracted {
             self.lines.retract(&l.path, hash);
         } else if l.output_hash.is_some() {
-            self.lines.write(&l.path, hash, n);
+            self.lines.write(&l.path, hash, n, l.output_size);
             if l.no_sidecar || l.stale || l.replacing.is_some() || l.moved_from.is_some() {
                 if let Ok(line) = serde_json::from_slice::<Line>(text) {
                     self.open.push((n, line));
@@ -713,7 +724,7 @@ pub fn current_outputs(state_dir: &Path) -> io::Result<(Vec<Output>, HashMap<Str
             lines.retract(&l.path, hash);
         } else if let Some(output) = &l.output_hash {
             let k = u32::try_from(written.len()).expect("under 4 billion files");
-            lines.write(&l.path, hash, k);
+            lines.write(&l.path, hash, k, l.output_size);
             let content = l.output_size.map(|size| (hash_id(output), size));
             written.push((content, l.xmp.as_deref().map(Into::into)));
             let unfinished = match (l.replacing, l.moved_from) {
@@ -838,6 +849,8 @@ pub struct Manifest {
     /// content).
     by_hash: IdMap<u32>,
     paths: Paths,
+    /// The size each file of `paths` was written with (0: not recorded, or 4 GB and over).
+    sizes: Vec<u32>,
     /// Takeout entry ([`SourceKey::id`]) → index into `paths` of its content's file, for
     /// skipping unchanged entries without reading them.
     by_source: IdMap<u32>,
@@ -881,6 +894,7 @@ impl Manifest {
         let mut m = Manifest {
             by_hash: IdMap::default(),
             paths: Paths::default(),
+            sizes: Vec::new(),
             by_source: IdMap::default(),
             removed: IdMap::default(),
             albums: BTreeMap::new(),
@@ -961,11 +975,13 @@ impl Manifest {
                 let at = u32::try_from(self.paths.spans.len()).expect("under 4 billion files");
                 hashes.push((c.hash, at));
                 self.paths.spans.push(c.span());
+                self.sizes.push(c.size);
             } else {
                 gone.insert(c.hash);
             }
         }
         self.paths.spans.shrink_to_fit();
+        self.sizes.shrink_to_fit();
         self.by_hash = IdMap::build(hashes, false);
         let sources: Vec<(Id, u32)> = loading
             .sources
@@ -1049,6 +1065,22 @@ impl Manifest {
     /// Album memberships recorded by earlier runs, of files that still exist.
     pub fn albums(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.albums
+    }
+
+    /// The library files whose size is not the one they were written with (`size_of`: a
+    /// file's size now, by path): changed by someone since, as `verify` would find them
+    /// (it compares contents; a change that keeps the size is left to it). Sorted.
+    pub fn changed(&self, size_of: impl Fn(&str) -> Option<u64>) -> Vec<String> {
+        let mut changed: Vec<String> = (0..self.paths.spans.len())
+            .filter(|&k| self.sizes[k] != 0)
+            .filter_map(|k| {
+                let path = self.paths.get(k as u32);
+                let now = size_of(path)?;
+                (now != u64::from(self.sizes[k])).then(|| path.to_string())
+            })
+            .collect();
+        changed.sort();
+        changed
     }
 
     /// Whether earlier runs left files in the folder (as it was loaded).

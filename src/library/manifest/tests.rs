@@ -318,7 +318,7 @@ fn a_retraction_removes_only_its_own_line() {
         if l.retracted {
             path_lines.retract(&l.path, hash_id(&l.hash));
         } else {
-            path_lines.write(&l.path, hash_id(&l.hash), n);
+            path_lines.write(&l.path, hash_id(&l.hash), n, l.output_size);
         }
     }
     let (current, text) = path_lines.current();

@@ -186,7 +186,7 @@ impl Loading {
                     Some(path) if retracted => self.lines.retract(&path, hash),
                     Some(path) => {
                         let k = u32::try_from(self.files.len()).expect("under 4 billion files");
-                        self.lines.write(&path, hash, k);
+                        self.lines.write(&path, hash, k, None);
                         self.files.push(LibFile {
                             path: Span::default(),
                             output: output_hash.map(id).zip(output_size),
