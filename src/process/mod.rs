@@ -179,7 +179,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     trace_memory("manifest");
     // Library files someone changed since they were written (by their size: no file is
     // read), named in the summary as `verify` would.
-    let changed = manifest.changed(|p| out.size_when_opened(p));
+    let changed = manifest.changed(|p| out.size_of(p));
     let mut plan = plan::build(opts, catalog, &manifest, remembered, &stage);
     plan.report.changed_in_library = changed;
     drop(planning);

@@ -76,9 +76,9 @@ pub(crate) fn name_id(name: &str) -> u128 {
 /// The names already in the output folder, below its own folders: their keys (NFC, lower
 /// case: names in use on any file system), and its files' paths NFC-normalized, as
 /// [`name_id`]s. A link where gpbackup makes its own folders is refused.
-fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<u64>)> {
+fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<()>)> {
     let mut taken = HashSet::new();
-    let mut present: Vec<(crate::compact::Id, u64)> = Vec::new();
+    let mut present: Vec<u128> = Vec::new();
     for own in [STATE_DIR, ALBUMS_DIR, ALBUMS_FILE, ALBUMS_OWN_FILE] {
         taken.insert(name_id(&key(own)));
     }
@@ -104,11 +104,10 @@ fn list_names(root: &Path) -> io::Result<(HashSet<u128>, IdMap<u64>)> {
         }
         taken.insert(name_id(&key(&rel)));
         if e.file_type().is_file() {
-            let size = e.metadata().map_or(0, |m| m.len());
-            present.push((crate::compact::id(name_id(&nfc(&rel))), size));
+            present.push(name_id(&nfc(&rel)));
         }
     }
-    Ok((taken, IdMap::build(present, true)))
+    Ok((taken, IdMap::set_of(present)))
 }
 
 /// Where gpbackup makes its own folders, at the top of the output: a link there is refused.
@@ -350,7 +349,7 @@ pub struct OutputDir {
     taken: Mutex<HashSet<u128>>,
     /// Relative paths of the files present when the folder was opened, NFC-normalized (macOS
     /// volumes give names back decomposed), as [`name_id`]s.
-    present: IdMap<u64>,
+    present: IdMap<()>,
     /// Folders (relative) known to be real folders, not links.
     dirs: Mutex<HashSet<String>>,
     counter: AtomicU64,
@@ -446,9 +445,10 @@ impl OutputDir {
         self.present.contains_key(name_id(&nfc(rel)))
     }
 
-    /// The size of a file present when the folder was opened (see [`OutputDir::was_present`]).
-    pub fn size_when_opened(&self, rel: &str) -> Option<u64> {
-        self.present.get(name_id(&nfc(rel)))
+    /// The size of a file of the folder now (`None`: not a file, never through a link).
+    pub fn size_of(&self, rel: &str) -> Option<u64> {
+        let meta = std::fs::symlink_metadata(self.root.join(rel)).ok()?;
+        meta.is_file().then_some(meta.len())
     }
 
     pub fn root(&self) -> &Path {

@@ -1070,8 +1070,12 @@ impl Manifest {
     /// The library files whose size is not the one they were written with (`size_of`: a
     /// file's size now, by path): changed by someone since, as `verify` would find them
     /// (it compares contents; a change that keeps the size is left to it). Sorted.
-    pub fn changed(&self, size_of: impl Fn(&str) -> Option<u64>) -> Vec<String> {
+    pub fn changed(&self, size_of: impl Fn(&str) -> Option<u64> + Sync) -> Vec<String> {
+        use rayon::prelude::*;
+        // In parallel: one stat a file, which on a cold disk is a read each.
         let mut changed: Vec<String> = (0..self.paths.spans.len())
+            .into_par_iter()
+            .with_min_len(1024)
             .filter(|&k| self.sizes[k] != 0)
             .filter_map(|k| {
                 let path = self.paths.get(k as u32);
