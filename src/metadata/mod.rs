@@ -86,19 +86,10 @@ pub fn rewrite(
     }
 }
 
-/// Whether a file of `kind` holds everything the date, place and description need once
-/// [`rewrite`] has embedded them (so no XMP sidecar is needed for those).
+/// Whether a file of `kind` holds the date and place once [`rewrite`] has embedded them (so
+/// no XMP sidecar is needed for those; a caption is another matter: [`embeds_description`]).
 pub fn embeds_fully(kind: MediaKind) -> bool {
-    matches!(
-        kind,
-        MediaKind::Jpeg
-            | MediaKind::Png
-            | MediaKind::Webp
-            | MediaKind::Tiff
-            | MediaKind::IsoVideo
-            | MediaKind::Heif
-            | MediaKind::Avif
-    )
+    embeds_description(kind) || kind == MediaKind::IsoVideo
 }
 
 /// Whether [`rewrite`] embeds a description (a caption) into a file of `kind`: the formats
