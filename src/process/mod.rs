@@ -179,7 +179,14 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     trace_memory("manifest");
     // Library files someone changed since they were written (by their size: no file is
     // read), named in the summary as `verify` would.
-    let changed = manifest.changed(|p| out.size_of(p));
+    // (A rewrite a killed run left unconfirmed is not a change: this run finishes it.)
+    let unconfirmed: Vec<&str> = (remembered.open_files.iter())
+        .filter(|f| f.line.replacing.is_some())
+        .map(|f| f.line.path.as_str())
+        .collect();
+    let mut changed = manifest.changed(|p| out.size_of(p));
+    changed.retain(|p| !unconfirmed.contains(&p.as_str()));
+    drop(unconfirmed);
     let mut plan = plan::build(opts, catalog, &manifest, remembered, &stage);
     plan.report.changed_in_library = changed;
     drop(planning);
