@@ -56,15 +56,14 @@ pub fn is_junk(e: &Entry) -> bool {
 /// (`archive_browser.html`, other Takeout products' files, [`is_junk`] files) is ignored and
 /// listed.
 pub fn classify(entries: &[Entry]) -> Vec<Class> {
-    let photo_dirs: HashSet<String> = entries
-        .iter()
-        .filter(|e| !is_junk(e) && (is_json(e) || MediaKind::from_name(e.name()).is_some()))
-        .map(|e| key(e.dir()))
+    let junk: Vec<bool> = entries.iter().map(is_junk).collect();
+    let photo_dirs: HashSet<String> = (entries.iter().zip(&junk))
+        .filter(|(e, junk)| !**junk && (is_json(e) || MediaKind::from_name(e.name()).is_some()))
+        .map(|(e, _)| key(e.dir()))
         .collect();
-    entries
-        .iter()
-        .map(|e| {
-            if e.symlink() || is_junk(e) {
+    (entries.iter().zip(junk))
+        .map(|(e, junk)| {
+            if e.symlink() || junk {
                 Class::Ignored
             } else if is_json(e) {
                 Class::Json
@@ -221,14 +220,12 @@ mod tests {
         };
         let mut catalog = Catalog::default();
         for (k, (name, damaged, paths)) in (0u32..).zip(inputs) {
-            catalog.inputs.push(Input {
-                path: PathBuf::from(name),
-                kind: if *damaged {
-                    InputKind::Recovered(Arc::new(Vec::new()))
-                } else {
-                    InputKind::Zip
-                },
-            });
+            let kind = if *damaged {
+                InputKind::Recovered(Arc::new(Vec::new()))
+            } else {
+                InputKind::Zip
+            };
+            catalog.inputs.push(Input::new(PathBuf::from(name), kind));
             for path in *paths {
                 catalog.entries.push(Entry::new(k, zip, path, 1, Some(1)));
             }

@@ -56,6 +56,16 @@ enum InputKind {
 pub struct Input {
     pub path: PathBuf,
     kind: InputKind,
+    /// When its export was made, as its name says (see [`parts::export_time`]): read once
+    /// here, not for each of its entries.
+    export: Option<u64>,
+}
+
+impl Input {
+    fn new(path: PathBuf, kind: InputKind) -> Input {
+        let export = parts::export_of(&path);
+        Input { path, kind, export }
+    }
 }
 
 /// Where an entry's bytes are (4 bytes: at a million entries every byte of [`Entry`] is a MB).
@@ -383,10 +393,9 @@ impl Catalog {
             let index = catalog.inputs.len();
             if meta.is_dir() {
                 catalog.index_dir(index, path, &canonical, exclude)?;
-                catalog.inputs.push(Input {
-                    path: path.clone(),
-                    kind: InputKind::Dir,
-                });
+                catalog
+                    .inputs
+                    .push(Input::new(path.clone(), InputKind::Dir));
             } else {
                 let central = directories[k]
                     .take()
@@ -394,10 +403,9 @@ impl Catalog {
                 match central {
                     Ok(central) => {
                         catalog.index_zip(index, path, central);
-                        catalog.inputs.push(Input {
-                            path: path.clone(),
-                            kind: InputKind::Zip,
-                        });
+                        catalog
+                            .inputs
+                            .push(Input::new(path.clone(), InputKind::Zip));
                     }
                     // No central directory, but it starts like a zip: a cut-off download.
                     Err(SourceError::NotZip { .. }) if zip::recover::looks_like_zip(path) => {
@@ -415,10 +423,10 @@ impl Catalog {
                             ),
                         });
                         catalog.index_recovered(index, path, &found.entries);
-                        catalog.inputs.push(Input {
-                            path: path.clone(),
-                            kind: InputKind::Recovered(Arc::new(found.entries)),
-                        });
+                        catalog.inputs.push(Input::new(
+                            path.clone(),
+                            InputKind::Recovered(Arc::new(found.entries)),
+                        ));
                     }
                     Err(e) => return Err(e),
                 }
@@ -623,7 +631,7 @@ impl Catalog {
 
     /// The export time of the input that holds `e` (see [`parts::export_time`]).
     pub fn export_of(&self, e: &Entry) -> Option<u64> {
-        parts::export_of(&self.inputs[e.input_index()].path)
+        self.inputs[e.input_index()].export
     }
 
     pub fn describe(&self, e: &Entry) -> String {
