@@ -21,8 +21,20 @@ use super::file::{self, failed, remove_temp, Copied};
 use super::{Known, Writer};
 use crate::process::policy::{self, XmpCleanup};
 
-/// Why an update leaves a library file alone: it is not as gpbackup wrote it.
-const CHANGED: &str = "it was changed since it was written";
+/// Why an update is not made.
+enum NotMade {
+    /// The library file is not as gpbackup wrote it: the user's now, left alone (not a
+    /// failure).
+    Changed,
+    /// Reading or writing failed.
+    Failed(Reason),
+}
+
+impl From<Reason> for NotMade {
+    fn from(reason: Reason) -> NotMade {
+        NotMade::Failed(reason)
+    }
+}
 
 /// Rewrites the library file of update `k` (or marks it for a later run); its report line.
 pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
@@ -38,25 +50,26 @@ pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
         r.reason = Some(Reason::NotAttempted(why));
         return r;
     }
-    if let Err(reason) = try_update(writer, k, &mut r) {
-        if reason.to_string() == CHANGED {
-            // Not ours any more: left as it is, and said (not a failure).
+    match try_update(writer, k, &mut r) {
+        Ok(()) => {}
+        Err(NotMade::Changed) => {
             r.status = Status::InLibrary;
             r.notes.push(format!(
                 "{path} left as it is: it was changed since gpbackup wrote it (it is yours \
                  now; to get gpbackup's copy, move it out of the folder and run again)"
             ));
-            return r;
         }
-        r.status = Status::Failed;
-        r.output = Some(path.clone());
-        r.reason = Some(match reason {
-            Reason::Failed { kind, message } => Reason::Failed {
-                kind,
-                message: format!("{path} not updated with its sidecar: {message}"),
-            },
-            other => other,
-        });
+        Err(NotMade::Failed(reason)) => {
+            r.status = Status::Failed;
+            r.output = Some(path.clone());
+            r.reason = Some(match reason {
+                Reason::Failed { kind, message } => Reason::Failed {
+                    kind,
+                    message: format!("{path} not updated with its sidecar: {message}"),
+                },
+                other => other,
+            });
+        }
     }
     r
 }
@@ -97,7 +110,7 @@ fn defer(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) {
     ));
 }
 
-fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(), Reason> {
+fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(), NotMade> {
     let plan = writer.plan;
     let u = plan.update(k);
     let old = &plan.open_file(u.file).line;
@@ -259,7 +272,7 @@ fn reread(
     by_name: Option<MediaKind>,
     tags: &crate::metadata::Tags,
     r: &mut MediaReport,
-) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
+) -> Result<(MediaKind, Copied, std::fs::Metadata), NotMade> {
     let (file, before) = open_own(writer, old)?;
     let src = io::BufReader::with_capacity(1 << 20, file);
     let mut opened = file::sniff(by_name, HashingReader::new(src), r)?;
@@ -267,7 +280,7 @@ fn reread(
     let read = (hash::hex(copied.src_hash), copied.src_len);
     if !is_ours(old, &read) || read.0 != old.hash {
         remove_temp(&copied.temp);
-        return Err(Reason::other(CHANGED));
+        return Err(NotMade::Changed);
     }
     Ok((opened.kind, copied, before))
 }
@@ -284,12 +297,12 @@ fn from_input(
     by_name: Option<MediaKind>,
     tags: &crate::metadata::Tags,
     r: &mut MediaReport,
-) -> Result<(MediaKind, Copied, std::fs::Metadata), Reason> {
+) -> Result<(MediaKind, Copied, std::fs::Metadata), NotMade> {
     let (file, before) = open_own(writer, old)?;
     let (h, len) =
         hash::hash_stream(file).map_err(|err| failed(&err, format!("cannot read: {err}")))?;
     if !is_ours(old, &(hash::hex(h), len)) {
-        return Err(Reason::other(CHANGED));
+        return Err(NotMade::Changed);
     }
     let mut reader = catalog.reader(takeout::LARGE_BUFFER);
     let src = reader
@@ -299,10 +312,9 @@ fn from_input(
     let copied = file::copy(writer, &mut opened, tags, e.size)?;
     if hash::hex(copied.src_hash) != old.hash {
         remove_temp(&copied.temp);
-        return Err(Reason::other(format!(
-            "{} is not the photo of the library file",
-            e.path()
-        )));
+        return Err(
+            Reason::other(format!("{} is not the photo of the library file", e.path())).into(),
+        );
     }
     Ok((opened.kind, copied, before))
 }
