@@ -231,14 +231,15 @@ pub struct StoredSidecar {
 }
 
 impl StoredSidecar {
-    /// 16 hex digits that change when anything it says changes (but the reading problems).
-    pub fn digest(&self) -> String {
+    /// A number that changes when anything it says changes (but the reading problems); a
+    /// claim writes it as 16 hex digits ([`Claim::meta`]).
+    pub fn digest(&self) -> u64 {
         let said = StoredSidecar {
             problems: Vec::new(),
             ..self.clone()
         };
         let text = serde_json::to_vec(&said).expect("a sidecar serializes");
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&text))
+        xxhash_rust::xxh3::xxh3_64(&text)
     }
 }
 

@@ -704,8 +704,6 @@ fn a_sidecars_digest_changes_with_what_it_says_but_not_its_problems() {
         ..StoredSidecar::default()
     };
     let d = stored.digest();
-    assert_eq!(d.len(), 16);
-    assert!(d.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(stored.clone().digest(), d);
     let with_problems = StoredSidecar {
         problems: vec!["odd".into()],

@@ -263,7 +263,7 @@ impl Plan {
             sidecar: format!("{:032x}", self.sidecar_id(m.sidecar)),
             rule: m.rule.name().to_string(),
             export: self.sidecar_export(m.sidecar),
-            meta: crate::process::stored::store(sidecar).digest(),
+            meta: format!("{:016x}", crate::process::stored::store(sidecar).digest()),
         })
     }
 

@@ -290,8 +290,7 @@ impl Plan {
     ///
     /// [`StoredSidecar::digest`]: crate::library::manifest::StoredSidecar::digest
     pub fn sidecar_meta(&self, index: usize) -> u64 {
-        self.sidecar(index).map_or(0, |s| {
-            u64::from_str_radix(&crate::process::stored::store(s).digest(), 16).unwrap_or(0)
-        })
+        self.sidecar(index)
+            .map_or(0, |s| crate::process::stored::store(s).digest())
     }
 }
