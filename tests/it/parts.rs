@@ -91,20 +91,12 @@ fn three_parts() -> Takeout {
 /// Every file of a library but gpbackup's own: relative path → (bytes, mtime); and its
 /// albums.json, parsed.
 fn library(root: &Path) -> (BTreeMap<String, (Vec<u8>, i64)>, serde_json::Value) {
-    let mut files = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).min_depth(1) {
-        let e = e.unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if rel.starts_with(".gpbackup") || rel == "albums.json" || !e.file_type().is_file() {
-            continue;
-        }
-        files.insert(rel, (std::fs::read(e.path()).unwrap(), mtime(e.path())));
-    }
+    let files = (files_of(root).into_iter())
+        .map(|(rel, bytes)| {
+            let t = mtime(&root.join(&rel));
+            (rel, (bytes, t))
+        })
+        .collect();
     let albums = std::fs::read(root.join("albums.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
