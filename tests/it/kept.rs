@@ -561,3 +561,64 @@ fn a_date_corrected_in_google_photos_replaces_a_videos_own() {
         frame_hashes(&out.join("MOV_0001.mp4"))
     );
 }
+
+#[test]
+fn two_empty_files_are_two_files_each_with_its_date() {
+    // Two photos the phone never finished writing: both empty, with sidecars of two days. Each
+    // keeps its name and date, in one run and in two (the second empty file comes later).
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let first = vec![
+        (format!("{y}/IMG_0001.jpg"), Vec::new()),
+        (
+            format!("{y}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", 1_562_253_012, None),
+        ),
+    ];
+    let second = vec![
+        (format!("{y}/IMG_0002.jpg"), Vec::new()),
+        (
+            format!("{y}/IMG_0002.jpg.json"),
+            sidecar("IMG_0002.jpg", 1_262_304_000, None),
+        ),
+    ];
+    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
+    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let once = tmp.path().join("once");
+    let (o, report) = process(&[a.clone(), b.clone()], &once, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let statuses: Vec<&str> = (report["media"].as_array().unwrap().iter())
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["written", "written"], "{report:#}");
+    let twice = tmp.path().join("twice");
+    for zip in [&a, &b] {
+        let (o, _) = process(std::slice::from_ref(zip), &twice, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for out in [&once, &twice] {
+        let names: Vec<String> = files_of(out).into_keys().collect();
+        // (Nothing can be embedded in an empty file: its date is in its XMP sidecar.)
+        assert_eq!(
+            names,
+            [
+                "IMG_0001.jpg",
+                "IMG_0001.jpg.xmp",
+                "IMG_0002.jpg",
+                "IMG_0002.jpg.xmp"
+            ],
+            "{}",
+            out.display()
+        );
+        assert_eq!(mtime(&out.join("IMG_0001.jpg")), 1_562_253_012);
+        assert_eq!(mtime(&out.join("IMG_0002.jpg")), 1_262_304_000);
+        let v = gpbackup(&[
+            "verify".as_ref(),
+            out.as_os_str(),
+            "--against".as_ref(),
+            a.as_os_str(),
+            b.as_os_str(),
+        ]);
+        assert!(v.status.success(), "{}", stderr(&v));
+    }
+}

@@ -756,9 +756,10 @@ fn group_duplicates(plan: &Plan) -> Groups {
         .ids()
         .filter(|&id| plan.record(id).disposition == Disposition::Write)
         .collect();
+    // Empty entries are each their own content (see `hash::empty`).
     let content = |id: MediaId| {
         let e = plan.entry(id);
-        (e.size, e.crc32)
+        (e.size, e.crc32, if e.size == 0 { id.0 } else { 0 })
     };
     let rank = |id: MediaId| {
         let e = plan.entry(id);

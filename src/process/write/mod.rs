@@ -614,7 +614,11 @@ impl Writer<'_> {
 
     /// What the output holds with content hash `h`: this run's record of it, else the
     /// manifest's (a file of an earlier run). `registry` is the locked registry.
+    /// Never for an empty file ([`hash::empty`]).
     pub(super) fn known(&self, registry: &Registry, h: u128) -> Option<Known> {
+        if h == hash::empty() {
+            return None;
+        }
         if let Some(k) = registry.get(h) {
             return Some(k);
         }
