@@ -104,6 +104,25 @@ impl MediaKind {
         matches!(self, MediaKind::IsoVideo | MediaKind::OtherVideo)
     }
 
+    /// The kind in a user's words ("its content is …").
+    pub fn plain_name(self) -> &'static str {
+        match self {
+            MediaKind::Jpeg => "a JPEG photo",
+            MediaKind::Png => "a PNG image",
+            MediaKind::Heif => "a HEIC photo",
+            MediaKind::Avif => "an AVIF image",
+            MediaKind::Webp => "a WebP image",
+            MediaKind::Gif => "a GIF image",
+            MediaKind::Bmp => "a BMP image",
+            MediaKind::Tiff => "a TIFF image",
+            MediaKind::Jxl => "a JPEG XL image",
+            MediaKind::Raw => "a camera RAW photo",
+            MediaKind::IsoVideo => "an MP4/QuickTime video",
+            MediaKind::OtherVideo => "a video of another kind (AVI, Matroska, MPEG…)",
+            MediaKind::Unknown => "of no known type",
+        }
+    }
+
     /// True for still images that can own a Live Photo's video half.
     pub fn is_still(self) -> bool {
         !self.is_video() && self != MediaKind::Unknown

@@ -622,3 +622,81 @@ fn two_empty_files_are_two_files_each_with_its_date() {
         assert!(v.status.success(), "{}", stderr(&v));
     }
 }
+
+#[test]
+fn a_motion_photos_video_half_without_extension_takes_its_stills_sidecar() {
+    // Older Google cameras' motion photos: `MVIMG_….jpg` and its video half with no extension.
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let files = vec![
+        (format!("{y}/MVIMG_20190704_171012.jpg"), photo("<mv>")),
+        (
+            format!("{y}/MVIMG_20190704_171012.jpg.json"),
+            sidecar("MVIMG_20190704_171012.jpg", 1_562_253_012, None),
+        ),
+        (format!("{y}/MVIMG_20190704_171012"), fixture("clip.mp4")),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    // In a zone far from the name's: the name's wall clock must not be what dates the video.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .env("TZ", "America/Los_Angeles")
+        .args([
+            "process".as_ref(),
+            zip.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+        .args([
+            "--report".as_ref(),
+            tmp.path().join("report.json").as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    let half = report_entry(&report, "MVIMG_20190704_171012");
+    assert_eq!(half["rule"], "live-photo", "{half:#}");
+    assert_eq!(mtime(&out.join("MVIMG_20190704_171012")), 1_562_253_012);
+    let tags = exiftool(
+        &out.join("MVIMG_20190704_171012"),
+        &["-QuickTime:CreateDate"],
+    );
+    assert_eq!(tags["CreateDate"], "2019:07:04 15:10:12", "{tags}");
+}
+
+#[test]
+fn an_avi_named_mp4_is_told_by_its_content_and_dated_by_its_sidecar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let mut avi = b"RIFF\x00\x10\x00\x00AVI LIST\x04\x00\x00\x00hdrl".to_vec();
+    avi.resize(4096, 0);
+    let files = vec![
+        (format!("{y}/VID_0001.mp4"), avi.clone()),
+        (
+            format!("{y}/VID_0001.mp4.json"),
+            sidecar("VID_0001.mp4", 1_562_253_012, None),
+        ),
+    ];
+    let zip = export(&tmp.path().join("in"), "20240101T000000Z", &files);
+    let out = tmp.path().join("out");
+    let (o, report) = process(std::slice::from_ref(&zip), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = report_entry(&report, "VID_0001.mp4");
+    let notes = line["notes"].to_string();
+    assert!(
+        notes.contains("its content is a video of another kind"),
+        "{line:#}"
+    );
+    assert!(!notes.contains("truncated"), "{line:#}");
+    assert_eq!(std::fs::read(out.join("VID_0001.mp4")).unwrap(), avi);
+    assert_eq!(mtime(&out.join("VID_0001.mp4")), 1_562_253_012);
+    let xmp = exiftool(
+        &out.join("VID_0001.mp4.xmp"),
+        &["-XMP-exif:DateTimeOriginal"],
+    );
+    let taken = xmp["DateTimeOriginal"].as_str().unwrap();
+    let taken = chrono::DateTime::parse_from_str(taken, "%Y:%m:%d %H:%M:%S%:z").unwrap();
+    assert_eq!(taken.timestamp(), 1_562_253_012, "{xmp}");
+}

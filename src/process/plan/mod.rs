@@ -362,10 +362,6 @@ impl Plan {
                 r.gps = s.geo();
             }
         }
-        if record.by_name.is_none() {
-            r.notes
-                .push("not a known photo or video type: copied unchanged".into());
-        }
         if self.restored.contains(&id) {
             r.restored = true;
             r.notes.push(

@@ -219,8 +219,13 @@ pub(super) fn sniff<R: Read>(
     r.kind = kind;
     if by_name.is_some_and(|k| k != kind) {
         r.notes.push(format!(
-            "its content is {kind:?}, not what its extension says"
+            "its content is {}, not what its extension says",
+            kind.plain_name()
         ));
+    }
+    if kind == MediaKind::Unknown {
+        r.notes
+            .push("not a known photo or video type: copied unchanged".into());
     }
     Ok(Opened {
         kind,

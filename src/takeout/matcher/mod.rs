@@ -762,9 +762,13 @@ fn folder_ranks(media: &dyn MediaList) -> (Vec<u32>, Vec<String>) {
 /// Still-image extensions a Live Photo's video half may belong to, most likely first.
 const STILL_EXTS: [&str; 6] = [".HEIC", ".JPG", ".jpg", ".heic", ".jpeg", ".png"];
 
-/// True for the separate video half of a Pixel motion photo, `X.MP` or, with the camera's copy
-/// counter, `X.MP~2` (which has no media extension at all).
+/// True for the separate video half of a motion photo: a Pixel's `X.MP` or, with the camera's
+/// copy counter, `X.MP~2` (which has no media extension at all), and an older Google camera's
+/// `MVIMG_X` beside `MVIMG_X.jpg` (no extension: nothing else in a Takeout has none).
 fn is_motion_half(name: &str) -> bool {
+    if !name.contains('.') {
+        return true;
+    }
     let upper = name.to_ascii_uppercase();
     match upper.rsplit_once(".MP") {
         Some((stem, rest)) => {

@@ -739,14 +739,34 @@ fn real_export_names() {
     );
     // Not every `~` name is a motion half.
     assert_eq!(one("notes.txt~2", "notes.txt~2.jpg.json"), None);
+    // An older Google camera's video half has no extension.
+    assert_eq!(
+        one("MVIMG_20190704_171012", "MVIMG_20190704_171012.jpg.json").map(|x| x.1),
+        Some(Rule::LivePhoto)
+    );
 }
 
 #[test]
 fn motion_half_names() {
-    for yes in ["X.MP", "X.mp", "X.MP~2", "X.MP~12"] {
+    for yes in [
+        "X.MP",
+        "X.mp",
+        "X.MP~2",
+        "X.MP~12",
+        "MVIMG_20190704_171012",
+        "XMP",
+    ] {
         assert!(is_motion_half(yes), "{yes}");
     }
-    for no in [".MP", "X.MP~", "X.MP~a", "X.MPG", "X.MP4", "X.jpg", "XMP"] {
+    for no in [
+        ".MP",
+        "X.MP~",
+        "X.MP~a",
+        "X.MPG",
+        "X.MP4",
+        "X.jpg",
+        "MVIMG_1.jpg",
+    ] {
         assert!(!is_motion_half(no), "{no}");
     }
 }
