@@ -20,6 +20,10 @@ pub struct XmpData {
     /// `xmp:Rating`: 5 for a favourite.
     pub rating: Option<u8>,
     pub people: Vec<String>,
+    /// The camera's own date taken (its wall clock), where the date corrected in Google
+    /// Photos replaced it in the file: kept as the camera's digitizing date
+    /// (`exif:DateTimeDigitized`, `xmp:CreateDate`), as the file's EXIF keeps it.
+    pub camera_date: Option<chrono::NaiveDateTime>,
 }
 
 fn escape(s: &str) -> String {
@@ -63,6 +67,7 @@ fn coordinate(value: f64, pos: char, neg: char) -> String {
 /// The XMP packet, or `None` when there is nothing to say.
 pub fn packet(d: &XmpData) -> Option<String> {
     if d.taken.is_none()
+        && d.camera_date.is_none()
         && d.geo.is_none()
         && d.description.is_none()
         && d.rating.is_none()
@@ -97,11 +102,22 @@ fn attributes(d: &XmpData) -> String {
     let mut attrs = String::new();
     if let Some(t) = d.taken {
         let iso = t.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
-        for name in [
-            "exif:DateTimeOriginal",
-            "xmp:CreateDate",
-            "photoshop:DateCreated",
-        ] {
+        let names: &[&str] = if d.camera_date.is_some() {
+            &["exif:DateTimeOriginal", "photoshop:DateCreated"]
+        } else {
+            &[
+                "exif:DateTimeOriginal",
+                "xmp:CreateDate",
+                "photoshop:DateCreated",
+            ]
+        };
+        for name in names {
+            let _ = write!(attrs, "\n   {name}=\"{iso}\"");
+        }
+    }
+    if let Some(camera) = d.camera_date {
+        let iso = camera.format("%Y-%m-%dT%H:%M:%S").to_string();
+        for name in ["exif:DateTimeDigitized", "xmp:CreateDate"] {
             let _ = write!(attrs, "\n   {name}=\"{iso}\"");
         }
     }
@@ -180,6 +196,7 @@ mod tests {
             description: Some("Tom & Jerry <3 \"quotes\"\u{7}".into()),
             rating: Some(5),
             people: vec!["Alice".into(), "Bob <b>".into()],
+            camera_date: None,
         };
         let p = packet(&d).unwrap();
         assert!(p.contains(r#"exif:DateTimeOriginal="2019-07-04T17:10:12+02:00""#));
@@ -190,6 +207,30 @@ mod tests {
         assert!(p.contains("Tom &amp; Jerry &lt;3 &quot;quotes&quot;</rdf:li>"));
         assert!(p.contains("<rdf:li>Bob &lt;b&gt;</rdf:li>"));
         assert!(packet(&XmpData::default()).is_none());
+    }
+
+    #[test]
+    fn a_cameras_replaced_date_is_its_digitizing_date() {
+        let d = XmpData {
+            taken: DateTime::parse_from_rfc3339("2019-07-04T17:10:12+02:00").ok(),
+            camera_date: chrono::NaiveDateTime::parse_from_str(
+                "2000-01-01 00:00:07",
+                "%Y-%m-%d %H:%M:%S",
+            )
+            .ok(),
+            ..XmpData::default()
+        };
+        let p = packet(&d).unwrap();
+        assert!(p.contains(r#"exif:DateTimeOriginal="2019-07-04T17:10:12+02:00""#));
+        assert!(p.contains(r#"photoshop:DateCreated="2019-07-04T17:10:12+02:00""#));
+        assert!(p.contains(r#"exif:DateTimeDigitized="2000-01-01T00:00:07""#));
+        assert!(p.contains(r#"xmp:CreateDate="2000-01-01T00:00:07""#));
+        assert_eq!(p.matches("xmp:CreateDate").count(), 1);
+        let only_camera = XmpData {
+            camera_date: d.camera_date,
+            ..XmpData::default()
+        };
+        assert!(packet(&only_camera).is_some());
     }
 
     #[test]

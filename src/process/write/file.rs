@@ -447,7 +447,11 @@ pub(super) fn write_xmp(
     let wanted = policy::xmp_wanted(
         writer.opts.xmp,
         metadata::embeds_fully(kind),
-        written.incomplete || long_description || caption_elsewhere,
+        // (A camera date the corrected one replaced is kept in the XMP too.)
+        written.incomplete
+            || long_description
+            || caption_elsewhere
+            || written.camera_date.is_some(),
         favorite,
         !people.is_empty(),
     );
@@ -477,6 +481,7 @@ pub(super) fn write_xmp(
         description: sidecar.and_then(|s| s.description().map(String::from)),
         rating: favorite.then_some(5),
         people,
+        camera_date: written.camera_date,
     };
     let text = xmp::packet(&data)?;
     let xmp_name = format!("{name}.xmp");
