@@ -86,7 +86,8 @@ pub fn packet(d: &XmpData) -> Option<String> {
    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
    xmlns:dc="http://purl.org/dc/elements/1.1/"
-   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"{attrs}>{elements}
+   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+   xmlns:lr="http://ns.adobe.com/lightroom/1.0/"{attrs}>{elements}
   </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
@@ -95,6 +96,51 @@ pub fn packet(d: &XmpData) -> Option<String> {
         bom = '\u{feff}',
         version = env!("CARGO_PKG_VERSION"),
     ))
+}
+
+/// The end of the one `rdf:Description` of a packet of ours, where the album keywords go.
+const DESCRIPTION_END: &str = "\n  </rdf:Description>";
+const SUBJECT: (&str, &str) = ("\n   <dc:subject>", "</dc:subject>");
+const HIERARCHICAL: (&str, &str) = ("\n   <lr:hierarchicalSubject>", "</lr:hierarchicalSubject>");
+
+/// A packet of gpbackup's (`text`, as [`packet`] writes it) with its album keywords set to
+/// `albums`: `dc:subject` holds each album's title, `lr:hierarchicalSubject` `Albums|Title`
+/// (how digiKam, Lightroom and Immich show keywords in a tree). Everything else in the text
+/// stays as it is. `None` when `text` is not such a packet (written by another program, or
+/// changed by one: it is left alone).
+pub fn with_albums(text: &str, albums: &[&str]) -> Option<String> {
+    if !text.contains("x:xmptk=\"gpbackup ") || text.matches(DESCRIPTION_END).count() != 1 {
+        return None;
+    }
+    let mut out = text.to_string();
+    for (open, close) in [SUBJECT, HIERARCHICAL] {
+        if let Some(start) = out.find(open) {
+            let end = start + out[start..].find(close)? + close.len();
+            out.replace_range(start..end, "");
+        }
+    }
+    let at = out.find(DESCRIPTION_END)?;
+    out.insert_str(at, &album_elements(albums));
+    Some(out)
+}
+
+fn album_elements(albums: &[&str]) -> String {
+    if albums.is_empty() {
+        return String::new();
+    }
+    let bag = |f: &dyn Fn(&str) -> String| -> String {
+        albums
+            .iter()
+            .map(|a| format!("<rdf:li>{}</rdf:li>", escape(&f(a))))
+            .collect()
+    };
+    // A `|` in a title would be read as a level of the tree.
+    let plain = bag(&|a| a.to_string());
+    let tree = bag(&|a| format!("Albums|{}", a.replace('|', "/")));
+    format!(
+        "{}<rdf:Bag>{plain}</rdf:Bag>{}{}<rdf:Bag>{tree}</rdf:Bag>{}",
+        SUBJECT.0, SUBJECT.1, HIERARCHICAL.0, HIERARCHICAL.1
+    )
 }
 
 /// The simple values (dates, position, rating) as attributes of `rdf:Description`, one a line.
@@ -207,6 +253,37 @@ mod tests {
         assert!(p.contains("Tom &amp; Jerry &lt;3 &quot;quotes&quot;</rdf:li>"));
         assert!(p.contains("<rdf:li>Bob &lt;b&gt;</rdf:li>"));
         assert!(packet(&XmpData::default()).is_none());
+    }
+
+    #[test]
+    fn album_keywords_are_set_in_a_packet_of_ours_and_nowhere_else() {
+        let d = XmpData {
+            description: Some("Beach".into()),
+            rating: Some(5),
+            ..XmpData::default()
+        };
+        let p = packet(&d).unwrap();
+        let two = with_albums(&p, &["Viaje a León", "A|B & C"]).unwrap();
+        assert!(two.contains(
+            "<dc:subject><rdf:Bag><rdf:li>Viaje a León</rdf:li><rdf:li>A|B &amp; C</rdf:li></rdf:Bag></dc:subject>"
+        ), "{two}");
+        assert!(two.contains(
+            "<lr:hierarchicalSubject><rdf:Bag><rdf:li>Albums|Viaje a León</rdf:li><rdf:li>Albums|A/B &amp; C</rdf:li></rdf:Bag></lr:hierarchicalSubject>"
+        ), "{two}");
+        assert!(two.contains("Beach</rdf:li>") && two.contains(r#"xmp:Rating="5""#));
+        // Set again: replaced, not added; set to none: the packet as it was.
+        let one = with_albums(&two, &["Trip"]).unwrap();
+        assert_eq!(one.matches("<dc:subject>").count(), 1, "{one}");
+        assert!(
+            !one.contains("León") && one.contains("Albums|Trip"),
+            "{one}"
+        );
+        assert_eq!(with_albums(&one, &[]).unwrap(), p);
+        assert_eq!(with_albums(&p, &[]).unwrap(), p);
+        // Another program's packet is not ours to change.
+        let theirs = p.replace("x:xmptk=\"gpbackup ", "x:xmptk=\"XMP Core 6.0 ");
+        assert_eq!(with_albums(&theirs, &["Trip"]), None);
+        assert_eq!(with_albums("", &["Trip"]), None);
     }
 
     #[test]

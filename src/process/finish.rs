@@ -2,12 +2,15 @@
 //! synced, the report completed and written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use crate::cli::AlbumsMode;
 use crate::library::albums;
 use crate::library::dir::OutputDir;
+use crate::library::fs::open_nofollow;
 use crate::library::manifest::{self, AlbumRecord, Line, Manifest};
+use crate::metadata::xmp;
 use crate::names::key;
 use crate::process::report::Report;
 use crate::takeout::dir_of_path;
@@ -78,8 +81,16 @@ pub fn run(
             .into_iter()
             .flat_map(|l| l.albums.into_iter().map(move |a| (a, l.path.clone()))),
     );
+    // The files whose album keywords may have changed: those this run wrote an XMP sidecar
+    // for or found in an album.
+    let touched: HashSet<String> = (log.members.iter().map(|(_, p)| p.clone()))
+        .chain(std::mem::take(&mut log.xmp_written))
+        .collect();
     report.albums = albums::merge(&earlier, std::mem::take(&mut log.members));
     if !opts.dry_run && opts.albums != AlbumsMode::None {
+        report
+            .album_notes
+            .extend(album_keywords(out, &report.albums, &touched));
         report
             .album_notes
             .extend(albums::write_json(out, &report.albums).map_err(out_err)?);
@@ -145,6 +156,62 @@ fn joined_albums(
         });
     }
     Ok(lines)
+}
+
+/// Sets the album keywords of the XMP sidecars (ours) of the `touched` files to the albums
+/// each is in (see [`xmp::with_albums`]); a sidecar another program wrote or changed is left
+/// as it is. Its mtime stays. Problems, as notes.
+fn album_keywords(
+    out: &OutputDir,
+    albums: &[albums::Album],
+    touched: &HashSet<String>,
+) -> Vec<String> {
+    let mut of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for a in albums {
+        for f in a.files.iter().filter(|f| touched.contains(*f)) {
+            of.entry(f).or_default().push(&a.title);
+        }
+    }
+    let mut notes = Vec::new();
+    let mut paths: Vec<&String> = touched.iter().collect();
+    paths.sort_unstable();
+    for path in paths {
+        let name = format!("{path}.xmp");
+        let titles = of.get(path.as_str()).map_or(&[][..], Vec::as_slice);
+        if let Err(e) = set_keywords(out, &name, titles) {
+            notes.push(format!("album keywords not written into {name}: {e}"));
+        }
+    }
+    notes
+}
+
+fn set_keywords(out: &OutputDir, name: &str, titles: &[&str]) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let open = open_nofollow(&out.root().join(name), OpenOptions::new().read(true));
+    let mut f = match open {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    let meta = f.metadata()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return Ok(());
+    }
+    let mut text = String::new();
+    if f.read_to_string(&mut text).is_err() {
+        return Ok(());
+    }
+    let Some(new) = xmp::with_albums(&text, titles).filter(|new| *new != text) else {
+        return Ok(());
+    };
+    let mtime = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+    let (tmp, mut file) = out.temp_file()?;
+    let done = file
+        .write_all(new.as_bytes())
+        .and_then(|()| out.replace_own_file(&tmp, file, name, Some(mtime)));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
 }
 
 /// Memberships an earlier run recorded under an album folder's name, before any run had read

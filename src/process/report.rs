@@ -379,6 +379,8 @@ pub struct MediaLog {
     pub failures: Vec<MediaReport>,
     /// (album, output path) of every line that is an album's member.
     pub members: Vec<(String, String)>,
+    /// The output paths whose XMP sidecar this run wrote.
+    pub xmp_written: Vec<String>,
     /// Library files an update moved: old path → new path. Lines naming the old one are
     /// given the new one.
     moved: std::collections::HashMap<String, String>,
@@ -424,6 +426,7 @@ impl MediaLog {
             tally: Tally::default(),
             failures: Vec::new(),
             members: Vec::new(),
+            xmp_written: Vec::new(),
             moved: Default::default(),
             file,
             per_file: per_file.then(|| io::BufWriter::new(io::stdout())),
@@ -470,6 +473,9 @@ impl MediaLog {
                 | Status::Updated
         );
         if member {
+            if let (Some(output), Some(_)) = (&m.output, &m.xmp) {
+                self.xmp_written.push(output.clone());
+            }
             if let Some(output) = &m.output {
                 let albums = m.album.iter().cloned().chain(m.special.map(String::from));
                 self.members

@@ -709,3 +709,75 @@ fn an_avi_named_mp4_is_told_by_its_content_and_dated_by_its_sidecar() {
     let taken = chrono::DateTime::parse_from_str(taken, "%Y:%m:%d %H:%M:%S%:z").unwrap();
     assert_eq!(taken.timestamp(), 1_562_253_012, "{xmp}");
 }
+
+#[test]
+fn album_names_are_keywords_of_the_xmp_sidecars_whatever_the_runs() {
+    if !have_exiftool() {
+        return;
+    }
+    // One photo in two albums, the second album in a later part; a photo in no album.
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let leon = format!("{GP}/Viaje a León");
+    let beach = format!("{GP}/Beach | 2019");
+    let first = vec![
+        (format!("{y}/IMG_0001.jpg"), photo("<1>")),
+        (
+            format!("{y}/IMG_0001.jpg.json"),
+            sidecar("IMG_0001.jpg", 1_562_253_012, None),
+        ),
+        (format!("{y}/IMG_0002.jpg"), photo("<2>")),
+        (
+            format!("{y}/IMG_0002.jpg.json"),
+            sidecar("IMG_0002.jpg", 1_562_253_012, None),
+        ),
+        (format!("{leon}/IMG_0001.jpg"), photo("<1>")),
+        (format!("{leon}/metadata.json"), album_json("Viaje a León")),
+    ];
+    let second = vec![
+        (format!("{beach}/IMG_0001.jpg"), photo("<1>")),
+        (format!("{beach}/metadata.json"), album_json("Beach | 2019")),
+    ];
+    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
+    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let keywords = |out: &std::path::Path, name: &str| {
+        let x = exiftool(
+            &out.join(format!("{name}.xmp")),
+            &["-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject"],
+        );
+        (x["Subject"].clone(), x["HierarchicalSubject"].clone())
+    };
+    let once = tmp.path().join("once");
+    let (o, _) = process(&[a.clone(), b.clone()], &once, &["--xmp", "always"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let twice = tmp.path().join("twice");
+    let (o, _) = process(std::slice::from_ref(&a), &twice, &["--xmp", "always"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        keywords(&twice, "IMG_0001.jpg").0,
+        serde_json::json!("Viaje a León")
+    );
+    let before = mtime(&twice.join("IMG_0001.jpg.xmp"));
+    let (o, _) = process(std::slice::from_ref(&b), &twice, &["--xmp", "always"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for out in [&once, &twice] {
+        let (subject, tree) = keywords(out, "IMG_0001.jpg");
+        assert_eq!(
+            subject,
+            serde_json::json!(["Beach | 2019", "Viaje a León"]),
+            "{}",
+            out.display()
+        );
+        assert_eq!(
+            tree,
+            serde_json::json!(["Albums|Beach / 2019", "Albums|Viaje a León"])
+        );
+        // Not in an album: no keywords.
+        assert_eq!(keywords(out, "IMG_0002.jpg").0, serde_json::Value::Null);
+    }
+    assert_eq!(mtime(&twice.join("IMG_0001.jpg.xmp")), before);
+    assert_eq!(
+        std::fs::read(once.join("IMG_0001.jpg.xmp")).unwrap(),
+        std::fs::read(twice.join("IMG_0001.jpg.xmp")).unwrap()
+    );
+}
