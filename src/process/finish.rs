@@ -50,7 +50,8 @@ pub fn run(
             .map(|p| moved.get(p.as_str()).map_or(p.clone(), |n| n.to_string()))
             .collect();
     }
-    rename_guessed(&mut earlier, &plan.albums);
+    // (Files whose album got its title: their album keywords change.)
+    let renamed = rename_guessed(&mut earlier, &plan.albums);
 
     // Albums: this run's memberships merged with earlier runs', and the files earlier runs
     // wrote from a folder this run learnt is an album.
@@ -85,6 +86,7 @@ pub fn run(
     // for or found in an album.
     let touched: HashSet<String> = (log.members.iter().map(|(_, p)| p.clone()))
         .chain(std::mem::take(&mut log.xmp_written))
+        .chain(renamed)
         .collect();
     report.albums = albums::merge(&earlier, std::mem::take(&mut log.members));
     if !opts.dry_run && opts.albums != AlbumsMode::None {
@@ -222,7 +224,7 @@ fn set_keywords(out: &OutputDir, name: &str, titles: &[&str]) -> std::io::Result
 fn rename_guessed(
     memberships: &mut BTreeMap<String, BTreeSet<String>>,
     albums: &HashMap<String, crate::takeout::sidecar::AlbumInfo>,
-) {
+) -> Vec<String> {
     // Folder name (a key) → the album's title (an untitled album is known by its folder's
     // name already).
     let titles: HashMap<&str, String> = (albums.iter())
@@ -236,12 +238,15 @@ fn rename_guessed(
         .filter(|t| titles.get(key(t).as_str()).is_some_and(|real| real != *t))
         .cloned()
         .collect();
+    let mut renamed = Vec::new();
     for guess in guessed {
         let real = titles[key(&guess).as_str()].clone();
         if let Some(paths) = memberships.remove(&guess) {
+            renamed.extend(paths.iter().cloned());
             memberships.entry(real).or_default().extend(paths);
         }
     }
+    renamed
 }
 
 #[cfg(test)]
@@ -277,7 +282,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        rename_guessed(&mut m, &albums);
+        let mut renamed = rename_guessed(&mut m, &albums);
+        renamed.sort();
+        assert_eq!(renamed, ["a.jpg", "c.jpg"]);
         let want: BTreeMap<String, BTreeSet<String>> = [
             ("Rome: day 1".to_string(), set(&["a.jpg", "b.jpg"])),
             ("Paris".to_string(), set(&["c.jpg", "d.jpg"])),
