@@ -202,6 +202,10 @@ pub struct MediaReport {
     /// Its library file is to be corrected, but its photo is not among this run's inputs.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deferred: bool,
+    /// The camera's date taken (its wall clock), replaced by the date corrected in Google
+    /// Photos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_date: Option<String>,
 }
 
 impl MediaReport {
@@ -229,6 +233,7 @@ impl MediaReport {
             restored: false,
             corrected: false,
             deferred: false,
+            camera_date: None,
         }
     }
 }
@@ -324,6 +329,9 @@ pub struct Tally {
     /// The library files to correct once their photos are given (see
     /// [`MediaReport::deferred`]).
     deferred: Vec<String>,
+    /// Files written with the date corrected in Google Photos in place of their camera's:
+    /// "path (the camera's date)".
+    redated: Vec<String>,
 }
 
 impl Tally {
@@ -358,6 +366,12 @@ impl Tally {
         }
         if m.deferred {
             self.deferred.push(output());
+        }
+        if let Some(camera) = m.camera_date.as_deref().filter(|_| written) {
+            if m.status != Status::Duplicate {
+                self.redated
+                    .push(format!("{} (camera: {camera})", output()));
+            }
         }
     }
 
@@ -667,6 +681,19 @@ impl Report {
                 corrected.len(),
                 plural(corrected.len(), "file", "files"),
                 named(corrected)
+            );
+        }
+        let redated = &self.tally.redated;
+        if !redated.is_empty() {
+            let _ = writeln!(
+                s,
+                "dated as you corrected {} in Google Photos, not as {} camera said: {}. The \
+                 camera's date is kept in {} XMP sidecar; --keep-camera-dates keeps the cameras' \
+                 dates instead.",
+                plural(redated.len(), "it", "them"),
+                plural(redated.len(), "its", "their"),
+                named(redated),
+                plural(redated.len(), "its", "each one's"),
             );
         }
         let deferred = &self.tally.deferred;

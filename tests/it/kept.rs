@@ -285,6 +285,15 @@ fn a_date_corrected_in_google_photos_replaces_a_cameras_in_place() {
         notes.contains("replaces the camera's (2010-09-02 08:43:02)"),
         "{notes}"
     );
+    // The summary names it, with the camera's date.
+    assert!(
+        stderr(&o).contains(&format!(
+            "dated as you corrected it in Google Photos, not as its camera said: {name} (camera: \
+             2010-09-02 08:43:02)"
+        )),
+        "{}",
+        stderr(&o)
+    );
     // The camera's own date stays readable: its DateTimeDigitized in the file, and in the XMP.
     assert_eq!(a["EXIF:ExifIFD:CreateDate"], "2010:09:02 08:43:02", "{a}");
     let xmp = exiftool(&out.join(format!("{name}.xmp")), &["-XMP:all"]);

@@ -182,6 +182,7 @@ pub(super) fn decide_date(
     r.taken = date.when;
     r.date_source = date.source;
     r.local_date = written.written_date.map(|d| d.to_rfc3339());
+    r.camera_date = (written.camera_date).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string());
     date
 }
 
