@@ -285,7 +285,7 @@ pub struct Report {
     pub stopped: Option<StopReason>,
     /// Albums and their files (from this run and earlier ones).
     pub albums: Vec<crate::library::albums::Album>,
-    /// Problems making album folders (`--albums links|copy`).
+    /// Problems making album folders (`--albums links|copy`) or setting album keywords.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub album_notes: Vec<String>,
     /// Library files changed since gpbackup wrote them (another size): left as they are.

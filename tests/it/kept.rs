@@ -785,6 +785,31 @@ fn album_names_are_keywords_of_the_xmp_sidecars_whatever_the_runs() {
         assert_eq!(keywords(out, "IMG_0002.jpg").0, serde_json::Value::Null);
     }
     assert_eq!(mtime(&twice.join("IMG_0001.jpg.xmp")), before);
+    // Without XMP sidecars, nothing to say; an XMP sidecar that became a link is not followed,
+    // and the summary says its keywords could not be set.
+    let plain = tmp.path().join("plain");
+    let (o, report) = process(&[a.clone(), b.clone()], &plain, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(report.get("album_notes").is_none(), "{report:#}");
+    assert!(!plain.join("IMG_0001.jpg.xmp").exists());
+    #[cfg(unix)]
+    {
+        let linked = tmp.path().join("linked");
+        let (o, _) = process(std::slice::from_ref(&a), &linked, &["--xmp", "always"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let xmp = linked.join("IMG_0001.jpg.xmp");
+        let elsewhere = tmp.path().join("elsewhere.xmp");
+        std::fs::rename(&xmp, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &xmp).unwrap();
+        let text = std::fs::read(&elsewhere).unwrap();
+        let (_, report) = process(std::slice::from_ref(&b), &linked, &["--xmp", "always"]);
+        let notes = report["album_notes"].to_string();
+        assert!(
+            notes.contains("album keywords not written into IMG_0001.jpg.xmp"),
+            "{report:#}"
+        );
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), text);
+    }
     assert_eq!(
         std::fs::read(once.join("IMG_0001.jpg.xmp")).unwrap(),
         std::fs::read(twice.join("IMG_0001.jpg.xmp")).unwrap()
