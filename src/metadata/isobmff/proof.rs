@@ -172,3 +172,65 @@ mod tests {
         assert_eq!(shrink.map(150), Some(120));
     }
 }
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+    use crate::metadata::fixture;
+
+    /// clip.mp4's moov (at 32, 908 bytes) and a copy with its one chunk offset moved.
+    fn moovs(by: i64) -> (Vec<u8>, Vec<u8>) {
+        let clip = fixture("clip.mp4");
+        let old = clip[32..940].to_vec();
+        let mut new = old.clone();
+        // stco at 822 in the file: its first entry at 822 + 16.
+        let at = 822 - 32 + 16;
+        let v = u32::from_be_bytes(new[at..at + 4].try_into().unwrap());
+        new[at..at + 4].copy_from_slice(&((v as i64 + by) as u32).to_be_bytes());
+        (old, new)
+    }
+
+    #[test]
+    fn chunk_offsets_must_move_exactly_with_the_media() {
+        let e = |grow: u64| Edit {
+            start: 32,
+            old_len: 908,
+            new_len: 908 + grow,
+        };
+        let (old, same) = moovs(0);
+        assert!(prove(&old, &same, e(0)).is_ok());
+        assert!(
+            prove(&old, &same, e(8)).is_err(),
+            "media moved, offsets not"
+        );
+        let (old, moved) = moovs(8);
+        assert!(prove(&old, &moved, e(8)).is_ok());
+        assert!(prove(&old, &moved, e(9)).is_err());
+        assert!(prove(&old, &moved, e(0)).is_err());
+        // An offset into moov itself is never proven.
+        let (mut old, _) = moovs(0);
+        old[822 - 32 + 16..822 - 32 + 20].copy_from_slice(&100u32.to_be_bytes());
+        assert!(prove(&old, &old.clone(), e(0)).is_err());
+    }
+
+    #[test]
+    fn tables_out_of_reach_are_proven_only_when_nothing_moves() {
+        let (mut old, _) = moovs(0);
+        // trak/edts (at 248 in the file) claims more than its track holds.
+        old[248 - 32..252 - 32].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+        assert!(sample_tables(&old).is_err());
+        let same = Edit {
+            start: 32,
+            old_len: 908,
+            new_len: 908,
+        };
+        assert!(prove(&old, &old.clone(), same).is_ok());
+        let mut grown = old.clone();
+        grown.extend_from_slice(&[0; 8]);
+        let grow = Edit {
+            new_len: 916,
+            ..same
+        };
+        assert!(prove(&old, &grown, grow).is_err());
+    }
+}
