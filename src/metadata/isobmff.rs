@@ -793,6 +793,16 @@ fn assemble(
     Ok(out)
 }
 
+/// The chunk offsets of every track of the first `moov` of `file`, read with the strict walk
+/// that proves edits; `None` when they cannot be read with certainty. For the fuzz properties.
+#[doc(hidden)]
+pub fn chunk_offsets(file: &[u8]) -> Option<Vec<Vec<u64>>> {
+    let moov = children(file, 0, file.len())
+        .into_iter()
+        .find(|b| &b.kind == b"moov")?;
+    proof::sample_tables(&file[moov.start..moov.end]).ok()
+}
+
 /// Reads exactly `n` bytes, or fewer at the end of the stream.
 fn read_up_to(src: &mut (impl Read + ?Sized), n: usize) -> io::Result<Vec<u8>> {
     let mut v = Vec::with_capacity(n.min(1 << 20));
