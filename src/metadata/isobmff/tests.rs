@@ -571,3 +571,16 @@ fn a_free_box_after_moov_that_fits_the_growth_exactly_goes_whole() {
         assert!(out[mdat_at(&src)..] == src[mdat_at(&src)..], "{n}");
     }
 }
+
+#[test]
+fn nesting_up_to_the_limit_is_walked() {
+    let nested = |n| {
+        let (_, w) = rewrite_vec(&deeply_nested(n), &tags());
+        w.notes.iter().any(|n| n.contains("nested"))
+    };
+    assert!(
+        !nested(MAX_DEPTH),
+        "{MAX_DEPTH} levels below moov are walked"
+    );
+    assert!(nested(MAX_DEPTH + 1));
+}
