@@ -11,8 +11,11 @@
 //!   old bytes stay where they were, unreferenced);
 //! - when `meta` grows, every `iloc` offset that points past it is shifted by the growth.
 //!
-//! Every other item's bytes are checked to read back identically through the new index before
-//! the result is used. Anything not understood (fragmented files, image sequences, external
+//! Every other item's bytes are checked to read back identically through the new index, and
+//! an independent reader (`proof`) checks that every item's extents moved exactly with the
+//! bytes around the grown `meta`, before the result is used. Counts are bounded by the bytes
+//! that hold them: an `iloc` extent of no bytes cannot be repeated, and items claiming more
+//! bytes than the file holds are refused (reading them back would cost a multiple of the file). Anything not understood (fragmented files, image sequences, external
 //! data references, odd field sizes) leaves the file unchanged with a note, and the XMP sidecar
 //! carries the metadata. The whole file is held in memory: HEICs are a few MB; anything over
 //! `MAX_HEIF` is copied unchanged.
@@ -21,6 +24,8 @@ use std::io::{self, Read, Write};
 
 use super::exif_block::{self, ImageFacts};
 use super::{Tags, TimeZoneChoice, Written};
+
+mod proof;
 
 const MAX_HEIF: u64 = 64 * 1024 * 1024;
 
@@ -77,6 +82,7 @@ fn edit(
     payload.extend_from_slice(&block);
     let (out, id) = file.with_exif(buf, exif_id, &payload)?;
     file.check(buf, &out, id, &payload)?;
+    proof::prove(buf, &out, id).map_err(|e| format!("EXIF not written: {e}"))?;
 
     // And the independent reader finds the new tags.
     let read = exif::Reader::new()
@@ -235,6 +241,9 @@ impl Iloc {
         let base_size = field(4)?;
         let index_size = if version >= 1 { field(0)? } else { 0 };
         let id_size = if version == 2 { 4 } else { 2 };
+        // Each extent takes this many bytes of the box; with none, a count could claim any
+        // number of extents (and memory) for free.
+        let extent_size = index_size + offset_size + length_size;
         let count = take(id_size)?;
         let mut items = Vec::new();
         for _ in 0..count {
@@ -243,6 +252,9 @@ impl Iloc {
             let data_ref = take(2)? as u16;
             let base = take(base_size)?;
             let n = take(2)?;
+            if extent_size == 0 && n > 1 {
+                return Err(bad("iloc extents that take no bytes"));
+            }
             let mut extents = Vec::new();
             for _ in 0..n {
                 extents.push(Extent {
@@ -442,6 +454,30 @@ fn locate(iloc: &mut Iloc, id: u32, at: u64, len: usize) -> R<()> {
     Ok(())
 }
 
+/// How many bytes the items of `iloc` claim in all, an extent of length 0 claiming the rest
+/// of its space (a file of `file_len` bytes, or an `idat` of `idat_len`). Items' data does not
+/// overlap in the files cameras write, so more than the file holds is not a photo: it would
+/// only make reading the items back cost a multiple of the file.
+fn claimed(iloc: &Iloc, file_len: usize, idat_len: usize) -> u64 {
+    let mut total = 0u64;
+    for item in &iloc.items {
+        let space = match item.method() {
+            0 => file_len,
+            1 => idat_len,
+            _ => continue, // constructed from other items: no bytes of its own
+        } as u64;
+        for e in &item.extents {
+            let start = item.base.saturating_add(e.offset);
+            let len = match e.length {
+                0 => space.saturating_sub(start),
+                n => n,
+            };
+            total = total.saturating_add(len);
+        }
+    }
+    total
+}
+
 /// (item ID, item type) from an `infe`; the type is zero for `infe` versions 0 and 1.
 type Item = (u32, [u8; 4]);
 
@@ -491,6 +527,13 @@ impl Heif {
         } as u32;
         let iloc_at = one(b"iloc")?.ok_or_else(|| bad("no iloc"))?;
         let iloc = Iloc::parse(buf, kids[iloc_at])?;
+        let idat_len = kids
+            .iter()
+            .find(|k| &k.kind == b"idat")
+            .map_or(0, |k| k.end - k.body);
+        if claimed(&iloc, buf.len(), idat_len) > buf.len() as u64 {
+            return Err(bad("items that claim more bytes than the file holds"));
+        }
         let iinf_at = one(b"iinf")?.ok_or_else(|| bad("no iinf"))?;
         let (iinf_version, items) = parse_iinf(buf, kids[iinf_at])?;
         let iref_at = one(b"iref")?;
@@ -1075,6 +1118,72 @@ mod tests {
                 w.notes
             );
         }
+    }
+
+    /// iphone.heic whose `iloc` is `body` (its contents after version and flags).
+    fn with_iloc(version: u8, body: &[u8]) -> Vec<u8> {
+        let src = fixture("iphone.heic");
+        let h = Heif::parse(&src).unwrap();
+        let old = h.kids[h.iloc_at];
+        let mut iloc = vec![version, 0, 0, 0];
+        iloc.extend_from_slice(body);
+        let mut meta = src[h.meta.body..old.start].to_vec();
+        meta.extend_from_slice(&boxed(b"iloc", &iloc));
+        meta.extend_from_slice(&src[old.end..h.meta.end]);
+        let mut out = src[..h.meta.start].to_vec();
+        out.extend_from_slice(&boxed(b"meta", &meta));
+        out.extend_from_slice(&src[h.meta.end..]);
+        out
+    }
+
+    #[test]
+    fn iloc_counts_are_bounded_by_the_bytes_that_hold_them() {
+        // FAILS before issue 26: fields of size 0 let 65,535 extents fit in 8 bytes (each
+        // the whole file): a few hundred bytes of iloc made hundreds of MB of extents.
+        let mut body = vec![0x00, 0x00]; // offset, length, base, index sizes: all 0
+        body.extend_from_slice(&100u16.to_be_bytes());
+        for id in 1..=100u16 {
+            body.extend_from_slice(&id.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0, 0]); // method 0, data reference 0
+            body.extend_from_slice(&u16::MAX.to_be_bytes()); // extents
+        }
+        let bomb = with_iloc(1, &body);
+        assert!(bomb.len() < 2048);
+        let h = top_level(&bomb).unwrap().1;
+        let iloc = *boxes(&bomb, h.body + 4, h.end)
+            .unwrap()
+            .iter()
+            .find(|b| &b.kind == b"iloc")
+            .unwrap();
+        assert!(Iloc::parse(&bomb, iloc).is_err());
+        let (out, w) = run(&bomb, &tags());
+        assert!(!w.changed && w.incomplete, "{:?}", w.notes);
+        assert_eq!(out, bomb);
+        assert!(w.notes[0].contains("not understood"), "{:?}", w.notes);
+    }
+
+    #[test]
+    fn items_claiming_more_than_the_file_are_refused() {
+        // FAILS before issue 26: 100 extents of the file's last 16 bytes each, for one item,
+        // were read (and compared) whole; with a large file and many items, gigabytes.
+        let claim = |offset: u32| {
+            let mut body = vec![0x44, 0x00]; // 4-byte offsets and lengths
+            body.extend_from_slice(&1u16.to_be_bytes());
+            body.extend_from_slice(&[0, 1, 0, 0, 0, 0]);
+            body.extend_from_slice(&100u16.to_be_bytes());
+            for _ in 0..100 {
+                body.extend_from_slice(&offset.to_be_bytes());
+                body.extend_from_slice(&16u32.to_be_bytes());
+            }
+            with_iloc(1, &body)
+        };
+        let len = claim(0).len();
+        let wide = claim(len as u32 - 16);
+        assert!(100 * 16 > wide.len());
+        let (out, w) = run(&wide, &tags());
+        assert!(!w.changed && w.incomplete, "{:?}", w.notes);
+        assert_eq!(out, wide);
+        assert!(w.notes[0].contains("more bytes than"), "{:?}", w.notes);
     }
 
     #[test]

@@ -6,11 +6,15 @@
 //! Hand-written because no maintained Rust crate writes QuickTime dates or locations: the
 //! file is streamed box by box; only the `moov` box (the index, kilobytes to a few MB) is held
 //! in memory and edited. Media data (`mdat`, gigabytes) is copied through unchanged. When the
-//! new atoms make `moov` grow and `moov` precedes media data, the growth is taken from a `free`
-//! atom in or right after `moov` when one has room; otherwise every chunk offset (`stco`,
-//! `co64`) that points past `moov` is shifted by the growth, so the video still plays.
-//! Fragmented files (`mvex`) only get their times patched: their fragment offsets are not
-//! adjusted, so `moov` never grows there.
+//! new atoms make `moov` grow, the growth is taken from a `free` atom in or right after `moov`
+//! when one has room; otherwise everything after `moov` moves by the growth, and so does every
+//! chunk offset (`stco`, `co64`) that points past `moov` (wherever other media data is), so
+//! the video still plays. `moov` grows that way only when every track's chunk offset table is
+//! found by a strict walk (every box on the way fits its parent): a track out of reach would
+//! keep its old offsets. Fragmented files (`mvex`) only get their times patched: their
+//! fragment offsets are not adjusted, so `moov` never grows there. Every edit is proven before
+//! it is written (`proof`): otherwise the movie header is written as it was, with a note.
+//! Boxes are walked with an explicit stack and a depth limit, never by recursion.
 
 use std::io::{self, Read, Write};
 
@@ -18,6 +22,10 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
 use super::{Tags, TimeZoneChoice, Written};
 use crate::metadata::Geo;
+
+mod proof;
+#[cfg(test)]
+use proof::sample_tables;
 
 /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;
@@ -70,16 +78,37 @@ fn children(buf: &[u8], start: usize, end: usize) -> Vec<BoxRef> {
     out
 }
 
-/// Every box of type `kind` below `parent`, through the container boxes.
-fn find_all(buf: &[u8], parent: BoxRef, kind: &[u8; 4], out: &mut Vec<BoxRef>) {
-    for b in children(buf, parent.body, parent.end) {
-        if &b.kind == kind {
-            out.push(b);
-        }
-        if CONTAINERS.contains(&&b.kind) {
-            find_all(buf, b, kind, out);
+/// How deep container boxes may nest below `moov` (a chunk offset table is 4 levels down).
+const MAX_DEPTH: usize = 16;
+
+/// Every box of type `kind` below `parent`, through the container boxes. A walk with its own
+/// stack, not recursion, so that a file of nested boxes cannot exhaust the thread's; boxes
+/// nested deeper than [`MAX_DEPTH`] are an error.
+fn find_all(
+    buf: &[u8],
+    parent: BoxRef,
+    kind: &[u8; 4],
+    out: &mut Vec<BoxRef>,
+) -> Result<(), String> {
+    let first = out.len();
+    let mut stack = vec![(parent, 0usize)];
+    while let Some((b, depth)) = stack.pop() {
+        let kids = children(buf, b.body, b.end);
+        // Children in file order: pushed last to first.
+        for k in kids.into_iter().rev() {
+            if CONTAINERS.contains(&&k.kind) {
+                if depth + 1 > MAX_DEPTH {
+                    return Err("boxes nested too deep in the movie header".into());
+                }
+                stack.push((k, depth + 1));
+            }
+            if &k.kind == kind {
+                out.push(k);
+            }
         }
     }
+    out[first..].sort_by_key(|b| b.start);
+    Ok(())
 }
 
 /// The creation time of an `mvhd`/`tkhd`/`mdhd` box (seconds since 1904), and where its
@@ -153,7 +182,7 @@ fn free_atom(size: u64) -> Result<Vec<u8>, String> {
 fn shift_chunk_offsets(buf: &mut [u8], moov: BoxRef, from: u64, delta: u64) -> Result<(), String> {
     for (kind, width) in [(b"stco", 4usize), (b"co64", 8usize)] {
         let mut boxes = Vec::new();
-        find_all(buf, moov, kind, &mut boxes);
+        find_all(buf, moov, kind, &mut boxes)?;
         for b in boxes {
             if b.body + 8 > b.end {
                 return Err("malformed chunk offset table".into());
@@ -402,10 +431,8 @@ impl Room {
 /// Where `moov` is in the input file, which decides where its growth can go.
 #[derive(Debug, Clone, Copy)]
 struct Place {
-    /// Where `moov` ends in the input file.
+    /// Where `moov` ends in the input file: whatever is past it moves when `moov` grows.
     moov_end_in: u64,
-    /// Media data comes after `moov`: chunk offsets move unless free space absorbs the growth.
-    media_follows: bool,
     /// The free box right after `moov`.
     room: Room,
 }
@@ -541,8 +568,8 @@ fn set_movie_times(
         return Ok(());
     };
     let mut boxes = vec![mvhd];
-    find_all(buf, moov, b"tkhd", &mut boxes);
-    find_all(buf, moov, b"mdhd", &mut boxes);
+    find_all(buf, moov, b"tkhd", &mut boxes)?;
+    find_all(buf, moov, b"mdhd", &mut boxes)?;
     for b in boxes {
         let Some((_, at, width)) = time_fields(buf, b) else {
             continue;
@@ -689,8 +716,9 @@ struct Growth {
 }
 
 /// Finds room for `growth` bytes: a free atom inside `moov` (shortened in `parts`), the free
-/// box right after it, or else shifted chunk offsets. `None` when a fragmented video has no
-/// free space (its fragment offsets cannot be shifted).
+/// box right after it, or else shifted chunk offsets. `None` when there is no free space and
+/// the media cannot follow: a fragmented video (its fragment offsets are not shifted) or a
+/// track whose chunk offset table is out of certain reach.
 fn make_room(
     buf: &mut [u8],
     boxes: &MoovBoxes,
@@ -716,15 +744,23 @@ fn make_room(
             free_atom(size - growth)?
         });
         room.moov_growth = 0;
-    } else if matches!(place.room, Room::FreeAfter(size) if place.media_follows && fits(size)) {
+    } else if matches!(place.room, Room::FreeAfter(size) if fits(size)) {
         // 2. The free atom right after moov: shortened by the caller, media stays put.
         room.consumed_after = growth;
     } else if boxes.top.iter().any(|b| &b.kind == b"mvex") {
         w.notes
             .push("fragmented video without free space: location not embedded".into());
         return Ok(None);
-    } else if place.media_follows {
-        // 3. Media moves by the growth: so do the chunk offsets that point at it.
+    } else if proof::sample_tables(&buf[boxes.moov.start..boxes.moov.end]).is_err() {
+        w.notes.push(
+            "a track of this video is not laid out as expected and there is no free space: \
+             location not embedded (the frames stay where they are)"
+                .into(),
+        );
+        return Ok(None);
+    } else {
+        // 3. Whatever follows moov moves by the growth: so do the chunk offsets that point
+        // there (wherever earlier media data is, no offset before moov changes).
         shift_chunk_offsets(buf, boxes.moov, place.moov_end_in, growth)?;
     }
     Ok(Some(room))
@@ -757,6 +793,16 @@ fn assemble(
     Ok(out)
 }
 
+/// The chunk offsets of every track of the first `moov` of `file`, read with the strict walk
+/// that proves edits; `None` when they cannot be read with certainty. For the fuzz properties.
+#[doc(hidden)]
+pub fn chunk_offsets(file: &[u8]) -> Option<Vec<Vec<u64>>> {
+    let moov = children(file, 0, file.len())
+        .into_iter()
+        .find(|b| &b.kind == b"moov")?;
+    proof::sample_tables(&file[moov.start..moov.end]).ok()
+}
+
 /// Reads exactly `n` bytes, or fewer at the end of the stream.
 fn read_up_to(src: &mut (impl Read + ?Sized), n: usize) -> io::Result<Vec<u8>> {
     let mut v = Vec::with_capacity(n.min(1 << 20));
@@ -779,8 +825,8 @@ pub fn rewrite(
         zone,
         w: Written::default(),
         pos: 0,
-        seen_media: false,
         done_moov: false,
+        cut_short: false,
         pending: None,
     };
     while copy.next_box()? {}
@@ -791,6 +837,15 @@ pub fn rewrite(
     }
     // Every note above says that something was not embedded.
     w.incomplete = !w.notes.is_empty();
+    if copy.cut_short {
+        w.notes.push(if w.changed {
+            "the video is cut short (its media data ends early): its metadata is written, \
+             the rest is copied as far as it goes"
+                .into()
+        } else {
+            "the video is cut short (its media data ends early): copied as far as it goes".into()
+        });
+    }
     Ok(w)
 }
 
@@ -814,8 +869,9 @@ struct Copy<'a, R: Read + ?Sized, W: Write + ?Sized> {
     w: Written,
     /// The input position.
     pos: u64,
-    seen_media: bool,
     done_moov: bool,
+    /// The file ends inside a box after `moov`.
+    cut_short: bool,
     /// A box header read ahead (to see whether free space follows moov).
     pending: Option<Vec<u8>>,
 }
@@ -882,16 +938,17 @@ impl<R: Read + ?Sized, W: Write + ?Sized> Copy<'_, R, W> {
 
     /// Copies a box other than the `moov` we edit, as it is.
     fn copy_box(&mut self, header: BoxHeader, size: u64) -> io::Result<bool> {
-        if &header.kind == b"mdat" || &header.kind == b"moof" {
-            self.seen_media = true;
-        }
         self.dst.write_all(&header.bytes)?;
         let body = size - header.bytes.len() as u64;
         let copied = io::copy(&mut self.src.take(body), self.dst)?;
         if copied < body {
-            self.w
-                .notes
-                .push("truncated video: copied unchanged".into());
+            if self.done_moov {
+                self.cut_short = true;
+            } else {
+                self.w
+                    .notes
+                    .push("truncated video: copied unchanged".into());
+            }
             return Ok(false);
         }
         Ok(true)
@@ -912,13 +969,30 @@ impl<R: Read + ?Sized, W: Write + ?Sized> Copy<'_, R, W> {
         let next = read_up_to(self.src, 8)?;
         let place = Place {
             moov_end_in: self.pos.saturating_add(size),
-            // Media data after moov: we cannot know yet, so assume it if none was seen.
-            media_follows: !self.seen_media,
             room: Room::after(&next),
         };
         let original = buf.clone();
         let before = (self.w.notes.len(), self.w.written_date);
-        match edit_moov(&mut buf, self.tags, self.zone, place, &mut self.w) {
+        let edited = edit_moov(&mut buf, self.tags, self.zone, place, &mut self.w);
+        // The edit is used only once proven (see `proof`): what it replaces, by what.
+        let proven = edited.and_then(|consumed| {
+            let (old_len, new_len) = match place.room {
+                // The free box after moov: its header and the bytes moov took are replaced
+                // by a new header, or the whole box went.
+                Room::FreeAfter(free) if consumed > 0 && free > consumed => {
+                    (size + 8 + consumed, buf.len() as u64 + 8)
+                }
+                Room::FreeAfter(free) if consumed > 0 => (size + free, buf.len() as u64),
+                _ => (size, buf.len() as u64),
+            };
+            let edit = proof::Edit {
+                start: self.pos,
+                old_len,
+                new_len,
+            };
+            proof::prove(&original, &buf, edit).map(|()| consumed)
+        });
+        match proven {
             Ok(consumed) => {
                 self.dst.write_all(&buf)?;
                 if consumed > 0 {
@@ -950,19 +1024,22 @@ impl<R: Read + ?Sized, W: Write + ?Sized> Copy<'_, R, W> {
         let Room::FreeAfter(free) = room else {
             unreachable!("consumed only from a free box")
         };
-        if free > consumed {
+        // Its header was read: its contents are `free - 8` bytes.
+        let drop = if free > consumed {
+            // A shorter free box: the first `consumed` bytes of contents go, the rest stays.
             self.dst
                 .write_all(&((free - consumed) as u32).to_be_bytes())?;
             self.dst.write_all(b"free")?;
-        }
-        // The free box's first `consumed` bytes of contents go, the rest stays.
-        let dropped = io::copy(&mut self.src.take(consumed), &mut io::sink())?;
-        let rest = (free - 8).saturating_sub(consumed);
+            consumed
+        } else {
+            // All of it went into moov.
+            free - 8
+        };
+        let dropped = io::copy(&mut self.src.take(drop), &mut io::sink())?;
+        let rest = (free - 8).saturating_sub(drop);
         let kept = io::copy(&mut self.src.take(rest), self.dst)?;
-        if dropped < consumed || kept < rest {
-            self.w
-                .notes
-                .push("truncated video: copied as far as it goes".into());
+        if dropped < drop || kept < rest {
+            self.cut_short = true;
             return Ok(false);
         }
         self.pos = self.pos.saturating_add(free);

@@ -10,7 +10,7 @@ const PADDING: usize = 200 * 1024 * 1024;
 /// The peak is the child's own `VmHWM`, read from `/proc` until it exits: `getrusage` and
 /// `wait4` would count the test process's memory too (the kernel carries the forking
 /// process's high-water mark across `exec`), and that grows with the tests running beside.
-fn run_with_peak_rss(args: &[&std::ffi::OsStr]) -> (i32, u64) {
+pub(crate) fn run_with_peak_rss(args: &[&std::ffi::OsStr]) -> (i32, u64) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
         .args(args)
         .env("TZ", "UTC")

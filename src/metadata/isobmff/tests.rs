@@ -13,7 +13,7 @@ fn top(buf: &[u8]) -> Vec<BoxRef> {
 fn chunk_bytes(buf: &[u8]) -> Vec<Vec<u8>> {
     let moov = *top(buf).iter().find(|b| &b.kind == b"moov").unwrap();
     let mut stco = Vec::new();
-    find_all(buf, moov, b"stco", &mut stco);
+    find_all(buf, moov, b"stco", &mut stco).unwrap();
     let b = stco[0];
     let count = u32::from_be_bytes(buf[b.body + 4..b.body + 8].try_into().unwrap()) as usize;
     (0..count)
@@ -418,4 +418,169 @@ fn random_mutations_never_panic() {
             }
         }
     }
+}
+
+// Hostile inputs of issue 26, built from clip.mp4.
+
+/// Every chunk offset of every `stco`/`co64` in `buf`, found by a walk of its own (strict sizes),
+/// with the 16 bytes each points at: what a player reads.
+fn all_chunks(buf: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let moov = *top(buf).iter().find(|b| &b.kind == b"moov").unwrap();
+    let tables = sample_tables(&buf[moov.start..moov.end]).unwrap();
+    tables
+        .iter()
+        .flatten()
+        .map(|&o| (o, buf[o as usize..o as usize + 16].to_vec()))
+        .collect()
+}
+
+/// clip.mp4 with `extra` (top-level boxes) put between ftyp and moov, chunk offsets moved to
+/// match.
+fn with_before_moov(extra: &[u8]) -> Vec<u8> {
+    let src = fixture("clip.mp4");
+    let moov = *top(&src).iter().find(|b| &b.kind == b"moov").unwrap();
+    let mut m = src[moov.start..moov.end].to_vec();
+    let mb = children(&m, 0, m.len())[0];
+    shift_chunk_offsets(&mut m, mb, 0, extra.len() as u64).unwrap();
+    let mut out = src[..moov.start].to_vec();
+    out.extend_from_slice(extra);
+    out.extend_from_slice(&m);
+    out.extend_from_slice(&src[moov.end..]);
+    out
+}
+
+#[test]
+fn media_after_moov_moves_with_it_even_after_an_earlier_mdat() {
+    // FAILS before issue 26: once an mdat was seen, moov grew and no chunk offset moved.
+    let src = with_before_moov(&atom(b"mdat", b"earlier media").unwrap());
+    let before = all_chunks(&src);
+    assert!(before.iter().all(|(_, b)| b.len() == 16));
+    let (out, w) = rewrite_vec(&src, &tags());
+    assert!(w.changed && !w.incomplete, "{:?}", w.notes);
+    assert!(out.len() > src.len(), "moov grew");
+    let after: Vec<Vec<u8>> = all_chunks(&out).into_iter().map(|c| c.1).collect();
+    let before: Vec<Vec<u8>> = before.into_iter().map(|c| c.1).collect();
+    assert_eq!(after, before, "every chunk reads the same bytes");
+}
+
+/// clip.mp4 whose `trak/edts` claims 0x7FFFFFFF bytes (players clamp it to its parent and
+/// read on).
+fn with_huge_edts() -> Vec<u8> {
+    let mut src = fixture("clip.mp4");
+    assert_eq!(&src[252..256], b"edts");
+    src[248..252].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+    src
+}
+
+#[test]
+fn moov_does_not_grow_when_a_track_s_tables_are_out_of_reach() {
+    // FAILS before issue 26: moov grew, the unreached stco was not shifted.
+    let src = with_huge_edts();
+    let (out, w) = rewrite_vec(&src, &tags());
+    assert_eq!(out.len(), src.len(), "moov keeps its size: {:?}", w.notes);
+    assert!(out[940..] == src[940..], "media untouched");
+    // The stco box (at 822 in clip.mp4) is as it was.
+    assert_eq!(out[822..842], src[822..842]);
+    assert!(w.incomplete, "{:?}", w.notes);
+    assert!(
+        w.notes.iter().any(|n| n.contains("location not embedded")),
+        "{:?}",
+        w.notes
+    );
+}
+
+/// clip.mp4 with `depth` boxes nested in one another as moov's last child.
+fn deeply_nested(depth: usize) -> Vec<u8> {
+    let mut chain = Vec::with_capacity(depth * 8);
+    for i in 0..depth {
+        chain.extend_from_slice(&(((depth - i) * 8) as u32).to_be_bytes());
+        chain.extend_from_slice(b"trak");
+    }
+    let src = fixture("clip.mp4");
+    let moov = *top(&src).iter().find(|b| &b.kind == b"moov").unwrap();
+    let mut m = src[moov.start..moov.end].to_vec();
+    let mb = children(&m, 0, m.len())[0];
+    shift_chunk_offsets(&mut m, mb, 0, chain.len() as u64).unwrap();
+    m.extend_from_slice(&chain);
+    let len = m.len() as u64;
+    set_size(&mut m, 8, len).unwrap();
+    let mut out = src[..moov.start].to_vec();
+    out.extend_from_slice(&m);
+    out.extend_from_slice(&src[moov.end..]);
+    out
+}
+
+#[test]
+fn deep_nesting_is_refused_without_recursion() {
+    // FAILS before issue 26 (a stack overflow aborts the process): run on a small stack.
+    let src = deeply_nested(200_000);
+    let (out, w) = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let r = rewrite_vec(&src, &tags());
+            (r, src)
+        })
+        .unwrap()
+        .join()
+        .map(|((out, w), src)| {
+            assert!(out == src, "copied unchanged");
+            (out, w)
+        })
+        .unwrap();
+    assert!(
+        !w.changed && w.incomplete && !out.is_empty(),
+        "{:?}",
+        w.notes
+    );
+    assert!(
+        w.notes.iter().any(|n| n.contains("nested")),
+        "{:?}",
+        w.notes
+    );
+}
+
+#[test]
+fn a_video_cut_short_after_moov_is_told_as_it_is() {
+    // FAILS before issue 26: the note said "copied unchanged" of an edited file.
+    let src = fixture("clip.mp4");
+    let (out, w) = rewrite_vec(&src[..1000], &tags());
+    assert!(w.changed);
+    assert!(out.len() > 1000);
+    assert!(
+        w.notes.iter().all(|n| !n.contains("unchanged")),
+        "{:?}",
+        w.notes
+    );
+    assert!(
+        w.notes.iter().any(|n| n.contains("cut short")),
+        "{:?}",
+        w.notes
+    );
+}
+
+#[test]
+fn a_free_box_after_moov_that_fits_the_growth_exactly_goes_whole() {
+    let (grown, _) = rewrite_vec(&fixture("clip.mp4"), &tags());
+    let growth = grown.len() - fixture("clip.mp4").len();
+    for n in [growth, growth + 8, growth + 9] {
+        let src = with_free(n, false);
+        let (out, w) = rewrite_vec(&src, &tags());
+        assert!(w.changed, "{n}: {:?}", w.notes);
+        assert_eq!(out.len(), src.len(), "{n}");
+        assert_eq!(all_chunks(&out), all_chunks(&src), "{n}");
+        assert!(out[mdat_at(&src)..] == src[mdat_at(&src)..], "{n}");
+    }
+}
+
+#[test]
+fn nesting_up_to_the_limit_is_walked() {
+    let nested = |n| {
+        let (_, w) = rewrite_vec(&deeply_nested(n), &tags());
+        w.notes.iter().any(|n| n.contains("nested"))
+    };
+    assert!(
+        !nested(MAX_DEPTH),
+        "{MAX_DEPTH} levels below moov are walked"
+    );
+    assert!(nested(MAX_DEPTH + 1));
 }
