@@ -575,16 +575,7 @@ impl Existing {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The TIFF block of the Exif APP1 segment of a JPEG under `fixtures/` (`cameras/…` or
-    /// `media/…`).
-    pub(crate) fn camera_tiff(path: &str) -> Vec<u8> {
-        let path = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-        let jpg = std::fs::read(&path).unwrap();
-        let at = jpg.windows(6).position(|w| w == EXIF_PREFIX).unwrap();
-        let len = u16::from_be_bytes([jpg[at - 2], jpg[at - 1]]) as usize;
-        jpg[at + 6..at - 2 + len].to_vec()
-    }
+    use crate::metadata::camera_tiff;
 
     fn paris() -> TimeZoneChoice {
         TimeZoneChoice::parse("Europe/Paris").unwrap()

@@ -536,3 +536,89 @@ fn changed_bytes<'a>(a: &'a [u8], b: &'a [u8]) -> impl Iterator<Item = usize> + 
                 .map(move |(i, _)| k * 64 + i)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::camera_tiff;
+    use crate::metadata::exif_edit::Editor;
+
+    type Intended = Vec<(Dir, u16, Val)>;
+
+    const CANON: &str = "cameras/2007-08-24-02-40-42_2007-08-24-02-40-42a.jpg";
+
+    /// The camera's block with a GPS position added and its date replaced: (old, new, what
+    /// was set).
+    fn edit() -> (Vec<u8>, Vec<u8>, Intended) {
+        let old = camera_tiff(CANON);
+        let mut ed = Editor::parse(&old).unwrap();
+        ed.set(Dir::Gps, 1, Val::Ascii("S".into()));
+        ed.set(Dir::Gps, 2, Val::Rational(vec![(33, 1), (51, 1), (0, 1)]));
+        ed.set(Dir::Exif, 0x9003, Val::Ascii("2010:01:01 13:00:00".into()));
+        let intended = ed.intended();
+        let new = ed.finish().unwrap().unwrap();
+        (old, new, intended)
+    }
+
+    fn le32(v: u32) -> [u8; 4] {
+        v.to_le_bytes()
+    }
+
+    #[test]
+    fn a_faithful_edit_is_proven() {
+        let (old, new, intended) = edit();
+        prove(Some(&old), &new, &intended).unwrap();
+        // A block made from nothing.
+        let mut ed = Editor::fresh();
+        ed.set(Dir::Gps, 1, Val::Ascii("N".into()));
+        ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
+        let intended = ed.intended();
+        prove(None, &ed.finish().unwrap().unwrap(), &intended).unwrap();
+    }
+
+    /// Each damage an editor could do, made by hand in a faithful result: the proof fails.
+    #[test]
+    fn every_kind_of_damage_is_caught() {
+        let (old, good, intended) = edit();
+        let l = Layout::walk(&good).unwrap();
+        let thumb = l.spans.iter().find(|s| s.owner == Owner::Data).unwrap().at;
+        let gps = l.ifd(IfdName::Gps).unwrap();
+        let lat_ref = gps.entries.iter().find(|e| e.tag == 1).unwrap().at;
+        let exif = l.entry_at(IfdName::Chain(0), 0x8769).unwrap();
+        let make = l.entry_at(IfdName::Chain(0), 0x010F).unwrap();
+        let dto = l.entry_at(IfdName::Exif, 0x9003).unwrap();
+        let model_off = {
+            let e = l.entry_at(IfdName::Chain(0), 0x0110).unwrap();
+            u32::from_le_bytes(good[e + 8..e + 12].try_into().unwrap())
+        };
+        type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+        let damages: Vec<(&str, Damage)> = vec![
+            ("new value lost", Box::new(move |b| b[lat_ref + 8] = b'N')),
+            ("thumbnail", Box::new(move |b| b[thumb + 3] ^= 1)),
+            ("camera tag", Box::new(move |b| b[make + 8] ^= 1)),
+            (
+                "unreachable Exif IFD",
+                Box::new(move |b| b[exif + 8..exif + 12].copy_from_slice(&le32(0))),
+            ),
+            (
+                "a set value in another's bytes",
+                Box::new(move |b| {
+                    b[dto + 8..dto + 12].copy_from_slice(&le32(model_off));
+                    let at = model_off as usize;
+                    b[at..at + 20].copy_from_slice(b"2010:01:01 13:00:00\0");
+                }),
+            ),
+            (
+                "a tag nobody asked for",
+                Box::new(move |b| b[make..make + 2].copy_from_slice(&0x010Du16.to_le_bytes())),
+            ),
+            ("a byte outside any value", Box::new(|b| b[9] ^= 1)),
+            ("shorter", Box::new(|b| b.truncate(100))),
+        ];
+        for (what, damage) in damages {
+            let mut bad = good.clone();
+            damage(&mut bad);
+            assert!(prove(Some(&old), &bad, &intended).is_err(), "{what}");
+        }
+    }
+}

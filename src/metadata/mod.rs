@@ -167,6 +167,17 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The TIFF block of the Exif APP1 segment of a JPEG under `fixtures/` (`cameras/…` or
+/// `media/…`), for the EXIF editor's unit tests.
+#[cfg(test)]
+pub(crate) fn camera_tiff(path: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let jpg = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let at = jpg.windows(6).position(|w| w == b"Exif\0\0").unwrap();
+    let len = u16::from_be_bytes([jpg[at - 2], jpg[at - 1]]) as usize;
+    jpg[at + 6..at - 2 + len].to_vec()
+}
+
 /// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.
 pub fn dms(value: f64) -> [(u32, u32); 3] {
     let v = value.abs();
