@@ -613,12 +613,7 @@ mod tests {
     /// must be in the rewritten IFD. FAILS before: S/W written as N/E, below sea level as above.
     #[test]
     fn references_replaced_inline_survive_their_ifd_being_rewritten() {
-        let mut ed = Editor::parse(&camera_tiff("media/camera.jpg")).unwrap();
-        ed.set(Dir::Gps, 0x0000, Val::Byte(vec![2, 3, 0, 0]));
-        ed.set(Dir::Gps, 0x0001, Val::Ascii("N".into()));
-        ed.set(Dir::Gps, 0x0003, Val::Ascii("E".into()));
-        ed.set(Dir::Gps, 0x0005, Val::Byte(vec![0]));
-        let hostile = ed.finish().unwrap().unwrap();
+        let hostile = crate::metadata::hostile::gps_refs_only();
         let (r, w) = edited(&hostile, &chile(-12.0));
         let out = r.unwrap().expect("the position is added");
         let e = read(&out).unwrap();
@@ -643,18 +638,8 @@ mod tests {
     /// FAILS before: a new Exif IFD replaced the camera's (exposure, maker notes, its date).
     #[test]
     fn an_exif_pointer_of_another_integer_type_is_the_pointer() {
-        let src = camera_tiff("cameras/2007-08-24-02-40-42_2007-08-24-02-40-42a.jpg");
-        let ed = Editor::parse(&src).unwrap();
-        let at = ed.entry_at(Dir::Ifd0, 0x8769).unwrap();
         for typ in [9u16, 3] {
-            let mut hostile = src.clone();
-            hostile[at + 2..at + 4].copy_from_slice(&typ.to_le_bytes());
-            if typ == 3 {
-                // A SHORT holds the offset in the field's first two bytes.
-                let off = u32::from_le_bytes(hostile[at + 8..at + 12].try_into().unwrap());
-                hostile[at + 8..at + 12].copy_from_slice(&[0; 4]);
-                hostile[at + 8..at + 10].copy_from_slice(&(off as u16).to_le_bytes());
-            }
+            let hostile = crate::metadata::hostile::exif_pointer_as(typ);
             let (r, w) = edited(&hostile, &chile(10.0));
             let out = r.unwrap().expect("the position is added");
             let ed = Editor::parse(&out).unwrap();
@@ -674,23 +659,19 @@ mod tests {
     /// another tag's value). FAILS before: the date was patched into the thumbnail.
     #[test]
     fn a_value_sharing_its_bytes_is_never_patched_in_place() {
-        let src = camera_tiff("cameras/2007-08-24-02-40-42_2007-08-24-02-40-42a.jpg");
-        let camera = read(&src).unwrap();
-        let thumb = camera
-            .get_field(exif::Tag::JPEGInterchangeFormat, exif::In::THUMBNAIL)
-            .and_then(|f| f.value.get_uint(0))
-            .unwrap() as usize;
-        let ed = Editor::parse(&src).unwrap();
-        let dto = ed.entry_at(Dir::Exif, 0x9003).unwrap();
-        let make = ed.entry_at(Dir::Ifd0, 0x010F).unwrap();
-        let make_at = u32::from_le_bytes(src[make + 8..make + 12].try_into().unwrap());
+        let src = camera_tiff(crate::metadata::hostile::CANON);
         let tags = Tags {
             overwrite_dates: true,
             ..chile(10.0)
         };
-        for (what, target) in [("thumbnail", thumb as u32 + 16), ("Make", make_at)] {
-            let mut hostile = src.clone();
-            hostile[dto + 8..dto + 12].copy_from_slice(&target.to_le_bytes());
+        for into_make in [false, true] {
+            let what = if into_make { "Make" } else { "thumbnail" };
+            let hostile = crate::metadata::hostile::date_in_thumbnail(into_make);
+            let dto = Editor::parse(&src)
+                .unwrap()
+                .entry_at(Dir::Exif, 0x9003)
+                .unwrap();
+            let target = u32::from_le_bytes(hostile[dto + 8..dto + 12].try_into().unwrap());
             let before = read(&hostile).unwrap();
             let (r, w) = edited(&hostile, &tags);
             let out = r.unwrap().expect("edited");

@@ -446,6 +446,7 @@ mod tests {
     use super::*;
     use crate::metadata::exif_block::ascii;
     use crate::metadata::fixture;
+    use crate::metadata::hostile::with_second_image;
 
     fn paris() -> TimeZoneChoice {
         TimeZoneChoice::parse("Europe/Paris").unwrap()
@@ -638,50 +639,6 @@ mod tests {
             }
         }
         assert!(n >= 100);
-    }
-
-    /// The camera's JPEG with an MPF APP2 segment (its index of images) put `before_exif`
-    /// its Exif APP1 segment or after it, and `plain.jpg` appended as its second image.
-    pub(crate) fn with_second_image(before_exif: bool) -> Vec<u8> {
-        let camera = fixture("camera.jpg");
-        let second = fixture("plain.jpg");
-        let h = read_header(&mut &camera[..]).unwrap();
-        let (_, es, ee) = *h.segments.iter().find(|(m, _, _)| *m == 0xE1).unwrap();
-        let at = if before_exif { es } else { ee };
-        // MPF: "MPF\0", a little-endian TIFF header, an IFD {MPFVersion, NumberOfImages,
-        // MPEntry} and the two 16-byte entries after it (at 50 from the TIFF header).
-        let mut mpf = b"MPF\0II*\0\x08\0\0\0\x03\0".to_vec();
-        for (tag, typ, count, field) in [
-            (0xB000u16, 7u16, 4u32, *b"0100"),
-            (0xB001, 4, 1, 2u32.to_le_bytes()),
-            (0xB002, 7, 32, 50u32.to_le_bytes()),
-        ] {
-            mpf.extend_from_slice(&tag.to_le_bytes());
-            mpf.extend_from_slice(&typ.to_le_bytes());
-            mpf.extend_from_slice(&count.to_le_bytes());
-            mpf.extend_from_slice(&field);
-        }
-        mpf.extend_from_slice(&[0; 4]);
-        let seg_len = 2 + mpf.len() + 32;
-        let first_len = camera.len() + 2 + seg_len;
-        let header_at = at + 8;
-        for (attr, size, off) in [
-            (0x0003_0000u32, first_len as u32, 0u32),
-            (
-                0x0001_0000,
-                second.len() as u32,
-                (first_len - header_at) as u32,
-            ),
-        ] {
-            mpf.extend_from_slice(&attr.to_le_bytes());
-            mpf.extend_from_slice(&size.to_le_bytes());
-            mpf.extend_from_slice(&off.to_le_bytes());
-            mpf.extend_from_slice(&[0; 4]);
-        }
-        let mut seg = vec![0xFF, 0xE2];
-        seg.extend_from_slice(&(seg_len as u16).to_be_bytes());
-        seg.extend_from_slice(&mpf);
-        [&camera[..at], &seg[..], &camera[at..], &second[..]].concat()
     }
 
     /// The bytes of the second image an MPF index in `jpeg` points to.

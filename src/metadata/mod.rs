@@ -9,6 +9,8 @@ mod exif_proof;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod heif;
+#[cfg(test)]
+mod hostile;
 pub mod isobmff;
 pub mod jpeg;
 pub mod media;

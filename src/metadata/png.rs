@@ -230,6 +230,7 @@ fn proven(old: &[u8], new: &[u8], exif: Option<&[u8]>, xmp: Option<&[u8]>) -> Re
 mod tests {
     use super::*;
     use crate::metadata::fixture;
+    use crate::metadata::hostile::{self, with_chunk};
     use crate::metadata::Geo;
 
     fn tags() -> Tags {
@@ -293,39 +294,12 @@ mod tests {
         assert_eq!(again, out);
     }
 
-    /// `png` with a chunk of `kind` and `data` inserted before the first chunk of type
-    /// `before`, its CRC spoiled unless `crc_ok`.
-    pub(crate) fn with_chunk(
-        png: &[u8],
-        before: &[u8; 4],
-        kind: &[u8; 4],
-        data: &[u8],
-        crc_ok: bool,
-    ) -> Vec<u8> {
-        let mut pos = 8;
-        while &png[pos + 4..pos + 8] != before {
-            pos += 12 + u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
-        }
-        let mut c = chunk_bytes(kind, data);
-        if !crc_ok {
-            let n = c.len();
-            c[n - 1] ^= 0x55;
-        }
-        [&png[..pos], &c[..], &png[pos..]].concat()
-    }
-
     /// Issue 26, 6: a chunk damaged in transit (its CRC wrong) is copied as it is, so that
     /// decoders keep skipping it. FAILS before: every chunk before IDAT got a fresh CRC.
     #[test]
     fn chunks_not_edited_keep_their_bytes_and_crc() {
         let zone = TimeZoneChoice::parse("Asia/Tokyo").unwrap();
-        let src = with_chunk(
-            &fixture("screenshot.png"),
-            b"PLTE",
-            b"gAMA",
-            &45455u32.to_be_bytes(),
-            false,
-        );
+        let src = hostile::damaged_gama();
         let gama = &src[33..33 + 16];
         let mut out = Vec::new();
         let w = rewrite(&mut &src[..], &mut out, &tags(), &zone).unwrap();
@@ -343,7 +317,7 @@ mod tests {
     fn an_exif_chunk_after_the_image_data_is_the_one_edited() {
         let zone = TimeZoneChoice::parse("Europe/Paris").unwrap();
         let camera = crate::metadata::camera_tiff("media/camera.jpg");
-        let src = with_chunk(&fixture("screenshot.png"), b"IEND", b"eXIf", &camera, true);
+        let src = hostile::exif_after_idat();
         let tags = Tags {
             taken: Some(1_262_347_200),
             keep_camera_dates: true,
