@@ -5,7 +5,7 @@
 use crate::takeout::matcher::{self, MediaRef, SidecarRef};
 use crate::takeout::sidecar;
 
-pub use crate::metadata::fuzzing::{heif_writer, writers};
+pub use crate::metadata::fuzzing::{heif_writer, mutate_structure, writers, writers_structured};
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each
 /// media file with at most one sidecar, and a sidecar with one media file unless it is shared

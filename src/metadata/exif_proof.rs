@@ -380,6 +380,21 @@ impl Layout {
             })
     }
 
+    /// Where each IFD table and each entry starts (for the structure-aware fuzzing mutator).
+    pub(super) fn tables_and_entries(&self) -> (Vec<usize>, Vec<usize>) {
+        let tables = self
+            .spans
+            .iter()
+            .filter(|s| matches!(s.owner, Owner::Table(_)))
+            .map(|s| s.at)
+            .collect();
+        let entries = self
+            .ifds
+            .iter()
+            .flat_map(|f| f.entries.iter().map(|e| e.at));
+        (tables, entries.collect())
+    }
+
     /// Where the entry of `tag` in IFD `name` starts, for the editor.
     pub(super) fn entry_at(&self, name: IfdName, tag: u16) -> Option<usize> {
         Some(self.ifd(name)?.entries.iter().find(|e| e.tag == tag)?.at)

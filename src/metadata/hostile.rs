@@ -161,6 +161,22 @@ pub(crate) fn with_second_image(before_exif: bool) -> Vec<u8> {
     [&camera[..at], &seg[..], &camera[at..], &second[..]].concat()
 }
 
+/// Found by the structure-aware mutator: the camera's EXIF in an `eXIf` after `IEND`,
+/// which readers find too.
+pub(crate) fn exif_after_iend() -> Vec<u8> {
+    let mut c = exif_after_idat();
+    let png = fixture("screenshot.png");
+    let at = png.len() - 12;
+    // Move the IEND chunk before the eXIf one.
+    let iend = c[at + c.len() - png.len()..].to_vec();
+    let exif_len = c.len() - png.len();
+    let exif = c[at..at + exif_len].to_vec();
+    c.truncate(at);
+    c.extend_from_slice(&iend);
+    c.extend_from_slice(&exif);
+    c
+}
+
 /// Every hostile input, named as in `tests/fuzz/corpus/writers/`.
 pub(crate) fn all() -> Vec<(&'static str, Vec<u8>)> {
     let camera = fixture("camera.jpg");
@@ -188,6 +204,7 @@ pub(crate) fn all() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("issue26-6-damaged-gama.png", damaged_gama()),
         ("issue26-7-exif-after-idat.png", exif_after_idat()),
+        ("issue26-7-exif-after-iend.png", exif_after_iend()),
         ("issue26-8-mpf-before-exif.jpg", with_second_image(true)),
     ]
 }

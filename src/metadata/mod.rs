@@ -5,7 +5,7 @@
 
 mod exif_block;
 mod exif_edit;
-mod exif_proof;
+pub(crate) mod exif_proof;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod heif;

@@ -73,6 +73,22 @@ fn chunks(buf: &[u8]) -> Option<Vec<Chunk>> {
     Some(out)
 }
 
+/// Whether `trailer` (what follows IEND) holds an `eXIf` chunk among the chunks it starts
+/// with.
+fn exif_after_end(mut trailer: &[u8]) -> bool {
+    while let (Some(len), Some(kind)) = (trailer.get(..4), trailer.get(4..8)) {
+        if kind == b"eXIf" {
+            return true;
+        }
+        let len = u32::from_be_bytes(len.try_into().expect("4")) as usize;
+        match len.checked_add(12).and_then(|n| trailer.get(n..)) {
+            Some(rest) => trailer = rest,
+            None => break,
+        }
+    }
+    false
+}
+
 fn chunk_bytes(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + data.len());
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -127,6 +143,11 @@ fn edit(
             let (x, y) = (be32(&d[0..4]), be32(&d[4..8]));
             (d[8] == 1 && x >= 100 && y >= 100).then_some((3, x / 100, y / 100))
         });
+    // Readers also find an eXIf in chunks after IEND: never add a second one.
+    let tail = cs.last().map_or(SIGNATURE.len(), |c| c.end);
+    if exif_after_end(&buf[tail..]) {
+        return Err("the file has EXIF after its end, left untouched".into());
+    }
     let mut exifs = cs.iter().enumerate().filter(|(_, c)| &c.kind == b"eXIf");
     let existing = exifs.next();
     if exifs.next().is_some() {
@@ -181,7 +202,6 @@ fn edit(
             _ => out.extend_from_slice(&buf[c.start..c.end]),
         }
     }
-    let tail = cs.last().map_or(SIGNATURE.len(), |c| c.end);
     out.extend_from_slice(&buf[tail..]);
     proven(buf, &out, new_exif.as_deref(), xmp_chunk.as_deref())?;
     Ok(Some(out))
@@ -345,12 +365,22 @@ mod tests {
         let w = rewrite(&mut &two[..], &mut out, &tags, &zone).unwrap();
         assert!(!w.changed && w.incomplete, "{:?}", w.notes);
         assert_eq!(out, two);
+        // An eXIf after IEND (readers find it): no second one.
+        let after = [&fixture("screenshot.png")[..], &with_chunk_bytes(&camera)].concat();
+        let mut out = Vec::new();
+        let w = rewrite(&mut &after[..], &mut out, &tags, &zone).unwrap();
+        assert!(!w.changed && w.incomplete, "{:?}", w.notes);
+        assert_eq!(out, after);
         // A damaged eXIf is not made valid.
         let bad = with_chunk(&fixture("screenshot.png"), b"IEND", b"eXIf", &camera, false);
         let mut out = Vec::new();
         let w = rewrite(&mut &bad[..], &mut out, &tags, &zone).unwrap();
         assert!(!w.changed && w.incomplete, "{:?}", w.notes);
         assert_eq!(out, bad);
+    }
+
+    fn with_chunk_bytes(tiff: &[u8]) -> Vec<u8> {
+        chunk_bytes(b"eXIf", tiff)
     }
 
     /// The proof refuses every change but the edited chunks.
