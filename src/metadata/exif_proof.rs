@@ -29,6 +29,11 @@ pub(super) const POINTER_TAGS: [u16; 4] = [0x8769, 0x8825, 0xA005, 0x014A];
 /// The most IFDs followed along IFD0's next-IFD chain, and SubIFDs of one IFD.
 const MAX_CHAIN: u16 = 16;
 
+/// The most entries and spans (values, strips, tiles) one block may have: a block that
+/// declares more is not walked (the editor patches nothing in place, the proof fails, the
+/// file is copied), so that a few bytes never claim gigabytes.
+const MAX_ITEMS: usize = 1 << 20;
+
 /// Which IFD of a block: by how it is reached, the same in the old and the new block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum IfdName {
@@ -172,6 +177,10 @@ pub(super) struct Layout {
     le: bool,
     ifds: Vec<FoundIfd>,
     pub(super) spans: Vec<Span>,
+    /// Offsets of the IFDs read, so that none is read twice.
+    read: HashSet<usize>,
+    /// Entries and spans still allowed (see [`MAX_ITEMS`]).
+    budget: usize,
 }
 
 impl Layout {
@@ -189,6 +198,8 @@ impl Layout {
             le,
             ifds: Vec::new(),
             spans: Vec::new(),
+            read: HashSet::new(),
+            budget: MAX_ITEMS,
         };
         let mut next = l.u32_at(block, 4).ok_or("truncated header")?;
         let mut seen = HashSet::new();
@@ -204,7 +215,25 @@ impl Layout {
             };
             next = n;
         }
+        if l.budget == 0 {
+            return Err("more entries than a block may have".into());
+        }
         Ok(l)
+    }
+
+    /// Takes `n` items from the budget; false (and the budget spent) when there are not
+    /// that many left.
+    fn spend(&mut self, n: usize) -> bool {
+        match self.budget.checked_sub(n) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => {
+                self.budget = 0;
+                false
+            }
+        }
     }
 
     fn u16_at(&self, b: &[u8], at: usize) -> Option<u16> {
@@ -235,6 +264,17 @@ impl Layout {
         let n = self.u16_at(b, at)? as usize;
         let end = at + 2 + 12 * n;
         if end > b.len() {
+            return None;
+        }
+        let again = !self.read.insert(at);
+        if again || !self.spend(n + 1) {
+            // An IFD reached a second time (under another name) is not read again: its
+            // table is marked as shared by both.
+            self.spans.push(Span {
+                at,
+                len: (end + 4).min(b.len()) - at,
+                owner: Owner::Table(name),
+            });
             return None;
         }
         let next = self.u32_at(b, end).unwrap_or(0);
@@ -338,6 +378,9 @@ impl Layout {
             let (Some(o), Some(l)) = (find(off_tag), find(len_tag)) else {
                 continue;
             };
+            if !self.spend((o.count as usize).min(l.count as usize)) {
+                return;
+            }
             let (offs, lens) = (self.uints(b, o), self.uints(b, l));
             for (at, len) in offs.into_iter().zip(lens) {
                 let (at, len) = (at as usize, len as usize);
@@ -589,6 +632,32 @@ mod tests {
         ed.set(Dir::Exif, 0x9000, Val::Undefined(b"0232".to_vec()));
         let intended = ed.intended();
         prove(None, &ed.finish().unwrap().unwrap(), &intended).unwrap();
+    }
+
+    /// An IFD reached twice (the GPS pointer at the Exif IFD) is read once and marked
+    /// shared; a block declaring more strips than any file has is not walked.
+    #[test]
+    fn aliased_ifds_and_huge_counts_are_bounded() {
+        let old = camera_tiff(CANON);
+        let l = Layout::walk(&old).unwrap();
+        let exif_ptr = l.entry_at(IfdName::Chain(0), 0x8769).unwrap();
+        let mut ed = Editor::parse(&old).unwrap();
+        ed.set(Dir::Gps, 1, Val::Ascii("N".into()));
+        let with_gps = ed.finish().unwrap().unwrap();
+        let l = Layout::walk(&with_gps).unwrap();
+        let gps_ptr = l.entry_at(IfdName::Chain(0), 0x8825).unwrap();
+        let mut aliased = with_gps.clone();
+        let exif_field = old[exif_ptr + 8..exif_ptr + 12].to_vec();
+        aliased[gps_ptr + 8..gps_ptr + 12].copy_from_slice(&exif_field);
+        let l = Layout::walk(&aliased).unwrap();
+        assert!(l.ifd(IfdName::Gps).is_none());
+        assert!(l.table_shared(IfdName::Exif) && l.table_shared(IfdName::Gps));
+        let mut ed = Editor::fresh();
+        let strips = vec![8u32; MAX_ITEMS + 1];
+        ed.set(Dir::Ifd0, 0x0111, Val::Long(strips.clone()));
+        ed.set(Dir::Ifd0, 0x0117, Val::Long(strips));
+        let huge = ed.finish().unwrap().unwrap();
+        assert!(Layout::walk(&huge).is_err());
     }
 
     /// Each damage an editor could do, made by hand in a faithful result: the proof fails.
