@@ -18,7 +18,7 @@
 //! Every read of the existing block is bounds-checked: a malformed block is an `Err`, never a
 //! panic, and nothing is written for it.
 
-use super::exif_proof::{self, IfdName, Layout, Owner};
+use super::exif_proof::{self, IfdName, Intended, Layout, Owner};
 
 /// The TIFF field types we write.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ pub(super) enum Val {
 }
 
 impl Val {
-    pub(super) fn type_code(&self) -> u16 {
+    fn type_code(&self) -> u16 {
         match self {
             Val::Byte(_) => 1,
             Val::Ascii(_) => 2,
@@ -45,7 +45,7 @@ impl Val {
         }
     }
 
-    pub(super) fn count(&self) -> usize {
+    fn count(&self) -> usize {
         match self {
             Val::Ascii(s) => s.len() + 1,
             Val::Byte(v) | Val::Undefined(v) => v.len(),
@@ -55,7 +55,7 @@ impl Val {
         }
     }
 
-    pub(super) fn encode(&self, le: bool) -> Vec<u8> {
+    fn encode(&self, le: bool) -> Vec<u8> {
         let u16b = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
         let u32b = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
         match self {
@@ -81,6 +81,15 @@ pub(super) enum Dir {
     Ifd0 = 0,
     Exif = 1,
     Gps = 2,
+}
+
+/// How [`exif_proof`] names the IFD `d`.
+fn ifd_name(d: Dir) -> IfdName {
+    match d {
+        Dir::Ifd0 => IfdName::Chain(0),
+        Dir::Exif => IfdName::Exif,
+        Dir::Gps => IfdName::Gps,
+    }
 }
 
 const EXIF_POINTER: u16 = 0x8769;
@@ -316,14 +325,21 @@ impl Editor {
         self.changes.iter().any(|c| !c.is_empty())
     }
 
-    /// Everything set so far: (IFD, tag, value), what [`exif_proof::prove`] expects to find.
-    pub(super) fn intended(&self) -> Vec<(Dir, u16, Val)> {
+    /// Everything set so far, as [`exif_proof::prove`] expects to find it.
+    pub(super) fn intended(&self) -> Vec<Intended> {
         [Dir::Ifd0, Dir::Exif, Dir::Gps]
             .into_iter()
             .flat_map(|d| {
                 self.changes[d as usize]
                     .iter()
-                    .map(move |(t, v)| (d, *t, v.clone()))
+                    .map(move |(t, v)| (d, *t, v))
+            })
+            .map(|(d, tag, v)| Intended {
+                ifd: ifd_name(d),
+                tag,
+                typ: v.type_code(),
+                count: v.count(),
+                bytes: v.encode(self.le),
             })
             .collect()
     }
@@ -370,7 +386,7 @@ impl Editor {
         at: usize,
         len: usize,
     ) -> bool {
-        let name = IfdName::of(d);
+        let name = ifd_name(d);
         let Some(l) = layout.filter(|l| l.entry_at(name, e.tag) == Some(e.at)) else {
             return false;
         };

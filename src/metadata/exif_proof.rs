@@ -21,8 +21,6 @@
 
 use std::collections::HashSet;
 
-use super::exif_edit::{Dir, Val};
-
 /// Tags whose value is the offset of another IFD (Exif, GPS, Interoperability, SubIFDs).
 pub(super) const POINTER_TAGS: [u16; 4] = [0x8769, 0x8825, 0xA005, 0x014A];
 
@@ -70,14 +68,17 @@ impl IfdName {
             IfdName::Sub(..) => "sub-image directory".into(),
         }
     }
+}
 
-    pub(super) fn of(d: Dir) -> IfdName {
-        match d {
-            Dir::Ifd0 => IfdName::Chain(0),
-            Dir::Exif => IfdName::Exif,
-            Dir::Gps => IfdName::Gps,
-        }
-    }
+/// A value the edit sets: `tag` in IFD `ifd`, of TIFF type `typ` with `count` values whose
+/// bytes (in the block's byte order) are `bytes`.
+#[derive(Debug, Clone)]
+pub(super) struct Intended {
+    pub(super) ifd: IfdName,
+    pub(super) tag: u16,
+    pub(super) typ: u16,
+    pub(super) count: usize,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// One 12-byte entry as found.
@@ -447,42 +448,27 @@ impl Layout {
 /// Proves that `new` is `old` with the `intended` values set and nothing else changed (see
 /// the module documentation); `old` is `None` for a block made from nothing. The error says
 /// what would have been damaged.
-pub(super) fn prove(
-    old: Option<&[u8]>,
-    new: &[u8],
-    intended: &[(Dir, u16, Val)],
-) -> Result<(), String> {
+pub(super) fn prove(old: Option<&[u8]>, new: &[u8], intended: &[Intended]) -> Result<(), String> {
     let b = Layout::walk(new).map_err(|e| format!("the edited EXIF cannot be read ({e})"))?;
     let a = match old {
         Some(old) => Some((old, Layout::walk(old)?)),
         None => None,
     };
-    let intended: Vec<(IfdName, u16, &Val)> = intended
+    let intended: Vec<&Intended> = intended
         .iter()
-        .filter(|(_, t, _)| !POINTER_TAGS.contains(t))
-        .map(|(d, t, v)| (IfdName::of(*d), *t, v))
+        .filter(|i| !POINTER_TAGS.contains(&i.tag))
         .collect();
-    let is_intended = |n: IfdName, t: u16| intended.iter().any(|(m, u, _)| (*m, *u) == (n, t));
+    let is_intended = |n: IfdName, t: u16| intended.iter().any(|i| (i.ifd, i.tag) == (n, t));
     // The new values are there, exactly.
-    for (name, tag, val) in &intended {
+    for i in &intended {
+        let name = i.ifd.tag_name(i.tag);
         let e = b
-            .ifd(*name)
-            .and_then(|f| f.entries.iter().find(|e| e.tag == *tag))
-            .ok_or_else(|| {
-                format!(
-                    "the new {} is missing from the edited EXIF",
-                    name.tag_name(*tag)
-                )
-            })?;
+            .ifd(i.ifd)
+            .and_then(|f| f.entries.iter().find(|e| e.tag == i.tag))
+            .ok_or_else(|| format!("the new {name} is missing from the edited EXIF"))?;
         let bytes = b.value_span(new, e).map(|(at, len)| &new[at..at + len]);
-        if e.typ != val.type_code()
-            || e.count as usize != val.count()
-            || bytes != Some(&val.encode(b.le)[..])
-        {
-            return Err(format!(
-                "the new {} was not written as meant",
-                name.tag_name(*tag)
-            ));
+        if e.typ != i.typ || e.count as usize != i.count || bytes != Some(&i.bytes[..]) {
+            return Err(format!("the new {name} was not written as meant"));
         }
     }
     let Some((old, a)) = a else {
@@ -599,15 +585,13 @@ fn changed_bytes<'a>(a: &'a [u8], b: &'a [u8]) -> impl Iterator<Item = usize> + 
 mod tests {
     use super::*;
     use crate::metadata::camera_tiff;
-    use crate::metadata::exif_edit::Editor;
-
-    type Intended = Vec<(Dir, u16, Val)>;
+    use crate::metadata::exif_edit::{Dir, Editor, Val};
 
     const CANON: &str = "cameras/2007-08-24-02-40-42_2007-08-24-02-40-42a.jpg";
 
     /// The camera's block with a GPS position added and its date replaced: (old, new, what
     /// was set).
-    fn edit() -> (Vec<u8>, Vec<u8>, Intended) {
+    fn edit() -> (Vec<u8>, Vec<u8>, Vec<Intended>) {
         let old = camera_tiff(CANON);
         let mut ed = Editor::parse(&old).unwrap();
         ed.set(Dir::Gps, 1, Val::Ascii("S".into()));
