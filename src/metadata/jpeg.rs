@@ -164,6 +164,16 @@ fn new_header(
             .copied()
     };
     let exif_seg = app1_with(EXIF_PREFIX);
+    // Readers that resynchronise on a damaged header find EXIF where its segments do not
+    // say: the one they would read first must be the one edited, else a new one would hide
+    // it (or it would hide the edit).
+    let first_signature = h
+        .head
+        .windows(10)
+        .position(|w| w.starts_with(EXIF_PREFIX) && (w[6..] == *b"II*\0" || w[6..] == *b"MM\0*"));
+    if first_signature.is_some_and(|at| exif_seg.is_none_or(|(_, s, _)| at < s + 4)) {
+        return Err("the file holds EXIF outside the segments it declares, left untouched".into());
+    }
     let has_xmp = app1_with(XMP_PREFIX).is_some();
     let existing = exif_seg.map(|(_, s, e)| &h.head[s + 4 + EXIF_PREFIX.len()..e]);
     let facts = ImageFacts {
@@ -698,6 +708,19 @@ mod tests {
             assert!(proven(&old, &bad, exif, None).is_err(), "{what}");
         }
         assert!(proven(&old, &new, None, None).is_err(), "Exif not declared");
+    }
+
+    /// Found by `cargo fuzz`: a header whose APP0 length is wrong hides the camera's Exif
+    /// segment from the writer, not from readers that resynchronise (kamadak-exif, exiftool).
+    /// A new Exif segment in front of it would replace the camera's tags for them.
+    #[test]
+    fn exif_the_segments_do_not_declare_is_left_alone() {
+        let path = "tests/fuzz/corpus/writers/fuzz-exif-outside-declared-segments.jpg";
+        let src = std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(!w.changed, "{:?}", w.notes);
+        assert_eq!(out, src);
     }
 
     #[test]
