@@ -6,7 +6,8 @@ use crate::takeout::matcher::{self, MediaRef, SidecarRef};
 use crate::takeout::sidecar;
 
 pub use crate::metadata::fuzzing::{
-    heif_writer, iso_media_kept, iso_mutate, iso_structured, writers,
+    heif_writer, iso_media_kept, iso_mutate, iso_structured, mutate_structure, writers,
+    writers_structured,
 };
 
 /// Sidecar parsing and matching: any bytes parse to a result or a reason; matching pairs each

@@ -4,6 +4,7 @@
 //! writers only differ in where the block goes.
 
 use super::exif_edit::{Dir, Editor, Val};
+use super::exif_proof;
 use super::time::{parse_exif_datetime, parse_offset};
 use super::xmp::{packet, XmpData};
 use super::{dms, Tags, TimeZoneChoice, Written};
@@ -170,6 +171,7 @@ pub(super) fn plan(
         xmp_placed_note = xmp_reason.take();
     }
     let set_tags = ed.changed_tags();
+    let intended = ed.intended();
     let tiff = match ed
         .finish()
         .map_err(|e| format!("EXIF could not be edited ({e})"))?
@@ -191,6 +193,7 @@ pub(super) fn plan(
         return Ok(overflow(max, date, tags, &wanted));
     }
     check_edit(before.as_ref(), &tiff, &wanted, &set_tags)?;
+    exif_proof::prove(existing_tiff, &tiff, &intended)?;
     if let Some(reason) = xmp_placed_note {
         written
             .notes
@@ -572,6 +575,119 @@ impl Existing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::camera_tiff;
+
+    fn paris() -> TimeZoneChoice {
+        TimeZoneChoice::parse("Europe/Paris").unwrap()
+    }
+
+    /// The block `plan` makes of `tiff` for `tags`, and what it noted.
+    fn edited(tiff: &[u8], tags: &Tags) -> (Result<Option<Vec<u8>>, String>, Written) {
+        let mut w = Written::default();
+        let r = plan(Some(tiff), &ImageFacts::default(), tags, &paris(), &mut w).map(|e| e.tiff);
+        (r, w)
+    }
+
+    fn chile(alt: f64) -> Tags {
+        Tags {
+            taken: Some(1_262_347_200),
+            geo: Some(Geo {
+                lat: -33.86,
+                lon: -70.65,
+                alt: Some(alt),
+            }),
+            keep_camera_dates: true,
+            ..Tags::default()
+        }
+    }
+
+    fn byte_of(e: &exif::Exif, tag: exif::Tag) -> Option<u8> {
+        match &e.get_field(tag, exif::In::PRIMARY)?.value {
+            exif::Value::Byte(v) => v.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Issue 26, 1: a GPS IFD holding the references but no coordinates. The references are
+    /// inline values of an IFD that is rewritten (the coordinates are added): the new ones
+    /// must be in the rewritten IFD. FAILS before: S/W written as N/E, below sea level as above.
+    #[test]
+    fn references_replaced_inline_survive_their_ifd_being_rewritten() {
+        let hostile = crate::metadata::hostile::gps_refs_only();
+        let (r, w) = edited(&hostile, &chile(-12.0));
+        let out = r.unwrap().expect("the position is added");
+        let e = read(&out).unwrap();
+        assert_eq!(ascii(&e, exif::Tag::GPSLatitudeRef).as_deref(), Some("S"));
+        assert_eq!(ascii(&e, exif::Tag::GPSLongitudeRef).as_deref(), Some("W"));
+        assert_eq!(byte_of(&e, exif::Tag::GPSAltitudeRef), Some(1), "{w:?}");
+        // The old GPS IFD keeps its bytes (only the GPS pointer to the new one changed).
+        let changed: Vec<usize> = (0..hostile.len())
+            .filter(|i| out[*i] != hostile[*i])
+            .collect();
+        let gps = Editor::parse(&hostile)
+            .unwrap()
+            .entry_at(Dir::Ifd0, 0x8825)
+            .unwrap();
+        assert!(
+            changed.iter().all(|i| (gps + 8..gps + 12).contains(i)),
+            "{changed:?}"
+        );
+    }
+
+    /// Issue 26, 5: the Exif IFD pointer stored as SLONG (or SHORT), which exiftool follows.
+    /// FAILS before: a new Exif IFD replaced the camera's (exposure, maker notes, its date).
+    #[test]
+    fn an_exif_pointer_of_another_integer_type_is_the_pointer() {
+        for typ in [9u16, 3] {
+            let hostile = crate::metadata::hostile::exif_pointer_as(typ);
+            let (r, w) = edited(&hostile, &chile(10.0));
+            let out = r.unwrap().expect("the position is added");
+            let ed = Editor::parse(&out).unwrap();
+            // The camera's Exif IFD is the one reached, with its date, exposure, maker note.
+            for tag in [0x9003, 0x829A, 0x927C] {
+                assert!(ed.has(Dir::Exif, tag), "{typ}: {tag:#x} lost: {w:?}");
+            }
+            assert_eq!(
+                ed.value(Dir::Exif, 0x9003),
+                Some(&b"2007:08:24 02:40:42\0"[..]),
+                "{typ}"
+            );
+        }
+    }
+
+    /// Issue 26, 4: a value the edit replaces whose bytes are also the thumbnail's (or
+    /// another tag's value). FAILS before: the date was patched into the thumbnail.
+    #[test]
+    fn a_value_sharing_its_bytes_is_never_patched_in_place() {
+        let src = camera_tiff(crate::metadata::hostile::CANON);
+        let tags = Tags {
+            overwrite_dates: true,
+            ..chile(10.0)
+        };
+        for into_make in [false, true] {
+            let what = if into_make { "Make" } else { "thumbnail" };
+            let hostile = crate::metadata::hostile::date_in_thumbnail(into_make);
+            let dto = Editor::parse(&src)
+                .unwrap()
+                .entry_at(Dir::Exif, 0x9003)
+                .unwrap();
+            let target = u32::from_le_bytes(hostile[dto + 8..dto + 12].try_into().unwrap());
+            let before = read(&hostile).unwrap();
+            let (r, w) = edited(&hostile, &tags);
+            let out = r.unwrap().expect("edited");
+            let t = target as usize;
+            assert_eq!(out[t..t + 20], hostile[t..t + 20], "{what}: {w:?}");
+            let after = read(&out).unwrap();
+            assert_eq!(
+                ascii(&after, exif::Tag::DateTimeOriginal).as_deref(),
+                Some("2010:01:01 13:00:00")
+            );
+            assert_eq!(
+                ascii(&after, exif::Tag::Make),
+                ascii(&before, exif::Tag::Make)
+            );
+        }
+    }
 
     #[test]
     fn camera_placeholders_are_not_captions() {

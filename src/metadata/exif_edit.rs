@@ -18,6 +18,8 @@
 //! Every read of the existing block is bounds-checked: a malformed block is an `Err`, never a
 //! panic, and nothing is written for it.
 
+use super::exif_proof::{self, IfdName, Intended, Layout, Owner};
+
 /// The TIFF field types we write.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Val {
@@ -79,6 +81,15 @@ pub(super) enum Dir {
     Ifd0 = 0,
     Exif = 1,
     Gps = 2,
+}
+
+/// How [`exif_proof`] names the IFD `d`.
+fn ifd_name(d: Dir) -> IfdName {
+    match d {
+        Dir::Ifd0 => IfdName::Chain(0),
+        Dir::Exif => IfdName::Exif,
+        Dir::Gps => IfdName::Gps,
+    }
 }
 
 const EXIF_POINTER: u16 = 0x8769;
@@ -154,14 +165,17 @@ impl Editor {
         };
         let ifd0 = ed.u32_at(4).ok_or("truncated header")?;
         let ifd0 = ed.read_ifd(ifd0)?;
-        let pointer = |ifd: &Ifd, tag: u16| {
-            ifd.entries
-                .iter()
-                .find(|e| e.tag == tag && e.count == 1 && matches!(e.typ, 4 | 13))
-                .map(|e| ed.u32_of(e.field))
-        };
-        let exif = pointer(&ifd0, EXIF_POINTER);
-        let gps = pointer(&ifd0, GPS_POINTER);
+        // A pointer of any integer type exiftool follows is the pointer; one that holds no
+        // offset is not replaced by a new IFD (the camera's would become unreachable).
+        let pointer =
+            |ifd: &Ifd, tag: u16, what: &str| match ifd.entries.iter().find(|e| e.tag == tag) {
+                Some(e) => exif_proof::pointer(le, e.typ, e.count, e.field)
+                    .map(Some)
+                    .ok_or_else(|| format!("the {what} pointer holds no offset")),
+                None => Ok(None),
+            };
+        let exif = pointer(&ifd0, EXIF_POINTER, "Exif IFD")?;
+        let gps = pointer(&ifd0, GPS_POINTER, "GPS IFD")?;
         ed.found[Dir::Exif as usize] = match exif {
             Some(off) => Some(ed.read_ifd(off).map_err(|e| format!("Exif IFD: {e}"))?),
             None => None,
@@ -256,6 +270,12 @@ impl Editor {
             .find(|e| e.tag == tag)
     }
 
+    /// Where the entry of `tag` in `dir` starts in the block (for tests that change it).
+    #[cfg(test)]
+    pub(super) fn entry_at(&self, dir: Dir, tag: u16) -> Option<usize> {
+        self.entry(dir, tag).map(|e| e.at)
+    }
+
     /// True when the existing block has `tag` in `dir`.
     pub(super) fn has(&self, dir: Dir, tag: u16) -> bool {
         self.entry(dir, tag).is_some()
@@ -305,17 +325,44 @@ impl Editor {
         self.changes.iter().any(|c| !c.is_empty())
     }
 
+    /// Everything set so far, as [`exif_proof::prove`] expects to find it.
+    pub(super) fn intended(&self) -> Vec<Intended> {
+        [Dir::Ifd0, Dir::Exif, Dir::Gps]
+            .into_iter()
+            .flat_map(|d| {
+                self.changes[d as usize]
+                    .iter()
+                    .map(move |(t, v)| (d, *t, v))
+            })
+            .map(|(d, tag, v)| Intended {
+                ifd: ifd_name(d),
+                tag,
+                typ: v.type_code(),
+                count: v.count(),
+                bytes: v.encode(self.le),
+            })
+            .collect()
+    }
+
     /// The edited block: the existing bytes (with same-size values patched in place) followed
     /// by the rewritten and new IFDs. `Ok(None)` when nothing was set.
     pub(super) fn finish(mut self) -> Result<Option<Vec<u8>>, String> {
         if !self.is_changed() {
             return Ok(None);
         }
-        let patches = self.take_in_place_patches();
-        let rewrite = self.ifds_to_rewrite();
+        // What each byte of the block belongs to (nothing, for a new block).
+        let layout = Layout::walk(&self.block).ok();
+        let patches = self.take_in_place_patches(layout.as_ref());
+        let rewrite = self.ifds_to_rewrite(layout.as_ref());
         let mut out = self.block.clone();
-        for (at, bytes) in patches {
-            out[at..at + bytes.len()].copy_from_slice(&bytes);
+        for p in patches {
+            if p.len <= 4 && rewrite[p.dir as usize] {
+                // The IFD is written anew from its entries as found: an inline value goes
+                // into the new copy, the old one keeps the camera's bytes.
+                self.changes[p.dir as usize].push((p.tag, p.val));
+            } else {
+                out[p.at..p.at + p.len].copy_from_slice(&p.val.encode(self.le));
+            }
         }
         let mut plans = self.lay_out(&rewrite, out.len() + out.len() % 2)?;
         self.point_to_new_ifds(&mut plans, &mut out);
@@ -328,22 +375,52 @@ impl Editor {
         Ok(Some(out))
     }
 
-    /// Takes out of `changes` every value of the same type and size as the existing one and
-    /// returns them as (where, bytes) patches of the block: they are written where they are.
-    fn take_in_place_patches(&mut self) -> Vec<(usize, Vec<u8>)> {
+    /// Whether the value of entry `e` of `d`, at `at..at + len`, owns its bytes alone in
+    /// `layout`: an inline value when its IFD's table shares no byte, a longer one when no
+    /// other value, IFD or image data (a thumbnail, a strip) shares one of its bytes.
+    fn owns_alone(
+        &self,
+        layout: Option<&Layout>,
+        d: Dir,
+        e: &Entry,
+        at: usize,
+        len: usize,
+    ) -> bool {
+        let name = ifd_name(d);
+        let Some(l) = layout.filter(|l| l.entry_at(name, e.tag) == Some(e.at)) else {
+            return false;
+        };
+        if len <= 4 {
+            !l.table_shared(name)
+        } else {
+            !l.others_over(at, len, Owner::Value(e.at))
+        }
+    }
+
+    /// Takes out of `changes` every value of the same type and size as the existing one that
+    /// owns its bytes alone ([`Editor::owns_alone`]) and returns them as patches of the block:
+    /// they are written where they are.
+    fn take_in_place_patches(&mut self, layout: Option<&Layout>) -> Vec<Patch> {
         let mut patches = Vec::new();
         for d in [Dir::Ifd0, Dir::Exif, Dir::Gps] {
             let mut keep = Vec::new();
             for (tag, val) in std::mem::take(&mut self.changes[d as usize]) {
-                let bytes = val.encode(self.le);
                 let in_place = self.entry(d, tag).and_then(|e| {
-                    (e.typ == val.type_code() && e.count as usize == val.count())
+                    let (at, len) = (e.typ == val.type_code() && e.count as usize == val.count())
                         .then(|| self.value_span(e))
-                        .flatten()
+                        .flatten()?;
+                    (len == val.encode(self.le).len() && self.owns_alone(layout, d, e, at, len))
+                        .then_some((at, len))
                 });
                 match in_place {
-                    Some((at, len)) if len == bytes.len() => patches.push((at, bytes)),
-                    _ => keep.push((tag, val)),
+                    Some((at, len)) => patches.push(Patch {
+                        dir: d,
+                        tag,
+                        val,
+                        at,
+                        len,
+                    }),
+                    None => keep.push((tag, val)),
                 }
             }
             self.changes[d as usize] = keep;
@@ -352,17 +429,24 @@ impl Editor {
     }
 
     /// Which IFDs (by [`Dir`]) are written anew at the end: those with changes left, and IFD0
-    /// when a new sub-IFD needs a pointer entry in it (added to `changes` here, its value
-    /// filled in by [`Editor::point_to_new_ifds`]).
-    fn ifds_to_rewrite(&mut self) -> [bool; 3] {
+    /// when a new sub-IFD needs a pointer entry in it, or when the pointer it has cannot be
+    /// patched in place (not four bytes wide, or in a table that shares bytes): the pointer
+    /// is then added to `changes` here, its value filled in by
+    /// [`Editor::point_to_new_ifds`].
+    fn ifds_to_rewrite(&mut self, layout: Option<&Layout>) -> [bool; 3] {
         let needs = |ed: &Editor, d: Dir| !ed.changes[d as usize].is_empty();
         let mut rewrite = [
             needs(self, Dir::Ifd0),
             needs(self, Dir::Exif),
             needs(self, Dir::Gps),
         ];
+        let table_ok = layout.is_some_and(|l| !l.table_shared(IfdName::Chain(0)));
         for (d, tag) in [(Dir::Exif, EXIF_POINTER), (Dir::Gps, GPS_POINTER)] {
-            if rewrite[d as usize] && !self.has(Dir::Ifd0, tag) {
+            let patchable = self
+                .entry(Dir::Ifd0, tag)
+                .is_some_and(|e| matches!(e.typ, 4 | 9 | 13) && table_ok);
+            if rewrite[d as usize] && !patchable {
+                self.changes[0].retain(|(t, _)| *t != tag);
                 self.changes[0].push((tag, Val::Long(vec![0])));
                 rewrite[0] = true;
             }
@@ -493,6 +577,15 @@ impl Editor {
         out.extend_from_slice(&values);
         debug_assert_eq!(out.len(), p.offset + p.size);
     }
+}
+
+/// A value written where it is: `val` of `tag` in `dir` at `at..at + len`.
+struct Patch {
+    dir: Dir,
+    tag: u16,
+    val: Val,
+    at: usize,
+    len: usize,
 }
 
 /// An IFD as it will be written at the end of the block.

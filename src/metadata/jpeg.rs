@@ -164,6 +164,16 @@ fn new_header(
             .copied()
     };
     let exif_seg = app1_with(EXIF_PREFIX);
+    // Readers that resynchronise on a damaged header find EXIF where its segments do not
+    // say: the one they would read first must be the one edited, else a new one would hide
+    // it (or it would hide the edit).
+    let first_signature = h
+        .head
+        .windows(10)
+        .position(|w| w.starts_with(EXIF_PREFIX) && (w[6..] == *b"II*\0" || w[6..] == *b"MM\0*"));
+    if first_signature.is_some_and(|at| exif_seg.is_none_or(|(_, s, _)| at < s + 4)) {
+        return Err("the file holds EXIF outside the segments it declares, left untouched".into());
+    }
     let has_xmp = app1_with(XMP_PREFIX).is_some();
     let existing = exif_seg.map(|(_, s, e)| &h.head[s + 4 + EXIF_PREFIX.len()..e]);
     let facts = ImageFacts {
@@ -190,8 +200,11 @@ fn new_header(
     let xmp_segment = xmp_segment.unwrap_or_default();
     let mut out = Vec::with_capacity(h.head.len() + xmp_segment.len() + 0x1_0000);
     out.extend_from_slice(&h.head[..2]);
+    // Where the header starts to change: what comes before stays where it was.
+    let change_at;
     match exif_seg {
         Some((_, s, e)) => {
+            change_at = s;
             // The EXIF segment stays where it was (replaced when its block changed), the XMP
             // segment follows it.
             out.extend_from_slice(&h.head[2..s]);
@@ -207,6 +220,7 @@ fn new_header(
                 .take_while(|(m, _, _)| *m == 0xE0)
                 .last()
                 .map_or(2, |(_, _, e)| *e);
+            change_at = insert_at;
             out.extend_from_slice(&h.head[2..insert_at]);
             out.extend_from_slice(exif_segment.as_deref().unwrap_or_default());
             out.extend_from_slice(&xmp_segment);
@@ -214,7 +228,193 @@ fn new_header(
         }
     }
     debug_assert!(body <= h.head.len());
+    shift_mpf_offsets(h, change_at, &mut out)?;
+    let exif_segment = exif_segment.as_deref();
+    let xmp_segment = Some(&xmp_segment[..]).filter(|x| !x.is_empty());
+    proven(&h.head, &out, exif_segment, xmp_segment)?;
     Ok(Some(out))
+}
+
+/// The signature of an MPF APP2 segment: the index of the images a file holds (a camera's
+/// large preview, a phone's depth map or gain map), after the main one.
+const MPF_PREFIX: &[u8] = b"MPF\0";
+
+/// The MP entries of an MPF segment `seg` (marker included): whether its numbers are
+/// little-endian, and for each image where its offset field is in `seg` and the offset (from
+/// the byte after "MPF\0"; 0 for the main image). `None` when the index cannot be read.
+fn mp_entries(seg: &[u8]) -> Option<(bool, Vec<(usize, u32)>)> {
+    const TIFF_AT: usize = 4 + MPF_PREFIX.len();
+    let t = seg.get(TIFF_AT..)?;
+    let le = match t.get(..4)? {
+        b"II*\0" => true,
+        b"MM\0*" => false,
+        _ => return None,
+    };
+    let u16_at = |i: usize| {
+        let b: [u8; 2] = t.get(i..i.checked_add(2)?)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |i: usize| {
+        let b: [u8; 4] = t.get(i..i.checked_add(4)?)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd = u32_at(4)? as usize;
+    for i in 0..u16_at(ifd)? as usize {
+        let e = ifd + 2 + 12 * i;
+        if u16_at(e)? != 0xB002 {
+            continue;
+        }
+        let count = u32_at(e + 4)? as usize;
+        if u16_at(e + 2)? != 7 || count == 0 || !count.is_multiple_of(16) {
+            return None;
+        }
+        let at = u32_at(e + 8)? as usize;
+        t.get(at..at.checked_add(count)?)?;
+        let fields = (0..count / 16).map(|k| {
+            let f = at + 16 * k + 8;
+            Some((TIFF_AT + f, u32_at(f)?))
+        });
+        return Some((le, fields.collect::<Option<_>>()?));
+    }
+    None
+}
+
+/// Updates, in the new header `out`, the MPF segments that come before `change_at` (where
+/// the header grows): the images they point to (after the main image's data) move by the
+/// growth, they do not. Refuses the edit when such an index cannot be read or points into
+/// the header before the change.
+fn shift_mpf_offsets(h: &Header, change_at: usize, out: &mut [u8]) -> Result<(), String> {
+    let growth = out.len() - h.head.len();
+    let mpf = h
+        .segments
+        .iter()
+        .filter(|(m, s, e)| *m == 0xE2 && h.head[s + 4..*e].starts_with(MPF_PREFIX));
+    for &(_, s, e) in mpf.filter(|(_, s, _)| *s < change_at && growth > 0) {
+        let refuse = || "the file's index of its other images (MPF) cannot be updated".to_string();
+        let (le, entries) = mp_entries(&h.head[s..e]).ok_or_else(refuse)?;
+        for (field, off) in entries.into_iter().filter(|(_, off)| *off != 0) {
+            if s + 4 + MPF_PREFIX.len() + off as usize <= change_at {
+                return Err(refuse());
+            }
+            let new = u32::try_from(off as usize + growth).map_err(|_| refuse())?;
+            let bytes = if le {
+                new.to_le_bytes()
+            } else {
+                new.to_be_bytes()
+            };
+            out[s + field..s + field + 4].copy_from_slice(&bytes);
+        }
+    }
+    Ok(())
+}
+
+/// Segments of a header: (where each starts, its bytes).
+type Segments<'a> = Vec<(usize, &'a [u8])>;
+
+/// The segments of a header held in memory (from SOI to the first scan): (start, bytes)
+/// each, and where the scan starts. An independent reading for [`proven`].
+fn segments(head: &[u8]) -> Option<(Segments<'_>, usize)> {
+    if !head.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut pos = 2;
+    loop {
+        if *head.get(pos)? != 0xFF {
+            return None;
+        }
+        let mut m = pos + 1;
+        while *head.get(m)? == 0xFF {
+            m += 1;
+        }
+        let end = match head[m] {
+            0xDA | 0xD9 => return Some((out, pos)),
+            0xD0..=0xD7 | 0x01 => m + 1,
+            _ => m + 1 + u16::from_be_bytes([*head.get(m + 1)?, *head.get(m + 2)?]) as usize,
+        };
+        out.push((pos, head.get(pos..end)?));
+        pos = end;
+    }
+}
+
+/// The proof that the new header `new` is `old` with only its Exif segment replaced or added
+/// (`exif`, when it changed), an XMP segment added (`xmp`) and the offsets of MPF indexes
+/// moved with the images they point to: read again from both, every other segment is
+/// byte-identical and in the same order, and what follows them (the start of the scan, read
+/// with the header) too. The rest of the scan data is copied after the header as it is
+/// read. See `exif_proof` for why edits are proven.
+fn proven(old: &[u8], new: &[u8], exif: Option<&[u8]>, xmp: Option<&[u8]>) -> Result<(), String> {
+    let damaged = |what: &str| Err(format!("the edited file would {what}"));
+    let (Some((a, a_body)), Some((b, b_body))) = (segments(old), segments(new)) else {
+        return damaged("not be a JPEG we read back");
+    };
+    if old[a_body..] != new[b_body..] {
+        return damaged("change its image data");
+    }
+    let mut b = b;
+    for added in [exif, xmp].into_iter().flatten() {
+        match b.iter().position(|(_, s)| *s == added) {
+            Some(k) => {
+                b.remove(k);
+            }
+            None => return damaged("lose its new metadata"),
+        }
+    }
+    let mut a = a;
+    if exif.is_some() {
+        let old_exif = a
+            .iter()
+            .position(|(_, s)| s[1] == 0xE1 && s[4..].starts_with(EXIF_PREFIX));
+        if let Some(k) = old_exif {
+            a.remove(k);
+        }
+    }
+    if a.len() != b.len() {
+        return damaged("gain or lose a segment");
+    }
+    let growth = new.len() - old.len();
+    for ((pa, sa), (pb, sb)) in a.iter().zip(&b) {
+        let mpf = sa.len() > 4 && sa[1] == 0xE2 && sa[4..].starts_with(MPF_PREFIX);
+        if !mpf {
+            if sa != sb {
+                return damaged("change a segment it does not edit");
+            }
+            continue;
+        }
+        // An index of images: each keeps pointing at its image, which moved by `growth`.
+        if sa.len() != sb.len() {
+            return damaged("change its index of images (MPF)");
+        }
+        let (Some((_, ea)), Some((_, eb))) = (mp_entries(sa), mp_entries(sb)) else {
+            if sa == sb && *pb == pa + growth {
+                continue;
+            }
+            return damaged("break its index of images (MPF)");
+        };
+        let fields: Vec<usize> = ea.iter().map(|(f, _)| *f).collect();
+        let outside = (0..sa.len())
+            .any(|i| sa[i] != sb[i] && !fields.iter().any(|f| (*f..f + 4).contains(&i)));
+        let moved = ea.iter().zip(&eb).all(|((fa, oa), (fb, ob))| {
+            fa == fb
+                && if *oa == 0 {
+                    *ob == 0
+                } else {
+                    pb + *ob as usize == pa + *oa as usize + growth
+                }
+        });
+        if outside || !moved {
+            return damaged("break its index of images (MPF)");
+        }
+    }
+    Ok(())
 }
 
 impl Header {
@@ -256,6 +456,7 @@ mod tests {
     use super::*;
     use crate::metadata::exif_block::ascii;
     use crate::metadata::fixture;
+    use crate::metadata::hostile::with_second_image;
 
     fn paris() -> TimeZoneChoice {
         TimeZoneChoice::parse("Europe/Paris").unwrap()
@@ -419,6 +620,107 @@ mod tests {
         let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
         assert!(w.changed && !w.incomplete, "{:?}", w.notes);
         assert!(!out.windows(XMP_PREFIX.len()).any(|x| x == XMP_PREFIX));
+    }
+
+    /// The proof (`exif_proof`) accepts every edit of the real cameras' blocks: none is
+    /// refused, with overwritten dates (patched in place) or added ones, a moved position.
+    #[test]
+    fn every_real_cameras_edit_is_proven() {
+        let dir = format!("{}/fixtures/cameras", env!("CARGO_MANIFEST_DIR"));
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let src = std::fs::read(&path).unwrap();
+            for overwrite in [false, true] {
+                let t = Tags {
+                    overwrite_dates: overwrite,
+                    geo_moved: true,
+                    ..tags()
+                };
+                let mut out = Vec::new();
+                let w = rewrite(&mut &src[..], &mut out, &t, &paris()).unwrap();
+                assert!(
+                    w.changed && !w.notes.iter().any(|n| n.contains("not written")),
+                    "{}: {:?}",
+                    path.display(),
+                    w.notes
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 100);
+    }
+
+    /// The bytes of the second image an MPF index in `jpeg` points to.
+    fn second_image(jpeg: &[u8]) -> &[u8] {
+        let at = jpeg.windows(4).position(|w| w == b"MPF\0").unwrap() + 4;
+        let e = at + 50 + 16;
+        let le = |i: usize| u32::from_le_bytes(jpeg[i..i + 4].try_into().unwrap()) as usize;
+        let (size, off) = (le(e + 4), le(e + 8));
+        &jpeg[at + off..at + off + size]
+    }
+
+    /// Issue 26, 8: an MPF index (a second image: a phone's depth map, a camera's preview)
+    /// before the Exif segment, which grows. FAILS before: its offsets were not updated.
+    #[test]
+    fn an_mpf_index_before_the_exif_keeps_pointing_at_its_images() {
+        let plain = fixture("plain.jpg");
+        for before in [true, false] {
+            let src = with_second_image(before);
+            assert_eq!(second_image(&src), &plain[..]);
+            let mut out = Vec::new();
+            let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+            assert!(w.changed, "{:?}", w.notes);
+            assert!(out.len() > src.len());
+            assert_eq!(second_image(&out), &plain[..], "before Exif: {before}");
+        }
+    }
+
+    /// The proof refuses every change but the edited segments and the MPF offsets moved
+    /// with their images.
+    #[test]
+    fn the_proof_catches_any_other_change() {
+        let src = with_second_image(true);
+        let mut out = Vec::new();
+        rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        let old = read_header(&mut &src[..]).unwrap().head;
+        let new = read_header(&mut &out[..]).unwrap().head;
+        let h = read_header(&mut &out[..]).unwrap();
+        let exif = h
+            .segments
+            .iter()
+            .find(|(m, s, e)| *m == 0xE1 && new[s + 4..*e].starts_with(EXIF_PREFIX))
+            .map(|(_, s, e)| &new[*s..*e]);
+        let (_, ms, me) = *h.segments.iter().find(|(m, _, _)| *m == 0xE2).unwrap();
+        // The full stream: the header read is followed by the same scan data.
+        let tail = &out[new.len()..];
+        assert_eq!(tail, &src[old.len()..]);
+        proven(&old, &new, exif, None).unwrap();
+        let mut stale_mpf = new.clone();
+        stale_mpf[ms..me].copy_from_slice(&old[ms..me]);
+        let mut dqt = new.clone();
+        let dqt_at = h.segments.iter().find(|(m, _, _)| *m == 0xDB).unwrap().1;
+        dqt[dqt_at + 10] ^= 1;
+        let mut scan = new.clone();
+        let last = scan.len() - 1;
+        scan[last] ^= 1;
+        for (what, bad) in [("stale MPF", stale_mpf), ("DQT", dqt), ("scan", scan)] {
+            assert!(proven(&old, &bad, exif, None).is_err(), "{what}");
+        }
+        assert!(proven(&old, &new, None, None).is_err(), "Exif not declared");
+    }
+
+    /// Found by `cargo fuzz`: a header whose APP0 length is wrong hides the camera's Exif
+    /// segment from the writer, not from readers that resynchronise (kamadak-exif, exiftool).
+    /// A new Exif segment in front of it would replace the camera's tags for them.
+    #[test]
+    fn exif_the_segments_do_not_declare_is_left_alone() {
+        let path = "tests/fuzz/corpus/writers/fuzz-exif-outside-declared-segments.jpg";
+        let src = std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &tags(), &paris()).unwrap();
+        assert!(!w.changed, "{:?}", w.notes);
+        assert_eq!(out, src);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 
 mod exif_block;
 mod exif_edit;
+pub(crate) mod exif_proof;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod heif;
+#[cfg(test)]
+mod hostile;
 pub mod isobmff;
 pub mod jpeg;
 pub mod media;
@@ -164,6 +167,17 @@ pub(crate) fn paris_tags(alt: Option<f64>) -> Tags {
 pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/fixtures/media/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The TIFF block of the Exif APP1 segment of a JPEG under `fixtures/` (`cameras/…` or
+/// `media/…`), for the EXIF editor's unit tests.
+#[cfg(test)]
+pub(crate) fn camera_tiff(path: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let jpg = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let at = jpg.windows(6).position(|w| w == b"Exif\0\0").unwrap();
+    let len = u16::from_be_bytes([jpg[at - 2], jpg[at - 1]]) as usize;
+    jpg[at + 6..at - 2 + len].to_vec()
 }
 
 /// GPS degrees as EXIF degrees/minutes/seconds rationals: (numerator, denominator) triples.

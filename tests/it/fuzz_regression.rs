@@ -29,6 +29,11 @@ fn writers_corpus() {
 }
 
 #[test]
+fn writers_structured_corpus() {
+    replay("writers_structured", gpbackup::fuzzing::writers_structured);
+}
+
+#[test]
 fn heif_corpus() {
     replay("heif", gpbackup::fuzzing::heif_writer);
 }

@@ -1,4 +1,4 @@
-//! The JPEG, PNG, WebP and MP4/MOV metadata writers on arbitrary input.
+//! The JPEG, PNG, WebP, TIFF and MP4/MOV metadata writers on arbitrary input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
