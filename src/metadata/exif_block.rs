@@ -144,6 +144,18 @@ pub(super) fn plan(
         written.existing_date = Some((wall, Some(off)));
         Some(local)
     } else {
+        if wanted.name_date {
+            let wall = tags.name_date.expect("checked above");
+            let stamp = Val::Ascii(wall.format("%Y:%m:%d %H:%M:%S").to_string());
+            ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
+            if wanted.create_date {
+                ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
+            }
+            written.notes.push(format!(
+                "the date in its name ({}, no time zone) is written as its date taken",
+                wall.format("%Y-%m-%d %H:%M:%S")
+            ));
+        }
         None
     };
     if wanted.gps {
@@ -224,8 +236,10 @@ fn open_editor(existing_tiff: Option<&[u8]>) -> Result<Editor, String> {
 /// Which of the sidecar's values the block lacks, so that [`plan`] writes them.
 struct Wanted {
     date: bool,
-    /// With `date`: DateTimeDigitized (and its offset) is written too.
+    /// With `date` or `name_date`: DateTimeDigitized (and its offset) is written too.
     create_date: bool,
+    /// Without a date to write: the date in the file's name, for a file without one.
+    name_date: bool,
     /// Without `date`: the offset of the camera's date, which it lacks.
     offset: Option<chrono::FixedOffset>,
     gps: bool,
@@ -256,6 +270,7 @@ impl Wanted {
         Wanted {
             date,
             create_date: !has_create_date || tags.overwrite_dates,
+            name_date: tags.taken.is_none() && tags.name_date.is_some() && !has_date,
             offset: match reconciled {
                 Some(super::Reconciled::Offset(o)) if !date && ex.offset_original.is_none() => {
                     Some(o)
@@ -268,7 +283,7 @@ impl Wanted {
     }
 
     fn anything(&self) -> bool {
-        self.date || self.offset.is_some() || self.gps || self.description
+        self.date || self.name_date || self.offset.is_some() || self.gps || self.description
     }
 }
 
@@ -414,7 +429,8 @@ fn check_edit(
 ) -> Result<(), String> {
     let after = read(tiff).map_err(|e| format!("the edited EXIF is unreadable ({e})"))?;
     let check = Existing::of(&after);
-    if wanted.date && check.date_original.is_none() || wanted.gps && !check.has_gps {
+    let dated = wanted.date || wanted.name_date;
+    if dated && check.date_original.is_none() || wanted.gps && !check.has_gps {
         return Err("the edited EXIF lost the new tags".into());
     }
     let Some(before) = before else {

@@ -23,6 +23,7 @@ pub fn writers(data: &[u8]) {
         overwrite_dates: data.first().is_some_and(|b| b & 1 == 1),
         keep_camera_dates: data.first().is_some_and(|b| b & 2 == 2),
         geo_moved: data.first().is_some_and(|b| b & 4 == 4),
+        name_date: None,
     };
     let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Europe__Paris);
     type Writer = fn(&[u8], &Tags, &TimeZoneChoice, &mut Vec<u8>) -> std::io::Result<Written>;
@@ -370,6 +371,7 @@ pub fn heif_writer(data: &[u8]) {
         overwrite_dates: data.len() % 2 == 1,
         keep_camera_dates: data.len() % 3 == 1,
         geo_moved: data.len() % 5 == 1,
+        name_date: None,
     };
     let zone = TimeZoneChoice::Zone(chrono_tz::Tz::Australia__Sydney);
     let mut out = Vec::new();

@@ -49,6 +49,11 @@ pub struct Tags {
     pub keep_camera_dates: bool,
     /// `geo` is where the photo was moved to in Google Photos: it replaces the camera's.
     pub geo_moved: bool,
+    /// The date in the file's name (its wall clock: a name tells no zone), for a file without
+    /// a sidecar: written as its `DateTimeOriginal`, without an offset, where the file has no
+    /// date of its own and `taken` is `None`. Photos only: a video's times are UTC, which
+    /// a wall clock of no zone cannot give.
+    pub name_date: Option<NaiveDateTime>,
 }
 
 /// What a writer found in the file and did to it.

@@ -257,6 +257,9 @@ pub struct UpdateFacts {
     /// The manifest says the file is its source byte for byte (what a run writes without a
     /// sidecar), so the file itself can stand in for its source.
     pub byte_for_byte: bool,
+    /// Its line says it was written without a sidecar (only the date in its name, if any,
+    /// is in it): the first sidecar found is applied to its source.
+    pub without_sidecar: bool,
     /// One of its entries is among this run's inputs: its bytes can be read again.
     pub input_here: bool,
     /// The sidecar found says the photo is in Google Photos' trash.
@@ -307,7 +310,7 @@ pub fn update_action(f: UpdateFacts) -> UpdateAction {
     let change = match (f.had, f.now) {
         (_, Some(_)) if f.trashed && !f.keep_trashed => false,
         (_, Some(_)) if f.unfinished => true,
-        (None, Some(_)) => f.byte_for_byte,
+        (None, Some(_)) => f.byte_for_byte || f.without_sidecar,
         (None, None) => false,
         (Some(_), None) => f.had_taken,
         (Some(h), Some(n)) => h.meta != n.meta && better(h, n),

@@ -815,3 +815,65 @@ fn album_names_are_keywords_of_the_xmp_sidecars_whatever_the_runs() {
         std::fs::read(twice.join("IMG_0001.jpg.xmp")).unwrap()
     );
 }
+
+#[test]
+fn a_photo_without_sidecar_or_date_gets_its_names_date_until_its_sidecar_comes() {
+    // A messenger's photo: no EXIF date, a date in its name; its sidecar in another part.
+    let tmp = tempfile::tempdir().unwrap();
+    let y = format!("{GP}/Photos from 2019");
+    let name = "IMG_20190704_171012.jpg";
+    let a = export(
+        &tmp.path().join("a"),
+        "20240101T000000Z",
+        &[(format!("{y}/{name}"), photo("<wa>"))],
+    );
+    // Google's instant: 15:10:12 UTC, the name's wall clock at +02:00.
+    let b = export(
+        &tmp.path().join("b"),
+        "20240101T000000Z",
+        &[(
+            format!("{y}/{name}.json"),
+            sidecar(name, 1_562_253_012, None),
+        )],
+    );
+    let date_of = |p: &std::path::Path| {
+        let e = exif_of(p);
+        (
+            exif_ascii(&e, exif::Tag::DateTimeOriginal),
+            exif_ascii(&e, exif::Tag::OffsetTimeOriginal),
+        )
+    };
+    let twice = tmp.path().join("twice");
+    let (o, report) = process(std::slice::from_ref(&a), &twice, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        date_of(&twice.join(name)),
+        (Some("2019:07:04 17:10:12".into()), None)
+    );
+    let notes = report_entry(&report, name)["notes"].to_string();
+    assert!(notes.contains("the date in its name"), "{notes}");
+    let (o, _) = process(std::slice::from_ref(&b), &twice, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let once = tmp.path().join("once");
+    let (o, _) = process(&[a.clone(), b.clone()], &once, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        date_of(&once.join(name)),
+        (Some("2019:07:04 17:10:12".into()), Some("+02:00".into()))
+    );
+    assert_eq!(files_of(&once), files_of(&twice));
+    assert_eq!(mtime(&once.join(name)), mtime(&twice.join(name)));
+    // Videos keep their bytes: a name's wall clock cannot give QuickTime's UTC.
+    let v = export(
+        &tmp.path().join("v"),
+        "20240101T000000Z",
+        &[(format!("{y}/VID_20190704_171012.mp4"), fixture("clip.mp4"))],
+    );
+    let vout = tmp.path().join("v-out");
+    let (o, _) = process(std::slice::from_ref(&v), &vout, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(vout.join("VID_20190704_171012.mp4")).unwrap(),
+        fixture("clip.mp4")
+    );
+}

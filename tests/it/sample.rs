@@ -60,9 +60,15 @@ fn sample_takeout_summary_and_dates() {
     let lonely = report_entry(&report, "IMG_20200614_093000.jpg");
     assert_eq!(lonely["status"], "written-without-metadata");
     assert_eq!(lonely["date_source"], "file-name");
-    // Its bytes are the zip's (only a sidecar's metadata is embedded: when the sidecar comes
-    // later, the file becomes what one run over all parts makes); its mtime has the date.
+    // The date in its name is its date taken, as the name gives it (no zone): a photo
+    // manager that reads EXIF alone sorts it there. The rest is the zip's photo, byte for byte.
     assert_eq!(mtime(&out.join("IMG_20200614_093000.jpg")), 1592119800);
+    let e = exif_of(&out.join("IMG_20200614_093000.jpg"));
+    assert_eq!(
+        exif_ascii(&e, exif::Tag::DateTimeOriginal).as_deref(),
+        Some("2020:06:14 09:30:00")
+    );
+    assert_eq!(exif_ascii(&e, exif::Tag::OffsetTimeOriginal), None);
     let zip = std::fs::File::open(&zips[1]).unwrap();
     let mut zip = zip::ZipArchive::new(zip).unwrap();
     let name = (0..zip.len())
@@ -71,10 +77,10 @@ fn sample_takeout_summary_and_dates() {
         .expect("the lonely photo is in part 2");
     let mut original = Vec::new();
     std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut original).unwrap();
-    assert_eq!(
-        std::fs::read(out.join("IMG_20200614_093000.jpg")).unwrap(),
-        original
-    );
+    let written = std::fs::read(out.join("IMG_20200614_093000.jpg")).unwrap();
+    // (SOI and the JFIF segment, then the new Exif segment, then the rest as it was.)
+    assert_eq!(written[..20], original[..20]);
+    assert!(written.ends_with(&original[20..]));
     // The description reaches the file.
     let e = exif_of(&out.join("IMG_20190704_171012.jpg"));
     assert_eq!(

@@ -158,6 +158,7 @@ pub(super) fn plan_updates(
                     .replacing
                     .as_ref()
                     .is_some_and(|p| p.output_hash == line.hash),
+            without_sidecar: line.no_sidecar,
             input_here: inputs.contains_key(&file),
             trashed: usable.is_some_and(|m| plan.sidecar(m.sidecar).is_ok_and(|s| s.trashed())),
             keep_trashed: opts.keep_trashed,

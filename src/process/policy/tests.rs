@@ -315,7 +315,9 @@ fn update_action_table() {
     // (had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed)
     let f = |had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed| UpdateFacts {
         had, now, had_taken, byte_for_byte, input_here, trashed, keep_trashed, unfinished: false,
+        without_sidecar: false,
     };
+    let bare = |facts: UpdateFacts| UpdateFacts { without_sidecar: true, ..facts };
     let unfinished = |facts: UpdateFacts| UpdateFacts { unfinished: true, ..facts };
     let table = [
         // A file written without a sidecar gets the one found, from itself.
@@ -323,6 +325,11 @@ fn update_action_table() {
         (f(None, sc(1, old, 7), false, true, true, false, false), Rewrite(Library)),
         // … unless it is not its source byte for byte (an old line with metadata).
         (f(None, sc(1, old, 7), false, false, true, false, false), Leave),
+        // Written without a sidecar but with its name's date: from its source.
+        (bare(f(None, sc(1, old, 7), false, false, true, false, false)), Rewrite(Input)),
+        (bare(f(None, sc(1, old, 7), false, false, false, false, false)), Defer),
+        (bare(f(None, sc(1, old, 7), false, true, false, false, false)), Rewrite(Library)),
+        (bare(f(None, None, false, false, true, false, false)), Leave),
         (f(None, None, false, true, true, false, false), Leave),
         // The trash never removes nor rewrites a library file, unless asked to keep it.
         (f(None, sc(1, old, 7), false, true, false, true, false), Leave),

@@ -136,9 +136,9 @@ fn try_write(
     commit(writer, id, opened.kind, name, &tags, date, copied, r)
 }
 
-/// What is embedded into a file: only a sidecar's metadata. A file without one is copied
-/// as it is (its date from its name still sets its mtime and folder), so that when its
-/// sidecar comes in a later run the file becomes what one run over all parts would make.
+/// What is embedded into a file: a sidecar's metadata; for a photo without one, the date in
+/// its name where it has none of its own. When its sidecar comes in a later run, the file is
+/// made again from its photo (see `plan::updates`), as one run over all parts would make it.
 pub(super) fn tags_for(writer: &Writer<'_>, subject: &Subject) -> Tags {
     let planned = policy::planned_date(&subject.dates());
     match subject.sidecar {
@@ -151,8 +151,18 @@ pub(super) fn tags_for(writer: &Writer<'_>, subject: &Subject) -> Tags {
             keep_camera_dates: writer.opts.keep_camera_dates
                 || planned.source != Some(DateSource::Sidecar),
             geo_moved: s.extras().moved,
+            name_date: None,
         },
-        None => Tags::default(),
+        // A photo's name may hold its date: a photo manager that reads EXIF alone sorts it
+        // by that then, not by the day it was imported (see `Tags::name_date`).
+        None => Tags {
+            name_date: subject
+                .by_name
+                .is_some_and(|k| !k.is_video())
+                .then(|| crate::dates::from_file_name(subject.name))
+                .flatten(),
+            ..Tags::default()
+        },
     }
 }
 
@@ -334,7 +344,7 @@ fn commit(
             .collect(),
         archived: sidecar.is_some_and(|s| s.archived()),
         retracted: false,
-        no_sidecar: sidecar.is_none() && copied.out_hash == copied.src_hash,
+        no_sidecar: sidecar.is_none(),
         claim: writer.plan.claim(writer.plan.record(id).found),
         camera_date: (copied.written.camera_date)
             .map(|d| d.format("%Y:%m:%d %H:%M:%S").to_string()),

@@ -171,7 +171,7 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         date_source: date.source,
         gps: if r.embedded { tags.geo } else { None },
         archived: subject.sidecar.is_some_and(|s| s.archived()),
-        no_sidecar: subject.sidecar.is_none() && copied.out_hash == copied.src_hash,
+        no_sidecar: subject.sidecar.is_none(),
         retracted: false,
         claim: plan.claim(u.found),
         camera_date: (copied.written.camera_date)
