@@ -298,11 +298,7 @@ fn implies_process(first: &OsStr, cmd: &clap::Command, exists: impl Fn(&Path) ->
             !matches!(c, 'h' | 'V') && process.get_arguments().any(|a| a.get_short() == Some(c))
         });
     }
-    let subcommand = text == "help"
-        || cmd
-            .get_subcommands()
-            .any(|c| c.get_name() == text || c.get_all_aliases().any(|a| a == text));
-    if subcommand {
+    if text == "help" || cmd.get_subcommands().any(|c| c.get_name() == text) {
         return false;
     }
     let lower = text.to_lowercase();
@@ -548,6 +544,11 @@ mod tests {
                 implied,
                 "{first}"
             );
+        }
+        // A subcommand is one even where a folder of that name is (`gpbackup man` in a folder
+        // holding `man/`).
+        for sub in ["process", "verify", "man", "completions", "help"] {
+            assert!(!implies_process(OsStr::new(sub), &cmd, |_| true), "{sub}");
         }
     }
 
