@@ -1,7 +1,8 @@
 //! The `gpbackup` command line: parses arguments and hands over to the library.
 
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -200,8 +201,9 @@ struct ProcessArgs {
     sync: bool,
 
     /// Write `NAME.EXT.xmp` sidecars (read by digiKam, darktable, Immich, Lightroom): `auto`
-    /// for files whose metadata cannot be embedded (GIF, HEIC, RAW, ..., failed writes) or that
-    /// have people or a favourite flag; `always` for every file; `never`.
+    /// for files whose metadata cannot be embedded (GIF, RAW, BigTIFF, videos other than
+    /// MP4/MOV, failed writes) or that have people or a favourite flag; `always` for every
+    /// file; `never`.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     xmp: XmpMode,
 
@@ -234,7 +236,8 @@ struct ProcessArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = with_process_implied(std::env::args_os().collect(), &Cli::command());
+    let cli = Cli::parse_from(args);
     let exit = match cli.command {
         Command::Process(args) => run_process(args),
         Command::Verify(args) => run_verify(args),
@@ -261,15 +264,67 @@ fn main() -> ExitCode {
     exit.into()
 }
 
+/// The command line with `process` put in front of its arguments when they start without a
+/// subcommand, with an input or an option of `process` instead: `gpbackup takeout-*.zip -o
+/// photos` is `gpbackup process takeout-*.zip -o photos`. Anything else is left for clap to
+/// parse and explain (`gpbackup procss` gets its "a similar subcommand exists" tip).
+fn with_process_implied(mut args: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
+    let implied = args
+        .get(1)
+        .is_some_and(|first| implies_process(first, cmd, |p| p.symlink_metadata().is_ok()));
+    if implied {
+        args.insert(1, "process".into());
+    }
+    args
+}
+
+/// Whether a command line whose first argument is `first` means `process`: `first` is an
+/// option of `process` (not `-h` or `-V`, which the command has too), or it is not a
+/// subcommand and names an input, an existing path or one that reads as a path (a folder
+/// separator in it, or the ending of a Takeout part: `.zip`, `.tgz`, `.tar.gz`, `.tar`), so
+/// that a missing input is named as such rather than as an unknown subcommand.
+fn implies_process(first: &OsStr, cmd: &clap::Command, exists: impl Fn(&Path) -> bool) -> bool {
+    let Some(process) = cmd.find_subcommand("process") else {
+        return false;
+    };
+    let text = first.to_string_lossy();
+    if let Some(long) = text.strip_prefix("--") {
+        let long = long.split('=').next().unwrap_or_default();
+        return !matches!(long, "help" | "version")
+            && process.get_arguments().any(|a| a.get_long() == Some(long));
+    }
+    if let Some(short) = text.strip_prefix('-') {
+        return short.chars().next().is_some_and(|c| {
+            !matches!(c, 'h' | 'V') && process.get_arguments().any(|a| a.get_short() == Some(c))
+        });
+    }
+    if text == "help" || cmd.get_subcommands().any(|c| c.get_name() == text) {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    exists(Path::new(first))
+        || text.chars().any(std::path::is_separator)
+        || [".zip", ".tgz", ".tar.gz", ".tar"]
+            .iter()
+            .any(|end| lower.ends_with(end))
+}
+
 /// The manual page, from the same definitions as `--help`: the command's page, then the
 /// options and exit codes of each subcommand that does work.
 fn man_page() -> std::io::Result<Vec<u8>> {
     let cmd = Cli::command();
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
-    let mut page = String::from_utf8_lossy(&page)
-        .replace(".SH EXTRA", ".SH \"EXIT CODES\"")
-        .into_bytes();
+    let mut page = String::from_utf8_lossy(&page).replace(".SH EXTRA", ".SH \"EXIT CODES\"");
+    // clap_mangen names a page of its own for each subcommand (`gpbackup-process(1)`): this
+    // page holds them all, so the list names the commands as they are typed.
+    for name in cmd.get_subcommands().map(|s| s.get_name()).chain(["help"]) {
+        page = page.replace(
+            &format!("gpbackup\\-{}(1)", name.replace('-', "\\-")),
+            &format!("\\fBgpbackup {name}\\fR"),
+        );
+    }
+    let mut page = page.into_bytes();
     for sub in cmd
         .get_subcommands()
         .filter(|s| s.get_arguments().count() > 1)
@@ -439,6 +494,78 @@ fn tell_outcome(report: &Report, quiet: bool) -> Exit {
                 eprintln!("gpbackup: completed with failures; every other file was written");
             }
             Exit::WithFailures
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_is_implied_by_an_input_or_one_of_its_options_first() {
+        let cmd = Cli::command();
+        let existing = |p: &Path| p == Path::new("photos") || p == Path::new("Takeout");
+        for (first, implied) in [
+            // Inputs: a Takeout part, a path, an existing folder.
+            ("takeout-20240101T000000Z-001.zip", true),
+            ("Takeout-1.TGZ", true),
+            ("takeout.tar.gz", true),
+            ("takeout/part.zip", true),
+            ("./Takeout", true),
+            ("Takeout", true),
+            ("photos", true),
+            // Options of `process`.
+            ("-o", true),
+            ("-ophotos", true),
+            ("--output", true),
+            ("--output=photos", true),
+            ("--dry-run", true),
+            ("-v", true),
+            // Subcommands, help and version, and what clap explains best.
+            ("process", false),
+            ("verify", false),
+            ("man", false),
+            ("completions", false),
+            ("help", false),
+            ("-h", false),
+            ("--help", false),
+            ("-V", false),
+            ("--version", false),
+            ("procss", false),
+            ("verfy", false),
+            ("--bogus", false),
+            ("-x", false),
+            ("-", false),
+            ("--", false),
+        ] {
+            assert_eq!(
+                implies_process(OsStr::new(first), &cmd, existing),
+                implied,
+                "{first}"
+            );
+        }
+        // A subcommand is one even where a folder of that name is (`gpbackup man` in a folder
+        // holding `man/`).
+        for sub in ["process", "verify", "man", "completions", "help"] {
+            assert!(!implies_process(OsStr::new(sub), &cmd, |_| true), "{sub}");
+        }
+    }
+
+    #[test]
+    fn process_goes_in_front_of_the_arguments_only() {
+        let cmd = Cli::command();
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            with_process_implied(args(&["gpbackup", "a.zip", "-o", "out"]), &cmd),
+            args(&["gpbackup", "process", "a.zip", "-o", "out"])
+        );
+        for unchanged in [
+            &["gpbackup"][..],
+            &["gpbackup", "verify", "a.zip"],
+            &["gpbackup", "process", "a.zip", "-o", "out"],
+        ] {
+            assert_eq!(with_process_implied(args(unchanged), &cmd), args(unchanged));
         }
     }
 }

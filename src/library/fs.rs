@@ -69,13 +69,14 @@ pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
     if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(link_error(path));
     }
-    let file = opts.open(path).map_err(|e| {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return link_error(path);
-        }
-        e
-    })?;
+    let file = opts.open(path);
+    // O_NOFOLLOW's refusal of a link.
+    #[cfg(unix)]
+    let file = file.map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => link_error(path),
+        _ => e,
+    });
+    let file = file?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

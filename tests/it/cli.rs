@@ -69,6 +69,11 @@ fn man_page_documents_every_option_and_renders() {
         }
     }
     assert!(page.contains("130"), "exit codes are in the man page");
+    // One page holds every command: it names no other page (`gpbackup-process(1)`).
+    assert_eq!(page.matches("(1)").count(), 0, "{page}");
+    for sub in ["process", "verify", "completions", "man", "help"] {
+        assert!(page.contains(&format!("\\fBgpbackup {sub}\\fR")), "{sub}");
+    }
     assert!(page.is_ascii(), "plain ASCII roff renders everywhere");
     if have_tool("groff") {
         let path = tempfile::NamedTempFile::new().unwrap();
@@ -151,4 +156,81 @@ fn verbose_prints_one_line_per_media_file() {
     // -q and -v together make no sense.
     let (o, _) = process(&zips, &tmp.path().join("both"), &["-q", "-v"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn inputs_without_process_are_a_process_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(1);
+    t.add(0, format!("{YEAR}/a.jpg"), photo("a")).add(
+        0,
+        format!("{YEAR}/a.jpg.json"),
+        sidecar("a.jpg", 1562253012, None),
+    );
+    let zips = t.write(&tmp.path().join("in"));
+    let typed = tmp.path().join("typed");
+    let o = gpbackup(&[zips[0].as_os_str(), "-o".as_ref(), typed.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same library as `process` writes, and `verify` passes on it.
+    let explicit = tmp.path().join("explicit");
+    let (o, _) = process(&zips, &explicit, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&typed), listing(&explicit));
+    let v = gpbackup(&["verify".as_ref(), typed.as_os_str()]);
+    assert!(v.status.success(), "{}", stderr(&v));
+    // Options first, too.
+    let first = tmp.path().join("options-first");
+    let o = gpbackup(&["-o".as_ref(), first.as_os_str(), zips[0].as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&first), listing(&explicit));
+    // A missing part is named as a missing input, not as an unknown subcommand.
+    let missing = tmp.path().join("takeout-20240101T000000Z-002.zip");
+    let o = gpbackup(&[missing.as_os_str(), "-o".as_ref(), first.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("subcommand"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("takeout-20240101T000000Z-002.zip"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_mistyped_subcommand_is_still_explained() {
+    let o = run(&["procss", "-o", "out"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("unrecognized subcommand 'procss'"), "{err}");
+    assert!(
+        err.contains("similar subcommand exists: 'process'"),
+        "{err}"
+    );
+    // Help and the other commands are as they were.
+    for args in [&["--help"][..], &["help"], &["help", "process"], &["-V"]] {
+        let o = run(args, &[]);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(!o.stdout.is_empty(), "{args:?}");
+    }
+    let help = String::from_utf8(run(&["--help"], &[]).stdout).unwrap();
+    assert!(
+        help.contains("Commands:") && help.contains("verify"),
+        "{help}"
+    );
+    let o = run(&["verify", "/nonexistent-gpbackup-library"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn help_names_only_files_whose_metadata_cannot_be_embedded() {
+    let help = String::from_utf8(run(&["process", "--help"], &[]).stdout).unwrap();
+    let xmp = help
+        .split("--xmp")
+        .nth(1)
+        .and_then(|s| s.split("\n  -").next())
+        .unwrap_or_else(|| panic!("{help}"));
+    assert!(xmp.contains("GIF") && xmp.contains("RAW"), "{xmp}");
+    // HEIC, HEIF, AVIF, PNG, WebP, TIFF, JPEG and MP4 carry their metadata in the file.
+    for embedded in ["HEIC", "HEIF", "AVIF", "PNG", "WebP", "JPEG"] {
+        assert!(!xmp.contains(embedded), "{embedded}: {xmp}");
+    }
 }

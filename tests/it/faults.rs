@@ -461,6 +461,8 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
     assert_eq!(snapshot(&[part]), before);
 }
 
+/// Unix only: the test sends SIGINT (Windows has no signal to send to another process).
+#[cfg(unix)]
 #[test]
 fn ctrl_c_stops_within_a_second_and_says_how_to_resume() {
     let tmp = tempfile::tempdir().unwrap();

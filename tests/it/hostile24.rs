@@ -217,6 +217,10 @@ fn a_library_file_replaced_by_a_link_or_a_folder_is_left_alone_by_a_correction()
         std::fs::write(&elsewhere, b"not a photo of gpbackup's").unwrap();
         std::fs::remove_file(&full).unwrap();
         if kind == "link" {
+            // Windows makes symbolic links only with a privilege test runners may lack.
+            #[cfg(not(unix))]
+            continue;
+            #[cfg(unix)]
             std::os::unix::fs::symlink(&elsewhere, &full).unwrap();
         } else {
             std::fs::create_dir(&full).unwrap();

@@ -20,6 +20,8 @@ mod layers;
 mod library;
 mod matching;
 mod matching_real;
+// Reads the peak memory of the child from /proc.
+#[cfg(target_os = "linux")]
 mod memory;
 mod parts;
 mod process;
