@@ -598,9 +598,11 @@ pub fn iso_media_kept(data: &[u8]) {
     };
     let after = isobmff::chunk_offsets(&out).expect("isobmff: edited tables unreadable");
     assert_eq!(before.len(), after.len(), "isobmff: tracks changed");
-    let at = |buf: &[u8], o: u64| {
+    // A chunk's bytes (its first 64 KB, as far as the file goes).
+    let at = |buf: &[u8], (o, len): (u64, u64)| {
         let o = usize::try_from(o).unwrap_or(usize::MAX).min(buf.len());
-        buf[o..(o + 16).min(buf.len())].to_vec()
+        let len = usize::try_from(len.min(1 << 16)).expect("64 KB");
+        buf[o..o.saturating_add(len).min(buf.len())].to_vec()
     };
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b.len(), a.len(), "isobmff: chunks changed");

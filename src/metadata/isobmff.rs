@@ -793,10 +793,11 @@ fn assemble(
     Ok(out)
 }
 
-/// The chunk offsets of every track of the first `moov` of `file`, read with the strict walk
-/// that proves edits; `None` when they cannot be read with certainty. For the fuzz properties.
+/// The chunks (offset, length) of every track of the first `moov` of `file`, read with the
+/// strict walk that proves edits; `None` when they cannot be read with certainty. For the
+/// fuzz properties.
 #[doc(hidden)]
-pub fn chunk_offsets(file: &[u8]) -> Option<Vec<Vec<u64>>> {
+pub fn chunk_offsets(file: &[u8]) -> Option<Vec<Vec<(u64, u64)>>> {
     let moov = children(file, 0, file.len())
         .into_iter()
         .find(|b| &b.kind == b"moov")?;

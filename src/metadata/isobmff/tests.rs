@@ -430,7 +430,7 @@ fn all_chunks(buf: &[u8]) -> Vec<(u64, Vec<u8>)> {
     tables
         .iter()
         .flatten()
-        .map(|&o| (o, buf[o as usize..o as usize + 16].to_vec()))
+        .map(|&(o, _)| (o, buf[o as usize..o as usize + 16].to_vec()))
         .collect()
 }
 
