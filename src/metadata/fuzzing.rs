@@ -61,11 +61,7 @@ pub fn writers(data: &[u8]) {
 /// written is the one of `tags`, its references included.
 fn exif_kept(name: &str, input: &[u8], out: &[u8], tags: &Tags) {
     use exif::{In, Tag, Value};
-    let read = |b: &[u8]| {
-        exif::Reader::new()
-            .read_from_container(&mut std::io::Cursor::new(b))
-            .ok()
-    };
+    let read = |b: &[u8]| exif::Reader::new().read_raw(exif_block(b)?).ok();
     let (Some(before), Some(after)) = (read(input), read(out)) else {
         return;
     };
@@ -127,6 +123,36 @@ fn exif_kept(name: &str, input: &[u8], out: &[u8], tags: &Tags) {
         assert_eq!(r(Tag::GPSLatitudeRef).as_deref(), Some(ns), "{name}");
         assert_eq!(r(Tag::GPSLongitudeRef).as_deref(), Some(ew), "{name}");
     }
+}
+
+/// The EXIF block of a file as its structure declares it: a JPEG's first Exif segment before
+/// its scan (kamadak-exif also finds one after it, in an appended image), a PNG's first
+/// `eXIf` chunk, a WebP's `EXIF` chunk, a TIFF file itself.
+fn exif_block(file: &[u8]) -> Option<Vec<u8>> {
+    if file.starts_with(&[0xFF, 0xD8]) {
+        let (segs, _) = jpeg_segments(file)?;
+        let (s, e) = segs.into_iter().find(|(s, e)| {
+            e - s > 10 && file[s + 1] == 0xE1 && file[s + 4..s + 10] == *b"Exif\0\0"
+        })?;
+        return Some(file[s + 10..e].to_vec());
+    }
+    if file.starts_with(b"II*\0") || file.starts_with(b"MM\0*") {
+        return Some(file.to_vec());
+    }
+    if let Some((s, e)) = png_chunks(file)
+        .into_iter()
+        .find(|(s, _)| &file[s + 4..s + 8] == b"eXIf")
+    {
+        let d = &file[s + 8..e - 4];
+        return Some(d.strip_prefix(b"Exif\0\0").unwrap_or(d).to_vec());
+    }
+    if file.starts_with(b"RIFF") {
+        let e = exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(file))
+            .ok()?;
+        return Some(e.buf().to_vec());
+    }
+    None
 }
 
 /// Every chunk of a PNG `input` but its `eXIf` is in `out` byte for byte (CRC included), and
