@@ -393,6 +393,12 @@ fn every_record_of_the_directory_is_read_whatever_the_end_record_counts() {
 /// `gpbackup process INPUT -o OUT -j 1` under strace, killed (SIGKILL) at its `n`-th `write`.
 /// `None` when strace cannot run here.
 fn killed_at_write(n: usize, input: &Path, out: &Path) -> Option<Output> {
+    strace_at_write(&format!("signal=SIGKILL:when={n}"), None, input, out)
+}
+
+/// The same run with `inject` (strace's `inject=write:` expression) at its writes (of
+/// `only` when given; strace counts the writes of each thread apart).
+fn strace_at_write(inject: &str, only: Option<&Path>, input: &Path, out: &Path) -> Option<Output> {
     let ok = Command::new("strace")
         .args(["-f", "-qq", "-e", "trace=none", "true"])
         .output()
@@ -401,9 +407,13 @@ fn killed_at_write(n: usize, input: &Path, out: &Path) -> Option<Output> {
         eprintln!("strace cannot run here: skipped");
         return None;
     }
-    let o = Command::new("strace")
+    let mut cmd = Command::new("strace");
+    if let Some(path) = only {
+        cmd.arg("-P").arg(path);
+    }
+    let o = cmd
         .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=write"])
-        .args(["-e", &format!("inject=write:signal=SIGKILL:when={n}")])
+        .args(["-e", &format!("inject=write:{inject}")])
         .arg(env!("CARGO_BIN_EXE_gpbackup"))
         .arg("process")
         .arg(input)
@@ -511,6 +521,68 @@ fn a_run_stopped_before_its_sidecar_records_leaves_a_state_the_next_run_complete
                 "killed at write {n}: part 2's photo is dated {date:?}:\n{}{}",
                 text(&o1),
                 text(&o2)
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// FAILS: the disk full from one of the manifest's lines on (the last writes of a run): the
+/// file is put in place without its record, the sidecar records are lost, and the run says
+/// it succeeded; a full disk in the finish ends with a bare "No space left on device".
+#[test]
+fn a_disk_full_at_the_last_writes_ends_plainly_and_the_next_run_completes() {
+    let mut problems = Vec::new();
+    for n in 1..=4 {
+        let tmp = tempfile::tempdir().unwrap();
+        let (one, two) = split_export(&tmp.path().join("in"));
+        let out = tmp.path().join("out");
+        let manifest = out.join(".gpbackup/manifest.jsonl");
+        let inject = format!("error=ENOSPC:when={n}+");
+        let Some(o) = strace_at_write(&inject, Some(&manifest), &one, &out) else {
+            return;
+        };
+        let said = text(&o);
+        if said.contains("No space left on device") && !said.contains("the output disk is full") {
+            problems.push(format!("write {n} failed: a bare message: {said}"));
+        }
+        if o.status.code() == Some(0) {
+            // A run that says it is done recorded everything: part 2 alone finds its sidecar.
+            let (o2, _) = process(std::slice::from_ref(&two), &out, &[]);
+            if o2.status.code() != Some(0) || dated_two(&out).is_none() {
+                problems.push(format!(
+                    "write {n} failed, the run said it was done, part 2 alone: {}{said}",
+                    text(&o2)
+                ));
+            }
+            continue;
+        }
+        if !said.contains("the output disk is full") {
+            problems.push(format!("write {n} failed: not said plainly: {said}"));
+        }
+        let (o1, _) = process(std::slice::from_ref(&one), &out, &[]);
+        let (o2, _) = process(std::slice::from_ref(&two), &out, &[]);
+        let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+        if o1.status.code() != Some(0)
+            || o2.status.code() != Some(0)
+            || v.status.code() != Some(0)
+            || dated_two(&out).is_none()
+        {
+            problems.push(format!(
+                "write {n} failed: the next runs: {}{}{}",
+                text(&o1),
+                text(&o2),
+                text(&v)
+            ));
+        }
+        let photos = files_of(&out)
+            .keys()
+            .filter(|p| p.ends_with(".jpg"))
+            .count();
+        if photos != 2 {
+            problems.push(format!(
+                "write {n} failed: {:?}",
+                files_of(&out).keys().collect::<Vec<_>>()
             ));
         }
     }
