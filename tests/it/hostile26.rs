@@ -588,3 +588,54 @@ fn a_disk_full_at_the_last_writes_ends_plainly_and_the_next_run_completes() {
     }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// A manifest line with a date that is not a whole number.
+
+/// FAILS: a file's manifest line whose `"taken"` has a fraction: `process` says the photo is
+/// in the library (forever), `verify --against` says it is missing.
+#[test]
+fn a_fractional_date_in_the_manifest_is_read_alike_by_process_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let part = export(
+        &tmp.path().join("in"),
+        "20240101T000000Z",
+        &[
+            (format!("{YEAR}/IMG_0001.jpg"), photo("<frac>")),
+            (
+                format!("{YEAR}/IMG_0001.jpg.json"),
+                sidecar("IMG_0001.jpg", 1_212_126_961, None),
+            ),
+        ],
+    );
+    let out = tmp.path().join("out");
+    let (o, _) = process(std::slice::from_ref(&part), &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let path = out.join(".gpbackup/manifest.jsonl");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    assert!(manifest.contains("\"taken\":1212126961,"), "{manifest}");
+    std::fs::write(
+        &path,
+        manifest.replace("\"taken\":1212126961,", "\"taken\":1212126961.5,"),
+    )
+    .unwrap();
+    let (o, report) = process(std::slice::from_ref(&part), &out, &[]);
+    let v = verify_against(&out, std::slice::from_ref(&part));
+    let in_library = report_entry(&report, "/IMG_0001.jpg")["status"] == "in-library";
+    let verified = v.status.code() == Some(0);
+    assert_eq!(
+        in_library,
+        verified,
+        "process and verify disagree:\n{}\n{}",
+        text(&o),
+        text(&v)
+    );
+    assert!(in_library, "{}", text(&o));
+    assert_eq!(
+        files_of(&out)
+            .keys()
+            .filter(|p| p.ends_with(".jpg"))
+            .count(),
+        1
+    );
+}
