@@ -115,29 +115,63 @@ fn verify_against(out: &Path, inputs: &[PathBuf]) -> Output {
     gpbackup(&args)
 }
 
-/// Runs `gpbackup ARGS`, killed after `limit`: (output, how long it took, whether it was killed).
-fn run_within(args: &[&std::ffi::OsStr], limit: Duration) -> (Output, Duration, bool) {
-    let child = Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+/// What [`run_within`] saw of a run.
+struct Watched {
+    output: Output,
+    took: Duration,
+    killed: bool,
+    /// The child's peak resident set size (its own `VmHWM`, see tests/it/memory.rs), bytes.
+    peak: u64,
+}
+
+/// Runs `gpbackup ARGS`, killed after `limit`.
+fn run_within(args: &[&std::ffi::OsStr], limit: Duration) -> Watched {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpbackup"))
         .args(args)
         .env("TZ", "UTC")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
     let started = Instant::now();
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        if rx.recv_timeout(limit).is_err() {
-            // SAFETY: a signal to our own child.
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
+    let status_file = format!("/proc/{}/status", child.id());
+    let (mut peak, mut killed) = (0, false);
+    let status = loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        }) {
+            peak = peak.max(hwm * 1024);
         }
-    });
-    let o = child.wait_with_output().unwrap();
-    let took = started.elapsed();
-    let _ = tx.send(());
-    let killed = took >= limit;
-    (o, took, killed)
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit && !killed {
+            killed = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Watched {
+        output: Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        },
+        took: started.elapsed(),
+        killed,
+        peak,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -292,7 +326,12 @@ fn records_running_past_their_data_are_refused_up_front() {
         "--report".as_ref(),
         report.as_os_str(),
     ];
-    let (o, took, killed) = run_within(&args, Duration::from_secs(60));
+    let Watched {
+        output: o,
+        took,
+        killed,
+        ..
+    } = run_within(&args, Duration::from_secs(60));
     assert!(!killed, "not done after {took:?}");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let report: serde_json::Value =
@@ -330,8 +369,17 @@ fn many_failures_are_streamed_not_kept() {
         "--report".as_ref(),
         report.as_os_str(),
     ];
-    let (o, took, killed) = run_within(&args, Duration::from_secs(300));
+    let Watched {
+        output: o,
+        took,
+        killed,
+        peak,
+    } = run_within(&args, Duration::from_secs(300));
     assert!(!killed, "not done after {took:?}");
+    // 100,000 failures (all one duplicate group: one size, one CRC-32) held their lines at
+    // ~1.2 KB each; the catalog and plan of 100,000 entries take ~20 MB.
+    eprintln!("100,000 failures: {} MB at most", peak >> 20);
+    assert!(peak < 80 << 20, "peak {} MB", peak >> 20);
     assert_eq!(o.status.code(), Some(3));
     let lines = String::from_utf8_lossy(&o.stderr).lines().count();
     assert!(lines < 40, "-q printed {lines} lines");

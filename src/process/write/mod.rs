@@ -34,6 +34,10 @@ pub use update::finish_interrupted_moves;
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
+/// A group of more members than this is written alone, its lines handed over as they come
+/// (see [`Writer::write_groups`]).
+const LARGE_GROUP: usize = 4096;
+
 /// A group to write, with the name reserved for it (when its folder is known before it is
 /// read) and whether it is probably in the library already ([`Groups::in_library`]).
 struct Named<'a> {
@@ -388,33 +392,58 @@ impl Writer<'_> {
                     }
                 })
                 .collect();
-            let crossing_size = |n: &Named| {
-                let first = n.group[0];
-                self.recurring
-                    .crosses(first)
-                    .then(|| plan.entry(first).size)
-            };
-            let units = units_of_work(named, crossing_size);
-            let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
-                .into_par_iter()
-                .flat_map_iter(|unit| {
-                    unit.into_iter().map(|(k, n)| {
-                        let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                        // A panic while a reader was held (caught in `write_group`) leaves it
-                        // usable: every entry is opened afresh.
-                        let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                        (
-                            k,
-                            self.write_group(&mut reader, n.group, n.name, n.in_library),
-                        )
-                    })
-                })
-                .collect();
-            // Handed over in group order.
-            lines.sort_unstable_by_key(|(k, _)| *k);
-            for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
-                self.hand_over(done, id, r);
+            // Groups are written in parallel by runs of ordinary ones; a group of more
+            // members than LARGE_GROUP (a content in a zip a million times over) is written
+            // alone between them, its lines handed over as they come: a group's lines are
+            // otherwise held until it is done. Runs and large groups go in group order.
+            let mut run = Vec::new();
+            for n in named {
+                if n.group.len() > LARGE_GROUP {
+                    self.write_run(std::mem::take(&mut run), &readers, done);
+                    let mut reader = readers[0].lock().unwrap_or_else(|p| p.into_inner());
+                    self.write_group_with(&mut reader, n.group, n.name, n.in_library, |id, r| {
+                        self.hand_over(done, id, r)
+                    });
+                } else {
+                    run.push(n);
+                }
             }
+            self.write_run(run, &readers, done);
+        }
+    }
+
+    /// Writes a run of groups in parallel, handing their lines over in group order.
+    fn write_run(&self, named: Vec<Named>, readers: &[Mutex<Reader>], done: &mut Done) {
+        if named.is_empty() {
+            return;
+        }
+        let plan = self.plan;
+        let crossing_size = |n: &Named| {
+            let first = n.group[0];
+            self.recurring
+                .crosses(first)
+                .then(|| plan.entry(first).size)
+        };
+        let units = units_of_work(named, crossing_size);
+        let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
+            .into_par_iter()
+            .flat_map_iter(|unit| {
+                unit.into_iter().map(|(k, n)| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                    // A panic while a reader was held (caught in `write_group`) leaves it
+                    // usable: every entry is opened afresh.
+                    let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    (
+                        k,
+                        self.write_group(&mut reader, n.group, n.name, n.in_library),
+                    )
+                })
+            })
+            .collect();
+        // Handed over in group order.
+        lines.sort_unstable_by_key(|(k, _)| *k);
+        for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
+            self.hand_over(done, id, r);
         }
     }
 
@@ -612,6 +641,19 @@ impl Writer<'_> {
         in_library: bool,
     ) -> Vec<(MediaId, MediaReport)> {
         let mut out = Vec::with_capacity(group.len());
+        self.write_group_with(reader, group, name, in_library, |id, r| out.push((id, r)));
+        out
+    }
+
+    /// [`Writer::write_group`], each line given to `emit` as it is done.
+    fn write_group_with(
+        &self,
+        reader: &mut Reader,
+        group: &[MediaId],
+        name: Option<String>,
+        in_library: bool,
+        mut emit: impl FnMut(MediaId, MediaReport),
+    ) {
         let mut reserved = name;
         let mut resolved = in_library;
         for &id in group {
@@ -640,13 +682,12 @@ impl Writer<'_> {
                 r.reason = Some(why);
                 r
             });
-            out.push((id, r));
+            emit(id, r);
             self.progress.inc(e.size);
         }
         if let Some(name) = reserved {
             self.out.release(&name);
         }
-        out
     }
 
     /// Hashes an entry without writing it. Its report line when it duplicates something in
