@@ -464,11 +464,8 @@ fn run_process(args: ProcessArgs) -> Exit {
 /// code.
 fn tell_outcome(report: &Report, quiet: bool) -> Exit {
     if quiet {
-        for m in report.failures() {
-            match &m.reason {
-                Some(why) => eprintln!("failed: {}: {why}", m.source),
-                None => eprintln!("failed: {}", m.source),
-            }
+        for line in report.failure_lines() {
+            eprintln!("{line}");
         }
     } else {
         eprint!("{}", report.summary());

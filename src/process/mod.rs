@@ -88,9 +88,9 @@ pub enum ProcessError {
     Input(#[from] SourceError),
     #[error("{path}: {reason}")]
     NotTakeout { path: PathBuf, reason: String },
-    #[error("output folder {path}: {source}")]
+    #[error("output folder {path}: {}", in_words(source))]
     Output { path: PathBuf, source: io::Error },
-    #[error("cannot write the report {path}: {source}")]
+    #[error("cannot write the report {path}: {}", in_words(source))]
     Report { path: PathBuf, source: io::Error },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
@@ -98,6 +98,17 @@ pub enum ProcessError {
     /// output folder inside an input, or an unsafe `--report` path (exit code 2).
     #[error(transparent)]
     Safety(#[from] crate::library::fs::SafetyError),
+}
+
+/// An error of the output's disk in plain words: a full disk says what to do.
+fn in_words(err: &io::Error) -> String {
+    if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+        "stopped early: the output disk is full. What was written is kept; free some space \
+         there, then run the same command again to finish"
+            .into()
+    } else {
+        err.to_string()
+    }
 }
 
 impl Options {

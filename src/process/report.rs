@@ -260,9 +260,13 @@ pub struct Report {
     /// Counts of the media lines.
     #[serde(skip)]
     pub tally: Tally,
-    /// The media entries that failed, but those not attempted because the run stopped early.
+    /// The first [`FAILURES_KEPT`] media entries that failed (but those not attempted
+    /// because the run stopped early): named in the summary. Every one is in the JSON report.
     #[serde(skip)]
     pub failures: Vec<MediaReport>,
+    /// How many more failed than `failures` holds.
+    #[serde(skip)]
+    pub failures_not_kept: usize,
     /// Media sidecars that no media file used.
     pub unused_sidecars: Vec<JsonReport>,
     /// JSON files that could not be read or parsed.
@@ -299,6 +303,23 @@ pub struct Report {
 
 /// How many file names a line of the summary gives before "and N more".
 const SUMMARY_NAMES: usize = 10;
+
+/// How many failures a run keeps to name at its end (the rest are counted): a million
+/// failed entries hold no more memory than twenty, and print no more lines.
+pub const FAILURES_KEPT: usize = 20;
+
+/// `n` with its thousands grouped: `999,990`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// `one` for 1, else `many`.
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
@@ -390,7 +411,10 @@ impl Tally {
 /// `-v`, printed on stdout. A run of a million entries never holds their lines.
 pub struct MediaLog {
     pub tally: Tally,
+    /// The first [`FAILURES_KEPT`] failures.
     pub failures: Vec<MediaReport>,
+    /// The failures after those.
+    failures_not_kept: usize,
     /// (album, output path) of every line that is an album's member.
     pub members: Vec<(String, String)>,
     /// The output paths whose XMP sidecar this run wrote.
@@ -439,6 +463,7 @@ impl MediaLog {
         Ok(MediaLog {
             tally: Tally::default(),
             failures: Vec::new(),
+            failures_not_kept: 0,
             members: Vec::new(),
             xmp_written: Vec::new(),
             moved: Default::default(),
@@ -497,7 +522,11 @@ impl MediaLog {
             }
         }
         if m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_))) {
-            self.failures.push(m);
+            if self.failures.len() < FAILURES_KEPT {
+                self.failures.push(m);
+            } else {
+                self.failures_not_kept += 1;
+            }
         }
     }
 
@@ -506,6 +535,7 @@ impl MediaLog {
     pub fn finish(mut self, report: &mut Report) -> io::Result<()> {
         report.tally = std::mem::take(&mut self.tally);
         report.failures = std::mem::take(&mut self.failures);
+        report.failures_not_kept = self.failures_not_kept;
         if let Some(out) = &mut self.per_file {
             let _ = out.flush();
         }
@@ -552,9 +582,28 @@ impl Report {
         self.count(Status::Failed) == 0 && self.damaged_inputs.is_empty() && self.stopped.is_none()
     }
 
-    /// Media entries that failed, but those not attempted because the run stopped early.
+    /// The first media entries that failed (see [`Report::failures`]), but those not
+    /// attempted because the run stopped early.
     pub fn failures(&self) -> impl Iterator<Item = &MediaReport> {
         self.failures.iter()
+    }
+
+    /// The lines naming the failures: the first [`FAILURES_KEPT`], then how many more.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .failures()
+            .map(|m| match &m.reason {
+                Some(why) => format!("failed: {}: {why}", m.source),
+                None => format!("failed: {}: unknown reason", m.source),
+            })
+            .collect();
+        if self.failures_not_kept > 0 {
+            lines.push(format!(
+                "... and {} more failures (see --report)",
+                grouped(self.failures_not_kept)
+            ));
+        }
+        lines
     }
 
     /// The human summary printed on stderr.
@@ -800,15 +849,8 @@ impl Report {
 
     /// The first failures, and how many were not attempted.
     fn summary_failures(&self, s: &mut String) {
-        for m in self.failures().take(20) {
-            let _ = match &m.reason {
-                Some(why) => writeln!(s, "failed: {}: {why}", m.source),
-                None => writeln!(s, "failed: {}: unknown reason", m.source),
-            };
-        }
-        let failed = self.failures.len();
-        if failed > 20 {
-            let _ = writeln!(s, "... and {} more failures (see --report)", failed - 20);
+        for line in self.failure_lines() {
+            let _ = writeln!(s, "{line}");
         }
         let not_attempted = self.tally.not_attempted;
         if not_attempted > 0 {
@@ -958,6 +1000,34 @@ mod tests {
         log.push(entry(Status::Written, None));
         drop(log);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(999_990), "999,990");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn only_the_first_failures_are_kept_the_rest_counted() {
+        let mut log = MediaLog::new(None, false, Path::new("out"), false).unwrap();
+        for _ in 0..FAILURES_KEPT + 5 {
+            log.push(entry(Status::Failed, None));
+        }
+        let mut r = Report::default();
+        log.finish(&mut r).unwrap();
+        assert_eq!(r.failures.len(), FAILURES_KEPT);
+        assert_eq!(r.count(Status::Failed), FAILURES_KEPT + 5);
+        let lines = r.failure_lines();
+        assert_eq!(lines.len(), FAILURES_KEPT + 1);
+        assert_eq!(
+            lines.last().unwrap(),
+            "... and 5 more failures (see --report)"
+        );
+        assert!(r.summary().contains("and 5 more failures"));
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub enum Locator {
     /// the zip format (0 stored, 8 deflated; anything else, or an encrypted entry, cannot be
     /// read and says what it is: see `zip::unsupported`). `symlink`: stored as a link.
     Zip { method: u16, symlink: bool },
+    /// An entry of a zip that is not read: where the directory says its bytes are, they are
+    /// not its own (see [`zip::refusals`]). `Entry::order` is its local header's position.
+    Refused(zip::Refusal),
     /// An entry of a truncated zip: `Entry::order` is its index in the recovered entries.
     Recovered,
     /// A file of an extracted folder: `Entry::order` is its index in the catalog's files
@@ -527,9 +530,12 @@ impl Catalog {
             };
             // An encrypted entry keeps its method; the local header's flag makes it unreadable
             // (`zip::open_at`), and it is named as encrypted there.
-            let locator = Locator::Zip {
-                method: e.method,
-                symlink: e.symlink,
+            let locator = match e.refused {
+                Some(why) => Locator::Refused(why),
+                None => Locator::Zip {
+                    method: e.method,
+                    symlink: e.symlink,
+                },
             };
             self.folders.add(
                 input,
@@ -637,7 +643,7 @@ impl Catalog {
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input_index()];
         match e.locator {
-            Locator::Zip { .. } | Locator::Recovered => {
+            Locator::Zip { .. } | Locator::Refused(_) | Locator::Recovered => {
                 match self.copies.get(&(e.input_index(), e.order)) {
                     Some((k, n)) => format!(
                         "{}:{}{} (entry {k} of {n} with this name)",
@@ -795,6 +801,9 @@ impl Reader<'_> {
     /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
     /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
     pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {
+        if let Locator::Refused(why) = e.locator {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, why.message()));
+        }
         if e.size > BOMB_MIN_SIZE && e.size / e.compressed.max(1) > BOMB_MAX_RATIO {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -809,6 +818,7 @@ impl Reader<'_> {
         }
         let input = e.input_index();
         match e.locator {
+            Locator::Refused(_) => unreachable!("refused above"),
             Locator::File { .. } => {
                 let path = self
                     .catalog

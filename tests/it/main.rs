@@ -12,6 +12,7 @@ mod formats;
 mod fuzz_regression;
 mod heif_video;
 mod hostile24;
+mod hostile26;
 mod hostile26_exif;
 mod hostile26_iso;
 mod inputs;

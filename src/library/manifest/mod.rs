@@ -97,7 +97,11 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_size: Option<u64>,
     /// Date taken, seconds since the epoch (UTC), and where it came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_seconds"
+    )]
     pub taken: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_source: Option<crate::dates::DateSource>,
@@ -205,9 +209,15 @@ pub struct StoredSidecar {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_seconds"
+    )]
     pub taken: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_seconds"
+    )]
     pub created: Option<i64>,
     /// Latitude, longitude and altitude.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -361,6 +371,27 @@ impl Kind {
     }
 }
 
+/// A date in seconds since the epoch, as every reader of the manifest reads it: a whole
+/// number, or one with a fraction (another tool's or a hand's edit, `1212126961.5`) read as
+/// the second it falls in, so that `process` and `verify` read the line alike. A number out
+/// of range makes the line unreadable, for every reader.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    // Within ±2^63 (exclusive): the floor fits an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match n.as_f64().map(f64::floor) {
+        Some(f) if f.is_finite() && (-LIMIT..LIMIT).contains(&f) => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "a date out of range: {n}"
+        ))),
+    }
+}
+
 /// A file's line as every reader of the manifest reads it: the fields of a [`Line`] that some
 /// reader needs, borrowed from the line's text (a string with an escape in it is copied).
 /// What no reader needs (the date's source, the coordinates, …) is skipped unparsed.
@@ -374,7 +405,7 @@ pub(crate) struct LineView<'a> {
     pub(crate) output_hash: Option<Cow<'a, str>>,
     #[serde(default)]
     pub(crate) output_size: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub(crate) taken: Option<i64>,
     #[serde(default, borrow)]
     pub(crate) xmp: Option<Cow<'a, str>>,

@@ -824,3 +824,33 @@ fn revisit_finds_the_files_of_a_folder_or_of_a_sidecar_but_not_those_open() {
     assert_eq!(paths, ["c.jpg", "d.jpg"]);
     assert_eq!(found(&in_2018, &[77], &[2, 3, 4]), []);
 }
+
+#[test]
+fn a_date_with_a_fraction_is_read_as_its_second_by_every_reader() {
+    let text = br#"{"hash":"00000000000000000000000000000001","path":"a.jpg","output_hash":"00000000000000000000000000000002","output_size":3,"taken":1212126961.5,"sources":[]}"#;
+    let view = LineView::parse(text).expect("read");
+    assert_eq!(view.taken, Some(1_212_126_961));
+    let line: Line = serde_json::from_slice(text).unwrap();
+    assert_eq!(line.taken, Some(1_212_126_961));
+    for (taken, want) in [
+        ("-0.5", Some(-1)),
+        ("1212126961", Some(1_212_126_961)),
+        ("null", None),
+        ("-9223372036854775808", Some(i64::MIN)),
+    ] {
+        let t = format!(r#"{{"hash":"1","path":"a","taken":{taken}}}"#);
+        assert_eq!(
+            LineView::parse(t.as_bytes()).map(|l| l.taken),
+            Some(want),
+            "{taken}"
+        );
+    }
+    // Out of range: the line is unreadable alike for every reader.
+    for taken in ["1e300", "9223372036854775808", "18446744073709551615"] {
+        let t = format!(r#"{{"hash":"1","path":"a","taken":{taken}}}"#);
+        assert!(LineView::parse(t.as_bytes()).is_none(), "{taken}");
+        assert!(serde_json::from_str::<Line>(&t).is_err(), "{taken}");
+    }
+    let s: StoredSidecar = serde_json::from_str(r#"{"taken":5.9,"created":-2.5}"#).unwrap();
+    assert_eq!((s.taken, s.created), (Some(5), Some(-3)));
+}

@@ -292,7 +292,11 @@ mod clip_tests {
             old[822 - 32 + 16..822 - 32 + 20].copy_from_slice(&start.to_be_bytes());
             assert!(prove(&old, &old.clone(), e(0)).is_err(), "{start}");
         }
-        assert_eq!(sample_tables(&moovs(0).0).unwrap()[0][0].1, 1170 - 8, "mdat's samples");
+        assert_eq!(
+            sample_tables(&moovs(0).0).unwrap()[0][0].1,
+            1170 - 8,
+            "mdat's samples"
+        );
     }
 
     #[test]

@@ -352,8 +352,15 @@ fn commit(
         replacing: None,
         moved_from: None,
     };
+    // The line goes first: a file in the library is always one the manifest records (a file
+    // it does not would be taken for the user's own, and this one written again beside it).
     if let Err(err) = writer.manifest.append(&line) {
-        r.notes.push(format!("manifest not updated: {err}"));
+        remove_temp(&copied.temp);
+        writer.note_fatal(&err);
+        return Err(failed(
+            &err,
+            format!("not written: the library's record of it could not be saved: {err}"),
+        ));
     }
     let final_name = match copied.temp {
         Some((tmp_path, file)) => {

@@ -34,6 +34,10 @@ pub use update::finish_interrupted_moves;
 /// Groups written between two hand-overs of their report lines.
 const BATCH_GROUPS: usize = 2048;
 
+/// A group of more members than this is written alone, its lines handed over as they come
+/// (see [`Writer::write_groups`]).
+const LARGE_GROUP: usize = 4096;
+
 /// A group to write, with the name reserved for it (when its folder is known before it is
 /// read) and whether it is probably in the library already ([`Groups::in_library`]).
 struct Named<'a> {
@@ -281,8 +285,20 @@ pub fn run(
             w.hand_over(&mut done, id, r);
         }
     }
-    w.write_groups(&mut done);
-    w.record_sidecars(std::mem::take(&mut done.claimed), &done.held_back);
+    // The sidecars are recorded before the files that take them are written, as taken by
+    // those that are to be written (a run stopped anywhere after this leaves them recorded:
+    // a later part's photo finds its sidecar); those whose file then fails are recorded
+    // again, free, after the writes.
+    let mut recorded: Vec<Option<bool>> = plan.sidecars.iter().map(|s| s.recorded).collect();
+    let expected = w.expected_claims(&done.claimed);
+    w.record_sidecars(&expected, &done.held_back, &mut recorded);
+    if w.stopped().is_none() {
+        w.write_groups(&mut done);
+    } else {
+        w.not_attempted(&mut done);
+    }
+    let claimed = std::mem::take(&mut done.claimed);
+    w.record_sidecars(&claimed, &done.held_back, &mut recorded);
     let stopped = w.stopped();
     Outcome {
         log: done.log,
@@ -376,33 +392,58 @@ impl Writer<'_> {
                     }
                 })
                 .collect();
-            let crossing_size = |n: &Named| {
-                let first = n.group[0];
-                self.recurring
-                    .crosses(first)
-                    .then(|| plan.entry(first).size)
-            };
-            let units = units_of_work(named, crossing_size);
-            let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
-                .into_par_iter()
-                .flat_map_iter(|unit| {
-                    unit.into_iter().map(|(k, n)| {
-                        let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                        // A panic while a reader was held (caught in `write_group`) leaves it
-                        // usable: every entry is opened afresh.
-                        let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                        (
-                            k,
-                            self.write_group(&mut reader, n.group, n.name, n.in_library),
-                        )
-                    })
-                })
-                .collect();
-            // Handed over in group order.
-            lines.sort_unstable_by_key(|(k, _)| *k);
-            for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
-                self.hand_over(done, id, r);
+            // Groups are written in parallel by runs of ordinary ones; a group of more
+            // members than LARGE_GROUP (a content in a zip a million times over) is written
+            // alone between them, its lines handed over as they come: a group's lines are
+            // otherwise held until it is done. Runs and large groups go in group order.
+            let mut run = Vec::new();
+            for n in named {
+                if n.group.len() > LARGE_GROUP {
+                    self.write_run(std::mem::take(&mut run), &readers, done);
+                    let mut reader = readers[0].lock().unwrap_or_else(|p| p.into_inner());
+                    self.write_group_with(&mut reader, n.group, n.name, n.in_library, |id, r| {
+                        self.hand_over(done, id, r)
+                    });
+                } else {
+                    run.push(n);
+                }
             }
+            self.write_run(run, &readers, done);
+        }
+    }
+
+    /// Writes a run of groups in parallel, handing their lines over in group order.
+    fn write_run(&self, named: Vec<Named>, readers: &[Mutex<Reader>], done: &mut Done) {
+        if named.is_empty() {
+            return;
+        }
+        let plan = self.plan;
+        let crossing_size = |n: &Named| {
+            let first = n.group[0];
+            self.recurring
+                .crosses(first)
+                .then(|| plan.entry(first).size)
+        };
+        let units = units_of_work(named, crossing_size);
+        let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
+            .into_par_iter()
+            .flat_map_iter(|unit| {
+                unit.into_iter().map(|(k, n)| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                    // A panic while a reader was held (caught in `write_group`) leaves it
+                    // usable: every entry is opened afresh.
+                    let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    (
+                        k,
+                        self.write_group(&mut reader, n.group, n.name, n.in_library),
+                    )
+                })
+            })
+            .collect();
+        // Handed over in group order.
+        lines.sort_unstable_by_key(|(k, _)| *k);
+        for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
+            self.hand_over(done, id, r);
         }
     }
 
@@ -438,8 +479,18 @@ impl Writer<'_> {
     /// file took by its own name (`claimed`), so that later runs can use them without their
     /// part: a sidecar whose photo comes later, or one an edited copy or a Live Photo video
     /// shares.
-    fn record_sidecars(&self, mut claimed: Vec<bool>, held_back: &HashSet<usize>) {
+    ///
+    /// `recorded`: what the manifest holds of each sidecar (`Some(claimed)`), updated with
+    /// what is recorded now; a sidecar is recorded again only when its claim changed. A
+    /// record that cannot be written (a full disk) stops the run.
+    fn record_sidecars(
+        &self,
+        claimed: &[bool],
+        held_back: &HashSet<usize>,
+        recorded: &mut [Option<bool>],
+    ) {
         let plan = self.plan;
+        let mut claimed = claimed.to_vec();
         for &s in &plan.waiting_claims {
             claimed[s] = true;
         }
@@ -447,15 +498,16 @@ impl Writer<'_> {
         const CHUNK: usize = 4096;
         let chunks = plan.sidecars.chunks(CHUNK).zip(claimed.chunks(CHUNK));
         for (c, (sidecars, claimed)) in chunks.enumerate() {
-            let records: Vec<manifest::SidecarRecord> = sidecars
+            let before = &recorded[c * CHUNK..c * CHUNK + sidecars.len()];
+            let records: Vec<(usize, manifest::SidecarRecord)> = sidecars
                 .par_iter()
                 .zip(claimed)
                 .enumerate()
                 .filter(|(i, _)| !held_back.contains(&(c * CHUNK + i)))
-                .filter_map(|(_, (s, &now))| {
+                .filter_map(|(i, (s, &now))| {
                     let parsed = s.parsed.as_ref().ok()?;
                     let claimed = now || s.recorded == Some(true);
-                    if s.recorded == Some(claimed) {
+                    if before[i] == Some(claimed) {
                         return None;
                     }
                     let (source, from, export) = match &s.origin {
@@ -466,16 +518,59 @@ impl Writer<'_> {
                         }
                         SidecarOrigin::Earlier(e) => (e.source.clone(), e.from.clone(), e.export),
                     };
-                    Some(manifest::SidecarRecord {
-                        source,
-                        from,
-                        export,
-                        data: crate::process::stored::store(parsed),
-                        claimed,
-                    })
+                    Some((
+                        i,
+                        manifest::SidecarRecord {
+                            source,
+                            from,
+                            export,
+                            data: crate::process::stored::store(parsed),
+                            claimed,
+                        },
+                    ))
                 })
                 .collect();
-            let _ = self.manifest.append_sidecars(&records);
+            let (done, records): (Vec<usize>, Vec<manifest::SidecarRecord>) =
+                records.into_iter().unzip();
+            if let Err(err) = self.manifest.append_sidecars(&records) {
+                self.note_fatal(&err);
+                return;
+            }
+            for (i, r) in done.into_iter().zip(&records) {
+                recorded[c * CHUNK + i] = Some(r.claimed);
+            }
+        }
+    }
+
+    /// The sidecars taken once every record to write is written: those taken so far
+    /// (`claimed`), and each found by its own name by a record to write (see
+    /// [`Done::claim`]).
+    fn expected_claims(&self, claimed: &[bool]) -> Vec<bool> {
+        let plan = self.plan;
+        let mut expected = claimed.to_vec();
+        for id in plan.ids() {
+            let record = plan.record(id);
+            if !matches!(record.disposition, Disposition::Write) {
+                continue;
+            }
+            if let Some(m) = record.found {
+                if !m.rule.is_shared() && !m.rule.is_weak() {
+                    expected[m.sidecar] = true;
+                }
+            }
+        }
+        expected
+    }
+
+    /// Every record to write, not attempted: the run stopped before the writes.
+    fn not_attempted(&self, done: &mut Done) {
+        let Some(why) = self.stopped() else { return };
+        for k in 0..self.plan.groups.len() {
+            for &id in self.plan.groups.get(k) {
+                let mut r = self.plan.base_report(id);
+                r.reason = Some(Reason::NotAttempted(why));
+                self.hand_over(done, id, r);
+            }
         }
     }
 
@@ -546,6 +641,19 @@ impl Writer<'_> {
         in_library: bool,
     ) -> Vec<(MediaId, MediaReport)> {
         let mut out = Vec::with_capacity(group.len());
+        self.write_group_with(reader, group, name, in_library, |id, r| out.push((id, r)));
+        out
+    }
+
+    /// [`Writer::write_group`], each line given to `emit` as it is done.
+    fn write_group_with(
+        &self,
+        reader: &mut Reader,
+        group: &[MediaId],
+        name: Option<String>,
+        in_library: bool,
+        mut emit: impl FnMut(MediaId, MediaReport),
+    ) {
         let mut reserved = name;
         let mut resolved = in_library;
         for &id in group {
@@ -574,13 +682,12 @@ impl Writer<'_> {
                 r.reason = Some(why);
                 r
             });
-            out.push((id, r));
+            emit(id, r);
             self.progress.inc(e.size);
         }
         if let Some(name) = reserved {
             self.out.release(&name);
         }
-        out
     }
 
     /// Hashes an entry without writing it. Its report line when it duplicates something in

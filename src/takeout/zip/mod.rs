@@ -107,12 +107,92 @@ pub struct CentralEntry {
     /// Where its local header is, from the start of the file.
     pub header_start: u64,
     pub symlink: bool,
+    /// The length of its name as stored (in bytes).
+    pub name_len: u16,
+    /// Why it is not read though the directory lists it (see [`refusals`]).
+    pub refused: Option<Refusal>,
+}
+
+/// Why an entry the central directory lists is not read: where the directory says its bytes
+/// are, they are not its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another entry starts at the same place.
+    SharedHeader,
+    /// Its data, as long as declared, runs into the next entry.
+    Overlaps,
+    /// Its data, as long as declared, runs past the last entry (into the directory or past
+    /// the end of the zip).
+    PastTheEntries,
+}
+
+impl Refusal {
+    /// What is wrong, in plain words, and what to do.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::SharedHeader => {
+                "the zip's list of contents puts this file at the same place as another one: \
+                 their bytes overlap (a damaged or deliberately crafted zip; `unzip -t` rejects \
+                 it too); not read. Download this part again"
+            }
+            Refusal::Overlaps => {
+                "the zip's list of contents gives this file more data than there is before the \
+                 next file: their bytes overlap (a damaged or deliberately crafted zip; `unzip \
+                 -t` rejects it too); not read. Download this part again"
+            }
+            Refusal::PastTheEntries => {
+                "the zip's list of contents gives this file more data than the zip holds (a \
+                 damaged or deliberately crafted zip); not read. Download this part again"
+            }
+        }
+    }
+}
+
+/// The size of a local header before its name.
+const LOCAL_HEADER_LEN: u64 = 30;
+
+/// For each entry of a central directory, given as (local header position, name length,
+/// compressed size) in directory order, why it is refused, if it is: its local header and
+/// data, as long as the directory declares them, must end before the next entry's header
+/// starts (and the last one before `end`, where the central directory starts). Entries
+/// checked this way never read a byte of another entry, so reading them all reads each byte
+/// of the zip once at most: overlapping entries (each one's data holding the next ones, a
+/// zip bomb that no compression ratio shows) and sizes claiming more than the zip holds are
+/// refused before anything is read. The local header's extra field is not known here (it is
+/// read with the entry): its bytes are within the room checked, since the entry's data
+/// follows it and must end in time too.
+///
+/// Sorting: O(n log n) time and 4 bytes per entry.
+pub fn refusals(spans: &[(u64, u16, u64)], end: u64) -> Vec<Option<Refusal>> {
+    let mut order: Vec<u32> = (0..spans.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| spans[i as usize].0);
+    let mut out = vec![None; spans.len()];
+    for (k, &i) in order.iter().enumerate() {
+        let (start, name_len, compressed) = spans[i as usize];
+        let next = order.get(k + 1).map(|&j| spans[j as usize].0);
+        let previous = k.checked_sub(1).map(|p| spans[order[p] as usize].0);
+        let reach = start
+            .checked_add(LOCAL_HEADER_LEN + u64::from(name_len))
+            .and_then(|s| s.checked_add(compressed));
+        let fits = |limit: u64| reach.is_some_and(|r| r <= limit);
+        out[i as usize] = if !fits(end) {
+            Some(Refusal::PastTheEntries)
+        } else if next == Some(start) || previous == Some(start) {
+            Some(Refusal::SharedHeader)
+        } else if next.is_some_and(|n| !fits(n)) {
+            Some(Refusal::Overlaps)
+        } else {
+            None
+        };
+    }
+    out
 }
 
 /// Every record of the central directory that starts at `start` (the zip crate's
 /// `central_directory_start`), in order, duplicates included (the zip crate keys entries by
-/// name and keeps one of each). `offset` is added to each local header position (data
-/// prepended to the zip). Stops at the first record that is not a central header.
+/// name and keeps one of each), and all of them whatever the end record counts (see
+/// [`count_central`]). `offset` is added to each local header position (data prepended to
+/// the zip). Stops at the first record that is not a central header.
 pub fn central_entries<R: BufRead + Seek>(
     mut f: R,
     start: u64,
@@ -167,9 +247,29 @@ pub fn central_entries<R: BufRead + Seek>(
             size,
             header_start: header.saturating_add(offset),
             symlink: is_symlink(made_by, external),
+            name_len: name_len as u16,
+            refused: None,
         });
     }
     Ok(out)
+}
+
+/// How many records the central directory that starts at `start` holds: they are walked
+/// until one is not a central header (the end record). The end record's own count is not
+/// trusted: a writer without zip64 writes it in 16 bits, so past 65,535 entries it wraps (a
+/// directory of 65,537 entries says 1). Reads the directory once, keeps nothing.
+pub fn count_central<R: BufRead + Seek>(mut f: R, start: u64) -> io::Result<usize> {
+    f.seek(SeekFrom::Start(start))?;
+    let mut n = 0;
+    loop {
+        let mut head = [0u8; 46];
+        if f.read_exact(&mut head).is_err() || u32_at(&head, 0) != CENTRAL_HEADER {
+            return Ok(n);
+        }
+        let skip = u16_at(&head, 28) as i64 + u16_at(&head, 30) as i64 + u16_at(&head, 32) as i64;
+        f.seek_relative(skip)?;
+        n += 1;
+    }
 }
 
 /// Whether a central record (`made_by`: its "version made by", `external`: its external

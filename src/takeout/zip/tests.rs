@@ -206,3 +206,74 @@ fn a_kept_decompressor_fed_a_byte_at_a_time() {
         .unwrap();
     assert_eq!(out, data);
 }
+
+#[test]
+fn entries_whose_bytes_are_not_their_own_are_refused() {
+    use Refusal::*;
+    // (header, name length, compressed); the directory starts at 1000.
+    let end = 1000;
+    // Each entry ends where the next starts: all read.
+    let fine = [(0, 10, 60), (100, 10, 160), (300, 10, 660)];
+    assert_eq!(refusals(&fine, end), [None, None, None]);
+    // Listed out of order: sorted by position first.
+    let shuffled = [(300, 10, 660), (0, 10, 60), (100, 10, 160)];
+    assert_eq!(refusals(&shuffled, end), [None, None, None]);
+    // One byte more runs into the next entry, or into the directory.
+    assert_eq!(
+        refusals(&[(0, 10, 61), (100, 10, 160), (300, 10, 661)], end),
+        [Some(Overlaps), None, Some(PastTheEntries)]
+    );
+    // Each entry's data holds the next ones: all but the innermost refused.
+    assert_eq!(
+        refusals(&[(0, 10, 900), (40, 10, 860), (80, 10, 820)], end),
+        [Some(Overlaps), Some(Overlaps), None]
+    );
+    // Two records of one local header: both refused.
+    assert_eq!(
+        refusals(&[(0, 10, 10), (0, 10, 10), (500, 0, 1)], end),
+        [Some(SharedHeader), Some(SharedHeader), None]
+    );
+    // Sizes that overflow, a header inside the directory.
+    assert_eq!(
+        refusals(
+            &[(0, 10, u64::MAX), (u64::MAX - 5, 10, 0), (990, 0, 0)],
+            end
+        ),
+        [
+            Some(PastTheEntries),
+            Some(PastTheEntries),
+            Some(PastTheEntries)
+        ]
+    );
+    assert_eq!(refusals(&[], end), Vec::<Option<Refusal>>::new());
+}
+
+#[test]
+fn every_record_is_counted_whatever_the_end_record_says() {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    for i in 0..5 {
+        w.start_file(format!("{i}.jpg"), SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"abc").unwrap();
+    }
+    let mut bytes = w.finish().unwrap().into_inner();
+    // The end record's two counts say 2 (as a 16-bit count past 65,535 wraps).
+    let eocd = bytes.len() - 22;
+    bytes[eocd + 8..eocd + 12].copy_from_slice(&[2, 0, 2, 0]);
+    let archive = zip::ZipArchive::new(io::Cursor::new(&bytes)).unwrap();
+    assert_eq!(
+        archive.len(),
+        2,
+        "the zip crate reads what the end record counts"
+    );
+    let start = archive.central_directory_start();
+    assert_eq!(count_central(io::Cursor::new(&bytes), start).unwrap(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrapped.zip");
+    std::fs::write(&path, &bytes).unwrap();
+    let all = directory::central_directory(&path, bytes.len() as u64).unwrap();
+    let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["0.jpg", "1.jpg", "2.jpg", "3.jpg", "4.jpg"]);
+    assert!(all.iter().all(|e| e.refused.is_none()));
+}
