@@ -139,16 +139,36 @@ fn jpeg_pool(rng: &mut Rng, tiny: bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A unique photo of about `target` bytes: a pool JPEG with camera EXIF and a comment.
-fn photo(pool: &[Vec<u8>], exif_app1: &[u8], target: u64, id: u64) -> Vec<u8> {
+/// The camera fixture's date taken (its EXIF says `+02:00`).
+const CAMERA_DATE: &[u8] = b"2019:07:04 17:10:12";
+
+/// A unique photo of about `target` bytes: a pool JPEG with camera EXIF and a comment. The
+/// camera's date is `taken` (at the fixture's `+02:00`), as Google's would agree with; with
+/// `None` it stays the fixture's (a camera whose clock was wrong, corrected in Google Photos).
+fn photo(pool: &[Vec<u8>], exif_app1: &[u8], target: u64, id: u64, taken: Option<i64>) -> Vec<u8> {
     let base = pool
         .iter()
         .find(|j| j.len() as u64 >= target)
         .unwrap_or(pool.last().unwrap());
     let tag = format!("gpbackup benchmark photo {id}");
-    let mut out = Vec::with_capacity(base.len() + exif_app1.len() + tag.len() + 8);
+    let mut exif = exif_app1.to_vec();
+    if let Some(t) = taken {
+        let wall = chrono::DateTime::from_timestamp(t + 7200, 0)
+            .expect("a date of 2010..2024")
+            .format("%Y:%m:%d %H:%M:%S")
+            .to_string();
+        let mut at = 0;
+        while let Some(k) = exif[at..]
+            .windows(CAMERA_DATE.len())
+            .position(|w| w == CAMERA_DATE)
+        {
+            exif[at + k..at + k + CAMERA_DATE.len()].copy_from_slice(wall.as_bytes());
+            at += k + CAMERA_DATE.len();
+        }
+    }
+    let mut out = Vec::with_capacity(base.len() + exif.len() + tag.len() + 8);
     out.extend_from_slice(&base[..2]);
-    out.extend_from_slice(exif_app1);
+    out.extend_from_slice(&exif);
     out.extend_from_slice(&[0xFF, 0xFE]);
     out.extend_from_slice(&((tag.len() + 2) as u16).to_be_bytes());
     out.extend_from_slice(tag.as_bytes());
@@ -333,7 +353,10 @@ fn main() {
             );
             continue;
         }
-        let jpeg = photo(&pool, &exif, size_photo, i);
+        // One camera in a hundred had its clock wrong, and the date was corrected in Google
+        // Photos; the others agree with their sidecars.
+        let camera_taken = (i % 100 != 0).then_some(taken);
+        let jpeg = photo(&pool, &exif, size_photo, i, camera_taken);
         match kind {
             // Live Photo: HEIC still with sidecar, MOV half without.
             k if k < args.video_percent + 3 => {
@@ -388,7 +411,13 @@ fn main() {
                     &format!("{dir}/{name}.json"),
                     &sidecar(&name, taken, &mut rng),
                 );
-                let again = photo(&pool, &exif, size_photo, i + 1_000_000_000);
+                let again = photo(
+                    &pool,
+                    &exif,
+                    size_photo,
+                    i + 1_000_000_000,
+                    camera_taken.map(|t| t + 60),
+                );
                 put(&mut zips, &format!("IMG_{i:05}(1).jpg"), &again, media_part);
                 add(
                     &mut zips,
@@ -401,7 +430,7 @@ fn main() {
             k if k < args.video_percent + 25 => {
                 let name = format!("IMG_{stamp}.jpg");
                 put(&mut zips, &name, &jpeg, media_part);
-                let edited = photo(&pool, &exif, size_photo, i + 2_000_000_000);
+                let edited = photo(&pool, &exif, size_photo, i + 2_000_000_000, camera_taken);
                 put(
                     &mut zips,
                     &format!("IMG_{stamp}-edited.jpg"),
