@@ -515,6 +515,52 @@ mod tests {
     }
 
     #[test]
+    fn a_names_date_goes_where_no_date_is_and_nowhere_else() {
+        let name_date = chrono::NaiveDate::from_ymd_opt(2020, 6, 14)
+            .unwrap()
+            .and_hms_opt(9, 30, 0);
+        let only_name = Tags {
+            name_date,
+            ..Tags::default()
+        };
+        // A photo without EXIF: the name's wall clock, no offset, both dates.
+        let src = fixture("plain.jpg");
+        let mut out = Vec::new();
+        let w = rewrite(&mut &src[..], &mut out, &only_name, &paris()).unwrap();
+        assert!(w.changed, "{:?}", w.notes);
+        assert!(w.notes.iter().any(|n| n.contains("the date in its name")));
+        let exif = read_back(&out);
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeOriginal).unwrap(),
+            "2020:06:14 09:30:00"
+        );
+        assert_eq!(
+            ascii(&exif, exif::Tag::DateTimeDigitized).unwrap(),
+            "2020:06:14 09:30:00"
+        );
+        assert_eq!(ascii(&exif, exif::Tag::OffsetTimeOriginal), None);
+        assert_eq!(w.written_date, None);
+        assert_eq!(body(&out), body(&src));
+        // A camera's date stays: the file is copied as it is.
+        let camera = fixture("camera.jpg");
+        let mut out = Vec::new();
+        let w = rewrite(&mut &camera[..], &mut out, &only_name, &paris()).unwrap();
+        assert!(!w.changed, "{:?}", w.notes);
+        assert_eq!(out, camera);
+        // A sidecar's date wins over a name's.
+        let both = Tags {
+            name_date,
+            ..crate::metadata::paris_tags(None)
+        };
+        let mut out = Vec::new();
+        rewrite(&mut &src[..], &mut out, &both, &paris()).unwrap();
+        assert_eq!(
+            ascii(&read_back(&out), exif::Tag::DateTimeOriginal).unwrap(),
+            "2019:07:04 17:10:12"
+        );
+    }
+
+    #[test]
     fn keeps_the_cameras_date_and_tags() {
         let src = fixture("camera.jpg");
         let mut out = Vec::new();
