@@ -67,7 +67,8 @@ impl From<Exit> for ExitCode {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every media file was written or found to be a duplicate
-  1    the run could not be done or finished (output not writable, output disk full, ...)
+  1    the run could not be done or finished (output not writable, output disk full or
+       too small for the library, ...)
   2    usage error: bad option, or an input that is missing, empty, or not a Takeout
   3    completed with failures: some media files could not be written, or a zip was
        truncated (see the summary and the report)
