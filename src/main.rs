@@ -92,8 +92,8 @@ enum Command {
     /// Read Takeout zips or folders and write the photo library.
     #[command(after_help = EXIT_CODES)]
     Process(ProcessArgs),
-    /// Check an output folder against its manifest: re-hash every file, report missing,
-    /// changed and unknown files.
+    /// Check an output folder against its manifest: re-hash every file, report missing and
+    /// changed files, and list apart the files gpbackup did not write.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
     /// Print a shell completion script: `gpbackup completions bash > ~/.local/share/bash-completion/completions/gpbackup`.
@@ -107,13 +107,15 @@ enum Command {
 
 const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
-  0  every file is as it was written, and nothing else is there; with --against: every
-     photo and video of the inputs is in the library (left out on purpose only: the trash,
-     --edited; with --strict those fail too)
+  0  every file gpbackup wrote is as it was written (files of yours in the folder are
+     listed apart; with --strict they fail the check); with --against: every photo and
+     video of the inputs is in the library (left out on purpose only: the trash, --edited;
+     with --strict those fail too)
   1  the check could not be done
   2  usage error: the folder is not a gpbackup output folder, or an input is not a Takeout
-  3  files are missing, changed, unknown to the manifest, or named outside the folder; with
-     --against: some photos or videos of the inputs are not in the library (listed)";
+  3  files are missing, changed, or named outside the folder (with --strict: or not
+     gpbackup's); with --against: some photos or videos of the inputs are not in the
+     library (listed)";
 
 #[derive(clap::Args)]
 struct VerifyArgs {
@@ -139,8 +141,10 @@ struct VerifyArgs {
     #[arg(long, requires = "against")]
     full: bool,
 
-    /// With --against: photos left out on purpose (the trash, --edited) fail the check too.
-    #[arg(long, requires = "against")]
+    /// Files in the folder that gpbackup did not write fail the check too (by default they
+    /// are listed apart); with --against: photos left out on purpose (the trash, --edited)
+    /// fail it too.
+    #[arg(long)]
     strict: bool,
 
     /// With --against: write the full result as JSON to FILE.
@@ -365,15 +369,12 @@ fn run_verify(args: VerifyArgs) -> Exit {
     }
     match gpbackup::verify::run(&args.dir, args.jobs.map(usize::from), progress) {
         Ok(report) => {
-            let summary = report.summary();
             if args.quiet {
-                for line in summary.lines().skip(1) {
-                    eprintln!("{line}");
-                }
+                eprint!("{}", report.problems(args.strict));
             } else {
-                eprint!("{summary}");
+                eprint!("{}", report.summary(args.strict));
             }
-            Exit::of_outcome(report.all_ok())
+            Exit::of_outcome(report.passes(args.strict))
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");
