@@ -376,6 +376,20 @@ pub fn xmp_cleanup(old: Option<&str>, new: Option<&str>) -> XmpCleanup {
     }
 }
 
+/// The name a file would have had where the folder did not hold another under it: `reserved`
+/// (the name it got, `dir/IMG_1 (2).jpg`) with its folder and `wanted` (its file name as
+/// planned, made safe); `None` when it got that name (no other file took it) or `wanted` cannot
+/// be made safe. A file there with what this one would be byte for byte is the same photo,
+/// already in the folder (see `write::file::already_there`).
+pub fn name_taken_from(reserved: &str, wanted: &str) -> Option<String> {
+    let wanted = crate::names::sanitize_component(wanted)?;
+    let first = match reserved.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{wanted}"),
+        None => wanted,
+    };
+    (key(&first) != key(reserved)).then_some(first)
+}
+
 /// Room each file written takes beyond its source's bytes: the metadata embedded (a few KB
 /// at most), its XMP sidecar, its manifest line, and the file system's rounding up to whole
 /// blocks (4 KB on most).

@@ -551,3 +551,27 @@ fn plain_size_table() {
         assert_eq!(plain_size(bytes), text, "{bytes}");
     }
 }
+
+#[test]
+fn name_taken_from_table() {
+    for (reserved, wanted, first) in [
+        ("IMG_1.jpg", "IMG_1.jpg", None),
+        ("IMG_1 (2).jpg", "IMG_1.jpg", Some("IMG_1.jpg")),
+        (
+            "2019/07/IMG_1 (3).jpg",
+            "IMG_1.jpg",
+            Some("2019/07/IMG_1.jpg"),
+        ),
+        // Names in use on any file system: another case is the same name.
+        ("img_1.JPG", "IMG_1.jpg", None),
+        // Made safe as the reserved name was.
+        ("a_b (2).jpg", "a/b.jpg", Some("a_b.jpg")),
+        ("x (2).jpg", "", None),
+    ] {
+        assert_eq!(
+            name_taken_from(reserved, wanted).as_deref(),
+            first,
+            "{reserved} {wanted}"
+        );
+    }
+}
