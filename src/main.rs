@@ -80,6 +80,9 @@ Exit codes:
 /// folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
 /// location into the file's own metadata, sets its modification time, and writes each photo
 /// once into a flat output folder.
+///
+/// Started without arguments on a terminal (or by a double-click), it asks where the Takeout
+/// is and where the library goes, shows what it found, and asks before writing.
 #[derive(Parser)]
 #[command(name = "gpbackup", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -241,7 +244,13 @@ struct ProcessArgs {
 }
 
 fn main() -> ExitCode {
-    let args = with_process_implied(std::env::args_os().collect(), &Cli::command());
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Without arguments on a terminal (typed, or a double-click, which opens one): the guided
+    // mode. Without a terminal, clap prints the help as for any missing command (exit 2).
+    if args.len() == 1 && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return run_guided().into();
+    }
+    let args = with_process_implied(args, &Cli::command());
     let cli = Cli::parse_from(args);
     let exit = match cli.command {
         Command::Process(args) => run_process(args),
@@ -267,6 +276,45 @@ fn main() -> ExitCode {
         }
     };
     exit.into()
+}
+
+/// The guided mode ([`gpbackup::guide`]): asks, then runs `gpbackup process INPUTS -o DIR`
+/// as typed, and waits for Enter before the window it may have opened closes.
+fn run_guided() -> Exit {
+    let stdin = std::io::stdin();
+    let exit = match gpbackup::guide::converse(&mut stdin.lock(), &mut std::io::stderr()) {
+        Ok(Some(choice)) => {
+            let mut line: Vec<OsString> = vec!["gpbackup".into(), "process".into()];
+            line.extend(choice.inputs.iter().map(OsString::from));
+            line.extend(["-o".into(), choice.output.clone().into()]);
+            match Cli::try_parse_from(line) {
+                Ok(Cli {
+                    command: Command::Process(args),
+                }) => {
+                    let exit = run_process(args);
+                    eprintln!(
+                        "\nThe same, typed: {}",
+                        gpbackup::guide::command_line(&choice)
+                    );
+                    exit
+                }
+                Ok(_) => Exit::Usage,
+                Err(e) => {
+                    eprintln!("gpbackup: {e}");
+                    Exit::Usage
+                }
+            }
+        }
+        Ok(None) => Exit::Success,
+        Err(e) => {
+            eprintln!("gpbackup: {e}");
+            Exit::CouldNotFinish
+        }
+    };
+    eprint!("\nPress Enter to close.");
+    let mut line = String::new();
+    let _ = stdin.read_line(&mut line);
+    exit
 }
 
 /// The command line with `process` put in front of its arguments when they start without a
