@@ -248,6 +248,15 @@ fn ask(
 /// The conversation: where the Takeout is, where the library goes, and a yes before anything
 /// is written. `None` when the user says no or the input ends: nothing is to be done.
 pub fn converse(input: &mut impl BufRead, out: &mut impl Write) -> io::Result<Option<Choice>> {
+    converse_with(input, out, free_space)
+}
+
+/// [`converse`], with the free space at a folder told by `free` (tests).
+fn converse_with(
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    free: impl Fn(&Path) -> Option<u64>,
+) -> io::Result<Option<Choice>> {
     writeln!(
         out,
         "gpbackup turns a Google Photos Takeout into a folder of photos and videos,\n\
@@ -264,7 +273,7 @@ pub fn converse(input: &mut impl BufRead, out: &mut impl Write) -> io::Result<Op
         else {
             return Ok(None);
         };
-        let Some(path) = typed_path(&line) else {
+        let Some(path) = typed_path(&line).map(absolute) else {
             continue;
         };
         match find(&path) {
@@ -304,14 +313,14 @@ pub fn converse(input: &mut impl BufRead, out: &mut impl Write) -> io::Result<Op
         else {
             return Ok(None);
         };
-        let output = typed_path(&line).unwrap_or_else(|| default.clone());
+        let output = typed_path(&line).map_or_else(|| default.clone(), absolute);
         if output.is_file() {
             writeln!(out, "{} is a file, not a folder.", output.display())?;
             continue;
         }
         break output;
     };
-    match free_space(&output) {
+    match free(&output) {
         Some(free) => {
             writeln!(
                 out,
@@ -347,6 +356,12 @@ pub fn converse(input: &mut impl BufRead, out: &mut impl Write) -> io::Result<Op
         inputs: found.inputs(),
         output,
     }))
+}
+
+/// `path` from the root (as the command line printed at the end can be typed anywhere), or
+/// as it is when the current folder cannot be told.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// An I/O error in plain words.
@@ -413,6 +428,7 @@ mod tests {
                 Some(PathBuf::from("/a b/c(1)"))
             );
         }
+        assert_eq!(typed_path("'"), Some(PathBuf::from("'")));
         assert_eq!(typed_path("   "), None);
         assert_eq!(typed_path("''"), None);
     }
@@ -425,6 +441,8 @@ mod tests {
             touch(&d.join(format!("takeout-20240101T000000Z-00{n}.zip")), 1000);
         }
         touch(&d.join("notes.txt"), 5);
+        // A folder named like a zip is not one.
+        std::fs::create_dir_all(d.join("takeout-20240101T000000Z-005.zip")).unwrap();
         touch(&d.join("sub/takeout-20240101T000000Z-003.zip"), 5);
         let f = find(d).unwrap();
         assert_eq!(f.zips.len(), 3);
@@ -460,16 +478,64 @@ mod tests {
         assert!(describe(&f).starts_with("Found an extracted Takeout folder"));
         let t = tmp.path().join("tars");
         touch(&t.join("takeout-20240101T000000Z-001.tgz"), 10);
+        touch(&t.join("takeout-20240101T000000Z-002.tgz"), 20);
         let f = find(&t).unwrap();
         assert!(f.zips.is_empty() && f.folder.is_none());
-        assert!(describe(&f).contains("1 .tgz file is here: gpbackup reads .zip files only"));
+        assert_eq!(f.size, 30);
+        assert!(describe(&f).contains("2 .tgz files are here: gpbackup reads .zip files only"));
+        // The Takeout folder itself.
+        let inner = d.join("Takeout");
+        assert_eq!(
+            find(&inner).unwrap().folder.as_deref(),
+            Some(inner.as_path())
+        );
         assert!(find(&tmp.path().join("nothing")).is_err());
     }
 
     fn talk(lines: &str) -> (Option<Choice>, String) {
+        talk_free(lines, Some(1 << 40))
+    }
+
+    fn talk_free(lines: &str, free: Option<u64>) -> (Option<Choice>, String) {
         let mut out = Vec::new();
-        let got = converse(&mut io::Cursor::new(lines.as_bytes()), &mut out).unwrap();
+        let got =
+            converse_with(&mut io::Cursor::new(lines.as_bytes()), &mut out, |_| free).unwrap();
         (got, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn the_free_space_is_said_and_a_shortage_foreseen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dl = tmp.path().join("dl");
+        touch(&dl.join("takeout-20240101T000000Z-001.zip"), 2000);
+        let lines = format!("{}\n\nn\n", dl.display());
+        for (free, short) in [(1999, true), (2000, false), (2001, false)] {
+            let (_, said) = talk_free(&lines, Some(free));
+            assert!(
+                said.contains(&format!(
+                    "Free space there: {}; the Takeout is 2.0 KB",
+                    plain_size(free)
+                )),
+                "{said}"
+            );
+            assert_eq!(
+                said.contains("That may not be enough"),
+                short,
+                "{free}: {said}"
+            );
+        }
+        let (_, said) = talk_free(&lines, None);
+        assert!(said.contains("cannot be told on this system"), "{said}");
+    }
+
+    #[test]
+    fn errors_are_said_in_plain_words() {
+        use io::ErrorKind::*;
+        assert_eq!(plain_error(&NotFound.into()), "there is nothing there");
+        assert_eq!(
+            plain_error(&PermissionDenied.into()),
+            "you are not allowed to read it"
+        );
     }
 
     #[test]
