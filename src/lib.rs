@@ -17,6 +17,7 @@ pub(crate) mod compact;
 pub(crate) mod dates;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guide;
 pub(crate) mod hash;
 pub(crate) mod library;
 pub(crate) mod metadata;

@@ -67,7 +67,8 @@ impl From<Exit> for ExitCode {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every media file was written or found to be a duplicate
-  1    the run could not be done or finished (output not writable, output disk full, ...)
+  1    the run could not be done or finished (output not writable, output disk full or
+       too small for the library, ...)
   2    usage error: bad option, or an input that is missing, empty, or not a Takeout
   3    completed with failures: some media files could not be written, or a zip was
        truncated (see the summary and the report)
@@ -79,6 +80,9 @@ Exit codes:
 /// folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
 /// location into the file's own metadata, sets its modification time, and writes each photo
 /// once into a flat output folder.
+///
+/// Started without arguments on a terminal (or by a double-click), it asks where the Takeout
+/// is and where the library goes, shows what it found, and asks before writing.
 #[derive(Parser)]
 #[command(name = "gpbackup", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -91,8 +95,8 @@ enum Command {
     /// Read Takeout zips or folders and write the photo library.
     #[command(after_help = EXIT_CODES)]
     Process(ProcessArgs),
-    /// Check an output folder against its manifest: re-hash every file, report missing,
-    /// changed and unknown files.
+    /// Check an output folder against its manifest: re-hash every file, report missing and
+    /// changed files, and list apart the files gpbackup did not write.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
     /// Print a shell completion script: `gpbackup completions bash > ~/.local/share/bash-completion/completions/gpbackup`.
@@ -106,13 +110,15 @@ enum Command {
 
 const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
-  0  every file is as it was written, and nothing else is there; with --against: every
-     photo and video of the inputs is in the library (left out on purpose only: the trash,
-     --edited; with --strict those fail too)
+  0  every file gpbackup wrote is as it was written (files of yours in the folder are
+     listed apart; with --strict they fail the check); with --against: every photo and
+     video of the inputs is in the library (left out on purpose only: the trash, --edited;
+     with --strict those fail too)
   1  the check could not be done
   2  usage error: the folder is not a gpbackup output folder, or an input is not a Takeout
-  3  files are missing, changed, unknown to the manifest, or named outside the folder; with
-     --against: some photos or videos of the inputs are not in the library (listed)";
+  3  files are missing, changed, or named outside the folder (with --strict: or not
+     gpbackup's); with --against: some photos or videos of the inputs are not in the
+     library (listed)";
 
 #[derive(clap::Args)]
 struct VerifyArgs {
@@ -138,8 +144,10 @@ struct VerifyArgs {
     #[arg(long, requires = "against")]
     full: bool,
 
-    /// With --against: photos left out on purpose (the trash, --edited) fail the check too.
-    #[arg(long, requires = "against")]
+    /// Files in the folder that gpbackup did not write fail the check too (by default they
+    /// are listed apart); with --against: photos left out on purpose (the trash, --edited)
+    /// fail it too.
+    #[arg(long)]
     strict: bool,
 
     /// With --against: write the full result as JSON to FILE.
@@ -236,7 +244,13 @@ struct ProcessArgs {
 }
 
 fn main() -> ExitCode {
-    let args = with_process_implied(std::env::args_os().collect(), &Cli::command());
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Without arguments on a terminal (typed, or a double-click, which opens one): the guided
+    // mode. Without a terminal, clap prints the help as for any missing command (exit 2).
+    if args.len() == 1 && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return run_guided().into();
+    }
+    let args = with_process_implied(args, &Cli::command());
     let cli = Cli::parse_from(args);
     let exit = match cli.command {
         Command::Process(args) => run_process(args),
@@ -262,6 +276,45 @@ fn main() -> ExitCode {
         }
     };
     exit.into()
+}
+
+/// The guided mode ([`gpbackup::guide`]): asks, then runs `gpbackup process INPUTS -o DIR`
+/// as typed, and waits for Enter before the window it may have opened closes.
+fn run_guided() -> Exit {
+    let stdin = std::io::stdin();
+    let exit = match gpbackup::guide::converse(&mut stdin.lock(), &mut std::io::stderr()) {
+        Ok(Some(choice)) => {
+            let mut line: Vec<OsString> = vec!["gpbackup".into(), "process".into()];
+            line.extend(choice.inputs.iter().map(OsString::from));
+            line.extend(["-o".into(), choice.output.clone().into()]);
+            match Cli::try_parse_from(line) {
+                Ok(Cli {
+                    command: Command::Process(args),
+                }) => {
+                    let exit = run_process(args);
+                    eprintln!(
+                        "\nThe same, typed: {}",
+                        gpbackup::guide::command_line(&choice)
+                    );
+                    exit
+                }
+                Ok(_) => Exit::Usage,
+                Err(e) => {
+                    eprintln!("gpbackup: {e}");
+                    Exit::Usage
+                }
+            }
+        }
+        Ok(None) => Exit::Success,
+        Err(e) => {
+            eprintln!("gpbackup: {e}");
+            Exit::CouldNotFinish
+        }
+    };
+    eprint!("\nPress Enter to close.");
+    let mut line = String::new();
+    let _ = stdin.read_line(&mut line);
+    exit
 }
 
 /// The command line with `process` put in front of its arguments when they start without a
@@ -364,15 +417,12 @@ fn run_verify(args: VerifyArgs) -> Exit {
     }
     match gpbackup::verify::run(&args.dir, args.jobs.map(usize::from), progress) {
         Ok(report) => {
-            let summary = report.summary();
             if args.quiet {
-                for line in summary.lines().skip(1) {
-                    eprintln!("{line}");
-                }
+                eprint!("{}", report.problems(args.strict));
             } else {
-                eprint!("{summary}");
+                eprint!("{}", report.summary(args.strict));
             }
-            Exit::of_outcome(report.all_ok())
+            Exit::of_outcome(report.passes(args.strict))
         }
         Err(e) => {
             eprintln!("gpbackup: {e}");

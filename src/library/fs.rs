@@ -294,6 +294,57 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Test hook: `GPBACKUP_FREE_BYTES=N` makes [`free_space`] answer N, so that the check of free
+/// space before a run is tested without a small disk (tests/it/faults.rs), and so that a
+/// full disk can still be met during a run. It changes only what the check sees.
+pub const FREE_BYTES_ENV: &str = "GPBACKUP_FREE_BYTES";
+
+/// The space free for this user on the file system holding `path` (or, when `path` does not
+/// exist yet, its nearest existing folder); `None` where it cannot be known (on systems other
+/// than Unix, or when the file system does not say).
+pub fn free_space(path: &Path) -> Option<u64> {
+    if let Some(n) = std::env::var(FREE_BYTES_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Some(n);
+    }
+    let existing = (path.ancestors())
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .find(|p| p.exists())?;
+    free_space_at(existing)
+}
+
+#[cfg(unix)]
+fn free_space_at(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the size statvfs fills.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the fields' types differ between Unix systems
+    let (avail, frsize) = (st.f_bavail as u64, st.f_frsize as u64);
+    Some(avail.saturating_mul(frsize))
+}
+
+/// Elsewhere the free space is not asked for (it would take a crate this project does not
+/// use): the run goes ahead, and a full disk stops it cleanly as it would anyway.
+#[cfg(not(unix))]
+fn free_space_at(_path: &Path) -> Option<u64> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +381,21 @@ mod tests {
         assert!(report.is_usage() && inside.is_usage());
         assert!(!SafetyError::Locked { pid: "1".into() }.is_usage());
         assert!(!SafetyError::Link { path: p }.is_usage());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn free_space_is_asked_of_the_nearest_existing_folder() {
+        if std::env::var_os(FREE_BYTES_ENV).is_some() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let here = free_space(tmp.path()).expect("statvfs answers");
+        // The tests write more than this into temp folders.
+        assert!(here > 1 << 20, "{here}");
+        let deeper = free_space(&tmp.path().join("not/yet/made")).expect("an ancestor");
+        // The same file system, asked twice: within what other writers change meanwhile.
+        assert!(here.abs_diff(deeper) < 1 << 30, "{here} {deeper}");
+        assert!(free_space(Path::new("relative-not-made")).is_some());
     }
 }

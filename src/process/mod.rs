@@ -92,6 +92,19 @@ pub enum ProcessError {
     Output { path: PathBuf, source: io::Error },
     #[error("cannot write the report {path}: {}", in_words(source))]
     Report { path: PathBuf, source: io::Error },
+    /// The output's file system has less free space than the run needs: nothing was written.
+    #[error(
+        "the library needs about {} more than the {} free on {}. Free some space or choose \
+         another folder with -o.",
+        policy::plain_size(*short),
+        policy::plain_size(*free),
+        path.display()
+    )]
+    NoSpace {
+        path: PathBuf,
+        short: u64,
+        free: u64,
+    },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
     /// A locked output folder, a link where gpbackup keeps its files (exit code 1), the
@@ -203,6 +216,19 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();
+    if let Some(short) = space_short(opts, &plan) {
+        if !opts.dry_run {
+            // A folder this run made is removed again, with the empty manifest it began.
+            if created {
+                drop(manifest);
+                let _ =
+                    std::fs::remove_file(out.state_dir().join(crate::library::manifest::FILE_NAME));
+                out.remove_new();
+            }
+            return Err(short);
+        }
+        eprintln!("gpbackup: {short} (A dry run: nothing is written, the check goes on.)");
+    }
     let log = MediaLog::new(
         opts.report.as_deref(),
         opts.per_file,
@@ -222,6 +248,46 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let r = finish::run(opts, plan, outcome, &out, &manifest);
     trace_memory("finished");
     r
+}
+
+/// The shortfall of free space at the output, when the files the plan writes do not fit
+/// ([`ProcessError::NoSpace`]); `None` when they fit or the free space cannot be known.
+/// What is written: the best member of each group of identical entries not in the library
+/// yet, the library files rewritten by an update, and with `--albums copy` a copy of each
+/// of those in an album.
+fn space_short(opts: &Options, plan: &plan::Plan) -> Option<ProcessError> {
+    let mut bytes = 0u64;
+    let mut files = 0u64;
+    for (k, group) in plan.groups.iter().enumerate() {
+        if plan.groups.in_library(k) {
+            continue;
+        }
+        let best = group[0];
+        let size = plan.entry(best).size;
+        bytes = bytes.saturating_add(size);
+        files += 1;
+        if opts.albums == AlbumsMode::Copy && group.iter().any(|&m| plan.record(m).album.is_some())
+        {
+            bytes = bytes.saturating_add(size);
+            files += 1;
+        }
+    }
+    for u in &plan.updates {
+        if u.from == plan::UpdateFrom::Deferred {
+            continue;
+        }
+        let line = &plan.open_file(u.file).line;
+        bytes = bytes.saturating_add(line.output_size.or(line.size).unwrap_or(0));
+        files += 1;
+    }
+    let needed = policy::space_needed(bytes, files);
+    let free = crate::library::fs::free_space(&opts.output)?;
+    let short = policy::space_shortfall(needed, free)?;
+    Some(ProcessError::NoSpace {
+        path: opts.output.clone(),
+        short,
+        free,
+    })
 }
 
 /// The progress shown before any media is written (on stderr, only on a terminal): a

@@ -376,5 +376,67 @@ pub fn xmp_cleanup(old: Option<&str>, new: Option<&str>) -> XmpCleanup {
     }
 }
 
+/// The name a file would have had where the folder did not hold another under it: `reserved`
+/// (the name it got, `dir/IMG_1 (2).jpg`) with its folder and `wanted` (its file name as
+/// planned, made safe); `None` when it got that name (no other file took it) or `wanted` cannot
+/// be made safe. A file there with what this one would be byte for byte is the same photo,
+/// already in the folder (see `write::file::already_there`).
+pub fn name_taken_from(reserved: &str, wanted: &str) -> Option<String> {
+    let wanted = crate::names::sanitize_component(wanted)?;
+    let first = match reserved.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{wanted}"),
+        None => wanted,
+    };
+    (key(&first) != key(reserved)).then_some(first)
+}
+
+/// Room each file written takes beyond its source's bytes: the metadata embedded (a few KB
+/// at most), its XMP sidecar, its manifest line, and the file system's rounding up to whole
+/// blocks (4 KB on most).
+pub const ROOM_PER_FILE: u64 = 16 * 1024;
+
+/// Room the library's own files take whatever is written: the manifest's header, the lock,
+/// `albums.json`, the report.
+pub const ROOM_FIXED: u64 = 1024 * 1024;
+
+/// The space a run needs at its destination: `bytes` of sources to write as `files` files,
+/// with the room each takes beyond its bytes ([`ROOM_PER_FILE`], [`ROOM_FIXED`]).
+pub fn space_needed(bytes: u64, files: u64) -> u64 {
+    bytes
+        .saturating_add(files.saturating_mul(ROOM_PER_FILE))
+        .saturating_add(ROOM_FIXED)
+}
+
+/// How much space is missing at the destination: `None` when `needed` fits in `free`.
+pub fn space_shortfall(needed: u64, free: u64) -> Option<u64> {
+    (needed > free).then(|| needed - free)
+}
+
+/// A size in plain words, in decimal units as file managers show them: `41.2 GB`, `850 MB`,
+/// `12 KB`.
+pub fn plain_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000_000, "TB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "KB"),
+    ];
+    for (unit, name) in UNITS {
+        if bytes >= unit {
+            let value = bytes as f64 / unit as f64;
+            return if value < 100.0 {
+                format!("{value:.1} {name}")
+            } else {
+                format!("{value:.0} {name}")
+            };
+        }
+    }
+    if bytes == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests;

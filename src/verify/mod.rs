@@ -69,37 +69,71 @@ pub struct VerifyReport {
     pub missing: Vec<String>,
     /// Content differs from what was written.
     pub changed: Vec<String>,
-    /// In the folder, not listed in the manifest.
+    /// In the folder, not listed in the manifest: not gpbackup's (the user's own files).
+    /// Listed apart; they fail the check only with `--strict`.
     pub unknown: Vec<String>,
     /// Paths the manifest names outside the folder (`../x`, absolute): never opened.
     pub invalid: Vec<String>,
 }
 
+/// How many files not gpbackup's the summary names as examples (`--strict` lists them all).
+const NOT_OURS_EXAMPLES: usize = 3;
+
 impl VerifyReport {
-    pub fn all_ok(&self) -> bool {
+    /// True when every file gpbackup wrote is as it wrote it (and, with `strict`, nothing
+    /// else is in the folder).
+    pub fn passes(&self, strict: bool) -> bool {
         self.missing.is_empty()
             && self.changed.is_empty()
-            && self.unknown.is_empty()
             && self.invalid.is_empty()
+            && (!strict || self.unknown.is_empty())
     }
 
-    pub fn summary(&self) -> String {
+    /// The counts, the files not gpbackup's (apart, or with `strict` as findings), then
+    /// [`problems`](Self::problems).
+    pub fn summary(&self, strict: bool) -> String {
         let mut s = format!(
-            "{} files ok, {} missing, {} changed, {} unknown",
-            self.ok,
+            "{} ok, {} missing, {} changed",
+            files(self.ok),
             self.missing.len(),
             self.changed.len(),
-            self.unknown.len()
         );
         if !self.invalid.is_empty() {
             s.push_str(&format!(", {} invalid", self.invalid.len()));
         }
         s.push('\n');
+        if !strict && !self.unknown.is_empty() {
+            let mut named = (self.unknown.iter())
+                .take(NOT_OURS_EXAMPLES)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = self.unknown.len().saturating_sub(NOT_OURS_EXAMPLES);
+            if more > 0 {
+                named.push_str(&format!(" and {more} more"));
+            }
+            s.push_str(&format!(
+                "not gpbackup's: {} ({named}). They are left as they are and not checked \
+                 (--strict lists them all and counts them as findings).\n",
+                files(self.unknown.len()),
+            ));
+        }
+        s.push_str(&self.problems(strict));
+        s
+    }
+
+    /// What fails the check, a line each, and what to do about it.
+    pub fn problems(&self, strict: bool) -> String {
+        let mut s = String::new();
+        let unknown: &[String] = if strict { &self.unknown } else { &[] };
         for (what, list) in [
-            ("missing", &self.missing),
-            ("changed", &self.changed),
-            ("unknown", &self.unknown),
-            ("invalid (outside the folder, not opened)", &self.invalid),
+            ("missing", &self.missing[..]),
+            ("changed", &self.changed[..]),
+            ("not gpbackup's", unknown),
+            (
+                "invalid (outside the folder, not opened)",
+                &self.invalid[..],
+            ),
         ] {
             for p in list {
                 s.push_str(&format!("{what}: {p}\n"));
@@ -118,12 +152,21 @@ impl VerifyReport {
                  `gpbackup process` with the same Takeout: it writes the photo again.\n",
             );
         }
-        if !self.unknown.is_empty() {
+        if !unknown.is_empty() {
             s.push_str(
-                "An unknown file is not one gpbackup wrote: it is never changed or removed.\n",
+                "A file not gpbackup's is not one it wrote: it is never changed or removed.\n",
             );
         }
         s
+    }
+}
+
+/// "1 file", "2 files".
+fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
     }
 }
 
@@ -325,6 +368,44 @@ pub fn is_inside(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_not_ours_are_apart_and_fail_only_with_strict() {
+        let mut r = VerifyReport {
+            ok: 6,
+            unknown: ["a.txt", "b.jpg", "c.doc", "d.pdf"]
+                .map(String::from)
+                .to_vec(),
+            ..VerifyReport::default()
+        };
+        assert!(r.passes(false));
+        assert!(!r.passes(true));
+        let s = r.summary(false);
+        assert!(s.starts_with("6 files ok, 0 missing, 0 changed\n"), "{s}");
+        assert!(
+            s.contains("not gpbackup's: 4 files (a.txt, b.jpg, c.doc and 1 more). "),
+            "{s}"
+        );
+        assert!(r.problems(false).is_empty());
+        let strict = r.problems(true);
+        assert!(strict.contains("not gpbackup's: d.pdf\n"), "{strict}");
+        assert!(r
+            .summary(true)
+            .starts_with("6 files ok, 0 missing, 0 changed\nnot gpbackup's: a.txt\n"));
+        r.unknown.truncate(1);
+        r.ok = 1;
+        assert!(r
+            .summary(false)
+            .contains("1 file ok, 0 missing, 0 changed\nnot gpbackup's: 1 file (a.txt). "));
+        r.changed.push("x.jpg".into());
+        assert!(!r.passes(false));
+        r.changed.clear();
+        r.missing.push("x.jpg".into());
+        assert!(!r.passes(false));
+        r.missing.clear();
+        r.invalid.push("../x".into());
+        assert!(!r.passes(false));
+    }
 
     #[test]
     fn paths_that_leave_the_folder_are_not_inside() {

@@ -411,3 +411,61 @@ fn same_name_entries_are_each_accounted() {
         "{missing:?}"
     );
 }
+
+/// `gpbackup verify DIR` (without `--against`) on a folder where the user keeps files of their
+/// own: they are listed apart and the check passes; with `--strict` each is named and fails it;
+/// `-q` prints nothing when only they are there.
+#[test]
+fn files_of_your_own_are_listed_apart_and_fail_only_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lib) = library(dir.path());
+    for (name, bytes) in [
+        ("notes.txt", &b"my notes"[..]),
+        ("scan 1.jpg", b"\xff\xd8 my own scan"),
+        ("scan 2.jpg", b"\xff\xd8 another"),
+        ("trips/rome.jpg", b"\xff\xd8 rome"),
+    ] {
+        let p = lib.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let verify = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["verify".as_ref(), lib.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        gpbackup(&args)
+    };
+    let o = verify(&[]);
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains(" ok, 0 missing, 0 changed\n"), "{s}");
+    assert!(
+        s.contains("not gpbackup's: 4 files (notes.txt, scan 1.jpg, scan 2.jpg and 1 more)"),
+        "{s}"
+    );
+    assert!(!s.contains("unknown"), "{s}");
+
+    let o = verify(&["-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+
+    let o = verify(&["--strict"]);
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{s}");
+    for name in ["notes.txt", "scan 1.jpg", "scan 2.jpg", "trips/rome.jpg"] {
+        assert!(s.contains(&format!("not gpbackup's: {name}\n")), "{s}");
+    }
+    assert!(s.contains("it is never changed or removed"), "{s}");
+
+    // A file of gpbackup's changed still fails without --strict.
+    let a = lib.join("A.jpg");
+    let mut bytes = std::fs::read(&a).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&a, bytes).unwrap();
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("changed: A.jpg"), "{}", stderr(&o));
+    for name in ["notes.txt", "scan 1.jpg", "trips/rome.jpg"] {
+        assert!(lib.join(name).is_file(), "{name} left as it is");
+    }
+}

@@ -435,13 +435,21 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
     );
     let before = snapshot(std::slice::from_ref(&part));
     let out = disk.0.join("photos");
-    let run = || {
-        let args = ["process", "-j", "1", "--timezone", "Europe/Paris", "-o"];
-        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-        args.extend([out.as_os_str(), part.as_os_str()]);
-        gpbackup(&args)
+    // The check of free space before writing would stop this run before any write: the test
+    // hook tells it there is room, so that the disk fills during the run.
+    let run_seeing = |free: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gpbackup"));
+        c.args(["process", "-j", "1", "--timezone", "Europe/Paris", "-o"])
+            .arg(&out)
+            .arg(&part)
+            .env("TZ", "UTC");
+        if let Some(free) = free {
+            c.env("GPBACKUP_FREE_BYTES", free);
+        }
+        c.output().unwrap()
     };
-    let o = run();
+    let run = || run_seeing(None);
+    let o = run_seeing(Some("100000000"));
     assert_stopped_on_full_disk(&o, &out);
     let partial = listing(&out).len();
     assert!(partial > 0 && partial < 12, "{partial}");
@@ -459,6 +467,122 @@ fn a_full_disk_stops_cleanly_and_a_rerun_finishes() {
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
     assert!(v.status.success(), "{}", stderr(&v));
     assert_eq!(snapshot(&[part]), before);
+}
+
+/// A disk too small for the library: the run says how much is missing before it writes
+/// anything, and removes the output folder it made; `--dry-run` says it and goes on. On a
+/// real tmpfs (root, as in CI), so that the free space is the file system's own answer.
+#[test]
+fn a_disk_too_small_is_named_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("disk"), "2m") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI must run this test as root (it mounts a tmpfs)");
+        }
+        eprintln!("cannot mount a tmpfs here (not root?): skipped");
+        return;
+    };
+    // 40 photos of 60 KB: about 4 MB with room for each, on a 2 MB disk.
+    let files = padded_photos(0..40, 60_000);
+    let part = write(
+        &tmp.path().join("in"),
+        "t.zip",
+        &zip_with(&files, CompressionMethod::Deflated),
+    );
+    let before = snapshot(std::slice::from_ref(&part));
+    let out = disk.0.join("photos");
+    let o = gpbackup(&[
+        "process".as_ref(),
+        part.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert_space_named(&s, &out, "2.1 MB");
+    assert!(
+        !out.exists(),
+        "nothing written, the folder made removed: {s}"
+    );
+
+    let o = gpbackup(&[
+        "process".as_ref(),
+        part.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--dry-run".as_ref(),
+    ]);
+    let s = stderr(&o);
+    assert!(o.status.success(), "{s}");
+    assert_space_named(&s, &out, "2.1 MB");
+    assert!(s.contains("dry run"), "{s}");
+
+    disk.grow("8m");
+    let o = gpbackup(&[
+        "process".as_ref(),
+        part.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("needs about"), "{}", stderr(&o));
+    assert_eq!(listing(&out).len(), 40);
+    assert_eq!(snapshot(&[part]), before);
+}
+
+/// The same check without root: the test hook `GPBACKUP_FREE_BYTES` says how much is free.
+/// An existing library keeps what it holds; a re-run needs room only for what it adds.
+#[test]
+fn free_space_is_checked_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let part = write(
+        &tmp.path().join("in"),
+        "t.zip",
+        &zip_with(&padded_photos(0..30, 60_000), CompressionMethod::Deflated),
+    );
+    let out = tmp.path().join("photos");
+    let run = |free: &str, part: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+            .args(["process", "-j", "1", "-o"])
+            .arg(&out)
+            .arg(part)
+            .env("TZ", "UTC")
+            .env("GPBACKUP_FREE_BYTES", free)
+            .output()
+            .unwrap()
+    };
+    let o = run("1500000", &part);
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    // 30 photos of 60 KB, 16 KB of room each and 1 MB for the library's own files: 3.4 MB.
+    assert_space_named(&s, &out, "1.5 MB");
+    assert!(s.contains("needs about 1.9 MB more"), "{s}");
+    assert!(!out.exists(), "{s}");
+    let o = run("3500000", &part);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out).len(), 30);
+    // A re-run with one photo more needs room for that one only.
+    let more = write(
+        &tmp.path().join("in2"),
+        "t.zip",
+        &zip_with(&padded_photos(0..31, 60_000), CompressionMethod::Deflated),
+    );
+    let o = run("1200000", &more);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&out).len(), 31);
+}
+
+fn assert_space_named(s: &str, out: &Path, free: &str) {
+    assert!(s.contains("the library needs about"), "{s}");
+    assert!(
+        s.contains(&format!("than the {free} free on {}", out.display())),
+        "{s}"
+    );
+    assert!(
+        s.contains("Free some space or choose another folder with -o."),
+        "{s}"
+    );
+    assert!(!s.contains("os error"), "{s}");
 }
 
 /// Unix only: the test sends SIGINT (Windows has no signal to send to another process).

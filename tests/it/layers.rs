@@ -36,6 +36,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "takeout", "library", "metadata", "names", "dates", "hash", "compact", "alloc",
         ],
     ),
+    // The guided mode: a conversation before `process`, over what both sides know.
+    ("guide", &["takeout", "library", "process"]),
     // The fuzz targets' properties: test support over the whole crate.
     ("fuzzing", &["*"]),
 ];

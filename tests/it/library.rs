@@ -311,7 +311,7 @@ fn verify_finds_flipped_deleted_and_stray_files() {
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     assert!(
-        stderr(&v).contains("6 files ok, 0 missing, 0 changed, 0 unknown"),
+        stderr(&v).contains("6 files ok, 0 missing, 0 changed\n"),
         "{}",
         stderr(&v)
     );
@@ -326,21 +326,18 @@ fn verify_finds_flipped_deleted_and_stray_files() {
     let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
     assert_eq!(v.status.code(), Some(3));
     let s = stderr(&v);
-    assert!(
-        s.contains("4 files ok, 1 missing, 1 changed, 1 unknown"),
-        "{s}"
-    );
+    assert!(s.contains("4 files ok, 1 missing, 1 changed\n"), "{s}");
     assert!(
         s.contains("changed: IMG_0003.jpg")
             && s.contains("missing: IMG_0004.jpg")
-            && s.contains("unknown: stray.jpg"),
+            && s.contains("not gpbackup's: 1 file (stray.jpg)"),
         "{s}"
     );
     // Each finding says what to do; doing it gives the library back.
     assert!(
         s.contains("A missing file is written again by the next `gpbackup process`")
             && s.contains("move the file out of this folder and run `gpbackup process`")
-            && s.contains("An unknown file is not one gpbackup wrote"),
+            && s.contains("They are left as they are and not checked"),
         "{s}"
     );
     let kept = tmp.path().join("my edit.jpg");
@@ -544,4 +541,89 @@ fn a_rerun_on_a_volume_that_stores_names_decomposed_writes_no_copies() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(listing(&out), vec![nfd.to_string()], "no second copy");
     assert_eq!(again["media"][0]["status"], "in-library");
+}
+
+/// A photo already in the folder that gpbackup did not write (the user copied it there), with
+/// the bytes gpbackup would write: recognised, not copied again as `NAME (2)`, left untouched,
+/// and said in plain words. A file of the same name with other bytes is not the same photo.
+#[test]
+fn a_photo_already_in_the_folder_is_not_copied_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture("plain.jpg");
+    let files = vec![
+        // No sidecar and no date in its name: written byte for byte.
+        (format!("{YEAR}/IMG_0014.jpg"), jpeg_variant(&plain, "14")),
+        // With a sidecar: written with its date.
+        (format!("{YEAR}/B.jpg"), jpeg_variant(&plain, "B")),
+        (format!("{YEAR}/B.jpg.json"), sidecar("B.jpg", T, None)),
+        (format!("{YEAR}/C.jpg"), jpeg_variant(&plain, "C")),
+        (format!("{YEAR}/D.jpg"), jpeg_variant(&plain, "D")),
+        (format!("{YEAR}/D.jpg.json"), sidecar("D.jpg", T, None)),
+    ];
+    let zips = vec![export(&tmp.path().join("in"), "20240101T000000Z", &files)];
+    // What gpbackup writes for each, in a library of its own.
+    let plain_lib = tmp.path().join("plain");
+    let (o, _) = process(&zips, &plain_lib, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = |n: &str| std::fs::read(plain_lib.join(n)).unwrap();
+    assert_ne!(
+        written("B.jpg"),
+        jpeg_variant(&plain, "B"),
+        "B gets its date"
+    );
+
+    let out = tmp.path().join("photos");
+    std::fs::create_dir_all(&out).unwrap();
+    let mine = [
+        ("IMG_0014.jpg", written("IMG_0014.jpg")),
+        ("B.jpg", written("B.jpg")),
+        // Another photo under a name of the Takeout's.
+        ("C.jpg", jpeg_variant(&plain, "my own C")),
+        // The Takeout's photo as it came, without the date gpbackup embeds: not the file
+        // gpbackup would write, so the library gets its own.
+        ("D.jpg", jpeg_variant(&plain, "D")),
+    ];
+    for (n, b) in &mine {
+        std::fs::write(out.join(n), b).unwrap();
+    }
+    let before: Vec<(Vec<u8>, i64)> = mine
+        .iter()
+        .map(|(n, _)| (std::fs::read(out.join(n)).unwrap(), mtime(&out.join(n))))
+        .collect();
+    for round in 0..2 {
+        let (o, r) = process(&zips, &out, &[]);
+        let s = stderr(&o);
+        assert!(o.status.success(), "{s}");
+        let names = listing(&out);
+        assert!(
+            !names.contains(&"IMG_0014 (2).jpg".to_string()),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"B (2).jpg".to_string()), "{names:?}");
+        assert!(names.contains(&"C (2).jpg".to_string()), "{names:?}");
+        assert!(names.contains(&"D (2).jpg".to_string()), "{names:?}");
+        for n in ["IMG_0014.jpg", "B.jpg"] {
+            let m = report_entry(&r, &format!("/{n}"));
+            assert_eq!(m["output"], n, "round {round}: {m}");
+            let notes = m["notes"].to_string();
+            assert!(
+                notes.contains("already in the folder (not gpbackup's)")
+                    && notes.contains("left as it is"),
+                "round {round}: {m}"
+            );
+        }
+        let after: Vec<(Vec<u8>, i64)> = mine
+            .iter()
+            .map(|(n, _)| (std::fs::read(out.join(n)).unwrap(), mtime(&out.join(n))))
+            .collect();
+        assert_eq!(after, before, "the user's files untouched");
+    }
+    // They stay the user's: `verify` lists them apart and passes.
+    let v = gpbackup(&["verify".as_ref(), out.as_os_str()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("not gpbackup's: 4 files"),
+        "{}",
+        stderr(&v)
+    );
 }

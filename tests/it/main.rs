@@ -10,6 +10,7 @@ mod converge;
 mod faults;
 mod formats;
 mod fuzz_regression;
+mod guide;
 mod heif_video;
 mod hostile24;
 mod hostile26;

@@ -451,6 +451,19 @@ impl OutputDir {
         meta.is_file().then_some(meta.len())
     }
 
+    /// True when `rel` was a file of the folder when it was opened and holds `size` bytes of
+    /// content hash `hash` (xxh3-128) now: read only when its size is that size, never through
+    /// a link at its name.
+    pub fn holds_same(&self, rel: &str, size: u64, hash: u128) -> bool {
+        if !self.was_present(rel) || self.size_of(rel) != Some(size) {
+            return false;
+        }
+        let path = self.root.join(rel);
+        let open = crate::library::fs::open_nofollow(&path, std::fs::OpenOptions::new().read(true));
+        open.and_then(|f| crate::hash::hash_stream(io::BufReader::with_capacity(1 << 20, f)))
+            .is_ok_and(|(h, len)| h == hash && len == size)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -507,3 +507,71 @@ fn left_out_table() {
     }
     assert_eq!(left_out(LOCKED_ALBUM, &[Archive, Locked]), Some(Locked));
 }
+
+#[test]
+fn space_shortfall_table() {
+    for (needed, free, short) in [
+        (0, 0, None),
+        (10, 10, None),
+        (10, 11, None),
+        (11, 10, Some(1)),
+        (u64::MAX, 0, Some(u64::MAX)),
+        (
+            41_200_000_000 + 12_000_000_000,
+            12_000_000_000,
+            Some(41_200_000_000),
+        ),
+    ] {
+        assert_eq!(space_shortfall(needed, free), short, "{needed} {free}");
+    }
+}
+
+#[test]
+fn space_needed_counts_each_file_and_the_library_own() {
+    assert_eq!(space_needed(0, 0), ROOM_FIXED);
+    assert_eq!(space_needed(1000, 2), 1000 + 2 * ROOM_PER_FILE + ROOM_FIXED);
+    assert_eq!(space_needed(u64::MAX, 5), u64::MAX);
+    assert_eq!(space_needed(5, u64::MAX), u64::MAX);
+}
+
+#[test]
+fn plain_size_table() {
+    for (bytes, text) in [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1_000, "1.0 KB"),
+        (12_345, "12.3 KB"),
+        (850_000_000, "850 MB"),
+        (99_949_999, "99.9 MB"),
+        (12_000_000_000, "12.0 GB"),
+        (41_249_000_000, "41.2 GB"),
+        (3_500_000_000_000, "3.5 TB"),
+    ] {
+        assert_eq!(plain_size(bytes), text, "{bytes}");
+    }
+}
+
+#[test]
+fn name_taken_from_table() {
+    for (reserved, wanted, first) in [
+        ("IMG_1.jpg", "IMG_1.jpg", None),
+        ("IMG_1 (2).jpg", "IMG_1.jpg", Some("IMG_1.jpg")),
+        (
+            "2019/07/IMG_1 (3).jpg",
+            "IMG_1.jpg",
+            Some("2019/07/IMG_1.jpg"),
+        ),
+        // Names in use on any file system: another case is the same name.
+        ("img_1.JPG", "IMG_1.jpg", None),
+        // Made safe as the reserved name was.
+        ("a_b (2).jpg", "a/b.jpg", Some("a_b.jpg")),
+        ("x (2).jpg", "", None),
+    ] {
+        assert_eq!(
+            name_taken_from(reserved, wanted).as_deref(),
+            first,
+            "{reserved} {wanted}"
+        );
+    }
+}

@@ -122,6 +122,17 @@ fn try_write(
         let dir = folder_for(writer, date, written, &tags);
         writer.out.reserve(&dir, &subject.wanted_name())
     });
+    // Already in the folder as a file of the user's own, under the name this one wanted?
+    if let Some(theirs) = already_there(writer, &subject, name, &copied) {
+        remove_temp(&copied.temp);
+        r.status = Status::InLibrary;
+        r.notes.push(format!(
+            "{ALREADY_THERE}: {theirs} has the same bytes, so no copy was made; that file \
+             is yours and is left as it is"
+        ));
+        r.output = Some(theirs);
+        return Ok(());
+    }
     // Already in the output (another group, or an earlier run)?
     {
         let mut registry = writer.registry.lock().expect("registry");
@@ -134,6 +145,43 @@ fn try_write(
         writer.remember(&mut registry, id, copied.src_hash, name);
     }
     commit(writer, id, opened.kind, name, &tags, date, copied, r)
+}
+
+/// How the report names a photo found already in the folder, in a file gpbackup did not
+/// write (see [`already_there`]).
+pub(crate) const ALREADY_THERE: &str = "already in the folder (not gpbackup's)";
+
+/// The file of the user's own (in the folder before this run, not in the manifest) under the
+/// name this photo wanted, when it holds byte for byte what gpbackup would write (the source
+/// itself when nothing is embedded): the same photo, not copied again as `NAME (2)`.
+///
+/// It is not recorded in the manifest: a manifest line would make it gpbackup's, for later
+/// runs to rewrite (a sidecar that comes later) or move (another `--layout`), and the file is
+/// the user's. So each run finds it again this way (one read of it, only when the names
+/// collide and the sizes match), and `verify --against` still lists the photo as not in the
+/// library: gpbackup vouches only for what it wrote.
+///
+/// The content's own copy of gpbackup's (an earlier run, another group) goes first: then this
+/// photo is a duplicate of that, as before.
+fn already_there(
+    writer: &Writer<'_>,
+    subject: &Subject,
+    name: &str,
+    copied: &Copied,
+) -> Option<String> {
+    let first = policy::name_taken_from(name, &subject.wanted_name())?;
+    // Empty files are each their own content (see `hash::empty`).
+    if copied.out_len == 0
+        || writer
+            .known(&writer.registry.lock().expect("registry"), copied.src_hash)
+            .is_some()
+    {
+        return None;
+    }
+    (writer
+        .out
+        .holds_same(&first, copied.out_len, copied.out_hash))
+    .then_some(first)
 }
 
 /// What is embedded into a file: a sidecar's metadata; for a photo without one, the date in
