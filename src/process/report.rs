@@ -36,6 +36,9 @@ pub enum Status {
     Failed,
     /// Left out on purpose (`--edited`, the trash); `reason` says why.
     Skipped,
+    /// Not attempted: the run stopped first (Ctrl-C, a full disk). The same command run
+    /// again does it.
+    NotAttempted,
 }
 
 impl Status {
@@ -48,6 +51,7 @@ impl Status {
             Status::Updated => "updated",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
+            Status::NotAttempted => "not attempted",
         }
     }
 }
@@ -342,7 +346,6 @@ pub struct Tally {
     /// Lines written or deduplicated by this run, per date source; those without a date.
     dates: BTreeMap<DateSource, usize>,
     undated: usize,
-    not_attempted: usize,
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
     /// The library files corrected (see [`MediaReport::corrected`]).
@@ -374,9 +377,6 @@ impl Tally {
             Some(d) if written => *self.dates.entry(d).or_insert(0) += 1,
             None if written && m.status != Status::Duplicate => self.undated += 1,
             _ => {}
-        }
-        if matches!(m.reason, Some(Reason::NotAttempted(_))) {
-            self.not_attempted += 1;
         }
         if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
             self.restored += 1;
@@ -480,6 +480,10 @@ impl MediaLog {
 
     /// One media entry done.
     pub fn push(&mut self, mut m: MediaReport) {
+        // (The stages mark an entry the run stopped before by its reason.)
+        if matches!(m.reason, Some(Reason::NotAttempted(_))) {
+            m.status = Status::NotAttempted;
+        }
         if let Some(new) = m.output.as_deref().and_then(|p| self.moved.get(p)) {
             m.output = Some(new.clone());
         }
@@ -521,7 +525,7 @@ impl MediaLog {
                     .extend(albums.map(|album| (album, output.clone())));
             }
         }
-        if m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_))) {
+        if m.status == Status::Failed {
             if self.failures.len() < FAILURES_KEPT {
                 self.failures.push(m);
             } else {
@@ -617,47 +621,10 @@ impl Report {
         s
     }
 
-    /// What happened to the media entries, and how those new to the library were matched.
+    /// What happened to the media entries (a line whose parts add up to its total), and how
+    /// those new to the library were matched.
     fn summary_counts(&self, s: &mut String) {
-        let total = self.tally.total();
-        let verb = if self.dry_run {
-            "would write"
-        } else {
-            "written"
-        };
-        let restored = match self.tally.restored {
-            0 => String::new(),
-            n => format!(", {n} put back: gone from the folder since an earlier run"),
-        };
-        let _ = write!(
-            s,
-            "{total} media files: {} {verb} ({} without sidecar{restored})",
-            self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
-            self.count(Status::WrittenWithoutMetadata),
-        );
-        let in_library = self.count(Status::InLibrary);
-        if in_library > 0 {
-            let _ = write!(s, ", {in_library} already in the library");
-        }
-        let corrected = self.tally.corrected.len();
-        let updated = self.count(Status::Updated) - corrected;
-        if updated > 0 {
-            let _ = write!(s, ", {updated} updated with a sidecar");
-        }
-        if corrected > 0 {
-            let _ = write!(s, ", {corrected} corrected");
-        }
-        let _ = write!(
-            s,
-            ", {} duplicates, {} failed",
-            self.count(Status::Duplicate),
-            self.count(Status::Failed),
-        );
-        let skipped = self.count(Status::Skipped);
-        if skipped > 0 {
-            let _ = write!(s, ", {skipped} skipped");
-        }
-        let _ = writeln!(s);
+        let _ = writeln!(s, "{}", self.counts_line());
         // Entries already in the library were matched by the run that wrote them.
         let (considered, matched) = (self.tally.considered, self.tally.matched);
         if considered == 0 {
@@ -674,6 +641,65 @@ impl Report {
             let _ = write!(s, " ({})", rules.join(", "));
         }
         let _ = writeln!(s);
+    }
+
+    /// `N media files: A written, B duplicates, …, F failed`: every media entry in exactly
+    /// one part (what is in brackets is a part of the part before it), written and failed
+    /// always said, the others when there are any.
+    fn counts_line(&self) -> String {
+        let total = self.tally.total();
+        let n = |status| self.count(status);
+        let mut parts: Vec<String> = Vec::new();
+        let written = n(Status::Written) + n(Status::WrittenWithoutMetadata);
+        let mut within = Vec::new();
+        if n(Status::WrittenWithoutMetadata) > 0 {
+            within.push(format!(
+                "{} without a sidecar",
+                grouped(n(Status::WrittenWithoutMetadata))
+            ));
+        }
+        if self.tally.restored > 0 {
+            within.push(format!(
+                "{} put back: gone from the folder since an earlier run",
+                grouped(self.tally.restored)
+            ));
+        }
+        let verb = if self.dry_run {
+            "would be written"
+        } else {
+            "written"
+        };
+        parts.push(if within.is_empty() {
+            format!("{} {verb}", grouped(written))
+        } else {
+            format!("{} {verb} ({})", grouped(written), within.join(", "))
+        });
+        let corrected = self.tally.corrected.len();
+        let updated = n(Status::Updated) - corrected;
+        let mut some = |count: usize, words: String| {
+            if count > 0 {
+                parts.push(format!("{} {words}", grouped(count)));
+            }
+        };
+        some(updated, "updated with a sidecar".into());
+        some(corrected, "corrected".into());
+        some(
+            n(Status::Duplicate),
+            plural(n(Status::Duplicate), "duplicate", "duplicates").into(),
+        );
+        some(n(Status::InLibrary), "already in the library".into());
+        some(n(Status::Skipped), "skipped".into());
+        some(
+            n(Status::NotAttempted),
+            "not attempted (stopped early)".into(),
+        );
+        parts.push(format!("{} failed", grouped(n(Status::Failed))));
+        format!(
+            "{} media {}: {}",
+            grouped(total),
+            plural(total, "file", "files"),
+            parts.join(", ")
+        )
     }
 
     /// Where the dates of the files written by this run came from.
@@ -852,11 +878,12 @@ impl Report {
         for line in self.failure_lines() {
             let _ = writeln!(s, "{line}");
         }
-        let not_attempted = self.tally.not_attempted;
+        let not_attempted = self.count(Status::NotAttempted);
         if not_attempted > 0 {
             let _ = writeln!(
                 s,
-                "{not_attempted} files not attempted: the run stopped early"
+                "not attempted (stopped early): {} — run the same command again to finish",
+                grouped(not_attempted)
             );
         }
     }
@@ -926,7 +953,7 @@ mod tests {
         log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
-            s.contains("5 media files: 3 written (1 without sidecar), 1 duplicates, 1 failed"),
+            s.contains("5 media files: 3 written (1 without a sidecar), 1 duplicate, 1 failed"),
             "{s}"
         );
         assert!(s.contains("matched 3/5 (exact 2, numbered 1)"), "{s}");
@@ -962,7 +989,8 @@ mod tests {
         };
         log.finish(&mut r).unwrap();
         assert_eq!(r.failures.len(), 1, "not-attempted lines are no failures");
-        assert_eq!(r.count(Status::Failed), 2);
+        assert_eq!(r.count(Status::Failed), 1);
+        assert_eq!(r.count(Status::NotAttempted), 1);
         assert_eq!(r.tally.total(), 4);
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -1000,6 +1028,73 @@ mod tests {
         log.push(entry(Status::Written, None));
         drop(log);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The numbers of a counts line: its total, and the sum of its parts (what is in
+    /// brackets is within the part before it).
+    fn total_and_sum(line: &str) -> (usize, usize) {
+        let num = |t: &str| -> usize {
+            let digits: String = t
+                .trim()
+                .split(' ')
+                .next()
+                .unwrap()
+                .chars()
+                .filter(|c| *c != ',')
+                .collect();
+            digits.parse().unwrap_or_else(|_| panic!("{t:?} in {line}"))
+        };
+        let (head, rest) = line.split_once(": ").unwrap();
+        let mut flat = String::new();
+        let mut depth = 0;
+        for c in rest.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 => flat.push(c),
+                _ => {}
+            }
+        }
+        (num(head), flat.split(", ").map(num).sum())
+    }
+
+    #[test]
+    fn the_counts_line_adds_up_for_every_status() {
+        let all = [
+            Status::Written,
+            Status::WrittenWithoutMetadata,
+            Status::Duplicate,
+            Status::InLibrary,
+            Status::Updated,
+            Status::Failed,
+            Status::Skipped,
+            Status::NotAttempted,
+        ];
+        // Each status alone, several of each, and a mix with a thousand of one.
+        let mut cases: Vec<Vec<(Status, usize)>> = all.iter().map(|s| vec![(*s, 1)]).collect();
+        cases.push(all.iter().map(|s| (*s, 2)).collect());
+        cases.push(vec![(Status::NotAttempted, 1000), (Status::Written, 3)]);
+        for case in cases {
+            let mut r = Report::default();
+            for (status, n) in &case {
+                for i in 0..*n {
+                    let mut m = entry(*status, None);
+                    m.restored = i == 0;
+                    m.corrected = i == 0;
+                    r.tally.add(&m);
+                }
+            }
+            let line = r.counts_line();
+            let (total, sum) = total_and_sum(&line);
+            assert_eq!(total, case.iter().map(|(_, n)| n).sum::<usize>(), "{line}");
+            assert_eq!(sum, total, "{line}");
+        }
+        let mut r = Report::default();
+        r.tally.add(&entry(Status::Duplicate, None));
+        assert_eq!(
+            r.counts_line(),
+            "1 media file: 0 written, 1 duplicate, 0 failed"
+        );
     }
 
     #[test]
@@ -1064,11 +1159,11 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("2 files not attempted: the run stopped early"),
+            s.contains("not attempted (stopped early): 2 — run the same command again to finish"),
             "{s}"
         );
         assert!(
-            s.contains("11 media files: 4 written (1 without sidecar), 1 already in the library, 1 updated with a sidecar, 2 duplicates, 2 failed, 1 skipped"),
+            s.contains("11 media files: 4 written (1 without a sidecar), 1 updated with a sidecar, 2 duplicates, 1 already in the library, 1 skipped, 2 not attempted (stopped early), 0 failed"),
             "{s}"
         );
         assert!(s.contains("matched 0/10"), "{s}");

@@ -241,7 +241,7 @@ fn two_zip_takeout_end_to_end() {
     );
     let summary = stderr(&o);
     assert!(
-        summary.contains("9 media files: 8 written (1 without sidecar), 1 duplicates, 0 failed"),
+        summary.contains("9 media files: 8 written (1 without a sidecar), 1 duplicate, 0 failed"),
         "{summary}"
     );
     assert!(summary.contains("matched 8/9"), "{summary}");
@@ -297,7 +297,7 @@ fn dry_run_writes_nothing_but_counts_everything() {
     let (o, report) = process(&zips, &out, &["--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.exists());
-    assert!(stderr(&o).contains("8 would write"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("8 would be written"), "{}", stderr(&o));
     assert_eq!(report["media"].as_array().unwrap().len(), 9);
 }
 

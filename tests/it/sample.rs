@@ -19,7 +19,7 @@ fn sample_takeout_summary_and_dates() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stderr(&o);
     assert!(
-        s.contains("13 media files: 12 written (1 without sidecar), 1 duplicates, 0 failed"),
+        s.contains("13 media files: 12 written (1 without a sidecar), 1 duplicate, 0 failed"),
         "{s}"
     );
     assert!(
