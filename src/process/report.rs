@@ -603,8 +603,9 @@ impl Report {
             .collect();
         if self.failures_not_kept > 0 {
             lines.push(format!(
-                "... and {} more failures (see --report)",
-                grouped(self.failures_not_kept)
+                "... and {} more {} (see --report)",
+                grouped(self.failures_not_kept),
+                plural(self.failures_not_kept, "failure", "failures")
             ));
         }
         lines
@@ -625,6 +626,10 @@ impl Report {
     /// those new to the library were matched.
     fn summary_counts(&self, s: &mut String) {
         let _ = writeln!(s, "{}", self.counts_line());
+        // A part cut off holds files no count has: named right under the counts.
+        for d in &self.damaged_inputs {
+            let _ = writeln!(s, "{}", damaged_line(d));
+        }
         // Entries already in the library were matched by the run that wrote them.
         let (considered, matched) = (self.tally.considered, self.tally.matched);
         if considered == 0 {
@@ -710,7 +715,7 @@ impl Report {
         }
         let dated: Vec<String> = sources
             .iter()
-            .map(|(d, n)| format!("{} {n}", date_source_label(*d)))
+            .map(|(d, n)| format!("{} {}", date_source_label(*d), grouped(*n)))
             .collect();
         let _ = writeln!(
             s,
@@ -721,7 +726,7 @@ impl Report {
                 dated.join(", ")
             },
             if undated > 0 {
-                format!("; {undated} written without any date")
+                format!("; {} written without any date", grouped(undated))
             } else {
                 String::new()
             }
@@ -743,7 +748,7 @@ impl Report {
                 let _ = write!(
                     text,
                     " and {} more (see --report)",
-                    paths.len() - SUMMARY_NAMES
+                    grouped(paths.len() - SUMMARY_NAMES)
                 );
             }
             text
@@ -808,36 +813,32 @@ impl Report {
 
     fn summary_lists(&self, s: &mut String) {
         if !self.albums.is_empty() {
-            let _ = writeln!(s, "{} albums", self.albums.len());
+            let n = self.albums.len();
+            let _ = writeln!(s, "{} {}", grouped(n), plural(n, "album", "albums"));
         }
         for n in self.album_notes.iter().take(5) {
             let _ = writeln!(s, "albums: {n}");
         }
         if !self.unused_sidecars.is_empty() {
+            let n = self.unused_sidecars.len();
             let _ = writeln!(
                 s,
-                "{} sidecars matched no media file",
-                self.unused_sidecars.len()
+                "{} {} matched no media file",
+                grouped(n),
+                plural(n, "sidecar", "sidecars")
             );
         }
         if !self.bad_json.is_empty() {
-            let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
+            let n = self.bad_json.len();
+            let _ = writeln!(
+                s,
+                "{} {} could not be read",
+                grouped(n),
+                plural(n, "JSON file", "JSON files")
+            );
         }
         for p in &self.missing_parts {
             let _ = writeln!(s, "{}", self.missing_parts_line(p));
-        }
-        for d in &self.damaged_inputs {
-            let _ = writeln!(
-                s,
-                "damaged: {}: {}; {} entries recovered{}. Download this part again.",
-                d.path.display(),
-                d.reason,
-                d.recovered,
-                match &d.lost {
-                    Some(name) => format!(", lost from {name} on"),
-                    None => String::new(),
-                }
-            );
         }
         for n in &self.entry_notes {
             let _ = writeln!(s, "note: {}: {}", n.source, n.note);
@@ -860,11 +861,19 @@ impl Report {
         let mut holds = Vec::new();
         if lonely > 0 {
             holds.push(format!(
-                "the sidecars of the {lonely} files written without one"
+                "the {} of the {} {} written without one",
+                plural(lonely, "sidecar", "sidecars"),
+                grouped(lonely),
+                plural(lonely, "file", "files"),
             ));
         }
         if unused > 0 {
-            holds.push(format!("the photos of the {unused} unused sidecars"));
+            holds.push(format!(
+                "the {} of the {} unused {}",
+                plural(unused, "photo", "photos"),
+                grouped(unused),
+                plural(unused, "sidecar", "sidecars"),
+            ));
         }
         if !holds.is_empty() {
             let it = if many { "they" } else { "it" };
@@ -887,6 +896,30 @@ impl Report {
             );
         }
     }
+}
+
+/// `damaged: part 002 (takeout-…-002.zip) ends early, …`: a part cut off, what it means and
+/// what to do.
+fn damaged_line(d: &crate::takeout::Damaged) -> String {
+    let file = d.path.file_name().map_or_else(
+        || d.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let which = match crate::takeout::parts::part_of(&file) {
+        Some((_, _, digits)) => format!("part {digits} ({file})"),
+        None => file,
+    };
+    let cut = match &d.lost {
+        Some(name) => format!("; the cut is in {name}"),
+        None => String::new(),
+    };
+    format!(
+        "damaged: {which} ends early, probably an interrupted download: download it again and \
+         run the same command with it. Every photo before the cut is in the library ({} {} read \
+         from it{cut}).",
+        grouped(d.recovered),
+        plural(d.recovered, "file", "files"),
+    )
 }
 
 fn date_source_label(d: DateSource) -> &'static str {
@@ -932,7 +965,7 @@ mod tests {
         r.tally.add(&entry(Status::WrittenWithoutMetadata, None));
         let s = r.summary();
         assert!(
-            s.contains("given): they may hold the sidecars of the 1 files written without one."),
+            s.contains("given): they may hold the sidecar of the 1 file written without one."),
             "{s}"
         );
     }

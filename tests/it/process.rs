@@ -467,7 +467,11 @@ fn unusable_inputs_are_usage_errors() {
     std::fs::write(&notzip, b"this is not a zip").unwrap();
     let (o, _) = process(&[notzip], &out, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not a readable zip"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a zip file, or a damaged one: download this part again"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         !out.exists(),
         "nothing is created before the inputs are checked"
@@ -673,8 +677,8 @@ fn a_missing_part_is_named_with_what_it_may_explain() {
     assert!(
         s.contains(
             "missing: part 002 of takeout-20231030T151007Z (parts up to 003 were given): it may \
-             hold the sidecars of the 1 files written without one and the photos of the 1 \
-             unused sidecars. Process it when you have it: the files it completes are updated."
+             hold the sidecar of the 1 file written without one and the photo of the 1 unused \
+             sidecar. Process it when you have it: the files it completes are updated."
         ),
         "{s}"
     );
