@@ -261,6 +261,9 @@ pub struct Report {
     pub output: PathBuf,
     #[serde(skip)]
     pub dry_run: bool,
+    /// `-v`: the summary counts the files each matching rule paired.
+    #[serde(skip)]
+    pub verbose: bool,
     /// Counts of the media lines.
     #[serde(skip)]
     pub tally: Tally,
@@ -338,7 +341,8 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
     by_status: BTreeMap<Status, usize>,
-    /// Lines with a sidecar, per rule.
+    /// Lines not already in the library with a sidecar, per rule (they add up to
+    /// `matched`).
     rules: BTreeMap<Rule, usize>,
     /// Lines not already in the library, and those of them with a sidecar.
     considered: usize,
@@ -362,12 +366,12 @@ impl Tally {
     /// Counts one media line.
     pub fn add(&mut self, m: &MediaReport) {
         *self.by_status.entry(m.status).or_insert(0) += 1;
-        if let Some(r) = m.rule {
-            *self.rules.entry(r).or_insert(0) += 1;
-        }
         if m.status != Status::InLibrary {
             self.considered += 1;
-            self.matched += usize::from(m.rule.is_some());
+            if let Some(r) = m.rule {
+                self.matched += 1;
+                *self.rules.entry(r).or_insert(0) += 1;
+            }
         }
         let written = matches!(
             m.status,
@@ -635,17 +639,33 @@ impl Report {
         if considered == 0 {
             return;
         }
-        let rules: Vec<String> = self
-            .tally
-            .rules
-            .iter()
-            .map(|(r, n)| format!("{} {n}", r.name()))
-            .collect();
-        let _ = write!(s, "matched {matched}/{considered}");
-        if !rules.is_empty() {
-            let _ = write!(s, " ({})", rules.join(", "));
+        let _ = write!(
+            s,
+            "{} of {} {} found {} Google Photos metadata",
+            grouped(matched),
+            grouped(considered),
+            plural(considered, "photo or video", "photos and videos"),
+            plural(considered, "its", "their"),
+        );
+        if matched < considered {
+            let _ = write!(
+                s,
+                "; {} without: see the report",
+                grouped(considered - matched)
+            );
         }
         let _ = writeln!(s);
+        if self.verbose && matched > 0 {
+            let rules: Vec<String> = (self.tally.rules.iter())
+                .map(|(r, n)| format!("{} {}", r.name(), grouped(*n)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "matched by rule: {} ({} in all)",
+                rules.join(", "),
+                grouped(matched)
+            );
+        }
     }
 
     /// `N media files: A written, B duplicates, …, F failed`: every media entry in exactly
@@ -979,6 +999,8 @@ mod tests {
             entry(Status::Duplicate, Some(Rule::Exact)),
             entry(Status::WrittenWithoutMetadata, None),
             entry(Status::Failed, None),
+            // Matched by the run that wrote it: in no count of this run's matching.
+            entry(Status::InLibrary, Some(Rule::Supplemental)),
         ] {
             log.push(m);
         }
@@ -986,10 +1008,23 @@ mod tests {
         log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
-            s.contains("5 media files: 3 written (1 without a sidecar), 1 duplicate, 1 failed"),
+            s.contains("6 media files: 3 written (1 without a sidecar), 1 duplicate, 1 already in the library, 1 failed"),
             "{s}"
         );
-        assert!(s.contains("matched 3/5 (exact 2, numbered 1)"), "{s}");
+        assert!(
+            s.contains(
+                "3 of 5 photos and videos found their Google Photos metadata; 2 without: see \
+                 the report\n"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("matched by rule"), "{s}");
+        r.verbose = true;
+        let s = r.summary();
+        assert!(
+            s.contains("matched by rule: exact 2, numbered 1 (3 in all)"),
+            "{s}"
+        );
         assert!(s.contains("failed: t.zip:a.jpg: bad CRC"), "{s}");
         assert!(!r.all_ok());
     }
@@ -1199,7 +1234,10 @@ mod tests {
             s.contains("11 media files: 4 written (1 without a sidecar), 1 updated with a sidecar, 2 duplicates, 1 already in the library, 1 skipped, 2 not attempted (stopped early), 0 failed"),
             "{s}"
         );
-        assert!(s.contains("matched 0/10"), "{s}");
+        assert!(
+            s.contains("0 of 10 photos and videos found their Google Photos metadata; 10 without"),
+            "{s}"
+        );
         assert_eq!(r.failures().count(), 0);
     }
 }
