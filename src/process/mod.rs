@@ -145,6 +145,8 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         source,
     };
     trace_memory("start");
+    // The record of the run is named by the time it started.
+    let started = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string();
     crate::library::dir::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
     // The output folder is locked before the inputs are indexed (which can take a while),
     // so that a second run into it stops at once, even when this run creates it. A folder
@@ -204,7 +206,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     drop(planning);
     trace_memory("planned");
     stage.finish_and_clear();
-    let log = MediaLog::new(
+    let mut log = MediaLog::new(
         opts.report.as_deref(),
         opts.per_file,
         &opts.output,
@@ -214,6 +216,11 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         path: opts.report.clone().unwrap_or_default(),
         source,
     })?;
+    // Every run but a dry one keeps its record in the output folder.
+    if !opts.dry_run {
+        let dir = (opts.output.join(crate::library::dir::STATE_DIR)).join(REPORTS_DIR);
+        log.keep_record(&dir, &started, &opts.output, &mut plan.report);
+    }
     let progress = progress_bar(opts.progress, &plan);
     let writing = alloc::Purge::within(100);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress, log);
@@ -224,6 +231,10 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     trace_memory("finished");
     r
 }
+
+/// Where in the output's `.gpbackup` folder each run leaves its record (its JSON report and
+/// readable log).
+pub const REPORTS_DIR: &str = "reports";
 
 /// The progress shown before any media is written (on stderr, only on a terminal): a
 /// spinner while the inputs are indexed, then the count and rate of sidecars read (at a

@@ -264,6 +264,10 @@ pub struct Report {
     /// `-v`: the summary counts the files each matching rule paired.
     #[serde(skip)]
     pub verbose: bool,
+    /// The record of this run (`OUTPUT/.gpbackup/reports/…`): its readable log once
+    /// written, or why it could not be.
+    #[serde(skip)]
+    pub record: Option<Result<PathBuf, String>>,
     /// Counts of the media lines.
     #[serde(skip)]
     pub tally: Tally,
@@ -427,9 +431,138 @@ pub struct MediaLog {
     /// given the new one.
     moved: std::collections::HashMap<String, String>,
     file: Option<ReportFile>,
+    /// The record of the run, kept whether or not `--report` was given.
+    record: Option<Record>,
     per_file: Option<io::BufWriter<io::Stdout>>,
+    /// `-v` in a dry run: its lines say what would be done.
+    dry_run: bool,
     /// The first error writing the JSON report.
     error: Option<io::Error>,
+}
+
+/// The record a run leaves in its output folder (`.gpbackup/reports/`), named by the time it
+/// started: the JSON report (`…-process.json`) and a readable log (`…-process.log`): the
+/// summary, then every file with something to say, one per line. Both are streamed as the
+/// entries are done (the log's lines into a temp file, copied under the summary at the end).
+/// Failing to write it never fails the run: the summary says so.
+struct Record {
+    json: ReportFile,
+    log_path: PathBuf,
+    /// The log's file lines so far.
+    lines: crate::library::fs::AtomicFile,
+    error: Option<io::Error>,
+}
+
+impl Record {
+    /// Starts the record in `dir` (made if need be; a link there is refused), named by
+    /// `stem` (`2026-12-07T20-55-00`), numbered when a record of that name is there.
+    fn start(dir: &Path, stem: &str, output: &Path) -> io::Result<Record> {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        if !std::fs::symlink_metadata(dir)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is not a folder of gpbackup's",
+            ));
+        }
+        let name = (1..1000)
+            .map(|n| match n {
+                1 => format!("{stem}-process"),
+                n => format!("{stem}-process-{n}"),
+            })
+            .find(|n| {
+                [".json", ".log"]
+                    .iter()
+                    .all(|ext| std::fs::symlink_metadata(dir.join(format!("{n}{ext}"))).is_err())
+            })
+            .ok_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "too many records"))?;
+        let log_path = dir.join(format!("{name}.log"));
+        let json = ReportFile::start(&dir.join(format!("{name}.json")), output, false)?;
+        let lines = crate::library::fs::AtomicFile::create(&dir.join(format!("{name}.lines")))?;
+        Ok(Record {
+            json,
+            log_path,
+            lines,
+            error: None,
+        })
+    }
+
+    /// One media line: into the JSON, and into the log when it has something to say.
+    fn push(&mut self, json: &str, m: &MediaReport) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut res = self.json.push(json);
+        if res.is_ok() && worth_a_log_line(m) {
+            res = writeln!(self.lines.writer(), "{}", log_line(m));
+        }
+        if let Err(e) = res {
+            self.error = Some(e);
+        }
+    }
+
+    /// Completes both files with `report` (whose `record` names the log); returns the log's
+    /// path.
+    fn finish(mut self, report: &mut Report) -> io::Result<PathBuf> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.json.finish(report)?;
+        report.record = Some(Ok(self.log_path.clone()));
+        let mut log = crate::library::fs::AtomicFile::create(&self.log_path)?;
+        let w = log.writer();
+        w.write_all(report.summary().as_bytes())?;
+        writeln!(w)?;
+        writeln!(w, "Files with something to say, one per line:")?;
+        // The lines, read back from their temp file (never held whole).
+        let (tmp, file) = self.lines.into_temp()?;
+        let copied = io::copy(&mut io::BufReader::new(file), w);
+        let _ = std::fs::remove_file(&tmp);
+        copied?;
+        for j in &report.unused_sidecars {
+            writeln!(w, "unused sidecar: {}", j.source)?;
+        }
+        for j in &report.bad_json {
+            let why = j.reason.as_deref().unwrap_or("unreadable");
+            writeln!(w, "unreadable JSON: {}: {why}", j.source)?;
+        }
+        log.commit()?;
+        Ok(self.log_path)
+    }
+}
+
+/// True for the media lines the log names: those not written, written without their
+/// metadata, updated, or with a note (a file already in the library, or a duplicate, is
+/// named only in the JSON).
+fn worth_a_log_line(m: &MediaReport) -> bool {
+    match m.status {
+        Status::InLibrary | Status::Duplicate => false,
+        Status::Written => !m.notes.is_empty() || m.camera_date.is_some(),
+        _ => true,
+    }
+}
+
+/// `failed: zip:path: why`, `written: zip:path -> 2019/x.jpg: note; note`.
+fn log_line(m: &MediaReport) -> String {
+    let mut line = format!("{}: {}", m.status.label(), m.source);
+    if let Some(o) = &m.output {
+        let _ = write!(line, " -> {o}");
+    }
+    if let Some(why) = &m.reason {
+        let _ = write!(line, ": {why}");
+    }
+    if let Some(camera) = &m.camera_date {
+        let _ = write!(
+            line,
+            ": dated as corrected in Google Photos (camera: {camera})"
+        );
+    }
+    if !m.notes.is_empty() {
+        let _ = write!(line, ": {}", m.notes.join("; "));
+    }
+    line
 }
 
 /// The JSON report being written: its header and the media lines so far, in a temp file
@@ -437,6 +570,49 @@ pub struct MediaLog {
 struct ReportFile {
     file: crate::library::fs::AtomicFile,
     lines: usize,
+}
+
+impl ReportFile {
+    /// The file at `path` with the report's header.
+    fn start(path: &Path, output: &Path, dry_run: bool) -> io::Result<ReportFile> {
+        let mut file = crate::library::fs::AtomicFile::create(path)?;
+        let w = file.writer();
+        write!(
+            w,
+            "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
+            crate::library::dir::GENERATOR,
+            serde_json::to_string(output).map_err(io::Error::other)?,
+        )?;
+        Ok(ReportFile { file, lines: 0 })
+    }
+
+    /// One media line, serialized.
+    fn push(&mut self, json: &str) -> io::Result<()> {
+        let sep = if self.lines == 0 { "\n    " } else { ",\n    " };
+        self.lines += 1;
+        let w = self.file.writer();
+        w.write_all(sep.as_bytes())?;
+        w.write_all(json.as_bytes())
+    }
+
+    /// The rest of `report` after the media lines; the file renamed into place.
+    fn finish(mut self, report: &Report) -> io::Result<()> {
+        let rest = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+        let w = self.file.writer();
+        w.write_all(if self.lines == 0 {
+            b"],\n"
+        } else {
+            b"\n  ],\n"
+        })?;
+        // `rest` is a JSON object: its fields follow the media lines in the same object.
+        w.write_all(
+            rest.trim_start_matches('{')
+                .trim_start_matches('\n')
+                .as_bytes(),
+        )?;
+        w.write_all(b"\n")?;
+        self.file.commit()
+    }
 }
 
 impl MediaLog {
@@ -453,15 +629,7 @@ impl MediaLog {
             Some(path) => {
                 crate::library::dir::check_report_file(path)
                     .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
-                let mut file = crate::library::fs::AtomicFile::create(path)?;
-                let w = file.writer();
-                write!(
-                    w,
-                    "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
-                    crate::library::dir::GENERATOR,
-                    serde_json::to_string(output).map_err(io::Error::other)?,
-                )?;
-                Some(ReportFile { file, lines: 0 })
+                Some(ReportFile::start(path, output, dry_run)?)
             }
         };
         Ok(MediaLog {
@@ -472,9 +640,20 @@ impl MediaLog {
             xmp_written: Vec::new(),
             moved: Default::default(),
             file,
+            record: None,
             per_file: per_file.then(|| io::BufWriter::new(io::stdout())),
+            dry_run,
             error: None,
         })
+    }
+
+    /// Keeps a record of the run in `dir` (see [`Record`]), named by `stem`, the time the
+    /// run started. When it cannot be started, the summary says why.
+    pub fn keep_record(&mut self, dir: &Path, stem: &str, output: &Path, report: &mut Report) {
+        match Record::start(dir, stem, output) {
+            Ok(r) => self.record = Some(r),
+            Err(e) => report.record = Some(Err(crate::words::io_error(&e))),
+        }
     }
 
     /// Library files an update moved (old path, new path): lines pushed from now on follow them.
@@ -494,21 +673,21 @@ impl MediaLog {
         self.tally.add(&m);
         if let Some(out) = &mut self.per_file {
             // stdout closed (a pager quit): the summary still goes to stderr.
-            if writeln!(out, "{}", per_file_line(&m)).is_err() {
+            if writeln!(out, "{}", per_file_line(&m, self.dry_run)).is_err() {
                 self.per_file = None;
             }
         }
-        if let Some(f) = &mut self.file {
-            if self.error.is_none() {
-                let sep = if f.lines == 0 { "\n    " } else { ",\n    " };
-                f.lines += 1;
-                let w = f.file.writer();
-                let res = w
-                    .write_all(sep.as_bytes())
-                    .and_then(|()| serde_json::to_writer(&mut *w, &m).map_err(io::Error::other));
-                if let Err(e) = res {
-                    self.error = Some(e);
+        if self.file.is_some() || self.record.is_some() {
+            let json = serde_json::to_string(&m).unwrap_or_default();
+            if let Some(f) = &mut self.file {
+                if self.error.is_none() {
+                    if let Err(e) = f.push(&json) {
+                        self.error = Some(e);
+                    }
                 }
+            }
+            if let Some(r) = &mut self.record {
+                r.push(&json, &m);
             }
         }
         let member = matches!(
@@ -547,36 +726,37 @@ impl MediaLog {
         if let Some(out) = &mut self.per_file {
             let _ = out.flush();
         }
-        let Some(mut f) = self.file.take() else {
+        if let Some(r) = self.record.take() {
+            let kept = r.finish(report);
+            report.record = Some(kept.map_err(|e| crate::words::io_error(&e)));
+        }
+        let Some(f) = self.file.take() else {
             return Ok(());
         };
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let rest = serde_json::to_string_pretty(&*report).map_err(io::Error::other)?;
-        let w = f.file.writer();
-        w.write_all(if f.lines == 0 { b"],\n" } else { b"\n  ],\n" })?;
-        // `rest` is a JSON object: its fields follow the media lines in the same object.
-        w.write_all(
-            rest.trim_start_matches('{')
-                .trim_start_matches('\n')
-                .as_bytes(),
-        )?;
-        w.write_all(b"\n")?;
-        f.file.commit()
+        f.finish(report)
     }
 }
 
 /// The `-v` line of one media entry: status, source, and the output file (or why there is
 /// none).
-pub fn per_file_line(m: &MediaReport) -> String {
+/// In a dry run, what would be done.
+pub fn per_file_line(m: &MediaReport, dry_run: bool) -> String {
+    let label = match m.status {
+        Status::Written if dry_run => "would write",
+        Status::WrittenWithoutMetadata if dry_run => "would write without metadata",
+        Status::Updated if dry_run => "would update",
+        status => status.label(),
+    };
     match (&m.output, &m.reason) {
         (Some(o), _) if matches!(m.status, Status::Duplicate | Status::InLibrary) => {
-            format!("{:<10} {} = {o}", m.status.label(), m.source)
+            format!("{label:<10} {} = {o}", m.source)
         }
-        (Some(o), _) => format!("{:<10} {} -> {o}", m.status.label(), m.source),
-        (None, Some(why)) => format!("{:<10} {}: {why}", m.status.label(), m.source),
-        (None, None) => format!("{:<10} {}", m.status.label(), m.source),
+        (Some(o), _) => format!("{label:<10} {} -> {o}", m.source),
+        (None, Some(why)) => format!("{label:<10} {}: {why}", m.source),
+        (None, None) => format!("{label:<10} {}", m.source),
     }
 }
 
@@ -623,6 +803,15 @@ impl Report {
         self.summary_corrections(&mut s);
         self.summary_lists(&mut s);
         self.summary_failures(&mut s);
+        match &self.record {
+            Some(Ok(log)) => {
+                let _ = writeln!(s, "A record of this run: {}", log.display());
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(s, "No record of this run could be kept: {why}");
+            }
+            None => {}
+        }
         s
     }
 
