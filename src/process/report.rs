@@ -467,6 +467,14 @@ impl Record {
                 "it is not a folder of gpbackup's",
             ));
         }
+        // The temp files of a record a killed run left (the output folder is locked: no
+        // other run writes here).
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let stale = e.file_name().to_string_lossy().ends_with(".gpbackup-tmp");
+            if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         let name = (1..1000)
             .map(|n| match n {
                 1 => format!("{stem}-process"),
@@ -926,20 +934,19 @@ impl Report {
             .iter()
             .map(|(d, n)| format!("{} {}", date_source_label(*d), grouped(*n)))
             .collect();
-        let _ = writeln!(
-            s,
-            "dates from: {}{}",
-            if dated.is_empty() {
-                "-".to_string()
-            } else {
-                dated.join(", ")
-            },
-            if undated > 0 {
-                format!("; {} written without any date", grouped(undated))
-            } else {
-                String::new()
-            }
-        );
+        let undated = match undated {
+            0 => String::new(),
+            n => format!(
+                "{} {} without any date",
+                grouped(n),
+                plural(n, "file written", "files written")
+            ),
+        };
+        let _ = match (dated.is_empty(), undated.is_empty()) {
+            (true, _) => writeln!(s, "{undated}"),
+            (false, true) => writeln!(s, "dates from: {}", dated.join(", ")),
+            (false, false) => writeln!(s, "dates from: {}; {undated}", dated.join(", ")),
+        };
     }
 
     /// Albums, unused and unreadable JSON, missing and damaged parts.
@@ -1355,6 +1362,55 @@ mod tests {
     }
 
     #[test]
+    fn a_record_is_a_json_report_and_a_log_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = dir.path().join("reports");
+        std::fs::create_dir(&reports).unwrap();
+        let stale = reports.join(".x-process.json.99999.gpbackup-tmp");
+        std::fs::write(&stale, b"left by a killed run").unwrap();
+        let mut r = Report::default();
+        let mut log = MediaLog::new(None, false, Path::new("o"), false).unwrap();
+        log.keep_record(&reports, "2026-12-07T20-55-00", Path::new("o"), &mut r);
+        assert!(!stale.exists());
+        log.push(entry(Status::Written, Some(Rule::Exact)));
+        log.push(entry(Status::Failed, None));
+        log.finish(&mut r).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&reports)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "2026-12-07T20-55-00-process.json",
+                "2026-12-07T20-55-00-process.log"
+            ]
+        );
+        let log = std::fs::read_to_string(reports.join("2026-12-07T20-55-00-process.log")).unwrap();
+        assert!(
+            log.starts_with("2 media files: 1 written, 1 failed\n"),
+            "{log}"
+        );
+        assert!(
+            log.ends_with("one per line:\nfailed: t.zip:a.jpg: bad CRC\n"),
+            "{log}"
+        );
+        assert!(r.summary().ends_with("-process.log\n"));
+    }
+
+    #[test]
+    fn files_without_any_date_alone_are_said_plainly() {
+        let mut r = Report::default();
+        r.tally.add(&entry(Status::WrittenWithoutMetadata, None));
+        assert!(
+            r.summary().contains("\n1 file written without any date\n"),
+            "{}",
+            r.summary()
+        );
+    }
+
+    #[test]
     fn numbers_are_grouped_by_thousands() {
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(999), "999");
@@ -1412,7 +1468,9 @@ mod tests {
         log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
-            s.contains("dates from: sidecar 2, exif 1, file name 1; 2 written without any date"),
+            s.contains(
+                "dates from: sidecar 2, exif 1, file name 1; 2 files written without any date"
+            ),
             "{s}"
         );
         assert!(
