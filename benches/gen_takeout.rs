@@ -355,7 +355,7 @@ fn main() {
         }
         // One camera in a hundred had its clock wrong, and the date was corrected in Google
         // Photos; the others agree with their sidecars.
-        let camera_taken = (i % 100 != 0).then_some(taken);
+        let camera_taken = (!i.is_multiple_of(100)).then_some(taken);
         let jpeg = photo(&pool, &exif, size_photo, i, camera_taken);
         match kind {
             // Live Photo: HEIC still with sidecar, MOV half without.

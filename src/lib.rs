@@ -25,6 +25,7 @@ pub(crate) mod names;
 pub mod process;
 pub(crate) mod takeout;
 pub mod verify;
+pub(crate) mod words;
 
 pub use metadata::TimeZoneChoice;
 

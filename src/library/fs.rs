@@ -272,6 +272,21 @@ impl AtomicFile {
         self.w.as_mut().expect("not committed yet")
     }
 
+    /// Flushes the file and gives it back open for reading from its start, with its temp
+    /// path, which is the caller's to remove: for a file written only to be read back.
+    pub fn into_temp(mut self) -> io::Result<(PathBuf, File)> {
+        let w = self.w.take().expect("not committed");
+        drop(w.into_inner().map_err(io::IntoInnerError::into_error)?);
+        let tmp = std::mem::take(&mut self.tmp);
+        match File::open(&tmp) {
+            Ok(f) => Ok((tmp, f)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
     /// Flushes, fsyncs and renames the file into place.
     pub fn commit(mut self) -> io::Result<()> {
         let w = self.w.take().expect("committed once");

@@ -113,14 +113,15 @@ pub enum ProcessError {
     Safety(#[from] crate::library::fs::SafetyError),
 }
 
-/// An error of the output's disk in plain words: a full disk says what to do.
+/// An error of the output's disk in plain words, with what to do: a full disk stops the run
+/// as it stops during the writes.
 fn in_words(err: &io::Error) -> String {
     if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
         "stopped early: the output disk is full. What was written is kept; free some space \
          there, then run the same command again to finish"
             .into()
     } else {
-        err.to_string()
+        crate::words::io_error(err)
     }
 }
 
@@ -157,6 +158,8 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         source,
     };
     trace_memory("start");
+    // The record of the run is named by the time it started.
+    let started = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string();
     crate::library::dir::check_paths(&opts.output, &opts.inputs, opts.report.as_deref())?;
     // The output folder is locked before the inputs are indexed (which can take a while),
     // so that a second run into it stops at once, even when this run creates it. A folder
@@ -229,7 +232,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         }
         eprintln!("gpbackup: {short} (A dry run: nothing is written, the check goes on.)");
     }
-    let log = MediaLog::new(
+    let mut log = MediaLog::new(
         opts.report.as_deref(),
         opts.per_file,
         &opts.output,
@@ -239,10 +242,15 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
         path: opts.report.clone().unwrap_or_default(),
         source,
     })?;
+    // Every run but a dry one keeps its record in the output folder.
+    if !opts.dry_run {
+        let dir = (opts.output.join(crate::library::dir::STATE_DIR)).join(REPORTS_DIR);
+        log.keep_record(&dir, &started, &opts.output, &mut plan.report);
+    }
     let progress = progress_bar(opts.progress, &plan);
     let writing = alloc::Purge::within(100);
     let outcome = write::run(opts, &plan, &out, &manifest, &progress, log);
-    progress.finish_and_clear();
+    progress.bar.finish_and_clear();
     drop(writing);
     trace_memory("media written");
     let r = finish::run(opts, plan, outcome, &out, &manifest);
@@ -290,46 +298,90 @@ fn space_short(opts: &Options, plan: &plan::Plan) -> Option<ProcessError> {
     })
 }
 
+/// Where in the output's `.gpbackup` folder each run leaves its record (its JSON report and
+/// readable log).
+pub const REPORTS_DIR: &str = "reports";
+
 /// The progress shown before any media is written (on stderr, only on a terminal): a
-/// spinner while the inputs are indexed, then the count and rate of sidecars read (at a
-/// million entries these stages take a while).
+/// spinner while the inputs are listed, then the count of sidecars read (at a million
+/// entries these stages take a while). Each line names its stage and fits 40 columns.
 fn stage_bar(show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} indexing the inputs {elapsed}")
-            .expect("valid template"),
-    );
+    stage_bar_to(ProgressDrawTarget::stderr())
+}
+
+fn stage_bar_to(target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(ProgressStyle::with_template(LISTING).expect("valid template"));
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
 }
 
+const LISTING: &str = "listing the zips {spinner} {elapsed}";
+/// (No total: which sidecars are read is decided as they are.)
+const SIDECARS: &str = "reading sidecars: {human_pos} {spinner} {elapsed}";
+/// Files done and their total above; bytes, the bar and the time left below.
+const WRITING: &str = "writing: {msg}\n{wide_bar} {binary_bytes}/{binary_total_bytes} {eta} left";
+
 /// Turns the stage spinner into a count of the sidecars read.
 pub(crate) fn show_sidecar_count(bar: &ProgressBar) {
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} reading sidecars {human_pos}/{human_len} {elapsed}",
-        )
-        .expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template(SIDECARS).expect("valid template"));
 }
 
-fn progress_bar(show: bool, plan: &plan::Plan) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let total: u64 = plan.ids().map(|id| plan.entry(id).size).sum();
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar
+/// The write stage's progress: bytes (the bar, its rate and time left) and files.
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    files: std::sync::atomic::AtomicU64,
+    total_files: String,
 }
+
+impl Progress {
+    /// One media entry done (written, found a duplicate, failed, left out): `bytes` long.
+    pub(crate) fn file_done(&self, bytes: u64) {
+        self.bar.inc(bytes);
+        if self.bar.is_hidden() {
+            return;
+        }
+        let n = self.files.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar.set_message(files_message(n, &self.total_files));
+    }
+}
+
+fn files_message(done: u64, total: &str) -> String {
+    format!(
+        "{}/{total} files",
+        report::grouped(usize::try_from(done).unwrap_or(usize::MAX))
+    )
+}
+
+fn progress_bar(show: bool, plan: &plan::Plan) -> Progress {
+    if !show {
+        return Progress {
+            bar: ProgressBar::hidden(),
+            files: Default::default(),
+            total_files: String::new(),
+        };
+    }
+    let (files, bytes) = plan
+        .ids()
+        .fold((0, 0), |(n, b), id| (n + 1, b + plan.entry(id).size));
+    progress_bar_to(ProgressDrawTarget::stderr(), files, bytes)
+}
+
+fn progress_bar_to(target: ProgressDrawTarget, files: usize, bytes: u64) -> Progress {
+    let bar = ProgressBar::with_draw_target(Some(bytes), target);
+    bar.set_style(ProgressStyle::with_template(WRITING).expect("valid template"));
+    let total_files = report::grouped(files);
+    bar.set_message(files_message(0, &total_files));
+    Progress {
+        bar,
+        files: Default::default(),
+        total_files,
+    }
+}
+
 /// With `GPBACKUP_TRACE_MEMORY` set, prints the process's resident and peak memory (kB) at a
 /// point of the run, and the time since the run started, on stderr: how `benches/run.sh`
 /// finds where the peak and the time go.
@@ -354,4 +406,110 @@ pub(crate) fn trace_memory(point: &str) {
         field("VmHWM:"),
         start.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A terminal `width` columns wide that keeps what is drawn on it.
+    #[derive(Debug, Clone)]
+    struct Narrow {
+        width: u16,
+        drawn: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl indicatif::TermLike for Narrow {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            let mut drawn = self.drawn.lock().unwrap();
+            drawn.extend(s.split('\n').map(String::from));
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn narrow() -> (Narrow, ProgressDrawTarget) {
+        let t = Narrow {
+            width: 40,
+            drawn: Default::default(),
+        };
+        (t.clone(), ProgressDrawTarget::term_like(Box::new(t)))
+    }
+
+    fn lines(t: &Narrow) -> Vec<String> {
+        let drawn = t.drawn.lock().unwrap();
+        drawn.iter().filter(|l| !l.is_empty()).cloned().collect()
+    }
+
+    #[test]
+    fn every_stage_is_named_and_fits_40_columns() {
+        let (listing, target) = narrow();
+        stage_bar_to(target).finish();
+        let (t, target) = narrow();
+        let stage = stage_bar_to(target);
+        show_sidecar_count(&stage);
+        stage.set_position(1_234_567);
+        stage.finish();
+        let (w, target) = narrow();
+        let p = progress_bar_to(target, 1_234_567, 48_000_000_000);
+        p.bar.set_position(12_000_000_000);
+        for _ in 0..1_234_566 / 100_000 {
+            p.files.fetch_add(100_000, Ordering::Relaxed);
+            p.file_done(0);
+        }
+        p.bar.tick();
+        p.bar.finish();
+        let mut stages = lines(&listing);
+        stages.extend(lines(&t));
+        let writing = lines(&w);
+        for line in stages.iter().chain(&writing) {
+            assert!(line.chars().count() <= 40, "{line:?} is wider than 40");
+        }
+        assert!(
+            stages.iter().any(|l| l.starts_with("listing the zips")),
+            "{stages:?}"
+        );
+        assert!(
+            stages
+                .iter()
+                .any(|l| l.starts_with("reading sidecars: 1,234,567")),
+            "{stages:?}"
+        );
+        assert!(
+            writing
+                .iter()
+                .any(|l| l == "writing: 1,200,012/1,234,567 files"),
+            "{writing:?}"
+        );
+        assert!(
+            writing
+                .iter()
+                .any(|l| l.contains("11.18 GiB/44.70 GiB") && l.ends_with(" left")),
+            "{writing:?}"
+        );
+    }
 }

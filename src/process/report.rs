@@ -36,6 +36,9 @@ pub enum Status {
     Failed,
     /// Left out on purpose (`--edited`, the trash); `reason` says why.
     Skipped,
+    /// Not attempted: the run stopped first (Ctrl-C, a full disk). The same command run
+    /// again does it.
+    NotAttempted,
 }
 
 impl Status {
@@ -48,6 +51,7 @@ impl Status {
             Status::Updated => "updated",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
+            Status::NotAttempted => "not attempted",
         }
     }
 }
@@ -257,6 +261,13 @@ pub struct Report {
     pub output: PathBuf,
     #[serde(skip)]
     pub dry_run: bool,
+    /// `-v`: the summary counts the files each matching rule paired.
+    #[serde(skip)]
+    pub verbose: bool,
+    /// The record of this run (`OUTPUT/.gpbackup/reports/…`): its readable log once
+    /// written, or why it could not be.
+    #[serde(skip)]
+    pub record: Option<Result<PathBuf, String>>,
     /// Counts of the media lines.
     #[serde(skip)]
     pub tally: Tally,
@@ -334,7 +345,8 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
     by_status: BTreeMap<Status, usize>,
-    /// Lines with a sidecar, per rule.
+    /// Lines not already in the library with a sidecar, per rule (they add up to
+    /// `matched`).
     rules: BTreeMap<Rule, usize>,
     /// Lines not already in the library, and those of them with a sidecar.
     considered: usize,
@@ -342,7 +354,6 @@ pub struct Tally {
     /// Lines written or deduplicated by this run, per date source; those without a date.
     dates: BTreeMap<DateSource, usize>,
     undated: usize,
-    not_attempted: usize,
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
     /// The library files corrected (see [`MediaReport::corrected`]).
@@ -359,12 +370,12 @@ impl Tally {
     /// Counts one media line.
     pub fn add(&mut self, m: &MediaReport) {
         *self.by_status.entry(m.status).or_insert(0) += 1;
-        if let Some(r) = m.rule {
-            *self.rules.entry(r).or_insert(0) += 1;
-        }
         if m.status != Status::InLibrary {
             self.considered += 1;
-            self.matched += usize::from(m.rule.is_some());
+            if let Some(r) = m.rule {
+                self.matched += 1;
+                *self.rules.entry(r).or_insert(0) += 1;
+            }
         }
         let written = matches!(
             m.status,
@@ -374,9 +385,6 @@ impl Tally {
             Some(d) if written => *self.dates.entry(d).or_insert(0) += 1,
             None if written && m.status != Status::Duplicate => self.undated += 1,
             _ => {}
-        }
-        if matches!(m.reason, Some(Reason::NotAttempted(_))) {
-            self.not_attempted += 1;
         }
         if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
             self.restored += 1;
@@ -423,9 +431,146 @@ pub struct MediaLog {
     /// given the new one.
     moved: std::collections::HashMap<String, String>,
     file: Option<ReportFile>,
+    /// The record of the run, kept whether or not `--report` was given.
+    record: Option<Record>,
     per_file: Option<io::BufWriter<io::Stdout>>,
+    /// `-v` in a dry run: its lines say what would be done.
+    dry_run: bool,
     /// The first error writing the JSON report.
     error: Option<io::Error>,
+}
+
+/// The record a run leaves in its output folder (`.gpbackup/reports/`), named by the time it
+/// started: the JSON report (`…-process.json`) and a readable log (`…-process.log`): the
+/// summary, then every file with something to say, one per line. Both are streamed as the
+/// entries are done (the log's lines into a temp file, copied under the summary at the end).
+/// Failing to write it never fails the run: the summary says so.
+struct Record {
+    json: ReportFile,
+    log_path: PathBuf,
+    /// The log's file lines so far.
+    lines: crate::library::fs::AtomicFile,
+    error: Option<io::Error>,
+}
+
+impl Record {
+    /// Starts the record in `dir` (made if need be; a link there is refused), named by
+    /// `stem` (`2026-12-07T20-55-00`), numbered when a record of that name is there.
+    fn start(dir: &Path, stem: &str, output: &Path) -> io::Result<Record> {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        if !std::fs::symlink_metadata(dir)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is not a folder of gpbackup's",
+            ));
+        }
+        // The temp files of a record a killed run left (the output folder is locked: no
+        // other run writes here).
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let stale = e.file_name().to_string_lossy().ends_with(".gpbackup-tmp");
+            if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let name = (1..1000)
+            .map(|n| match n {
+                1 => format!("{stem}-process"),
+                n => format!("{stem}-process-{n}"),
+            })
+            .find(|n| {
+                [".json", ".log"]
+                    .iter()
+                    .all(|ext| std::fs::symlink_metadata(dir.join(format!("{n}{ext}"))).is_err())
+            })
+            .ok_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "too many records"))?;
+        let log_path = dir.join(format!("{name}.log"));
+        let json = ReportFile::start(&dir.join(format!("{name}.json")), output, false)?;
+        let lines = crate::library::fs::AtomicFile::create(&dir.join(format!("{name}.lines")))?;
+        Ok(Record {
+            json,
+            log_path,
+            lines,
+            error: None,
+        })
+    }
+
+    /// One media line: into the JSON, and into the log when it has something to say.
+    fn push(&mut self, json: &str, m: &MediaReport) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut res = self.json.push(json);
+        if res.is_ok() && worth_a_log_line(m) {
+            res = writeln!(self.lines.writer(), "{}", log_line(m));
+        }
+        if let Err(e) = res {
+            self.error = Some(e);
+        }
+    }
+
+    /// Completes both files with `report` (whose `record` names the log); returns the log's
+    /// path.
+    fn finish(mut self, report: &mut Report) -> io::Result<PathBuf> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.json.finish(report)?;
+        report.record = Some(Ok(self.log_path.clone()));
+        let mut log = crate::library::fs::AtomicFile::create(&self.log_path)?;
+        let w = log.writer();
+        w.write_all(report.summary().as_bytes())?;
+        writeln!(w)?;
+        writeln!(w, "Files with something to say, one per line:")?;
+        // The lines, read back from their temp file (never held whole).
+        let (tmp, file) = self.lines.into_temp()?;
+        let copied = io::copy(&mut io::BufReader::new(file), w);
+        let _ = std::fs::remove_file(&tmp);
+        copied?;
+        for j in &report.unused_sidecars {
+            writeln!(w, "unused sidecar: {}", j.source)?;
+        }
+        for j in &report.bad_json {
+            let why = j.reason.as_deref().unwrap_or("unreadable");
+            writeln!(w, "unreadable JSON: {}: {why}", j.source)?;
+        }
+        log.commit()?;
+        Ok(self.log_path)
+    }
+}
+
+/// True for the media lines the log names: those not written, written without their
+/// metadata, updated, or with a note (a file already in the library, or a duplicate, is
+/// named only in the JSON).
+fn worth_a_log_line(m: &MediaReport) -> bool {
+    match m.status {
+        Status::InLibrary | Status::Duplicate => false,
+        Status::Written => !m.notes.is_empty() || m.camera_date.is_some(),
+        _ => true,
+    }
+}
+
+/// `failed: zip:path: why`, `written: zip:path -> 2019/x.jpg: note; note`.
+fn log_line(m: &MediaReport) -> String {
+    let mut line = format!("{}: {}", m.status.label(), m.source);
+    if let Some(o) = &m.output {
+        let _ = write!(line, " -> {o}");
+    }
+    if let Some(why) = &m.reason {
+        let _ = write!(line, ": {why}");
+    }
+    if let Some(camera) = &m.camera_date {
+        let _ = write!(
+            line,
+            ": dated as corrected in Google Photos (camera: {camera})"
+        );
+    }
+    if !m.notes.is_empty() {
+        let _ = write!(line, ": {}", m.notes.join("; "));
+    }
+    line
 }
 
 /// The JSON report being written: its header and the media lines so far, in a temp file
@@ -433,6 +578,49 @@ pub struct MediaLog {
 struct ReportFile {
     file: crate::library::fs::AtomicFile,
     lines: usize,
+}
+
+impl ReportFile {
+    /// The file at `path` with the report's header.
+    fn start(path: &Path, output: &Path, dry_run: bool) -> io::Result<ReportFile> {
+        let mut file = crate::library::fs::AtomicFile::create(path)?;
+        let w = file.writer();
+        write!(
+            w,
+            "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
+            crate::library::dir::GENERATOR,
+            serde_json::to_string(output).map_err(io::Error::other)?,
+        )?;
+        Ok(ReportFile { file, lines: 0 })
+    }
+
+    /// One media line, serialized.
+    fn push(&mut self, json: &str) -> io::Result<()> {
+        let sep = if self.lines == 0 { "\n    " } else { ",\n    " };
+        self.lines += 1;
+        let w = self.file.writer();
+        w.write_all(sep.as_bytes())?;
+        w.write_all(json.as_bytes())
+    }
+
+    /// The rest of `report` after the media lines; the file renamed into place.
+    fn finish(mut self, report: &Report) -> io::Result<()> {
+        let rest = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+        let w = self.file.writer();
+        w.write_all(if self.lines == 0 {
+            b"],\n"
+        } else {
+            b"\n  ],\n"
+        })?;
+        // `rest` is a JSON object: its fields follow the media lines in the same object.
+        w.write_all(
+            rest.trim_start_matches('{')
+                .trim_start_matches('\n')
+                .as_bytes(),
+        )?;
+        w.write_all(b"\n")?;
+        self.file.commit()
+    }
 }
 
 impl MediaLog {
@@ -449,15 +637,7 @@ impl MediaLog {
             Some(path) => {
                 crate::library::dir::check_report_file(path)
                     .map_err(|why| io::Error::new(io::ErrorKind::AlreadyExists, why))?;
-                let mut file = crate::library::fs::AtomicFile::create(path)?;
-                let w = file.writer();
-                write!(
-                    w,
-                    "{{\n  \"generator\": \"{}\",\n  \"output\": {},\n  \"dry_run\": {dry_run},\n  \"media\": [",
-                    crate::library::dir::GENERATOR,
-                    serde_json::to_string(output).map_err(io::Error::other)?,
-                )?;
-                Some(ReportFile { file, lines: 0 })
+                Some(ReportFile::start(path, output, dry_run)?)
             }
         };
         Ok(MediaLog {
@@ -468,9 +648,20 @@ impl MediaLog {
             xmp_written: Vec::new(),
             moved: Default::default(),
             file,
+            record: None,
             per_file: per_file.then(|| io::BufWriter::new(io::stdout())),
+            dry_run,
             error: None,
         })
+    }
+
+    /// Keeps a record of the run in `dir` (see [`Record`]), named by `stem`, the time the
+    /// run started. When it cannot be started, the summary says why.
+    pub fn keep_record(&mut self, dir: &Path, stem: &str, output: &Path, report: &mut Report) {
+        match Record::start(dir, stem, output) {
+            Ok(r) => self.record = Some(r),
+            Err(e) => report.record = Some(Err(crate::words::io_error(&e))),
+        }
     }
 
     /// Library files an update moved (old path, new path): lines pushed from now on follow them.
@@ -480,27 +671,31 @@ impl MediaLog {
 
     /// One media entry done.
     pub fn push(&mut self, mut m: MediaReport) {
+        // (The stages mark an entry the run stopped before by its reason.)
+        if matches!(m.reason, Some(Reason::NotAttempted(_))) {
+            m.status = Status::NotAttempted;
+        }
         if let Some(new) = m.output.as_deref().and_then(|p| self.moved.get(p)) {
             m.output = Some(new.clone());
         }
         self.tally.add(&m);
         if let Some(out) = &mut self.per_file {
             // stdout closed (a pager quit): the summary still goes to stderr.
-            if writeln!(out, "{}", per_file_line(&m)).is_err() {
+            if writeln!(out, "{}", per_file_line(&m, self.dry_run)).is_err() {
                 self.per_file = None;
             }
         }
-        if let Some(f) = &mut self.file {
-            if self.error.is_none() {
-                let sep = if f.lines == 0 { "\n    " } else { ",\n    " };
-                f.lines += 1;
-                let w = f.file.writer();
-                let res = w
-                    .write_all(sep.as_bytes())
-                    .and_then(|()| serde_json::to_writer(&mut *w, &m).map_err(io::Error::other));
-                if let Err(e) = res {
-                    self.error = Some(e);
+        if self.file.is_some() || self.record.is_some() {
+            let json = serde_json::to_string(&m).unwrap_or_default();
+            if let Some(f) = &mut self.file {
+                if self.error.is_none() {
+                    if let Err(e) = f.push(&json) {
+                        self.error = Some(e);
+                    }
                 }
+            }
+            if let Some(r) = &mut self.record {
+                r.push(&json, &m);
             }
         }
         let member = matches!(
@@ -521,7 +716,7 @@ impl MediaLog {
                     .extend(albums.map(|album| (album, output.clone())));
             }
         }
-        if m.status == Status::Failed && !matches!(m.reason, Some(Reason::NotAttempted(_))) {
+        if m.status == Status::Failed {
             if self.failures.len() < FAILURES_KEPT {
                 self.failures.push(m);
             } else {
@@ -539,36 +734,37 @@ impl MediaLog {
         if let Some(out) = &mut self.per_file {
             let _ = out.flush();
         }
-        let Some(mut f) = self.file.take() else {
+        if let Some(r) = self.record.take() {
+            let kept = r.finish(report);
+            report.record = Some(kept.map_err(|e| crate::words::io_error(&e)));
+        }
+        let Some(f) = self.file.take() else {
             return Ok(());
         };
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let rest = serde_json::to_string_pretty(&*report).map_err(io::Error::other)?;
-        let w = f.file.writer();
-        w.write_all(if f.lines == 0 { b"],\n" } else { b"\n  ],\n" })?;
-        // `rest` is a JSON object: its fields follow the media lines in the same object.
-        w.write_all(
-            rest.trim_start_matches('{')
-                .trim_start_matches('\n')
-                .as_bytes(),
-        )?;
-        w.write_all(b"\n")?;
-        f.file.commit()
+        f.finish(report)
     }
 }
 
 /// The `-v` line of one media entry: status, source, and the output file (or why there is
 /// none).
-pub fn per_file_line(m: &MediaReport) -> String {
+/// In a dry run, what would be done.
+pub fn per_file_line(m: &MediaReport, dry_run: bool) -> String {
+    let label = match m.status {
+        Status::Written if dry_run => "would write",
+        Status::WrittenWithoutMetadata if dry_run => "would write without metadata",
+        Status::Updated if dry_run => "would update",
+        status => status.label(),
+    };
     match (&m.output, &m.reason) {
         (Some(o), _) if matches!(m.status, Status::Duplicate | Status::InLibrary) => {
-            format!("{:<10} {} = {o}", m.status.label(), m.source)
+            format!("{label:<10} {} = {o}", m.source)
         }
-        (Some(o), _) => format!("{:<10} {} -> {o}", m.status.label(), m.source),
-        (None, Some(why)) => format!("{:<10} {}: {why}", m.status.label(), m.source),
-        (None, None) => format!("{:<10} {}", m.status.label(), m.source),
+        (Some(o), _) => format!("{label:<10} {} -> {o}", m.source),
+        (None, Some(why)) => format!("{label:<10} {}: {why}", m.source),
+        (None, None) => format!("{label:<10} {}", m.source),
     }
 }
 
@@ -599,8 +795,9 @@ impl Report {
             .collect();
         if self.failures_not_kept > 0 {
             lines.push(format!(
-                "... and {} more failures (see --report)",
-                grouped(self.failures_not_kept)
+                "... and {} more {} (see --report)",
+                grouped(self.failures_not_kept),
+                plural(self.failures_not_kept, "failure", "failures")
             ));
         }
         lines
@@ -614,66 +811,117 @@ impl Report {
         self.summary_corrections(&mut s);
         self.summary_lists(&mut s);
         self.summary_failures(&mut s);
+        match &self.record {
+            Some(Ok(log)) => {
+                let _ = writeln!(s, "A record of this run: {}", log.display());
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(s, "No record of this run could be kept: {why}");
+            }
+            None => {}
+        }
         s
     }
 
-    /// What happened to the media entries, and how those new to the library were matched.
+    /// What happened to the media entries (a line whose parts add up to its total), and how
+    /// those new to the library were matched.
     fn summary_counts(&self, s: &mut String) {
-        let total = self.tally.total();
-        let verb = if self.dry_run {
-            "would write"
-        } else {
-            "written"
-        };
-        let restored = match self.tally.restored {
-            0 => String::new(),
-            n => format!(", {n} put back: gone from the folder since an earlier run"),
-        };
-        let _ = write!(
-            s,
-            "{total} media files: {} {verb} ({} without sidecar{restored})",
-            self.count(Status::Written) + self.count(Status::WrittenWithoutMetadata),
-            self.count(Status::WrittenWithoutMetadata),
-        );
-        let in_library = self.count(Status::InLibrary);
-        if in_library > 0 {
-            let _ = write!(s, ", {in_library} already in the library");
+        let _ = writeln!(s, "{}", self.counts_line());
+        // A part cut off holds files no count has: named right under the counts.
+        for d in &self.damaged_inputs {
+            let _ = writeln!(s, "{}", damaged_line(d));
         }
-        let corrected = self.tally.corrected.len();
-        let updated = self.count(Status::Updated) - corrected;
-        if updated > 0 {
-            let _ = write!(s, ", {updated} updated with a sidecar");
-        }
-        if corrected > 0 {
-            let _ = write!(s, ", {corrected} corrected");
-        }
-        let _ = write!(
-            s,
-            ", {} duplicates, {} failed",
-            self.count(Status::Duplicate),
-            self.count(Status::Failed),
-        );
-        let skipped = self.count(Status::Skipped);
-        if skipped > 0 {
-            let _ = write!(s, ", {skipped} skipped");
-        }
-        let _ = writeln!(s);
         // Entries already in the library were matched by the run that wrote them.
         let (considered, matched) = (self.tally.considered, self.tally.matched);
         if considered == 0 {
             return;
         }
-        let rules: Vec<String> = self
-            .tally
-            .rules
-            .iter()
-            .map(|(r, n)| format!("{} {n}", r.name()))
-            .collect();
-        let _ = write!(s, "matched {matched}/{considered}");
-        if !rules.is_empty() {
-            let _ = write!(s, " ({})", rules.join(", "));
+        let _ = write!(
+            s,
+            "{} of {} {} found {} Google Photos metadata",
+            grouped(matched),
+            grouped(considered),
+            plural(considered, "photo or video", "photos and videos"),
+            plural(considered, "its", "their"),
+        );
+        if matched < considered {
+            let _ = write!(
+                s,
+                "; {} without: see the report",
+                grouped(considered - matched)
+            );
         }
         let _ = writeln!(s);
+        if self.verbose && matched > 0 {
+            let rules: Vec<String> = (self.tally.rules.iter())
+                .map(|(r, n)| format!("{} {}", r.name(), grouped(*n)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "matched by rule: {} ({} in all)",
+                rules.join(", "),
+                grouped(matched)
+            );
+        }
+    }
+
+    /// `N media files: A written, B duplicates, …, F failed`: every media entry in exactly
+    /// one part (what is in brackets is a part of the part before it), written and failed
+    /// always said, the others when there are any.
+    fn counts_line(&self) -> String {
+        let total = self.tally.total();
+        let n = |status| self.count(status);
+        let mut parts: Vec<String> = Vec::new();
+        let written = n(Status::Written) + n(Status::WrittenWithoutMetadata);
+        let mut within = Vec::new();
+        if n(Status::WrittenWithoutMetadata) > 0 {
+            within.push(format!(
+                "{} without a sidecar",
+                grouped(n(Status::WrittenWithoutMetadata))
+            ));
+        }
+        if self.tally.restored > 0 {
+            within.push(format!(
+                "{} put back: gone from the folder since an earlier run",
+                grouped(self.tally.restored)
+            ));
+        }
+        let verb = if self.dry_run {
+            "would be written"
+        } else {
+            "written"
+        };
+        parts.push(if within.is_empty() {
+            format!("{} {verb}", grouped(written))
+        } else {
+            format!("{} {verb} ({})", grouped(written), within.join(", "))
+        });
+        let corrected = self.tally.corrected.len();
+        let updated = n(Status::Updated) - corrected;
+        let mut some = |count: usize, words: String| {
+            if count > 0 {
+                parts.push(format!("{} {words}", grouped(count)));
+            }
+        };
+        some(updated, "updated with a sidecar".into());
+        some(corrected, "corrected".into());
+        some(
+            n(Status::Duplicate),
+            plural(n(Status::Duplicate), "duplicate", "duplicates").into(),
+        );
+        some(n(Status::InLibrary), "already in the library".into());
+        some(n(Status::Skipped), "skipped".into());
+        some(
+            n(Status::NotAttempted),
+            "not attempted (stopped early)".into(),
+        );
+        parts.push(format!("{} failed", grouped(n(Status::Failed))));
+        format!(
+            "{} media {}: {}",
+            grouped(total),
+            plural(total, "file", "files"),
+            parts.join(", ")
+        )
     }
 
     /// Where the dates of the files written by this run came from.
@@ -684,22 +932,21 @@ impl Report {
         }
         let dated: Vec<String> = sources
             .iter()
-            .map(|(d, n)| format!("{} {n}", date_source_label(*d)))
+            .map(|(d, n)| format!("{} {}", date_source_label(*d), grouped(*n)))
             .collect();
-        let _ = writeln!(
-            s,
-            "dates from: {}{}",
-            if dated.is_empty() {
-                "-".to_string()
-            } else {
-                dated.join(", ")
-            },
-            if undated > 0 {
-                format!("; {undated} written without any date")
-            } else {
-                String::new()
-            }
-        );
+        let undated = match undated {
+            0 => String::new(),
+            n => format!(
+                "{} {} without any date",
+                grouped(n),
+                plural(n, "file written", "files written")
+            ),
+        };
+        let _ = match (dated.is_empty(), undated.is_empty()) {
+            (true, _) => writeln!(s, "{undated}"),
+            (false, true) => writeln!(s, "dates from: {}", dated.join(", ")),
+            (false, false) => writeln!(s, "dates from: {}; {undated}", dated.join(", ")),
+        };
     }
 
     /// Albums, unused and unreadable JSON, missing and damaged parts.
@@ -717,7 +964,7 @@ impl Report {
                 let _ = write!(
                     text,
                     " and {} more (see --report)",
-                    paths.len() - SUMMARY_NAMES
+                    grouped(paths.len() - SUMMARY_NAMES)
                 );
             }
             text
@@ -782,36 +1029,32 @@ impl Report {
 
     fn summary_lists(&self, s: &mut String) {
         if !self.albums.is_empty() {
-            let _ = writeln!(s, "{} albums", self.albums.len());
+            let n = self.albums.len();
+            let _ = writeln!(s, "{} {}", grouped(n), plural(n, "album", "albums"));
         }
         for n in self.album_notes.iter().take(5) {
             let _ = writeln!(s, "albums: {n}");
         }
         if !self.unused_sidecars.is_empty() {
+            let n = self.unused_sidecars.len();
             let _ = writeln!(
                 s,
-                "{} sidecars matched no media file",
-                self.unused_sidecars.len()
+                "{} {} matched no media file",
+                grouped(n),
+                plural(n, "sidecar", "sidecars")
             );
         }
         if !self.bad_json.is_empty() {
-            let _ = writeln!(s, "{} JSON files could not be read", self.bad_json.len());
+            let n = self.bad_json.len();
+            let _ = writeln!(
+                s,
+                "{} {} could not be read",
+                grouped(n),
+                plural(n, "JSON file", "JSON files")
+            );
         }
         for p in &self.missing_parts {
             let _ = writeln!(s, "{}", self.missing_parts_line(p));
-        }
-        for d in &self.damaged_inputs {
-            let _ = writeln!(
-                s,
-                "damaged: {}: {}; {} entries recovered{}. Download this part again.",
-                d.path.display(),
-                d.reason,
-                d.recovered,
-                match &d.lost {
-                    Some(name) => format!(", lost from {name} on"),
-                    None => String::new(),
-                }
-            );
         }
         for n in &self.entry_notes {
             let _ = writeln!(s, "note: {}: {}", n.source, n.note);
@@ -834,11 +1077,19 @@ impl Report {
         let mut holds = Vec::new();
         if lonely > 0 {
             holds.push(format!(
-                "the sidecars of the {lonely} files written without one"
+                "the {} of the {} {} written without one",
+                plural(lonely, "sidecar", "sidecars"),
+                grouped(lonely),
+                plural(lonely, "file", "files"),
             ));
         }
         if unused > 0 {
-            holds.push(format!("the photos of the {unused} unused sidecars"));
+            holds.push(format!(
+                "the {} of the {} unused {}",
+                plural(unused, "photo", "photos"),
+                grouped(unused),
+                plural(unused, "sidecar", "sidecars"),
+            ));
         }
         if !holds.is_empty() {
             let it = if many { "they" } else { "it" };
@@ -852,14 +1103,39 @@ impl Report {
         for line in self.failure_lines() {
             let _ = writeln!(s, "{line}");
         }
-        let not_attempted = self.tally.not_attempted;
+        let not_attempted = self.count(Status::NotAttempted);
         if not_attempted > 0 {
             let _ = writeln!(
                 s,
-                "{not_attempted} files not attempted: the run stopped early"
+                "not attempted (stopped early): {} — run the same command again to finish",
+                grouped(not_attempted)
             );
         }
     }
+}
+
+/// `damaged: part 002 (takeout-…-002.zip) ends early, …`: a part cut off, what it means and
+/// what to do.
+fn damaged_line(d: &crate::takeout::Damaged) -> String {
+    let file = d.path.file_name().map_or_else(
+        || d.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let which = match crate::takeout::parts::part_of(&file) {
+        Some((_, _, digits)) => format!("part {digits} ({file})"),
+        None => file,
+    };
+    let cut = match &d.lost {
+        Some(name) => format!("; the cut is in {name}"),
+        None => String::new(),
+    };
+    format!(
+        "damaged: {which} ends early, probably an interrupted download: download it again and \
+         run the same command with it. Every photo before the cut is in the library ({} {} read \
+         from it{cut}).",
+        grouped(d.recovered),
+        plural(d.recovered, "file", "files"),
+    )
 }
 
 fn date_source_label(d: DateSource) -> &'static str {
@@ -905,7 +1181,7 @@ mod tests {
         r.tally.add(&entry(Status::WrittenWithoutMetadata, None));
         let s = r.summary();
         assert!(
-            s.contains("given): they may hold the sidecars of the 1 files written without one."),
+            s.contains("given): they may hold the sidecar of the 1 file written without one."),
             "{s}"
         );
     }
@@ -919,6 +1195,8 @@ mod tests {
             entry(Status::Duplicate, Some(Rule::Exact)),
             entry(Status::WrittenWithoutMetadata, None),
             entry(Status::Failed, None),
+            // Matched by the run that wrote it: in no count of this run's matching.
+            entry(Status::InLibrary, Some(Rule::Supplemental)),
         ] {
             log.push(m);
         }
@@ -926,10 +1204,23 @@ mod tests {
         log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
-            s.contains("5 media files: 3 written (1 without sidecar), 1 duplicates, 1 failed"),
+            s.contains("6 media files: 3 written (1 without a sidecar), 1 duplicate, 1 already in the library, 1 failed"),
             "{s}"
         );
-        assert!(s.contains("matched 3/5 (exact 2, numbered 1)"), "{s}");
+        assert!(
+            s.contains(
+                "3 of 5 photos and videos found their Google Photos metadata; 2 without: see \
+                 the report\n"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("matched by rule"), "{s}");
+        r.verbose = true;
+        let s = r.summary();
+        assert!(
+            s.contains("matched by rule: exact 2, numbered 1 (3 in all)"),
+            "{s}"
+        );
         assert!(s.contains("failed: t.zip:a.jpg: bad CRC"), "{s}");
         assert!(!r.all_ok());
     }
@@ -962,7 +1253,8 @@ mod tests {
         };
         log.finish(&mut r).unwrap();
         assert_eq!(r.failures.len(), 1, "not-attempted lines are no failures");
-        assert_eq!(r.count(Status::Failed), 2);
+        assert_eq!(r.count(Status::Failed), 1);
+        assert_eq!(r.count(Status::NotAttempted), 1);
         assert_eq!(r.tally.total(), 4);
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -1000,6 +1292,122 @@ mod tests {
         log.push(entry(Status::Written, None));
         drop(log);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The numbers of a counts line: its total, and the sum of its parts (what is in
+    /// brackets is within the part before it).
+    fn total_and_sum(line: &str) -> (usize, usize) {
+        let num = |t: &str| -> usize {
+            let digits: String = t
+                .trim()
+                .split(' ')
+                .next()
+                .unwrap()
+                .chars()
+                .filter(|c| *c != ',')
+                .collect();
+            digits.parse().unwrap_or_else(|_| panic!("{t:?} in {line}"))
+        };
+        let (head, rest) = line.split_once(": ").unwrap();
+        let mut flat = String::new();
+        let mut depth = 0;
+        for c in rest.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 => flat.push(c),
+                _ => {}
+            }
+        }
+        (num(head), flat.split(", ").map(num).sum())
+    }
+
+    #[test]
+    fn the_counts_line_adds_up_for_every_status() {
+        let all = [
+            Status::Written,
+            Status::WrittenWithoutMetadata,
+            Status::Duplicate,
+            Status::InLibrary,
+            Status::Updated,
+            Status::Failed,
+            Status::Skipped,
+            Status::NotAttempted,
+        ];
+        // Each status alone, several of each, and a mix with a thousand of one.
+        let mut cases: Vec<Vec<(Status, usize)>> = all.iter().map(|s| vec![(*s, 1)]).collect();
+        cases.push(all.iter().map(|s| (*s, 2)).collect());
+        cases.push(vec![(Status::NotAttempted, 1000), (Status::Written, 3)]);
+        for case in cases {
+            let mut r = Report::default();
+            for (status, n) in &case {
+                for i in 0..*n {
+                    let mut m = entry(*status, None);
+                    m.restored = i == 0;
+                    m.corrected = i == 0;
+                    r.tally.add(&m);
+                }
+            }
+            let line = r.counts_line();
+            let (total, sum) = total_and_sum(&line);
+            assert_eq!(total, case.iter().map(|(_, n)| n).sum::<usize>(), "{line}");
+            assert_eq!(sum, total, "{line}");
+        }
+        let mut r = Report::default();
+        r.tally.add(&entry(Status::Duplicate, None));
+        assert_eq!(
+            r.counts_line(),
+            "1 media file: 0 written, 1 duplicate, 0 failed"
+        );
+    }
+
+    #[test]
+    fn a_record_is_a_json_report_and_a_log_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = dir.path().join("reports");
+        std::fs::create_dir(&reports).unwrap();
+        let stale = reports.join(".x-process.json.99999.gpbackup-tmp");
+        std::fs::write(&stale, b"left by a killed run").unwrap();
+        let mut r = Report::default();
+        let mut log = MediaLog::new(None, false, Path::new("o"), false).unwrap();
+        log.keep_record(&reports, "2026-12-07T20-55-00", Path::new("o"), &mut r);
+        assert!(!stale.exists());
+        log.push(entry(Status::Written, Some(Rule::Exact)));
+        log.push(entry(Status::Failed, None));
+        log.finish(&mut r).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&reports)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "2026-12-07T20-55-00-process.json",
+                "2026-12-07T20-55-00-process.log"
+            ]
+        );
+        let log = std::fs::read_to_string(reports.join("2026-12-07T20-55-00-process.log")).unwrap();
+        assert!(
+            log.starts_with("2 media files: 1 written, 1 failed\n"),
+            "{log}"
+        );
+        assert!(
+            log.ends_with("one per line:\nfailed: t.zip:a.jpg: bad CRC\n"),
+            "{log}"
+        );
+        assert!(r.summary().ends_with("-process.log\n"));
+    }
+
+    #[test]
+    fn files_without_any_date_alone_are_said_plainly() {
+        let mut r = Report::default();
+        r.tally.add(&entry(Status::WrittenWithoutMetadata, None));
+        assert!(
+            r.summary().contains("\n1 file written without any date\n"),
+            "{}",
+            r.summary()
+        );
     }
 
     #[test]
@@ -1060,18 +1468,23 @@ mod tests {
         log.finish(&mut r).unwrap();
         let s = r.summary();
         assert!(
-            s.contains("dates from: sidecar 2, exif 1, file name 1; 2 written without any date"),
+            s.contains(
+                "dates from: sidecar 2, exif 1, file name 1; 2 files written without any date"
+            ),
             "{s}"
         );
         assert!(
-            s.contains("2 files not attempted: the run stopped early"),
+            s.contains("not attempted (stopped early): 2 — run the same command again to finish"),
             "{s}"
         );
         assert!(
-            s.contains("11 media files: 4 written (1 without sidecar), 1 already in the library, 1 updated with a sidecar, 2 duplicates, 2 failed, 1 skipped"),
+            s.contains("11 media files: 4 written (1 without a sidecar), 1 updated with a sidecar, 2 duplicates, 1 already in the library, 1 skipped, 2 not attempted (stopped early), 0 failed"),
             "{s}"
         );
-        assert!(s.contains("matched 0/10"), "{s}");
+        assert!(
+            s.contains("0 of 10 photos and videos found their Google Photos metadata; 10 without"),
+            "{s}"
+        );
         assert_eq!(r.failures().count(), 0);
     }
 }

@@ -35,9 +35,9 @@ pub enum SourceError {
     Empty(PathBuf),
     #[error("{0}: tar archives are not supported; extract it, or ask Takeout for .zip files")]
     Tar(PathBuf),
-    #[error("{path}: not a readable zip archive ({reason}); expected a Takeout .zip or folder")]
+    #[error("{path}: {reason}")]
     NotZip { path: PathBuf, reason: String },
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read it: {}", crate::words::io_error(source))]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: cannot list folder: {reason}")]
     Walk { path: PathBuf, reason: String },

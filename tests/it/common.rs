@@ -361,3 +361,46 @@ pub fn files_of(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     files
 }
+
+/// The first summary line (`N media files: A written, …, F failed`) of `summary`, checked
+/// to add up: its parts (what is in brackets is within the part before it) sum to its
+/// total. Returns each part's words with its number (`"failed" → 0`).
+pub fn counts_adding_up(summary: &str) -> std::collections::BTreeMap<String, usize> {
+    let line = summary
+        .lines()
+        .find(|l| l.contains(" media file"))
+        .unwrap_or_else(|| panic!("no counts line in {summary}"));
+    let num = |t: &str| -> (usize, String) {
+        let (n, words) = t.trim().split_once(' ').unwrap_or((t.trim(), ""));
+        let n = n
+            .replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{t:?} in {line}"));
+        (n, words.trim().to_string())
+    };
+    let (head, rest) = line.split_once(": ").unwrap();
+    let mut flat = String::new();
+    let mut depth = 0;
+    for c in rest.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => flat.push(c),
+            _ => {}
+        }
+    }
+    let parts: std::collections::BTreeMap<String, usize> = flat
+        .split(", ")
+        .map(|p| {
+            let (n, words) = num(p);
+            (words, n)
+        })
+        .collect();
+    let (total, _) = num(head);
+    assert_eq!(
+        parts.values().sum::<usize>(),
+        total,
+        "does not add up: {line}"
+    );
+    parts
+}

@@ -16,24 +16,28 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("compact", &["hash"]),
     ("alloc", &[]),
     ("cli", &[]),
+    ("words", &[]),
     (
         "takeout",
-        &["metadata", "names", "dates", "hash", "compact"],
+        &["metadata", "names", "dates", "hash", "compact", "words"],
     ),
     (
         "library",
-        &["cli", "metadata", "names", "dates", "hash", "compact"],
+        &[
+            "cli", "metadata", "names", "dates", "hash", "compact", "words",
+        ],
     ),
     (
         "process",
         &[
             "takeout", "library", "cli", "metadata", "names", "dates", "hash", "compact", "alloc",
+            "words",
         ],
     ),
     (
         "verify",
         &[
-            "takeout", "library", "metadata", "names", "dates", "hash", "compact", "alloc",
+            "takeout", "library", "metadata", "names", "dates", "hash", "compact", "alloc", "words",
         ],
     ),
     // The guided mode: a conversation before `process`, over what both sides know.

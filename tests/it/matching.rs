@@ -381,7 +381,12 @@ fn every_quirk_matched_by_the_expected_rule() {
     );
     let s = stderr(&o);
     let total = c.expected.len();
-    assert!(s.contains(&format!("matched {total}/{total}")), "{s}");
+    assert!(
+        s.contains(&format!(
+            "{total} of {total} photos and videos found their Google Photos metadata\n"
+        )),
+        "{s}"
+    );
     let unused = report["unused_sidecars"].as_array().unwrap();
     assert_eq!(unused.len(), 1, "{unused:?}");
     assert!(unused[0]["source"]

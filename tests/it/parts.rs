@@ -367,13 +367,13 @@ fn a_failed_entry_is_recorded_until_a_later_run_writes_it() {
         v["unwritten"]["reason"]
             .as_str()
             .unwrap()
-            .contains("corrupt"),
+            .contains("damaged data in the input"),
         "{v}"
     );
     let check = verify(&out, std::slice::from_ref(&part));
     assert!(!check.status.success());
     assert!(
-        stderr(&check).contains("failed in its run: corrupt"),
+        stderr(&check).contains("failed in its run: damaged data in the input"),
         "{}",
         stderr(&check)
     );

@@ -1,7 +1,7 @@
 //! End to end: Takeout zips in, dated and deduplicated photo folder out, through the real binary.
 
 use crate::common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const T1: i64 = 1562253012; // 2019-07-04 15:10:12 UTC = 17:10:12 in Paris
 const T2: i64 = 1579089600; // 2020-01-15 12:00:00 UTC = 13:00:00 in Paris
@@ -241,10 +241,13 @@ fn two_zip_takeout_end_to_end() {
     );
     let summary = stderr(&o);
     assert!(
-        summary.contains("9 media files: 8 written (1 without sidecar), 1 duplicates, 0 failed"),
+        summary.contains("9 media files: 8 written (1 without a sidecar), 1 duplicate, 0 failed"),
         "{summary}"
     );
-    assert!(summary.contains("matched 8/9"), "{summary}");
+    assert!(
+        summary.contains("8 of 9 photos and videos found their Google Photos metadata"),
+        "{summary}"
+    );
 
     assert_eq!(snapshot(&zips), before, "inputs must be untouched");
 }
@@ -297,8 +300,72 @@ fn dry_run_writes_nothing_but_counts_everything() {
     let (o, report) = process(&zips, &out, &["--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.exists());
-    assert!(stderr(&o).contains("8 would write"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("8 would be written"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("A record of this run"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(report["media"].as_array().unwrap().len(), 9);
+    // `-v` says what would be done, not what was.
+    let (o, _) = process(&zips, &out, &["--dry-run", "-v"]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("would write "), "{said}");
+    assert!(!said.contains("written "), "{said}");
+    assert!(!out.exists());
+}
+
+/// Every run, without `--report` too, leaves its JSON report and a readable log in
+/// `OUTPUT/.gpbackup/reports/`, named by the time it started, and its summary ends saying
+/// where. The log holds the summary and each file with something to say, one per line.
+#[test]
+fn every_run_leaves_a_record_named_in_its_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zips = quirky_takeout(tmp.path());
+    let out = tmp.path().join("photos");
+    let run = || {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["process".as_ref(), "-o".as_ref()];
+        args.push(out.as_os_str());
+        args.extend(zips.iter().map(|z| z.as_os_str()));
+        gpbackup(&args)
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stderr(&o);
+    let last = s.lines().last().unwrap();
+    let log = PathBuf::from(
+        last.strip_prefix("A record of this run: ")
+            .unwrap_or_else(|| panic!("{s}")),
+    );
+    assert_eq!(log.parent().unwrap(), out.join(".gpbackup/reports"));
+    let name = log.file_name().unwrap().to_str().unwrap();
+    // 2026-12-07T20-55-00-process.log
+    assert_eq!(
+        name.len(),
+        "2026-12-07T20-55-00-process.log".len(),
+        "{name}"
+    );
+    assert!(
+        name.ends_with("-process.log") && name.as_bytes()[10] == b'T',
+        "{name}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with(s.lines().next().unwrap()), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("written without metadata: ") && l.contains(".zip:")),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(log.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(json["media"].as_array().unwrap().len(), 9);
+    // A second run in the same second keeps the first one's record.
+    let o = run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = std::fs::read_dir(out.join(".gpbackup/reports"))
+        .unwrap()
+        .count();
+    assert_eq!(records, 4);
 }
 
 #[test]
@@ -467,7 +534,11 @@ fn unusable_inputs_are_usage_errors() {
     std::fs::write(&notzip, b"this is not a zip").unwrap();
     let (o, _) = process(&[notzip], &out, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not a readable zip"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a zip file, or a damaged one: download this part again"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         !out.exists(),
         "nothing is created before the inputs are checked"
@@ -673,8 +744,8 @@ fn a_missing_part_is_named_with_what_it_may_explain() {
     assert!(
         s.contains(
             "missing: part 002 of takeout-20231030T151007Z (parts up to 003 were given): it may \
-             hold the sidecars of the 1 files written without one and the photos of the 1 \
-             unused sidecars. Process it when you have it: the files it completes are updated."
+             hold the sidecar of the 1 file written without one and the photo of the 1 unused \
+             sidecar. Process it when you have it: the files it completes are updated."
         ),
         "{s}"
     );

@@ -523,6 +523,11 @@ fn an_injected_full_disk_stops_cleanly_and_a_rerun_finishes() {
     let o = run(Some("100000"));
     assert_stopped_on_full_disk(&o, &out);
     assert_eq!(files(&out).len(), 3);
+    // The photo whose write found the disk full failed; those after it were not attempted.
+    let counts = counts_adding_up(&stderr(&o));
+    assert_eq!(counts["written"], 3, "{}", stderr(&o));
+    assert_eq!(counts["failed"], 1, "{}", stderr(&o));
+    assert_eq!(counts["not attempted"], 8, "{}", stderr(&o));
     let v = verify(&out);
     assert!(v.status.success(), "consistent: {}", stderr(&v));
     let o = run(None);
@@ -677,4 +682,49 @@ fn sigterm_and_sighup_stop_like_ctrl_c() {
         );
         assert!(verify(&out).status.success());
     }
+}
+
+/// Ctrl-C mid-run: what was not reached is "not attempted", apart from what failed (nothing
+/// here), and the first summary line adds up.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_counts_what_it_did_not_reach_as_not_attempted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 400;
+    let input = takeout(&tmp.path().join("in"), "A", n, 60_000);
+    let out = tmp.path().join("photos");
+    // (Not `-q`: the summary is what is checked.)
+    let child = Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(["process", "--timezone", "Europe/Paris", "-j", "1", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .env("TZ", "UTC")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while files(&out).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no photo written"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = wait_for(child, Duration::from_secs(30));
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{s}");
+    let counts = counts_adding_up(&s);
+    assert_eq!(counts["failed"], 0, "nothing failed: {s}");
+    let left = counts["not attempted"];
+    assert!(left > 0 && left < n, "{s}");
+    assert_eq!(counts["written"] + left, n, "{s}");
+    assert!(
+        s.contains(&format!(
+            "not attempted (stopped early): {left} — run the same command again to finish"
+        )),
+        "{s}"
+    );
 }

@@ -19,13 +19,18 @@ fn sample_takeout_summary_and_dates() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stderr(&o);
     assert!(
-        s.contains("13 media files: 12 written (1 without sidecar), 1 duplicates, 0 failed"),
+        s.contains("13 media files: 12 written (1 without a sidecar), 1 duplicate, 0 failed"),
         "{s}"
     );
     assert!(
-        s.contains("matched 12/13 (exact 7, supplemental 2, numbered 1, edited 1, live-photo 1)"),
+        s.contains(
+            "12 of 13 photos and videos found their Google Photos metadata; 1 without: see the \
+             report\n"
+        ),
         "{s}"
     );
+    // The matching rules are our words: named with `-v` only.
+    assert!(!s.contains("matched by rule"), "{s}");
     // The README shows this summary: it stays true.
     let readme = std::fs::read_to_string(dir.join("../../README.md")).unwrap();
     for line in s.lines().take(4) {
@@ -88,4 +93,48 @@ fn sample_takeout_summary_and_dates() {
         Some("Eiffel tower at dusk")
     );
     assert_eq!(snapshot(&zips), before);
+}
+
+/// `-v` counts the files each matching rule paired, and those counts add up to the files
+/// matched, on a re-run too (where files already in the library are in no count).
+#[test]
+fn the_matching_rules_add_up_under_v_on_a_rerun() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let mut zips: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    zips.sort();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("photos");
+    let (o, _) = process(&zips[..1], &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (o, _) = process(&zips, &out, &["-v"]);
+    let s = stderr(&o);
+    assert!(o.status.success(), "{s}");
+    counts_adding_up(&s);
+    let found = s
+        .lines()
+        .find(|l| l.contains("found their Google Photos metadata"))
+        .unwrap_or_else(|| panic!("{s}"));
+    let matched: usize = found.split(' ').next().unwrap().parse().unwrap();
+    let rules = s
+        .lines()
+        .find_map(|l| l.strip_prefix("matched by rule: "))
+        .unwrap_or_else(|| panic!("{s}"));
+    let (list, all) = rules.rsplit_once(" (").unwrap();
+    assert_eq!(all, format!("{matched} in all)"), "{s}");
+    let sum: usize = list
+        .split(", ")
+        .map(|r| r.rsplit_once(' ').unwrap().1.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(sum, matched, "{s}");
+    let (o, _) = process(&zips, &tmp.path().join("fresh"), &["-v"]);
+    assert!(
+        stderr(&o).contains(
+            "matched by rule: exact 7, supplemental 2, numbered 1, edited 1, live-photo 1 (12 in all)"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -487,6 +487,7 @@ pub fn build(
         report: Report {
             output: opts.output.clone(),
             dry_run: opts.dry_run,
+            verbose: opts.per_file,
             repeated_inputs: catalog.skipped_inputs.clone(),
             damaged_inputs: catalog.damaged.clone(),
             missing_parts: crate::takeout::parts::missing(&opts.inputs, &remembered.parts),

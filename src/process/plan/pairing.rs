@@ -193,7 +193,7 @@ fn read_chunk(
             let mut reader = readers[slot].lock().expect("reader lock");
             let res = reader
                 .read_small(&catalog.entries[i], sidecar::MAX_JSON_BYTES)
-                .map_err(|err| format!("cannot read: {err}"))
+                .map_err(|err| format!("cannot read: {}", crate::words::io_error(&err)))
                 .and_then(|bytes| sidecar::parse(&bytes));
             stage.inc(1);
             (i, res)

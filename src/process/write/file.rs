@@ -100,9 +100,12 @@ fn try_write(
     let subject = plan.subject(id);
     let mut dates = subject.dates();
     let tags = tags_for(writer, &subject);
-    let src = reader
-        .open(e)
-        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
+    let src = reader.open(e).map_err(|err| {
+        failed(
+            &err,
+            format!("cannot open: {}", crate::words::io_error(&err)),
+        )
+    })?;
     let src = Interruptible {
         inner: src,
         flag: &writer.opts.cancel,
@@ -269,10 +272,12 @@ pub(super) fn sniff<R: Read>(
     r: &mut MediaReport,
 ) -> Result<Opened<Hashed<R>>, Reason> {
     let mut head = Vec::with_capacity(32);
-    (&mut src)
-        .take(32)
-        .read_to_end(&mut head)
-        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    (&mut src).take(32).read_to_end(&mut head).map_err(|err| {
+        failed(
+            &err,
+            format!("cannot read: {}", crate::words::io_error(&err)),
+        )
+    })?;
     // A file of unknown type is told by its content too (an extensionless video half).
     let kind = resolve_kind(by_name, MediaKind::sniff(&head));
     r.kind = kind;
@@ -305,7 +310,13 @@ pub(super) fn copy<R: Read>(
     } else {
         Some(writer.out.temp_file().map_err(|err| {
             writer.note_fatal(&err);
-            failed(&err, format!("cannot create a temp file: {err}"))
+            failed(
+                &err,
+                format!(
+                    "cannot create a temp file: {}",
+                    crate::words::io_error(&err)
+                ),
+            )
         })?)
     };
     // The write buffer fits the file (what metadata adds included), up to 1 MB: a small
@@ -407,7 +418,10 @@ fn commit(
         writer.note_fatal(&err);
         return Err(failed(
             &err,
-            format!("not written: the library's record of it could not be saved: {err}"),
+            format!(
+                "not written: the library's record of it could not be saved: {}",
+                crate::words::io_error(&err)
+            ),
         ));
     }
     let final_name = match copied.temp {
@@ -484,7 +498,10 @@ fn after_rename(
                 ..line
             };
             let _ = writer.manifest.append(&retract);
-            Err(failed(&err, format!("cannot write {name}: {err}")))
+            Err(failed(
+                &err,
+                format!("cannot write {name}: {}", crate::words::io_error(&err)),
+            ))
         }
     }
 }
@@ -583,7 +600,10 @@ pub(super) fn write_xmp(
             if !replace {
                 writer.out.release(&xmp_name);
             }
-            r.notes.push(format!("XMP sidecar not written: {err}"));
+            r.notes.push(format!(
+                "XMP sidecar not written: {}",
+                crate::words::io_error(&err)
+            ));
             None
         }
     }
@@ -605,10 +625,15 @@ pub(super) fn failed(err: &io::Error, message: String) -> Reason {
 /// A read error names the input's problem (corrupt data, bad CRC); a write error the output's.
 pub(super) fn io_reason(err: &io::Error) -> Reason {
     let message = match err.kind() {
-        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            format!("corrupt data in the input: {err}")
+        io::ErrorKind::InvalidData => {
+            format!("damaged data in the input ({err}): download the part it is in again")
         }
-        _ => format!("{err}"),
+        io::ErrorKind::UnexpectedEof => {
+            "the input ends inside it, probably an interrupted download: download the part it \
+             is in again"
+                .to_string()
+        }
+        _ => crate::words::io_error(err),
     };
     failed(err, message)
 }

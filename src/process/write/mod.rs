@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Mutex;
 
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::cli::Layout;
@@ -235,7 +234,7 @@ pub(super) struct Writer<'a> {
     pub(super) registry: Mutex<Registry>,
     /// Which contents the registry keeps once written.
     pub(super) recurring: Recurring,
-    pub(super) progress: &'a ProgressBar,
+    pub(super) progress: &'a crate::process::Progress,
     /// Why the run stops early (disk full), for the records not yet done.
     pub(super) stop: Mutex<Option<StopReason>>,
     /// (old path, new path) of library files an update moved.
@@ -249,7 +248,7 @@ pub fn run(
     plan: &Plan,
     out: &OutputDir,
     manifest: &Manifest,
-    progress: &ProgressBar,
+    progress: &crate::process::Progress,
     log: MediaLog,
 ) -> Outcome {
     // Room for every file this run may write, made at once (see `OutputDir::expect_names`).
@@ -592,7 +591,7 @@ impl Writer<'_> {
                     .push("already in the output from an earlier run".into());
             }
         }
-        self.progress.inc(plan.entry(id).size);
+        self.progress.file_done(plan.entry(id).size);
         Some(r)
     }
 
@@ -683,7 +682,7 @@ impl Writer<'_> {
                 r
             });
             emit(id, r);
-            self.progress.inc(e.size);
+            self.progress.file_done(e.size);
         }
         if let Some(name) = reserved {
             self.out.release(&name);

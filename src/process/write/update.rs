@@ -93,7 +93,10 @@ fn defer(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) {
     let u = writer.plan.update(k);
     let old = &writer.plan.open_file(u.file).line;
     if let Err(err) = mark_stale(writer, k) {
-        r.notes.push(format!("manifest not updated: {err}"));
+        r.notes.push(format!(
+            "manifest not updated: {}",
+            crate::words::io_error(&err)
+        ));
     }
     r.status = Status::InLibrary;
     r.deferred = true;
@@ -195,7 +198,10 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         ..old.clone()
     };
     if let Err(err) = writer.manifest.append(&line) {
-        r.notes.push(format!("manifest not updated: {err}"));
+        r.notes.push(format!(
+            "manifest not updated: {}",
+            crate::words::io_error(&err)
+        ));
     }
     let target = Target {
         name: &name,
@@ -215,7 +221,10 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
             ..line.confirmed()
         };
         if let Err(err) = writer.manifest.append(&confirmed) {
-            r.notes.push(format!("manifest not updated: {err}"));
+            r.notes.push(format!(
+                "manifest not updated: {}",
+                crate::words::io_error(&err)
+            ));
         }
     }
     if let (XmpCleanup::Remove(x), false) = (
@@ -299,8 +308,12 @@ fn from_input(
     r: &mut MediaReport,
 ) -> Result<(MediaKind, Copied, std::fs::Metadata), NotMade> {
     let (file, before) = open_own(writer, old)?;
-    let (h, len) =
-        hash::hash_stream(file).map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let (h, len) = hash::hash_stream(file).map_err(|err| {
+        failed(
+            &err,
+            format!("cannot read: {}", crate::words::io_error(&err)),
+        )
+    })?;
     if !is_ours(old, &(hash::hex(h), len)) {
         return Err(NotMade::Changed);
     }
@@ -325,11 +338,18 @@ fn open_own(
     old: &manifest::Line,
 ) -> Result<(File, std::fs::Metadata), Reason> {
     let full = writer.out.root().join(&old.path);
-    let file = open_nofollow(&full, OpenOptions::new().read(true))
-        .map_err(|err| failed(&err, format!("cannot open: {err}")))?;
-    let before = file
-        .metadata()
-        .map_err(|err| failed(&err, format!("cannot read: {err}")))?;
+    let file = open_nofollow(&full, OpenOptions::new().read(true)).map_err(|err| {
+        failed(
+            &err,
+            format!("cannot open: {}", crate::words::io_error(&err)),
+        )
+    })?;
+    let before = file.metadata().map_err(|err| {
+        failed(
+            &err,
+            format!("cannot read: {}", crate::words::io_error(&err)),
+        )
+    })?;
     Ok((file, before))
 }
 
@@ -357,7 +377,10 @@ fn confirm_if_done(writer: &Writer<'_>, old: &manifest::Line, r: &mut MediaRepor
     }
     if !writer.opts.dry_run {
         if let Err(err) = writer.manifest.append(&old.confirmed()) {
-            r.notes.push(format!("manifest not updated: {err}"));
+            r.notes.push(format!(
+                "manifest not updated: {}",
+                crate::words::io_error(&err)
+            ));
         }
     }
     r.status = Status::InLibrary;
@@ -409,7 +432,7 @@ fn put_in_place(
         }
     };
     let _ = writer.manifest.append(&undo);
-    Err(failed(&err, format!("{err}")))
+    Err(failed(&err, crate::words::io_error(&err)))
 }
 
 /// Once the updated file is in its new place: the old file and its XMP sidecar removed,

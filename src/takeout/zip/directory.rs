@@ -35,7 +35,7 @@ pub(crate) fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntr
     let archive = ZipArchive::new(BufReader::with_capacity(buffer, file)).map_err(|e| {
         SourceError::NotZip {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: super::zip_error_in_words(&e),
         }
     })?;
     let (start, offset) = (archive.central_directory_start(), archive.offset());

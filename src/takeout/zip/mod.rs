@@ -389,3 +389,37 @@ pub fn open_in<'r, R: Read + Seek + 'r>(mut f: R, e: &RawEntry) -> io::Result<Bo
         _ => Ok(Box::new(raw)),
     }
 }
+
+/// Why a file could not be opened as a zip, in plain words with what to do.
+pub(crate) fn zip_error_in_words(e: &zip::result::ZipError) -> String {
+    use zip::result::ZipError as Z;
+    match e {
+        Z::Io(err) => crate::words::io_error(err),
+        Z::UnsupportedArchive(what) => format!(
+            "a zip gpbackup cannot read ({what}): download this part again from Takeout as a \
+             .zip"
+        ),
+        _ => "not a zip file, or a damaged one: download this part again from Takeout \
+              (choose .zip)"
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::zip_error_in_words;
+    use zip::result::ZipError;
+
+    #[test]
+    fn zip_errors_are_said_in_plain_words() {
+        let eocd = ZipError::InvalidArchive("Could not find EOCD".into());
+        assert_eq!(
+            zip_error_in_words(&eocd),
+            "not a zip file, or a damaged one: download this part again from Takeout (choose .zip)"
+        );
+        let io = ZipError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(zip_error_in_words(&io).starts_with("permission denied"));
+        let odd = ZipError::UnsupportedArchive("multi-disk");
+        assert!(zip_error_in_words(&odd).contains("cannot read (multi-disk)"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Errors of the system in plain words, with what to do about them: what a person reads in
+//! the summary, the report and the messages, in place of `os error 28`.
+
+use std::io;
+
+/// What went wrong, for the error kinds and codes a person meets (a full disk, a read-only
+/// one, no permission, a failing disk, a file too large for the disk's format), in a sentence
+/// that says what to do; any other error as the system words it.
+pub fn io_error(err: &io::Error) -> String {
+    use io::ErrorKind as K;
+    let plain = match err.kind() {
+        K::StorageFull => {
+            "the disk is full: free some space on it, then run the same command again"
+        }
+        K::QuotaExceeded => {
+            "your disk quota is used up: free some space, then run the same command again"
+        }
+        K::ReadOnlyFilesystem => {
+            "the disk is read-only (write-protected, or mounted read-only): make it writable or \
+             choose another output folder, then run the same command again"
+        }
+        K::PermissionDenied => {
+            "permission denied: your user may not use this file or folder; change its \
+             permissions or choose another folder, then run the same command again"
+        }
+        K::FileTooLarge => {
+            "the file is too large for this disk's format (a FAT32 disk holds files up to \
+             4 GB): write to a disk formatted as exFAT, NTFS, APFS or ext4"
+        }
+        K::NotFound => {
+            "not found: the file or folder is gone (moved, deleted, or its disk unplugged)"
+        }
+        K::UnexpectedEof => {
+            "the file ends early: it is damaged or was cut off (an interrupted download?)"
+        }
+        _ if is_io_failure(err) => {
+            "the disk could not read or write its data (an input/output error): the disk, card \
+             or cable may be failing; copy the file to another disk and try again"
+        }
+        _ => return err.to_string(),
+    };
+    plain.to_string()
+}
+
+/// EIO: the device failed (it has no `ErrorKind` of its own).
+fn is_io_failure(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(libc::EIO)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // (The codes are Linux's.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn system_errors_are_said_in_plain_words_with_what_to_do() {
+        let os = io::Error::from_raw_os_error;
+        let kind = io::Error::from;
+        let table: Vec<(io::Error, &str)> = vec![
+            (
+                os(28),
+                "the disk is full: free some space on it, then run the same command again",
+            ),
+            (kind(io::ErrorKind::StorageFull), "the disk is full"),
+            (os(122), "your disk quota is used up"),
+            (
+                os(30),
+                "the disk is read-only (write-protected, or mounted read-only)",
+            ),
+            (
+                os(13),
+                "permission denied: your user may not use this file or folder",
+            ),
+            (os(1), "permission denied"),
+            (
+                os(5),
+                "the disk could not read or write its data (an input/output error)",
+            ),
+            (os(27), "a FAT32 disk holds files up to 4 GB"),
+            (os(2), "not found: the file or folder is gone"),
+            (kind(io::ErrorKind::UnexpectedEof), "the file ends early"),
+            (
+                io::Error::new(io::ErrorKind::InvalidData, "bad CRC-32"),
+                "bad CRC-32",
+            ),
+        ];
+        for (err, want) in table {
+            let said = io_error(&err);
+            assert!(said.contains(want), "{err:?}: {said}");
+            assert!(!said.contains("os error"), "{said}");
+        }
+    }
+}
