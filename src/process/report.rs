@@ -1368,6 +1368,8 @@ mod tests {
         std::fs::create_dir(&reports).unwrap();
         let stale = reports.join(".x-process.json.99999.gpbackup-tmp");
         std::fs::write(&stale, b"left by a killed run").unwrap();
+        // Any other file stays.
+        std::fs::write(reports.join("notes.txt"), b"mine").unwrap();
         let mut r = Report::default();
         let mut log = MediaLog::new(None, false, Path::new("o"), false).unwrap();
         log.keep_record(&reports, "2026-12-07T20-55-00", Path::new("o"), &mut r);
@@ -1384,7 +1386,8 @@ mod tests {
             names,
             [
                 "2026-12-07T20-55-00-process.json",
-                "2026-12-07T20-55-00-process.log"
+                "2026-12-07T20-55-00-process.log",
+                "notes.txt"
             ]
         );
         let log = std::fs::read_to_string(reports.join("2026-12-07T20-55-00-process.log")).unwrap();
@@ -1397,6 +1400,87 @@ mod tests {
             "{log}"
         );
         assert!(r.summary().ends_with("-process.log\n"));
+    }
+
+    #[test]
+    fn the_v_line_says_what_was_done_or_in_a_dry_run_what_would_be() {
+        let with = |status, output: Option<&str>| MediaReport {
+            output: output.map(String::from),
+            ..entry(status, None)
+        };
+        let table = [
+            (
+                with(Status::Written, Some("x.jpg")),
+                false,
+                "written    t.zip:a.jpg -> x.jpg",
+            ),
+            (
+                with(Status::Written, Some("x.jpg")),
+                true,
+                "would write t.zip:a.jpg -> x.jpg",
+            ),
+            (
+                with(Status::WrittenWithoutMetadata, Some("x.jpg")),
+                true,
+                "would write without metadata t.zip:a.jpg -> x.jpg",
+            ),
+            (
+                with(Status::Updated, Some("x.jpg")),
+                true,
+                "would update t.zip:a.jpg -> x.jpg",
+            ),
+            (
+                with(Status::Updated, Some("x.jpg")),
+                false,
+                "updated    t.zip:a.jpg -> x.jpg",
+            ),
+            (
+                with(Status::Duplicate, Some("x.jpg")),
+                true,
+                "duplicate  t.zip:a.jpg = x.jpg",
+            ),
+            (
+                with(Status::InLibrary, Some("x.jpg")),
+                false,
+                "in library t.zip:a.jpg = x.jpg",
+            ),
+            (
+                with(Status::Failed, None),
+                true,
+                "failed     t.zip:a.jpg: bad CRC",
+            ),
+            (with(Status::Skipped, None), false, "skipped    t.zip:a.jpg"),
+        ];
+        for (m, dry_run, want) in table {
+            assert_eq!(per_file_line(&m, dry_run), want);
+        }
+    }
+
+    #[test]
+    fn the_log_names_the_files_with_something_to_say() {
+        let noted = |status| MediaReport {
+            notes: vec!["a note".into()],
+            ..entry(status, None)
+        };
+        let table = [
+            (entry(Status::Written, None), false),
+            (noted(Status::Written), true),
+            (
+                MediaReport {
+                    camera_date: Some("2019".into()),
+                    ..entry(Status::Written, None)
+                },
+                true,
+            ),
+            (noted(Status::InLibrary), false),
+            (noted(Status::Duplicate), false),
+            (entry(Status::WrittenWithoutMetadata, None), true),
+            (entry(Status::Failed, None), true),
+            (entry(Status::Skipped, None), true),
+        ];
+        for (m, want) in table {
+            assert_eq!(worth_a_log_line(&m), want, "{m:?}");
+        }
     }
 
     #[test]
