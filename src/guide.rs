@@ -489,6 +489,11 @@ mod tests {
             find(&inner).unwrap().folder.as_deref(),
             Some(inner.as_path())
         );
+        let photos = inner.join("Google Photos");
+        assert_eq!(
+            find(&photos).unwrap().folder.as_deref(),
+            Some(photos.as_path())
+        );
         assert!(find(&tmp.path().join("nothing")).is_err());
     }
 
