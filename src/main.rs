@@ -79,7 +79,7 @@ Exit codes:
 /// gpbackup reads Takeout .zip files without extracting them (or already extracted Takeout
 /// folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
 /// location into the file's own metadata, sets its modification time, and writes each photo
-/// once into a flat output folder.
+/// once into a library folder (flat, or by date with --layout), with a record of the run.
 ///
 /// Started without arguments on a terminal (or by a double-click), it asks where the Takeout
 /// is and where the library goes, shows what it found, and asks before writing.
@@ -169,7 +169,8 @@ struct ProcessArgs {
     #[arg(long)]
     dry_run: bool,
 
-    /// Write the full per-file report as JSON to FILE.
+    /// Also write the full per-file report as JSON to FILE (every run keeps one, with a
+    /// readable log, in OUTPUT/.gpbackup/reports/).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 
@@ -516,6 +517,12 @@ fn tell_outcome(report: &Report, quiet: bool) -> Exit {
     if quiet {
         for line in report.failure_lines() {
             eprintln!("{line}");
+        }
+        // Quiet, but not silent about where the rest is told.
+        if !report.all_ok() || report.stopped.is_some() {
+            if let Some(Ok(log)) = &report.record {
+                eprintln!("A record of this run: {}", log.display());
+            }
         }
     } else {
         eprint!("{}", report.summary());

@@ -389,6 +389,12 @@ fn many_failures_are_streamed_not_kept() {
         "{}",
         &s[..s.len().min(3000)]
     );
+    // Quiet, it still says where the whole story is.
+    assert!(
+        s.contains("A record of this run: ") && s.contains(".gpbackup/reports/"),
+        "{}",
+        &s[s.len().saturating_sub(2000)..]
+    );
     // Every failure is in the report.
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
