@@ -845,11 +845,11 @@ impl Report {
             plural(considered, "its", "their"),
         );
         if matched < considered {
-            let _ = write!(
-                s,
-                "; {} without: see the report",
-                grouped(considered - matched)
-            );
+            let which = match &self.record {
+                Some(Ok(_)) => "the record of this run names them",
+                _ => "-v or --report names them",
+            };
+            let _ = write!(s, "; {} without: {which}", grouped(considered - matched));
         }
         let _ = writeln!(s);
         if self.verbose && matched > 0 {
@@ -1209,8 +1209,8 @@ mod tests {
         );
         assert!(
             s.contains(
-                "3 of 5 photos and videos found their Google Photos metadata; 2 without: see \
-                 the report\n"
+                "3 of 5 photos and videos found their Google Photos metadata; 2 without: -v or \
+                 --report names them\n"
             ),
             "{s}"
         );

@@ -24,8 +24,8 @@ fn sample_takeout_summary_and_dates() {
     );
     assert!(
         s.contains(
-            "12 of 13 photos and videos found their Google Photos metadata; 1 without: see the \
-             report\n"
+            "12 of 13 photos and videos found their Google Photos metadata; 1 without: the record \
+             of this run names them\n"
         ),
         "{s}"
     );
