@@ -354,6 +354,8 @@ pub struct Tally {
     /// Lines written or deduplicated by this run, per date source; those without a date.
     dates: BTreeMap<DateSource, usize>,
     undated: usize,
+    /// The first [`SUMMARY_NAMES`] of those, by output path.
+    undated_names: Vec<String>,
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
     /// The library files corrected (see [`MediaReport::corrected`]).
@@ -383,7 +385,13 @@ impl Tally {
         );
         match m.date_source {
             Some(d) if written => *self.dates.entry(d).or_insert(0) += 1,
-            None if written && m.status != Status::Duplicate => self.undated += 1,
+            None if written && m.status != Status::Duplicate => {
+                self.undated += 1;
+                if self.undated_names.len() < SUMMARY_NAMES {
+                    let name = m.output.clone().unwrap_or_else(|| m.source.clone());
+                    self.undated_names.push(name);
+                }
+            }
             _ => {}
         }
         if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
@@ -947,6 +955,21 @@ impl Report {
             (false, true) => writeln!(s, "dates from: {}", dated.join(", ")),
             (false, false) => writeln!(s, "dates from: {}; {undated}", dated.join(", ")),
         };
+        let names = &self.tally.undated_names;
+        if !names.is_empty() {
+            let more = self.tally.undated - names.len();
+            let _ = writeln!(
+                s,
+                "no date found for: {}{}. Their sidecars may be in a part not given: run again \
+                 with every part of the export.",
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {} more (see the record of this run)", grouped(more))
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
 
     /// Albums, unused and unreadable JSON, missing and damaged parts.
@@ -1492,6 +1515,26 @@ mod tests {
             "{}",
             r.summary()
         );
+        // Named, the first ten, with what to do.
+        assert!(
+            r.summary()
+                .contains("no date found for: t.zip:a.jpg. Their sidecars may be in"),
+            "{}",
+            r.summary()
+        );
+        for k in 0..11 {
+            r.tally.add(&MediaReport {
+                output: Some(format!("u{k}.jpg")),
+                ..entry(Status::WrittenWithoutMetadata, None)
+            });
+        }
+        let s = r.summary();
+        assert!(
+            s.contains("no date found for: t.zip:a.jpg, u0.jpg, u1.jpg,")
+                && s.contains("u8.jpg and 2 more (see the record of this run)."),
+            "{s}"
+        );
+        assert!(!s.contains("u9.jpg"), "{s}");
     }
 
     #[test]
