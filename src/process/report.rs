@@ -1060,11 +1060,22 @@ impl Report {
         }
         if !self.unused_sidecars.is_empty() {
             let n = self.unused_sidecars.len();
+            let first: Vec<&str> = (self.unused_sidecars.iter().take(3))
+                .map(|j| j.source.rsplit('/').next().unwrap_or(&j.source))
+                .collect();
             let _ = writeln!(
                 s,
-                "{} {} matched no media file",
+                "{} {} matched no media file ({}{}): {} may be in a part not given, or \
+                 in Google Photos' trash",
                 grouped(n),
-                plural(n, "sidecar", "sidecars")
+                plural(n, "sidecar", "sidecars"),
+                first.join(", "),
+                if n > first.len() {
+                    ", … in the record of this run"
+                } else {
+                    ""
+                },
+                plural(n, "its photo", "their photos"),
             );
         }
         if !self.bad_json.is_empty() {
@@ -1535,6 +1546,38 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("u9.jpg"), "{s}");
+    }
+
+    #[test]
+    fn unused_sidecars_are_named_with_what_they_may_mean() {
+        let json = |name: &str| JsonReport {
+            source: format!("t.zip:Takeout/Google Photos/Photos from 2019/{name}"),
+            title: None,
+            reason: None,
+        };
+        let mut r = Report {
+            unused_sidecars: vec![json("a.jpg.json")],
+            ..Report::default()
+        };
+        assert!(
+            r.summary().contains(
+                "1 sidecar matched no media file (a.jpg.json): its photo may be in a part not \
+                 given, or in Google Photos' trash\n"
+            ),
+            "{}",
+            r.summary()
+        );
+        r.unused_sidecars = ["a", "b", "c", "d"]
+            .map(|n| json(&format!("{n}.json")))
+            .to_vec();
+        assert!(
+            r.summary().contains(
+                "4 sidecars matched no media file (a.json, b.json, c.json, … in the record of \
+                 this run): their photos"
+            ),
+            "{}",
+            r.summary()
+        );
     }
 
     #[test]
