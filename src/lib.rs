@@ -3,8 +3,8 @@
 //! The crate is read in the direction data flows: `takeout` reads what Google gives (read
 //! only), `library` is the output folder we keep, and the two commands, [`process`] and
 //! [`verify`], stand on both and never on each other; `metadata` (media formats), names,
-//! dates, hashing and the compact collections are the ground every layer stands on. README's
-//! "Development" section draws it; `tests/it/layers.rs` holds the code to it.
+//! dates, hashing and the compact collections are the ground every layer stands on.
+//! `docs/CONTRIBUTING.md` ("Development") draws it; `tests/it/layers.rs` holds the code to it.
 //!
 //! What the binary and the tests use is exported here; everything else is the crate's own.
 //! Its documentation is read with `cargo doc --document-private-items`, so links from the

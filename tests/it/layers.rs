@@ -1,4 +1,4 @@
-//! The crate's layers, as README's "Development" section draws them: Google's Takeout
+//! The crate's layers, as `docs/CONTRIBUTING.md` ("Development") draws them: Google's Takeout
 //! (`takeout/`) and our library (`library/`) side by side over the ground (`metadata/`, names,
 //! dates, hashing, the compact collections, the options), the two commands (`process/`,
 //! `verify/`) on top, never importing each other. This test reads `src/` and fails on an import
