@@ -146,11 +146,7 @@ pub(super) fn plan(
     } else {
         if wanted.name_date {
             let wall = tags.name_date.expect("checked above");
-            let stamp = Val::Ascii(wall.format("%Y:%m:%d %H:%M:%S").to_string());
-            ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
-            if wanted.create_date {
-                ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
-            }
+            set_wall_clock(&mut ed, wall, wanted.create_date);
             written.notes.push(format!(
                 "the date in its name ({}, no time zone) is written as its date taken",
                 wall.format("%Y-%m-%d %H:%M:%S")
@@ -309,12 +305,8 @@ fn set_date(
 ) -> Option<String> {
     // OffsetTime* exist from EXIF 2.31 on; a block without a version gets 0232.
     let offsets_allowed = version.is_none_or(|v| v >= 231);
-    let stamp = Val::Ascii(local.format("%Y:%m:%d %H:%M:%S").to_string());
     let offset = Val::Ascii(local.format("%:z").to_string());
-    ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
-    if create {
-        ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
-    }
+    set_wall_clock(ed, local.naive_local(), create);
     // A tag the file already has (even against its version) is kept up to date.
     for (tag, wanted) in [(OFFSET_ORIGINAL, true), (OFFSET_DIGITIZED, create)] {
         if wanted && (offsets_allowed || ed.has(Dir::Exif, tag)) {
@@ -328,6 +320,15 @@ fn set_date(
             local.format("%:z")
         )
     })
+}
+
+/// Sets DateTimeOriginal (and DateTimeDigitized when `create`) to the wall clock `wall`.
+fn set_wall_clock(ed: &mut Editor, wall: chrono::NaiveDateTime, create: bool) {
+    let stamp = Val::Ascii(wall.format("%Y:%m:%d %H:%M:%S").to_string());
+    ed.set(Dir::Exif, DATE_ORIGINAL, stamp.clone());
+    if create {
+        ed.set(Dir::Exif, DATE_DIGITIZED, stamp);
+    }
 }
 
 /// Adds the offset of the date taken (and of the digitized date, when there is one) to a
