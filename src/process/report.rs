@@ -341,6 +341,37 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     }
 }
 
+/// How many files a summary line is about, and the first [`SUMMARY_NAMES`] of them by name:
+/// a run of a million such files keeps ten names.
+#[derive(Debug, Default, Clone)]
+struct FirstNames {
+    total: usize,
+    first: Vec<String>,
+}
+
+impl FirstNames {
+    fn push(&mut self, name: impl FnOnce() -> String) {
+        self.total += 1;
+        if self.first.len() < SUMMARY_NAMES {
+            self.first.push(name());
+        }
+    }
+
+    /// "a, b and 3 more (see the record of this run)".
+    fn text(&self) -> String {
+        let more = self.total - self.first.len();
+        let mut text = self.first.join(", ");
+        if more > 0 {
+            let _ = write!(
+                text,
+                " and {} more (see the record of this run)",
+                grouped(more)
+            );
+        }
+        text
+    }
+}
+
 /// The counts of the media lines the summary needs.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -353,9 +384,7 @@ pub struct Tally {
     matched: usize,
     /// Lines written or deduplicated by this run, per date source; those without a date.
     dates: BTreeMap<DateSource, usize>,
-    undated: usize,
-    /// The first [`SUMMARY_NAMES`] of those, by output path.
-    undated_names: Vec<String>,
+    undated: FirstNames,
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
     /// The library files corrected (see [`MediaReport::corrected`]).
@@ -365,7 +394,7 @@ pub struct Tally {
     deferred: Vec<String>,
     /// Files written with the date corrected in Google Photos in place of their camera's:
     /// "path (the camera's date)".
-    redated: Vec<String>,
+    redated: FirstNames,
 }
 
 impl Tally {
@@ -385,13 +414,9 @@ impl Tally {
         );
         match m.date_source {
             Some(d) if written => *self.dates.entry(d).or_insert(0) += 1,
-            None if written && m.status != Status::Duplicate => {
-                self.undated += 1;
-                if self.undated_names.len() < SUMMARY_NAMES {
-                    let name = m.output.clone().unwrap_or_else(|| m.source.clone());
-                    self.undated_names.push(name);
-                }
-            }
+            None if written && m.status != Status::Duplicate => self
+                .undated
+                .push(|| m.output.clone().unwrap_or_else(|| m.source.clone())),
             _ => {}
         }
         if m.restored && matches!(m.status, Status::Written | Status::WrittenWithoutMetadata) {
@@ -407,7 +432,7 @@ impl Tally {
         if let Some(camera) = m.camera_date.as_deref().filter(|_| written) {
             if m.status != Status::Duplicate {
                 self.redated
-                    .push(format!("{} (camera: {camera})", output()));
+                    .push(|| format!("{} (camera: {camera})", output()));
             }
         }
     }
@@ -934,7 +959,7 @@ impl Report {
 
     /// Where the dates of the files written by this run came from.
     fn summary_dates(&self, s: &mut String) {
-        let (sources, undated) = (&self.tally.dates, self.tally.undated);
+        let (sources, undated) = (&self.tally.dates, self.tally.undated.total);
         if sources.is_empty() && undated == 0 {
             return;
         }
@@ -955,19 +980,12 @@ impl Report {
             (false, true) => writeln!(s, "dates from: {}", dated.join(", ")),
             (false, false) => writeln!(s, "dates from: {}; {undated}", dated.join(", ")),
         };
-        let names = &self.tally.undated_names;
-        if !names.is_empty() {
-            let more = self.tally.undated - names.len();
+        if self.tally.undated.total > 0 {
             let _ = writeln!(
                 s,
-                "no date found for: {}{}. Their sidecars may be in a part not given: run again \
+                "no date found for: {}. Their sidecars may be in a part not given: run again \
                  with every part of the export.",
-                names.join(", "),
-                if more > 0 {
-                    format!(" and {} more (see the record of this run)", grouped(more))
-                } else {
-                    String::new()
-                }
+                self.tally.undated.text()
             );
         }
     }
@@ -1003,16 +1021,16 @@ impl Report {
             );
         }
         let redated = &self.tally.redated;
-        if !redated.is_empty() {
+        if redated.total > 0 {
             let _ = writeln!(
                 s,
                 "dated as you corrected {} in Google Photos, not as {} camera said: {}. The \
                  camera's date is kept in {} XMP sidecar; --keep-camera-dates keeps the cameras' \
                  dates instead.",
-                plural(redated.len(), "it", "them"),
-                plural(redated.len(), "its", "their"),
-                named(redated),
-                plural(redated.len(), "its", "each one's"),
+                plural(redated.total, "it", "them"),
+                plural(redated.total, "its", "their"),
+                redated.text(),
+                plural(redated.total, "its", "each one's"),
             );
         }
         let deferred = &self.tally.deferred;
@@ -1578,6 +1596,22 @@ mod tests {
             "{}",
             r.summary()
         );
+    }
+
+    #[test]
+    fn a_summary_line_keeps_ten_names_and_counts_the_rest() {
+        let mut n = FirstNames::default();
+        for k in 0..1_234 {
+            n.push(|| format!("f{k}"));
+        }
+        assert_eq!((n.total, n.first.len()), (1_234, SUMMARY_NAMES));
+        assert_eq!(
+            n.text(),
+            "f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 and 1,224 more (see the record of this run)"
+        );
+        let mut one = FirstNames::default();
+        one.push(|| "a.jpg".into());
+        assert_eq!(one.text(), "a.jpg");
     }
 
     #[test]
