@@ -168,7 +168,12 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let created = !opts.dry_run && std::fs::symlink_metadata(&opts.output).is_err();
     let out = OutputDir::open(&opts.output, opts.sync, opts.dry_run).map_err(out_err)?;
     let planning = alloc::Purge::within(0);
-    let catalog = match plan::index_inputs(opts) {
+    // The staging folder a killed run left behind is removed (one run at a time: the lock).
+    let staging = (!opts.dry_run).then(|| out.state_dir().join(STAGING_DIR));
+    if let Some(dir) = &staging {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let catalog = match plan::index_inputs(opts, staging.as_deref(), &stage) {
         Ok(c) => c,
         Err(e) => {
             if created {
@@ -301,6 +306,9 @@ fn space_short(opts: &Options, plan: &plan::Plan) -> Option<ProcessError> {
 /// Where in the output's `.gpbackup` folder each run leaves its record (its JSON report and
 /// readable log).
 pub const REPORTS_DIR: &str = "reports";
+/// Where in the output's `.gpbackup` folder `.tgz` parts keep their files' bytes while a run
+/// reads them (removed at its end; see [`crate::takeout::tgz`]).
+pub const STAGING_DIR: &str = "staging";
 
 /// The progress shown before any media is written (on stderr, only on a terminal): a
 /// spinner while the inputs are listed, then the count of sidecars read (at a million
@@ -325,8 +333,18 @@ const SIDECARS: &str = "reading sidecars: {human_pos} {spinner} {elapsed}";
 /// Files done and their total above; bytes, the bar and the time left below.
 const WRITING: &str = "writing: {msg}\n{wide_bar} {binary_bytes}/{binary_total_bytes} {eta} left";
 
+/// `.tgz` parts: bytes read of them all.
+const TARS: &str = "reading .tgz: {binary_bytes}/{binary_total_bytes} {eta} left";
+
+/// Turns the stage spinner into the bytes read of the `.tgz` parts (`total` bytes).
+pub(crate) fn show_tar_bytes(bar: &ProgressBar, total: u64) {
+    bar.set_length(total);
+    bar.set_style(ProgressStyle::with_template(TARS).expect("valid template"));
+}
+
 /// Turns the stage spinner into a count of the sidecars read.
 pub(crate) fn show_sidecar_count(bar: &ProgressBar) {
+    bar.set_position(0);
     bar.set_style(ProgressStyle::with_template(SIDECARS).expect("valid template"));
 }
 

@@ -1177,6 +1177,20 @@ fn damaged_line(d: &crate::takeout::Damaged) -> String {
         Some((_, _, digits)) => format!("part {digits} ({file})"),
         None => file,
     };
+    if !d.ends_early {
+        let at = match &d.lost {
+            Some(name) => format!("; the damage is in {name}"),
+            None => String::new(),
+        };
+        return format!(
+            "damaged: {which} is damaged inside ({}): download it again and run the same \
+             command with it. Every photo before the damage is in the library ({} {} read \
+             from it{at}).",
+            d.reason,
+            grouped(d.recovered),
+            plural(d.recovered, "file", "files"),
+        );
+    }
     let cut = match &d.lost {
         Some(name) => format!("; the cut is in {name}"),
         None => String::new(),

@@ -1,5 +1,6 @@
-//! Reading inputs: Takeout zips (streamed from their central directory, never extracted) and
-//! already-extracted Takeout folders (walked with walkdir).
+//! Reading inputs: Takeout zips (streamed from their central directory, never extracted),
+//! `.tgz` and `.tar` parts (read once, their files' bytes kept in the output folder until
+//! the run ends: [`tgz`]) and already-extracted Takeout folders (walked with walkdir).
 //!
 //! Every input is opened and indexed once, up front. Media bytes are then read by workers, each
 //! holding its own file handle per zip (`Reader`), built from the shared, already-parsed
@@ -24,6 +25,7 @@ pub mod folders;
 pub mod matcher;
 pub mod parts;
 pub mod sidecar;
+pub mod tgz;
 pub mod zip;
 
 /// Why an input cannot be used at all. Reported before any work starts (exit code 2).
@@ -33,8 +35,19 @@ pub enum SourceError {
     Missing(PathBuf),
     #[error("{0}: the file is empty (expected a Takeout .zip)")]
     Empty(PathBuf),
-    #[error("{0}: tar archives are not supported; extract it, or ask Takeout for .zip files")]
-    Tar(PathBuf),
+    /// The bytes of a `.tgz` part could not be kept while it was read (see [`tgz`]).
+    #[error(
+        "{path}: while reading it, gpbackup keeps its photos in the output folder until they are \
+         written, and that failed: {}",
+        in_words_stage(source)
+    )]
+    Stage { path: PathBuf, source: io::Error },
+    /// Ctrl-C while `.tgz` parts were read: nothing was written.
+    #[error(
+        "stopped while reading the .tgz parts, before anything was written: the library is as \
+         it was. Run the same command again to do it"
+    )]
+    Stopped,
     #[error("{path}: {reason}")]
     NotZip { path: PathBuf, reason: String },
     #[error("{path}: cannot read it: {}", crate::words::io_error(source))]
@@ -43,12 +56,26 @@ pub enum SourceError {
     Walk { path: PathBuf, reason: String },
 }
 
+/// A full disk in plain words, with what to do.
+fn in_words_stage(err: &io::Error) -> String {
+    if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+        "the output disk is full. A .tgz part needs room for its photos twice while it is \
+         read (once kept, once in the library); free some space there, or give fewer parts \
+         at a time, then run the same command again"
+            .into()
+    } else {
+        crate::words::io_error(err)
+    }
+}
+
 enum InputKind {
     /// A zip, indexed from its central directory (kept in `Entry`s: the zip crate's own,
     /// much larger, in-memory directory is dropped after indexing).
     Zip,
     /// A truncated zip: the entries recovered from its local headers.
     Recovered(Arc<Vec<RawEntry>>),
+    /// A `.tgz` or `.tar` part, its files' bytes kept in this pack (see [`tgz`]).
+    Tar(PathBuf),
     Dir,
 }
 
@@ -83,6 +110,9 @@ pub enum Locator {
     /// A file of an extracted folder: `Entry::order` is its index in the catalog's files
     /// ([`Catalog::disk_path`]). `symlink`: the walk found a link.
     File { symlink: bool },
+    /// An entry of a `.tgz` or `.tar` part: `Entry::order` is where its data is in the
+    /// uncompressed tar stream and in the part's pack.
+    Tar(tgz::TarKind),
 }
 
 /// One file inside an input (56 bytes; its name is in a string shared with the other
@@ -170,7 +200,9 @@ impl Entry {
     pub fn symlink(&self) -> bool {
         matches!(
             self.locator,
-            Locator::Zip { symlink: true, .. } | Locator::File { symlink: true }
+            Locator::Zip { symlink: true, .. }
+                | Locator::File { symlink: true }
+                | Locator::Tar(tgz::TarKind::Link)
         )
     }
 
@@ -319,7 +351,8 @@ fn strip_takeout_prefix(dir: &str) -> &str {
     from.strip_prefix("Takeout/").unwrap_or(from)
 }
 
-/// A zip whose end is missing (a download cut off): what could be recovered, what was lost.
+/// A part whose end is missing (a download cut off) or that is damaged inside: what could
+/// be recovered, what was lost.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Damaged {
     pub path: PathBuf,
@@ -327,6 +360,9 @@ pub struct Damaged {
     /// The entry cut off, when its header was readable; entries after it are lost unnamed.
     pub lost: Option<String>,
     pub reason: String,
+    /// True when the part simply ends early (an interrupted download); false when its bytes
+    /// are wrong.
+    pub ends_early: bool,
 }
 
 /// Something odd about an input entry that is still read (the same name twice in one zip, a
@@ -354,30 +390,90 @@ pub struct Catalog {
     copies: HashMap<(usize, u64), (u32, u32)>,
     /// The files of extracted folders, where they are on disk (see [`Locator::File`]).
     files: Vec<Box<Path>>,
+    /// The content hashes of `.tgz` entries whose bytes were not kept (see
+    /// [`tgz::Keep::SidecarsAndHashes`]), by (input, `Entry::order`).
+    hashes: HashMap<(u32, u64), u128>,
+    /// Where `.tgz` parts keep their files' bytes, when there are any (removed when the
+    /// catalog is dropped).
+    staging: Option<tgz::Staging>,
     /// The entries being indexed (only while indexing).
     folders: Folders,
 }
 
 impl Catalog {
     /// Opens and indexes every input. `exclude` is skipped when walking folders (the output
-    /// folder may sit inside an input folder).
+    /// folder may sit inside an input folder). `.tgz` parts keep their bytes in a temporary
+    /// folder (see [`Catalog::open_with`]).
     pub fn open(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Catalog, SourceError> {
+        Catalog::open_with(paths, exclude, &tgz::TarOptions::default())
+    }
+
+    /// Opens and indexes every input; `.tgz` and `.tar` parts are read whole, as `tar` says.
+    pub fn open_with(
+        paths: &[PathBuf],
+        exclude: Option<&Path>,
+        tar: &tgz::TarOptions,
+    ) -> Result<Catalog, SourceError> {
         let mut catalog = Catalog::default();
+        let tars: Vec<bool> = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+            .zip(paths)
+            .map(|(file, p)| file && tgz::sniff(p) != tgz::Sniffed::Other)
+            .collect();
+        if tars.contains(&true) {
+            catalog.staging =
+                Some(
+                    tgz::Staging::make(tar.place).map_err(|source| SourceError::Stage {
+                        path: paths[tars.iter().position(|&t| t).unwrap_or(0)].clone(),
+                        source,
+                    })?,
+                );
+        }
+        // A part given twice (the same file) is read once.
+        let mut firsts = std::collections::HashSet::new();
+        let first: Vec<bool> = paths
+            .iter()
+            .map(|p| firsts.insert(p.canonicalize().unwrap_or_else(|_| p.clone())))
+            .collect();
         // The zips' central directories are read in parallel (on a cold disk, each is a
-        // seek and a read); they are indexed in the order given.
-        let mut directories: Vec<Option<Result<Vec<CentralEntry>, SourceError>>> = {
+        // seek and a read), and so are the tar parts (each a stream to inflate whole); they
+        // are indexed in the order given.
+        let staging = catalog.staging.as_ref();
+        let mut prepared: Vec<Option<Prepared>> = {
             use rayon::prelude::*;
             paths
                 .par_iter()
-                .map(|path| match std::fs::metadata(path) {
-                    Ok(m) if m.is_file() => Some(zip::directory::central_directory(path, m.len())),
+                .enumerate()
+                .map(|(k, path)| match std::fs::metadata(path) {
+                    Ok(_) if tars[k] && first[k] => {
+                        let staging = staging.expect("made for the tar parts");
+                        Some(Prepared::Tar(tgz::read(path, &staging.pack(k), tar)))
+                    }
+                    Ok(m) if m.is_file() && !tars[k] => Some(Prepared::Zip(
+                        zip::directory::central_directory(path, m.len()),
+                    )),
                     _ => None,
                 })
                 .collect()
         };
+        if prepared
+            .iter()
+            .any(|p| matches!(p, Some(Prepared::Tar(Err(SourceError::Stopped)))))
+        {
+            return Err(SourceError::Stopped);
+        }
         // Room for every entry at once: a vector doubling as it fills holds up to twice the
         // entries for a moment (and copies them).
-        let zipped: usize = directories.iter().flatten().flatten().map(Vec::len).sum();
+        let zipped: usize = prepared
+            .iter()
+            .flatten()
+            .map(|p| match p {
+                Prepared::Zip(Ok(c)) => c.len(),
+                Prepared::Tar(Ok(t)) => t.items.len(),
+                _ => 0,
+            })
+            .sum();
         catalog.entries.reserve_exact(zipped);
         let mut seen = std::collections::HashSet::new();
         for (k, path) in paths.iter().enumerate() {
@@ -394,15 +490,36 @@ impl Catalog {
                 continue;
             }
             let index = catalog.inputs.len();
-            if meta.is_dir() {
+            if tars[k] {
+                let read = match prepared[k].take() {
+                    Some(Prepared::Tar(r)) => r?,
+                    _ => unreachable!("every tar part given once is read above"),
+                };
+                let staging = catalog.staging.as_ref().expect("made for the tar parts");
+                let pack = staging.pack(k);
+                if let Some(d) = &read.damage {
+                    catalog.damaged.push(Damaged {
+                        path: path.clone(),
+                        recovered: read.items.len(),
+                        lost: d.lost.clone(),
+                        reason: d.reason.clone(),
+                        ends_early: d.ends_early,
+                    });
+                }
+                catalog.index_tar(index, path, read.items);
+                catalog
+                    .inputs
+                    .push(Input::new(path.clone(), InputKind::Tar(pack)));
+            } else if meta.is_dir() {
                 catalog.index_dir(index, path, &canonical, exclude)?;
                 catalog
                     .inputs
                     .push(Input::new(path.clone(), InputKind::Dir));
             } else {
-                let central = directories[k]
-                    .take()
-                    .unwrap_or_else(|| zip::directory::central_directory(path, meta.len()));
+                let central = match prepared[k].take() {
+                    Some(Prepared::Zip(c)) => c,
+                    _ => zip::directory::central_directory(path, meta.len()),
+                };
                 match central {
                     Ok(central) => {
                         catalog.index_zip(index, path, central);
@@ -424,6 +541,7 @@ impl Catalog {
                                 "truncated zip (no central directory); stopped at {}",
                                 found.stopped
                             ),
+                            ends_early: true,
                         });
                         catalog.index_recovered(index, path, &found.entries);
                         catalog.inputs.push(Input::new(
@@ -553,6 +671,37 @@ impl Catalog {
         self.folders.finish(&mut self.entries);
     }
 
+    fn index_tar(&mut self, input: usize, part: &Path, items: Vec<tgz::TarItem>) {
+        let number = input_number(input);
+        for item in items {
+            let Some(path) = self.file_path(part, item.path, item.size) else {
+                continue;
+            };
+            if let Some(h) = item.hash {
+                self.hashes.insert((number, item.pos), h);
+            }
+            self.folders.add(
+                number,
+                Locator::Tar(item.kind),
+                &path,
+                item.size,
+                item.size,
+                Some(item.crc32),
+                item.pos,
+            );
+            if self.folders.is_full() {
+                self.folders.finish(&mut self.entries);
+            }
+        }
+        self.folders.finish(&mut self.entries);
+    }
+
+    /// The content hash of an entry whose bytes were not kept (see
+    /// [`tgz::Keep::SidecarsAndHashes`]).
+    pub fn content_hash(&self, e: &Entry) -> Option<u128> {
+        self.hashes.get(&(e.input, e.order)).copied()
+    }
+
     fn index_recovered(&mut self, input: usize, zip: &Path, found: &[RawEntry]) {
         let input = input_number(input);
         for (i, e) in (0u64..).zip(found) {
@@ -643,7 +792,7 @@ impl Catalog {
     pub fn describe(&self, e: &Entry) -> String {
         let input = &self.inputs[e.input_index()];
         match e.locator {
-            Locator::Zip { .. } | Locator::Refused(_) | Locator::Recovered => {
+            Locator::Zip { .. } | Locator::Refused(_) | Locator::Recovered | Locator::Tar(_) => {
                 match self.copies.get(&(e.input_index(), e.order)) {
                     Some((k, n)) => format!(
                         "{}:{}{} (entry {k} of {n} with this name)",
@@ -792,6 +941,12 @@ impl Seek for PosReader<'_> {
     }
 }
 
+/// What the parallel first look at an input found.
+enum Prepared {
+    Zip(Result<Vec<CentralEntry>, SourceError>),
+    Tar(Result<tgz::TarRead, SourceError>),
+}
+
 /// Read buffer for sidecars (each is a seek and a few hundred bytes).
 pub const SMALL_BUFFER: usize = 8 * 1024;
 /// Read buffer for media.
@@ -856,6 +1011,35 @@ impl Reader<'_> {
                     Some(&mut self.inflate),
                 )?;
                 Ok(Box::new(Checked::new(raw, e.size, e.crc32)))
+            }
+            Locator::Tar(kind) => {
+                let not_read = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidData, why));
+                match kind {
+                    tgz::TarKind::Kept => {}
+                    tgz::TarKind::Hashed => {
+                        return not_read("its bytes were not kept (only its content hash)")
+                    }
+                    tgz::TarKind::Link => return not_read("a link in the archive; not read"),
+                    tgz::TarKind::Special => {
+                        return not_read(
+                            "a device file or pipe in the archive, not a photo or video; not read",
+                        )
+                    }
+                }
+                let InputKind::Tar(pack) = &self.catalog.inputs[input].kind else {
+                    return Err(io::Error::other("entry is not in a tar part"));
+                };
+                let slot = &mut self.zips[input];
+                if slot.is_none() {
+                    *slot = Some(File::open(pack)?);
+                }
+                let file = PosReader {
+                    file: slot.as_ref().expect("opened above"),
+                    input,
+                    buf: &mut self.buf,
+                    pos: e.order,
+                };
+                Ok(Box::new(Checked::new(file.take(e.size), e.size, e.crc32)))
             }
         }
     }

@@ -413,10 +413,47 @@ impl Subject<'_> {
 
 /// Opens and indexes every input, in their reading order (the newest export first, see
 /// [`crate::takeout::parts::reading_order`]); refuses an input with nothing of Google Photos in it.
-pub fn index_inputs(opts: &Options) -> Result<Catalog, ProcessError> {
+///
+/// `.tgz` and `.tar` parts keep their files' bytes in `staging` until the catalog is dropped
+/// (see [`crate::takeout::tgz`]); `bar` counts their bytes as they are read.
+pub fn index_inputs(
+    opts: &Options,
+    staging: Option<&std::path::Path>,
+    bar: &indicatif::ProgressBar,
+) -> Result<Catalog, ProcessError> {
+    use crate::takeout::tgz;
     let exclude = opts.output.canonicalize().ok();
     let inputs = crate::takeout::parts::reading_order(&opts.inputs);
-    let catalog = Catalog::open(&inputs, exclude.as_deref())?;
+    let tar_bytes: u64 = inputs
+        .iter()
+        .filter(|p| tgz::sniff(p) != tgz::Sniffed::Other)
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if tar_bytes > 0 {
+        // The parts' bytes are kept while they are read: about their size (photos and videos
+        // hardly compress).
+        let needed = policy::space_needed(tar_bytes, 0);
+        let at = staging.and_then(|s| s.parent()).unwrap_or(&opts.output);
+        if let Some(free) = crate::library::fs::free_space(at) {
+            if let Some(short) = policy::space_shortfall(needed, free) {
+                return Err(ProcessError::NoSpace {
+                    path: opts.output.clone(),
+                    short,
+                    free,
+                });
+            }
+        }
+        super::show_tar_bytes(bar, tar_bytes);
+    }
+    let count = |n: u64| bar.inc(n);
+    let tar = tgz::TarOptions {
+        place: staging.map_or(tgz::StagingPlace::Temporary, tgz::StagingPlace::At),
+        keep: tgz::Keep::All,
+        cancel: Some(&opts.cancel),
+        progress: Some(&count),
+    };
+    let catalog = Catalog::open_with(&inputs, exclude.as_deref(), &tar)?;
     if let Some(input) = catalog.not_takeout(&classify(&catalog.entries)) {
         return Err(ProcessError::NotTakeout {
             path: input.path.clone(),

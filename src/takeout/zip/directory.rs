@@ -17,10 +17,6 @@ use crate::takeout::SourceError;
 /// records are counted again here, and when it holds fewer (it reads as many as the end
 /// record counts, and its index keeps one entry per name), the directory is walked here.
 pub(crate) fn central_directory(path: &Path, len: u64) -> Result<Vec<CentralEntry>, SourceError> {
-    let lower = path.to_string_lossy().to_lowercase();
-    if lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".tar") {
-        return Err(SourceError::Tar(path.to_path_buf()));
-    }
     if len == 0 {
         return Err(SourceError::Empty(path.to_path_buf()));
     }

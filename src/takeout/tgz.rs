@@ -1,0 +1,738 @@
+//! Takeout parts as `.tgz` (a gzip-compressed tar) or plain `.tar`, read in one pass.
+//!
+//! A tar has no directory and no per-entry checksum, and a gzip stream cannot be entered in
+//! the middle: the whole part must be inflated from its start to know what it holds. Each
+//! part is therefore read once, sequentially, before anything is decided (the sidecar of a
+//! photo may be in a later part), and the bytes of each of its files are kept in a *pack*: a
+//! file of the staging folder (in the output folder's state folder, see
+//! [`StagingPlace`]) where each kept entry's bytes lie at the position they have in the
+//! uncompressed tar stream. An entry is then read from its pack like a stored zip entry: at
+//! [`super::Entry::order`] (its data's position in the stream, unique and in stream order),
+//! [`super::Entry::size`] bytes, checked against the CRC-32 computed while it was kept.
+//! Entries not kept leave a hole (the pack is sparse where the file system allows).
+//!
+//! The CRC-32 computed while reading makes a tar entry's key (path, size and CRC-32) the same
+//! as that of the same file in a zip of the same export: a library made from zips is
+//! continued from `.tgz` parts and the other way round, and re-runs recognise entries already
+//! in the library.
+//!
+//! The tar format is the `tar` crate's (GNU long names, PAX headers, header checksums). The
+//! gzip stream is inflated by `flate2` (zlib-rs), several members in a row included, and
+//! its trailer's CRC-32 and length are checked at the end.
+//!
+//! Hostile parts: names are never used as paths (see [`super::Entry`]); links are listed as
+//! links and never read; device files and pipes are listed and not read; a stream that
+//! inflates more than [`BOMB_MAX_RATIO`] times its compressed size beyond [`BOMB_MIN_SIZE`]
+//! is stopped there (a gzip bomb); a cut or damaged stream keeps every entry before the
+//! damage and names the entry it fell in.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::SourceError;
+
+/// Bytes inflated beyond which the ratio to the compressed bytes read is checked.
+pub const BOMB_MIN_SIZE: u64 = 64 * 1024 * 1024;
+/// Largest ratio of inflated to compressed bytes accepted: photos and videos hardly
+/// compress, sidecars about 10:1; only crafted data reaches 100:1.
+pub const BOMB_MAX_RATIO: u64 = 100;
+
+/// What a part's entries keep of their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every file's bytes are kept in the pack (`process`: every entry may be written).
+    All,
+    /// Only sidecars (`.json`) are kept; the content hash of every other file is computed
+    /// while it streams by (`verify --against`, which compares content, never copies it).
+    SidecarsAndHashes,
+}
+
+/// Where packs are kept and what of the entries.
+#[derive(Clone, Copy)]
+pub struct TarOptions<'a> {
+    pub place: StagingPlace<'a>,
+    pub keep: Keep,
+    /// Stops reading (Ctrl-C): the catalog fails with [`SourceError::Stopped`].
+    pub cancel: Option<&'a AtomicBool>,
+    /// Told, now and then, how many more bytes of the parts were read (parts are read in
+    /// parallel: the sum of what it is told is the bytes read of all of them).
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl Default for TarOptions<'_> {
+    fn default() -> Self {
+        TarOptions {
+            place: StagingPlace::Temporary,
+            keep: Keep::All,
+            cancel: None,
+            progress: None,
+        }
+    }
+}
+
+/// Where the staging folder is made.
+#[derive(Debug, Clone, Copy)]
+pub enum StagingPlace<'a> {
+    /// This folder, made anew (an old one of an interrupted run is removed first): the
+    /// output folder's state folder, on the disk the library is written to.
+    At(&'a Path),
+    /// A new folder in the system's temporary folder.
+    Temporary,
+}
+
+/// The staging folder, removed with everything in it when dropped (the end of a run, an
+/// error, Ctrl-C).
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    pub fn make(place: StagingPlace) -> io::Result<Staging> {
+        let dir = match place {
+            StagingPlace::At(dir) => {
+                match std::fs::remove_dir_all(dir) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+                dir.to_path_buf()
+            }
+            StagingPlace::Temporary => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                std::env::temp_dir().join(format!("gpbackup-{}-{nanos}", std::process::id()))
+            }
+        };
+        std::fs::create_dir(&dir)?;
+        Ok(Staging { dir })
+    }
+
+    /// The pack of input number `input`.
+    pub fn pack(&self, input: usize) -> PathBuf {
+        self.dir.join(format!("{input}.pack"))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What an archive is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    Gzip,
+    Tar,
+    Other,
+}
+
+/// Tells a gzip stream (`1f 8b`) and a tar (`ustar` at byte 257) from anything else.
+pub fn sniff(path: &Path) -> Sniffed {
+    let mut head = [0u8; 512];
+    let Ok(mut f) = File::open(path) else {
+        return Sniffed::Other;
+    };
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Sniffed::Other,
+        }
+    }
+    sniff_bytes(&head[..n])
+}
+
+pub fn sniff_bytes(head: &[u8]) -> Sniffed {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Sniffed::Gzip
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        Sniffed::Tar
+    } else {
+        Sniffed::Other
+    }
+}
+
+/// What a tar entry is, as the catalog keeps it (see `Locator::Tar`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TarKind {
+    /// A file whose bytes are in the pack.
+    Kept,
+    /// A file whose bytes were not kept (see [`Keep::SidecarsAndHashes`]).
+    Hashed,
+    /// A symbolic or hard link: never read.
+    Link,
+    /// A device file, pipe or other special entry: not a file, never read.
+    Special,
+}
+
+/// One entry of a part, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarItem {
+    pub path: String,
+    pub size: u64,
+    pub crc32: u32,
+    /// Where its data starts in the uncompressed tar stream (and in the pack).
+    pub pos: u64,
+    pub kind: TarKind,
+    /// Its content hash, when only that was kept ([`TarKind::Hashed`]).
+    pub hash: Option<u128>,
+}
+
+/// A part read to its end or to where it is damaged.
+#[derive(Debug, Default)]
+pub struct TarRead {
+    pub items: Vec<TarItem>,
+    /// Why it could not be read to the end, when it could not.
+    pub damage: Option<TarDamage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarDamage {
+    /// The entry the damage is in, when its header could be read: that entry and every
+    /// later one are lost.
+    pub lost: Option<String>,
+    /// True when the stream simply ends (an interrupted download); false when its bytes are
+    /// wrong (a damaged file, a failed checksum, a gzip bomb).
+    pub ends_early: bool,
+    pub reason: String,
+}
+
+/// Counts the compressed bytes read, for the bomb check and the progress.
+struct Counting<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Bytes of the pack written at explicit positions, a buffer at a time.
+struct Pack {
+    file: File,
+    buf: Vec<u8>,
+    /// The pack position of `buf[0]`.
+    at: u64,
+}
+
+const PACK_BUFFER: usize = 1 << 20;
+/// The largest gap between kept entries written as zeros rather than skipped.
+const GAP_FILLED: u64 = 64 * 1024;
+
+impl Pack {
+    /// Continues at `pos` (the start of an entry's data). A short gap (the tar headers
+    /// between two kept entries) is written as zeros, so that a part of small files is
+    /// written a buffer at a time, not an entry at a time.
+    fn seek(&mut self, pos: u64) -> io::Result<()> {
+        let end = self.at + self.buf.len() as u64;
+        if pos >= end && pos - end <= GAP_FILLED && !self.buf.is_empty() {
+            self.buf.resize(self.buf.len() + (pos - end) as usize, 0);
+        } else if pos != end {
+            self.flush()?;
+            self.at = pos;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PACK_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            write_all_at(&self.file, &self.buf, self.at)?;
+            self.at += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+fn write_all_at(file: &File, mut buf: &[u8], mut at: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        #[cfg(unix)]
+        let r = std::os::unix::fs::FileExt::write_at(file, buf, at);
+        #[cfg(windows)]
+        let r = std::os::windows::fs::FileExt::seek_write(file, buf, at);
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Why reading stopped short of a damaged part: the catalog cannot be made.
+#[derive(Debug)]
+enum Fatal {
+    /// The pack could not be written (the output disk is full, most often).
+    Pack(io::Error),
+    Stopped,
+}
+
+/// Reads the part at `path` to its end, keeping its entries' bytes in `pack` (see
+/// [`Keep`]). A part damaged at any point keeps what came before (`TarRead::damage`).
+pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let read = Rc::new(Cell::new(0u64));
+    let counting = Counting {
+        inner: BufReader::with_capacity(256 * 1024, file),
+        read: read.clone(),
+    };
+    let gzip = sniff(path) == Sniffed::Gzip;
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(counting))
+    } else {
+        Box::new(counting)
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(pack)
+        .map_err(|source| SourceError::Stage {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut pack = Pack {
+        file,
+        buf: Vec::with_capacity(PACK_BUFFER),
+        at: 0,
+    };
+    let mut out = TarRead::default();
+    let reported = Cell::new(0u64);
+    let report = |at_least: u64| {
+        if let Some(progress) = opts.progress {
+            let now = read.get();
+            if now - reported.get() >= at_least {
+                progress(now - reported.get());
+                reported.set(now);
+            }
+        }
+    };
+    let result = walk(stream, gzip, &read, &mut pack, &mut out, opts, &report).and_then(|()| {
+        pack.flush().map_err(Fatal::Pack)?;
+        Ok(())
+    });
+    report(0);
+    match result {
+        Ok(()) => Ok(out),
+        Err(Fatal::Stopped) => Err(SourceError::Stopped),
+        Err(Fatal::Pack(source)) => Err(SourceError::Stage {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// True when a name is a sidecar's (`.json`), whose bytes are always kept.
+fn is_json_name(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.len() >= 5 && b[b.len() - 5..].eq_ignore_ascii_case(b".json")
+}
+
+fn walk(
+    stream: Box<dyn Read>,
+    gzip: bool,
+    compressed: &Rc<Cell<u64>>,
+    pack: &mut Pack,
+    out: &mut TarRead,
+    opts: &TarOptions,
+    report: &dyn Fn(u64),
+) -> Result<(), Fatal> {
+    let mut archive = tar::Archive::new(stream);
+    let mut buf = vec![0u8; 256 * 1024];
+    let inflated = Rc::new(Cell::new(0u64));
+    let damage = |lost: Option<String>, err: &io::Error| TarDamage {
+        lost,
+        ends_early: err.kind() == io::ErrorKind::UnexpectedEof,
+        reason: damage_reason(err, gzip),
+    };
+    let entries = match archive.entries() {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.damage = Some(damage(None, &e));
+            return Ok(());
+        }
+    };
+    for entry in entries {
+        if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Fatal::Stopped);
+        }
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                out.damage = Some(damage(None, &e));
+                return Ok(());
+            }
+        };
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = path.strip_prefix("./").map(str::to_string).unwrap_or(path);
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => None,
+            tar::EntryType::Link | tar::EntryType::Symlink => Some(TarKind::Link),
+            tar::EntryType::Directory
+            | tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => continue,
+            _ => Some(TarKind::Special),
+        };
+        let pos = entry.raw_file_position();
+        if let Some(kind) = kind {
+            out.items.push(TarItem {
+                path,
+                size: 0,
+                crc32: 0,
+                pos,
+                kind,
+                hash: None,
+            });
+            continue;
+        }
+        let size = entry.size();
+        let keep = opts.keep == Keep::All || is_json_name(&path);
+        let mut crc = crc32fast::Hasher::new();
+        let mut hash = (!keep).then(xxhash_rust::xxh3::Xxh3::new);
+        if keep {
+            pack.seek(pos).map_err(Fatal::Pack)?;
+        }
+        let mut got = 0u64;
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Bytes of a damaged entry are not an entry: it is named as lost.
+                    out.damage = Some(damage(Some(path), &e));
+                    return Ok(());
+                }
+            };
+            let data = &buf[..n];
+            crc.update(data);
+            if let Some(h) = &mut hash {
+                h.update(data);
+            }
+            if keep {
+                pack.push(data).map_err(Fatal::Pack)?;
+            }
+            got += n as u64;
+            inflated.set(inflated.get() + n as u64);
+            if let Some(why) = bomb(inflated.get(), compressed.get(), gzip) {
+                out.damage = Some(TarDamage {
+                    lost: Some(path),
+                    ends_early: false,
+                    reason: why,
+                });
+                return Ok(());
+            }
+            report(4 << 20);
+            if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(Fatal::Stopped);
+            }
+        }
+        if got != size {
+            let e = io::Error::new(io::ErrorKind::UnexpectedEof, "entry cut short");
+            out.damage = Some(damage(Some(path), &e));
+            return Ok(());
+        }
+        out.items.push(TarItem {
+            path,
+            size,
+            crc32: crc.finalize(),
+            pos,
+            kind: if keep { TarKind::Kept } else { TarKind::Hashed },
+            hash: hash.map(|h| h.digest128()),
+        });
+    }
+    // The end of the tar: what follows (its padding) is read to the end of the gzip stream,
+    // whose trailer checks every byte inflated (a tar's headers have checksums, its data not).
+    let mut rest = archive.into_inner();
+    let mut trailing = 0u64;
+    loop {
+        match rest.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                trailing += n as u64;
+                if trailing > BOMB_MIN_SIZE {
+                    // Not a Takeout's padding: what follows the tar's end is not read.
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.damage = Some(TarDamage {
+                    lost: None,
+                    ends_early: e.kind() == io::ErrorKind::UnexpectedEof,
+                    reason: if e.kind() == io::ErrorKind::UnexpectedEof {
+                        "the file ends before its last bytes (an interrupted download); every \
+                         file in it was read, but none could be checked against the archive's \
+                         checksum"
+                            .into()
+                    } else {
+                        format!(
+                            "its checksum does not match ({}): a file in it may be damaged",
+                            e
+                        )
+                    },
+                });
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a stream that inflated `inflated` bytes from `compressed` is taken for a gzip bomb.
+fn bomb(inflated: u64, compressed: u64, gzip: bool) -> Option<String> {
+    let limit = compressed.max(1).saturating_mul(BOMB_MAX_RATIO);
+    (gzip && inflated > BOMB_MIN_SIZE && inflated > limit).then(|| {
+        format!(
+            "suspected gzip bomb: {} MB from {} KB of compressed data (limit {BOMB_MAX_RATIO}:1 \
+             above {} MB); the rest of it is not read",
+            inflated >> 20,
+            compressed >> 10,
+            BOMB_MIN_SIZE >> 20
+        )
+    })
+}
+
+/// What stopped the reading of a part, in plain words.
+fn damage_reason(err: &io::Error, gzip: bool) -> String {
+    let what = if gzip { ".tgz" } else { ".tar" };
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        format!("the {what} file ends early")
+    } else {
+        format!("the {what} file is damaged inside ({err})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_bytes(bytes: &[u8], keep: Keep) -> (TarRead, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!(
+            "gpbackup-tgz-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("part.tgz");
+        std::fs::write(&input, bytes).unwrap();
+        let pack = dir.join("0.pack");
+        let opts = TarOptions {
+            keep,
+            ..TarOptions::default()
+        };
+        let r = read(&input, &pack, &opts).unwrap();
+        let packed = std::fs::read(&pack).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (r, packed)
+    }
+
+    #[test]
+    fn each_entry_is_kept_at_its_position_with_its_crc() {
+        let tar = tar_of(&[("Takeout/a.jpg", b"AAAA"), ("./Takeout/a.jpg.json", b"{}")]);
+        for bytes in [tar.clone(), gzip(&tar)] {
+            let (r, pack) = read_bytes(&bytes, Keep::All);
+            assert_eq!(r.damage, None);
+            let names: Vec<&str> = r.items.iter().map(|i| i.path.as_str()).collect();
+            assert_eq!(names, ["Takeout/a.jpg", "Takeout/a.jpg.json"]);
+            for (item, data) in r.items.iter().zip([&b"AAAA"[..], b"{}"]) {
+                assert_eq!(item.kind, TarKind::Kept);
+                assert_eq!(item.size, data.len() as u64);
+                assert_eq!(item.crc32, crc32fast::hash(data));
+                let at = item.pos as usize;
+                assert_eq!(&pack[at..at + data.len()], data);
+                assert_eq!(&tar[at..at + data.len()], data, "the tar stream's position");
+            }
+        }
+    }
+
+    #[test]
+    fn only_sidecars_are_kept_when_asked_and_the_rest_is_hashed() {
+        let tar = tar_of(&[("a.jpg", b"AAAA"), ("a.jpg.json", b"{}")]);
+        let (r, pack) = read_bytes(&gzip(&tar), Keep::SidecarsAndHashes);
+        assert_eq!(r.items[0].kind, TarKind::Hashed);
+        assert_eq!(r.items[0].hash, Some(xxhash_rust::xxh3::xxh3_128(b"AAAA")));
+        assert_eq!(r.items[0].crc32, crc32fast::hash(b"AAAA"));
+        assert_eq!(r.items[1].kind, TarKind::Kept);
+        assert_eq!(r.items[1].hash, None);
+        let at = r.items[0].pos as usize;
+        assert!(pack.len() < at + 4 || &pack[at..at + 4] != b"AAAA");
+    }
+
+    #[test]
+    fn a_cut_stream_keeps_what_came_before_and_names_the_entry_it_cut() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let tar = tar_of(&[("one.jpg", b"1111"), ("two.jpg", &big), ("three.jpg", b"3")]);
+        let gz = gzip(&tar);
+        let (r, _) = read_bytes(&gz[..gz.len() / 2], Keep::All);
+        assert_eq!(r.items.len(), 1);
+        assert_eq!(r.items[0].path, "one.jpg");
+        let d = r.damage.unwrap();
+        assert_eq!(d.lost.as_deref(), Some("two.jpg"));
+        assert!(d.ends_early, "{d:?}");
+        // A plain tar cut inside an entry too.
+        let (r, _) = read_bytes(&tar[..tar.len() / 2], Keep::All);
+        assert_eq!(r.items.len(), 1);
+        assert_eq!(r.damage.unwrap().lost.as_deref(), Some("two.jpg"));
+    }
+
+    #[test]
+    fn a_cut_in_the_trailer_keeps_every_entry_and_says_so() {
+        let tar = tar_of(&[("one.jpg", b"1111")]);
+        let gz = gzip(&tar);
+        let (r, _) = read_bytes(&gz[..gz.len() - 4], Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert_eq!(d.lost, None);
+        assert!(d.ends_early);
+    }
+
+    #[test]
+    fn a_damaged_header_mid_stream_keeps_the_entries_before_it() {
+        let mut tar = tar_of(&[("one.jpg", b"1111"), ("two.jpg", b"2222"), ("3.jpg", b"3")]);
+        // The second header starts after the first's header and its one data block.
+        tar[1024 + 100] ^= 0xff;
+        let (r, _) = read_bytes(&gzip(&tar), Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert!(!d.ends_early, "{d:?}");
+        assert!(d.reason.contains("damaged inside"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_corrupt_gzip_checksum_is_damage() {
+        let tar = tar_of(&[("one.jpg", b"1111")]);
+        let mut gz = gzip(&tar);
+        let n = gz.len();
+        gz[n - 8] ^= 0xff; // the trailer's CRC-32
+        let (r, _) = read_bytes(&gz, Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert!(!d.ends_early);
+        assert!(d.reason.contains("checksum"), "{}", d.reason);
+    }
+
+    #[test]
+    fn links_and_devices_are_listed_and_never_read() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link.jpg", "/etc/passwd").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_size(0);
+        b.append_data(&mut h, "dev.jpg", io::empty()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        b.append_data(&mut h, "folder/", io::empty()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let (r, _) = read_bytes(&tar, Keep::All);
+        let kinds: Vec<(&str, TarKind)> =
+            r.items.iter().map(|i| (i.path.as_str(), i.kind)).collect();
+        assert_eq!(
+            kinds,
+            [("link.jpg", TarKind::Link), ("dev.jpg", TarKind::Special)]
+        );
+    }
+
+    #[test]
+    fn the_bomb_rule() {
+        assert_eq!(bomb(BOMB_MIN_SIZE, 1, true), None, "at the size, not above");
+        assert!(bomb(BOMB_MIN_SIZE + 1, 1, true).is_some());
+        let c = (BOMB_MIN_SIZE * 2).div_ceil(BOMB_MAX_RATIO);
+        assert_eq!(
+            bomb(BOMB_MIN_SIZE * 2, c, true),
+            None,
+            "at the ratio, not above"
+        );
+        assert!(bomb(BOMB_MIN_SIZE * 2, c - 1, true).is_some());
+        assert_eq!(
+            bomb(u64::MAX, 1, false),
+            None,
+            "a plain tar inflates nothing"
+        );
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped_past_its_limit() {
+        // One entry declaring far more zeros than is kept on disk before the stop: a header
+        // in one gzip member, then a member of 1 MB of zeros again and again (one stream to
+        // a reader of several members, as `gzip` makes them).
+        let size = BOMB_MIN_SIZE * 2;
+        let mut h = tar::Header::new_gnu();
+        h.set_path("zeros.jpg").unwrap();
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut gz = gzip(h.as_bytes());
+        let zeros = gzip(&vec![0u8; 1 << 20]);
+        for _ in 0..(size >> 20) {
+            gz.extend_from_slice(&zeros);
+        }
+        let (r, pack) = read_bytes(&gz, Keep::All);
+        assert!(r.items.is_empty());
+        let d = r.damage.unwrap();
+        assert!(d.reason.contains("gzip bomb"), "{}", d.reason);
+        assert_eq!(d.lost.as_deref(), Some("zeros.jpg"));
+        assert!((pack.len() as u64) < BOMB_MIN_SIZE + (2 << 20));
+    }
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff_bytes(&[0x1f, 0x8b, 8]), Sniffed::Gzip);
+        assert_eq!(sniff_bytes(&tar_of(&[("a", b"a")])), Sniffed::Tar);
+        assert_eq!(sniff_bytes(b"PK\x03\x04"), Sniffed::Other);
+        assert_eq!(sniff_bytes(b""), Sniffed::Other);
+    }
+}
