@@ -12,6 +12,10 @@
 //! `--zips N` spreads the export over N parts (Takeout's 52 parts of the guide's export:
 //! `--zips 52`); `--entries N` stops at N zip entries (media, sidecars and the rest) instead
 //! of at `--media` media entries.
+//!
+//! `--tgz-of ZIPDIR --out DIR` writes each zip of ZIPDIR again as a `.tgz` in DIR (the same
+//! entries in the same order, gzip level 6 as GNU tar's `z`): the same export as Takeout's
+//! other archive type.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -253,7 +257,54 @@ fn clip(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// Each zip of `zips` as a `.tgz` of the same entries in `out`, a thread per core.
+fn tgz_of(zips: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(zips)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    paths.sort();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(zip) = paths.get(k) else { break };
+                let name = zip.with_extension("tgz");
+                let target = out.join(name.file_name().unwrap());
+                let file = BufWriter::with_capacity(1 << 20, File::create(&target).unwrap());
+                let gz = flate2::write::GzEncoder::new(file, flate2::Compression::new(6));
+                let mut tar = tar::Builder::new(gz);
+                let mut z = zip::ZipArchive::new(File::open(zip).unwrap()).unwrap();
+                for i in 0..z.len() {
+                    let mut f = z.by_index(i).unwrap();
+                    if f.is_dir() {
+                        continue;
+                    }
+                    let mut h = tar::Header::new_gnu();
+                    h.set_size(f.size());
+                    h.set_mode(0o644);
+                    h.set_mtime(1_698_678_607);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    let path = f.name().unwrap().to_string();
+                    tar.append_data(&mut h, path, &mut f).unwrap();
+                }
+                tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+            });
+        }
+    });
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(k) = argv.iter().position(|a| a == "--tgz-of") {
+        let out = argv.iter().position(|a| a == "--out").expect("--out DIR");
+        tgz_of(Path::new(&argv[k + 1]), Path::new(&argv[out + 1]));
+        return;
+    }
     let args = parse_args();
     let mut rng = Rng(args.seed);
     std::fs::create_dir_all(&args.out).unwrap();

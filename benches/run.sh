@@ -24,6 +24,9 @@
 #                   (default "mimalloc"; "mimalloc glibc" adds the system allocator:
 #                   `--no-default-features`; the "glibc-trim" variant of BENCHMARKS.md, one
 #                   arena and malloc_trim between stages, is in commit 2179d56)
+#   BENCH_TGZ=1     also the same export as .tgz parts (made once from the zips by gen_takeout
+#                   --tgz-of): `gzip -t` of them (the inflating alone) and a cold run from them
+#                   in each round, then a re-run and `verify --against` from them
 #   BENCH_PROFILE=1 record the cold run with `perf record -e cpu-clock` and print its top entries
 #   BENCH_KEEP=1    keep the generated Takeout (it is deleted at the end otherwise)
 # Page caches are dropped before each step when this runs as root, so inputs are read from disk.
@@ -71,6 +74,16 @@ if [ ! -f "$takeout/done" ]; then
   touch "$takeout/done"
 fi
 zips_=("$takeout"/*.zip)
+tgzs_=()
+if [ -n "${BENCH_TGZ:-}" ]; then
+  if [ ! -f "$takeout-tgz/done" ]; then
+    rm -rf "$takeout-tgz"
+    echo "writing the same export as .tgz in $takeout-tgz …" >&2
+    target/release/examples/gen_takeout --tgz-of "$takeout" --out "$takeout-tgz" >&2
+    touch "$takeout-tgz/done"
+  fi
+  tgzs_=("$takeout-tgz"/*.tgz)
+fi
 in_bytes=$(cat "${zips_[@]}" | wc -c)
 all_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | wc -l)
 media_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | grep -vicE '\.(json|html)$')
@@ -104,7 +117,17 @@ for r in $(seq 1 "$rounds"); do
     rm -rf "$outdir/out-$a"
     results+=("$(run "cold-$a#$r" env GPBACKUP_TRACE_MEMORY=1 "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
   done
+  if [ ${#tgzs_[@]} -gt 0 ]; then
+    results+=("$(run "gzip-t#$r" gzip -t "${tgzs_[@]}")")
+    rm -rf "$outdir/out-tgz"
+    results+=("$(run "tgz-cold#$r" env GPBACKUP_TRACE_MEMORY=1 "$bin" process -q $jobs "${tgzs_[@]}" -o "$outdir/out-tgz")")
+  fi
 done
+if [ ${#tgzs_[@]} -gt 0 ]; then
+  results+=("$(run "tgz-rerun" env GPBACKUP_TRACE_MEMORY=1 "$bin" process -q $jobs "${tgzs_[@]}" -o "$outdir/out-tgz")")
+  results+=("$(run "tgz-against" "$bin" verify -q $jobs "$outdir/out-tgz" --against "${tgzs_[@]}")")
+  rm -rf "$outdir/out-tgz"
+fi
 for a in $allocators; do
   results+=("$(run "rerun-$a" env GPBACKUP_TRACE_MEMORY=1 "${bins[$a]}" process -q $jobs "${zips_[@]}" -o "$outdir/out-$a")")
 done
@@ -159,7 +182,7 @@ done
 echo
 echo "Stages (GPBACKUP_TRACE_MEMORY=1: resident and peak memory after each, seconds since start):"
 for a in $allocators; do
-  for n in "cold-$a#1" "rerun-$a"; do
+  for n in "cold-$a#1" "rerun-$a" ${tgzs_[0]:+"tgz-cold#1" "tgz-rerun"}; do
     echo "- $n: $(grep '^memory ' "$dir/$n.err" | sed -E 's/^memory ([^:]+): rss ([0-9]+) kB, peak ([0-9]+) kB, at ([0-9.]+) s/\1 \4 s \2\/\3 kB/' | paste -sd';' | sed 's/;/; /g')"
   done
 done
@@ -170,4 +193,4 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
     | sed -E 's/ +$//' | cut -c1-110 | head -15
   rm -f "$dir/perf.data"
 fi
-[ -n "${BENCH_KEEP:-}" ] || rm -rf "$takeout"
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$takeout" "$takeout-tgz"

@@ -26,12 +26,10 @@ pub const DEFAULT_FOLDER: &str = "Google Photos library";
 /// What was found where the user said the Takeout is.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Found {
-    /// Takeout .zip parts (or any .zip given by name), sorted.
+    /// Takeout parts, .zip, .tgz, .tar.gz or .tar (or any such file given by name), sorted.
     pub zips: Vec<PathBuf>,
-    /// An extracted Takeout folder, when no zip is there.
+    /// An extracted Takeout folder, when no part is there.
     pub folder: Option<PathBuf>,
-    /// .tgz / .tar.gz / .tar parts: not read by gpbackup.
-    pub tars: Vec<PathBuf>,
     /// Their total size in bytes.
     pub size: u64,
 }
@@ -95,13 +93,12 @@ pub fn typed_path(line: &str) -> Option<PathBuf> {
 pub fn find(path: &Path) -> io::Result<Found> {
     let meta = std::fs::metadata(path)?;
     let mut found = Found::default();
-    let is_tar = |name: &str| {
+    let is_part = |name: &str| {
         let lower = name.to_ascii_lowercase();
-        [".tgz", ".tar.gz", ".tar"]
+        [".zip", ".tgz", ".tar.gz", ".tar"]
             .iter()
             .any(|e| lower.ends_with(e))
     };
-    let is_zip = |name: &str| name.to_ascii_lowercase().ends_with(".zip");
     let (dir, only_export) = if meta.is_dir() {
         (path.to_path_buf(), None)
     } else {
@@ -112,13 +109,8 @@ pub fn find(path: &Path) -> io::Result<Found> {
                 Some(export),
             ),
             None => {
-                let size = meta.len();
-                if is_tar(&name) {
-                    found.tars.push(path.to_path_buf());
-                } else {
-                    found.zips.push(path.to_path_buf());
-                }
-                found.size = size;
+                found.zips.push(path.to_path_buf());
+                found.size = meta.len();
                 return Ok(found);
             }
         }
@@ -140,17 +132,13 @@ pub fn find(path: &Path) -> io::Result<Found> {
                 continue;
             }
         }
-        if is_zip(&name) {
+        if is_part(&name) {
             found.zips.push(entry.path());
-            found.size += m.len();
-        } else if is_tar(&name) {
-            found.tars.push(entry.path());
             found.size += m.len();
         }
     }
     found.zips.sort();
-    found.tars.sort();
-    if found.zips.is_empty() && found.tars.is_empty() && meta.is_dir() && is_extracted(path) {
+    if found.zips.is_empty() && meta.is_dir() && is_extracted(path) {
         found.folder = Some(path.to_path_buf());
         found.size = walkdir::WalkDir::new(path)
             .into_iter()
@@ -189,10 +177,17 @@ pub fn describe(found: &Found) -> String {
         let first = found.zips[0].file_name().unwrap_or_default();
         let last = found.zips[n - 1].file_name().unwrap_or_default();
         let (first, last) = (first.to_string_lossy(), last.to_string_lossy());
+        // "zips" when they are, "parts" when some are .tgz.
+        let zip =
+            if (found.zips.iter()).all(|p| p.to_string_lossy().to_lowercase().ends_with(".zip")) {
+                "zip"
+            } else {
+                "part"
+            };
         let (zips, names) = if n == 1 {
-            ("1 zip".to_string(), first.to_string())
+            (format!("1 {zip}"), first.to_string())
         } else {
-            (format!("{n} zips"), format!("{first} … {last}"))
+            (format!("{n} {zip}s"), format!("{first} … {last}"))
         };
         s.push_str(&format!(
             "Found {zips}, {} in all:\n  {names}\n",
@@ -212,19 +207,6 @@ pub fn describe(found: &Found) -> String {
                 m.export, m.last_given,
             ));
         }
-    }
-    if !found.tars.is_empty() {
-        s.push_str(&format!(
-            "{} .tgz file{} here: gpbackup reads .zip files only.\n\
-             Extract {} (double-click), or ask Takeout for .zip files.\n",
-            found.tars.len(),
-            if found.tars.len() == 1 {
-                " is"
-            } else {
-                "s are"
-            },
-            if found.tars.len() == 1 { "it" } else { "them" },
-        ));
     }
     s
 }
@@ -281,7 +263,7 @@ fn converse_with(
                 write!(out, "{}", describe(&found))?;
                 writeln!(
                     out,
-                    "No Takeout .zip file is in {}.\n\
+                    "No Takeout .zip or .tgz file is in {}.\n\
                      Takeout's files are named like takeout-20240101T000000Z-001.zip.\n",
                     path.display()
                 )?;
@@ -467,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn an_extracted_folder_and_tar_parts_are_told_apart() {
+    fn an_extracted_folder_and_tgz_parts_are_found() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("export");
         touch(&d.join("Takeout/Google Photos/Photos from 2019/a.jpg"), 10);
@@ -479,10 +461,15 @@ mod tests {
         let t = tmp.path().join("tars");
         touch(&t.join("takeout-20240101T000000Z-001.tgz"), 10);
         touch(&t.join("takeout-20240101T000000Z-002.tgz"), 20);
+        touch(&t.join("takeout-20240101T000000Z-003.zip"), 30);
         let f = find(&t).unwrap();
-        assert!(f.zips.is_empty() && f.folder.is_none());
-        assert_eq!(f.size, 30);
-        assert!(describe(&f).contains("2 .tgz files are here: gpbackup reads .zip files only"));
+        assert_eq!(f.zips.len(), 3, "{f:?}");
+        assert_eq!(f.size, 60);
+        assert!(
+            describe(&f).starts_with("Found 3 parts, 60 bytes in all:"),
+            "{}",
+            describe(&f)
+        );
         // The Takeout folder itself.
         let inner = d.join("Takeout");
         assert_eq!(
@@ -584,7 +571,10 @@ mod tests {
         // A folder without zips is said to be one.
         let (got, said) = talk(&format!("{}\n", d.display()));
         assert_eq!(got, None);
-        assert!(said.contains("No Takeout .zip file is in"), "{said}");
+        assert!(
+            said.contains("No Takeout .zip or .tgz file is in"),
+            "{said}"
+        );
     }
 
     #[test]

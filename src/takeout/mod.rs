@@ -952,7 +952,12 @@ pub const SMALL_BUFFER: usize = 8 * 1024;
 /// Read buffer for media.
 pub const LARGE_BUFFER: usize = 256 * 1024;
 
-impl Reader<'_> {
+impl<'c> Reader<'c> {
+    /// The catalog it reads entries of.
+    pub fn catalog(&self) -> &'c Catalog {
+        self.catalog
+    }
+
     /// A stream of the entry's (decompressed) bytes. For zips the CRC-32 is checked when the
     /// stream reaches its end: a corrupt entry fails its read, it is never silently accepted.
     pub fn open(&mut self, e: &Entry) -> io::Result<Box<dyn Read + '_>> {

@@ -65,7 +65,13 @@ pub fn against(root: &Path, opts: &AgainstOptions) -> Result<AgainstReport, Veri
             },
             || {
                 indexing.store(RUNNING, Ordering::Relaxed);
-                let catalog = Catalog::open(opts.inputs, exclude.as_deref());
+                // A .tgz part is read whole: its sidecars are kept (in a temporary folder) and
+                // its photos' content hashes computed on the way; no photo is copied.
+                let tar = crate::takeout::tgz::TarOptions {
+                    keep: crate::takeout::tgz::Keep::SidecarsAndHashes,
+                    ..Default::default()
+                };
+                let catalog = Catalog::open_with(opts.inputs, exclude.as_deref(), &tar);
                 // Classified here, often while the manifest is still being read.
                 let catalog = catalog.map(|c| {
                     let classes = classify(&c.entries);
@@ -380,7 +386,8 @@ impl<'a> Readers<'a> {
     fn by_content(&self, lib: &Library, e: &Entry) -> Found {
         let slot = rayon::current_thread_index().unwrap_or(0) % self.0.len();
         let mut reader = self.0[slot].lock().expect("reader lock");
-        match reader.open(e).and_then(hash::hash_stream) {
+        let known = reader.catalog().content_hash(e).map(|h| (h, e.size));
+        match known.map_or_else(|| reader.open(e).and_then(hash::hash_stream), Ok) {
             Ok((h, _)) => match lib.file_of_hash(h) {
                 Some(f) => Found::In(f),
                 None => Found::Not(None),

@@ -52,13 +52,19 @@ impl AgainstReport {
             && (!strict || self.left_out.is_empty())
     }
 
-    /// "these 52 zips", "this zip", "these 2 folders", "these 3 inputs".
+    /// "these 52 zips", "this zip", "these 3 parts" (some .tgz), "these 2 folders", "these 3
+    /// inputs".
     fn inputs_phrase(&self) -> String {
-        let zips = self.inputs.iter().filter(|p| !p.is_dir()).count();
+        let files = self.inputs.iter().filter(|p| !p.is_dir()).count();
+        let zips = (self.inputs.iter())
+            .filter(|p| !p.is_dir() && p.to_string_lossy().to_lowercase().ends_with(".zip"))
+            .count();
         let n = self.inputs.len();
         let (one, many) = if zips == n {
             ("zip", "zips")
-        } else if zips == 0 {
+        } else if files == n {
+            ("part", "parts")
+        } else if files == 0 {
             ("folder", "folders")
         } else {
             ("input", "inputs")

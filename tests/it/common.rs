@@ -126,6 +126,70 @@ impl Takeout {
     }
 }
 
+/// How a part of a Takeout is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    Zip,
+    Tgz,
+    Tar,
+}
+
+impl Takeout {
+    /// Writes part N as `takeout-20231030T151007Z-00N` packed as `packing[N]` says.
+    pub fn write_as(&self, dir: &Path, packing: &[Packing]) -> Vec<PathBuf> {
+        std::fs::create_dir_all(dir).unwrap();
+        (self.parts.iter().zip(packing).enumerate())
+            .map(|(i, (files, how))| {
+                let stem = dir.join(format!("takeout-20231030T151007Z-{:03}", i + 1));
+                let (ext, bytes) = match how {
+                    Packing::Zip => ("zip", zip_bytes(files)),
+                    Packing::Tgz => ("tgz", gzip(&tar_bytes(files))),
+                    Packing::Tar => ("tar", tar_bytes(files)),
+                };
+                let path = stem.with_extension(ext);
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect()
+    }
+}
+
+/// A tar of `files` as GNU tar writes it (long names in extra headers).
+pub fn tar_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_698_678_607);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// The entries of the zip at `path`, in its order: (path, bytes).
+pub fn unzip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .filter_map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            if f.is_dir() {
+                return None;
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+            Some((f.name().unwrap().to_string(), bytes))
+        })
+        .collect()
+}
+
 pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     zip_bytes_with(files, false)
 }

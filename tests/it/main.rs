@@ -29,4 +29,5 @@ mod parts;
 mod process;
 mod safety;
 mod sample;
+mod tgz;
 mod timezones;

@@ -12,7 +12,7 @@ const TRIP: &str = "Takeout/Google Photos/Trip to Rome";
 const T: i64 = 1_562_253_012;
 
 /// A Takeout of three parts whose sidecars are mostly in other parts than their media.
-fn three_parts() -> Takeout {
+pub(crate) fn three_parts() -> Takeout {
     let camera = fixture("camera.jpg");
     let plain = fixture("plain.jpg");
     let rome = Some((41.9, 12.5, 20.0));
@@ -90,7 +90,7 @@ fn three_parts() -> Takeout {
 
 /// Every file of a library but gpbackup's own: relative path → (bytes, mtime); and its
 /// albums.json, parsed.
-fn library(root: &Path) -> (BTreeMap<String, (Vec<u8>, i64)>, serde_json::Value) {
+pub(crate) fn library(root: &Path) -> (BTreeMap<String, (Vec<u8>, i64)>, serde_json::Value) {
     let files = (files_of(root).into_iter())
         .map(|(rel, bytes)| {
             let t = mtime(&root.join(&rel));
