@@ -388,10 +388,10 @@ pub struct Tally {
     /// Lines written again because their file from an earlier run was gone.
     restored: usize,
     /// The library files corrected (see [`MediaReport::corrected`]).
-    corrected: Vec<String>,
+    corrected: FirstNames,
     /// The library files to correct once their photos are given (see
     /// [`MediaReport::deferred`]).
-    deferred: Vec<String>,
+    deferred: FirstNames,
     /// Files written with the date corrected in Google Photos in place of their camera's:
     /// "path (the camera's date)".
     redated: FirstNames,
@@ -424,10 +424,10 @@ impl Tally {
         }
         let output = || m.output.clone().unwrap_or_else(|| m.source.clone());
         if m.corrected && m.status == Status::Updated {
-            self.corrected.push(output());
+            self.corrected.push(output);
         }
         if m.deferred {
-            self.deferred.push(output());
+            self.deferred.push(output);
         }
         if let Some(camera) = m.camera_date.as_deref().filter(|_| written) {
             if m.status != Status::Duplicate {
@@ -828,7 +828,7 @@ impl Report {
             .collect();
         if self.failures_not_kept > 0 {
             lines.push(format!(
-                "... and {} more {} (see --report)",
+                "... and {} more {} (see the record of this run)",
                 grouped(self.failures_not_kept),
                 plural(self.failures_not_kept, "failure", "failures")
             ));
@@ -929,7 +929,7 @@ impl Report {
         } else {
             format!("{} {verb} ({})", grouped(written), within.join(", "))
         });
-        let corrected = self.tally.corrected.len();
+        let corrected = self.tally.corrected.total;
         let updated = n(Status::Updated) - corrected;
         let mut some = |count: usize, words: String| {
             if count > 0 {
@@ -994,30 +994,14 @@ impl Report {
     /// Library files of earlier runs that this run corrected, could not correct yet, or
     /// found in a newer export's trash: each named (the first few), with what to do.
     fn summary_corrections(&self, s: &mut String) {
-        let named = |paths: &[String]| {
-            let mut text = paths
-                .iter()
-                .take(SUMMARY_NAMES)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            if paths.len() > SUMMARY_NAMES {
-                let _ = write!(
-                    text,
-                    " and {} more (see --report)",
-                    grouped(paths.len() - SUMMARY_NAMES)
-                );
-            }
-            text
-        };
         let corrected = &self.tally.corrected;
-        if !corrected.is_empty() {
+        if corrected.total > 0 {
             let _ = writeln!(
                 s,
                 "corrected {} library {} with a newer export's metadata or the photo's own sidecar: {}",
-                corrected.len(),
-                plural(corrected.len(), "file", "files"),
-                named(corrected)
+                grouped(corrected.total),
+                plural(corrected.total, "file", "files"),
+                corrected.text()
             );
         }
         let redated = &self.tally.redated;
@@ -1034,16 +1018,32 @@ impl Report {
             );
         }
         let deferred = &self.tally.deferred;
-        if !deferred.is_empty() {
+        if deferred.total > 0 {
             let _ = writeln!(
                 s,
                 "not corrected yet: {}: a better sidecar was found, but the photo is in a part \
                  not given now (nor where an earlier run read it). Run again with that part, and \
                  {} rewritten.",
-                named(deferred),
-                plural(deferred.len(), "it is", "they are"),
+                deferred.text(),
+                plural(deferred.total, "it is", "they are"),
             );
         }
+        let named = |paths: &[String]| {
+            let mut text = paths
+                .iter()
+                .take(SUMMARY_NAMES)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if paths.len() > SUMMARY_NAMES {
+                let _ = write!(
+                    text,
+                    " and {} more (see the record of this run)",
+                    grouped(paths.len() - SUMMARY_NAMES)
+                );
+            }
+            text
+        };
         let changed = &self.changed_in_library;
         if !changed.is_empty() {
             let _ = writeln!(
@@ -1651,7 +1651,7 @@ mod tests {
         assert_eq!(lines.len(), FAILURES_KEPT + 1);
         assert_eq!(
             lines.last().unwrap(),
-            "... and 5 more failures (see --report)"
+            "... and 5 more failures (see the record of this run)"
         );
         assert!(r.summary().contains("and 5 more failures"));
     }
