@@ -504,6 +504,10 @@ fn run_process(args: ProcessArgs) -> Exit {
     };
     match process::run(&opts) {
         Ok(report) => tell_outcome(&report, quiet),
+        Err(e) if e.is_interrupted() => {
+            eprintln!("gpbackup: {e}");
+            Exit::Interrupted
+        }
         Err(e) => {
             eprintln!("gpbackup: {e}");
             Exit::of_error(e.is_usage())

@@ -133,11 +133,17 @@ impl Options {
 }
 
 impl ProcessError {
+    /// True when the user stopped the run (Ctrl-C) before anything was written.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, ProcessError::Input(SourceError::Stopped))
+    }
+
     /// True when the command line named something unusable (exit code 2), rather than the run
     /// failing (exit code 1).
     pub fn is_usage(&self) -> bool {
         match self {
             ProcessError::Safety(e) => e.is_usage(),
+            ProcessError::Input(SourceError::Stage { .. } | SourceError::Stopped) => false,
             e => matches!(e, ProcessError::Input(_) | ProcessError::NotTakeout { .. }),
         }
     }
@@ -334,7 +340,7 @@ const SIDECARS: &str = "reading sidecars: {human_pos} {spinner} {elapsed}";
 const WRITING: &str = "writing: {msg}\n{wide_bar} {binary_bytes}/{binary_total_bytes} {eta} left";
 
 /// `.tgz` parts: bytes read of them all.
-const TARS: &str = "reading .tgz: {binary_bytes}/{binary_total_bytes} {eta} left";
+const TARS: &str = "reading .tgz {binary_bytes}/{binary_total_bytes} {eta}";
 
 /// Turns the stage spinner into the bytes read of the `.tgz` parts (`total` bytes).
 pub(crate) fn show_tar_bytes(bar: &ProgressBar, total: u64) {

@@ -397,3 +397,73 @@ fn the_sample_as_tgz_reads_like_the_sample() {
     };
     assert_eq!(lines(&ot), lines(&oz));
 }
+
+/// Unix only: the test sends SIGINT.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_a_tar_part_is_read_leaves_everything_as_it_was() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    // 120 MB in 40 entries, a plain tar (read by the same loop as a .tgz; quick to build):
+    // long enough to read to be stopped.
+    let chunk = vec![7u8; 3 << 20];
+    let part = tmp.path().join("takeout-20231030T151007Z-001.tar");
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(
+        std::fs::File::create(&part).unwrap(),
+    ));
+    for k in 0..40 {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(chunk.len() as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, format!("{YEAR}/IMG_{k}.jpg"), chunk.as_slice())
+            .unwrap();
+    }
+    tar.finish().unwrap();
+    drop(tar);
+    let out = tmp.path().join("photos");
+    let child = Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(["process", "-j", "1", "-o"])
+        .arg(&out)
+        .arg(&part)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let s = stderr(&o);
+    if o.status.code() == Some(0) {
+        eprintln!("finished before the signal: nothing to check");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(130), "{s}");
+    assert!(
+        s.contains("stopped while reading the .tgz parts, before anything was written"),
+        "{s}"
+    );
+    assert!(!out.exists(), "the folder this run made is removed again");
+}
+
+#[test]
+fn too_little_room_to_read_a_tgz_is_said_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tgzs = three_parts().write_as(&tmp.path().join("tgz"), &[Packing::Tgz; 3]);
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+        .args(["process", "-o"])
+        .arg(&out)
+        .args(&tgzs)
+        .env("GPBACKUP_FREE_BYTES", "1000")
+        .output()
+        .unwrap();
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(s.contains("more than the 1.0 KB free on"), "{s}");
+    assert!(
+        !out.exists(),
+        "nothing is written: {:?}",
+        files_of(&out).keys()
+    );
+}
