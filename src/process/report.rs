@@ -210,6 +210,10 @@ pub struct MediaReport {
     /// Photos.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera_date: Option<String>,
+    /// The file's own date was kept though its sidecar's is this many whole days away (more
+    /// than one; see `policy::date_disagreement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_kept_days: Option<i64>,
 }
 
 impl MediaReport {
@@ -238,6 +242,7 @@ impl MediaReport {
             corrected: false,
             deferred: false,
             camera_date: None,
+            camera_kept_days: None,
         }
     }
 }
@@ -392,6 +397,8 @@ pub struct Tally {
     /// The library files to correct once their photos are given (see
     /// [`MediaReport::deferred`]).
     deferred: FirstNames,
+    /// Files that kept their own date taken though their sidecar's is days away.
+    camera_kept: FirstNames,
     /// Files written with the date corrected in Google Photos in place of their camera's:
     /// "path (the camera's date)".
     redated: FirstNames,
@@ -428,6 +435,12 @@ impl Tally {
         }
         if m.deferred {
             self.deferred.push(output);
+        }
+        if let Some(days) = m.camera_kept_days.filter(|_| written) {
+            if m.status != Status::Duplicate {
+                self.camera_kept
+                    .push(|| format!("{} ({} apart)", output(), plural_days(days)));
+            }
         }
         if let Some(camera) = m.camera_date.as_deref().filter(|_| written) {
             if m.status != Status::Duplicate {
@@ -1017,6 +1030,18 @@ impl Report {
                 plural(redated.total, "its", "each one's"),
             );
         }
+        let kept = &self.tally.camera_kept;
+        if kept.total > 0 {
+            let _ = writeln!(
+                s,
+                "kept the camera's date taken of {} {} though Google Photos has another more \
+                 than a day away: {}. Without --keep-camera-dates, a new library takes the \
+                 dates corrected in Google Photos.",
+                grouped(kept.total),
+                plural(kept.total, "file", "files"),
+                kept.text(),
+            );
+        }
         let deferred = &self.tally.deferred;
         if deferred.total > 0 {
             let _ = writeln!(
@@ -1166,6 +1191,17 @@ impl Report {
     }
 }
 
+/// "1 day", "3,500 days" (about 9.6 years) …
+fn plural_days(days: i64) -> String {
+    let n = usize::try_from(days).unwrap_or(0);
+    let text = format!("{} {}", grouped(n), plural(n, "day", "days"));
+    if days >= 730 {
+        format!("{text}, about {:.1} years", days as f64 / 365.25)
+    } else {
+        text
+    }
+}
+
 /// `damaged: part 002 (takeout-…-002.zip) ends early, …`: a part cut off, what it means and
 /// what to do.
 fn damaged_line(d: &crate::takeout::Damaged) -> String {
@@ -1215,6 +1251,19 @@ fn date_source_label(d: DateSource) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_apart_in_words() {
+        for (days, said) in [
+            (1, "1 day"),
+            (194, "194 days"),
+            (729, "729 days"),
+            (730, "730 days, about 2.0 years"),
+            (3_506, "3,506 days, about 9.6 years"),
+        ] {
+            assert_eq!(super::plural_days(days), said);
+        }
+    }
+
     use super::*;
 
     fn entry(status: Status, rule: Option<Rule>) -> MediaReport {

@@ -683,6 +683,15 @@ fn the_date_corrected_in_google_photos_wins_unless_keep_camera_dates() {
         notes.contains("differs from the sidecar's by 194 days"),
         "{notes}"
     );
+    // The summary names it, with what the other choice does.
+    let said = stderr(&o);
+    assert!(
+        said.contains(
+            "kept the camera's date taken of 1 file though Google Photos has another more than \
+             a day away: IMG_0002.jpg (194 days apart). Without --keep-camera-dates"
+        ),
+        "{said}"
+    );
     // One date per photo: the date the file keeps drives its mtime and the report too.
     assert_eq!(
         mtime(&out.join("IMG_0002.jpg")),

@@ -235,6 +235,7 @@ pub(super) fn decide_date(
     let replaced = written.camera_date.is_some();
     let date = policy::effective_date(dates, writer.opts.overwrite_dates || replaced);
     if let Some(days) = policy::date_disagreement(dates, &date) {
+        r.camera_kept_days = Some(days);
         r.notes.push(format!(
             "the file's own date taken differs from the sidecar's by {days} days; the \
              file's was kept (use --overwrite-dates to replace it)"
