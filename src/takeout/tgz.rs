@@ -748,6 +748,55 @@ mod tests {
     }
 
     #[test]
+    fn a_small_file_that_compresses_well_is_no_bomb() {
+        // 8 MB of zeros (1000:1), below the size from which the ratio counts.
+        let size = 8u64 << 20;
+        let mut h = tar::Header::new_gnu();
+        h.set_path("zeros.png").unwrap();
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut gz = gzip(h.as_bytes());
+        let zeros = gzip(&vec![0u8; 1 << 20]);
+        // The last MB of zeros is the tar's end.
+        for _ in 0..(size >> 20) + 1 {
+            gz.extend_from_slice(&zeros);
+        }
+        let (r, _) = read_bytes(&gz, Keep::All);
+        assert_eq!(r.damage, None);
+        assert_eq!(r.items.len(), 1);
+        assert_eq!(r.items[0].size, size);
+    }
+
+    #[test]
+    fn the_staging_folder_is_made_anew_and_removed_when_dropped() {
+        let base =
+            std::env::temp_dir().join(format!("gpbackup-staging-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = base.join("staging");
+        // What an interrupted run left there is removed.
+        std::fs::create_dir_all(dir.join("old")).unwrap();
+        std::fs::write(dir.join("0.pack"), b"old").unwrap();
+        let staging = Staging::make(StagingPlace::At(&dir)).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        assert_eq!(staging.pack(3), dir.join("3.pack"));
+        std::fs::write(staging.pack(3), b"x").unwrap();
+        drop(staging);
+        assert!(!dir.exists());
+        // A folder that cannot be made is an error, not a folder elsewhere.
+        assert!(Staging::make(StagingPlace::At(&base.join("no/such/staging"))).is_err());
+        // A temporary one is new and goes away too.
+        let t = Staging::make(StagingPlace::Temporary).unwrap();
+        let p = t.pack(0);
+        assert!(p.parent().unwrap().is_dir());
+        assert!(p.starts_with(std::env::temp_dir()));
+        drop(t);
+        assert!(!p.parent().unwrap().exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn sniffing() {
         assert_eq!(sniff_bytes(&[0x1f, 0x8b, 8]), Sniffed::Gzip);
         assert_eq!(sniff_bytes(&tar_of(&[("a", b"a")])), Sniffed::Tar);
