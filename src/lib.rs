@@ -25,7 +25,7 @@ pub(crate) mod names;
 pub mod process;
 pub(crate) mod takeout;
 pub mod verify;
-pub(crate) mod words;
+pub mod words;
 
 pub use metadata::TimeZoneChoice;
 

@@ -270,7 +270,7 @@ fn main() -> ExitCode {
             match man_page().and_then(|page| std::io::stdout().write_all(&page)) {
                 Ok(()) => Exit::Success,
                 Err(e) => {
-                    eprintln!("gpbackup: {e}");
+                    say(&format!("gpbackup: {e}"));
                     Exit::CouldNotFinish
                 }
             }
@@ -301,14 +301,14 @@ fn run_guided() -> Exit {
                 }
                 Ok(_) => Exit::Usage,
                 Err(e) => {
-                    eprintln!("gpbackup: {e}");
+                    say(&format!("gpbackup: {e}"));
                     Exit::Usage
                 }
             }
         }
         Ok(None) => Exit::Success,
         Err(e) => {
-            eprintln!("gpbackup: {e}");
+            say(&format!("gpbackup: {e}"));
             Exit::CouldNotFinish
         }
     };
@@ -421,12 +421,15 @@ fn run_verify(args: VerifyArgs) -> Exit {
             if args.quiet {
                 eprint!("{}", report.problems(args.strict));
             } else {
-                eprint!("{}", report.summary(args.strict));
+                eprint!(
+                    "{}",
+                    gpbackup::words::for_stderr(&report.summary(args.strict))
+                );
             }
             Exit::of_outcome(report.passes(args.strict))
         }
         Err(e) => {
-            eprintln!("gpbackup: {e}");
+            say(&format!("gpbackup: {e}"));
             Exit::of_error(e.is_usage())
         }
     }
@@ -444,7 +447,7 @@ fn run_verify_against(args: VerifyArgs, progress: bool) -> Exit {
             let library = gpbackup::verify::display_home(&args.dir);
             let summary = report.summary(&library, args.strict);
             if !(args.quiet && report.passes(args.strict)) {
-                eprint!("{summary}");
+                eprint!("{}", gpbackup::words::for_stderr(&summary));
             }
             if let Some(path) = &args.report {
                 if let Err(e) = gpbackup::verify::write_report(&report, path, &args.against) {
@@ -455,7 +458,7 @@ fn run_verify_against(args: VerifyArgs, progress: bool) -> Exit {
             Exit::of_outcome(report.passes(args.strict))
         }
         Err(e) => {
-            eprintln!("gpbackup: {e}");
+            say(&format!("gpbackup: {e}"));
             Exit::of_error(e.is_usage())
         }
     }
@@ -505,14 +508,19 @@ fn run_process(args: ProcessArgs) -> Exit {
     match process::run(&opts) {
         Ok(report) => tell_outcome(&report, quiet),
         Err(e) if e.is_interrupted() => {
-            eprintln!("gpbackup: {e}");
+            say(&format!("gpbackup: {e}"));
             Exit::Interrupted
         }
         Err(e) => {
-            eprintln!("gpbackup: {e}");
+            say(&format!("gpbackup: {e}"));
             Exit::of_error(e.is_usage())
         }
     }
+}
+
+/// Prints a message on stderr, its lines broken between words to fit the terminal.
+fn say(text: &str) {
+    eprintln!("{}", gpbackup::words::for_stderr(text));
 }
 
 /// Prints the summary (or, with `-q`, the failures only) and says how the run ended: its exit
@@ -529,7 +537,7 @@ fn tell_outcome(report: &Report, quiet: bool) -> Exit {
             }
         }
     } else {
-        eprint!("{}", report.summary());
+        eprint!("{}", gpbackup::words::for_stderr(&report.summary()));
     }
     match report.stopped {
         Some(why) => {
@@ -537,10 +545,10 @@ fn tell_outcome(report: &Report, quiet: bool) -> Exit {
                 StopReason::Interrupted => "",
                 StopReason::DiskFull => "free some space there, then ",
             };
-            eprintln!(
+            say(&format!(
                 "gpbackup: stopped early: {why}. What was written is kept; {fix}run the same \
                  command again to finish."
-            );
+            ));
             match why {
                 StopReason::Interrupted => Exit::Interrupted,
                 StopReason::DiskFull => Exit::CouldNotFinish,
@@ -549,7 +557,7 @@ fn tell_outcome(report: &Report, quiet: bool) -> Exit {
         None if report.all_ok() => Exit::Success,
         None => {
             if !quiet {
-                eprintln!("gpbackup: completed with failures; every other file was written");
+                say("gpbackup: completed with failures; every other file was written");
             }
             Exit::WithFailures
         }

@@ -100,3 +100,75 @@ mod tests {
         }
     }
 }
+
+/// `text` with each line broken between words to fit `width` columns (a word longer than
+/// that, a path say, keeps a line of its own): a summary read in a narrow terminal is not
+/// cut in the middle of words. A line's leading spaces are kept on its continuation lines.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / width.max(1));
+    for (k, line) in text.split('\n').enumerate() {
+        if k > 0 {
+            out.push('\n');
+        }
+        let indent = &line[..line.len() - line.trim_start_matches(' ').len()];
+        let mut col = 0;
+        for word in line[indent.len()..].split(' ') {
+            let w = word.chars().count();
+            if col == 0 {
+                out.push_str(indent);
+                col = indent.chars().count();
+            } else if col + 1 + w > width {
+                out.push('\n');
+                out.push_str(indent);
+                col = indent.chars().count();
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += w;
+        }
+    }
+    out
+}
+
+/// The width of the terminal on stderr, when it is one.
+pub fn stderr_width() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| usize::from(w.0))
+}
+
+/// `text` wrapped to the terminal on stderr (see [`wrap`]), as it is when that is not one.
+pub fn for_stderr(text: &str) -> String {
+    match stderr_width() {
+        Some(width) if width >= 20 => wrap(text, width),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap;
+
+    #[test]
+    fn lines_break_between_words() {
+        for (text, width, want) in [
+            ("a bb ccc", 4, "a bb\nccc"),
+            ("a bb ccc", 8, "a bb ccc"),
+            ("a bb ccc", 7, "a bb\nccc"),
+            // A word longer than the line keeps a line of its own.
+            (
+                "see /a/very/long/path now",
+                6,
+                "see\n/a/very/long/path\nnow",
+            ),
+            // Lines stay lines; an empty one too.
+            ("one\n\ntwo three", 5, "one\n\ntwo\nthree"),
+            // Continuation lines keep the line's indent.
+            ("  failed: x y z", 11, "  failed: x\n  y z"),
+            ("", 10, ""),
+            ("wörd wörd", 4, "wörd\nwörd"),
+        ] {
+            assert_eq!(wrap(text, width), want, "{text:?} at {width}");
+        }
+    }
+}

@@ -996,9 +996,10 @@ impl Report {
         if self.tally.undated.total > 0 {
             let _ = writeln!(
                 s,
-                "no date found for: {}. Their sidecars may be in a part not given: run again \
-                 with every part of the export.",
-                self.tally.undated.text()
+                "no date found for: {}. {} may be in a part not given: run again with \
+                 every part of the export.",
+                self.tally.undated.text(),
+                plural(self.tally.undated.total, "Its sidecar", "Their sidecars"),
             );
         }
     }
@@ -1610,7 +1611,7 @@ mod tests {
         // Named, the first ten, with what to do.
         assert!(
             r.summary()
-                .contains("no date found for: t.zip:a.jpg. Their sidecars may be in"),
+                .contains("no date found for: t.zip:a.jpg. Its sidecar may be in"),
             "{}",
             r.summary()
         );
