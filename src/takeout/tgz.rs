@@ -784,6 +784,11 @@ mod tests {
         std::fs::write(staging.pack(3), b"x").unwrap();
         drop(staging);
         assert!(!dir.exists());
+        // A folder not there yet is made.
+        let fresh = base.join("fresh");
+        let staging = Staging::make(StagingPlace::At(&fresh)).unwrap();
+        assert!(fresh.is_dir());
+        drop(staging);
         // A folder that cannot be made is an error, not a folder elsewhere.
         assert!(Staging::make(StagingPlace::At(&base.join("no/such/staging"))).is_err());
         // A temporary one is new and goes away too.
