@@ -828,6 +828,16 @@ fn a_newer_exports_sidecar_titled_like_a_photo_of_its_folder_leaves_that_photo_i
 
 #[test]
 fn a_photo_to_correct_is_read_from_whichever_earlier_part_holds_it() {
+    read_from_an_earlier_part(&[Packing::Zip; 3]);
+}
+
+/// The same with `.tgz` parts: the earlier part is read again whole.
+#[test]
+fn a_photo_to_correct_is_read_from_an_earlier_tgz_part() {
+    read_from_an_earlier_part(&[Packing::Tgz, Packing::Zip, Packing::Tgz]);
+}
+
+fn read_from_an_earlier_part(packing: &[Packing]) {
     // Run 1 was given parts 1 and 3; the 2015 photo (with the 2018 photo's sidecar) is in part
     // 3. Run 2, given part 2 alone, corrects it by reading part 3 (part 1 has nothing of it).
     let tmp = tempfile::tempdir().unwrap();
@@ -858,7 +868,7 @@ fn a_photo_to_correct_is_read_from_whichever_earlier_part_holds_it() {
         format!("{y15}/IMG_0001.JPG.json"),
         meta("IMG_0001.JPG", T2015_06_01, Some(PARIS), "twenty-fifteen"),
     );
-    let parts = t.write(&tmp.path().join("in"));
+    let parts = t.write_as(&tmp.path().join("in"), packing);
     let mut problems = Vec::new();
     let one = tmp.path().join("one");
     run(&parts, &[&[0, 1, 2]], &["1", "2", "3"], &one, &mut problems);
@@ -878,6 +888,11 @@ fn a_photo_to_correct_is_read_from_whichever_earlier_part_holds_it() {
     };
     assert!(contents(&out) == contents(&one), "the libraries differ");
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    let staging = out.join(".gpbackup/staging");
+    assert!(
+        std::fs::read_dir(&staging).map_or(true, |d| d.count() == 0),
+        "the earlier part's bytes are not left behind"
+    );
 }
 
 #[test]

@@ -611,7 +611,14 @@ pub fn build(
         .filter(|&id| manifest.was_removed(source_id(plan.entry(id))))
         .collect();
     updates::plan_updates(&mut plan, opts, manifest, paired.extra);
-    updates::find_elsewhere(&mut plan);
+    // An earlier `.tgz` part is read into the output's staging folder (the system's temporary
+    // folder in a dry run), as this run's parts are.
+    let staging = (!opts.dry_run).then(|| {
+        opts.output
+            .join(crate::library::dir::STATE_DIR)
+            .join(crate::process::STAGING_DIR)
+    });
+    updates::find_elsewhere(&mut plan, staging.as_deref());
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan

@@ -205,7 +205,7 @@ pub(super) fn plan_updates(
 /// same content in an input an earlier run was given that is still where it was (users keep
 /// the parts they downloaded on other days). Each such input is opened (its directory read)
 /// only while some update is still without its bytes.
-pub(super) fn find_elsewhere(plan: &mut Plan) {
+pub(super) fn find_elsewhere(plan: &mut Plan, staging: Option<&std::path::Path>) {
     let mut wanted: HashMap<u128, Vec<usize>> = HashMap::new();
     for (k, u) in plan.updates.iter().enumerate() {
         if u.from == UpdateFrom::Deferred {
@@ -220,12 +220,26 @@ pub(super) fn find_elsewhere(plan: &mut Plan) {
     let given: Vec<PathBuf> = (plan.catalog.inputs.iter())
         .filter_map(|i| i.path.canonicalize().ok())
         .collect();
+    if let Some(s) = staging {
+        // This run's own staging folder, when it has no `.tgz` parts of its own.
+        let _ = std::fs::create_dir(s);
+    }
     for path in plan.earlier_inputs.clone() {
         let path = PathBuf::from(path);
         if given.contains(&path) || !path.exists() {
             continue;
         }
-        let Ok(catalog) = Catalog::open(std::slice::from_ref(&path), None) else {
+        // Each in a folder of its own beside this run's packs (those it keeps stay read).
+        let folder = staging.map(|s| s.join(format!("earlier-{}", plan.elsewhere.len())));
+        let tar = crate::takeout::tgz::TarOptions {
+            place: folder
+                .as_deref()
+                .map_or(crate::takeout::tgz::StagingPlace::Temporary, |s| {
+                    crate::takeout::tgz::StagingPlace::At(s)
+                }),
+            ..Default::default()
+        };
+        let Ok(catalog) = Catalog::open_with(std::slice::from_ref(&path), None, &tar) else {
             continue;
         };
         let mut used = false;
