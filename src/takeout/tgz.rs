@@ -225,6 +225,8 @@ struct Pack {
     buf: Vec<u8>,
     /// The pack position of `buf[0]`.
     at: u64,
+    /// Writes made (each a system call or a few).
+    writes: u32,
 }
 
 const PACK_BUFFER: usize = 1 << 20;
@@ -252,6 +254,7 @@ impl Pack {
         // A large read with nothing buffered (inside a photo or video) goes straight to the
         // pack, without a copy into the buffer.
         if self.buf.is_empty() && data.len() >= DIRECT_WRITE {
+            self.writes += 1;
             write_all_at(&self.file, data, self.at)?;
             self.at += data.len() as u64;
             return Ok(());
@@ -265,6 +268,7 @@ impl Pack {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
+            self.writes += 1;
             write_all_at(&self.file, &self.buf, self.at)?;
             self.at += self.buf.len() as u64;
             self.buf.clear();
@@ -331,6 +335,7 @@ pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, Sour
         file,
         buf: Vec::with_capacity(PACK_BUFFER),
         at: 0,
+        writes: 0,
     };
     let mut out = TarRead::default();
     let reported = Cell::new(0u64);
@@ -799,6 +804,56 @@ mod tests {
         drop(t);
         assert!(!p.parent().unwrap().exists());
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// Bytes pushed at positions land there; small files close together are written a
+    /// buffer at a time, large reads straight, far apart ones each at its place.
+    #[test]
+    fn the_pack_writes_each_entry_at_its_position_in_few_writes() {
+        let dir = std::env::temp_dir().join(format!("gpbackup-pack-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("0.pack");
+        let mut pack = Pack {
+            file: File::create(&path).unwrap(),
+            buf: Vec::new(),
+            at: 0,
+            writes: 0,
+        };
+        let big: Vec<u8> = (0..300_000u64).map(|i| (i % 253) as u8).collect();
+        // (position, bytes): 100 small files a header apart, one far away, then a large file
+        // right after a small one and one whose reads go straight to the pack.
+        let mut at = 512u64;
+        let mut want: Vec<(u64, Vec<u8>)> = Vec::new();
+        for k in 0..100u8 {
+            want.push((at, vec![k; 700]));
+            at += 1024 + 512;
+        }
+        want.push((at + (10 << 20), b"far".to_vec()));
+        at += (10 << 20) + 1024;
+        want.push((at, big.clone()));
+        at += 300_000 + 512;
+        for (pos, bytes) in &want {
+            pack.seek(*pos).unwrap();
+            pack.push(bytes).unwrap();
+        }
+        // A read straight to the pack: nothing buffered, 64 KB or more.
+        pack.flush().unwrap();
+        let writes = pack.writes;
+        pack.seek(at).unwrap();
+        pack.push(&big).unwrap();
+        assert_eq!(pack.writes, writes + 1, "straight, not buffered");
+        want.push((at, big.clone()));
+        pack.flush().unwrap();
+        // The 100 small files in one write, the far one and the large one after it in a
+        // second, the last one straight: three.
+        assert_eq!(pack.writes, 3);
+        let bytes = std::fs::read(&path).unwrap();
+        for (pos, data) in &want {
+            let pos = *pos as usize;
+            assert_eq!(&bytes[pos..pos + data.len()], &data[..], "at {pos}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
