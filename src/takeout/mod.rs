@@ -620,10 +620,14 @@ impl Catalog {
                         .insert((input, self.entries[*i].order), (k as u32 + 1, n));
                 }
                 let (folder, name) = parts;
+                let what = match self.inputs.get(input).map(|i| &i.kind) {
+                    Some(InputKind::Tar(_)) => "archive",
+                    _ => "zip",
+                };
                 notes.push(EntryNote {
                     source: format!("{}:{folder}{name}", self.inputs_path(input).display()),
                     note: format!(
-                        "the zip holds {n} entries with this name; each is read as its own file"
+                        "the {what} holds {n} entries with this name; each is read as its own file"
                     ),
                 });
             }

@@ -467,3 +467,28 @@ fn too_little_room_to_read_a_tgz_is_said_before_reading() {
         files_of(&out).keys()
     );
 }
+
+#[test]
+fn the_same_name_twice_in_a_tgz_is_two_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (photo("first"), photo("second"));
+    let files = vec![
+        (format!("{YEAR}/IMG_1.jpg"), a.clone()),
+        (format!("{YEAR}/IMG_1.jpg"), b.clone()),
+    ];
+    let part = tmp.path().join("takeout-20231030T151007Z-001.tgz");
+    std::fs::write(&part, gzip(&tar_bytes(&files))).unwrap();
+    let out = tmp.path().join("out");
+    let (o, r) = run(&[part], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", summary(&o));
+    let written: Vec<Vec<u8>> = files_of(&out).into_values().collect();
+    assert!(
+        written.contains(&a) && written.contains(&b),
+        "both are kept"
+    );
+    assert!(
+        r.to_string()
+            .contains("the archive holds 2 entries with this name"),
+        "{r}"
+    );
+}
