@@ -70,14 +70,14 @@ Exit codes:
   1    the run could not be done or finished (output not writable, output disk full or
        too small for the library, ...)
   2    usage error: bad option, or an input that is missing, empty, or not a Takeout
-  3    completed with failures: some media files could not be written, or a zip was
-       truncated (see the summary and the report)
+  3    completed with failures: some media files could not be written, or a part was
+       truncated or damaged (see the summary and the report)
   130  interrupted (Ctrl-C): run the same command again to finish";
 
 /// Turn a Google Photos Takeout export into a dated, deduplicated photo folder.
 ///
-/// gpbackup reads Takeout .zip files without extracting them (or already extracted Takeout
-/// folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
+/// gpbackup reads Takeout .zip and .tgz files without extracting them (or already extracted
+/// Takeout folders), pairs every photo and video with its JSON sidecar, writes the date taken and the
 /// location into the file's own metadata, sets its modification time, and writes each photo
 /// once into a library folder (flat, or by date with --layout), with a record of the run.
 ///
@@ -92,7 +92,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Read Takeout zips or folders and write the photo library.
+    /// Read Takeout parts (.zip, .tgz) or folders and write the photo library.
     #[command(after_help = EXIT_CODES)]
     Process(ProcessArgs),
     /// Check an output folder against its manifest: re-hash every file, report missing and
@@ -134,13 +134,15 @@ struct VerifyArgs {
     #[arg(short, long)]
     quiet: bool,
 
-    /// Check instead that the library holds every photo and video of these Takeout zips or
-    /// folders (all parts, in any grouping; they are only read): "can I delete my Takeout?"
+    /// Check instead that the library holds every photo and video of these Takeout parts
+    /// (.zip, .tgz) or folders (all parts, in any grouping; they are only read): "can I
+    /// delete my Takeout?"
     #[arg(long, value_name = "INPUT", num_args = 1.., required = false)]
     against: Vec<PathBuf>,
 
     /// With --against: read every entry and compare its content hash (as slow as a run);
-    /// by default entries are matched by name, size and CRC-32 from the zips' directories.
+    /// by default entries are matched by name, size and CRC-32 from the zips' directories
+    /// (a .tgz is read whole either way).
     #[arg(long, requires = "against")]
     full: bool,
 
@@ -157,7 +159,8 @@ struct VerifyArgs {
 
 #[derive(clap::Args)]
 struct ProcessArgs {
-    /// Takeout .zip files and/or extracted Takeout folders (all parts of one export).
+    /// Takeout .zip or .tgz (.tar.gz, .tar) files and/or extracted Takeout folders (all parts
+    /// of one export).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
