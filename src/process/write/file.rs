@@ -37,6 +37,14 @@ impl<R: Read> Read for Interruptible<'_, R> {
     }
 }
 
+/// The largest read buffer of an entry (larger reads, the copy's, bypass it).
+const MAX_READ_BUFFER: u64 = 64 * 1024;
+
+/// The read buffer of an entry of `size` bytes: the whole entry when it is small.
+fn read_buffer(size: u64) -> usize {
+    size.clamp(64, MAX_READ_BUFFER) as usize
+}
+
 /// Room in an output file's write buffer for what metadata adds to it.
 const WRITE_SLACK: u64 = 64 * 1024;
 /// The largest write buffer (large files are written in pieces of this size).
@@ -110,6 +118,9 @@ fn try_write(
         inner: src,
         flag: &writer.opts.cancel,
     };
+    // Through a buffer: the metadata readers ask for a few bytes at a time, and a zip
+    // entry's decompressor asked for two bytes inflates them on its slow path.
+    let src = io::BufReader::with_capacity(read_buffer(e.size), src);
     let mut opened = sniff(subject.by_name, HashingReader::new(src), r)?;
     let copied = copy(writer, &mut opened, &tags, e.size)?;
     if copied.src_len != e.size && e.crc32.is_some() {
