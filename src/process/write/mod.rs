@@ -45,6 +45,9 @@ struct Named<'a> {
     in_library: bool,
 }
 
+/// The folder and file name a group wants, when its folder is known before it is read.
+type Wanted = (String, String);
+
 /// What the write stage did: every record's line handed to the log, and why it stopped
 /// early, if it did.
 pub struct Outcome {
@@ -380,7 +383,7 @@ impl Writer<'_> {
             // folder depends on a date only its own bytes hold gets its name once it is read.
             // (The folders and wanted names are found in parallel, the names reserved in
             // order.)
-            let wanted: Vec<(&[MediaId], bool, Option<(String, String)>)> = batch
+            let wanted: Vec<(&[MediaId], bool, Option<Wanted>)> = batch
                 .into_par_iter()
                 .map(|k| {
                     let group = plan.groups.get(k);
