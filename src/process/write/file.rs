@@ -283,12 +283,18 @@ pub(super) fn sniff<R: Read>(
     r: &mut MediaReport,
 ) -> Result<Opened<Hashed<R>>, Reason> {
     let mut head = Vec::with_capacity(32);
-    (&mut src).take(32).read_to_end(&mut head).map_err(|err| {
-        failed(
-            &err,
-            format!("cannot read: {}", crate::words::io_error(&err)),
-        )
-    })?;
+    // (The first read fills the entry's read buffer: damaged data shows here already, and
+    // is named as such.)
+    (&mut src)
+        .take(32)
+        .read_to_end(&mut head)
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => io_reason(&err),
+            _ => failed(
+                &err,
+                format!("cannot read: {}", crate::words::io_error(&err)),
+            ),
+        })?;
     // A file of unknown type is told by its content too (an extensionless video half).
     let kind = resolve_kind(by_name, MediaKind::sniff(&head));
     r.kind = kind;
