@@ -53,20 +53,22 @@ if [ ! -x /usr/bin/time ] || ! command -v unzip >/dev/null; then
   apt-get update -qq && apt-get install -y -qq time unzip >/dev/null
 fi
 mkdir -p "$dir" "$outdir"
-# One binary per allocator; the default build (mimalloc) is target/release/gpbackup.
+# Cargo's output folder (CARGO_TARGET_DIR when set).
+release=${CARGO_TARGET_DIR:-target}/release
+# One binary per allocator; the default build (mimalloc) is $release/gpbackup.
 declare -A bins
 for a in $allocators; do
   case $a in
-    mimalloc) cargo build --release --quiet; cp target/release/gpbackup "$dir/gpbackup-mimalloc" ;;
+    mimalloc) cargo build --release --quiet; cp "$release/gpbackup" "$dir/gpbackup-mimalloc" ;;
     glibc) cargo build --release --quiet --no-default-features
-           cp target/release/gpbackup "$dir/gpbackup-glibc" ;;
+           cp "$release/gpbackup" "$dir/gpbackup-glibc" ;;
     *) echo "unknown allocator $a" >&2; exit 2 ;;
   esac
   bins[$a]="$dir/gpbackup-$a"
 done
 cargo build --release --quiet
 cargo build --release --quiet --example gen_takeout
-bin=target/release/gpbackup
+bin=$release/gpbackup
 
 generator=$(sha256sum benches/gen_takeout.rs | cut -c1-8)
 shape="$media-$entries-$zips-$seed${tiny:+-tiny}"
@@ -77,7 +79,7 @@ if [ ! -f "$takeout/done" ]; then
     [ "$old" = "$takeout" ] || rm -rf "$old"
   done
   echo "generating $takeout …" >&2
-  target/release/examples/gen_takeout --out "$takeout" --media "$media" --entries "$entries" \
+  "$release/examples/gen_takeout" --out "$takeout" --media "$media" --entries "$entries" \
     --zips "$zips" --seed "$seed" $tiny >&2
   touch "$takeout/done"
 fi
