@@ -20,6 +20,9 @@
 #   BENCH_MEDIA, BENCH_ENTRIES, BENCH_ZIPS, BENCH_SEED (42), BENCH_TINY: the generator's shape
 #   BENCH_ROUNDS    rounds of unzip / cp / cold run, alternated (default 2; million 1)
 #   BENCH_JOBS      worker threads (default: all cores)
+#   BENCH_JOBS_LIST thread counts compared (e.g. "1 2"): each round adds a cold run per count,
+#                   alternated, and the write stage's wall and CPU time of each is printed
+#   BENCH_WARM=1    caches are not dropped (inputs read from the page cache)
 #   BENCH_ALLOCATORS  allocator builds compared on the cold run and the re-run
 #                   (default "mimalloc"; "mimalloc glibc" adds the system allocator:
 #                   `--no-default-features`; the "glibc-trim" variant of BENCHMARKS.md, one
@@ -30,6 +33,9 @@
 #   BENCH_PROFILE=1 record the cold run with `perf record -e cpu-clock` and print its top entries
 #   BENCH_KEEP=1    keep the generated Takeout (it is deleted at the end otherwise)
 # Page caches are dropped before each step when this runs as root, so inputs are read from disk.
+# The generated Takeout is kept under a name with a digest of benches/gen_takeout.rs: a
+# Takeout made by another version of the generator is never reused (one of the same shape is
+# removed when a new one is made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,26 +56,33 @@ if [ ! -x /usr/bin/time ] || ! command -v unzip >/dev/null; then
   apt-get update -qq && apt-get install -y -qq time unzip >/dev/null
 fi
 mkdir -p "$dir" "$outdir"
-# One binary per allocator; the default build (mimalloc) is target/release/gpbackup.
+# Cargo's output folder (CARGO_TARGET_DIR when set).
+release=${CARGO_TARGET_DIR:-target}/release
+# One binary per allocator; the default build (mimalloc) is $release/gpbackup.
 declare -A bins
 for a in $allocators; do
   case $a in
-    mimalloc) cargo build --release --quiet; cp target/release/gpbackup "$dir/gpbackup-mimalloc" ;;
+    mimalloc) cargo build --release --quiet; cp "$release/gpbackup" "$dir/gpbackup-mimalloc" ;;
     glibc) cargo build --release --quiet --no-default-features
-           cp target/release/gpbackup "$dir/gpbackup-glibc" ;;
+           cp "$release/gpbackup" "$dir/gpbackup-glibc" ;;
     *) echo "unknown allocator $a" >&2; exit 2 ;;
   esac
   bins[$a]="$dir/gpbackup-$a"
 done
 cargo build --release --quiet
 cargo build --release --quiet --example gen_takeout
-bin=target/release/gpbackup
+bin=$release/gpbackup
 
-takeout="$dir/takeout-$scenario-$media-$entries-$zips-$seed${tiny:+-tiny}"
+generator=$(sha256sum benches/gen_takeout.rs | cut -c1-8)
+shape="$media-$entries-$zips-$seed${tiny:+-tiny}"
+takeout="$dir/takeout-$scenario-g$generator-$shape"
 if [ ! -f "$takeout/done" ]; then
   rm -rf "$takeout"
+  for old in "$dir/takeout-$scenario-"*"-$shape" "$dir/takeout-$scenario-$shape"; do
+    [ "$old" = "$takeout" ] || rm -rf "$old"
+  done
   echo "generating $takeout …" >&2
-  target/release/examples/gen_takeout --out "$takeout" --media "$media" --entries "$entries" \
+  "$release/examples/gen_takeout" --out "$takeout" --media "$media" --entries "$entries" \
     --zips "$zips" --seed "$seed" $tiny >&2
   touch "$takeout/done"
 fi
@@ -79,7 +92,7 @@ if [ -n "${BENCH_TGZ:-}" ]; then
   if [ ! -f "$takeout-tgz/done" ]; then
     rm -rf "$takeout-tgz"
     echo "writing the same export as .tgz in $takeout-tgz …" >&2
-    target/release/examples/gen_takeout --tgz-of "$takeout" --out "$takeout-tgz" >&2
+    "$release/examples/gen_takeout" --tgz-of "$takeout" --out "$takeout-tgz" >&2
     touch "$takeout-tgz/done"
   fi
   tgzs_=("$takeout-tgz"/*.tgz)
@@ -89,6 +102,7 @@ all_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | wc -l)
 media_entries=$(for z in "${zips_[@]}"; do unzip -Z1 "$z"; done | grep -vicE '\.(json|html)$')
 
 drop_caches() {
+  [ -z "${BENCH_WARM:-}" ] || return 0
   sync
   if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
 }
@@ -122,6 +136,11 @@ for r in $(seq 1 "$rounds"); do
     rm -rf "$outdir/out-tgz"
     results+=("$(run "tgz-cold#$r" env GPBACKUP_TRACE_MEMORY=1 "$bin" process -q $jobs "${tgzs_[@]}" -o "$outdir/out-tgz")")
   fi
+  for j in ${BENCH_JOBS_LIST:-}; do
+    rm -rf "$outdir/out-j"
+    results+=("$(run "cold-j$j#$r" env GPBACKUP_TRACE_MEMORY=1 "$bin" process -q -j "$j" "${zips_[@]}" -o "$outdir/out-j")")
+  done
+  rm -rf "$outdir/out-j"
 done
 if [ ${#tgzs_[@]} -gt 0 ]; then
   results+=("$(run "tgz-rerun" env GPBACKUP_TRACE_MEMORY=1 "$bin" process -q $jobs "${tgzs_[@]}" -o "$outdir/out-tgz")")
@@ -180,12 +199,24 @@ for kind in cold loaded; do
     printf "verify --against, %s: median %.1f ms = %.2f%% of the best cold run (%.2f s); runs: %s ms\n", w, m / 1000, m / 1e4 / c, c, s }'
 done
 echo
-echo "Stages (GPBACKUP_TRACE_MEMORY=1: resident and peak memory after each, seconds since start):"
+echo "Stages (GPBACKUP_TRACE_MEMORY=1: resident and peak memory after each, seconds since start, CPU seconds user+sys):"
 for a in $allocators; do
   for n in "cold-$a#1" "rerun-$a" ${tgzs_[0]:+"tgz-cold#1" "tgz-rerun"}; do
-    echo "- $n: $(grep '^memory ' "$dir/$n.err" | sed -E 's/^memory ([^:]+): rss ([0-9]+) kB, peak ([0-9]+) kB, at ([0-9.]+) s/\1 \4 s \2\/\3 kB/' | paste -sd';' | sed 's/;/; /g')"
+    echo "- $n: $(grep '^memory ' "$dir/$n.err" | sed -E 's/^memory ([^:]+): rss ([0-9]+) kB, peak ([0-9]+) kB, at ([0-9.]+) s, cpu ([0-9.]+) s user ([0-9.]+) s sys/\1 \4 s \2\/\3 kB \5+\6/' | paste -sd';' | sed 's/;/; /g')"
   done
 done
+if [ -n "${BENCH_JOBS_LIST:-}" ]; then
+  echo
+  echo "The write stage (from 'planned' to 'media written'): wall s, CPU s (user+sys), by thread count:"
+  for r in $(seq 1 "$rounds"); do
+    for j in $BENCH_JOBS_LIST; do
+      awk -v n="cold-j$j#$r" '
+        /^memory planned:/ {split($0, a, /at |, cpu | s user | s sys/); w0 = a[2]; c0 = a[3] + a[4]}
+        /^memory media written:/ {split($0, a, /at |, cpu | s user | s sys/); w1 = a[2]; c1 = a[3] + a[4]}
+        END {printf "- %s: write stage %.2f s wall, %.2f s CPU\n", n, w1 - w0, c1 - c0}' "$dir/cold-j$j#$r.err"
+    done
+  done
+fi
 if [ -n "${BENCH_PROFILE:-}" ]; then
   echo
   echo "Profile of the cold run (perf record -e cpu-clock, top entries by self time):"

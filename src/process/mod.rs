@@ -424,12 +424,31 @@ pub(crate) fn trace_memory(point: &str) {
     };
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let start = START.get_or_init(std::time::Instant::now);
+    let (user, sys) = cpu_seconds();
     eprintln!(
-        "memory {point}: rss {} kB, peak {} kB, at {:.2} s",
+        "memory {point}: rss {} kB, peak {} kB, at {:.2} s, cpu {user:.2} s user {sys:.2} s sys",
         field("VmRSS:"),
         field("VmHWM:"),
         start.elapsed().as_secs_f64()
     );
+}
+
+/// The CPU time the process has used so far, user and system, in seconds (zero where it
+/// cannot be asked): on a machine shared with other work, a stage's CPU time is what can
+/// be compared between runs, not its wall time.
+fn cpu_seconds() -> (f64, f64) {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; it is zeroed first.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0 {
+            // SAFETY: initialized by getrusage (or zeroed).
+            let u = unsafe { usage.assume_init() };
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return (secs(u.ru_utime), secs(u.ru_stime));
+        }
+    }
+    (0.0, 0.0)
 }
 
 #[cfg(test)]

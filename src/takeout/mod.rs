@@ -863,12 +863,39 @@ struct PosBuffer {
 
 /// A zip read through the reader's buffer at explicit positions (`pread`): a seek only moves
 /// the position, so entries read in disk order are served from one buffer refill after
-/// another, with no `lseek` and no refill of bytes already in the buffer.
+/// another, with no `lseek` and no refill of bytes already in the buffer. A refill reads
+/// what the entry being read still needs (see [`refill_len`]), not the whole buffer.
 pub struct PosReader<'r> {
     file: &'r File,
     input: usize,
     buf: &'r mut PosBuffer,
     pos: u64,
+    /// Where the bytes the caller is about to read probably end (the entry's end, from its
+    /// central record): a refill stops there, rounded up to a page.
+    until: u64,
+}
+
+/// Bytes a refill reads, rounded up to this (the page cache's unit).
+const REFILL_PAGE: u64 = 4096;
+
+/// How many bytes a refill of a buffer of `cap` bytes reads at `pos`: up to `until` (where
+/// the entry being read probably ends) rounded up to a page, and at least a page. A refill
+/// that continues where the last one ended (`last`: its end and length) reads the entries
+/// in disk order: it reads twice as much as the last one (the whole buffer at most), as a
+/// file's read-ahead does. Reading the whole buffer for every entry would copy 256 KB from
+/// the page cache for a photo of 2 KB (in a run of tiny files, 6 GB for 165 MB of zips).
+fn refill_len(pos: u64, until: u64, cap: usize, last: Option<(u64, usize)>) -> usize {
+    let cap = cap as u64;
+    let wanted = until
+        .max(pos + 1)
+        .div_ceil(REFILL_PAGE)
+        .saturating_mul(REFILL_PAGE)
+        - pos;
+    let wanted = match last {
+        Some((end, len)) if end == pos => wanted.max(2 * len as u64),
+        _ => wanted,
+    };
+    wanted.clamp(REFILL_PAGE.min(cap), cap) as usize
 }
 
 impl PosReader<'_> {
@@ -910,8 +937,11 @@ impl Read for PosReader<'_> {
 impl BufRead for PosReader<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if !self.buffered() {
+            let b = &self.buf;
+            let last = (b.input == self.input).then_some((b.start + b.len as u64, b.len));
+            let len = refill_len(self.pos, self.until, b.data.len(), last);
             self.buf.input = usize::MAX;
-            self.buf.len = Self::read_at(self.file, &mut self.buf.data, self.pos)?;
+            self.buf.len = Self::read_at(self.file, &mut self.buf.data[..len], self.pos)?;
             self.buf.input = self.input;
             self.buf.start = self.pos;
         }
@@ -1006,11 +1036,15 @@ impl<'c> Reader<'c> {
                     let path = &self.catalog.inputs[input].path;
                     *slot = Some(File::open(path)?);
                 }
+                // Its local header, name, a little room for its extra field, and its data.
+                let (folder, name) = e.path_parts();
+                let span = 30 + 64 + (folder.len() + name.len()) as u64 + e.compressed;
                 let file = PosReader {
                     file: slot.as_ref().expect("opened above"),
                     input,
                     buf: &mut self.buf,
                     pos: 0,
+                    until: e.order.saturating_add(span),
                 };
                 let raw = zip::open_at_with(
                     file,
@@ -1047,6 +1081,7 @@ impl<'c> Reader<'c> {
                     input,
                     buf: &mut self.buf,
                     pos: e.order,
+                    until: e.order.saturating_add(e.size),
                 };
                 Ok(Box::new(Checked::new(file.take(e.size), e.size, e.crc32)))
             }

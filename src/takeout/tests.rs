@@ -149,3 +149,99 @@ fn dir_keys_start_below_takeout() {
     assert_eq!(strip_takeout_prefix("Takeout"), "");
     assert_eq!(strip_takeout_prefix(""), "");
 }
+
+#[test]
+fn a_refill_reads_what_the_entry_needs_and_more_when_read_in_order() {
+    const CAP: usize = 256 * 1024;
+    // (pos, until, last refill (end, length), bytes read)
+    let cases = [
+        // A tiny entry: its bytes, up to the page they end in.
+        (0, 1500, None, 4096),
+        (4000, 5600, None, 4096 + 4096 - 4000),
+        (8192, 8193, None, 4096),
+        // Its end already passed (a hint too short): a page.
+        (10_000, 9_000, None, 4096),
+        (4096, 0, None, 4096),
+        // A large one: the whole buffer, never more.
+        (0, 10 << 20, None, CAP),
+        (100, u64::MAX, None, CAP),
+        // Where the last refill ended: twice its length, up to the buffer.
+        (8192, 9000, Some((8192, 4096)), 8192),
+        (8192, 9000, Some((8192, 200_000)), CAP),
+        (
+            8192,
+            100_000,
+            Some((8192, 4096)),
+            100_000usize.div_ceil(4096) * 4096 - 8192,
+        ),
+        // Elsewhere than where it ended: the entry alone.
+        (8192, 9000, Some((4096, 4096)), 4096),
+    ];
+    for (pos, until, last, want) in cases {
+        assert_eq!(
+            refill_len(pos, until, CAP, last),
+            want,
+            "{pos} {until} {last:?}"
+        );
+    }
+    // A buffer smaller than a page is filled whole.
+    assert_eq!(refill_len(0, 10, 64, None), 64);
+    assert_eq!(refill_len(0, 1 << 20, 8192, Some((0, 8192))), 8192);
+}
+
+#[test]
+fn entries_read_in_any_order_through_one_reader_give_their_bytes() {
+    use ::zip::write::SimpleFileOptions;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("takeout-001.zip");
+    let mut w = ::zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    // Tiny entries, one larger than the large buffer, stored and deflated, some with an
+    // extra field longer than a reader expects.
+    let mut contents = Vec::new();
+    for i in 0..60u32 {
+        let len = match i % 7 {
+            0 => 300_000 + i as usize,
+            1 => 5000,
+            _ => 200 + 37 * i as usize,
+        };
+        let data: Vec<u8> = (0..len)
+            .map(|k| (k as u32 * 7 + i * 13 + (k as u32 >> 9)) as u8)
+            .collect();
+        let method = if i % 2 == 0 {
+            ::zip::CompressionMethod::Deflated
+        } else {
+            ::zip::CompressionMethod::Stored
+        };
+        let mut opts = SimpleFileOptions::default().compression_method(method);
+        if i % 5 == 0 {
+            opts = opts.with_alignment(4096);
+        }
+        w.start_file(format!("Takeout/Google Photos/a/IMG_{i}.jpg"), opts)
+            .unwrap();
+        w.write_all(&data).unwrap();
+        contents.push(data);
+    }
+    w.finish().unwrap();
+    let catalog = Catalog::open(&[path], None).unwrap();
+    let by_name = |e: &Entry| -> usize {
+        let n = e.name().trim_start_matches("IMG_").trim_end_matches(".jpg");
+        n.parse().unwrap()
+    };
+    let n = catalog.entries.len();
+    assert_eq!(n, contents.len());
+    let in_order: Vec<usize> = (0..n).collect();
+    let reversed: Vec<usize> = (0..n).rev().collect();
+    let scattered: Vec<usize> = (0..n).map(|k| (k * 17) % n).collect();
+    for buffer in [SMALL_BUFFER, LARGE_BUFFER] {
+        let mut reader = catalog.reader(buffer);
+        for order in [&in_order, &reversed, &scattered, &in_order] {
+            for &k in order {
+                let e = &catalog.entries[k];
+                let mut got = Vec::new();
+                reader.open(e).unwrap().read_to_end(&mut got).unwrap();
+                assert!(got == contents[by_name(e)], "entry {k}, buffer {buffer}");
+            }
+        }
+    }
+}

@@ -629,3 +629,78 @@ fn a_photo_already_in_the_folder_is_not_copied_again() {
         stderr(&v)
     );
 }
+
+/// The library of a run on one thread and on four, compared byte for byte: over two batches
+/// of groups (2,048 each, see `process::write`), with the same name many times over
+/// (numbered collisions), album copies, photos dated by their sidecar and by their own EXIF
+/// date, favourites (XMP sidecars).
+#[test]
+fn one_thread_or_four_make_the_same_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(3);
+    let plain = fixture("plain.jpg");
+    let camera = fixture("camera.jpg");
+    for i in 0..4600 {
+        let name = format!("IMG_{:04}.jpg", i % 700);
+        let dir = format!(
+            "Takeout/Google Photos/Photos from {}",
+            2010 + i % 3 + 3 * (i / 2100)
+        );
+        let base = if i % 4 == 0 { &camera } else { &plain };
+        let bytes = jpeg_variant(base, &format!("{i}"));
+        let taken = T + (i % 5) as i64 * 40 * 86_400;
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&sidecar(&name, taken, None)).unwrap();
+        if i % 9 == 0 {
+            json["favorited"] = true.into();
+        }
+        t.add(i % 3, format!("{dir}/{name}"), bytes.clone()).add(
+            (i + 1) % 3,
+            format!("{dir}/{name}.json"),
+            serde_json::to_vec(&json).unwrap(),
+        );
+        if i < 700 && i % 3 == 0 {
+            t.add(
+                (i + 2) % 3,
+                format!("Takeout/Google Photos/Trip/{name}"),
+                bytes,
+            );
+        }
+    }
+    let zips = t.write(&tmp.path().join("in"));
+    // Flat: every name is reserved before its file is read, a batch at a time in group
+    // order. (In the dated layouts a file whose folder its own date decides reserves its
+    // name once read, in the order the threads get there: `-j 1` and `-j 4` number such
+    // collisions differently.)
+    for layout in ["flat"] {
+        let mut libraries = Vec::new();
+        for jobs in ["1", "4"] {
+            let out = tmp.path().join(format!("photos-{layout}-{jobs}"));
+            let args = ["-j", jobs, "--layout", layout, "--timezone", "Europe/Paris"];
+            let (o, report) = process(&zips, &out, &args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let mut lines: Vec<String> = (report["media"].as_array().unwrap().iter())
+                .map(|m| format!("{} {} {}", m["source"], m["status"], m["output"]))
+                .collect();
+            lines.sort();
+            libraries.push((files_of(&out), lines));
+        }
+        let (one, four) = (&libraries[0], &libraries[1]);
+        assert!(one.0.len() > 4000, "{layout}: {} files", one.0.len());
+        assert!(
+            one.0.keys().any(|p| p.ends_with("IMG_0001 (3).jpg")),
+            "{layout}: numbered names"
+        );
+        assert!(one.0.keys().any(|p| p.ends_with(".xmp")), "{layout}: XMP");
+        let differing: Vec<&String> = (one.0.keys().chain(four.0.keys()))
+            .filter(|p| one.0.get(*p) != four.0.get(*p))
+            .take(5)
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{layout}: files differ: {differing:?}"
+        );
+        assert_eq!(one.1.len(), 4600 + 234);
+        assert!(one.1 == four.1, "{layout}: the same report lines");
+    }
+}

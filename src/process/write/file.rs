@@ -37,6 +37,14 @@ impl<R: Read> Read for Interruptible<'_, R> {
     }
 }
 
+/// The largest read buffer of an entry (larger reads, the copy's, bypass it).
+const MAX_READ_BUFFER: u64 = 64 * 1024;
+
+/// The read buffer of an entry of `size` bytes: the whole entry when it is small.
+fn read_buffer(size: u64) -> usize {
+    size.clamp(64, MAX_READ_BUFFER) as usize
+}
+
 /// Room in an output file's write buffer for what metadata adds to it.
 const WRITE_SLACK: u64 = 64 * 1024;
 /// The largest write buffer (large files are written in pieces of this size).
@@ -110,6 +118,9 @@ fn try_write(
         inner: src,
         flag: &writer.opts.cancel,
     };
+    // Through a buffer: the metadata readers ask for a few bytes at a time, and a zip
+    // entry's decompressor asked for two bytes inflates them on its slow path.
+    let src = io::BufReader::with_capacity(read_buffer(e.size), src);
     let mut opened = sniff(subject.by_name, HashingReader::new(src), r)?;
     let copied = copy(writer, &mut opened, &tags, e.size)?;
     if copied.src_len != e.size && e.crc32.is_some() {
@@ -273,12 +284,18 @@ pub(super) fn sniff<R: Read>(
     r: &mut MediaReport,
 ) -> Result<Opened<Hashed<R>>, Reason> {
     let mut head = Vec::with_capacity(32);
-    (&mut src).take(32).read_to_end(&mut head).map_err(|err| {
-        failed(
-            &err,
-            format!("cannot read: {}", crate::words::io_error(&err)),
-        )
-    })?;
+    // (The first read fills the entry's read buffer: damaged data shows here already, and
+    // is named as such.)
+    (&mut src)
+        .take(32)
+        .read_to_end(&mut head)
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => io_reason(&err),
+            _ => failed(
+                &err,
+                format!("cannot read: {}", crate::words::io_error(&err)),
+            ),
+        })?;
     // A file of unknown type is told by its content too (an extensionless video half).
     let kind = resolve_kind(by_name, MediaKind::sniff(&head));
     r.kind = kind;

@@ -45,6 +45,9 @@ struct Named<'a> {
     in_library: bool,
 }
 
+/// The folder and file name a group wants, when its folder is known before it is read.
+type Wanted = (String, String);
+
 /// What the write stage did: every record's line handed to the log, and why it stopped
 /// early, if it did.
 pub struct Outcome {
@@ -370,27 +373,34 @@ impl Writer<'_> {
         let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
             .map(|_| Mutex::new(plan.catalog.reader(takeout::LARGE_BUFFER)))
             .collect();
+        // The lines of the run of groups written last, handed over while the next run is
+        // written.
+        let mut pending = Vec::new();
         for first in (0..plan.groups.len()).step_by(BATCH_GROUPS) {
             let batch = first..(first + BATCH_GROUPS).min(plan.groups.len());
             // Names are reserved here, a batch at a time in group order, so that collisions
             // are numbered the same way on every run whatever the thread timing. A file whose
             // folder depends on a date only its own bytes hold gets its name once it is read.
-            let named: Vec<Named> = batch
+            // (The folders and wanted names are found in parallel, the names reserved in
+            // order.)
+            let wanted: Vec<(&[MediaId], bool, Option<Wanted>)> = batch
+                .into_par_iter()
                 .map(|k| {
                     let group = plan.groups.get(k);
                     let in_library = plan.groups.in_library(k);
                     // None for a group probably in the library (it gets one if it is not).
-                    let name = self
-                        .planned_folder(group[0])
-                        .filter(|_| !in_library)
-                        .map(|dir| self.out.reserve(&dir, &plan.wanted_name(group[0])));
-                    Named {
-                        group,
-                        name,
-                        in_library,
-                    }
+                    let wanted = (!in_library)
+                        .then(|| self.planned_folder(group[0]))
+                        .flatten()
+                        .map(|dir| (dir, plan.wanted_name(group[0])));
+                    (group, in_library, wanted)
                 })
                 .collect();
+            let named = wanted.into_iter().map(|(group, in_library, wanted)| Named {
+                group,
+                name: wanted.map(|(dir, name)| self.out.reserve(&dir, &name)),
+                in_library,
+            });
             // Groups are written in parallel by runs of ordinary ones; a group of more
             // members than LARGE_GROUP (a content in a zip a million times over) is written
             // alone between them, its lines handed over as they come: a group's lines are
@@ -398,7 +408,8 @@ impl Writer<'_> {
             let mut run = Vec::new();
             for n in named {
                 if n.group.len() > LARGE_GROUP {
-                    self.write_run(std::mem::take(&mut run), &readers, done);
+                    self.write_run(std::mem::take(&mut run), &readers, done, &mut pending);
+                    self.hand_over_all(done, std::mem::take(&mut pending));
                     let mut reader = readers[0].lock().unwrap_or_else(|p| p.into_inner());
                     self.write_group_with(&mut reader, n.group, n.name, n.in_library, |id, r| {
                         self.hand_over(done, id, r)
@@ -407,12 +418,20 @@ impl Writer<'_> {
                     run.push(n);
                 }
             }
-            self.write_run(run, &readers, done);
+            self.write_run(run, &readers, done, &mut pending);
         }
+        self.hand_over_all(done, pending);
     }
 
-    /// Writes a run of groups in parallel, handing their lines over in group order.
-    fn write_run(&self, named: Vec<Named>, readers: &[Mutex<Reader>], done: &mut Done) {
+    /// Writes a run of groups in parallel while the lines of the run before (`pending`) are
+    /// handed over; leaves its own lines in `pending`, in group order.
+    fn write_run(
+        &self,
+        named: Vec<Named>,
+        readers: &[Mutex<Reader>],
+        done: &mut Done,
+        pending: &mut Vec<(MediaId, MediaReport)>,
+    ) {
         if named.is_empty() {
             return;
         }
@@ -424,24 +443,35 @@ impl Writer<'_> {
                 .then(|| plan.entry(first).size)
         };
         let units = units_of_work(named, crossing_size);
-        let mut lines: Vec<(usize, Vec<(MediaId, MediaReport)>)> = units
-            .into_par_iter()
-            .flat_map_iter(|unit| {
-                unit.into_iter().map(|(k, n)| {
-                    let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                    // A panic while a reader was held (caught in `write_group`) leaves it
-                    // usable: every entry is opened afresh.
-                    let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                    (
-                        k,
-                        self.write_group(&mut reader, n.group, n.name, n.in_library),
-                    )
-                })
-            })
-            .collect();
-        // Handed over in group order.
+        let before = std::mem::take(pending);
+        let ((), mut lines) = rayon::join(
+            || self.hand_over_all(done, before),
+            || {
+                units
+                    .into_par_iter()
+                    .flat_map_iter(|unit| {
+                        unit.into_iter().map(|(k, n)| {
+                            let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+                            // A panic while a reader was held (caught in `write_group`) leaves
+                            // it usable: every entry is opened afresh.
+                            let mut reader =
+                                readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+                            (
+                                k,
+                                self.write_group(&mut reader, n.group, n.name, n.in_library),
+                            )
+                        })
+                    })
+                    .collect::<Vec<(usize, Vec<(MediaId, MediaReport)>)>>()
+            },
+        );
         lines.sort_unstable_by_key(|(k, _)| *k);
-        for (id, r) in lines.into_iter().flat_map(|(_, l)| l) {
+        pending.extend(lines.into_iter().flat_map(|(_, l)| l));
+    }
+
+    /// Hands over finished lines, in their order (see [`Writer::hand_over`]).
+    fn hand_over_all(&self, done: &mut Done, lines: Vec<(MediaId, MediaReport)>) {
+        for (id, r) in lines {
             self.hand_over(done, id, r);
         }
     }
