@@ -856,6 +856,32 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The progress is told every 4 MB or so, and what it is told adds up to the part's size.
+    #[test]
+    fn the_progress_adds_up_to_the_part() {
+        let data = vec![5u8; 10 << 20];
+        let tar = tar_of(&[("a.mp4", &data), ("a.mp4.json", b"{}")]);
+        let dir = std::env::temp_dir().join(format!("gpbackup-progress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("part.tar");
+        std::fs::write(&input, &tar).unwrap();
+        let told = std::sync::Mutex::new(Vec::new());
+        let progress = |n: u64| told.lock().unwrap().push(n);
+        let opts = TarOptions {
+            progress: Some(&progress),
+            ..TarOptions::default()
+        };
+        read(&input, &dir.join("0.pack"), &opts).unwrap();
+        let told = told.into_inner().unwrap();
+        assert_eq!(told.iter().sum::<u64>(), tar.len() as u64, "{told:?}");
+        assert!(told.len() >= 2, "{told:?}");
+        let (last, steps) = told.split_last().unwrap();
+        assert!(steps.iter().all(|&n| n >= 4 << 20), "{told:?}");
+        assert!(*last > 0, "{told:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn sniffing() {
         assert_eq!(sniff_bytes(&[0x1f, 0x8b, 8]), Sniffed::Gzip);
