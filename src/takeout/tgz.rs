@@ -882,6 +882,39 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// What follows the tar's end is read up to 64 MB (a Takeout pads a few KB): a stream of
+    /// zeros after it is not inflated to its end.
+    #[test]
+    fn what_follows_the_end_of_the_tar_is_read_only_so_far() {
+        let tar = tar_of(&[("a.jpg", b"AAAA")]);
+        let mut gz = gzip(&tar);
+        let zeros = gzip(&vec![0u8; 1 << 20]);
+        for _ in 0..100 {
+            gz.extend_from_slice(&zeros);
+        }
+        let dir = std::env::temp_dir().join(format!("gpbackup-trailing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("part.tgz");
+        std::fs::write(&input, &gz).unwrap();
+        let told = std::sync::Mutex::new(0u64);
+        let progress = |n: u64| *told.lock().unwrap() += n;
+        let opts = TarOptions {
+            progress: Some(&progress),
+            ..TarOptions::default()
+        };
+        let r = read(&input, &dir.join("0.pack"), &opts).unwrap();
+        assert_eq!(r.damage, None);
+        assert_eq!(r.items.len(), 1);
+        let read_bytes = told.into_inner().unwrap();
+        assert!(
+            read_bytes < gz.len() as u64 * 3 / 4,
+            "{read_bytes} of {} bytes read",
+            gz.len()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn sniffing() {
         assert_eq!(sniff_bytes(&[0x1f, 0x8b, 8]), Sniffed::Gzip);
