@@ -721,6 +721,10 @@ mod tests {
             "at the ratio, not above"
         );
         assert!(bomb(BOMB_MIN_SIZE * 2, c - 1, true).is_some());
+        // Exactly at the ratio, past the size: not a bomb.
+        let c = BOMB_MIN_SIZE / BOMB_MAX_RATIO + 1;
+        assert_eq!(bomb(c * BOMB_MAX_RATIO, c, true), None);
+        assert!(bomb(c * BOMB_MAX_RATIO + 1, c, true).is_some());
         assert_eq!(
             bomb(u64::MAX, 1, false),
             None,
@@ -913,6 +917,33 @@ mod tests {
             gz.len()
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// GNU tar pads an archive to a record of 10 KB after its end: a cut or a bad checksum
+    /// found while that padding is read is damage too, with every entry kept.
+    #[test]
+    fn damage_after_the_end_of_the_tar_keeps_every_entry() {
+        let mut tar = tar_of(&[("one.jpg", b"1111")]);
+        tar.resize(tar.len().div_ceil(10240) * 10240 + 10240, 0);
+        let gz = gzip(&tar);
+        let (r, _) = read_bytes(&gz[..gz.len() - 4], Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert_eq!(d.lost, None);
+        assert!(d.ends_early, "{d:?}");
+        assert!(
+            d.reason.contains("ends before its last bytes"),
+            "{}",
+            d.reason
+        );
+        let mut bad = gz.clone();
+        let n = bad.len();
+        bad[n - 8] ^= 0xff;
+        let (r, _) = read_bytes(&bad, Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert!(!d.ends_early, "{d:?}");
+        assert!(d.reason.contains("checksum does not match"), "{}", d.reason);
     }
 
     #[test]
