@@ -659,7 +659,7 @@ impl Catalog {
                     symlink: e.symlink,
                 },
             };
-            self.folders.add(
+            self.add_entry(
                 input,
                 locator,
                 &path,
@@ -668,11 +668,28 @@ impl Catalog {
                 Some(e.crc32),
                 e.header_start,
             );
-            if self.folders.is_full() {
-                self.folders.finish(&mut self.entries);
-            }
         }
         self.folders.finish(&mut self.entries);
+    }
+
+    /// Adds an entry of the input being indexed (see [`Folders::add`]), building the entries
+    /// added so far when enough wait.
+    #[allow(clippy::too_many_arguments)]
+    fn add_entry(
+        &mut self,
+        input: u32,
+        locator: Locator,
+        path: &str,
+        size: u64,
+        compressed: u64,
+        crc32: Option<u32>,
+        order: u64,
+    ) {
+        self.folders
+            .add(input, locator, path, size, compressed, crc32, order);
+        if self.folders.is_full() {
+            self.folders.finish(&mut self.entries);
+        }
     }
 
     fn index_tar(&mut self, input: usize, part: &Path, items: Vec<tgz::TarItem>) {
@@ -684,7 +701,7 @@ impl Catalog {
             if let Some(h) = item.hash {
                 self.hashes.insert((number, item.pos), h);
             }
-            self.folders.add(
+            self.add_entry(
                 number,
                 Locator::Tar(item.kind),
                 &path,
@@ -693,9 +710,6 @@ impl Catalog {
                 Some(item.crc32),
                 item.pos,
             );
-            if self.folders.is_full() {
-                self.folders.finish(&mut self.entries);
-            }
         }
         self.folders.finish(&mut self.entries);
     }
@@ -712,7 +726,7 @@ impl Catalog {
             let Some(path) = self.file_path(zip, e.name.clone(), e.size) else {
                 continue;
             };
-            self.folders.add(
+            self.add_entry(
                 input,
                 Locator::Recovered,
                 &path,
@@ -721,9 +735,6 @@ impl Catalog {
                 Some(e.crc32),
                 i,
             );
-            if self.folders.is_full() {
-                self.folders.finish(&mut self.entries);
-            }
         }
         self.folders.finish(&mut self.entries);
     }
@@ -771,12 +782,8 @@ impl Catalog {
             };
             let path = format!("{prefix}{}", rel.join("/"));
             let order = self.files.len() as u64;
-            self.folders
-                .add(input, locator, &path, size, size, None, order);
             self.files.push(item.path().into());
-            if self.folders.is_full() {
-                self.folders.finish(&mut self.entries);
-            }
+            self.add_entry(input, locator, &path, size, size, None, order);
         }
         self.folders.finish(&mut self.entries);
         Ok(())

@@ -570,6 +570,15 @@ mod tests {
     }
 
     fn read_bytes(bytes: &[u8], keep: Keep) -> (TarRead, Vec<u8>) {
+        let opts = TarOptions {
+            keep,
+            ..TarOptions::default()
+        };
+        read_with(bytes, &opts)
+    }
+
+    /// Reads `bytes` as a part with `opts`: what was read, and the pack.
+    fn read_with(bytes: &[u8], opts: &TarOptions) -> (TarRead, Vec<u8>) {
         let dir = std::env::temp_dir().join(format!(
             "gpbackup-tgz-test-{}-{:?}",
             std::process::id(),
@@ -580,11 +589,7 @@ mod tests {
         let input = dir.join("part.tgz");
         std::fs::write(&input, bytes).unwrap();
         let pack = dir.join("0.pack");
-        let opts = TarOptions {
-            keep,
-            ..TarOptions::default()
-        };
-        let r = read(&input, &pack, &opts).unwrap();
+        let r = read(&input, &pack, opts).unwrap();
         let packed = std::fs::read(&pack).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         (r, packed)
@@ -865,25 +870,19 @@ mod tests {
     fn the_progress_adds_up_to_the_part() {
         let data = vec![5u8; 10 << 20];
         let tar = tar_of(&[("a.mp4", &data), ("a.mp4.json", b"{}")]);
-        let dir = std::env::temp_dir().join(format!("gpbackup-progress-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let input = dir.join("part.tar");
-        std::fs::write(&input, &tar).unwrap();
         let told = std::sync::Mutex::new(Vec::new());
         let progress = |n: u64| told.lock().unwrap().push(n);
         let opts = TarOptions {
             progress: Some(&progress),
             ..TarOptions::default()
         };
-        read(&input, &dir.join("0.pack"), &opts).unwrap();
+        read_with(&tar, &opts);
         let told = told.into_inner().unwrap();
         assert_eq!(told.iter().sum::<u64>(), tar.len() as u64, "{told:?}");
         assert!(told.len() >= 2, "{told:?}");
         let (last, steps) = told.split_last().unwrap();
         assert!(steps.iter().all(|&n| n >= 4 << 20), "{told:?}");
         assert!(*last > 0, "{told:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// What follows the tar's end is read up to 64 MB (a Takeout pads a few KB): a stream of
@@ -896,18 +895,13 @@ mod tests {
         for _ in 0..100 {
             gz.extend_from_slice(&zeros);
         }
-        let dir = std::env::temp_dir().join(format!("gpbackup-trailing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let input = dir.join("part.tgz");
-        std::fs::write(&input, &gz).unwrap();
         let told = std::sync::Mutex::new(0u64);
         let progress = |n: u64| *told.lock().unwrap() += n;
         let opts = TarOptions {
             progress: Some(&progress),
             ..TarOptions::default()
         };
-        let r = read(&input, &dir.join("0.pack"), &opts).unwrap();
+        let (r, _) = read_with(&gz, &opts);
         assert_eq!(r.damage, None);
         assert_eq!(r.items.len(), 1);
         let read_bytes = told.into_inner().unwrap();
@@ -916,7 +910,6 @@ mod tests {
             "{read_bytes} of {} bytes read",
             gz.len()
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// GNU tar pads an archive to a record of 10 KB after its end: a cut or a bad checksum
