@@ -1214,6 +1214,13 @@ fn damaged_line(d: &crate::takeout::Damaged) -> String {
         Some((_, _, digits)) => format!("part {digits} ({file})"),
         None => file,
     };
+    if !d.ends_early && d.recovered == 0 {
+        return format!(
+            "damaged: {which} is damaged ({}): download it again and run the same command \
+             with it. None of its files was used.",
+            d.reason,
+        );
+    }
     if !d.ends_early {
         let at = match &d.lost {
             Some(name) => format!("; the damage is in {name}"),

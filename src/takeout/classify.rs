@@ -88,7 +88,11 @@ impl Catalog {
         let mut takeout: Vec<bool> = self
             .inputs
             .iter()
-            .map(|input| matches!(input.kind, InputKind::Recovered(_)))
+            .map(|input| {
+                // A damaged part is named as damaged, whatever it still holds.
+                matches!(input.kind, InputKind::Recovered(_))
+                    || self.damaged.iter().any(|d| d.path == input.path)
+            })
             .collect();
         for (e, c) in self.entries.iter().zip(classes) {
             if *c != Class::Ignored {

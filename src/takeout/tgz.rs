@@ -108,7 +108,11 @@ impl Staging {
                 std::env::temp_dir().join(format!("gpbackup-{}-{nanos}", std::process::id()))
             }
         };
-        std::fs::create_dir(&dir)?;
+        // The photos kept there are the user's: only the user may read them.
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
         Ok(Staging { dir })
     }
 
@@ -232,6 +236,9 @@ struct Pack {
 const PACK_BUFFER: usize = 1 << 20;
 /// Reads at least this large are written to the pack straight, when nothing is buffered.
 const DIRECT_WRITE: usize = 64 * 1024;
+/// The most bytes read after the tar's end, looking for the gzip stream's end and checksum
+/// (GNU tar pads an archive to a record of 10 KB).
+const TRAILING_MAX: u64 = 1 << 20;
 /// The largest gap between kept entries written as zeros rather than skipped.
 const GAP_FILLED: u64 = 64 * 1024;
 
@@ -318,10 +325,19 @@ pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, Sour
         read: read.clone(),
     };
     let gzip = sniff(path) == Sniffed::Gzip;
-    let stream: Box<dyn Read> = if gzip {
+    let inner: Box<dyn Read> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(counting))
     } else {
         Box::new(counting)
+    };
+    let inflated = Rc::new(Cell::new(0u64));
+    let mark = Rc::new(Cell::new(0u64));
+    let stream = Guard {
+        inner,
+        inflated: inflated.clone(),
+        mark: mark.clone(),
+        compressed: read.clone(),
+        gzip,
     };
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -348,7 +364,11 @@ pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, Sour
             }
         }
     };
-    let result = walk(stream, gzip, &read, &mut pack, &mut out, opts, &report).and_then(|()| {
+    let counters = Counters {
+        inflated: &inflated,
+        mark: &mark,
+    };
+    let result = walk(stream, gzip, counters, &mut pack, &mut out, opts, &report).and_then(|()| {
         pack.flush().map_err(Fatal::Pack)?;
         Ok(())
     });
@@ -369,10 +389,55 @@ fn is_json_name(path: &str) -> bool {
     b.len() >= 5 && b[b.len() - 5..].eq_ignore_ascii_case(b".json")
 }
 
-fn walk(
-    stream: Box<dyn Read>,
+/// The counts a [`Guard`] keeps, as `walk` sees them.
+#[derive(Clone, Copy)]
+struct Counters<'a> {
+    inflated: &'a Rc<Cell<u64>>,
+    mark: &'a Rc<Cell<u64>>,
+}
+
+/// The uncompressed stream, counted and bounded: it fails past a gzip bomb's ratio (see
+/// [`bomb`]), and when more than [`HEADERS_MAX`] bytes are read since `mark` (the end of the
+/// last entry data read): the tar crate reads a long name or a PAX header whole into memory,
+/// and skips the data of links and folders, whatever size their header declares.
+struct Guard<R> {
+    inner: R,
+    inflated: Rc<Cell<u64>>,
+    mark: Rc<Cell<u64>>,
+    compressed: Rc<Cell<u64>>,
     gzip: bool,
-    compressed: &Rc<Cell<u64>>,
+}
+
+/// The most bytes read between two entries' data (headers, long names, PAX records, the data
+/// of links and folders): a Takeout's take a few KB.
+const HEADERS_MAX: u64 = 16 << 20;
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let inflated = self.inflated.get() + n as u64;
+        self.inflated.set(inflated);
+        if let Some(why) = bomb(inflated, self.compressed.get(), self.gzip) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+        }
+        if inflated - self.mark.get() > HEADERS_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "more than {} MB of headers between two files (a crafted or damaged \
+                     archive); the rest of it is not read",
+                    HEADERS_MAX >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn walk(
+    stream: Guard<Box<dyn Read>>,
+    gzip: bool,
+    counters: Counters,
     pack: &mut Pack,
     out: &mut TarRead,
     opts: &TarOptions,
@@ -380,7 +445,7 @@ fn walk(
 ) -> Result<(), Fatal> {
     let mut archive = tar::Archive::new(stream);
     let mut buf = vec![0u8; 256 * 1024];
-    let inflated = Rc::new(Cell::new(0u64));
+    let Counters { inflated, mark } = counters;
     let damage = |lost: Option<String>, err: &io::Error| TarDamage {
         lost,
         ends_early: err.kind() == io::ErrorKind::UnexpectedEof,
@@ -399,11 +464,16 @@ fn walk(
         }
         let mut entry = match entry {
             Ok(entry) => entry,
+            Err(e) if checksum_failed(&e) => {
+                distrust(out);
+                return Ok(());
+            }
             Err(e) => {
                 out.damage = Some(damage(None, &e));
                 return Ok(());
             }
         };
+        mark.set(inflated.get());
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = path.strip_prefix("./").map(str::to_string).unwrap_or(path);
         let kind = match entry.header().entry_type() {
@@ -456,15 +526,7 @@ fn walk(
                 pack.push(data).map_err(Fatal::Pack)?;
             }
             got += n as u64;
-            inflated.set(inflated.get() + n as u64);
-            if let Some(why) = bomb(inflated.get(), compressed.get(), gzip) {
-                out.damage = Some(TarDamage {
-                    lost: Some(path),
-                    ends_early: false,
-                    reason: why,
-                });
-                return Ok(());
-            }
+            mark.set(inflated.get());
             report(4 << 20);
             if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 return Err(Fatal::Stopped);
@@ -489,16 +551,21 @@ fn walk(
     let mut rest = archive.into_inner();
     let mut trailing = 0u64;
     loop {
+        mark.set(inflated.get());
         match rest.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 trailing += n as u64;
-                if trailing > BOMB_MIN_SIZE {
+                if trailing > TRAILING_MAX {
                     // Not a Takeout's padding: what follows the tar's end is not read.
                     break;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if checksum_failed(&e) => {
+                distrust(out);
+                return Ok(());
+            }
             Err(e) => {
                 out.damage = Some(TarDamage {
                     lost: None,
@@ -520,6 +587,26 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// True when the gzip stream's checksum (over every byte of the part) failed: some byte read
+/// was wrong, and a tar holds no checksum of its files to tell which (flate2's error says
+/// so in these words; `tests::a_corrupt_gzip_checksum_is_damage` holds it to them).
+fn checksum_failed(e: &io::Error) -> bool {
+    e.to_string().contains("does not have a matching checksum")
+}
+
+/// A part whose checksum failed: none of its files is used, since any one may be the damaged
+/// one (a bit flipped in a photo decodes without an error).
+fn distrust(out: &mut TarRead) {
+    out.items.clear();
+    out.damage = Some(TarDamage {
+        lost: None,
+        ends_early: false,
+        reason: "its checksum does not match: one of its files is damaged, and which one \
+                 cannot be told, so none of them is used"
+            .into(),
+    });
 }
 
 /// Why a stream that inflated `inflated` bytes from `compressed` is taken for a gzip bomb.
@@ -684,10 +771,32 @@ mod tests {
         let n = gz.len();
         gz[n - 8] ^= 0xff; // the trailer's CRC-32
         let (r, _) = read_bytes(&gz, Keep::All);
-        assert_eq!(r.items.len(), 1);
+        assert!(
+            r.items.is_empty(),
+            "none is used: any may be the damaged one"
+        );
         let d = r.damage.unwrap();
         assert!(!d.ends_early);
-        assert!(d.reason.contains("checksum"), "{}", d.reason);
+        assert!(d.reason.contains("checksum does not match"), "{}", d.reason);
+    }
+
+    /// A byte flipped inside a photo stored uncompressed in the gzip stream decodes without
+    /// an error; the checksum at the end catches it, and the part is not used.
+    #[test]
+    fn a_flipped_byte_in_a_photo_is_caught_by_the_checksum() {
+        let photo: Vec<u8> = (0..100_000u64).map(|i| (i * 7919 % 251) as u8).collect();
+        let tar = tar_of(&[("a.jpg", &photo), ("b.jpg", b"2")]);
+        let mut gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+            e.write_all(&tar).unwrap();
+            e.finish().unwrap()
+        };
+        let at = gz.len() / 2;
+        gz[at] ^= 0x01;
+        let (r, _) = read_bytes(&gz, Keep::All);
+        assert!(r.items.is_empty(), "{:?}", r.items);
+        assert!(r.damage.unwrap().reason.contains("checksum does not match"));
     }
 
     #[test]
@@ -795,6 +904,12 @@ mod tests {
         let staging = Staging::make(StagingPlace::At(&dir)).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         assert_eq!(staging.pack(3), dir.join("3.pack"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}: the user's alone");
+        }
         std::fs::write(staging.pack(3), b"x").unwrap();
         drop(staging);
         assert!(!dir.exists());
@@ -885,14 +1000,14 @@ mod tests {
         assert!(*last > 0, "{told:?}");
     }
 
-    /// What follows the tar's end is read up to 64 MB (a Takeout pads a few KB): a stream of
+    /// What follows the tar's end is read up to 1 MB (a Takeout pads a few KB): a stream of
     /// zeros after it is not inflated to its end.
     #[test]
     fn what_follows_the_end_of_the_tar_is_read_only_so_far() {
         let tar = tar_of(&[("a.jpg", b"AAAA")]);
         let mut gz = gzip(&tar);
         let zeros = gzip(&vec![0u8; 1 << 20]);
-        for _ in 0..100 {
+        for _ in 0..20 {
             gz.extend_from_slice(&zeros);
         }
         let told = std::sync::Mutex::new(0u64);
@@ -933,10 +1048,34 @@ mod tests {
         let n = bad.len();
         bad[n - 8] ^= 0xff;
         let (r, _) = read_bytes(&bad, Keep::All);
-        assert_eq!(r.items.len(), 1);
+        assert!(r.items.is_empty());
         let d = r.damage.unwrap();
         assert!(!d.ends_early, "{d:?}");
         assert!(d.reason.contains("checksum does not match"), "{}", d.reason);
+    }
+
+    /// A long name declared larger than any name (the tar crate reads it whole into memory)
+    /// stops the part at 16 MB, named as damaged.
+    #[test]
+    fn a_huge_long_name_is_not_read_whole() {
+        let size = 40u64 << 20;
+        let mut h = tar::Header::new_gnu();
+        h.set_path("././@LongLink").unwrap();
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_cksum();
+        let mut tar = h.as_bytes().to_vec();
+        tar.resize(tar.len() + size as usize, b'a');
+        tar.extend(tar_of(&[("after.jpg", b"1")]));
+        let (r, _) = read_bytes(&tar, Keep::All);
+        assert!(r.items.is_empty());
+        let d = r.damage.unwrap();
+        assert!(!d.ends_early, "{d:?}");
+        assert!(
+            d.reason.contains("of headers between two files"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]

@@ -139,8 +139,13 @@ impl AgainstReport {
             }
         }
         for d in &self.damaged_inputs {
+            let after = if d.ends_early {
+                "the entries after the cut cannot be checked"
+            } else {
+                "the entries after the damage cannot be checked"
+            };
             s.push_str(&format!(
-                "damaged: {}: {}; the entries after the cut cannot be checked. Download this part again.\n",
+                "damaged: {}: {}; {after}. Download this part again.\n",
                 d.path.display(),
                 d.reason
             ));

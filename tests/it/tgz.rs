@@ -492,3 +492,37 @@ fn the_same_name_twice_in_a_tgz_is_two_files() {
         "{r}"
     );
 }
+
+#[test]
+fn a_part_whose_checksum_fails_is_not_used_and_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = vec![
+        (format!("{YEAR}/IMG_1.jpg"), photo("one")),
+        (
+            format!("{YEAR}/IMG_1.jpg.json"),
+            sidecar("IMG_1.jpg", 1_562_253_012, None),
+        ),
+    ];
+    // Stored uncompressed, so that a flipped byte decodes without an error.
+    let mut gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        e.write_all(&tar_bytes(&files)).unwrap();
+        e.finish().unwrap()
+    };
+    let at = 600; // inside the photo's bytes
+    gz[at] ^= 0x01;
+    let part = tmp.path().join("takeout-20231030T151007Z-001.tgz");
+    std::fs::write(&part, &gz).unwrap();
+    let out = tmp.path().join("out");
+    let (o, _) = run(&[part], &out);
+    let said = summary(&o);
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("is damaged (its checksum does not match: one of its files is damaged"),
+        "{said}"
+    );
+    assert!(said.contains("None of its files was used."), "{said}");
+    counts_adding_up(&said);
+    assert!(files_of(&out).is_empty(), "{:?}", files_of(&out).keys());
+}

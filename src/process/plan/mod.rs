@@ -424,9 +424,12 @@ pub fn index_inputs(
     use crate::takeout::tgz;
     let exclude = opts.output.canonicalize().ok();
     let inputs = crate::takeout::parts::reading_order(&opts.inputs);
-    let tar_bytes: u64 = inputs
-        .iter()
+    // (A part given twice is read once.)
+    let parts: std::collections::HashSet<std::path::PathBuf> = (inputs.iter())
         .filter(|p| tgz::sniff(p) != tgz::Sniffed::Other)
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
+    let tar_bytes: u64 = (parts.iter())
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
