@@ -102,6 +102,7 @@ impl Staging {
                 dir.to_path_buf()
             }
             StagingPlace::Temporary => {
+                remove_orphans(&std::env::temp_dir());
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_nanos());
@@ -120,6 +121,40 @@ impl Staging {
     pub fn pack(&self, input: usize) -> PathBuf {
         self.dir.join(format!("{input}.pack"))
     }
+}
+
+/// Removes the temporary staging folders (`gpbackup-PID-N`) of runs that are gone (killed
+/// before they could remove them: Ctrl-C twice, a crash). Unix only: elsewhere a process's
+/// life cannot be asked cheaply, and such folders stay.
+fn remove_orphans(temp: &Path) {
+    #[cfg(unix)]
+    {
+        let Ok(entries) = std::fs::read_dir(temp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = orphan_pid(&name.to_string_lossy()) else {
+                continue;
+            };
+            // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = temp;
+}
+
+/// The process id in a temporary staging folder's name (`gpbackup-PID-N`).
+#[cfg_attr(not(unix), allow(dead_code))]
+fn orphan_pid(name: &str) -> Option<i32> {
+    let (pid, nanos) = name.strip_prefix("gpbackup-")?.split_once('-')?;
+    nanos.parse::<u32>().ok()?;
+    pid.parse().ok().filter(|&p: &i32| p > 0)
 }
 
 impl Drop for Staging {
@@ -1076,6 +1111,38 @@ mod tests {
             "{}",
             d.reason
         );
+    }
+
+    #[test]
+    fn the_temporary_folders_of_runs_that_are_gone_are_removed() {
+        assert_eq!(orphan_pid("gpbackup-123-456"), Some(123));
+        for other in [
+            "gpbackup-bench",
+            "gpbackup-1-x",
+            "gpbackup--1-2",
+            "gpbackup-0-1",
+            "x-1-2",
+        ] {
+            assert_eq!(orphan_pid(other), None, "{other}");
+        }
+        #[cfg(unix)]
+        {
+            let temp =
+                std::env::temp_dir().join(format!("gpbackup-orphans-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&temp);
+            std::fs::create_dir_all(&temp).unwrap();
+            // No process has an id above the kernel's limit (4,194,304 at most).
+            let gone = temp.join("gpbackup-4194999-1");
+            let ours = temp.join(format!("gpbackup-{}-2", std::process::id()));
+            let other = temp.join("gpbackup-bench");
+            for d in [&gone, &ours, &other] {
+                std::fs::create_dir_all(d.join("x")).unwrap();
+            }
+            remove_orphans(&temp);
+            assert!(!gone.exists());
+            assert!(ours.exists() && other.exists());
+            std::fs::remove_dir_all(&temp).unwrap();
+        }
     }
 
     #[test]
