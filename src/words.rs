@@ -3,6 +3,12 @@
 
 use std::io;
 
+/// True when `err` says the disk is full (ENOSPC, error 28, as the system reports it or as
+/// gpbackup's own writes word it).
+pub fn disk_full(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull
+}
+
 /// What went wrong, for the error kinds and codes a person meets (a full disk, a read-only
 /// one, no permission, a failing disk, a file too large for the disk's format), in a sentence
 /// that says what to do; any other error as the system words it.

@@ -116,7 +116,7 @@ pub enum ProcessError {
 /// An error of the output's disk in plain words, with what to do: a full disk stops the run
 /// as it stops during the writes.
 fn in_words(err: &io::Error) -> String {
-    if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+    if crate::words::disk_full(err) {
         "stopped early: the output disk is full. What was written is kept; free some space \
          there, then run the same command again to finish"
             .into()

@@ -23,7 +23,12 @@ pub const NOT_TAKEOUT: &str = "contains no photos, videos or JSON sidecars; expe
 
 /// A JSON file: a sidecar, an album's metadata, or another Takeout JSON.
 pub fn is_json(e: &Entry) -> bool {
-    let name = e.name().as_bytes();
+    is_json_name(e.name())
+}
+
+/// True for a name (or path) ending in `.json`, in any case.
+pub fn is_json_name(name: &str) -> bool {
+    let name = name.as_bytes();
     name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
 }
 

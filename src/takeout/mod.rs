@@ -58,7 +58,7 @@ pub enum SourceError {
 
 /// A full disk in plain words, with what to do.
 fn in_words_stage(err: &io::Error) -> String {
-    if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+    if crate::words::disk_full(err) {
         "the output disk is full. A .tgz part needs room for its photos twice while it is \
          read (once kept, once in the library); free some space there, or give fewer parts \
          at a time, then run the same command again"
@@ -415,12 +415,15 @@ impl Catalog {
         tar: &tgz::TarOptions,
     ) -> Result<Catalog, SourceError> {
         let mut catalog = Catalog::default();
-        let tars: Vec<bool> = paths
+        // What each file given is, from its first bytes (a folder or a missing path: Other).
+        let sniffed: Vec<tgz::Sniffed> = paths
             .iter()
-            .map(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
-            .zip(paths)
-            .map(|(file, p)| file && tgz::sniff(p) != tgz::Sniffed::Other)
+            .map(|p| match std::fs::metadata(p) {
+                Ok(m) if m.is_file() => tgz::sniff(p),
+                _ => tgz::Sniffed::Other,
+            })
             .collect();
+        let tars: Vec<bool> = sniffed.iter().map(|s| *s != tgz::Sniffed::Other).collect();
         if tars.contains(&true) {
             catalog.staging =
                 Some(
@@ -430,12 +433,13 @@ impl Catalog {
                     })?,
                 );
         }
-        // A part given twice (the same file) is read once.
-        let mut firsts = std::collections::HashSet::new();
-        let first: Vec<bool> = paths
+        // An input given twice (the same file or folder) is read once.
+        let canonicals: Vec<PathBuf> = paths
             .iter()
-            .map(|p| firsts.insert(p.canonicalize().unwrap_or_else(|_| p.clone())))
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
             .collect();
+        let mut firsts = std::collections::HashSet::new();
+        let first: Vec<bool> = canonicals.iter().map(|c| firsts.insert(c)).collect();
         // The zips' central directories are read in parallel (on a cold disk, each is a
         // seek and a read), and so are the tar parts (each a stream to inflate whole); they
         // are indexed in the order given.
@@ -448,7 +452,8 @@ impl Catalog {
                 .map(|(k, path)| match std::fs::metadata(path) {
                     Ok(_) if tars[k] && first[k] => {
                         let staging = staging.expect("made for the tar parts");
-                        Some(Prepared::Tar(tgz::read(path, &staging.pack(k), tar)))
+                        let pack = staging.pack(k);
+                        Some(Prepared::Tar(tgz::read(path, sniffed[k], &pack, tar)))
                     }
                     Ok(m) if m.is_file() && !tars[k] => Some(Prepared::Zip(
                         zip::directory::central_directory(path, m.len()),
@@ -475,7 +480,6 @@ impl Catalog {
             })
             .sum();
         catalog.entries.reserve_exact(zipped);
-        let mut seen = std::collections::HashSet::new();
         for (k, path) in paths.iter().enumerate() {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => SourceError::Missing(path.clone()),
@@ -484,8 +488,8 @@ impl Catalog {
                     source: e,
                 },
             })?;
-            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-            if !seen.insert(canonical.clone()) {
+            let canonical = &canonicals[k];
+            if !first[k] {
                 catalog.skipped_inputs.push(path.clone());
                 continue;
             }
@@ -511,7 +515,7 @@ impl Catalog {
                     .inputs
                     .push(Input::new(path.clone(), InputKind::Tar(pack)));
             } else if meta.is_dir() {
-                catalog.index_dir(index, path, &canonical, exclude)?;
+                catalog.index_dir(index, path, canonical, exclude)?;
                 catalog
                     .inputs
                     .push(Input::new(path.clone(), InputKind::Dir));
@@ -1112,7 +1116,8 @@ impl<'c> Reader<'c> {
     }
 }
 
-/// Entries over this size are checked against `BOMB_MAX_RATIO`.
+/// Entries over this size (and `.tgz` streams past it, see [`tgz`]) are checked against
+/// `BOMB_MAX_RATIO`.
 pub const BOMB_MIN_SIZE: u64 = 64 * 1024 * 1024;
 /// Largest uncompressed-to-compressed ratio accepted for a large entry. Photos and videos
 /// hardly compress (JPEG, HEIC, H.264 are compressed already); 100:1 is only reached by

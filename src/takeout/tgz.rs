@@ -33,13 +33,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::SourceError;
-
-/// Bytes inflated beyond which the ratio to the compressed bytes read is checked.
-pub const BOMB_MIN_SIZE: u64 = 64 * 1024 * 1024;
-/// Largest ratio of inflated to compressed bytes accepted: photos and videos hardly
-/// compress, sidecars about 10:1; only crafted data reaches 100:1.
-pub const BOMB_MAX_RATIO: u64 = 100;
+use super::classify::is_json_name;
+use super::{SourceError, BOMB_MAX_RATIO, BOMB_MIN_SIZE};
 
 /// What a part's entries keep of their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,9 +346,15 @@ enum Fatal {
     Stopped,
 }
 
-/// Reads the part at `path` to its end, keeping its entries' bytes in `pack` (see
-/// [`Keep`]). A part damaged at any point keeps what came before (`TarRead::damage`).
-pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, SourceError> {
+/// Reads the part at `path` (`sniffed`: what [`sniff`] says it is) to its end, keeping its
+/// entries' bytes in `pack` (see [`Keep`]). A part damaged at any point keeps what came
+/// before (`TarRead::damage`).
+pub fn read(
+    path: &Path,
+    sniffed: Sniffed,
+    pack: &Path,
+    opts: &TarOptions,
+) -> Result<TarRead, SourceError> {
     let io_err = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -364,7 +365,7 @@ pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, Sour
         inner: BufReader::with_capacity(256 * 1024, file),
         read: read.clone(),
     };
-    let gzip = sniff(path) == Sniffed::Gzip;
+    let gzip = sniffed == Sniffed::Gzip;
     let inner: Box<dyn Read> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(counting))
     } else {
@@ -421,12 +422,6 @@ pub fn read(path: &Path, pack: &Path, opts: &TarOptions) -> Result<TarRead, Sour
             source,
         }),
     }
-}
-
-/// True when a name is a sidecar's (`.json`), whose bytes are always kept.
-fn is_json_name(path: &str) -> bool {
-    let b = path.as_bytes();
-    b.len() >= 5 && b[b.len() - 5..].eq_ignore_ascii_case(b".json")
 }
 
 /// The counts a [`Guard`] keeps, as `walk` sees them.
@@ -539,6 +534,7 @@ fn walk(
             continue;
         }
         let size = entry.size();
+        // A sidecar's bytes are always kept.
         let keep = opts.keep == Keep::All || is_json_name(&path);
         let mut crc = crc32fast::Hasher::new();
         let mut hash = (!keep).then(xxhash_rust::xxh3::Xxh3::new);
@@ -716,7 +712,7 @@ mod tests {
         let input = dir.join("part.tgz");
         std::fs::write(&input, bytes).unwrap();
         let pack = dir.join("0.pack");
-        let r = read(&input, &pack, opts).unwrap();
+        let r = read(&input, sniff(&input), &pack, opts).unwrap();
         let packed = std::fs::read(&pack).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         (r, packed)

@@ -653,7 +653,7 @@ impl Writer<'_> {
 
     /// Stops the run when an error means that no further file can be written.
     pub(super) fn note_fatal(&self, err: &io::Error) {
-        if err.raw_os_error() == Some(28) || err.kind() == io::ErrorKind::StorageFull {
+        if crate::words::disk_full(err) {
             let mut stop = self.stop.lock().expect("stop lock");
             stop.get_or_insert(StopReason::DiskFull);
         }
