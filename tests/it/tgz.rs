@@ -25,6 +25,21 @@ fn totals(report: &serde_json::Value) -> std::collections::BTreeMap<String, usiz
     t
 }
 
+/// The library one run makes of `t` as zips (under `dir`): what every other packing and
+/// grouping of runs must give.
+fn library_of_zips(
+    t: &crate::common::Takeout,
+    dir: &Path,
+) -> (
+    std::collections::BTreeMap<String, (Vec<u8>, i64)>,
+    serde_json::Value,
+) {
+    let zips = t.write_as(&dir.join("zip"), &[Packing::Zip; 3]);
+    let (o, _) = run(&zips, &dir.join("one"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    library(&dir.join("one"))
+}
+
 fn no_staging_left(out: &Path) {
     assert!(
         !out.join(".gpbackup/staging").exists(),
@@ -66,9 +81,7 @@ fn a_tgz_export_gives_the_library_of_the_same_export_in_zips() {
 fn parts_in_any_packing_and_any_runs_make_one_library() {
     let tmp = tempfile::tempdir().unwrap();
     let t = three_parts();
-    let zips = t.write_as(&tmp.path().join("zip"), &[Packing::Zip; 3]);
-    run(&zips, &tmp.path().join("one"));
-    let want = library(&tmp.path().join("one"));
+    let want = library_of_zips(&t, tmp.path());
     let mixed = t.write_as(
         &tmp.path().join("mixed"),
         &[Packing::Tgz, Packing::Tar, Packing::Zip],
@@ -114,9 +127,7 @@ fn a_rerun_with_tgz_parts_writes_nothing_again() {
 fn a_cut_tgz_keeps_what_came_before_and_the_downloaded_part_completes_the_library() {
     let tmp = tempfile::tempdir().unwrap();
     let t = three_parts();
-    let zips = t.write_as(&tmp.path().join("zip"), &[Packing::Zip; 3]);
-    run(&zips, &tmp.path().join("one"));
-    let want = library(&tmp.path().join("one"));
+    let want = library_of_zips(&t, tmp.path());
     let tgzs = t.write_as(&tmp.path().join("tgz"), &[Packing::Tgz; 3]);
     // Part 3 cut in the middle of its third entry (tar: entries in order, each a header and
     // its data): the first two are read.
