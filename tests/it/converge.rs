@@ -527,7 +527,22 @@ fn two_exports(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_newer_export_corrects_a_photo_whatever_the_order_of_the_exports() {
     let tmp = tempfile::tempdir().unwrap();
-    let exports = two_exports(&tmp.path().join("in"));
+    newer_export_corrects(two_exports(&tmp.path().join("in")), tmp.path());
+}
+
+/// The same when the newer export was asked for as `.tgz` and the older one as `.zip`.
+#[test]
+fn a_newer_export_as_tgz_corrects_a_photo_of_an_export_as_zip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut exports = two_exports(&tmp.path().join("in"));
+    let tgz = exports[1].with_extension("tgz");
+    std::fs::write(&tgz, gzip(&tar_bytes(&unzip(&exports[1])))).unwrap();
+    std::fs::remove_file(&exports[1]).unwrap();
+    exports[1] = tgz;
+    newer_export_corrects(exports, tmp.path());
+}
+
+fn newer_export_corrects(exports: Vec<PathBuf>, tmp: &Path) {
     let names = ["A (2024-01-01)", "B (2024-07-01)"];
     let wants = [
         Want::still(
@@ -550,7 +565,7 @@ fn a_newer_export_corrects_a_photo_whatever_the_order_of_the_exports() {
     let orders: [&[&[usize]]; 4] = [&[&[0], &[1]], &[&[1], &[0]], &[&[0, 1]], &[&[1, 0]]];
     for (k, order) in orders.into_iter().enumerate() {
         let say = format!("runs {}", describe(order, &names));
-        let out = tmp.path().join(format!("out-{k}"));
+        let out = tmp.join(format!("out-{k}"));
         let outputs = run(&exports, order, &names, &out, &mut problems);
         check(&say, &out, &wants, None, &mut problems);
         let media = media_of(&out);
