@@ -669,10 +669,9 @@ fn one_thread_or_four_make_the_same_library() {
     }
     let zips = t.write(&tmp.path().join("in"));
     // Flat: every name is reserved before its file is read, a batch at a time in group
-    // order. (In the dated layouts a file whose folder its own date decides reserves its
-    // name once read, in the order the threads get there: `-j 1` and `-j 4` number such
-    // collisions differently.)
-    for layout in ["flat"] {
+    // order. Dated: a file whose folder its own date decides waits, once read, for the files
+    // before it in the batch to be named.
+    for layout in ["flat", "year"] {
         let mut libraries = Vec::new();
         for jobs in ["1", "4"] {
             let out = tmp.path().join(format!("photos-{layout}-{jobs}"));

@@ -71,38 +71,153 @@ pub(super) struct Copied {
 
 /// Reads one entry once, writes it (or finds it is a duplicate); its report line. `name`
 /// is the output path reserved for it, if one was; otherwise one is reserved once its date
-/// is known. A name that ends up unused is given back.
+/// is known, or, with `pause`, the entry stops there as [`Step::Unnamed`] (its temp file
+/// written) for the caller to name it and [`finish`] it. A name that ends up unused is given
+/// back.
 pub(super) fn write_one(
     writer: &Writer<'_>,
     reader: &mut Reader,
     id: MediaId,
     name: Option<String>,
-) -> MediaReport {
+    pause: bool,
+) -> Step {
     let mut r = writer.plan.base_report(id);
-    let mut name = name;
-    if let Err(reason) = try_write(writer, reader, id, &mut name, &mut r) {
-        r.status = Status::Failed;
-        r.output = None;
-        r.reason = Some(match writer.stopped() {
-            Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
-            _ => reason,
-        });
-    }
-    if !matches!(r.status, Status::Written | Status::WrittenWithoutMetadata) {
-        if let Some(n) = name {
-            writer.out.release(&n);
+    match stage(writer, reader, id, &mut r) {
+        Err(reason) => Step::Done(failure(writer, r, reason, name)),
+        Ok(staged) if name.is_none() && pause => {
+            Step::Unnamed(Box::new(Unnamed::of(id, staged, r)))
         }
+        Ok(staged) => Step::Done(finish_staged(writer, id, staged, name, r)),
+    }
+}
+
+/// What [`write_one`] got to.
+pub(super) enum Step {
+    /// The entry's report line.
+    Done(MediaReport),
+    /// Read and written to its temp file, waiting for a name.
+    Unnamed(Box<Unnamed>),
+}
+
+/// An entry read and written to its temp file (closed: many may wait at once), its date and
+/// folder decided, waiting for its name.
+pub(super) struct Unnamed {
+    id: MediaId,
+    staged: Staged,
+    temp: Option<PathBuf>,
+    r: MediaReport,
+}
+
+impl Unnamed {
+    fn of(id: MediaId, mut staged: Staged, r: MediaReport) -> Unnamed {
+        let temp = staged.copied.temp.take().map(|(path, _)| path);
+        Unnamed {
+            id,
+            staged,
+            temp,
+            r,
+        }
+    }
+
+    /// The hash of what was read.
+    pub(super) fn content(&self) -> u128 {
+        self.staged.copied.src_hash
+    }
+
+    /// The folder it goes to and the name it wants there.
+    pub(super) fn wants(&self) -> (&str, &str) {
+        (&self.staged.dir, &self.staged.wanted)
+    }
+}
+
+/// Finishes an [`Unnamed`] entry under `name` (reserved for it, if one was: `None` when its
+/// content was known to be in the output already); its report line.
+pub(super) fn finish(writer: &Writer<'_>, unnamed: Unnamed, name: Option<String>) -> MediaReport {
+    let Unnamed {
+        id,
+        mut staged,
+        temp,
+        r,
+    } = unnamed;
+    if let Some(path) = temp {
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => staged.copied.temp = Some((path, f)),
+            Err(err) => {
+                let _ = std::fs::remove_file(&path);
+                writer.note_fatal(&err);
+                let reason = failed(
+                    &err,
+                    format!(
+                        "cannot open its temp file again: {}",
+                        crate::words::io_error(&err)
+                    ),
+                );
+                return failure(writer, r, reason, name);
+            }
+        }
+    }
+    finish_staged(writer, id, staged, name, r)
+}
+
+fn finish_staged(
+    writer: &Writer<'_>,
+    id: MediaId,
+    staged: Staged,
+    name: Option<String>,
+    mut r: MediaReport,
+) -> MediaReport {
+    let mut name = name;
+    match try_finish(writer, id, staged, &mut name, &mut r) {
+        Ok(()) => {
+            if !matches!(r.status, Status::Written | Status::WrittenWithoutMetadata) {
+                if let Some(n) = name {
+                    writer.out.release(&n);
+                }
+            }
+            r
+        }
+        Err(reason) => failure(writer, r, reason, name),
+    }
+}
+
+/// The line of an entry that failed for `reason` (not attempted, when the run was stopped);
+/// the name reserved for it given back.
+fn failure(
+    writer: &Writer<'_>,
+    mut r: MediaReport,
+    reason: Reason,
+    name: Option<String>,
+) -> MediaReport {
+    r.status = Status::Failed;
+    r.output = None;
+    r.reason = Some(match writer.stopped() {
+        Some(why @ StopReason::Interrupted) => Reason::NotAttempted(why),
+        _ => reason,
+    });
+    if let Some(n) = name {
+        writer.out.release(&n);
     }
     r
 }
 
-fn try_write(
+/// An entry read and written to its temp file, with what its commit needs.
+struct Staged {
+    kind: MediaKind,
+    tags: Tags,
+    date: DateChoice,
+    copied: Copied,
+    /// The folder its date puts it in, and the name it wants there.
+    dir: String,
+    wanted: String,
+}
+
+/// Reads an entry once into a temp file, embedding its metadata, and decides its date.
+fn stage(
     writer: &Writer<'_>,
     reader: &mut Reader,
     id: MediaId,
-    name: &mut Option<String>,
     r: &mut MediaReport,
-) -> Result<(), Reason> {
+) -> Result<Staged, Reason> {
     let plan = writer.plan;
     let e = plan.entry(id);
     let subject = plan.subject(id);
@@ -130,14 +245,47 @@ fn try_write(
             message: format!("read {} bytes, the zip says {}", copied.src_len, e.size),
         });
     }
-    let written = &copied.written;
-    let date = decide_date(writer, &mut dates, written, &tags, r);
-    let name: &str = name.get_or_insert_with(|| {
-        let dir = folder_for(writer, date, written, &tags);
-        writer.out.reserve(&dir, &subject.wanted_name())
-    });
+    let date = decide_date(writer, &mut dates, &copied.written, &tags, r);
+    let dir = folder_for(writer, date, &copied.written, &tags);
+    Ok(Staged {
+        kind: opened.kind,
+        tags,
+        date,
+        copied,
+        dir,
+        wanted: subject.wanted_name(),
+    })
+}
+
+/// Puts a staged entry in the output under `name` (reserved now if none was), unless the
+/// output holds its content already.
+fn try_finish(
+    writer: &Writer<'_>,
+    id: MediaId,
+    staged: Staged,
+    name: &mut Option<String>,
+    r: &mut MediaReport,
+) -> Result<(), Reason> {
+    let Staged {
+        kind,
+        tags,
+        date,
+        copied,
+        dir,
+        wanted,
+    } = staged;
+    if name.is_none() {
+        // Its content in the output already: no name to reserve and give back.
+        let known = writer.known(&writer.registry.lock().expect("registry"), copied.src_hash);
+        if let Some(known) = known {
+            remove_temp(&copied.temp);
+            writer.mark_duplicate(id, copied.src_hash, &known, r);
+            return Ok(());
+        }
+    }
+    let name: &str = name.get_or_insert_with(|| writer.out.reserve(&dir, &wanted));
     // Already in the folder as a file of the user's own, under the name this one wanted?
-    if let Some(theirs) = already_there(writer, &subject, name, &copied) {
+    if let Some(theirs) = already_there(writer, &wanted, name, &copied) {
         remove_temp(&copied.temp);
         r.status = Status::InLibrary;
         r.notes.push(format!(
@@ -158,7 +306,7 @@ fn try_write(
         }
         writer.remember(&mut registry, id, copied.src_hash, name);
     }
-    commit(writer, id, opened.kind, name, &tags, date, copied, r)
+    commit(writer, id, kind, name, &tags, date, copied, r)
 }
 
 /// How the report names a photo found already in the folder, in a file gpbackup did not
@@ -177,13 +325,8 @@ pub(crate) const ALREADY_THERE: &str = "already in the folder (not gpbackup's)";
 ///
 /// The content's own copy of gpbackup's (an earlier run, another group) goes first: then this
 /// photo is a duplicate of that, as before.
-fn already_there(
-    writer: &Writer<'_>,
-    subject: &Subject,
-    name: &str,
-    copied: &Copied,
-) -> Option<String> {
-    let first = policy::name_taken_from(name, &subject.wanted_name())?;
+fn already_there(writer: &Writer<'_>, wanted: &str, name: &str, copied: &Copied) -> Option<String> {
+    let first = policy::name_taken_from(name, wanted)?;
     // Empty files are each their own content (see `hash::empty`).
     if copied.out_len == 0
         || writer

@@ -48,6 +48,33 @@ struct Named<'a> {
 /// The folder and file name a group wants, when its folder is known before it is read.
 type Wanted = (String, String);
 
+impl<'a> Named<'a> {
+    /// The group's work, from its first member.
+    fn work(self) -> GroupWork<'a> {
+        GroupWork {
+            group: self.group,
+            next: 0,
+            name: self.name,
+            resolved: self.in_library,
+        }
+    }
+}
+
+/// Where the writing of a group stands.
+struct GroupWork<'a> {
+    group: &'a [MediaId],
+    /// The member to do next.
+    next: usize,
+    /// The name reserved for the member to write, if one is.
+    name: Option<String>,
+    /// Whether the group's content is in the output (or probably is: see [`Named`]), so
+    /// that the next zip member is only hashed.
+    resolved: bool,
+}
+
+/// A group stopped for its member's name (see [`Writer::write_group_with`]).
+type Paused<'a> = (GroupWork<'a>, Box<file::Unnamed>);
+
 /// What the write stage did: every record's line handed to the log, and why it stopped
 /// early, if it did.
 pub struct Outcome {
@@ -411,7 +438,8 @@ impl Writer<'_> {
                     self.write_run(std::mem::take(&mut run), &readers, done, &mut pending);
                     self.hand_over_all(done, std::mem::take(&mut pending));
                     let mut reader = readers[0].lock().unwrap_or_else(|p| p.into_inner());
-                    self.write_group_with(&mut reader, n.group, n.name, n.in_library, |id, r| {
+                    // (Alone, so it reserves its name in order without pausing.)
+                    let _ = self.write_group_with(&mut reader, n.work(), false, |id, r| {
                         self.hand_over(done, id, r)
                     });
                 } else {
@@ -444,29 +472,71 @@ impl Writer<'_> {
         };
         let units = units_of_work(named, crossing_size);
         let before = std::mem::take(pending);
-        let ((), mut lines) = rayon::join(
+        // Each group is written until a member needs a name its own bytes decide (its folder
+        // is that of its own date): that member waits in its temp file.
+        let ((), mut written) = rayon::join(
             || self.hand_over_all(done, before),
             || {
                 units
                     .into_par_iter()
                     .flat_map_iter(|unit| {
                         unit.into_iter().map(|(k, n)| {
-                            let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
-                            // A panic while a reader was held (caught in `write_group`) leaves
-                            // it usable: every entry is opened afresh.
-                            let mut reader =
-                                readers[slot].lock().unwrap_or_else(|p| p.into_inner());
-                            (
-                                k,
-                                self.write_group(&mut reader, n.group, n.name, n.in_library),
-                            )
+                            let mut lines = Vec::with_capacity(n.group.len());
+                            let paused = self.with_reader(readers, |reader| {
+                                self.write_group_with(reader, n.work(), true, |id, r| {
+                                    lines.push((id, r))
+                                })
+                            });
+                            (k, lines, paused)
                         })
                     })
-                    .collect::<Vec<(usize, Vec<(MediaId, MediaReport)>)>>()
+                    .collect::<Vec<_>>()
             },
         );
-        lines.sort_unstable_by_key(|(k, _)| *k);
-        pending.extend(lines.into_iter().flat_map(|(_, l)| l));
+        written.sort_unstable_by_key(|(k, _, _)| *k);
+        // Then the waiting ones get their names, in group order, so that collisions are
+        // numbered the same way whatever the thread timing; and the groups go on.
+        let mut seen = HashSet::new();
+        let waiting: Vec<(usize, &[MediaId], Paused, Option<String>)> = (written.iter_mut())
+            .filter_map(|(k, _, paused)| {
+                let paused = paused.take()?;
+                let name = self.name_waiting(&paused.1, &mut seen);
+                Some((*k, paused.0.group, paused, name))
+            })
+            .collect();
+        if !waiting.is_empty() {
+            let crossing_size = |w: &(usize, &[MediaId], Paused, Option<String>)| {
+                let first = w.1[0];
+                self.recurring
+                    .crosses(first)
+                    .then(|| plan.entry(first).size)
+            };
+            let resumed: Vec<(usize, Vec<(MediaId, MediaReport)>)> =
+                units_of_work(waiting, crossing_size)
+                    .into_par_iter()
+                    .flat_map_iter(|unit| {
+                        unit.into_iter().map(|(_, (k, _, paused, name))| {
+                            let mut lines = Vec::new();
+                            self.with_reader(readers, |reader| {
+                                self.resume_group(reader, paused, name, |id, r| lines.push((id, r)))
+                            });
+                            (k, lines)
+                        })
+                    })
+                    .collect();
+            for (k, lines) in resumed {
+                written[k].1.extend(lines);
+            }
+        }
+        pending.extend(written.into_iter().flat_map(|(_, l, _)| l));
+    }
+
+    /// Runs `f` with this thread's reader. A panic while a reader was held (caught in
+    /// [`Writer::write_group_with`]) leaves it usable: every entry is opened afresh.
+    fn with_reader<T>(&self, readers: &[Mutex<Reader>], f: impl FnOnce(&mut Reader) -> T) -> T {
+        let slot = rayon::current_thread_index().unwrap_or(0) % readers.len();
+        let mut reader = readers[slot].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut reader)
     }
 
     /// Hands over finished lines, in their order (see [`Writer::hand_over`]).
@@ -659,64 +729,90 @@ impl Writer<'_> {
         }
     }
 
-    /// Processes one group of probably-identical entries, best first: a report line per
-    /// member. `in_library`: its content is probably in the library already (its members
-    /// are hashed first, and written only if they are not).
-    fn write_group(
+    /// Processes a group of probably-identical entries, best first, from member `work.next`
+    /// on: a report line per member, given to `emit` as it is done. With `pause`, a member
+    /// whose name is not reserved yet stops the group once it is read (see
+    /// [`file::Step::Unnamed`]): the group's state and that member are returned, for
+    /// [`Writer::resume_group`] once it has a name.
+    fn write_group_with<'g>(
         &self,
         reader: &mut Reader,
-        group: &[MediaId],
-        name: Option<String>,
-        in_library: bool,
-    ) -> Vec<(MediaId, MediaReport)> {
-        let mut out = Vec::with_capacity(group.len());
-        self.write_group_with(reader, group, name, in_library, |id, r| out.push((id, r)));
-        out
-    }
-
-    /// [`Writer::write_group`], each line given to `emit` as it is done.
-    fn write_group_with(
-        &self,
-        reader: &mut Reader,
-        group: &[MediaId],
-        name: Option<String>,
-        in_library: bool,
+        mut work: GroupWork<'g>,
+        pause: bool,
         mut emit: impl FnMut(MediaId, MediaReport),
-    ) {
-        let mut reserved = name;
-        let mut resolved = in_library;
-        for &id in group {
+    ) -> Option<(GroupWork<'g>, Box<file::Unnamed>)> {
+        while let Some(&id) = work.group.get(work.next) {
+            work.next += 1;
             let e = self.plan.entry(id);
             // A bug (a panic in a parser or writer) fails this file alone, by its name.
-            let r = guarded(|| {
+            let step = guarded(|| {
                 if let Some(why) = self.stopped() {
                     let mut r = self.plan.base_report(id);
                     r.reason = Some(Reason::NotAttempted(why));
-                    r
-                } else if let Some(r) = (resolved && e.crc32.is_some())
+                    file::Step::Done(r)
+                } else if let Some(r) = (work.resolved && e.crc32.is_some())
                     .then(|| self.hash_only(reader, id))
                     .flatten()
                 {
                     // Once one member's bytes are in the output, a zip member with the same
                     // CRC-32 is only hashed to confirm it is the same photo (`None`: it is not).
-                    r
+                    file::Step::Done(r)
                 } else {
-                    let r = file::write_one(self, reader, id, reserved.take());
-                    resolved |= r.status != Status::Failed;
-                    r
+                    let step = file::write_one(self, reader, id, work.name.take(), pause);
+                    if let file::Step::Done(r) = &step {
+                        work.resolved |= r.status != Status::Failed;
+                    }
+                    step
                 }
             })
             .unwrap_or_else(|why| {
                 let mut r = self.plan.base_report(id);
                 r.reason = Some(why);
-                r
+                file::Step::Done(r)
             });
-            emit(id, r);
             self.progress.file_done(e.size);
+            match step {
+                file::Step::Done(r) => emit(id, r),
+                file::Step::Unnamed(u) => return Some((work, u)),
+            }
         }
-        if let Some(name) = reserved {
+        if let Some(name) = work.name.take() {
             self.out.release(&name);
         }
+        None
+    }
+
+    /// Finishes a group [`Writer::write_group_with`] paused: its member waiting under `name`
+    /// (`None`: its content is in the output already), then the rest of the group.
+    fn resume_group(
+        &self,
+        reader: &mut Reader,
+        (mut work, unnamed): (GroupWork<'_>, Box<file::Unnamed>),
+        name: Option<String>,
+        mut emit: impl FnMut(MediaId, MediaReport),
+    ) {
+        let id = work.group[work.next - 1];
+        let r = guarded(|| file::finish(self, *unnamed, name)).unwrap_or_else(|why| {
+            let mut r = self.plan.base_report(id);
+            r.reason = Some(why);
+            r
+        });
+        work.resolved |= r.status != Status::Failed;
+        emit(id, r);
+        // (A member after a failed one that needs a name reserves it at once.)
+        let _ = self.write_group_with(reader, work, false, emit);
+    }
+
+    /// The name of an entry that waited for one ([`file::Unnamed`]), reserved in group order:
+    /// none when its content is in the output already, or in an entry named before it in
+    /// this run (`seen`), which it duplicates.
+    fn name_waiting(&self, unnamed: &file::Unnamed, seen: &mut HashSet<u128>) -> Option<String> {
+        let h = unnamed.content();
+        let known = h != hash::empty()
+            && (!seen.insert(h)
+                || (self.known(&self.registry.lock().expect("registry"), h)).is_some());
+        let (dir, wanted) = unnamed.wants();
+        (!known).then(|| self.out.reserve(dir, wanted))
     }
 
     /// Hashes an entry without writing it. Its report line when it duplicates something in
