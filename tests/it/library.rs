@@ -703,3 +703,51 @@ fn one_thread_or_four_make_the_same_library() {
         assert!(one.1 == four.1, "{layout}: the same report lines");
     }
 }
+
+/// A later run moving files of an earlier one to the folders their sidecars date them in,
+/// many to one name in one folder: on one thread and on four, the same names for the same
+/// files.
+#[test]
+fn one_thread_or_four_move_files_to_the_same_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Takeout::new(2);
+    let plain = fixture("plain.jpg");
+    for i in 0..600 {
+        let name = format!("IMG_{:04}.jpg", i % 40);
+        let dir = format!("Takeout/Google Photos/Photos from {}", 1990 + i / 40);
+        t.add(
+            0,
+            format!("{dir}/{name}"),
+            jpeg_variant(&plain, &format!("{i}")),
+        )
+        .add(
+            1,
+            format!("{dir}/{name}.json"),
+            sidecar(&name, T + (i % 3) as i64 * 40 * 86_400, None),
+        );
+    }
+    let parts = t.write(&tmp.path().join("in"));
+    let mut libraries = Vec::new();
+    for jobs in ["1", "4"] {
+        let out = tmp.path().join(format!("photos-{jobs}"));
+        let args = ["-j", jobs, "--layout", "year", "--timezone", "Europe/Paris"];
+        let (o, _) = process(&parts[..1], &out, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.join("undated/IMG_0001 (15).jpg").exists());
+        let (o, report) = process(&parts[1..], &out, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let updated = (report["media"].as_array().unwrap().iter())
+            .filter(|m| m["status"] == "updated")
+            .count();
+        assert_eq!(updated, 600);
+        libraries.push(files_of(&out));
+    }
+    let (one, four) = (&libraries[0], &libraries[1]);
+    assert!(!one.keys().any(|p| p.starts_with("undated/")));
+    assert!(one.keys().any(|p| p.ends_with("IMG_0001 (15).jpg")));
+    let differing: Vec<&String> = (one.keys().chain(four.keys()))
+        .filter(|p| one.get(*p) != four.get(*p))
+        .take(5)
+        .collect();
+    assert!(differing.is_empty(), "files differ: {differing:?}");
+}

@@ -117,6 +117,7 @@ pub(super) fn plan_updates(
         take(c.found);
     }
     cands.sort_by(|a, b| (a.file, &a.rank).cmp(&(b.file, &b.rank)));
+    let mut updates: Vec<Update> = Vec::new();
     let mut at = 0;
     while at < cands.len() {
         let file = cands[at].file;
@@ -194,7 +195,13 @@ pub(super) fn plan_updates(
             from,
             had: had.is_some(),
         };
-        if let Some(id) = best.record {
+        updates.push(update);
+    }
+    // In the order of their entries, not of the manifest's lines (the order an earlier run's
+    // threads wrote them in): moved files are named in this order (see `process::write`).
+    updates.sort_by(|a, b| (&a.entry, &a.source).cmp(&(&b.entry, &b.source)));
+    for update in updates {
+        if let Some(id) = update.record {
             plan.records[id.0].disposition = Disposition::Update(UpdateId::of(plan.updates.len()));
         }
         plan.updates.push(update);

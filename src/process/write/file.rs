@@ -104,25 +104,26 @@ pub(super) enum Step {
 /// folder decided, waiting for its name.
 pub(super) struct Unnamed {
     id: MediaId,
-    staged: Staged,
-    temp: Option<PathBuf>,
+    staged: Staged<Parked>,
     r: MediaReport,
 }
 
 impl Unnamed {
-    fn of(id: MediaId, mut staged: Staged, r: MediaReport) -> Unnamed {
-        let temp = staged.copied.temp.take().map(|(path, _)| path);
-        Unnamed {
-            id,
-            staged,
-            temp,
-            r,
-        }
+    fn of(id: MediaId, staged: Staged, r: MediaReport) -> Unnamed {
+        let staged = Staged {
+            copied: Parked::of(staged.copied),
+            kind: staged.kind,
+            tags: staged.tags,
+            date: staged.date,
+            dir: staged.dir,
+            wanted: staged.wanted,
+        };
+        Unnamed { id, staged, r }
     }
 
     /// The hash of what was read.
     pub(super) fn content(&self) -> u128 {
-        self.staged.copied.src_hash
+        self.staged.copied.copied().src_hash
     }
 
     /// The folder it goes to and the name it wants there.
@@ -134,30 +135,62 @@ impl Unnamed {
 /// Finishes an [`Unnamed`] entry under `name` (reserved for it, if one was: `None` when its
 /// content was known to be in the output already); its report line.
 pub(super) fn finish(writer: &Writer<'_>, unnamed: Unnamed, name: Option<String>) -> MediaReport {
-    let Unnamed {
-        id,
-        mut staged,
-        temp,
-        r,
-    } = unnamed;
-    if let Some(path) = temp {
-        match std::fs::OpenOptions::new().write(true).open(&path) {
-            Ok(f) => staged.copied.temp = Some((path, f)),
-            Err(err) => {
-                let _ = std::fs::remove_file(&path);
-                writer.note_fatal(&err);
-                let reason = failed(
-                    &err,
-                    format!(
-                        "cannot open its temp file again: {}",
-                        crate::words::io_error(&err)
-                    ),
-                );
-                return failure(writer, r, reason, name);
-            }
+    let Unnamed { id, staged, r } = unnamed;
+    match staged.copied.reopen() {
+        Ok(copied) => {
+            let staged = Staged {
+                copied,
+                kind: staged.kind,
+                tags: staged.tags,
+                date: staged.date,
+                dir: staged.dir,
+                wanted: staged.wanted,
+            };
+            finish_staged(writer, id, staged, name, r)
+        }
+        Err(err) => {
+            writer.note_fatal(&err);
+            let reason = failed(
+                &err,
+                format!(
+                    "cannot open its temp file again: {}",
+                    crate::words::io_error(&err)
+                ),
+            );
+            failure(writer, r, reason, name)
         }
     }
-    finish_staged(writer, id, staged, name, r)
+}
+
+/// A [`Copied`] whose temp file is closed while it waits for its name: many may wait at
+/// once, more than the open files a process may have.
+pub(super) struct Parked(Copied, Option<PathBuf>);
+
+impl Parked {
+    pub(super) fn of(mut copied: Copied) -> Parked {
+        let temp = copied.temp.take().map(|(path, _)| path);
+        Parked(copied, temp)
+    }
+
+    /// The copy with its temp file open again (removed if it cannot be).
+    pub(super) fn reopen(self) -> io::Result<Copied> {
+        let Parked(mut copied, temp) = self;
+        if let Some(path) = temp {
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => copied.temp = Some((path, f)),
+                Err(err) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(copied)
+    }
+
+    /// What was read and written.
+    pub(super) fn copied(&self) -> &Copied {
+        &self.0
+    }
 }
 
 fn finish_staged(
@@ -202,11 +235,11 @@ fn failure(
 }
 
 /// An entry read and written to its temp file, with what its commit needs.
-struct Staged {
+struct Staged<C = Copied> {
     kind: MediaKind,
     tags: Tags,
     date: DateChoice,
-    copied: Copied,
+    copied: C,
     /// The folder its date puts it in, and the name it wants there.
     dir: String,
     wanted: String,

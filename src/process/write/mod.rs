@@ -373,11 +373,39 @@ impl Writer<'_> {
     /// new duplicate of one names its final path.
     fn apply_updates(&self, done: &mut Done) {
         let plan = self.plan;
-        let lines: Vec<(UpdateId, MediaReport)> = (0..plan.updates.len())
-            .into_par_iter()
-            .map(|k| (UpdateId::of(k), update::apply_update(self, UpdateId::of(k))))
-            .collect();
+        // (`None` for a moving file's line until it is moved.)
+        let mut lines: Vec<(UpdateId, Option<MediaReport>)> =
+            Vec::with_capacity(plan.updates.len());
+        for first in (0..plan.updates.len()).step_by(BATCH_GROUPS) {
+            let batch = first..(first + BATCH_GROUPS).min(plan.updates.len());
+            let steps: Vec<update::UpdateStep> = batch
+                .into_par_iter()
+                .map(|k| update::apply_update(self, UpdateId::of(k)))
+                .collect();
+            // A file that moves gets its new name once read, in update order (as a new file
+            // does in group order, see `write_run`), whatever the thread timing.
+            let mut moving = Vec::new();
+            for (k, step) in (first..).zip(steps) {
+                match step {
+                    update::UpdateStep::Done(r) => lines.push((UpdateId::of(k), Some(r))),
+                    update::UpdateStep::Moving(m) => {
+                        let (dir, wanted) = m.wants();
+                        let name = self.out.reserve(dir, wanted);
+                        moving.push((lines.len(), m, name));
+                        lines.push((UpdateId::of(k), None));
+                    }
+                }
+            }
+            let moved: Vec<(usize, MediaReport)> = moving
+                .into_par_iter()
+                .map(|(at, m, name)| (at, update::finish_move(self, *m, name)))
+                .collect();
+            for (at, r) in moved {
+                lines[at].1 = Some(r);
+            }
+        }
         for (k, r) in lines {
+            let r = r.expect("every update has its line");
             let u = plan.update(k);
             if r.status == Status::Failed {
                 // Tried again by the next run: the file is marked, its sidecar left new.

@@ -36,30 +36,91 @@ impl From<Reason> for NotMade {
     }
 }
 
-/// Rewrites the library file of update `k` (or marks it for a later run); its report line.
-pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> MediaReport {
+/// Rewrites the library file of update `k` (or marks it for a later run); its report line,
+/// or, for a file that moves to a name not reserved yet, the file read and waiting for that
+/// name (see [`finish_move`]).
+pub(super) fn apply_update(writer: &Writer<'_>, k: UpdateId) -> UpdateStep {
     let mut r = writer.plan.update_report(k);
     let u = writer.plan.update(k);
     let path = &writer.plan.open_file(u.file).line.path;
     r.output = Some(path.clone());
     if u.from == UpdateFrom::Deferred {
         defer(writer, k, &mut r);
-        return r;
+        return UpdateStep::Done(r);
     }
     if let Some(why) = writer.stopped() {
         r.reason = Some(Reason::NotAttempted(why));
-        return r;
+        return UpdateStep::Done(r);
     }
     match try_update(writer, k, &mut r) {
-        Ok(()) => {}
-        Err(NotMade::Changed) => {
+        Ok(Some(staged)) => UpdateStep::Moving(Box::new(Moving { k, staged, r })),
+        Ok(None) => UpdateStep::Done(r),
+        Err(why) => UpdateStep::Done(not_made(writer, k, why, r)),
+    }
+}
+
+/// What [`apply_update`] got to. (Most updates end `Done`: that line is not boxed.)
+#[allow(clippy::large_enum_variant)]
+pub(super) enum UpdateStep {
+    Done(MediaReport),
+    Moving(Box<Moving>),
+}
+
+/// An update whose file moves (another folder or name), read and written to its temp file
+/// (closed), waiting for its new name.
+pub(super) struct Moving {
+    k: UpdateId,
+    staged: Staged<file::Parked>,
+    r: MediaReport,
+}
+
+impl Moving {
+    /// The folder it moves to and the name it wants there.
+    pub(super) fn wants(&self) -> (&str, &str) {
+        (&self.staged.dir, &self.staged.wanted)
+    }
+}
+
+/// Moves the file of a [`Moving`] update to `name` (reserved for it); its report line.
+pub(super) fn finish_move(writer: &Writer<'_>, moving: Moving, name: String) -> MediaReport {
+    let Moving { k, staged, mut r } = moving;
+    let result = match staged.copied.reopen() {
+        Ok(copied) => {
+            let staged = Staged {
+                copied,
+                kind: staged.kind,
+                before: staged.before,
+                tags: staged.tags,
+                date: staged.date,
+                dir: staged.dir,
+                wanted: staged.wanted,
+            };
+            place(writer, k, staged, name, false, &mut r)
+        }
+        Err(err) => {
+            writer.out.release(&name);
+            writer.note_fatal(&err);
+            Err(NotMade::Failed(failed(&err, crate::words::io_error(&err))))
+        }
+    };
+    match result {
+        Ok(()) => r,
+        Err(why) => not_made(writer, k, why, r),
+    }
+}
+
+/// The report line of an update not made.
+fn not_made(writer: &Writer<'_>, k: UpdateId, why: NotMade, mut r: MediaReport) -> MediaReport {
+    let path = &writer.plan.open_file(writer.plan.update(k).file).line.path;
+    match why {
+        NotMade::Changed => {
             r.status = Status::InLibrary;
             r.notes.push(format!(
                 "{path} left as it is: it was changed since gpbackup wrote it (it is yours \
                  now; to get gpbackup's copy, move it out of the folder and run again)"
             ));
         }
-        Err(NotMade::Failed(reason)) => {
+        NotMade::Failed(reason) => {
             r.status = Status::Failed;
             r.output = Some(path.clone());
             r.reason = Some(match reason {
@@ -113,12 +174,19 @@ fn defer(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) {
     ));
 }
 
-fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(), NotMade> {
+/// Reads the source of update `k`'s file through the writer into a temp file and decides
+/// its date and place: put there at once when it stays where it is; else returned, to be
+/// named (`Ok(None)` when there is nothing to rewrite).
+fn try_update(
+    writer: &Writer<'_>,
+    k: UpdateId,
+    r: &mut MediaReport,
+) -> Result<Option<Staged<file::Parked>>, NotMade> {
     let plan = writer.plan;
     let u = plan.update(k);
     let old = &plan.open_file(u.file).line;
     if confirm_if_done(writer, old, r).is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let subject = plan.update_subject(k);
     let tags = file::tags_for(writer, &subject);
@@ -150,10 +218,71 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
     let dir = file::folder_for(writer, date, &copied.written, &tags);
     let wanted = subject.wanted_name();
     let in_place = policy::update_in_place(&old.path, &dir, &wanted);
-    let name = in_place
-        .clone()
-        .unwrap_or_else(|| writer.out.reserve(&dir, &wanted));
-    let own_xmp = old.xmp.as_deref().filter(|_| in_place.is_some());
+    let staged = Staged {
+        kind,
+        copied,
+        before,
+        tags,
+        date,
+        dir,
+        wanted,
+    };
+    match in_place {
+        Some(name) => place(writer, k, staged, name, true, r).map(|()| None),
+        None => Ok(Some(staged.park())),
+    }
+}
+
+/// An update's file read and written to its temp file, its date and folder decided.
+struct Staged<C = Copied> {
+    kind: MediaKind,
+    copied: C,
+    /// The library file's metadata when it was opened.
+    before: std::fs::Metadata,
+    tags: crate::metadata::Tags,
+    date: crate::process::policy::DateChoice,
+    /// The folder its date puts it in, and the name it wants there.
+    dir: String,
+    wanted: String,
+}
+
+impl Staged {
+    fn park(self) -> Staged<file::Parked> {
+        Staged {
+            copied: file::Parked::of(self.copied),
+            kind: self.kind,
+            before: self.before,
+            tags: self.tags,
+            date: self.date,
+            dir: self.dir,
+            wanted: self.wanted,
+        }
+    }
+}
+
+/// Puts the rewritten file of update `k` in place under `name`: over the old file
+/// (`in_place`), or under its new name, the old one then removed.
+fn place(
+    writer: &Writer<'_>,
+    k: UpdateId,
+    staged: Staged,
+    name: String,
+    in_place: bool,
+    r: &mut MediaReport,
+) -> Result<(), NotMade> {
+    let plan = writer.plan;
+    let u = plan.update(k);
+    let old = &plan.open_file(u.file).line;
+    let subject = plan.update_subject(k);
+    let Staged {
+        kind,
+        copied,
+        before,
+        tags,
+        date,
+        ..
+    } = staged;
+    let own_xmp = old.xmp.as_deref().filter(|_| in_place);
     let xmp = file::write_xmp(
         writer,
         subject.sidecar,
@@ -181,14 +310,14 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
             .map(|d| d.format("%Y:%m:%d %H:%M:%S").to_string()),
         stale: false,
         // Until a line without them follows, what a killed run may have left half done.
-        replacing: in_place.as_ref().and_then(|_| {
+        replacing: in_place.then_some(()).and_then(|()| {
             Some(manifest::Prior {
                 output_hash: old.output_hash.clone()?,
                 output_size: old.output_size?,
             })
         }),
-        moved_from: match (&in_place, &old.output_hash) {
-            (None, Some(h)) => Some(manifest::Moved {
+        moved_from: match (in_place, &old.output_hash) {
+            (false, Some(h)) => Some(manifest::Moved {
                 path: old.path.clone(),
                 output_hash: h.clone(),
                 xmp: old.xmp.clone(),
@@ -205,7 +334,7 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
     }
     let target = Target {
         name: &name,
-        in_place: in_place.is_some(),
+        in_place,
         xmp: xmp.as_deref(),
         mtime: date.when,
     };
@@ -231,7 +360,7 @@ fn try_update(writer: &Writer<'_>, k: UpdateId, r: &mut MediaReport) -> Result<(
         policy::xmp_cleanup(old.xmp.as_deref(), xmp.as_deref()),
         writer.opts.dry_run,
     ) {
-        if in_place.is_some() {
+        if in_place {
             let _ = std::fs::remove_file(writer.out.root().join(&x));
         }
     }
