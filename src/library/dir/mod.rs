@@ -600,6 +600,19 @@ impl OutputDir {
         self.commit_as(tmp, file, name, mtime, false).map(|_| ())
     }
 
+    /// Finishes a temp file that waits before it is put in place with
+    /// [`commit_closed`](Self::commit_closed): its times set to `mtime`, its data durable
+    /// with `sync`, and closed (many may wait at once, more than a process may hold open).
+    pub fn close_temp(&self, file: File, mtime: Option<i64>) -> io::Result<()> {
+        self.fail_after.commit(&file)?;
+        self.settle(file, mtime)
+    }
+
+    /// [`commit`](Self::commit) for a temp file [`close_temp`](Self::close_temp) finished.
+    pub fn commit_closed(&self, tmp: &Path, name: &str) -> io::Result<String> {
+        self.rename_into(tmp, name, true)
+    }
+
     fn commit_as(
         &self,
         tmp: &Path,
@@ -608,8 +621,13 @@ impl OutputDir {
         mtime: Option<i64>,
         renumber: bool,
     ) -> io::Result<String> {
-        self.fail_after.commit(&file)?;
-        self.settle(file, mtime)?;
+        self.close_temp(file, mtime)?;
+        self.rename_into(tmp, name, renumber)
+    }
+
+    /// Moves a finished temp file to `name` (see [`commit`](Self::commit)); with `renumber`,
+    /// to the next free name when `name` was taken meanwhile.
+    fn rename_into(&self, tmp: &Path, name: &str, renumber: bool) -> io::Result<String> {
         let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
         self.ensure_rel_dir(dir)?;
         let mut name = name.to_string();

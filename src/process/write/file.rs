@@ -59,9 +59,25 @@ pub(super) struct Opened<R> {
     pub(super) src: R,
 }
 
+/// A copy's temp file in the output folder.
+pub(super) enum Temp {
+    /// Open, as written.
+    Open(PathBuf, File),
+    /// Closed with its times set, waiting for its name (see [`Parked`]).
+    Closed(PathBuf),
+}
+
+impl Temp {
+    pub(super) fn path(&self) -> &std::path::Path {
+        match self {
+            Temp::Open(p, _) | Temp::Closed(p) => p,
+        }
+    }
+}
+
 /// Where a copy went: the temp file (none in a dry run) and what was written.
 pub(super) struct Copied {
-    pub(super) temp: Option<(PathBuf, File)>,
+    pub(super) temp: Option<Temp>,
     pub(super) written: Written,
     pub(super) src_hash: u128,
     pub(super) src_len: u64,
@@ -85,7 +101,23 @@ pub(super) fn write_one(
     match stage(writer, reader, id, &mut r) {
         Err(reason) => Step::Done(failure(writer, r, reason, name)),
         Ok(staged) if name.is_none() && pause => {
-            Step::Unnamed(Box::new(Unnamed::of(id, staged, r)))
+            let when = staged.date.when;
+            let parked = Parked::of(writer, staged.copied, when).map(|copied| Staged {
+                copied,
+                kind: staged.kind,
+                tags: staged.tags,
+                date: staged.date,
+                dir: staged.dir,
+                wanted: staged.wanted,
+            });
+            match parked {
+                Ok(staged) => Step::Unnamed(Box::new(Unnamed { id, staged, r })),
+                Err(err) => {
+                    writer.note_fatal(&err);
+                    let reason = failed(&err, crate::words::io_error(&err));
+                    Step::Done(failure(writer, r, reason, None))
+                }
+            }
         }
         Ok(staged) => Step::Done(finish_staged(writer, id, staged, name, r)),
     }
@@ -109,18 +141,6 @@ pub(super) struct Unnamed {
 }
 
 impl Unnamed {
-    fn of(id: MediaId, staged: Staged, r: MediaReport) -> Unnamed {
-        let staged = Staged {
-            copied: Parked::of(staged.copied),
-            kind: staged.kind,
-            tags: staged.tags,
-            date: staged.date,
-            dir: staged.dir,
-            wanted: staged.wanted,
-        };
-        Unnamed { id, staged, r }
-    }
-
     /// The hash of what was read.
     pub(super) fn content(&self) -> u128 {
         self.staged.copied.copied().src_hash
@@ -136,60 +156,45 @@ impl Unnamed {
 /// content was known to be in the output already); its report line.
 pub(super) fn finish(writer: &Writer<'_>, unnamed: Unnamed, name: Option<String>) -> MediaReport {
     let Unnamed { id, staged, r } = unnamed;
-    match staged.copied.reopen() {
-        Ok(copied) => {
-            let staged = Staged {
-                copied,
-                kind: staged.kind,
-                tags: staged.tags,
-                date: staged.date,
-                dir: staged.dir,
-                wanted: staged.wanted,
-            };
-            finish_staged(writer, id, staged, name, r)
-        }
-        Err(err) => {
-            writer.note_fatal(&err);
-            let reason = failed(
-                &err,
-                format!(
-                    "cannot open its temp file again: {}",
-                    crate::words::io_error(&err)
-                ),
-            );
-            failure(writer, r, reason, name)
-        }
-    }
+    let staged = Staged {
+        copied: staged.copied.into_copied(),
+        kind: staged.kind,
+        tags: staged.tags,
+        date: staged.date,
+        dir: staged.dir,
+        wanted: staged.wanted,
+    };
+    finish_staged(writer, id, staged, name, r)
 }
 
-/// A [`Copied`] whose temp file is closed while it waits for its name: many may wait at
-/// once, more than the open files a process may have.
-pub(super) struct Parked(Copied, Option<PathBuf>);
+/// A [`Copied`] whose temp file is closed, its times set, while it waits for its name: many
+/// may wait at once, more than the open files a process may have.
+pub(super) struct Parked(Copied);
 
 impl Parked {
-    pub(super) fn of(mut copied: Copied) -> Parked {
-        let temp = copied.temp.take().map(|(path, _)| path);
-        Parked(copied, temp)
-    }
-
-    /// The copy with its temp file open again (removed if it cannot be).
-    pub(super) fn reopen(self) -> io::Result<Copied> {
-        let Parked(mut copied, temp) = self;
-        if let Some(path) = temp {
-            match std::fs::OpenOptions::new().write(true).open(&path) {
-                Ok(f) => copied.temp = Some((path, f)),
-                Err(err) => {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(err);
-                }
+    /// Closes `copied`'s temp file, its times set to `mtime` (removed if that fails).
+    pub(super) fn of(
+        writer: &Writer<'_>,
+        mut copied: Copied,
+        mtime: Option<i64>,
+    ) -> io::Result<Parked> {
+        if let Some(Temp::Open(path, file)) = copied.temp.take() {
+            if let Err(err) = writer.out.close_temp(file, mtime) {
+                let _ = std::fs::remove_file(&path);
+                return Err(err);
             }
+            copied.temp = Some(Temp::Closed(path));
         }
-        Ok(copied)
+        Ok(Parked(copied))
     }
 
     /// What was read and written.
     pub(super) fn copied(&self) -> &Copied {
         &self.0
+    }
+
+    pub(super) fn into_copied(self) -> Copied {
+        self.0
     }
 }
 
@@ -503,7 +508,7 @@ pub(super) fn copy<R: Read>(
     let temp = if writer.opts.dry_run {
         None
     } else {
-        Some(writer.out.temp_file().map_err(|err| {
+        let (path, file) = writer.out.temp_file().map_err(|err| {
             writer.note_fatal(&err);
             failed(
                 &err,
@@ -512,14 +517,16 @@ pub(super) fn copy<R: Read>(
                     crate::words::io_error(&err)
                 ),
             )
-        })?)
+        })?;
+        Some(Temp::Open(path, file))
     };
     // The write buffer fits the file (what metadata adds included), up to 1 MB: a small
     // file does not allocate and free a large one.
     let capacity = size.saturating_add(WRITE_SLACK).min(MAX_WRITE_BUFFER) as usize;
     let copied = {
         let sink: Box<dyn Write + '_> = match &temp {
-            Some((_, f)) => Box::new(BufWriter::with_capacity(capacity, f)),
+            Some(Temp::Open(_, f)) => Box::new(BufWriter::with_capacity(capacity, f)),
+            Some(Temp::Closed(_)) => unreachable!("a temp file being written is open"),
             None => Box::new(io::sink()),
         };
         let mut dst = HashingWriter::new(sink);
@@ -620,8 +627,17 @@ fn commit(
         ));
     }
     let final_name = match copied.temp {
-        Some((tmp_path, file)) => {
-            let renamed = writer.out.commit(&tmp_path, file, name, date.when);
+        Some(temp) => {
+            let (tmp_path, renamed) = match temp {
+                Temp::Open(p, file) => {
+                    let renamed = writer.out.commit(&p, file, name, date.when);
+                    (p, renamed)
+                }
+                Temp::Closed(p) => {
+                    let renamed = writer.out.commit_closed(&p, name);
+                    (p, renamed)
+                }
+            };
             after_rename(
                 writer,
                 id,
@@ -804,9 +820,9 @@ pub(super) fn write_xmp(
     }
 }
 
-pub(super) fn remove_temp(temp: &Option<(PathBuf, File)>) {
-    if let Some((p, _)) = temp {
-        let _ = std::fs::remove_file(p);
+pub(super) fn remove_temp(temp: &Option<Temp>) {
+    if let Some(t) = temp {
+        let _ = std::fs::remove_file(t.path());
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::hash::{self, HashingReader};
 use crate::library::fs::open_nofollow;
@@ -17,7 +17,7 @@ use crate::process::plan::{UpdateFrom, UpdateId};
 use crate::process::report::{MediaReport, Reason, Status};
 use crate::takeout::{self, Catalog, Entry};
 
-use super::file::{self, failed, remove_temp, Copied};
+use super::file::{self, failed, remove_temp, Copied, Temp};
 use super::{Known, Writer};
 use crate::process::policy::{self, XmpCleanup};
 
@@ -84,25 +84,16 @@ impl Moving {
 /// Moves the file of a [`Moving`] update to `name` (reserved for it); its report line.
 pub(super) fn finish_move(writer: &Writer<'_>, moving: Moving, name: String) -> MediaReport {
     let Moving { k, staged, mut r } = moving;
-    let result = match staged.copied.reopen() {
-        Ok(copied) => {
-            let staged = Staged {
-                copied,
-                kind: staged.kind,
-                before: staged.before,
-                tags: staged.tags,
-                date: staged.date,
-                dir: staged.dir,
-                wanted: staged.wanted,
-            };
-            place(writer, k, staged, name, false, &mut r)
-        }
-        Err(err) => {
-            writer.out.release(&name);
-            writer.note_fatal(&err);
-            Err(NotMade::Failed(failed(&err, crate::words::io_error(&err))))
-        }
+    let staged = Staged {
+        copied: staged.copied.into_copied(),
+        kind: staged.kind,
+        before: staged.before,
+        tags: staged.tags,
+        date: staged.date,
+        dir: staged.dir,
+        wanted: staged.wanted,
     };
+    let result = place(writer, k, staged, name, false, &mut r);
     match result {
         Ok(()) => r,
         Err(why) => not_made(writer, k, why, r),
@@ -229,7 +220,10 @@ fn try_update(
     };
     match in_place {
         Some(name) => place(writer, k, staged, name, true, r).map(|()| None),
-        None => Ok(Some(staged.park())),
+        None => staged.park(writer).map(Some).map_err(|err| {
+            writer.note_fatal(&err);
+            NotMade::Failed(failed(&err, crate::words::io_error(&err)))
+        }),
     }
 }
 
@@ -247,16 +241,17 @@ struct Staged<C = Copied> {
 }
 
 impl Staged {
-    fn park(self) -> Staged<file::Parked> {
-        Staged {
-            copied: file::Parked::of(self.copied),
+    /// Its temp file closed, to wait for its name (see [`file::Parked`]).
+    fn park(self, writer: &Writer<'_>) -> io::Result<Staged<file::Parked>> {
+        Ok(Staged {
+            copied: file::Parked::of(writer, self.copied, self.date.when)?,
             kind: self.kind,
             before: self.before,
             tags: self.tags,
             date: self.date,
             dir: self.dir,
             wanted: self.wanted,
-        }
+        })
     }
 }
 
@@ -525,21 +520,31 @@ fn put_in_place(
     writer: &Writer<'_>,
     old: &manifest::Line,
     line: &manifest::Line,
-    temp: Option<(PathBuf, File)>,
+    temp: Option<Temp>,
     target: &Target,
     before: &std::fs::Metadata,
 ) -> Result<String, Reason> {
     let name = target.name;
-    let Some((tmp, file)) = temp else {
+    let Some(temp) = temp else {
         return Ok(name.to_string()); // a dry run
     };
-    let put = if !target.in_place {
-        writer.out.commit(&tmp, file, name, target.mtime)
-    } else if unchanged_since(&writer.out.root().join(&old.path), before) {
-        let done = writer.out.replace_own_file(&tmp, file, name, target.mtime);
-        done.map(|_| name.to_string())
-    } else {
-        Err(io::Error::other("it was changed while it was read"))
+    let tmp = temp.path().to_path_buf();
+    let put = match temp {
+        Temp::Open(_, file) if !target.in_place => {
+            writer.out.commit(&tmp, file, name, target.mtime)
+        }
+        Temp::Closed(_) if !target.in_place => writer.out.commit_closed(&tmp, name),
+        _ if !unchanged_since(&writer.out.root().join(&old.path), before) => {
+            Err(io::Error::other("it was changed while it was read"))
+        }
+        temp => {
+            let file = match temp {
+                Temp::Open(_, file) => Ok(file),
+                Temp::Closed(_) => OpenOptions::new().write(true).open(&tmp),
+            };
+            let done = file.and_then(|f| writer.out.replace_own_file(&tmp, f, name, target.mtime));
+            done.map(|_| name.to_string())
+        }
     };
     let err = match put {
         Ok(got) => return Ok(got),
