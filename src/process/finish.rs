@@ -189,6 +189,10 @@ fn album_keywords(
 
 fn set_keywords(out: &OutputDir, name: &str, titles: &[&str]) -> std::io::Result<()> {
     use std::io::{Read as _, Write as _};
+    // (Most album files have no XMP sidecar: no open to find that out.)
+    if !out.is_taken(name) {
+        return Ok(());
+    }
     let open = open_nofollow(&out.root().join(name), OpenOptions::new().read(true));
     let mut f = match open {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

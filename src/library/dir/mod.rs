@@ -362,6 +362,33 @@ pub struct OutputDir {
     fail_after: FailAfter,
 }
 
+/// A name to reserve (see [`OutputDir::reserve`]), its first choice and that choice's key
+/// worked out ahead: in parallel, outside the lock under which names are reserved in order.
+pub struct Wish {
+    dir: String,
+    wanted: String,
+    first: String,
+    id: u128,
+}
+
+impl Wish {
+    /// The file name `wanted` in the folder `dir` (relative, `/`-separated, already safe).
+    pub fn new(dir: &str, wanted: &str) -> Wish {
+        let wanted = names::sanitize_component(wanted).unwrap_or_else(|| "unnamed".to_string());
+        let first = if dir.is_empty() {
+            wanted.clone()
+        } else {
+            format!("{dir}/{wanted}")
+        };
+        Wish {
+            id: name_id(&key(&first)),
+            dir: dir.to_string(),
+            wanted,
+            first,
+        }
+    }
+}
+
 impl OutputDir {
     /// Removes the output folder this run created (and locked) before finding that it had
     /// nothing to do: gpbackup's own files, then the folder, each only if nothing else is
@@ -482,19 +509,23 @@ impl OutputDir {
     /// …. A name too long for the suffix is cut before the suffix is added. Deterministic
     /// when called in a deterministic order.
     pub fn reserve(&self, dir: &str, wanted: &str) -> String {
-        let wanted = names::sanitize_component(wanted).unwrap_or_else(|| "unnamed".to_string());
+        self.reserve_wish(Wish::new(dir, wanted))
+    }
+
+    /// [`reserve`](Self::reserve) of a name whose first choice is worked out already.
+    pub fn reserve_wish(&self, wish: Wish) -> String {
+        let mut taken = self.taken.lock().expect("name lock");
+        if taken.insert(wish.id) {
+            return wish.first;
+        }
         let join = |name: &str| {
-            if dir.is_empty() {
+            if wish.dir.is_empty() {
                 name.to_string()
             } else {
-                format!("{dir}/{name}")
+                format!("{}/{name}", wish.dir)
             }
         };
-        let mut taken = self.taken.lock().expect("name lock");
-        if taken.insert(name_id(&key(&join(&wanted)))) {
-            return join(&wanted);
-        }
-        let (stem, ext) = split_ext(&wanted);
+        let (stem, ext) = split_ext(&wish.wanted);
         for n in 2u64.. {
             let suffix = format!(" ({n}){ext}");
             let mut end = stem.len().min(255usize.saturating_sub(suffix.len()));
@@ -521,6 +552,13 @@ impl OutputDir {
             .lock()
             .expect("name lock")
             .insert(name_id(&key(name)))
+    }
+
+    /// Whether `name` is taken: by a file in the folder when the run began, or reserved.
+    /// (A name that is not cannot be a file of gpbackup's.)
+    pub fn is_taken(&self, name: &str) -> bool {
+        let id = name_id(&key(name));
+        self.taken.lock().expect("name lock").contains(&id)
     }
 
     /// Gives a reserved name back (its file was never written).

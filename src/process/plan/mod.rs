@@ -601,7 +601,7 @@ pub fn build(
         };
         // Known entries of folders whose JSON was not read: their memberships are in the
         // manifest already, and their album's title is not known this run.
-        let unread_dir = unread.contains(&key(e.dir()));
+        let unread_dir = !unread.is_empty() && unread.contains(&key(e.dir()));
         let r = &mut plan.records[id.0];
         if unread_dir && disposition == Disposition::InLibrary {
             r.album = None;
@@ -687,11 +687,12 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
         let e = plan.entry(id);
         folder_name(e.dir(), e.name())
     };
-    let names: HashSet<u128> = plan.ids().map(own).collect();
+    // (Each pass over the records is made in parallel.)
+    let ids = || (0..plan.records.len()).into_par_iter().map(MediaId);
+    let names: HashSet<u128> = ids().map(own).collect();
     // The original of each edited copy, when that original is in the export (or shares its
     // sidecar with the copy): (record, original), by record (few records are edited copies).
-    let original_of: Vec<(usize, u128)> = plan
-        .ids()
+    let original_of: Vec<(usize, u128)> = ids()
         .filter_map(|id| {
             let e = plan.entry(id);
             let original = folder_name(e.dir(), &policy::original_name(e.name())?);
@@ -712,7 +713,7 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
     let edited_contents: HashSet<(u64, u32)> = if have_edits.is_empty() {
         HashSet::new()
     } else {
-        (plan.ids())
+        ids()
             .filter(|&id| have_edits.contains(&own(id)))
             .filter_map(content)
             .collect()
@@ -724,12 +725,11 @@ fn skip_reasons(plan: &Plan, opts: &Options) -> Vec<Option<SkipReason>> {
         let e = plan.entry(id);
         crate::hash::key128(&[Some(e.size)], &[&key(e.dir()), &key(e.name())])
     };
-    let trashed: HashSet<u128> = plan
-        .ids()
+    let trashed: HashSet<u128> = ids()
         .filter(|&id| plan.usable_sidecar(id).is_some_and(|s| s.trashed()))
         .map(copy_key)
         .collect();
-    plan.ids()
+    ids()
         .map(|id| {
             let facts = SkipFacts {
                 trashed: !trashed.is_empty() && trashed.contains(&copy_key(id)),

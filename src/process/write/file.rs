@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::dates::DateSource;
 use crate::hash::{self, HashingReader, HashingWriter};
+use crate::library::dir::Wish;
 use crate::library::manifest;
 use crate::metadata::media::{resolve_kind, MediaKind};
 use crate::metadata::xmp::{self, XmpData};
@@ -111,7 +112,15 @@ pub(super) fn write_one(
                 wanted: staged.wanted,
             });
             match parked {
-                Ok(staged) => Step::Unnamed(Box::new(Unnamed { id, staged, r })),
+                Ok(staged) => {
+                    let wish = Some(Wish::new(&staged.dir, &staged.wanted));
+                    Step::Unnamed(Box::new(Unnamed {
+                        id,
+                        staged,
+                        r,
+                        wish,
+                    }))
+                }
                 Err(err) => {
                     writer.note_fatal(&err);
                     let reason = failed(&err, crate::words::io_error(&err));
@@ -138,6 +147,8 @@ pub(super) struct Unnamed {
     id: MediaId,
     staged: Staged<Parked>,
     r: MediaReport,
+    /// The name it wants, worked out while it was read (in parallel).
+    wish: Option<Wish>,
 }
 
 impl Unnamed {
@@ -146,16 +157,16 @@ impl Unnamed {
         self.staged.copied.copied().src_hash
     }
 
-    /// The folder it goes to and the name it wants there.
-    pub(super) fn wants(&self) -> (&str, &str) {
-        (&self.staged.dir, &self.staged.wanted)
+    /// The name it wants in the folder it goes to (once).
+    pub(super) fn take_wish(&mut self) -> Option<Wish> {
+        self.wish.take()
     }
 }
 
 /// Finishes an [`Unnamed`] entry under `name` (reserved for it, if one was: `None` when its
 /// content was known to be in the output already); its report line.
 pub(super) fn finish(writer: &Writer<'_>, unnamed: Unnamed, name: Option<String>) -> MediaReport {
-    let Unnamed { id, staged, r } = unnamed;
+    let Unnamed { id, staged, r, .. } = unnamed;
     let staged = Staged {
         copied: staged.copied.into_copied(),
         kind: staged.kind,

@@ -12,7 +12,7 @@ use crate::cli::Layout;
 use crate::compact::{Span, Strings};
 use crate::dates::DateSource;
 use crate::hash;
-use crate::library::dir::OutputDir;
+use crate::library::dir::{OutputDir, Wish};
 use crate::library::manifest::{self, Manifest};
 use crate::process::report::{MediaLog, MediaReport, Reason, Status, StopReason};
 use crate::takeout::matcher::{Match, Rule};
@@ -44,9 +44,6 @@ struct Named<'a> {
     name: Option<String>,
     in_library: bool,
 }
-
-/// The folder and file name a group wants, when its folder is known before it is read.
-type Wanted = (String, String);
 
 impl<'a> Named<'a> {
     /// The group's work, from its first member.
@@ -438,7 +435,7 @@ impl Writer<'_> {
             // folder depends on a date only its own bytes hold gets its name once it is read.
             // (The folders and wanted names are found in parallel, the names reserved in
             // order.)
-            let wanted: Vec<(&[MediaId], bool, Option<Wanted>)> = batch
+            let wanted: Vec<(&[MediaId], bool, Option<Wish>)> = batch
                 .into_par_iter()
                 .map(|k| {
                     let group = plan.groups.get(k);
@@ -447,13 +444,13 @@ impl Writer<'_> {
                     let wanted = (!in_library)
                         .then(|| self.planned_folder(group[0]))
                         .flatten()
-                        .map(|dir| (dir, plan.wanted_name(group[0])));
+                        .map(|dir| Wish::new(&dir, &plan.wanted_name(group[0])));
                     (group, in_library, wanted)
                 })
                 .collect();
             let named = wanted.into_iter().map(|(group, in_library, wanted)| Named {
                 group,
-                name: wanted.map(|(dir, name)| self.out.reserve(&dir, &name)),
+                name: wanted.map(|wish| self.out.reserve_wish(wish)),
                 in_library,
             });
             // Groups are written in parallel by runs of ordinary ones; a group of more
@@ -527,8 +524,8 @@ impl Writer<'_> {
         let mut seen = HashSet::new();
         let waiting: Vec<(usize, &[MediaId], Paused, Option<String>)> = (written.iter_mut())
             .filter_map(|(k, _, paused)| {
-                let paused = paused.take()?;
-                let name = self.name_waiting(&paused.1, &mut seen);
+                let mut paused = paused.take()?;
+                let name = self.name_waiting(&mut paused.1, &mut seen);
                 Some((*k, paused.0.group, paused, name))
             })
             .collect();
@@ -834,13 +831,17 @@ impl Writer<'_> {
     /// The name of an entry that waited for one ([`file::Unnamed`]), reserved in group order:
     /// none when its content is in the output already, or in an entry named before it in
     /// this run (`seen`), which it duplicates.
-    fn name_waiting(&self, unnamed: &file::Unnamed, seen: &mut HashSet<u128>) -> Option<String> {
+    fn name_waiting(
+        &self,
+        unnamed: &mut file::Unnamed,
+        seen: &mut HashSet<u128>,
+    ) -> Option<String> {
         let h = unnamed.content();
         let known = h != hash::empty()
             && (!seen.insert(h)
                 || (self.known(&self.registry.lock().expect("registry"), h)).is_some());
-        let (dir, wanted) = unnamed.wants();
-        (!known).then(|| self.out.reserve(dir, wanted))
+        let wish = unnamed.take_wish().filter(|_| !known)?;
+        Some(self.out.reserve_wish(wish))
     }
 
     /// Hashes an entry without writing it. Its report line when it duplicates something in
