@@ -751,3 +751,49 @@ fn one_thread_or_four_move_files_to_the_same_names() {
         .collect();
     assert!(differing.is_empty(), "files differ: {differing:?}");
 }
+
+/// In a dated layout, a photo in a zip and the same photo in an extracted folder wait, read,
+/// for their names with others of that name: the copy is a duplicate and takes no number,
+/// so the names of the month run without a gap.
+#[test]
+fn a_photo_in_a_zip_and_in_a_folder_takes_one_name_in_a_dated_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let camera = fixture("camera.jpg");
+    let mut t = Takeout::new(2);
+    let dirs = [
+        "Photos from 2016",
+        "Photos from 2017",
+        "Trip",
+        "Photos from 2018",
+    ];
+    // Each folder photo of a size of its own (a group of its own, named in its turn); the
+    // zip's of one size with the photo in both.
+    let folder_tags = ["a", "bb", "ccc", "eeeee"];
+    for (k, dir) in dirs.iter().enumerate() {
+        let path = format!("{GP}/{dir}/IMG_1.jpg");
+        t.add(0, &path, jpeg_variant(&camera, &format!("zip{k}")));
+        t.add(1, &path, jpeg_variant(&camera, folder_tags[k]));
+    }
+    let both = jpeg_variant(&camera, "both");
+    t.add(0, format!("{GP}/Photos from 2019/IMG_1.jpg"), both.clone());
+    t.add(1, format!("{GP}/Album/IMG_1.jpg"), both.clone());
+    let zips = t.write(&tmp.path().join("in"));
+    let folder = t.extract(1, &tmp.path().join("extracted"));
+    let out = tmp.path().join("photos");
+    let args = ["--layout", "year-month", "--timezone", "Europe/Paris"];
+    let (o, report) = process(&[zips[0].clone(), folder], &out, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = files_of(&out);
+    let mut names: Vec<&str> = files.keys().map(String::as_str).collect();
+    names.retain(|n| !n.starts_with("albums") && !n.ends_with(".xmp"));
+    let mut want: Vec<String> = std::iter::once("2019/07/IMG_1.jpg".to_string())
+        .chain((2..=9).map(|n| format!("2019/07/IMG_1 ({n}).jpg")))
+        .collect();
+    want.sort();
+    assert_eq!(names, want, "nine photos, one name each, no gap");
+    assert_eq!(files.values().filter(|b| **b == both).count(), 1);
+    let duplicates = (report["media"].as_array().unwrap().iter())
+        .filter(|m| m["status"] == "duplicate")
+        .count();
+    assert_eq!(duplicates, 1);
+}

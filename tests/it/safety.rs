@@ -504,13 +504,25 @@ fn a_users_albums_json_is_never_touched_and_ours_is_not_rewritten_unchanged() {
 /// build) makes the commit that crosses the limit fail with ENOSPC, as a full disk does.
 #[test]
 fn an_injected_full_disk_stops_cleanly_and_a_rerun_finishes() {
+    injected_full_disk("flat");
+}
+
+/// The same in a dated layout, where each photo waits, read, for its name (the disk fills
+/// as the waiting file is closed).
+#[test]
+fn an_injected_full_disk_stops_cleanly_in_a_dated_layout_too() {
+    injected_full_disk("year");
+}
+
+fn injected_full_disk(layout: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let input = takeout(&tmp.path().join("in"), "A", 12, 30_000);
     let before = snapshot(std::slice::from_ref(&input));
     let out = tmp.path().join("photos");
     let run = |limit: Option<&str>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_gpbackup"));
-        c.args(["process", "-j", "1", "--timezone", "Europe/Paris", "-o"])
+        c.args(["process", "-j", "1", "--timezone", "Europe/Paris"])
+            .args(["--layout", layout, "-o"])
             .arg(&out)
             .arg(&input)
             .env("TZ", "UTC");
