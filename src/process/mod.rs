@@ -339,8 +339,8 @@ const SIDECARS: &str = "reading sidecars: {human_pos} {spinner} {elapsed}";
 /// Files done and their total above; bytes, the bar and the time left below.
 const WRITING: &str = "writing: {msg}\n{wide_bar} {binary_bytes}/{binary_total_bytes} {eta} left";
 
-/// `.tgz` parts: bytes read of them all.
-const TARS: &str = "reading .tgz {binary_bytes}/{binary_total_bytes} {eta}";
+/// `.tgz` and `.tar` parts: bytes read of them all.
+const TARS: &str = "reading .tgz/.tar {binary_bytes}/{binary_total_bytes} {eta}";
 
 /// Turns the stage spinner into the bytes read of the `.tgz` parts (`total` bytes).
 pub(crate) fn show_tar_bytes(bar: &ProgressBar, total: u64) {

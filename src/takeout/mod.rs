@@ -42,10 +42,10 @@ pub enum SourceError {
         in_words_stage(source)
     )]
     Stage { path: PathBuf, source: io::Error },
-    /// Ctrl-C while `.tgz` parts were read: nothing was written.
+    /// Ctrl-C while `.tgz` (or `.tar`) parts were read: nothing was written.
     #[error(
-        "stopped while reading the .tgz parts, before anything was written: the library is as \
-         it was. Run the same command again to do it"
+        "stopped while reading the .tgz or .tar parts, before anything was written: the library \
+         is as it was. Run the same command again to do it"
     )]
     Stopped,
     #[error("{path}: {reason}")]

@@ -451,7 +451,7 @@ fn ctrl_c_while_a_tar_part_is_read_leaves_everything_as_it_was() {
     }
     assert_eq!(o.status.code(), Some(130), "{s}");
     assert!(
-        s.contains("stopped while reading the .tgz parts, before anything was written"),
+        s.contains("stopped while reading the .tgz or .tar parts, before anything was written"),
         "{s}"
     );
     assert!(!out.exists(), "the folder this run made is removed again");

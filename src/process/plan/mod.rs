@@ -621,7 +621,7 @@ pub fn build(
             .join(crate::library::dir::STATE_DIR)
             .join(crate::process::STAGING_DIR)
     });
-    updates::find_elsewhere(&mut plan, staging.as_deref());
+    updates::find_elsewhere(&mut plan, staging.as_deref(), &opts.cancel);
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan

@@ -212,7 +212,11 @@ pub(super) fn plan_updates(
 /// same content in an input an earlier run was given that is still where it was (users keep
 /// the parts they downloaded on other days). Each such input is opened (its directory read)
 /// only while some update is still without its bytes.
-pub(super) fn find_elsewhere(plan: &mut Plan, staging: Option<&std::path::Path>) {
+pub(super) fn find_elsewhere(
+    plan: &mut Plan,
+    staging: Option<&std::path::Path>,
+    cancel: &std::sync::atomic::AtomicBool,
+) {
     let mut wanted: HashMap<u128, Vec<usize>> = HashMap::new();
     for (k, u) in plan.updates.iter().enumerate() {
         if u.from == UpdateFrom::Deferred {
@@ -244,6 +248,8 @@ pub(super) fn find_elsewhere(plan: &mut Plan, staging: Option<&std::path::Path>)
                 .map_or(crate::takeout::tgz::StagingPlace::Temporary, |s| {
                     crate::takeout::tgz::StagingPlace::At(s)
                 }),
+            // (Stopped, it fails: the run then stops before its writes.)
+            cancel: Some(cancel),
             ..Default::default()
         };
         let Ok(catalog) = Catalog::open_with(std::slice::from_ref(&path), None, &tar) else {
