@@ -443,6 +443,9 @@ struct Guard<R> {
     gzip: bool,
 }
 
+/// A tar's block: headers, data padding and its end mark come in these.
+const BLOCK: u64 = 512;
+
 /// The most bytes read between two entries' data (headers, long names, PAX records, the data
 /// of links and folders): a Takeout's take a few KB.
 const HEADERS_MAX: u64 = 16 << 20;
@@ -493,6 +496,8 @@ fn walk(
             return Ok(());
         }
     };
+    // Where the data of the last entry read ends (its blocks padded).
+    let mut last_end = 0u64;
     for entry in entries {
         if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Fatal::Stopped);
@@ -509,6 +514,7 @@ fn walk(
             }
         };
         mark.set(inflated.get());
+        last_end = (entry.raw_file_position() + entry.size()).next_multiple_of(BLOCK);
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = path.strip_prefix("./").map(str::to_string).unwrap_or(path);
         let kind = match entry.header().entry_type() {
@@ -581,6 +587,20 @@ fn walk(
             kind: if keep { TarKind::Kept } else { TarKind::Hashed },
             hash: hash.map(|h| h.digest128()),
         });
+    }
+    // A complete tar ends with a block of zeros (the tar crate stops there, or where the bytes
+    // end). A plain .tar whose bytes end without it was cut, at the end of an entry: the
+    // entries after the cut are missing without a trace. (A .tgz cut anywhere fails its gzip
+    // trailer, below.)
+    if !gzip && inflated.get() < last_end + BLOCK {
+        out.damage = Some(TarDamage {
+            lost: None,
+            ends_early: true,
+            reason: "it ends without the mark that ends a complete .tar: it was cut, and \
+                     files after the cut are missing"
+                .into(),
+        });
+        return Ok(());
     }
     // The end of the tar: what follows (its padding) is read to the end of the gzip stream,
     // whose trailer checks every byte inflated (a tar's headers have checksums, its data not).
@@ -775,6 +795,27 @@ mod tests {
         let (r, _) = read_bytes(&tar[..tar.len() / 2], Keep::All);
         assert_eq!(r.items.len(), 1);
         assert_eq!(r.damage.unwrap().lost.as_deref(), Some("two.jpg"));
+    }
+
+    #[test]
+    fn a_plain_tar_cut_between_two_entries_ends_early() {
+        let tar = tar_of(&[("one.jpg", b"1111"), ("two.jpg", b"2222")]);
+        // Header and one data block each; then the end mark (two zero blocks) and padding.
+        let (r, _) = read_bytes(&tar[..1024], Keep::All);
+        assert_eq!(r.items.len(), 1);
+        let d = r.damage.unwrap();
+        assert!(d.ends_early && d.lost.is_none(), "{d:?}");
+        let (r, _) = read_bytes(&tar[..2048], Keep::All);
+        assert_eq!(r.items.len(), 2);
+        assert!(r.damage.is_some_and(|d| d.ends_early));
+        // With its end mark, complete; one zero block is enough (the tar crate stops there).
+        for end in [2048 + 512, 2048 + 1024, tar.len()] {
+            let (r, _) = read_bytes(&tar[..end], Keep::All);
+            assert_eq!((r.items.len(), r.damage), (2, None), "{end}");
+        }
+        // A .tgz is judged by its gzip stream (its trailer checks every byte), complete here.
+        let (r, _) = read_bytes(&gzip(&tar[..2048]), Keep::All);
+        assert_eq!((r.items.len(), r.damage), (2, None));
     }
 
     #[test]
