@@ -218,7 +218,8 @@ pub struct TarItem {
     pub path: String,
     pub size: u64,
     pub crc32: u32,
-    /// Where its data starts in the uncompressed tar stream (and in the pack).
+    /// Where its data starts in the uncompressed tar stream and in the pack; with
+    /// [`Keep::SidecarsAndHashes`], in the pack only (see `walk`). Distinct, in stream order.
     pub pos: u64,
     pub kind: TarKind,
     /// Its content hash, when only that was kept ([`TarKind::Hashed`]).
@@ -498,6 +499,20 @@ fn walk(
     };
     // Where the data of the last entry read ends (its blocks padded).
     let mut last_end = 0u64;
+    // An entry's position: where its data is in the tar stream, and in the pack. When only
+    // sidecars are kept, the pack holds them one after the other instead, each other entry a
+    // byte of its own (positions stay distinct and in stream order): a pack of the sidecars'
+    // size, whether or not the file system leaves the gaps unwritten (exFAT, or NTFS's
+    // ordinary files, would write them out).
+    let mut compact = 0u64;
+    let mut place = |raw: u64, size: u64, keep: bool| {
+        if opts.keep == Keep::All {
+            return raw;
+        }
+        let at = compact;
+        compact += if keep { size.max(1) } else { 1 };
+        at
+    };
     for entry in entries {
         if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Fatal::Stopped);
@@ -527,8 +542,9 @@ fn walk(
             | tar::EntryType::GNULongLink => continue,
             _ => Some(TarKind::Special),
         };
-        let pos = entry.raw_file_position();
+        let raw = entry.raw_file_position();
         if let Some(kind) = kind {
+            let pos = place(raw, 0, false);
             out.items.push(TarItem {
                 path,
                 size: 0,
@@ -542,6 +558,7 @@ fn walk(
         let size = entry.size();
         // A sidecar's bytes are always kept.
         let keep = opts.keep == Keep::All || is_json_name(&path);
+        let pos = place(raw, size, keep);
         let mut crc = crc32fast::Hasher::new();
         let mut hash = (!keep).then(xxhash_rust::xxh3::Xxh3::new);
         if keep {
@@ -776,8 +793,32 @@ mod tests {
         assert_eq!(r.items[0].crc32, crc32fast::hash(b"AAAA"));
         assert_eq!(r.items[1].kind, TarKind::Kept);
         assert_eq!(r.items[1].hash, None);
-        let at = r.items[0].pos as usize;
-        assert!(pack.len() < at + 4 || &pack[at..at + 4] != b"AAAA");
+        assert!(!pack.windows(4).any(|w| w == b"AAAA"));
+        // The pack holds the sidecar alone, a byte for the photo before it.
+        assert_eq!((r.items[0].pos, r.items[1].pos), (0, 1));
+        assert_eq!(pack, b"\0{}");
+    }
+
+    #[test]
+    fn a_pack_of_sidecars_alone_is_as_small_as_they_are() {
+        let video = vec![7u8; 3_000_000];
+        let tar = tar_of(&[
+            ("v.mp4", &video),
+            ("v.mp4.json", b"{\"a\":1}"),
+            ("empty.json", b""),
+            ("w.mp4", &video),
+            ("w.mp4.json", b"{}"),
+        ]);
+        let (r, pack) = read_bytes(&gzip(&tar), Keep::SidecarsAndHashes);
+        let pos: Vec<u64> = r.items.iter().map(|i| i.pos).collect();
+        assert_eq!(pos, [0, 1, 8, 9, 10]);
+        assert_eq!(pack, b"\0{\"a\":1}\0\0{}");
+        // Each where its position says.
+        let kept = r.items.iter().filter(|i| i.kind == TarKind::Kept);
+        for (item, want) in kept.zip([&b"{\"a\":1}"[..], b"", b"{}"]) {
+            let at = item.pos as usize;
+            assert_eq!(&pack[at..at + item.size as usize], want, "{}", item.path);
+        }
     }
 
     #[test]
