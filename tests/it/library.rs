@@ -797,3 +797,48 @@ fn a_photo_in_a_zip_and_in_a_folder_takes_one_name_in_a_dated_layout() {
         .count();
     assert_eq!(duplicates, 1);
 }
+
+/// An extracted folder's files have no CRC-32: its photos of one size are one group, read one
+/// after the other, most of them new content. On one thread and on four, in every layout,
+/// the same names for the same photos.
+#[test]
+fn same_size_photos_of_a_folder_are_named_alike_on_any_number_of_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let camera = fixture("camera.jpg");
+    let mut t = Takeout::new(1);
+    for i in 0..120 {
+        // Five sizes (tags of 4 to 8 characters), 24 photos of each, all different.
+        let tag = format!("{i:0w$}", w = 4 + i % 5);
+        t.add(
+            0,
+            format!("{GP}/Album {i}/IMG_0001.jpg"),
+            jpeg_variant(&camera, &tag),
+        );
+    }
+    let folder = t.extract(0, &tmp.path().join("extracted"));
+    for layout in ["flat", "year"] {
+        let mut libraries = Vec::new();
+        for jobs in ["1", "4", "4"] {
+            let out = tmp
+                .path()
+                .join(format!("photos-{layout}-{jobs}-{}", libraries.len()));
+            let args = ["-j", jobs, "--layout", layout];
+            let (o, _) = process(std::slice::from_ref(&folder), &out, &args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let mut files = files_of(&out);
+            files.retain(|p, _| !p.starts_with("albums"));
+            libraries.push(files);
+        }
+        assert_eq!(libraries[0].len(), 120, "{layout}");
+        for other in &libraries[1..] {
+            let differing: Vec<&String> = (libraries[0].keys().chain(other.keys()))
+                .filter(|p| libraries[0].get(*p) != other.get(*p))
+                .take(5)
+                .collect();
+            assert!(
+                differing.is_empty(),
+                "{layout}: files differ: {differing:?}"
+            );
+        }
+    }
+}

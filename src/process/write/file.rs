@@ -101,7 +101,9 @@ pub(super) fn write_one(
     let mut r = writer.plan.base_report(id);
     match stage(writer, reader, id, &mut r) {
         Err(reason) => Step::Done(failure(writer, r, reason, name)),
-        Ok(staged) if name.is_none() && pause => {
+        // Its content in the output already: a duplicate now, its temp file gone (a file
+        // that waits keeps its temp file until its name comes).
+        Ok(staged) if name.is_none() && pause && !writer.holds(staged.copied.src_hash) => {
             let when = staged.date.when;
             let parked = Parked::of(writer, staged.copied, when).map(|copied| Staged {
                 copied,
@@ -123,7 +125,10 @@ pub(super) fn write_one(
                 }
                 Err(err) => {
                     writer.note_fatal(&err);
-                    let reason = failed(&err, crate::words::io_error(&err));
+                    let reason = failed(
+                        &err,
+                        format!("cannot finish writing it: {}", crate::words::io_error(&err)),
+                    );
                     Step::Done(failure(writer, r, reason, None))
                 }
             }

@@ -69,6 +69,9 @@ struct GroupWork<'a> {
     resolved: bool,
 }
 
+/// Report lines of a group, with their records.
+type Lines = Vec<(MediaId, MediaReport)>;
+
 /// A group stopped for its member's name (see [`Writer::write_group_with`]).
 type Paused<'a> = (GroupWork<'a>, Box<file::Unnamed>);
 
@@ -520,38 +523,45 @@ impl Writer<'_> {
         );
         written.sort_unstable_by_key(|(k, _, _)| *k);
         // Then the waiting ones get their names, in group order, so that collisions are
-        // numbered the same way whatever the thread timing; and the groups go on.
+        // numbered the same way whatever the thread timing; and their groups go on, each to
+        // its next member that waits for a name (a group of files of one size from a folder
+        // holds many contents), round after round.
         let mut seen = HashSet::new();
-        let waiting: Vec<(usize, &[MediaId], Paused, Option<String>)> = (written.iter_mut())
-            .filter_map(|(k, _, paused)| {
-                let mut paused = paused.take()?;
-                let name = self.name_waiting(&mut paused.1, &mut seen);
-                Some((*k, paused.0.group, paused, name))
-            })
+        let mut waiting: Vec<(usize, Paused)> = (written.iter_mut())
+            .filter_map(|(k, _, paused)| Some((*k, paused.take()?)))
             .collect();
-        if !waiting.is_empty() {
-            let crossing_size = |w: &(usize, &[MediaId], Paused, Option<String>)| {
-                let first = w.1[0];
+        while !waiting.is_empty() {
+            let named: Vec<(usize, Paused, Option<String>)> = waiting
+                .into_iter()
+                .map(|(k, mut paused)| {
+                    let name = self.name_waiting(&mut paused.1, &mut seen);
+                    (k, paused, name)
+                })
+                .collect();
+            let crossing_size = |w: &(usize, Paused, Option<String>)| {
+                let first = w.1 .0.group[0];
                 self.recurring
                     .crosses(first)
                     .then(|| plan.entry(first).size)
             };
-            let resumed: Vec<(usize, Vec<(MediaId, MediaReport)>)> =
-                units_of_work(waiting, crossing_size)
-                    .into_par_iter()
-                    .flat_map_iter(|unit| {
-                        unit.into_iter().map(|(_, (k, _, paused, name))| {
-                            let mut lines = Vec::new();
-                            self.with_reader(readers, |reader| {
-                                self.resume_group(reader, paused, name, |id, r| lines.push((id, r)))
-                            });
-                            (k, lines)
-                        })
+            let resumed: Vec<(usize, Lines, Option<Paused>)> = units_of_work(named, crossing_size)
+                .into_par_iter()
+                .flat_map_iter(|unit| {
+                    unit.into_iter().map(|(_, (k, paused, name))| {
+                        let mut lines = Vec::new();
+                        let again = self.with_reader(readers, |reader| {
+                            self.resume_group(reader, paused, name, |id, r| lines.push((id, r)))
+                        });
+                        (k, lines, again)
                     })
-                    .collect();
-            for (k, lines) in resumed {
+                })
+                .collect();
+            waiting = Vec::new();
+            for (k, lines, again) in resumed {
                 written[k].1.extend(lines);
+                waiting.extend(again.map(|p| (k, p)));
             }
+            waiting.sort_unstable_by_key(|(k, _)| *k);
         }
         pending.extend(written.into_iter().flat_map(|(_, l, _)| l));
     }
@@ -808,14 +818,15 @@ impl Writer<'_> {
     }
 
     /// Finishes a group [`Writer::write_group_with`] paused: its member waiting under `name`
-    /// (`None`: its content is in the output already), then the rest of the group.
-    fn resume_group(
+    /// (`None`: its content is in the output already), then the rest of the group, up to its
+    /// next member that waits for a name (returned, as `write_group_with` does).
+    fn resume_group<'g>(
         &self,
         reader: &mut Reader,
-        (mut work, unnamed): (GroupWork<'_>, Box<file::Unnamed>),
+        (mut work, unnamed): Paused<'g>,
         name: Option<String>,
         mut emit: impl FnMut(MediaId, MediaReport),
-    ) {
+    ) -> Option<Paused<'g>> {
         let id = work.group[work.next - 1];
         let r = guarded(|| file::finish(self, *unnamed, name)).unwrap_or_else(|why| {
             let mut r = self.plan.base_report(id);
@@ -824,8 +835,7 @@ impl Writer<'_> {
         });
         work.resolved |= r.status != Status::Failed;
         emit(id, r);
-        // (A member after a failed one that needs a name reserves it at once.)
-        let _ = self.write_group_with(reader, work, false, emit);
+        self.write_group_with(reader, work, true, emit)
     }
 
     /// The name of an entry that waited for one ([`file::Unnamed`]), reserved in group order:
@@ -837,9 +847,7 @@ impl Writer<'_> {
         seen: &mut HashSet<u128>,
     ) -> Option<String> {
         let h = unnamed.content();
-        let known = h != hash::empty()
-            && (!seen.insert(h)
-                || (self.known(&self.registry.lock().expect("registry"), h)).is_some());
+        let known = h != hash::empty() && (!seen.insert(h) || self.holds(h));
         let wish = unnamed.take_wish().filter(|_| !known)?;
         Some(self.out.reserve_wish(wish))
     }
@@ -888,6 +896,12 @@ impl Writer<'_> {
             sidecar: None,
             earlier: true,
         })
+    }
+
+    /// Whether the output holds content `h` (see [`Writer::known`]).
+    pub(super) fn holds(&self, h: u128) -> bool {
+        self.known(&self.registry.lock().expect("registry"), h)
+            .is_some()
     }
 
     /// Remembers that output file `path` now holds content `hash`, the file of record `id`

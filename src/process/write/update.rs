@@ -529,12 +529,15 @@ fn put_in_place(
         return Ok(name.to_string()); // a dry run
     };
     let tmp = temp.path().to_path_buf();
-    let put = if !target.in_place {
+    // (A file that moves waited for its name since it was read: it is checked too.)
+    let put = if !unchanged_since(&writer.out.root().join(&old.path), before) {
+        Err(io::Error::other("it was changed while it was read"))
+    } else if !target.in_place {
         match temp {
             Temp::Open(_, file) => writer.out.commit(&tmp, file, name, target.mtime),
             Temp::Closed(_) => writer.out.commit_closed(&tmp, name),
         }
-    } else if unchanged_since(&writer.out.root().join(&old.path), before) {
+    } else {
         // (A file updated in place never waits for a name: its temp file is open.)
         let file = match temp {
             Temp::Open(_, file) => Ok(file),
@@ -542,8 +545,6 @@ fn put_in_place(
         };
         let done = file.and_then(|f| writer.out.replace_own_file(&tmp, f, name, target.mtime));
         done.map(|_| name.to_string())
-    } else {
-        Err(io::Error::other("it was changed while it was read"))
     };
     let err = match put {
         Ok(got) => return Ok(got),
