@@ -74,6 +74,22 @@ impl Temp {
             Temp::Open(p, _) | Temp::Closed(p) => p,
         }
     }
+
+    /// Puts the file in place under `name`, or the next free name (see
+    /// [`OutputDir::commit`]); an open one gets its times (`mtime`) first. The name it got.
+    ///
+    /// [`OutputDir::commit`]: crate::library::dir::OutputDir::commit
+    pub(super) fn commit(
+        self,
+        writer: &Writer<'_>,
+        name: &str,
+        mtime: Option<i64>,
+    ) -> io::Result<String> {
+        match self {
+            Temp::Open(p, file) => writer.out.commit(&p, file, name, mtime),
+            Temp::Closed(p) => writer.out.commit_closed(&p, name),
+        }
+    }
 }
 
 /// Where a copy went: the temp file (none in a dry run) and what was written.
@@ -104,16 +120,7 @@ pub(super) fn write_one(
         // Its content in the output already: a duplicate now, its temp file gone (a file
         // that waits keeps its temp file until its name comes).
         Ok(staged) if name.is_none() && pause && !writer.holds(staged.copied.src_hash) => {
-            let when = staged.date.when;
-            let parked = Parked::of(writer, staged.copied, when).map(|copied| Staged {
-                copied,
-                kind: staged.kind,
-                tags: staged.tags,
-                date: staged.date,
-                dir: staged.dir,
-                wanted: staged.wanted,
-            });
-            match parked {
+            match staged.park(writer) {
                 Ok(staged) => {
                     let wish = Some(Wish::new(&staged.dir, &staged.wanted));
                     Step::Unnamed(Box::new(Unnamed {
@@ -172,15 +179,7 @@ impl Unnamed {
 /// content was known to be in the output already); its report line.
 pub(super) fn finish(writer: &Writer<'_>, unnamed: Unnamed, name: Option<String>) -> MediaReport {
     let Unnamed { id, staged, r, .. } = unnamed;
-    let staged = Staged {
-        copied: staged.copied.into_copied(),
-        kind: staged.kind,
-        tags: staged.tags,
-        date: staged.date,
-        dir: staged.dir,
-        wanted: staged.wanted,
-    };
-    finish_staged(writer, id, staged, name, r)
+    finish_staged(writer, id, staged.unpark(), name, r)
 }
 
 /// A [`Copied`] whose temp file is closed, its times set, while it waits for its name: many
@@ -189,11 +188,7 @@ pub(super) struct Parked(Copied);
 
 impl Parked {
     /// Closes `copied`'s temp file, its times set to `mtime` (removed if that fails).
-    pub(super) fn of(
-        writer: &Writer<'_>,
-        mut copied: Copied,
-        mtime: Option<i64>,
-    ) -> io::Result<Parked> {
+    fn of(writer: &Writer<'_>, mut copied: Copied, mtime: Option<i64>) -> io::Result<Parked> {
         if let Some(Temp::Open(path, file)) = copied.temp.take() {
             if let Err(err) = writer.out.close_temp(file, mtime) {
                 let _ = std::fs::remove_file(&path);
@@ -207,10 +202,6 @@ impl Parked {
     /// What was read and written.
     pub(super) fn copied(&self) -> &Copied {
         &self.0
-    }
-
-    pub(super) fn into_copied(self) -> Copied {
-        self.0
     }
 }
 
@@ -255,15 +246,47 @@ fn failure(
     r
 }
 
-/// An entry read and written to its temp file, with what its commit needs.
-struct Staged<C = Copied> {
-    kind: MediaKind,
-    tags: Tags,
-    date: DateChoice,
-    copied: C,
+/// An entry (or a library file an update rewrites) read and written to its temp file, its
+/// date and folder decided: what its commit needs.
+pub(super) struct Staged<C = Copied> {
+    pub(super) kind: MediaKind,
+    pub(super) tags: Tags,
+    pub(super) date: DateChoice,
+    pub(super) copied: C,
     /// The folder its date puts it in, and the name it wants there.
-    dir: String,
-    wanted: String,
+    pub(super) dir: String,
+    pub(super) wanted: String,
+}
+
+impl<C> Staged<C> {
+    /// The same, its copy turned by `f` into another form.
+    fn map<D, E>(self, f: impl FnOnce(C) -> Result<D, E>) -> Result<Staged<D>, E> {
+        Ok(Staged {
+            copied: f(self.copied)?,
+            kind: self.kind,
+            tags: self.tags,
+            date: self.date,
+            dir: self.dir,
+            wanted: self.wanted,
+        })
+    }
+}
+
+impl Staged {
+    /// Its temp file closed with its times set, to wait for its name (see [`Parked`]).
+    pub(super) fn park(self, writer: &Writer<'_>) -> io::Result<Staged<Parked>> {
+        let when = self.date.when;
+        self.map(|copied| Parked::of(writer, copied, when))
+    }
+}
+
+impl Staged<Parked> {
+    /// Ready to be put in place, once named.
+    pub(super) fn unpark(self) -> Staged {
+        match self.map(|p| Ok::<_, std::convert::Infallible>(p.0)) {
+            Ok(staged) => staged,
+        }
+    }
 }
 
 /// Reads an entry once into a temp file, embedding its metadata, and decides its date.
@@ -644,16 +667,8 @@ fn commit(
     }
     let final_name = match copied.temp {
         Some(temp) => {
-            let (tmp_path, renamed) = match temp {
-                Temp::Open(p, file) => {
-                    let renamed = writer.out.commit(&p, file, name, date.when);
-                    (p, renamed)
-                }
-                Temp::Closed(p) => {
-                    let renamed = writer.out.commit_closed(&p, name);
-                    (p, renamed)
-                }
-            };
+            let tmp_path = temp.path().to_path_buf();
+            let renamed = temp.commit(writer, name, date.when);
             after_rename(
                 writer,
                 id,

@@ -491,14 +491,7 @@ impl Writer<'_> {
         if named.is_empty() {
             return;
         }
-        let plan = self.plan;
-        let crossing_size = |n: &Named| {
-            let first = n.group[0];
-            self.recurring
-                .crosses(first)
-                .then(|| plan.entry(first).size)
-        };
-        let units = units_of_work(named, crossing_size);
+        let units = units_of_work(named, |n| self.crossing_size(n.group));
         let before = std::mem::take(pending);
         // Each group is written until a member needs a name its own bytes decide (its folder
         // is that of its own date): that member waits in its temp file.
@@ -538,12 +531,8 @@ impl Writer<'_> {
                     (k, paused, name)
                 })
                 .collect();
-            let crossing_size = |w: &(usize, Paused, Option<String>)| {
-                let first = w.1 .0.group[0];
-                self.recurring
-                    .crosses(first)
-                    .then(|| plan.entry(first).size)
-            };
+            let crossing_size =
+                |w: &(usize, Paused, Option<String>)| self.crossing_size(w.1 .0.group);
             let resumed: Vec<(usize, Lines, Option<Paused>)> = units_of_work(named, crossing_size)
                 .into_par_iter()
                 .flat_map_iter(|unit| {
@@ -564,6 +553,15 @@ impl Writer<'_> {
             waiting.sort_unstable_by_key(|(k, _)| *k);
         }
         pending.extend(written.into_iter().flat_map(|(_, l, _)| l));
+    }
+
+    /// The size of a group's content when another group may hold it too (see
+    /// [`units_of_work`]).
+    fn crossing_size(&self, group: &[MediaId]) -> Option<u64> {
+        let first = group[0];
+        self.recurring
+            .crosses(first)
+            .then(|| self.plan.entry(first).size)
     }
 
     /// Runs `f` with this thread's reader. A panic while a reader was held (caught in

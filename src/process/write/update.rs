@@ -77,7 +77,7 @@ pub(super) struct Moving {
 impl Moving {
     /// The folder it moves to and the name it wants there.
     pub(super) fn wants(&self) -> (&str, &str) {
-        (&self.staged.dir, &self.staged.wanted)
+        (&self.staged.file.dir, &self.staged.file.wanted)
     }
 }
 
@@ -85,13 +85,8 @@ impl Moving {
 pub(super) fn finish_move(writer: &Writer<'_>, moving: Moving, name: String) -> MediaReport {
     let Moving { k, staged, mut r } = moving;
     let staged = Staged {
-        copied: staged.copied.into_copied(),
-        kind: staged.kind,
+        file: staged.file.unpark(),
         before: staged.before,
-        tags: staged.tags,
-        date: staged.date,
-        dir: staged.dir,
-        wanted: staged.wanted,
     };
     let result = place(writer, k, staged, name, false, &mut r);
     match result {
@@ -210,13 +205,15 @@ fn try_update(
     let wanted = subject.wanted_name();
     let in_place = policy::update_in_place(&old.path, &dir, &wanted);
     let staged = Staged {
-        kind,
-        copied,
+        file: file::Staged {
+            kind,
+            tags,
+            date,
+            copied,
+            dir,
+            wanted,
+        },
         before,
-        tags,
-        date,
-        dir,
-        wanted,
     };
     match in_place {
         Some(name) => place(writer, k, staged, name, true, r).map(|()| None),
@@ -229,28 +226,17 @@ fn try_update(
 
 /// An update's file read and written to its temp file, its date and folder decided.
 struct Staged<C = Copied> {
-    kind: MediaKind,
-    copied: C,
+    file: file::Staged<C>,
     /// The library file's metadata when it was opened.
     before: std::fs::Metadata,
-    tags: crate::metadata::Tags,
-    date: crate::process::policy::DateChoice,
-    /// The folder its date puts it in, and the name it wants there.
-    dir: String,
-    wanted: String,
 }
 
 impl Staged {
     /// Its temp file closed, to wait for its name (see [`file::Parked`]).
     fn park(self, writer: &Writer<'_>) -> io::Result<Staged<file::Parked>> {
         Ok(Staged {
-            copied: file::Parked::of(writer, self.copied, self.date.when)?,
-            kind: self.kind,
+            file: self.file.park(writer)?,
             before: self.before,
-            tags: self.tags,
-            date: self.date,
-            dir: self.dir,
-            wanted: self.wanted,
         })
     }
 }
@@ -270,12 +256,15 @@ fn place(
     let old = &plan.open_file(u.file).line;
     let subject = plan.update_subject(k);
     let Staged {
-        kind,
-        copied,
+        file:
+            file::Staged {
+                kind,
+                copied,
+                tags,
+                date,
+                ..
+            },
         before,
-        tags,
-        date,
-        ..
     } = staged;
     let own_xmp = old.xmp.as_deref().filter(|_| in_place);
     let xmp = file::write_xmp(
@@ -533,10 +522,7 @@ fn put_in_place(
     let put = if !unchanged_since(&writer.out.root().join(&old.path), before) {
         Err(io::Error::other("it was changed while it was read"))
     } else if !target.in_place {
-        match temp {
-            Temp::Open(_, file) => writer.out.commit(&tmp, file, name, target.mtime),
-            Temp::Closed(_) => writer.out.commit_closed(&tmp, name),
-        }
+        temp.commit(writer, name, target.mtime)
     } else {
         // (A file updated in place never waits for a name: its temp file is open.)
         let file = match temp {
