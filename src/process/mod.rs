@@ -179,7 +179,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     if let Some(dir) = &staging {
         let _ = std::fs::remove_dir_all(dir);
     }
-    let catalog = match plan::index_inputs(opts, staging.as_deref(), &stage) {
+    let (catalog, classes) = match plan::index_inputs(opts, staging.as_deref(), &stage) {
         Ok(c) => c,
         Err(e) => {
             if created {
@@ -225,7 +225,7 @@ fn run_stages(opts: &Options) -> Result<Report, ProcessError> {
     let mut changed = manifest.changed(|p| out.size_of(p));
     changed.retain(|p| !unconfirmed.contains(&p.as_str()));
     drop(unconfirmed);
-    let mut plan = plan::build(opts, catalog, &manifest, remembered, &stage);
+    let mut plan = plan::build(opts, catalog, classes, &manifest, remembered, &stage);
     plan.report.changed_in_library = changed;
     drop(planning);
     trace_memory("planned");

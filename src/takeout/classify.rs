@@ -61,12 +61,21 @@ pub fn is_junk(e: &Entry) -> bool {
 /// (`archive_browser.html`, other Takeout products' files, [`is_junk`] files) is ignored and
 /// listed.
 pub fn classify(entries: &[Entry]) -> Vec<Class> {
-    let junk: Vec<bool> = entries.iter().map(is_junk).collect();
-    let photo_dirs: HashSet<String> = (entries.iter().zip(&junk))
+    use rayon::prelude::*;
+    let junk: Vec<bool> = entries.par_iter().map(is_junk).collect();
+    let photo_dirs: HashSet<String> = (entries.par_iter().zip(&junk))
         .filter(|(e, junk)| !**junk && (is_json(e) || MediaKind::from_name(e.name()).is_some()))
-        .map(|(e, _)| key(e.dir()))
+        .map(|(e, _)| e.dir())
+        // (A folder's entries mostly come together: one key per run of them.)
+        .fold(Vec::new, |mut dirs: Vec<&str>, d| {
+            if dirs.last() != Some(&d) {
+                dirs.push(d);
+            }
+            dirs
+        })
+        .flat_map_iter(|dirs| dirs.into_iter().map(key))
         .collect();
-    (entries.iter().zip(junk))
+    (entries.par_iter().zip(junk))
         .map(|(e, junk)| {
             if e.symlink() || junk {
                 Class::Ignored

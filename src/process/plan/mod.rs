@@ -415,12 +415,13 @@ impl Subject<'_> {
 /// [`crate::takeout::parts::reading_order`]); refuses an input with nothing of Google Photos in it.
 ///
 /// `.tgz` and `.tar` parts keep their files' bytes in `staging` until the catalog is dropped
-/// (see [`crate::takeout::tgz`]); `bar` counts their bytes as they are read.
+/// (see [`crate::takeout::tgz`]); `bar` counts their bytes as they are read. Returns the
+/// catalog and the class of each of its entries.
 pub fn index_inputs(
     opts: &Options,
     staging: Option<&std::path::Path>,
     bar: &indicatif::ProgressBar,
-) -> Result<Catalog, ProcessError> {
+) -> Result<(Catalog, Vec<Class>), ProcessError> {
     use crate::takeout::tgz;
     let exclude = opts.output.canonicalize().ok();
     let inputs = crate::takeout::parts::reading_order(&opts.inputs);
@@ -457,13 +458,14 @@ pub fn index_inputs(
         progress: Some(&count),
     };
     let catalog = Catalog::open_with(&inputs, exclude.as_deref(), &tar)?;
-    if let Some(input) = catalog.not_takeout(&classify(&catalog.entries)) {
+    let classes = classify(&catalog.entries);
+    if let Some(input) = catalog.not_takeout(&classes) {
         return Err(ProcessError::NotTakeout {
             path: input.path.clone(),
             reason: NOT_TAKEOUT.into(),
         });
     }
-    Ok(catalog)
+    Ok((catalog, classes))
 }
 
 /// The manifest key of an entry.
@@ -487,16 +489,16 @@ pub(super) fn in_library<'m>(manifest: &'m Manifest, e: &Entry) -> Option<&'m st
     manifest.path_for_source(source_id(e))
 }
 
-/// Builds the plan: reads the sidecars (only those a new media file may need), matches,
-/// decides skips and groups.
+/// Builds the plan over `catalog`, whose entries' classes are `classes`: reads the sidecars
+/// (only those a new media file may need), matches, decides skips and groups.
 pub fn build(
     opts: &Options,
     catalog: Catalog,
+    classes: Vec<Class>,
     manifest: &Manifest,
     remembered: Remembered,
     stage: &indicatif::ProgressBar,
 ) -> Plan {
-    let classes = classify(&catalog.entries);
     // Counted first: a vector grown by doubling holds up to twice its entries.
     let count = classes
         .iter()

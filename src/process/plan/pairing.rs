@@ -364,6 +364,7 @@ pub(super) fn read_and_match(
             extras: &extras,
         };
         (0..all_media.count())
+            .into_par_iter()
             .filter(|k| needs_sidecar(*k))
             .map(|k| key(all_media.dir(k)))
             .collect()
@@ -371,10 +372,16 @@ pub(super) fn read_and_match(
     // Read first: the JSON files of those folders, and every JSON file no earlier run
     // recorded (an album's metadata, whatever part brings it; sidecars whose photo comes in
     // a later part, recorded for it).
-    let (first, mut rest): (Vec<usize>, Vec<usize>) = json_entries.iter().partition(|&&i| {
-        let e = &catalog.entries[i];
-        pending_dirs.contains(&key(e.dir())) || remembered.claimed.get(source_id(e)).is_none()
-    });
+    let read_first: Vec<bool> = (json_entries.par_iter())
+        .map(|&i| {
+            let e = &catalog.entries[i];
+            pending_dirs.contains(&key(e.dir())) || remembered.claimed.get(source_id(e)).is_none()
+        })
+        .collect();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for (&i, now) in json_entries.iter().zip(read_first) {
+        if now { &mut first } else { &mut rest }.push(i);
+    }
     crate::process::show_sidecar_count(stage);
     let readers: Vec<Mutex<Reader>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(catalog.reader(takeout::SMALL_BUFFER)))
@@ -479,11 +486,11 @@ pub(super) fn read_and_match(
         .collect();
     // This run's sidecars (the first the matcher saw; earlier runs' are never "unused").
     let unused = unused_sidecars(catalog, &read.sidecars, &earlier, &matches);
-    for s in &mut read.sidecars {
+    read.sidecars.par_iter_mut().for_each(|s| {
         if let Some(i) = s.entry() {
             s.recorded = remembered.claimed.get(source_id(catalog.entry(i)));
         }
-    }
+    });
     read.sidecars.extend(earlier);
     let mut paired = split_extras(matches, media.len(), extras);
     paired.revisited = revisited;
@@ -669,9 +676,7 @@ fn unused_sidecars(
         let (dir, name) = s.dir_name(catalog);
         folder_name(dir, name)
     };
-    let used_names: HashSet<u128> = sidecars
-        .iter()
-        .chain(earlier)
+    let used_names: HashSet<u128> = (sidecars.par_iter().chain(earlier))
         .zip(&used)
         .filter(|(_, u)| **u)
         .map(|(s, _)| key_of(s))

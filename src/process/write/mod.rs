@@ -710,20 +710,25 @@ impl Writer<'_> {
     /// the library); `None` for those it writes.
     fn not_written(&self, id: MediaId) -> Option<MediaReport> {
         let plan = self.plan;
-        let mut r = plan.base_report(id);
-        match &plan.record(id).disposition {
+        // (The base report names the entry: made only for the lines this returns.)
+        let r = match &plan.record(id).disposition {
             Disposition::Write | Disposition::Update(_) => return None,
-            Disposition::Skip(why) => {
-                r.status = Status::Skipped;
-                r.reason = Some(Reason::Skipped(*why));
-            }
+            Disposition::Skip(why) => MediaReport {
+                status: Status::Skipped,
+                reason: Some(Reason::Skipped(*why)),
+                ..plan.base_report(id)
+            },
             Disposition::InLibrary => {
-                r.status = Status::InLibrary;
-                r.output = in_library(self.manifest, plan.entry(id)).map(str::to_string);
+                let mut r = MediaReport {
+                    status: Status::InLibrary,
+                    output: in_library(self.manifest, plan.entry(id)).map(str::to_string),
+                    ..plan.base_report(id)
+                };
                 r.notes
                     .push("already in the output from an earlier run".into());
+                r
             }
-        }
+        };
         self.progress.file_done(plan.entry(id).size);
         Some(r)
     }

@@ -250,10 +250,12 @@ struct NfcNames {
 }
 
 impl NfcNames {
-    fn new<'n>(names: impl Iterator<Item = &'n str>) -> NfcNames {
-        let changed = (0u32..)
-            .zip(names)
-            .filter_map(|(i, n)| match nfc_cow(n) {
+    /// The names `name(0)`, …, `name(count - 1)`, looked at in parallel.
+    fn new<'n>(count: usize, name: impl Fn(usize) -> &'n str + Sync) -> NfcNames {
+        let count = u32::try_from(count).expect("under 4 billion names");
+        let changed = (0..count)
+            .into_par_iter()
+            .filter_map(|i| match nfc_cow(name(i as usize)) {
                 Cow::Owned(nfc) => Some((i, nfc.into_boxed_str())),
                 Cow::Borrowed(_) => None,
             })
@@ -345,18 +347,32 @@ impl<'a> SidecarIndex<'a> {
             sidecars,
             folders: HashMap::new(),
             dirs: Vec::with_capacity(n),
-            names: NfcNames::new((0..n).map(|i| sidecars.name(i))),
-            by_name: KeyIndex::with_capacity(n),
+            names: NfcNames::new(n, |i| sidecars.name(i)),
+            by_name: KeyIndex::default(),
             by_core: KeyIndex::default(),
             by_title: KeyIndex::default(),
             by_title_start: KeyIndex::default(),
         };
+        let mut last: Option<(&str, u32)> = None;
         for i in 0..n {
-            let dir = idx.folder_id(sidecars.dir(i));
+            let dir = match last {
+                // Sidecars of one folder mostly come together: one key per folder, not per file.
+                Some((d, id)) if d == sidecars.dir(i) => id,
+                _ => {
+                    let id = idx.folder_id(sidecars.dir(i));
+                    last = Some((sidecars.dir(i), id));
+                    id
+                }
+            };
             idx.dirs.push(dir);
-            let name_key = hash_key(Some(dir), &key(idx.name(i)), None);
-            idx.by_name.push(name_key, i);
         }
+        let mut by_name = KeyIndex::with_capacity(n);
+        in_parallel_chunks(
+            0..n,
+            |i| Some(hash_key(Some(idx.dirs[i]), &key(idx.name(i)), None)),
+            |i, name_key| by_name.push(name_key, i),
+        );
+        idx.by_name = by_name;
         // A second copy of a sidecar (a part downloaded twice: same folder, same exact name)
         // is never a candidate. Copies share their lower-case key: they are found among the
         // sidecars of one key, with no set of all names.
@@ -367,23 +383,41 @@ impl<'a> SidecarIndex<'a> {
         idx.by_name.retain(|i| !copy[i]);
         idx.by_name.seal();
         let originals = || (0..n).filter(|&i| !copy[i]);
-        idx.by_core = KeyIndex::with_capacity(originals().count());
         let titled = originals().filter(|&i| sidecars.title(i).is_some()).count();
-        idx.by_title = KeyIndex::with_capacity(titled);
-        for i in originals() {
-            let (core, counter) = idx.core_counter(i);
-            let core_key = hash_key(Some(idx.dirs[i]), &key(core), counter);
-            idx.by_core.push(core_key, i);
-            if let Some(t) = sidecars.title(i) {
-                let loose_title = loose(t, true);
-                let (stem, _) = split_ext(&loose_title);
-                if utf16_len(stem) > MIN_TRUNCATED_STEM {
-                    let start = clip_utf16(stem, MIN_TRUNCATED_STEM).0;
-                    idx.by_title_start.push(hash_key(None, start, None), i);
+        // Each original's core key, and its title's key and that of its start.
+        let (mut by_core, mut by_title, mut by_title_start) = (
+            KeyIndex::with_capacity(originals().count()),
+            KeyIndex::with_capacity(titled),
+            KeyIndex::default(),
+        );
+        in_parallel_chunks(
+            0..n,
+            |i| {
+                if copy[i] {
+                    return None;
                 }
-                idx.by_title.push(hash_key(None, &loose_title, None), i);
-            }
-        }
+                let (core, counter) = idx.core_counter(i);
+                let core_key = hash_key(Some(idx.dirs[i]), &key(core), counter);
+                let title = sidecars.title(i).map(|t| {
+                    let loose_title = loose(t, true);
+                    let (stem, _) = split_ext(&loose_title);
+                    let start = (utf16_len(stem) > MIN_TRUNCATED_STEM)
+                        .then(|| hash_key(None, clip_utf16(stem, MIN_TRUNCATED_STEM).0, None));
+                    (hash_key(None, &loose_title, None), start)
+                });
+                Some((core_key, title))
+            },
+            |i, (core_key, title)| {
+                by_core.push(core_key, i);
+                if let Some((title_key, start)) = title {
+                    if let Some(start) = start {
+                        by_title_start.push(start, i);
+                    }
+                    by_title.push(title_key, i);
+                }
+            },
+        );
+        (idx.by_core, idx.by_title, idx.by_title_start) = (by_core, by_title, by_title_start);
         idx.by_core.seal();
         idx.by_title.seal();
         idx.by_title_start.seal();
@@ -728,6 +762,27 @@ fn hash_key(folder: Option<u32>, s: &str, counter: Option<u32>) -> u128 {
     crate::hash::key128(&[folder.map(u64::from), counter.map(u64::from)], &[s])
 }
 
+/// `work(i)` for each `i` of `range`, in parallel, handed to `take` in the order of `range`
+/// (skipping `None`s): a chunk at a time, so that the results in waiting stay few.
+fn in_parallel_chunks<T: Send>(
+    range: std::ops::Range<usize>,
+    work: impl Fn(usize) -> Option<T> + Sync,
+    mut take: impl FnMut(usize, T),
+) {
+    const CHUNK: usize = 1 << 14;
+    let mut start = range.start;
+    while start < range.end {
+        let end = range.end.min(start + CHUNK);
+        let done: Vec<Option<T>> = (start..end).into_par_iter().map(&work).collect();
+        for (i, t) in (start..).zip(done) {
+            if let Some(t) = t {
+                take(i, t);
+            }
+        }
+        start = end;
+    }
+}
+
 /// Each media file's folder as a number, numbered in the order of the folders' keys (so that
 /// sorting by it sorts by folder), and those keys.
 fn folder_ranks(media: &dyn MediaList) -> (Vec<u32>, Vec<String>) {
@@ -862,7 +917,7 @@ impl<'a> Matching<'a> {
     fn new(media: &'a dyn MediaList, sidecars: &'a dyn SidecarList) -> Matching<'a> {
         let count = media.count();
         assert!(u32::try_from(count).is_ok(), "under 4 billion files");
-        let names = NfcNames::new((0..count).map(|m| media.name(m)));
+        let names = NfcNames::new(count, |m| media.name(m));
         let (dirs, dir_keys) = folder_ranks(media);
         let mut order: Vec<u32> = (0..count as u32).collect();
         // Sorted by keys fetched once each (a comparison fetching both names went through
@@ -943,10 +998,14 @@ impl<'a> Matching<'a> {
         // The media of each folder by lower-case name, to find an original.
         // Positions in `order`, so that the files of one name come in that order.
         let mut by_name = KeyIndex::with_capacity(self.order.len());
-        for (k, &m) in self.order.iter().enumerate() {
-            let m = m as usize;
-            by_name.push(hash_key(Some(self.dirs[m]), &key(self.name(m)), None), k);
-        }
+        in_parallel_chunks(
+            0..self.order.len(),
+            |k| {
+                let m = self.order[k] as usize;
+                Some(hash_key(Some(self.dirs[m]), &key(self.name(m)), None))
+            },
+            |k, name_key| by_name.push(name_key, k),
+        );
         by_name.seal();
         for k in 0..self.order.len() {
             let m = self.order[k] as usize;
