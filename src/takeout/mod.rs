@@ -86,12 +86,20 @@ pub struct Input {
     /// When its export was made, as its name says (see [`parts::export_time`]): read once
     /// here, not for each of its entries.
     export: Option<u64>,
+    /// Its path as the report shows it (made once, not for each of its entries).
+    shown: Box<str>,
 }
 
 impl Input {
     fn new(path: PathBuf, kind: InputKind) -> Input {
         let export = parts::export_of(&path);
-        Input { path, kind, export }
+        let shown = path.display().to_string().into_boxed_str();
+        Input {
+            path,
+            kind,
+            export,
+            shown,
+        }
     }
 }
 
@@ -808,15 +816,16 @@ impl Catalog {
         let input = &self.inputs[e.input_index()];
         match e.locator {
             Locator::Zip { .. } | Locator::Refused(_) | Locator::Recovered | Locator::Tar(_) => {
-                match self.copies.get(&(e.input_index(), e.order)) {
-                    Some((k, n)) => format!(
-                        "{}:{}{} (entry {k} of {n} with this name)",
-                        input.path.display(),
-                        e.names.folder,
-                        e.name()
-                    ),
-                    None => format!("{}:{}{}", input.path.display(), e.names.folder, e.name()),
+                let (folder, name) = e.path_parts();
+                let mut text =
+                    String::with_capacity(input.shown.len() + folder.len() + name.len() + 1);
+                for part in [&*input.shown, ":", folder, name] {
+                    text.push_str(part);
                 }
+                if let Some((k, n)) = self.copies.get(&(e.input_index(), e.order)) {
+                    text.push_str(&format!(" (entry {k} of {n} with this name)"));
+                }
+                text
             }
             Locator::File { .. } => match self.disk_path(e) {
                 Some(p) => p.display().to_string(),
