@@ -105,6 +105,21 @@ pub enum ProcessError {
         short: u64,
         free: u64,
     },
+    /// A dry run over `.tgz` or `.tar` parts keeps their files in the system's temporary
+    /// folder while it reads them, and that folder's disk has too little free space.
+    #[error(
+        "a dry run keeps the files of .tgz and .tar parts in the temporary folder {} while it \
+         reads them, and needs about {} more than the {} free there. Free some space there, \
+         or set TMPDIR to a folder on a disk with more room.",
+        path.display(),
+        policy::plain_size(*short),
+        policy::plain_size(*free)
+    )]
+    NoTempSpace {
+        path: PathBuf,
+        short: u64,
+        free: u64,
+    },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
     /// A locked output folder, a link where gpbackup keeps its files (exit code 1), the

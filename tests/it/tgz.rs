@@ -479,6 +479,50 @@ fn too_little_room_to_read_a_tgz_is_said_before_reading() {
     );
 }
 
+/// A dry run keeps a `.tgz` part's files in the system's temporary folder: the room there
+/// is checked, and the message names that folder and how to choose another.
+#[test]
+fn a_dry_run_checks_the_room_in_the_temporary_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tgzs = three_parts().write_as(&tmp.path().join("tgz"), &[Packing::Tgz; 3]);
+    let out = tmp.path().join("out");
+    let temp = tmp.path().join("temp");
+    std::fs::create_dir(&temp).unwrap();
+    let dry_run = |free: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gpbackup"))
+            .args(["process", "--dry-run", "-o"])
+            .arg(&out)
+            .args(&tgzs)
+            .env("TMPDIR", &temp)
+            .env("GPBACKUP_FREE_BYTES", free)
+            .output()
+            .unwrap()
+    };
+    let o = dry_run("1000");
+    let s = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains(&format!("temporary folder {}", temp.display())),
+        "{s}"
+    );
+    assert!(s.contains("more than the 1.0 KB free there"), "{s}");
+    assert!(s.contains("set TMPDIR"), "{s}");
+    assert!(
+        !s.contains("-o."),
+        "the output folder is not where the room is short: {s}"
+    );
+    let o = dry_run("100000000000");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        summary(&o).contains("9 would be written"),
+        "{}",
+        summary(&o)
+    );
+    assert!(!out.exists(), "a dry run writes nothing");
+    let left: Vec<_> = std::fs::read_dir(&temp).unwrap().collect();
+    assert!(left.is_empty(), "the staging folder is removed: {left:?}");
+}
+
 #[test]
 fn the_same_name_twice_in_a_tgz_is_two_files() {
     let tmp = tempfile::tempdir().unwrap();

@@ -437,14 +437,26 @@ pub fn index_inputs(
     if tar_bytes > 0 {
         // The parts' bytes are kept while they are read: about their size (photos and videos
         // hardly compress).
+        // They are kept in the output folder, or in a dry run in the system's temporary
+        // folder: the free space of that disk is what counts.
         let needed = policy::space_needed(tar_bytes, 0);
-        let at = staging.and_then(|s| s.parent()).unwrap_or(&opts.output);
-        if let Some(free) = crate::library::fs::free_space(at) {
+        let at = match staging {
+            Some(s) => s.parent().unwrap_or(&opts.output).to_path_buf(),
+            None => std::env::temp_dir(),
+        };
+        if let Some(free) = crate::library::fs::free_space(&at) {
             if let Some(short) = policy::space_shortfall(needed, free) {
-                return Err(ProcessError::NoSpace {
-                    path: opts.output.clone(),
-                    short,
-                    free,
+                return Err(match staging {
+                    Some(_) => ProcessError::NoSpace {
+                        path: opts.output.clone(),
+                        short,
+                        free,
+                    },
+                    None => ProcessError::NoTempSpace {
+                        path: at,
+                        short,
+                        free,
+                    },
                 });
             }
         }
