@@ -37,20 +37,34 @@ use super::classify::is_json_name;
 use super::{SourceError, BOMB_MAX_RATIO, BOMB_MIN_SIZE};
 
 /// What a part's entries keep of their bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keep {
+#[derive(Clone, Copy)]
+pub enum Keep<'a> {
     /// Every file's bytes are kept in the pack (`process`: every entry may be written).
     All,
     /// Only sidecars (`.json`) are kept; the content hash of every other file is computed
     /// while it streams by (`verify --against`, which compares content, never copies it).
     SidecarsAndHashes,
+    /// Sidecars and the files `wanted(path, size)` names are kept; the content hash of every
+    /// other file is computed (`process` reading an earlier part again for a few photos).
+    Wanted(&'a (dyn Fn(&str, u64) -> bool + Sync)),
+}
+
+impl Keep<'_> {
+    /// Whether the bytes of the file at `path`, of `size` bytes, are kept.
+    fn keeps(&self, path: &str, size: u64) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::SidecarsAndHashes => is_json_name(path),
+            Keep::Wanted(wanted) => is_json_name(path) || wanted(path, size),
+        }
+    }
 }
 
 /// Where packs are kept and what of the entries.
 #[derive(Clone, Copy)]
 pub struct TarOptions<'a> {
     pub place: StagingPlace<'a>,
-    pub keep: Keep,
+    pub keep: Keep<'a>,
     /// Stops reading (Ctrl-C): the catalog fails with [`SourceError::Stopped`].
     pub cancel: Option<&'a AtomicBool>,
     /// Told, now and then, how many more bytes of the parts were read (parts are read in
@@ -506,7 +520,7 @@ fn walk(
     // ordinary files, would write them out).
     let mut compact = 0u64;
     let mut place = |raw: u64, size: u64, keep: bool| {
-        if opts.keep == Keep::All {
+        if matches!(opts.keep, Keep::All) {
             return raw;
         }
         let at = compact;
@@ -557,7 +571,7 @@ fn walk(
         }
         let size = entry.size();
         // A sidecar's bytes are always kept.
-        let keep = opts.keep == Keep::All || is_json_name(&path);
+        let keep = opts.keep.keeps(&path, size);
         let pos = place(raw, size, keep);
         let mut crc = crc32fast::Hasher::new();
         let mut hash = (!keep).then(xxhash_rust::xxh3::Xxh3::new);
@@ -819,6 +833,53 @@ mod tests {
             let at = item.pos as usize;
             assert_eq!(&pack[at..at + item.size as usize], want, "{}", item.path);
         }
+    }
+
+    /// Reading an earlier part again for one photo keeps that photo and the sidecars, by path
+    /// and size; every other file is hashed, not kept.
+    #[test]
+    fn a_part_read_for_a_few_files_keeps_only_them_and_the_sidecars() {
+        let video = vec![7u8; 3_000_000];
+        let tar = tar_of(&[
+            ("v.mp4", &video),
+            ("v.mp4.json", b"{\"a\":1}"),
+            ("p.jpg", b"photo"),
+            ("q.jpg", b"other"),
+            ("w.mp4", &video[..10]),
+        ]);
+        let wanted = |path: &str, size: u64| (path, size) == ("p.jpg", 5) || path == "w.mp4";
+        let (r, pack) = read_bytes(&gzip(&tar), Keep::Wanted(&wanted));
+        let kinds: Vec<(&str, TarKind)> = (r.items.iter())
+            .map(|i| (i.path.as_str(), i.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("v.mp4", TarKind::Hashed),
+                ("v.mp4.json", TarKind::Kept),
+                ("p.jpg", TarKind::Kept),
+                ("q.jpg", TarKind::Hashed),
+                ("w.mp4", TarKind::Kept),
+            ]
+        );
+        assert_eq!(
+            pack.len(),
+            1 + 7 + 5 + 1 + 10,
+            "a pack of the kept files' size"
+        );
+        for item in r.items.iter().filter(|i| i.kind == TarKind::Kept) {
+            let at = item.pos as usize;
+            let want: &[u8] = match item.path.as_str() {
+                "v.mp4.json" => b"{\"a\":1}",
+                "p.jpg" => b"photo",
+                _ => &video[..10],
+            };
+            assert_eq!(&pack[at..at + item.size as usize], want, "{}", item.path);
+        }
+        assert!(r
+            .items
+            .iter()
+            .all(|i| (i.kind == TarKind::Hashed) == i.hash.is_some()));
     }
 
     #[test]

@@ -635,7 +635,7 @@ pub fn build(
             .join(crate::library::dir::STATE_DIR)
             .join(crate::process::STAGING_DIR)
     });
-    updates::find_elsewhere(&mut plan, staging.as_deref(), &opts.cancel);
+    updates::find_elsewhere(&mut plan, staging.as_deref(), &opts.cancel, stage);
     crate::process::trace_memory("updates");
     plan.groups = group_duplicates(&plan);
     plan

@@ -210,18 +210,26 @@ pub(super) fn plan_updates(
 
 /// For the updates whose source bytes are not among this run's inputs: an entry with the
 /// same content in an input an earlier run was given that is still where it was (users keep
-/// the parts they downloaded on other days). Each such input is opened (its directory read)
-/// only while some update is still without its bytes.
+/// the parts they downloaded on other days). Each such input is opened (a zip's directory
+/// read; a `.tgz` or `.tar` part read whole, keeping only its sidecars and the files wanted,
+/// its bytes counted on `stage`) only while some update is still without its bytes.
 pub(super) fn find_elsewhere(
     plan: &mut Plan,
     staging: Option<&std::path::Path>,
     cancel: &std::sync::atomic::AtomicBool,
+    stage: &indicatif::ProgressBar,
 ) {
     let mut wanted: HashMap<u128, Vec<usize>> = HashMap::new();
+    // The sizes of the entries wanted, by path: what a `.tgz` part keeps of its files.
+    let mut wanted_paths: HashMap<String, Vec<u64>> = HashMap::new();
     for (k, u) in plan.updates.iter().enumerate() {
         if u.from == UpdateFrom::Deferred {
             for s in &plan.open_file(u.file).sources {
                 wanted.entry(s.id()).or_default().push(k);
+                wanted_paths
+                    .entry(s.entry.clone())
+                    .or_default()
+                    .push(s.size);
             }
         }
     }
@@ -235,10 +243,17 @@ pub(super) fn find_elsewhere(
         // This run's own staging folder, when it has no `.tgz` parts of its own.
         let _ = std::fs::create_dir(s);
     }
+    let keep = |path: &str, size: u64| wanted_paths.get(path).is_some_and(|s| s.contains(&size));
+    let count = |n: u64| stage.inc(n);
     for path in plan.earlier_inputs.clone() {
         let path = PathBuf::from(path);
         if given.contains(&path) || !path.exists() {
             continue;
+        }
+        if crate::takeout::tgz::sniff(&path) != crate::takeout::tgz::Sniffed::Other {
+            // Read whole again: its bytes are shown as this run's parts' are.
+            stage.set_position(0);
+            crate::process::show_tar_bytes(stage, std::fs::metadata(&path).map_or(0, |m| m.len()));
         }
         // Each in a folder of its own beside this run's packs (those it keeps stay read).
         let folder = staging.map(|s| s.join(format!("earlier-{}", plan.elsewhere.len())));
@@ -248,15 +263,20 @@ pub(super) fn find_elsewhere(
                 .map_or(crate::takeout::tgz::StagingPlace::Temporary, |s| {
                     crate::takeout::tgz::StagingPlace::At(s)
                 }),
+            keep: crate::takeout::tgz::Keep::Wanted(&keep),
             // (Stopped, it fails: the run then stops before its writes.)
             cancel: Some(cancel),
-            ..Default::default()
+            progress: Some(&count),
         };
         let Ok(catalog) = Catalog::open_with(std::slice::from_ref(&path), None, &tar) else {
             continue;
         };
         let mut used = false;
         for (i, e) in catalog.entries.iter().enumerate() {
+            // (An entry whose bytes were not kept cannot be written.)
+            if catalog.content_hash(e).is_some() {
+                continue;
+            }
             let Some(ks) = wanted.remove(&e.id(e.crc32)) else {
                 continue;
             };
