@@ -354,6 +354,8 @@ const SIDECARS: &str = "reading sidecars: {human_pos} {spinner} {elapsed}";
 /// Files done and their total above; bytes, the bar and the time left below.
 const WRITING: &str = "writing: {msg}\n{wide_bar} {binary_bytes}/{binary_total_bytes} {eta} left";
 
+const PLANNING: &str = "planning {spinner} {elapsed}";
+
 /// `.tgz` and `.tar` parts: bytes read of them all.
 const TARS: &str = "reading .tgz/.tar {binary_bytes}/{binary_total_bytes} {eta}";
 
@@ -361,6 +363,12 @@ const TARS: &str = "reading .tgz/.tar {binary_bytes}/{binary_total_bytes} {eta}"
 pub(crate) fn show_tar_bytes(bar: &ProgressBar, total: u64) {
     bar.set_length(total);
     bar.set_style(ProgressStyle::with_template(TARS).expect("valid template"));
+}
+
+/// Turns the stage line back into a spinner of the planning (after an earlier part is read
+/// again, see [`show_tar_bytes`]).
+pub(crate) fn show_planning(bar: &ProgressBar) {
+    bar.set_style(ProgressStyle::with_template(PLANNING).expect("valid template"));
 }
 
 /// Turns the stage spinner into a count of the sidecars read.

@@ -63,17 +63,19 @@ pub fn is_junk(e: &Entry) -> bool {
 pub fn classify(entries: &[Entry]) -> Vec<Class> {
     use rayon::prelude::*;
     let junk: Vec<bool> = entries.par_iter().map(is_junk).collect();
+    // (A set of folders per split, keyed once merged: one key per folder, not per entry.)
     let photo_dirs: HashSet<String> = (entries.par_iter().zip(&junk))
         .filter(|(e, junk)| !**junk && (is_json(e) || MediaKind::from_name(e.name()).is_some()))
-        .map(|(e, _)| e.dir())
-        // (A folder's entries mostly come together: one key per run of them.)
-        .fold(Vec::new, |mut dirs: Vec<&str>, d| {
-            if dirs.last() != Some(&d) {
-                dirs.push(d);
-            }
+        .fold(HashSet::new, |mut dirs: HashSet<&str>, (e, _)| {
+            dirs.insert(e.dir());
             dirs
         })
-        .flat_map_iter(|dirs| dirs.into_iter().map(key))
+        .reduce(HashSet::new, |mut a, b| {
+            a.extend(b);
+            a
+        })
+        .into_iter()
+        .map(key)
         .collect();
     (entries.par_iter().zip(junk))
         .map(|(e, junk)| {

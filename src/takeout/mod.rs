@@ -726,7 +726,7 @@ impl Catalog {
         self.folders.finish(&mut self.entries);
     }
 
-    /// The content hash of an entry whose bytes were not kept (see
+    /// The content hash of an entry whose bytes were not kept, when it was computed (see
     /// [`tgz::Keep::SidecarsAndHashes`]).
     pub fn content_hash(&self, e: &Entry) -> Option<u128> {
         self.hashes.get(&(e.input, e.order)).copied()

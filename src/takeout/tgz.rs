@@ -44,18 +44,20 @@ pub enum Keep<'a> {
     /// Only sidecars (`.json`) are kept; the content hash of every other file is computed
     /// while it streams by (`verify --against`, which compares content, never copies it).
     SidecarsAndHashes,
-    /// Sidecars and the files `wanted(path, size)` names are kept; the content hash of every
-    /// other file is computed (`process` reading an earlier part again for a few photos).
+    /// Sidecars and the files `wanted(path, size)` names (by their path in the catalog) are
+    /// kept; the others are only read through (`process` reading an earlier part again for a
+    /// few photos).
     Wanted(&'a (dyn Fn(&str, u64) -> bool + Sync)),
 }
 
 impl Keep<'_> {
-    /// Whether the bytes of the file at `path`, of `size` bytes, are kept.
+    /// Whether the bytes of the file at `path` (as the tar names it), of `size` bytes, are kept.
     fn keeps(&self, path: &str, size: u64) -> bool {
         match self {
             Keep::All => true,
             Keep::SidecarsAndHashes => is_json_name(path),
-            Keep::Wanted(wanted) => is_json_name(path) || wanted(path, size),
+            // (The catalog reads a file named like a folder as the file without its `/`.)
+            Keep::Wanted(wanted) => is_json_name(path) || wanted(path.trim_end_matches('/'), size),
         }
     }
 }
@@ -218,7 +220,8 @@ pub fn sniff_bytes(head: &[u8]) -> Sniffed {
 pub enum TarKind {
     /// A file whose bytes are in the pack.
     Kept,
-    /// A file whose bytes were not kept (see [`Keep::SidecarsAndHashes`]).
+    /// A file whose bytes were not kept (see [`Keep`]); with [`Keep::SidecarsAndHashes`],
+    /// its content hash is kept instead.
     Hashed,
     /// A symbolic or hard link: never read.
     Link,
@@ -232,8 +235,8 @@ pub struct TarItem {
     pub path: String,
     pub size: u64,
     pub crc32: u32,
-    /// Where its data starts in the uncompressed tar stream and in the pack; with
-    /// [`Keep::SidecarsAndHashes`], in the pack only (see `walk`). Distinct, in stream order.
+    /// Where its data starts in the uncompressed tar stream and in the pack; unless every
+    /// file is kept ([`Keep::All`]), in the pack only (see `walk`). Distinct, in stream order.
     pub pos: u64,
     pub kind: TarKind,
     /// Its content hash, when only that was kept ([`TarKind::Hashed`]).
@@ -514,8 +517,8 @@ fn walk(
     // Where the data of the last entry read ends (its blocks padded).
     let mut last_end = 0u64;
     // An entry's position: where its data is in the tar stream, and in the pack. When only
-    // sidecars are kept, the pack holds them one after the other instead, each other entry a
-    // byte of its own (positions stay distinct and in stream order): a pack of the sidecars'
+    // some files are kept, the pack holds them one after the other instead, each other entry a
+    // byte of its own (positions stay distinct and in stream order): a pack of the kept files'
     // size, whether or not the file system leaves the gaps unwritten (exFAT, or NTFS's
     // ordinary files, would write them out).
     let mut compact = 0u64;
@@ -574,7 +577,8 @@ fn walk(
         let keep = opts.keep.keeps(&path, size);
         let pos = place(raw, size, keep);
         let mut crc = crc32fast::Hasher::new();
-        let mut hash = (!keep).then(xxhash_rust::xxh3::Xxh3::new);
+        let mut hash = (!keep && matches!(opts.keep, Keep::SidecarsAndHashes))
+            .then(xxhash_rust::xxh3::Xxh3::new);
         if keep {
             pack.seek(pos).map_err(Fatal::Pack)?;
         }
@@ -846,8 +850,12 @@ mod tests {
             ("p.jpg", b"photo"),
             ("q.jpg", b"other"),
             ("w.mp4", &video[..10]),
+            ("r.jpg", b"not the size wanted"),
+            ("s.jpg/", b"slash"),
         ]);
-        let wanted = |path: &str, size: u64| (path, size) == ("p.jpg", 5) || path == "w.mp4";
+        let wanted = |path: &str, size: u64| {
+            [("p.jpg", 5), ("w.mp4", 10), ("r.jpg", 5), ("s.jpg", 5)].contains(&(path, size))
+        };
         let (r, pack) = read_bytes(&gzip(&tar), Keep::Wanted(&wanted));
         let kinds: Vec<(&str, TarKind)> = (r.items.iter())
             .map(|i| (i.path.as_str(), i.kind))
@@ -860,11 +868,13 @@ mod tests {
                 ("p.jpg", TarKind::Kept),
                 ("q.jpg", TarKind::Hashed),
                 ("w.mp4", TarKind::Kept),
+                ("r.jpg", TarKind::Hashed),
+                ("s.jpg/", TarKind::Kept),
             ]
         );
         assert_eq!(
             pack.len(),
-            1 + 7 + 5 + 1 + 10,
+            1 + 7 + 5 + 1 + 10 + 1 + 5,
             "a pack of the kept files' size"
         );
         for item in r.items.iter().filter(|i| i.kind == TarKind::Kept) {
@@ -872,14 +882,13 @@ mod tests {
             let want: &[u8] = match item.path.as_str() {
                 "v.mp4.json" => b"{\"a\":1}",
                 "p.jpg" => b"photo",
+                "s.jpg/" => b"slash",
                 _ => &video[..10],
             };
             assert_eq!(&pack[at..at + item.size as usize], want, "{}", item.path);
         }
-        assert!(r
-            .items
-            .iter()
-            .all(|i| (i.kind == TarKind::Hashed) == i.hash.is_some()));
+        // Nothing reads the others again: no hash of them is computed.
+        assert!(r.items.iter().all(|i| i.hash.is_none()));
     }
 
     #[test]

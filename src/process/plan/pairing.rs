@@ -288,6 +288,13 @@ fn extras_of<'a>(
     out
 }
 
+/// Two sets as one (the larger one grows).
+pub(super) fn merge_sets<T: Eq + std::hash::Hash>(a: HashSet<T>, b: HashSet<T>) -> HashSet<T> {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    big.extend(small);
+    big
+}
+
 /// The entry ids of this run's media, when some earlier run's entries take part.
 fn media_here(catalog: &Catalog, media: &[(usize, Option<MediaKind>)]) -> HashSet<u128> {
     (media.iter())
@@ -363,11 +370,15 @@ pub(super) fn read_and_match(
             media,
             extras: &extras,
         };
+        // (A set per split: a collect would hold a key per media file for a moment.)
         (0..all_media.count())
             .into_par_iter()
             .filter(|k| needs_sidecar(*k))
-            .map(|k| key(all_media.dir(k)))
-            .collect()
+            .fold(HashSet::new, |mut dirs, k| {
+                dirs.insert(key(all_media.dir(k)));
+                dirs
+            })
+            .reduce(HashSet::new, merge_sets)
     };
     // Read first: the JSON files of those folders, and every JSON file no earlier run
     // recorded (an album's metadata, whatever part brings it; sidecars whose photo comes in
@@ -679,8 +690,11 @@ fn unused_sidecars(
     let used_names: HashSet<u128> = (sidecars.par_iter().chain(earlier))
         .zip(&used)
         .filter(|(_, u)| **u)
-        .map(|(s, _)| key_of(s))
-        .collect();
+        .fold(HashSet::new, |mut names, (s, _)| {
+            names.insert(key_of(s));
+            names
+        })
+        .reduce(HashSet::new, merge_sets);
     sidecars
         .iter()
         .zip(&used)

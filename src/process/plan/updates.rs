@@ -25,7 +25,8 @@ use crate::names::key;
 use crate::process::report::MediaReport;
 use crate::takeout::folders;
 use crate::takeout::matcher::{Match, Rule};
-use crate::takeout::{Catalog, EntryId};
+use crate::takeout::tgz::TarKind;
+use crate::takeout::{Catalog, EntryId, Locator};
 
 use super::pairing::Extra;
 use super::{
@@ -220,16 +221,10 @@ pub(super) fn find_elsewhere(
     stage: &indicatif::ProgressBar,
 ) {
     let mut wanted: HashMap<u128, Vec<usize>> = HashMap::new();
-    // The sizes of the entries wanted, by path: what a `.tgz` part keeps of its files.
-    let mut wanted_paths: HashMap<String, Vec<u64>> = HashMap::new();
     for (k, u) in plan.updates.iter().enumerate() {
         if u.from == UpdateFrom::Deferred {
             for s in &plan.open_file(u.file).sources {
                 wanted.entry(s.id()).or_default().push(k);
-                wanted_paths
-                    .entry(s.entry.clone())
-                    .or_default()
-                    .push(s.size);
             }
         }
     }
@@ -239,18 +234,32 @@ pub(super) fn find_elsewhere(
     let given: Vec<PathBuf> = (plan.catalog.inputs.iter())
         .filter_map(|i| i.path.canonicalize().ok())
         .collect();
+    let earlier: Vec<PathBuf> = (plan.earlier_inputs.iter())
+        .map(PathBuf::from)
+        .filter(|p| !given.contains(p) && p.exists())
+        .collect();
+    let is_tar = |p: &PathBuf| crate::takeout::tgz::sniff(p) != crate::takeout::tgz::Sniffed::Other;
+    // What a `.tgz` or `.tar` part keeps of its files: those of the paths and sizes wanted
+    // (a hash of each: a collision keeps a file more).
+    let paths_wanted: std::collections::HashSet<u128> = if earlier.iter().any(is_tar) {
+        (plan.updates.iter())
+            .filter(|u| u.from == UpdateFrom::Deferred)
+            .flat_map(|u| &plan.open_file(u.file).sources)
+            .map(|s| crate::hash::key128(&[Some(s.size)], &[&s.entry]))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let keep =
+        |path: &str, size: u64| paths_wanted.contains(&crate::hash::key128(&[Some(size)], &[path]));
     if let Some(s) = staging {
         // This run's own staging folder, when it has no `.tgz` parts of its own.
         let _ = std::fs::create_dir(s);
     }
-    let keep = |path: &str, size: u64| wanted_paths.get(path).is_some_and(|s| s.contains(&size));
     let count = |n: u64| stage.inc(n);
-    for path in plan.earlier_inputs.clone() {
-        let path = PathBuf::from(path);
-        if given.contains(&path) || !path.exists() {
-            continue;
-        }
-        if crate::takeout::tgz::sniff(&path) != crate::takeout::tgz::Sniffed::Other {
+    for path in earlier {
+        let tar_part = is_tar(&path);
+        if tar_part {
             // Read whole again: its bytes are shown as this run's parts' are.
             stage.set_position(0);
             crate::process::show_tar_bytes(stage, std::fs::metadata(&path).map_or(0, |m| m.len()));
@@ -268,13 +277,17 @@ pub(super) fn find_elsewhere(
             cancel: Some(cancel),
             progress: Some(&count),
         };
-        let Ok(catalog) = Catalog::open_with(std::slice::from_ref(&path), None, &tar) else {
+        let opened = Catalog::open_with(std::slice::from_ref(&path), None, &tar);
+        if tar_part {
+            crate::process::show_planning(stage);
+        }
+        let Ok(catalog) = opened else {
             continue;
         };
         let mut used = false;
         for (i, e) in catalog.entries.iter().enumerate() {
             // (An entry whose bytes were not kept cannot be written.)
-            if catalog.content_hash(e).is_some() {
+            if e.locator == Locator::Tar(TarKind::Hashed) {
                 continue;
             }
             let Some(ks) = wanted.remove(&e.id(e.crc32)) else {
