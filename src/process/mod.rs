@@ -540,6 +540,31 @@ mod tests {
         show_sidecar_count(&stage);
         stage.set_position(1_234_567);
         stage.finish();
+        // `.tgz` parts being read; an earlier one read again, then the planning goes on.
+        let (tars, target) = narrow();
+        let stage = stage_bar_to(target);
+        show_tar_bytes(&stage, 48_000_000_000);
+        stage.set_position(12_000_000_000);
+        stage.abandon();
+        let mut again = lines(&tars);
+        assert!(
+            again
+                .iter()
+                .any(|l| l.starts_with("reading .tgz/.tar 11.18 GiB/44.70 GiB")),
+            "{again:?}"
+        );
+        let (planning, target) = narrow();
+        let stage = stage_bar_to(target);
+        show_tar_bytes(&stage, 48_000_000_000);
+        stage.set_position(48_000_000_000);
+        show_planning(&stage);
+        stage.finish();
+        let planning = lines(&planning);
+        assert!(
+            planning.iter().any(|l| l.starts_with("planning")),
+            "{planning:?}"
+        );
+        again.extend(planning);
         let (w, target) = narrow();
         let p = progress_bar_to(target, 1_234_567, 48_000_000_000);
         p.bar.set_position(12_000_000_000);
@@ -551,6 +576,7 @@ mod tests {
         p.bar.finish();
         let mut stages = lines(&listing);
         stages.extend(lines(&t));
+        stages.extend(again);
         let writing = lines(&w);
         for line in stages.iter().chain(&writing) {
             assert!(line.chars().count() <= 40, "{line:?} is wider than 40");
