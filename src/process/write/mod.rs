@@ -321,6 +321,7 @@ pub fn run(
     let mut recorded: Vec<Option<bool>> = plan.sidecars.iter().map(|s| s.recorded).collect();
     let expected = w.expected_claims(&done.claimed);
     w.record_sidecars(&expected, &done.held_back, &mut recorded);
+    crate::process::trace_memory("sidecars recorded");
     if w.stopped().is_none() {
         w.write_groups(&mut done);
     } else {
