@@ -720,6 +720,56 @@ fn an_avi_named_mp4_is_told_by_its_content_and_dated_by_its_sidecar() {
     assert_eq!(taken.timestamp(), 1_562_253_012, "{xmp}");
 }
 
+/// An album's copy of a photo comes without a sidecar in one part, its year folder's copy
+/// with its sidecar in a later one: the run that brings the year folder's copy completes the
+/// file written from the album's, as one run over both parts writes it (dated, with its XMP
+/// sidecar and the album's keyword).
+#[test]
+fn a_photo_written_without_a_sidecar_is_completed_from_its_copy_in_another_folder() {
+    if !have_exiftool() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let trip = format!("{GP}/Trip");
+    let y = format!("{GP}/Photos from 2019");
+    let first = vec![
+        (format!("{trip}/IMG_0005.jpg"), photo("<5>")),
+        (format!("{trip}/metadata.json"), album_json("Trip")),
+    ];
+    let second = vec![
+        (format!("{y}/IMG_0005.jpg"), photo("<5>")),
+        (
+            format!("{y}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", 1_562_253_012, None),
+        ),
+    ];
+    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
+    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let args = ["--xmp", "always"];
+    let one = tmp.path().join("one");
+    let (o, _) = process(&[a.clone(), b.clone()], &one, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let two = tmp.path().join("two");
+    for part in [&a, &b] {
+        let (o, _) = process(std::slice::from_ref(part), &two, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let tags = ["-EXIF:DateTimeOriginal", "-XMP-dc:Subject"];
+    for out in [&one, &two] {
+        let x = exiftool(&out.join("IMG_0005.jpg"), &["-EXIF:DateTimeOriginal"]);
+        assert!(
+            x["DateTimeOriginal"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("2019:07:04")),
+            "{}: {x:#}",
+            out.display()
+        );
+        let x = exiftool(&out.join("IMG_0005.jpg.xmp"), &tags);
+        assert_eq!(x["Subject"], serde_json::json!("Trip"), "{}", out.display());
+    }
+    assert_eq!(files_of(&one), files_of(&two));
+}
+
 #[test]
 fn album_names_are_keywords_of_the_xmp_sidecars_whatever_the_runs() {
     if !have_exiftool() {

@@ -87,6 +87,40 @@ pub(super) fn plan_updates(
             });
         }
     }
+    // A photo of this run with a usable sidecar, and the name, size and CRC-32 of a file
+    // written without one: the same photo in another folder (an album's copy and its year
+    // folder's, in other parts). The file is completed from it, as one run over both writes
+    // it from the copy with the sidecar. (The update reads its bytes and checks they are the
+    // file's source before it rewrites anything.)
+    let by_content: HashMap<(u64, u32, &str), OpenId> = (plan.open_files.iter().enumerate())
+        .filter(|(_, f)| f.line.no_sidecar && !f.line.stale)
+        .flat_map(|(i, f)| {
+            (f.sources.iter()).filter_map(move |s| {
+                let name = split_entry_path(&s.entry).1;
+                Some(((s.size, s.crc32?, name), OpenId(i)))
+            })
+        })
+        .collect();
+    for id in plan.ids() {
+        let r = plan.record(id);
+        let usable = r.found.is_some_and(|m| plan.sidecar(m.sidecar).is_ok());
+        if r.disposition != Disposition::Write || !usable || plan.restored.contains(&id) {
+            continue;
+        }
+        let e = plan.entry(id);
+        let Some(&file) = e.crc32.and_then(|c| by_content.get(&(e.size, c, e.name()))) else {
+            continue;
+        };
+        inputs.entry(file).or_insert(id);
+        cands.push(Candidate {
+            file,
+            entry: e.path(),
+            source: plan.catalog.describe(e),
+            found: r.found,
+            record: Some(id),
+            rank: rank(plan, e.dir(), r.found, disk_order(e)),
+        });
+    }
     for (k, (x, found)) in extra.into_iter().enumerate() {
         let Some(file) = x.file else {
             continue;
