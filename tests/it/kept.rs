@@ -770,6 +770,41 @@ fn a_photo_written_without_a_sidecar_is_completed_from_its_copy_in_another_folde
     assert_eq!(files_of(&one), files_of(&two));
 }
 
+/// The same, the album's copy with a sidecar of its own that says another date: the file
+/// keeps the sidecar it was written with (the README's exception), and the run that brings
+/// the year folder's copy changes nothing.
+#[test]
+fn a_photo_written_with_a_sidecar_is_not_rewritten_from_its_copy_in_another_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trip = format!("{GP}/Trip");
+    let y = format!("{GP}/Photos from 2019");
+    let first = vec![
+        (format!("{trip}/IMG_0005.jpg"), photo("<5>")),
+        (
+            format!("{trip}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", 1_262_347_200, None),
+        ),
+        (format!("{trip}/metadata.json"), album_json("Trip")),
+    ];
+    let second = vec![
+        (format!("{y}/IMG_0005.jpg"), photo("<5>")),
+        (
+            format!("{y}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", 1_562_253_012, None),
+        ),
+    ];
+    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
+    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let out = tmp.path().join("out");
+    let (o, _) = process(std::slice::from_ref(&a), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = files_of(&out);
+    let (o, _) = process(std::slice::from_ref(&b), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("updated"), "{}", stderr(&o));
+    assert_eq!(files_of(&out), before);
+}
+
 #[test]
 fn album_names_are_keywords_of_the_xmp_sidecars_whatever_the_runs() {
     if !have_exiftool() {
