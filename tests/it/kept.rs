@@ -720,6 +720,35 @@ fn an_avi_named_mp4_is_told_by_its_content_and_dated_by_its_sidecar() {
     assert_eq!(taken.timestamp(), 1_562_253_012, "{xmp}");
 }
 
+/// Two parts of one export: the album `Trip` with `IMG_0005.jpg` (and that copy's own sidecar,
+/// dated `trip_date`, when there is one), then the same photo in its year folder with its
+/// sidecar, dated 2019-07-04.
+fn copies_in_two_parts(dir: &std::path::Path, trip_date: Option<i64>) -> [PathBuf; 2] {
+    let trip = format!("{GP}/Trip");
+    let y = format!("{GP}/Photos from 2019");
+    let mut first = vec![
+        (format!("{trip}/IMG_0005.jpg"), photo("<5>")),
+        (format!("{trip}/metadata.json"), album_json("Trip")),
+    ];
+    if let Some(t) = trip_date {
+        first.push((
+            format!("{trip}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", t, None),
+        ));
+    }
+    let second = vec![
+        (format!("{y}/IMG_0005.jpg"), photo("<5>")),
+        (
+            format!("{y}/IMG_0005.jpg.json"),
+            sidecar("IMG_0005.jpg", 1_562_253_012, None),
+        ),
+    ];
+    [
+        export(&dir.join("a"), "20240101T000000Z", &first),
+        export(&dir.join("b"), "20240101T000000Z", &second),
+    ]
+}
+
 /// An album's copy of a photo comes without a sidecar in one part, its year folder's copy
 /// with its sidecar in a later one: the run that brings the year folder's copy completes the
 /// file written from the album's, as one run over both parts writes it (dated, with its XMP
@@ -730,21 +759,7 @@ fn a_photo_written_without_a_sidecar_is_completed_from_its_copy_in_another_folde
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let trip = format!("{GP}/Trip");
-    let y = format!("{GP}/Photos from 2019");
-    let first = vec![
-        (format!("{trip}/IMG_0005.jpg"), photo("<5>")),
-        (format!("{trip}/metadata.json"), album_json("Trip")),
-    ];
-    let second = vec![
-        (format!("{y}/IMG_0005.jpg"), photo("<5>")),
-        (
-            format!("{y}/IMG_0005.jpg.json"),
-            sidecar("IMG_0005.jpg", 1_562_253_012, None),
-        ),
-    ];
-    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
-    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let [a, b] = copies_in_two_parts(tmp.path(), None);
     let args = ["--xmp", "always"];
     let one = tmp.path().join("one");
     let (o, _) = process(&[a.clone(), b.clone()], &one, &args);
@@ -776,25 +791,7 @@ fn a_photo_written_without_a_sidecar_is_completed_from_its_copy_in_another_folde
 #[test]
 fn a_photo_written_with_a_sidecar_is_not_rewritten_from_its_copy_in_another_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let trip = format!("{GP}/Trip");
-    let y = format!("{GP}/Photos from 2019");
-    let first = vec![
-        (format!("{trip}/IMG_0005.jpg"), photo("<5>")),
-        (
-            format!("{trip}/IMG_0005.jpg.json"),
-            sidecar("IMG_0005.jpg", 1_262_347_200, None),
-        ),
-        (format!("{trip}/metadata.json"), album_json("Trip")),
-    ];
-    let second = vec![
-        (format!("{y}/IMG_0005.jpg"), photo("<5>")),
-        (
-            format!("{y}/IMG_0005.jpg.json"),
-            sidecar("IMG_0005.jpg", 1_562_253_012, None),
-        ),
-    ];
-    let a = export(&tmp.path().join("a"), "20240101T000000Z", &first);
-    let b = export(&tmp.path().join("b"), "20240101T000000Z", &second);
+    let [a, b] = copies_in_two_parts(tmp.path(), Some(1_262_347_200));
     let out = tmp.path().join("out");
     let (o, _) = process(std::slice::from_ref(&a), &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -48,6 +48,21 @@ struct Candidate {
     rank: policy::MemberRank,
 }
 
+impl Candidate {
+    /// This run's record `id` as a candidate for the open library file `file`.
+    fn of_record(plan: &Plan, file: OpenId, id: MediaId) -> Candidate {
+        let (e, found) = (plan.entry(id), plan.record(id).found);
+        Candidate {
+            file,
+            entry: e.path(),
+            source: plan.catalog.describe(e),
+            found,
+            record: Some(id),
+            rank: rank(plan, e.dir(), found, disk_order(e)),
+        }
+    }
+}
+
 /// Turns what this run found for the open library files (through this run's own records
 /// of their entries, or through `extra`, their entries not among the inputs) into
 /// [`Plan::updates`], at most one per file.
@@ -75,16 +90,8 @@ pub(super) fn plan_updates(
             continue;
         };
         if let Some(&file) = by_path.get(&key(path)) {
-            let e = plan.entry(id);
             inputs.entry(file).or_insert(id);
-            cands.push(Candidate {
-                file,
-                entry: e.path(),
-                source: plan.catalog.describe(e),
-                found: r.found,
-                record: Some(id),
-                rank: rank(plan, e.dir(), r.found, disk_order(e)),
-            });
+            cands.push(Candidate::of_record(plan, file, id));
         }
     }
     // A photo of this run with a usable sidecar, and the name, size and CRC-32 of a file
@@ -112,14 +119,7 @@ pub(super) fn plan_updates(
             continue;
         };
         inputs.entry(file).or_insert(id);
-        cands.push(Candidate {
-            file,
-            entry: e.path(),
-            source: plan.catalog.describe(e),
-            found: r.found,
-            record: Some(id),
-            rank: rank(plan, e.dir(), r.found, disk_order(e)),
-        });
+        cands.push(Candidate::of_record(plan, file, id));
     }
     for (k, (x, found)) in extra.into_iter().enumerate() {
         let Some(file) = x.file else {
