@@ -268,14 +268,18 @@ pub(super) fn find_elsewhere(
     let given: Vec<PathBuf> = (plan.catalog.inputs.iter())
         .filter_map(|i| i.path.canonicalize().ok())
         .collect();
-    let earlier: Vec<PathBuf> = (plan.earlier_inputs.iter())
+    // Each with whether it is a `.tgz` or `.tar` part (sniffed once).
+    let earlier: Vec<(PathBuf, bool)> = (plan.earlier_inputs.iter())
         .map(PathBuf::from)
         .filter(|p| !given.contains(p) && p.exists())
+        .map(|p| {
+            let tar = crate::takeout::tgz::sniff(&p) != crate::takeout::tgz::Sniffed::Other;
+            (p, tar)
+        })
         .collect();
-    let is_tar = |p: &PathBuf| crate::takeout::tgz::sniff(p) != crate::takeout::tgz::Sniffed::Other;
     // What a `.tgz` or `.tar` part keeps of its files: those of the paths and sizes wanted
     // (a hash of each: a collision keeps a file more).
-    let paths_wanted: std::collections::HashSet<u128> = if earlier.iter().any(is_tar) {
+    let paths_wanted: std::collections::HashSet<u128> = if earlier.iter().any(|(_, tar)| *tar) {
         (plan.updates.iter())
             .filter(|u| u.from == UpdateFrom::Deferred)
             .flat_map(|u| &plan.open_file(u.file).sources)
@@ -291,8 +295,7 @@ pub(super) fn find_elsewhere(
         let _ = std::fs::create_dir(s);
     }
     let count = |n: u64| stage.inc(n);
-    for path in earlier {
-        let tar_part = is_tar(&path);
+    for (path, tar_part) in earlier {
         if tar_part {
             // Read whole again: its bytes are shown as this run's parts' are.
             stage.set_position(0);
